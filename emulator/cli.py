@@ -1,0 +1,143 @@
+"""The `cxemu` command: serve, contracts export, version.
+
+Invalid options or configuration print one line naming the bad field and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from emulator import __version__
+from emulator.core.contracts import to_yaml
+from emulator.core.errors import ConfigError
+from emulator.settings import Settings
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line (no usage dump) and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"cxemu: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cxemu", description="Local emulator of contact-center vendor APIs.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = sub.add_parser("serve", help="run the emulator")
+    serve.add_argument("--host", help="interface to bind (default 127.0.0.1; CXEMU_HOST)")
+    serve.add_argument("--port", help="port (default 8080, 0 = any free port; CXEMU_PORT)")
+    serve.add_argument("--seed", help="seed of ids, fake data and chaos (default 0; CXEMU_SEED)")
+    serve.add_argument("--clock", help="system (default) or virtual (CXEMU_CLOCK)")
+    serve.add_argument("--config", help="YAML config file (CXEMU_CONFIG)")
+    serve.add_argument("--auth", help="open (default) or strict (CXEMU_AUTH)")
+    serve.add_argument("--webhook-url", help="default webhook target for vendors configured outside their API")
+    serve.add_argument("--state-file", help="save state here on shutdown and restore it on start")
+    serve.add_argument("--log-level", help="debug, info (default), warning, error, critical")
+    serve.add_argument("--plugin", action="append", dest="plugins", help="extra vendor plugin module:attribute")
+
+    contracts = sub.add_parser("contracts", help="OpenAPI contracts")
+    csub = contracts.add_subparsers(dest="contracts_command", required=True, parser_class=_Parser)
+    export = csub.add_parser("export", help="write contracts/*.openapi.yaml from the code")
+    export.add_argument("--out", default="contracts", help="folder to write to (default ./contracts)")
+    export.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files differ")
+
+    sub.add_parser("version", help="print the version")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "contracts":
+            return _export(Path(args.out), check=args.check)
+        print(f"cxemu {__version__}")
+        return 0
+    except ConfigError as exc:
+        print(f"cxemu: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {
+        name: getattr(args, name)
+        for name in ("host", "port", "seed", "clock", "config", "auth", "webhook_url", "state_file", "log_level")
+    }
+    if args.plugins:
+        overrides["plugins"] = tuple(args.plugins)
+    return Settings.load(os.environ, overrides)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from emulator.app import create_app
+
+    settings = _settings(args)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"--port {settings.port}: cannot listen on {settings.host} ({exc.strerror})") from None
+    sock.listen(2048)
+    port = sock.getsockname()[1]
+    shown = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
+    url = f"http://{shown}:{port}"
+    emulator = app.state.emulator
+    lines = [
+        f"cxemu {__version__} on {url}  (seed {settings.seed}, {settings.clock} clock, {settings.auth} auth)",
+        *(f"  {p.title:<28} {', '.join(p.base_paths)}" for p in emulator.plugins.values()),
+        f"  {'control plane':<28} {url}/_emulator  (health: {url}/_emulator/health)",
+    ]
+    print("\n".join(lines), flush=True)
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+        lifespan="on",
+        timeout_graceful_shutdown=max(1, int(settings.drain_timeout) + 1),
+    )
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    return 0 if server.started else 1
+
+
+def _export(out: Path, *, check: bool) -> int:
+    from emulator.app import load_plugins
+    from emulator.core.control import control_contract
+
+    docs: dict[str, dict[str, Any]] = {"control-plane": control_contract()}
+    for plugin in load_plugins(Settings()):
+        if plugin.contract is not None:
+            docs[plugin.slug] = plugin.contract()
+    drift = []
+    for name, doc in docs.items():
+        path = out / f"{name}.openapi.yaml"
+        text = to_yaml(doc)
+        if check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                drift.append(str(path))
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    if drift:
+        print(f"cxemu: contracts differ from the code: {', '.join(drift)} (run `cxemu contracts export`)")
+        return 1
+    return 0

@@ -1,0 +1,172 @@
+"""OpenAPI 3.1 documents built from pydantic models: paths plus a `webhooks:` section.
+
+A vendor (or the control plane) describes its operations as `Operation`s and its outbound events as
+`WebhookSpec`s; `build_openapi` turns them into one document whose schemas are the models' JSON Schemas
+under `components/schemas`. `cxemu contracts export` writes them to `contracts/<slug>.openapi.yaml`, a test
+fails when the checked-in files drift, and schemathesis runs each one against the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
+
+REF = "#/components/schemas/{model}"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    location: Literal["path", "query", "header"]
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
+    required: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Body:
+    model: type[BaseModel] | None = None
+    media_type: str = "application/json"
+    schema: Mapping[str, Any] | None = None
+    """A literal schema instead of a model (e.g. multipart or a free-form object)."""
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Reply:
+    description: str
+    model: type[BaseModel] | None = None
+    media_type: str = "application/json"
+    schema: Mapping[str, Any] | None = None
+    headers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    responses: Mapping[int, Reply]
+    tags: Sequence[str] = ()
+    params: Sequence[Param] = ()
+    body: Body | None = None
+    security: Sequence[Mapping[str, Sequence[str]]] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    name: str
+    model: type[BaseModel]
+    summary: str
+    headers: Sequence[Param] = ()
+
+
+class _Generator(GenerateJsonSchema):
+    """Pydantic's generator, without the `title` noise on every property."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+
+def _schemas(models: Iterable[tuple[type[BaseModel], JsonSchemaMode]]) -> tuple[dict[Any, Any], dict[str, Any]]:
+    unique = list(dict.fromkeys(models))
+    if not unique:
+        return {}, {}
+    refs, top = models_json_schema(unique, ref_template=REF, schema_generator=_Generator)
+    return refs, top.get("$defs", {})
+
+
+def build_openapi(
+    *,
+    title: str,
+    version: str,
+    description: str,
+    operations: Sequence[Operation],
+    webhooks: Sequence[WebhookSpec] = (),
+    security_schemes: Mapping[str, Mapping[str, Any]] | None = None,
+    servers: Sequence[str] = ("http://localhost:8080",),
+) -> dict[str, Any]:
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = []
+    for op in operations:
+        if op.body is not None and op.body.model is not None:
+            wanted.append((op.body.model, "validation"))
+        wanted.extend((r.model, "serialization") for r in op.responses.values() if r.model is not None)
+    wanted.extend((w.model, "serialization") for w in webhooks)
+    refs, defs = _schemas(wanted)
+
+    def ref(model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
+        return dict(refs[(model, mode)])
+
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations:
+        entry: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary}
+        if op.description:
+            entry["description"] = op.description
+        if op.tags:
+            entry["tags"] = list(op.tags)
+        if op.params:
+            entry["parameters"] = [_param(p) for p in op.params]
+        if op.body is not None:
+            schema = ref(op.body.model, "validation") if op.body.model is not None else dict(op.body.schema or {})
+            entry["requestBody"] = {"required": op.body.required, "content": {op.body.media_type: {"schema": schema}}}
+        responses: dict[str, Any] = {}
+        for status, reply in sorted(op.responses.items()):
+            out: dict[str, Any] = {"description": reply.description}
+            if reply.headers:
+                out["headers"] = {k: dict(v) for k, v in reply.headers.items()}
+            if reply.model is not None or reply.schema is not None:
+                schema = ref(reply.model, "serialization") if reply.model is not None else dict(reply.schema or {})
+                out["content"] = {reply.media_type: {"schema": schema}}
+            responses[str(status)] = out
+        entry["responses"] = responses
+        if op.security is not None:
+            entry["security"] = [{k: list(v) for k, v in s.items()} for s in op.security]
+        paths.setdefault(op.path, {})[op.method.lower()] = entry
+
+    hooks: dict[str, Any] = {}
+    for hook in webhooks:
+        post: dict[str, Any] = {
+            "operationId": f"webhook_{hook.name}".replace(".", "_"),
+            "summary": hook.summary,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref(hook.model, "serialization")}}},
+            "responses": {"200": {"description": "any 2xx acknowledges the event; anything else is retried"}},
+        }
+        if hook.headers:
+            post["parameters"] = [_param(p) for p in hook.headers]
+        hooks[hook.name] = {"post": post}
+
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version, "description": description},
+        "servers": [{"url": s} for s in servers],
+        "paths": paths,
+    }
+    if hooks:
+        doc["webhooks"] = hooks
+    components: dict[str, Any] = {}
+    if defs:
+        components["schemas"] = dict(sorted(defs.items()))
+    if security_schemes:
+        components["securitySchemes"] = {k: dict(v) for k, v in security_schemes.items()}
+    if components:
+        doc["components"] = components
+    return doc
+
+
+def _param(p: Param) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": p.name, "in": p.location, "required": p.required or p.location == "path"}
+    if p.description:
+        out["description"] = p.description
+    out["schema"] = dict(p.schema)
+    return out
+
+
+def to_yaml(doc: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(doc), sort_keys=False, allow_unicode=True, width=120)

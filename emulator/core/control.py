@@ -1,0 +1,650 @@
+"""The control plane at `/_emulator`: see, wait for, steer and reset everything the emulator did.
+
+| method and path | what it does |
+|---|---|
+| `GET /health` | liveness, version, vendors, clock mode |
+| `POST /reset?vendor=&tenant=` | drop state, timers, deliveries and journal of the matching tenants |
+| `GET /state`, `POST /state` | snapshot as JSON; restore one |
+| `GET /clock`, `POST /clock/advance`, `POST /clock/run-until-idle` | read and move the (virtual) clock |
+| `GET /requests` | the inbound request journal (filters: vendor, tenant, method, path prefix, status, limit) |
+| `GET /deliveries` | the webhook delivery log (filters: vendor, tenant, event, subject, status, event_id; long-poll `wait`) |
+| `GET /deliveries/{id}`, `POST /deliveries/{id}/redeliver` | one delivery; send it again |
+| `GET /chaos`, `PUT /chaos` | seeded delivery faults |
+| `GET /tenants`, `POST /tenants` | list tenants; provision one in every vendor and get its credentials |
+| `GET /events` | server-sent events: every domain event as it is committed |
+| `GET /openapi.json`, `GET /contracts/{slug}` | this contract; a vendor's contract |
+| `/vendors/{slug}/...` | each vendor's act-by-hand routes (agents, customers, callees) |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Mount, Route
+
+from emulator import __version__
+from emulator.core.clock import SchedulerRunaway, iso
+from emulator.core.contracts import Body, Operation, Param, Reply, build_openapi
+from emulator.core.errors import ConfigError
+from emulator.core.runtime import Emulator
+from emulator.core.webhooks import ChaosConfig, DeliveryFilter
+
+MAX_WAIT = 60.0
+
+# -- wire models ------------------------------------------------------------------------------------------
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="machine-readable code")
+    message: str
+
+
+class VendorOut(BaseModel):
+    slug: str
+    title: str
+    base_paths: list[str]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    version: str
+    clock: Literal["system", "virtual"]
+    now: float
+    vendors: list[VendorOut]
+
+
+class TenantRef(BaseModel):
+    vendor: str
+    tenant: str
+
+
+class ResetOut(BaseModel):
+    reset: list[TenantRef]
+
+
+class ClockOut(BaseModel):
+    mode: Literal["system", "virtual"]
+    now: float = Field(description="epoch seconds")
+    iso: str
+    pending_timers: int
+    next_due: float | None
+    busy: bool = Field(description="background work (webhook attempts, actor actions) is running")
+
+
+class AdvanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seconds: float = Field(ge=0, le=10 * 365 * 86400)
+
+
+class IdleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_steps: int | None = Field(None, ge=1, le=1_000_000)
+
+
+class ClockStepOut(BaseModel):
+    now: float
+    iso: str
+    timers_run: int
+
+
+class JournalOut(BaseModel):
+    seq: int
+    at: float
+    vendor: str
+    tenant: str | None
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: Any
+    status: int
+    latency_ms: float
+
+
+class RequestsOut(BaseModel):
+    requests: list[JournalOut]
+
+
+class AttemptOut(BaseModel):
+    n: int
+    at: float
+    url: str
+    headers: dict[str, str]
+    status: int | None
+    response_excerpt: str
+    latency_ms: float
+    error: str | None
+    chaos: str | None
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    vendor: str
+    tenant: str
+    event_id: str
+    event: str
+    subject: str
+    url: str
+    status: Literal["pending", "delivered", "failed"]
+    created_at: float
+    next_attempt_at: float | None
+    attempts: list[AttemptOut]
+    redelivery_of: str | None
+    chaos: list[str]
+    body: Any = None
+
+
+class DeliveriesOut(BaseModel):
+    deliveries: list[DeliveryOut]
+
+
+class TenantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tenant: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")
+    vendors: list[str] | None = Field(None, description="default: every vendor")
+
+
+class TenantOut(BaseModel):
+    tenant: str
+    credentials: dict[str, dict[str, Any]]
+
+
+class TenantsOut(BaseModel):
+    tenants: list[TenantRef]
+
+
+class Snapshot(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    version: int
+    seed: int
+    clock: dict[str, Any]
+    store: dict[str, Any]
+    jobs: list[dict[str, Any]]
+    deliveries: dict[str, Any]
+
+
+class RestoredOut(BaseModel):
+    restored: bool
+    tenants: int
+
+
+# -- helpers ----------------------------------------------------------------------------------------------
+
+
+def error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def guarded(fn: Handler) -> Handler:
+    """Turn bad input into a 400 in the control plane's envelope, never a 500."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            return error(400, "invalid_request", f"{loc}: {err['msg']}" if loc else err["msg"])
+        except (ConfigError, ValueError) as exc:
+            return error(400, "invalid_request", str(exc))
+
+    endpoint.__name__ = fn.__name__
+    endpoint.__doc__ = fn.__doc__
+    return endpoint
+
+
+async def json_body(request: Request, *, optional: bool = False) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        if optional:
+            return {}
+        raise ValueError("a JSON body is required")
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ValueError("the body is not valid JSON") from None
+
+
+def q_int(request: Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}: must be an integer") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}: must be between {lo} and {hi}")
+    return value
+
+
+def q_float(request: Request, name: str, default: float, lo: float, hi: float) -> float:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}: must be a number") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}: must be between {lo:g} and {hi:g}")
+    return value
+
+
+def q_bool(request: Request, name: str, default: bool) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes"):
+        return True
+    if raw.lower() in ("0", "false", "no"):
+        return False
+    raise ValueError(f"{name}: must be true or false")
+
+
+# -- routes -----------------------------------------------------------------------------------------------
+
+
+def control_routes(emu: Emulator) -> list[BaseRoute]:
+    """All `/_emulator` routes (mounted by `create_app`)."""
+
+    async def health(request: Request) -> Response:
+        """Liveness, version, the vendors served and the clock mode."""
+        vendors = [{"slug": p.slug, "title": p.title, "base_paths": list(p.base_paths)} for p in emu.plugins.values()]
+        return JSONResponse(
+            {
+                "status": "ok",
+                "version": __version__,
+                "clock": "virtual" if emu.clock.virtual else "system",
+                "now": emu.clock.now(),
+                "vendors": vendors,
+            }
+        )
+
+    @guarded
+    async def reset(request: Request) -> Response:
+        """Query `vendor`, `tenant` (both optional): reset the matching tenants, or everything."""
+        vendor = request.query_params.get("vendor") or None
+        tenant = request.query_params.get("tenant") or None
+        if vendor is not None and vendor not in emu.plugins:
+            return error(404, "unknown_vendor", f"no vendor {vendor!r}")
+        dropped = emu.reset(vendor, tenant)
+        return JSONResponse({"reset": [{"vendor": v, "tenant": t} for v, t in dropped]})
+
+    async def get_state(request: Request) -> Response:
+        """The whole state (tenants, id counters, pending jobs and deliveries) as a JSON snapshot."""
+        return JSONResponse(emu.snapshot())
+
+    @guarded
+    async def put_state(request: Request) -> Response:
+        """Body: a snapshot from `GET /state`. Replaces the whole state."""
+        data = Snapshot.model_validate(await json_body(request)).model_dump()
+        try:
+            emu.restore(data)
+        except (KeyError, TypeError, ValidationError) as exc:
+            return error(400, "invalid_snapshot", f"the snapshot cannot be restored: {exc}")
+        return JSONResponse({"restored": True, "tenants": len(emu.store.tenants())})
+
+    def clock_out() -> dict[str, Any]:
+        now = emu.clock.now()
+        return {
+            "mode": "virtual" if emu.clock.virtual else "system",
+            "now": now,
+            "iso": iso(now, millis=True),
+            "pending_timers": len(emu.scheduler.pending()),
+            "next_due": emu.scheduler.next_due(),
+            "busy": emu.scheduler.busy,
+        }
+
+    async def get_clock(request: Request) -> Response:
+        """The clock's mode and time, pending timers and whether background work is running."""
+        return JSONResponse(clock_out())
+
+    @guarded
+    async def advance(request: Request) -> Response:
+        """Body `{"seconds": N}` (or query `seconds`): move the virtual clock, running due timers."""
+        if "seconds" in request.query_params:
+            body = AdvanceIn(seconds=q_float(request, "seconds", 0, 0, 10 * 365 * 86400))
+        else:
+            body = AdvanceIn.model_validate(await json_body(request))
+        if not emu.clock.virtual:
+            return error(409, "system_clock", "the clock is the system clock; start with --clock virtual to advance it")
+        try:
+            result = await emu.scheduler.advance(body.seconds)
+        except SchedulerRunaway as exc:
+            return error(409, "runaway", str(exc))
+        return JSONResponse({"now": result.now, "iso": iso(result.now, millis=True), "timers_run": result.timers_run})
+
+    @guarded
+    async def run_until_idle(request: Request) -> Response:
+        """Optional body `{"max_steps": N}`: run timers until nothing is scheduled or running."""
+        body = IdleIn.model_validate(await json_body(request, optional=True))
+        if not emu.clock.virtual:
+            return error(409, "system_clock", "run-until-idle needs the virtual clock (start with --clock virtual)")
+        try:
+            result = await emu.scheduler.run_until_idle(max_steps=body.max_steps)
+        except SchedulerRunaway as exc:
+            return error(409, "runaway", str(exc))
+        return JSONResponse({"now": result.now, "iso": iso(result.now, millis=True), "timers_run": result.timers_run})
+
+    @guarded
+    async def requests_(request: Request) -> Response:
+        """Query `vendor`, `tenant`, `method`, `path` (prefix), `status`, `limit` (default 100, 0 = all)."""
+        if emu.journal is None:
+            return JSONResponse({"requests": []})
+        p = request.query_params
+        entries = emu.journal.query(
+            vendor=p.get("vendor") or None,
+            tenant=p.get("tenant") or None,
+            method=p.get("method") or None,
+            path=p.get("path") or None,
+            status=q_int(request, "status", None, 100, 599),
+            limit=q_int(request, "limit", 100, 0, 1_000_000) or 0,
+        )
+        return JSONResponse({"requests": [e.to_json() for e in entries]})
+
+    @guarded
+    async def deliveries(request: Request) -> Response:
+        """Query `vendor`, `tenant`, `event`, `subject`, `status`, `event_id` filter; `wait` (seconds, max 60)
+        long-polls until `count` (default 1) matching deliveries have finished (or `settled=false`: exist);
+        `body=false` leaves bodies out."""
+        p = request.query_params
+        status = p.get("status") or None
+        if status is not None and status not in ("pending", "delivered", "failed"):
+            raise ValueError("status: must be one of pending, delivered, failed")
+        match = DeliveryFilter(
+            vendor=p.get("vendor") or None,
+            tenant=p.get("tenant") or None,
+            event=p.get("event") or None,
+            subject=p.get("subject") or None,
+            status=status,
+            event_id=p.get("event_id") or None,
+        )
+        wait = q_float(request, "wait", 0.0, 0.0, MAX_WAIT)
+        count = q_int(request, "count", 1, 1, 100_000) or 1
+        settled = q_bool(request, "settled", True)
+        with_body = q_bool(request, "body", True)
+        if wait > 0:
+            found = await emu.dispatcher.wait(match, count=count, timeout=wait, settled=settled)
+        else:
+            found = emu.dispatcher.deliveries(match)
+        return JSONResponse({"deliveries": [d.to_json(with_body=with_body) for d in found]})
+
+    async def delivery(request: Request) -> Response:
+        """One delivery with all its attempts."""
+        d = emu.dispatcher.get(request.path_params["delivery_id"])
+        if d is None:
+            return error(404, "unknown_delivery", f"no delivery {request.path_params['delivery_id']!r}")
+        return JSONResponse(d.to_json())
+
+    async def redeliver(request: Request) -> Response:
+        """Send a delivery again (a new delivery, same event id and body)."""
+        d = emu.dispatcher.redeliver(request.path_params["delivery_id"])
+        if d is None:
+            return error(404, "unknown_delivery", f"no delivery {request.path_params['delivery_id']!r}")
+        return JSONResponse(d.to_json(), status_code=202)
+
+    async def get_chaos(request: Request) -> Response:
+        """The delivery faults in force."""
+        return JSONResponse(emu.dispatcher.chaos.model_dump())
+
+    @guarded
+    async def put_chaos(request: Request) -> Response:
+        """Body: a ChaosConfig (all fields optional; `{}` turns chaos off)."""
+        chaos = ChaosConfig.model_validate(await json_body(request))
+        emu.dispatcher.set_chaos(chaos)
+        return JSONResponse(chaos.model_dump())
+
+    async def tenants(request: Request) -> Response:
+        """Every (vendor, tenant) that has state."""
+        return JSONResponse({"tenants": [{"vendor": v, "tenant": t} for v, t in emu.store.tenants()]})
+
+    @guarded
+    async def provision(request: Request) -> Response:
+        """Body `{"tenant": "...", "vendors": [...]}`: create the tenant and return each vendor's credentials."""
+        body = TenantIn.model_validate(await json_body(request))
+        slugs = body.vendors if body.vendors is not None else list(emu.plugins)
+        unknown = [s for s in slugs if s not in emu.plugins]
+        if unknown:
+            return error(404, "unknown_vendor", f"no vendor {unknown[0]!r}")
+        creds: dict[str, dict[str, Any]] = {}
+        for slug in slugs:
+            plugin = emu.plugins[slug]
+            if plugin.provision is not None:
+                creds[slug] = await plugin.provision(emu, body.tenant)
+            else:
+                async with emu.store.tenant(slug, body.tenant):
+                    pass
+                creds[slug] = {}
+        return JSONResponse({"tenant": body.tenant, "credentials": creds}, status_code=201)
+
+    @guarded
+    async def events(request: Request) -> Response:
+        """Server-sent events of domain events. Query `vendor`, `tenant` filter; `limit` ends the stream
+        after that many events and `timeout` after that many idle seconds (both optional)."""
+        vendor = request.query_params.get("vendor") or None
+        tenant = request.query_params.get("tenant") or None
+        limit = q_int(request, "limit", None, 1, 1_000_000)
+        idle = q_float(request, "timeout", 0.0, 0.0, 3600.0)
+        queue = emu.bus.listen()
+
+        async def stream() -> AsyncIterator[bytes]:
+            sent = 0
+            try:
+                yield b": cxemu event stream\n\n"
+                while limit is None or sent < limit:
+                    try:
+                        ev = await (asyncio.wait_for(queue.get(), idle) if idle else queue.get())
+                    except TimeoutError:
+                        return
+                    if (vendor and ev.vendor != vendor) or (tenant and ev.tenant != tenant):
+                        continue
+                    sent += 1
+                    data = json.dumps(ev.to_json(), separators=(",", ":"))
+                    yield f"event: {ev.kind}\ndata: {data}\n\n".encode()
+            finally:
+                emu.bus.unlisten(queue)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"cache-control": "no-cache"})
+
+    async def openapi(request: Request) -> Response:
+        """This control plane's OpenAPI document."""
+        return JSONResponse(control_contract())
+
+    async def vendor_contract(request: Request) -> Response:
+        """A vendor's OpenAPI document."""
+        plugin = emu.plugins.get(request.path_params["slug"])
+        if plugin is None or plugin.contract is None:
+            return error(404, "unknown_vendor", f"no contract for {request.path_params['slug']!r}")
+        return JSONResponse(plugin.contract())
+
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/reset", reset, methods=["POST"]),
+        Route("/state", get_state, methods=["GET"]),
+        Route("/state", put_state, methods=["POST"]),
+        Route("/clock", get_clock, methods=["GET"]),
+        Route("/clock/advance", advance, methods=["POST"]),
+        Route("/clock/run-until-idle", run_until_idle, methods=["POST"]),
+        Route("/requests", requests_, methods=["GET"]),
+        Route("/deliveries", deliveries, methods=["GET"]),
+        Route("/deliveries/{delivery_id}", delivery, methods=["GET"]),
+        Route("/deliveries/{delivery_id}/redeliver", redeliver, methods=["POST"]),
+        Route("/chaos", get_chaos, methods=["GET"]),
+        Route("/chaos", put_chaos, methods=["PUT"]),
+        Route("/tenants", tenants, methods=["GET"]),
+        Route("/tenants", provision, methods=["POST"]),
+        Route("/events", events, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/contracts/{slug}", vendor_contract, methods=["GET"]),
+    ]
+    for plugin in emu.plugins.values():
+        if plugin.control_routes is not None:
+            routes.append(Mount(f"/vendors/{plugin.slug}", routes=plugin.control_routes(emu)))
+    return routes
+
+
+# -- contract ---------------------------------------------------------------------------------------------
+
+_ERR = {
+    400: Reply("bad input", ErrorOut),
+    404: Reply("not found", ErrorOut),
+    409: Reply("not possible in this mode", ErrorOut),
+}
+
+
+def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> Param:
+    return Param(name, "query", schema or {"type": "string"}, description=description)
+
+
+def control_contract() -> dict[str, Any]:
+    """The control plane's OpenAPI 3.1 document (`contracts/control-plane.openapi.yaml`)."""
+    tag = ["control"]
+    delivery_id = Param("delivery_id", "path", required=True, description="a delivery id from the log")
+    ops = [
+        Operation("GET", "/_emulator/health", "health", "Liveness and what is served", {200: Reply("ok", HealthOut)}, tag),
+        Operation(
+            "POST",
+            "/_emulator/reset",
+            "reset",
+            "Reset tenants (all when no filter)",
+            {200: Reply("what was reset", ResetOut), 404: _ERR[404]},
+            tag,
+            params=[_q("vendor", "vendor slug"), _q("tenant", "tenant id")],
+        ),
+        Operation("GET", "/_emulator/state", "getState", "Snapshot of all state", {200: Reply("snapshot", Snapshot)}, tag),
+        Operation(
+            "POST",
+            "/_emulator/state",
+            "restoreState",
+            "Restore a snapshot",
+            {200: Reply("restored", RestoredOut), 400: _ERR[400]},
+            tag,
+            body=Body(Snapshot),
+        ),
+        Operation("GET", "/_emulator/clock", "getClock", "Read the clock", {200: Reply("clock", ClockOut)}, tag),
+        Operation(
+            "POST",
+            "/_emulator/clock/advance",
+            "advanceClock",
+            "Advance the virtual clock",
+            {200: Reply("advanced", ClockStepOut), 400: _ERR[400], 409: _ERR[409]},
+            tag,
+            body=Body(AdvanceIn),
+        ),
+        Operation(
+            "POST",
+            "/_emulator/clock/run-until-idle",
+            "runUntilIdle",
+            "Run timers until idle",
+            {200: Reply("idle", ClockStepOut), 400: _ERR[400], 409: _ERR[409]},
+            tag,
+            body=Body(IdleIn, required=False),
+        ),
+        Operation(
+            "GET",
+            "/_emulator/requests",
+            "listRequests",
+            "The inbound request journal",
+            {200: Reply("journal", RequestsOut), 400: _ERR[400]},
+            tag,
+            params=[
+                _q("vendor", "vendor slug"),
+                _q("tenant", "tenant id"),
+                _q("method", "HTTP method"),
+                _q("path", "path prefix"),
+                _q("status", "status code", {"type": "integer", "minimum": 100, "maximum": 599}),
+                _q("limit", "newest N (0 = all)", {"type": "integer", "minimum": 0, "maximum": 1_000_000}),
+            ],
+        ),
+        Operation(
+            "GET",
+            "/_emulator/deliveries",
+            "listDeliveries",
+            "The webhook delivery log (long-poll with `wait`)",
+            {200: Reply("deliveries", DeliveriesOut), 400: _ERR[400]},
+            tag,
+            params=[
+                _q("vendor", "vendor slug"),
+                _q("tenant", "tenant id"),
+                _q("event", "event type"),
+                _q("subject", "ordering key (conversation, chat, call id)"),
+                _q("status", "delivery status", {"type": "string", "enum": ["pending", "delivered", "failed"]}),
+                _q("event_id", "event id"),
+                _q("wait", "seconds to wait for `count` matches", {"type": "number", "minimum": 0, "maximum": MAX_WAIT}),
+                _q("count", "matches to wait for", {"type": "integer", "minimum": 1, "maximum": 100_000}),
+                _q("settled", "wait until matches are no longer pending", {"type": "boolean"}),
+                _q("body", "include bodies", {"type": "boolean"}),
+            ],
+        ),
+        Operation(
+            "GET",
+            "/_emulator/deliveries/{delivery_id}",
+            "getDelivery",
+            "One delivery and its attempts",
+            {200: Reply("delivery", DeliveryOut), 404: _ERR[404]},
+            tag,
+            params=[delivery_id],
+        ),
+        Operation(
+            "POST",
+            "/_emulator/deliveries/{delivery_id}/redeliver",
+            "redeliver",
+            "Send a delivery again",
+            {202: Reply("queued", DeliveryOut), 404: _ERR[404]},
+            tag,
+            params=[delivery_id],
+        ),
+        Operation("GET", "/_emulator/chaos", "getChaos", "Delivery faults in force", {200: Reply("chaos", ChaosConfig)}, tag),
+        Operation(
+            "PUT",
+            "/_emulator/chaos",
+            "setChaos",
+            "Set delivery faults",
+            {200: Reply("chaos", ChaosConfig), 400: _ERR[400]},
+            tag,
+            body=Body(ChaosConfig),
+        ),
+        Operation("GET", "/_emulator/tenants", "listTenants", "Tenants with state", {200: Reply("tenants", TenantsOut)}, tag),
+        Operation(
+            "POST",
+            "/_emulator/tenants",
+            "provisionTenant",
+            "Create a tenant in every vendor and return its credentials",
+            {201: Reply("provisioned", TenantOut), 400: _ERR[400], 404: _ERR[404]},
+            tag,
+            body=Body(TenantIn),
+        ),
+        Operation(
+            "GET",
+            "/_emulator/events",
+            "streamEvents",
+            "Server-sent stream of domain events",
+            {
+                200: Reply("event stream", media_type="text/event-stream", schema={"type": "string"}),
+                400: _ERR[400],
+            },
+            tag,
+            params=[
+                _q("vendor", "vendor slug"),
+                _q("tenant", "tenant id"),
+                _q("limit", "end after N events", {"type": "integer", "minimum": 1, "maximum": 1_000_000}),
+                _q("timeout", "end after N idle seconds", {"type": "number", "minimum": 0, "maximum": 3600}),
+            ],
+        ),
+    ]
+    return build_openapi(
+        title="cxemu control plane",
+        version=__version__,
+        description="See, wait for, steer and reset what the emulator did. Served under /_emulator.",
+        operations=ops,
+    )

@@ -1,0 +1,151 @@
+"""Seeded ids and fake data, derived per (vendor, tenant, kind).
+
+Every id is a pure function of (seed, vendor, tenant, kind, n) where n counts the ids of that kind the
+tenant has drawn so far. The counters live in the tenant's store slot, so one tenant's ids do not move
+when another tenant (or another test) does something, a tenant reset starts its ids over, and a
+snapshot carries the counters, so a restored server goes on with the ids it would have issued.
+
+Vendors supply their id formats as functions of 16 random bytes (a few common ones are here).
+This module and `clock.py` are the only places allowed to create randomness.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+import string
+import threading
+from collections.abc import Callable, MutableMapping
+from functools import lru_cache
+
+from faker import Faker
+
+IdFormat = Callable[[bytes, int], str]
+"""Turns 16 derived bytes and the sequence number (1-based) into an id string."""
+
+
+def derive_bytes(seed: int, *parts: str, size: int = 16) -> bytes:
+    material = "\x1f".join((str(seed), *parts)).encode()
+    return hashlib.blake2b(material, digest_size=size).digest()
+
+
+def derive_int(seed: int, *parts: str) -> int:
+    return int.from_bytes(derive_bytes(seed, *parts, size=8), "big")
+
+
+# -- common id formats --------------------------------------------------------------------------------
+
+
+def fmt_uuid(raw: bytes, _n: int) -> str:
+    """A version-4-shaped UUID."""
+    b = bytearray(raw)
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def fmt_b64url22(raw: bytes, _n: int) -> str:
+    """22 base64url characters (a 128-bit value without padding)."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def fmt_hex(length: int) -> IdFormat:
+    def fmt(raw: bytes, _n: int) -> str:
+        return (raw * 4).hex()[:length]
+
+    return fmt
+
+
+def fmt_sequence(start: int = 1, prefix: str = "") -> IdFormat:
+    """Sequential numbers (as a string), optionally prefixed: `start`, `start+1`, ..."""
+
+    def fmt(_raw: bytes, n: int) -> str:
+        return f"{prefix}{start + n - 1}"
+
+    return fmt
+
+
+def fmt_alnum(length: int, alphabet: str = string.ascii_letters + string.digits) -> IdFormat:
+    def fmt(raw: bytes, _n: int) -> str:
+        value = int.from_bytes(raw * 2, "big")
+        out = []
+        for _ in range(length):
+            value, r = divmod(value, len(alphabet))
+            out.append(alphabet[r])
+        return "".join(out)
+
+    return fmt
+
+
+# -- the generator bound to one tenant ------------------------------------------------------------------
+
+_FAKER_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=8)
+def _faker(locale: str) -> Faker:
+    return Faker(locale)
+
+
+class TenantIds:
+    """Ids, random draws and fake data for one (vendor, tenant); counters are kept in `counters`."""
+
+    __slots__ = ("counters", "seed", "tenant", "vendor")
+
+    def __init__(self, seed: int, vendor: str, tenant: str, counters: MutableMapping[str, int]) -> None:
+        self.seed = seed
+        self.vendor = vendor
+        self.tenant = tenant
+        self.counters = counters
+
+    def _next(self, kind: str) -> int:
+        n = self.counters.get(kind, 0) + 1
+        self.counters[kind] = n
+        return n
+
+    def new(self, kind: str, fmt: IdFormat = fmt_b64url22) -> str:
+        """The next id of `kind` for this tenant."""
+        n = self._next(kind)
+        return fmt(derive_bytes(self.seed, self.vendor, self.tenant, kind, str(n)), n)
+
+    def random(self, kind: str) -> random.Random:
+        """A fresh PRNG for the next draw of `kind` (e.g. an agent's reply delay)."""
+        n = self._next(f"rng:{kind}")
+        return random.Random(derive_int(self.seed, self.vendor, self.tenant, kind, str(n)))  # noqa: S311
+
+    def fake(self, kind: str, locale: str = "en_US") -> FakeDraw:
+        """Fake data (names, emails...) for the next entity of `kind`, reproducible from the seed."""
+        n = self._next(f"fake:{kind}")
+        return FakeDraw(locale, derive_int(self.seed, self.vendor, self.tenant, kind, str(n)))
+
+
+class FakeDraw:
+    """A Faker seeded for one entity; call `.get(lambda f: f.name())` for values."""
+
+    __slots__ = ("_locale", "_seed")
+
+    def __init__(self, locale: str, seed: int) -> None:
+        self._locale = locale
+        self._seed = seed
+
+    def get(self, fn: Callable[[Faker], str]) -> str:
+        with _FAKER_LOCK:
+            faker = _faker(self._locale)
+            faker.seed_instance(self._seed)
+            return fn(faker)
+
+    def name(self) -> str:
+        return self.get(lambda f: f.name())
+
+    def first_name(self) -> str:
+        return self.get(lambda f: f.first_name())
+
+    def email(self) -> str:
+        return self.get(lambda f: f.email())
+
+
+def global_random(seed: int, *parts: str) -> random.Random:
+    """A PRNG for draws that belong to no tenant (e.g. chaos decisions keyed by an event id)."""
+    return random.Random(derive_int(seed, "global", *parts))  # noqa: S311

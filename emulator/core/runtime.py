@@ -1,0 +1,186 @@
+"""The Emulator: the kernel's services wired together for one server (or one test).
+
+It owns the clock, scheduler, store, event bus, journal and webhook dispatcher, and the vendor plugins
+that use them. `create_app` builds one and mounts its routes; tests may build one directly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from emulator.core.clock import Clock, Scheduler, SystemClock, VirtualClock
+from emulator.core.errors import ConfigError
+from emulator.core.events import DomainEvent, EventBus
+from emulator.core.journal import Journal
+from emulator.core.plugin import VendorPlugin
+from emulator.core.store import Store, Tx
+from emulator.core.webhooks import WebhookDispatcher, WebhookPolicy
+from emulator.settings import Settings
+
+LOG = logging.getLogger(__name__)
+
+SNAPSHOT_VERSION = 1
+
+
+class Emulator:
+    """Kernel services plus the vendor plugins; see the module docstring."""
+
+    def __init__(self, settings: Settings, plugins: Iterable[VendorPlugin]) -> None:
+        self.settings = settings
+        self.clock: Clock = VirtualClock(settings.virtual_start) if settings.clock == "virtual" else SystemClock()
+        self.scheduler = Scheduler(self.clock)
+        self.store = Store(settings.seed, self.clock)
+        self.bus = EventBus()
+        self.journal: Journal | None = Journal(settings.journal_size) if settings.journal_size else None
+        self.dispatcher = WebhookDispatcher(
+            self.scheduler,
+            seed=settings.seed,
+            log_size=settings.delivery_log_size,
+            max_concurrency=settings.webhook_concurrency,
+            allow_hosts=settings.webhook_allow_hosts,
+        )
+        self.dispatcher.set_chaos(settings.chaos)
+        self.plugins: dict[str, VendorPlugin] = {}
+        self._vendor_config: dict[str, Any] = {}
+        for plugin in plugins:
+            self._add(plugin)
+        self.store.on_commit(self._commit)
+        self.bus.subscribe(self._to_vendor)
+        self.started = False
+
+    # -- plugins --------------------------------------------------------------------------------------
+
+    def _add(self, plugin: VendorPlugin) -> None:
+        if plugin.slug in self.plugins:
+            raise ConfigError(f"plugins: vendor {plugin.slug!r} is registered twice")
+        self.plugins[plugin.slug] = plugin
+        raw = self.settings.vendors.get(plugin.slug, {})
+        if plugin.config_model is not None:
+            try:
+                self._vendor_config[plugin.slug] = plugin.config_model.model_validate(raw)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                loc = ".".join(str(p) for p in err["loc"])
+                raise ConfigError(f"vendors.{plugin.slug}{'.' + loc if loc else ''}: {err['msg']}") from None
+        else:
+            self._vendor_config[plugin.slug] = raw
+
+        def factory(tenant: str, plugin: VendorPlugin = plugin) -> BaseModel:
+            return plugin.new_state(self, tenant)
+
+        self.store.register(plugin.slug, plugin.state_type, factory)
+        policy = plugin.webhook_policy(self) if plugin.webhook_policy else WebhookPolicy()
+        overrides = self.settings.webhooks.get(plugin.slug)
+        if overrides is not None:
+            if overrides.retry_ladder is not None:
+                policy.retry_ladder = overrides.retry_ladder
+            if overrides.timeout is not None:
+                policy.timeout = overrides.timeout
+        self.dispatcher.register(plugin.slug, policy)
+        if plugin.jobs is not None:
+            for kind, handler in plugin.jobs(self).items():
+                self.scheduler.register_job(kind, handler)
+
+    def vendor_config(self, slug: str) -> Any:
+        """The validated `vendors.<slug>` section of the config (the vendor's config model, or a dict)."""
+        return self._vendor_config[slug]
+
+    # -- commit path ----------------------------------------------------------------------------------
+
+    def _commit(self, tx: Tx[Any]) -> None:
+        for event in tx.events:
+            self.bus.publish(event)
+        for outbound in tx.outbound:
+            self.dispatcher.submit(tx.vendor, tx.tenant, outbound)
+
+    def _to_vendor(self, event: DomainEvent) -> None:
+        plugin = self.plugins.get(event.vendor)
+        if plugin is not None and plugin.on_event is not None:
+            plugin.on_event(self, event)
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        path = self.settings.state_file
+        if path is not None and path.exists():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"state file {path}: cannot be restored ({exc})") from None
+            self.restore(data)
+            LOG.info("restored state from %s", path)
+        for plugin in self.plugins.values():
+            if plugin.on_start is not None:
+                await plugin.on_start(self)
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        left = await self.dispatcher.drain(self.settings.drain_timeout)
+        if self.settings.state_file is not None:
+            save_json(self.settings.state_file, self.snapshot())
+            LOG.info("saved state to %s (%d webhooks pending)", self.settings.state_file, left)
+        elif left:
+            LOG.warning("%d webhook deliveries were still pending at shutdown", left)
+        await self.dispatcher.close()
+
+    # -- reset, snapshot, restore ---------------------------------------------------------------------
+
+    def reset(self, vendor: str | None = None, tenant: str | None = None) -> list[tuple[str, str]]:
+        """Drop the matching tenants' state, timers, deliveries and journal entries."""
+        dropped = self.store.reset(vendor, tenant)
+        self.scheduler.cancel_tagged(vendor, tenant)
+        self.dispatcher.reset(vendor, tenant)
+        if self.journal is not None:
+            self.journal.reset(vendor, tenant)
+        return dropped
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "version": SNAPSHOT_VERSION,
+            "seed": self.store.seed,
+            "clock": {"mode": "virtual" if self.clock.virtual else "system", "now": self.clock.now()},
+            "store": self.store.snapshot(),
+            "jobs": self.scheduler.snapshot(),
+            "deliveries": self.dispatcher.snapshot(),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
+            raise ConfigError(f"snapshot: version must be {SNAPSHOT_VERSION}")
+        if int(data.get("seed", self.store.seed)) != self.store.seed:
+            LOG.warning("snapshot seed %s differs from --seed %s; using the snapshot's", data["seed"], self.store.seed)
+            self.store.seed = int(data["seed"])
+        clock = data.get("clock", {})
+        if isinstance(self.clock, VirtualClock) and clock.get("mode") == "virtual":
+            self.clock.set(max(self.clock.now(), float(clock["now"])))
+        self.scheduler.cancel_tagged()
+        self.dispatcher.reset()
+        self.store.restore(data.get("store", {}))
+        self.scheduler.restore(list(data.get("jobs", [])))
+        self.dispatcher.restore(data.get("deliveries", {}))
+
+
+def save_json(path: Path, data: Any) -> None:
+    """Write atomically: a crash mid-write never leaves a truncated state file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, separators=(",", ":"), sort_keys=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,175 @@
+"""Per-(vendor, tenant) state with unit-of-work access, reset, and snapshot/restore.
+
+Each vendor declares its state as one pydantic model built by a constructor; a tenant's slot holds that
+model plus the tenant's id counters. Vendor code reaches state only through a unit of work:
+
+    async with store.tenant("eightbyeight", tenant) as tx:
+        conversation = tx.state.create_conversation(tx, ...)
+        tx.emit("conversation.created", conversation.id, {...})
+
+Leaving the block commits: the events recorded on `tx` go to the commit hook (event bus, webhook
+dispatcher, actors). An exception discards the events and puts the id counters back. State methods
+validate before they mutate, so a rejected request leaves state as it was.
+
+Reset builds a slot again from its constructor; nothing is cleared field by field. The memory backend
+is the only one for now; the interface is small enough for a shared backend (Redis) to replace it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from emulator.core.clock import Clock
+from emulator.core.errors import NotFound
+from emulator.core.events import DomainEvent
+from emulator.core.ids import TenantIds
+
+S = TypeVar("S", bound=BaseModel)
+
+StateFactory = Callable[[str], BaseModel]
+
+
+@dataclass
+class Slot:
+    state: BaseModel
+    counters: dict[str, int] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass
+class Outbound:
+    """A webhook a unit of work asks to be sent once it commits (see `core.webhooks`)."""
+
+    url: str
+    payload: dict[str, Any]
+    event_type: str
+    subject: str
+    event_id: str
+    profile: dict[str, Any] = field(default_factory=dict)
+    """Vendor data the header/signature hook needs (e.g. 8x8's tenant and customer ids)."""
+
+
+class Tx(Generic[S]):
+    """One unit of work on one tenant's state."""
+
+    __slots__ = ("clock", "events", "ids", "outbound", "state", "tenant", "vendor")
+
+    def __init__(self, vendor: str, tenant: str, state: S, ids: TenantIds, clock: Clock) -> None:
+        self.vendor = vendor
+        self.tenant = tenant
+        self.state = state
+        self.ids = ids
+        self.clock = clock
+        self.events: list[DomainEvent] = []
+        self.outbound: list[Outbound] = []
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def emit(self, kind: str, subject: str, data: dict[str, Any] | None = None) -> DomainEvent:
+        event = DomainEvent(self.vendor, self.tenant, kind, subject, self.clock.now(), data or {})
+        self.events.append(event)
+        return event
+
+    def send(self, outbound: Outbound) -> None:
+        self.outbound.append(outbound)
+
+
+CommitHook = Callable[[Tx[Any]], None]
+
+
+class Store:
+    """Memory backend: every (vendor, tenant) slot in a dict."""
+
+    def __init__(self, seed: int, clock: Clock) -> None:
+        self.seed = seed
+        self.clock = clock
+        self._factories: dict[str, StateFactory] = {}
+        self._types: dict[str, type[BaseModel]] = {}
+        self._slots: dict[tuple[str, str], Slot] = {}
+        self._commit_hooks: list[CommitHook] = []
+
+    def register(self, vendor: str, state_type: type[BaseModel], factory: StateFactory) -> None:
+        self._types[vendor] = state_type
+        self._factories[vendor] = factory
+
+    def on_commit(self, hook: CommitHook) -> None:
+        self._commit_hooks.append(hook)
+
+    # -- access ---------------------------------------------------------------------------------------
+
+    def exists(self, vendor: str, tenant: str) -> bool:
+        return (vendor, tenant) in self._slots
+
+    def tenants(self, vendor: str | None = None) -> list[tuple[str, str]]:
+        return sorted(k for k in self._slots if vendor is None or k[0] == vendor)
+
+    def _slot(self, vendor: str, tenant: str, create: bool) -> Slot:
+        slot = self._slots.get((vendor, tenant))
+        if slot is None:
+            if not create:
+                raise NotFound(f"no tenant {tenant!r} for vendor {vendor!r}")
+            slot = Slot(state=self._factories[vendor](tenant))
+            self._slots[(vendor, tenant)] = slot
+        return slot
+
+    def peek(self, vendor: str, tenant: str) -> BaseModel | None:
+        """Read-only look at a tenant's state (no unit of work, no commit)."""
+        slot = self._slots.get((vendor, tenant))
+        return slot.state if slot else None
+
+    @asynccontextmanager
+    async def tenant(self, vendor: str, tenant: str, *, create: bool = True) -> AsyncIterator[Tx[Any]]:
+        """Unit of work on one tenant; creates the tenant from its constructor unless `create=False`."""
+        slot = self._slot(vendor, tenant, create)
+        async with slot.lock:
+            counters_before = dict(slot.counters)
+            tx: Tx[Any] = Tx(vendor, tenant, slot.state, TenantIds(self.seed, vendor, tenant, slot.counters), self.clock)
+            try:
+                yield tx
+            except BaseException:
+                slot.counters.clear()
+                slot.counters.update(counters_before)
+                raise
+            if tx.events or tx.outbound:
+                for hook in self._commit_hooks:
+                    hook(tx)
+
+    # -- reset ----------------------------------------------------------------------------------------
+
+    def reset(self, vendor: str | None = None, tenant: str | None = None) -> list[tuple[str, str]]:
+        """Drop the matching slots; the next access builds them again from their constructors."""
+        doomed = [k for k in self._slots if (vendor is None or k[0] == vendor) and (tenant is None or k[1] == tenant)]
+        for key in doomed:
+            del self._slots[key]
+        return doomed
+
+    # -- snapshot -------------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        out: dict[str, dict[str, Any]] = {}
+        for (vendor, tenant), slot in sorted(self._slots.items()):
+            out.setdefault(vendor, {})[tenant] = {
+                "state": slot.state.model_dump(mode="json", by_alias=True),
+                "counters": dict(sorted(slot.counters.items())),
+            }
+        return out
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Replace every slot with the snapshot's (slots of vendors not registered are ignored)."""
+        slots: dict[tuple[str, str], Slot] = {}
+        for vendor, tenants in data.items():
+            state_type = self._types.get(vendor)
+            if state_type is None:
+                continue
+            for tenant, entry in tenants.items():
+                slots[(vendor, tenant)] = Slot(
+                    state=state_type.model_validate(entry["state"]), counters=dict(entry["counters"])
+                )
+        self._slots = slots

@@ -1,0 +1,582 @@
+"""WebhookDispatcher: at-least-once delivery of vendor webhooks, ordered per subject, on the clock.
+
+- Delivery runs in the background over one pooled aiohttp session; nothing in an API request waits for
+  it, and a receiver that is down, slow or failing only ever slows its own queue.
+- Deliveries are FIFO per ordering key (target URL + vendor + tenant + subject, e.g. one conversation)
+  and parallel across keys, with a global cap on concurrent requests.
+- A failed attempt (non-2xx, connection error, timeout) is retried on the clock following the vendor's
+  ladder (8x8: 1, 10, 30, 90 s); the event id stays the same, the attempt number grows. The vendor's
+  header hook builds headers per attempt (and may sign: it then runs in a worker thread, off the loop).
+- Every attempt is logged (URL, headers, body, status, response excerpt, latency, error); callers can
+  wait for a matching delivery, redeliver one, and inject seeded chaos (duplicate, reorder within a
+  window, delay, drop the first attempt, receiver timeout) whose decisions depend only on the seed and
+  the event id.
+- Pending deliveries are part of the snapshot, so a graceful shutdown persists what it cannot deliver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, Field
+
+from emulator.core.clock import Scheduler, Timer, wall_monotonic
+from emulator.core.ids import global_random
+from emulator.core.store import Outbound
+
+LOG = logging.getLogger(__name__)
+
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+EXCERPT_BYTES = 512
+
+
+@dataclass(frozen=True)
+class AttemptContext:
+    """What a vendor's header hook sees for one attempt."""
+
+    vendor: str
+    tenant: str
+    event_id: str
+    event_type: str
+    subject: str
+    url: str
+    body: bytes
+    attempt: int
+    """0 for the first attempt, then 1, 2, ..."""
+    transmission_time: float
+    """Clock time (epoch seconds) of this attempt."""
+    profile: Mapping[str, Any]
+
+
+HeaderHook = Callable[[AttemptContext], dict[str, str]]
+
+
+def compact_json(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass
+class WebhookPolicy:
+    """How one vendor delivers webhooks."""
+
+    retry_ladder: tuple[float, ...] = (1.0, 10.0, 30.0, 90.0)
+    """Seconds to wait after failed attempt 0, 1, 2...; the delivery fails once the ladder is exhausted."""
+    headers: HeaderHook | None = None
+    sign_in_thread: bool = False
+    """Run `headers` in a worker thread (it signs, which costs CPU)."""
+    timeout: float = 10.0
+    """Seconds a receiver has to answer one attempt."""
+    serialize: Callable[[Any], bytes] = compact_json
+    content_type: str = "application/json"
+    success_statuses: range = range(200, 300)
+
+
+class ChaosConfig(BaseModel):
+    """Seeded faults injected into deliveries, to test how robust a receiver is.
+
+    Probabilities are 0..1 and decided per delivery from the seed and its event id, so the same seed and
+    the same events give the same faults.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    duplicate: float = Field(0.0, ge=0, le=1, description="deliver a successful event a second time")
+    drop_first: float = Field(0.0, ge=0, le=1, description="drop the first attempt (never sent), forcing a retry")
+    delay: float = Field(0.0, ge=0, le=1, description="hold the delivery back by `delay_seconds`")
+    delay_seconds: float = Field(5.0, ge=0, le=3600)
+    reorder_window: float = Field(
+        0.0, ge=0, le=3600, description="hold each delivery up to this many seconds, so a subject's events may swap"
+    )
+    timeout: float = Field(0.0, ge=0, le=1, description="treat the first attempt as a receiver timeout")
+    vendor: str | None = Field(None, description="only deliveries of this vendor (default all)")
+    tenant: str | None = Field(None, description="only deliveries of this tenant (default all)")
+
+    @property
+    def active(self) -> bool:
+        return any((self.duplicate, self.drop_first, self.delay, self.reorder_window, self.timeout))
+
+
+@dataclass
+class Attempt:
+    n: int
+    at: float
+    url: str
+    headers: dict[str, str]
+    status: int | None = None
+    response_excerpt: str = ""
+    latency_ms: float = 0.0
+    error: str | None = None
+    chaos: str | None = None
+
+
+@dataclass
+class Delivery:
+    id: str
+    seq: int
+    vendor: str
+    tenant: str
+    event_id: str
+    event_type: str
+    subject: str
+    url: str
+    body: bytes
+    profile: dict[str, Any]
+    created_at: float
+    not_before: float
+    status: DeliveryStatus = "pending"
+    attempts: list[Attempt] = field(default_factory=list)
+    redelivery_of: str | None = None
+    chaos: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.url, self.vendor, self.tenant, self.subject)
+
+    def payload(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return self.body.decode(errors="replace")
+
+    def to_json(self, *, with_body: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "vendor": self.vendor,
+            "tenant": self.tenant,
+            "event_id": self.event_id,
+            "event": self.event_type,
+            "subject": self.subject,
+            "url": self.url,
+            "status": self.status,
+            "created_at": self.created_at,
+            "next_attempt_at": self.not_before if self.status == "pending" else None,
+            "attempts": [asdict(a) for a in self.attempts],
+            "redelivery_of": self.redelivery_of,
+            "chaos": list(self.chaos),
+        }
+        if with_body:
+            out["body"] = self.payload()
+        return out
+
+    def persist(self) -> dict[str, Any]:
+        out = self.to_json()
+        out["body_text"] = self.body.decode()
+        out["profile"] = self.profile
+        out["seq"] = self.seq
+        del out["body"]
+        return out
+
+
+@dataclass(frozen=True)
+class DeliveryFilter:
+    vendor: str | None = None
+    tenant: str | None = None
+    event: str | None = None
+    subject: str | None = None
+    status: str | None = None
+    event_id: str | None = None
+
+    def __call__(self, d: Delivery) -> bool:
+        return (
+            (self.vendor is None or d.vendor == self.vendor)
+            and (self.tenant is None or d.tenant == self.tenant)
+            and (self.event is None or d.event_type == self.event)
+            and (self.subject is None or d.subject == self.subject)
+            and (self.status is None or d.status == self.status)
+            and (self.event_id is None or d.event_id == self.event_id)
+        )
+
+
+@dataclass
+class _KeyQueue:
+    items: deque[Delivery] = field(default_factory=deque)
+    running: bool = False
+    wake: Timer | None = None
+
+
+class WebhookDispatcher:
+    """Background webhook delivery; see the module docstring."""
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        *,
+        seed: int,
+        log_size: int = 5000,
+        max_concurrency: int = 256,
+        allow_hosts: Iterable[str] | None = None,
+        user_agent: str = "cxemu",
+    ) -> None:
+        self.scheduler = scheduler
+        self.clock = scheduler.clock
+        self.seed = seed
+        self.log_size = log_size
+        self.policies: dict[str, WebhookPolicy] = {}
+        self.chaos = ChaosConfig()
+        self.allow_hosts = frozenset(allow_hosts) if allow_hosts else None
+        self.user_agent = user_agent
+        self._max_concurrency = max_concurrency
+        self._sem: asyncio.Semaphore | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._queues: dict[tuple[str, str, str, str], _KeyQueue] = {}
+        self._log: OrderedDict[str, Delivery] = OrderedDict()
+        self._next_seq = 1
+        self._changed: asyncio.Event | None = None
+        self._closing = False
+        self._pumps: set[asyncio.Task[None]] = set()
+
+    # -- configuration --------------------------------------------------------------------------------
+
+    def register(self, vendor: str, policy: WebhookPolicy) -> None:
+        self.policies[vendor] = policy
+
+    def policy(self, vendor: str) -> WebhookPolicy:
+        return self.policies.setdefault(vendor, WebhookPolicy())
+
+    # -- submitting -----------------------------------------------------------------------------------
+
+    def submit(self, vendor: str, tenant: str, outbound: Outbound) -> Delivery:
+        """Queue one webhook; returns at once. Never raises for a bad target: the delivery fails instead."""
+        policy = self.policy(vendor)
+        seq = self._take_seq()
+        now = self.clock.now()
+        delivery = Delivery(
+            id=f"dlv_{seq:07d}",
+            seq=seq,
+            vendor=vendor,
+            tenant=tenant,
+            event_id=outbound.event_id,
+            event_type=outbound.event_type,
+            subject=outbound.subject,
+            url=outbound.url,
+            body=policy.serialize(outbound.payload),
+            profile=dict(outbound.profile),
+            created_at=now,
+            not_before=now,
+        )
+        self._apply_chaos_on_submit(delivery)
+        self._enqueue(delivery)
+        return delivery
+
+    def redeliver(self, delivery_id: str) -> Delivery | None:
+        """Send a logged delivery again, as a new delivery with the same event id and body."""
+        old = self._log.get(delivery_id)
+        if old is None:
+            return None
+        seq = self._take_seq()
+        now = self.clock.now()
+        new = Delivery(
+            id=f"dlv_{seq:07d}",
+            seq=seq,
+            vendor=old.vendor,
+            tenant=old.tenant,
+            event_id=old.event_id,
+            event_type=old.event_type,
+            subject=old.subject,
+            url=old.url,
+            body=old.body,
+            profile=dict(old.profile),
+            created_at=now,
+            not_before=now,
+            redelivery_of=old.id,
+        )
+        self._enqueue(new)
+        return new
+
+    def _take_seq(self) -> int:
+        seq = self._next_seq
+        self._next_seq += 1
+        return seq
+
+    def _enqueue(self, d: Delivery) -> None:
+        self._remember(d)
+        queue = self._queues.get(d.key)
+        if queue is None:
+            queue = self._queues[d.key] = _KeyQueue()
+        if queue.items and d.not_before < queue.items[-1].not_before:
+            # reorder chaos: keep the queue sorted by when each item may go
+            items = sorted([*queue.items, d], key=lambda x: (x.not_before, x.seq))
+            queue.items = deque(items)
+        else:
+            queue.items.append(d)
+        self._kick(d.key)
+
+    def _kick(self, key: tuple[str, str, str, str]) -> None:
+        queue = self._queues.get(key)
+        if queue is None or queue.running or not queue.items:
+            return
+        if queue.wake is not None:
+            self.scheduler.cancel(queue.wake)
+            queue.wake = None
+        queue.running = True
+        task = self.scheduler.spawn(self._pump(key, queue))
+        self._pumps.add(task)
+        task.add_done_callback(self._pumps.discard)
+
+    # -- the worker -----------------------------------------------------------------------------------
+
+    async def _pump(self, key: tuple[str, str, str, str], queue: _KeyQueue) -> None:
+        try:
+            while queue.items:
+                d = queue.items[0]
+                if d.status != "pending":
+                    queue.items.popleft()
+                    continue
+                if d.not_before > self.clock.now():
+                    queue.wake = self.scheduler.call_at(
+                        d.not_before, lambda: self._kick(key), vendor=d.vendor, tenant=d.tenant
+                    )
+                    return
+                ok = await self._attempt(d)
+                if ok:
+                    d.status = "delivered"
+                    queue.items.popleft()
+                    await self._after_success(d)
+                else:
+                    ladder = self.policy(d.vendor).retry_ladder
+                    failed_attempts = len([a for a in d.attempts if a.chaos != "duplicate"])
+                    if failed_attempts > len(ladder):
+                        d.status = "failed"
+                        queue.items.popleft()
+                    else:
+                        d.not_before = self.clock.now() + ladder[failed_attempts - 1]
+                self._notify()
+        finally:
+            queue.running = False
+            if not queue.items and queue.wake is None and self._queues.get(key) is queue:
+                del self._queues[key]
+
+    async def _attempt(self, d: Delivery) -> bool:
+        n = len([a for a in d.attempts if a.chaos != "duplicate"])
+        now = self.clock.now()
+        if n == 0 and "drop_first" in d.chaos:
+            d.attempts.append(Attempt(n=0, at=now, url=d.url, headers={}, error="dropped by chaos", chaos="drop_first"))
+            return False
+        error = self._target_error(d.url)
+        if error is not None:
+            d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=error))
+            return False
+        headers = await self._headers(d, n, now)
+        if n == 0 and "timeout" in d.chaos:
+            d.attempts.append(
+                Attempt(n=0, at=now, url=d.url, headers=headers, error="receiver timed out (chaos)", chaos="timeout")
+            )
+            return False
+        attempt = await self._post(d, n, now, headers)
+        d.attempts.append(attempt)
+        return attempt.status is not None and attempt.status in self.policy(d.vendor).success_statuses
+
+    async def _after_success(self, d: Delivery) -> None:
+        if "duplicate" in d.chaos:
+            first = next(a for a in reversed(d.attempts) if a.chaos is None)
+            dup = await self._post(d, first.n, first.at, first.headers)
+            dup.chaos = "duplicate"
+            d.attempts.append(dup)
+
+    async def _headers(self, d: Delivery, n: int, now: float) -> dict[str, str]:
+        policy = self.policy(d.vendor)
+        headers = {"content-type": policy.content_type, "user-agent": self.user_agent}
+        if policy.headers is not None:
+            ctx = AttemptContext(
+                vendor=d.vendor,
+                tenant=d.tenant,
+                event_id=d.event_id,
+                event_type=d.event_type,
+                subject=d.subject,
+                url=d.url,
+                body=d.body,
+                attempt=n,
+                transmission_time=now,
+                profile=d.profile,
+            )
+            if policy.sign_in_thread:
+                extra = await asyncio.get_running_loop().run_in_executor(None, policy.headers, ctx)
+            else:
+                extra = policy.headers(ctx)
+            headers.update(extra)
+        return headers
+
+    async def _post(self, d: Delivery, n: int, now: float, headers: dict[str, str]) -> Attempt:
+        attempt = Attempt(n=n, at=now, url=d.url, headers=headers)
+        session = self._client()
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self._max_concurrency)
+        timeout = aiohttp.ClientTimeout(total=self.policy(d.vendor).timeout)
+        async with self._sem:
+            started = wall_monotonic()
+            try:
+                async with session.post(d.url, data=d.body, headers=headers, timeout=timeout) as resp:
+                    raw = await resp.content.read(EXCERPT_BYTES)
+                    attempt.status = resp.status
+                    attempt.response_excerpt = raw.decode(errors="replace")
+            except TimeoutError:
+                attempt.error = f"timed out after {self.policy(d.vendor).timeout:g}s"
+            except aiohttp.ClientError as exc:
+                attempt.error = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # never let one receiver take the worker down
+                attempt.error = f"{type(exc).__name__}: {exc}"
+            attempt.latency_ms = round((wall_monotonic() - started) * 1000, 3)
+        return attempt
+
+    def _target_error(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return f"not an http(s) URL: {url!r}"
+        if self.allow_hosts is not None and parts.hostname not in self.allow_hosts:
+            return f"host {parts.hostname!r} is not in the webhook allow-list"
+        return None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._max_concurrency, limit_per_host=0, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        return self._session
+
+    # -- chaos ----------------------------------------------------------------------------------------
+
+    def set_chaos(self, chaos: ChaosConfig) -> None:
+        self.chaos = chaos
+
+    def _apply_chaos_on_submit(self, d: Delivery) -> None:
+        chaos = self.chaos
+        if not chaos.active:
+            return
+        if (chaos.vendor and chaos.vendor != d.vendor) or (chaos.tenant and chaos.tenant != d.tenant):
+            return
+        rng = global_random(self.seed, "chaos", d.vendor, d.tenant, d.event_id, d.url)
+        draws = {name: rng.random() for name in ("duplicate", "drop_first", "delay", "timeout", "reorder")}
+        if draws["drop_first"] < chaos.drop_first:
+            d.chaos.append("drop_first")
+        if draws["timeout"] < chaos.timeout:
+            d.chaos.append("timeout")
+        if draws["duplicate"] < chaos.duplicate:
+            d.chaos.append("duplicate")
+        if draws["delay"] < chaos.delay:
+            d.chaos.append("delay")
+            d.not_before += chaos.delay_seconds
+        if chaos.reorder_window > 0:
+            d.chaos.append("reorder")
+            d.not_before += draws["reorder"] * chaos.reorder_window
+
+    # -- the log, waiting -----------------------------------------------------------------------------
+
+    def _remember(self, d: Delivery) -> None:
+        self._log[d.id] = d
+        while len(self._log) > self.log_size:
+            oldest_id, oldest = next(iter(self._log.items()))
+            if oldest.status == "pending":
+                # never forget a pending delivery; move it to the end and stop trimming
+                self._log.move_to_end(oldest_id)
+                break
+            del self._log[oldest_id]
+        self._notify()
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        return self._log.get(delivery_id)
+
+    def deliveries(self, match: Callable[[Delivery], bool] = DeliveryFilter()) -> list[Delivery]:
+        return [d for d in self._log.values() if match(d)]
+
+    async def wait(
+        self,
+        match: Callable[[Delivery], bool],
+        *,
+        count: int = 1,
+        timeout: float = 10.0,
+        settled: bool = True,
+    ) -> list[Delivery]:
+        """Wait in wall time until `count` matching deliveries exist (and, if `settled`, are no longer
+        pending); returns what matched at the deadline otherwise."""
+        deadline = wall_monotonic() + timeout
+        while True:
+            found = [d for d in self._log.values() if match(d) and (not settled or d.status != "pending")]
+            remaining = deadline - wall_monotonic()
+            if len(found) >= count or remaining <= 0:
+                return found
+            if self._changed is None:
+                self._changed = asyncio.Event()
+            changed = self._changed
+            try:
+                await asyncio.wait_for(changed.wait(), timeout=remaining)
+            except TimeoutError:
+                pass
+
+    @property
+    def pending_count(self) -> int:
+        return sum(len(q.items) for q in self._queues.values())
+
+    # -- reset, persistence, shutdown -----------------------------------------------------------------
+
+    def reset(self, vendor: str | None = None, tenant: str | None = None) -> None:
+        """Forget the deliveries (pending and logged) of one vendor and/or tenant."""
+
+        def hit(d: Delivery) -> bool:
+            return (vendor is None or d.vendor == vendor) and (tenant is None or d.tenant == tenant)
+
+        for key, queue in list(self._queues.items()):
+            queue.items = deque(d for d in queue.items if not hit(d))
+            if not queue.items and queue.wake is not None:
+                self.scheduler.cancel(queue.wake)
+                queue.wake = None
+        for d in list(self._log.values()):
+            if hit(d):
+                if d.status == "pending":
+                    d.status = "failed"
+                del self._log[d.id]
+        self._notify()
+
+    def snapshot(self) -> dict[str, Any]:
+        pending = [d.persist() for q in self._queues.values() for d in q.items if d.status == "pending"]
+        pending.sort(key=lambda x: x["seq"])
+        return {"next_seq": self._next_seq, "pending": pending}
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        for raw in data.get("pending", []):
+            d = Delivery(
+                id=raw["id"],
+                seq=raw["seq"],
+                vendor=raw["vendor"],
+                tenant=raw["tenant"],
+                event_id=raw["event_id"],
+                event_type=raw["event"],
+                subject=raw["subject"],
+                url=raw["url"],
+                body=raw["body_text"].encode(),
+                profile=dict(raw.get("profile", {})),
+                created_at=raw["created_at"],
+                not_before=raw["next_attempt_at"] or raw["created_at"],
+                attempts=[Attempt(**a) for a in raw.get("attempts", [])],
+                redelivery_of=raw.get("redelivery_of"),
+                chaos=list(raw.get("chaos", [])),
+            )
+            self._enqueue(d)
+        seqs = [int(r["seq"]) + 1 for r in data.get("pending", [])]
+        self._next_seq = max([int(data.get("next_seq", 1)), self._next_seq, *seqs])
+
+    async def drain(self, timeout: float) -> int:
+        """Let due deliveries go out for up to `timeout` wall seconds; returns how many are still pending."""
+        for key in list(self._queues):
+            self._kick(key)
+        running = [t for t in self._pumps if not t.done()]
+        if running:
+            await asyncio.wait(running, timeout=timeout)
+        return self.pending_count
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,7 @@
+"""The vendors cxemu emulates. Each is a package with the same file names; `eightbyeight` is the reference."""
+
+from __future__ import annotations
+
+from emulator.core.plugin import VendorPlugin
+
+VENDORS: tuple[VendorPlugin, ...] = ()

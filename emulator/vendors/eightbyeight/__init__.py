@@ -1,0 +1,1 @@
+"""8x8 (Contact Center Chat Gateway) emulation."""

@@ -1,0 +1,926 @@
+"""8x8 Chat Gateway v1 wire models: request bodies, response bodies and webhook payloads.
+
+Field names are the vendor's own (camelCase) so a model reads like the JSON it stands for; the only aliases
+are the HAL keys ``_embedded``/``_links``/``self``. Field declaration order is the order keys appear in the
+vendor's JSON. Facts: ``../shared/vendors/eightbyeight.md`` (cited by section) and 8x8's OpenAPI file
+``../shared/reference/8x8-chat-gateway-v1.oas.yml`` (cited as "OAS <schema name>").
+
+* Request models (``RequestModel``) ignore unknown keys and coerce numbers to strings, as 8x8's JSON
+  binding does, but enforce the enums, required fields, lengths and item limits the OAS declares.
+* Response and webhook models (``WireModel``) render the vendor JSON with ``wire()``: aliases on, ``None``
+  fields left out (8x8 omits absent optional fields rather than sending ``null``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
+
+from emulator.vendors.eightbyeight.constants import (
+    CHANNEL_NAME_MAX_LENGTH,
+    DEFAULT_PAGE_NUMBER,
+    DEFAULT_PAGE_SIZE,
+    INT32_MAX,
+    INT32_MIN,
+    INT64_MAX,
+    INT64_MIN,
+    LEGACY_NOTIFICATION_VERSION,
+    MAX_ADDITIONAL_PROPERTIES,
+    MAX_HISTORY_MESSAGES,
+    NOTIFICATION_VERSION,
+    POST_AGENT_MAX_TOTAL_MINUTES_MAX,
+    POST_AGENT_MAX_TOTAL_MINUTES_MIN,
+    POST_AGENT_USER_TIMEOUT_MINUTES_MAX,
+    POST_AGENT_USER_TIMEOUT_MINUTES_MIN,
+    THINKING_DEFAULT_SECONDS,
+    THINKING_MAX_SECONDS,
+    THINKING_MIN_SECONDS,
+    WEBHOOK_NAME_MAX_LENGTH,
+    AssignmentType,
+    AttachmentKind,
+    AuthorType,
+    CardActionType,
+    CardContentType,
+    ChannelDisplayType,
+    ChannelType,
+    ConversationState,
+    EventVersion,
+    ExternalAuthorType,
+    ExternalProviderName,
+    LegacyMessageType,
+    MemberChange,
+    MemberType,
+    PostAgentAssignmentType,
+    RequestAssignmentType,
+    RoutingOptionType,
+    SendMessageAuthorType,
+)
+
+# --- Field types ---------------------------------------------------------------------------------------------
+
+_T = TypeVar("_T")
+
+# An optional response field: left out of the JSON when None, and shown without ``null`` in the contract.
+Omittable: TypeAlias = _T | SkipJsonSchema[None]
+
+Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+
+
+def _format_instant(value: datetime) -> str:
+    """ISO-8601 UTC with millisecond precision, fraction dropped when zero (how a Java Instant prints)."""
+    moment = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(UTC)
+    millis = moment.microsecond // 1000
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{millis:03d}Z" if millis else f"{stamp}Z"
+
+
+# Resource timestamps are ISO-8601 strings, e.g. "2021-01-30T08:30:00Z" (eightbyeight.md §1.4);
+# webhook timestamps are epoch milliseconds instead (§1.6).
+IsoInstant = Annotated[
+    datetime,
+    PlainSerializer(_format_instant, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+_URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
+
+
+def _absolute_uri(value: str) -> str:
+    # OAS format: uri ("Absolute URI"); the string is kept verbatim, not normalised.
+    if not _URI_SCHEME.match(value):
+        raise PydanticCustomError("uri_parsing", "Input should be an absolute URI")
+    return value
+
+
+AbsoluteUri = Annotated[str, AfterValidator(_absolute_uri), WithJsonSchema({"type": "string", "format": "uri"})]
+
+
+def _number_out(value: float) -> int | float:
+    return int(value) if value.is_integer() else value
+
+
+# A JSON number that keeps integers integral on the way out (user.timezoneOffset, eightbyeight.md §1.6).
+JsonNumber = Annotated[float, PlainSerializer(_number_out, return_type=float)]
+
+
+def _bool_to_text(value: object) -> object:
+    # eightbyeight.md §1.4: notifyChannelWebhookIfExists is a string; a JSON boolean binds to "true"/"false".
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+# --- Bases ---------------------------------------------------------------------------------------------------
+
+
+class WireModel(BaseModel):
+    """Base of every 8x8 wire model; ``wire()`` gives the JSON body exactly as 8x8 sends it."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    def wire(self) -> dict[str, Any]:
+        """The vendor JSON: aliased keys, declaration order, absent (None) fields omitted."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class RequestModel(WireModel):
+    """Base of request bodies: unknown keys ignored, numbers accepted where strings are expected."""
+
+    model_config = ConfigDict(coerce_numbers_to_str=True)
+
+
+class EventModel(WireModel):
+    """Base of webhook payload envelopes: constant fields (``eventType``) count as required in the contract."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+# --- Shared building blocks ----------------------------------------------------------------------------------
+
+
+class AdditionalProperty(RequestModel):
+    """One ``{key, value}`` pair of ``user.additionalProperties``; both parts are required (§1.4)."""
+
+    key: str
+    value: str
+    # Only seen in CONVERSATION_UPDATE events (eightbyeight.md §1.6).
+    id: Omittable[str] = None
+
+
+class ConversationUser(RequestModel):
+    """The ``user`` object: predefined fields plus up to 30 additional properties (OAS ``ConversationUserData``).
+
+    Used unchanged in requests, in ``ConversationResult`` and in CONVERSATION_UPDATE events. ``email`` is not
+    format-checked: the seed's own create body carries a non-address string there.
+    """
+
+    name: Omittable[str] = None
+    userId: Omittable[str] = None
+    customerId: Omittable[str] = None
+    email: Omittable[str] = None
+    phone: Omittable[str] = None
+    company: Omittable[str] = None
+    caseId: Omittable[str] = None
+    # OAS Language is a plain string (the codes are only listed in prose); see constants.Language.
+    language: Omittable[str] = None
+    ipaddress: Omittable[str] = None
+    timezoneOffset: Omittable[JsonNumber] = None
+    additionalProperties: Omittable[list[AdditionalProperty]] = Field(
+        default=None, max_length=MAX_ADDITIONAL_PROPERTIES
+    )
+
+
+class Assignment(RequestModel):
+    """Requested routing: a queue (default) or a social script, by id (OAS ``AssignmentField``)."""
+
+    type: RequestAssignmentType = RequestAssignmentType.QUEUE
+    # Kept verbatim: the seed sends "id":" 123" with a leading space.
+    id: Omittable[str] = None
+
+
+class AssignmentResult(WireModel):
+    """Assignment as reported by results and events; ``type`` may also be ``agent`` (§1.6, §1.7)."""
+
+    type: AssignmentType
+    id: Omittable[str] = None
+    resourceId: Omittable[str] = None
+
+
+class AttachmentRef(RequestModel):
+    """Reference to an uploaded attachment inside a message (OAS ``Attachments``)."""
+
+    id: Omittable[str] = None
+
+
+class CardPayload(RequestModel):
+    """A card as sent with a message (OAS ``AdaptiveCards``, request side)."""
+
+    contentType: CardContentType = CardContentType.ADAPTIVE_CARD
+    content: Omittable[dict[str, Any]] = None
+
+
+class ExternalProvider(RequestModel):
+    """Source of a rehydrated message, e.g. an X post (OAS ``ExternalProviderPayload``)."""
+
+    name: ExternalProviderName
+    externalMessageId: str
+
+
+# --- Requests: conversations ---------------------------------------------------------------------------------
+
+
+class SendMessageRequest(RequestModel):
+    """POST …/messages body, also one ``history.messages`` item: exactly one of ``text``/``externalProvider``."""
+
+    authorType: SendMessageAuthorType
+    text: str | None = None
+    externalProvider: ExternalProvider | None = None
+    attachments: list[AttachmentRef] | None = None
+    cards: list[CardPayload] | None = None
+
+    @model_validator(mode="after")
+    def _text_xor_external_provider(self) -> SendMessageRequest:
+        # OAS ExternalProviderPayload: required when text is absent, forbidden together with text.
+        if (self.text is None) == (self.externalProvider is None):
+            raise PydanticCustomError(
+                "text_or_external_provider",
+                "{field}: exactly one of text or externalProvider must be given",
+                {"field": "text"},
+            )
+        return self
+
+
+HistoryMessage = SendMessageRequest
+
+
+class History(RequestModel):
+    """Earlier bot/user exchange handed to the agent (at most 200 messages)."""
+
+    messages: list[HistoryMessage] = Field(max_length=MAX_HISTORY_MESSAGES)
+
+
+class CreateConversationRequest(RequestModel):
+    """POST /conversations body (OAS ``CreateTransactionRequest``)."""
+
+    channelId: str
+    assignment: Assignment | None = None
+    user: ConversationUser
+    history: History | None = None
+
+
+class UpdateConversationRequest(RequestModel):
+    """PUT /conversations/{id} body: full update; the OAS marks no field required (``UpdateTransactionRequest``)."""
+
+    channelId: str | None = None
+    assignment: Assignment | None = None
+    user: ConversationUser | None = None
+
+
+class PatchConversationRequest(RequestModel):
+    """PATCH /conversations/{id} body: ``assignment`` and/or ``user`` (OAS ``PatchTransactionRequest``)."""
+
+    assignment: Assignment | None = None
+    user: ConversationUser | None = None
+
+
+class PatchUserParticipantRequest(RequestModel):
+    """PATCH …/participants/user body; ``removed: true`` ends the interaction (§1.3)."""
+
+    removed: bool | None = None
+
+
+class PostAgentAssignmentConfiguration(RequestModel):
+    """``configuration`` of a post-agent assignment (OAS ``PostAgentAssignmentConfigurationRequest``)."""
+
+    # eightbyeight.md §1.4: a string "true"/"false", not a boolean.
+    notifyChannelWebhookIfExists: Annotated[str, BeforeValidator(_bool_to_text)] | None = None
+    maxTotalMinutes: int | None = Field(
+        default=None, ge=POST_AGENT_MAX_TOTAL_MINUTES_MIN, le=POST_AGENT_MAX_TOTAL_MINUTES_MAX
+    )
+    userTimeoutInMinutes: int | None = Field(
+        default=None, ge=POST_AGENT_USER_TIMEOUT_MINUTES_MIN, le=POST_AGENT_USER_TIMEOUT_MINUTES_MAX
+    )
+
+    @property
+    def notify_channel_webhook(self) -> bool:
+        """The string read as a Java boolean would be: only "true" (any case) is true."""
+        return (self.notifyChannelWebhookIfExists or "").lower() == "true"
+
+
+class PostAgentAssignmentRequest(RequestModel):
+    """POST …/post-agent-assignment body: hand the conversation to a webhook after the agent (§1.4)."""
+
+    type: PostAgentAssignmentType
+    id: str
+    configuration: PostAgentAssignmentConfiguration | None = None
+
+
+class TypingRequest(RequestModel):
+    """POST …/typing body (OAS ``TypingRequest``)."""
+
+    authorType: ExternalAuthorType
+
+
+class ThinkingRequest(RequestModel):
+    """POST …/thinking body; the whole body is optional, ``ThinkingRequest()`` gives the defaults."""
+
+    authorType: Literal["bot"] = "bot"
+    maxThinkingTimeSeconds: int = Field(
+        default=THINKING_DEFAULT_SECONDS, ge=THINKING_MIN_SECONDS, le=THINKING_MAX_SECONDS
+    )
+
+
+class ReadReceiptRequest(RequestModel):
+    """POST …/read-receipt body; ``user`` is only allowed on Chat API channels (checked by state)."""
+
+    authorType: ExternalAuthorType
+    readAt: Int64
+
+
+class AttachmentUploadForm(RequestModel):
+    """Non-file part of the multipart attachment upload (the file itself is the ``attachment`` part)."""
+
+    authorType: ExternalAuthorType = ExternalAuthorType.USER
+
+
+class CardActionRequest(RequestModel):
+    """PUT …/cards/{cardId}/action-submit and action-execute body (OAS ``AdaptiveCardAction*Payload``)."""
+
+    name: str | None = None
+
+
+# --- Requests: webhooks and channels -------------------------------------------------------------------------
+
+
+class WebhookRequest(RequestModel):
+    """POST /webhooks and PUT /webhooks/{id} body (OAS ``WebHookV2CreateRequest`` / ``WebHookV2PutRequest``).
+
+    The OAS requires ``notificationVersion`` but only defines ``version`` (eightbyeight.md §1.4): either key
+    is accepted and at least one must be present.
+    """
+
+    name: str = Field(max_length=WEBHOOK_NAME_MAX_LENGTH)
+    uri: AbsoluteUri
+    version: EventVersion | None = None
+    notificationVersion: EventVersion | None = None
+
+    @model_validator(mode="after")
+    def _one_version_key(self) -> WebhookRequest:
+        if self.version is None and self.notificationVersion is None:
+            raise PydanticCustomError("missing", "{field}: May not be empty.", {"field": "notificationVersion"})
+        return self
+
+    @property
+    def effective_version(self) -> EventVersion:
+        """The notification version, whichever key carried it."""
+        version = self.version or self.notificationVersion
+        assert version is not None  # guaranteed by _one_version_key
+        return version
+
+
+WebhookCreateRequest = WebhookRequest
+WebhookPutRequest = WebhookRequest
+
+
+class WebhookVerifyRequest(RequestModel):
+    """POST /webhooks/verify body; ``version`` is free text here, e.g. "v2.0" (OAS ``WebHookV2VerifyRequest``)."""
+
+    version: str
+    uri: AbsoluteUri
+
+
+class RoutingOptions(RequestModel):
+    """Channel routing: the queue new conversations go to (OAS ``ChannelRoutingOptions``)."""
+
+    type: RoutingOptionType
+    id: str
+
+
+class ChannelRequest(RequestModel):
+    """POST /channels and PUT /channels/{id} body; state rejects types other than ChatAPI on create (§1.4)."""
+
+    name: str = Field(max_length=CHANNEL_NAME_MAX_LENGTH)
+    type: ChannelType | None = None
+    webHookId: str
+    routingOptions: RoutingOptions
+
+
+ChannelCreateRequest = ChannelRequest
+ChannelPutRequest = ChannelRequest
+
+
+# --- Responses: resources ------------------------------------------------------------------------------------
+
+
+class CreateConversationResponse(WireModel):
+    """202 body of POST /conversations."""
+
+    conversationId: str
+    createdAt: IsoInstant
+
+
+class ConversationResult(WireModel):
+    """A conversation resource (GET, and the 202 body of PUT/PATCH)."""
+
+    id: str
+    channelId: str
+    state: ConversationState
+    assignment: Omittable[AssignmentResult] = None
+    user: Omittable[ConversationUser] = None
+
+
+class InteractionResult(WireModel):
+    """One Contact Center interaction of a conversation (OAS ``InteractionInfo``)."""
+
+    id: str
+    startTime: Omittable[IsoInstant] = None
+    endTime: Omittable[IsoInstant] = None
+
+
+class ParticipantResult(WireModel):
+    """A participant, also a message's ``author`` (OAS ``ConversationParticipant``)."""
+
+    id: str
+    type: AuthorType
+    removed: bool = False
+    language: Omittable[str] = None
+
+
+class AttachmentRefResult(WireModel):
+    """An attachment id inside a message."""
+
+    id: str
+
+
+class CardResult(WireModel):
+    """A stored card with its action flags (OAS ``AdaptiveCards``)."""
+
+    id: str
+    contentType: CardContentType = CardContentType.ADAPTIVE_CARD
+    content: dict[str, Any] = Field(default_factory=dict)
+    actionSubmitted: bool = False
+    actionExecuted: bool = False
+
+
+class ExternalProviderResult(WireModel):
+    """``externalProvider`` of a rehydrated message."""
+
+    name: ExternalProviderName
+    externalMessageId: str
+
+
+class MessageResult(WireModel):
+    """A stored message (OAS ``MessageResult``); ``text`` is required there, so it is never omitted."""
+
+    id: str
+    text: str
+    createdAt: IsoInstant
+    author: ParticipantResult
+    externalProvider: Omittable[ExternalProviderResult] = None
+    attachments: list[AttachmentRefResult] = Field(default_factory=list)
+    cards: list[CardResult] = Field(default_factory=list)
+
+
+class AttachmentResult(WireModel):
+    """An uploaded attachment's details.
+
+    The OAS lists ``size`` and ``type`` as required but documents only ``sizeInBytes`` (eightbyeight.md §1.4);
+    they are optional here and left out unless state fills them.
+    """
+
+    id: str
+    filename: str
+    sizeInBytes: int
+    size: Omittable[int] = None
+    type: Omittable[str] = None
+    createdAt: IsoInstant
+
+
+class WebhookResult(WireModel):
+    """A webhook resource (OAS ``WebHookV2Result``)."""
+
+    id: str
+    name: str
+    uri: str
+    version: str = NOTIFICATION_VERSION
+
+
+class RoutingOptionsResult(WireModel):
+    """``routingOptions`` of a channel resource."""
+
+    type: RoutingOptionType = RoutingOptionType.QUEUE
+    id: str
+
+
+class ChannelResult(WireModel):
+    """A channel resource (OAS ``ChannelV2Result``)."""
+
+    id: str
+    name: str
+    type: ChannelType = ChannelType.CHAT_API
+    webHookId: str
+    routingOptions: RoutingOptionsResult
+
+
+class Jwk(WireModel):
+    """Public RSA key served by GET /jwk/{jwkId}/public (no auth)."""
+
+    kty: Literal["RSA"] = "RSA"
+    e: str
+    kid: str
+    n: str
+
+
+# --- Responses: HAL lists ------------------------------------------------------------------------------------
+
+
+class HalHref(WireModel):
+    """``{"href": ...}``."""
+
+    href: str
+
+
+class HalLinks(WireModel):
+    """``_links`` of a list: only ``self``."""
+
+    self_: HalHref = Field(alias="self")
+
+    @classmethod
+    def to(cls, href: str) -> HalLinks:
+        """Links whose ``self`` points at ``href``."""
+        return cls(self_=HalHref(href=href))
+
+
+class PageInfo(WireModel):
+    """``page`` of a list (OAS ``PageResult``)."""
+
+    size: int = DEFAULT_PAGE_SIZE
+    number: int = DEFAULT_PAGE_NUMBER
+    totalElements: int = 0
+    totalPages: int = 0
+
+    @classmethod
+    def of(cls, size: int, number: int, total_elements: int) -> PageInfo:
+        """Page metadata with ``totalPages`` computed from the total and the page size."""
+        pages = math.ceil(total_elements / size) if size > 0 else 0
+        return cls(size=size, number=number, totalElements=total_elements, totalPages=pages)
+
+
+class ConversationsEmbedded(WireModel):
+    conversations: list[ConversationResult]
+
+
+class ConversationList(WireModel):
+    """GET /conversations (OAS ``ConversationListResult``)."""
+
+    embedded: ConversationsEmbedded = Field(alias="_embedded")
+    links: HalLinks = Field(alias="_links")
+    page: PageInfo
+
+
+class WebhooksEmbedded(WireModel):
+    webhooks: list[WebhookResult]
+
+
+class WebhookList(WireModel):
+    """GET /webhooks (OAS ``WebHooksV2ListResult``)."""
+
+    embedded: WebhooksEmbedded = Field(alias="_embedded")
+    links: HalLinks = Field(alias="_links")
+    page: PageInfo
+
+
+class ChannelsEmbedded(WireModel):
+    channels: list[ChannelResult]
+
+
+class ChannelList(WireModel):
+    """GET /channels (OAS ``ChannelsV2ListResult``)."""
+
+    embedded: ChannelsEmbedded = Field(alias="_embedded")
+    links: HalLinks = Field(alias="_links")
+    page: PageInfo
+
+
+class InteractionsEmbedded(WireModel):
+    interactions: list[InteractionResult]
+
+
+class InteractionList(WireModel):
+    """GET …/interactions (OAS ``InteractionsListResult``)."""
+
+    embedded: InteractionsEmbedded = Field(alias="_embedded")
+    links: HalLinks = Field(alias="_links")
+    page: PageInfo
+
+
+class ParticipantsEmbedded(WireModel):
+    participants: list[ParticipantResult]
+
+
+class ParticipantList(WireModel):
+    """GET …/participants (OAS ``ConversationParticipants``)."""
+
+    embedded: ParticipantsEmbedded = Field(alias="_embedded")
+    links: HalLinks = Field(alias="_links")
+    page: PageInfo
+
+
+class MessagesEmbedded(WireModel):
+    messages: list[MessageResult]
+
+
+class MessageList(WireModel):
+    """GET …/messages (OAS ``MessageListResult``): the only list without ``_links``."""
+
+    embedded: MessagesEmbedded = Field(alias="_embedded")
+    page: PageInfo
+
+
+class CardsEmbedded(WireModel):
+    cards: list[CardResult]
+
+
+class CardList(WireModel):
+    """GET …/messages/{messageId}/cards (OAS ``CardsListResult``)."""
+
+    embedded: CardsEmbedded = Field(alias="_embedded")
+    links: HalLinks = Field(alias="_links")
+    page: PageInfo
+
+
+class AttachmentsEmbedded(WireModel):
+    attachments: list[AttachmentResult]
+
+
+class AttachmentList(WireModel):
+    """GET …/attachments (OAS ``AttachmentsResult``)."""
+
+    embedded: AttachmentsEmbedded = Field(alias="_embedded")
+    links: HalLinks = Field(alias="_links")
+    page: PageInfo
+
+
+# --- Webhook payloads: Chat Gateway v1 (eightbyeight.md §1.6) ------------------------------------------------
+
+
+class WebhookVerifyEvent(EventModel):
+    """WEB_HOOK_VERIFY: sent when a webhook is added or verified; it has no conversationId and no timestamp."""
+
+    notificationVersion: str = NOTIFICATION_VERSION
+    eventType: Literal["WEB_HOOK_VERIFY"] = "WEB_HOOK_VERIFY"
+
+
+class ConversationUpdateData(WireModel):
+    state: ConversationState
+    assignment: Omittable[AssignmentResult] = None
+    user: Omittable[ConversationUser] = None
+    msisdn: Omittable[str] = None
+    channel: Omittable[ChannelDisplayType] = None
+
+
+class ConversationUpdateEvent(EventModel):
+    """CONVERSATION_UPDATE: the conversation was created, became active or idle, or its assignment/user changed."""
+
+    eventType: Literal["CONVERSATION_UPDATE"] = "CONVERSATION_UPDATE"
+    conversationId: str
+    timestamp: int
+    data: ConversationUpdateData
+
+
+class QueuedData(WireModel):
+    queueId: str
+    queueName: str
+
+
+class QueuedEvent(EventModel):
+    """QUEUED: the conversation's interaction entered a queue."""
+
+    eventType: Literal["QUEUED"] = "QUEUED"
+    conversationId: str
+    timestamp: int
+    data: QueuedData
+
+
+class MembersChangedData(WireModel):
+    memberType: MemberType
+    change: MemberChange
+    # The agent's id for agents (eightbyeight.md §1.6).
+    id: Omittable[str] = None
+
+
+class MembersChangedEvent(EventModel):
+    """MEMBERS_CHANGED: a user or an agent joined or left (replaces the legacy AGENT_JOINED/AGENT_LEFT)."""
+
+    eventType: Literal["MEMBERS_CHANGED"] = "MEMBERS_CHANGED"
+    conversationId: str
+    timestamp: int
+    data: MembersChangedData
+
+
+class MessageSender(WireModel):
+    id: str
+    # A plain string: the seed's MESSAGE example has "type": "" (eightbyeight.md §1.6).
+    type: str
+
+
+class EventAttachment(WireModel):
+    id: str
+    type: AttachmentKind
+    preSignedUrl: Omittable[str] = None
+    fileName: Omittable[str] = None
+
+
+class EventCard(WireModel):
+    contentType: CardContentType = CardContentType.ADAPTIVE_CARD
+    content: dict[str, Any] = Field(default_factory=dict)
+
+
+class MessageData(WireModel):
+    isEcho: bool
+    sender: MessageSender
+    text: Omittable[str] = None
+    attachments: list[EventAttachment] = Field(default_factory=list)
+    cards: list[EventCard] = Field(default_factory=list)
+
+
+class MessageEvent(EventModel):
+    """MESSAGE: a participant added a message; ``isEcho`` marks messages the integration itself posted."""
+
+    eventType: Literal["MESSAGE"] = "MESSAGE"
+    conversationId: str
+    timestamp: int
+    data: MessageData
+
+
+class TypingUser(WireModel):
+    type: AuthorType
+    id: str
+
+
+class TypingValue(WireModel):
+    """``value`` of a ``typing`` activity; an empty ``users`` list means typing stopped."""
+
+    users: list[TypingUser]
+
+
+class CardActionValue(WireModel):
+    """``value`` of an ``adaptiveCard/action`` activity: the card's form values."""
+
+    type: CardActionType
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class QuickReplyData(WireModel):
+    title: str
+    payload: str
+
+
+class QuickReplyActionValue(WireModel):
+    """``value`` of a ``quickReply/action`` activity."""
+
+    type: Literal["postback"] = "postback"
+    data: QuickReplyData
+
+
+class ReadReceiptUser(WireModel):
+    id: str
+    type: AuthorType
+
+
+class ReadReceiptValue(WireModel):
+    """One entry of a ``read-receipts`` activity ``value`` (which is a list)."""
+
+    timestamp: int
+    users: list[ReadReceiptUser]
+
+
+ActivityValue = TypingValue | CardActionValue | QuickReplyActionValue | list[ReadReceiptValue] | dict[str, Any]
+
+
+class ActivityData(WireModel):
+    # Known names are in constants.ActivityName; channel-specific names (e.g. interactive/reply) also occur.
+    name: str
+    value: ActivityValue = Field(union_mode="left_to_right")
+
+
+class ActivityEvent(EventModel):
+    """ACTIVITY: a non-message action (typing, card or quick-reply action, read receipts), named in ``data.name``."""
+
+    eventType: Literal["ACTIVITY"] = "ACTIVITY"
+    conversationId: str
+    timestamp: int
+    data: ActivityData
+
+
+class TransferEvent(EventModel):
+    """TRANSFER: the handling agent transferred the conversation to another queue; there is no ``data``."""
+
+    eventType: Literal["TRANSFER"] = "TRANSFER"
+    conversationId: str
+    timestamp: int
+
+
+# --- Webhook payloads: legacy Chat API v2 profile (eightbyeight.md §1.9) -------------------------------------
+
+
+class LegacyWebhookVerifyEvent(EventModel):
+    """Legacy WEB_HOOK_VERIFY, with notification version "v2.0"."""
+
+    notificationVersion: str = LEGACY_NOTIFICATION_VERSION
+    eventType: Literal["WEB_HOOK_VERIFY"] = "WEB_HOOK_VERIFY"
+
+
+class LegacyQueuedEvent(EventModel):
+    """Legacy QUEUED: flat queue fields, no ``data`` envelope."""
+
+    eventType: Literal["QUEUED"] = "QUEUED"
+    messageType: LegacyMessageType = LegacyMessageType.SYSTEM
+    conversationId: str
+    timestamp: int
+    queueId: str
+    queueName: str
+
+
+class LegacyAgentJoinedEvent(EventModel):
+    """Legacy AGENT_JOINED: an agent took the conversation (the shape in the seed's workflow page)."""
+
+    eventType: Literal["AGENT_JOINED"] = "AGENT_JOINED"
+    messageType: LegacyMessageType = LegacyMessageType.SYSTEM
+    conversationId: str
+    timestamp: int
+    agentId: str
+    agentName: str
+
+
+class LegacyAgentLeftEvent(EventModel):
+    """Legacy AGENT_LEFT: the agent left; a later message re-queues to the last queue."""
+
+    eventType: Literal["AGENT_LEFT"] = "AGENT_LEFT"
+    messageType: LegacyMessageType = LegacyMessageType.SYSTEM
+    conversationId: str
+    timestamp: int
+    agentId: str
+    agentName: str
+
+
+class LegacyTransferEvent(EventModel):
+    """Legacy TRANSFER: the agent transferred the conversation."""
+
+    eventType: Literal["TRANSFER"] = "TRANSFER"
+    messageType: LegacyMessageType = LegacyMessageType.SYSTEM
+    conversationId: str
+    timestamp: int
+
+
+class LegacyTextEvent(EventModel):
+    """Legacy TEXT: an agent's chat message, text in ``message``."""
+
+    eventType: Literal["TEXT"] = "TEXT"
+    messageType: LegacyMessageType = LegacyMessageType.AGENT
+    conversationId: str
+    timestamp: int
+    agentId: str
+    agentName: str
+    message: str
+
+
+# --- Event catalogue -----------------------------------------------------------------------------------------
+
+ChatGatewayEvent = Annotated[
+    WebhookVerifyEvent
+    | ConversationUpdateEvent
+    | QueuedEvent
+    | MembersChangedEvent
+    | MessageEvent
+    | ActivityEvent
+    | TransferEvent,
+    Field(discriminator="eventType"),
+]
+LegacyEvent = Annotated[
+    LegacyWebhookVerifyEvent
+    | LegacyQueuedEvent
+    | LegacyAgentJoinedEvent
+    | LegacyAgentLeftEvent
+    | LegacyTransferEvent
+    | LegacyTextEvent,
+    Field(discriminator="eventType"),
+]
+
+# Parse a received webhook body back into its model (tests, webhook sinks).
+CHAT_GATEWAY_EVENT_ADAPTER: TypeAdapter[ChatGatewayEvent] = TypeAdapter(ChatGatewayEvent)
+LEGACY_EVENT_ADAPTER: TypeAdapter[LegacyEvent] = TypeAdapter(LegacyEvent)
+
+# Every outbound webhook payload, by contract name (the OpenAPI ``webhooks:`` section).
+WEBHOOK_EVENTS: dict[str, type[BaseModel]] = {
+    "WEB_HOOK_VERIFY": WebhookVerifyEvent,
+    "CONVERSATION_UPDATE": ConversationUpdateEvent,
+    "QUEUED": QueuedEvent,
+    "MEMBERS_CHANGED": MembersChangedEvent,
+    "MESSAGE": MessageEvent,
+    "ACTIVITY": ActivityEvent,
+    "TRANSFER": TransferEvent,
+    "legacy.WEB_HOOK_VERIFY": LegacyWebhookVerifyEvent,
+    "legacy.QUEUED": LegacyQueuedEvent,
+    "legacy.AGENT_JOINED": LegacyAgentJoinedEvent,
+    "legacy.AGENT_LEFT": LegacyAgentLeftEvent,
+    "legacy.TRANSFER": LegacyTransferEvent,
+    "legacy.TEXT": LegacyTextEvent,
+}
