@@ -330,7 +330,9 @@ class Scheduler:
     def snapshot(self) -> list[dict[str, Any]]:
         """Persistent jobs still pending, with their due time."""
         return [
-            {"due": t.when, "vendor": t.vendor, "tenant": t.tenant, **t.job} for t in self.pending() if t.job is not None
+            {"due": t.when, "vendor": t.vendor, "tenant": t.tenant, **t.job}
+            for t in self.pending()
+            if t.job is not None
         ]
 
     def restore(self, jobs: list[dict[str, Any]]) -> None:

@@ -135,7 +135,10 @@ def build_openapi(
         post: dict[str, Any] = {
             "operationId": f"webhook_{hook.name}".replace(".", "_"),
             "summary": hook.summary,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": ref(hook.model, "serialization")}}},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": ref(hook.model, "serialization")}},
+            },
             "responses": {"200": {"description": "any 2xx acknowledges the event; anything else is retried"}},
         }
         if hook.headers:

@@ -7,7 +7,7 @@
 | `GET /state`, `POST /state` | snapshot as JSON; restore one |
 | `GET /clock`, `POST /clock/advance`, `POST /clock/run-until-idle` | read and move the (virtual) clock |
 | `GET /requests` | the inbound request journal (filters: vendor, tenant, method, path prefix, status, limit) |
-| `GET /deliveries` | the webhook delivery log (filters: vendor, tenant, event, subject, status, event_id; long-poll `wait`) |
+| `GET /deliveries` | delivery log (filters: vendor, tenant, event, subject, status, event_id; long-poll `wait`) |
 | `GET /deliveries/{id}`, `POST /deliveries/{id}/redeliver` | one delivery; send it again |
 | `GET /chaos`, `PUT /chaos` | seeded delivery faults |
 | `GET /tenants`, `POST /tenants` | list tenants; provision one in every vendor and get its credentials |
@@ -511,7 +511,9 @@ def control_contract() -> dict[str, Any]:
     tag = ["control"]
     delivery_id = Param("delivery_id", "path", required=True, description="a delivery id from the log")
     ops = [
-        Operation("GET", "/_emulator/health", "health", "Liveness and what is served", {200: Reply("ok", HealthOut)}, tag),
+        Operation(
+            "GET", "/_emulator/health", "health", "Liveness and what is served", {200: Reply("ok", HealthOut)}, tag
+        ),
         Operation(
             "POST",
             "/_emulator/reset",
@@ -521,7 +523,9 @@ def control_contract() -> dict[str, Any]:
             tag,
             params=[_q("vendor", "vendor slug"), _q("tenant", "tenant id")],
         ),
-        Operation("GET", "/_emulator/state", "getState", "Snapshot of all state", {200: Reply("snapshot", Snapshot)}, tag),
+        Operation(
+            "GET", "/_emulator/state", "getState", "Snapshot of all state", {200: Reply("snapshot", Snapshot)}, tag
+        ),
         Operation(
             "POST",
             "/_emulator/state",
@@ -580,7 +584,9 @@ def control_contract() -> dict[str, Any]:
                 _q("subject", "ordering key (conversation, chat, call id)"),
                 _q("status", "delivery status", {"type": "string", "enum": ["pending", "delivered", "failed"]}),
                 _q("event_id", "event id"),
-                _q("wait", "seconds to wait for `count` matches", {"type": "number", "minimum": 0, "maximum": MAX_WAIT}),
+                _q(
+                    "wait", "seconds to wait for `count` matches", {"type": "number", "minimum": 0, "maximum": MAX_WAIT}
+                ),
                 _q("count", "matches to wait for", {"type": "integer", "minimum": 1, "maximum": 100_000}),
                 _q("settled", "wait until matches are no longer pending", {"type": "boolean"}),
                 _q("body", "include bodies", {"type": "boolean"}),
@@ -604,7 +610,9 @@ def control_contract() -> dict[str, Any]:
             tag,
             params=[delivery_id],
         ),
-        Operation("GET", "/_emulator/chaos", "getChaos", "Delivery faults in force", {200: Reply("chaos", ChaosConfig)}, tag),
+        Operation(
+            "GET", "/_emulator/chaos", "getChaos", "Delivery faults in force", {200: Reply("chaos", ChaosConfig)}, tag
+        ),
         Operation(
             "PUT",
             "/_emulator/chaos",
@@ -614,7 +622,9 @@ def control_contract() -> dict[str, Any]:
             tag,
             body=Body(ChaosConfig),
         ),
-        Operation("GET", "/_emulator/tenants", "listTenants", "Tenants with state", {200: Reply("tenants", TenantsOut)}, tag),
+        Operation(
+            "GET", "/_emulator/tenants", "listTenants", "Tenants with state", {200: Reply("tenants", TenantsOut)}, tag
+        ),
         Operation(
             "POST",
             "/_emulator/tenants",

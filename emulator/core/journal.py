@@ -82,7 +82,9 @@ class Journal:
 
     def reset(self, vendor: str | None = None, tenant: str | None = None) -> None:
         keep = [
-            e for e in self._entries if not ((vendor is None or e.vendor == vendor) and (tenant is None or e.tenant == tenant))
+            e
+            for e in self._entries
+            if not ((vendor is None or e.vendor == vendor) and (tenant is None or e.tenant == tenant))
         ]
         self._entries.clear()
         self._entries.extend(keep)

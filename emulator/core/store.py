@@ -130,7 +130,9 @@ class Store:
         slot = self._slot(vendor, tenant, create)
         async with slot.lock:
             counters_before = dict(slot.counters)
-            tx: Tx[Any] = Tx(vendor, tenant, slot.state, TenantIds(self.seed, vendor, tenant, slot.counters), self.clock)
+            tx: Tx[Any] = Tx(
+                vendor, tenant, slot.state, TenantIds(self.seed, vendor, tenant, slot.counters), self.clock
+            )
             try:
                 yield tx
             except BaseException:

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import OrderedDict, deque
@@ -509,10 +510,8 @@ class WebhookDispatcher:
             if self._changed is None:
                 self._changed = asyncio.Event()
             changed = self._changed
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), timeout=remaining)
-            except TimeoutError:
-                pass
 
     @property
     def pending_count(self) -> int:
@@ -526,7 +525,7 @@ class WebhookDispatcher:
         def hit(d: Delivery) -> bool:
             return (vendor is None or d.vendor == vendor) and (tenant is None or d.tenant == tenant)
 
-        for key, queue in list(self._queues.items()):
+        for queue in list(self._queues.values()):
             queue.items = deque(d for d in queue.items if not hit(d))
             if not queue.items and queue.wake is not None:
                 self.scheduler.cancel(queue.wake)

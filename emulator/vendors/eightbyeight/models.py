@@ -27,6 +27,7 @@ from pydantic import (
     PlainSerializer,
     TypeAdapter,
     WithJsonSchema,
+    field_serializer,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
@@ -112,14 +113,6 @@ def _absolute_uri(value: str) -> str:
 AbsoluteUri = Annotated[str, AfterValidator(_absolute_uri), WithJsonSchema({"type": "string", "format": "uri"})]
 
 
-def _number_out(value: float) -> int | float:
-    return int(value) if value.is_integer() else value
-
-
-# A JSON number that keeps integers integral on the way out (user.timezoneOffset, eightbyeight.md §1.6).
-JsonNumber = Annotated[float, PlainSerializer(_number_out, return_type=float)]
-
-
 def _bool_to_text(value: object) -> object:
     # eightbyeight.md §1.4: notifyChannelWebhookIfExists is a string; a JSON boolean binds to "true"/"false".
     if isinstance(value, bool):
@@ -181,10 +174,15 @@ class ConversationUser(RequestModel):
     # OAS Language is a plain string (the codes are only listed in prose); see constants.Language.
     language: Omittable[str] = None
     ipaddress: Omittable[str] = None
-    timezoneOffset: Omittable[JsonNumber] = None
+    # A JSON number in events (eightbyeight.md §1.6); whole numbers go back out as integers.
+    timezoneOffset: Omittable[float] = None
     additionalProperties: Omittable[list[AdditionalProperty]] = Field(
         default=None, max_length=MAX_ADDITIONAL_PROPERTIES
     )
+
+    @field_serializer("timezoneOffset")
+    def _whole_offset(self, value: float | None) -> float | int | None:
+        return int(value) if value is not None and value.is_integer() else value
 
 
 class Assignment(RequestModel):

@@ -29,8 +29,8 @@ SEED = b"cxemu-test-seed"
 OTHER_SEED = b"cxemu-test-seed-2"
 # Pinned outputs: derivation and signing must stay byte-identical across runs, machines and releases.
 # If the derivation algorithm changes on purpose, bump the domain string in signing.py and these values.
-GOLDEN_KID = "_a0ErMYYhi6bAjCzneQ4JA"
-GOLDEN_SIGNATURE_SHA256 = "1feede47350420644c9e327d6496125b8726be183370432defa1f303d46df6f9"
+GOLDEN_KID = "PrnF5GenLEgPIlxrHxJ4JQ"
+GOLDEN_SIGNATURE_SHA256 = "f3803312c750d8e983e55fbffbed9ab71f5717e7122924f8d607781aa74af6f9"
 
 BODY = b'{"eventType":"TRANSFER","conversationId":"ID-0","timestamp":1713100009000}'
 IDS: dict[str, Any] = {"tenant_id": "tenant-1", "customer_id": "cust-1", "event_id": "evt-1"}
