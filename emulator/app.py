@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 
 from emulator.core.control import control_routes
-from emulator.core.errors import ConfigError
-from emulator.core.plugin import VendorPlugin
+from emulator.core.errors import ConfigError, EmulatorError
+from emulator.core.plugin import VendorPlugin, default_render_error
 from emulator.core.runtime import Emulator
 from emulator.settings import Settings
 
@@ -33,6 +36,27 @@ def load_plugins(settings: Settings) -> list[VendorPlugin]:
     return plugins
 
 
+def _http_error(emulator: Emulator) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """Unknown paths and wrong methods: the vendor's own error envelope under its base paths, JSON elsewhere."""
+    by_prefix = [(prefix, plugin) for plugin in emulator.plugins.values() for prefix in plugin.base_paths]
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        status, headers = exc.status_code, dict(exc.headers or {})
+        code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
+        message = "Resource not found" if status == 404 else str(exc.detail)
+        path = request.url.path
+        for prefix, plugin in by_prefix:
+            if path.startswith(prefix):
+                render = plugin.render_error or default_render_error
+                response = render(EmulatorError(message, status_code=status, code=code), request)
+                response.headers.update(headers)
+                return response
+        return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+    return handler
+
+
 def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin] | None = None) -> Starlette:
     """Build the ASGI app. `plugins` replaces the built-in vendors (tests use it)."""
     settings = settings or Settings()
@@ -49,6 +73,6 @@ def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin]
     routes: list[BaseRoute] = [Mount("/_emulator", routes=control_routes(emulator))]
     for plugin in emulator.plugins.values():
         routes.extend(plugin.routes(emulator))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error(emulator)})
     app.state.emulator = emulator
     return app

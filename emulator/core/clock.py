@@ -35,6 +35,10 @@ JobHandler = Callable[[str, str, Mapping[str, Any]], "Awaitable[None] | None"]
 #: Where a virtual clock starts unless configured: a fixed instant, so runs are byte-identical.
 DEFAULT_VIRTUAL_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
+#: `advance` targets are whole microseconds and a timer due within this much after the target runs in it,
+#: so float rounding never makes ten advances of 0.1 s miss a timer due in 1 s.
+DUE_SLACK = 1e-6
+
 
 class Clock(Protocol):
     """What every component reads time from."""
@@ -80,7 +84,10 @@ def now_ms(clock: Clock) -> int:
 
 def iso(ts: float, *, millis: bool = False) -> str:
     """ISO-8601 UTC with a `Z` suffix, seconds precision unless `millis`."""
-    dt = datetime.fromtimestamp(ts, tz=UTC)
+    try:
+        dt = datetime.fromtimestamp(ts, tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return f"{ts:.3f}"
     if millis:
         return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -276,14 +283,15 @@ class Scheduler:
             raise ValueError("seconds must be >= 0")
         async with self._advancing:
             await self.settle()
-            target = self.clock.now() + seconds
+            target = round(self.clock.now() + seconds, 6)  # see DUE_SLACK
             ran = 0
             while True:
-                due = next(self._pop_due(target), None)
+                due = next(self._pop_due(target + DUE_SLACK), None)
                 if due is None:
                     break
                 ran += 1
                 if ran > self.max_steps:
+                    heapq.heappush(self._heap, due)  # not run: keep it scheduled
                     raise SchedulerRunaway(f"more than {self.max_steps} timers in one advance")
                 await self._run_virtual(due)
             self.clock.set(max(target, self.clock.now()))
@@ -315,6 +323,7 @@ class Scheduler:
                     break
                 ran += 1
                 if ran > limit:
+                    heapq.heappush(self._heap, due)  # not run: keep it scheduled
                     raise SchedulerRunaway(
                         f"more than {limit} timers before idle; still pending: {self._describe_pending()}"
                     )

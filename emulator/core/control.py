@@ -21,9 +21,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
@@ -32,12 +32,22 @@ from emulator import __version__
 from emulator.core.clock import SchedulerRunaway, iso
 from emulator.core.contracts import Body, Operation, Param, Reply, build_openapi
 from emulator.core.errors import ConfigError
+from emulator.core.plugin import route
 from emulator.core.runtime import Emulator
+from emulator.core.types import AS_INT, AS_NUMBER, AS_STR, JsonFloat, JsonInt, JsonStr
 from emulator.core.webhooks import ChaosConfig, DeliveryFilter
 
 MAX_WAIT = 60.0
+MAX_TS = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last instant ISO-8601 can show
+Ts = Annotated[float, Strict(), Field(ge=0, le=MAX_TS), AS_NUMBER]
 
 # -- wire models ------------------------------------------------------------------------------------------
+
+
+class _In(BaseModel):
+    """Request bodies: JSON types as JSON Schema reads them (see `core.types`) and no unknown fields."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ErrorOut(BaseModel):
@@ -77,14 +87,12 @@ class ClockOut(BaseModel):
     busy: bool = Field(description="background work (webhook attempts, actor actions) is running")
 
 
-class AdvanceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    seconds: float = Field(ge=0, le=10 * 365 * 86400)
+class AdvanceIn(_In):
+    seconds: Annotated[float, Strict(), Field(ge=0, le=10 * 365 * 86400), AS_NUMBER]
 
 
-class IdleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    max_steps: int | None = Field(None, ge=1, le=1_000_000)
+class IdleIn(_In):
+    max_steps: Annotated[int, Strict(), Field(ge=1, le=1_000_000), AS_INT] | None = None
 
 
 class ClockStepOut(BaseModel):
@@ -144,10 +152,9 @@ class DeliveriesOut(BaseModel):
     deliveries: list[DeliveryOut]
 
 
-class TenantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    tenant: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")
-    vendors: list[str] | None = Field(None, description="default: every vendor")
+class TenantIn(_In):
+    tenant: Annotated[str, Strict(), Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$"), AS_STR]
+    vendors: list[JsonStr] | None = Field(None, description="default: every vendor")
 
 
 class TenantOut(BaseModel):
@@ -159,14 +166,69 @@ class TenantsOut(BaseModel):
     tenants: list[TenantRef]
 
 
-class Snapshot(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    version: int
-    seed: int
-    clock: dict[str, Any]
-    store: dict[str, Any]
-    jobs: list[dict[str, Any]]
-    deliveries: dict[str, Any]
+class SnapshotClock(_In):
+    mode: Literal["system", "virtual"]
+    now: Ts
+
+
+class SnapshotSlot(_In):
+    state: dict[JsonStr, Any] = Field(description="the vendor's state model, as JSON")
+    counters: dict[JsonStr, JsonInt]
+
+
+class SnapshotJob(_In):
+    due: Ts
+    vendor: JsonStr
+    tenant: JsonStr
+    kind: JsonStr
+    args: dict[JsonStr, Any]
+
+
+class SnapshotAttempt(_In):
+    n: JsonInt
+    at: Ts
+    url: JsonStr
+    headers: dict[JsonStr, JsonStr]
+    status: JsonInt | None = None
+    response_excerpt: JsonStr = ""
+    latency_ms: JsonFloat = 0.0
+    error: JsonStr | None = None
+    chaos: JsonStr | None = None
+
+
+class SnapshotDelivery(_In):
+    id: JsonStr
+    seq: Annotated[int, Strict(), Field(ge=1), AS_INT]
+    vendor: JsonStr
+    tenant: JsonStr
+    event_id: JsonStr
+    event: JsonStr
+    subject: JsonStr
+    url: JsonStr
+    status: Literal["pending", "delivered", "failed"] = "pending"
+    created_at: Ts
+    next_attempt_at: Ts | None = None
+    attempts: list[SnapshotAttempt] = Field(default_factory=list)
+    redelivery_of: JsonStr | None = None
+    chaos: list[JsonStr] = Field(default_factory=list)
+    body_text: JsonStr
+    profile: dict[JsonStr, Any] = Field(default_factory=dict)
+
+
+class SnapshotDeliveries(_In):
+    next_seq: Annotated[int, Strict(), Field(ge=1), AS_INT] = 1
+    pending: list[SnapshotDelivery] = Field(default_factory=list)
+
+
+class Snapshot(_In):
+    """What `GET /state` returns and `POST /state` takes back."""
+
+    version: Literal[1]
+    seed: Annotated[int, Strict(), Field(ge=0), AS_INT]
+    clock: SnapshotClock
+    store: dict[JsonStr, dict[JsonStr, SnapshotSlot]] = Field(description="vendor -> tenant -> slot")
+    jobs: list[SnapshotJob]
+    deliveries: SnapshotDeliveries
 
 
 class RestoredOut(BaseModel):
@@ -216,7 +278,7 @@ async def json_body(request: Request, *, optional: bool = False) -> Any:
 
 def q_int(request: Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -229,7 +291,7 @@ def q_int(request: Request, name: str, default: int | None, lo: int, hi: int) ->
 
 def q_float(request: Request, name: str, default: float, lo: float, hi: float) -> float:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = float(raw)
@@ -242,7 +304,7 @@ def q_float(request: Request, name: str, default: float, lo: float, hi: float) -
 
 def q_bool(request: Request, name: str, default: bool) -> bool:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if raw.lower() in ("1", "true", "yes"):
         return True
@@ -358,7 +420,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         long-polls until `count` (default 1) matching deliveries have finished (or `settled=false`: exist);
         `body=false` leaves bodies out."""
         p = request.query_params
-        status = p.get("status") or None
+        status = p.get("status")
         if status is not None and status not in ("pending", "delivered", "failed"):
             raise ValueError("status: must be one of pending, delivered, failed")
         match = DeliveryFilter(
@@ -470,8 +532,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/reset", reset, methods=["POST"]),
-        Route("/state", get_state, methods=["GET"]),
-        Route("/state", put_state, methods=["POST"]),
+        route("/state", {"GET": get_state, "POST": put_state}),
         Route("/clock", get_clock, methods=["GET"]),
         Route("/clock/advance", advance, methods=["POST"]),
         Route("/clock/run-until-idle", run_until_idle, methods=["POST"]),
@@ -479,10 +540,8 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         Route("/deliveries", deliveries, methods=["GET"]),
         Route("/deliveries/{delivery_id}", delivery, methods=["GET"]),
         Route("/deliveries/{delivery_id}/redeliver", redeliver, methods=["POST"]),
-        Route("/chaos", get_chaos, methods=["GET"]),
-        Route("/chaos", put_chaos, methods=["PUT"]),
-        Route("/tenants", tenants, methods=["GET"]),
-        Route("/tenants", provision, methods=["POST"]),
+        route("/chaos", {"GET": get_chaos, "PUT": put_chaos}),
+        route("/tenants", {"GET": tenants, "POST": provision}),
         Route("/events", events, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/contracts/{slug}", vendor_contract, methods=["GET"]),

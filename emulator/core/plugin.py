@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from emulator.core.clock import JobHandler, wall_monotonic
 from emulator.core.errors import EmulatorError
@@ -114,3 +114,22 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
 def set_tenant(request: Request, tenant: str) -> None:
     """Tell the journal which tenant a request belongs to."""
     request.scope["cxemu.tenant"] = tenant
+
+
+def route(path: str, handlers: Mapping[str, Endpoint], *, wrap: Callable[[Endpoint], Endpoint] | None = None) -> Route:
+    """One Starlette route serving several methods, so a 405 lists every allowed method in `Allow`.
+
+    `handlers` maps an HTTP method to its handler; `wrap` (e.g. `vendor_endpoint` bound to a vendor)
+    is applied to each.
+    """
+    table = {m.upper(): (wrap(fn) if wrap else fn) for m, fn in handlers.items()}
+    if len(table) == 1:
+        ((method, fn),) = table.items()
+        return Route(path, fn, methods=[method])
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await table[method](request)
+
+    dispatch.__name__ = "_".join(getattr(fn, "__name__", m.lower()) for m, fn in table.items())
+    return Route(path, dispatch, methods=list(table))

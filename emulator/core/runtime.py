@@ -163,12 +163,13 @@ class Emulator:
         if int(data.get("seed", self.store.seed)) != self.store.seed:
             LOG.warning("snapshot seed %s differs from --seed %s; using the snapshot's", data["seed"], self.store.seed)
             self.store.seed = int(data["seed"])
+            self.dispatcher.seed = self.store.seed  # chaos decisions follow the snapshot's seed too
+        self.store.restore(data.get("store", {}))  # validates every slot first; raises before changing anything
         clock = data.get("clock", {})
         if isinstance(self.clock, VirtualClock) and clock.get("mode") == "virtual":
             self.clock.set(max(self.clock.now(), float(clock["now"])))
         self.scheduler.cancel_tagged()
         self.dispatcher.reset()
-        self.store.restore(data.get("store", {}))
         self.scheduler.restore(list(data.get("jobs", [])))
         self.dispatcher.restore(data.get("deliveries", {}))
 

@@ -87,7 +87,7 @@ class ChaosConfig(BaseModel):
     the same events give the same faults.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     duplicate: float = Field(0.0, ge=0, le=1, description="deliver a successful event a second time")
     drop_first: float = Field(0.0, ge=0, le=1, description="drop the first attempt (never sent), forcing a retry")
@@ -302,8 +302,9 @@ class WebhookDispatcher:
         queue = self._queues.get(d.key)
         if queue is None:
             queue = self._queues[d.key] = _KeyQueue()
-        if queue.items and d.not_before < queue.items[-1].not_before:
-            # reorder chaos: keep the queue sorted by when each item may go
+        if "reorder" in d.chaos and queue.items and d.not_before < queue.items[-1].not_before:
+            # reorder chaos: keep the queue sorted by when each item may go (only then may events swap;
+            # otherwise a newer event would overtake one that waits for its retry)
             items = sorted([*queue.items, d], key=lambda x: (x.not_before, x.seq))
             queue.items = deque(items)
         else:
@@ -337,16 +338,18 @@ class WebhookDispatcher:
                     )
                     return
                 ok = await self._attempt(d)
+                if d not in queue.items:
+                    continue  # forgotten by a reset while in flight: the head is now another delivery
                 if ok:
                     d.status = "delivered"
-                    queue.items.popleft()
+                    queue.items.remove(d)
                     await self._after_success(d)
                 else:
                     ladder = self.policy(d.vendor).retry_ladder
                     failed_attempts = len([a for a in d.attempts if a.chaos != "duplicate"])
                     if failed_attempts > len(ladder):
                         d.status = "failed"
-                        queue.items.popleft()
+                        queue.items.remove(d)
                     else:
                         d.not_before = self.clock.now() + ladder[failed_attempts - 1]
                 self._notify()

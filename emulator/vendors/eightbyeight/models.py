@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
@@ -24,21 +25,19 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     PlainSerializer,
     TypeAdapter,
     WithJsonSchema,
-    field_serializer,
     model_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from emulator.vendors.eightbyeight.constants import (
     CHANNEL_NAME_MAX_LENGTH,
     DEFAULT_PAGE_NUMBER,
     DEFAULT_PAGE_SIZE,
-    INT32_MAX,
-    INT32_MIN,
     INT64_MAX,
     INT64_MIN,
     LEGACY_NOTIFICATION_VERSION,
@@ -76,11 +75,28 @@ from emulator.vendors.eightbyeight.constants import (
 # --- Field types ---------------------------------------------------------------------------------------------
 
 _T = TypeVar("_T")
+_NULL_SCHEMA: dict[str, Any] = {"type": "null"}
 
-# An optional response field: left out of the JSON when None, and shown without ``null`` in the contract.
-Omittable: TypeAlias = _T | SkipJsonSchema[None]
 
-Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
+@dataclass(frozen=True)
+class _OmittedWhenNone:
+    """JSON-schema marker: the field is left out rather than sent as ``null``, so the contract shows no null."""
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        if "default" in json_schema and json_schema["default"] is None:
+            del json_schema["default"]
+        options = json_schema.get("anyOf")
+        if not isinstance(options, list) or _NULL_SCHEMA not in options:
+            return json_schema
+        rest = [option for option in options if option != _NULL_SCHEMA]
+        json_schema = {key: value for key, value in json_schema.items() if key != "anyOf"}
+        return {**rest[0], **json_schema} if len(rest) == 1 else {"anyOf": rest, **json_schema}
+
+
+# An optional field 8x8 omits when it has no value (``wire()`` drops None).
+Omittable: TypeAlias = Annotated[_T | None, _OmittedWhenNone()]
+
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 
 
@@ -111,6 +127,26 @@ def _absolute_uri(value: str) -> str:
 
 
 AbsoluteUri = Annotated[str, AfterValidator(_absolute_uri), WithJsonSchema({"type": "string", "format": "uri"})]
+
+
+def _number(value: object) -> int | float:
+    # Numeric strings bind to a JSON number field; booleans and other types do not.
+    if isinstance(value, str):
+        for parse in (int, float):
+            try:
+                number: int | float = parse(value.strip())
+            except ValueError:
+                continue
+            if math.isfinite(number):
+                return number
+        raise PydanticCustomError("float_parsing", "Input should be a valid number, unable to parse string as a number")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise PydanticCustomError("float_type", "Input should be a valid number")
+    return value
+
+
+# A JSON number kept as given (120 stays 120, -1.5 stays -1.5): user.timezoneOffset (eightbyeight.md §1.6).
+JsonNumber = Annotated[int | float, BeforeValidator(_number), WithJsonSchema({"type": "number"})]
 
 
 def _bool_to_text(value: object) -> object:
@@ -174,15 +210,10 @@ class ConversationUser(RequestModel):
     # OAS Language is a plain string (the codes are only listed in prose); see constants.Language.
     language: Omittable[str] = None
     ipaddress: Omittable[str] = None
-    # A JSON number in events (eightbyeight.md §1.6); whole numbers go back out as integers.
-    timezoneOffset: Omittable[float] = None
+    timezoneOffset: Omittable[JsonNumber] = None
     additionalProperties: Omittable[list[AdditionalProperty]] = Field(
         default=None, max_length=MAX_ADDITIONAL_PROPERTIES
     )
-
-    @field_serializer("timezoneOffset")
-    def _whole_offset(self, value: float | None) -> float | int | None:
-        return int(value) if value is not None and value.is_integer() else value
 
 
 class Assignment(RequestModel):
@@ -368,9 +399,7 @@ class WebhookRequest(RequestModel):
     @property
     def effective_version(self) -> EventVersion:
         """The notification version, whichever key carried it."""
-        version = self.version or self.notificationVersion
-        assert version is not None  # guaranteed by _one_version_key
-        return version
+        return self.version or self.notificationVersion or EventVersion.CHAT_GATEWAY_V1
 
 
 WebhookCreateRequest = WebhookRequest

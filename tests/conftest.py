@@ -1,0 +1,80 @@
+"""Shared fixtures: an in-process Emulator/app with the test-only echo vendor on a virtual clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from emulator.app import create_app
+from emulator.core.runtime import Emulator
+from emulator.settings import Settings
+from tests.support import echo_vendor
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+EmulatorFactory = Callable[..., Awaitable[Emulator]]
+AppFactory = Callable[..., Awaitable[tuple[Starlette, httpx.AsyncClient]]]
+
+
+def make_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {"clock": "virtual", "seed": 7}
+    values.update(overrides)
+    return Settings.load({}, values)
+
+
+@pytest.fixture
+async def make_emulator() -> AsyncIterator[EmulatorFactory]:
+    """Build started Emulators (echo vendor, virtual clock unless told otherwise); stopped at teardown."""
+    made: list[Emulator] = []
+
+    async def factory(**overrides: Any) -> Emulator:
+        emu = Emulator(make_settings(**overrides), [echo_vendor.PLUGIN])
+        await emu.start()
+        made.append(emu)
+        return emu
+
+    yield factory
+    for emu in made:
+        await emu.stop()
+
+
+@pytest.fixture
+async def emu(make_emulator: EmulatorFactory) -> Emulator:
+    return await make_emulator()
+
+
+@pytest.fixture
+async def make_app() -> AsyncIterator[AppFactory]:
+    """Build in-process apps with an httpx client over ASGI; lifespan is run by hand."""
+    made: list[tuple[Starlette, httpx.AsyncClient]] = []
+
+    async def factory(**overrides: Any) -> tuple[Starlette, httpx.AsyncClient]:
+        app = create_app(make_settings(**overrides), plugins=[echo_vendor.PLUGIN])
+        await app.state.emulator.start()
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cxemu.test")
+        made.append((app, client))
+        return app, client
+
+    yield factory
+    for app, client in made:
+        await client.aclose()
+        await app.state.emulator.stop()
+
+
+@pytest.fixture
+async def client(make_app: AppFactory) -> httpx.AsyncClient:
+    _, c = await make_app()
+    return c
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """`../shared` beside the project; tests that need it skip cleanly when it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared is not present")
+    return SHARED

@@ -1,0 +1,33 @@
+"""The control plane's checked-in contract matches the code, and the app conforms to it (schemathesis)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from emulator.app import create_app
+from emulator.core.contracts import to_yaml
+from emulator.core.control import control_contract
+from tests.conftest import make_settings
+from tests.support import echo_vendor
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_checked_in_contract_matches_the_code() -> None:
+    path = ROOT / "contracts" / "control-plane.openapi.yaml"
+    assert path.read_text(encoding="utf-8") == to_yaml(control_contract()), "run `cxemu contracts export`"
+
+
+app = create_app(make_settings(), plugins=[echo_vendor.PLUGIN])
+schema = schemathesis.openapi.from_asgi("/_emulator/openapi.json", app).exclude(path_regex=r"^/_emulator/events$")
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_control_plane_conforms(case: schemathesis.Case) -> None:
+    if case.query and "wait" in case.query:
+        case.query["wait"] = 0
+    case.call_and_validate()
