@@ -483,6 +483,7 @@ def measure_signing(args: argparse.Namespace, procs: Procs) -> dict[str, Any]:
     if not SIGNING_MODULE.exists():
         return {"available": False, "error": f"{SIGNING_MODULE.relative_to(REPO)} does not exist"}
     cmd = (["taskset", "-c", SERVER_CPU] if procs.pin else []) + [sys.executable, str(BENCH / "signing_rate.py")]
+    ticks0 = cpu_times()
     out = subprocess.run(
         [*cmd, str(args.signing_seconds)], cwd=REPO, capture_output=True, text=True, timeout=300, env=clean_env(),
         check=False,
@@ -491,6 +492,7 @@ def measure_signing(args: argparse.Namespace, procs: Procs) -> dict[str, Any]:
     if line is None:
         return {"available": False, "error": f"signing_rate.py failed: {out.stderr[-400:]}"}
     result: dict[str, Any] = json.loads(line[len("BENCHJSON ") :])
+    result["steal_pct"] = steal_pct(ticks0, cpu_times())
     return result
 
 

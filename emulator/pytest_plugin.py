@@ -291,7 +291,9 @@ class WebhookSink:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll interval: `close()` (every test's teardown) waits up to one interval for the loop to stop
+        serve = {"poll_interval": 0.02}
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs=serve, daemon=True)
         self._thread.start()
 
     def url_for(self, path: str = "/hook") -> str:

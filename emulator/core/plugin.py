@@ -26,6 +26,8 @@ from starlette.routing import BaseRoute, Route
 from emulator.core.clock import JobHandler, wall_monotonic
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
+from emulator.core.ids import TenantIds
+from emulator.core.store import Outbound, Tx
 from emulator.core.webhooks import WebhookPolicy
 
 if TYPE_CHECKING:
@@ -44,7 +46,7 @@ class VendorPlugin:
     slug: str
     title: str
     state_type: type[BaseModel]
-    new_state: Callable[[Emulator, str], BaseModel]
+    new_state: Callable[[Emulator, str, TenantIds], BaseModel]
     """Build a tenant's state from scratch (reset builds it again)."""
     routes: Callable[[Emulator], list[BaseRoute]]
     """The vendor API at its real paths; wrap each endpoint with `vendor_endpoint`."""
@@ -54,6 +56,8 @@ class VendorPlugin:
     webhook_policy: Callable[[Emulator], WebhookPolicy] | None = None
     jobs: Callable[[Emulator], Mapping[str, JobHandler]] | None = None
     """Persistent job kinds (names are prefixed with the slug by convention)."""
+    outbound: Callable[[Tx[Any], DomainEvent], list[Outbound]] | None = None
+    """Webhooks a committed event causes (called inside the unit of work, with the tenant's state)."""
     on_event: Callable[[Emulator, DomainEvent], None] | None = None
     """Called for every committed event of this vendor (actors react here by scheduling jobs)."""
     control_routes: Callable[[Emulator], list[BaseRoute]] | None = None

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from emulator.core.clock import Clock, Scheduler, SystemClock, VirtualClock
 from emulator.core.errors import ConfigError
 from emulator.core.events import DomainEvent, EventBus
+from emulator.core.ids import TenantIds
 from emulator.core.journal import Journal
 from emulator.core.plugin import VendorPlugin
 from emulator.core.store import Store, Tx
@@ -73,8 +74,8 @@ class Emulator:
         else:
             self._vendor_config[plugin.slug] = raw
 
-        def factory(tenant: str, plugin: VendorPlugin = plugin) -> BaseModel:
-            return plugin.new_state(self, tenant)
+        def factory(tenant: str, ids: TenantIds, plugin: VendorPlugin = plugin) -> BaseModel:
+            return plugin.new_state(self, tenant, ids)
 
         self.store.register(plugin.slug, plugin.state_type, factory)
         policy = plugin.webhook_policy(self) if plugin.webhook_policy else WebhookPolicy()
@@ -96,8 +97,13 @@ class Emulator:
     # -- commit path ----------------------------------------------------------------------------------
 
     def _commit(self, tx: Tx[Any]) -> None:
+        plugin = self.plugins.get(tx.vendor)
+        translate = plugin.outbound if plugin is not None else None
         for event in tx.events:
             self.bus.publish(event)
+            if translate is not None:
+                for outbound in translate(tx, event):
+                    self.dispatcher.submit(tx.vendor, tx.tenant, outbound)
         for outbound in tx.outbound:
             self.dispatcher.submit(tx.vendor, tx.tenant, outbound)
 
@@ -160,11 +166,12 @@ class Emulator:
     def restore(self, data: dict[str, Any]) -> None:
         if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
             raise ConfigError(f"snapshot: version must be {SNAPSHOT_VERSION}")
-        if int(data.get("seed", self.store.seed)) != self.store.seed:
-            LOG.warning("snapshot seed %s differs from --seed %s; using the snapshot's", data["seed"], self.store.seed)
-            self.store.seed = int(data["seed"])
-            self.dispatcher.seed = self.store.seed  # chaos decisions follow the snapshot's seed too
+        seed = int(data.get("seed", self.store.seed))
         self.store.restore(data.get("store", {}))  # validates every slot first; raises before changing anything
+        if seed != self.store.seed:
+            LOG.warning("snapshot seed %s differs from --seed %s; using the snapshot's", seed, self.store.seed)
+            self.store.seed = seed
+            self.dispatcher.seed = seed  # chaos decisions follow the snapshot's seed too
         clock = data.get("clock", {})
         if isinstance(self.clock, VirtualClock) and clock.get("mode") == "virtual":
             self.clock.set(max(self.clock.now(), float(clock["now"])))

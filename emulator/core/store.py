@@ -32,7 +32,8 @@ from emulator.core.ids import TenantIds
 
 S = TypeVar("S", bound=BaseModel)
 
-StateFactory = Callable[[str], BaseModel]
+StateFactory = Callable[[str, TenantIds], BaseModel]
+"""Builds a tenant's state; ids drawn from the given `TenantIds` count in the new slot."""
 
 
 @dataclass
@@ -115,7 +116,9 @@ class Store:
         if slot is None:
             if not create:
                 raise NotFound(f"no tenant {tenant!r} for vendor {vendor!r}")
-            slot = Slot(state=self._factories[vendor](tenant))
+            counters: dict[str, int] = {}
+            state = self._factories[vendor](tenant, TenantIds(self.seed, vendor, tenant, counters))
+            slot = Slot(state=state, counters=counters)
             self._slots[(vendor, tenant)] = slot
         return slot
 

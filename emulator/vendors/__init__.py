@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from emulator.core.plugin import VendorPlugin
+from emulator.vendors import eightbyeight
 
-VENDORS: tuple[VendorPlugin, ...] = ()
+VENDORS: tuple[VendorPlugin, ...] = (eightbyeight.PLUGIN,)

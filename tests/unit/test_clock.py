@@ -106,8 +106,8 @@ async def test_timers_scheduled_by_a_running_timer_run_if_inside_the_window() ->
 
 @pytest.mark.parametrize(
     ("step", "steps"),
-    [(0.1, 10), (0.01, 100), (0.3, 10)],
-    ids=["10x0.1s", "100x0.01s", "10x0.3s"],
+    [(0.1, 10), (0.01, 100), (0.3, 10), (0.001, 2000)],
+    ids=["10x0.1s", "100x0.01s", "10x0.3s", "2000x1ms"],
 )
 async def test_small_advances_add_up_to_a_due_timer(step: float, steps: int) -> None:
     # A user stepping the clock in small increments must reach a timer due after the total.
@@ -121,6 +121,19 @@ async def test_small_advances_add_up_to_a_due_timer(step: float, steps: int) -> 
     await sched.advance(step)
 
     assert fired == [START + round(step * steps, 6)]
+
+
+async def test_a_timer_scheduled_mid_step_fires_when_its_delay_has_passed() -> None:
+    clock, sched = virtual()
+    fired: list[float] = []
+    await sched.advance(0.1)
+    sched.call_later(0.9, lambda: fired.append(clock.now()))
+
+    await sched.advance(0.899)
+    assert fired == []
+    await sched.advance(0.001)
+    assert len(fired) == 1
+    assert fired[0] == pytest.approx(START + 1.0, abs=1e-6)
 
 
 # -- async callbacks and spawned work ---------------------------------------------------------------------

@@ -28,7 +28,7 @@ H_B = {"x-echo-tenant": "b"}
 
 def new_store() -> tuple[Store, list[Tx[Any]]]:
     store = Store(7, VirtualClock())
-    store.register(SLUG, EchoState, lambda tenant: EchoState())
+    store.register(SLUG, EchoState, lambda tenant, ids: EchoState())
     committed: list[Tx[Any]] = []
     store.on_commit(committed.append)
     return store, committed
@@ -85,12 +85,16 @@ async def test_a_failed_unit_of_work_discards_events_and_reissues_its_ids(error:
     committed.clear()
 
     drawn: list[str] = []
-    with pytest.raises(type(error)):
+
+    async def rejected() -> None:
         async with store.tenant(SLUG, "a") as tx:
-            drawn += [tx.ids.new("item", fmt_sequence(1, "it-")), tx.ids.new("event"), tx.ids.new("call")]
+            drawn.extend([tx.ids.new("item", fmt_sequence(1, "it-")), tx.ids.new("event"), tx.ids.new("call")])
             tx.emit("item.created", drawn[0])
             tx.send(Outbound("http://127.0.0.1:1/hook", {}, "created", drawn[0], drawn[1]))
             raise error
+
+    with pytest.raises(type(error)):
+        await rejected()
 
     assert committed == []
     async with store.tenant(SLUG, "a") as tx:
@@ -149,7 +153,7 @@ async def test_units_of_work_on_one_tenant_run_one_at_a_time_but_tenants_do_not_
 async def two_vendors() -> AsyncIterator[Emulator]:
     """The echo vendor plus a second vendor whose constructor provisions every tenant."""
     other = dataclasses.replace(
-        echo_vendor.PLUGIN, slug=OTHER, new_state=lambda emu, tenant: EchoState(provisioned=True)
+        echo_vendor.PLUGIN, slug=OTHER, new_state=lambda emu, tenant, ids: EchoState(provisioned=True)
     )
     emu = Emulator(make_settings(), [echo_vendor.PLUGIN, other])
     await emu.start()
@@ -228,10 +232,14 @@ async def test_reset_over_http_forgets_one_tenant(client: httpx.AsyncClient) -> 
 async def scripted_work(emu: Emulator) -> list[str]:
     """Something a test might do: items in two tenants, a failed unit of work, a pending persistent job."""
     out = [await add_item(emu.store, t, t) for t in ("a", "b", "a")]
-    with pytest.raises(RuntimeError):
+
+    async def rejected() -> None:
         async with emu.store.tenant(SLUG, "b") as tx:
             tx.ids.new("item", fmt_sequence(1, "it-"))
             raise RuntimeError("rejected")
+
+    with pytest.raises(RuntimeError):
+        await rejected()
     async with emu.store.tenant(SLUG, "a") as tx:
         out.append(tx.ids.fake("agent").name())
         out.append(tx.ids.new("conversation"))

@@ -70,6 +70,9 @@ class EventVersion(StrEnum):
     """Webhook notification version accepted on webhook create/put (OAS ``EventVersion`` has one value)."""
 
     CHAT_GATEWAY_V1 = NOTIFICATION_VERSION
+    # Not in 8x8's OAS: cxemu accepts the legacy Chat API v2 version string on a webhook to select the
+    # legacy flat event profile (eightbyeight.md §1.9) that the seed's workflow shows.
+    LEGACY_V2 = LEGACY_NOTIFICATION_VERSION
 
 
 # --- Conversations ---------------------------------------------------------------------------------------------

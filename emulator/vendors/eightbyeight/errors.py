@@ -18,6 +18,8 @@ from typing import Any, ClassVar, Literal, TypeAlias
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from emulator.core.errors import EmulatorError
+
 # --- Message texts and codes (eightbyeight.md §1.8; OAS problem schemas) -------------------------------------
 
 ACCESS_DENIED = "Access Denied"
@@ -69,7 +71,7 @@ def coded(code: str, message: str) -> ErrorObject:
     return {"code": code, "message": message}
 
 
-class EightByEightError(Exception):
+class EightByEightError(EmulatorError):
     """An 8x8 problem response: HTTP status, top-level ``message``, ``errors`` in the endpoint's shape."""
 
     status_code: int = 500
@@ -96,7 +98,7 @@ class EightByEightError(Exception):
         self.referenceId = reference_id
 
     @property
-    def code(self) -> str | None:
+    def first_code(self) -> str | None:
         """The first error code, when ``errors`` carries codes."""
         first: object = self.errors[0] if isinstance(self.errors, list) and self.errors else self.errors
         return first.get("code") if isinstance(first, dict) else None
@@ -162,7 +164,7 @@ class OAuthError(EightByEightError):
     status_code = 400
 
     def body(self) -> dict[str, Any]:
-        return {"ErrorCode": self.code or CODE_INVALID_REQUEST, "Error": self.message}
+        return {"ErrorCode": self.first_code or CODE_INVALID_REQUEST, "Error": self.message}
 
 
 def problem_body(err: EightByEightError) -> dict[str, Any]:

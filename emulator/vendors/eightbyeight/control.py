@@ -1,0 +1,151 @@
+"""Act by hand as an 8x8 agent, and steer the simulated ones: `/_emulator/vendors/eightbyeight/...`.
+
+| method and path | what it does |
+|---|---|
+| `GET /tenants/{tenant}` | the tenant's world: ids, queues, agents (and what they handle), webhooks, channels |
+| `PUT /tenants/{tenant}/behaviour` | change how simulated agents act (fields of `AgentBehaviour`; others stay) |
+| `POST /tenants/{tenant}/conversations/{id}/agent` | one agent action (see `AgentAction`) |
+
+Agent actions: `join` (optional `agentId`, else a free agent of the queue), `typing`, `stop_typing`,
+`say` (`text`, optional `cards`), `transfer` (`queueId`), `leave`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from emulator.core.control import error, json_body
+from emulator.core.errors import EmulatorError
+from emulator.core.runtime import Emulator
+from emulator.core.types import AS_STR
+from emulator.vendors.eightbyeight import state as st
+from emulator.vendors.eightbyeight.config import AgentBehaviour
+from emulator.vendors.eightbyeight.errors import EightByEightError, problem_body
+from emulator.vendors.eightbyeight.http import SLUG
+from emulator.vendors.eightbyeight.models import CardPayload
+
+Text = Annotated[str, Strict(), Field(min_length=1, max_length=10_000), AS_STR]
+
+
+class AgentAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["join", "typing", "stop_typing", "say", "transfer", "leave"]
+    agentId: Annotated[str, Strict(), AS_STR] | None = Field(
+        None, description="join: which agent (default: a free one)"
+    )
+    text: Text | None = Field(None, description="say: the message")
+    cards: list[CardPayload] | None = Field(None, description="say: cards sent with the message")
+    queueId: Annotated[str, Strict(), AS_STR] | None = Field(None, description="transfer: the target queue")
+
+
+def _summary(state: st.EightByEightState) -> dict[str, Any]:
+    return {
+        "tenant": state.tenant,
+        "tenantId": state.tenant_id,
+        "customerId": state.customer_id,
+        "queues": [q.model_dump() for q in state.queues.values()],
+        "agents": [a.model_dump() for a in state.agents.values()],
+        "webhooks": [w.model_dump() for w in state.webhooks.values()],
+        "channels": [c.model_dump() for c in state.channels.values()],
+        "behaviour": state.behaviour.model_dump(),
+        "waiting": list(state.waiting),
+    }
+
+
+def control_routes(emu: Emulator) -> list[BaseRoute]:
+    store = emu.store
+
+    def known(tenant: str) -> Response | None:
+        if not store.exists(SLUG, tenant):
+            return error(404, "unknown_tenant", f"no 8x8 tenant {tenant!r}")
+        return None
+
+    async def tenant_view(request: Request) -> Response:
+        """The tenant's world."""
+        tenant = request.path_params["tenant"]
+        missing = known(tenant)
+        if missing:
+            return missing
+        async with store.tenant(SLUG, tenant, create=False) as tx:
+            return JSONResponse(_summary(tx.state))
+
+    async def behaviour(request: Request) -> Response:
+        """Body: any fields of AgentBehaviour; the rest stay as they are."""
+        tenant = request.path_params["tenant"]
+        missing = known(tenant)
+        if missing:
+            return missing
+        try:
+            changes = await json_body(request)
+            if not isinstance(changes, dict):
+                raise ValueError("the body must be a JSON object")
+            async with store.tenant(SLUG, tenant, create=False) as tx:
+                merged = AgentBehaviour.model_validate({**tx.state.behaviour.model_dump(), **changes})
+                tx.state.behaviour = merged
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            return error(400, "invalid_request", f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
+        except ValueError as exc:
+            return error(400, "invalid_request", str(exc))
+        return JSONResponse(merged.model_dump())
+
+    async def agent(request: Request) -> Response:
+        """Body: an AgentAction. Acts at once, as a real agent would in 8x8's agent console."""
+        tenant = request.path_params["tenant"]
+        missing = known(tenant)
+        if missing:
+            return missing
+        try:
+            body = AgentAction.model_validate(await json_body(request))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            return error(400, "invalid_request", f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
+        except ValueError as exc:
+            return error(400, "invalid_request", str(exc))
+        try:
+            async with store.tenant(SLUG, tenant, create=False) as tx:
+                conv = st.get_conversation(tx.state, request.path_params["conversation_id"])
+                _act(tx, conv, body)
+                out = {"conversation": conv.id, "state": str(conv.state), "agentId": conv.agent_id}
+        except EmulatorError as exc:
+            detail = problem_body(exc) if isinstance(exc, EightByEightError) else {"message": exc.message}
+            return JSONResponse(
+                {"error": "rejected", "message": exc.message, "detail": detail}, status_code=exc.status_code
+            )
+        return JSONResponse(out)
+
+    return [
+        Route("/tenants/{tenant}", tenant_view, methods=["GET"]),
+        Route("/tenants/{tenant}/behaviour", behaviour, methods=["PUT"]),
+        Route("/tenants/{tenant}/conversations/{conversation_id}/agent", agent, methods=["POST"]),
+    ]
+
+
+def _act(tx: Any, conv: st.Conversation, body: AgentAction) -> None:
+    if body.action == "join":
+        if body.agentId is not None:
+            chosen = st.get_agent(tx.state, body.agentId)
+        else:
+            free = st.free_agent(tx.state, conv.queue_id) if conv.queue_id else None
+            if free is None:
+                raise EmulatorError("no free agent in the conversation's queue", status_code=409, code="no_agent")
+            chosen = free
+        st.agent_join(tx, conv, chosen)
+    elif body.action in ("typing", "stop_typing"):
+        st.agent_typing(tx, conv, body.action == "typing")
+    elif body.action == "say":
+        if body.text is None:
+            raise EmulatorError("say needs text", status_code=400, code="invalid_request")
+        st.agent_say(tx, conv, body.text, body.cards)
+    elif body.action == "transfer":
+        if body.queueId is None:
+            raise EmulatorError("transfer needs queueId", status_code=400, code="invalid_request")
+        st.agent_transfer(tx, conv, body.queueId)
+    else:
+        st.agent_leave(tx, conv)

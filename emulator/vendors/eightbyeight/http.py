@@ -1,0 +1,124 @@
+"""Request parsing, tenancy and responses as 8x8 does them (eightbyeight.md §1.2, §1.8).
+
+- `x-api-key` selects the tenant: a configured key maps to its tenant; in `open` auth any other key is a
+  tenant of its own (created with a default world on first use); in `strict` auth only configured or
+  provisioned keys work. A missing or refused key is a 401 in 8x8's body.
+- `X-8x8-Tenant`, when sent, must equal the tenant's 8x8 tenant id, else 403.
+- Success bodies are `application/hal+json`, errors `application/problem+json`.
+- A body that is not JSON, not `application/json`, or fails validation gets the endpoint's own 400 shape.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from emulator.core.errors import EmulatorError
+from emulator.core.plugin import set_tenant
+from emulator.core.runtime import Emulator
+from emulator.vendors.eightbyeight import errors
+from emulator.vendors.eightbyeight.config import EightByEightConfig
+from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, HAL_JSON, PROBLEM_JSON, TENANT_HEADER
+from emulator.vendors.eightbyeight.models import WireModel
+
+SLUG = "eightbyeight"
+M = TypeVar("M", bound=BaseModel)
+
+
+def when(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def hal(body: WireModel | Mapping[str, Any] | None = None, status: int = 200) -> Response:
+    if body is None:
+        return Response(status_code=status)
+    content = body.wire() if isinstance(body, WireModel) else body
+    return JSONResponse(content, status_code=status, media_type=HAL_JSON)
+
+
+def problem(err: errors.EightByEightError) -> Response:
+    return JSONResponse(errors.problem_body(err), status_code=err.status_code, media_type=PROBLEM_JSON)
+
+
+def render_error(exc: EmulatorError, request: Request) -> Response:
+    """Every error of the vendor's paths in 8x8's problem+json shapes."""
+    if isinstance(exc, errors.EightByEightError):
+        return problem(exc)
+    if exc.status_code == 404:
+        err: errors.EightByEightError = errors.not_found("Resource", request.url.path, style="newer")
+    elif exc.status_code >= 500:
+        err = errors.internal_error()
+    else:
+        err = errors.general_error(exc.code, exc.message, status_code=exc.status_code, summary=exc.message)
+    return problem(err)
+
+
+class Gate:
+    """Resolves a request's tenant from its API key (see the module docstring)."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        self.config: EightByEightConfig = emu.vendor_config(SLUG)
+        self.keys = {key: name for name, t in self.config.tenants.items() for key in t.api_keys}
+
+    def tenant(self, request: Request) -> str:
+        key = request.headers.get(API_KEY_HEADER)
+        if not key or not key.strip():
+            raise errors.unauthorized()
+        tenant = self.keys.get(key)
+        if tenant is None:
+            if self.emu.settings.auth == "open" or self._provisioned(key):
+                tenant = key
+            else:
+                raise errors.unauthorized()
+        set_tenant(request, tenant)
+        return tenant
+
+    def _provisioned(self, tenant: str) -> bool:
+        state = self.emu.store.peek(SLUG, tenant)
+        return bool(state is not None and getattr(state, "provisioned", False))
+
+    def check_tenant_header(self, request: Request, tenant_id: str, customer_id: str) -> None:
+        wanted = request.headers.get(TENANT_HEADER)
+        if wanted is not None and wanted != tenant_id:
+            raise errors.tenant_mismatch(customer_id)
+
+
+async def read_json(
+    request: Request,
+    model: type[M],
+    *,
+    style: errors.ValidationStyle = "general",
+    conversation_id: str = "",
+    tenant: str = "",
+    optional: bool = False,
+) -> M:
+    """Parse and validate a JSON body into `model`, failing with the endpoint's 400 envelope."""
+    raw = await request.body()
+    if optional and not raw.strip():
+        return model()
+    ctype = request.headers.get("content-type", "")
+    media = ctype.split(";", 1)[0].strip().lower()
+    if raw and media and media != "application/json" and not media.endswith("+json"):
+        raise errors.general_error(
+            "unsupported_media_type",
+            f"Content type '{media}' not supported",
+            status_code=415,
+            summary=errors.INTERNAL_ERROR,
+        )
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise errors.malformed_json(style=style, conversation_id=conversation_id, tenant=tenant) from None
+    if not isinstance(data, dict):
+        raise errors.malformed_json(style=style, conversation_id=conversation_id, tenant=tenant)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise errors.from_validation_error(exc, style=style, conversation_id=conversation_id, tenant=tenant) from None

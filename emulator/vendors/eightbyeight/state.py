@@ -1,0 +1,707 @@
+"""8x8 Chat Gateway state per tenant, and every transition (eightbyeight.md §1.7).
+
+Functions here validate first and then mutate `tx.state`; they record what happened as domain events on
+the unit of work (`tx.emit`) and never do I/O. `events.py` turns those events into webhook payloads and
+`actors.py` makes simulated agents react to them on the clock.
+
+Conversation states move along `TRANSITIONS` (created -> active -> idle -> active ...); the assignment
+moves queue|script -> agent -> queue (transfer) independently.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from emulator.core.ids import fmt_alnum, fmt_b64url22, fmt_sequence, fmt_uuid
+from emulator.core.store import Tx
+from emulator.vendors.eightbyeight import errors
+from emulator.vendors.eightbyeight.config import (
+    DEFAULT_QUEUES,
+    DEFAULT_WEBHOOK_URI,
+    AgentBehaviour,
+    QueueConfig,
+    TenantConfig,
+)
+from emulator.vendors.eightbyeight.constants import (
+    LEGACY_NOTIFICATION_VERSION,
+    NOTIFICATION_VERSION,
+    ConversationState,
+)
+from emulator.vendors.eightbyeight.models import (
+    CardPayload,
+    ConversationUser,
+    SendMessageRequest,
+)
+
+# -- entities ---------------------------------------------------------------------------------------------
+
+
+class Webhook(BaseModel):
+    id: str
+    name: str
+    uri: str
+    version: str = NOTIFICATION_VERSION
+
+    @property
+    def legacy(self) -> bool:
+        return self.version == LEGACY_NOTIFICATION_VERSION
+
+
+class Channel(BaseModel):
+    id: str
+    name: str
+    type: str = "ChatAPI"
+    webHookId: str
+    queue_id: str
+
+
+class Queue(BaseModel):
+    id: str
+    name: str
+
+
+class Agent(BaseModel):
+    id: str
+    name: str
+    queues: list[str]
+    capacity: int = 3
+    handling: list[str] = Field(default_factory=list, description="conversation ids")
+
+
+class Participant(BaseModel):
+    id: str
+    type: str
+    removed: bool = False
+    language: str | None = None
+    name: str | None = None
+
+
+class Card(BaseModel):
+    id: str
+    contentType: str
+    content: dict[str, Any] = Field(default_factory=dict)
+    actionSubmitted: bool = False
+    actionExecuted: bool = False
+
+
+class Message(BaseModel):
+    id: str
+    text: str
+    at: float
+    author_id: str
+    author_type: str
+    attachments: list[str] = Field(default_factory=list)
+    cards: list[Card] = Field(default_factory=list)
+    external: dict[str, str] | None = None
+
+
+class Attachment(BaseModel):
+    id: str
+    filename: str
+    size: int
+    media_type: str
+    at: float
+    data: str = Field(description="base64 of the content")
+    author_type: str = "user"
+
+
+class Interaction(BaseModel):
+    id: str
+    start: float
+    end: float | None = None
+
+
+class PostAgent(BaseModel):
+    webhook_id: str
+    notify_channel: bool = False
+    max_total_minutes: int | None = None
+    user_timeout_minutes: int | None = None
+    active: bool = False
+
+
+class Conversation(BaseModel):
+    id: str
+    channelId: str
+    state: ConversationState = ConversationState.CREATED
+    assignment_type: str = "queue"
+    assignment_id: str | None = None
+    queue_id: str | None = Field(None, description="the last queue, for re-queueing after idle")
+    agent_id: str | None = None
+    user: dict[str, Any] = Field(default_factory=dict)
+    created: float
+    user_participant: str
+    bot_participant: str
+    interactions: list[Interaction] = Field(default_factory=list)
+    participants: list[Participant] = Field(default_factory=list)
+    messages: list[Message] = Field(default_factory=list)
+    attachments: dict[str, Attachment] = Field(default_factory=dict)
+    post_agent: PostAgent | None = None
+    read_at: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def interaction(self) -> Interaction | None:
+        """The open interaction, if any."""
+        last = self.interactions[-1] if self.interactions else None
+        return last if last is not None and last.end is None else None
+
+
+class EightByEightState(BaseModel):
+    """One tenant's whole 8x8 world."""
+
+    tenant: str
+    tenant_id: str
+    customer_id: str
+    provisioned: bool = False
+    behaviour: AgentBehaviour = Field(default_factory=AgentBehaviour)
+    webhooks: dict[str, Webhook] = Field(default_factory=dict)
+    channels: dict[str, Channel] = Field(default_factory=dict)
+    queues: dict[str, Queue] = Field(default_factory=dict)
+    agents: dict[str, Agent] = Field(default_factory=dict)
+    conversations: dict[str, Conversation] = Field(default_factory=dict)
+    waiting: list[str] = Field(default_factory=list, description="queued conversation ids, oldest first")
+
+
+S = Tx[EightByEightState]
+
+# -- id formats (eightbyeight.md §1.4: conversation ids are 22-char base64url; OAS examples) -------------------
+
+CONVERSATION_ID = fmt_b64url22
+MESSAGE_ID = fmt_b64url22
+PARTICIPANT_ID = fmt_alnum(24)
+INTERACTION_ID = fmt_uuid
+ATTACHMENT_ID = fmt_b64url22
+CARD_ID = fmt_b64url22
+EVENT_ID = fmt_uuid
+
+# -- conversation state machine ---------------------------------------------------------------------------
+
+TRANSITIONS: dict[tuple[ConversationState, str], ConversationState] = {
+    (ConversationState.CREATED, "activate"): ConversationState.ACTIVE,
+    (ConversationState.ACTIVE, "end"): ConversationState.IDLE,
+    (ConversationState.CREATED, "end"): ConversationState.IDLE,
+    (ConversationState.IDLE, "requeue"): ConversationState.ACTIVE,
+}
+
+
+def _move(conv: Conversation, action: str) -> None:
+    nxt = TRANSITIONS.get((conv.state, action))
+    if nxt is None:
+        raise errors.general_error("invalid_state", f"Conversation {conv.id} is {conv.state}; cannot {action}.")
+    conv.state = nxt
+
+
+# -- building a tenant ------------------------------------------------------------------------------------
+
+
+def new_state(
+    tenant: str,
+    ids: Any,
+    cfg: TenantConfig | None,
+    behaviour: AgentBehaviour,
+    webhook_uri: str | None,
+    with_webhook: bool,
+) -> EightByEightState:
+    """A tenant's initial world: configured queues/agents or the default ones, one webhook and one channel."""
+    state = EightByEightState(
+        tenant=tenant,
+        tenant_id=(cfg.tenant_id if cfg and cfg.tenant_id else tenant),
+        customer_id=(cfg.customer_id if cfg and cfg.customer_id else ids.new("customer", fmt_alnum(12))),
+        behaviour=(cfg.behaviour if cfg and cfg.behaviour else behaviour),
+    )
+    queues: list[QueueConfig] = cfg.queues if cfg and cfg.queues is not None else DEFAULT_QUEUES
+    for q in queues:
+        state.queues[q.id] = Queue(id=q.id, name=q.name)
+        for a in q.agents:
+            agent_id = a.id or ids.new("agent", PARTICIPANT_ID)
+            if agent_id in state.agents:
+                state.agents[agent_id].queues.append(q.id)
+                continue
+            name = a.name or ids.fake("agent").name()
+            state.agents[agent_id] = Agent(id=agent_id, name=name, queues=[q.id], capacity=a.capacity)
+    if with_webhook and state.queues:
+        uri = (cfg.webhook_uri if cfg and cfg.webhook_uri else None) or webhook_uri or DEFAULT_WEBHOOK_URI
+        hook = Webhook(id=ids.new("webhook", fmt_sequence(1)), name="default", uri=uri)
+        state.webhooks[hook.id] = hook
+        first_queue = next(iter(state.queues))
+        channel = Channel(
+            id=ids.new("channel", fmt_sequence(1)), name="default", webHookId=hook.id, queue_id=first_queue
+        )
+        state.channels[channel.id] = channel
+    return state
+
+
+# -- webhooks and channels --------------------------------------------------------------------------------
+
+
+def get_webhook(state: EightByEightState, webhook_id: str) -> Webhook:
+    hook = state.webhooks.get(webhook_id)
+    if hook is None:
+        raise errors.not_found("WebHook", webhook_id, tenant_id=state.tenant_id, customer_id=state.customer_id)
+    return hook
+
+
+def create_webhook(tx: S, name: str, uri: str, version: str) -> Webhook:
+    hook = Webhook(id=tx.ids.new("webhook", fmt_sequence(1)), name=name, uri=uri, version=version)
+    tx.state.webhooks[hook.id] = hook
+    return hook
+
+
+def replace_webhook(tx: S, webhook_id: str, name: str, uri: str, version: str) -> Webhook:
+    hook = get_webhook(tx.state, webhook_id)
+    hook.name, hook.uri, hook.version = name, uri, version
+    return hook
+
+
+def delete_webhook(tx: S, webhook_id: str) -> None:
+    get_webhook(tx.state, webhook_id)
+    in_use = [c.id for c in tx.state.channels.values() if c.webHookId == webhook_id]
+    if in_use:
+        raise errors.validation_error(
+            "webHookId", webhook_id, "in_use", f"WebHook {webhook_id} is used by channel {in_use[0]}."
+        )
+    del tx.state.webhooks[webhook_id]
+
+
+def verify_webhook(tx: S, uri: str, version: str) -> None:
+    """POST /webhooks/verify: 8x8 sends WEB_HOOK_VERIFY to the uri (eightbyeight.md §1.3, §1.6)."""
+    tx.emit("webhook.verify", f"verify:{uri}", {"uri": uri, "version": version})
+
+
+def get_channel(state: EightByEightState, channel_id: str) -> Channel:
+    channel = state.channels.get(channel_id)
+    if channel is None:
+        raise errors.not_found("Channel", channel_id, tenant_id=state.tenant_id, customer_id=state.customer_id)
+    return channel
+
+
+def _check_channel_refs(state: EightByEightState, webhook_id: str, queue_id: str) -> None:
+    if webhook_id not in state.webhooks:
+        raise errors.validation_error(
+            "webHookId", webhook_id, "invalid_webhook", f"WebHook {webhook_id} does not exist."
+        )
+    if queue_id not in state.queues:
+        raise errors.invalid_queue(queue_id)
+
+
+def create_channel(tx: S, name: str, type_: str, webhook_id: str, queue_id: str) -> Channel:
+    if type_ != "ChatAPI":
+        raise errors.validation_error("type", type_, "invalid_type", "Only channels of type ChatAPI can be created.")
+    _check_channel_refs(tx.state, webhook_id, queue_id)
+    channel = Channel(id=tx.ids.new("channel", fmt_sequence(1)), name=name, webHookId=webhook_id, queue_id=queue_id)
+    tx.state.channels[channel.id] = channel
+    return channel
+
+
+def replace_channel(tx: S, channel_id: str, name: str, webhook_id: str, queue_id: str) -> Channel:
+    channel = get_channel(tx.state, channel_id)
+    _check_channel_refs(tx.state, webhook_id, queue_id)
+    channel.name, channel.webHookId, channel.queue_id = name, webhook_id, queue_id
+    return channel
+
+
+def delete_channel(tx: S, channel_id: str) -> None:
+    get_channel(tx.state, channel_id)
+    del tx.state.channels[channel_id]
+
+
+# -- conversations ----------------------------------------------------------------------------------------
+
+
+def get_conversation(state: EightByEightState, conversation_id: str, *, newer: bool = False) -> Conversation:
+    conv = state.conversations.get(conversation_id)
+    if conv is None:
+        if newer:
+            raise errors.not_found("Conversation", conversation_id, style="newer")
+        raise errors.not_found(
+            "Conversation", conversation_id, tenant_id=state.tenant_id, customer_id=state.customer_id
+        )
+    return conv
+
+
+def _queue_for(
+    state: EightByEightState, assignment_type: str, assignment_id: str | None, channel: Channel
+) -> str | None:
+    """The queue a conversation goes to, or None for a script assignment. Ids are matched after trimming
+    spaces, as the seed sends `"id":" 123"` (eightbyeight.md §1.4)."""
+    if assignment_type != "queue":
+        return None
+    if assignment_id is None:
+        return channel.queue_id
+    queue_id = assignment_id.strip()
+    if queue_id not in state.queues:
+        raise errors.invalid_queue(assignment_id)
+    return queue_id
+
+
+def conversation_view(conv: Conversation, state: EightByEightState) -> dict[str, Any]:
+    """What CONVERSATION_UPDATE carries: state, assignment, user (eightbyeight.md §1.6)."""
+    assignment: dict[str, Any] = {"type": conv.assignment_type}
+    if conv.assignment_id is not None:
+        assignment["id"] = conv.assignment_id
+    return {"state": str(conv.state), "assignment": assignment, "user": conv.user, "channel": "ChatAPI"}
+
+
+def create_conversation(
+    tx: S,
+    channel_id: str,
+    user: ConversationUser,
+    assignment_type: str,
+    assignment_id: str | None,
+    history: list[SendMessageRequest],
+) -> Conversation:
+    """POST /conversations: state `created`; the interaction starts asynchronously (actors.activate)."""
+    state = tx.state
+    channel = state.channels.get(channel_id)
+    if channel is None:
+        raise errors.general_error("invalid_channel", f"Channel ID {channel_id} is invalid.")
+    queue_id = _queue_for(state, assignment_type, assignment_id, channel)
+    for msg in history:
+        _check_attachments(None, msg)
+    now = tx.now()
+    conv = Conversation(
+        id=tx.ids.new("conversation", CONVERSATION_ID),
+        channelId=channel_id,
+        assignment_type=assignment_type,
+        assignment_id=queue_id if queue_id is not None else assignment_id,
+        queue_id=queue_id,
+        user=user.wire(),
+        created=now,
+        user_participant=tx.ids.new("participant", PARTICIPANT_ID),
+        bot_participant=tx.ids.new("participant", PARTICIPANT_ID),
+    )
+    conv.participants.append(Participant(id=conv.user_participant, type="user", language=user.language or "en"))
+    if any(m.authorType == "bot" for m in history):
+        conv.participants.append(Participant(id=conv.bot_participant, type="bot"))
+    for msg in history:
+        conv.messages.append(_message(tx, conv, msg, now))
+    state.conversations[conv.id] = conv
+    tx.emit("conversation.created", conv.id, conversation_view(conv, state))
+    return conv
+
+
+def activate(tx: S, conv: Conversation) -> None:
+    """The interaction is up: `active`, then QUEUED for a queue assignment."""
+    if conv.state != ConversationState.CREATED:
+        return
+    _move(conv, "activate")
+    _open_interaction(tx, conv)
+
+
+def _open_interaction(tx: S, conv: Conversation) -> None:
+    conv.interactions.append(Interaction(id=tx.ids.new("interaction", INTERACTION_ID), start=tx.now()))
+    tx.emit("conversation.active", conv.id, conversation_view(conv, tx.state))
+    _enqueue(tx, conv)
+
+
+def _enqueue(tx: S, conv: Conversation) -> None:
+    if conv.queue_id is None:
+        return
+    queue = tx.state.queues[conv.queue_id]
+    if conv.id not in tx.state.waiting:
+        tx.state.waiting.append(conv.id)
+    tx.emit("conversation.queued", conv.id, {"queueId": queue.id, "queueName": queue.name})
+
+
+def update_conversation(
+    tx: S,
+    conv: Conversation,
+    *,
+    channel_id: str | None,
+    user: ConversationUser | None,
+    assignment_type: str | None,
+    assignment_id: str | None,
+    replace: bool,
+) -> Conversation:
+    """PUT (replace=True) / PATCH: change user and/or assignment; a new queue while queued re-queues."""
+    state = tx.state
+    channel = state.channels.get(channel_id or conv.channelId)
+    if channel is None:
+        raise errors.general_error("invalid_channel", f"Channel ID {channel_id} is invalid.")
+    new_queue: str | None = None
+    if assignment_type is not None:
+        new_queue = _queue_for(state, assignment_type, assignment_id, channel)
+    # all checks passed: mutate
+    if channel_id is not None:
+        conv.channelId = channel_id
+    if user is not None:
+        conv.user = user.wire() if replace else {**conv.user, **user.wire()}
+    requeue = False
+    if assignment_type is not None and conv.agent_id is None:
+        requeue = new_queue != conv.queue_id and conv.state == ConversationState.ACTIVE
+        conv.assignment_type = assignment_type
+        conv.assignment_id = new_queue if new_queue is not None else assignment_id
+        if new_queue is not None:
+            conv.queue_id = new_queue
+        elif conv.id in state.waiting:
+            state.waiting.remove(conv.id)
+    tx.emit("conversation.updated", conv.id, conversation_view(conv, state))
+    if requeue:
+        _enqueue(tx, conv)
+    return conv
+
+
+# -- messages ---------------------------------------------------------------------------------------------
+
+
+def _check_attachments(conv: Conversation | None, msg: SendMessageRequest) -> None:
+    if conv is None:
+        return
+    for ref in msg.attachments or []:
+        if ref.id is None or ref.id not in conv.attachments:
+            raise errors.bad_request_send_message(f"Attachment {ref.id} was not found.")
+
+
+def _cards(tx: S, cards: list[CardPayload] | None) -> list[Card]:
+    return [
+        Card(id=tx.ids.new("card", CARD_ID), contentType=str(c.contentType), content=c.content or {})
+        for c in cards or []
+    ]
+
+
+def _message(tx: S, conv: Conversation, req: SendMessageRequest, at: float) -> Message:
+    author_type = str(req.authorType)
+    author = conv.bot_participant if author_type == "bot" else conv.user_participant
+    external = None
+    if req.externalProvider is not None:
+        external = {"name": str(req.externalProvider.name), "externalMessageId": req.externalProvider.externalMessageId}
+    return Message(
+        id=tx.ids.new("message", MESSAGE_ID),
+        text=req.text or "",
+        at=at,
+        author_id=author,
+        author_type=author_type,
+        attachments=[a.id for a in req.attachments or [] if a.id],
+        cards=_cards(tx, req.cards),
+        external=external,
+    )
+
+
+def message_view(conv: Conversation, msg: Message, *, echo: bool) -> dict[str, Any]:
+    attachments = []
+    for att_id in msg.attachments:
+        att = conv.attachments.get(att_id)
+        if att is not None:
+            kind = att.media_type.split("/", 1)[0]
+            attachments.append(
+                {
+                    "id": att.id,
+                    "type": kind if kind in ("image", "video", "audio") else "file",
+                    "fileName": att.filename,
+                }
+            )
+    return {
+        "isEcho": echo,
+        "sender": {"id": msg.author_id, "type": msg.author_type},
+        "text": msg.text,
+        "attachments": attachments,
+        "cards": [{"contentType": c.contentType, "content": c.content} for c in msg.cards],
+    }
+
+
+def post_message(tx: S, conv: Conversation, req: SendMessageRequest, *, echo: bool) -> Message:
+    """POST …/messages by the integration (user or bot). A message on an idle conversation re-queues it
+    in its last queue (eightbyeight.md §1.7 row 11)."""
+    if str(req.authorType) == "agent":
+        raise errors.invalid_author_type("agent")
+    _check_attachments(conv, req)
+    msg = _message(tx, conv, req, tx.now())
+    if msg.author_type == "bot" and not any(p.id == conv.bot_participant for p in conv.participants):
+        conv.participants.append(Participant(id=conv.bot_participant, type="bot"))
+    conv.messages.append(msg)
+    view = message_view(conv, msg, echo=True)
+    tx.emit("message.created", conv.id, {"message": view, "deliver": echo, "messageId": msg.id})
+    if conv.state == ConversationState.IDLE:
+        _move(conv, "requeue")
+        if conv.queue_id is not None:
+            conv.assignment_type, conv.assignment_id = "queue", conv.queue_id
+        _open_interaction(tx, conv)
+    return msg
+
+
+# -- agents -----------------------------------------------------------------------------------------------
+
+
+def free_agent(state: EightByEightState, queue_id: str) -> Agent | None:
+    """The least busy agent of a queue with room for one more conversation (ties: configuration order)."""
+    candidates = [a for a in state.agents.values() if queue_id in a.queues and len(a.handling) < a.capacity]
+    return min(candidates, key=lambda a: len(a.handling)) if candidates else None
+
+
+def get_agent(state: EightByEightState, agent_id: str) -> Agent:
+    agent = state.agents.get(agent_id)
+    if agent is None:
+        raise errors.general_error("invalid_agent", f"Agent {agent_id} does not exist.", status_code=404)
+    return agent
+
+
+def _require_agent(conv: Conversation) -> str:
+    if conv.agent_id is None:
+        raise errors.general_error("no_agent", f"No agent is in conversation {conv.id}.", status_code=409)
+    return conv.agent_id
+
+
+def agent_join(tx: S, conv: Conversation, agent: Agent) -> None:
+    """An agent accepts the offer: MEMBERS_CHANGED(agent joined) + CONVERSATION_UPDATE(agent)."""
+    if conv.interaction is None or conv.agent_id is not None:
+        raise errors.general_error(
+            "not_queued", f"Conversation {conv.id} is not waiting for an agent.", status_code=409
+        )
+    if len(agent.handling) >= agent.capacity:
+        raise errors.general_error("agent_busy", f"Agent {agent.id} has no capacity left.", status_code=409)
+    state = tx.state
+    if conv.id in state.waiting:
+        state.waiting.remove(conv.id)
+    conv.agent_id = agent.id
+    conv.assignment_type, conv.assignment_id = "agent", agent.id
+    agent.handling.append(conv.id)
+    if not any(p.id == agent.id and not p.removed for p in conv.participants):
+        conv.participants.append(Participant(id=agent.id, type="agent", name=agent.name, language="en"))
+    tx.emit("member.joined", conv.id, {"memberType": "agent", "id": agent.id, "name": agent.name})
+    tx.emit("conversation.updated", conv.id, conversation_view(conv, state))
+
+
+def agent_typing(tx: S, conv: Conversation, typing: bool) -> None:
+    agent_id = _require_agent(conv)
+    users = [{"type": "agent", "id": agent_id}] if typing else []
+    tx.emit("activity", conv.id, {"name": "typing", "value": {"users": users}})
+
+
+def agent_say(tx: S, conv: Conversation, text: str, cards: list[CardPayload] | None = None) -> Message:
+    agent_id = _require_agent(conv)
+    msg = Message(
+        id=tx.ids.new("message", MESSAGE_ID),
+        text=text,
+        at=tx.now(),
+        author_id=agent_id,
+        author_type="agent",
+        cards=_cards(tx, cards),
+    )
+    conv.messages.append(msg)
+    agent = tx.state.agents.get(agent_id)
+    view = message_view(conv, msg, echo=False)
+    data = {"message": view, "deliver": True, "messageId": msg.id, "agentName": agent.name if agent else ""}
+    tx.emit("message.created", conv.id, data)
+    return msg
+
+
+def _agent_out(tx: S, conv: Conversation) -> str | None:
+    agent_id = conv.agent_id
+    if agent_id is None:
+        return None
+    conv.agent_id = None
+    agent = tx.state.agents.get(agent_id)
+    if agent is not None and conv.id in agent.handling:
+        agent.handling.remove(conv.id)
+    for p in conv.participants:
+        if p.id == agent_id:
+            p.removed = True
+    tx.emit("member.left", conv.id, {"memberType": "agent", "id": agent_id, "name": agent.name if agent else ""})
+    return agent_id
+
+
+def agent_transfer(tx: S, conv: Conversation, queue_id: str) -> None:
+    """The agent transfers to another queue: TRANSFER, agent left, QUEUED(new queue) (§1.7 row 7)."""
+    _require_agent(conv)
+    if queue_id not in tx.state.queues:
+        raise errors.invalid_queue(queue_id)
+    tx.emit("conversation.transferred", conv.id, {"queueId": queue_id})
+    _agent_out(tx, conv)
+    conv.assignment_type, conv.assignment_id, conv.queue_id = "queue", queue_id, queue_id
+    _enqueue(tx, conv)
+
+
+def _end_interaction(tx: S, conv: Conversation) -> None:
+    if conv.id in tx.state.waiting:
+        tx.state.waiting.remove(conv.id)
+    interaction = conv.interaction
+    if interaction is not None:
+        interaction.end = tx.now()
+    if conv.state != ConversationState.IDLE:
+        _move(conv, "end")
+    if conv.queue_id is not None:
+        conv.assignment_type, conv.assignment_id = "queue", conv.queue_id
+    tx.emit("conversation.idle", conv.id, conversation_view(conv, tx.state))
+
+
+def agent_leave(tx: S, conv: Conversation) -> None:
+    """The agent ends the interaction: agent left + CONVERSATION_UPDATE(idle) (§1.7 row 9)."""
+    _require_agent(conv)
+    _agent_out(tx, conv)
+    if conv.post_agent is not None and not conv.post_agent.active:
+        conv.post_agent.active = True
+        tx.emit("conversation.post_agent", conv.id, {"webhookId": conv.post_agent.webhook_id})
+        return
+    _end_interaction(tx, conv)
+
+
+def user_leave(tx: S, conv: Conversation) -> None:
+    """PATCH …/participants/user {removed: true}: user left, agent left if present, idle (§1.7 row 10)."""
+    if conv.state == ConversationState.IDLE and conv.interaction is None:
+        return
+    for p in conv.participants:
+        if p.id == conv.user_participant:
+            p.removed = True
+    tx.emit(
+        "member.left", conv.id, {"memberType": "user", "id": conv.user_participant, "name": conv.user.get("name", "")}
+    )
+    _agent_out(tx, conv)
+    _end_interaction(tx, conv)
+
+
+def set_post_agent(
+    tx: S, conv: Conversation, webhook_id: str, notify: bool, max_total: int | None, timeout: int | None
+) -> None:
+    if webhook_id not in tx.state.webhooks:
+        raise errors.invalid_parameter(conv.id, tx.state.tenant_id, f"WebHook {webhook_id} does not exist.")
+    conv.post_agent = PostAgent(
+        webhook_id=webhook_id, notify_channel=notify, max_total_minutes=max_total, user_timeout_minutes=timeout
+    )
+
+
+# -- activities from the integration ----------------------------------------------------------------------
+
+
+def client_activity(tx: S, conv: Conversation, name: str, value: dict[str, Any]) -> None:
+    """typing / thinking / read receipts sent by the integration: shown to the agent, not echoed."""
+    tx.emit("client.activity", conv.id, {"name": name, "value": value})
+
+
+def card_action(tx: S, conv: Conversation, card_id: str, kind: str, data: dict[str, Any]) -> Card:
+    for msg in conv.messages:
+        for card in msg.cards:
+            if card.id == card_id:
+                if kind == "Action.Submit":
+                    card.actionSubmitted = True
+                else:
+                    card.actionExecuted = True
+                tx.emit(
+                    "client.activity", conv.id, {"name": "adaptiveCard/action", "value": {"type": kind, "data": data}}
+                )
+                return card
+    raise errors.not_found("Card", card_id, style="newer")
+
+
+def add_attachment(
+    tx: S, conv: Conversation, filename: str, media_type: str, content: bytes, author: str
+) -> Attachment:
+    att = Attachment(
+        id=tx.ids.new("attachment", ATTACHMENT_ID),
+        filename=filename,
+        size=len(content),
+        media_type=media_type,
+        at=tx.now(),
+        data=base64.b64encode(content).decode(),
+        author_type=author,
+    )
+    conv.attachments[att.id] = att
+    return att
+
+
+def end_post_agent(tx: S, conv: Conversation) -> None:
+    """The post-agent-assignment phase is over (maxTotalMinutes): the interaction ends."""
+    if conv.post_agent is not None:
+        conv.post_agent.active = False
+    _end_interaction(tx, conv)
