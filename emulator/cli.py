@@ -8,10 +8,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn
 
 from emulator import __version__
@@ -114,6 +116,15 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=max(1, int(settings.drain_timeout) + 1),
     )
     server = uvicorn.Server(config)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again under the handler that was
+    # in place before it started: with the defaults that kills the process (-15) or raises KeyboardInterrupt
+    # (a traceback) after a clean, state-saving shutdown. With this handler in place the exit status is 0.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
     server.run(sockets=[sock])
     return 0 if server.started else 1
 

@@ -12,6 +12,7 @@ Agent actions: `join` (optional `agentId`, else a free agent of the queue), `typ
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
@@ -49,10 +50,10 @@ def _summary(state: st.EightByEightState) -> dict[str, Any]:
         "tenant": state.tenant,
         "tenantId": state.tenant_id,
         "customerId": state.customer_id,
-        "queues": [q.model_dump() for q in state.queues.values()],
-        "agents": [a.model_dump() for a in state.agents.values()],
-        "webhooks": [w.model_dump() for w in state.webhooks.values()],
-        "channels": [c.model_dump() for c in state.channels.values()],
+        "queues": [asdict(q) for q in state.queues.values()],
+        "agents": [asdict(a) for a in state.agents.values()],
+        "webhooks": [asdict(w) for w in state.webhooks.values()],
+        "channels": [asdict(c) for c in state.channels.values()],
         "behaviour": state.behaviour.model_dump(),
         "waiting": list(state.waiting),
     }

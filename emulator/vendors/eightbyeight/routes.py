@@ -7,6 +7,7 @@ create, 204 for deletes/typing/thinking/read-receipt/verify/user leave, 201 for 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import quote
 
@@ -63,7 +64,7 @@ def participant_out(p: st.Participant) -> m.ParticipantResult:
 
 
 def card_out(card: st.Card) -> m.CardResult:
-    return m.CardResult.model_validate(card.model_dump())
+    return m.CardResult.model_validate(asdict(card))
 
 
 def message_out(conv: st.Conversation, msg: st.Message) -> m.MessageResult:

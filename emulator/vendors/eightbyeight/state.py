@@ -11,6 +11,7 @@ moves queue|script -> agent -> queue (transfer) independently.
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -37,9 +38,12 @@ from emulator.vendors.eightbyeight.models import (
 )
 
 # -- entities ---------------------------------------------------------------------------------------------
+# Slotted dataclasses, not pydantic models: a conversation is kept for every chat a server ever saw, and
+# slots make it several times smaller. Pydantic still validates them when a snapshot is restored.
 
 
-class Webhook(BaseModel):
+@dataclass(slots=True)
+class Webhook:
     id: str
     name: str
     uri: str
@@ -50,28 +54,32 @@ class Webhook(BaseModel):
         return self.version == LEGACY_NOTIFICATION_VERSION
 
 
-class Channel(BaseModel):
+@dataclass(slots=True)
+class Channel:
     id: str
     name: str
-    type: str = "ChatAPI"
     webHookId: str
     queue_id: str
+    type: str = "ChatAPI"
 
 
-class Queue(BaseModel):
+@dataclass(slots=True)
+class Queue:
     id: str
     name: str
 
 
-class Agent(BaseModel):
+@dataclass(slots=True)
+class Agent:
     id: str
     name: str
     queues: list[str]
     capacity: int = 3
-    handling: list[str] = Field(default_factory=list, description="conversation ids")
+    handling: list[str] = field(default_factory=list)
 
 
-class Participant(BaseModel):
+@dataclass(slots=True)
+class Participant:
     id: str
     type: str
     removed: bool = False
@@ -79,42 +87,47 @@ class Participant(BaseModel):
     name: str | None = None
 
 
-class Card(BaseModel):
+@dataclass(slots=True)
+class Card:
     id: str
     contentType: str
-    content: dict[str, Any] = Field(default_factory=dict)
+    content: dict[str, Any] = field(default_factory=dict)
     actionSubmitted: bool = False
     actionExecuted: bool = False
 
 
-class Message(BaseModel):
+@dataclass(slots=True)
+class Message:
     id: str
     text: str
     at: float
     author_id: str
     author_type: str
-    attachments: list[str] = Field(default_factory=list)
-    cards: list[Card] = Field(default_factory=list)
+    attachments: list[str] = field(default_factory=list)
+    cards: list[Card] = field(default_factory=list)
     external: dict[str, str] | None = None
 
 
-class Attachment(BaseModel):
+@dataclass(slots=True)
+class Attachment:
     id: str
     filename: str
     size: int
     media_type: str
     at: float
-    data: str = Field(description="base64 of the content")
+    data: str  # base64 of the content
     author_type: str = "user"
 
 
-class Interaction(BaseModel):
+@dataclass(slots=True)
+class Interaction:
     id: str
     start: float
     end: float | None = None
 
 
-class PostAgent(BaseModel):
+@dataclass(slots=True)
+class PostAgent:
     webhook_id: str
     notify_channel: bool = False
     max_total_minutes: int | None = None
@@ -122,24 +135,25 @@ class PostAgent(BaseModel):
     active: bool = False
 
 
-class Conversation(BaseModel):
+@dataclass(slots=True)
+class Conversation:
     id: str
     channelId: str
-    state: ConversationState = ConversationState.CREATED
-    assignment_type: str = "queue"
-    assignment_id: str | None = None
-    queue_id: str | None = Field(None, description="the last queue, for re-queueing after idle")
-    agent_id: str | None = None
-    user: dict[str, Any] = Field(default_factory=dict)
     created: float
     user_participant: str
     bot_participant: str
-    interactions: list[Interaction] = Field(default_factory=list)
-    participants: list[Participant] = Field(default_factory=list)
-    messages: list[Message] = Field(default_factory=list)
-    attachments: dict[str, Attachment] = Field(default_factory=dict)
+    state: ConversationState = ConversationState.CREATED
+    assignment_type: str = "queue"
+    assignment_id: str | None = None
+    queue_id: str | None = None
+    agent_id: str | None = None
+    user: dict[str, Any] = field(default_factory=dict)
+    interactions: list[Interaction] = field(default_factory=list)
+    participants: list[Participant] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    attachments: dict[str, Attachment] = field(default_factory=dict)
     post_agent: PostAgent | None = None
-    read_at: dict[str, int] = Field(default_factory=dict)
+    read_at: dict[str, int] = field(default_factory=dict)
 
     @property
     def interaction(self) -> Interaction | None:
