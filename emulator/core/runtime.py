@@ -188,6 +188,7 @@ def save_json(path: Path, data: Any) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, separators=(",", ":"), sort_keys=False)
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a state file is ordinary data
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

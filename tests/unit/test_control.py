@@ -44,7 +44,8 @@ def assert_error(r: httpx.Response, status: int, code: str, message_part: str = 
     body = r.json()
     assert set(body) == {"error", "message"}, body
     assert body["error"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
     assert message_part in body["message"], body
 
 
@@ -428,7 +429,18 @@ ALL = [
         ({"limit": "0"}, ALL),
         ({"tenant": "a", "method": "POST", "status": "201"}, ALL[:1]),
     ],
-    ids=["all", "vendor", "unknown-vendor", "tenant", "method", "path-prefix", "status", "limit", "limit-0", "combined"],
+    ids=[
+        "all",
+        "vendor",
+        "unknown-vendor",
+        "tenant",
+        "method",
+        "path-prefix",
+        "status",
+        "limit",
+        "limit-0",
+        "combined",
+    ],
 )
 async def test_requests_journal_filters(
     client: httpx.AsyncClient, params: dict[str, str], expected: list[tuple[str, str, str | None, int]]
@@ -609,7 +621,9 @@ async def test_redeliver_sends_the_same_body_again(client: httpx.AsyncClient, we
     first, second = await webhook_sink.async_wait_for({"event": "created", "id": "it-1"}, count=2)
     assert first.body == second.body
     assert first.headers["x-echo-event-id"] == second.headers["x-echo-event-id"] == original["event_id"]
-    settled = await client.get("/_emulator/deliveries", params={"event_id": original["event_id"], "wait": 10, "count": 2})
+    settled = await client.get(
+        "/_emulator/deliveries", params={"event_id": original["event_id"], "wait": 10, "count": 2}
+    )
     assert [d["status"] for d in settled.json()["deliveries"]] == ["delivered", "delivered"]
 
 
@@ -734,8 +748,22 @@ async def test_events_stream_domain_events_as_server_sent_events(make_app: AppFa
     frames = sse_frames(raw)
     assert [kind for kind, _ in frames] == ["item.created", "item.created"]
     assert [data for _, data in frames] == [
-        {"vendor": "echo", "tenant": "a", "kind": "item.created", "subject": "it-1", "at": START, "data": {"text": "one"}},
-        {"vendor": "echo", "tenant": "a", "kind": "item.created", "subject": "it-2", "at": START, "data": {"text": "two"}},
+        {
+            "vendor": "echo",
+            "tenant": "a",
+            "kind": "item.created",
+            "subject": "it-1",
+            "at": START,
+            "data": {"text": "one"},
+        },
+        {
+            "vendor": "echo",
+            "tenant": "a",
+            "kind": "item.created",
+            "subject": "it-2",
+            "at": START,
+            "data": {"text": "two"},
+        },
     ]
 
 

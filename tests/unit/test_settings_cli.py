@@ -137,7 +137,16 @@ def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
         ("yaml", "1769904000", 1_769_904_000.0),
         ("default", "", DEFAULT_VIRTUAL_START),
     ],
-    ids=["env-iso-z", "env-iso-offset", "env-iso-naive-is-utc", "env-epoch", "env-epoch-fraction", "yaml-iso", "yaml-epoch", "default"],
+    ids=[
+        "env-iso-z",
+        "env-iso-offset",
+        "env-iso-naive-is-utc",
+        "env-epoch",
+        "env-epoch-fraction",
+        "yaml-iso",
+        "yaml-epoch",
+        "default",
+    ],
 )
 def test_virtual_start_accepts_iso_and_epoch(tmp_path: Path, source: str, value: str, expected: float) -> None:
     env: dict[str, str] = {}
@@ -219,7 +228,7 @@ def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliRuns]:
         todo = {name: run for name, run, _ in USAGE_ERRORS} | OTHER_RUNS
         try:
             for name, run in todo.items():
-                runs.procs[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                runs.procs[name] = subprocess.Popen(
                     [sys.executable, "-m", "emulator", *(runs.fill(a) for a in run.args)],
                     cwd=ROOT,
                     env=clean_env(run.env),
@@ -242,7 +251,9 @@ def test_version_prints_the_version(cli_runs: CliRuns) -> None:
     assert (result.returncode, result.stdout, result.stderr) == (0, "cxemu 0.1.0\n", "")
 
 
-@pytest.mark.parametrize(("name", "fragments"), [(n, f) for n, _, f in USAGE_ERRORS], ids=[n for n, _, _ in USAGE_ERRORS])
+@pytest.mark.parametrize(
+    ("name", "fragments"), [(n, f) for n, _, f in USAGE_ERRORS], ids=[n for n, _, _ in USAGE_ERRORS]
+)
 def test_bad_serve_options_exit_2_with_one_line_naming_the_culprit(
     cli_runs: CliRuns, name: str, fragments: list[str]
 ) -> None:
