@@ -38,6 +38,12 @@ async def _provision(emu: Emulator, tenant: str) -> dict[str, Any]:
         }
 
 
+def _contract() -> dict[str, Any]:
+    from emulator.vendors.eightbyeight.contract import contract
+
+    return contract()
+
+
 async def _start(emu: Emulator) -> None:
     if emu.vendor_config(http.SLUG).signing:
         await delivery.signer_for(emu).warm_up()
@@ -59,4 +65,5 @@ PLUGIN: VendorPlugin = VendorPlugin(
     provision=_provision,
     config_model=EightByEightConfig,
     on_start=_start,
+    contract=_contract,
 )

@@ -31,6 +31,7 @@ TYPE = f"{SLUG}.agent.type"
 SAY = f"{SLUG}.agent.say"
 IDLE_CHECK = f"{SLUG}.agent.idle_check"
 POST_AGENT_END = f"{SLUG}.post_agent.end"
+POST_AGENT_USER_TIMEOUT = f"{SLUG}.post_agent.user_timeout"
 
 
 def _state(emu: Emulator, tenant: str) -> st.EightByEightState | None:
@@ -102,6 +103,16 @@ def on_event(emu: Emulator, event: DomainEvent) -> None:
         if behaviour.leave_after_idle:
             seen = _user_messages(conv)
             later(behaviour.leave_after_idle, IDLE_CHECK, interaction=interaction, agent=agent_id, seen=seen)
+    elif kind == "message.created" and event.data["message"]["sender"]["type"] == "bot":
+        post = conv.post_agent
+        if post is not None and post.active and post.user_timeout_minutes:
+            # eightbyeight.md §1.4: the conversation ends when the user is silent this long after the bot
+            later(
+                post.user_timeout_minutes * 60.0,
+                POST_AGENT_USER_TIMEOUT,
+                interaction=interaction,
+                seen=_user_messages(conv),
+            )
     elif kind == "conversation.post_agent":
         post = conv.post_agent
         if post is not None and post.max_total_minutes:
@@ -205,8 +216,16 @@ def jobs(emu: Emulator) -> dict[str, Any]:
             if conv is not None and conv.post_agent is not None and conv.post_agent.active:
                 st.end_post_agent(tx, conv)
 
+    async def post_agent_user_timeout(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
+        async with store.tenant(vendor, tenant, create=False) as tx:
+            conv = _live(tx, args)
+            post = conv.post_agent if conv is not None else None
+            if conv is not None and post is not None and post.active and _user_messages(conv) == args["seen"]:
+                st.end_post_agent(tx, conv)
+
     return {
         ACTIVATE: activate,
+        POST_AGENT_USER_TIMEOUT: post_agent_user_timeout,
         OFFER: offer,
         TYPE: agent_type,
         SAY: agent_say,

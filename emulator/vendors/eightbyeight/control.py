@@ -62,8 +62,11 @@ def _summary(state: st.EightByEightState) -> dict[str, Any]:
 def control_routes(emu: Emulator) -> list[BaseRoute]:
     store = emu.store
 
+    configured = set(emu.vendor_config(SLUG).tenants)
+
     def known(tenant: str) -> Response | None:
-        if not store.exists(SLUG, tenant):
+        """404 unless the tenant exists or is configured (a configured one is built on first use)."""
+        if not store.exists(SLUG, tenant) and tenant not in configured:
             return error(404, "unknown_tenant", f"no 8x8 tenant {tenant!r}")
         return None
 
@@ -73,7 +76,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         missing = known(tenant)
         if missing:
             return missing
-        async with store.tenant(SLUG, tenant, create=False) as tx:
+        async with store.tenant(SLUG, tenant) as tx:
             return JSONResponse(_summary(tx.state))
 
     async def behaviour(request: Request) -> Response:
@@ -86,7 +89,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
             changes = await json_body(request)
             if not isinstance(changes, dict):
                 raise ValueError("the body must be a JSON object")
-            async with store.tenant(SLUG, tenant, create=False) as tx:
+            async with store.tenant(SLUG, tenant) as tx:
                 merged = AgentBehaviour.model_validate({**tx.state.behaviour.model_dump(), **changes})
                 tx.state.behaviour = merged
         except ValidationError as exc:
@@ -110,7 +113,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         except ValueError as exc:
             return error(400, "invalid_request", str(exc))
         try:
-            async with store.tenant(SLUG, tenant, create=False) as tx:
+            async with store.tenant(SLUG, tenant) as tx:
                 conv = st.get_conversation(tx.state, request.path_params["conversation_id"])
                 _act(tx, conv, body)
                 out = {"conversation": conv.id, "state": str(conv.state), "agentId": conv.agent_id}

@@ -91,7 +91,7 @@ def _targets(state: EightByEightState, event: DomainEvent) -> list[Webhook]:
     hooks: list[Webhook] = []
     channel = state.channels.get(conv.channelId)
     post = conv.post_agent
-    if post is not None and post.active:
+    if post is not None and (post.active or post.ended_at == event.at):
         hook = state.webhooks.get(post.webhook_id)
         if hook is not None:
             hooks.append(hook)

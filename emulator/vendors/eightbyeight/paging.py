@@ -12,6 +12,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from emulator.vendors.eightbyeight import errors
@@ -67,11 +68,19 @@ def resolve(item: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
+
+
 def _sort_key(value: Any) -> tuple[int, Any]:
     if value is None:
         return (0, "")
     if isinstance(value, bool | int | float):
         return (1, float(value))
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return (1, int(value))  # webhook and channel ids are numeric strings ("2" before "10")
+    if isinstance(value, str) and _INSTANT.fullmatch(value):
+        # instants print without a zero fraction ("…:00Z" vs "…:00.050Z"), so compare them as times, not text
+        return (1, datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
     return (2, str(value))
 
 
@@ -96,6 +105,8 @@ def _invalid(text: str) -> errors.EightByEightError:
 
 
 def _compare(field: str, op: str, raw: str) -> Predicate:
+    if not raw:  # FIQL: an argument is one or more characters (`name==` is malformed)
+        raise _invalid(f"{field}{op}")
     value = raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'" else raw
 
     def as_text(item: Mapping[str, Any]) -> str | None:

@@ -31,6 +31,8 @@ from emulator.vendors.eightbyeight.delivery import signer_for
 from emulator.vendors.eightbyeight.http import SLUG, Gate, hal, read_json, when
 
 P = API_PREFIX
+# RFC 3986 reserved characters and `%`: kept as they are when a list echoes its query in `_links.self.href`
+QUERY_SAFE = "!#$%&'()*+,/:;=?@[]~"
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -105,7 +107,8 @@ def listing(
     body: dict[str, Any] = {"_embedded": {key: page_items}}
     if links:
         query = f"?{request.url.query}" if request.url.query else ""
-        body["_links"] = {"self": {"href": f"{request.url.path}{quote(query, safe='?&=:,;()')}"}}
+        # the query is already percent-encoded as sent: keep it, only quote characters a URL cannot hold raw
+        body["_links"] = {"self": {"href": f"{request.url.path}{quote(query, safe=QUERY_SAFE)}"}}
     body["page"] = m.PageInfo.of(pg.size, pg.page, total).wire()
     return body
 
@@ -127,6 +130,14 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
     async def open_tx(request: Request) -> tuple[str, Any]:
         tenant = tenant_of(request)
         return tenant, store.tenant(SLUG, tenant)
+
+    def tenant_id_of(tenant: str) -> str:
+        """The 8x8 tenant id (as in `X-8x8-Tenant` and 400 texts) of a store tenant, before its tx is open."""
+        state = store.peek(SLUG, tenant)
+        if isinstance(state, st.EightByEightState):
+            return state.tenant_id
+        cfg = gate.config.tenants.get(tenant)
+        return cfg.tenant_id if cfg is not None and cfg.tenant_id else tenant
 
     def checked(request: Request, tx: Tx[st.EightByEightState]) -> st.EightByEightState:
         gate.check_tenant_header(request, tx.state.tenant_id, tx.state.customer_id)
@@ -290,7 +301,11 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
     async def post_agent_assignment(request: Request) -> Response:
         tenant, uow = await open_tx(request)
         body = await read_json(
-            request, m.PostAgentAssignmentRequest, style="newer", conversation_id=cid(request), tenant=tenant
+            request,
+            m.PostAgentAssignmentRequest,
+            style="newer",
+            conversation_id=cid(request),
+            tenant=tenant_id_of(tenant),
         )
         cfg = body.configuration
         async with uow as tx:
@@ -307,7 +322,9 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
 
     async def typing(request: Request) -> Response:
         tenant, uow = await open_tx(request)
-        body = await read_json(request, m.TypingRequest, style="newer", conversation_id=cid(request), tenant=tenant)
+        body = await read_json(
+            request, m.TypingRequest, style="newer", conversation_id=cid(request), tenant=tenant_id_of(tenant)
+        )
         async with uow as tx:
             conv = st.get_conversation(checked(request, tx), cid(request), newer=True)
             who = conv.bot_participant if body.authorType == "bot" else conv.user_participant
@@ -317,7 +334,12 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
     async def thinking(request: Request) -> Response:
         tenant, uow = await open_tx(request)
         body = await read_json(
-            request, m.ThinkingRequest, style="newer", conversation_id=cid(request), tenant=tenant, optional=True
+            request,
+            m.ThinkingRequest,
+            style="newer",
+            conversation_id=cid(request),
+            tenant=tenant_id_of(tenant),
+            optional=True,
         )
         async with uow as tx:
             conv = st.get_conversation(checked(request, tx), cid(request), newer=True)
@@ -327,7 +349,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
     async def read_receipt(request: Request) -> Response:
         tenant, uow = await open_tx(request)
         body = await read_json(
-            request, m.ReadReceiptRequest, style="newer", conversation_id=cid(request), tenant=tenant
+            request, m.ReadReceiptRequest, style="newer", conversation_id=cid(request), tenant=tenant_id_of(tenant)
         )
         async with uow as tx:
             state = checked(request, tx)
@@ -372,24 +394,26 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
             st.post_message(tx, conv, body, echo=echo)
         return Response(status_code=202)
 
-    def find_message(conv: st.Conversation, message_id: str) -> st.Message:
+    def find_message(state: st.EightByEightState, conv: st.Conversation, message_id: str) -> st.Message:
         for msg in conv.messages:
             if msg.id == message_id:
                 return msg
-        raise errors.not_found("Message", message_id)
+        raise errors.not_found("Message", message_id, tenant_id=state.tenant_id, customer_id=state.customer_id)
 
     async def get_message(request: Request) -> Response:
         _, uow = await open_tx(request)
         async with uow as tx:
-            conv = st.get_conversation(checked(request, tx), cid(request))
-            msg = find_message(conv, request.path_params["message_id"])
+            state = checked(request, tx)
+            conv = st.get_conversation(state, cid(request))
+            msg = find_message(state, conv, request.path_params["message_id"])
         return hal(message_out(conv, msg))
 
     async def message_cards(request: Request) -> Response:
         _, uow = await open_tx(request)
         async with uow as tx:
-            conv = st.get_conversation(checked(request, tx), cid(request))
-            msg = find_message(conv, request.path_params["message_id"])
+            state = checked(request, tx)
+            conv = st.get_conversation(state, cid(request))
+            msg = find_message(state, conv, request.path_params["message_id"])
             items = [card_out(c).wire() for c in msg.cards]
         return hal(listing(request, items, "cards", default_sort=DEFAULT_MESSAGE_SORT))
 
@@ -411,39 +435,46 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
             form = await request.form()
         except Exception:
             raise errors.general_error("invalid_multipart", "The multipart body cannot be read.") from None
-        upload = form.get("attachment")
-        author = form.get("authorType", "user")
-        if upload is None or isinstance(upload, str):
-            raise errors.validation_error("attachment", "null", "invalid_parameter", "attachment: May not be empty.")
-        if author not in ("user", "bot"):
-            raise errors.validation_error(
-                "authorType", str(author), "invalid_parameter", "authorType: must be user or bot"
-            )
-        content = await upload.read()
-        async with uow as tx:
-            conv = st.get_conversation(checked(request, tx), cid(request))
-            att = st.add_attachment(
-                tx,
-                conv,
-                upload.filename or "attachment",
-                upload.content_type or "application/octet-stream",
-                content,
-                str(author),
-            )
-        await form.close()
+        try:  # the form's spooled files are closed whatever happens
+            upload = form.get("attachment")
+            author = form.get("authorType", "user")
+            if upload is None or isinstance(upload, str):
+                raise errors.validation_error(
+                    "attachment", "null", "invalid_parameter", "attachment: May not be empty."
+                )
+            if author not in ("user", "bot"):
+                raise errors.validation_error(
+                    "authorType", str(author), "invalid_parameter", "authorType: must be user or bot"
+                )
+            content = await upload.read()
+            async with uow as tx:
+                conv = st.get_conversation(checked(request, tx), cid(request))
+                att = st.add_attachment(
+                    tx,
+                    conv,
+                    upload.filename or "attachment",
+                    upload.content_type or "application/octet-stream",
+                    content,
+                    str(author),
+                )
+        finally:
+            await form.close()
         return hal(attachment_out(att))
 
-    def find_attachment(conv: st.Conversation, attachment_id: str) -> st.Attachment:
+    def find_attachment(state: st.EightByEightState, conv: st.Conversation, attachment_id: str) -> st.Attachment:
         att = conv.attachments.get(attachment_id)
         if att is None:
-            raise errors.not_found("Attachment", attachment_id)
+            raise errors.not_found(
+                "Attachment", attachment_id, tenant_id=state.tenant_id, customer_id=state.customer_id
+            )
         return att
 
     async def get_attachment(request: Request) -> Response:
         _, uow = await open_tx(request)
         async with uow as tx:
-            conv = st.get_conversation(checked(request, tx), cid(request))
-            att = find_attachment(conv, request.path_params["attachment_id"])
+            state = checked(request, tx)
+            conv = st.get_conversation(state, cid(request))
+            att = find_attachment(state, conv, request.path_params["attachment_id"])
         return hal(attachment_out(att))
 
     async def attachment_content(request: Request) -> Response:
@@ -451,8 +482,9 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
 
         _, uow = await open_tx(request)
         async with uow as tx:
-            conv = st.get_conversation(checked(request, tx), cid(request))
-            att = find_attachment(conv, request.path_params["attachment_id"])
+            state = checked(request, tx)
+            conv = st.get_conversation(state, cid(request))
+            att = find_attachment(state, conv, request.path_params["attachment_id"])
         disposition = f'attachment; filename="{att.filename.replace(chr(34), "")}"'
         return Response(
             base64.b64decode(att.data),
@@ -468,7 +500,8 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
                 state = checked(request, tx)
                 if request.path_params["tenant_id"] != state.tenant_id:
                     raise errors.tenant_mismatch(state.customer_id)
-                conv = st.get_conversation(state, cid(request))
+                # OAS: the card-action 404 is ResourceNotFoundExceptionResponse (the newer shape)
+                conv = st.get_conversation(state, cid(request), newer=True)
                 data = {"name": body.name} if body.name else {}
                 st.card_action(tx, conv, request.path_params["card_id"], kind, data)
             return Response(status_code=204)

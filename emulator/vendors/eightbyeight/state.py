@@ -133,6 +133,7 @@ class PostAgent:
     max_total_minutes: int | None = None
     user_timeout_minutes: int | None = None
     active: bool = False
+    ended_at: float | None = None
 
 
 @dataclass(slots=True)
@@ -571,8 +572,11 @@ def agent_join(tx: S, conv: Conversation, agent: Agent) -> None:
     conv.agent_id = agent.id
     conv.assignment_type, conv.assignment_id = "agent", agent.id
     agent.handling.append(conv.id)
-    if not any(p.id == agent.id and not p.removed for p in conv.participants):
+    known = next((p for p in conv.participants if p.id == agent.id), None)
+    if known is None:
         conv.participants.append(Participant(id=agent.id, type="agent", name=agent.name, language="en"))
+    else:
+        known.removed = False
     tx.emit("member.joined", conv.id, {"memberType": "agent", "id": agent.id, "name": agent.name})
     tx.emit("conversation.updated", conv.id, conversation_view(conv, state))
 
@@ -644,8 +648,10 @@ def agent_leave(tx: S, conv: Conversation) -> None:
     """The agent ends the interaction: agent left + CONVERSATION_UPDATE(idle) (§1.7 row 9)."""
     _require_agent(conv)
     _agent_out(tx, conv)
-    if conv.post_agent is not None and not conv.post_agent.active:
+    if conv.post_agent is not None and not conv.post_agent.active and conv.post_agent.ended_at is None:
         conv.post_agent.active = True
+        if conv.queue_id is not None:
+            conv.assignment_type, conv.assignment_id = "queue", conv.queue_id
         tx.emit("conversation.post_agent", conv.id, {"webhookId": conv.post_agent.webhook_id})
         return
     _end_interaction(tx, conv)
@@ -718,4 +724,5 @@ def end_post_agent(tx: S, conv: Conversation) -> None:
     """The post-agent-assignment phase is over (maxTotalMinutes): the interaction ends."""
     if conv.post_agent is not None:
         conv.post_agent.active = False
+        conv.post_agent.ended_at = tx.now()  # events.outbound still sends this last update to the bot
     _end_interaction(tx, conv)
