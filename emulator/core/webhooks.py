@@ -313,7 +313,7 @@ class WebhookDispatcher:
 
     def _kick(self, key: tuple[str, str, str, str]) -> None:
         queue = self._queues.get(key)
-        if queue is None or queue.running or not queue.items:
+        if self._closing or queue is None or queue.running or not queue.items:
             return
         if queue.wake is not None:
             self.scheduler.cancel(queue.wake)
@@ -578,7 +578,13 @@ class WebhookDispatcher:
         return self.pending_count
 
     async def close(self) -> None:
+        """Stop delivering: cancel what is in flight (it stays pending, for the snapshot) and close the pool."""
         self._closing = True
+        running = [t for t in self._pumps if not t.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -101,8 +101,10 @@ def attachment_out(att: st.Attachment) -> m.AttachmentResult:
 def listing(
     request: Request, items: list[dict[str, Any]], key: str, *, default_sort: str = DEFAULT_SORT, links: bool = True
 ) -> dict[str, Any]:
-    """A HAL page of wire dicts (`_embedded.<key>`, `_links.self`, `page`)."""
-    pg = paging.parse(request.query_params, default_sort=default_sort)
+    """A HAL page of wire dicts (`_embedded.<key>`, `_links.self`, `page`). Lists sorted by date by default
+    (messages, cards) sort only on `createdAt` (eightbyeight.md §1.3)."""
+    sortable = ("createdAt",) if default_sort == DEFAULT_MESSAGE_SORT else None
+    pg = paging.parse(request.query_params, default_sort=default_sort, sortable=sortable)
     page_items, total = paging.apply(items, pg)
     body: dict[str, Any] = {"_embedded": {key: page_items}}
     if links:
@@ -128,7 +130,11 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
         return gate.tenant(request)
 
     async def open_tx(request: Request) -> tuple[str, Any]:
+        """Authenticate, check `X-8x8-Tenant` (before any body is read, as 8x8 does), open the unit of work."""
         tenant = tenant_of(request)
+        known = store.peek(SLUG, tenant)
+        if isinstance(known, st.EightByEightState):
+            gate.check_tenant_header(request, known.tenant_id, known.customer_id)
         return tenant, store.tenant(SLUG, tenant)
 
     def tenant_id_of(tenant: str) -> str:

@@ -358,7 +358,7 @@ async def test_participants(env: Env, history: list[dict[str, Any]], types: list
     path = f"{P}/conversations/{conv}/participants"
     state = env.state.conversations[conv]
     ids = {"user": state.user_participant, "bot": state.bot_participant}
-    expected = [
+    expected: list[dict[str, Any]] = [
         {"id": ids[t], "type": t, "removed": False} | ({"language": "en"} if t == "user" else {}) for t in types
     ]
     body = await env.ok("GET", path)
@@ -372,7 +372,7 @@ async def test_participants(env: Env, history: list[dict[str, Any]], types: list
     agent_id = env.state.conversations[conv].agent_id
     assert agent_id is not None
     participants = (await env.ok("GET", path))["_embedded"]["participants"]
-    agent = {"id": agent_id, "type": "agent", "removed": False, "language": "en"}
+    agent: dict[str, Any] = {"id": agent_id, "type": "agent", "removed": False, "language": "en"}
     assert participants == sorted([*expected, agent], key=lambda p: p["id"])
 
 
@@ -655,7 +655,8 @@ async def test_webhook_paging_and_sorting(
 
 async def test_numeric_ids_sort_as_numbers(env: Env) -> None:
     for n in range(2, 12):
-        await env.ok("POST", f"{P}/webhooks", {"name": f"h{n}", "uri": f"https://cxemu-tests.invalid/{n}", "version": V1})
+        hook = {"name": f"h{n}", "uri": f"https://cxemu-tests.invalid/{n}", "version": V1}
+        await env.ok("POST", f"{P}/webhooks", hook)
     body = await env.ok("GET", f"{P}/webhooks")
     assert [h["id"] for h in body["_embedded"]["webhooks"]] == [str(n) for n in range(1, 12)]
     body = await env.ok("GET", f"{P}/webhooks?sort=id:desc&size=3")
