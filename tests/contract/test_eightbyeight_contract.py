@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,18 +112,19 @@ def _most(value: Any) -> bool:
 def _aim(case: schemathesis.Case, world: World) -> None:
     """Point schema-valid requests at real resources: most of them get past the 404s and reference checks
     (a channel's webhook and queue, a conversation's channel) to the success responses."""
-    headers = case.headers or {}
+    headers: MutableMapping[str, Any] = case.headers or {}
     if API_KEY_HEADER in headers:
         headers[API_KEY_HEADER] = API_KEY
     if TENANT_HEADER in headers and _most(headers[TENANT_HEADER]):
         headers[TENANT_HEADER] = API_KEY
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return
-    if case.method != "DELETE":
+    path: dict[str, Any] = case.path_parameters or {}
+    if case.method != "DELETE":  # deleting the default channel or webhook would starve the other operations
         for name, real in world.path_ids().items():
-            if name in (case.path_parameters or {}) and _most(case.path_parameters[name]):
-                case.path_parameters[name] = real
-    body = case.body
+            if name in path and _most(path[name]):
+                path[name] = real
+    body: Any = case.body
     if not isinstance(body, dict):
         return
     for key, real in (("webHookId", "1"), ("channelId", "1")):
@@ -137,7 +138,7 @@ def _aim(case: schemathesis.Case, world: World) -> None:
     if isinstance(assignment, dict) and assignment.get("type", "queue") == "queue" and "id" in assignment:
         assignment["id"] = "100"
     for ref in body.get("attachments") or []:
-        if isinstance(ref, dict) and ref.get("id") is not None:
+        if isinstance(ref, dict):
             ref["id"] = world.attachment
 
 
@@ -162,6 +163,75 @@ CONTROL = f"/_emulator/vendors/eightbyeight/tenants/{TENANT}/conversations/{{con
 
 
 @dataclass(frozen=True)
+class Deviation:
+    """A place where 8x8's material contradicts itself, and how this test reads 8x8's file instead."""
+
+    pointer: str
+    """JSON pointer into 8x8's file."""
+    says: Any
+    read_as: Any
+    reason: str
+
+
+ABSENT = object()
+_JWK = f"/paths/{P.replace('/', '~1')}~1jwk~1{{jwkId}}~1public/get/responses/200/content/application~1json/schema"
+_LIST_REQUIRES_EMBEDDED = "`required` names a key the schema never defines at the top; its items are under `_embedded`"
+OAS_DEVIATIONS: tuple[Deviation, ...] = (
+    Deviation(
+        "/components/schemas/ConversationParticipants/allOf/0/required",
+        ["data"],
+        ["_embedded"],
+        _LIST_REQUIRES_EMBEDDED,
+    ),
+    Deviation(
+        "/components/schemas/AttachmentsResult/allOf/0/required", ["data"], ["_embedded"], _LIST_REQUIRES_EMBEDDED
+    ),
+    Deviation(
+        "/components/schemas/MessageListResult/allOf/0/required", ["messages"], ["_embedded"], _LIST_REQUIRES_EMBEDDED
+    ),
+    Deviation(
+        "/components/schemas/CardsListResult/allOf/0/required", ["cards"], ["_embedded"], _LIST_REQUIRES_EMBEDDED
+    ),
+    *(
+        Deviation(
+            f"/components/schemas/InteractionInfo/properties/{name}/format",
+            "date",
+            "date-time",
+            '`format: date` with a date-time example ("2020-08-05T11:55:00.592Z"); the other timestamps are date-time',
+        )
+        for name in ("startTime", "endTime")
+    ),
+    Deviation(
+        _JWK,
+        {"type": "string"},
+        {"type": "object", "required": ["kty", "e", "kid", "n"]},
+        "`type: string` with an object example; §1.3: the body is the RSA JWK `{kty, e, kid, n}`",
+    ),
+    Deviation(
+        "/components/schemas/ConversationUserData/properties/user/properties/email/format",
+        "email",
+        ABSENT,
+        "8x8's own workflow example (the seed's create body) sends `[email protected]`, not an address, as the "
+        "email; it is accepted and kept as given (models.ConversationUser), so reads return it",
+    ),
+)
+# §1.9: a webhook with version "v2.0" selects the legacy event profile, a cxemu extension beyond OAS EventVersion
+# (constants.EventVersion); such a webhook's own body is not read against 8x8's `WebHookV2Result`.
+LEGACY_PROFILE = "version v2.0 (legacy event profile)"
+# Where the emulator departs from 8x8 and should not; each is a bug to fix. The test asserts everything else and
+# xfails while one of these still shows, so the fix turns it green.
+KNOWN_EMULATOR_BUGS: dict[str, str] = {}
+
+
+def _settle(problems: list[str]) -> None:
+    known = [p for p in problems if any(p.startswith(bug) for bug in KNOWN_EMULATOR_BUGS)]
+    unknown = [p for p in problems if p not in known]
+    assert not unknown, "\n".join(unknown)
+    if known:
+        pytest.xfail("known emulator bugs: " + "; ".join(known))
+
+
+@dataclass(frozen=True)
 class Exchange:
     method: str
     template: str
@@ -169,6 +239,8 @@ class Exchange:
     media_type: str
     headers: httpx.Headers
     body: bytes
+    extension: str
+    """Why the body is not read against 8x8's schemas (a deliberate cxemu extension), or ""."""
 
 
 @dataclass(frozen=True)
@@ -192,15 +264,27 @@ class _Driver:
         self.exchanges: list[Exchange] = []
 
     async def call(
-        self, method: str, template: str, ids: dict[str, str] | None = None, *, auth: bool = True, **kwargs: Any
+        self,
+        method: str,
+        template: str,
+        ids: dict[str, str] | None = None,
+        *,
+        auth: dict[str, str] | None = None,
+        expect: int | None = None,
+        extension: str = "",
+        **kwargs: Any,
     ) -> httpx.Response:
-        headers = {API_KEY_HEADER: KEY, TENANT_HEADER: TENANT_ID, "accept": "application/hal+json"} if auth else {}
-        response = await self.client.request(method, template.format(**(ids or {})), headers=headers, **kwargs)
+        """One request; `auth` replaces the key and tenant headers; `expect` is the status (default any 2xx)."""
+        headers = {API_KEY_HEADER: KEY, TENANT_HEADER: TENANT_ID, "accept": "application/hal+json"}
+        response = await self.client.request(
+            method, template.format(**(ids or {})), headers=headers if auth is None else auth, **kwargs
+        )
         media_type = response.headers.get("content-type", "").split(";")[0].strip()
         self.exchanges.append(
-            Exchange(method, template, response.status_code, media_type, response.headers, response.content)
+            Exchange(method, template, response.status_code, media_type, response.headers, response.content, extension)
         )
-        assert response.status_code < 300, f"{method} {template}: {response.status_code} {response.text}"
+        ok = response.status_code == expect if expect else response.status_code < 300
+        assert ok, f"{method} {template}: {response.status_code} {response.text}"
         return response
 
     async def act(self, conversation: str, **action: Any) -> None:
@@ -216,17 +300,17 @@ class _Driver:
 async def _sequence(run: _Driver, sink: WebhookSink, kid: str) -> None:
     """Every 8x8 operation with a valid request, in an order that gives each call real ids."""
     v1 = {"version": "Chat Gateway v1.0"}
-    await run.call("GET", f"{P}/webhooks")
+    await run.call("GET", f"{P}/webhooks", params={"size": 5, "sort": "name:asc", "filter": "name==default"})
     hook = (await run.call("POST", f"{P}/webhooks", json={"name": "bot", "uri": sink.url_for("/v1"), **v1})).json()
     # §1.9: a webhook with version "v2.0" gets the legacy Chat API v2 event profile.
     legacy = {"name": "legacy", "uri": sink.url_for("/legacy"), "notificationVersion": "v2.0"}
-    legacy_hook = (await run.call("POST", f"{P}/webhooks", json=legacy)).json()
+    legacy_hook = (await run.call("POST", f"{P}/webhooks", json=legacy, extension=LEGACY_PROFILE)).json()
     spare = (await run.call("POST", f"{P}/webhooks", json={"name": "spare", "uri": sink.url_for("/v1"), **v1})).json()
     hook_ids = {"webhookId": hook["id"]}
     await run.call("GET", f"{P}/webhooks/{{webhookId}}", hook_ids)
     await run.call("PUT", f"{P}/webhooks/{{webhookId}}", hook_ids, json={"name": "bot", "uri": hook["uri"], **v1})
     await run.call("POST", f"{P}/webhooks/verify", json={"version": "v2.0", "uri": sink.url_for("/legacy")})
-    await run.call("GET", f"{P}/jwk/{{jwkId}}/public", {"jwkId": kid}, auth=False)
+    await run.call("GET", f"{P}/jwk/{{jwkId}}/public", {"jwkId": kid}, auth={})
 
     def channel_body(name: str, webhook: str, queue: str = "123") -> dict[str, Any]:
         return {"name": name, "type": "ChatAPI", "webHookId": webhook, "routingOptions": {"type": "queue", "id": queue}}
@@ -300,6 +384,18 @@ async def _sequence(run: _Driver, sink: WebhookSink, kid: str) -> None:
     await run.advance(10)
     await run.act(legacy_id, action="leave")
 
+    # Errors, each in its endpoint's own shape (§1.8).
+    missing = {"conversationId": "no-such-conversation"}
+    await run.call("GET", f"{P}/conversations", auth={}, expect=401)
+    await run.call("GET", f"{P}/conversations", auth={API_KEY_HEADER: KEY, TENANT_HEADER: "other"}, expect=403)
+    await run.call("GET", CONV_PATH, missing, expect=404)
+    await run.call("POST", f"{P}/channels", json=channel_body("bad", hook["id"], queue="999"), expect=400)
+    await run.call("POST", f"{CONV_PATH}/messages", ids, json={"authorType": "robot", "text": "hi"}, expect=400)
+    await run.call("POST", f"{CONV_PATH}/typing", ids, json={"authorType": "robot"}, expect=400)
+    await run.call("POST", f"{CONV_PATH}/typing", missing, json={"authorType": "bot"}, expect=404)
+    await run.call("PUT", f"{CARD_PATH}/action-submit", {**card_ids, "cardId": "no-such-card"}, json={}, expect=404)
+    await run.call("PUT", f"{CARD_PATH}/action-submit", {**card_ids, **missing}, json={}, expect=404)
+
 
 async def _record(sink: WebhookSink) -> Recording:
     queues = [
@@ -319,10 +415,8 @@ async def _record(sink: WebhookSink) -> Recording:
             await _sequence(run, sink, signer_for(emu).kid)
             idle = await client.post("/_emulator/clock/run-until-idle")
             assert idle.status_code == 200, idle.text
-        for _ in range(500):
-            if all(d.status != "pending" for d in emu.dispatcher.deliveries()):
-                break
-            await asyncio.sleep(0.01)
+        sent = emu.dispatcher.deliveries()
+        await emu.dispatcher.wait(lambda d: True, count=len(sent), timeout=10.0)
     finally:
         await emu.stop()
     hooks = [Hook(r.path, r.headers, r.json) for r in sink.requests]
@@ -336,20 +430,6 @@ def recording() -> Iterator[Recording]:
         yield asyncio.run(_record(sink))
     finally:
         sink.close()
-
-
-@dataclass(frozen=True)
-class Deviation:
-    """A place where 8x8's file contradicts itself, and how this test reads it instead."""
-
-    pointer: str
-    """JSON pointer into 8x8's file."""
-    says: Any
-    read_as: Any
-    reason: str
-
-
-OAS_DEVIATIONS: tuple[Deviation, ...] = ()
 
 
 def _pointer(doc: Any, pointer: str) -> tuple[Any, str]:
@@ -366,8 +446,14 @@ def _load_oas(shared_dir: Path) -> dict[str, Any]:
     oas: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     for deviation in OAS_DEVIATIONS:
         parent, key = _pointer(oas, deviation.pointer)
-        assert parent[key] == deviation.says, f"8x8's file changed at {deviation.pointer}: revisit OAS_DEVIATIONS"
-        parent[key] = deviation.read_as
+        says = parent.get(key, ABSENT)
+        if isinstance(deviation.says, dict) and isinstance(says, dict):  # only the keys that matter
+            says = {k: says.get(k) for k in deviation.says}
+        assert says == deviation.says, f"8x8's file changed at {deviation.pointer}: revisit OAS_DEVIATIONS"
+        if deviation.read_as is ABSENT:
+            del parent[key]
+        else:
+            parent[key] = deviation.read_as
     return oas
 
 
@@ -387,12 +473,14 @@ def _oas_operations(oas: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
     ]
 
 
+@pytest.mark.shared
 def test_the_contract_has_8x8s_operations(shared_dir: Path) -> None:
     oas = _load_oas(shared_dir)
     ours = {(method.upper(), path) for path, item in contract()["paths"].items() for method in item}
     assert ours == {(method, path) for method, path, _ in _oas_operations(oas)}
 
 
+@pytest.mark.shared
 def test_every_8x8_operation_answers_a_documented_status(shared_dir: Path, recording: Recording) -> None:
     problems: list[str] = []
     for method, path, op in _oas_operations(_load_oas(shared_dir)):
@@ -405,7 +493,8 @@ def test_every_8x8_operation_answers_a_documented_status(shared_dir: Path, recor
     assert not problems, "\n".join(problems)
 
 
-def test_success_responses_match_8x8s_schemas(shared_dir: Path, recording: Recording) -> None:
+@pytest.mark.shared
+def test_responses_match_8x8s_schemas(shared_dir: Path, recording: Recording) -> None:
     oas = _load_oas(shared_dir)
     problems: list[str] = []
     for e in recording.exchanges:
@@ -416,20 +505,22 @@ def test_success_responses_match_8x8s_schemas(shared_dir: Path, recording: Recor
             if e.body:
                 problems.append(f"{label}: 8x8 documents no body, got {e.body[:100]!r}")
             continue
-        if e.media_type not in content:
-            problems.append(f"{label}: media type {e.media_type}, 8x8 documents {sorted(content)}")
-            continue
         for name in documented.get("headers", {}):
             if name.lower() not in e.headers:
                 problems.append(f"{label}: no {name} header")
-        if not e.media_type.endswith("json"):
+        if e.media_type not in content:
+            problems.append(f"{label}: media type {e.media_type}, 8x8 documents {sorted(content)}")
+        media_type = e.media_type if e.media_type in content else next(iter(content))
+        if not media_type.endswith("json") or e.extension:
             continue
-        schema = {**content[e.media_type]["schema"], "components": oas["components"]}
-        validator = jsonschema_rs.Draft4Validator(schema, validate_formats=True)
-        for error in validator.iter_errors(json.loads(e.body)):
-            where = "/".join(map(str, error.instance_path))
-            problems.append(f"{label}: at /{where}: {error.message}")
-    assert not problems, "\n".join(problems)
+        body = json.loads(e.body)
+        href = body.get("_links", {}).get("self", {}).get("href", "") if isinstance(body, dict) else ""
+        if "%25" in href:
+            problems.append(f"{label}: _links.self.href is percent-encoded twice: {href}")
+        schema = {**content[media_type]["schema"], "components": oas["components"]}
+        for error in jsonschema_rs.Draft4Validator(schema, validate_formats=True).iter_errors(body):
+            problems.append(f"{label}: at /{'/'.join(map(str, error.instance_path))}: {error.message}")
+    _settle(problems)
 
 
 def test_webhooks_match_the_contract(recording: Recording) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, RootModel
+from pydantic import BaseModel
 
 from emulator import __version__
 from emulator.core.contracts import REF, Body, Operation, Param, Reply, WebhookSpec, build_openapi
@@ -32,6 +32,7 @@ from emulator.vendors.eightbyeight.constants import (
     WEBHOOK_SIGNATURE_HEADER,
     WEBHOOK_TENANT_HEADER,
     WEBHOOK_TRANSMISSION_TIME_HEADER,
+    ChannelType,
     ExternalAuthorType,
 )
 from emulator.vendors.eightbyeight.paging import MAX_PAGE_SIZE
@@ -114,11 +115,6 @@ class InvalidParameterProblem(m.WireModel):
     referenceId: str
 
 
-class CardActionNotFoundProblem(RootModel[ResourceNotFoundProblem | EntityNotFoundProblem]):
-    """404 of the card actions: an unknown conversation is reported in the original shape, an unknown card in
-    the newer one."""
-
-
 # --- Replies -------------------------------------------------------------------------------------------------
 
 
@@ -167,22 +163,23 @@ PAGE = Param(
     {"type": "integer", "minimum": 0, "maximum": 10_000_000, "default": DEFAULT_PAGE_NUMBER},
     description=f"0-based page index ({_INT_AS_TEXT})",
 )
-# `field`, `field:asc` or `field:desc` (direction in any case; an empty direction means asc).
-_SORT_PATTERN = r"^([^:]+(:([aA][sS][cC]|[dD][eE][sS][cC])?)?)?$"
+# `field`, `field:asc` or `field:desc`, the direction in any case (an empty one means asc); lists sorted by date
+# (messages, cards) sort only on `createdAt` (§1.3).
+_DIRECTION = "(:([aA][sS][cC]|[dD][eE][sS][cC])?)?"
 
 
-def _sort(default: str) -> Param:
+def _sort(default: str, field: str = "[^:]+") -> Param:
     return Param(
         "sort",
         "query",
-        {"type": "string", "pattern": _SORT_PATTERN, "default": default},
+        {"type": "string", "pattern": f"^({field}{_DIRECTION})?$", "default": default},
         description="`field:asc|desc` on a field of the resource as returned",
     )
 
 
 # FIQL comparisons joined by `;` (and) and `,` (or); parentheses group (paging.py). An argument is one or more
 # characters. The pattern covers the flat form; nested groups are accepted as well.
-_FIQL_VALUE = r"[A-Za-z0-9_.*@+-]+"
+_FIQL_VALUE = r"[A-Za-z0-9_.*@:/+-]+"
 _FIQL_CMP = rf"[A-Za-z_][A-Za-z0-9_.]*(==|!=){_FIQL_VALUE}"
 FILTER = Param(
     "filter",
@@ -190,8 +187,9 @@ FILTER = Param(
     {"type": "string", "pattern": rf"^({_FIQL_CMP}([;,]{_FIQL_CMP})*)?$"},
     description="FIQL, e.g. `name==X,(routingOption.id==11)`; also `=lt=` `=le=` `=gt=` `=ge=` on numbers",
 )
+# Every list takes the paging parameters (routes.listing), also where 8x8's file leaves them out.
 LIST = (SIZE, PAGE, _sort(DEFAULT_SORT), FILTER, TENANT)
-DATED_LIST = (SIZE, PAGE, _sort(DEFAULT_MESSAGE_SORT), TENANT)
+DATED_LIST = (SIZE, PAGE, _sort(DEFAULT_MESSAGE_SORT, "createdAt"), FILTER, TENANT)
 
 
 def _path(name: str, description: str) -> Param:
@@ -235,7 +233,7 @@ CREATE_CHANNEL = Body(
     schema={
         "allOf": [
             _ref("ChannelRequest"),
-            {"properties": {"type": {"anyOf": [{"const": "ChatAPI"}, {"type": "null"}]}}},
+            {"properties": {"type": {"anyOf": [{"const": str(ChannelType.CHAT_API)}, {"type": "null"}]}}},
         ]
     }
 )
@@ -359,7 +357,7 @@ def _operations() -> list[Operation]:
             f"{API_PREFIX}/jwk/{{jwkId}}/public",
             "getJwk",
             "The public key that signs webhooks (no auth)",
-            {200: _ok("an RSA JWK", m.Jwk), 404: R404, 500: R500},
+            {200: Reply("an RSA JWK", m.Jwk, "application/json"), 404: R404, 500: R500},
             ("JwkKeys",),
             (JWK_ID,),
             security=[],
@@ -466,7 +464,7 @@ def _operations() -> list[Operation]:
             "The conversation's Contact Center interactions",
             _replies({200: _ok("a page of interactions", m.InteractionList)}, (400, R400), (404, R404)),
             "Conversations",
-            conv_params,
+            (CONVERSATION_ID, *LIST),
         ),
         _op(
             "POST",
@@ -516,7 +514,7 @@ def _operations() -> list[Operation]:
             "Everyone who ever joined the conversation",
             _replies({200: _ok("a page of participants", m.ParticipantList)}, (400, R400), (404, R404)),
             "Participants",
-            conv_params,
+            (CONVERSATION_ID, *LIST),
         ),
         _op(
             "PATCH",
@@ -614,12 +612,7 @@ def _operations() -> list[Operation]:
                 _replies(
                     {204: NO_CONTENT},
                     *json_in,
-                    (
-                        404,
-                        _problem(
-                            "no such conversation (original shape) or card (newer shape)", CardActionNotFoundProblem
-                        ),
-                    ),
+                    (404, _problem("no such conversation or card (§1.8, newer shape)", EntityNotFoundProblem)),
                 ),
                 "Cards",
                 (TENANT_ID, CONVERSATION_ID, CARD_ID, TENANT),
@@ -684,7 +677,8 @@ COMPONENT_RULES: dict[str, dict[str, Any]] = {
 
 
 # Request models take a JSON number where a string is expected ("123" and 123 alike), as 8x8's JSON binding
-# does (models.RequestModel); plain string fields of their components say so.
+# does (models.RequestModel); plain string fields of their components say so. `ConversationUser` is one component
+# for requests and responses alike, so its reading in responses is that lenient too.
 LENIENT_COMPONENTS = frozenset(
     name for name, obj in vars(m).items() if isinstance(obj, type) and issubclass(obj, m.RequestModel)
 )

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from emulator.core.plugin import Endpoint, VendorPlugin, route, vendor_endpoint
@@ -205,7 +205,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
         signer = signer_for(emu)
         if request.path_params["jwk_id"] != signer.kid:
             raise errors.not_found("Jwk", request.path_params["jwk_id"])
-        return hal(signer.jwk())
+        return JSONResponse(signer.jwk())  # OAS: application/json here, not hal+json
 
     # -- channels --------------------------------------------------------------------------------------
 
