@@ -246,23 +246,11 @@ class WebhookDispatcher:
 
     def submit(self, vendor: str, tenant: str, outbound: Outbound) -> Delivery:
         """Queue one webhook; returns at once. Never raises for a bad target: the delivery fails instead."""
-        policy = self.policy(vendor)
-        seq = self._take_seq()
-        now = self.clock.now()
-        delivery = Delivery(
-            id=f"dlv_{seq:07d}",
-            seq=seq,
-            vendor=vendor,
-            tenant=tenant,
-            event_id=outbound.event_id,
-            event_type=outbound.event_type,
-            subject=outbound.subject,
-            url=outbound.url,
-            body=policy.serialize(outbound.payload),
-            profile=dict(outbound.profile),
-            created_at=now,
-            not_before=now,
+        body = self.policy(vendor).serialize(outbound.payload)
+        delivery = self._new(
+            vendor, tenant, outbound.event_id, outbound.event_type, outbound.subject, outbound.url, body
         )
+        delivery.profile = dict(outbound.profile)
         self._apply_chaos_on_submit(delivery)
         self._enqueue(delivery)
         return delivery
@@ -272,25 +260,30 @@ class WebhookDispatcher:
         old = self._log.get(delivery_id)
         if old is None:
             return None
-        seq = self._take_seq()
-        now = self.clock.now()
-        new = Delivery(
-            id=f"dlv_{seq:07d}",
-            seq=seq,
-            vendor=old.vendor,
-            tenant=old.tenant,
-            event_id=old.event_id,
-            event_type=old.event_type,
-            subject=old.subject,
-            url=old.url,
-            body=old.body,
-            profile=dict(old.profile),
-            created_at=now,
-            not_before=now,
-            redelivery_of=old.id,
-        )
+        new = self._new(old.vendor, old.tenant, old.event_id, old.event_type, old.subject, old.url, old.body)
+        new.profile, new.redelivery_of = dict(old.profile), old.id
         self._enqueue(new)
         return new
+
+    def _new(
+        self, vendor: str, tenant: str, event_id: str, event_type: str, subject: str, url: str, body: bytes
+    ) -> Delivery:
+        seq = self._take_seq()
+        now = self.clock.now()
+        return Delivery(
+            id=f"dlv_{seq:07d}",
+            seq=seq,
+            vendor=vendor,
+            tenant=tenant,
+            event_id=event_id,
+            event_type=event_type,
+            subject=subject,
+            url=url,
+            body=body,
+            profile={},
+            created_at=now,
+            not_before=now,
+        )
 
     def _take_seq(self) -> int:
         seq = self._next_seq

@@ -26,7 +26,7 @@ from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, TENANT_HEADE
 from emulator.vendors.eightbyeight.contract import contract
 from emulator.vendors.eightbyeight.delivery import signer_for
 from tests.conftest import make_settings
-from tests.vendors.eightbyeight.test_models import SEED_CREATE_BODY
+from tests.vendors.eightbyeight.seed import SEED_CREATE_BODY
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "schemathesis"  # open auth: the key names the tenant, and the tenant id is the tenant's name

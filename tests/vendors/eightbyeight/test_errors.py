@@ -321,7 +321,7 @@ async def test_jwk_needs_no_api_key(make_env: EnvFactory) -> None:
     kid = signer_for(e.emu).kid
     resp = await e.call("GET", f"{P}/jwk/{kid}/public", key=None)
     assert resp.status_code == 200
-    assert resp.headers["content-type"] == "application/hal+json"
+    assert resp.headers["content-type"] == "application/json"  # the OAS documents plain JSON for the JWK
     assert set(resp.json()) == {"kty", "e", "kid", "n"}
     await assert_rejected(
         e,

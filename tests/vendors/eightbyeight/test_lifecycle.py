@@ -34,65 +34,10 @@ from tests.vendors.eightbyeight.conftest import (
     user_participant,
     vendor_settings,
 )
+from tests.vendors.eightbyeight.seed import SEED_CREATE_BODY
 
-# The create-conversation body of seed 004 (chat-workflow), verbatim: note `"id":" 123"` and `"key":" AccountType"`.
-SEED_CREATE = """
-{
-"user": {
-"language": "en",
-"name": "James Jones",
-"email": "[email protected]",
-"phone": "013453403332",
-"additionalProperties": [
-{
-"key": "Authenticated",
-"value": "yes"
-},
-{
-"key": "Intent",
-"value": "balance"
-},
-{
-"key":" AccountType",
-"value": "credit"
-}
-]
-},
-"assignment": {
-"type": "queue",
-"id":" 123"
-},
-"history": {
-"messages": [
-{
-"authorType": "user",
-"text": "Hello, can I get my balance please"
-},
-{
-"authorType": "bot",
-"text": "Sure, what is your account number"
-},
-{
-"authorType": "user",
-"text": "123456"
-},
-{
-"authorType": "bot",
-"text": "Your balance is £12.34"
-},
-{
-"authorType": "user",
-"text": "Thanks, please can I speak to an agent "
-},
-{
-"authorType": "bot",
-"text": "Sure, connecting you now"
-}
-]
-},
-"channelId": "f5odm43occnifcdcsa"
-}
-"""
+SEED_CREATE = SEED_CREATE_BODY
+
 SEED_USER = json.loads(SEED_CREATE)["user"]
 JAMES = {"name": "James Jones", "language": "en"}
 GREETING_JANE = "Hi James, this is Jane. How can I help you today?"

@@ -212,7 +212,7 @@ async def test_jwk_endpoint(ebe: Ebe, webhook_sink: WebhookSink) -> None:
     for headers in ({}, {"x-api-key": "nobody"}):
         resp = await ebe.http.get(f"{API}/jwk/{kid}/public", headers=headers)
         assert resp.status_code == 200
-        assert resp.headers["content-type"] == "application/hal+json"
+        assert resp.headers["content-type"] == "application/json"  # the OAS documents plain JSON for the JWK
         assert resp.json()["kid"] == kid
 
     resp = await ebe.http.get(f"{API}/jwk/not-a-kid/public")
