@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from emulator.app import create_app
+from emulator.core.routing import PrefixRoutes
 from emulator.core.runtime import Emulator
 from emulator.vendors import eightbyeight
 from emulator.vendors.eightbyeight.constants import API_PREFIX, CARD_ACTION_PREFIX
@@ -295,10 +296,22 @@ JWK_ROUTE = ("GET", f"{P}/jwk/{{jwk_id}}/public")
 
 async def test_route_table_covers_every_endpoint(make_env: EnvFactory) -> None:
     e = await make_env()
+
+    def flat(routes: list[Any], prefix: str = "") -> list[tuple[str, Route]]:
+        out: list[tuple[str, Route]] = []
+        for r in routes:
+            if isinstance(r, Mount):
+                out.extend(flat(r.routes, prefix + r.path))
+            elif isinstance(r, PrefixRoutes):
+                out.extend(flat(r.routes, prefix))
+            elif isinstance(r, Route):
+                out.append((prefix + r.path, r))
+        return out
+
     served = {
-        (method, r.path)
-        for r in e.app.routes
-        if isinstance(r, Route) and r.path.startswith((P, CARD_ACTION_PREFIX))
+        (method, path)
+        for path, r in flat(e.app.routes)
+        if path.startswith((P, CARD_ACTION_PREFIX))
         for method in (r.methods or set()) - {"HEAD"}
     }
     assert served == {*ROUTES, JWK_ROUTE}

@@ -1,0 +1,96 @@
+"""A vendor's routes behind one prefix, matched segment by segment instead of regex by regex.
+
+Starlette tries routes in order, one regular expression each; an 8x8 `GET /conversations/{id}` would be
+tested against every route before it. `PrefixRoutes` keeps a vendor's routes in a tree keyed by path
+segment (`{name}` segments match any non-empty segment), so a request costs one walk down the tree.
+Matching, 405 with `Allow`, and path parameters behave as with plain Starlette routes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Receive, Scope, Send
+
+
+@dataclass
+class _Node:
+    static: dict[str, _Node] = field(default_factory=dict)
+    param: tuple[str, _Node] | None = None
+    route: Route | None = None
+
+
+class PrefixRoutes(BaseRoute):
+    """Every route whose path starts with `prefix + "/"`; other paths do not match."""
+
+    def __init__(self, prefix: str, routes: list[Route]) -> None:
+        self.prefix = prefix.rstrip("/")
+        self.routes = routes
+        self._root = _Node()
+        for route in routes:
+            self._add(route)
+
+    def _add(self, route: Route) -> None:
+        node = self._root
+        for seg in route.path[len(self.prefix) + 1 :].split("/"):
+            if seg.startswith("{") and seg.endswith("}"):
+                name = seg[1:-1].split(":", 1)[0]
+                if node.param is None:
+                    node.param = (name, _Node())
+                elif node.param[0] != name:
+                    raise ValueError(f"{route.path}: parameter {{{name}}} clashes with {{{node.param[0]}}}")
+                node = node.param[1]
+            else:
+                node = node.static.setdefault(seg, _Node())
+        if node.route is not None:
+            raise ValueError(f"{route.path} is routed twice")
+        node.route = route
+
+    def _find(self, path: str) -> tuple[Route, dict[str, str]] | None:
+        if not path.startswith(self.prefix + "/"):
+            return None
+        node = self._root
+        params: dict[str, str] = {}
+        for seg in path[len(self.prefix) + 1 :].split("/"):
+            nxt = node.static.get(seg)
+            if nxt is None:
+                if node.param is None or not seg:
+                    return None
+                params[node.param[0]] = seg
+                nxt = node.param[1]
+            node = nxt
+        return (node.route, params) if node.route is not None else None
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        root = scope.get("root_path", "")
+        path: str = scope["path"]
+        found = self._find(path[len(root) :] if root and path.startswith(root) else path)
+        if found is None:
+            return Match.NONE, {}
+        route, params = found
+        child: dict[str, Any] = {
+            "endpoint": route.endpoint,
+            "path_params": {**scope.get("path_params", {}), **params},
+            "cxemu.route": route,
+        }
+        if route.methods and scope["method"] not in route.methods:
+            return Match.PARTIAL, child
+        return Match.FULL, child
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route: Route = scope["cxemu.route"]
+        await route.handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        for route in self.routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except Exception:
+                continue
+        from starlette.routing import NoMatchFound
+
+        raise NoMatchFound(name, path_params)

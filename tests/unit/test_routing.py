@@ -1,0 +1,66 @@
+"""PrefixRoutes: a vendor's routes matched segment by segment."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+
+from emulator.core.routing import PrefixRoutes
+
+
+async def ok(request: Request) -> Response:
+    return Response("ok")
+
+
+ROUTES = PrefixRoutes(
+    "/api/v1",
+    [
+        Route("/api/v1/items", ok, methods=["GET", "POST"]),
+        Route("/api/v1/items/{item_id}", ok, methods=["GET"]),
+        Route("/api/v1/items/verify", ok, methods=["POST"]),
+        Route("/api/v1/items/{item_id}/parts/{part_id}", ok, methods=["DELETE"]),
+    ],
+)
+
+
+def scope(method: str, path: str) -> dict[str, object]:
+    return {"type": "http", "method": method, "path": path, "root_path": ""}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "match", "params"),
+    [
+        ("GET", "/api/v1/items", Match.FULL, {}),
+        ("GET", "/api/v1/items/a1", Match.FULL, {"item_id": "a1"}),
+        ("POST", "/api/v1/items/verify", Match.FULL, {}),  # a static segment wins over a parameter
+        ("DELETE", "/api/v1/items/a1/parts/p9", Match.FULL, {"item_id": "a1", "part_id": "p9"}),
+        ("PUT", "/api/v1/items/a1", Match.PARTIAL, {"item_id": "a1"}),  # -> 405 with Allow
+        ("GET", "/api/v1/items/", Match.NONE, None),  # an empty segment is no parameter
+        ("GET", "/api/v1/nope", Match.NONE, None),
+        ("GET", "/api/v2/items", Match.NONE, None),
+        ("GET", "/api/v1", Match.NONE, None),
+    ],
+    ids=[
+        "list",
+        "param",
+        "static-first",
+        "two-params",
+        "wrong-method",
+        "empty-segment",
+        "unknown",
+        "other-prefix",
+        "bare",
+    ],
+)
+def test_matching(method: str, path: str, match: Match, params: dict[str, str] | None) -> None:
+    got, child = ROUTES.matches(scope(method, path))
+    assert got == match
+    if params is not None:
+        assert child["path_params"] == params
+
+
+def test_clashing_parameter_names_are_refused() -> None:
+    with pytest.raises(ValueError, match="clashes"):
+        PrefixRoutes("/p", [Route("/p/{a}", ok), Route("/p/{b}/x", ok)])
