@@ -1,4 +1,4 @@
-"""The `cxemu` command: serve, contracts export, version.
+"""The `cxemu` command: serve, scenario run, contracts export, version.
 
 Invalid options or configuration print one line naming the bad field and exit with status 2.
 """
@@ -46,6 +46,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--state-file", help="save state here on shutdown and restore it on start")
     serve.add_argument("--log-level", help="debug, info (default), warning, error, critical")
     serve.add_argument("--plugin", action="append", dest="plugins", help="extra vendor plugin module:attribute")
+    serve.add_argument(
+        "--scenario",
+        action="append",
+        dest="scenarios",
+        metavar="FILE",
+        help="load a scenario file at start (its actors meet the app under test); repeatable",
+    )
+
+    scenario = sub.add_parser("scenario", help="scenario files")
+    ssub = scenario.add_subparsers(dest="scenario_command", required=True, parser_class=_Parser)
+    run = ssub.add_parser("run", help="run scenario files self-contained (virtual clock); exit 1 if any fails")
+    run.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files or folders of them")
+    run.add_argument("--junit", metavar="PATH", help="also write a JUnit XML report here")
+    run.add_argument("--seed", help="override every scenario's seed")
+    run.add_argument("--plugin", action="append", dest="plugins", help="extra vendor plugin module:attribute")
+    run.add_argument("-q", "--quiet", action="store_true", help="print only failing scenarios and the summary")
 
     contracts = sub.add_parser("contracts", help="OpenAPI contracts")
     csub = contracts.add_subparsers(dest="contracts_command", required=True, parser_class=_Parser)
@@ -64,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "contracts":
             return _export(Path(args.out), check=args.check)
+        if args.command == "scenario":
+            return _scenario_run(args)
         print(f"cxemu {__version__}")
         return 0
     except ConfigError as exc:
@@ -89,6 +107,10 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
+    if args.scenarios:
+        from emulator.scenarios.service import attach
+
+        attach(app, _load_for_serve(app, args.scenarios))
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -152,3 +174,69 @@ def _export(out: Path, *, check: bool) -> int:
         print(f"cxemu: contracts differ from the code: {', '.join(drift)} (run `cxemu contracts export`)")
         return 1
     return 0
+
+
+def _scenario_files(specs: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for spec in specs:
+        path = Path(spec)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not found:
+                raise ConfigError(f"scenario {spec}: no .yaml files in this folder")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ConfigError(f"scenario {spec}: no such file")
+    return files
+
+
+def _load_for_serve(app: Any, specs: Sequence[str]) -> list[Any]:
+    from emulator.scenarios.errors import LoadError
+    from emulator.scenarios.loader import load_file
+
+    plugins = app.state.emulator.plugins
+    loaded = []
+    for path in _scenario_files(specs):
+        try:
+            loaded.append(load_file(path, plugins))
+        except LoadError as exc:
+            raise ConfigError(f"--scenario {exc.first}") from None
+    return loaded
+
+
+def _scenario_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from emulator.app import load_plugins
+    from emulator.scenarios.report import junit, render, summary_line
+    from emulator.scenarios.runner import run_path
+
+    seed: int | None = None
+    if args.seed is not None:
+        try:
+            seed = int(args.seed)
+        except ValueError:
+            raise ConfigError(f"--seed: must be a whole number >= 0, got {args.seed!r}") from None
+        if seed < 0:
+            raise ConfigError(f"--seed: must be a whole number >= 0, got {args.seed!r}")
+    files = _scenario_files(args.files)
+    plugins = load_plugins(Settings.load({}, {"plugins": tuple(args.plugins or ())}))
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    results = []
+    for path in files:
+        result = asyncio.run(run_path(path, seed=seed, plugins=plugins))
+        results.append(result)
+        if not (args.quiet and result.passed):
+            print(render(result), flush=True)
+            print(flush=True)
+    print(summary_line(results))
+    if args.junit:
+        out = Path(args.junit)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(junit(results), encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--junit {out}: cannot write ({exc.strerror})") from None
+    return 0 if all(r.passed for r in results) else 1

@@ -7,6 +7,9 @@
   control plane (clock, deliveries, journal); the tenant is reset when the test ends.
 - `webhook_sink` (per test): a real HTTP receiver on a free port that records every request, answers
   as told (`respond_with`), and `wait_for(match, count=1, timeout=...)`s, listing near misses on failure.
+- scenario files: with `--cxemu-scenarios` (or ini `cxemu_scenarios = true`) every `scenarios/**/*.yaml`
+  under the rootdir is one test, run self-contained (virtual clock, built-in receiver); a failure shows the
+  scenario's step-by-step report.
 
     def test_agent_joins(cxemu, webhook_sink):
         creds = cxemu.credentials("eightbyeight")
@@ -17,20 +20,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-JsonMatch = Mapping[str, Any] | Callable[["ReceivedRequest"], bool]
+from emulator.scenarios.match import subset_mismatches
+from emulator.scenarios.receiver import JsonMatch, ReceivedRequest, WebhookSink
+
+__all__ = [
+    "CxemuHandle",
+    "CxemuServer",
+    "JsonMatch",
+    "ReceivedRequest",
+    "ScenarioItem",
+    "WebhookSink",
+    "subset_mismatches",
+]
 
 # -- the server -------------------------------------------------------------------------------------------
 
@@ -46,6 +60,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("cxemu_clock", "virtual (default) or system", default="virtual")
     parser.addini("cxemu_auth", "open (default) or strict", default="open")
     parser.addini("cxemu_plugins", "extra vendor plugins (module:attribute)", type="linelist", default=[])
+    group.addoption(
+        "--cxemu-scenarios", action="store_true", default=False, help="collect scenarios/**/*.yaml as tests"
+    )
+    parser.addini("cxemu_scenarios", "collect scenarios/**/*.yaml as tests", type="bool", default=False)
 
 
 class ServerThread:
@@ -206,193 +224,7 @@ def cxemu(cxemu_server: CxemuServer, request: pytest.FixtureRequest) -> Iterator
 
 
 # -- the webhook sink -------------------------------------------------------------------------------------
-
-
-@dataclass
-class ReceivedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    """Header names in lower case."""
-    body: bytes
-    at: float = field(default=0.0)
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
-
-
-@dataclass
-class _Reply:
-    status: int
-    body: bytes
-    delay: float
-
-
-def subset_mismatches(expected: Any, actual: Any, path: str = "") -> list[str]:
-    """Where `actual` differs from `expected`, read as a subset (dicts by key, lists item by item)."""
-    if isinstance(expected, Mapping):
-        if not isinstance(actual, Mapping):
-            return [f"{path or '.'}: expected an object, got {actual!r}"]
-        out: list[str] = []
-        for key, value in expected.items():
-            if key not in actual:
-                out.append(f"{path}.{key}: missing")
-            else:
-                out.extend(subset_mismatches(value, actual[key], f"{path}.{key}"))
-        return out
-    if isinstance(expected, list):
-        if not isinstance(actual, list) or len(actual) != len(expected):
-            return [f"{path or '.'}: expected {expected!r}, got {actual!r}"]
-        out = []
-        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
-            out.extend(subset_mismatches(e, a, f"{path}[{i}]"))
-        return out
-    return [] if expected == actual else [f"{path or '.'}: expected {expected!r}, got {actual!r}"]
-
-
-class WebhookSink:
-    """A real HTTP receiver on 127.0.0.1 (see the module docstring)."""
-
-    def __init__(self) -> None:
-        self.requests: list[ReceivedRequest] = []
-        self._cond = threading.Condition()
-        self._replies: list[_Reply] = []
-        self._default = _Reply(200, b"", 0.0)
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
-                received = ReceivedRequest(
-                    method=self.command,
-                    path=self.path,
-                    headers={k.lower(): v for k, v in self.headers.items()},
-                    body=body,
-                    at=time.time(),
-                )
-                reply = sink._record(received)
-                if reply.delay:
-                    time.sleep(reply.delay)  # a deliberately slow receiver
-                self.send_response(reply.status)
-                self.send_header("content-length", str(len(reply.body)))
-                self.end_headers()
-                if reply.body:
-                    self.wfile.write(reply.body)
-
-            do_POST = do_PUT = do_GET = do_PATCH = do_DELETE = _handle
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        # a short poll interval: `close()` (every test's teardown) waits up to one interval for the loop to stop
-        serve = {"poll_interval": 0.02}
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs=serve, daemon=True)
-        self._thread.start()
-
-    def url_for(self, path: str = "/hook") -> str:
-        return self.url + path
-
-    def _record(self, received: ReceivedRequest) -> _Reply:
-        with self._cond:
-            reply = self._replies.pop(0) if self._replies else self._default
-            received.headers["x-sink-status"] = str(reply.status)
-            self.requests.append(received)
-            self._cond.notify_all()
-            return reply
-
-    def respond_with(self, status: int, *, times: int | None = None, body: bytes = b"", delay: float = 0.0) -> None:
-        """Answer the next `times` requests with `status` (every request from now on when `times` is None)."""
-        with self._cond:
-            if times is None:
-                self._default = _Reply(status, body, delay)
-            else:
-                self._replies.extend(_Reply(status, body, delay) for _ in range(times))
-
-    def clear(self) -> None:
-        with self._cond:
-            self.requests.clear()
-
-    @staticmethod
-    def _matches(
-        req: ReceivedRequest, match: JsonMatch | None, headers: Mapping[str, str] | None, path: str | None
-    ) -> list[str]:
-        problems: list[str] = []
-        if path is not None and req.path != path:
-            problems.append(f"path: expected {path!r}, got {req.path!r}")
-        if headers:
-            for name, value in headers.items():
-                got = req.headers.get(name.lower())
-                if got != value:
-                    problems.append(f"header {name}: expected {value!r}, got {got!r}")
-        if match is None:
-            return problems
-        if callable(match):
-            if not match(req):
-                problems.append("predicate returned False")
-            return problems
-        try:
-            payload = req.json
-        except ValueError:
-            return [*problems, "body is not JSON"]
-        return problems + subset_mismatches(match, payload)
-
-    def matching(
-        self, match: JsonMatch | None = None, *, headers: Mapping[str, str] | None = None, path: str | None = None
-    ) -> list[ReceivedRequest]:
-        with self._cond:
-            return [r for r in self.requests if not self._matches(r, match, headers, path)]
-
-    def wait_for(
-        self,
-        match: JsonMatch | None = None,
-        *,
-        count: int = 1,
-        timeout: float = 5.0,
-        headers: Mapping[str, str] | None = None,
-        path: str | None = None,
-    ) -> list[ReceivedRequest]:
-        """Block until `count` received requests match (a JSON subset, or a predicate); return them.
-
-        On timeout, fail with the closest near misses and why each one did not match.
-        """
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                hits = [r for r in self.requests if not self._matches(r, match, headers, path)]
-                if len(hits) >= count:
-                    return hits
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cond.wait(remaining)
-            misses = sorted(
-                ((self._matches(r, match, headers, path), r) for r in self.requests if r not in hits),
-                key=lambda pair: len(pair[0]),
-            )
-        lines = [f"expected {count} request(s) matching {match!r}, got {len(hits)} within {timeout:g}s"]
-        if not misses:
-            lines.append(f"no other requests arrived ({len(self.requests)} in all)")
-        for problems, r in misses[:5]:
-            lines.append(f"- near miss {r.method} {r.path} {r.body[:300]!r}")
-            lines.extend(f"    {p}" for p in problems[:6])
-        raise AssertionError("\n".join(lines))
-
-    async def async_wait_for(self, match: JsonMatch | None = None, **kwargs: Any) -> list[ReceivedRequest]:
-        """`wait_for` for async tests (runs in a worker thread so the event loop keeps going)."""
-        import asyncio
-
-        return await asyncio.to_thread(self.wait_for, match, **kwargs)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+# (the receiver lives in `emulator.scenarios.receiver`, shared with scenario runs; re-exported here)
 
 
 @pytest.fixture
@@ -403,3 +235,57 @@ def webhook_sink() -> Iterator[WebhookSink]:
         yield sink
     finally:
         sink.close()
+
+
+# -- scenario files as tests ------------------------------------------------------------------------------
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    config = parent.config
+    if not (config.getoption("--cxemu-scenarios") or config.getini("cxemu_scenarios")):
+        return None
+    try:
+        rel = file_path.relative_to(config.rootpath)
+    except ValueError:
+        return None
+    if not rel.parts or rel.parts[0] != "scenarios":
+        return None
+    file: ScenarioFile = ScenarioFile.from_parent(parent, path=file_path)
+    return file
+
+
+class ScenarioFailed(Exception):
+    """A scenario did not pass; the message is its report."""
+
+
+class ScenarioFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        yield ScenarioItem.from_parent(self, name=self.path.stem)
+
+
+class ScenarioItem(pytest.Item):
+    """One scenario file, run self-contained: in-process app, virtual clock, built-in webhook receiver."""
+
+    def runtest(self) -> None:
+        from emulator.app import load_plugins
+        from emulator.scenarios.report import render
+        from emulator.scenarios.runner import run_path
+        from emulator.settings import Settings
+
+        extra = tuple(self.config.getini("cxemu_plugins")) + tuple(self.config.getoption("--cxemu-plugin") or ())
+        plugins = load_plugins(Settings.load({}, {"plugins": extra}))
+        result = asyncio.run(run_path(self.path, plugins=plugins))
+        report = render(result)
+        self.add_report_section("call", "scenario", report)
+        if not result.passed:
+            raise ScenarioFailed(report)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ScenarioFailed):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"scenario {self.path.name}"

@@ -32,6 +32,7 @@ from emulator.core.webhooks import WebhookPolicy
 
 if TYPE_CHECKING:
     from emulator.core.runtime import Emulator
+    from emulator.scenarios.hooks import ScenarioHooks
 
 LOG = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class VendorPlugin:
     config_model: type[BaseModel] | None = None
     """Validates this vendor's section of the config file (`vendors: {<slug>: ...}`)."""
     on_start: Callable[[Emulator], Awaitable[None]] | None = None
+    scenario: ScenarioHooks | None = None
+    """Scenario support: the vendor's `setup` model, actor actions and step kinds (`emulator.scenarios.hooks`)."""
     extras: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -16,6 +16,8 @@ class Problem:
     line: int | None
     path: str
     message: str
+    code: str = "invalid_scenario"
+    """`unknown_vendor` when the file names a vendor that is not served (or has no scenario support)."""
 
     def render(self, source: str) -> str:
         where = f"{source}:{self.line}" if self.line is not None else source

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from emulator.core.ids import TenantIds
 from emulator.core.plugin import VendorPlugin
 from emulator.core.runtime import Emulator
-from emulator.vendors.eightbyeight import actors, control, delivery, events, http, routes, state
+from emulator.vendors.eightbyeight import actors, control, delivery, events, http, routes, scenario, state
 from emulator.vendors.eightbyeight.config import EightByEightConfig
 from emulator.vendors.eightbyeight.constants import API_PREFIX, CARD_ACTION_PREFIX
 
@@ -66,4 +66,5 @@ PLUGIN: VendorPlugin = VendorPlugin(
     config_model=EightByEightConfig,
     on_start=_start,
     contract=_contract,
+    scenario=scenario.HOOKS,
 )

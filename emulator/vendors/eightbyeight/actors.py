@@ -4,7 +4,9 @@ With the default behaviour (`config.AgentBehaviour`) a created conversation beco
 a free agent of the queue joins after `join_delay`, greets (typing first), answers each customer message
 by the first matching rule (reply, transfer to a queue, or leave) after `reply_delay`, and ends the
 interaction after `leave_after_idle` seconds without a customer message. When an agent frees up, the
-oldest waiting conversation of its queues is offered to it.
+oldest waiting conversation of its queues is offered to it. With `queue_timeout` set, a conversation no
+agent joined within that many seconds of QUEUED leaves the queue and ends idle: one CONVERSATION_UPDATE
+(state idle, assignment still the queue) and nothing else [inf].
 
 Every job re-checks the conversation when it runs (same interaction, same agent), so a job made stale by
 something that happened in between (the customer left, a transfer) does nothing.
@@ -32,6 +34,7 @@ SAY = f"{SLUG}.agent.say"
 IDLE_CHECK = f"{SLUG}.agent.idle_check"
 POST_AGENT_END = f"{SLUG}.post_agent.end"
 POST_AGENT_USER_TIMEOUT = f"{SLUG}.post_agent.user_timeout"
+QUEUE_TIMEOUT = f"{SLUG}.queue_timeout"
 
 
 def _state(emu: Emulator, tenant: str) -> st.EightByEightState | None:
@@ -80,6 +83,8 @@ def on_event(emu: Emulator, event: DomainEvent) -> None:
     if conv is None or conv.interaction is None:
         return
     interaction = conv.interaction.id
+    if kind == "conversation.queued" and behaviour.queue_timeout:
+        later(behaviour.queue_timeout, QUEUE_TIMEOUT, interaction=interaction, queue=event.data["queueId"])
     if kind == "conversation.queued" and behaviour.auto:
         later(behaviour.join_delay, OFFER, interaction=interaction)
     elif kind == "member.joined" and event.data["memberType"] == "agent" and behaviour.auto:
@@ -223,8 +228,20 @@ def jobs(emu: Emulator) -> dict[str, Any]:
             if conv is not None and post is not None and post.active and _user_messages(conv) == args["seen"]:
                 st.end_post_agent(tx, conv)
 
+    async def queue_timeout(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
+        async with store.tenant(vendor, tenant, create=False) as tx:
+            conv = _live(tx, args)
+            if (
+                conv is not None
+                and conv.agent_id is None
+                and conv.id in tx.state.waiting
+                and conv.queue_id == args["queue"]
+            ):
+                st._end_interaction(tx, conv)  # no agent came: the interaction ends idle, in its queue
+
     return {
         ACTIVATE: activate,
+        QUEUE_TIMEOUT: queue_timeout,
         POST_AGENT_USER_TIMEOUT: post_agent_user_timeout,
         OFFER: offer,
         TYPE: agent_type,

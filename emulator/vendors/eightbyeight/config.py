@@ -59,6 +59,12 @@ class AgentBehaviour(_Config):
     leave_after_idle: float | None = Field(
         300.0, ge=1, description="the agent ends the interaction after this long without a customer message"
     )
+    queue_timeout: float | None = Field(
+        None,
+        ge=1,
+        description="a conversation still waiting in a queue this long after QUEUED (no agent joined) ends: "
+        "CONVERSATION_UPDATE(idle) [inf]; none by default",
+    )
 
 
 class TenantConfig(_Config):

@@ -1,0 +1,131 @@
+"""Scenarios loaded into a running server: `POST /_emulator/scenarios`, `cxemu serve --scenario FILE`.
+
+One `ScenarioManager` per Emulator (`manager_for(emu)`) keeps the runs, routes the emulator's committed events
+to their actors, and owns a built-in webhook receiver for runs that were given no `webhook_url` (the
+server's `--webhook-url` wins when set). A run's steps go on in a background task; its actors stay active
+until it is unloaded (`DELETE /_emulator/scenarios/{id}`) or another scenario is loaded for the same tenant.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from emulator.core.events import DomainEvent
+from emulator.core.runtime import Emulator
+from emulator.scenarios.errors import ScenarioError
+from emulator.scenarios.loader import LoadedScenario
+from emulator.scenarios.receiver import WebhookSink
+from emulator.scenarios.runner import ScenarioRun
+
+RECEIVER_PATH = "/webhook"
+
+
+class ScenarioManager:
+    """The scenarios of one emulator; see the module docstring."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        self.runs: dict[str, ScenarioRun] = {}
+        self._seq = 0
+        self.sink: WebhookSink | None = None
+        emu.bus.subscribe(self._on_event)
+
+    def _on_event(self, event: DomainEvent) -> None:
+        for run in list(self.runs.values()):
+            if run.active and run.vendor == event.vendor and run.tenant == event.tenant:
+                run.react(event)
+
+    def receiver_url(self) -> str:
+        if self.sink is None or self.sink.closed:
+            self.sink = WebhookSink()
+        return self.sink.url_for(RECEIVER_PATH)
+
+    async def start(
+        self,
+        loaded: LoadedScenario,
+        app: Any,
+        *,
+        tenant: str | None = None,
+        webhook_url: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        background: bool = True,
+    ) -> ScenarioRun:
+        """Set up the scenario's world and actors, then run its steps (in the background unless told).
+
+        Raises ScenarioError when the setup fails (the run is then not kept)."""
+        self._seq += 1
+        run_id = f"scn_{self._seq:04d}"
+        url = webhook_url or self.emu.settings.webhook_url or self.receiver_url()
+        run = ScenarioRun(
+            loaded, self.emu, app, run_id=run_id, tenant=tenant, variables={"webhook_url": url, **(variables or {})}
+        )
+        for other in list(self.runs.values()):
+            if other.active and other.vendor == run.vendor and other.tenant == run.tenant:
+                await other.stop()
+        try:
+            await run.setup()
+        except ScenarioError:
+            await run.stop()
+            raise
+        self.runs[run_id] = run
+        if background:
+            run.start_background()
+        return run
+
+    def get(self, run_id: str) -> ScenarioRun | None:
+        return self.runs.get(run_id)
+
+    async def unload(self, run_id: str) -> ScenarioRun | None:
+        run = self.runs.pop(run_id, None)
+        if run is not None:
+            await run.stop()
+        return run
+
+    async def close(self) -> None:
+        for run in list(self.runs.values()):
+            await run.stop()
+        if self.sink is not None:
+            self.sink.close()
+            self.sink = None
+
+
+_MANAGERS: weakref.WeakKeyDictionary[Emulator, ScenarioManager] = weakref.WeakKeyDictionary()
+
+
+def manager_for(emu: Emulator) -> ScenarioManager:
+    manager = _MANAGERS.get(emu)
+    if manager is None:
+        manager = _MANAGERS[emu] = ScenarioManager(emu)
+    return manager
+
+
+Lifespan = Callable[[Any], AbstractAsyncContextManager[None]]
+
+
+def attach(app: Any, scenarios: Sequence[LoadedScenario], announce: Callable[[str], None] = print) -> None:
+    """Load `scenarios` into `app`'s emulator once it has started (for `cxemu serve --scenario`)."""
+    inner: Lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[None]:
+        async with inner(a):
+            manager = manager_for(a.state.emulator)
+            for loaded in scenarios:
+                try:
+                    run = await manager.start(loaded, a)
+                except ScenarioError as exc:
+                    announce(f"scenario {loaded.source}: {exc}")
+                    continue
+                announce(
+                    f"  scenario {run.result.id} {loaded.model.name!r} ({loaded.source}): tenant {run.tenant}, "
+                    f"webhooks to {run.variables['webhook_url']}; progress at /_emulator/scenarios/{run.result.id}"
+                )
+            try:
+                yield
+            finally:
+                await manager.close()
+
+    app.router.lifespan_context = lifespan

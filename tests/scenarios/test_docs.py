@@ -1,0 +1,14 @@
+"""The scenario reference is generated from the schema: the checked-in file must match the code."""
+
+from __future__ import annotations
+
+from emulator.app import load_plugins
+from emulator.scenarios.docs import generate
+from emulator.settings import Settings
+from tests.scenarios.conftest import LIBRARY
+
+
+def test_checked_in_reference_matches_the_schema() -> None:
+    expected = generate(load_plugins(Settings()))
+    actual = (LIBRARY / "README.md").read_text(encoding="utf-8")
+    assert actual == expected, "run `python -m emulator.scenarios.docs > scenarios/README.md`"
