@@ -6,6 +6,7 @@ Invalid options or configuration print one line naming the bad field and exit wi
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -99,6 +100,15 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.load(os.environ, overrides)
 
 
+def _tune_gc() -> None:
+    """A server keeps every conversation it saw: after start-up, move what exists out of the collector's way
+    and collect the young generation less often. Full collections over a growing heap otherwise pause the
+    event loop for tens of milliseconds (measured in bench/)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -147,6 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
     # (a traceback) after a clean, state-saving shutdown. With this handler in place the exit status is 0.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
+    _tune_gc()
     server.run(sockets=[sock])
     return 0 if server.started else 1
 
