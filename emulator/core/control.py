@@ -24,7 +24,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 from starlette.requests import Request
@@ -362,30 +362,29 @@ async def json_body(request: Request, *, optional: bool = False) -> Any:
         raise ValueError("the body is not valid JSON") from None
 
 
-def q_int(request: Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
+N = TypeVar("N", int, float)
+
+
+def _q_number(request: Request, name: str, default: N | None, lo: N, hi: N, kind: type[N]) -> N | None:
     raw = request.query_params.get(name)
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ValueError(f"{name}: must be an integer") from None
-    if not lo <= value <= hi:
-        raise ValueError(f"{name}: must be between {lo} and {hi}")
-    return value
-
-
-def q_float(request: Request, name: str, default: float, lo: float, hi: float) -> float:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}: must be a number") from None
+        raise ValueError(f"{name}: must be {'an integer' if kind is int else 'a number'}") from None
     if not lo <= value <= hi:
         raise ValueError(f"{name}: must be between {lo:g} and {hi:g}")
     return value
+
+
+def q_int(request: Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
+    return _q_number(request, name, default, lo, hi, int)
+
+
+def q_float(request: Request, name: str, default: float, lo: float, hi: float) -> float:
+    value = _q_number(request, name, default, lo, hi, float)
+    return default if value is None else value
 
 
 def q_bool(request: Request, name: str, default: bool) -> bool:
