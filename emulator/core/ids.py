@@ -92,18 +92,31 @@ def _faker(locale: str) -> Faker:
 class TenantIds:
     """Ids, random draws and fake data for one (vendor, tenant); counters are kept in `counters`."""
 
-    __slots__ = ("counters", "seed", "tenant", "vendor")
+    __slots__ = ("counters", "saved", "seed", "tenant", "vendor")
 
     def __init__(self, seed: int, vendor: str, tenant: str, counters: MutableMapping[str, int]) -> None:
         self.seed = seed
         self.vendor = vendor
         self.tenant = tenant
         self.counters = counters
+        self.saved: dict[str, int] = {}
+        """Each counter's value before this object first moved it (`rollback` puts them back)."""
 
     def _next(self, kind: str) -> int:
-        n = self.counters.get(kind, 0) + 1
-        self.counters[kind] = n
-        return n
+        old = self.counters.get(kind, 0)
+        if kind not in self.saved:
+            self.saved[kind] = old
+        self.counters[kind] = old + 1
+        return old + 1
+
+    def rollback(self) -> None:
+        """Undo every draw made through this object (a failed unit of work issues its ids again)."""
+        for kind, old in self.saved.items():
+            if old:
+                self.counters[kind] = old
+            else:
+                self.counters.pop(kind, None)
+        self.saved.clear()
 
     def new(self, kind: str, fmt: IdFormat = fmt_b64url22) -> str:
         """The next id of `kind` for this tenant."""

@@ -106,7 +106,7 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
                 method=request.method,
                 path=scope["path"],
                 query=scope.get("query_string", b"").decode("latin-1"),
-                headers=list(scope["headers"]),
+                headers=scope["headers"],
                 body=getattr(request, "_body", b""),
                 status=response.status_code,
                 latency_ms=round((wall_monotonic() - started) * 1000, 3),

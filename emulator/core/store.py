@@ -132,15 +132,12 @@ class Store:
         """Unit of work on one tenant; creates the tenant from its constructor unless `create=False`."""
         slot = self._slot(vendor, tenant, create)
         async with slot.lock:
-            counters_before = dict(slot.counters)
-            tx: Tx[Any] = Tx(
-                vendor, tenant, slot.state, TenantIds(self.seed, vendor, tenant, slot.counters), self.clock
-            )
+            ids = TenantIds(self.seed, vendor, tenant, slot.counters)
+            tx: Tx[Any] = Tx(vendor, tenant, slot.state, ids, self.clock)
             try:
                 yield tx
             except BaseException:
-                slot.counters.clear()
-                slot.counters.update(counters_before)
+                ids.rollback()
                 raise
             if tx.events or tx.outbound:
                 for hook in self._commit_hooks:
