@@ -1,7 +1,7 @@
 """WebhookDispatcher: at-least-once delivery of vendor webhooks, ordered per subject, on the clock.
 
-- Delivery runs in the background over one pooled aiohttp session; nothing in an API request waits for
-  it, and a receiver that is down, slow or failing only ever slows its own queue.
+- Delivery runs in the background over one pooled keep-alive client (`core.httpclient`); nothing in an API
+  request waits for it, and a receiver that is down, slow or failing only ever slows its own queue.
 - Deliveries are FIFO per ordering key (target URL + vendor + tenant + subject, e.g. one conversation)
   and parallel across keys, with a global cap on concurrent requests.
 - A failed attempt (non-2xx, connection error, timeout) is retried on the clock following the vendor's
@@ -26,10 +26,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
 from emulator.core.clock import Scheduler, Timer, wall_monotonic
+from emulator.core.httpclient import HttpClient, HttpError
 from emulator.core.ids import global_random
 from emulator.core.store import Outbound
 
@@ -225,8 +225,7 @@ class WebhookDispatcher:
         self.allow_hosts = frozenset(allow_hosts) if allow_hosts else None
         self.user_agent = user_agent
         self._max_concurrency = max_concurrency
-        self._sem: asyncio.Semaphore | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._http: HttpClient | None = None
         self._queues: dict[tuple[str, str, str, str], _KeyQueue] = {}
         self._log: OrderedDict[str, Delivery] = OrderedDict()
         self._next_seq = 1
@@ -403,24 +402,19 @@ class WebhookDispatcher:
 
     async def _post(self, d: Delivery, n: int, now: float, headers: dict[str, str]) -> Attempt:
         attempt = Attempt(n=n, at=now, url=d.url, headers=headers)
-        session = self._client()
-        if self._sem is None:
-            self._sem = asyncio.Semaphore(self._max_concurrency)
-        timeout = aiohttp.ClientTimeout(total=self.policy(d.vendor).timeout)
-        async with self._sem:
-            started = wall_monotonic()
-            try:
-                async with session.post(d.url, data=d.body, headers=headers, timeout=timeout) as resp:
-                    raw = await resp.content.read(EXCERPT_BYTES)
-                    attempt.status = resp.status
-                    attempt.response_excerpt = raw.decode(errors="replace")
-            except TimeoutError:
-                attempt.error = f"timed out after {self.policy(d.vendor).timeout:g}s"
-            except aiohttp.ClientError as exc:
-                attempt.error = f"{type(exc).__name__}: {exc}"
-            except Exception as exc:  # never let one receiver take the worker down
-                attempt.error = f"{type(exc).__name__}: {exc}"
-            attempt.latency_ms = round((wall_monotonic() - started) * 1000, 3)
+        timeout = self.policy(d.vendor).timeout
+        started = wall_monotonic()
+        try:
+            answer = await self._client().post(d.url, d.body, headers, timeout)
+            attempt.status = answer.status
+            attempt.response_excerpt = answer.excerpt.decode(errors="replace")
+        except TimeoutError:
+            attempt.error = f"timed out after {timeout:g}s"
+        except HttpError as exc:
+            attempt.error = str(exc)
+        except Exception as exc:  # never let one receiver take the worker down
+            attempt.error = f"{type(exc).__name__}: {exc}"
+        attempt.latency_ms = round((wall_monotonic() - started) * 1000, 3)
         return attempt
 
     def _target_error(self, url: str) -> str | None:
@@ -431,11 +425,10 @@ class WebhookDispatcher:
             return f"host {parts.hostname!r} is not in the webhook allow-list"
         return None
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._max_concurrency, limit_per_host=0, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
-        return self._session
+    def _client(self) -> HttpClient:
+        if self._http is None:
+            self._http = HttpClient(limit=self._max_concurrency, excerpt=EXCERPT_BYTES, user_agent=self.user_agent)
+        return self._http
 
     # -- chaos ----------------------------------------------------------------------------------------
 
@@ -578,6 +571,6 @@ class WebhookDispatcher:
             task.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None

@@ -1,0 +1,153 @@
+"""The webhook delivery client against real sockets: keep-alive, framing, failures and timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from emulator.core.httpclient import HttpClient, HttpError
+from emulator.pytest_plugin import WebhookSink
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0
+    )
+    return head + await reader.readexactly(length)
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
+    servers: list[asyncio.Server] = []
+
+    async def start(handler: Handler) -> str:
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        servers.append(server)
+        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+
+    yield start
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[HttpClient]:
+    c = HttpClient(limit=8, excerpt=16)
+    yield c
+    await c.close()
+
+
+async def test_keeps_one_connection_alive_across_posts(client: HttpClient, webhook_sink: WebhookSink) -> None:
+    for i in range(20):
+        answer = await client.post(webhook_sink.url_for("/hook"), f'{{"n":{i}}}'.encode(), {"x-a": "1"}, 5)
+        assert answer.status == 200
+    assert client._open == 1
+    got = webhook_sink.wait_for(count=20)
+    assert got[0].headers["x-a"] == "1"
+    assert got[0].headers["content-length"] == str(len(b'{"n":0}'))
+    assert got[19].json == {"n": 19}
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "excerpt", "keep"),
+    [
+        (b"HTTP/1.1 500 Oops\r\nContent-Length: 20\r\n\r\n0123456789abcdefghij", 500, b"0123456789abcdef", True),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", 200, b"abcde", True),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", 204, b"", True),
+        (b"HTTP/1.1 202 Accepted\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", 202, b"ok", False),
+        (b"HTTP/1.0 200 OK\r\n\r\nuntil close", 200, b"until close", False),
+    ],
+    ids=["excerpt-cut", "chunked", "continue-then-204", "connection-close", "read-until-close"],
+)
+async def test_answer_framing(
+    client: HttpClient,
+    serve: Callable[[Handler], Awaitable[str]],
+    answer: bytes,
+    status: int,
+    excerpt: bytes,
+    keep: bool,
+) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer)
+        await writer.drain()
+        if b"HTTP/1.0" in answer:
+            writer.close()
+        await reader.read()  # keep the connection until the client closes it
+        writer.close()
+
+    got = await client.post(await serve(handler), b"{}", {}, 5)
+    assert (got.status, got.excerpt, got.keep_alive) == (status, excerpt, keep)
+
+
+async def test_a_reused_connection_the_server_closed_is_retried_on_a_fresh_one(
+    client: HttpClient, serve: Callable[[Handler], Awaitable[str]]
+) -> None:
+    seen: list[bytes] = []
+
+    async def one_answer_per_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await read_request(reader))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")  # says keep-alive, then hangs up
+        await writer.drain()
+        writer.close()
+
+    url = await serve(one_answer_per_connection)
+    assert (await client.post(url, b"1", {}, 5)).status == 200
+    assert (await client.post(url, b"2", {}, 5)).status == 200
+    assert [r.endswith(b"1") for r in seen] == [True, False]
+    assert len(seen) == 2
+
+
+async def test_refused_connection_is_an_error(client: HttpClient) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(HttpError, match="cannot connect"):
+        await client.post(f"http://127.0.0.1:{port}/", b"{}", {}, 5)
+
+
+async def test_a_receiver_that_never_answers_times_out(
+    client: HttpClient, serve: Callable[[Handler], Awaitable[str]]
+) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    with pytest.raises(HttpError, match=r"timed out after 0.2s"):
+        await client.post(await serve(silent), b"{}", {}, 0.2)
+    assert client._open == 0
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (b"SMTP ready\r\n\r\n", "not an HTTP answer"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", "bad Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "in the middle of the answer"),
+    ],
+    ids=["not-http", "bad-length", "cut-short"],
+)
+async def test_broken_answers_are_errors(
+    client: HttpClient, serve: Callable[[Handler], Awaitable[str]], answer: bytes, message: str
+) -> None:
+    async def broken(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    with pytest.raises(HttpError, match=message):
+        await client.post(await serve(broken), b"{}", {}, 5)
+
+
+@pytest.mark.parametrize("url", ["ftp://x/y", "http:///nohost", "not a url"], ids=["scheme", "no-host", "garbage"])
+async def test_bad_urls_are_refused(client: HttpClient, url: str) -> None:
+    with pytest.raises(HttpError, match="not an http"):
+        await client.post(url, b"{}", {}, 5)
