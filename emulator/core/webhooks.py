@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from emulator.core.clock import Scheduler, Timer, wall_monotonic
 from emulator.core.httpclient import HttpClient, HttpError
 from emulator.core.ids import global_random
+from emulator.core.offload import Offload
 from emulator.core.store import Outbound
 
 LOG = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class WebhookPolicy:
     """Seconds to wait after failed attempt 0, 1, 2...; the delivery fails once the ladder is exhausted."""
     headers: HeaderHook | None = None
     sign_in_thread: bool = False
-    """Run `headers` in a worker thread (it signs, which costs CPU)."""
+    """Run `headers` off the event loop, in the dispatcher's worker thread (it signs, which costs CPU)."""
     timeout: float = 10.0
     """Seconds a receiver has to answer one attempt."""
     serialize: Callable[[Any], bytes] = compact_json
@@ -226,6 +227,7 @@ class WebhookDispatcher:
         self.user_agent = user_agent
         self._max_concurrency = max_concurrency
         self._http: HttpClient | None = None
+        self._offload = Offload()
         self._queues: dict[tuple[str, str, str, str], _KeyQueue] = {}
         self._log: OrderedDict[str, Delivery] = OrderedDict()
         self._next_seq = 1
@@ -394,7 +396,8 @@ class WebhookDispatcher:
                 profile=d.profile,
             )
             if policy.sign_in_thread:
-                extra = await asyncio.get_running_loop().run_in_executor(None, policy.headers, ctx)
+                hook = policy.headers
+                extra = await self._offload.run(lambda: hook(ctx))
             else:
                 extra = policy.headers(ctx)
             headers.update(extra)
@@ -571,6 +574,7 @@ class WebhookDispatcher:
             task.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
+        self._offload.stop()
         if self._http is not None:
             await self._http.close()
             self._http = None

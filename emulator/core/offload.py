@@ -1,0 +1,80 @@
+"""One worker thread for CPU-heavy header hooks (webhook signing), fed in batches.
+
+`run_in_executor` costs a thread hand-off and a loop wake-up per call. Under load many deliveries wait
+for a signature at once, so this worker takes every job queued so far, runs them one after another, and
+hands all the results back to the loop in one wake-up. Jobs run off the event loop, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_Job = tuple[Callable[[], Any], asyncio.Future[Any]]
+
+
+class Offload:
+    """A single lazily started daemon thread; `await offload.run(fn)` returns `fn()`'s result."""
+
+    def __init__(self) -> None:
+        self._jobs: deque[_Job] = deque()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped = False
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        if self._thread is None or not self._thread.is_alive() or self._loop is not loop:
+            self._start(loop)
+        future: asyncio.Future[T] = loop.create_future()
+        with self._wake:
+            self._jobs.append((fn, future))
+            self._wake.notify()
+        return await future
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._stopped = False
+        self._thread = threading.Thread(target=self._work, args=(loop,), name="cxemu-offload", daemon=True)
+        self._thread.start()
+
+    def _work(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            with self._wake:
+                while not self._jobs and not self._stopped:
+                    self._wake.wait()
+                if self._stopped:
+                    return
+                batch = list(self._jobs)
+                self._jobs.clear()
+            results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+            for fn, future in batch:
+                try:
+                    results.append((future, fn(), None))
+                except BaseException as exc:  # handed to the awaiting coroutine
+                    results.append((future, None, exc))
+            try:
+                loop.call_soon_threadsafe(_deliver, results)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                return
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopped = True
+            self._wake.notify()
+
+
+def _deliver(results: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, value, exc in results:
+        if future.cancelled():
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(value)
