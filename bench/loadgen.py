@@ -2,10 +2,13 @@
 that fills the server for the memory measurement.
 
     python bench/loadgen.py URL [--method POST] [--body JSON] [-H 'name: value'] [-c 64] (-d SECONDS | -n COUNT)
+                            [--paths-file FILE]
 
 Every connection is keep-alive and sends its next request as soon as the previous response is complete,
 like wrk. It prints one line ``BENCHJSON {...}`` with the same fields as bench/report.lua, plus the CPU
 seconds the client itself used: a client near 100 % of its core is the bottleneck, not the server.
+With ``--paths-file`` (one path per line) the requests rotate over those paths on URL's host (the
+same method, headers and body), e.g. one message per conversation in turn.
 Only http:// URLs are supported (the benchmark only talks to 127.0.0.1). Responses must carry
 ``content-length`` or be chunked.
 """
@@ -108,7 +111,7 @@ def _request_bytes(method: str, url: str, body: bytes, headers: list[str]) -> tu
 
 
 async def _worker(
-    host: str, port: int, raw: bytes, deadline: float, budget: list[int], totals: Totals, timeout: float
+    host: str, port: int, raws: list[bytes], deadline: float, budget: list[int], totals: Totals, timeout: float
 ) -> None:
     loop = asyncio.get_running_loop()
     try:
@@ -122,6 +125,7 @@ async def _worker(
             if budget[0] <= 0:
                 return
             budget[0] -= 1
+            raw = raws[budget[0] % len(raws)]
             fut = proto.expect()
             started = perf()
             transport.write(raw)
@@ -150,15 +154,27 @@ def _percentile(sorted_values: list[int], pct: float) -> int:
 
 
 async def run(
-    url: str, method: str, body: bytes, headers: list[str], conns: int, duration: float, count: int, timeout: float
+    url: str,
+    method: str,
+    body: bytes,
+    headers: list[str],
+    conns: int,
+    duration: float,
+    count: int,
+    timeout: float,
+    paths: list[str] | None = None,
 ) -> dict[str, float | int | str]:
     host, port, raw = _request_bytes(method, url, body, headers)
+    raws = [raw]
+    if paths:
+        base = urlsplit(url)
+        raws = [_request_bytes(method, f"http://{base.netloc}{p}", body, headers)[2] for p in paths]
     totals = Totals()
     budget = [count if count > 0 else 1 << 62]
     started = time.perf_counter()
     deadline = started + (duration if duration > 0 else 24 * 3600)
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    await asyncio.gather(*(_worker(host, port, raw, deadline, budget, totals, timeout) for _ in range(conns)))
+    await asyncio.gather(*(_worker(host, port, raws, deadline, budget, totals, timeout) for _ in range(conns)))
     elapsed = time.perf_counter() - started
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     lat = sorted(totals.latencies_us)
@@ -191,7 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-d", "--duration", type=float, default=0.0, help="seconds to run (0 = until --count is done)")
     ap.add_argument("-n", "--count", type=int, default=0, help="total requests to send (0 = until --duration ends)")
     ap.add_argument("--timeout", type=float, default=5.0, help="seconds per request")
+    ap.add_argument("--paths-file", help="rotate over these paths (one per line) on the URL's host")
     args = ap.parse_args(argv)
+    paths = None
+    if args.paths_file:
+        with open(args.paths_file) as fh:
+            paths = [line.strip() for line in fh if line.strip()]
     if args.duration <= 0 and args.count <= 0:
         ap.error("give --duration or --count")
     if args.duration <= 0 and args.count > 0:
@@ -205,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         args.duration,
         args.count,
         args.timeout,
+        paths,
     )
     result = uvloop.run(coro) if uvloop is not None else asyncio.run(coro)
     print("BENCHJSON " + json.dumps(result), flush=True)

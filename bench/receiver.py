@@ -4,7 +4,8 @@
 
 * ``POST /hook/<anything>`` -> 204; the count (and the wall time of the last one) is kept per path, so each
   measured run can register its own URL (``/hook/<tenant>``) and be counted on its own.
-* ``GET /stats`` -> 200 JSON ``{"<path>": {"count": N, "bytes": B, "last": <unix time>}, ...}``.
+* ``GET /stats`` -> 200 JSON ``{"<path>": {"count": N, "bytes": B, "first": <unix time>, "last": <unix time>}}``
+  (wall time of the first and of the last webhook on that path).
 * anything else -> 404.
 
 asyncio protocol + uvloop + httptools: no framework, so the receiver costs far less CPU per webhook than the
@@ -31,6 +32,7 @@ NOT_FOUND = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"
 class PathCount:
     count: int = 0
     bytes: int = 0
+    first: float = 0.0
     last: float = 0.0
 
 
@@ -86,6 +88,8 @@ class HookProtocol(asyncio.Protocol):
             entry.count += 1
             entry.bytes += self.body_len
             entry.last = time.time()
+            if entry.count == 1:
+                entry.first = entry.last
             transport.write(NO_CONTENT)
         elif method == b"GET" and path == "/stats":
             transport.write(_stats_response())

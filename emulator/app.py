@@ -86,9 +86,10 @@ def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin]
         finally:
             await emulator.stop()
 
-    routes: list[BaseRoute] = [Mount("/_emulator", routes=control_routes(emulator))]
-    for plugin in emulator.plugins.values():
+    routes: list[BaseRoute] = []
+    for plugin in emulator.plugins.values():  # vendors first: they carry the load
         routes.extend(_by_base_path(plugin, plugin.routes(emulator)))
+    routes.append(Mount("/_emulator", routes=control_routes(emulator)))
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error(emulator)})
     app.state.emulator = emulator
     return app

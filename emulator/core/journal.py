@@ -19,7 +19,7 @@ class JournalEntry:
     tenant: str | None
     method: str
     path: str
-    query: str
+    query: bytes
     headers: list[tuple[bytes, bytes]]
     body: bytes
     status: int
@@ -40,11 +40,11 @@ class JournalEntry:
             "tenant": self.tenant,
             "method": self.method,
             "path": self.path,
-            "query": self.query,
+            "query": self.query.decode("latin-1"),
             "headers": {k.decode("latin-1"): v.decode("latin-1") for k, v in self.headers},
             "body": body,
             "status": self.status,
-            "latency_ms": self.latency_ms,
+            "latency_ms": round(self.latency_ms, 3),
         }
 
 
@@ -55,8 +55,23 @@ class Journal:
         self._entries: deque[JournalEntry] = deque(maxlen=size)
         self._seq = itertools.count(1)
 
-    def record(self, **fields: Any) -> None:
-        self._entries.append(JournalEntry(seq=next(self._seq), **fields))
+    def record(
+        self,
+        at: float,
+        vendor: str,
+        tenant: str | None,
+        method: str,
+        path: str,
+        query: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        status: int,
+        latency_ms: float,
+    ) -> None:
+        """Keep one request (called on every vendor request: positional, no copies, decoding deferred)."""
+        self._entries.append(
+            JournalEntry(next(self._seq), at, vendor, tenant, method, path, query, headers, body, status, latency_ms)
+        )
 
     def query(
         self,

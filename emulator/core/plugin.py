@@ -100,16 +100,16 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
         if journal is not None:
             scope = request.scope
             journal.record(
-                at=clock.now(),
-                vendor=slug,
-                tenant=scope.get("cxemu.tenant"),
-                method=request.method,
-                path=scope["path"],
-                query=scope.get("query_string", b"").decode("latin-1"),
-                headers=scope["headers"],
-                body=getattr(request, "_body", b""),
-                status=response.status_code,
-                latency_ms=round((wall_monotonic() - started) * 1000, 3),
+                clock.now(),
+                slug,
+                scope.get("cxemu.tenant"),
+                scope["method"],
+                scope["path"],
+                scope.get("query_string", b""),
+                scope["headers"],
+                getattr(request, "_body", b""),
+                response.status_code,
+                (wall_monotonic() - started) * 1000,
             )
         return response
 
