@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from emulator.core.plugin import VendorPlugin
-from emulator.vendors import eightbyeight
+from emulator.vendors import cmcom, eightbyeight, samespace, sangoma
 
-VENDORS: tuple[VendorPlugin, ...] = (eightbyeight.PLUGIN,)
+VENDORS: tuple[VendorPlugin, ...] = (eightbyeight.PLUGIN, sangoma.PLUGIN, cmcom.PLUGIN, samespace.PLUGIN)
