@@ -1,4 +1,4 @@
-"""CM.com Business Messaging + Conversational Router (placeholder: the package is being built; see ../shared/vendors/cmcom.md)."""
+"""CM.com Business Messaging + Conversational Router (placeholder, being built; see vendors/cmcom.md)."""
 
 from __future__ import annotations
 
