@@ -38,6 +38,8 @@ LOG = logging.getLogger(__name__)
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 EXCERPT_BYTES = 512
+TRIM_SKIP_LIMIT = 64
+"""Pending deliveries moved aside per trim; the log exceeds its size only by what is still pending."""
 
 
 @dataclass(frozen=True)
@@ -362,7 +364,12 @@ class WebhookDispatcher:
         if error is not None:
             d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=error))
             return False
-        headers = await self._headers(d, n, now)
+        try:
+            headers = await self._headers(d, n, now)
+        except Exception as exc:  # a broken header/signing hook fails this attempt; the ladder retries it
+            LOG.warning("webhook header hook of %s failed for %s", d.vendor, d.id, exc_info=True)
+            d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=f"header hook failed: {exc!r}"))
+            return False
         if n == 0 and "timeout" in d.chaos:
             d.attempts.append(
                 Attempt(n=0, at=now, url=d.url, headers=headers, error="receiver timed out (chaos)", chaos="timeout")
@@ -463,12 +470,15 @@ class WebhookDispatcher:
 
     def _remember(self, d: Delivery) -> None:
         self._log[d.id] = d
-        while len(self._log) > self.log_size:
+        skipped = 0
+        while len(self._log) > self.log_size and skipped < TRIM_SKIP_LIMIT:
             oldest_id, oldest = next(iter(self._log.items()))
             if oldest.status == "pending":
-                # never forget a pending delivery; move it to the end and stop trimming
+                # never forget a pending delivery: move it behind the others and keep trimming settled ones
+                # (a bounded number of moves per call, so a log full of pending deliveries stays cheap)
                 self._log.move_to_end(oldest_id)
-                break
+                skipped += 1
+                continue
             del self._log[oldest_id]
         self._notify()
 

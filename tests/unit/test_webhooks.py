@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from emulator.core.runtime import Emulator
 from emulator.core.store import Outbound
-from emulator.core.webhooks import ChaosConfig, Delivery, DeliveryFilter
+from emulator.core.webhooks import ChaosConfig, Delivery, DeliveryFilter, WebhookPolicy
 from emulator.pytest_plugin import ReceivedRequest, WebhookSink
 from tests.conftest import AppFactory, EmulatorFactory
 from tests.support import echo_vendor
@@ -477,3 +477,49 @@ async def test_wait_returns_fewer_on_timeout(emu: Emulator, webhook_sink: Webhoo
     assert len(settled) == 2  # the one waiting on a retry is not settled
     assert len(unsettled) == 3
     assert await emu.dispatcher.wait(DeliveryFilter(tenant="nobody"), timeout=0.05) == []
+
+
+# -- robustness of the worker and the log -------------------------------------------------------------------
+
+
+async def test_a_raising_header_hook_fails_the_attempt_and_the_ladder_retries_it(
+    emu: Emulator, webhook_sink: WebhookSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[int] = []
+
+    def flaky(ctx: Any) -> dict[str, str]:
+        calls.append(ctx.attempt)
+        if len(calls) == 1:
+            raise RuntimeError("signing key not loaded")
+        return {"x-echo-event-id": ctx.event_id, "x-echo-attempt": str(ctx.attempt)}
+
+    emu.dispatcher.register(SLUG, WebhookPolicy(retry_ladder=(5.0,), headers=flaky))
+    first = submit(emu, webhook_sink.url_for(), 1)
+    second = submit(emu, webhook_sink.url_for(), 2)  # same subject: waits behind the first
+
+    with caplog.at_level(logging.WARNING):
+        await emu.scheduler.run_until_idle()
+
+    assert first.status == "delivered"
+    assert second.status == "delivered"
+    assert "header hook failed" in (first.attempts[0].error or "")
+    assert first.attempts[0].status is None
+    assert first.attempts[1].status == 200
+    assert [json.loads(r.body)["n"] for r in webhook_sink.requests] == [1, 2]  # order kept, nothing stalled
+    assert any("header hook" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_log_keeps_its_size_by_dropping_settled_deliveries_around_pending_ones(
+    make_emulator: EmulatorFactory, webhook_sink: WebhookSink
+) -> None:
+    emu = await make_emulator(delivery_log_size=3, webhooks={SLUG: {"retry_ladder": [3600]}})
+    stuck = submit(emu, closed_port_url(), 0, subject="stuck")  # fails, then waits an hour for its retry
+    for n in range(1, 7):
+        d = submit(emu, webhook_sink.url_for(), n, subject=f"s{n}")
+        await emu.dispatcher.wait(DeliveryFilter(event_id=d.event_id), timeout=5)
+
+    kept = emu.dispatcher.deliveries()
+    assert len(kept) == 3
+    assert stuck in kept
+    assert stuck.status == "pending"
+    assert [json.loads(d.body)["n"] for d in kept if d is not stuck] == [5, 6]
