@@ -1,0 +1,201 @@
+"""Act by hand on Samespace calls and steer the simulated phones: `/_emulator/vendors/samespace/...`.
+
+| method and path | what it does |
+|---|---|
+| `GET /tenants/{cloud_id}` | the cloud: token, flow behaviour, callback URL, http overrides, numbers, call ids |
+| `PUT /tenants/{cloud_id}/behaviour` | change fields of `FlowBehaviour` (timings, limits); others stay |
+| `PUT /tenants/{cloud_id}/settings` | `{callback_url?, http_overrides?}` |
+| `PUT /tenants/{cloud_id}/numbers/{number}` | a number's `CalleeBehaviour` (answer, rings, dtmf, hangup_after...) |
+| `GET /tenants/{cloud_id}/calls` | every call, newest last: id, number, status, current step |
+| `GET /tenants/{cloud_id}/calls/{call_id}` | one call's full metadata (as the API's, without auth) |
+| `POST /tenants/{cloud_id}/calls/{call_id}/digits` | `{"digits": "12#"}`: the callee keys in, during a digits step |
+| `POST /tenants/{cloud_id}/calls/{call_id}/hangup` | the callee hangs up |
+
+Settings and numbers apply to calls placed from then on (a live call keeps its callee's script).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from emulator.core.control import error, guarded, json_body
+from emulator.core.errors import EmulatorError
+from emulator.core.runtime import Emulator
+from emulator.vendors.samespace import state as st
+from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour
+from emulator.vendors.samespace.constants import SLUG, EndReason
+from emulator.vendors.samespace.engine import Engine
+from emulator.vendors.samespace.views import call_info
+
+
+class DigitsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    digits: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[0-9*#]+$")]
+
+
+class SettingsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    callback_url: Annotated[str, StringConstraints(pattern=r"^https?://")] | None = None
+    http_overrides: dict[str, str] | None = None
+
+
+# -- actions shared with scenarios ----------------------------------------------------------------------------
+
+
+async def press(emu: Emulator, tenant: str, call_id: str, digits: str) -> st.Call:
+    async with emu.store.tenant(SLUG, tenant, create=False) as tx:
+        call = st.live_call(tx.state, call_id)
+        Engine(emu).keyed(tx, call, digits)
+        return call
+
+
+async def hang_up(emu: Emulator, tenant: str, call_id: str) -> st.Call:
+    async with emu.store.tenant(SLUG, tenant, create=False) as tx:
+        call = st.live_call(tx.state, call_id)
+        st.end_call(tx, call, EndReason.HANGUP)
+        return call
+
+
+async def set_number(emu: Emulator, tenant: str, number: str, behaviour: CalleeBehaviour) -> None:
+    async with emu.store.tenant(SLUG, tenant) as tx:
+        tx.state.numbers[number] = behaviour
+
+
+def summary(state: st.SamespaceState) -> dict[str, Any]:
+    return {
+        "cloud_id": state.tenant,
+        "auth_token": state.auth_token,
+        "callback_url": state.callback_url,
+        "http_overrides": state.http_overrides,
+        "behaviour": state.behaviour.model_dump(),
+        "default_callee": state.default_callee.model_dump(),
+        "numbers": {n: b.model_dump() for n, b in state.numbers.items()},
+        "calls": list(state.calls),
+    }
+
+
+def brief(call: st.Call) -> dict[str, Any]:
+    return {"call_id": call.id, "number": call.number, "status": str(call.status), "current_step": call.current}
+
+
+def control_routes(emu: Emulator) -> list[BaseRoute]:
+    store = emu.store
+    configured = set(emu.vendor_config(SLUG).tenants)
+
+    def missing(tenant: str) -> Response | None:
+        if not store.exists(SLUG, tenant) and tenant not in configured:
+            return error(404, "unknown_tenant", f"no Samespace cloud {tenant!r}")
+        return None
+
+    def rejected(exc: EmulatorError) -> Response:
+        return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status_code)
+
+    @guarded
+    async def tenant_view(request: Request) -> Response:
+        """The cloud's settings, numbers and call ids."""
+        tenant = request.path_params["tenant"]
+        if (gone := missing(tenant)) is not None:
+            return gone
+        async with store.tenant(SLUG, tenant) as tx:
+            return JSONResponse(summary(tx.state))
+
+    @guarded
+    async def behaviour(request: Request) -> Response:
+        """Body: any fields of FlowBehaviour."""
+        tenant = request.path_params["tenant"]
+        if (gone := missing(tenant)) is not None:
+            return gone
+        changes = await json_body(request)
+        if not isinstance(changes, dict):
+            raise ValueError("the body must be a JSON object")
+        async with store.tenant(SLUG, tenant) as tx:
+            merged = FlowBehaviour.model_validate({**tx.state.behaviour.model_dump(), **changes})
+            tx.state.behaviour = merged
+        return JSONResponse(merged.model_dump())
+
+    @guarded
+    async def settings(request: Request) -> Response:
+        """Body: SettingsBody (callback_url, http_overrides)."""
+        tenant = request.path_params["tenant"]
+        if (gone := missing(tenant)) is not None:
+            return gone
+        body = SettingsBody.model_validate(await json_body(request))
+        async with store.tenant(SLUG, tenant) as tx:
+            if "callback_url" in body.model_fields_set:
+                tx.state.callback_url = body.callback_url
+            if body.http_overrides is not None:
+                tx.state.http_overrides = dict(body.http_overrides)
+            return JSONResponse(summary(tx.state))
+
+    @guarded
+    async def number(request: Request) -> Response:
+        """Body: CalleeBehaviour."""
+        tenant = request.path_params["tenant"]
+        if (gone := missing(tenant)) is not None:
+            return gone
+        behaviour = CalleeBehaviour.model_validate(await json_body(request))
+        await set_number(emu, tenant, request.path_params["number"], behaviour)
+        return JSONResponse(behaviour.model_dump())
+
+    async def calls(request: Request) -> Response:
+        """Every call of the cloud."""
+        tenant = request.path_params["tenant"]
+        if (gone := missing(tenant)) is not None:
+            return gone
+        async with store.tenant(SLUG, tenant) as tx:
+            return JSONResponse({"calls": [brief(c) for c in tx.state.calls.values()]})
+
+    async def call_view(request: Request) -> Response:
+        """One call's metadata."""
+        tenant = request.path_params["tenant"]
+        if (gone := missing(tenant)) is not None:
+            return gone
+        try:
+            async with store.tenant(SLUG, tenant) as tx:
+                call = st.get_call(tx.state, request.path_params["call_id"])
+                return JSONResponse(call_info(tenant, call))
+        except EmulatorError as exc:
+            return rejected(exc)
+
+    @guarded
+    async def digits(request: Request) -> Response:
+        """Body: {"digits": "1"}. Keys pressed on the callee's phone now."""
+        tenant = request.path_params["tenant"]
+        if (gone := missing(tenant)) is not None:
+            return gone
+        body = DigitsBody.model_validate(await json_body(request))
+        try:
+            call = await press(emu, tenant, request.path_params["call_id"], body.digits)
+        except EmulatorError as exc:
+            return rejected(exc)
+        return JSONResponse(brief(call))
+
+    async def hangup(request: Request) -> Response:
+        """The callee hangs up now."""
+        tenant = request.path_params["tenant"]
+        if (gone := missing(tenant)) is not None:
+            return gone
+        try:
+            call = await hang_up(emu, tenant, request.path_params["call_id"])
+        except EmulatorError as exc:
+            return rejected(exc)
+        return JSONResponse(brief(call))
+
+    base = "/tenants/{tenant}"
+    return [
+        Route(base, tenant_view, methods=["GET"]),
+        Route(f"{base}/behaviour", behaviour, methods=["PUT"]),
+        Route(f"{base}/settings", settings, methods=["PUT"]),
+        Route(f"{base}/numbers/{{number}}", number, methods=["PUT"]),
+        Route(f"{base}/calls", calls, methods=["GET"]),
+        Route(f"{base}/calls/{{call_id}}", call_view, methods=["GET"]),
+        Route(f"{base}/calls/{{call_id}}/digits", digits, methods=["POST"]),
+        Route(f"{base}/calls/{{call_id}}/hangup", hangup, methods=["POST"]),
+    ]

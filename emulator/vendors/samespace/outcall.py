@@ -1,0 +1,138 @@
+"""The `http` step's real outbound request (samespace.md §4.2, §4.4).
+
+- `{{name}}` in the URL, header values and a string or JSON body is replaced by the call's collected variable
+  (URL-quoted in the URL; an unknown name becomes empty [inf]).
+- An emulator-only rewrite [inf]: a URL starting with a key of the cloud's `http_overrides` is sent to the
+  value + the rest, so a flow written for a real backend (the seed's `https://subdoomain.domain.com/...`) can
+  run against a local server unchanged. The metadata shows both `url` and `sent_to`.
+- Safety: only http(s); `settings.webhook_allow_hosts`, when set, is honoured; a wall-clock timeout; at most
+  `max_bytes` of the answer are read; redirects are not followed (a redirect could leave the allow-list).
+  It never raises: every failure is an `Outcome` with `error` set, and routes the call to `fail`.
+
+The request runs outside any unit of work. On a virtual clock the call waits for it without time moving (the
+job that runs it is tracked work that `advance`/`run_until_idle` wait for), so routing is deterministic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+_VAR = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
+
+
+def render(text: str, variables: Mapping[str, str], *, url: bool = False) -> str:
+    def value(m: re.Match[str]) -> str:
+        found = variables.get(m.group(1), "")
+        return quote(found, safe="") if url else found
+
+    return _VAR.sub(value, text)
+
+
+def render_body(body: Any, variables: Mapping[str, str]) -> Any:
+    if isinstance(body, str):
+        return render(body, variables)
+    if isinstance(body, dict):
+        return {render(str(k), variables): render_body(v, variables) for k, v in body.items()}
+    if isinstance(body, list):
+        return [render_body(v, variables) for v in body]
+    return body
+
+
+def override(url: str, overrides: Mapping[str, str]) -> str:
+    """The URL after the longest matching `http_overrides` prefix is replaced."""
+    for prefix in sorted(overrides, key=len, reverse=True):
+        if url.startswith(prefix):
+            return overrides[prefix] + url[len(prefix) :]
+    return url
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    url: str
+    sent_to: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int | None
+    excerpt: str
+    truncated: bool
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+
+def build(
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None,
+    body: Any,
+    variables: Mapping[str, str],
+    overrides: Mapping[str, str],
+) -> Request:
+    rendered = render(url, variables, url=True)
+    return Request(
+        method=method,
+        url=rendered,
+        sent_to=override(rendered, overrides),
+        headers={k: render(v, variables) for k, v in (headers or {}).items()},
+        body=render_body(body, variables),
+    )
+
+
+def target_error(url: str, allow_hosts: frozenset[str] | tuple[str, ...] | None) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"not an http(s) URL: {url!r}"
+    if allow_hosts is not None and parts.hostname not in allow_hosts:
+        return f"host {parts.hostname!r} is not in the webhook allow-list"
+    return None
+
+
+async def perform(
+    req: Request, *, timeout: float, max_bytes: int, allow_hosts: tuple[str, ...] | None, user_agent: str = "cxemu"
+) -> Outcome:
+    """Send `req` and read at most `max_bytes` of the answer; never raises."""
+    problem = target_error(req.sent_to, allow_hosts)
+    if problem is not None:
+        return Outcome(None, "", False, problem)
+    content: bytes | None = None
+    headers = {"user-agent": user_agent, **req.headers}
+    if isinstance(req.body, str):
+        content = req.body.encode()
+    elif req.body is not None:
+        content = json.dumps(req.body, separators=(",", ":"), ensure_ascii=False).encode()
+        headers.setdefault("content-type", "application/json")
+    try:
+        async with (
+            asyncio.timeout(timeout),  # a total bound: httpx's timeout is per read, a drip-feeding server beats it
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+            client.stream(req.method, req.sent_to, headers=headers, content=content) as response,
+        ):
+            kept = bytearray()
+            truncated = False
+            async for chunk in response.aiter_bytes():
+                room = max_bytes - len(kept)
+                if len(chunk) > room:
+                    kept += chunk[:room]
+                    truncated = True
+                    break
+                kept += chunk
+            return Outcome(response.status_code, kept[:512].decode(errors="replace"), truncated, None)
+    except (httpx.TimeoutException, TimeoutError):
+        return Outcome(None, "", False, f"timed out after {timeout:g}s")
+    except (httpx.HTTPError, OSError, ValueError) as exc:
+        return Outcome(None, "", False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
