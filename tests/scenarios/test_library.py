@@ -19,6 +19,9 @@ from tests.support.procs import ServerProcess
 
 pytestmark = pytest.mark.server
 NAMES = [p.relative_to(ROOT).as_posix() for p in LIBRARY_FILES]
+# The 8x8 queue scenario starts the live server and is the one the failing-item test breaks; it is named, as
+# other vendors' folders (e.g. `cmcom`) sort before `eightbyeight`.
+FIRST = "scenarios/eightbyeight/01_queue_agent_chat_end.yaml"
 # plugins a scenario item does not need, left out so the child pytest starts in half the time
 PYTEST = [
     sys.executable,
@@ -55,7 +58,7 @@ def test_every_library_scenario_passes_from_the_cli(tmp_path: Path) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """`cxemu serve --clock virtual` with the first library scenario loaded at start."""
     log = tmp_path_factory.mktemp("serve") / "stderr.log"
-    proc = ServerProcess("--clock", "virtual", "--port", "0", "--scenario", NAMES[0], log=log)
+    proc = ServerProcess("--clock", "virtual", "--port", "0", "--scenario", FIRST, log=log)
     try:
         yield proc
     finally:
@@ -65,13 +68,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 def test_serve_with_scenario_runs_it_against_the_live_server(server: ServerProcess) -> None:
     with httpx.Client(base_url=server.url, timeout=70) as http:
         listed = http.get("/_emulator/scenarios").json()["scenarios"]
-        assert [s["source"] for s in listed] == [NAMES[0]]
+        assert [s["source"] for s in listed] == [FIRST]
         done = http.get(f"/_emulator/scenarios/{listed[0]['id']}", params={"wait": 30}).json()
         assert done["status"] == "passed", done["report"]
         assert done["active"] is True  # its actors keep meeting whatever the app under test does
 
 
-@pytest.mark.parametrize("name", NAMES[1:])
+@pytest.mark.parametrize("name", [n for n in NAMES if n != FIRST])
 def test_each_library_scenario_passes_on_a_live_server(server: ServerProcess, name: str) -> None:
     with httpx.Client(base_url=server.url, timeout=70) as http:
         text = (ROOT / name).read_text(encoding="utf-8")
@@ -102,7 +105,7 @@ def test_every_library_scenario_passes_as_a_pytest_item() -> None:
 def test_a_failing_scenario_item_shows_its_report(tmp_path: Path) -> None:
     folder = tmp_path / "scenarios" / "demo"
     folder.mkdir(parents=True)
-    text = (ROOT / NAMES[0]).read_text(encoding="utf-8").replace('"Your balance is 12.34."}}', '"Your balance is 0"}}')
+    text = (ROOT / FIRST).read_text(encoding="utf-8").replace('"Your balance is 12.34."}}', '"Your balance is 0"}}')
     (folder / "balance.yaml").write_text(text, encoding="utf-8")
     (folder / "notes.txt").write_text("not a scenario", encoding="utf-8")
     (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")

@@ -91,8 +91,8 @@ def test_every_problem_is_listed_with_its_own_line() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("name: x\nvendor: nope\n", "bad.yaml:2: vendor: 'nope' unknown vendor (one of: eightbyeight)"),
-        ("name: x\n", "bad.yaml:1: vendor: required: the vendor's slug, one of: eightbyeight"),
+        ("name: x\nvendor: nope\n", "bad.yaml:2: vendor: 'nope' unknown vendor (one of: cmcom, eightbyeight"),
+        ("name: x\n", "bad.yaml:1: vendor: required: the vendor's slug, one of: cmcom, eightbyeight"),
         ("name: x\nvendor: eightbyeight\nsteps: [\n", "bad.yaml:4: not valid YAML: while parsing a flow node"),
         ("- just\n- a list\n", "bad.yaml:1: a scenario is a mapping (name, vendor, setup, ...)"),
         ("vendor: eightbyeight\n", "bad.yaml:1: name: Field required"),

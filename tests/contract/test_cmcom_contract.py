@@ -1,0 +1,165 @@
+"""The CM.com contract matches the code, the emulator conforms to it (schemathesis), and webhooks match it."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+import zlib
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema_rs
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import ignored_auth, negative_data_rejection, positive_data_acceptance
+
+from emulator.app import create_app
+from emulator.core.contracts import to_yaml
+from emulator.pytest_plugin import WebhookSink
+from emulator.vendors import cmcom
+from emulator.vendors.cmcom.contract import contract
+from emulator.vendors.cmcom.events import WEBHOOK_EVENTS
+from tests.conftest import make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "schemathesis"
+ACCOUNT = "e17acdef-c918-423d-a01b-1000cd084f6a"
+CUSTOMER = "31612345678"
+CHAT = str(uuid.UUID(bytes_le=hashlib.md5(f"WhatsApp|{CUSTOMER}|3197010254321".encode()).digest()))
+NO_WEBHOOK_HOSTS = ("webhooks.invalid",)
+# Webhooks go to a host that cannot exist, and are retried only once: nothing leaves the machine.
+VENDORS = {
+    "cmcom": {
+        "tenants": {TOKEN: {"bot_router_account_id": ACCOUNT, "bot_webhook": "http://webhooks.invalid/bot"}},
+        "retry_interval": 300,
+        "retry_for": 300,
+    }
+}
+
+
+def test_checked_in_contract_matches_the_code() -> None:
+    path = ROOT / "contracts" / "cmcom.openapi.yaml"
+    assert path.read_text(encoding="utf-8") == to_yaml(contract()), "run `cxemu contracts export`"
+
+
+def test_contract_covers_every_event() -> None:
+    assert set(contract()["webhooks"]) == set(WEBHOOK_EVENTS)
+
+
+app = create_app(make_settings(webhook_allow_hosts=NO_WEBHOOK_HOSTS, vendors=VENDORS), plugins=[cmcom.PLUGIN])
+schema = schemathesis.openapi.from_asgi("/_emulator/contracts/cmcom", app)
+
+
+@pytest.fixture(scope="module")
+def chat() -> str:
+    """The chat of the partner bot's first message to the customer (a send through BMProxy opens it)."""
+    body = {
+        "messages": {
+            "authentication": {"producttoken": TOKEN},
+            "msg": [
+                {
+                    "from": "003197010254321",
+                    "to": [{"number": f"00{CUSTOMER}"}],
+                    "body": {"content": "Hi"},
+                    "allowedChannels": ["WhatsApp"],
+                }
+            ],
+        }
+    }
+    case = schema["/conversational/bmproxy/v1/accounts/{account_id}"]["POST"].Case(
+        body=body, path_parameters={"account_id": ACCOUNT}
+    )
+    response = case.call()
+    assert response.status_code == 200, response.text
+    return CHAT
+
+
+def _most(value: Any) -> bool:
+    return zlib.crc32(repr(value).encode()) % 4 != 0
+
+
+def _aim(case: schemathesis.Case, chat: str) -> None:
+    """Point most schema-valid requests at the real account, token and chat."""
+    headers: MutableMapping[str, Any] = case.headers or {}
+    if "X-CM-PRODUCTTOKEN" in headers and _most(headers["X-CM-PRODUCTTOKEN"]):
+        headers["X-CM-PRODUCTTOKEN"] = TOKEN
+    path: dict[str, Any] = case.path_parameters or {}
+    if "account_id" in path and _most(path["account_id"]):
+        path["account_id"] = ACCOUNT
+    if "chat_id" in path and _most(path["chat_id"]):
+        path["chat_id"] = chat
+    body: Any = case.body
+    if isinstance(body, dict):
+        if "ChatId" in body and _most(body["ChatId"]):
+            body["ChatId"] = chat
+        messages = body.get("messages")
+        if isinstance(messages, dict) and isinstance(messages.get("authentication"), dict):
+            messages["authentication"]["producttoken"] = TOKEN
+
+
+@schema.parametrize()
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+def test_emulator_conforms_to_its_contract(case: schemathesis.Case, chat: str) -> None:
+    _aim(case, chat)
+    # Open auth (cxemu's default): any non-blank token is an account of its own, accepted by design. CM answers
+    # 400 to schema-valid requests it refuses on meaning (every message rejected by an account rule, an unknown
+    # FlowId, a chat that does not exist), and judges each message on its own, so a request with some messages
+    # that break the schema is still a 200 with those rejected (cmcom.md §3.1): the positive- and negative-data
+    # checks cannot apply. Every other check does: documented statuses, bodies and media types, and no 5xx.
+    excluded = [ignored_auth, positive_data_acceptance, negative_data_rejection]
+    case.call_and_validate(excluded_checks=excluded)
+
+
+async def test_webhooks_match_the_contract(webhook_sink: WebhookSink) -> None:
+    url = webhook_sink.url_for
+    tenant = {
+        "bot_router_account_id": ACCOUNT,
+        "bot_webhook": url("/bot"),
+        "status_webhook": url("/status"),
+        "customer_contact_webhook": url("/cc"),
+    }
+    plain = {"router": False, "mo_webhook": url("/mo")}
+    settings_ = make_settings(vendors={"cmcom": {"tenants": {"acme": tenant, "plain": plain}}})
+    local = create_app(settings_, plugins=[cmcom.PLUGIN])
+    emu = local.state.emulator
+    await emu.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=local), base_url="http://t") as http:
+            base = "/_emulator/vendors/cmcom/tenants"
+            for tenant_name in ("acme", "plain"):
+                resp = await http.post(f"{base}/{tenant_name}/end-users/+{CUSTOMER}/messages", json={"text": "Hi"})
+                assert resp.status_code == 200, resp.text
+            send = {
+                "messages": {
+                    "authentication": {"producttoken": "acme"},
+                    "msg": [{"from": "Acme", "to": [{"number": "0031612345678"}], "body": {"content": "x"}}],
+                }
+            }
+            assert (await http.post("/v1.0/message", json=send)).status_code == 200
+            headers = {"X-CM-PRODUCTTOKEN": "acme"}
+            sessions = f"/conversational/control/v1/accounts/{ACCOUNT}/sessions"
+            await http.post(f"{base}/acme/chats/{CHAT}/agent", json={"action": "take_over"})
+            assert (await http.post(f"{sessions}/{CHAT}/resetrequests", headers=headers)).status_code == 204
+            await http.post("/_emulator/clock/advance", json={"seconds": 10})
+        await emu.scheduler.settle()
+        await emu.dispatcher.wait(lambda d: True, count=len(emu.dispatcher.deliveries()), timeout=10.0)
+    finally:
+        await emu.stop()
+    doc = contract()
+    names = {"/bot": None, "/cc": None, "/status": "StatusReport", "/mo": "MO.plain"}
+    seen: set[str] = set()
+    problems: list[str] = []
+    for req in webhook_sink.requests:
+        body = req.json
+        default = "MO" if req.path == "/bot" else "MO.CustomerContact"
+        name = names[req.path] or body.get("$type", default)
+        seen.add(str(name))
+        post = doc["webhooks"][name]["post"]
+        check = {**post["requestBody"]["content"]["application/json"]["schema"], "components": doc["components"]}
+        for error in jsonschema_rs.validator_for(check).iter_errors(body):
+            problems.append(f"{name}: {error.message}")
+    assert not problems, problems
+    assert seen == set(doc["webhooks"]), seen

@@ -1,0 +1,148 @@
+"""Shared fixtures for CM.com tests: an in-process app with only the CM plugin on a virtual clock, a helper
+around its send API, router control API and control plane, and webhooks pointed at the real `webhook_sink`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from emulator.app import create_app
+from emulator.core.runtime import Emulator
+from emulator.core.webhooks import Delivery, DeliveryFilter
+from emulator.pytest_plugin import WebhookSink
+from emulator.vendors import cmcom
+from tests.conftest import make_settings
+
+TENANT = "acme"
+TOKEN = "5a1c7b7e-2b2f-4a55-9c1d-1b2c3d4e5f60"
+ACCOUNT = "e17acdef-c918-423d-a01b-1000cd084f6a"  # the seed's accountId
+BUSINESS = "+3197010254321"
+CUSTOMER = "+31612345678"
+BOT_PATH, STATUS_PATH, CC_PATH = "/bot", "/status", "/cc"
+CONTROL = "/_emulator/vendors/cmcom/tenants"
+SESSIONS = f"/conversational/control/v1/accounts/{ACCOUNT}/sessions"
+
+
+def tenant_config(sink: WebhookSink | None = None, **extra: Any) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "product_tokens": [TOKEN],
+        "bot_router_account_id": ACCOUNT,
+        "business_number": BUSINESS,
+        "teams": [
+            {"name": "Sales", "match": {"team": "sales"}, "agents": ["Sam Sales"]},
+            {"name": "Support", "match": {"team": "support"}, "agents": ["Sue Support"]},
+        ],
+    }
+    if sink is not None:
+        cfg.update(
+            bot_webhook=sink.url_for(BOT_PATH),
+            status_webhook=sink.url_for(STATUS_PATH),
+            customer_contact_webhook=sink.url_for(CC_PATH),
+        )
+    cfg.update(extra)
+    return cfg
+
+
+def vendor_settings(tenant: dict[str, Any], **section: Any) -> dict[str, Any]:
+    return {"cmcom": {"tenants": {TENANT: tenant}, **section}}
+
+
+def envelope(*msgs: dict[str, Any], token: str | None = TOKEN, casing: str = "producttoken") -> dict[str, Any]:
+    auth = {} if token is None else {casing: token}
+    return {"messages": {"authentication": auth, "msg": list(msgs)}}
+
+
+def msg(text: str = "Hello", *to: str, sender: str = "Acme", **extra: Any) -> dict[str, Any]:
+    numbers = to or ("0031612345678",)
+    return {"from": sender, "to": [{"number": n} for n in numbers], "body": {"type": "auto", "content": text}, **extra}
+
+
+@dataclass
+class Cm:
+    """One in-process cxemu with the CM plugin, and what a test does with it."""
+
+    app: Starlette
+    http: httpx.AsyncClient
+    emu: Emulator
+    tenant: str = TENANT
+
+    async def send(self, body: Any, *, path: str = "/v1.0/message") -> httpx.Response:
+        return await self.http.post(path, json=body)
+
+    async def bmproxy(self, body: Any, account: str = ACCOUNT) -> httpx.Response:
+        return await self.http.post(f"/conversational/bmproxy/v1/accounts/{account}", json=body)
+
+    async def control(self, kind: str, body: Any = None, *, token: str | None = TOKEN) -> httpx.Response:
+        headers = {"X-CM-PRODUCTTOKEN": token} if token is not None else {}
+        return await self.http.post(f"{SESSIONS}/{kind}", json=body, headers=headers)
+
+    async def customer(self, number: str = CUSTOMER, **message: Any) -> dict[str, Any]:
+        resp = await self.http.post(f"{CONTROL}/{self.tenant}/end-users/{number}/messages", json=message)
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
+
+    async def agent(self, chat: str, action: str, **fields: Any) -> dict[str, Any]:
+        resp = await self.http.post(f"{CONTROL}/{self.tenant}/chats/{chat}/agent", json={"action": action, **fields})
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
+
+    async def chat(self, chat: str) -> dict[str, Any]:
+        resp = await self.http.get(f"{CONTROL}/{self.tenant}/chats/{chat}")
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
+
+    async def advance(self, seconds: float) -> None:
+        resp = await self.http.post("/_emulator/clock/advance", json={"seconds": seconds})
+        assert resp.status_code == 200, resp.text
+
+    async def delivered(self, count: int, url: str | None = None, **filters: Any) -> None:
+        """Wait (wall time) until `count` deliveries of this tenant matching `filters` (and `url`) are settled."""
+        base = DeliveryFilter(vendor="cmcom", tenant=self.tenant, **filters)
+
+        def match(d: Delivery) -> bool:
+            return base(d) and (url is None or d.url == url)
+
+        await self.emu.scheduler.settle()
+        found = await self.emu.dispatcher.wait(match, count=count, timeout=10.0)
+        assert len(found) >= count, [(d.event_type, d.status) for d in self.emu.dispatcher.deliveries(match)]
+
+    def now(self) -> float:
+        return self.emu.clock.now()
+
+
+CmFactory = Callable[..., Awaitable[Cm]]
+
+
+@pytest.fixture
+async def make_cm() -> AsyncIterator[CmFactory]:
+    """Build started apps with only the CM plugin (virtual clock, seed 7 unless told); stopped at teardown."""
+    made: list[Cm] = []
+
+    async def factory(**overrides: Any) -> Cm:
+        app = create_app(make_settings(**overrides), plugins=[cmcom.PLUGIN])
+        emu: Emulator = app.state.emulator
+        await emu.start()
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cxemu.test")
+        env = Cm(app=app, http=client, emu=emu)
+        made.append(env)
+        return env
+
+    yield factory
+    for env in made:
+        await env.http.aclose()
+        await env.emu.stop()
+
+
+@pytest.fixture
+async def cm(make_cm: CmFactory, webhook_sink: WebhookSink) -> Cm:
+    """Tenant `acme` (token TOKEN, account ACCOUNT) whose bot, status and Customer Contact webhooks go to the sink."""
+    return await make_cm(vendors=vendor_settings(tenant_config(webhook_sink)))
+
+
+def bodies(sink: WebhookSink, path: str) -> list[dict[str, Any]]:
+    return [r.json for r in list(sink.requests) if r.path == path]

@@ -1,0 +1,205 @@
+"""The act-by-hand routes, configuration, end user rules, ChatIds, snapshot/restore and determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from emulator.app import create_app
+from emulator.core.errors import ConfigError
+from emulator.pytest_plugin import WebhookSink
+from emulator.vendors import cmcom
+from tests.conftest import make_settings
+from tests.vendors.cmcom.conftest import (
+    BOT_PATH,
+    CONTROL,
+    TENANT,
+    Cm,
+    CmFactory,
+    bodies,
+    envelope,
+    msg,
+    tenant_config,
+    vendor_settings,
+)
+
+CHAT = str(uuid.UUID(bytes_le=hashlib.md5(b"WhatsApp|31612345678|3197010254321").digest()))
+
+
+async def test_the_chat_id_is_the_same_in_both_directions(cm: Cm) -> None:
+    resp = await cm.bmproxy(
+        envelope(msg("Hi", "0031612345678", sender="003197010254321", allowedChannels=["WhatsApp"]))
+    )
+    assert resp.status_code == 200
+    view = await cm.customer(text="Hello back")
+    assert view["chatId"] == CHAT
+    chats = (await cm.http.get(f"{CONTROL}/{TENANT}/chats")).json()["chats"]
+    assert [c["chatId"] for c in chats] == [CHAT]
+
+
+async def test_the_chat_id_algorithm_is_configurable(make_cm: CmFactory) -> None:
+    env = await make_cm(vendors=vendor_settings(tenant_config(), chat_id="uuid5"))
+    view = await env.customer(text="Hi")
+    namespace = uuid.UUID("6f2b2f0e-3c1c-4a8e-9d0e-0c6d636d636d")
+    assert view["chatId"] == str(uuid.uuid5(namespace, "WhatsApp|31612345678|3197010254321"))
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "message"),
+    [
+        (f"{CONTROL}/nobody/end-users/+31612345678/messages", {"text": "x"}, 404, "no CM.com tenant 'nobody'"),
+        (f"{CONTROL}/{TENANT}/end-users/+31612345678/messages", {}, 400, "send text, media, location or button"),
+        (
+            f"{CONTROL}/{TENANT}/end-users/+31612345678/messages",
+            {"text": "x", "channel": "Fax"},
+            400,
+            "unknown channel 'Fax'",
+        ),
+        (
+            f"{CONTROL}/{TENANT}/end-users/+31612345678/messages",
+            {"text": "x", "media": {"mediaUri": "u"}, "location": {"latitude": 1, "longitude": 2}},
+            400,
+            "send one of media, location or button",
+        ),
+        (f"{CONTROL}/{TENANT}/end-users/hello/messages", {"text": "x"}, 400, "'hello' is not a phone number"),
+        (f"{CONTROL}/{TENANT}/chats/{CHAT}/agent", {"action": "dance"}, 400, "action: Input should be"),
+        (
+            f"{CONTROL}/{TENANT}/chats/{CHAT}/agent",
+            {"action": "say", "text": "hi"},
+            409,
+            f"no agent holds chat {CHAT}; take it over first",
+        ),
+        (
+            f"{CONTROL}/{TENANT}/chats/{CHAT}/agent",
+            {"action": "hand_back"},
+            409,
+            f"chat {CHAT} is with the bot already",
+        ),
+        (
+            f"{CONTROL}/{TENANT}/chats/{CHAT}/agent",
+            {"action": "take_over", "agentId": "ghost"},
+            409,
+            "no Customer Contact agent 'ghost'",
+        ),
+        (
+            f"{CONTROL}/{TENANT}/chats/00000000-0000-0000-0000-000000000000/agent",
+            {"action": "take_over"},
+            404,
+            "no chat '00000000-0000-0000-0000-000000000000'",
+        ),
+    ],
+    ids=[
+        "unknown-tenant",
+        "empty",
+        "unknown-channel",
+        "two-kinds",
+        "not-a-number",
+        "bad-action",
+        "say-unheld",
+        "hand-back-bot",
+        "unknown-agent",
+        "unknown-chat",
+    ],
+)
+async def test_hand_actions_are_validated(cm: Cm, path: str, body: Any, status: int, message: str) -> None:
+    await cm.customer(text="Hi")  # the chat exists
+    before = await cm.chat(CHAT)
+    resp = await cm.http.post(path, json=body)
+    assert resp.status_code == status, resp.text
+    assert message in resp.json()["message"]
+    assert await cm.chat(CHAT) == before
+
+
+async def test_a_channel_the_account_lacks_is_refused(make_cm: CmFactory) -> None:
+    env = await make_cm(vendors=vendor_settings(tenant_config(channels=["SMS"])))
+    resp = await env.http.post(f"{CONTROL}/{TENANT}/end-users/+31612345678/messages", json={"text": "x"})
+    assert resp.status_code == 409
+    assert resp.json()["message"] == "channel 'WhatsApp' is not configured on this account (SMS)"
+
+
+async def test_webhooks_can_be_set_by_hand(cm: Cm, webhook_sink: WebhookSink) -> None:
+    resp = await cm.http.put(f"{CONTROL}/{TENANT}/webhooks", json={"bot": webhook_sink.url_for("/other")})
+    assert resp.status_code == 200
+    assert resp.json()["bot"] == webhook_sink.url_for("/other")
+    assert resp.json()["status"] == webhook_sink.url_for("/status")  # left as it was
+    bad = await cm.http.put(f"{CONTROL}/{TENANT}/webhooks", json={"bot": "ftp://x"})
+    assert bad.status_code == 400
+    await cm.customer(text="Hi")
+    await cm.delivered(1, event="MO")
+    assert bodies(webhook_sink, "/other")[0]["message"]["text"] == "Hi"
+    assert bodies(webhook_sink, BOT_PATH) == []
+
+
+async def test_the_account_view_lists_teams_agents_and_flows(cm: Cm) -> None:
+    view = (await cm.http.get(f"{CONTROL}/{TENANT}")).json()
+    assert view["botRouterAccountId"] == "e17acdef-c918-423d-a01b-1000cd084f6a"
+    assert view["defaultComponents"] == ["CmBot", "CustomerContact", "BMProxy"]
+    assert [(a["name"], a["team"]) for a in view["agents"]][:2] == [("Sam Sales", "Sales"), ("Sue Support", "Support")]
+    assert view["agents"][2]["team"] == "Generic inbox"
+    assert [f["id"] for f in view["flows"]] == ["main", "feedback"]
+
+
+async def test_end_user_rules_answer_messages(make_cm: CmFactory, webhook_sink: WebhookSink) -> None:
+    behaviour = {"end_user_rules": [{"match": "code", "reply": "Got it, thanks", "after": 4}]}
+    env = await make_cm(vendors=vendor_settings(tenant_config(webhook_sink, behaviour=behaviour)))
+    resp = await env.send(
+        envelope(msg("Your code is 1234", "0031612345678", sender="003197010254321", allowedChannels=["WhatsApp"]))
+    )
+    assert resp.status_code == 200
+    await env.advance(3.9)
+    assert bodies(webhook_sink, BOT_PATH) == []
+    await env.advance(0.1)
+    await env.delivered(1, event="MO")
+    (got,) = bodies(webhook_sink, BOT_PATH)
+    assert (got["message"]["text"], got["conversationalRouter"]["chatId"]) == ("Got it, thanks", CHAT)
+
+
+def test_unknown_default_components_fail_at_start() -> None:
+    with pytest.raises(ConfigError, match=r"vendors\.cmcom: .*unknown component 'Robot'"):
+        create_app(make_settings(vendors={"cmcom": {"default_components": ["Robot"]}}), plugins=[cmcom.PLUGIN])
+
+
+async def _play(env: Cm) -> list[bytes]:
+    await env.customer(text="Hi", name="Ada")
+    await env.bmproxy(envelope(msg("Hello", "0031612345678", sender="003197010254321", allowedChannels=["WhatsApp"])))
+    await env.control(
+        "mutationrequests", {"ChatId": CHAT, "Mutations": [{"$type": "disableComponent", "ComponentId": "CmBot"}]}
+    )
+    await env.advance(30)
+    await env.emu.scheduler.settle()
+    return [d.body for d in env.emu.dispatcher.deliveries()]
+
+
+async def test_same_seed_same_bytes(make_cm: CmFactory) -> None:
+    hook = "http://webhooks.invalid/hook"
+    settings = {
+        "vendors": vendor_settings(tenant_config(bot_webhook=hook, status_webhook=hook)),
+        "webhook_allow_hosts": ("webhooks.invalid",),
+    }
+    first = await _play(await make_cm(**settings))
+    second = await _play(await make_cm(**settings))
+    assert first == second
+    assert len(first) == 4  # the MO, and the reply's status reports: accepted, delivered, read
+    assert json.loads(first[0])["reference"] == json.loads(second[0])["reference"]
+
+
+async def test_state_survives_a_snapshot(cm: Cm, make_cm: CmFactory) -> None:
+    await cm.customer(text="Hi", name="Ada")
+    await cm.control(
+        "mutationrequests",
+        {
+            "ChatId": CHAT,
+            "Mutations": [{"$type": "disableComponent", "ComponentId": "CmBot"}],
+            "Context": {"team": "sales"},
+        },
+    )
+    await cm.advance(5)
+    before = await cm.chat(CHAT)
+    snapshot = json.loads(json.dumps(cm.emu.snapshot()))
+    other = await make_cm(vendors=vendor_settings(tenant_config()))
+    other.emu.restore(snapshot)
+    assert await other.chat(CHAT) == before
