@@ -81,6 +81,9 @@ class WebhookPolicy:
     serialize: Callable[[Any], bytes] = compact_json
     content_type: str = "application/json"
     success_statuses: range = range(200, 300)
+    on_failed: Callable[[Delivery], None] | None = None
+    """Called once when a delivery fails for good (its ladder is exhausted), e.g. for a vendor that changes
+    state when a receiver fails (Chatwoot opens a bot's pending conversation). Must only schedule work."""
 
 
 class ChaosConfig(BaseModel):
@@ -346,6 +349,7 @@ class WebhookDispatcher:
                     if failed_attempts > len(ladder):
                         d.status = "failed"
                         queue.items.remove(d)
+                        self._failed(d)
                     else:
                         d.not_before = self.clock.now() + ladder[failed_attempts - 1]
                 self._notify()
@@ -353,6 +357,15 @@ class WebhookDispatcher:
             queue.running = False
             if not queue.items and queue.wake is None and self._queues.get(key) is queue:
                 del self._queues[key]
+
+    def _failed(self, d: Delivery) -> None:
+        hook = self.policy(d.vendor).on_failed
+        if hook is None:
+            return
+        try:
+            hook(d)
+        except Exception:  # a vendor hook never breaks delivery
+            LOG.exception("on_failed hook of %s failed for %s", d.vendor, d.id)
 
     async def _attempt(self, d: Delivery) -> bool:
         n = len([a for a in d.attempts if a.chaos != "duplicate"])

@@ -1,0 +1,241 @@
+"""Act by hand as a Sangoma customer, agent or callee, and see calls and conversations:
+`/_emulator/vendors/sangoma/...`.
+
+| method and path | what it does |
+|---|---|
+| `GET /tenants/{tenant}` | the tenant's world: agents, queues, inboxes, bots, webhooks, calls, conversations |
+| `PUT /tenants/{tenant}/behaviour` | change how simulated agents act (fields of `AgentBehaviour`) |
+| `PUT /tenants/{tenant}/customer-behaviour` | change how simulated widget customers answer (`CustomerBehaviour`) |
+| `PUT /tenants/{tenant}/callees/{number}` | what the person at `number` does (`CalleeBehaviour`) |
+| `PUT /tenants/{tenant}/agents/{name}` | `{"logged_in": bool}`: log a CX agent in or out |
+| `POST /tenants/{tenant}/customers` | a visitor opens the web widget (`inbox_id`, `name`, `email`, `text`, `referer`) |
+| `POST /tenants/{tenant}/conversations/{id}/customer` | `{"action": "say"\\|"idle"\\|"active", "text"}` |
+| `POST /tenants/{tenant}/conversations/{id}/agent` | `{"action", "agent", "text"}`: an agent action (below) |
+| `POST /tenants/{tenant}/calls/{id}` | `{"action", "agent"}`: answer, busy, no_answer, agent_answer, hang_up |
+
+Agent actions: assign, typing, stop_typing, say, note (a private note), resolve, pending (back to the bot).
+
+`{id}` of a conversation is its display id (`conversation.id` in webhooks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from emulator.core.control import error, json_body
+from emulator.core.errors import EmulatorError
+from emulator.core.runtime import Emulator
+from emulator.core.types import AS_BOOL, AS_INT, AS_STR
+from emulator.vendors.sangoma import di, hands
+from emulator.vendors.sangoma.config import AgentBehaviour, CalleeBehaviour, CustomerBehaviour
+from emulator.vendors.sangoma.constants import SLUG
+from emulator.vendors.sangoma.errors import SangomaError
+from emulator.vendors.sangoma.state import SangomaState, agent_by_name
+from emulator.vendors.sangoma.voice import call_view
+
+Str = Annotated[str, Strict(), Field(min_length=1, max_length=10_000), AS_STR]
+Int = Annotated[int, Strict(), AS_INT]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CustomerStart(_In):
+    inbox_id: Int | None = Field(None, description="a web widget inbox (default: the first one)")
+    name: Str | None = Field(None, description="the visitor's name (a seeded fake name when omitted)")
+    email: Str | None = Field(None, description="the visitor's email (a seeded fake one when omitted)")
+    text: Str | None = Field(None, description="the first message; creates the conversation")
+    referer: Str | None = Field(None, description="the page the widget is on")
+
+
+class CustomerAction(_In):
+    action: Literal["say", "idle", "active"]
+    text: Str | None = None
+
+
+class AgentAction(_In):
+    action: Literal["assign", "typing", "stop_typing", "say", "note", "resolve", "pending"]
+    agent: Str | None = Field(None, description="the CX agent name (default: the assignee, else a free agent)")
+    text: Str | None = None
+
+
+class CallAction(_In):
+    action: Literal["answer", "busy", "no_answer", "agent_answer", "hang_up"]
+    agent: Str | None = Field(None, description="agent_answer: which agent (default: a free one of the queue)")
+
+
+class AgentLogin(_In):
+    logged_in: Annotated[bool, Strict(), AS_BOOL]
+
+
+def conversation_summary(state: SangomaState, display_id: int) -> dict[str, Any]:
+    conv = state.conversations[display_id]
+    agent = state.agents.get(conv.assignee_id) if conv.assignee_id is not None else None
+    return {
+        "id": conv.display_id,
+        "db_id": conv.id,
+        "inbox_id": conv.inbox_id,
+        "contact_id": conv.contact_id,
+        "status": str(conv.status),
+        "priority": conv.priority,
+        "assignee": agent.name if agent else None,
+        "widget": conv.widget,
+        "customer_idle": conv.customer_idle,
+        "messages": [
+            {"id": msg.id, "type": msg.message_type, "sender_type": msg.sender_type, "content": msg.content}
+            for msg in conv.messages
+        ],
+    }
+
+
+def summary(state: SangomaState) -> dict[str, Any]:
+    return {
+        "tenant": state.tenant,
+        "tenant_domain": state.tenant_domain,
+        "client_id": state.client_id,
+        "account": {"id": state.account_id, "name": state.account_name},
+        "agents": [asdict(a) for a in state.agents.values()],
+        "queues": [asdict(q) for q in state.queues.values()],
+        "inboxes": [asdict(i) for i in state.inboxes.values()],
+        "agent_bots": [{"id": b.id, "name": b.name, "outgoing_url": b.outgoing_url} for b in state.agent_bots.values()],
+        "webhooks": [{"id": h.id, "url": h.url, "subscriptions": h.subscriptions} for h in state.webhooks.values()],
+        "calls": [call_view(c) for c in state.calls.values()],
+        "conversations": [conversation_summary(state, d) for d in state.conversations],
+        "behaviour": state.behaviour.model_dump(),
+        "customers": state.customers.model_dump(),
+        "callees": {k: b.model_dump() for k, b in state.callees.items()},
+    }
+
+
+def _bad(exc: ValidationError | ValueError) -> Response:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        return error(400, "invalid_request", f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
+    return error(400, "invalid_request", str(exc))
+
+
+def _rejected(exc: EmulatorError) -> Response:
+    detail = exc.body if isinstance(exc, SangomaError) else {"message": exc.message}
+    return JSONResponse({"error": "rejected", "message": exc.message, "detail": detail}, status_code=exc.status_code)
+
+
+def control_routes(emu: Emulator) -> list[BaseRoute]:
+    store = emu.store
+    configured = set(emu.vendor_config(SLUG).tenants)
+
+    async def parse(request: Request, model: type[BaseModel]) -> Any:
+        tenant = request.path_params["tenant"]
+        if not store.exists(SLUG, tenant) and tenant not in configured:
+            raise LookupError(tenant)
+        return model.model_validate(await json_body(request))
+
+    def handler(model: type[BaseModel], act: Any) -> Any:
+        async def endpoint(request: Request) -> Response:
+            try:
+                body = await parse(request, model)
+                async with store.tenant(SLUG, request.path_params["tenant"]) as tx:
+                    out = act(tx, request.path_params, body)
+            except LookupError as exc:
+                return error(404, "unknown_tenant", f"no Sangoma tenant {exc.args[0]!r}")
+            except (ValidationError, ValueError) as exc:
+                return _bad(exc)
+            except EmulatorError as exc:
+                return _rejected(exc)
+            return JSONResponse(out)
+
+        endpoint.__doc__ = act.__doc__
+        return endpoint
+
+    async def tenant_view(request: Request) -> Response:
+        """The tenant's world, calls and conversations."""
+        tenant = request.path_params["tenant"]
+        if not store.exists(SLUG, tenant) and tenant not in configured:
+            return error(404, "unknown_tenant", f"no Sangoma tenant {tenant!r}")
+        async with store.tenant(SLUG, tenant) as tx:
+            return JSONResponse(summary(tx.state))
+
+    def merge(attr: str, model: type[BaseModel]) -> Any:
+        def act(tx: Any, params: Any, body: Any) -> Any:
+            merged = model.model_validate({**getattr(tx.state, attr).model_dump(), **body})
+            setattr(tx.state, attr, merged)
+            return merged.model_dump()
+
+        return act
+
+    def changes(model: type[BaseModel], attr: str) -> Any:
+        async def endpoint(request: Request) -> Response:
+            try:
+                raw = await json_body(request)
+                if not isinstance(raw, dict):
+                    raise ValueError("the body must be a JSON object")
+                tenant = request.path_params["tenant"]
+                if not store.exists(SLUG, tenant) and tenant not in configured:
+                    return error(404, "unknown_tenant", f"no Sangoma tenant {tenant!r}")
+                async with store.tenant(SLUG, tenant) as tx:
+                    out = merge(attr, model)(tx, request.path_params, raw)
+            except (ValidationError, ValueError) as exc:
+                return _bad(exc)
+            return JSONResponse(out)
+
+        return endpoint
+
+    def callee(tx: Any, params: Any, body: CalleeBehaviour) -> Any:
+        """Set what the person at a number does."""
+        tx.state.callees[params["number"]] = body
+        return body.model_dump()
+
+    def login(tx: Any, params: Any, body: AgentLogin) -> Any:
+        """Log a CX agent in or out."""
+        agent = agent_by_name(tx.state, params["name"])
+        if agent is None:
+            raise hands.HandError(f"no agent {params['name']!r}", status_code=404, code="not_found")
+        agent.logged_in = body.logged_in
+        return asdict(agent)
+
+    def customer_start(tx: Any, params: Any, body: CustomerStart) -> Any:
+        """A visitor opens the web widget and maybe writes."""
+        return hands.start_customer(tx, body.inbox_id, body.name, body.email, body.text, body.referer)
+
+    def conv_of(tx: Any, params: Any) -> Any:
+        try:
+            return di.get_conversation(tx.state, int(params["conversation_id"]))
+        except ValueError:
+            raise hands.HandError("conversation ids are numbers", status_code=404, code="not_found") from None
+
+    def customer(tx: Any, params: Any, body: CustomerAction) -> Any:
+        """The widget customer says something, goes idle, or comes back."""
+        conv = conv_of(tx, params)
+        hands.customer_act(tx, conv, body.action, body.text)
+        return conversation_summary(tx.state, conv.display_id)
+
+    def agent(tx: Any, params: Any, body: AgentAction) -> Any:
+        """A CX agent acts in the conversation."""
+        conv = conv_of(tx, params)
+        hands.agent_act(tx, conv, body.action, body.agent, body.text)
+        return conversation_summary(tx.state, conv.display_id)
+
+    def call(tx: Any, params: Any, body: CallAction) -> Any:
+        """The callee or an agent acts on a call."""
+        return hands.call_act(tx, params["call_id"], body.action, body.agent)
+
+    base = "/tenants/{tenant}"
+    return [
+        Route(base, tenant_view, methods=["GET"]),
+        Route(f"{base}/behaviour", changes(AgentBehaviour, "behaviour"), methods=["PUT"]),
+        Route(f"{base}/customer-behaviour", changes(CustomerBehaviour, "customers"), methods=["PUT"]),
+        Route(f"{base}/callees/{{number}}", handler(CalleeBehaviour, callee), methods=["PUT"]),
+        Route(f"{base}/agents/{{name}}", handler(AgentLogin, login), methods=["PUT"]),
+        Route(f"{base}/customers", handler(CustomerStart, customer_start), methods=["POST"]),
+        Route(
+            f"{base}/conversations/{{conversation_id}}/customer", handler(CustomerAction, customer), methods=["POST"]
+        ),
+        Route(f"{base}/conversations/{{conversation_id}}/agent", handler(AgentAction, agent), methods=["POST"]),
+        Route(f"{base}/calls/{{call_id}}", handler(CallAction, call), methods=["POST"]),
+    ]

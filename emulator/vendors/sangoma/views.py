@@ -1,0 +1,273 @@
+"""Chatwoot JSON, built from state: webhook payloads (sangoma.md §2.5) and REST bodies (§2.6). Pure.
+
+The type quirks are deliberate (§2.5, §5 trap 6): a conversation's `id` is its display id; inside a
+conversation timestamps are integer epoch seconds except `updated_at`, a float; a nested message has an
+integer `message_type` and epoch `created_at`, while the `message_created` payload has the string
+`message_type` and an ISO `created_at`; nil times inside a conversation are `0`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from emulator.vendors.sangoma.constants import MESSAGE_TYPES
+from emulator.vendors.sangoma.state import (
+    Agent,
+    AgentBot,
+    Contact,
+    ContactInbox,
+    Conversation,
+    Inbox,
+    Message,
+    SangomaState,
+)
+
+BROWSER = {
+    "browser_name": "Chrome",
+    "browser_version": "124.0.0.0",
+    "device_name": "Unknown",
+    "platform_name": "macOS",
+    "platform_version": "10.15.7",
+}
+
+
+def iso(ts: float) -> str:
+    """Rails' JSON time: milliseconds and `Z`."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
+
+
+def epoch(ts: float | None) -> int:
+    """`.to_i`: nil becomes 0."""
+    return int(ts) if ts is not None else 0
+
+
+def fepoch(ts: float) -> float:
+    """`.to_f`: always a JSON float."""
+    return float(round(ts, 6))
+
+
+# -- small objects ------------------------------------------------------------------------------------------------
+
+
+def account(state: SangomaState) -> dict[str, Any]:
+    return {"id": state.account_id, "name": state.account_name}
+
+
+def inbox_ref(inbox: Inbox) -> dict[str, Any]:
+    return {"id": inbox.id, "name": inbox.name}
+
+
+def contact_webhook(state: SangomaState, contact: Contact) -> dict[str, Any]:
+    """Contact#webhook_data: no `type` key (§2.5)."""
+    return {
+        "account": account(state),
+        "additional_attributes": {},
+        "avatar": "",
+        "custom_attributes": {},
+        "email": contact.email,
+        "id": contact.id,
+        "identifier": contact.identifier,
+        "name": contact.name,
+        "phone_number": contact.phone_number,
+        "thumbnail": "",
+        "blocked": False,
+    }
+
+
+def contact_push(contact: Contact) -> dict[str, Any]:
+    return {
+        "additional_attributes": {},
+        "custom_attributes": {},
+        "email": contact.email,
+        "id": contact.id,
+        "identifier": contact.identifier,
+        "name": contact.name,
+        "phone_number": contact.phone_number,
+        "thumbnail": "",
+        "blocked": False,
+        "type": "contact",
+    }
+
+
+def user_webhook(agent: Agent) -> dict[str, Any]:
+    return {"id": agent.id, "name": agent.display_name, "email": agent.email, "type": "user"}
+
+
+def user_push(agent: Agent) -> dict[str, Any]:
+    return {
+        "id": agent.id,
+        "name": agent.display_name,
+        "available_name": agent.display_name.split(" ")[0],
+        "avatar_url": "",
+        "type": "user",
+        "availability_status": "online" if agent.logged_in else "offline",
+        "thumbnail": "",
+    }
+
+
+def bot_webhook(bot: AgentBot) -> dict[str, Any]:
+    return {"id": bot.id, "name": bot.name, "type": "agent_bot"}
+
+
+def bot_push(bot: AgentBot) -> dict[str, Any]:
+    return {"id": bot.id, "name": bot.name, "avatar_url": "", "type": "agent_bot"}
+
+
+def contact_inbox(ci: ContactInbox) -> dict[str, Any]:
+    return {
+        "id": ci.id,
+        "contact_id": ci.contact_id,
+        "inbox_id": ci.inbox_id,
+        "source_id": ci.source_id,
+        "created_at": iso(ci.created_at),
+        "updated_at": iso(ci.created_at),
+        "hmac_verified": False,
+        "pubsub_token": ci.pubsub_token,
+    }
+
+
+def sender_data(state: SangomaState, msg: Message, *, push: bool) -> dict[str, Any] | None:
+    if msg.sender_type == "Contact" and msg.sender_id in state.contacts:
+        contact = state.contacts[msg.sender_id]
+        return contact_push(contact) if push else contact_webhook(state, contact)
+    if msg.sender_type == "User" and msg.sender_id in state.agents:
+        agent = state.agents[msg.sender_id]
+        return user_push(agent) if push else user_webhook(agent)
+    if msg.sender_type == "AgentBot" and msg.sender_id in state.agent_bots:
+        bot = state.agent_bots[msg.sender_id]
+        return bot_push(bot) if push else bot_webhook(bot)
+    return None
+
+
+# -- messages and conversations -----------------------------------------------------------------------------------
+
+
+def message_push(state: SangomaState, conv: Conversation, msg: Message) -> dict[str, Any]:
+    """A message inside `conversation.messages[]` (push_event_data): integer type, epoch created_at."""
+    source = state.contact_inboxes[conv.contact_inbox_id].source_id
+    out: dict[str, Any] = {
+        "id": msg.id,
+        "content": msg.content,
+        "account_id": state.account_id,
+        "inbox_id": conv.inbox_id,
+        "conversation_id": conv.display_id,
+        "message_type": MESSAGE_TYPES.index(msg.message_type),
+        "created_at": epoch(msg.created_at),
+        "updated_at": iso(msg.created_at),
+        "private": msg.private,
+        "status": msg.status,
+        "source_id": None,
+        "content_type": msg.content_type,
+        "content_attributes": {},
+        "sender_type": msg.sender_type,
+        "sender_id": msg.sender_id,
+        "external_source_ids": {},
+        "additional_attributes": {},
+        "processed_message_content": msg.content,
+        "sentiment": {},
+        "conversation": {
+            "assignee_id": conv.assignee_id,
+            "unread_count": conv.unread_count,
+            "last_activity_at": epoch(conv.last_activity_at),
+            "contact_inbox": {"source_id": source},
+        },
+    }
+    sender = sender_data(state, msg, push=True)
+    if sender is not None:
+        out["sender"] = sender
+    return out
+
+
+def last_message(conv: Conversation) -> Message | None:
+    for msg in reversed(conv.messages):
+        if msg.message_type != "activity" and not msg.private:
+            return msg
+    return None
+
+
+def widget_attributes(conv: Conversation) -> dict[str, Any]:
+    if conv.referer is None:
+        return {}
+    return {"browser": dict(BROWSER), "referer": conv.referer, "initiated_at": {"timestamp": iso(conv.created_at)}}
+
+
+def conversation_meta(state: SangomaState, conv: Conversation) -> dict[str, Any]:
+    agent = state.agents.get(conv.assignee_id) if conv.assignee_id is not None else None
+    return {
+        "sender": contact_push(state.contacts[conv.contact_id]),
+        "assignee": user_push(agent) if agent else None,
+        "assignee_type": "User" if agent else None,
+        "team": None,
+        "hmac_verified": False,
+    }
+
+
+def conversation_webhook(state: SangomaState, conv: Conversation) -> dict[str, Any]:
+    """Conversations::EventDataPresenter#push_data (§2.5)."""
+    last = last_message(conv)
+    inbox = state.inboxes[conv.inbox_id]
+    return {
+        "additional_attributes": widget_attributes(conv),
+        "can_reply": True,
+        "channel": inbox.channel_type,
+        "contact_inbox": contact_inbox(state.contact_inboxes[conv.contact_inbox_id]),
+        "id": conv.display_id,
+        "inbox_id": conv.inbox_id,
+        "messages": [message_push(state, conv, last)] if last else [],
+        "labels": [],
+        "meta": conversation_meta(state, conv),
+        "status": str(conv.status),
+        "custom_attributes": {},
+        "snoozed_until": None,
+        "unread_count": conv.unread_count,
+        "first_reply_created_at": iso(conv.first_reply_created_at) if conv.first_reply_created_at else None,
+        "priority": conv.priority,
+        "waiting_since": epoch(conv.waiting_since),
+        "agent_last_seen_at": 0,
+        "contact_last_seen_at": 0,
+        "last_activity_at": epoch(conv.last_activity_at),
+        "timestamp": epoch(conv.last_activity_at),
+        "created_at": epoch(conv.created_at),
+        "updated_at": fepoch(conv.updated_at),
+    }
+
+
+def message_webhook(state: SangomaState, conv: Conversation, msg: Message) -> dict[str, Any]:
+    """Message#webhook_data (§2.5): string `message_type`, ISO `created_at`, sender's webhook_data."""
+    return {
+        "account": account(state),
+        "additional_attributes": {},
+        "content_attributes": {},
+        "content_type": msg.content_type,
+        "content": msg.content,
+        "conversation": conversation_webhook(state, conv),
+        "created_at": iso(msg.created_at),
+        "id": msg.id,
+        "inbox": inbox_ref(state.inboxes[conv.inbox_id]),
+        "message_type": msg.message_type,
+        "private": msg.private,
+        "sender": sender_data(state, msg, push=False),
+        "source_id": None,
+    }
+
+
+def webwidget_triggered(
+    state: SangomaState, ci: ContactInbox, conv: Conversation | None, referer: str
+) -> dict[str, Any]:
+    return {
+        "event": "webwidget_triggered",
+        "id": ci.id,
+        "source_id": ci.source_id,
+        "contact": contact_webhook(state, state.contacts[ci.contact_id]),
+        "inbox": inbox_ref(state.inboxes[ci.inbox_id]),
+        "account": account(state),
+        "current_conversation": conversation_webhook(state, conv) if conv else None,
+        "event_info": {
+            "initiated_at": {"timestamp": iso(ci.created_at)},
+            "referer": referer,
+            "widget_language": "en",
+            "browser_language": "en",
+            "browser": dict(BROWSER),
+        },
+    }

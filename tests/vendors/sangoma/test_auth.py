@@ -1,0 +1,191 @@
+"""OAuth client credentials at /oauth/token, bearer tokens with scopes and expiry on the clock, and tenants
+(sangoma.md §2.1; error bodies [inf]: RFC 6749 §5.2 for OAuth, DRF `{"detail"}` for the API)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.vendors.sangoma.conftest import (
+    ALL_SCOPES,
+    API,
+    CLIENT,
+    DI,
+    DOMAIN,
+    SECRET,
+    TOKEN,
+    Sng,
+    SngFactory,
+    basic,
+    vendor_settings,
+)
+
+FORM = {"grant_type": "client_credentials", "scope": ALL_SCOPES}
+
+
+async def test_token_body_is_the_documented_one(sng: Sng) -> None:
+    resp = await sng.http.post(
+        TOKEN,
+        data={"grant_type": "client_credentials", "scope": "cx.agent-calls cx.queue-calls"},
+        headers={"Authorization": basic()},
+    )
+    assert resp.status_code == 200
+    body = resp.json()
+    assert list(body) == ["access_token", "scope", "token_type", "expires_in"]
+    assert (body["scope"], body["token_type"], body["expires_in"]) == (
+        "cx.agent-calls cx.queue-calls",
+        "bearer",
+        31_536_000,
+    )
+    assert resp.headers["cache-control"] == "no-store"
+
+
+async def test_no_scope_asked_grants_every_allowed_scope(sng: Sng) -> None:
+    resp = await sng.http.post(TOKEN, data={"grant_type": "client_credentials"}, headers={"Authorization": basic()})
+    assert resp.json()["scope"] == ALL_SCOPES
+
+
+async def test_client_credentials_in_the_form_body_work_too(sng: Sng) -> None:
+    resp = await sng.http.post(TOKEN, data={**FORM, "client_id": CLIENT, "client_secret": SECRET})
+    assert resp.status_code == 200, resp.text
+
+
+@pytest.mark.parametrize(
+    ("data", "headers", "status", "error"),
+    [
+        (FORM, {}, 401, "invalid_client"),
+        (FORM, {"Authorization": basic(secret="wrong")}, 401, "invalid_client"),
+        (FORM, {"Authorization": "Basic !!!"}, 401, "invalid_client"),
+        (FORM, {"Authorization": "Bearer abc"}, 401, "invalid_client"),
+        ({"scope": ALL_SCOPES}, {"Authorization": basic()}, 400, "invalid_request"),
+        ({**FORM, "grant_type": "password"}, {"Authorization": basic()}, 400, "unsupported_grant_type"),
+        ({**FORM, "scope": "cx.agent-calls cx.admin"}, {"Authorization": basic()}, 400, "invalid_scope"),
+        ({**FORM, "client_id": CLIENT}, {"Authorization": basic()}, 400, "invalid_request"),
+    ],
+    ids=["no-client", "wrong-secret", "bad-basic", "not-basic", "no-grant", "bad-grant", "bad-scope", "two-auths"],
+)
+async def test_token_errors_are_rfc6749(
+    sng: Sng, data: dict[str, str], headers: dict[str, str], status: int, error: str
+) -> None:
+    resp = await sng.http.post(TOKEN, data=data, headers=headers)
+    assert resp.status_code == status, resp.text
+    assert list(resp.json()) == ["error", "error_description"]
+    assert resp.json()["error"] == error
+    if status == 401:
+        assert resp.headers["www-authenticate"].startswith("Basic")
+
+
+async def test_a_json_token_request_is_invalid(sng: Sng) -> None:
+    resp = await sng.http.post(TOKEN, json=FORM, headers={"Authorization": basic()})
+    assert (resp.status_code, resp.json()["error"]) == (400, "invalid_request")
+
+
+async def test_a_client_may_only_get_its_configured_scopes(make_sng: SngFactory) -> None:
+    env = await make_sng(vendors=vendor_settings(scopes=["cx.agent-calls"]), token=False)
+    resp = await env.http.post(TOKEN, data=FORM, headers={"Authorization": basic()})
+    assert (resp.status_code, resp.json()["error"]) == (400, "invalid_scope")
+
+
+async def test_open_auth_provisions_an_unknown_client_as_a_tenant(sng: Sng) -> None:
+    token = await sng.get_token(auth=basic("globex", "pw"))
+    resp = await sng.call(
+        "POST",
+        f"{API}/agents/call/",
+        {"agent_name": "agent.test", "destination": "1", "tenant_domain": "globex.cx.sangoma.com"},
+        token=token,
+    )
+    assert resp.status_code == 200, resp.text
+    again = await sng.http.post(TOKEN, data=FORM, headers={"Authorization": basic("globex", "other")})
+    assert again.status_code == 401  # the first secret it used is its secret now
+
+
+async def test_strict_auth_refuses_unknown_clients(make_sng: SngFactory) -> None:
+    env = await make_sng(auth="strict")
+    resp = await env.http.post(TOKEN, data=FORM, headers={"Authorization": basic("globex", "pw")})
+    assert (resp.status_code, resp.json()["error"]) == (401, "invalid_client")
+    assert (await env.http.post(TOKEN, data=FORM, headers={"Authorization": basic()})).status_code == 200
+
+
+async def test_strict_auth_accepts_a_provisioned_tenant(make_sng: SngFactory) -> None:
+    env = await make_sng(auth="strict", token=False)
+    resp = await env.http.post("/_emulator/tenants", json={"tenant": "initech", "vendors": ["sangoma"]})
+    creds = resp.json()["credentials"]["sangoma"]
+    assert creds["tenant_domain"] == "initech.cx.sangoma.com"
+    assert creds["agents"][0] == "agent.test"
+    token = await env.get_token(auth=basic(creds["client_id"], creds["client_secret"]))
+    listed = await env.call("GET", f"{DI}/inboxes/", token=token)
+    assert listed.status_code == 200
+    assert creds["inboxes"] == {"Website": 1, "API": 2}
+
+
+# -- bearer tokens on the API -------------------------------------------------------------------------------------
+
+CALL = {"agent_name": "agent.test", "destination": "9001", "tenant_domain": DOMAIN}
+
+
+@pytest.mark.parametrize(
+    ("header", "detail"),
+    [
+        (None, "Authentication credentials were not provided."),
+        ("Bearer nonsense", "Invalid token."),
+        ("Bearer YWNtZQ.notatoken", "Invalid token."),
+        ("Token abc", "Invalid token."),
+        ("Bearer ", "Invalid token."),
+    ],
+    ids=["missing", "unknown", "unknown-in-tenant", "wrong-scheme", "empty"],
+)
+async def test_bad_bearer_is_401(sng: Sng, header: str | None, detail: str) -> None:
+    headers = {"Authorization": header} if header is not None else {}
+    resp = await sng.http.post(f"{API}/agents/call/", json=CALL, headers=headers)
+    assert resp.status_code == 401
+    assert resp.json() == {"detail": detail}
+    assert resp.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_token_expires_on_the_clock(sng: Sng) -> None:
+    assert (await sng.call("GET", f"{DI}/inboxes/")).status_code == 200
+    await sng.advance(31_536_000)
+    resp = await sng.call("GET", f"{DI}/inboxes/")
+    assert (resp.status_code, resp.json()) == (401, {"detail": "Token has expired."})
+
+
+@pytest.mark.parametrize(
+    ("scope", "method", "path", "body"),
+    [
+        ("cx.queue-calls", "POST", f"{API}/agents/call/", CALL),
+        (
+            "cx.agent-calls",
+            "POST",
+            f"{API}/queues/call/",
+            {"queue_name": "queue_test", "destination": "1", "tenant_domain": DOMAIN},
+        ),
+        ("cx.agent-calls cx.queue-calls", "GET", f"{DI}/inboxes/", None),
+        ("cx.agent-calls", "POST", f"{DI}/conversations/finish/", {"tenant_domain": DOMAIN, "conversation_id": 1}),
+    ],
+    ids=["agent-call", "queue-call", "inboxes", "finish"],
+)
+async def test_a_token_without_the_scope_is_403(sng: Sng, scope: str, method: str, path: str, body: object) -> None:
+    token = await sng.get_token(scope)
+    resp = await sng.call(method, path, body, token=token)
+    assert (resp.status_code, resp.json()) == (403, {"detail": "You do not have permission to perform this action."})
+
+
+async def test_scope_is_checked_before_the_body(sng: Sng) -> None:
+    token = await sng.get_token("cx.digital-interactions")
+    resp = await sng.http.post(
+        f"{API}/agents/call/", content=b"{not json", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert resp.status_code == 403
+
+
+async def test_a_token_acts_only_on_its_own_tenant(sng: Sng) -> None:
+    other = await sng.get_token(auth=basic("globex", "pw"))
+    for token, domain in ((sng.token, "globex.cx.sangoma.com"), (other, DOMAIN), (sng.token, "unknown.example")):
+        resp = await sng.call("POST", f"{API}/agents/call/", {**CALL, "tenant_domain": domain}, token=token)
+        assert resp.status_code == 403
+        assert resp.json() == {"detail": "The tenant_domain does not belong to this access token."}
+    assert sng.events("call.") == []
+
+
+async def test_tenant_domain_is_case_insensitive(sng: Sng) -> None:
+    resp = await sng.call("POST", f"{API}/agents/call/", {**CALL, "tenant_domain": DOMAIN.upper()})
+    assert resp.status_code == 200
