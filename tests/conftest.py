@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 from starlette.applications import Starlette
 
 from emulator.app import create_app
+from emulator.core.plugin import VendorPlugin
 from emulator.core.runtime import Emulator
 from emulator.settings import Settings
 from tests.support import echo_vendor
@@ -50,11 +51,14 @@ async def emu(make_emulator: EmulatorFactory) -> Emulator:
 
 @pytest.fixture
 async def make_app() -> AsyncIterator[AppFactory]:
-    """Build in-process apps with an httpx client over ASGI; lifespan is run by hand."""
+    """Build in-process apps (the echo vendor unless `vendor_plugins` says) with an httpx client over ASGI;
+    lifespan is run by hand, and everything is stopped at teardown."""
     made: list[tuple[Starlette, httpx.AsyncClient]] = []
 
-    async def factory(**overrides: Any) -> tuple[Starlette, httpx.AsyncClient]:
-        app = create_app(make_settings(**overrides), plugins=[echo_vendor.PLUGIN])
+    async def factory(
+        *, vendor_plugins: Sequence[VendorPlugin] = (echo_vendor.PLUGIN,), **overrides: Any
+    ) -> tuple[Starlette, httpx.AsyncClient]:
+        app = create_app(make_settings(**overrides), plugins=list(vendor_plugins))
         await app.state.emulator.start()
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cxemu.test")
         made.append((app, client))

@@ -3,7 +3,7 @@ around its send API, router control API and control plane, and webhooks pointed 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,12 +11,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from emulator.app import create_app
 from emulator.core.runtime import Emulator
 from emulator.core.webhooks import Delivery, DeliveryFilter
 from emulator.pytest_plugin import WebhookSink
 from emulator.vendors import cmcom
-from tests.conftest import make_settings
+from tests.conftest import AppFactory
 
 TENANT = "acme"
 TOKEN = "5a1c7b7e-2b2f-4a55-9c1d-1b2c3d4e5f60"
@@ -119,23 +118,14 @@ CmFactory = Callable[..., Awaitable[Cm]]
 
 
 @pytest.fixture
-async def make_cm() -> AsyncIterator[CmFactory]:
+async def make_cm(make_app: AppFactory) -> CmFactory:
     """Build started apps with only the CM plugin (virtual clock, seed 7 unless told); stopped at teardown."""
-    made: list[Cm] = []
 
     async def factory(**overrides: Any) -> Cm:
-        app = create_app(make_settings(**overrides), plugins=[cmcom.PLUGIN])
-        emu: Emulator = app.state.emulator
-        await emu.start()
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cxemu.test")
-        env = Cm(app=app, http=client, emu=emu)
-        made.append(env)
-        return env
+        app, client = await make_app(vendor_plugins=[cmcom.PLUGIN], **overrides)
+        return Cm(app=app, http=client, emu=app.state.emulator)
 
-    yield factory
-    for env in made:
-        await env.http.aclose()
-        await env.emu.stop()
+    return factory
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,12 +16,11 @@ from joserfc import jws
 from joserfc.jwk import RSAKey
 from starlette.applications import Starlette
 
-from emulator.app import create_app
 from emulator.core.runtime import Emulator
 from emulator.core.webhooks import DeliveryFilter
 from emulator.pytest_plugin import ReceivedRequest, WebhookSink
 from emulator.vendors import eightbyeight
-from tests.conftest import make_settings
+from tests.conftest import AppFactory
 
 API = "/chat-gateway/v1"
 CONTROL = "/_emulator/vendors/eightbyeight/tenants"
@@ -122,23 +121,14 @@ EbeFactory = Callable[..., Awaitable[Ebe]]
 
 
 @pytest.fixture
-async def make_ebe() -> AsyncIterator[EbeFactory]:
+async def make_ebe(make_app: AppFactory) -> EbeFactory:
     """Build started apps with only the 8x8 plugin (virtual clock, seed 7 unless told); stopped at teardown."""
-    made: list[Ebe] = []
 
     async def factory(**overrides: Any) -> Ebe:
-        app = create_app(make_settings(**overrides), plugins=[eightbyeight.PLUGIN])
-        emu: Emulator = app.state.emulator
-        await emu.start()
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cxemu.test")
-        env = Ebe(app=app, http=client, emu=emu)
-        made.append(env)
-        return env
+        app, client = await make_app(vendor_plugins=[eightbyeight.PLUGIN], **overrides)
+        return Ebe(app=app, http=client, emu=app.state.emulator)
 
-    yield factory
-    for env in made:
-        await env.http.aclose()
-        await env.emu.stop()
+    return factory
 
 
 @pytest.fixture

@@ -5,17 +5,16 @@ callback URL."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from emulator.app import create_app
 from emulator.core.runtime import Emulator
 from emulator.vendors import samespace
-from tests.conftest import make_settings
+from tests.conftest import AppFactory
 
 API = "/api/public/v1"
 CONTROL = "/_emulator/vendors/samespace/tenants"
@@ -77,22 +76,14 @@ SsFactory = Callable[..., Awaitable[Ss]]
 
 
 @pytest.fixture
-async def make_ss() -> AsyncIterator[SsFactory]:
-    made: list[Ss] = []
+async def make_ss(make_app: AppFactory) -> SsFactory:
+    """Build started apps with only the Samespace plugin (virtual clock, seed 7; cloud CLOUD unless told)."""
 
     async def factory(vendors: dict[str, Any] | None = None, **settings: Any) -> Ss:
-        app = create_app(make_settings(vendors=vendors or tenant(), **settings), plugins=[samespace.PLUGIN])
-        emu = app.state.emulator
-        await emu.start()
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cxemu.test")
-        ss = Ss(client, emu)
-        made.append(ss)
-        return ss
+        app, client = await make_app(vendor_plugins=[samespace.PLUGIN], vendors=vendors or tenant(), **settings)
+        return Ss(client, app.state.emulator)
 
-    yield factory
-    for ss in made:
-        await ss.http.aclose()
-        await ss.emu.stop()
+    return factory
 
 
 @pytest.fixture

@@ -5,18 +5,17 @@ control plane and the real `webhook_sink` receiver."""
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from emulator.app import create_app
 from emulator.core.runtime import Emulator
 from emulator.pytest_plugin import WebhookSink
 from emulator.vendors import sangoma
-from tests.conftest import make_settings
+from tests.conftest import AppFactory
 
 TOKEN = "/oauth/token"
 API = "/cx/api/v1"
@@ -92,26 +91,18 @@ SngFactory = Callable[..., Awaitable[Sng]]
 
 
 @pytest.fixture
-async def make_sng() -> AsyncIterator[SngFactory]:
+async def make_sng(make_app: AppFactory) -> SngFactory:
     """Build started apps with only the Sangoma plugin (virtual clock, seed 7; tenant `acme` unless told)."""
-    made: list[Sng] = []
 
     async def factory(*, token: bool = True, **overrides: Any) -> Sng:
         overrides.setdefault("vendors", vendor_settings())
-        app = create_app(make_settings(**overrides), plugins=[sangoma.PLUGIN])
-        emu: Emulator = app.state.emulator
-        await emu.start()
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cxemu.test")
-        env = Sng(http=client, emu=emu)
-        made.append(env)
+        app, client = await make_app(vendor_plugins=[sangoma.PLUGIN], **overrides)
+        env = Sng(http=client, emu=app.state.emulator)
         if token:
             env.token = await env.get_token()
         return env
 
-    yield factory
-    for env in made:
-        await env.http.aclose()
-        await env.emu.stop()
+    return factory
 
 
 @pytest.fixture
