@@ -83,6 +83,7 @@ class Emulator:
         if overrides is not None:
             if overrides.retry_ladder is not None:
                 policy.retry_ladder = overrides.retry_ladder
+                policy.ladder_for = None
             if overrides.timeout is not None:
                 policy.timeout = overrides.timeout
         self.dispatcher.register(plugin.slug, policy)

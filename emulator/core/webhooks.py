@@ -84,6 +84,13 @@ class WebhookPolicy:
     on_failed: Callable[[Delivery], None] | None = None
     """Called once when a delivery fails for good (its ladder is exhausted), e.g. for a vendor that changes
     state when a receiver fails (Chatwoot opens a bot's pending conversation). Must only schedule work."""
+    ladder_for: Callable[[Delivery], tuple[float, ...] | None] | None = None
+    """A delivery's own retry ladder when it returns one (e.g. CM retries status reports for 7 days but MO
+    for a month); `retry_ladder` otherwise. A `webhooks.<slug>.retry_ladder` setting replaces both."""
+
+    def ladder(self, delivery: Delivery) -> tuple[float, ...]:
+        own = self.ladder_for(delivery) if self.ladder_for is not None else None
+        return self.retry_ladder if own is None else own
 
 
 class ChaosConfig(BaseModel):
@@ -344,7 +351,7 @@ class WebhookDispatcher:
                     queue.items.remove(d)
                     await self._after_success(d)
                 else:
-                    ladder = self.policy(d.vendor).retry_ladder
+                    ladder = self.policy(d.vendor).ladder(d)
                     failed_attempts = len([a for a in d.attempts if a.chaos != "duplicate"])
                     if failed_attempts > len(ladder):
                         d.status = "failed"

@@ -82,6 +82,8 @@ def react(emu: Emulator, event: DomainEvent) -> None:
         if sent is None:
             return
         later(behaviour.accepted_after, STATUS, msg=sent.id, status=c.Status.ACCEPTED)
+        if behaviour.sent_after is not None:
+            later(behaviour.sent_after, STATUS, msg=sent.id, status=c.Status.SENT)
         final = c.Status.FAILED if sent.number in state.unreachable else c.Status.DELIVERED
         later(behaviour.delivered_after, STATUS, msg=sent.id, status=final)
         if final == c.Status.DELIVERED and behaviour.read_after is not None and sent.channel in c.READ_RECEIPT_CHANNELS:

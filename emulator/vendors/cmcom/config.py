@@ -112,10 +112,27 @@ class Behaviour(_Config):
     )
     bot_delay: float = Field(1.0, ge=0, description="customer message or position request -> the CmBot answers")
     accepted_after: float = Field(0.5, ge=0, description="send -> status report Accepted (by the operator) [inf]")
+    sent_after: float | None = Field(
+        None, ge=0, description="send -> status report Sent (None: never; CM documents no code for it, so it "
+        "needs `status_codes.sent`) [inf]"
+    )  # fmt: skip
     delivered_after: float = Field(2.0, ge=0, description="send -> status report Delivered [inf]")
     read_after: float | None = Field(
         5.0, ge=0, description="send -> status report Read, on channels with read receipts (None: never) [inf]"
     )
+
+
+class StatusCodes(_Config):
+    """`status.code` of status reports per status, and `status.errorCode` of a Failed one. CM's numeric codes
+    are not in the retrieved documentation; these follow CM's common convention [inf]. Status "Sent" is one
+    of the statuses CM shows users but has no known code: set `sent` (and `behaviour.sent_after`) to report it."""
+
+    accepted: str = "0"
+    delivered: str = "2"
+    failed: str = "3"
+    read: str = "4"
+    sent: str | None = None
+    failed_error_code: str = Field("5", description="`status.errorCode` of a Failed report [inf]")
 
 
 class TenantConfig(_Config):
@@ -155,8 +172,13 @@ class CmComConfig(_Config):
     )
     retry_interval: float = Field(300.0, gt=0, description="seconds between webhook attempts (CM: 5 minutes)")
     retry_for: float = Field(
-        30 * 86400.0, ge=0, description="seconds CM keeps retrying a webhook (CM: one month for MO) [inf]"
+        30 * 86400.0, ge=0, description="seconds CM keeps retrying an MO webhook (CM: one month), and the router's "
+        "webhooks and notifications (the same [inf])"
+    )  # fmt: skip
+    status_retry_for: float = Field(
+        7 * 86400.0, ge=0, description="seconds CM keeps retrying a status report (CM: at most 7 days)"
     )
+    status_codes: StatusCodes = Field(default_factory=StatusCodes, description="status report codes [inf]")
     control_success_status: Literal[200, 202, 204] = Field(
         204, description="status of an accepted mutation/position/reset request (undocumented) [inf]"
     )
@@ -169,4 +191,10 @@ class CmComConfig(_Config):
         unknown = sorted(set(self.default_components or ()) - known)
         if unknown:
             raise ValueError(f"default_components: unknown component {unknown[0]!r}; known: {sorted(known)}")
+        behaviours = [self.behaviour, *(t.behaviour for t in self.tenants.values() if t.behaviour is not None)]
+        if self.status_codes.sent is None and any(b.sent_after is not None for b in behaviours):
+            raise ValueError(SENT_NEEDS_CODE)
         return self
+
+
+SENT_NEEDS_CODE = "behaviour.sent_after needs status_codes.sent: CM documents no numeric code for status Sent"

@@ -135,13 +135,13 @@ BODY_NOT_JSON = "The request body is not a JSON object."
 
 
 class Status(StrEnum):
+    """What a status report says of a sent message; the `status.code` of each is in `status_codes`."""
+
     ACCEPTED = "Accepted"
-    REJECTED = "Rejected"
+    SENT = "Sent"
     DELIVERED = "Delivered"
     FAILED = "Failed"
     READ = "Read"
 
 
-STATUS_CODES = {"Accepted": "0", "Rejected": "1", "Delivered": "2", "Failed": "3", "Read": "4"}
-FAILED_ERROR_CODE = "5"
 FAILED_DESCRIPTION = "Message could not be delivered to the recipient"  # the emulator's own wording

@@ -23,6 +23,7 @@ PROBLEM = {
     401: Reply("no or unknown X-CM-PRODUCTTOKEN", m.ProblemDetails, media_type=c.PROBLEM_JSON),
     404: Reply("unknown account (for this token) or chat", m.ProblemDetails, media_type=c.PROBLEM_JSON),
 }
+GUID = {"type": "string", "pattern": m.GUID}
 ACCOUNT = Param("account_id", "path", description="BotRouterAccountId")
 TOKEN = Param(c.PRODUCT_TOKEN_HEADER, "header", description="the account's product token [inf]")
 ROUTER_TAG = ("Bot Router control",)
@@ -69,14 +70,14 @@ def contract() -> dict[str, Any]:
             "resetRequest",
             "Reset a chat's routing to the defaults",
             None,
-            (Param("chat_id", "path", description="the ChatId"),),
+            (Param("chat_id", "path", GUID, description="the ChatId"),),
         ),
         _control(
             c.RESET_QUERY_PATH,
             "resetRequestByQuery",
             "Reset a chat's routing (ChatId in the query)",
             None,
-            (Param("chatId", "query", required=True, description="the ChatId"),),
+            (Param("chatId", "query", GUID, required=True, description="the ChatId"),),
         ),
     ]
     hooks = [

@@ -16,6 +16,7 @@ Agent actions: `take_over` (optional `agentId`), `say` (`text`), `hand_back` (op
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
@@ -32,11 +33,13 @@ from emulator.vendors.cmcom import router as rt
 from emulator.vendors.cmcom import state as st
 from emulator.vendors.cmcom.constants import SLUG
 from emulator.vendors.cmcom.errors import RouterError, problem_body
-from emulator.vendors.cmcom.numbers import channel_name, digits, mo
+from emulator.vendors.cmcom.numbers import channel_name, digits, guid_key, mo
 
 Str = Annotated[str, Strict(), AS_STR]
 Text = Annotated[str, Strict(), Field(min_length=1, max_length=10_000), AS_STR]
-Num = Annotated[float, Strict(), AS_NUMBER]
+# Bounded, which also refuses NaN and Infinity (they would make the MO webhook invalid JSON).
+Latitude = Annotated[float, Strict(), Field(ge=-90, le=90), AS_NUMBER]
+Longitude = Annotated[float, Strict(), Field(ge=-180, le=180), AS_NUMBER]
 
 
 class _In(BaseModel):
@@ -50,8 +53,8 @@ class MediaIn(_In):
 
 
 class LocationIn(_In):
-    latitude: Num
-    longitude: Num
+    latitude: Latitude
+    longitude: Longitude
     label: Str | None = None
     searchQuery: Str | None = None
 
@@ -111,6 +114,14 @@ class AgentAction(_In):
     flowId: Str | None = Field(None, description="hand_back: position the CmBot at this flow...")
     stepId: Str | None = Field(None, description="...and step")
 
+    @model_validator(mode="after")
+    def _complete(self) -> AgentAction:
+        if self.action == "say" and self.text is None:
+            raise ValueError("say needs text")
+        if (self.flowId is None) != (self.stepId is None):
+            raise ValueError("hand_back needs both flowId and stepId, or neither")
+        return self
+
 
 def end_user_send(tx: st.S, number: str, msg: EndUserMessage) -> st.Chat:
     """The MO of one end user message (shared by the control route and scenario actions)."""
@@ -135,12 +146,8 @@ def agent_act(tx: st.S, chat: st.Chat, action: AgentAction) -> None:
     if action.action == "take_over":
         rt.take_over(tx, chat, action.agentId)
     elif action.action == "say":
-        if action.text is None:
-            raise rt.Refused("say needs text")
-        rt.agent_say(tx, chat, action.text)
+        rt.agent_say(tx, chat, action.text or "")
     else:
-        if (action.flowId is None) != (action.stepId is None):
-            raise rt.Refused("hand_back needs both flowId and stepId, or neither")
         rt.hand_back(tx, chat, action.flowId, action.stepId)
 
 
@@ -242,45 +249,42 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         if missing := known(tenant):
             return missing
         async with store.tenant(SLUG, tenant) as tx:
-            found = tx.state.chats.get(request.path_params["chat_id"].lower())
+            found = tx.state.chats.get(guid_key(request.path_params["chat_id"]))
             if found is None:
                 return error(404, "unknown_chat", f"no chat {request.path_params['chat_id']!r}")
             return JSONResponse(chat_view(found, tx.state, full=True))
 
-    async def end_user(request: Request) -> Response:
-        """Body: an EndUserMessage. The end user's message reaches the router (MO) at once."""
+    async def act(request: Request, model: type[BaseModel], do: Callable[[st.S, Any], st.Chat | Response]) -> Response:
+        """Parse the body into `model`, `do` it in the tenant's unit of work, answer the chat's routing state."""
         tenant = request.path_params["tenant"]
         if missing := known(tenant):
             return missing
-        body = await parse(request, EndUserMessage)
+        body = await parse(request, model)
         if isinstance(body, Response):
             return body
         try:
             async with store.tenant(SLUG, tenant) as tx:
-                found = end_user_send(tx, request.path_params["number"], body)
-                out = chat_view(found, tx.state)
+                done = do(tx, body)
+                return done if isinstance(done, Response) else JSONResponse(chat_view(done, tx.state))
         except EmulatorError as exc:
             return _rejected(exc)
-        return JSONResponse(out)
+
+    async def end_user(request: Request) -> Response:
+        """Body: an EndUserMessage. The end user's message reaches the router (MO) at once."""
+        number = request.path_params["number"]
+        return await act(request, EndUserMessage, lambda tx, body: end_user_send(tx, number, body))
 
     async def agent(request: Request) -> Response:
         """Body: an AgentAction, done at once as in Customer Contact."""
-        tenant = request.path_params["tenant"]
-        if missing := known(tenant):
-            return missing
-        body = await parse(request, AgentAction)
-        if isinstance(body, Response):
-            return body
-        try:
-            async with store.tenant(SLUG, tenant) as tx:
-                found = tx.state.chats.get(request.path_params["chat_id"].lower())
-                if found is None:
-                    return error(404, "unknown_chat", f"no chat {request.path_params['chat_id']!r}")
-                agent_act(tx, found, body)
-                out = chat_view(found, tx.state)
-        except EmulatorError as exc:
-            return _rejected(exc)
-        return JSONResponse(out)
+
+        def do(tx: st.S, body: AgentAction) -> st.Chat | Response:
+            found = tx.state.chats.get(guid_key(request.path_params["chat_id"]))
+            if found is None:
+                return error(404, "unknown_chat", f"no chat {request.path_params['chat_id']!r}")
+            agent_act(tx, found, body)
+            return found
+
+        return await act(request, AgentAction, do)
 
     return [
         Route("/tenants/{tenant}", tenant_view, methods=["GET"]),

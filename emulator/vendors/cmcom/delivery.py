@@ -1,19 +1,31 @@
 """How CM delivers webhooks (cmcom.md §3.2): JSON POST, only **200 OK** counts as received, anything else is
-retried every 5 minutes for up to a month (MO; the router's webhooks the same [inf]). Both are configurable
-(`retry_interval`, `retry_for`); status reports are documented to stop after 7 days, here they share the
-MO ladder [inf]."""
+retried every 5 minutes (`retry_interval`). CM documents two windows, so each delivery gets its own ladder:
+status reports are retried for at most 7 days (`status_retry_for`), MO for a month (`retry_for`), which the
+router's MO and mutation notifications share [inf]."""
 
 from __future__ import annotations
 
 from emulator.core.runtime import Emulator
-from emulator.core.webhooks import WebhookPolicy
+from emulator.core.webhooks import Delivery, WebhookPolicy
 from emulator.vendors.cmcom.config import CmComConfig
 from emulator.vendors.cmcom.constants import SLUG
+from emulator.vendors.cmcom.events import STATUS_REPORT
 
 SUCCESS = range(200, 201)
 
 
+def ladder(interval: float, window: float) -> tuple[float, ...]:
+    """Retries every `interval` seconds for `window` seconds after the first attempt."""
+    return (interval,) * int(window // interval)
+
+
 def policy(emu: Emulator) -> WebhookPolicy:
     cfg: CmComConfig = emu.vendor_config(SLUG)
-    attempts = int(cfg.retry_for // cfg.retry_interval)
-    return WebhookPolicy(retry_ladder=(cfg.retry_interval,) * attempts, success_statuses=SUCCESS)
+    status_ladder = ladder(cfg.retry_interval, cfg.status_retry_for)
+
+    def ladder_for(delivery: Delivery) -> tuple[float, ...] | None:
+        return status_ladder if delivery.event_type == STATUS_REPORT else None
+
+    return WebhookPolicy(
+        retry_ladder=ladder(cfg.retry_interval, cfg.retry_for), success_statuses=SUCCESS, ladder_for=ladder_for
+    )

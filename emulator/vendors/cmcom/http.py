@@ -18,7 +18,7 @@ from emulator.core.runtime import Emulator
 from emulator.vendors.cmcom import constants as c
 from emulator.vendors.cmcom import errors
 from emulator.vendors.cmcom.config import CmComConfig
-from emulator.vendors.cmcom.numbers import is_guid
+from emulator.vendors.cmcom.numbers import guid_key, is_guid
 
 SLUG = c.SLUG
 
@@ -85,11 +85,11 @@ class Gate:
     def account_owner(self, account_id: str) -> str | None:
         """The tenant whose Bot Router account this is (configured, or seen since start)."""
         for name, cfg in self.config.tenants.items():
-            if (cfg.bot_router_account_id or "").lower() == account_id.lower():
+            if guid_key(cfg.bot_router_account_id or "") == guid_key(account_id):
                 return name
         for _vendor, tenant in self.emu.store.tenants(SLUG):
             state = self.emu.store.peek(SLUG, tenant)
-            if str(getattr(state, "account_id", "")).lower() == account_id.lower():
+            if guid_key(str(getattr(state, "account_id", ""))) == guid_key(account_id):
                 return tenant
         return None
 

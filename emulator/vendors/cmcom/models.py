@@ -40,7 +40,7 @@ class Body(_Open):
     type: Literal["auto", "text", "binary", "AUTO", "TEXT", "BINARY"] | None = Field(
         None, description="auto | text | binary (any case)"
     )
-    content: Content = Field(description="the text (may be empty when richContent carries the message)")
+    content: JsonStr = Field(description="the text (may be empty when richContent carries the message)")
 
 
 class Media(_Open):
@@ -90,7 +90,7 @@ class Msg(_Open):
 
 class Messages(_Open):
     authentication: Authentication
-    msg: list[Msg] = Field(min_length=1, max_length=100)
+    msg: list[Msg] = Field(min_length=1)
 
 
 class SendRequest(_Open):
@@ -122,8 +122,10 @@ class _Control(BaseModel):
 
 
 class Mutation(_Control):
-    type_: JsonStr = Field(alias="$type", description="enableComponent | disableComponent")
-    ComponentId: JsonStr = Field(description="CmBot, CustomerContact or the partner bot's id (BMProxy)")
+    type_: Literal["enableComponent", "disableComponent"] = Field(alias="$type")
+    ComponentId: Literal["CmBot", "CustomerContact", "BMProxy"] = Field(
+        description="CmBot, CustomerContact or the partner bot (`partner_component`, default BMProxy)"
+    )
 
 
 class MutationRequest(_Control):
@@ -134,8 +136,8 @@ class MutationRequest(_Control):
 
 class PositionRequest(_Control):
     ChatId: Guid
-    FlowId: JsonStr
-    StepId: JsonStr
+    FlowId: Content = Field(description="a flow of the CmBot (400 when it has none by that id)")
+    StepId: Content = Field(description="a step of that flow (400 when it has none by that id)")
 
 
 class ProblemDetails(BaseModel):
@@ -197,7 +199,7 @@ class RouterMoPayload(BaseModel):
 
 
 class StatusInfo(BaseModel):
-    code: str = Field(description="0 accepted, 1 rejected, 2 delivered, 3 failed, 4 read [inf]")
+    code: str = Field(description="0 accepted, 2 delivered, 3 failed, 4 read; Sent when configured [inf]")
     errorCode: str
     errorDescription: str
 
@@ -208,7 +210,6 @@ class StatusMsg(BaseModel):
     reference: str
     status: StatusInfo
     operator: str
-    channel: str
 
 
 class StatusMessages(BaseModel):

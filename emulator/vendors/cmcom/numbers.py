@@ -57,6 +57,11 @@ def is_guid(value: str) -> bool:
     return bool(_GUID.match(value))
 
 
+def guid_key(value: str) -> str:
+    """A GUID as ids are kept (lower case, hyphenated): .NET parses `N` (no hyphens) and `D` alike."""
+    return str(uuid.UUID(value)) if is_guid(value) else value.lower()
+
+
 def channel_name(value: str) -> str | None:
     """The canonical name of a channel, matched case-insensitively (the SDK sends `Whatsapp`)."""
     return CANONICAL_CHANNEL.get(value.strip().lower())

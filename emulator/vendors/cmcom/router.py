@@ -16,7 +16,7 @@ from emulator.core.errors import EmulatorError
 from emulator.vendors.cmcom import constants as c
 from emulator.vendors.cmcom import errors
 from emulator.vendors.cmcom.config import Flow, FlowStep
-from emulator.vendors.cmcom.numbers import host_key, mo, time_plain, time_utc
+from emulator.vendors.cmcom.numbers import guid_key, host_key, mo, time_plain, time_utc
 from emulator.vendors.cmcom.state import REFERENCE, Chat, CmComState, Entry, S, components, open_chat
 
 BOT = c.Component.CM_BOT
@@ -31,9 +31,9 @@ class Refused(EmulatorError):
 
 
 def get_chat(state: CmComState, account_id: str, chat_id: str) -> Chat:
-    if account_id.lower() != state.account_id.lower():
+    if guid_key(account_id) != guid_key(state.account_id):
         raise errors.not_found(c.UNKNOWN_ACCOUNT.format(account_id=account_id))
-    chat = state.chats.get(chat_id.lower())
+    chat = state.chats.get(guid_key(chat_id))
     if chat is None:
         raise errors.not_found(c.UNKNOWN_CHAT.format(chat_id=chat_id, account_id=account_id))
     return chat
@@ -209,6 +209,8 @@ def take_over(tx: S, chat: Chat, agent_id: str | None = None) -> str:
     state = tx.state
     if agent_id is not None and agent_id not in state.agents:
         raise Refused(f"no Customer Contact agent {agent_id!r}")
+    if chat.agent is not None and agent_id in (None, chat.agent):  # another agentId moves the chat to them
+        raise Refused(f"{state.agents[chat.agent].name} holds chat {chat.id} already")
     if chat.enabled(BOT):
         mutate(tx, chat, [(c.MutationType.DISABLE, BOT)], None, CC)
     chosen = agent_id or free_agent(state, chat.team)

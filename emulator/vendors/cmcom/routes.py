@@ -26,7 +26,7 @@ from emulator.vendors.cmcom import router as rt
 from emulator.vendors.cmcom import state as st
 from emulator.vendors.cmcom.config import CmComConfig
 from emulator.vendors.cmcom.http import SLUG, Gate
-from emulator.vendors.cmcom.numbers import is_guid
+from emulator.vendors.cmcom.numbers import guid_key, is_guid
 from emulator.vendors.cmcom.send import Draft, check_msg_array, judge, read_envelope
 
 
@@ -70,7 +70,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
         drafts: list[Draft] = [d for m in msgs for d in judge(m)]
         async with store.tenant(SLUG, tenant) as tx:
             state: st.CmComState = tx.state
-            if account_id is not None and account_id.lower() != state.account_id.lower():
+            if account_id is not None and guid_key(account_id) != guid_key(state.account_id):
                 raise errors.no_account()
             if state.insufficient_balance:
                 raise errors.SendError(c.Code.BALANCE_INSUFFICIENT, c.BALANCE)

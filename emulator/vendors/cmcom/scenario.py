@@ -26,11 +26,12 @@ from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, Strict
 from emulator.vendors.cmcom import state as st
 from emulator.vendors.cmcom.actors import fill
-from emulator.vendors.cmcom.config import Behaviour, Flow, Team, TenantConfig
+from emulator.vendors.cmcom.config import SENT_NEEDS_CODE, Behaviour, CmComConfig, Flow, Team, TenantConfig
 from emulator.vendors.cmcom.constants import BMPROXY_PATH, CONTROL_PREFIX, GATEWAY_PATH, PRODUCT_TOKEN_HEADER, SLUG
 from emulator.vendors.cmcom.control import AgentAction as AgentBody
 from emulator.vendors.cmcom.control import EndUserMessage, agent_act, end_user_send
 from emulator.vendors.cmcom.events import MO, MO_CC, WEBHOOK_EVENTS, payloads
+from emulator.vendors.cmcom.numbers import guid_key
 
 DOMAIN_EVENTS = (
     "chat.created",
@@ -70,6 +71,9 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
     for url in (setup.bot_webhook, setup.status_webhook, setup.customer_contact_webhook, setup.notification_webhook):
         if url is not None and not url.startswith(("http://", "https://")):
             raise ScenarioError(f"webhook {url!r} is not an http(s) URL")
+    config: CmComConfig = ctx.emu.vendor_config(SLUG)
+    if setup.behaviour.sent_after is not None and config.status_codes.sent is None:
+        raise ScenarioError(SENT_NEEDS_CODE)
     cfg = TenantConfig(
         bot_router_account_id=setup.bot_router_account_id,
         business_number=setup.business_number,
@@ -84,7 +88,7 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
     )
     async with ctx.emu.store.tenant(SLUG, ctx.tenant) as tx:
         tx.ids.counters.clear()
-        fresh = st.new_state(ctx.tenant, tx.ids, ctx.emu.vendor_config(SLUG), cfg, None)
+        fresh = st.new_state(ctx.tenant, tx.ids, config, cfg, None)
         fresh.provisioned = True
         if setup.status_webhook is None:
             fresh.status_webhook = None
@@ -157,7 +161,7 @@ async def perform(ctx: ScenarioContext, action: Any, subject: str | None) -> Non
                 return
             if not isinstance(action, AgentAction):
                 raise ScenarioError(f"CM.com has no action {type(action).__name__}")
-            chat_id = (action.chat or subject or "").lower()
+            chat_id = guid_key(action.chat or subject or "")
             chat = tx.state.chats.get(chat_id)
             if chat is None:
                 raise ScenarioError(f"{action.describe()}: no chat {chat_id!r} (set `chat:` in a step)")

@@ -18,7 +18,16 @@ from pydantic import BaseModel, Field
 from emulator.core.ids import TenantIds, fmt_uuid
 from emulator.core.store import Tx
 from emulator.vendors.cmcom import constants as c
-from emulator.vendors.cmcom.config import Behaviour, CmComConfig, Flow, Team, TenantConfig, default_flows, default_teams
+from emulator.vendors.cmcom.config import (
+    Behaviour,
+    CmComConfig,
+    Flow,
+    StatusCodes,
+    Team,
+    TenantConfig,
+    default_flows,
+    default_teams,
+)
 from emulator.vendors.cmcom.numbers import chat_id, digits, host_key, mt, parts
 from emulator.vendors.cmcom.send import Draft
 
@@ -94,6 +103,7 @@ class CmComState(BaseModel):
     default_components: list[str]
     chat_algorithm: str = "md5-guid"
     operator: str = "20416"
+    status_codes: StatusCodes = Field(default_factory=StatusCodes)
     router: bool = True
     provisioned: bool = False
     bot_webhook: str | None = None
@@ -133,6 +143,7 @@ def new_state(tenant: str, ids: TenantIds, cfg: CmComConfig, t: TenantConfig | N
         ),
         chat_algorithm=cfg.chat_id,
         operator=cfg.operator,
+        status_codes=cfg.status_codes,
         router=t.router,
         bot_webhook=t.bot_webhook or webhook_url,
         status_webhook=t.status_webhook or webhook_url,
@@ -274,7 +285,14 @@ def advance_status(tx: S, message_id: str, status: c.Status) -> None:
     sent = tx.state.sent.get(message_id)
     if sent is None:
         return
+    codes = tx.state.status_codes
+    code = getattr(codes, status.lower())
+    if code is None:
+        return  # a status without a configured code (Sent) is not reported
     sent.status = status
-    tx.emit("status.report", message_id, {"status": str(status), "reference": sent.reference,
-                                          "to": mt(sent.number), "channel": sent.channel,
-                                          "created": sent.created, "operator": tx.state.operator})  # fmt: skip
+    failed = status == c.Status.FAILED
+    tx.emit("status.report", message_id, {
+        "status": str(status), "code": code, "errorCode": codes.failed_error_code if failed else "",
+        "errorDescription": c.FAILED_DESCRIPTION if failed else "", "reference": sent.reference,
+        "to": mt(sent.number), "created": sent.created, "operator": tx.state.operator,
+    })  # fmt: skip

@@ -3,6 +3,8 @@ around its send API, router control API and control plane, and webhooks pointed 
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +26,8 @@ BUSINESS = "+3197010254321"
 CUSTOMER = "+31612345678"
 BOT_PATH, STATUS_PATH, CC_PATH = "/bot", "/status", "/cc"
 CONTROL = "/_emulator/vendors/cmcom/tenants"
+# DESIGN.md: MD5 of channel|client|host (bare digits), as a .NET Guid (little-endian first three groups).
+CHAT = str(uuid.UUID(bytes_le=hashlib.md5(b"WhatsApp|31612345678|3197010254321").digest()))
 SESSIONS = f"/conversational/control/v1/accounts/{ACCOUNT}/sessions"
 
 
@@ -132,6 +136,18 @@ async def make_cm(make_app: AppFactory) -> CmFactory:
 async def cm(make_cm: CmFactory, webhook_sink: WebhookSink) -> Cm:
     """Tenant `acme` (token TOKEN, account ACCOUNT) whose bot, status and Customer Contact webhooks go to the sink."""
     return await make_cm(vendors=vendor_settings(tenant_config(webhook_sink)))
+
+
+def reply(text: str) -> dict[str, Any]:
+    """The partner bot's answer to the customer through BMProxy, from the business number."""
+    return envelope(msg(text, "0031612345678", sender="003197010254321", allowedChannels=["WhatsApp"]))
+
+
+def mutation(*pairs: tuple[str, str], context: dict[str, str] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"ChatId": CHAT, "Mutations": [{"$type": t, "ComponentId": comp} for t, comp in pairs]}
+    if context is not None:
+        body["Context"] = context
+    return body
 
 
 def bodies(sink: WebhookSink, path: str) -> list[dict[str, Any]]:

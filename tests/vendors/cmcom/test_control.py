@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from typing import Any
@@ -16,6 +15,7 @@ from emulator.vendors import cmcom
 from tests.conftest import make_settings
 from tests.vendors.cmcom.conftest import (
     BOT_PATH,
+    CHAT,
     CONTROL,
     TENANT,
     Cm,
@@ -26,8 +26,6 @@ from tests.vendors.cmcom.conftest import (
     tenant_config,
     vendor_settings,
 )
-
-CHAT = str(uuid.UUID(bytes_le=hashlib.md5(b"WhatsApp|31612345678|3197010254321").digest()))
 
 
 async def test_the_chat_id_is_the_same_in_both_directions(cm: Cm) -> None:
@@ -66,7 +64,26 @@ async def test_the_chat_id_algorithm_is_configurable(make_cm: CmFactory) -> None
             "send one of media, location or button",
         ),
         (f"{CONTROL}/{TENANT}/end-users/hello/messages", {"text": "x"}, 400, "'hello' is not a phone number"),
+        (
+            f"{CONTROL}/{TENANT}/end-users/+31612345678/messages",
+            b'{"location": {"latitude": NaN, "longitude": 4.77}}',  # NaN would make the MO invalid JSON
+            400,
+            "location.latitude: Input should be less than or equal to 90",
+        ),
+        (
+            f"{CONTROL}/{TENANT}/end-users/+31612345678/messages",
+            {"location": {"latitude": 51.6, "longitude": 181}},
+            400,
+            "location.longitude: Input should be less than or equal to 180",
+        ),
         (f"{CONTROL}/{TENANT}/chats/{CHAT}/agent", {"action": "dance"}, 400, "action: Input should be"),
+        (f"{CONTROL}/{TENANT}/chats/{CHAT}/agent", {"action": "say"}, 400, "say needs text"),
+        (
+            f"{CONTROL}/{TENANT}/chats/{CHAT}/agent",
+            {"action": "hand_back", "flowId": "main"},
+            400,
+            "hand_back needs both flowId and stepId, or neither",
+        ),
         (
             f"{CONTROL}/{TENANT}/chats/{CHAT}/agent",
             {"action": "say", "text": "hi"},
@@ -98,7 +115,11 @@ async def test_the_chat_id_algorithm_is_configurable(make_cm: CmFactory) -> None
         "unknown-channel",
         "two-kinds",
         "not-a-number",
+        "latitude-nan",
+        "longitude-out-of-range",
         "bad-action",
+        "say-without-text",
+        "hand-back-half-position",
         "say-unheld",
         "hand-back-bot",
         "unknown-agent",
@@ -108,7 +129,7 @@ async def test_the_chat_id_algorithm_is_configurable(make_cm: CmFactory) -> None
 async def test_hand_actions_are_validated(cm: Cm, path: str, body: Any, status: int, message: str) -> None:
     await cm.customer(text="Hi")  # the chat exists
     before = await cm.chat(CHAT)
-    resp = await cm.http.post(path, json=body)
+    resp = await (cm.http.post(path, content=body) if isinstance(body, bytes) else cm.http.post(path, json=body))
     assert resp.status_code == status, resp.text
     assert message in resp.json()["message"]
     assert await cm.chat(CHAT) == before
@@ -163,15 +184,17 @@ def test_unknown_default_components_fail_at_start() -> None:
         create_app(make_settings(vendors={"cmcom": {"default_components": ["Robot"]}}), plugins=[cmcom.PLUGIN])
 
 
-async def _play(env: Cm) -> list[bytes]:
-    await env.customer(text="Hi", name="Ada")
-    await env.bmproxy(envelope(msg("Hello", "0031612345678", sender="003197010254321", allowedChannels=["WhatsApp"])))
+async def _play(env: Cm) -> tuple[list[bytes], list[bytes]]:
+    """Responses and webhook bodies of one run (their ids, reference and timestamps come from the seed)."""
+    view = await env.http.post(f"{CONTROL}/{TENANT}/end-users/+31612345678/messages", json={"text": "Hi", "name": "A"})
+    sent = await env.bmproxy(envelope(msg("Hello", "0031612345678", sender="003197010254321")))
     await env.control(
         "mutationrequests", {"ChatId": CHAT, "Mutations": [{"$type": "disableComponent", "ComponentId": "CmBot"}]}
     )
     await env.advance(30)
     await env.emu.scheduler.settle()
-    return [d.body for d in env.emu.dispatcher.deliveries()]
+    state = await env.http.get(f"{CONTROL}/{TENANT}/chats/{CHAT}")
+    return [view.content, sent.content, state.content], [d.body for d in env.emu.dispatcher.deliveries()]
 
 
 async def test_same_seed_same_bytes(make_cm: CmFactory) -> None:
@@ -180,11 +203,15 @@ async def test_same_seed_same_bytes(make_cm: CmFactory) -> None:
         "vendors": vendor_settings(tenant_config(bot_webhook=hook, status_webhook=hook)),
         "webhook_allow_hosts": ("webhooks.invalid",),
     }
-    first = await _play(await make_cm(**settings))
-    second = await _play(await make_cm(**settings))
-    assert first == second
+    responses, first = await _play(await make_cm(**settings))
+    again, second = await _play(await make_cm(**settings))
+    assert (responses, first) == (again, second)
     assert len(first) == 4  # the MO, and the reply's status reports: accepted, delivered, read
-    assert json.loads(first[0])["reference"] == json.loads(second[0])["reference"]
+    transcript = json.loads(responses[2])["transcript"]  # the reply, the agent's seeded name and greeting
+    assert [e["by"] for e in transcript][:2] == ["+31612345678", "BMProxy"]
+    assert transcript[2]["text"].startswith("Hi A, this is ")
+    other, _ = await _play(await make_cm(seed=8, **settings))
+    assert json.loads(other[2])["agent"] != json.loads(responses[2])["agent"]  # another seed, other ids and names
 
 
 async def test_state_survives_a_snapshot(cm: Cm, make_cm: CmFactory) -> None:
@@ -203,3 +230,15 @@ async def test_state_survives_a_snapshot(cm: Cm, make_cm: CmFactory) -> None:
     other = await make_cm(vendors=vendor_settings(tenant_config()))
     other.emu.restore(snapshot)
     assert await other.chat(CHAT) == before
+
+
+async def test_a_held_chat_is_not_taken_over_again_but_can_move_to_another_agent(cm: Cm) -> None:
+    await cm.customer(text="Hi")
+    held = await cm.agent(CHAT, "take_over")
+    agents = {a["name"]: a["id"] for a in (await cm.http.get(f"{CONTROL}/{TENANT}")).json()["agents"]}
+    again = await cm.http.post(f"{CONTROL}/{TENANT}/chats/{CHAT}/agent", json={"action": "take_over"})
+    assert again.status_code == 409
+    assert again.json()["message"] == f"{held['agent']['name']} holds chat {CHAT} already"
+    moved = await cm.agent(CHAT, "take_over", agentId=agents["Sue Support"])
+    assert moved["agent"] == {"id": agents["Sue Support"], "name": "Sue Support"}
+    assert (moved["components"], moved["customerContact"]) == (["CustomerContact", "BMProxy"], "active")

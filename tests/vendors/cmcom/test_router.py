@@ -7,12 +7,8 @@ agent's take-over, disables itself, and resets the chat. Every webhook body and 
 
 from __future__ import annotations
 
-import hashlib
 import re
-import uuid
 from typing import Any
-
-import pytest
 
 from emulator.pytest_plugin import WebhookSink
 from tests.vendors.cmcom.conftest import (
@@ -20,19 +16,21 @@ from tests.vendors.cmcom.conftest import (
     BOT_PATH,
     BUSINESS,
     CC_PATH,
+    CHAT,
     CUSTOMER,
+    STATUS_PATH,
     Cm,
     CmFactory,
     bodies,
     envelope,
     msg,
+    mutation,
+    reply,
     tenant_config,
     vendor_settings,
 )
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-# DESIGN.md: MD5 of channel|client|host (bare digits), as a .NET Guid (little-endian first three groups).
-CHAT = str(uuid.UUID(bytes_le=hashlib.md5(b"WhatsApp|31612345678|3197010254321").digest()))
 T0 = "2026-01-01T00:00:0"
 
 
@@ -53,10 +51,6 @@ def mo(
     }
 
 
-def reply(text: str) -> dict[str, Any]:
-    return envelope(msg(text, "0031612345678", sender="003197010254321", allowedChannels=["WhatsApp"]))
-
-
 def notification(kind: str, source: str, mutations: list[tuple[str, str]], at: str, **extra: Any) -> dict[str, Any]:
     listed = [{"$type": t, "ComponentId": comp} for t, comp in mutations]
     body = {"$type": kind, "ChatId": CHAT, "AccountId": ACCOUNT, "SourceComponentId": source, "Mutations": listed}
@@ -66,13 +60,6 @@ def notification(kind: str, source: str, mutations: list[tuple[str, str]], at: s
 def routing(state: dict[str, Any]) -> tuple[Any, ...]:
     agent = state["agent"]["name"] if state["agent"] else None
     return state["components"], state["customerContact"], state["team"], agent, state["position"], state["context"]
-
-
-def mutation(*pairs: tuple[str, str], context: dict[str, str] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"ChatId": CHAT, "Mutations": [{"$type": t, "ComponentId": comp} for t, comp in pairs]}
-    if context is not None:
-        body["Context"] = context
-    return body
 
 
 async def test_partner_bot_hand_over_take_over_hand_back_reset(cm: Cm, webhook_sink: WebhookSink) -> None:
@@ -139,6 +126,10 @@ async def test_partner_bot_hand_over_take_over_hand_back_reset(cm: Cm, webhook_s
         position,
         {"team": "sales"},
     )
+    await cm.delivered(2, event="mutationNotification", url=webhook_sink.url_for(CC_PATH))
+    assert bodies(webhook_sink, CC_PATH)[-1] == notification(
+        "mutationNotification", "BMProxy", [("enableComponent", "CmBot")], f"{T0}5.0000000+00:00"
+    )
     await cm.advance(1)
     last = (await cm.chat(CHAT))["transcript"][-1]
     assert (last["by"], last["text"]) == ("CmBot", "How did we do? Reply with a score from 1 to 5.")
@@ -183,6 +174,27 @@ async def test_partner_bot_hand_over_take_over_hand_back_reset(cm: Cm, webhook_s
         "Thanks",
     ]
     assert partner[-1] == mo("Thanks", partner[-1]["reference"], f"{T0}6.0000000+00:00")
+    await cm.delivered(4, event="MO.CustomerContact")
+    copies = bodies(webhook_sink, CC_PATH)  # Customer Contact: every MO, and the mutations it did not make
+    assert [b.get("$type") or b["message"]["text"] for b in copies] == [
+        "Hi",
+        "mutationNotification",
+        "Where is my order?",
+        "mutationNotification",
+        "mutationNotification",
+        "Hello?",
+        "resetNotification",
+        "Thanks",
+    ]
+    assert copies[4] == notification(
+        "mutationNotification", "BMProxy", [("disableComponent", "BMProxy")], f"{T0}6.0000000+00:00"
+    )
+    partner_mo = [b for b in partner if "message" in b]
+    assert [b for b in copies if "message" in b] == [*partner_mo[:2], copies[5], partner_mo[-1]]
+    # The partner's one reply (step 2) was reported on the clock: accepted, delivered, read (WhatsApp).
+    await cm.delivered(3, event="StatusReport")
+    reports = [b["messages"]["msg"] for b in bodies(webhook_sink, STATUS_PATH)]
+    assert [(r["to"], r["status"]["code"]) for r in reports] == [("0031612345678", c) for c in "024"]
 
 
 async def test_team_routing_falls_back_to_the_generic_inbox(cm: Cm) -> None:
@@ -275,122 +287,3 @@ async def test_webhooks_need_200_and_are_retried_every_5_minutes(cm: Cm, webhook
     (delivery,) = cm.emu.dispatcher.deliveries(lambda d: d.event_type == "MO")
     assert [a.status for a in delivery.attempts] == [201, 200]
     assert delivery.attempts[1].at - delivery.attempts[0].at == 300
-
-
-# -- control API errors -----------------------------------------------------------------------------------
-
-GOOD = mutation(("disableComponent", "CmBot"))
-CONTROL_ERRORS = [
-    ("body-not-json", "mutationrequests", "[1]", 400, {"body": ["The request body is not a JSON object."]}),
-    (
-        "no-chat-id",
-        "mutationrequests",
-        {"Mutations": GOOD["Mutations"]},
-        400,
-        {"ChatId": ["The ChatId field is required."]},
-    ),
-    (
-        "chat-id-not-guid",
-        "mutationrequests",
-        GOOD | {"ChatId": "abc"},
-        400,
-        {"ChatId": ["The value 'abc' is not a valid Guid."]},
-    ),
-    ("no-mutations", "mutationrequests", {"ChatId": CHAT}, 400, {"Mutations": ["The Mutations field is required."]}),
-    (
-        "placeholder-type",
-        "mutationrequests",
-        mutation(("XXXX", "CmBot")),
-        400,
-        {"Mutations[0].$type": ["Unknown mutation type 'XXXX'; use enableComponent or disableComponent."]},
-    ),
-    (
-        "unknown-component",
-        "mutationrequests",
-        mutation(("enableComponent", "Robot")),
-        400,
-        {"Mutations[0].ComponentId": ["Unknown component 'Robot'; known: CmBot, CustomerContact, BMProxy."]},
-    ),
-    (
-        "context-array",
-        "mutationrequests",
-        GOOD | {"Context": [{"a": "b"}]},
-        400,
-        {"Context": ["Context must be an object of string values."]},
-    ),
-    (
-        "no-flow",
-        "positionrequests",
-        {"ChatId": CHAT, "StepId": "ask"},
-        400,
-        {"FlowId": ["The FlowId field is required."]},
-    ),
-    (
-        "unknown-flow",
-        "positionrequests",
-        {"ChatId": CHAT, "FlowId": "nope", "StepId": "ask"},
-        400,
-        {"FlowId": ["CmBot has no flow 'nope'."]},
-    ),
-    (
-        "unknown-step",
-        "positionrequests",
-        {"ChatId": CHAT, "FlowId": "main", "StepId": "nope"},
-        400,
-        {"StepId": ["CmBot flow 'main' has no step 'nope'."]},
-    ),
-    ("reset-not-guid", "xyz/resetrequests", None, 400, {"chatId": ["The value 'xyz' is not a valid Guid."]}),
-    ("reset-query-missing", "resetrequests", None, 400, {"chatId": ["The chatId field is required."]}),
-]
-
-
-@pytest.mark.parametrize(
-    ("kind", "body", "status", "errors"), [e[1:] for e in CONTROL_ERRORS], ids=[e[0] for e in CONTROL_ERRORS]
-)
-async def test_control_requests_are_validated(cm: Cm, kind: str, body: Any, status: int, errors: Any) -> None:
-    await cm.customer(text="Hi")
-    before = await cm.chat(CHAT)
-    if isinstance(body, str):
-        resp = await cm.http.post(
-            f"/conversational/control/v1/accounts/{ACCOUNT}/sessions/{kind}",
-            content=body,
-            headers={"X-CM-PRODUCTTOKEN": "5a1c7b7e-2b2f-4a55-9c1d-1b2c3d4e5f60"},
-        )
-    else:
-        resp = await cm.control(kind, body)
-    assert resp.status_code == status
-    assert resp.headers["content-type"] == "application/problem+json"
-    assert resp.json() == {
-        "type": "https://tools.ietf.org/html/rfc7231#section-6.5.1",
-        "title": "One or more validation errors occurred.",
-        "status": 400,
-        "errors": errors,
-    }
-    assert await cm.chat(CHAT) == before  # nothing changed
-
-
-async def test_control_requests_need_the_token_the_account_and_the_chat(cm: Cm) -> None:
-    await cm.customer(text="Hi")
-    resp = await cm.control("mutationrequests", GOOD, token=None)
-    assert (resp.status_code, resp.json()["title"]) == (401, "Unauthorized")
-    other = "0f0f0f0f-0000-4000-8000-000000000000"
-    resp = await cm.control("mutationrequests", GOOD, token=other)  # open auth: another tenant, not this account
-    assert resp.status_code == 404
-    assert resp.json()["detail"] == f"No bot router account '{ACCOUNT}' for this product token."
-    resp = await cm.control("mutationrequests", GOOD | {"ChatId": other})
-    assert resp.status_code == 404
-    assert resp.json()["detail"] == f"No chat '{other}' on bot router account '{ACCOUNT}'."
-    resp = await cm.control(f"resetrequests?chatId={CHAT}")
-    assert resp.status_code == 204
-
-
-async def test_strict_auth_refuses_an_unknown_control_token(make_cm: CmFactory) -> None:
-    env = await make_cm(auth="strict", vendors=vendor_settings(tenant_config()))
-    resp = await env.control("mutationrequests", GOOD, token="0f0f0f0f-0000-4000-8000-000000000000")
-    assert resp.status_code == 401
-
-
-async def test_bmproxy_on_another_account_is_refused(cm: Cm) -> None:
-    resp = await cm.bmproxy(reply("hi"), account="0f0f0f0f-0000-4000-8000-000000000000")
-    assert resp.status_code == 400
-    assert resp.json() == {"details": "No account found for the given authentication", "errorCode": 101, "messages": []}

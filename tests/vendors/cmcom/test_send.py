@@ -6,8 +6,12 @@ from typing import Any
 
 import pytest
 
+from emulator.app import create_app
+from emulator.core.errors import ConfigError
 from emulator.pytest_plugin import WebhookSink
+from emulator.vendors import cmcom
 from emulator.vendors.cmcom import state as st
+from tests.conftest import make_settings
 from tests.vendors.cmcom.conftest import (
     STATUS_PATH,
     TOKEN,
@@ -19,6 +23,8 @@ from tests.vendors.cmcom.conftest import (
     tenant_config,
     vendor_settings,
 )
+
+NO_READ = {"read_after": None, "delivered_after": 100_000}
 
 
 def entry(to: str | None, *, code: int = 0, details: str | None = None, ref: str | None = None, parts: int = 1):
@@ -287,10 +293,9 @@ async def test_status_reports_follow_the_clock(cm: Cm, webhook_sink: WebhookSink
                 "reference": "wa",
                 "status": {"code": "0", "errorCode": "", "errorDescription": ""},
                 "operator": "20416",
-                "channel": "WhatsApp",
             }
         }
-    }
+    }  # the documented shape, field for field: no channel
     assert cm.now() == start + 5
 
 
@@ -304,3 +309,48 @@ async def test_an_unreachable_number_fails(make_cm: CmFactory, webhook_sink: Web
         {"code": "0", "errorCode": "", "errorDescription": ""},
         {"code": "3", "errorCode": "5", "errorDescription": "Message could not be delivered to the recipient"},
     ]
+
+
+async def test_a_sent_report_and_the_codes_are_configurable(make_cm: CmFactory, webhook_sink: WebhookSink) -> None:
+    behaviour = {"sent_after": 1.0}
+    codes = {"accepted": "A", "sent": "S", "delivered": "D", "read": "R"}
+    env = await make_cm(vendors=vendor_settings(tenant_config(webhook_sink, behaviour=behaviour), status_codes=codes))
+    assert (await env.send(envelope(msg(allowedChannels=["WhatsApp"], reference="r")))).status_code == 200
+    await env.advance(1)
+    await env.delivered(2, event="StatusReport")
+    await env.advance(4)
+    await env.delivered(4, event="StatusReport")
+    reports = [b["messages"]["msg"] for b in bodies(webhook_sink, STATUS_PATH)]
+    assert [r["status"]["code"] for r in reports] == ["A", "S", "D", "R"]
+
+
+def test_a_sent_report_needs_its_code() -> None:
+    settings = make_settings(vendors={"cmcom": {"behaviour": {"sent_after": 1}}})
+    with pytest.raises(ConfigError, match=r"sent_after needs status_codes\.sent"):
+        create_app(settings, plugins=[cmcom.PLUGIN])
+
+
+async def test_status_reports_are_retried_for_7_days_mo_for_a_month(
+    make_cm: CmFactory, webhook_sink: WebhookSink
+) -> None:
+    """Every 5 minutes; status reports stop after `status_retry_for`, MO after `retry_for` (short here)."""
+    section = {"retry_interval": 300, "status_retry_for": 600, "retry_for": 1200}
+    env = await make_cm(vendors=vendor_settings(tenant_config(webhook_sink, behaviour=NO_READ), **section))
+    webhook_sink.respond_with(500)
+    assert (await env.send(envelope(msg(allowedChannels=["SMS"], reference="r")))).status_code == 200
+    await env.customer(text="Hi")
+    await env.advance(0.5)  # the Accepted report is due
+    await env.emu.scheduler.settle()
+    for _ in range(5):
+        await env.advance(300)
+    await env.delivered(1, event="StatusReport", status="failed")
+    await env.delivered(1, event="MO", status="failed")
+    attempts = {d.event_type: [a.at for a in d.attempts] for d in env.emu.dispatcher.deliveries()}
+    assert [t - attempts["StatusReport"][0] for t in attempts["StatusReport"]] == [0, 300, 600]
+    assert [t - attempts["MO"][0] for t in attempts["MO"]] == [0, 300, 600, 900, 1200]
+    defaults = (await make_cm()).emu.dispatcher.policy("cmcom")  # CM's own windows
+    by_type = {d.event_type: d for d in env.emu.dispatcher.deliveries()}
+    assert defaults.ladder(by_type["StatusReport"]) == (300.0,) * (7 * 288)
+    assert defaults.ladder(by_type["MO"]) == (300.0,) * (30 * 288)
+    forced = (await make_cm(webhooks={"cmcom": {"retry_ladder": [1]}})).emu.dispatcher.policy("cmcom")
+    assert forced.ladder(by_type["StatusReport"]) == forced.ladder(by_type["MO"]) == (1.0,)
