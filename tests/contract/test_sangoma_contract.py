@@ -121,6 +121,8 @@ def _aim(case: schemathesis.Case, token: str) -> None:
         body["phone_number"] = f"+1555{n:07d}"
     if isinstance(body.get("source_id"), str):
         body["source_id"] = f"source-{n}"
+    if isinstance(body.get("identifier"), str):
+        body["identifier"] = f"crm-{n}"
 
 
 @schema.parametrize()

@@ -16,12 +16,14 @@ from emulator.vendors.sangoma import views as v
 from emulator.vendors.sangoma.constants import (
     CW_EMAIL_INVALID,
     CW_EMAIL_TAKEN,
+    CW_IDENTIFIER_TAKEN,
     CW_INVALID_EVENTS,
     CW_PHONE_E164,
     CW_PHONE_TAKEN,
     CW_SOURCE_ID_UNIQUE,
     CW_URL_INVALID,
     CW_URL_TAKEN,
+    DRF_INVALID_URL,
     E164,
     EMAIL,
     WEBHOOK_SUBSCRIPTIONS,
@@ -48,6 +50,11 @@ def emit(tx: S, event: str, subj: str, inbox_id: int, payload: dict[str, Any]) -
     tx.emit(event, subj, {"inbox_id": inbox_id, "payload": {"event": event, **payload}})
 
 
+def invalid(found: list[tuple[str, str]]) -> errors.SangomaError:
+    """Rails' RecordInvalid as Chatwoot renders it: every full message joined with ", ", each attribute once."""
+    return errors.cw_invalid(", ".join(m for m, _ in found), *dict.fromkeys(a for _, a in found))
+
+
 def get_inbox(state: SangomaState, inbox_id: int) -> Inbox:
     inbox = state.inboxes.get(inbox_id)
     if inbox is None:
@@ -62,13 +69,14 @@ def bot_of(state: SangomaState, inbox_id: int) -> AgentBot | None:
     return state.agent_bots.get(inbox.agent_bot_id)
 
 
-def _check_url(url: str) -> None:
-    if not re.match(r"\Ahttps?://[^\s/]+", url):
-        raise errors.cw_invalid(CW_URL_INVALID, "url")
+def _http_url(url: str) -> bool:
+    return re.match(r"\Ahttps?://[^\s/]+", url) is not None
 
 
 def create_agent_bot(tx: S, name: str, description: str | None, outgoing_url: str) -> AgentBot:
-    _check_url(outgoing_url)
+    """Chatwoot does not check a bot's `outgoing_url`; the Sangoma (DRF) layer's URL field does [inf]."""
+    if not _http_url(outgoing_url):
+        raise errors.field("outgoing_url", DRF_INVALID_URL)
     bot = AgentBot(
         id=int(tx.ids.new("agent_bot", AGENT_BOT_ID)),
         name=name,
@@ -90,11 +98,16 @@ def assign_agent_bot(tx: S, inbox_id: int, bot_id: int | None) -> Inbox:
 
 
 def create_webhook(tx: S, url: str, subscriptions: list[str]) -> Webhook:
-    if not subscriptions or any(s not in WEBHOOK_SUBSCRIPTIONS for s in subscriptions):
-        raise errors.cw_invalid(CW_INVALID_EVENTS, "subscriptions")
-    _check_url(url)
+    """Chatwoot's Webhook validations, all reported together (url taken, url format, subscriptions; §2.4, §2.8)."""
+    found: list[tuple[str, str]] = []
     if any(h.url == url for h in tx.state.webhooks.values()):
-        raise errors.cw_invalid(CW_URL_TAKEN, "url")
+        found.append((CW_URL_TAKEN, "url"))
+    if not _http_url(url):
+        found.append((CW_URL_INVALID, "url"))
+    if not subscriptions or any(s not in WEBHOOK_SUBSCRIPTIONS for s in subscriptions):
+        found.append((CW_INVALID_EVENTS, "subscriptions"))
+    if found:
+        raise invalid(found)
     hook = Webhook(
         id=int(tx.ids.new("webhook", WEBHOOK_ID)),
         url=url,
@@ -105,15 +118,23 @@ def create_webhook(tx: S, url: str, subscriptions: list[str]) -> Webhook:
     return hook
 
 
-def _validate_contact(state: SangomaState, email: str | None, phone: str | None) -> None:
+def _validate_contact(state: SangomaState, email: str | None, phone: str | None, identifier: str | None) -> None:
+    """Chatwoot's Contact validations (§2.8), all run and reported together as Rails does: messages joined with
+    ", ", attributes in declaration order (email: taken, format; identifier: taken; phone: taken, E.164)."""
+    others = state.contacts.values()
+    found: list[tuple[str, str]] = []
+    if email and any(c.email and c.email.lower() == email.lower() for c in others):
+        found.append((CW_EMAIL_TAKEN, "email"))
     if email and not re.match(EMAIL, email):
-        raise errors.cw_invalid(CW_EMAIL_INVALID, "email")
-    if email and any(c.email and c.email.lower() == email.lower() for c in state.contacts.values()):
-        raise errors.cw_invalid(CW_EMAIL_TAKEN, "email")
+        found.append((CW_EMAIL_INVALID, "email"))
+    if identifier and any(c.identifier == identifier for c in others):
+        found.append((CW_IDENTIFIER_TAKEN, "identifier"))
+    if phone and any(c.phone_number == phone for c in others):
+        found.append((CW_PHONE_TAKEN, "phone_number"))
     if phone and not re.match(E164, phone):
-        raise errors.cw_invalid(CW_PHONE_E164, "phone_number")
-    if phone and any(c.phone_number == phone for c in state.contacts.values()):
-        raise errors.cw_invalid(CW_PHONE_TAKEN, "phone_number")
+        found.append((CW_PHONE_E164, "phone_number"))
+    if found:
+        raise invalid(found)
 
 
 def _contact_inbox(tx: S, contact: Contact, inbox: Inbox, source_id: str | None) -> ContactInbox:
@@ -135,7 +156,7 @@ def create_contact(
     """POST contacts: the contact and its contact inbox (source id) in `inbox_id` (§2.3)."""
     email = email.strip().lower() if email else None
     phone = phone.strip() if phone else None
-    _validate_contact(tx.state, email, phone)
+    _validate_contact(tx.state, email, phone, identifier)
     inbox = get_inbox(tx.state, inbox_id)
     contact = Contact(
         id=int(tx.ids.new("contact", CONTACT_ID)),

@@ -11,7 +11,8 @@ conversation or call when it runs, so a job made stale by something in between d
 - Calls: the callee rings after `ring_after`, then answers / is busy / does not answer per its behaviour; a
   connected call completes after `talk_seconds`; a queued call is answered by a free agent of the queue after
   `queue_answer_delay` (and again whenever an agent frees up).
-- A failed agent-bot delivery of a message event opens the bot's pending conversation (`delivery.py`).
+- A failed agent-bot delivery of a message event opens the bot's pending conversation; a failed API-inbox
+  delivery of one marks the message failed (`delivery.py`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from emulator.core.runtime import Emulator
 from emulator.vendors.sangoma import di, voice
 from emulator.vendors.sangoma.config import ReplyRule
 from emulator.vendors.sangoma.constants import SLUG, CallState, ConversationStatus
-from emulator.vendors.sangoma.delivery import BOT_FAILED
+from emulator.vendors.sangoma.delivery import BOT_FAILED, MESSAGE_FAILED
 from emulator.vendors.sangoma.state import Conversation, SangomaState
 
 ASSIGN = f"{SLUG}.agent.assign"
@@ -219,6 +220,12 @@ def jobs(emu: Emulator) -> dict[str, Any]:
             if conv is not None:
                 di.bot_failed(tx, conv)
 
+    async def message_failed(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
+        async with store.tenant(vendor, tenant, create=False) as tx:
+            conv = tx.state.conversations.get(args["conv"])
+            if conv is not None:
+                di.message_failed(tx, conv, int(args["message"]), str(args["error"]))
+
     async def hang_up(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
         async with store.tenant(vendor, tenant, create=False) as tx:
             call = tx.state.calls.get(args["call"])
@@ -235,4 +242,5 @@ def jobs(emu: Emulator) -> dict[str, Any]:
         QUEUE_ANSWER: queue_answer,
         HANG_UP: hang_up,
         BOT_FAILED: bot_failed,
+        MESSAGE_FAILED: message_failed,
     }

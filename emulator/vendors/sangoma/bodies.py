@@ -20,6 +20,7 @@ from emulator.vendors.sangoma.state import (
     Webhook,
 )
 from emulator.vendors.sangoma.views import (
+    content_attributes,
     conversation_meta,
     epoch,
     fepoch,
@@ -39,7 +40,7 @@ def api_message(state: SangomaState, conv: Conversation, msg: Message) -> dict[s
         "message_type": MESSAGE_TYPES.index(msg.message_type),
         "content_type": msg.content_type,
         "status": msg.status,
-        "content_attributes": {},
+        "content_attributes": content_attributes(msg),
         "created_at": epoch(msg.created_at),
         "private": msg.private,
         "source_id": None,

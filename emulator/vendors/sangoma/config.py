@@ -8,9 +8,10 @@ Fidelity notes.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emulator.vendors.sangoma.constants import SCOPES
 
@@ -38,6 +39,7 @@ class InboxConfig(_Config):
     channel_type: Literal["Channel::WebWidget", "Channel::Api"] = "Channel::WebWidget"
     website_url: str | None = Field("https://www.example.com", description="web widget: the site's URL")
     webhook_url: str | None = Field(None, description="API inbox: its webhook URL (gets every event, unfiltered)")
+    secret: str | None = Field(None, description="API inbox: its webhook signing secret (seeded when omitted)")
     enable_auto_assignment: bool = Field(True, description="hand-offs are assigned to a free agent")
 
 
@@ -59,6 +61,16 @@ class ReplyRule(_Config):
     match: str
     reply: str | None = None
     resolve: bool = False
+
+    @field_validator("match")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        """A bad pattern is refused here, not when a customer's message meets it."""
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
 
 
 class AgentBehaviour(_Config):
@@ -122,6 +134,9 @@ class SangomaConfig(_Config):
     )
     bot_failure_opens: bool = Field(
         True, description="a failed bot delivery of a message event opens its pending conversation (§2.4)"
+    )
+    api_inbox_failure_fails_message: bool = Field(
+        True, description="a failed API-inbox delivery of a message event marks the message failed (§2.4)"
     )
     signing: bool = Field(False, description="sign webhooks with X-Chatwoot-Signature (Chatwoot v4.11+)")
     retry_ladder: list[float] = Field(

@@ -81,20 +81,6 @@ AGENT_BOT_EVENTS = (
 NEWER_AGENT_BOT_EVENTS = ("conversation_updated", "conversation_status_changed")
 """Also sent to agent bots by Chatwoot from April 2026 (§2.4, CW-PR #13975/#14001/#14002)."""
 
-CONVERSATION_UPDATED_ATTRIBUTES = (
-    "team_id",
-    "assignee_id",
-    "assignee_agent_bot_id",
-    "status",
-    "snoozed_until",
-    "custom_attributes",
-    "label_list",
-    "waiting_since",
-    "first_reply_created_at",
-    "priority",
-)
-"""A change of one of these fires `conversation_updated` (§2.5)."""
-
 E164 = r"\+[1-9]\d{1,14}\Z"
 """Chatwoot's contact phone check (§2.8)."""
 EMAIL = r"\A[^@\s]+@[^@\s]+\Z"
@@ -122,6 +108,7 @@ JSON_PARSE_ERROR = "JSON parse error - {detail}"
 UNSUPPORTED_MEDIA = 'Unsupported media type "{media}" in request.'
 INVALID_CHOICE = '"{value}" is not a valid choice.'
 NOT_FOUND_DETAIL = "Not found."
+DRF_INVALID_URL = "Enter a valid URL."
 METHOD_NOT_ALLOWED = 'Method "{method}" not allowed.'
 
 CW_NOT_FOUND = "Resource could not be found"
@@ -132,9 +119,9 @@ CW_EMAIL_INVALID = "Email Invalid email"
 CW_EMAIL_TAKEN = "Email has already been taken"
 CW_PHONE_E164 = "Phone number should be in e164 format"
 CW_PHONE_TAKEN = "Phone number has already been taken"
+CW_IDENTIFIER_TAKEN = "Identifier has already been taken"
 CW_SOURCE_ID_UNIQUE = "source_id should be unique"
 CW_INVALID_PRIORITY = "'{value}' is not a valid priority"
-CW_NAME_BLANK = "Name can't be blank"
 
 AGENT_NOT_FOUND = "Agent {name} was not found in tenant {domain}."
 AGENT_NOT_LOGGED_IN = "Agent {name} is not logged in."

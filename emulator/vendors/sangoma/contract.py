@@ -144,7 +144,7 @@ def _operations() -> list[Operation]:
         _errors((200, ack), voice_404),
         "voice",
     )
-    bot = _errors((200, _ok("the agent bot", r.AgentBotOut)), R422)
+    bot = _errors((200, _ok("the agent bot", r.AgentBotOut)))
     ops += _ops(
         f"{DI}/agent-bot",
         "POST",

@@ -13,6 +13,8 @@
 | `POST /tenants/{tenant}/conversations/{id}/agent` | `{"action", "agent", "text"}`: an agent action (below) |
 | `POST /tenants/{tenant}/calls/{id}` | `{"action", "agent"}`: answer, busy, no_answer, agent_answer, hang_up |
 
+Bots, webhooks and API inboxes are shown with their signing secrets.
+
 Agent actions: assign, typing, stop_typing, say, note (a private note), resolve, pending (back to the bot).
 
 `{id}` of a conversation is its display id (`conversation.id` in webhooks).
@@ -104,8 +106,14 @@ def summary(state: SangomaState) -> dict[str, Any]:
         "agents": [asdict(a) for a in state.agents.values()],
         "queues": [asdict(q) for q in state.queues.values()],
         "inboxes": [asdict(i) for i in state.inboxes.values()],
-        "agent_bots": [{"id": b.id, "name": b.name, "outgoing_url": b.outgoing_url} for b in state.agent_bots.values()],
-        "webhooks": [{"id": h.id, "url": h.url, "subscriptions": h.subscriptions} for h in state.webhooks.values()],
+        "agent_bots": [
+            {"id": b.id, "name": b.name, "outgoing_url": b.outgoing_url, "secret": b.secret}
+            for b in state.agent_bots.values()
+        ],
+        "webhooks": [
+            {"id": h.id, "url": h.url, "subscriptions": h.subscriptions, "secret": h.secret}
+            for h in state.webhooks.values()
+        ],
         "calls": [call_view(c) for c in state.calls.values()],
         "conversations": [conversation_summary(state, d) for d in state.conversations],
         "behaviour": state.behaviour.model_dump(),

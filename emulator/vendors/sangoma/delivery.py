@@ -1,25 +1,34 @@
 """How Chatwoot delivers Digital Interactions webhooks (sangoma.md §2.4 "Delivery").
 
 POST with `Content-Type`/`Accept: application/json`, a 5 s timeout and, as in Chatwoot v4.10, no retries
-(a ladder is configurable). When a delivery of `message_created`/`message_updated` to an agent bot fails
-for good while its conversation is `pending`, Chatwoot opens the conversation with an activity message
-(`bot_failure_opens`). With `signing` on (Chatwoot v4.11+), each request also carries
-`X-Chatwoot-Timestamp` (unix seconds), `X-Chatwoot-Delivery` (the event id, the same on every retry) and
-`X-Chatwoot-Signature: sha256=<hex HMAC-SHA256 of "{timestamp}.{body}" keyed by the webhook's secret>`; the
-exact signed-string format is not quoted in Chatwoot's PR, `"{timestamp}.{body}"` is the likely one [inf].
+(a ladder is configurable). When a delivery of `message_created`/`message_updated` fails for good:
+
+- to an agent bot, while its conversation is `pending`: Chatwoot opens the conversation with an activity
+  message (`bot_failure_opens`);
+- to an API inbox: the message becomes `failed`, the error in `content_attributes.external_error`, and
+  `message_updated` follows (`api_inbox_failure_fails_message`).
+
+With `signing` on (Chatwoot v4.11+), each request also carries `X-Chatwoot-Timestamp` (unix seconds),
+`X-Chatwoot-Delivery` (the event id, the same on every retry) and `X-Chatwoot-Signature: sha256=<hex
+HMAC-SHA256 of "{timestamp}.{body}" keyed by the receiver's secret>` (an account webhook's, an agent bot's or
+an API inbox's, each shown by the control plane's tenant view); the exact signed-string format is not quoted
+in Chatwoot's PR, `"{timestamp}.{body}"` is the likely one [inf].
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from http import HTTPStatus
 
 from emulator.core.runtime import Emulator
 from emulator.core.webhooks import AttemptContext, Delivery, WebhookPolicy
 from emulator.vendors.sangoma.config import SangomaConfig
 from emulator.vendors.sangoma.constants import DELIVERY_HEADER, SIGNATURE_HEADER, SLUG, TIMESTAMP_HEADER
+from emulator.vendors.sangoma.events import API_INBOX, BOT
 
 BOT_FAILED = f"{SLUG}.bot.delivery_failed"
+MESSAGE_FAILED = f"{SLUG}.api_inbox.delivery_failed"
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -34,8 +43,6 @@ def plain_headers(ctx: AttemptContext) -> dict[str, str]:
 def signed_headers(ctx: AttemptContext) -> dict[str, str]:
     headers = plain_headers(ctx)
     secret = str(ctx.profile.get("secret") or "")
-    if not secret:  # an API inbox's webhook_url has no secret in this emulation
-        return headers
     timestamp = int(ctx.transmission_time)
     headers[TIMESTAMP_HEADER] = str(timestamp)
     headers[DELIVERY_HEADER] = ctx.event_id
@@ -43,20 +50,40 @@ def signed_headers(ctx: AttemptContext) -> dict[str, str]:
     return headers
 
 
+def _error_text(d: Delivery) -> str:
+    """What Chatwoot's HTTP client says about a failed delivery (RestClient: "500 Internal Server Error")."""
+    last = d.attempts[-1] if d.attempts else None
+    if last is not None and last.status is not None:
+        try:
+            return f"{last.status} {HTTPStatus(last.status).phrase}"
+        except ValueError:
+            return str(last.status)
+    return (last.error if last is not None else None) or "delivery failed"
+
+
 def policy(emu: Emulator) -> WebhookPolicy:
     cfg: SangomaConfig = emu.vendor_config(SLUG)
 
     def failed(d: Delivery) -> None:
-        """§2.4: a failed agent-bot delivery of a message event opens the bot's pending conversation."""
-        if d.profile.get("bot") and d.event_type in ("message_created", "message_updated"):
-            display = d.subject.removeprefix("conversation:")
-            if display.isdigit():
-                args = {"conv": int(display)}
-                emu.scheduler.schedule_job(0.0, BOT_FAILED, args, vendor=d.vendor, tenant=d.tenant)
+        """§2.4: a failed agent-bot delivery of a message event opens the bot's pending conversation; a failed
+        API-inbox delivery of one marks the message `failed`."""
+        conversation = d.profile.get("conversation")
+        if d.event_type not in ("message_created", "message_updated") or not conversation:
+            return
+        role = d.profile.get("role")
+        if role == BOT and cfg.bot_failure_opens:
+            args: dict[str, object] = {"conv": int(conversation)}
+            emu.scheduler.schedule_job(0.0, BOT_FAILED, args, vendor=d.vendor, tenant=d.tenant)
+        elif role == API_INBOX and cfg.api_inbox_failure_fails_message:
+            payload = d.payload()
+            message = payload.get("id") if isinstance(payload, dict) else None
+            if isinstance(message, int):
+                args = {"conv": int(conversation), "message": message, "error": _error_text(d)}
+                emu.scheduler.schedule_job(0.0, MESSAGE_FAILED, args, vendor=d.vendor, tenant=d.tenant)
 
     return WebhookPolicy(
         retry_ladder=tuple(cfg.retry_ladder),
         headers=signed_headers if cfg.signing else plain_headers,
         timeout=cfg.webhook_timeout,
-        on_failed=failed if cfg.bot_failure_opens else None,
+        on_failed=failed,
     )

@@ -13,6 +13,7 @@ activity message, which is never webhooked.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from emulator.vendors.sangoma import errors
@@ -72,15 +73,20 @@ def get_conversation(state: SangomaState, display_id: int) -> Conversation:
 
 
 def parse_priority(value: Any) -> str | None:
+    """Chatwoot's priority enum takes its integer (also as a digit string) or its name; anything else is a 422
+    naming the value as Ruby prints it."""
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():  # JSON `3.0` is the number 3
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(PRIORITIES):
         return PRIORITIES[value]
     if isinstance(value, str) and value in PRIORITIES:
         return value
-    if isinstance(value, str) and value.isdigit() and int(value) < len(PRIORITIES):
+    if isinstance(value, str) and value in [str(n) for n in range(len(PRIORITIES))]:
         return PRIORITIES[int(value)]
-    raise errors.cw_error(CW_INVALID_PRIORITY.format(value=value))
+    shown = value if isinstance(value, str) else json.dumps(value)
+    raise errors.cw_error(CW_INVALID_PRIORITY.format(value=shown))
 
 
 def open_conversation(tx: S, ci: ContactInbox, *, widget: bool = False, referer: str | None = None) -> Conversation:
@@ -269,6 +275,17 @@ def post_message(
     if changed:
         _emit_conversation(tx, "conversation_updated", conv, changed)
     return msg
+
+
+def message_failed(tx: S, conv: Conversation, message_id: int, error: str) -> None:
+    """An API inbox could not be told of a message (§2.4): it becomes `failed` with the error, which Chatwoot
+    announces as `message_updated`. Already failed: nothing changes, nothing is sent."""
+    msg = next((m for m in conv.messages if m.id == message_id), None)
+    if msg is None or msg.status == "failed":
+        return
+    msg.status = "failed"
+    msg.external_error = error
+    emit(tx, "message_updated", subject(conv), conv.inbox_id, v.message_webhook(tx.state, conv, msg))
 
 
 def typing(tx: S, conv: Conversation, agent: Agent, on: bool) -> None:

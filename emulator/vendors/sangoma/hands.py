@@ -13,9 +13,6 @@ from emulator.vendors.sangoma import accounts, di, voice
 from emulator.vendors.sangoma.constants import CallState, ConversationStatus
 from emulator.vendors.sangoma.state import Agent, Conversation, S, SangomaState, agent_by_name
 
-CUSTOMER_ACTIONS = ("say", "idle", "active")
-AGENT_ACTIONS = ("assign", "typing", "stop_typing", "say", "note", "resolve", "pending")
-CALL_ACTIONS = ("answer", "busy", "no_answer", "agent_answer", "hang_up")
 DEFAULT_REFERER = "https://www.example.com/"
 
 

@@ -64,7 +64,8 @@ class QueueCallRequest(TenantBody):
 
 
 URL_SCHEMA: dict[str, Any] = {"pattern": "^https?://[^\\s/]+"}
-"""Documented in the contract, enforced by the Chatwoot layer (422 "Url is invalid"), not the DRF one."""
+"""Documented in the contract; enforced after parsing: a webhook's `url` by the Chatwoot layer (422 "Url is
+invalid"), a bot's `outgoing_url` by the Sangoma layer (400 "Enter a valid URL.")."""
 
 
 class AgentBotRequest(TenantBody):
@@ -101,10 +102,11 @@ class ContactRequest(TenantBody):
 
 
 Priority = Annotated[
-    int | str | None,
+    Any,
     WithJsonSchema({"enum": [0, 1, 2, 3, "low", "medium", "high", "urgent", None]}),
 ]
-"""Anything else is Chatwoot's 422 "'x' is not a valid priority"."""
+"""Taken as sent and checked by the Chatwoot layer (`di.parse_priority`): anything else, `true` included, is
+Chatwoot's 422 "'x' is not a valid priority"."""
 
 
 class ConversationRequest(TenantBody):

@@ -87,6 +87,8 @@ class Inbox:
     enable_auto_assignment: bool
     created_at: float
     agent_bot_id: int | None = None
+    secret: str = ""
+    """An API inbox's webhook signing key (Chatwoot v4.13+ signs API-channel webhooks, §2.4)."""
 
 
 @dataclass(slots=True)
@@ -140,6 +142,8 @@ class Message:
     private: bool = False
     status: str = "sent"
     content_type: str = "text"
+    external_error: str | None = None
+    """Why delivering it failed (Chatwoot keeps it in `content_attributes`)."""
 
 
 @dataclass(slots=True)
@@ -264,15 +268,17 @@ def new_state(tenant: str, ids: TenantIds, cfg: TenantConfig | None, vendor: San
     for q in queues:
         state.queues[q.name] = Queue(name=q.name, agents=list(q.agents))
     for ib in cfg.inboxes if cfg.inboxes is not None else DEFAULT_INBOXES:
+        api = ib.channel_type == "Channel::Api"
         inbox = Inbox(
             id=int(ids.new("inbox", INBOX_ID)),
             name=ib.name,
             channel_id=int(ids.new(f"channel:{ib.channel_type}", CHANNEL_ID)),
             channel_type=ib.channel_type,
             website_url=ib.website_url if ib.channel_type == "Channel::WebWidget" else None,
-            webhook_url=ib.webhook_url if ib.channel_type == "Channel::Api" else None,
+            webhook_url=ib.webhook_url if api else None,
             enable_auto_assignment=ib.enable_auto_assignment,
             created_at=now,
+            secret=(ib.secret or ids.new("inbox_secret", SECRET)) if api else "",
         )
         state.inboxes[inbox.id] = inbox
     return state

@@ -159,7 +159,7 @@ def message_push(state: SangomaState, conv: Conversation, msg: Message) -> dict[
         "status": msg.status,
         "source_id": None,
         "content_type": msg.content_type,
-        "content_attributes": {},
+        "content_attributes": content_attributes(msg),
         "sender_type": msg.sender_type,
         "sender_id": msg.sender_id,
         "external_source_ids": {},
@@ -177,6 +177,10 @@ def message_push(state: SangomaState, conv: Conversation, msg: Message) -> dict[
     if sender is not None:
         out["sender"] = sender
     return out
+
+
+def content_attributes(msg: Message) -> dict[str, Any]:
+    return {"external_error": msg.external_error} if msg.external_error is not None else {}
 
 
 def last_message(conv: Conversation) -> Message | None:
@@ -238,7 +242,7 @@ def message_webhook(state: SangomaState, conv: Conversation, msg: Message) -> di
     return {
         "account": account(state),
         "additional_attributes": {},
-        "content_attributes": {},
+        "content_attributes": content_attributes(msg),
         "content_type": msg.content_type,
         "content": msg.content,
         "conversation": conversation_webhook(state, conv),

@@ -262,6 +262,7 @@ WEBHOOKS: dict[str, tuple[type[BaseModel], str]] = {
     "conversation_opened": (ConversationBotEvent, "agent bot only: the conversation became open"),
     "conversation_resolved": (ConversationBotEvent, "agent bot only: the conversation was resolved"),
     "message_created": (MessageEvent, "a message (incoming/outgoing/template, private notes too)"),
+    "message_updated": (MessageEvent, "a message changed: an API inbox could not be told of it (`external_error`)"),
     "contact_created": (ContactEvent, "a contact was created (account webhooks)"),
     "webwidget_triggered": (WebwidgetTriggered, "a visitor opened the web widget"),
     "conversation_typing_on": (TypingEvent, "an agent started typing"),

@@ -189,3 +189,40 @@ async def test_a_token_acts_only_on_its_own_tenant(sng: Sng) -> None:
 async def test_tenant_domain_is_case_insensitive(sng: Sng) -> None:
     resp = await sng.call("POST", f"{API}/agents/call/", {**CALL, "tenant_domain": DOMAIN.upper()})
     assert resp.status_code == 200
+
+
+ENDPOINTS = [
+    ("POST", f"{API}/agents/call", "cx.agent-calls"),
+    ("POST", f"{API}/queues/call", "cx.queue-calls"),
+    *(
+        (method, f"{DI}/{path}", "cx.digital-interactions")
+        for method, path in [
+            ("POST", "agent-bot"),
+            ("POST", "agents-bot"),
+            ("GET", "inboxes"),
+            ("POST", "assign-agent-bot"),
+            ("POST", "agents-bot/assign"),
+            ("POST", "webhooks"),
+            ("POST", "contacts"),
+            ("POST", "conversations"),
+            ("POST", "messages"),
+            ("POST", "conversations/deliver-to-agent"),
+            ("POST", "conversations/finish"),
+        ]
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "scope"), ENDPOINTS, ids=[f"{m} {p}" for m, p, _ in ENDPOINTS])
+async def test_every_endpoint_needs_a_token_with_its_scope(sng: Sng, method: str, path: str, scope: str) -> None:
+    """With and without the trailing slash: no token is 401, a token with every other scope is 403."""
+    others = " ".join(s for s in ALL_SCOPES.split() if s != scope)
+    token = await sng.get_token(others)
+    for url in (path, f"{path}/"):
+        resp = await sng.http.request(method, url, json={"tenant_domain": DOMAIN})
+        assert (resp.status_code, resp.json()) == (401, {"detail": "Authentication credentials were not provided."})
+        resp = await sng.call(method, url, {"tenant_domain": DOMAIN}, token=token)
+        assert (resp.status_code, resp.json()) == (
+            403,
+            {"detail": "You do not have permission to perform this action."},
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from emulator.pytest_plugin import WebhookSink
 from tests.vendors.sangoma.conftest import CONTROL, DI, Sng, SngFactory, bot_inbox, names, received, vendor_settings
+from tests.vendors.sangoma.support import webhook_problems
 
 STATUS_EVENTS = ["conversation_status_changed", "conversation_updated"]
 
@@ -153,6 +154,10 @@ async def test_control_plane_errors(sng: Sng) -> None:
     assert bad.status_code == 400
     bad = await sng.http.put(f"{CONTROL}/acme/behaviour", json={"assign_delay": -1})
     assert bad.status_code == 400
+    for path in ("behaviour", "customer-behaviour"):  # a bad pattern is refused up front, not when a message meets it
+        bad = await sng.http.put(f"{CONTROL}/acme/{path}", json={"rules": [{"match": "(", "reply": "x"}]})
+        assert (bad.status_code, bad.json()["error"]) == (400, "invalid_request")
+        assert "not a regular expression" in bad.json()["message"]
     ok = await sng.http.put(f"{CONTROL}/acme/behaviour", json={"assign_delay": 7})
     assert ok.json()["assign_delay"] == 7
     assert ok.json()["greet_delay"] == 2
@@ -196,3 +201,42 @@ async def test_detaching_the_bot_makes_new_conversations_open(sng: Sng, webhook_
     assert (sng.state.conversations[first].status, sng.state.conversations[second].status) == ("pending", "open")
     await sng.settle()
     assert [b["content"] for b in received(webhook_sink, "/bot") if "content" in b] == ["with bot"]
+
+
+async def test_an_unreachable_api_inbox_fails_the_message(make_sng: SngFactory, webhook_sink: WebhookSink) -> None:
+    """sangoma.md §2.4: when an API inbox's delivery of a message event fails, Chatwoot marks the message `failed`
+    with the error in `content_attributes.external_error`, and `message_updated` follows (a failure of that one
+    changes nothing more)."""
+    inboxes = [{"name": "API", "channel_type": "Channel::Api", "webhook_url": webhook_sink.url_for("/api-inbox")}]
+    env = await make_sng(vendors=vendor_settings(inboxes=inboxes, behaviour={"auto": False}))
+    contact = (await env.ok(f"{DI}/contacts/", {"name": "Ada", "inbox_id": 1}))["payload"]["contact"]
+    webhook_sink.respond_with(200, times=1)  # conversation_created
+    webhook_sink.respond_with(500, times=2)  # message_created, then message_updated
+    conv = await env.ok(f"{DI}/conversations/", {"contact_id": contact["id"], "inbox_id": 1, "initial_message": "x"})
+    await env.settle()
+    await env.advance(0)
+    await env.settle()
+    assert names(webhook_sink, "/api-inbox") == ["conversation_created", "message_created", "message_updated"]
+    updated = received(webhook_sink, "/api-inbox")[2]
+    assert updated["content_attributes"] == {"external_error": "500 Internal Server Error"}
+    assert (updated["content"], updated["message_type"]) == ("x", "incoming")
+    assert updated["conversation"]["messages"][0]["status"] == "failed"
+    assert webhook_problems(updated) == []
+    (message,) = env.state.conversations[conv["id"]].messages
+    assert (message.status, message.external_error) == ("failed", "500 Internal Server Error")
+    await env.advance(5)
+    assert len(webhook_sink.requests) == 3
+
+
+async def test_the_api_inbox_failure_rule_can_be_switched_off(make_sng: SngFactory, webhook_sink: WebhookSink) -> None:
+    inboxes = [{"name": "API", "channel_type": "Channel::Api", "webhook_url": webhook_sink.url_for("/api-inbox")}]
+    config = vendor_settings(inboxes=inboxes, behaviour={"auto": False})["sangoma"]
+    env = await make_sng(vendors={"sangoma": {**config, "api_inbox_failure_fails_message": False}})
+    contact = (await env.ok(f"{DI}/contacts/", {"name": "Ada", "inbox_id": 1}))["payload"]["contact"]
+    webhook_sink.respond_with(500)
+    conv = await env.ok(f"{DI}/conversations/", {"contact_id": contact["id"], "inbox_id": 1, "initial_message": "x"})
+    await env.settle()
+    await env.advance(0)
+    await env.settle()
+    assert names(webhook_sink, "/api-inbox") == ["conversation_created", "message_created"]
+    assert env.state.conversations[conv["id"]].messages[0].status == "sent"

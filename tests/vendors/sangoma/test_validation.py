@@ -122,22 +122,41 @@ async def test_ids_may_be_digit_strings(sng: Sng) -> None:
         ({"email": "not-an-email"}, "Email Invalid email", "email"),
         ({"phone_number": "4155550100"}, "Phone number should be in e164 format", "phone_number"),
         ({"phone_number": "+0123"}, "Phone number should be in e164 format", "phone_number"),
+        (
+            {"email": "a b@x", "phone_number": "12"},
+            "Email Invalid email, Phone number should be in e164 format",
+            "email phone_number",
+        ),
     ],
-    ids=["email", "phone-no-plus", "phone-zero"],
+    ids=["email", "phone-no-plus", "phone-zero", "both"],
 )
 async def test_contact_validation(sng: Sng, body: dict[str, Any], message: str, attribute: str) -> None:
     status, out = await _post(sng, f"{DI}/contacts/", {"tenant_domain": DOMAIN, **CONTACT, **body})
-    assert (status, out) == (422, {"message": message, "attributes": [attribute]})
+    assert (status, out) == (422, {"message": message, "attributes": attribute.split()})
     assert sng.state.contacts == {}
 
 
 async def test_duplicate_contacts(sng: Sng) -> None:
-    await sng.ok(f"{DI}/contacts/", CONTACT)
+    """Email (case-insensitively), identifier and phone are unique per account; Rails reports every failed
+    validation at once, messages joined with ", " (sangoma.md §2.8)."""
+    await sng.ok(f"{DI}/contacts/", {**CONTACT, "identifier": "crm-1"})
     status, out = await _post(sng, f"{DI}/contacts/", {"tenant_domain": DOMAIN, **CONTACT, "email": "ADA@example.com"})
-    assert (status, out) == (422, {"message": "Email has already been taken", "attributes": ["email"]})
+    assert (status, out) == (
+        422,
+        {
+            "message": "Email has already been taken, Phone number has already been taken",
+            "attributes": ["email", "phone_number"],
+        },
+    )
     again = {"tenant_domain": DOMAIN, **CONTACT, "email": "other@example.com"}
     status, out = await _post(sng, f"{DI}/contacts/", again)
     assert (status, out) == (422, {"message": "Phone number has already been taken", "attributes": ["phone_number"]})
+    same_id = {"tenant_domain": DOMAIN, "inbox_id": 1, "identifier": "crm-1", "email": "bad"}
+    status, out = await _post(sng, f"{DI}/contacts/", same_id)
+    assert (status, out) == (
+        422,
+        {"message": "Email Invalid email, Identifier has already been taken", "attributes": ["email", "identifier"]},
+    )
     assert len(sng.state.contacts) == 1
 
 
@@ -150,8 +169,12 @@ async def test_duplicate_contacts(sng: Sng) -> None:
             {"message": "Subscriptions Invalid events", "attributes": ["subscriptions"]},
         ),
         ({"url": "ftp://x.example.com"}, {"message": "Url is invalid", "attributes": ["url"]}),
+        (
+            {"url": "x", "subscriptions": []},
+            {"message": "Url is invalid, Subscriptions Invalid events", "attributes": ["url", "subscriptions"]},
+        ),
     ],
-    ids=["empty", "unknown-event", "not-http"],
+    ids=["empty", "unknown-event", "not-http", "both"],
 )
 async def test_webhook_validation(sng: Sng, body: dict[str, Any], expected: dict[str, Any]) -> None:
     hook = {"tenant_domain": DOMAIN, "url": "https://x.example.com/h", "subscriptions": ["message_created"], **body}
@@ -163,11 +186,14 @@ async def test_a_webhook_url_is_unique_per_account(sng: Sng) -> None:
     await sng.ok(f"{DI}/webhooks/", hook)
     status, out = await _post(sng, f"{DI}/webhooks", {"tenant_domain": DOMAIN, **hook})
     assert (status, out) == (422, {"message": "Url has already been taken", "attributes": ["url"]})
+    assert len(sng.state.webhooks) == 1
 
 
 async def test_an_agent_bot_needs_an_http_url(sng: Sng) -> None:
+    """Chatwoot does not check `outgoing_url`; the Sangoma layer's URL field does [inf]."""
     status, out = await _post(sng, f"{DI}/agent-bot/", {"tenant_domain": DOMAIN, "name": "b", "outgoing_url": "bot"})
-    assert (status, out) == (422, {"message": "Url is invalid", "attributes": ["url"]})
+    assert (status, out) == (400, {"outgoing_url": ["Enter a valid URL."]})
+    assert sng.state.agent_bots == {}
 
 
 NOT_FOUND = (404, {"error": "Resource could not be found"})
@@ -194,10 +220,11 @@ async def test_conversation_create_errors(sng: Sng) -> None:
     contact = (await sng.ok(f"{DI}/contacts/", CONTACT))["payload"]["contact"]
     other = (await sng.ok(f"{DI}/contacts/", {"name": "Bob", "inbox_id": 1}))["payload"]["contact"]
     base = {"tenant_domain": DOMAIN, "contact_id": contact["id"], "inbox_id": 1}
-    assert await _post(sng, f"{DI}/conversations/", {**base, "priority": 7}) == (
-        422,
-        {"error": "'7' is not a valid priority"},
-    )
+    for bad, shown in ((7, "7"), (True, "true"), ("²", "²"), ([1], "[1]"), (1.5, "1.5"), ("HIGH", "HIGH")):
+        assert await _post(sng, f"{DI}/conversations/", {**base, "priority": bad}) == (
+            422,
+            {"error": f"'{shown}' is not a valid priority"},
+        )
     assert await _post(sng, f"{DI}/conversations/", {**base, "inbox_id": 99}) == NOT_FOUND
     await sng.ok(f"{DI}/conversations/", {**base, "source_id": "shared-source"} | {"tenant_domain": DOMAIN})
     clash = {**base, "contact_id": other["id"], "source_id": "shared-source"}
@@ -206,7 +233,9 @@ async def test_conversation_create_errors(sng: Sng) -> None:
 
 
 @pytest.mark.parametrize(
-    ("priority", "expected"), [(0, "low"), (3, "urgent"), ("medium", "medium"), (None, None)], ids=str
+    ("priority", "expected"),
+    [(0, "low"), (3, "urgent"), (1.0, "medium"), ("2", "high"), ("high", "high"), (None, None)],
+    ids=str,
 )
 async def test_priority_ints_and_names(sng: Sng, priority: Any, expected: str | None) -> None:
     contact = (await sng.ok(f"{DI}/contacts/", CONTACT))["payload"]["contact"]

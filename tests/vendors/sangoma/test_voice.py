@@ -83,6 +83,11 @@ async def test_queued_calls_wait_while_every_agent_is_busy(make_sng: SngFactory)
 async def test_by_hand_the_callee_and_the_agent_act(make_sng: SngFactory) -> None:
     env = await make_sng(vendors=vendor_settings(behaviour={"auto": False}, callees={"9001": {"ring_after": 100}}))
     call_id = await _place(env, "/queues/call/", QUEUE_CALL)
+    early = await env.http.post(f"{CONTROL}/acme/calls/{call_id}", json={"action": "agent_answer"})
+    assert (early.status_code, early.json()["detail"]) == (
+        409,
+        {"detail": f"Call {call_id} is dialing, not waiting in a queue."},
+    )
     out = await env.http.post(f"{CONTROL}/acme/calls/{call_id}", json={"action": "answer"})
     assert out.json()["state"] == "in-queue"
     out = await env.http.post(f"{CONTROL}/acme/calls/{call_id}", json={"action": "agent_answer", "agent": "agent.test"})
@@ -91,6 +96,11 @@ async def test_by_hand_the_callee_and_the_agent_act(make_sng: SngFactory) -> Non
     assert out.json()["state"] == "completed"
     again = await env.http.post(f"{CONTROL}/acme/calls/{call_id}", json={"action": "hang_up"})
     assert again.status_code == 409
+    late = await env.http.post(f"{CONTROL}/acme/calls/{call_id}", json={"action": "answer"})
+    assert late.status_code == 409
+    assert (await _call(env, call_id))["state"] == "completed"  # refused actions change nothing
+    bad = await env.http.post(f"{CONTROL}/acme/calls/{call_id}", json={"action": "transfer"})
+    assert bad.status_code == 400
     missing = await env.http.post(f"{CONTROL}/acme/calls/nope", json={"action": "answer"})
     assert missing.status_code == 404
 
