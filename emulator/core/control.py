@@ -358,7 +358,7 @@ async def json_body(request: Request, *, optional: bool = False) -> Any:
         raise ValueError("a JSON body is required")
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested thousands deep
         raise ValueError("the body is not valid JSON") from None
 
 

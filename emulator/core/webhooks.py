@@ -448,7 +448,11 @@ class WebhookDispatcher:
         return attempt
 
     def _target_error(self, url: str) -> str | None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (raises ValueError for a port out of range)
+        except ValueError as exc:  # e.g. "http://[::1/x": an unclosed IPv6 bracket
+            return f"not a valid URL: {url!r} ({exc})"
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return f"not an http(s) URL: {url!r}"
         if self.allow_hosts is not None and parts.hostname not in self.allow_hosts:

@@ -311,10 +311,12 @@ async def test_a_dead_or_slow_receiver_does_not_hold_up_the_api(
         ("ftp://127.0.0.1/hook", None, "not an http(s) URL"),
         ("http:///no-host", None, "not an http(s) URL"),
         ("mailto:ops@example.com", None, "not an http(s) URL"),
+        ("http://[::1/hook", None, "not a valid URL"),
+        ("http://127.0.0.1:99999/hook", None, "not a valid URL"),
         # a listening receiver is never contacted: the allow-list error, not a connection error, is logged
         ("LISTENING", ["hooks.example.com"], "host '127.0.0.1' is not in the webhook allow-list"),
     ],
-    ids=["ftp-scheme", "no-host", "mailto", "host-not-allowed"],
+    ids=["ftp-scheme", "no-host", "mailto", "unclosed-ipv6-bracket", "port-out-of-range", "host-not-allowed"],
 )
 async def test_a_bad_target_fails_the_delivery_with_an_error(
     make_emulator: EmulatorFactory,

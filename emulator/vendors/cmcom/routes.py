@@ -33,7 +33,7 @@ from emulator.vendors.cmcom.send import Draft, check_msg_array, judge, read_enve
 async def _json_object(request: Request) -> dict[str, Any]:
     try:
         data = json.loads(await request.body())
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested thousands deep
         data = None
     if not isinstance(data, dict):
         raise errors.invalid("body", c.BODY_NOT_JSON)

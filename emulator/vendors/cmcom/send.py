@@ -45,7 +45,7 @@ def read_envelope(raw: bytes) -> tuple[str | None, list[Any]]:
     """The product token (either casing) and the `msg` entries; raises SendError for the whole request."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested thousands deep
         raise errors.malformed("the body is not valid JSON") from None
     messages = data.get("messages") if isinstance(data, dict) else None
     if not isinstance(messages, dict):

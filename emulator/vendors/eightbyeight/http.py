@@ -114,7 +114,7 @@ async def read_json(
         )
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested thousands deep
         raise errors.malformed_json(style=style, conversation_id=conversation_id, tenant=tenant) from None
     if not isinstance(data, dict):
         raise errors.malformed_json(style=style, conversation_id=conversation_id, tenant=tenant)

@@ -7,7 +7,7 @@ Nothing about call execution is public (samespace.md §4.3-4.5), so every timing
       samespace:
         tenants:
           CLOUD_ID: {auth_token: secret, callback_url: "http://127.0.0.1:9000/events"}
-        behaviour: {words_per_minute: 150, digit_timeout: 10, http_timeout: 5}
+        behaviour: {words_per_minute: 150, digit_timeout: 10, type_ahead: 32, http_timeout: 5, http_fail_fast: 30}
         http_overrides: {"https://crm.example.com": "http://127.0.0.1:9000"}
         numbers:
           "917507161643": {rings: 2, dtmf: ["1234"]}
@@ -16,9 +16,33 @@ Nothing about call execution is public (samespace.md §4.3-4.5), so every timing
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be requested (not http(s), no host, a bad port or IPv6 literal), else None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number or out of range
+    except ValueError:
+        return f"not a valid URL: {url!r}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"not an http(s) URL: {url!r}"
+    return None
+
+
+def _http_url(url: str) -> str:
+    problem = url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
+    return url
+
+
+HttpUrl = Annotated[str, Field(pattern=r"^https?://"), AfterValidator(_http_url)]
+"""A callback target: checked whole here, so the webhook dispatcher is never handed a URL it cannot parse."""
 
 
 class _Config(BaseModel):
@@ -32,8 +56,9 @@ class CalleeBehaviour(_Config):
         "answer", description="answer after `rings`, or busy / never answers / the call fails"
     )
     rings: int = Field(2, ge=0, le=60, description="rings before answering (each `ring_seconds` long)")
-    dtmf: list[str] = Field(
+    dtmf: list[Annotated[str, Field(max_length=64)]] = Field(
         default_factory=list,
+        max_length=1000,
         description='what the callee keys in at each `digits` step, in order (e.g. ["1234", "2"]); '
         "nothing once the list is used up",
     )
@@ -62,9 +87,33 @@ class FlowBehaviour(_Config):
     words_per_minute: float = Field(150.0, gt=0, le=1000, description="speaking rate of `play` text")
     media_seconds: float = Field(10.0, gt=0, le=3600, description="length of a `play` step's `url` media")
     digit_timeout: float = Field(10.0, gt=0, le=3600, description="a digits step waits this long for input")
+    terminator: Literal["#", "*", ""] = Field(
+        "#", description="the key that ends a digits step's input early (not stored); empty: none, # is a digit"
+    )
+    type_ahead: int = Field(
+        32,
+        ge=0,
+        le=64,
+        description="keys pressed after answer while no digits step collects (during a prompt...) kept for the "
+        "next digits step, as IVRs buffer DTMF; 0: such presses are refused (409 not_collecting)",
+    )
     max_steps: int = Field(50, ge=1, le=10_000, description="steps one call may execute (bounds loops)")
     max_call_seconds: float = Field(3600.0, gt=0, le=86400, description="an answered call ends after this long")
     http_timeout: float = Field(5.0, gt=0, le=25, description="wall seconds an `http` step waits for its answer")
+    http_fail_fast: float = Field(
+        30.0,
+        ge=0,
+        le=86400,
+        description="after a timeout or a failed connection, http steps to the same scheme://host:port fail at once "
+        "for this many seconds (emulator safety: the virtual clock stands still while a request runs); 0: off",
+    )
+    http_parallel: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description="virtual clock: http steps of a cloud due at the same instant send their requests together, "
+        "this many at a time (emulator speed, not vendor behaviour)",
+    )
     http_max_bytes: int = Field(65536, ge=0, le=10_000_000, description="bytes of an http answer read and kept")
     recording_url: str = Field(
         "https://recordings.samespace.invalid/{cloud_id}/{call_id}.mp3",
@@ -74,9 +123,7 @@ class FlowBehaviour(_Config):
 
 class TenantConfig(_Config):
     auth_token: str = Field(min_length=1, description="the cloud's auth token (sent in every request body)")
-    callback_url: str | None = Field(
-        None, pattern=r"^https?://", description="where this cloud's call events are posted [inf]"
-    )
+    callback_url: HttpUrl | None = Field(None, description="where this cloud's call events are posted [inf]")
     http_overrides: dict[str, str] | None = Field(None, description="replaces the global `http_overrides`")
     behaviour: FlowBehaviour | None = None
     numbers: dict[str, CalleeBehaviour] = Field(default_factory=dict, description="per-number callee behaviour")
@@ -87,8 +134,8 @@ class SamespaceConfig(_Config):
     behaviour: FlowBehaviour = Field(default_factory=FlowBehaviour, description="default for every cloud")
     default_callee: CalleeBehaviour = Field(default_factory=CalleeBehaviour, description="numbers not listed")
     numbers: dict[str, CalleeBehaviour] = Field(default_factory=dict, description="per-number callee behaviour")
-    callback_url: str | None = Field(
-        None, pattern=r"^https?://", description="default target of call events (a request's `publish.url` wins) [inf]"
+    callback_url: HttpUrl | None = Field(
+        None, description="default target of call events (a request's `publish.url` wins) [inf]"
     )
     http_overrides: dict[str, str] = Field(
         default_factory=dict,

@@ -2,20 +2,25 @@
 
 | method and path | what it does |
 |---|---|
-| `GET /tenants/{cloud_id}` | the cloud: token, flow behaviour, callback URL, http overrides, numbers, call ids |
-| `PUT /tenants/{cloud_id}/behaviour` | change fields of `FlowBehaviour` (timings, limits); others stay |
-| `PUT /tenants/{cloud_id}/settings` | `{callback_url?, http_overrides?}` |
+| `GET /tenants/{cloud_id}` | the cloud: token, behaviour, callback URL, overrides, numbers, call ids, unreachable |
+| `PUT /tenants/{cloud_id}/behaviour` | change fields of `FlowBehaviour` (timings, limits); others stay [1] |
+| `PUT /tenants/{cloud_id}/settings` | `{callback_url?, http_overrides?}` [1] |
 | `PUT /tenants/{cloud_id}/numbers/{number}` | a number's `CalleeBehaviour` (answer, rings, dtmf, hangup_after...) |
 | `GET /tenants/{cloud_id}/calls` | every call, newest last: id, number, status, current step |
 | `GET /tenants/{cloud_id}/calls/{call_id}` | one call's full metadata (as the API's, without auth) |
-| `POST /tenants/{cloud_id}/calls/{call_id}/digits` | `{"digits": "12#"}`: the callee keys in, during a digits step |
+| `POST /tenants/{cloud_id}/calls/{call_id}/digits` | `{"digits": "12#"}`: the callee keys in (or types ahead) |
 | `POST /tenants/{cloud_id}/calls/{call_id}/hangup` | the callee hangs up |
 
-Settings and numbers apply to calls placed from then on (a live call keeps its callee's script).
+[1] Also forgets the http targets failing fast (`unreachable` in the cloud's view; `http_fail_fast`).
+
+Settings and numbers apply to calls placed from then on (a live call keeps its callee's script). An action
+the call's state does not allow answers `{"error": "rejected", "message", "detail"}` (409 `not_answered`,
+`not_collecting` when type-ahead is off, `call_ended`; 404 with the API's envelope for an unknown call).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -26,8 +31,9 @@ from starlette.routing import BaseRoute, Route
 from emulator.core.control import error, guarded, json_body
 from emulator.core.errors import EmulatorError
 from emulator.core.runtime import Emulator
+from emulator.vendors.samespace import errors
 from emulator.vendors.samespace import state as st
-from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour
+from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour, HttpUrl
 from emulator.vendors.samespace.constants import SLUG, EndReason
 from emulator.vendors.samespace.engine import Engine
 from emulator.vendors.samespace.views import call_info
@@ -42,7 +48,7 @@ class DigitsBody(BaseModel):
 class SettingsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    callback_url: Annotated[str, StringConstraints(pattern=r"^https?://")] | None = None
+    callback_url: HttpUrl | None = None
     http_overrides: dict[str, str] | None = None
 
 
@@ -78,11 +84,28 @@ def summary(state: st.SamespaceState) -> dict[str, Any]:
         "default_callee": state.default_callee.model_dump(),
         "numbers": {n: b.model_dump() for n, b in state.numbers.items()},
         "calls": list(state.calls),
+        "unreachable": {target: asdict(failed) for target, failed in state.unreachable.items()},
     }
 
 
 def brief(call: st.Call) -> dict[str, Any]:
     return {"call_id": call.id, "number": call.number, "status": str(call.status), "current_step": call.current}
+
+
+async def _json(request: Request) -> Any:
+    """The control plane's `json_body`, with JSON nested too deeply to parse a 400 too (not a 500)."""
+    try:
+        return await json_body(request)
+    except RecursionError:
+        raise ValueError("the body is not valid JSON (nested too deeply)") from None
+
+
+def rejected(exc: EmulatorError) -> Response:
+    """An action the call's state does not allow, in the control plane's `rejected` shape (as the other vendors'):
+    `detail` is the API's own envelope for an API error, else the reason's `code` (`not_answered`...)."""
+    detail = errors.body(exc.message) if isinstance(exc, errors.SamespaceError) else {"code": exc.code}
+    body = {"error": "rejected", "message": exc.message, "detail": detail}
+    return JSONResponse(body, status_code=exc.status_code)
 
 
 def control_routes(emu: Emulator) -> list[BaseRoute]:
@@ -93,9 +116,6 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         if not store.exists(SLUG, tenant) and tenant not in configured:
             return error(404, "unknown_tenant", f"no Samespace cloud {tenant!r}")
         return None
-
-    def rejected(exc: EmulatorError) -> Response:
-        return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status_code)
 
     @guarded
     async def tenant_view(request: Request) -> Response:
@@ -112,12 +132,13 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         tenant = request.path_params["tenant"]
         if (gone := missing(tenant)) is not None:
             return gone
-        changes = await json_body(request)
+        changes = await _json(request)
         if not isinstance(changes, dict):
             raise ValueError("the body must be a JSON object")
         async with store.tenant(SLUG, tenant) as tx:
             merged = FlowBehaviour.model_validate({**tx.state.behaviour.model_dump(), **changes})
             tx.state.behaviour = merged
+            tx.state.unreachable.clear()  # new timings: every http target gets a fresh try
         return JSONResponse(merged.model_dump())
 
     @guarded
@@ -126,12 +147,13 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         tenant = request.path_params["tenant"]
         if (gone := missing(tenant)) is not None:
             return gone
-        body = SettingsBody.model_validate(await json_body(request))
+        body = SettingsBody.model_validate(await _json(request))
         async with store.tenant(SLUG, tenant) as tx:
             if "callback_url" in body.model_fields_set:
                 tx.state.callback_url = body.callback_url
             if body.http_overrides is not None:
                 tx.state.http_overrides = dict(body.http_overrides)
+                tx.state.unreachable.clear()  # new targets: every http target gets a fresh try
             return JSONResponse(summary(tx.state))
 
     @guarded
@@ -140,7 +162,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         tenant = request.path_params["tenant"]
         if (gone := missing(tenant)) is not None:
             return gone
-        behaviour = CalleeBehaviour.model_validate(await json_body(request))
+        behaviour = CalleeBehaviour.model_validate(await _json(request))
         await set_number(emu, tenant, request.path_params["number"], behaviour)
         return JSONResponse(behaviour.model_dump())
 
@@ -166,16 +188,17 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
 
     @guarded
     async def digits(request: Request) -> Response:
-        """Body: {"digits": "1"}. Keys pressed on the callee's phone now."""
+        """Body: {"digits": "1"}. Keys pressed on the callee's phone now; `typed_ahead` in the answer shows the
+        keys kept for the next digits step."""
         tenant = request.path_params["tenant"]
         if (gone := missing(tenant)) is not None:
             return gone
-        body = DigitsBody.model_validate(await json_body(request))
+        body = DigitsBody.model_validate(await _json(request))
         try:
             call = await press(emu, tenant, request.path_params["call_id"], body.digits)
         except EmulatorError as exc:
             return rejected(exc)
-        return JSONResponse(brief(call))
+        return JSONResponse({**brief(call), "typed_ahead": call.typed})
 
     async def hangup(request: Request) -> Response:
         """The callee hangs up now."""

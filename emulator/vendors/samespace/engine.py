@@ -4,9 +4,11 @@
                                              +-> busy / failed at once; no-answer after `no_answer_after`
     answered -> the entry `call` object's next_step, then one step at a time:
       play     lasts as long as its text takes to say at `words_per_minute` (+ `media_seconds` for a url)
-      digits   waits for `count` keys (or `#`) from the callee's script or the control plane, at most
-               `digit_timeout`; routes by the exact input, else `*`; no input at all hangs up (no_input)
-      http     a real request (outcall.py), routes on success (2xx) / fail
+      digits   waits for `count` keys (or the `terminator`, #) from the callee's script or the control plane, at most
+               `digit_timeout`; routes by the exact input, else `*`; no input at all hangs up (no_input).
+               Keys pressed earlier while nothing collected them (type-ahead, up to `type_ahead`) come first
+      http     a real request (outcall.py, httpjob.py), routes on success (2xx) / fail; a target that timed
+               out or refused the connection fails at once for `http_fail_fast` seconds
       connect  rings the target number (its own simulated behaviour); bridged for its `talk_seconds`
     a step without next_step hangs up (flow_end), a dangling reference too (dangling_step); past `max_steps`
     steps or `max_call_seconds` the call ends with that reason.
@@ -24,7 +26,7 @@ from typing import Any
 from emulator.core.errors import NotFound
 from emulator.core.events import DomainEvent
 from emulator.core.runtime import Emulator
-from emulator.vendors.samespace import outcall
+from emulator.vendors.samespace import httpjob
 from emulator.vendors.samespace import state as st
 from emulator.vendors.samespace.constants import SLUG, CallStatus, EndReason, StepResult, StepType
 from emulator.vendors.samespace.flow import ANY_INPUT, FlowStep
@@ -46,6 +48,8 @@ class Engine:
 
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
+        self._fetched: dict[httpjob.Key, httpjob.Fetch] = {}
+        """Outcomes sent along with an earlier http job, waiting for their own job (httpjob.py)."""
 
     # -- scheduling ---------------------------------------------------------------------------------------
 
@@ -92,7 +96,12 @@ class Engine:
         if step.type == StepType.PLAY:
             self.wait(tx, play_seconds(step, behaviour.words_per_minute, behaviour.media_seconds), STEP_DONE, call)
         elif step.type == StepType.DIGITS:
-            if call.dtmf:
+            typed, call.typed = call.typed, ""
+            if typed:  # keys typed ahead during an earlier step count first, at once
+                self.later(tx, 0.0, PRESS, call, keys=typed)
+                if call.run is not None:
+                    call.run.detail["typed_ahead"] = typed
+            if call.dtmf and not st.completes(typed, step.count, behaviour.terminator):
                 self.later(tx, call.callee.dtmf_delay, PRESS, call, keys=call.dtmf.pop(0))
             self.wait(tx, behaviour.digit_timeout, DIGITS_TIMEOUT, call)
         elif step.type == StepType.HTTP:
@@ -203,24 +212,29 @@ class Engine:
             st.end_call(tx, call, EndReason.CALLEE_HANGUP)
 
     async def _http(self, vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        state = self.emu.store.peek(vendor, tenant)
-        if not isinstance(state, st.SamespaceState):
-            return
-        call = state.calls.get(args["call"])
-        if call is None or call.ended or call.gen != args["gen"] or call.current is None:
-            return
-        step = call.steps[call.current]
-        req = outcall.build(step.method, step.url or "", step.headers, step.body, call.variables, state.http_overrides)
-        behaviour = state.behaviour
-        started = self.emu.clock.now()
-        outcome = await outcall.perform(
-            req,
-            timeout=behaviour.http_timeout,
-            max_bytes=behaviour.http_max_bytes,
-            allow_hosts=self.emu.settings.webhook_allow_hosts,
-        )
+        """Send the step's request (with those of the same cloud due at the same instant, httpjob.py) and route
+        on its outcome."""
+        fetch = self._fetched.pop(httpjob.key(tenant, args), None)
+        if fetch is None:
+            state = self.emu.store.peek(vendor, tenant)
+            if not isinstance(state, st.SamespaceState):
+                return
+            alongside = httpjob.due_alongside(self.emu, HTTP, vendor, tenant)
+            due = {httpjob.key(tenant, a) for a in alongside}
+            # outcomes whose job is no longer due (the cloud was reset) are dropped; those still due are not resent
+            self._fetched = {k: f for k, f in self._fetched.items() if k[0] != tenant or k in due}
+            batch = [args, *(a for a in alongside if httpjob.key(tenant, a) not in self._fetched)]
+            fetches = [f for f in (httpjob.prepare(self.emu, vendor, tenant, a) for a in batch) if f is not None]
+            await httpjob.send(self.emu, state, fetches)
+            self._fetched.update((f.key, f) for f in fetches)
+            fetch = self._fetched.pop(httpjob.key(tenant, args), None)
+            if fetch is None:
+                return
+        step, req, target, started, outcome = fetch.step, fetch.req, fetch.target, fetch.started, fetch.outcome
+        assert outcome is not None
         try:
             async with self.emu.store.tenant(vendor, tenant, create=False) as tx:
+                st.note_target(tx, target, outcome.unreachable, outcome.error)
                 call = tx.state.calls.get(args["call"])
                 if call is None:
                     return

@@ -33,7 +33,7 @@ async def read_object(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested thousands deep
         raise errors.bad_request(errors.INVALID_JSON) from None
     if not isinstance(data, dict):
         raise errors.bad_request(errors.INVALID_JSON)

@@ -1,10 +1,12 @@
 """Wire models: the Call Flow request (samespace.md §4.2), the responses and the callback event (§4.3 [inf]).
 
 Parsing is lenient where the vendor's own sample is: ids and `next_step` references are strings or numbers
-(compared as strings), unknown keys are ignored (older revisions sent `cloud_sid`, `flow` inside digits), a
-`digits`/`http` step may name one scalar `next_step` for every outcome. It is strict where a flow could not
-run: an unknown `type`, a `play` with neither `text` nor `url`, `digits` without `count`/`variable`, `http`
-without `url`. Cross-object checks (one entry `call`, unique ids) are in `flow.py`.
+(compared as strings), unknown keys are ignored (older revisions sent `cloud_sid`), `digits`/`http` take
+their routing map as `flow` too (the doc's field list for digits says `flow`, its example `next_step`;
+older revisions used `flow` for both), and a `digits`/`http` step may name one scalar `next_step` for every
+outcome. It is strict where a flow could not run: an unknown `type`, a `play` with neither `text` nor
+`url`, `digits` without `count`/`variable`, `http` without `url`. Cross-object checks (one entry `call`,
+unique ids) are in `flow.py`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 from emulator.core.types import AS_INT, AS_STR, JsonBool, JsonInt, JsonStr
+from emulator.vendors.samespace.config import HttpUrl
 
 MAX_OBJECTS = 1000
 """Call flow objects one request may carry [inf] (a bound, so no request can make the server work unboundedly)."""
+
+MAX_BODY_DEPTH = 32
+"""How deeply an `http` object's JSON body may nest [inf] (templating walks it recursively)."""
 
 Text = Annotated[str, Strict(), Field(min_length=1), AS_STR]
 Ref = JsonStr | JsonInt
@@ -66,7 +72,18 @@ class PlayStep(_Step):
         return self
 
 
-class DigitsStep(_Step):
+class _Routed(_Step):
+    """A step whose routing map the doc's own field list calls `flow` (its example, `next_step`); both work."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flow_is_next_step(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "next_step" not in data and "flow" in data:
+            return {**data, "next_step": data["flow"]}
+        return data
+
+
+class DigitsStep(_Routed):
     """Collects `count` digits into `variable`; `next_step` maps an input (or `*`, any input) to a step."""
 
     type: Literal["digits"]
@@ -80,7 +97,7 @@ class HttpNext(_Lenient):
     fail: Ref | None = Field(None, description="after any other answer, a timeout or a connection error")
 
 
-class HttpStep(_Step):
+class HttpStep(_Routed):
     """Makes an HTTP request; `{{variable}}` in the URL (and headers/body) is replaced by collected input."""
 
     type: Literal["http"]
@@ -89,6 +106,26 @@ class HttpStep(_Step):
     headers: dict[str, JsonStr] | None = Field(None, description="request headers [inf]")
     body: Any = Field(None, description="request body: a string, or JSON [inf]")
     next_step: HttpNext | Ref | None = None
+
+    @model_validator(mode="after")
+    def _shallow_body(self) -> HttpStep:
+        if _too_deep(self.body, MAX_BODY_DEPTH):
+            raise ValueError(f"body is nested more than {MAX_BODY_DEPTH} levels deep")
+        return self
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether JSON `value` nests more than `limit` arrays/objects (iterative: no recursion to exhaust)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 class ConnectStep(_Step):
@@ -106,7 +143,7 @@ Step = Annotated[CallStep | PlayStep | DigitsStep | HttpStep | ConnectStep, Fiel
 class Publish(_Lenient):
     """Where real-time call events go (an earlier revision of the doc; samespace.md §4.2) [doc history]."""
 
-    url: Annotated[str, Strict(), Field(pattern=r"^https?://"), AS_STR]
+    url: Annotated[HttpUrl, Strict(), AS_STR]
     method: Literal["POST", "PUT"] = "POST"
 
 
@@ -172,7 +209,10 @@ class CallInfo(BaseModel):
     created_at: str
     answered_at: str | None = None
     ended_at: str | None = None
-    duration: float = Field(description="seconds from answer to end (0 when unanswered)")
+    duration: float | None = Field(
+        description="seconds from answer to hang-up once the call has ended (0 when never answered); "
+        "null while the call is live"
+    )
     current_step: str | None = None
     steps: list[StepRun]
     variables: dict[str, str]

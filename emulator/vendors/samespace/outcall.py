@@ -10,7 +10,13 @@
   It never raises: every failure is an `Outcome` with `error` set, and routes the call to `fail`.
 
 The request runs outside any unit of work. On a virtual clock the call waits for it without time moving (the
-job that runs it is tracked work that `advance`/`run_until_idle` wait for), so routing is deterministic.
+job that runs it is tracked work that `advance`/`run_until_idle` wait for), so routing is deterministic --
+and the clock is held for as long as the request takes, `http_timeout` at most. So that a dead backend
+cannot hold it once per call (or per loop iteration), a timeout or a failed connection marks the target
+(`origin`) unreachable for `http_fail_fast` seconds of the emulator's clock: http steps to it fail at once
+meanwhile (engine.py). A name that does not resolve fails as fast as the resolver says so. Requests of
+calls that reach their http step at the same instant are sent together (httpjob.py); a slow backend that
+does answer still holds the clock for its latency once per instant at which requests are due.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
+
+from emulator.vendors.samespace.config import url_problem
 
 _VAR = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 
@@ -69,6 +77,8 @@ class Outcome:
     excerpt: str
     truncated: bool
     error: str | None
+    unreachable: bool = False
+    """No answer at all: a timeout, or no connection (the name does not resolve, the port is closed...)."""
 
     @property
     def ok(self) -> bool:
@@ -93,12 +103,23 @@ def build(
     )
 
 
+def origin(url: str) -> str | None:
+    """`scheme://host:port` of a URL (what the fail-fast memo is keyed by), None if it is not a valid URL."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    return f"{parts.scheme}://{parts.hostname}:{port}" if parts.hostname else None
+
+
 def target_error(url: str, allow_hosts: frozenset[str] | tuple[str, ...] | None) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"not an http(s) URL: {url!r}"
-    if allow_hosts is not None and parts.hostname not in allow_hosts:
-        return f"host {parts.hostname!r} is not in the webhook allow-list"
+    problem = url_problem(url)
+    if problem is not None:
+        return problem
+    host = urlsplit(url).hostname
+    if allow_hosts is not None and host not in allow_hosts:
+        return f"host {host!r} is not in the webhook allow-list"
     return None
 
 
@@ -133,6 +154,8 @@ async def perform(
                 kept += chunk
             return Outcome(response.status_code, kept[:512].decode(errors="replace"), truncated, None)
     except (httpx.TimeoutException, TimeoutError):
-        return Outcome(None, "", False, f"timed out after {timeout:g}s")
-    except (httpx.HTTPError, OSError, ValueError) as exc:
+        return Outcome(None, "", False, f"timed out after {timeout:g}s", unreachable=True)
+    except (httpx.ConnectError, OSError) as exc:
+        return Outcome(None, "", False, f"{type(exc).__name__}: {exc}", unreachable=True)
+    except Exception as exc:  # any failure (httpx.InvalidURL is no HTTPError) routes `fail`, never a stuck call
         return Outcome(None, "", False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)

@@ -24,7 +24,7 @@ from emulator.core.events import DomainEvent
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, StepKind, Strict
 from emulator.vendors.samespace import control
-from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour
+from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour, url_problem
 from emulator.vendors.samespace.constants import API_PREFIX, EVENTS, SLUG
 from emulator.vendors.samespace.events import payload
 from emulator.vendors.samespace.state import SamespaceState
@@ -43,8 +43,9 @@ class SamespaceSetup(Strict):
 
 async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
     assert isinstance(setup, SamespaceSetup)
-    if setup.callback_url is not None and not setup.callback_url.startswith(("http://", "https://")):
-        raise ScenarioError(f"callback_url: {setup.callback_url!r} is not an http(s) URL")
+    problem = url_problem(setup.callback_url) if setup.callback_url is not None else None
+    if problem is not None:
+        raise ScenarioError(f"callback_url: {problem}")
     async with ctx.emu.store.tenant(SLUG, ctx.tenant) as tx:
         state: SamespaceState = tx.state
         state.auth_token = setup.auth_token
@@ -115,7 +116,8 @@ HOOKS = ScenarioHooks(
         "auth_token": "the cloud's auth token",
     },
     events_doc=(
-        f"`when.event` is a call event ({', '.join(EVENTS)}); rules match the callback body "
-        "`{event, call_id, cloud_id, step_id, timestamp, data}`."
+        f"`when.event` is a call event ({', '.join(EVENTS)}); `when.match` is matched against the domain "
+        "event `{kind, subject, data}` (`subject` is the call id; `data` is the callback's `data` plus its "
+        "`step_id`), `expect_webhook` against the callback body `{event, call_id, cloud_id, step_id, timestamp, data}`."
     ),
 )

@@ -82,6 +82,8 @@ class Call:
     http: list[HttpRecord] = field(default_factory=list)
     buffer: str | None = None
     """Digits keyed in so far while a digits step waits (None when no digits step is waiting)."""
+    typed: str = ""
+    """Keys pressed while no digits step was collecting (type-ahead), for the next digits step."""
     dtmf: list[str] = field(default_factory=list)
     """The callee's scripted inputs still to come."""
 
@@ -96,6 +98,15 @@ class Call:
         return last if last is not None and last.ended_at is None else None
 
 
+@dataclass(slots=True)
+class Unreachable:
+    """An http step target that timed out or refused the connection (see `note_target`)."""
+
+    at: float
+    until: float
+    error: str
+
+
 class SamespaceState(BaseModel):
     """One cloud's Samespace world."""
 
@@ -108,6 +119,9 @@ class SamespaceState(BaseModel):
     default_callee: CalleeBehaviour = Field(default_factory=CalleeBehaviour)
     numbers: dict[str, CalleeBehaviour] = Field(default_factory=dict)
     calls: dict[str, Call] = Field(default_factory=dict)
+    unreachable: dict[str, Unreachable] = Field(
+        default_factory=dict, description="http targets failing fast, by scheme://host:port"
+    )
 
     def callee(self, number: str) -> CalleeBehaviour:
         return self.numbers.get(number, self.default_callee)
@@ -197,6 +211,7 @@ def end_call(tx: S, call: Call, reason: EndReason) -> None:
     call.ended_at = tx.now()
     call.current = None
     call.buffer = None
+    call.typed = ""
     call.gen += 1
     if call.record and call.answered_at is not None:
         call.recording_url = tx.state.behaviour.recording_url.format(cloud_id=tx.state.tenant, call_id=call.id)
@@ -207,11 +222,14 @@ def end_call(tx: S, call: Call, reason: EndReason) -> None:
         tx.emit("call.failed", call.id, data)
 
 
-def duration(call: Call) -> float:
+def duration(call: Call) -> float | None:
+    """Seconds from answer to hang-up once the call has ended (0 if it was never answered); None while it is
+    live, so a value is always final (`answered_at` and the clock give the elapsed time of a live call)."""
+    if call.ended_at is None:
+        return None
     if call.answered_at is None:
         return 0.0
-    end = call.ended_at if call.ended_at is not None else call.answered_at
-    return round(end - call.answered_at, 3)
+    return round(call.ended_at - call.answered_at, 3)
 
 
 # -- steps --------------------------------------------------------------------------------------------------
@@ -253,16 +271,33 @@ def finish_step(
     tx.emit("step.completed", call.id, data)
 
 
+def completes(keys: str, count: int, terminator: str) -> bool:
+    """Whether `keys` end a digits step that takes `count` digits (the terminator key ends it early)."""
+    return bool(terminator and terminator in keys) or len(keys) >= count
+
+
 def press(tx: S, call: Call, keys: str) -> bool:
-    """The callee keys in `keys` while a digits step waits; True once the step has its input."""
+    """The callee keys in `keys`; True once the waiting digits step has its input.
+
+    While no digits step is collecting (a prompt is playing, an http request runs...), up to
+    `behaviour.type_ahead` keys are kept for the next digits step, as IVRs buffer DTMF [inf]; keys beyond
+    what the waiting step takes are kept the same way. With `type_ahead` 0 such presses are refused.
+    """
+    behaviour = tx.state.behaviour
+    if call.status != CallStatus.ANSWERED:
+        raise EmulatorError("the call is not answered yet", status_code=409, code="not_answered")
     if call.buffer is None or call.current is None:
-        raise EmulatorError("the call is not waiting for digits", status_code=409, code="not_collecting")
-    step = call.steps[call.current]
-    for key in keys:
-        if key == "#":
-            return True  # terminator [inf]
-        call.buffer += key
-        if len(call.buffer) >= step.count:
+        if behaviour.type_ahead <= 0:
+            raise EmulatorError("the call is not waiting for digits", status_code=409, code="not_collecting")
+        call.typed = (call.typed + keys)[: behaviour.type_ahead]
+        return False
+    count = call.steps[call.current].count
+    for i, key in enumerate(keys):
+        ends = bool(behaviour.terminator) and key == behaviour.terminator
+        if not ends:
+            call.buffer += key
+        if ends or len(call.buffer) >= count:
+            call.typed = keys[i + 1 :][: behaviour.type_ahead]
             return True
     return False
 
@@ -285,6 +320,23 @@ def record_http(tx: S, call: Call, record: HttpRecord) -> None:
         "error": record.error,
     }
     tx.emit("http.completed", call.id, data)
+
+
+def failing_fast(state: SamespaceState, target: str | None, now: float) -> Unreachable | None:
+    """The recent failure of `target` an http step fails at once with, if `http_fail_fast` still holds it."""
+    failed = state.unreachable.get(target) if target is not None else None
+    return failed if failed is not None and now < failed.until else None
+
+
+def note_target(tx: S, target: str | None, unreachable: bool, error: str | None) -> None:
+    """Remember an http target that did not answer (for `http_fail_fast` seconds); forget it once it does."""
+    if target is None:
+        return
+    window = tx.state.behaviour.http_fail_fast
+    if not unreachable:
+        tx.state.unreachable.pop(target, None)
+    elif window > 0 and failing_fast(tx.state, target, tx.now()) is None:
+        tx.state.unreachable[target] = Unreachable(at=tx.now(), until=tx.now() + window, error=error or "")
 
 
 def connected(tx: S, call: Call, number: str) -> None:

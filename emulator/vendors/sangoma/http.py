@@ -86,7 +86,7 @@ async def read_json(request: Request, model: type[M]) -> M:
     else:
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested thousands deep
             raise errors.parse_error(str(exc).split(":", 1)[0]) from None
     if not isinstance(data, dict):
         text = c.NOT_A_DICT.format(type=_TYPE_NAMES.get(type(data), "object"))

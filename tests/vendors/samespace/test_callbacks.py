@@ -108,3 +108,15 @@ async def test_a_flow_runs_on_the_system_clock(make_ss: SsFactory, webhook_sink:
     assert done.json["data"]["reason"] == "no_input"
     assert webhook_sink.matching(path="/lookup")
     assert [s["result"] for s in (await ss.metadata(call_id))["steps"]] == ["answered", "played", "success", "timeout"]
+
+
+async def test_callbacks_honour_the_allow_list(make_ss: SsFactory, webhook_sink: WebhookSink) -> None:
+    ss = await make_ss(vendors=tenant(callback_url=webhook_sink.url_for("/events")), webhook_allow_hosts="localhost")
+    call_id = await ss.start(call_step())
+    await ss.idle()
+    assert (await ss.metadata(call_id))["status"] == "completed"  # the call does not care
+    found = ss.emu.dispatcher.deliveries(DeliveryFilter(vendor="samespace"))
+    assert found
+    errors = {a.error for d in found for a in d.attempts}
+    assert errors == {"host '127.0.0.1' is not in the webhook allow-list"}
+    assert webhook_sink.requests == []

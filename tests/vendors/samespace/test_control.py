@@ -49,14 +49,40 @@ async def test_behaviour_changes_apply_to_new_calls(ss: Ss) -> None:
         ("/behaviour", [1]),
         ("/numbers/5263", {"answer": "maybe"}),
         ("/numbers/5263", {"dtmf": ["12a"]}),
+        ("/numbers/5263", {"dtmf": ["1" * 65]}),
+        ("/numbers/5263", {"dtmf": ["1"] * 1001}),
         ("/settings", {"callback_url": "ftp://x"}),
+        ("/settings", {"callback_url": "http://host:99999/cb"}),
+        ("/behaviour", {"type_ahead": 65}),
+        ("/behaviour", {"http_fail_fast": -1}),
     ],
-    ids=["negative", "unknown-field", "not-object", "bad-answer", "bad-dtmf", "bad-callback"],
+    ids=[
+        "negative",
+        "unknown-field",
+        "not-object",
+        "bad-answer",
+        "bad-dtmf",
+        "dtmf-too-long",
+        "dtmf-script-too-long",
+        "bad-callback",
+        "unusable-callback",
+        "type-ahead-too-long",
+        "negative-fail-fast",
+    ],
 )
 async def test_bad_settings_are_400(ss: Ss, path: str, payload: Any) -> None:
+    before = (await ss.control("GET", "")).json()
     resp = await ss.control("PUT", path, payload)
     assert resp.status_code == 400
     assert resp.json()["error"] == "invalid_request"
+    assert (await ss.control("GET", "")).json() == before  # nothing changed
+
+
+@pytest.mark.parametrize("path", ["/behaviour", "/settings", "/numbers/5263"])
+async def test_json_nested_too_deeply_is_400(ss: Ss, path: str) -> None:
+    resp = await ss.http.put(f"{CONTROL}/{CLOUD}{path}", content=b"[" * 100_000 + b"]" * 100_000)
+    assert resp.status_code == 400
+    assert resp.json() == {"error": "invalid_request", "message": "the body is not valid JSON (nested too deeply)"}
 
 
 async def test_set_a_number_by_hand(ss: Ss) -> None:

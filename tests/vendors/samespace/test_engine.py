@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from emulator.pytest_plugin import WebhookSink
-from tests.vendors.samespace.conftest import CLOUD, Ss, SsFactory, call_step, tenant
+from tests.vendors.samespace.conftest import API, CLOUD, TOKEN, Ss, SsFactory, body, call_step, tenant
 from tests.vendors.samespace.flows import RING, digits, http, play, played, with_numbers
 from tests.vendors.samespace.seed import SEED_HTTP_HOST, SEED_SAMPLE
 
@@ -208,6 +208,15 @@ async def test_hash_ends_input_early(make_ss: SsFactory) -> None:
     assert meta["steps"][1]["ended_at"] == "2026-01-01T00:00:08.000Z"
 
 
+async def test_without_a_terminator_hash_is_a_digit(make_ss: SsFactory) -> None:
+    ss = await with_numbers(make_ss, {"917507161643": {"dtmf": ["1#"]}}, behaviour={"terminator": ""})
+    call_id = await ss.start(call_step(next_step=1), digits(1, {"1": 3, "1#": 2}, count=2), play(2), play(3))
+    await ss.idle()
+    meta = await ss.metadata(call_id)
+    assert (meta["variables"], played(meta)) == ({"choice": "1#"}, ["0", "1", "2"])
+    assert meta["steps"][1]["ended_at"] == "2026-01-01T00:00:08.000Z"  # two keys: complete, no timeout
+
+
 async def test_multi_digit_input_routes_on_the_whole_input(make_ss: SsFactory) -> None:
     ss = await with_numbers(make_ss, {"917507161643": {"dtmf": ["42"]}})
     call_id = await ss.start(call_step(next_step=1), digits(1, {"4": 3, "42": 2}, count=2), play(2), play(3))
@@ -218,7 +227,7 @@ async def test_multi_digit_input_routes_on_the_whole_input(make_ss: SsFactory) -
 async def test_pressing_digits_by_hand_on_a_live_call(ss: Ss) -> None:
     call_id = await ss.start(*MENU)
     not_yet = await ss.press(call_id, "2")
-    assert not_yet.status_code == 409  # still ringing: nothing is collecting digits
+    assert (not_yet.status_code, not_yet.json()["detail"]) == (409, {"code": "not_answered"})  # still ringing
     await ss.advance(2 * RING + 1)
     resp = await ss.press(call_id, "2")
     assert resp.status_code == 200, resp.text
@@ -304,14 +313,18 @@ async def test_an_http_loop_is_bounded(make_ss: SsFactory, webhook_sink: Webhook
     assert len(webhook_sink.requests) == 3
 
 
-async def test_same_seed_same_metadata(make_ss: SsFactory) -> None:
+async def test_same_seed_same_bytes(make_ss: SsFactory) -> None:
+    """Two emulators with the same seed and inputs answer byte for byte the same (ids, timings, metadata)."""
     outs = []
     for _ in range(2):
         ss = await with_numbers(make_ss, {"917507161643": {"dtmf": ["2"]}})
-        call_id = await ss.start(*MENU, record=True)
+        placed = await ss.post_flow(body(*MENU, record=True))
         await ss.idle()
-        outs.append((call_id, await ss.metadata(call_id)))
+        params = {"cloud_id": CLOUD, "auth_token": TOKEN}
+        meta = await ss.http.get(f"{API}/call/{placed.json()['call_id']}", params=params)
+        outs.append((placed.content, meta.content))
     assert outs[0] == outs[1]
+    assert b'"recording_url":"https://recordings.samespace.invalid/acme/' in outs[0][1]
 
 
 async def test_metadata_shows_live_progress(make_ss: SsFactory) -> None:
@@ -320,6 +333,10 @@ async def test_metadata_shows_live_progress(make_ss: SsFactory) -> None:
     await ss.advance(7)
     meta = await ss.metadata(call_id)
     assert (meta["status"], meta["current_step"], meta["ended_at"]) == ("answered", "menu", None)
+    assert (meta["answered_at"], meta["duration"]) == ("2026-01-01T00:00:06.000Z", None)  # final values only
     assert meta["steps"][-1]["ended_at"] is None
     listed = (await ss.control("GET", "/calls")).json()["calls"]
     assert listed == [{"call_id": call_id, "number": "917507161643", "status": "answered", "current_step": "menu"}]
+    await ss.idle()
+    meta = await ss.metadata(call_id)
+    assert (meta["ended_at"], meta["duration"]) == ("2026-01-01T00:00:08.400Z", 2.4)  # "2" at 8 s, "oranges" for 0.4 s

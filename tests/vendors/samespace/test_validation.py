@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from emulator.pytest_plugin import WebhookSink
 from tests.vendors.samespace.conftest import API, CLOUD, TOKEN, Ss, SsFactory, body, call_step, tenant
 from tests.vendors.samespace.seed import SEED_SAMPLE, sample_from
 
@@ -53,8 +54,20 @@ async def test_the_call_object_need_not_come_first(ss: Ss) -> None:
     assert [s["id"] for s in (await ss.metadata(call_id))["steps"]] == ["0", "1"]
 
 
+async def test_an_http_body_32_levels_deep_is_accepted(ss: Ss) -> None:
+    await ss.start(call_step(), {"id": 1, "type": "http", "url": "http://x", "body": _deep(31)})
+
+
 async def test_unknown_keys_are_ignored(ss: Ss) -> None:
     await ss.start(call_step(), {**PLAY, "voice": "en-IN"}, cloud_sid="older-revision")
+
+
+def _deep(levels: int) -> dict[str, Any]:
+    """A JSON object nesting `levels` arrays in it (`levels` + 1 levels deep)."""
+    value: Any = "{{v}}"
+    for _ in range(levels):
+        value = [value]
+    return {"deep": value}
 
 
 def _flow(*steps: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +106,18 @@ INVALID: list[tuple[str, Any, str]] = [
         _flow({**PLAY, "next_step": {"*": 2}}),
         "flow[1] (play): next_step must be the id of a call flow object",
     ),
+    (
+        "http body nested too deep",
+        _flow({"id": 1, "type": "http", "url": "http://x", "body": _deep(32)}),
+        "flow[1] (http): body is nested more than 32 levels deep",
+    ),
     ("too many objects", body(*(call_step(id=i) for i in range(1001))), "flow has more than 1000 call flow objects"),
+    ("publish url not http", _flow(PLAY) | {"publish": {"url": "ftp://x"}}, "publish.url: String should match"),
+    (
+        "publish url unparseable",
+        _flow(PLAY) | {"publish": {"url": "http://[::1/events"}},
+        "publish.url: not a valid URL: 'http://[::1/events'",
+    ),
     ("record not boolean", _flow(PLAY) | {"record": "yes"}, "record must be true or false"),
 ]
 
@@ -108,7 +132,11 @@ async def test_flows_that_cannot_run_are_refused(ss: Ss, payload: Any, message: 
     assert ss.emu.store.peek("samespace", CLOUD).calls == {}  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("raw", ["not json", "[1, 2]", '"a string"', ""], ids=["garbage", "array", "string", "empty"])
+@pytest.mark.parametrize(
+    "raw",
+    ["not json", "[1, 2]", '"a string"', "", '{"flow":' + "[" * 100_000 + "]" * 100_000 + "}"],
+    ids=["garbage", "array", "string", "empty", "nested-too-deep-to-parse"],
+)
 async def test_a_body_that_is_not_a_json_object_is_refused(ss: Ss, raw: str) -> None:
     resp = await ss.post_flow(raw)
     assert resp.status_code == 400
@@ -159,6 +187,10 @@ async def test_metadata_errors(ss: Ss) -> None:
     assert missing.status_code == 401
     unknown = await ss.http.get(f"{API}/call/nope", params={"cloud_id": CLOUD, "auth_token": TOKEN})
     assert (unknown.status_code, unknown.json()) == (404, {"success": False, "message": "Call not found"})
+    other_cloud = await ss.http.get(f"{API}/call/{call_id}", params={"cloud_id": "other", "auth_token": "t"})
+    assert (other_cloud.status_code, other_cloud.json()) == (404, {"success": False, "message": "Call not found"})
+    post = await ss.http.post(f"{API}/call/{call_id}", json={"cloud_id": CLOUD, "auth_token": TOKEN})
+    assert (post.status_code, post.json()) == (405, {"success": False, "message": "Method not allowed"})
 
 
 async def test_unknown_paths_and_methods_use_the_envelope(ss: Ss) -> None:
@@ -173,3 +205,25 @@ async def test_unknown_paths_and_methods_use_the_envelope(ss: Ss) -> None:
 async def test_a_configured_cloud_with_its_token(make_ss: SsFactory) -> None:
     ss = await make_ss(vendors=tenant())
     assert (await ss.post_flow(body(call_step()))).status_code == 200
+
+
+async def test_flow_is_taken_for_next_step_in_digits_and_http(make_ss: SsFactory, webhook_sink: WebhookSink) -> None:
+    """The doc's field list for digits names the routing map `flow` (its example says `next_step`)."""
+    ss = await make_ss(vendors=tenant(numbers={"917507161643": {"dtmf": ["2"]}}))
+    flow = [
+        call_step(next_step=1),
+        {"id": 1, "type": "digits", "count": 1, "variable": "v", "flow": {"2": 2}},
+        {"id": 2, "type": "http", "url": webhook_sink.url_for("/x/{{v}}"), "flow": {"success": 3}},
+        {"id": 3, "type": "play", "text": "done", "flow": 99},  # not a routing step: ignored, the call ends here
+    ]
+    call_id = await ss.start(*flow)
+    await ss.idle()
+    meta = await ss.metadata(call_id)
+    assert [(s["id"], s["result"]) for s in meta["steps"]] == [
+        ("0", "answered"),
+        ("1", "collected"),
+        ("2", "success"),
+        ("3", "played"),
+    ]
+    assert meta["end_reason"] == "flow_end"
+    webhook_sink.wait_for(path="/x/2", timeout=1)
