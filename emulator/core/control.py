@@ -358,8 +358,10 @@ async def json_body(request: Request, *, optional: bool = False) -> Any:
         raise ValueError("a JSON body is required")
     try:
         return json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested thousands deep
+    except ValueError:
         raise ValueError("the body is not valid JSON") from None
+    except RecursionError:  # arrays or objects nested thousands deep
+        raise ValueError("the body is not valid JSON (nested too deeply)") from None
 
 
 N = TypeVar("N", int, float)

@@ -92,14 +92,6 @@ def brief(call: st.Call) -> dict[str, Any]:
     return {"call_id": call.id, "number": call.number, "status": str(call.status), "current_step": call.current}
 
 
-async def _json(request: Request) -> Any:
-    """The control plane's `json_body`, with JSON nested too deeply to parse a 400 too (not a 500)."""
-    try:
-        return await json_body(request)
-    except RecursionError:
-        raise ValueError("the body is not valid JSON (nested too deeply)") from None
-
-
 def rejected(exc: EmulatorError) -> Response:
     """An action the call's state does not allow, in the control plane's `rejected` shape (as the other vendors'):
     `detail` is the API's own envelope for an API error, else the reason's `code` (`not_answered`...)."""
@@ -132,7 +124,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         tenant = request.path_params["tenant"]
         if (gone := missing(tenant)) is not None:
             return gone
-        changes = await _json(request)
+        changes = await json_body(request)
         if not isinstance(changes, dict):
             raise ValueError("the body must be a JSON object")
         async with store.tenant(SLUG, tenant) as tx:
@@ -147,7 +139,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         tenant = request.path_params["tenant"]
         if (gone := missing(tenant)) is not None:
             return gone
-        body = SettingsBody.model_validate(await _json(request))
+        body = SettingsBody.model_validate(await json_body(request))
         async with store.tenant(SLUG, tenant) as tx:
             if "callback_url" in body.model_fields_set:
                 tx.state.callback_url = body.callback_url
@@ -162,7 +154,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         tenant = request.path_params["tenant"]
         if (gone := missing(tenant)) is not None:
             return gone
-        behaviour = CalleeBehaviour.model_validate(await _json(request))
+        behaviour = CalleeBehaviour.model_validate(await json_body(request))
         await set_number(emu, tenant, request.path_params["number"], behaviour)
         return JSONResponse(behaviour.model_dump())
 
@@ -193,7 +185,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         tenant = request.path_params["tenant"]
         if (gone := missing(tenant)) is not None:
             return gone
-        body = DigitsBody.model_validate(await _json(request))
+        body = DigitsBody.model_validate(await json_body(request))
         try:
             call = await press(emu, tenant, request.path_params["call_id"], body.digits)
         except EmulatorError as exc:
