@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -28,6 +29,9 @@ from emulator.vendors.sangoma.config import SangomaConfig
 from emulator.vendors.sangoma.constants import SCOPES, SLUG, TOKEN_TYPE
 from emulator.vendors.sangoma.http import respond
 from emulator.vendors.sangoma.state import SECRET, SangomaState, decode_tenant, issue_token
+
+OPEN_CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+"""What `open` auth turns into a tenant: an id that can stand in a URL path segment (the control plane's)."""
 
 
 def _basic(header: str) -> tuple[str, str] | None:
@@ -102,7 +106,7 @@ class Gate:
         tenant = self.clients.get(client_id)
         if tenant is not None:
             return str(tenant)
-        if self.emu.settings.auth == "open" or self._provisioned(client_id):
+        if (self.emu.settings.auth == "open" and OPEN_CLIENT_ID.fullmatch(client_id)) or self._provisioned(client_id):
             return client_id
         raise errors.oauth("invalid_client", "Client authentication failed.", 401, basic=True)
 

@@ -226,3 +226,12 @@ async def test_every_endpoint_needs_a_token_with_its_scope(sng: Sng, method: str
             403,
             {"detail": "You do not have permission to perform this action."},
         )
+
+
+@pytest.mark.parametrize("client_id", ["a/b", "x" * 129, "-leading-dash", "tab\tinside"])
+async def test_open_auth_refuses_a_client_id_that_cannot_name_a_tenant(sng: Sng, client_id: str) -> None:
+    resp = await sng.http.post(TOKEN, data={**FORM, "client_id": client_id, "client_secret": "pw"})
+    assert (resp.status_code, resp.json()["error"]) == (401, "invalid_client")
+    assert resp.headers["www-authenticate"].startswith("Basic")
+    state = await sng.http.get("/_emulator/state")
+    assert client_id not in state.json()["store"].get("sangoma", {}), "no tenant was created"
