@@ -4,6 +4,8 @@
 
 * ``POST /hook/<anything>`` -> 204; the count (and the wall time of the last one) is kept per path, so each
   measured run can register its own URL (``/hook/<tenant>``) and be counted on its own.
+* ``POST /hook200/<anything>`` -> 200 with an empty body, counted the same way: for vendors that count only
+  **200 OK** as received (CM.com retries a 204 five minutes later).
 * ``GET /stats`` -> 200 JSON ``{"<path>": {"count": N, "bytes": B, "first": <unix time>, "last": <unix time>}}``
   (wall time of the first and of the last webhook on that path).
 * anything else -> 404.
@@ -25,6 +27,7 @@ import httptools
 import uvloop
 
 NO_CONTENT = b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n"
+OK_EMPTY = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"
 
 
@@ -90,7 +93,7 @@ class HookProtocol(asyncio.Protocol):
             entry.last = time.time()
             if entry.count == 1:
                 entry.first = entry.last
-            transport.write(NO_CONTENT)
+            transport.write(OK_EMPTY if path.startswith("/hook200/") else NO_CONTENT)
         elif method == b"GET" and path == "/stats":
             transport.write(_stats_response())
         else:

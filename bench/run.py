@@ -1,4 +1,4 @@
-"""cxemu benchmark: cxemu's real 8x8 paths against a bare Starlette app, in one run, on this machine.
+"""cxemu benchmark: cxemu's real vendor paths against a bare Starlette app, in one run, on this machine.
 
     make bench                    # full run (about 10 minutes)
     make bench ARGS=--quick       # smoke run (about 2 minutes)
@@ -15,12 +15,20 @@ generator is wrk when it is installed (`apt-get install -y wrk`), otherwise benc
   8x8-signed-drain             delivery-only throughput: N messages fired while chaos holds every delivery back,
                                then the dispatcher drains them all (deliveries/s at the receiver)
   signing                      raw single-thread rate of the 8x8 `webhook_headers` (RS256), same core
-  memory                       RSS growth of a fresh cxemu while 20,000 8x8 conversations are created
+  sangoma-get                  GET /cx/api/v1/digital-interactions/inboxes/ with a bearer token (POST /oauth/token
+                               first): Sangoma's stateful read
+  cmcom-post-message           POST /v1.0/message, one message: 200 + two status reports (Accepted, Delivered, due
+                               at once) per request to the local receiver, which answers 200 (CM counts only 200)
+  samespace-post-flow          POST /api/public/v1/call/flow (call, then play): 200 + a call that rings, answers,
+                               plays and hangs up on the system clock within ~0.9 s (no callbacks)
+  memory                       RSS growth of a fresh cxemu while 20,000 8x8 conversations are created, and of
+                               another while 20,000 Samespace calls are placed (with samespace-post-flow)
   cxemu-get, cxemu-post-webhook   (--with-echo) the test-only echo vendor, for comparison with older runs
 
 The 8x8 servers are `python -m emulator serve --config <tmp>/eightbyeight*.yaml --webhook-url <receiver>`; the
 config turns simulated agents off (`behaviour.auto: false`), so a conversation fires exactly three webhooks
-(CONVERSATION_UPDATE created and active, QUEUED) and each posted message exactly one (MESSAGE, isEcho).
+(CONVERSATION_UPDATE created and active, QUEUED) and each posted message exactly one (MESSAGE, isEcho). The
+Sangoma, CM.com and Samespace rows each have their own cxemu (configs in `cmcom_section`, `SAMESPACE_SECTION`).
 
 Measurements are interleaved: each repetition runs every row once per connection count, so ratios are taken
 between numbers measured within the same minute (the VM's noise moves over minutes). Each measurement is
@@ -31,6 +39,7 @@ Every process is started in its own process group and stopped by signalling that
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import http.client
 import json
@@ -76,6 +85,45 @@ MESSAGE_BODY = '{"authorType":"user","text":"hi"}'
 WEBHOOK_VERSION = "Chat Gateway v1.0"
 HOOKS_PER_CONVERSATION = 3
 """Webhooks one new conversation fires with agents off: CONVERSATION_UPDATE (created, active) and QUEUED."""
+
+# Sangoma CX: OAuth client credentials, then Digital Interactions (Chatwoot) with a bearer token
+SANGOMA_TOKEN_PATH = "/oauth/token"
+SANGOMA_INBOXES = "/cx/api/v1/digital-interactions/inboxes/"
+SANGOMA_CLIENT = ("bench", "bench-secret")
+SANGOMA_INBOXES_EXPECTED = [("Website", "Channel::WebWidget"), ("API", "Channel::Api")]
+"""The default inboxes of a new tenant (sangoma/config.py DEFAULT_INBOXES): what the GET must list."""
+
+# CM.com Business Messaging: the product token is in the body; status reports go to the status webhook
+CM_PATH = "/v1.0/message"
+CM_CONTROL = "/_emulator/vendors/cmcom/tenants"
+CM_RECIPIENT = "0031612345678"
+REPORTS_PER_MESSAGE = 2
+"""Status reports one accepted message fires with the bench config: Accepted, then Delivered (it goes out on SMS,
+which has no read receipts; `read_after: null` anyway)."""
+CM_ACCEPTED = {
+    "details": "Created 1 message(s)",
+    "errorCode": 0,
+    "messages": [
+        {"to": CM_RECIPIENT, "status": "Accepted", "reference": None, "parts": 1, "messageDetails": None,
+         "messageErrorCode": 0},
+    ],
+}  # fmt: skip
+
+# Samespace Call Flow: auth in the body; a `call` then a `play`, executed on the (system) clock
+SS_FLOW_PATH = "/api/public/v1/call/flow"
+SS_CALL_PATH = "/api/public/v1/call"
+SS_CLOUD, SS_TOKEN = "bench", "bench-token"
+FLOW_BODY = json.dumps(
+    {
+        "cloud_id": SS_CLOUD,
+        "auth_token": SS_TOKEN,
+        "flow": [
+            {"id": "0", "type": "call", "number": "917507161643", "caller_id": "123456", "next_step": "1"},
+            {"id": "1", "type": "play", "text": "hello"},
+        ],
+    },
+    separators=(",", ":"),
+)
 
 TARGETS = {
     "get_ratio": 0.60,
@@ -343,12 +391,14 @@ class Receiver:
     def __init__(self, proc: Proc) -> None:
         self.proc = proc
 
-    def url(self, name: str) -> str:
-        return f"http://{HOST}:{self.proc.port}/hook/{name}"
+    def url(self, name: str, *, ok200: bool = False) -> str:
+        """`/hook/<name>` answers 204; `/hook200/<name>` answers 200 (CM.com counts only 200 as received)."""
+        return f"http://{HOST}:{self.proc.port}/{'hook200' if ok200 else 'hook'}/{name}"
 
     def entry(self, name: str) -> dict[str, Any]:
         status, body = request(self.proc.port, "GET", "/stats")
-        found: dict[str, Any] = expect(status, body, 200, "receiver /stats").get(f"/hook/{name}", {})
+        stats = expect(status, body, 200, "receiver /stats")
+        found: dict[str, Any] = stats.get(f"/hook/{name}") or stats.get(f"/hook200/{name}") or {}
         return found
 
     def stats(self, name: str) -> tuple[int, float]:
@@ -502,6 +552,81 @@ def eightbyeight_config(workdir: Path, name: str, *, signing: bool) -> Path:
     return path
 
 
+def vendor_config(workdir: Path, name: str, section: dict[str, Any]) -> Path:
+    """A YAML config file with this `vendors:` section."""
+    path = workdir / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"vendors": section}, sort_keys=False))
+    return path
+
+
+def cmcom_section(sanity_hook: str) -> dict[str, Any]:
+    """CM.com: status reports due at once (Accepted and Delivered at 0 s, no Read), agents off; the sanity tenant's
+    status webhook set in the config (each measured run's fresh tenant gets its own through the control plane)."""
+    return {
+        "cmcom": {
+            "behaviour": {"accepted_after": 0, "delivered_after": 0, "read_after": None, "agents_auto": False},
+            "tenants": {"sanity-cmcom": {"product_tokens": ["sanity-cmcom"], "status_webhook": sanity_hook}},
+        }
+    }
+
+
+SAMESPACE_SECTION = {"samespace": {"default_callee": {"rings": 1}, "behaviour": {"ring_seconds": 0.5}}}
+"""Samespace: the callee answers after one 0.5 s ring; `play "hello"` lasts 0.4 s (150 words/min): a call is over
+~0.9 s after its request, so its whole life on the clock falls inside the measured run that placed it."""
+
+
+def sangoma_token(port: int, client: tuple[str, str] = SANGOMA_CLIENT) -> str:
+    """POST /oauth/token (form, HTTP Basic); in open auth an unknown client id becomes a tenant."""
+    basic = base64.b64encode(f"{client[0]}:{client[1]}".encode()).decode()
+    headers = {"content-type": "application/x-www-form-urlencoded", "authorization": f"Basic {basic}"}
+    status, body = request(port, "POST", SANGOMA_TOKEN_PATH, "grant_type=client_credentials", headers=headers)
+    data = expect(status, body, 200, "Sangoma POST /oauth/token")
+    if data.get("token_type") != "bearer" or "cx.digital-interactions" not in str(data.get("scope")).split():
+        raise RuntimeError(f"Sangoma token: unexpected answer {data}")
+    return str(data["access_token"])
+
+
+def cm_body(token: str) -> str:
+    """The one-message envelope of tests/vendors/cmcom (`msg()` defaults): product token in the body."""
+    msg = {"from": "Acme", "to": [{"number": CM_RECIPIENT}], "body": {"type": "auto", "content": "Hello"}}
+    return json.dumps({"messages": {"authentication": {"producttoken": token}, "msg": [msg]}}, separators=(",", ":"))
+
+
+def cm_provision(port: int, tenant: str, status_hook: str) -> None:
+    """A fresh CM.com tenant (its product token is its name) whose status reports go to `status_hook`."""
+    body = json.dumps({"tenant": tenant, "vendors": ["cmcom"]})
+    expect(*request(port, "POST", "/_emulator/tenants", body), 201, f"provision CM tenant {tenant}")
+    cm_status_webhook(port, tenant, status_hook)
+
+
+def cm_status_webhook(port: int, tenant: str, url: str) -> None:
+    path = f"{CM_CONTROL}/{tenant}/webhooks"
+    hooks = expect(*request(port, "PUT", path, json.dumps({"status": url})), 200, f"PUT CM webhooks of {tenant}")
+    if hooks.get("status") != url:
+        raise RuntimeError(f"CM {tenant}: status webhook is {hooks.get('status')}, expected {url}")
+
+
+def cm_sent(port: int, tenant: str) -> int:
+    """Messages the tenant sent (MT entries in its chats' transcripts): the server's count of accepted sends."""
+    chats = expect(*request(port, "GET", f"{CM_CONTROL}/{tenant}/chats"), 200, "CM chats")["chats"]
+    total = 0
+    for chat in chats:
+        full = expect(*request(port, "GET", f"{CM_CONTROL}/{tenant}/chats/{chat['chatId']}"), 200, "CM chat")
+        total += sum(1 for e in full["transcript"] if e["direction"] == "MT")
+    return total
+
+
+def samespace_call(port: int, call_id: str, wait_s: float = 10.0) -> dict[str, Any]:
+    """The call's metadata once it has ended (or after `wait_s`)."""
+    path = f"{SS_CALL_PATH}/{call_id}?cloud_id={SS_CLOUD}&auth_token={SS_TOKEN}"
+    deadline = time.monotonic() + wait_s
+    while True:
+        call: dict[str, Any] = expect(*request(port, "GET", path), 200, "Samespace call metadata")["call"]
+        if call.get("ended_at") or time.monotonic() > deadline:
+            return call
+        time.sleep(0.2)
+
+
 def cxemu_cmd(port: int, *, config: Path | None = None, webhook_url: str | None = None, plugin: str = "") -> list[str]:
     cmd = [sys.executable, "-m", "emulator", "serve", "--host", HOST, "--port", str(port), "--log-level", "warning"]
     if config is not None:
@@ -525,7 +650,8 @@ class Row:
     reference: str | None
     """Name of the bare row whose req/s is the denominator of this row's ratio."""
     kind: str = "plain"
-    """plain (no webhook), echo-webhook (echo vendor, fresh tenant per run), 8x8-webhook (256 conversations)."""
+    """plain (no webhook), echo-webhook (echo vendor, fresh tenant per run), 8x8-webhook (256 conversations),
+    cm-webhook (CM.com, fresh tenant per run, REPORTS_PER_MESSAGE status reports per request)."""
     body: str = ""
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -659,6 +785,8 @@ class Bench:
     def slack(self) -> float:
         """Seconds of the budget not needed by the remaining measurements, drains, memory and signing."""
         memory = 0.0 if self.args.skip_memory else self.args.mem_conversations / 450
+        if not self.args.skip_memory and "samespace-post-flow" in self.args.wanted:
+            memory += self.args.mem_calls / 1000
         tail = memory + float(2 * self.args.reps * (self.args.signing_seconds + 1.5))
         needed = self.runs_left * self.per_run_s() + self.drains_left * self.per_drain_s()
         return self.deadline - time.monotonic() - needed - tail
@@ -709,6 +837,10 @@ class Bench:
             ids = self.setup_conversations(port, tag)
             spec = LoadSpec(port, row.method, f"{P8}/conversations/{ids[0]}/messages", api_key(tag), row.body)
             spec.paths_file = write_paths(self.workdir, tag, ids)
+        elif row.kind == "cm-webhook":
+            # a fresh tenant (product token = its name) whose warm-up reports go to their own path
+            cm_provision(port, tag, self.receiver.url(f"{tag}-setup", ok200=True))
+            spec = LoadSpec(port, row.method, row.path, {}, cm_body(tag))
         quiet_wait = wait_quiet(min(a.quiet_wait, max(0.0, self.slack())), a.noise_limit)
         if row.kind == "echo-webhook":
             warm = f"{tag}-warm"
@@ -723,6 +855,11 @@ class Bench:
             expected = HOOKS_PER_CONVERSATION * len(ids) + before
             self.receiver.wait_for(f"{tag}-setup", expected, time.time(), a.drain_cap)
             point_webhook(port, tag, self.receiver.url(tag))
+        elif row.kind == "cm-webhook":
+            w = self.load.run(spec, conns, a.warmup)
+            before = cm_sent(port, tag)
+            self.receiver.wait_for(f"{tag}-setup", REPORTS_PER_MESSAGE * before, time.time(), a.drain_cap)
+            cm_status_webhook(port, tag, self.receiver.url(tag, ok200=True))
         else:
             w = self.load.run(spec, conns, a.warmup)
         time.sleep(0.5)
@@ -746,7 +883,12 @@ class Bench:
         )  # fmt: skip
         if row.webhook:
             echo = row.kind == "echo-webhook"
-            sent = probe_count(port, tag) if echo else message_total(port, tag, ids) - before
+            if echo:
+                sent = probe_count(port, tag)
+            elif row.kind == "cm-webhook":
+                sent = REPORTS_PER_MESSAGE * (cm_sent(port, tag) - before)
+            else:
+                sent = message_total(port, tag, ids) - before
             got, drain = self.receiver.wait_for(tag, sent, t_end, a.drain_cap)
             m.hooks_sent, m.hooks_received, m.hooks_lost = sent, got, max(0, sent - got)
             m.drain_s = round(drain, 2)
@@ -907,6 +1049,66 @@ def measure_memory(args: argparse.Namespace, procs: Procs, receiver: Receiver, w
             "mb_per_10k_total": round(total_kb * 10_000 / 1024, 2),
             "mb_per_10k_marginal": round(marginal_kb * 10_000 / 1024, 2),
             "journal_saturated_at_midpoint": half_n + 1 >= 10_000,
+            "vmhwm_kb": status_kb(proc.pid, "VmHWM"),
+        }
+    finally:
+        procs.stop(proc)
+
+
+def measure_call_memory(args: argparse.Namespace, procs: Procs, workdir: Path) -> dict[str, Any]:
+    """A fresh cxemu with the bench's Samespace config: RSS before and after `--mem-calls` flows (the body of
+    `samespace-post-flow`), placed in 4 steps; after each step a marker flow is placed and waited for until it
+    has ended, so every call of the step has run its course (ended calls are kept: one more call each)."""
+    port = free_port()
+    config = vendor_config(workdir, "samespace-memory", SAMESPACE_SECTION)
+    proc = procs.start("samespace-memory", cxemu_cmd(port, config=config), SERVER_CPU, port=port, env=clean_env())
+    count = args.mem_calls
+
+    def marker() -> None:
+        placed = expect(*request(port, "POST", SS_FLOW_PATH, FLOW_BODY), 200, "Samespace POST flow")
+        call = samespace_call(port, str(placed["call_id"]), wait_s=60.0)
+        if call.get("status") != "completed":
+            raise RuntimeError(f"memory: marker call did not complete: {call.get('status')}")
+
+    try:
+        wait_ready(proc, "/_emulator/health")
+        marker()
+        time.sleep(0.5)
+        rss0 = status_kb(proc.pid, "VmRSS")
+        checkpoints = [(0, rss0)]
+        steps = 4
+        done = 0
+        started = time.monotonic()
+        spec = LoadSpec(port, "POST", SS_FLOW_PATH, {}, FLOW_BODY)
+        for i in range(1, steps + 1):
+            target = count * i // steps
+            fill(spec, target - done, procs.pin)
+            done = target
+            marker()
+            time.sleep(0.3)
+            checkpoints.append((done, status_kb(proc.pid, "VmRSS")))
+        fill_s = time.monotonic() - started
+        calls = expect(*request(port, "GET", f"/_emulator/vendors/samespace/tenants/{SS_CLOUD}/calls"), 200, "calls")
+        statuses: dict[str, int] = {}
+        for c in calls["calls"]:
+            statuses[c["status"]] = statuses.get(c["status"], 0) + 1
+        if sum(statuses.values()) != count + steps + 1 or set(statuses) != {"completed"}:
+            raise RuntimeError(f"memory: {statuses} calls stored, expected {count + steps + 1} completed")
+        rss_n = checkpoints[-1][1]
+        half_n, half_rss = checkpoints[steps // 2]
+        total_kb = (rss_n - rss0) / count
+        marginal_kb = (rss_n - half_rss) / (count - half_n)
+        return {
+            "calls": count,
+            "fill_rate_per_s": round(count / fill_s, 1),
+            "rss_kb_before": rss0,
+            "rss_kb_after": rss_n,
+            "checkpoints_calls_rss_kb": checkpoints,
+            "kb_per_call_total": round(total_kb, 3),
+            "kb_per_call_marginal": round(marginal_kb, 3),
+            "marginal_from": half_n,
+            "mb_per_10k_total": round(total_kb * 10_000 / 1024, 2),
+            "mb_per_10k_marginal": round(marginal_kb * 10_000 / 1024, 2),
             "vmhwm_kb": status_kb(proc.pid, "VmHWM"),
         }
     finally:
@@ -1179,6 +1381,16 @@ def render(result: dict[str, Any]) -> str:
             f" 10k), {mem['kb_per_conversation_marginal']:.2f} KB/conversation marginal after"
             f" {mem['marginal_from']:,} ({mem['mb_per_10k_marginal']:.1f} MB per 10k)",
         ]
+    calls = result.get("call_memory") or {}
+    if calls.get("calls"):
+        out.append(
+            f"memory per Samespace call (fresh cxemu, `samespace-post-flow`'s flow and config, every call ended;"
+            f" {calls['calls']:,} calls placed at {calls['fill_rate_per_s']:,.0f}/s): RSS"
+            f" {calls['rss_kb_before'] / 1024:.1f} -> {calls['rss_kb_after'] / 1024:.1f} MiB;"
+            f" {calls['kb_per_call_total']:.2f} KB/call overall ({calls['mb_per_10k_total']:.1f} MB per 10k),"
+            f" {calls['kb_per_call_marginal']:.2f} KB/call marginal after {calls['marginal_from']:,}"
+            f" ({calls['mb_per_10k_marginal']:.1f} MB per 10k)"
+        )
     peaks = ", ".join(f"{k} {v / 1024:.1f} MiB" for k, v in result["peak_rss_kb"].items())
     out.append(f"peak RSS (VmHWM): {peaks}")
     sig = result["signing"]
@@ -1206,6 +1418,9 @@ ALL_ROWS = (
     "8x8-post-message",
     "8x8-post-message-unsigned",
     "8x8-signed-drain",
+    "sangoma-get",
+    "cmcom-post-message",
+    "samespace-post-flow",
 )
 ECHO_ROWS = ("cxemu-get", "cxemu-post-webhook")
 
@@ -1233,6 +1448,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--mem-conversations", type=int, help="conversations created for the memory measurement (default 20000)"
     )
+    ap.add_argument(
+        "--mem-calls", type=int, default=20_000, help="Samespace calls placed for the memory per call (default 20000)"
+    )
     ap.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
     ap.add_argument("--drain-cap", type=float, default=120.0, help="max seconds to wait for a webhook backlog")
     ap.add_argument(
@@ -1244,7 +1462,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=15.0,
         help="%% of a CPU other processes may use during a run before it is measured again (default 15)",
     )
-    ap.add_argument("--budget", type=float, help="wall seconds for the whole run (default 600; --quick 150)")
+    ap.add_argument("--budget", type=float, help="wall seconds for the whole run (default 900; --quick 200)")
     ap.add_argument("--retries", type=int, help="re-measurements of a noisy run (default 1; --quick 0)")
     ap.add_argument("--quiet-wait", type=float, help="max s to wait for a quiet machine (default 10; --quick 2)")
     ap.add_argument("--only", help=f"comma-separated rows to run (default all): {', '.join(ALL_ROWS + ECHO_ROWS)}")
@@ -1263,15 +1481,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = ap.parse_args(argv)
     defaults = {"duration": (8.0, 3.0), "warmup": (2.0, 1.0), "reps": (3, 1), "mem_conversations": (20_000, 20_000)}
-    defaults.update(signing_seconds=(3.0, 2.0), retries=(1, 0), quiet_wait=(10.0, 2.0), budget=(600.0, 150.0))
+    defaults.update(signing_seconds=(3.0, 2.0), retries=(1, 0), quiet_wait=(10.0, 2.0), budget=(900.0, 200.0))
     defaults.update(drain_seconds=(5.0, 3.0))
     for name, (full, quick) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
     if args.duration <= 0 or args.warmup < 0 or args.reps < 1 or args.mem_conversations < 4 or not args.connections:
         ap.error("--duration, --reps, --mem-conversations and --connections must be positive")
-    if args.conversations < 1 or args.drain_seconds <= 0:
-        ap.error("--conversations and --drain-seconds must be positive")
+    if args.conversations < 1 or args.drain_seconds <= 0 or args.mem_calls < 4:
+        ap.error("--conversations, --drain-seconds and --mem-calls must be positive")
     known = set(ALL_ROWS + ECHO_ROWS)
     args.wanted = {x.strip() for x in args.only.split(",") if x.strip()} if args.only else set(ALL_ROWS)
     if args.with_echo and not args.only:
@@ -1322,12 +1540,23 @@ def start_servers(procs: Procs, wanted: set[str], workdir: Path) -> dict[str, Pr
         "8x8-unsigned": "8x8-post-message-unsigned" in wanted,
         "cxemu": bool(wanted & set(ECHO_ROWS)),
     }
+    wants.update(
+        sangoma="sangoma-get" in wanted, cmcom="cmcom-post-message" in wanted, samespace="samespace-post-flow" in wanted
+    )
     for name, needed in wants.items():
         if not needed:
             continue
         port = free_port()
         if name == "cxemu":
             cmd = cxemu_cmd(port, plugin=ECHO_PLUGIN)
+        elif name == "sangoma":  # defaults: a new tenant has two inboxes
+            cmd = cxemu_cmd(port, webhook_url=default_hook)
+        elif name == "cmcom":  # CM counts only 200 as received: its hooks go to /hook200/...
+            sanity_hook = f"http://{HOST}:{servers['receiver'].port}/hook200/sanity-cmcom"
+            config = vendor_config(workdir, "cmcom", cmcom_section(sanity_hook))
+            cmd = cxemu_cmd(port, config=config, webhook_url=default_hook.replace("/hook/", "/hook200/") + "-cmcom")
+        elif name == "samespace":  # no callback URL: call events are not posted
+            cmd = cxemu_cmd(port, config=vendor_config(workdir, "samespace", SAMESPACE_SECTION))
         else:
             config = eightbyeight_config(workdir, name.replace("8x8", "eightbyeight"), signing=name == "8x8")
             cmd = cxemu_cmd(port, config=config, webhook_url=default_hook)
@@ -1397,6 +1626,49 @@ def sanity(servers: dict[str, Proc], receiver: Receiver, bench: Bench) -> dict[s
         )
         out["8x8_get_path"] = f"{P8}/conversations/{conv['conversationId']}"
         out["8x8_get"] = expect(*request(proc.port, "GET", out["8x8_get_path"], headers=api_key("bench")), 200, "GET")
+    proc = servers.get("sangoma")
+    if proc is not None:  # the token sangoma-get sends; the inboxes it reads
+        token = sangoma_token(proc.port)
+        out["sangoma_get_headers"] = {"authorization": f"Bearer {token}"}
+        status, raw = request(proc.port, "GET", SANGOMA_INBOXES, headers=out["sangoma_get_headers"])
+        data = expect(status, raw, 200, "Sangoma GET inboxes")
+        listed = [(i.get("name"), i.get("channel_type")) for i in data.get("payload", [])]
+        if listed != SANGOMA_INBOXES_EXPECTED:
+            raise RuntimeError(f"sangoma: GET inboxes listed {listed}, expected {SANGOMA_INBOXES_EXPECTED}")
+        status, _ = request(proc.port, "GET", SANGOMA_INBOXES)
+        if status != 401:
+            raise RuntimeError(f"sangoma: GET inboxes without a token answered {status}, expected 401")
+        out["sangoma_get"] = {"inboxes": listed, "body_bytes": len(raw)}
+        out["sangoma_modules"] = loaded_modules(proc.pid)
+    proc = servers.get("cmcom")
+    if proc is not None:  # the configured tenant: one message, exactly two status reports, both received (200)
+        port, key = proc.port, "sanity-cmcom"
+        data = expect(*request(port, "POST", CM_PATH, cm_body(key)), 200, "CM send")
+        if data != CM_ACCEPTED:
+            raise RuntimeError(f"cmcom: send answered {data}, expected {CM_ACCEPTED}")
+        receiver.wait_for(key, REPORTS_PER_MESSAGE, time.time(), 30.0)
+        time.sleep(0.5)  # nothing more may come
+        got, _ = receiver.stats(key)
+        q = f"/_emulator/deliveries?tenant={key}&event=StatusReport&wait=10"
+        d = expect(*request(port, "GET", q), 200, "deliveries")["deliveries"]
+        codes = sorted(str(x["body"]["messages"]["msg"]["status"]["code"]) for x in d)
+        statuses = sorted(str(x["status"]) for x in d)
+        sent = cm_sent(port, key)
+        out["cmcom_webhook"] = {"received": got, "codes": codes, "statuses": statuses, "sent": sent}
+        if got != REPORTS_PER_MESSAGE or codes != ["0", "2"] or statuses != ["delivered"] * 2 or sent != 1:
+            raise RuntimeError(f"cmcom: expected 1 message and 2 delivered reports (0, 2); got {out['cmcom_webhook']}")
+        out["cmcom_modules"] = loaded_modules(proc.pid)
+    proc = servers.get("samespace")
+    if proc is not None:  # one flow: accepted as queued, then dialled, answered, played and hung up on the clock
+        data = expect(*request(proc.port, "POST", SS_FLOW_PATH, FLOW_BODY), 200, "Samespace POST flow")
+        if data.get("success") is not True or data.get("status") != "queued" or not data.get("call_id"):
+            raise RuntimeError(f"samespace: POST flow answered {data}")
+        call = samespace_call(proc.port, str(data["call_id"]))
+        steps = [(st["id"], st["result"]) for st in call.get("steps", [])]
+        out["samespace_call"] = {"status": call.get("status"), "end_reason": call.get("end_reason"), "steps": steps}
+        if call.get("status") != "completed" or [sid for sid, _ in steps] != ["0", "1"]:
+            raise RuntimeError(f"samespace: the call did not run call -> play -> end: {out['samespace_call']}")
+        out["samespace_modules"] = loaded_modules(proc.pid)
     return out
 
 
@@ -1409,6 +1681,9 @@ def build_rows(servers: dict[str, Proc], checks: dict[str, Any], wanted: set[str
     if "8x8" in servers:
         rows.append(Row("8x8-get", servers["8x8"], "GET", checks["8x8_get_path"], "bare-get"))
         rows[-1].headers = api_key("bench")
+    if "sangoma" in servers:
+        rows.append(Row("sangoma-get", servers["sangoma"], "GET", SANGOMA_INBOXES, "bare-get"))
+        rows[-1].headers = dict(checks["sangoma_get_headers"])
     rows.append(Row("bare-post", servers["bare"], "POST", "/echo/v1/items", None, body=ITEM_BODY))
     rows[-1].headers = {TENANT_HEADER: "bench"}
     if "cxemu" in servers:
@@ -1433,6 +1708,10 @@ def build_rows(servers: dict[str, Proc], checks: dict[str, Any], wanted: set[str
                 MESSAGE_BODY,
             )
         )
+    if "cmcom" in servers:  # the body (product token = the run's fresh tenant) is set per run
+        rows.append(Row("cmcom-post-message", servers["cmcom"], "POST", CM_PATH, "bare-post", "cm-webhook"))
+    if "samespace" in servers:
+        rows.append(Row("samespace-post-flow", servers["samespace"], "POST", SS_FLOW_PATH, "bare-post", body=FLOW_BODY))
     return [r for r in rows if r.name in wanted]
 
 
@@ -1515,6 +1794,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"  {memory['kb_per_conversation_marginal']:.2f} KB/conversation marginal,"
                     f" {memory['kb_per_conversation_total']:.2f} overall"
                 )
+            call_memory: dict[str, Any] = {}
+            if not args.skip_memory and "samespace-post-flow" in args.wanted:
+                log(f"== memory: {args.mem_calls:,} Samespace calls on a fresh cxemu")
+                call_memory = measure_call_memory(args, procs, workdir)
+                peak["samespace-memory"] = call_memory["vmhwm_kb"]
+                log(
+                    f"  {call_memory['kb_per_call_marginal']:.2f} KB/call marginal,"
+                    f" {call_memory['kb_per_call_total']:.2f} overall"
+                )
             peak["receiver"] = status_kb(servers["receiver"].pid, "VmHWM")
             procs.stop(servers["receiver"])
             signing = combine_signing(signing_reps, args.no_signed)
@@ -1542,6 +1830,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "drain": drain,
         "drains": [asdict(d) for d in drains],
         "memory": memory,
+        "call_memory": call_memory,
         "signing": signing,
         "peak_rss_kb": peak,
         "verdicts": verdicts(summary, memory, drain, signing),
