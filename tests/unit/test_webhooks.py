@@ -195,7 +195,9 @@ async def chaos_run(
 ) -> tuple[Emulator, list[list[str]], list[ReceivedRequest]]:
     sink.clear()
     emu = await make_emulator(seed=seed, chaos=CHAOS.model_dump())
-    for n in range(20):
+    # decisions are drawn per (seed, event, URL) and the sink's port varies: with 60 events every fault and a
+    # clean delivery occur for seed 7 whatever the port (checked for all ports 1024-65535); 20 missed in 2 %
+    for n in range(60):
         submit(emu, sink.url_for("/chaos"), n, event_id=f"evt-{n}")
     await emu.scheduler.run_until_idle()
     deliveries = emu.dispatcher.deliveries()
