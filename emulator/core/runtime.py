@@ -24,7 +24,7 @@ from emulator.core.journal import Journal
 from emulator.core.plugin import VendorPlugin
 from emulator.core.store import Store, Tx
 from emulator.core.webhooks import WebhookDispatcher, WebhookPolicy
-from emulator.settings import Settings
+from emulator.settings import Settings, vendor_config_error
 
 LOG = logging.getLogger(__name__)
 
@@ -68,9 +68,7 @@ class Emulator:
             try:
                 self._vendor_config[plugin.slug] = plugin.config_model.model_validate(raw)
             except ValidationError as exc:
-                err = exc.errors()[0]
-                loc = ".".join(str(p) for p in err["loc"])
-                raise ConfigError(f"vendors.{plugin.slug}{'.' + loc if loc else ''}: {err['msg']}") from None
+                raise vendor_config_error(self.settings, plugin.slug, plugin.config_model, exc) from None
         else:
             self._vendor_config[plugin.slug] = raw
 
