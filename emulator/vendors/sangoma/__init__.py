@@ -19,6 +19,7 @@ def _new_state(emu: Emulator, tenant: str, ids: TenantIds) -> BaseModel:
     cfg: SangomaConfig = emu.vendor_config(SLUG)
     fresh = state.new_state(tenant, ids, cfg.tenants.get(tenant), cfg, emu.clock.now())
     fresh.provisioned = tenant in cfg.tenants
+    fresh.tenant_domain_open = emu.settings.auth == "open" and not fresh.provisioned
     return fresh
 
 
@@ -43,6 +44,7 @@ async def _provision(emu: Emulator, tenant: str) -> dict[str, Any]:
     async with emu.store.tenant(SLUG, tenant) as tx:
         s: state.SangomaState = tx.state
         s.provisioned = True
+        s.tenant_domain_open = False  # the credentials name the domain: it is the tenant's from now on
         if s.client_secret is None:
             s.client_secret = new_secret(tx.ids)
         return credentials(s)

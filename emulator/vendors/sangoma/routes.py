@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute
 from emulator.core.plugin import Endpoint, VendorPlugin, route, vendor_endpoint
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
-from emulator.vendors.sangoma import accounts, di, errors, voice
+from emulator.vendors.sangoma import accounts, di, voice
 from emulator.vendors.sangoma import bodies as b
 from emulator.vendors.sangoma import models as m
 from emulator.vendors.sangoma.auth import Gate
@@ -59,8 +59,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
         tenant = gate.tenant(request, scope)
         body = await read_json(request, model)
         async with store.tenant(SLUG, tenant, create=False) as tx:
-            if body.tenant_domain.strip().lower() != tx.state.tenant_domain.lower():
-                raise errors.wrong_tenant()
+            gate.check_domain(tx.state, body.tenant_domain)
             yield tx, body
 
     # -- voice ------------------------------------------------------------------------------------------------

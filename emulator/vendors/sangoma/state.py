@@ -190,6 +190,9 @@ class SangomaState(BaseModel):
 
     tenant: str
     tenant_domain: str
+    tenant_domain_open: bool = False
+    """Open auth, a client nobody configured or provisioned: the first `tenant_domain` it presents becomes
+    `tenant_domain` (`auth.Gate.check_domain`); fixed from then on."""
     client_id: str
     client_secret: str | None = None
     allowed_scopes: list[str] = Field(default_factory=lambda: list(SCOPES))
