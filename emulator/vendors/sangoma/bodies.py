@@ -10,6 +10,7 @@ from typing import Any
 
 from emulator.vendors.sangoma.constants import MESSAGE_TYPES
 from emulator.vendors.sangoma.state import (
+    Agent,
     AgentBot,
     Contact,
     ContactInbox,
@@ -20,8 +21,8 @@ from emulator.vendors.sangoma.state import (
     Webhook,
 )
 from emulator.vendors.sangoma.views import (
+    available_name,
     content_attributes,
-    conversation_meta,
     epoch,
     fepoch,
     last_message,
@@ -52,12 +53,62 @@ def api_message(state: SangomaState, conv: Conversation, msg: Message) -> dict[s
     return out
 
 
+def api_contact_model(contact: Contact) -> dict[str, Any]:
+    """Chatwoot's contact model partial (`api/v1/models/_contact`): `availability_status`, no `type`;
+    `last_activity_at` only once the contact was active."""
+    out: dict[str, Any] = {
+        "additional_attributes": {},
+        "availability_status": "offline",
+        "email": contact.email,
+        "id": contact.id,
+        "name": contact.name,
+        "phone_number": contact.phone_number,
+        "blocked": False,
+        "identifier": contact.identifier,
+        "thumbnail": "",
+        "custom_attributes": {},
+    }
+    if contact.last_activity_at is not None:
+        out["last_activity_at"] = epoch(contact.last_activity_at)
+    out["created_at"] = epoch(contact.created_at)
+    return out
+
+
+def api_agent(state: SangomaState, agent: Agent) -> dict[str, Any]:
+    """Chatwoot's agent model partial (`api/v1/models/_agent`), community edition (no `custom_role_id`) [inf]."""
+    return {
+        "id": agent.id,
+        "account_id": state.account_id,
+        "availability_status": "online" if agent.logged_in else "offline",
+        "auto_offline": True,
+        "confirmed": True,
+        "email": agent.email,
+        "provider": "email",
+        "available_name": available_name(agent),
+        "name": agent.display_name,
+        "role": "agent",
+        "thumbnail": "",
+    }
+
+
+def api_conversation_meta(state: SangomaState, conv: Conversation) -> dict[str, Any]:
+    """The conversation partial's `meta`: `assignee`, `assignee_type` (and `team`) only when set."""
+    meta: dict[str, Any] = {
+        "sender": api_contact_model(state.contacts[conv.contact_id]),
+        "channel": state.inboxes[conv.inbox_id].channel_type,
+    }
+    agent = state.agents.get(conv.assignee_id) if conv.assignee_id is not None else None
+    if agent is not None:
+        meta["assignee"] = api_agent(state, agent)
+        meta["assignee_type"] = "User"
+    meta["hmac_verified"] = False
+    return meta
+
+
 def api_conversation(state: SangomaState, conv: Conversation) -> dict[str, Any]:
     last = last_message(conv)
-    meta = conversation_meta(state, conv)
-    meta["channel"] = state.inboxes[conv.inbox_id].channel_type
     return {
-        "meta": meta,
+        "meta": api_conversation_meta(state, conv),
         "id": conv.display_id,
         "messages": [message_push(state, conv, last)] if last else [],
         "account_id": state.account_id,
@@ -148,21 +199,7 @@ def api_contact(state: SangomaState, contact: Contact, ci: ContactInbox) -> dict
         for x in state.contact_inboxes.values()
         if x.contact_id == contact.id
     ]
-    body = {
-        "id": contact.id,
-        "name": contact.name,
-        "email": contact.email,
-        "phone_number": contact.phone_number,
-        "identifier": contact.identifier,
-        "thumbnail": "",
-        "additional_attributes": {},
-        "custom_attributes": {},
-        "availability_status": "offline",
-        "blocked": False,
-        "last_activity_at": epoch(contact.last_activity_at) if contact.last_activity_at else None,
-        "created_at": epoch(contact.created_at),
-        "contact_inboxes": inboxes,
-    }
+    body = {**api_contact_model(contact), "contact_inboxes": inboxes}
     return {"payload": {"contact": body, "contact_inbox": {"inbox": inbox, "source_id": ci.source_id}}}
 
 

@@ -5,15 +5,23 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from emulator.vendors.sangoma.wire import (
     AgentBotPushData,
     ContactPushData,
-    ConversationMeta,
     MessagePushData,
     UserPushData,
     Wire,
 )
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+OMITTED = Field(None, json_schema_extra=_no_default)
+"""A key left out when it has no value: the contract shows it optional and never null (`X | SkipJsonSchema[None]`)."""
 
 
 class TokenResponse(Wire):
@@ -108,19 +116,40 @@ class ContactInboxOut(Wire):
     inbox: InboxOut
 
 
-class ContactOut(Wire):
+class ContactModel(Wire):
+    """Chatwoot's contact model partial: `availability_status`, no `type`; `last_activity_at` once active."""
+
+    additional_attributes: dict[str, Any]
+    availability_status: str
+    email: str | None
     id: int
     name: str
-    email: str | None
     phone_number: str | None
+    blocked: bool
     identifier: str | None
     thumbnail: str
-    additional_attributes: dict[str, Any]
     custom_attributes: dict[str, Any]
-    availability_status: str
-    blocked: bool
-    last_activity_at: int | None
+    last_activity_at: int | SkipJsonSchema[None] = OMITTED
     created_at: int
+
+
+class AgentOut(Wire):
+    """Chatwoot's agent model partial (community edition)."""
+
+    id: int
+    account_id: int
+    availability_status: Literal["online", "offline", "busy"]
+    auto_offline: bool
+    confirmed: bool
+    email: str
+    provider: str
+    available_name: str
+    name: str
+    role: Literal["agent", "administrator"]
+    thumbnail: str
+
+
+class ContactOut(ContactModel):
     contact_inboxes: list[ContactInboxOut]
 
 
@@ -133,8 +162,14 @@ class ContactCreated(Wire):
     payload: ContactPayload
 
 
-class ApiConversationMeta(ConversationMeta):
+class ApiConversationMeta(Wire):
+    """`assignee` and `assignee_type` only when the conversation is assigned (`team`: the emulator has none)."""
+
+    sender: ContactModel
     channel: str
+    assignee: AgentOut | SkipJsonSchema[None] = OMITTED
+    assignee_type: Literal["User"] | SkipJsonSchema[None] = OMITTED
+    hmac_verified: bool
 
 
 class ConversationOut(Wire):

@@ -94,11 +94,15 @@ def user_webhook(agent: Agent) -> dict[str, Any]:
     return {"id": agent.id, "name": agent.display_name, "email": agent.email, "type": "user"}
 
 
+def available_name(agent: Agent) -> str:
+    return agent.display_name.split(" ")[0]
+
+
 def user_push(agent: Agent) -> dict[str, Any]:
     return {
         "id": agent.id,
         "name": agent.display_name,
-        "available_name": agent.display_name.split(" ")[0],
+        "available_name": available_name(agent),
         "avatar_url": "",
         "type": "user",
         "availability_status": "online" if agent.logged_in else "offline",

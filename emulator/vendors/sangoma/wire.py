@@ -180,10 +180,15 @@ class ConversationData(Wire):
 
 
 class ConversationCreated(ConversationData):
+    """Built at commit: a conversation created with an initial message carries it in `messages`."""
+
     event: Literal["conversation_created"]
 
 
 class ConversationChanged(ConversationData):
+    """`changed_attributes` as Chatwoot's `previous_changes`: `conversation_updated` ends with the save's
+    `updated_at` (ISO times); `conversation_status_changed` has no `updated_at`."""
+
     event: Literal["conversation_updated", "conversation_status_changed"]
     changed_attributes: list[dict[str, ChangedValue]]
 
