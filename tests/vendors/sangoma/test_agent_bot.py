@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from emulator.pytest_plugin import WebhookSink
-from emulator.vendors.sangoma.wire import WEBHOOKS
+from emulator.vendors.sangoma.models_webhooks import WEBHOOKS
 from tests.vendors.sangoma.conftest import DI, Sng, SngFactory, bot_inbox, names, received, vendor_settings
 from tests.vendors.sangoma.support import response_problems, webhook_problems
 

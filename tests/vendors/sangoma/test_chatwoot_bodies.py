@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.pytest_plugin import WebhookSink
-from emulator.vendors.sangoma import bodies
+from emulator.vendors.sangoma import views
 from tests.vendors.sangoma.conftest import DI, Sng, SngFactory, received, vendor_settings
 from tests.vendors.sangoma.support import response_problems, webhook_problems
 
@@ -105,7 +105,7 @@ async def test_an_assigned_conversation_meta_carries_the_agent_partial(make_sng:
     await env.advance(10)  # auto-assignment
     state = env.state
     agent = state.agents[state.conversations[conv["id"]].assignee_id]
-    body = bodies.api_conversation(state, state.conversations[conv["id"]])
+    body = views.api_conversation(state, state.conversations[conv["id"]])
     assert list(body["meta"]) == ["sender", "channel", "assignee", "assignee_type", "hmac_verified"]
     assignee = body["meta"]["assignee"]
     assert list(assignee) == AGENT_MODEL
