@@ -2,7 +2,7 @@
 
 Every path answers with and without its trailing slash, and both documented spellings of the agent-bot
 paths are served (`agent-bot` / `agents-bot`, `assign-agent-bot` / `agents-bot/assign`). Handlers are thin:
-authenticate (token, scope), parse, check `tenant_domain`, call `voice`/`accounts`/`di`, serialise with `bodies`.
+authenticate (token, scope), parse, check `tenant_domain`, call `voice`/`accounts`/`di`, serialise with `views`.
 Response bodies are Chatwoot's (§2.3, §2.6) [inf: Sangoma publishes none].
 """
 
