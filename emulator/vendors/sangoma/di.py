@@ -150,7 +150,8 @@ def create_conversation(
     first = None
     if initial_message:
         sender = contact.id if initial_type == "incoming" else None
-        first = _add_message(tx, conv, initial_message, initial_type, sender_id=sender, bot=initial_type == "outgoing")
+        outgoing = initial_type == "outgoing"
+        first = post_message(tx, conv, initial_message, initial_type, sender_id=sender, bot=outgoing, announce=False)
     _emit_conversation(tx, "conversation_created", conv)
     if level is not None:
         since = conv.updated_at
@@ -158,7 +159,7 @@ def create_conversation(
         if priority_event:
             _emit_updated(tx, conv, [_change("priority", None, level)], since)
     if first is not None:
-        _announce_message(tx, conv, *first)
+        message_created(tx, conv, first)
     return conv
 
 
@@ -237,27 +238,12 @@ def post_message(
     agent: Agent | None = None,
     bot: bool = False,
     private: bool = False,
+    announce: bool = True,
 ) -> Message:
     """A message on a conversation. `incoming` is the contact's; `outgoing` is the agent's (`agent`), the inbox
     bot's (`bot`) or the API's. A contact message on a resolved (or snoozed) conversation reopens it first
-    (§2.7 rows 6, 7)."""
-    added = _add_message(tx, conv, content, message_type, sender_id=sender_id, agent=agent, bot=bot, private=private)
-    _announce_message(tx, conv, *added)
-    return added[0]
-
-
-def _add_message(
-    tx: S,
-    conv: Conversation,
-    content: str,
-    message_type: str,
-    *,
-    sender_id: int | None = None,
-    agent: Agent | None = None,
-    bot: bool = False,
-    private: bool = False,
-) -> tuple[Message, list[dict[str, Any]], float]:
-    """The message and its effects on the conversation; (message, changed attributes, `updated_at` before)."""
+    (§2.7 rows 6, 7). Without `announce` (the first message of a conversation created with it, which changes no
+    tracked attribute) nothing is sent: the caller sends its `message_created` with `message_created()`."""
     state = tx.state
     now = tx.now()
     sender_type: str | None
@@ -306,13 +292,15 @@ def _add_message(
         if conv.waiting_since is not None:
             changed.append(_change("waiting_since", _ts(conv.waiting_since), None))
             conv.waiting_since = None
-    return msg, changed, since
+    if announce:
+        message_created(tx, conv, msg)
+        if changed:
+            _emit_updated(tx, conv, changed, since)
+    return msg
 
 
-def _announce_message(tx: S, conv: Conversation, msg: Message, changed: list[dict[str, Any]], since: float) -> None:
+def message_created(tx: S, conv: Conversation, msg: Message) -> None:
     emit(tx, "message_created", subject(conv), conv.inbox_id, v.message_webhook(tx.state, conv, msg))
-    if changed:
-        _emit_updated(tx, conv, changed, since)
 
 
 def message_failed(tx: S, conv: Conversation, message_id: int, error: str) -> None:
