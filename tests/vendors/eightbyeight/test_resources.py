@@ -113,7 +113,7 @@ def page(size: int, number: int, total: int) -> dict[str, int]:
 
 # -- webhooks -------------------------------------------------------------------------------------------------
 
-DEFAULT_HOOK = {"id": "1", "name": "default", "uri": "http://127.0.0.1:8081/webhook", "version": V1}
+DEFAULT_HOOK = {"id": "1", "name": "default", "uri": "http://127.0.0.1:8080/_emulator/sink/eightbyeight/acme", "version": V1}
 
 
 @pytest.mark.parametrize(
