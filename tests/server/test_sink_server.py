@@ -57,9 +57,10 @@ def test_zero_config_8x8_webhooks_reach_the_sink_over_http(server: ServerProcess
     assert all(r["body"] == bodies[r["headers"]["x-8x8-event-id"]] for r in got)
     assert {r["headers"]["host"] for r in got} == {f"127.0.0.1:{port}"}
 
-    console = [line for line in server.stderr().splitlines() if "emulator.core.console" in line]
+    console = [line for line in server.stderr().splitlines() if f" -> {sink} " in line]
     assert len(console) == len(sent)
     assert all(" eightbyeight/demo " in line and f"-> {sink} [200] (" in line for line in console)
+    assert "INFO emulator.core.console: " in server.stderr()
 
 
 def test_no_webhook_log_silences_the_console_line(tmp_path: Path) -> None:

@@ -146,6 +146,10 @@ async def test_a_url_set_through_the_vendor_api_is_not_replaced(
 CONSOLE = "emulator.core.console"
 
 
+def console_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [line for r in caplog.records if r.name == CONSOLE for line in r.getMessage().splitlines()]
+
+
 async def first_attempts(app: Any, count: int) -> None:
     found = await app.state.emulator.dispatcher.wait(lambda d: len(d.attempts) >= count, settled=False)
     assert found, "no delivery was attempted"
@@ -160,7 +164,7 @@ async def test_each_attempt_gets_a_console_line_with_the_retry(
     await client.post("/chat-gateway/v1/conversations", json=CONVERSATION, headers=KEY)
     await first_attempts(app, 1)
     [created] = await deliveries(client, event="CONVERSATION_UPDATE")
-    [line] = [r.getMessage() for r in caplog.records if r.name == CONSOLE]
+    [line] = console_lines(caplog)
     assert line.startswith("2026-01-01T00:00:00.000Z eightbyeight/demo CONVERSATION_UPDATE ")
     assert f" {created['subject']} -> {target} error: " in line
     assert line.endswith(" ms)")
@@ -170,7 +174,7 @@ async def test_each_attempt_gets_a_console_line_with_the_retry(
     caplog.clear()
     await client.post("/_emulator/clock/advance", json={"seconds": 1})
     await first_attempts(app, 2)
-    retry = next(r.getMessage() for r in caplog.records if "CONVERSATION_UPDATE" in r.getMessage())
+    [retry] = [line for line in console_lines(caplog) if "CONVERSATION_UPDATE" in line]
     assert retry.startswith("2026-01-01T00:00:01.000Z ")
     assert ", retry in 10 s (" in retry
     assert retry.endswith(" ms, attempt 2)")
@@ -181,7 +185,7 @@ async def test_a_delivered_attempt_shows_its_status(make_app: AppFactory, caplog
     _, client = await make_app(vendor_plugins=[eightbyeight.PLUGIN])
     await client.post("/chat-gateway/v1/conversations", json=CONVERSATION, headers=KEY)
     await settle(client)
-    lines = [r.getMessage() for r in caplog.records if r.name == CONSOLE]
+    lines = console_lines(caplog)
     assert len(lines) == len(await deliveries(client))
     assert all(f"-> {SINK_8X8} [200] (" in line for line in lines)
     assert any(" QUEUED " in line for line in lines)
@@ -193,7 +197,7 @@ async def test_the_console_line_can_be_turned_off(make_app: AppFactory, caplog: 
     await client.post("/chat-gateway/v1/conversations", json=CONVERSATION, headers=KEY)
     await settle(client)
     assert len(await deliveries(client)) >= 4
-    assert [r for r in caplog.records if r.name == CONSOLE] == []
+    assert console_lines(caplog) == []
 
 
 # -- the sink's own routes ------------------------------------------------------------------------------
