@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from emulator.core import console, sink
 from emulator.core.control import control_routes
 from emulator.core.errors import ConfigError, EmulatorError
 from emulator.core.plugin import VendorPlugin, default_render_error
@@ -89,7 +90,8 @@ def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin]
     routes: list[BaseRoute] = []
     for plugin in emulator.plugins.values():  # vendors first: they carry the load
         routes.extend(_by_base_path(plugin, plugin.routes(emulator)))
-    routes.append(Mount("/_emulator", routes=control_routes(emulator)))
+    routes.append(Mount("/_emulator", routes=[*sink.routes(emulator), *control_routes(emulator)]))
+    console.attach(emulator)
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error(emulator)})
     app.state.emulator = emulator
     return app

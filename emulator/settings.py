@@ -50,8 +50,10 @@ class Settings(BaseModel):
         "open", description="`open`: unknown credentials create a tenant; `strict`: only configured ones work"
     )
     webhook_url: str | None = Field(
-        None, description="default target for webhooks configured outside a vendor's API (e.g. CM.com MO)"
+        None, description="default target for webhooks configured outside a vendor's API (else the built-in sink)"
     )
+    webhook_log: bool = Field(True, description="a console line per webhook delivery attempt (at log level info)")
+    sink_size: int = Field(1_000, ge=1, le=100_000, description="requests the built-in webhook sink keeps")
     state_file: Path | None = Field(None, description="snapshot saved on graceful shutdown and restored on start")
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     journal_size: int = Field(10_000, ge=0, description="inbound requests kept in the journal")

@@ -12,6 +12,9 @@
   window, delay, drop the first attempt, receiver timeout) whose decisions depend only on the seed and
   the event id.
 - Pending deliveries are part of the snapshot, so a graceful shutdown persists what it cannot deliver.
+- Hooks: `attempt_listeners` are told of every attempt once its outcome is decided (the console line,
+  `core.console`); `route_in_process` hands URLs under a prefix to a local function instead of the network
+  (the built-in sink of an app that runs with no socket listening, `core.sink`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -29,7 +32,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from emulator.core.clock import Scheduler, Timer, wall_monotonic
-from emulator.core.httpclient import HttpClient, HttpError
+from emulator.core.httpclient import Answer, HttpClient, HttpError
 from emulator.core.ids import global_random
 from emulator.core.offload import Offload
 from emulator.core.store import Outbound
@@ -61,6 +64,10 @@ class AttemptContext:
 
 
 HeaderHook = Callable[[AttemptContext], dict[str, str]]
+Poster = Callable[[str, bytes, dict[str, str], float], Awaitable[Answer]]
+"""How one request is sent: (url, body, headers, timeout) -> the receiver's answer."""
+AttemptListener = Callable[["Delivery", "Attempt"], None]
+"""Told of an attempt once the delivery's next step is decided (status, `not_before` of the retry)."""
 
 
 def compact_json(payload: Any) -> bytes:
@@ -246,6 +253,8 @@ class WebhookDispatcher:
         self._changed: asyncio.Event | None = None
         self._closing = False
         self._pumps: set[asyncio.Task[None]] = set()
+        self._in_process: dict[str, Poster] = {}
+        self.attempt_listeners: list[AttemptListener] = []
 
     # -- configuration --------------------------------------------------------------------------------
 
@@ -254,6 +263,13 @@ class WebhookDispatcher:
 
     def policy(self, vendor: str) -> WebhookPolicy:
         return self.policies.setdefault(vendor, WebhookPolicy())
+
+    def route_in_process(self, prefix: str, post: Poster | None) -> None:
+        """Send requests whose URL starts with `prefix` through `post` instead of the network; None removes it."""
+        if post is None:
+            self._in_process.pop(prefix, None)
+        else:
+            self._in_process[prefix] = post
 
     # -- submitting -----------------------------------------------------------------------------------
 
@@ -343,6 +359,7 @@ class WebhookDispatcher:
                         d.not_before, lambda: self._kick(key), vendor=d.vendor, tenant=d.tenant
                     )
                     return
+                tried = len(d.attempts)
                 ok = await self._attempt(d)
                 if d not in queue.items:
                     continue  # forgotten by a reset while in flight: the head is now another delivery
@@ -360,10 +377,20 @@ class WebhookDispatcher:
                     else:
                         d.not_before = self.clock.now() + ladder[failed_attempts - 1]
                 self._notify()
+                if self.attempt_listeners:
+                    self._tell(d, tried)
         finally:
             queue.running = False
             if not queue.items and queue.wake is None and self._queues.get(key) is queue:
                 del self._queues[key]
+
+    def _tell(self, d: Delivery, tried: int) -> None:
+        for attempt in d.attempts[tried:]:
+            for listener in self.attempt_listeners:
+                try:
+                    listener(d, attempt)
+                except Exception:  # a listener never breaks delivery
+                    LOG.exception("attempt listener failed for %s", d.id)
 
     def _failed(self, d: Delivery) -> None:
         hook = self.policy(d.vendor).on_failed
@@ -435,7 +462,7 @@ class WebhookDispatcher:
         timeout = self.policy(d.vendor).timeout
         started = wall_monotonic()
         try:
-            answer = await self._client().post(d.url, d.body, headers, timeout)
+            answer = await self._poster(d.url)(d.url, d.body, headers, timeout)
             attempt.status = answer.status
             attempt.response_excerpt = answer.excerpt.decode(errors="replace")
         except TimeoutError:
@@ -458,6 +485,12 @@ class WebhookDispatcher:
         if self.allow_hosts is not None and parts.hostname not in self.allow_hosts:
             return f"host {parts.hostname!r} is not in the webhook allow-list"
         return None
+
+    def _poster(self, url: str) -> Poster:
+        for prefix, post in self._in_process.items():
+            if url.startswith(prefix):
+                return post
+        return self._client().post
 
     def _client(self) -> HttpClient:
         if self._http is None:
