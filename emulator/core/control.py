@@ -23,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any, Literal, TypeVar
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 from starlette.requests import Request
@@ -34,10 +34,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from emulator import __version__
 from emulator.core.clock import SchedulerRunaway, iso
 from emulator.core.contracts import Body, Operation, Param, Reply, build_openapi
-from emulator.core.errors import ConfigError
 from emulator.core.plugin import route
 from emulator.core.runtime import Emulator
 from emulator.core.types import AS_INT, AS_NUMBER, AS_STR, JsonFloat, JsonInt, JsonStr
+from emulator.core.web import error, guarded, json_body, q_bool, q_float, q_int
 from emulator.core.webhooks import ChaosConfig, DeliveryFilter
 
 MAX_WAIT = 60.0
@@ -320,84 +320,6 @@ class ScenarioOut(BaseModel):
 
 class ScenariosOut(BaseModel):
     scenarios: list[ScenarioOut]
-
-
-# -- helpers ----------------------------------------------------------------------------------------------
-
-
-def error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status)
-
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def guarded(fn: Handler) -> Handler:
-    """Turn bad input into a 400 in the control plane's envelope, never a 500."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"])
-            return error(400, "invalid_request", f"{loc}: {err['msg']}" if loc else err["msg"])
-        except (ConfigError, ValueError) as exc:
-            return error(400, "invalid_request", str(exc))
-
-    endpoint.__name__ = fn.__name__
-    endpoint.__doc__ = fn.__doc__
-    return endpoint
-
-
-async def json_body(request: Request, *, optional: bool = False) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        if optional:
-            return {}
-        raise ValueError("a JSON body is required")
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise ValueError("the body is not valid JSON") from None
-    except RecursionError:  # arrays or objects nested thousands deep
-        raise ValueError("the body is not valid JSON (nested too deeply)") from None
-
-
-N = TypeVar("N", int, float)
-
-
-def _q_number(request: Request, name: str, default: N | None, lo: N, hi: N, kind: type[N]) -> N | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ValueError(f"{name}: must be {'an integer' if kind is int else 'a number'}") from None
-    if not lo <= value <= hi:
-        raise ValueError(f"{name}: must be between {lo:g} and {hi:g}")
-    return value
-
-
-def q_int(request: Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
-    return _q_number(request, name, default, lo, hi, int)
-
-
-def q_float(request: Request, name: str, default: float, lo: float, hi: float) -> float:
-    value = _q_number(request, name, default, lo, hi, float)
-    return default if value is None else value
-
-
-def q_bool(request: Request, name: str, default: bool) -> bool:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if raw.lower() in ("1", "true", "yes"):
-        return True
-    if raw.lower() in ("0", "false", "no"):
-        return False
-    raise ValueError(f"{name}: must be true or false")
 
 
 # -- routes -----------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from emulator.core.ids import TenantIds
 from emulator.core.journal import Journal
 from emulator.core.plugin import VendorPlugin
 from emulator.core.store import Store, Tx
+from emulator.core.web import first_error
 from emulator.core.webhooks import WebhookDispatcher, WebhookPolicy
 from emulator.settings import Settings
 
@@ -68,9 +69,7 @@ class Emulator:
             try:
                 self._vendor_config[plugin.slug] = plugin.config_model.model_validate(raw)
             except ValidationError as exc:
-                err = exc.errors()[0]
-                loc = ".".join(str(p) for p in err["loc"])
-                raise ConfigError(f"vendors.{plugin.slug}{'.' + loc if loc else ''}: {err['msg']}") from None
+                raise ConfigError(first_error(exc, f"vendors.{plugin.slug}")) from None
         else:
             self._vendor_config[plugin.slug] = raw
 

@@ -29,6 +29,7 @@ from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
 from emulator.core.plugin import VendorPlugin
 from emulator.core.runtime import Emulator
+from emulator.core.web import first_error
 from emulator.core.webhooks import Delivery, DeliveryFilter
 from emulator.scenarios.errors import LoadError, ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext
@@ -160,7 +161,7 @@ class ScenarioRun:
             try:
                 setup = self.hooks.setup_model.model_validate(self.ctx().render(raw))
             except ValidationError as exc:
-                raise ScenarioError(_validation_message(exc)) from None
+                raise ScenarioError(first_error(exc)) from None
             variables = await self.hooks.apply_setup(self.ctx(), setup)
         except (ScenarioError, EmulatorError) as exc:
             message = exc.message if isinstance(exc, EmulatorError) else str(exc)
@@ -521,12 +522,6 @@ class ScenarioRun:
             self.result.status = "failed"
 
 
-def _validation_message(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    return f"{loc}: {err['msg']}" if loc else str(err["msg"])
-
-
 def _rerender(model: BaseModel, ctx: ScenarioContext) -> BaseModel:
     """`model` with its `{{variables}}` filled in, validated again (a filled-in value may be invalid)."""
     raw = model.model_dump(by_alias=True, exclude_unset=False)
@@ -536,7 +531,7 @@ def _rerender(model: BaseModel, ctx: ScenarioContext) -> BaseModel:
     try:
         return type(model).model_validate(rendered)
     except ValidationError as exc:
-        raise ScenarioError(f"after filling in variables: {_validation_message(exc)}") from None
+        raise ScenarioError(f"after filling in variables: {first_error(exc)}") from None
 
 
 # -- self-contained runs ----------------------------------------------------------------------------------
