@@ -2,7 +2,8 @@
 
 | name | what it does |
 |---|---|
-| `error(status, code, message)` | a `{"error", "message"}` JSON reply (the control plane's envelope) |
+| `error(status, code, message)`, `ErrorOut` | a `{"error", "message"}` JSON reply (the control plane's envelope) |
+| `RequestModel` | base of control-plane request bodies: strict JSON types, no unknown fields |
 | `guarded(fn)` | a handler whose bad input (`ValidationError`, `ValueError`, `ConfigError`) becomes that 400 |
 | `first_error(exc, prefix)` | the first pydantic error as `loc: msg` text; `first_loc` gives its parts |
 | `parse_json(raw)` | JSON text to Python, `ValueError` with a readable text (also for nesting too deep) |
@@ -17,13 +18,24 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from emulator.core.errors import ConfigError
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+class RequestModel(BaseModel):
+    """Request bodies: JSON types as JSON Schema reads them (see `core.types`) and no unknown fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="machine-readable code")
+    message: str
 
 
 def error(status: int, code: str, message: str) -> JSONResponse:

@@ -16,7 +16,7 @@ import pytest
 
 from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.contracts import to_yaml
-from emulator.core.control import control_contract
+from emulator.app import control_contract
 from emulator.core.errors import ConfigError
 from emulator.settings import Settings
 
