@@ -29,7 +29,7 @@ from typing import Any, Generic, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from emulator.core.contracts import Body, Operation, Param, Reply, WebhookSpec, build_openapi
 
@@ -132,7 +132,7 @@ class Api(Generic[C]):
     def operations(self) -> list[Operation]:
         return [d.operation for d in self.declared]
 
-    def routes(self, ctx: C, *, wrap: Callable[[Endpoint], Endpoint] | None = None) -> list[Route]:
+    def routes(self, ctx: C, *, wrap: Callable[[Endpoint], Endpoint] | None = None) -> list[BaseRoute]:
         """The handlers bound to `ctx`, one Route per path in declaration order; `wrap` goes outside `self.wrap`."""
         by_path: dict[str, dict[str, Endpoint]] = {}
         for d in self.declared:

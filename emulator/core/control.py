@@ -424,7 +424,8 @@ Contract = Callable[[], dict[str, Any]]
 
 def control_routes(emu: Emulator, contract: Contract, more: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
     """All `/_emulator` routes (mounted by `create_app`): the declared operations, then `more` (the scenario
-    endpoints), `/openapi.json` serving `contract()`, the vendors' contracts and their act-by-hand routes."""
+    endpoints), `/openapi.json` serving `contract()`, the vendors' contracts, the kernel's behaviour routes
+    and the vendors' act-by-hand routes (mounted last: a mount takes every path under it)."""
 
     async def openapi(request: Request) -> Response:
         """This control plane's OpenAPI document."""
@@ -442,6 +443,7 @@ def control_routes(emu: Emulator, contract: Contract, more: Sequence[BaseRoute] 
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/contracts/{slug}", vendor_contract, methods=["GET"]),
     ]
+    routes += [behaviour_route(emu, p, p.behaviour) for p in emu.plugins.values() if p.behaviour is not None]
     for plugin in emu.plugins.values():
         if plugin.control_routes is not None:
             routes.append(Mount(f"/vendors/{plugin.slug}", routes=plugin.control_routes(emu)))
