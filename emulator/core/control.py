@@ -12,10 +12,13 @@
 | `GET /chaos`, `PUT /chaos` | seeded delivery faults |
 | `GET /tenants`, `POST /tenants` | list tenants; provision one in every vendor and get its credentials |
 | `GET /events` | server-sent events: every domain event as it is committed |
-| `POST /scenarios`, `GET /scenarios` | load a scenario file (its actors meet the app under test); list them |
-| `GET /scenarios/{id}`, `DELETE /scenarios/{id}` | a scenario's progress and step results; unload it |
+| `/scenarios`, `/scenarios/{id}` | scenario files loaded into the server: in `emulator.scenarios.control` |
 | `GET /openapi.json`, `GET /contracts/{slug}` | this contract; a vendor's contract |
+| `PUT /vendors/{slug}/tenants/{tenant}/behaviour` | a vendor's behaviour knobs (plugins declaring `behaviour`) |
 | `/vendors/{slug}/...` | each vendor's act-by-hand routes (agents, customers, callees) |
+
+Each operation is declared once on `API` (`core.api`), next to its handler: the routes and the contract
+(`app.control_contract`, with the scenario operations) come from the same declarations.
 """
 
 from __future__ import annotations
@@ -82,6 +85,10 @@ def q(name: str, description: str, schema: dict[str, Any] | None = None) -> Para
     return Param(name, "query", schema or {"type": "string"}, description=description)
 
 
+def _mode(emu: Emulator) -> Literal["system", "virtual"]:
+    return "virtual" if emu.clock.virtual else "system"
+
+
 @API.op("GET", "/health", "health", "Liveness and what is served", {200: Reply("ok", HealthOut)})
 async def health(emu: Emulator, request: Request) -> Response:
     """Liveness, version, the vendors served and the clock mode."""
@@ -109,9 +116,8 @@ async def reset(emu: Emulator, request: Request) -> Response:
 
 @API.op("GET", "/state", "getState", "Snapshot of all state", {200: Reply("snapshot", Snapshot)})
 async def get_state(emu: Emulator, request: Request) -> Response:
-    """The whole state (tenants, id counters, pending jobs and deliveries) as a JSON snapshot.
-
-    A dict, not a `Snapshot`: validating every tenant's state again on the way out costs time for nothing."""
+    """The whole state (tenants, id counters, pending jobs and deliveries) as a JSON snapshot (a dict: no
+    second validation of every tenant's state on the way out)."""
     return JSONResponse(emu.snapshot())
 
 
@@ -133,10 +139,6 @@ async def put_state(emu: Emulator, request: Request) -> Response:
     return reply(RestoredOut(restored=True, tenants=len(emu.store.tenants())))
 
 
-def _mode(emu: Emulator) -> Literal["system", "virtual"]:
-    return "virtual" if emu.clock.virtual else "system"
-
-
 @API.op("GET", "/clock", "getClock", "Read the clock", {200: Reply("clock", ClockOut)})
 async def get_clock(emu: Emulator, request: Request) -> Response:
     """The clock's mode and time, pending timers and whether background work is running."""
@@ -153,8 +155,8 @@ async def get_clock(emu: Emulator, request: Request) -> Response:
     )
 
 
-def _step(now: float, timers_run: int) -> Response:
-    return reply(ClockStepOut(now=now, iso=iso(now, millis=True), timers_run=timers_run))
+def _step(now: float, timers: int) -> Response:
+    return reply(ClockStepOut(now=now, iso=iso(now, millis=True), timers_run=timers))
 
 
 @API.op(
@@ -216,9 +218,8 @@ async def run_until_idle(emu: Emulator, request: Request) -> Response:
     ],
 )
 async def requests_(emu: Emulator, request: Request) -> Response:
-    """Query `vendor`, `tenant`, `method`, `path` (prefix), `status`, `limit` (default 100, 0 = all).
-
-    Entries go out as the journal's dicts: up to a million of them, validated again for nothing as models."""
+    """Query `vendor`, `tenant`, `method`, `path` (prefix), `status`, `limit` (default 100, 0 = all). Entries go
+    out as the journal's dicts (up to a million; no model per entry)."""
     if emu.journal is None:
         return reply(RequestsOut(requests=[]))
     p = request.query_params
@@ -400,8 +401,7 @@ async def events(emu: Emulator, request: Request) -> Response:
 
 
 def behaviour_route(emu: Emulator, plugin: VendorPlugin, spec: BehaviourSpec) -> Route:
-    """`PUT /vendors/<slug>/tenants/{tenant}/behaviour` for a plugin that declares `behaviour` (not part of the
-    contract, like the other `/vendors/<slug>/` routes)."""
+    """`PUT /vendors/<slug>/tenants/{tenant}/behaviour` (outside the contract, like all `/vendors/` routes)."""
 
     @guarded
     async def put_behaviour(request: Request) -> Response:
