@@ -174,8 +174,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _export(out: Path, *, check: bool) -> int:
-    from emulator.app import load_plugins
-    from emulator.core.control import control_contract
+    from emulator.app import control_contract, load_plugins
 
     docs: dict[str, dict[str, Any]] = {"control-plane": control_contract()}
     for plugin in load_plugins(Settings()):
@@ -233,7 +232,7 @@ def _scenario_run(args: argparse.Namespace) -> int:
 
     from emulator.app import load_plugins
     from emulator.scenarios.report import junit, render, summary_line
-    from emulator.scenarios.runner import run_path
+    from emulator.scenarios.standalone import run_path
 
     seed: int | None = None
     if args.seed is not None:

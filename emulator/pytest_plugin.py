@@ -272,7 +272,7 @@ class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         from emulator.app import load_plugins
         from emulator.scenarios.report import render
-        from emulator.scenarios.runner import run_path
+        from emulator.scenarios.standalone import run_path
         from emulator.settings import Settings
 
         extra = tuple(self.config.getini("cxemu_plugins")) + tuple(self.config.getoption("--cxemu-plugin") or ())

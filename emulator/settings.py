@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.errors import ConfigError
+from emulator.core.web import first_loc
 from emulator.core.webhooks import ChaosConfig
 
 ENV_PREFIX = "CXEMU_"
@@ -120,12 +121,11 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = [str(p) for p in err["loc"]]
+            loc, msg = first_loc(exc)
             head = loc[0] if loc else "settings"
             where = sources.get(head, head)
             rest = ".".join(loc[1:])
-            raise ConfigError(f"{where}{'.' + rest if rest else ''}: {err['msg']}") from None
+            raise ConfigError(f"{where}{'.' + rest if rest else ''}: {msg}") from None
 
 
 def _is_number(text: str) -> bool:

@@ -23,6 +23,7 @@ from emulator.core.ids import TenantIds
 from emulator.core.journal import Journal
 from emulator.core.plugin import VendorPlugin
 from emulator.core.store import Store, Tx
+from emulator.core.web import first_error
 from emulator.core.webhooks import WebhookDispatcher, WebhookPolicy
 from emulator.settings import Settings
 
@@ -68,9 +69,7 @@ class Emulator:
             try:
                 self._vendor_config[plugin.slug] = plugin.config_model.model_validate(raw)
             except ValidationError as exc:
-                err = exc.errors()[0]
-                loc = ".".join(str(p) for p in err["loc"])
-                raise ConfigError(f"vendors.{plugin.slug}{'.' + loc if loc else ''}: {err['msg']}") from None
+                raise ConfigError(first_error(exc, f"vendors.{plugin.slug}")) from None
         else:
             self._vendor_config[plugin.slug] = raw
 
@@ -90,6 +89,18 @@ class Emulator:
         if plugin.jobs is not None:
             for kind, handler in plugin.jobs(self).items():
                 self.scheduler.register_job(kind, handler)
+
+    async def provision(self, slug: str, tenant: str) -> dict[str, Any]:
+        """Create the tenant if needed, mark it provisioned and return its credentials (`POST /tenants`).
+
+        A plugin's own `provision` hook (the older form) wins; without `credentials` the answer is `{}`."""
+        plugin = self.plugins[slug]
+        if plugin.provision is not None:
+            return await plugin.provision(self, tenant)
+        async with self.store.tenant(slug, tenant) as tx:
+            creds = plugin.credentials(self, tx) if plugin.credentials is not None else {}
+        self.store.mark_provisioned(slug, tenant)
+        return creds
 
     def vendor_config(self, slug: str) -> Any:
         """The validated `vendors.<slug>` section of the config (the vendor's config model, or a dict)."""

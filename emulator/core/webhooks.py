@@ -25,13 +25,16 @@ import json
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from emulator.core.clock import Scheduler, Timer, wall_monotonic
+from emulator.core.delivery import Attempt as Attempt
+from emulator.core.delivery import Delivery as Delivery
+from emulator.core.delivery import SnapshotDeliveries
 from emulator.core.httpclient import Answer, HttpClient, HttpError
 from emulator.core.ids import global_random
 from emulator.core.offload import Offload
@@ -39,7 +42,6 @@ from emulator.core.store import Outbound
 
 LOG = logging.getLogger(__name__)
 
-DeliveryStatus = Literal["pending", "delivered", "failed"]
 EXCERPT_BYTES = 512
 TRIM_SKIP_LIMIT = 64
 """Pending deliveries moved aside per trim; the log exceeds its size only by what is still pending."""
@@ -123,77 +125,6 @@ class ChaosConfig(BaseModel):
     @property
     def active(self) -> bool:
         return any((self.duplicate, self.drop_first, self.delay, self.reorder_window, self.timeout))
-
-
-@dataclass
-class Attempt:
-    n: int
-    at: float
-    url: str
-    headers: dict[str, str]
-    status: int | None = None
-    response_excerpt: str = ""
-    latency_ms: float = 0.0
-    error: str | None = None
-    chaos: str | None = None
-
-
-@dataclass
-class Delivery:
-    id: str
-    seq: int
-    vendor: str
-    tenant: str
-    event_id: str
-    event_type: str
-    subject: str
-    url: str
-    body: bytes
-    profile: dict[str, Any]
-    created_at: float
-    not_before: float
-    status: DeliveryStatus = "pending"
-    attempts: list[Attempt] = field(default_factory=list)
-    redelivery_of: str | None = None
-    chaos: list[str] = field(default_factory=list)
-
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.url, self.vendor, self.tenant, self.subject)
-
-    def payload(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return self.body.decode(errors="replace")
-
-    def to_json(self, *, with_body: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "vendor": self.vendor,
-            "tenant": self.tenant,
-            "event_id": self.event_id,
-            "event": self.event_type,
-            "subject": self.subject,
-            "url": self.url,
-            "status": self.status,
-            "created_at": self.created_at,
-            "next_attempt_at": self.not_before if self.status == "pending" else None,
-            "attempts": [asdict(a) for a in self.attempts],
-            "redelivery_of": self.redelivery_of,
-            "chaos": list(self.chaos),
-        }
-        if with_body:
-            out["body"] = self.payload()
-        return out
-
-    def persist(self) -> dict[str, Any]:
-        out = self.to_json()
-        out["body_text"] = self.body.decode()
-        out["profile"] = self.profile
-        out["seq"] = self.seq
-        del out["body"]
-        return out
 
 
 @dataclass(frozen=True)
@@ -602,27 +533,10 @@ class WebhookDispatcher:
         return {"next_seq": self._next_seq, "pending": pending}
 
     def restore(self, data: Mapping[str, Any]) -> None:
-        for raw in data.get("pending", []):
-            d = Delivery(
-                id=raw["id"],
-                seq=raw["seq"],
-                vendor=raw["vendor"],
-                tenant=raw["tenant"],
-                event_id=raw["event_id"],
-                event_type=raw["event"],
-                subject=raw["subject"],
-                url=raw["url"],
-                body=raw["body_text"].encode(),
-                profile=dict(raw.get("profile", {})),
-                created_at=raw["created_at"],
-                not_before=raw["next_attempt_at"] or raw["created_at"],
-                attempts=[Attempt(**a) for a in raw.get("attempts", [])],
-                redelivery_of=raw.get("redelivery_of"),
-                chaos=list(raw.get("chaos", [])),
-            )
-            self._enqueue(d)
-        seqs = [int(r["seq"]) + 1 for r in data.get("pending", [])]
-        self._next_seq = max([int(data.get("next_seq", 1)), self._next_seq, *seqs])
+        saved = SnapshotDeliveries.model_validate(data)
+        for entry in saved.pending:
+            self._enqueue(Delivery.restored(entry))
+        self._next_seq = max([saved.next_seq, self._next_seq, *(e.seq + 1 for e in saved.pending)])
 
     async def drain(self, timeout: float) -> int:
         """Let due deliveries go out for up to `timeout` wall seconds; returns how many are still pending."""

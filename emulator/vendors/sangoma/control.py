@@ -30,10 +30,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from emulator.core.control import error, json_body
 from emulator.core.errors import EmulatorError
 from emulator.core.runtime import Emulator
 from emulator.core.types import AS_BOOL, AS_INT, AS_STR
+from emulator.core.web import error, json_body
 from emulator.vendors.sangoma import di, hands
 from emulator.vendors.sangoma.auth import new_secret
 from emulator.vendors.sangoma.config import AgentBehaviour, CalleeBehaviour, CustomerBehaviour
