@@ -19,6 +19,7 @@ client several times more (shared/peers-bench). This one does just what delivery
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from dataclasses import dataclass
 from typing import cast
@@ -26,7 +27,10 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from emulator.core.outbound import check_http_url
+
 _MAX_HEAD = 64 * 1024
+_UNSAFE = re.compile(r"[\x00-\x20\x7f]")  # would break the request line written from the URL
 
 
 class HttpError(Exception):
@@ -180,9 +184,13 @@ class HttpClient:
     def _target(self, url: str) -> _Target:
         target = self._targets.get(url)
         if target is None:
+            problem = check_http_url(url)
+            if problem is None and _UNSAFE.search(url):
+                problem = f"not a valid URL: {url!r} (a space or control character)"
+            if problem is not None:
+                raise HttpError(problem)
             parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise HttpError(f"not an http(s) URL: {url!r}")
+            assert parts.hostname is not None
             port = parts.port or (443 if parts.scheme == "https" else 80)
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             default = (parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)
