@@ -44,6 +44,7 @@ from vendors import (
     cm_provision,
     cm_sent,
     cm_status_webhook,
+    cm_token,
     create_conversations,
     message_total,
     point_webhook,
@@ -251,9 +252,9 @@ class Bench:
             spec = LoadSpec(port, row.method, f"{P8}/conversations/{ids[0]}/messages", api_key(tag), row.body)
             spec.paths_file = write_paths(self.workdir, tag, ids)
         elif row.kind == "cm-webhook":
-            # a fresh tenant (product token = its name) whose warm-up reports go to their own path
-            cm_provision(port, tag, self.receiver.url(f"{tag}-setup", ok200=True))
-            spec = LoadSpec(port, row.method, row.path, {}, cm_body(tag))
+            # a fresh tenant (product token = its name, a GUID) whose warm-up reports go to their own path
+            cm_provision(port, cm_token(tag), self.receiver.url(f"{tag}-setup", ok200=True))
+            spec = LoadSpec(port, row.method, row.path, {}, cm_body(cm_token(tag)))
         quiet_wait = wait_quiet(min(a.quiet_wait, max(0.0, self.slack())), a.noise_limit)
         if row.kind == "echo-webhook":
             warm = f"{tag}-warm"
@@ -270,9 +271,9 @@ class Bench:
             point_webhook(port, tag, self.receiver.url(tag))
         elif row.kind == "cm-webhook":
             w = self.load.run(spec, conns, a.warmup)
-            before = cm_sent(port, tag)
+            before = cm_sent(port, cm_token(tag))
             self.receiver.wait_for(f"{tag}-setup", REPORTS_PER_MESSAGE * before, time.time(), a.drain_cap)
-            cm_status_webhook(port, tag, self.receiver.url(tag, ok200=True))
+            cm_status_webhook(port, cm_token(tag), self.receiver.url(tag, ok200=True))
         else:
             w = self.load.run(spec, conns, a.warmup)
         time.sleep(0.5)
@@ -299,7 +300,7 @@ class Bench:
             if echo:
                 sent = probe_count(port, tag)
             elif row.kind == "cm-webhook":
-                sent = REPORTS_PER_MESSAGE * (cm_sent(port, tag) - before)
+                sent = REPORTS_PER_MESSAGE * (cm_sent(port, cm_token(tag)) - before)
             else:
                 sent = message_total(port, tag, ids) - before
             got, drain = self.receiver.wait_for(tag, sent, t_end, a.drain_cap)

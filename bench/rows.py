@@ -31,6 +31,7 @@ from measure import Bench, Row
 from vendors import (
     CM_ACCEPTED,
     CM_PATH,
+    CM_SANITY_TENANT,
     CONVERSATION_BODY,
     FLOW_BODY,
     HOOKS_PER_CONVERSATION,
@@ -44,6 +45,7 @@ from vendors import (
     api_key,
     cm_body,
     cm_sent,
+    cm_token,
     cmcom_section,
     cxemu_cmd,
     eightbyeight_config,
@@ -97,7 +99,7 @@ def start_servers(procs: Procs, wanted: set[str], workdir: Path) -> dict[str, Pr
         elif name == "sangoma":  # defaults: a new tenant has two inboxes
             cmd = cxemu_cmd(port, webhook_url=default_hook)
         elif name == "cmcom":  # CM counts only 200 as received: its hooks go to /hook200/...
-            sanity_hook = f"http://{HOST}:{servers['receiver'].port}/hook200/sanity-cmcom"
+            sanity_hook = f"http://{HOST}:{servers['receiver'].port}/hook200/{CM_SANITY_TENANT}"
             config = vendor_config(workdir, "cmcom", cmcom_section(sanity_hook))
             cmd = cxemu_cmd(port, config=config, webhook_url=default_hook.replace("/hook/", "/hook200/") + "-cmcom")
         elif name == "samespace":  # no callback URL: call events are not posted
@@ -187,8 +189,8 @@ def sanity(servers: dict[str, Proc], receiver: Receiver, bench: Bench) -> dict[s
         out["sangoma_modules"] = loaded_modules(proc.pid)
     proc = servers.get("cmcom")
     if proc is not None:  # the configured tenant: one message, exactly two status reports, both received (200)
-        port, key = proc.port, "sanity-cmcom"
-        data = expect(*request(port, "POST", CM_PATH, cm_body(key)), 200, "CM send")
+        port, key = proc.port, CM_SANITY_TENANT
+        data = expect(*request(port, "POST", CM_PATH, cm_body(cm_token(key))), 200, "CM send")
         if data != CM_ACCEPTED:
             raise RuntimeError(f"cmcom: send answered {data}, expected {CM_ACCEPTED}")
         receiver.wait_for(key, REPORTS_PER_MESSAGE, time.time(), 30.0)

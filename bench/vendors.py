@@ -10,6 +10,7 @@ import base64
 import json
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -130,13 +131,24 @@ def vendor_config(workdir: Path, name: str, section: dict[str, Any]) -> Path:
     return path
 
 
+CM_TOKEN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "bench.cxemu.invalid")
+CM_SANITY_TENANT = "sanity-cmcom"
+
+
+def cm_token(name: str) -> str:
+    """A GUID-shaped product token derived from `name` (CM.com accepts only GUID-shaped tokens)."""
+    return str(uuid.uuid5(CM_TOKEN_NAMESPACE, name))
+
+
 def cmcom_section(sanity_hook: str) -> dict[str, Any]:
     """CM.com: status reports due at once (Accepted and Delivered at 0 s, no Read), agents off; the sanity tenant's
     status webhook set in the config (each measured run's fresh tenant gets its own through the control plane)."""
     return {
         "cmcom": {
             "behaviour": {"accepted_after": 0, "delivered_after": 0, "read_after": None, "agents_auto": False},
-            "tenants": {"sanity-cmcom": {"product_tokens": ["sanity-cmcom"], "status_webhook": sanity_hook}},
+            "tenants": {
+                CM_SANITY_TENANT: {"product_tokens": [cm_token(CM_SANITY_TENANT)], "status_webhook": sanity_hook}
+            },
         }
     }
 
@@ -164,7 +176,8 @@ def cm_body(token: str) -> str:
 
 
 def cm_provision(port: int, tenant: str, status_hook: str) -> None:
-    """A fresh CM.com tenant (its product token is its name) whose status reports go to `status_hook`."""
+    """A fresh CM.com tenant whose status reports go to `status_hook`; name it `cm_token(...)`, since an
+    unconfigured tenant's product token is its name."""
     body = json.dumps({"tenant": tenant, "vendors": ["cmcom"]})
     expect(*request(port, "POST", "/_emulator/tenants", body), 201, f"provision CM tenant {tenant}")
     cm_status_webhook(port, tenant, status_hook)
