@@ -88,8 +88,6 @@ KNOWN_VIOLATIONS: frozenset[tuple[str, str, str]] = frozenset(
             "emulator.vendors.eightbyeight.contract",
         ),
         ("emulator/vendors/samespace/__init__.py", "function-local import", "emulator.vendors.samespace.contract"),
-        ("emulator/vendors/sangoma/__init__.py", "function-local import", "emulator.vendors.sangoma.contract"),
-        ("emulator/vendors/sangoma/scenario.py", "function-local import", "emulator.vendors.sangoma.actors"),
     }
 )
 
