@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.errors import ConfigError
+from emulator.core.outbound import check_http_url
 from emulator.core.web import first_loc
 from emulator.core.webhooks import ChaosConfig
 
@@ -84,8 +85,9 @@ class Settings(BaseModel):
     @field_validator("webhook_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
+        problem = None if value is None else check_http_url(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("plugins", "webhook_allow_hosts", mode="before")

@@ -27,7 +27,6 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +37,7 @@ from emulator.core.delivery import SnapshotDeliveries
 from emulator.core.httpclient import Answer, HttpClient, HttpError
 from emulator.core.ids import global_random
 from emulator.core.offload import Offload
+from emulator.core.outbound import check_http_url
 from emulator.core.store import Outbound
 
 LOG = logging.getLogger(__name__)
@@ -338,7 +338,7 @@ class WebhookDispatcher:
         if n == 0 and "drop_first" in d.chaos:
             d.attempts.append(Attempt(n=0, at=now, url=d.url, headers={}, error="dropped by chaos", chaos="drop_first"))
             return False
-        error = self._target_error(d.url)
+        error = check_http_url(d.url, self.allow_hosts)
         if error is not None:
             d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=error))
             return False
@@ -404,18 +404,6 @@ class WebhookDispatcher:
             attempt.error = f"{type(exc).__name__}: {exc}"
         attempt.latency_ms = round((wall_monotonic() - started) * 1000, 3)
         return attempt
-
-    def _target_error(self, url: str) -> str | None:
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 (raises ValueError for a port out of range)
-        except ValueError as exc:  # e.g. "http://[::1/x": an unclosed IPv6 bracket
-            return f"not a valid URL: {url!r} ({exc})"
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return f"not an http(s) URL: {url!r}"
-        if self.allow_hosts is not None and parts.hostname not in self.allow_hosts:
-            return f"host {parts.hostname!r} is not in the webhook allow-list"
-        return None
 
     def _poster(self, url: str) -> Poster:
         for prefix, post in self._in_process.items():
