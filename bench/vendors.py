@@ -213,6 +213,7 @@ def samespace_call(port: int, call_id: str, wait_s: float = 10.0) -> dict[str, A
 
 def cxemu_cmd(port: int, *, config: Path | None = None, webhook_url: str | None = None, plugin: str = "") -> list[str]:
     cmd = [sys.executable, "-m", "emulator", "serve", "--host", HOST, "--port", str(port), "--log-level", "warning"]
+    cmd += ["--no-webhook-log"]  # the console line per delivery attempt is for people, not for load
     if config is not None:
         cmd += ["--config", str(config)]
     if webhook_url is not None:
