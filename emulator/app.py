@@ -1,10 +1,17 @@
-"""create_app: the vendors at their real paths plus the control plane at `/_emulator`, on one port."""
+"""create_app: the vendors at their real paths plus the control plane at `/_emulator`, on one port.
+
+`create_app` builds the `Emulator` and the `ScenarioManager` (`app.state.emulator`, `app.state.scenarios`),
+owns their lifespan, wraps every vendor route in `vendor_endpoint` (unless the vendor already did) and
+mounts the control plane with the scenario endpoints. `control_contract()` is the control plane's OpenAPI
+document: the operations of `core.control` and of `scenarios.control`.
+"""
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -12,18 +19,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from emulator.core.control import control_routes
+from emulator.core import console, control, sink
 from emulator.core.errors import ConfigError, EmulatorError
-from emulator.core.plugin import VendorPlugin, default_render_error
+from emulator.core.plugin import VendorPlugin, default_render_error, is_wrapped, vendor_endpoint
 from emulator.core.routing import PrefixRoutes
 from emulator.core.runtime import Emulator
+from emulator.scenarios import control as scenario_control
+from emulator.scenarios.service import ScenarioManager
 from emulator.settings import Settings
+from emulator.vendors import VENDORS
+
+
+def control_contract() -> dict[str, Any]:
+    """The control plane's OpenAPI 3.1 document (`contracts/control-plane.openapi.yaml`)."""
+    return control.API.openapi(scenario_control.API)
 
 
 def load_plugins(settings: Settings) -> list[VendorPlugin]:
     """The built-in vendors plus any `module:attribute` named in `settings.plugins`."""
-    from emulator.vendors import VENDORS
-
     plugins = list(VENDORS)
     for spec in settings.plugins:
         module_name, _, attr = spec.partition(":")
@@ -58,6 +71,16 @@ def _http_error(emulator: Emulator) -> Callable[[Request, Exception], Awaitable[
     return handler
 
 
+def _wrapped(emulator: Emulator, plugin: VendorPlugin, routes: list[BaseRoute]) -> list[BaseRoute]:
+    """Every vendor route behind `vendor_endpoint` (journal + the vendor's error envelope), exactly once."""
+    out: list[BaseRoute] = []
+    for r in routes:
+        if isinstance(r, Route) and not is_wrapped(r.endpoint):
+            r = Route(r.path, vendor_endpoint(emulator, plugin, r.endpoint), methods=r.methods, name=r.name)
+        out.append(r)
+    return out
+
+
 def _by_base_path(plugin: VendorPlugin, routes: list[BaseRoute]) -> list[BaseRoute]:
     """Put a vendor's routes behind one `PrefixRoutes` per base path (one tree walk per request instead of
     one regular expression per route); routes outside the base paths stay plain."""
@@ -78,18 +101,27 @@ def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin]
     settings = settings or Settings()
     emulator = Emulator(settings, load_plugins(settings) if plugins is None else plugins)
 
+    scenarios = ScenarioManager(emulator)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await emulator.start()
         try:
+            await scenarios.started(app)
             yield
         finally:
-            await emulator.stop()
+            try:
+                await scenarios.close()
+            finally:
+                await emulator.stop()
 
     routes: list[BaseRoute] = []
     for plugin in emulator.plugins.values():  # vendors first: they carry the load
-        routes.extend(_by_base_path(plugin, plugin.routes(emulator)))
-    routes.append(Mount("/_emulator", routes=control_routes(emulator)))
+        routes.extend(_by_base_path(plugin, _wrapped(emulator, plugin, plugin.routes(emulator))))
+    more = [*sink.routes(emulator), *scenario_control.API.routes(scenarios)]
+    routes.append(Mount("/_emulator", routes=control.control_routes(emulator, control_contract, more)))
+    console.attach(emulator)
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error(emulator)})
     app.state.emulator = emulator
+    app.state.scenarios = scenarios
     return app

@@ -44,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="YAML config file (CXEMU_CONFIG)")
     serve.add_argument("--auth", help="open (default) or strict (CXEMU_AUTH)")
     serve.add_argument("--webhook-url", help="default webhook target for vendors configured outside their API")
+    serve.add_argument(
+        "--no-webhook-log",
+        action="store_false",
+        dest="webhook_log",
+        default=None,
+        help="no console line per webhook delivery attempt (CXEMU_WEBHOOK_LOG=false)",
+    )
     serve.add_argument("--state-file", help="save state here on shutdown and restore it on start")
     serve.add_argument("--log-level", help="debug, info (default), warning, error, critical")
     serve.add_argument("--plugin", action="append", dest="plugins", help="extra vendor plugin module:attribute")
@@ -95,6 +102,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         name: getattr(args, name)
         for name in ("host", "port", "seed", "clock", "config", "auth", "webhook_url", "state_file", "log_level")
     }
+    overrides["webhook_log"] = args.webhook_log
     if args.plugins:
         overrides["plugins"] = tuple(args.plugins)
     return Settings.load(os.environ, overrides)
@@ -113,6 +121,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from emulator.app import create_app
+    from emulator.core import sink
 
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -134,10 +143,12 @@ def _serve(args: argparse.Namespace) -> int:
     shown = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
     url = f"http://{shown}:{port}"
     emulator = app.state.emulator
+    sink_url = sink.listening(emulator, settings.host, port)
     lines = [
         f"cxemu {__version__} on {url}  (seed {settings.seed}, {settings.clock} clock, {settings.auth} auth)",
         *(f"  {p.title:<28} {', '.join(p.base_paths)}" for p in emulator.plugins.values()),
         f"  {'control plane':<28} {url}/_emulator  (health: {url}/_emulator/health)",
+        f"  {'webhook sink':<28} {settings.webhook_url or sink_url + sink.PREFIX}  (webhooks with no target of yours)",
     ]
     print("\n".join(lines), flush=True)
     config = uvicorn.Config(
@@ -163,8 +174,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _export(out: Path, *, check: bool) -> int:
-    from emulator.app import load_plugins
-    from emulator.core.control import control_contract
+    from emulator.app import control_contract, load_plugins
 
     docs: dict[str, dict[str, Any]] = {"control-plane": control_contract()}
     for plugin in load_plugins(Settings()):
@@ -222,7 +232,7 @@ def _scenario_run(args: argparse.Namespace) -> int:
 
     from emulator.app import load_plugins
     from emulator.scenarios.report import junit, render, summary_line
-    from emulator.scenarios.runner import run_path
+    from emulator.scenarios.standalone import run_path
 
     seed: int | None = None
     if args.seed is not None:

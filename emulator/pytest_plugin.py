@@ -73,6 +73,7 @@ class ServerThread:
         import uvicorn
 
         from emulator.app import create_app
+        from emulator.core import sink
         from emulator.settings import Settings
 
         self.settings = Settings.load({}, {"host": "127.0.0.1", "port": 0, **settings_overrides})
@@ -80,7 +81,7 @@ class ServerThread:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(1024)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.url = sink.listening(self.app.state.emulator, "127.0.0.1", self.sock.getsockname()[1])
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
@@ -271,7 +272,7 @@ class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         from emulator.app import load_plugins
         from emulator.scenarios.report import render
-        from emulator.scenarios.runner import run_path
+        from emulator.scenarios.standalone import run_path
         from emulator.settings import Settings
 
         extra = tuple(self.config.getini("cxemu_plugins")) + tuple(self.config.getoption("--cxemu-plugin") or ())

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.errors import ConfigError
+from emulator.core.outbound import check_http_url
 from emulator.core.webhooks import ChaosConfig
 from emulator.core.yamllines import LineLoader, PathKey, TooLarge, format_path, nearest_line
 
@@ -55,8 +56,10 @@ class Settings(BaseModel):
         "open", description="`open`: unknown credentials create a tenant; `strict`: only configured ones work"
     )
     webhook_url: str | None = Field(
-        None, description="default target for webhooks configured outside a vendor's API (e.g. CM.com MO)"
+        None, description="default target for webhooks configured outside a vendor's API (else the built-in sink)"
     )
+    webhook_log: bool = Field(True, description="a console line per webhook delivery attempt (at log level info)")
+    sink_size: int = Field(1_000, ge=1, le=100_000, description="requests the built-in webhook sink keeps")
     state_file: Path | None = Field(None, description="snapshot saved on graceful shutdown and restored on start")
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     journal_size: int = Field(10_000, ge=0, description="inbound requests kept in the journal")
@@ -87,8 +90,9 @@ class Settings(BaseModel):
     @field_validator("webhook_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
+        problem = None if value is None else check_http_url(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("plugins", "webhook_allow_hosts", mode="before")

@@ -22,7 +22,7 @@ import inspect
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -75,11 +75,6 @@ class VirtualClock:
         if when < self._now:
             raise ValueError("a virtual clock never goes backwards")
         self._now = when
-
-
-def now_ms(clock: Clock) -> int:
-    """Epoch milliseconds, as most vendors put in webhooks."""
-    return round(clock.now() * 1000)
 
 
 def iso(ts: float, *, millis: bool = False) -> str:
@@ -268,12 +263,13 @@ class Scheduler:
             LOG.exception("timer callback failed")
         await self.settle()
 
-    def _pop_due(self, horizon: float) -> Iterator[Timer]:
+    def _pop_due(self, horizon: float) -> Timer | None:
+        """The earliest live timer due by `horizon`, taken off the heap (cancelled ones are dropped)."""
         while self._heap and self._heap[0].when <= horizon:
             timer = heapq.heappop(self._heap)
             if not timer.cancelled:
-                yield timer
-                return
+                return timer
+        return None
 
     async def advance(self, seconds: float) -> IdleResult:
         """Virtual clock: move time forward by `seconds`, running every timer that falls due."""
@@ -286,7 +282,7 @@ class Scheduler:
             target = round(self.clock.now() + seconds, 6)  # see DUE_SLACK
             ran = 0
             while True:
-                due = next(self._pop_due(target + DUE_SLACK), None)
+                due = self._pop_due(target + DUE_SLACK)
                 if due is None:
                     break
                 ran += 1
@@ -318,7 +314,7 @@ class Scheduler:
         async with self._advancing:
             await self.settle()
             while True:
-                due = next(self._pop_due(float("inf")), None)
+                due = self._pop_due(float("inf"))
                 if due is None:
                     break
                 ran += 1

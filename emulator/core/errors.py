@@ -36,15 +36,5 @@ class Unauthorized(EmulatorError):
     code = "unauthorized"
 
 
-class Forbidden(EmulatorError):
-    status_code = 403
-    code = "forbidden"
-
-
-class Conflict(EmulatorError):
-    status_code = 409
-    code = "conflict"
-
-
 class ConfigError(ValueError):
     """Bad settings or config file; the message names the field at fault."""

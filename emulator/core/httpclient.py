@@ -6,7 +6,10 @@ measured on these machines, one core: httpx ~565 deliveries/s, aiohttp ~2,100/s,
 client several times more (shared/peers-bench). This one does just what delivery needs:
 
 - a pool of idle keep-alive connections per (scheme, host, port), up to `limit` open in all;
-- `Content-Length`, chunked and read-until-close answers; the first `excerpt` bytes of the body are kept;
+- answers are framed by llhttp (`httptools.HttpResponseParser`, the parser uvicorn uses): `Content-Length`,
+  chunked (with extensions and trailers), 1xx skipped, read-until-close; only the first `excerpt` bytes of
+  the body are kept. A malformed answer, or one cut short, fails that request and closes its connection;
+  bytes after a whole answer keep the answer but the connection is not reused;
 - one timeout per request on the loop's timer (no extra task);
 - a request on a reused connection that the server had already closed (no byte of answer arrived) is sent
   once more on a fresh connection, as other clients do;
@@ -16,12 +19,18 @@ client several times more (shared/peers-bench). This one does just what delivery
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
 
+import httptools
+
+from emulator.core.outbound import check_http_url
+
 _MAX_HEAD = 64 * 1024
+_UNSAFE = re.compile(r"[\x00-\x20\x7f]")  # would break the request line written from the URL
 
 
 class HttpError(Exception):
@@ -49,17 +58,24 @@ class Answer:
 
 
 class _Conn(asyncio.Protocol):
-    """One connection; answers one request at a time."""
+    """One connection; answers one request at a time. Framing is llhttp's (`httptools`, as uvicorn uses)."""
 
     def __init__(self, excerpt: int) -> None:
         self.excerpt = excerpt
         self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
         self.waiter: asyncio.Future[Answer] | None = None
         self.closed = False
-        self._head: tuple[int, dict[bytes, bytes], int] | None = None  # status, headers, body start
-        self._got_bytes = False
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._parser = httptools.HttpResponseParser(self)  # ready for the next answer once one is complete
+        self._reset()
+
+    def _reset(self) -> None:
+        self._first = b""  # the first bytes of the answer, for the error text when it is not HTTP
+        self._head_bytes = 0  # bytes received before the head was complete
+        self._status = 0
+        self._keep = False
+        self._framed = False  # Content-Length or chunked: the end is known without the server closing
+        self._body = bytearray()
 
     # -- protocol ---------------------------------------------------------------------------------------
 
@@ -68,44 +84,78 @@ class _Conn(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        self._got_bytes = True
-        self.buf += data
-        if self.waiter is not None and not self.waiter.done():
-            try:
-                answer = self._parse(eof=False)
-            except HttpError as exc:
-                self.waiter.set_exception(exc)
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            self.close()  # bytes nobody asked for: the connection is out of step, never reuse it
+            return
+        if not self._first:
+            self._first = data[:80]
+        if not self._status:
+            self._head_bytes += len(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            if waiter.done():  # a whole answer, then more bytes: keep the answer, drop the connection
                 self.close()
                 return
-            if answer is not None:
-                self.waiter.set_result(answer)
+            waiter.set_exception(self._malformed(exc))
+            self.close()
+            return
+        if not waiter.done() and not self._status and self._head_bytes > _MAX_HEAD:
+            waiter.set_exception(HttpError("answer head too large"))
+            self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if not self.lost.done():
             self.lost.set_result(None)
         waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            if not self._got_bytes:
-                waiter.set_exception(_Closed("connection closed before any answer"))
-                return
-            try:
-                answer = self._parse(eof=True)
-            except HttpError as err:
-                waiter.set_exception(err)
-                return
-            if answer is None:
-                waiter.set_exception(HttpError("connection closed in the middle of the answer"))
-            else:
-                waiter.set_result(answer)
+        if waiter is None or waiter.done():
+            return
+        if not self._first:
+            waiter.set_exception(_Closed("connection closed before any answer"))
+        elif self._status >= 200 and not self._framed:  # read until close: the server's close ends the body
+            waiter.set_result(Answer(self._status, bytes(self._body), False))
+        else:
+            waiter.set_exception(HttpError("connection closed in the middle of the answer"))
+
+    # -- parser callbacks (httptools) -------------------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() in (b"content-length", b"transfer-encoding"):
+            self._framed = True
+
+    def on_headers_complete(self) -> None:
+        self._status = self._parser.get_status_code()
+        self._keep = self._parser.should_keep_alive()
+        if self._status in (204, 304):
+            self._framed = True
+
+    def on_body(self, body: bytes) -> None:
+        room = self.excerpt - len(self._body)
+        if room > 0:
+            self._body += body[:room]
+
+    def on_message_complete(self) -> None:
+        if self._status < 200:  # 100 Continue and friends: the real answer follows on the same parser
+            self._status, self._framed = 0, False
+            return
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(Answer(self._status, bytes(self._body), self._keep))
+
+    def _malformed(self, exc: httptools.HttpParserError) -> HttpError:
+        if not self._status:
+            line = self._first.split(b"\r\n", 1)[0]
+            if not line.startswith(b"HTTP/"):
+                return HttpError(f"not an HTTP answer: {line!r}")
+        reason = str(exc)
+        return HttpError(f"{'bad Content-Length' if 'Content-Length' in reason else 'malformed answer'}: {reason}")
 
     # -- requests ---------------------------------------------------------------------------------------
 
     def send(self, request: bytes) -> asyncio.Future[Answer]:
         assert self.transport is not None
-        self.buf.clear()
-        self._head = None
-        self._got_bytes = False
+        self._reset()
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(request)
         return self.waiter
@@ -114,70 +164,6 @@ class _Conn(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
-
-    # -- parsing ----------------------------------------------------------------------------------------
-
-    def _parse(self, *, eof: bool) -> Answer | None:
-        if self._head is None:
-            end = self.buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self.buf) > _MAX_HEAD:
-                    raise HttpError("answer head too large")
-                return None
-            lines = bytes(self.buf[:end]).split(b"\r\n")
-            parts = lines[0].split(b" ", 2)
-            if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-                raise HttpError(f"not an HTTP answer: {lines[0][:80]!r}")
-            headers: dict[bytes, bytes] = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(b":")
-                headers[name.strip().lower()] = value.strip()
-            status = int(parts[1])
-            if status < 200:  # 100 Continue and friends: skip to the real answer
-                del self.buf[: end + 4]
-                return self._parse(eof=eof)
-            self._head = (status, headers, end + 4)
-            if parts[0] == b"HTTP/1.0" and headers.get(b"connection", b"").lower() != b"keep-alive":
-                headers[b"connection"] = b"close"
-        status, headers, start = self._head
-        keep = headers.get(b"connection", b"").lower() != b"close"
-        if status in (204, 304):
-            return Answer(status, b"", keep)
-        if b"content-length" in headers:
-            try:
-                length = int(headers[b"content-length"])
-            except ValueError:
-                raise HttpError("bad Content-Length") from None
-            if len(self.buf) - start < length:
-                return None
-            return Answer(status, bytes(self.buf[start : start + min(length, self.excerpt)]), keep)
-        if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-            return self._chunked(status, start, keep)
-        if not eof:
-            return None  # read until the server closes
-        return Answer(status, bytes(self.buf[start : start + self.excerpt]), False)
-
-    def _chunked(self, status: int, pos: int, keep: bool) -> Answer | None:
-        body = bytearray()
-        while True:
-            line_end = self.buf.find(b"\r\n", pos)
-            if line_end < 0:
-                return None
-            try:
-                size = int(bytes(self.buf[pos:line_end]).split(b";")[0], 16)
-            except ValueError:
-                raise HttpError("bad chunk size") from None
-            if size == 0:
-                rest = self.buf[line_end + 2 :]
-                if not rest.startswith(b"\r\n") and b"\r\n\r\n" not in rest:
-                    return None  # the (empty or trailer) end of the body has not arrived yet
-                return Answer(status, bytes(body[: self.excerpt]), keep)
-            chunk_start = line_end + 2
-            if len(self.buf) < chunk_start + size + 2:
-                return None
-            if len(body) < self.excerpt:
-                body += self.buf[chunk_start : chunk_start + size]
-            pos = chunk_start + size + 2
 
 
 class HttpClient:
@@ -198,9 +184,13 @@ class HttpClient:
     def _target(self, url: str) -> _Target:
         target = self._targets.get(url)
         if target is None:
+            problem = check_http_url(url)
+            if problem is None and _UNSAFE.search(url):
+                problem = f"not a valid URL: {url!r} (a space or control character)"
+            if problem is not None:
+                raise HttpError(problem)
             parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise HttpError(f"not an http(s) URL: {url!r}")
+            assert parts.hostname is not None
             port = parts.port or (443 if parts.scheme == "https" else 80)
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             default = (parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)

@@ -8,21 +8,30 @@ and exports its OpenAPI contract.
 
 Vendor handlers are wrapped by `vendor_endpoint`: it journals the request, turns `EmulatorError` (and
 anything unexpected) into the vendor's own error envelope, and never lets an exception escape as a bare
-500 page.
+500 page. `create_app` applies it to every vendor route that is not wrapped yet, so a vendor may register
+plain handlers (a route wrapped by the vendor itself is marked and never wrapped twice).
+
+The kernel also owns what every vendor used to copy:
+- provisioning: `POST /_emulator/tenants` creates the tenant, marks it provisioned in the store
+  (`Store.provisioned`) and returns `credentials(emu, tx)`; the older `provision` hook still wins when set;
+- behaviour: with `behaviour=BehaviourSpec(Model, "attr")` the kernel serves
+  `PUT /_emulator/vendors/<slug>/tenants/<tenant>/behaviour` (a partial merge, validated) and scenarios get a
+  generic `behaviour:` step, both through `merge_behaviour`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
 
+from emulator.core.api import WRAPPED, Endpoint, route
 from emulator.core.clock import JobHandler, wall_monotonic
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
@@ -32,12 +41,33 @@ from emulator.core.webhooks import WebhookPolicy
 
 if TYPE_CHECKING:
     from emulator.core.runtime import Emulator
-    from emulator.scenarios.hooks import ScenarioHooks
 
 LOG = logging.getLogger(__name__)
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+__all__ = ["WRAPPED", "BehaviourSpec", "Endpoint", "ScenarioSupport", "VendorPlugin", "route", "set_tenant"]
+
 ErrorRenderer = Callable[[EmulatorError, Request], Response]
+
+
+class ScenarioSupport(Protocol):
+    """What `VendorPlugin.scenario` holds: an `emulator.scenarios.hooks.ScenarioHooks`. The kernel only
+    carries it; the scenarios package reads it."""
+
+    @property
+    def setup_model(self) -> type[BaseModel]: ...
+
+
+@dataclass(frozen=True)
+class BehaviourSpec:
+    """Where a tenant's behaviour knobs live: `getattr(state, attr)` is an instance of `model`."""
+
+    model: type[BaseModel]
+    attr: str = "behaviour"
+
+
+Credentials = Callable[["Emulator", Tx[Any]], dict[str, Any]]
+"""What a client needs for a tenant, computed inside the provisioning unit of work (it may mint a secret
+with `tx.ids`, and read the vendor's config through the emulator)."""
 
 
 @dataclass(frozen=True)
@@ -50,9 +80,10 @@ class VendorPlugin:
     new_state: Callable[[Emulator, str, TenantIds], BaseModel]
     """Build a tenant's state from scratch (reset builds it again)."""
     routes: Callable[[Emulator], list[BaseRoute]]
-    """The vendor API at its real paths; wrap each endpoint with `vendor_endpoint`."""
+    """The vendor API at its real paths (plain handlers: `create_app` wraps each with `vendor_endpoint`)."""
     base_paths: tuple[str, ...] = ()
-    """Printed at start-up and used to attribute journal entries."""
+    """Path prefixes: printed at start-up, they group the routes into one `PrefixRoutes` tree each and make
+    unknown paths and wrong methods under them answer in the vendor's error envelope."""
     render_error: ErrorRenderer | None = None
     webhook_policy: Callable[[Emulator], WebhookPolicy] | None = None
     jobs: Callable[[Emulator], Mapping[str, JobHandler]] | None = None
@@ -65,19 +96,22 @@ class VendorPlugin:
     """Act-by-hand routes, mounted under `/_emulator/vendors/<slug>`."""
     contract: Callable[[], dict[str, Any]] | None = None
     """The vendor's OpenAPI 3.1 document (paths + webhooks)."""
+    credentials: Credentials | None = None
+    """What `POST /_emulator/tenants` returns for a tenant (the kernel creates and marks it provisioned)."""
     provision: Callable[[Emulator, str], Awaitable[dict[str, Any]]] | None = None
-    """Create a tenant (if needed) and return the credentials a client uses for it."""
+    """Older form of `credentials`, kept until every vendor moves: create the tenant, mark it provisioned in
+    its own state and return its credentials. Wins over `credentials` when set."""
+    behaviour: BehaviourSpec | None = None
+    """A tenant's behaviour knobs: the kernel serves `PUT .../tenants/<tenant>/behaviour` and the scenario
+    `behaviour:` step for them."""
     config_model: type[BaseModel] | None = None
     """Validates this vendor's section of the config file (`vendors: {<slug>: ...}`)."""
     on_start: Callable[[Emulator], Awaitable[None]] | None = None
-    scenario: ScenarioHooks | None = None
+    scenario: ScenarioSupport | None = None
     """Scenario support: the vendor's `setup` model, actor actions and step kinds (`emulator.scenarios.hooks`)."""
-    extras: Mapping[str, Any] = field(default_factory=dict)
 
 
 def default_render_error(exc: EmulatorError, request: Request) -> Response:
-    from starlette.responses import JSONResponse
-
     return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status_code)
 
 
@@ -115,7 +149,13 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
 
     endpoint.__name__ = getattr(fn, "__name__", "endpoint")
     endpoint.__doc__ = fn.__doc__
+    setattr(endpoint, WRAPPED, True)
     return endpoint
+
+
+def is_wrapped(fn: Any) -> bool:
+    """Whether `fn` is already a `vendor_endpoint` (or a `route` dispatching only to such)."""
+    return bool(getattr(fn, WRAPPED, False))
 
 
 def set_tenant(request: Request, tenant: str) -> None:
@@ -123,20 +163,10 @@ def set_tenant(request: Request, tenant: str) -> None:
     request.scope["cxemu.tenant"] = tenant
 
 
-def route(path: str, handlers: Mapping[str, Endpoint], *, wrap: Callable[[Endpoint], Endpoint] | None = None) -> Route:
-    """One Starlette route serving several methods, so a 405 lists every allowed method in `Allow`.
-
-    `handlers` maps an HTTP method to its handler; `wrap` (e.g. `vendor_endpoint` bound to a vendor)
-    is applied to each.
-    """
-    table = {m.upper(): (wrap(fn) if wrap else fn) for m, fn in handlers.items()}
-    if len(table) == 1:
-        ((method, fn),) = table.items()
-        return Route(path, fn, methods=[method])
-
-    async def dispatch(request: Request) -> Response:
-        method = "GET" if request.method == "HEAD" else request.method
-        return await table[method](request)
-
-    dispatch.__name__ = "_".join(getattr(fn, "__name__", m.lower()) for m, fn in table.items())
-    return Route(path, dispatch, methods=list(table))
+def merge_behaviour(spec: BehaviourSpec, state: BaseModel, changes: Mapping[str, Any]) -> BaseModel:
+    """Put `changes` over the tenant's behaviour (fields not named stay), validated as a whole; raises
+    `ValidationError` and leaves the state as it was when the result is not valid."""
+    current: BaseModel = getattr(state, spec.attr)
+    merged = spec.model.model_validate({**current.model_dump(), **changes})
+    setattr(state, spec.attr, merged)
+    return merged

@@ -3,7 +3,9 @@
 Starlette tries routes in order, one regular expression each; an 8x8 `GET /conversations/{id}` would be
 tested against every route before it. `PrefixRoutes` keeps a vendor's routes in a tree keyed by path
 segment (`{name}` segments match any non-empty segment), so a request costs one walk down the tree.
-Matching, 405 with `Allow`, and path parameters behave as with plain Starlette routes.
+Matching, 405 with `Allow`, and path parameters behave as with plain Starlette routes. Parameters are whole
+segments and strings: a convertor (`{id:int}`) or a partial segment (`{id}.json`) is refused with a
+ValueError when the routes are built, rather than silently matched differently from Starlette.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.types import Receive, Scope, Send
 
 
@@ -35,8 +37,8 @@ class PrefixRoutes(BaseRoute):
     def _add(self, route: Route) -> None:
         node = self._root
         for seg in route.path[len(self.prefix) + 1 :].split("/"):
-            if seg.startswith("{") and seg.endswith("}"):
-                name = seg[1:-1].split(":", 1)[0]
+            if "{" in seg or "}" in seg:
+                name = _param_name(route.path, seg)
                 if node.param is None:
                     node.param = (name, _Node())
                 elif node.param[0] != name:
@@ -91,6 +93,14 @@ class PrefixRoutes(BaseRoute):
                 return route.url_path_for(name, **path_params)
             except Exception:
                 continue
-        from starlette.routing import NoMatchFound
-
         raise NoMatchFound(name, path_params)
+
+
+def _param_name(path: str, seg: str) -> str:
+    """The name of a whole-segment `{name}`; anything the tree would not match as Starlette does is refused."""
+    name = seg[1:-1]
+    if not (seg.startswith("{") and seg.endswith("}")) or "{" in name or "}" in name:
+        raise ValueError(f"{path}: a parameter must be a whole path segment, got {seg!r}")
+    if ":" in name:
+        raise ValueError(f"{path}: path convertors ({seg}) are not supported; parameters match as strings")
+    return name

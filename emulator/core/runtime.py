@@ -89,6 +89,18 @@ class Emulator:
             for kind, handler in plugin.jobs(self).items():
                 self.scheduler.register_job(kind, handler)
 
+    async def provision(self, slug: str, tenant: str) -> dict[str, Any]:
+        """Create the tenant if needed, mark it provisioned and return its credentials (`POST /tenants`).
+
+        A plugin's own `provision` hook (the older form) wins; without `credentials` the answer is `{}`."""
+        plugin = self.plugins[slug]
+        if plugin.provision is not None:
+            return await plugin.provision(self, tenant)
+        async with self.store.tenant(slug, tenant) as tx:
+            creds = plugin.credentials(self, tx) if plugin.credentials is not None else {}
+        self.store.mark_provisioned(slug, tenant)
+        return creds
+
     def vendor_config(self, slug: str) -> Any:
         """The validated `vendors.<slug>` section of the config (the vendor's config model, or a dict)."""
         return self._vendor_config[slug]

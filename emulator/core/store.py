@@ -3,13 +3,16 @@
 Each vendor declares its state as one pydantic model built by a constructor; a tenant's slot holds that
 model plus the tenant's id counters. Vendor code reaches state only through a unit of work:
 
-    async with store.tenant("eightbyeight", tenant) as tx:
-        conversation = tx.state.create_conversation(tx, ...)
+    STORE = store.of("eightbyeight", EightByEightState)      # a typed view: tx.state is an EightByEightState
+    async with STORE.tenant(tenant) as tx:
+        conversation = st.create_conversation(tx, ...)      # state transitions are module functions
         tx.emit("conversation.created", conversation.id, {...})
 
 Leaving the block commits: the events recorded on `tx` go to the commit hook (event bus, webhook
-dispatcher, actors). An exception discards the events and puts the id counters back. State methods
+dispatcher, actors). An exception discards the events and puts the id counters back. State transitions
 validate before they mutate, so a rejected request leaves state as it was.
+
+A slot also says whether the tenant was provisioned (`POST /_emulator/tenants`); `strict` auth reads it.
 
 Reset builds a slot again from its constructor; nothing is cleared field by field. The memory backend
 is the only one for now; the interface is small enough for a shared backend (Redis) to replace it.
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -41,6 +44,7 @@ class Slot:
     state: BaseModel
     counters: dict[str, int] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    provisioned: bool = False
 
 
 @dataclass
@@ -122,6 +126,19 @@ class Store:
             self._slots[(vendor, tenant)] = slot
         return slot
 
+    def provisioned(self, vendor: str, tenant: str) -> bool:
+        """Whether the tenant was provisioned (`mark_provisioned`); False for a tenant without state."""
+        slot = self._slots.get((vendor, tenant))
+        return slot is not None and slot.provisioned
+
+    def mark_provisioned(self, vendor: str, tenant: str) -> None:
+        """Mark an existing tenant provisioned (the kernel does, in `Emulator.provision`)."""
+        self._slot(vendor, tenant, create=False).provisioned = True
+
+    def of(self, vendor: str, state_type: type[S]) -> VendorStore[S]:
+        """A view of one vendor's tenants whose state mypy knows is a `state_type`."""
+        return VendorStore(self, vendor, state_type)
+
     def peek(self, vendor: str, tenant: str) -> BaseModel | None:
         """Read-only look at a tenant's state (no unit of work, no commit)."""
         slot = self._slots.get((vendor, tenant))
@@ -157,10 +174,13 @@ class Store:
     def snapshot(self) -> dict[str, Any]:
         out: dict[str, dict[str, Any]] = {}
         for (vendor, tenant), slot in sorted(self._slots.items()):
-            out.setdefault(vendor, {})[tenant] = {
+            entry: dict[str, Any] = {
                 "state": slot.state.model_dump(mode="json", by_alias=True),
                 "counters": dict(sorted(slot.counters.items())),
             }
+            if slot.provisioned:
+                entry["provisioned"] = True
+            out.setdefault(vendor, {})[tenant] = entry
         return out
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -172,6 +192,36 @@ class Store:
                 continue
             for tenant, entry in tenants.items():
                 slots[(vendor, tenant)] = Slot(
-                    state=state_type.model_validate(entry["state"]), counters=dict(entry["counters"])
+                    state=state_type.model_validate(entry["state"]),
+                    counters=dict(entry["counters"]),
+                    provisioned=bool(entry.get("provisioned", False)),
                 )
         self._slots = slots
+
+
+class VendorStore(Generic[S]):
+    """One vendor's tenants, typed: `tenant()` yields `Tx[S]` and `peek()` returns `S | None`.
+
+    Build it once per vendor (`store.of(SLUG, MyState)`); it holds no state of its own, so reset and
+    restore (which replace slots) are seen at once."""
+
+    __slots__ = ("state_type", "store", "vendor")
+
+    def __init__(self, store: Store, vendor: str, state_type: type[S]) -> None:
+        self.store = store
+        self.vendor = vendor
+        self.state_type = state_type
+
+    def tenant(self, tenant: str, *, create: bool = True) -> AbstractAsyncContextManager[Tx[S]]:
+        """`Store.tenant` for this vendor, typed."""
+        return self.store.tenant(self.vendor, tenant, create=create)
+
+    def peek(self, tenant: str) -> S | None:
+        state = self.store.peek(self.vendor, tenant)
+        return state if isinstance(state, self.state_type) else None
+
+    def exists(self, tenant: str) -> bool:
+        return self.store.exists(self.vendor, tenant)
+
+    def provisioned(self, tenant: str) -> bool:
+        return self.store.provisioned(self.vendor, tenant)

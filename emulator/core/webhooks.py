@@ -12,6 +12,9 @@
   window, delay, drop the first attempt, receiver timeout) whose decisions depend only on the seed and
   the event id.
 - Pending deliveries are part of the snapshot, so a graceful shutdown persists what it cannot deliver.
+- Hooks: `attempt_listeners` are told of every attempt once its outcome is decided (the console line,
+  `core.console`); `route_in_process` hands URLs under a prefix to a local function instead of the network
+  (the built-in sink of an app that runs with no socket listening, `core.sink`).
 """
 
 from __future__ import annotations
@@ -21,22 +24,24 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from emulator.core.clock import Scheduler, Timer, wall_monotonic
-from emulator.core.httpclient import HttpClient, HttpError
+from emulator.core.delivery import Attempt as Attempt
+from emulator.core.delivery import Delivery as Delivery
+from emulator.core.delivery import SnapshotDeliveries
+from emulator.core.httpclient import Answer, HttpClient, HttpError
 from emulator.core.ids import global_random
 from emulator.core.offload import Offload
+from emulator.core.outbound import check_http_url
 from emulator.core.store import Outbound
 
 LOG = logging.getLogger(__name__)
 
-DeliveryStatus = Literal["pending", "delivered", "failed"]
 EXCERPT_BYTES = 512
 TRIM_SKIP_LIMIT = 64
 """Pending deliveries moved aside per trim; the log exceeds its size only by what is still pending."""
@@ -61,6 +66,10 @@ class AttemptContext:
 
 
 HeaderHook = Callable[[AttemptContext], dict[str, str]]
+Poster = Callable[[str, bytes, dict[str, str], float], Awaitable[Answer]]
+"""How one request is sent: (url, body, headers, timeout) -> the receiver's answer."""
+AttemptListener = Callable[["Delivery", "Attempt"], None]
+"""Told of an attempt once the delivery's next step is decided (status, `not_before` of the retry)."""
 
 
 def compact_json(payload: Any) -> bytes:
@@ -116,77 +125,6 @@ class ChaosConfig(BaseModel):
     @property
     def active(self) -> bool:
         return any((self.duplicate, self.drop_first, self.delay, self.reorder_window, self.timeout))
-
-
-@dataclass
-class Attempt:
-    n: int
-    at: float
-    url: str
-    headers: dict[str, str]
-    status: int | None = None
-    response_excerpt: str = ""
-    latency_ms: float = 0.0
-    error: str | None = None
-    chaos: str | None = None
-
-
-@dataclass
-class Delivery:
-    id: str
-    seq: int
-    vendor: str
-    tenant: str
-    event_id: str
-    event_type: str
-    subject: str
-    url: str
-    body: bytes
-    profile: dict[str, Any]
-    created_at: float
-    not_before: float
-    status: DeliveryStatus = "pending"
-    attempts: list[Attempt] = field(default_factory=list)
-    redelivery_of: str | None = None
-    chaos: list[str] = field(default_factory=list)
-
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.url, self.vendor, self.tenant, self.subject)
-
-    def payload(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return self.body.decode(errors="replace")
-
-    def to_json(self, *, with_body: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "vendor": self.vendor,
-            "tenant": self.tenant,
-            "event_id": self.event_id,
-            "event": self.event_type,
-            "subject": self.subject,
-            "url": self.url,
-            "status": self.status,
-            "created_at": self.created_at,
-            "next_attempt_at": self.not_before if self.status == "pending" else None,
-            "attempts": [asdict(a) for a in self.attempts],
-            "redelivery_of": self.redelivery_of,
-            "chaos": list(self.chaos),
-        }
-        if with_body:
-            out["body"] = self.payload()
-        return out
-
-    def persist(self) -> dict[str, Any]:
-        out = self.to_json()
-        out["body_text"] = self.body.decode()
-        out["profile"] = self.profile
-        out["seq"] = self.seq
-        del out["body"]
-        return out
 
 
 @dataclass(frozen=True)
@@ -246,6 +184,8 @@ class WebhookDispatcher:
         self._changed: asyncio.Event | None = None
         self._closing = False
         self._pumps: set[asyncio.Task[None]] = set()
+        self._in_process: dict[str, Poster] = {}
+        self.attempt_listeners: list[AttemptListener] = []
 
     # -- configuration --------------------------------------------------------------------------------
 
@@ -254,6 +194,13 @@ class WebhookDispatcher:
 
     def policy(self, vendor: str) -> WebhookPolicy:
         return self.policies.setdefault(vendor, WebhookPolicy())
+
+    def route_in_process(self, prefix: str, post: Poster | None) -> None:
+        """Send requests whose URL starts with `prefix` through `post` instead of the network; None removes it."""
+        if post is None:
+            self._in_process.pop(prefix, None)
+        else:
+            self._in_process[prefix] = post
 
     # -- submitting -----------------------------------------------------------------------------------
 
@@ -343,6 +290,7 @@ class WebhookDispatcher:
                         d.not_before, lambda: self._kick(key), vendor=d.vendor, tenant=d.tenant
                     )
                     return
+                tried = len(d.attempts)
                 ok = await self._attempt(d)
                 if d not in queue.items:
                     continue  # forgotten by a reset while in flight: the head is now another delivery
@@ -360,10 +308,20 @@ class WebhookDispatcher:
                     else:
                         d.not_before = self.clock.now() + ladder[failed_attempts - 1]
                 self._notify()
+                if self.attempt_listeners:
+                    self._tell(d, tried)
         finally:
             queue.running = False
             if not queue.items and queue.wake is None and self._queues.get(key) is queue:
                 del self._queues[key]
+
+    def _tell(self, d: Delivery, tried: int) -> None:
+        for attempt in d.attempts[tried:]:
+            for listener in self.attempt_listeners:
+                try:
+                    listener(d, attempt)
+                except Exception:  # a listener never breaks delivery
+                    LOG.exception("attempt listener failed for %s", d.id)
 
     def _failed(self, d: Delivery) -> None:
         hook = self.policy(d.vendor).on_failed
@@ -380,7 +338,7 @@ class WebhookDispatcher:
         if n == 0 and "drop_first" in d.chaos:
             d.attempts.append(Attempt(n=0, at=now, url=d.url, headers={}, error="dropped by chaos", chaos="drop_first"))
             return False
-        error = self._target_error(d.url)
+        error = check_http_url(d.url, self.allow_hosts)
         if error is not None:
             d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=error))
             return False
@@ -435,7 +393,7 @@ class WebhookDispatcher:
         timeout = self.policy(d.vendor).timeout
         started = wall_monotonic()
         try:
-            answer = await self._client().post(d.url, d.body, headers, timeout)
+            answer = await self._poster(d.url)(d.url, d.body, headers, timeout)
             attempt.status = answer.status
             attempt.response_excerpt = answer.excerpt.decode(errors="replace")
         except TimeoutError:
@@ -447,17 +405,11 @@ class WebhookDispatcher:
         attempt.latency_ms = round((wall_monotonic() - started) * 1000, 3)
         return attempt
 
-    def _target_error(self, url: str) -> str | None:
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 (raises ValueError for a port out of range)
-        except ValueError as exc:  # e.g. "http://[::1/x": an unclosed IPv6 bracket
-            return f"not a valid URL: {url!r} ({exc})"
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return f"not an http(s) URL: {url!r}"
-        if self.allow_hosts is not None and parts.hostname not in self.allow_hosts:
-            return f"host {parts.hostname!r} is not in the webhook allow-list"
-        return None
+    def _poster(self, url: str) -> Poster:
+        for prefix, post in self._in_process.items():
+            if url.startswith(prefix):
+                return post
+        return self._client().post
 
     def _client(self) -> HttpClient:
         if self._http is None:
@@ -569,27 +521,10 @@ class WebhookDispatcher:
         return {"next_seq": self._next_seq, "pending": pending}
 
     def restore(self, data: Mapping[str, Any]) -> None:
-        for raw in data.get("pending", []):
-            d = Delivery(
-                id=raw["id"],
-                seq=raw["seq"],
-                vendor=raw["vendor"],
-                tenant=raw["tenant"],
-                event_id=raw["event_id"],
-                event_type=raw["event"],
-                subject=raw["subject"],
-                url=raw["url"],
-                body=raw["body_text"].encode(),
-                profile=dict(raw.get("profile", {})),
-                created_at=raw["created_at"],
-                not_before=raw["next_attempt_at"] or raw["created_at"],
-                attempts=[Attempt(**a) for a in raw.get("attempts", [])],
-                redelivery_of=raw.get("redelivery_of"),
-                chaos=list(raw.get("chaos", [])),
-            )
-            self._enqueue(d)
-        seqs = [int(r["seq"]) + 1 for r in data.get("pending", [])]
-        self._next_seq = max([int(data.get("next_seq", 1)), self._next_seq, *seqs])
+        saved = SnapshotDeliveries.model_validate(data)
+        for entry in saved.pending:
+            self._enqueue(Delivery.restored(entry))
+        self._next_seq = max([saved.next_seq, self._next_seq, *(e.seq + 1 for e in saved.pending)])
 
     async def drain(self, timeout: float) -> int:
         """Let due deliveries go out for up to `timeout` wall seconds; returns how many are still pending."""

@@ -24,8 +24,12 @@ from pydantic_core import PydanticUndefined
 
 from emulator.core.plugin import VendorPlugin
 from emulator.scenarios import schema
+from emulator.scenarios.errors import LoadError
 from emulator.scenarios.hooks import ActionBase, ScenarioHooks
+from emulator.scenarios.loader import load_text
 from emulator.scenarios.match import OPERATORS
+from emulator.scenarios.report import render
+from emulator.scenarios.standalone import builtin_plugins, run_loaded
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / "scenarios"
@@ -134,10 +138,6 @@ def _library() -> list[str]:
 
 
 async def _failure_example(plugins: dict[str, VendorPlugin], text: str) -> str:
-    from emulator.scenarios.loader import load_text
-    from emulator.scenarios.report import render
-    from emulator.scenarios.runner import run_loaded
-
     broken = text.replace('text: "Your balance is 12.34."}}', 'text: "Your balance is 12.43."}}', 1)
     loaded = load_text(broken, "greeting.yaml", plugins)
     result = await run_loaded(loaded, plugins=list(plugins.values()))
@@ -145,9 +145,6 @@ async def _failure_example(plugins: dict[str, VendorPlugin], text: str) -> str:
 
 
 def _broken_example(plugins: dict[str, VendorPlugin]) -> str:
-    from emulator.scenarios.errors import LoadError
-    from emulator.scenarios.loader import load_text
-
     text = "name: typo\nvendor: eightbyeight\nsteps:\n  - advance: 5\n  - expect_webhook: {within: soon}\n"
     try:
         load_text(text, "typo.yaml", plugins)
@@ -344,10 +341,7 @@ def generate(plugins: Iterable[VendorPlugin]) -> str:
 
 
 def main() -> int:
-    from emulator.app import load_plugins
-    from emulator.settings import Settings
-
-    sys.stdout.write(generate(load_plugins(Settings())))
+    sys.stdout.write(generate(builtin_plugins()))
     return 0
 
 

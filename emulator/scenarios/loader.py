@@ -7,7 +7,6 @@ greater than or equal to 0`. JSON is accepted too (it is YAML).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from emulator.core.plugin import VendorPlugin
+from emulator.core.web import parse_json
 from emulator.core.yamllines import MAX_NODES, LineLoader, PathKey, TooLarge, format_path
 from emulator.scenarios.errors import LoadError, Problem
 from emulator.scenarios.hooks import ScenarioHooks
@@ -65,7 +65,7 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
         parts = (getattr(exc, "context", None), getattr(exc, "problem", None))
         problem = " ".join(str(p) for p in parts if p) or str(exc).splitlines()[0]
         try:  # not YAML, but perhaps JSON (PyYAML reads YAML 1.1: a few JSON spellings trip it)
-            return json.loads(text), {}
+            return parse_json(text), {}
         except ValueError:
             raise LoadError(source, [Problem(line, "", f"not valid YAML: {problem}")]) from None
     except RecursionError:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from emulator.scenarios.report import render
+
 StepStatus = Literal["pending", "running", "passed", "failed", "skipped"]
 RunStatus = Literal["running", "passed", "failed", "error"]
 
@@ -138,8 +140,6 @@ class ScenarioResult:
         return next((s for s in self.steps if s.status == "failed"), None)
 
     def to_json(self) -> dict[str, Any]:
-        from emulator.scenarios.report import render
-
         return {
             "id": self.id,
             "name": self.name,

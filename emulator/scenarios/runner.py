@@ -2,7 +2,7 @@
 
 The same `ScenarioRun` serves every way of running a file:
 
-- self-contained (`run_loaded` / `run_path`: the CLI and pytest items): a fresh in-process app on a virtual
+- self-contained (`standalone.run_loaded` / `run_path`: the CLI and pytest items): a fresh in-process app on a virtual
   clock seeded with the scenario's seed, and a built-in webhook receiver whose URL is `{{webhook_url}}`;
 - loaded into a running server (`service.ScenarioManager`): the server's emulator and clock, the steps in a
   background task, the actors live until the scenario is unloaded.
@@ -17,24 +17,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from emulator.core.clock import SchedulerRunaway, Timer, iso, wall_monotonic
+from emulator.core.delivery import Delivery
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
-from emulator.core.plugin import VendorPlugin
 from emulator.core.runtime import Emulator
-from emulator.core.webhooks import Delivery, DeliveryFilter
-from emulator.scenarios.errors import LoadError, ScenarioError
+from emulator.core.web import first_error
+from emulator.core.webhooks import DeliveryFilter
+from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext
-from emulator.scenarios.loader import LoadedScenario, default_tenant, load_file
+from emulator.scenarios.loader import LoadedScenario, default_tenant
 from emulator.scenarios.match import compact, get_path, subset_mismatches
-from emulator.scenarios.results import ActorError, ActorStat, NearMiss, ScenarioResult, StepResult, error_result
+from emulator.scenarios.results import ActorError, ActorStat, NearMiss, ScenarioResult, StepResult
 from emulator.scenarios.schema import (
     AdvanceStep,
     ExpectWebhookSpec,
@@ -160,7 +160,7 @@ class ScenarioRun:
             try:
                 setup = self.hooks.setup_model.model_validate(self.ctx().render(raw))
             except ValidationError as exc:
-                raise ScenarioError(_validation_message(exc)) from None
+                raise ScenarioError(first_error(exc)) from None
             variables = await self.hooks.apply_setup(self.ctx(), setup)
         except (ScenarioError, EmulatorError) as exc:
             message = exc.message if isinstance(exc, EmulatorError) else str(exc)
@@ -521,12 +521,6 @@ class ScenarioRun:
             self.result.status = "failed"
 
 
-def _validation_message(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    return f"{loc}: {err['msg']}" if loc else str(err["msg"])
-
-
 def _rerender(model: BaseModel, ctx: ScenarioContext) -> BaseModel:
     """`model` with its `{{variables}}` filled in, validated again (a filled-in value may be invalid)."""
     raw = model.model_dump(by_alias=True, exclude_unset=False)
@@ -536,59 +530,7 @@ def _rerender(model: BaseModel, ctx: ScenarioContext) -> BaseModel:
     try:
         return type(model).model_validate(rendered)
     except ValidationError as exc:
-        raise ScenarioError(f"after filling in variables: {_validation_message(exc)}") from None
+        raise ScenarioError(f"after filling in variables: {first_error(exc)}") from None
 
 
 # -- self-contained runs ----------------------------------------------------------------------------------
-
-
-async def run_loaded(
-    loaded: LoadedScenario,
-    *,
-    seed: int | None = None,
-    plugins: Sequence[VendorPlugin] | None = None,
-) -> ScenarioResult:
-    """Run a loaded scenario in a fresh in-process app on a virtual clock, with a built-in receiver."""
-    from emulator.app import create_app, load_plugins
-    from emulator.scenarios.service import manager_for
-    from emulator.settings import Settings
-
-    wall = wall_monotonic()
-    settings = Settings.load(
-        {}, {"clock": "virtual", "seed": loaded.model.seed if seed is None else seed, "log_level": "warning"}
-    )
-    app = create_app(settings, plugins=list(plugins) if plugins is not None else load_plugins(settings))
-    emu: Emulator = app.state.emulator
-    await emu.start()
-    manager = manager_for(emu)
-    try:
-        try:
-            run = await manager.start(loaded, app, background=False)
-        except ScenarioError as exc:
-            result = error_result(loaded.source, str(exc), name=loaded.model.name)
-            result.vendor, result.seed = loaded.model.vendor, emu.store.seed
-            return result
-        await run.run_steps()
-        result = run.result
-        result.webhook_bodies = [d.body for d in run._deliveries()]
-        await run.stop()
-        result.wall_seconds = wall_monotonic() - wall
-        return result
-    finally:
-        await manager.close()
-        await emu.stop()
-
-
-async def run_path(
-    path: Path, *, seed: int | None = None, plugins: Sequence[VendorPlugin] | None = None
-) -> ScenarioResult:
-    """Load and run one file self-contained; a file that does not load gives an `error` result."""
-    from emulator.app import load_plugins
-    from emulator.settings import Settings
-
-    available = list(plugins) if plugins is not None else load_plugins(Settings())
-    try:
-        loaded = load_file(path, {p.slug: p for p in available})
-    except LoadError as exc:
-        return error_result(str(path), str(exc))
-    return await run_loaded(loaded, seed=seed, plugins=available)

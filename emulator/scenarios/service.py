@@ -1,16 +1,15 @@
 """Scenarios loaded into a running server: `POST /_emulator/scenarios`, `cxemu serve --scenario FILE`.
 
-One `ScenarioManager` per Emulator (`manager_for(emu)`) keeps the runs, routes the emulator's committed events
-to their actors, and owns a built-in webhook receiver for runs that were given no `webhook_url` (the
+One `ScenarioManager` per Emulator, built and owned by `create_app` (`app.state.scenarios`; the app's
+lifespan loads the `on_start` scenarios and closes it). It keeps the runs, routes the emulator's committed
+events to their actors, and owns a built-in webhook receiver for runs that were given no `webhook_url` (the
 server's `--webhook-url` wins when set). A run's steps go on in a background task; its actors stay active
 until it is unloaded (`DELETE /_emulator/scenarios/{id}`) or another scenario is loaded for the same tenant.
 """
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from emulator.core.events import DomainEvent
@@ -31,6 +30,7 @@ class ScenarioManager:
         self.runs: dict[str, ScenarioRun] = {}
         self._seq = 0
         self.sink: WebhookSink | None = None
+        self._startup: list[tuple[LoadedScenario, Callable[[str], None]]] = []
         emu.bus.subscribe(self._on_event)
 
     def _on_event(self, event: DomainEvent) -> None:
@@ -84,6 +84,23 @@ class ScenarioManager:
             await run.stop()
         return run
 
+    def on_start(self, scenarios: Sequence[LoadedScenario], announce: Callable[[str], None] = print) -> None:
+        """Load `scenarios` when the app starts (`started`), announcing each one."""
+        self._startup += [(loaded, announce) for loaded in scenarios]
+
+    async def started(self, app: Any) -> None:
+        """Called by the app's lifespan once the emulator has started: load the scenarios given to `on_start`."""
+        for loaded, announce in self._startup:
+            try:
+                run = await self.start(loaded, app)
+            except ScenarioError as exc:
+                announce(f"scenario {loaded.source}: {exc}")
+                continue
+            announce(
+                f"  scenario {run.result.id} {loaded.model.name!r} ({loaded.source}): tenant {run.tenant}, "
+                f"webhooks to {run.variables['webhook_url']}; progress at /_emulator/scenarios/{run.result.id}"
+            )
+
     async def close(self) -> None:
         for run in list(self.runs.values()):
             await run.stop()
@@ -92,40 +109,7 @@ class ScenarioManager:
             self.sink = None
 
 
-_MANAGERS: weakref.WeakKeyDictionary[Emulator, ScenarioManager] = weakref.WeakKeyDictionary()
-
-
-def manager_for(emu: Emulator) -> ScenarioManager:
-    manager = _MANAGERS.get(emu)
-    if manager is None:
-        manager = _MANAGERS[emu] = ScenarioManager(emu)
-    return manager
-
-
-Lifespan = Callable[[Any], AbstractAsyncContextManager[None]]
-
-
 def attach(app: Any, scenarios: Sequence[LoadedScenario], announce: Callable[[str], None] = print) -> None:
-    """Load `scenarios` into `app`'s emulator once it has started (for `cxemu serve --scenario`)."""
-    inner: Lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: Any) -> AsyncIterator[None]:
-        async with inner(a):
-            manager = manager_for(a.state.emulator)
-            for loaded in scenarios:
-                try:
-                    run = await manager.start(loaded, a)
-                except ScenarioError as exc:
-                    announce(f"scenario {loaded.source}: {exc}")
-                    continue
-                announce(
-                    f"  scenario {run.result.id} {loaded.model.name!r} ({loaded.source}): tenant {run.tenant}, "
-                    f"webhooks to {run.variables['webhook_url']}; progress at /_emulator/scenarios/{run.result.id}"
-                )
-            try:
-                yield
-            finally:
-                await manager.close()
-
-    app.router.lifespan_context = lifespan
+    """Load `scenarios` into `app` once it has started (for `cxemu serve --scenario`)."""
+    manager: ScenarioManager = app.state.scenarios
+    manager.on_start(scenarios, announce)

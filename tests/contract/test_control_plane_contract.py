@@ -7,9 +7,8 @@ from pathlib import Path
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from emulator.app import create_app
+from emulator.app import control_contract, create_app
 from emulator.core.contracts import to_yaml
-from emulator.core.control import control_contract
 from tests.conftest import make_settings
 from tests.support import echo_vendor
 

@@ -19,7 +19,7 @@ from emulator.app import create_app
 from emulator.core.contracts import to_yaml
 from emulator.vendors import sangoma
 from emulator.vendors.sangoma.contract import contract
-from emulator.vendors.sangoma.wire import WEBHOOKS
+from emulator.vendors.sangoma.models_webhooks import WEBHOOKS
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]

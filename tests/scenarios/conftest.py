@@ -12,7 +12,7 @@ from emulator.app import load_plugins
 from emulator.core.plugin import VendorPlugin
 from emulator.scenarios.loader import LoadedScenario, load_text
 from emulator.scenarios.results import ScenarioResult
-from emulator.scenarios.runner import run_loaded
+from emulator.scenarios.standalone import run_loaded
 from emulator.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

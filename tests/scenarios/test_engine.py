@@ -11,7 +11,6 @@ import pytest
 from emulator.app import create_app
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.match import get_path, interpolate, subset_mismatches
-from emulator.scenarios.service import manager_for
 from emulator.vendors import eightbyeight
 from tests.conftest import make_settings
 from tests.scenarios.conftest import GREET, run_text
@@ -155,7 +154,7 @@ async def app_client() -> Any:
     try:
         yield app, client
     finally:
-        await manager_for(app.state.emulator).close()
+        await app.state.scenarios.close()
         await client.aclose()
         await app.state.emulator.stop()
 
@@ -225,7 +224,7 @@ async def test_a_scenario_on_the_system_clock_waits_in_real_time() -> None:
     app = create_app(make_settings(clock="system"), plugins=[eightbyeight.PLUGIN])
     emu = app.state.emulator
     await emu.start()
-    manager = manager_for(emu)
+    manager = app.state.scenarios
     try:
         fast = GREET.replace("{after: 3, agent: join}, {after: 1,", "{after: 0.05, agent: join}, {after: 0.05,")
         from tests.scenarios.conftest import load

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from emulator.core.clock import wall_monotonic
-from emulator.scenarios.runner import run_path
+from emulator.scenarios.standalone import run_path
 from tests.scenarios.conftest import LIBRARY_FILES, ROOT, cli, plugins
 from tests.support.procs import ServerProcess
 

@@ -1,5 +1,10 @@
 """A tiny test-only vendor that exercises the kernel (never shipped in `emulator/`).
 
+It is also the worked example of the kernel's vendor mechanisms: its operations are declared once on an
+`Api` (routes and contract from the same declarations), its handlers are plain (`create_app` wraps them),
+it reads state through a typed store view (`store.of`), the kernel provisions it from `credentials` and
+serves `PUT /_emulator/vendors/echo/tenants/{tenant}/behaviour` from `behaviour`.
+
 `/echo/v1`: the tenant comes from the `x-echo-tenant` header (`strict` auth only accepts tenants that were
 provisioned). A tenant registers one webhook URL; creating an item sends an `item.created` webhook, and
 `POST /items/{id}/ping` schedules a persistent job that sends `item.pinged` after a delay on the clock.
@@ -12,22 +17,24 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
-from emulator.core.contracts import Body, Operation, Param, Reply, WebhookSpec, build_openapi
+from emulator.core.api import Api
+from emulator.core.contracts import Body, Param, Reply, WebhookSpec
 from emulator.core.errors import EmulatorError, NotFound, Unauthorized
 from emulator.core.ids import fmt_sequence
-from emulator.core.plugin import VendorPlugin, set_tenant, vendor_endpoint
+from emulator.core.plugin import BehaviourSpec, VendorPlugin, set_tenant
 from emulator.core.runtime import Emulator
-from emulator.core.store import Outbound, Tx
+from emulator.core.store import Outbound, Tx, VendorStore
+from emulator.core.web import first_error, reply
 from emulator.core.webhooks import AttemptContext, WebhookPolicy
 
 SLUG = "echo"
+M = TypeVar("M", bound=BaseModel)
 SECRET = b"echo-secret"
 
 
@@ -38,10 +45,18 @@ class Item(BaseModel):
     pings: int = 0
 
 
+class EchoBehaviour(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ping_delay: float = Field(0, ge=0, le=86400, description="added to every ping's delay")
+    greeting: str = Field("hello", min_length=1, max_length=50)
+
+
 class EchoState(BaseModel):
     webhook_url: str | None = None
     items: dict[str, Item] = Field(default_factory=dict)
     provisioned: bool = False
+    """A plain field the store tests use (provisioning itself is the kernel's `Store.provisioned`)."""
+    behaviour: EchoBehaviour = Field(default_factory=EchoBehaviour)
 
 
 class ItemIn(BaseModel):
@@ -96,24 +111,25 @@ def headers(ctx: AttemptContext) -> dict[str, str]:
     }
 
 
+def store(emu: Emulator) -> VendorStore[EchoState]:
+    return emu.store.of(SLUG, EchoState)
+
+
 def _tenant(emu: Emulator, request: Request) -> str:
     tenant = request.headers.get("x-echo-tenant")
     if not tenant:
         raise Unauthorized("missing x-echo-tenant", code="unauthorized")
-    if emu.settings.auth == "strict":
-        state = emu.store.peek(SLUG, tenant)
-        if not isinstance(state, EchoState) or not state.provisioned:
-            raise Unauthorized(f"unknown tenant {tenant}", code="unauthorized")
+    if emu.settings.auth == "strict" and not store(emu).provisioned(tenant):
+        raise Unauthorized(f"unknown tenant {tenant}", code="unauthorized")
     set_tenant(request, tenant)
     return tenant
 
 
-async def _json(request: Request, model: type[BaseModel]) -> Any:
+async def _json(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate_json(await request.body())
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise EmulatorError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}", code="invalid") from None
+        raise EmulatorError(first_error(exc), code="invalid") from None
 
 
 def _notify(tx: Tx[EchoState], item: Item, event: str) -> None:
@@ -124,53 +140,88 @@ def _notify(tx: Tx[EchoState], item: Item, event: str) -> None:
         tx.send(Outbound(tx.state.webhook_url, payload, event, item.id, event_id))
 
 
-def routes(emu: Emulator) -> list[BaseRoute]:
-    async def put_webhook(request: Request) -> Response:
-        tenant = _tenant(emu, request)
-        body: WebhookIn = await _json(request, WebhookIn)
-        async with emu.store.tenant(SLUG, tenant) as tx:
-            tx.state.webhook_url = body.url
-        return Response(status_code=204)
+API: Api[Emulator] = Api("echo (test vendor)", "1", "test-only vendor")
+TENANT = Param("x-echo-tenant", "header", required=True, schema={"type": "string", "minLength": 1})
+ITEM_ID = Param("item_id", "path", required=True)
+ERR = Reply("error", ErrorOut)
 
-    async def create_item(request: Request) -> Response:
-        tenant = _tenant(emu, request)
-        body: ItemIn = await _json(request, ItemIn)
-        async with emu.store.tenant(SLUG, tenant) as tx:
-            item = Item(id=tx.ids.new("item", fmt_sequence(1, "it-")), text=body.text, createdAt=tx.now())
-            tx.state.items[item.id] = item
-            _notify(tx, item, "created")
-        return JSONResponse(item.model_dump(), status_code=201)
 
-    async def get_item(request: Request) -> Response:
-        tenant = _tenant(emu, request)
-        state = emu.store.peek(SLUG, tenant)
-        item = state.items.get(request.path_params["item_id"]) if isinstance(state, EchoState) else None
-        if item is None:
-            raise NotFound(f"no item {request.path_params['item_id']}")
-        return JSONResponse(item.model_dump())
+@API.op(
+    "PUT",
+    "/echo/v1/webhook",
+    "putWebhook",
+    "Set the webhook",
+    {204: Reply("set"), 400: ERR, 401: ERR},
+    params=[TENANT],
+    body=Body(WebhookIn),
+)
+async def put_webhook(emu: Emulator, request: Request) -> Response:
+    tenant = _tenant(emu, request)
+    body = await _json(request, WebhookIn)
+    async with store(emu).tenant(tenant) as tx:
+        tx.state.webhook_url = body.url
+    return Response(status_code=204)
 
-    async def ping(request: Request) -> Response:
-        tenant = _tenant(emu, request)
-        body: PingIn = await _json(request, PingIn)
-        item_id = request.path_params["item_id"]
-        async with emu.store.tenant(SLUG, tenant) as tx:
-            if item_id not in tx.state.items:
-                raise NotFound(f"no item {item_id}")
-        emu.scheduler.schedule_job(body.delay, "echo.ping", {"item": item_id}, vendor=SLUG, tenant=tenant)
-        return Response(status_code=202)
 
-    wrap = [
-        Route("/echo/v1/webhook", put_webhook, methods=["PUT"]),
-        Route("/echo/v1/items", create_item, methods=["POST"]),
-        Route("/echo/v1/items/{item_id}", get_item, methods=["GET"]),
-        Route("/echo/v1/items/{item_id}/ping", ping, methods=["POST"]),
-    ]
-    return [Route(r.path, vendor_endpoint(emu, PLUGIN, r.endpoint), methods=r.methods) for r in wrap]
+@API.op(
+    "POST",
+    "/echo/v1/items",
+    "createItem",
+    "Create an item",
+    {201: Reply("created", ItemOut), 400: ERR, 401: ERR},
+    params=[TENANT],
+    body=Body(ItemIn),
+)
+async def create_item(emu: Emulator, request: Request) -> Response:
+    tenant = _tenant(emu, request)
+    body = await _json(request, ItemIn)
+    async with store(emu).tenant(tenant) as tx:
+        item = Item(id=tx.ids.new("item", fmt_sequence(1, "it-")), text=body.text, createdAt=tx.now())
+        tx.state.items[item.id] = item
+        _notify(tx, item, "created")
+    return reply(ItemOut(**item.model_dump()), 201)
+
+
+@API.op(
+    "GET",
+    "/echo/v1/items/{item_id}",
+    "getItem",
+    "Get an item",
+    {200: Reply("item", ItemOut), 401: ERR, 404: ERR},
+    params=[TENANT, ITEM_ID],
+)
+async def get_item(emu: Emulator, request: Request) -> Response:
+    state = store(emu).peek(_tenant(emu, request))
+    item = state.items.get(request.path_params["item_id"]) if state is not None else None
+    if item is None:
+        raise NotFound(f"no item {request.path_params['item_id']}")
+    return reply(ItemOut(**item.model_dump()))
+
+
+@API.op(
+    "POST",
+    "/echo/v1/items/{item_id}/ping",
+    "pingItem",
+    "Ping later",
+    {202: Reply("scheduled"), 400: ERR, 401: ERR, 404: ERR},
+    params=[TENANT, ITEM_ID],
+    body=Body(PingIn),
+)
+async def ping(emu: Emulator, request: Request) -> Response:
+    tenant = _tenant(emu, request)
+    body = await _json(request, PingIn)
+    item_id = request.path_params["item_id"]
+    async with store(emu).tenant(tenant) as tx:
+        if item_id not in tx.state.items:
+            raise NotFound(f"no item {item_id}")
+        delay = body.delay + tx.state.behaviour.ping_delay
+    emu.scheduler.schedule_job(delay, "echo.ping", {"item": item_id}, vendor=SLUG, tenant=tenant)
+    return Response(status_code=202)
 
 
 def jobs(emu: Emulator) -> Mapping[str, Any]:
     async def do_ping(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with emu.store.tenant(vendor, tenant) as tx:
+        async with store(emu).tenant(tenant) as tx:
             item = tx.state.items.get(args["item"])
             if item is None:
                 return
@@ -180,59 +231,12 @@ def jobs(emu: Emulator) -> Mapping[str, Any]:
     return {"echo.ping": do_ping}
 
 
-async def provision(emu: Emulator, tenant: str) -> dict[str, Any]:
-    async with emu.store.tenant(SLUG, tenant) as tx:
-        tx.state.provisioned = True
-    return {"header": "x-echo-tenant", "tenant": tenant}
+def credentials(emu: Emulator, tx: Tx[EchoState]) -> dict[str, Any]:
+    return {"header": "x-echo-tenant", "tenant": tx.tenant}
 
 
 def contract() -> dict[str, Any]:
-    tenant = Param("x-echo-tenant", "header", required=True, schema={"type": "string", "minLength": 1})
-    item_id = Param("item_id", "path", required=True)
-    err = Reply("error", ErrorOut)
-    return build_openapi(
-        title="echo (test vendor)",
-        version="1",
-        description="test-only vendor",
-        operations=[
-            Operation(
-                "PUT",
-                "/echo/v1/webhook",
-                "putWebhook",
-                "Set the webhook",
-                {204: Reply("set"), 400: err, 401: err},
-                params=[tenant],
-                body=Body(WebhookIn),
-            ),
-            Operation(
-                "POST",
-                "/echo/v1/items",
-                "createItem",
-                "Create an item",
-                {201: Reply("created", ItemOut), 400: err, 401: err},
-                params=[tenant],
-                body=Body(ItemIn),
-            ),
-            Operation(
-                "GET",
-                "/echo/v1/items/{item_id}",
-                "getItem",
-                "Get an item",
-                {200: Reply("item", ItemOut), 401: err, 404: err},
-                params=[tenant, item_id],
-            ),
-            Operation(
-                "POST",
-                "/echo/v1/items/{item_id}/ping",
-                "pingItem",
-                "Ping later",
-                {202: Reply("scheduled"), 400: err, 401: err, 404: err},
-                params=[tenant, item_id],
-                body=Body(PingIn),
-            ),
-        ],
-        webhooks=[WebhookSpec("item.created", ItemEvent, "an item was created")],
-    )
+    return API.openapi(webhooks=[WebhookSpec("item.created", ItemEvent, "an item was created")])
 
 
 PLUGIN = VendorPlugin(
@@ -240,12 +244,13 @@ PLUGIN = VendorPlugin(
     title="Echo (test vendor)",
     state_type=EchoState,
     new_state=lambda emu, tenant, ids: EchoState(),
-    routes=routes,
+    routes=API.routes,
     base_paths=("/echo/v1",),
     render_error=render_error,
     webhook_policy=lambda emu: WebhookPolicy(retry_ladder=(1.0, 10.0, 30.0, 90.0), headers=headers),
     jobs=jobs,
-    provision=provision,
+    credentials=credentials,
+    behaviour=BehaviourSpec(EchoBehaviour),
     contract=contract,
 )
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from emulator.app import control_contract
 from emulator.core.clock import DEFAULT_VIRTUAL_START
-from emulator.core.control import control_contract
 from emulator.core.runtime import Emulator
 from emulator.pytest_plugin import WebhookSink
 from tests.conftest import AppFactory

@@ -64,3 +64,19 @@ def test_matching(method: str, path: str, match: Match, params: dict[str, str] |
 def test_clashing_parameter_names_are_refused() -> None:
     with pytest.raises(ValueError, match="clashes"):
         PrefixRoutes("/p", [Route("/p/{a}", ok), Route("/p/{b}/x", ok)])
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/p/items/{id:int}", r"/p/items/\{id:int\}: path convertors \(\{id:int\}\) are not supported"),
+        ("/p/{path:path}", r"path convertors \(\{path:path\}\)"),
+        ("/p/items/{id}.json", r"/p/items/\{id\}.json: a parameter must be a whole path segment, got '\{id\}.json'"),
+        ("/p/v{n}", r"a parameter must be a whole path segment, got 'v\{n\}'"),
+        ("/p/{a}{b}", r"a parameter must be a whole path segment, got '\{a\}\{b\}'"),
+    ],
+    ids=["int-convertor", "path-convertor", "suffix", "prefix", "two-in-one-segment"],
+)
+def test_parameters_the_tree_cannot_match_like_starlette_are_refused(path: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        PrefixRoutes("/p", [Route("/p/ok/{a}", ok), Route(path, ok)])

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from emulator.app import control_contract
 from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.contracts import to_yaml
-from emulator.core.control import control_contract
 from emulator.core.errors import ConfigError
 from emulator.settings import Settings
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from emulator.core.ids import TenantIds
 from emulator.core.plugin import VendorPlugin
 from emulator.core.runtime import Emulator
+from emulator.core.sink import default_target
 from emulator.vendors.cmcom import actors, control, delivery, events, http, routes, scenario, state
 from emulator.vendors.cmcom.config import CmComConfig
 from emulator.vendors.cmcom.constants import BMPROXY_PATH, GATEWAY_PATH, ROUTER_PREFIX
@@ -16,7 +17,7 @@ from emulator.vendors.cmcom.constants import BMPROXY_PATH, GATEWAY_PATH, ROUTER_
 
 def _new_state(emu: Emulator, tenant: str, ids: TenantIds) -> BaseModel:
     cfg: CmComConfig = emu.vendor_config(http.SLUG)
-    fresh = state.new_state(tenant, ids, cfg, cfg.tenants.get(tenant), emu.settings.webhook_url)
+    fresh = state.new_state(tenant, ids, cfg, cfg.tenants.get(tenant), default_target(emu, http.SLUG, tenant))
     fresh.provisioned = tenant in cfg.tenants
     return fresh
 

@@ -25,10 +25,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from emulator.core.control import error, json_body
 from emulator.core.errors import EmulatorError
 from emulator.core.runtime import Emulator
 from emulator.core.types import AS_NUMBER, AS_STR
+from emulator.core.web import error, json_body
 from emulator.vendors.cmcom import router as rt
 from emulator.vendors.cmcom import state as st
 from emulator.vendors.cmcom.constants import SLUG

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from emulator.core.ids import TenantIds
 from emulator.core.plugin import VendorPlugin
 from emulator.core.runtime import Emulator
+from emulator.core.sink import default_target
 from emulator.vendors.eightbyeight import actors, control, delivery, events, http, routes, scenario, state
 from emulator.vendors.eightbyeight.config import EightByEightConfig
 from emulator.vendors.eightbyeight.constants import API_PREFIX, CARD_ACTION_PREFIX
@@ -17,7 +18,7 @@ from emulator.vendors.eightbyeight.constants import API_PREFIX, CARD_ACTION_PREF
 def _new_state(emu: Emulator, tenant: str, ids: TenantIds) -> BaseModel:
     cfg: EightByEightConfig = emu.vendor_config(http.SLUG)
     fresh = state.new_state(
-        tenant, ids, cfg.tenants.get(tenant), cfg.behaviour, emu.settings.webhook_url, cfg.default_webhook
+        tenant, ids, cfg.tenants.get(tenant), cfg.behaviour, default_target(emu, http.SLUG, tenant), cfg.default_webhook
     )
     fresh.provisioned = tenant in cfg.tenants
     return fresh

@@ -28,9 +28,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from emulator.core.control import error, guarded, json_body
 from emulator.core.errors import EmulatorError
 from emulator.core.runtime import Emulator
+from emulator.core.web import error, guarded, json_body
 from emulator.vendors.samespace import errors
 from emulator.vendors.samespace import state as st
 from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour, HttpUrl

@@ -4,9 +4,12 @@
   `grant_type=client_credentials`, `scope` space-separated. Answer `{access_token, scope, token_type:
   "bearer", expires_in}`; errors in RFC 6749 §5.2 form [inf].
 - Clients and tenants [inf]: a configured tenant's client id (default: the tenant name) and secret; in `open`
-  auth an unknown client id becomes a tenant of that name, whose tenant domain is `<name>.cx.sangoma.com`
-  (or the name itself when it contains a dot), and the first secret it uses becomes its secret; in `strict`
-  auth only configured or provisioned clients get tokens.
+  auth an unknown client id becomes a tenant of that name, and it takes what it first presents: the first
+  secret it uses becomes its secret, and the first `tenant_domain` it sends becomes its tenant domain (so the
+  vendor's own curls, `acme.cx.sangoma.com`, work with any client id), unless a configured tenant owns that
+  domain. Until then, and for provisioned tenants, the domain is `<name>.cx.sangoma.com` (or the name itself
+  when it contains a dot). In `strict` auth only configured or provisioned clients get tokens, and a
+  tenant's domain is always the configured or default one.
 - A token carries its scopes and expiry (on the emulator clock) and belongs to one tenant: an endpoint needs
   its scope (403 otherwise) and a body's `tenant_domain` must be the token's tenant's (403 otherwise).
 """
@@ -28,7 +31,7 @@ from emulator.vendors.sangoma import errors
 from emulator.vendors.sangoma.config import SangomaConfig
 from emulator.vendors.sangoma.constants import SCOPES, SLUG, TOKEN_TYPE
 from emulator.vendors.sangoma.http import respond
-from emulator.vendors.sangoma.state import SECRET, SangomaState, decode_tenant, issue_token
+from emulator.vendors.sangoma.state import SECRET, SangomaState, decode_tenant, default_domain, issue_token
 
 OPEN_CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
 """What `open` auth turns into a tenant: an id that can stand in a URL path segment (the control plane's)."""
@@ -55,6 +58,8 @@ class Gate:
         self.emu = emu
         self.config: SangomaConfig = emu.vendor_config(SLUG)
         self.clients = {(t.client_id or name): name for name, t in self.config.tenants.items()}
+        self.owned = {(t.tenant_domain or default_domain(name)).lower() for name, t in self.config.tenants.items()}
+        """The configured tenants' domains, which no open-auth client can take."""
 
     # -- /oauth/token ------------------------------------------------------------------------------------------
 
@@ -123,6 +128,15 @@ class Gate:
             return
         if secret != expected:
             raise errors.oauth("invalid_client", "Client authentication failed.", 401, basic=True)
+
+    def check_domain(self, state: SangomaState, domain: str) -> None:
+        """A body's `tenant_domain` must be the tenant's (403 otherwise); an open tenant's first one becomes its
+        domain. Called inside the tenant's unit of work, so two first requests cannot bind two domains."""
+        wanted = domain.strip().lower()
+        if state.tenant_domain_open and wanted and wanted not in self.owned:
+            state.tenant_domain, state.tenant_domain_open = wanted, False
+        elif wanted != state.tenant_domain.lower():
+            raise errors.wrong_tenant()
 
     # -- bearer tokens -------------------------------------------------------------------------------------------
 

@@ -13,8 +13,6 @@ from pydantic import BaseModel
 from emulator import __version__
 from emulator.core.contracts import Body, Operation, Param, Reply, WebhookSpec, build_openapi
 from emulator.vendors.sangoma import models as m
-from emulator.vendors.sangoma import responses as r
-from emulator.vendors.sangoma import wire as w
 from emulator.vendors.sangoma.constants import (
     API_PREFIX,
     DELIVERY_HEADER,
@@ -26,6 +24,7 @@ from emulator.vendors.sangoma.constants import (
     TIMESTAMP_HEADER,
     TOKEN_PATH,
 )
+from emulator.vendors.sangoma.models_webhooks import WEBHOOKS
 from emulator.vendors.sangoma.routes import CALL_ID_HEADER
 
 FIELD_ERRORS = {
@@ -57,17 +56,17 @@ def _errors(*extra: tuple[int, Reply]) -> dict[int, Reply]:
         ),
         401: Reply(
             "no, unknown or expired bearer token",
-            r.Detail,
+            m.Detail,
             headers={"WWW-Authenticate": {"schema": {"type": "string"}}},
         ),
-        403: Reply("the token lacks the endpoint's scope, or `tenant_domain` is not the token's tenant", r.Detail),
-        415: Reply("the body is not JSON", r.Detail),
+        403: Reply("the token lacks the endpoint's scope, or `tenant_domain` is not the token's tenant", m.Detail),
+        415: Reply("the body is not JSON", m.Detail),
     }
     out.update(dict(extra))
     return out
 
 
-R404 = (404, Reply("an id names nothing in the tenant (Chatwoot)", r.CwError))
+R404 = (404, Reply("an id names nothing in the tenant (Chatwoot)", m.CwError))
 R422 = (
     422,
     Reply(
@@ -106,8 +105,8 @@ def _ops(
 
 def _operations() -> list[Operation]:
     call_header = {CALL_ID_HEADER: {"schema": {"type": "string"}, "description": "the emulator's call id"}}
-    ack = _ok("the call is placed (`{}`) [inf]", r.Ack, headers=call_header)
-    voice_404 = (404, Reply("no such agent or queue in the tenant", r.Detail))
+    ack = _ok("the call is placed (`{}`) [inf]", m.Ack, headers=call_header)
+    voice_404 = (404, Reply("no such agent or queue in the tenant", m.Detail))
     ops = [
         Operation(
             "POST",
@@ -115,9 +114,9 @@ def _operations() -> list[Operation]:
             "token",
             "OAuth 2.0 client credentials token",
             {
-                200: _ok("an access token", r.TokenResponse),
-                400: Reply("invalid_request, unsupported_grant_type or invalid_scope (RFC 6749 §5.2)", r.OAuthError),
-                401: Reply("invalid_client", r.OAuthError),
+                200: _ok("an access token", m.TokenResponse),
+                400: Reply("invalid_request, unsupported_grant_type or invalid_scope (RFC 6749 §5.2)", m.OAuthError),
+                401: Reply("invalid_client", m.OAuthError),
             },
             tags=("auth",),
             body=Body(schema=TOKEN_FORM, media_type="application/x-www-form-urlencoded"),
@@ -144,7 +143,7 @@ def _operations() -> list[Operation]:
         _errors((200, ack), voice_404),
         "voice",
     )
-    bot = _errors((200, _ok("the agent bot", r.AgentBotOut)))
+    bot = _errors((200, _ok("the agent bot", m.AgentBotOut)))
     ops += _ops(
         f"{DI}/agent-bot",
         "POST",
@@ -166,7 +165,7 @@ def _operations() -> list[Operation]:
         "digital-interactions",
     )
     inboxes = {
-        200: _ok("the account's inboxes", r.InboxList),
+        200: _ok("the account's inboxes", m.InboxList),
         **{k: v for k, v in _errors().items() if k in (401, 403)},
     }
     ops += _ops(f"{DI}/inboxes", "GET", "list_inboxes", "List inboxes", SCOPE_DI, None, inboxes, "digital-interactions")
@@ -198,7 +197,7 @@ def _operations() -> list[Operation]:
         "Create an account webhook",
         SCOPE_DI,
         m.WebhookRequest,
-        _errors((200, _ok("the webhook", r.WebhookOut)), R422),
+        _errors((200, _ok("the webhook", m.WebhookOut)), R422),
         "digital-interactions",
     )
     ops += _ops(
@@ -208,7 +207,7 @@ def _operations() -> list[Operation]:
         "Create a contact in an inbox",
         SCOPE_DI,
         m.ContactRequest,
-        _errors((200, _ok("the contact", r.ContactCreated)), R404, R422),
+        _errors((200, _ok("the contact", m.ContactCreated)), R404, R422),
         "digital-interactions",
     )
     ops += _ops(
@@ -218,7 +217,7 @@ def _operations() -> list[Operation]:
         "Start a conversation",
         SCOPE_DI,
         m.ConversationRequest,
-        _errors((200, _ok("the conversation", r.ConversationOut)), R404, R422),
+        _errors((200, _ok("the conversation", m.ConversationOut)), R404, R422),
         "digital-interactions",
     )
     ops += _ops(
@@ -228,10 +227,10 @@ def _operations() -> list[Operation]:
         "Send a message (outgoing = bot, incoming = customer)",
         SCOPE_DI,
         m.MessageRequest,
-        _errors((200, _ok("the message", r.MessageOut)), R404),
+        _errors((200, _ok("the message", m.MessageOut)), R404),
         "digital-interactions",
     )
-    toggle = _errors((200, _ok("the new status", r.ToggleOut)), R404)
+    toggle = _errors((200, _ok("the new status", m.ToggleOut)), R404)
     ops += _ops(
         f"{DI}/conversations/deliver-to-agent",
         "POST",
@@ -269,11 +268,11 @@ SIGNING_HEADERS = (
 
 def contract() -> dict[str, Any]:
     """The Sangoma CX OpenAPI 3.1 document, with every webhook payload under `webhooks:`."""
-    hooks = [WebhookSpec(name, model, summary, SIGNING_HEADERS) for name, (model, summary) in w.WEBHOOKS.items()]
+    hooks = [WebhookSpec(name, model, summary, SIGNING_HEADERS) for name, (model, summary) in WEBHOOKS.items()]
     # the error models used only through literal `$ref`s must be in components too
     hooks += [
         WebhookSpec(f"_schema.{model.__name__}", model, "not an event: keeps the schema in components")
-        for model in (r.Detail, r.CwError, r.CwInvalid)
+        for model in (m.Detail, m.CwError, m.CwInvalid)
     ]
     doc = build_openapi(
         title="Sangoma CX (cxemu)",

@@ -30,13 +30,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from emulator.core.control import error, json_body
 from emulator.core.errors import EmulatorError
 from emulator.core.runtime import Emulator
 from emulator.core.types import AS_BOOL, AS_INT, AS_STR
+from emulator.core.web import error, json_body
 from emulator.vendors.sangoma import di, hands
+from emulator.vendors.sangoma.auth import new_secret
 from emulator.vendors.sangoma.config import AgentBehaviour, CalleeBehaviour, CustomerBehaviour
-from emulator.vendors.sangoma.constants import SLUG
+from emulator.vendors.sangoma.constants import API_PREFIX, DI, SLUG, TOKEN_PATH
 from emulator.vendors.sangoma.errors import SangomaError
 from emulator.vendors.sangoma.state import SangomaState, agent_by_name
 from emulator.vendors.sangoma.voice import call_view
@@ -120,6 +121,34 @@ def summary(state: SangomaState) -> dict[str, Any]:
         "customers": state.customers.model_dump(),
         "callees": {k: b.model_dump() for k, b in state.callees.items()},
     }
+
+
+def credentials(s: SangomaState) -> dict[str, Any]:
+    """What a client needs to talk to this tenant (`POST /_emulator/tenants`)."""
+    return {
+        "client_id": s.client_id,
+        "client_secret": s.client_secret,
+        "tenant_domain": s.tenant_domain,
+        "scopes": list(s.allowed_scopes),
+        "token_url": TOKEN_PATH,
+        "api_base": API_PREFIX,
+        "di_base": DI,
+        "agents": [a.name for a in s.agents.values()],
+        "queues": list(s.queues),
+        "inboxes": {i.name: i.id for i in s.inboxes.values()},
+        "web_widget_inbox_id": next((i.id for i in s.inboxes.values() if i.channel_type == "Channel::WebWidget"), None),
+    }
+
+
+async def provision(emu: Emulator, tenant: str) -> dict[str, Any]:
+    """Make `tenant` known (strict auth then accepts its client) and hand out its credentials."""
+    async with emu.store.tenant(SLUG, tenant) as tx:
+        s: SangomaState = tx.state
+        s.provisioned = True
+        s.tenant_domain_open = False  # the credentials name the domain: it is the tenant's from now on
+        if s.client_secret is None:
+            s.client_secret = new_secret(tx.ids)
+        return credentials(s)
 
 
 def _bad(exc: ValidationError | ValueError) -> Response:

@@ -55,6 +55,13 @@ def _change(name: str, before: Any, after: Any) -> dict[str, Any]:
     return {name: {"previous_value": before, "current_value": after}}
 
 
+def _emit_updated(tx: S, conv: Conversation, changed: list[dict[str, Any]], since: float) -> None:
+    """`conversation_updated` carries Chatwoot's `previous_changes`: the tracked attributes, then the save's
+    `updated_at` (from `since`, ISO times as Rails sends them), which `conversation_status_changed` lacks."""
+    stamp = _change("updated_at", v.iso(since), v.iso(conv.updated_at))
+    _emit_conversation(tx, "conversation_updated", conv, [*changed, stamp])
+
+
 def _ts(value: float | None) -> int | None:
     return int(value) if value is not None else None
 
@@ -89,8 +96,11 @@ def parse_priority(value: Any) -> str | None:
     raise errors.cw_error(CW_INVALID_PRIORITY.format(value=shown))
 
 
-def open_conversation(tx: S, ci: ContactInbox, *, widget: bool = False, referer: str | None = None) -> Conversation:
-    """A new conversation: `pending` in an inbox with an agent bot, else `open` (§2.7 rows 1, 1b)."""
+def open_conversation(
+    tx: S, ci: ContactInbox, *, widget: bool = False, referer: str | None = None, announce: bool = True
+) -> Conversation:
+    """A new conversation: `pending` in an inbox with an agent bot, else `open` (§2.7 rows 1, 1b); without
+    `announce` the caller sends `conversation_created` itself."""
     state = tx.state
     now = tx.now()
     status = Status.PENDING if bot_of(state, ci.inbox_id) is not None else Status.OPEN
@@ -110,7 +120,8 @@ def open_conversation(tx: S, ci: ContactInbox, *, widget: bool = False, referer:
         referer=referer,
     )
     state.conversations[conv.display_id] = conv
-    _emit_conversation(tx, "conversation_created", conv)
+    if announce:
+        _emit_conversation(tx, "conversation_created", conv)
     return conv
 
 
@@ -125,8 +136,9 @@ def create_conversation(
     initial_type: str,
     priority_event: bool,
 ) -> Conversation:
-    """POST conversations: created, then `priority` applied as a second step (Chatwoot's builder ignores it,
-    §2.9), then `initial_message` as the first message."""
+    """POST conversations: created with `initial_message` as its first message in one transaction, so
+    `conversation_created` carries that message; then `priority` applied as a second step (Chatwoot's builder
+    ignores it, §2.9); then the message's `message_created`."""
     state = tx.state
     level = parse_priority(priority)
     contact = state.contacts.get(contact_id)
@@ -134,14 +146,20 @@ def create_conversation(
         raise errors.cw_not_found()
     inbox = get_inbox(state, inbox_id)
     ci = find_or_create_contact_inbox(tx, contact, inbox, source_id)
-    conv = open_conversation(tx, ci)
-    if level is not None:
-        conv.priority = level
-        if priority_event:
-            _emit_conversation(tx, "conversation_updated", conv, [_change("priority", None, level)])
+    conv = open_conversation(tx, ci, announce=False)
+    first = None
     if initial_message:
         sender = contact.id if initial_type == "incoming" else None
-        post_message(tx, conv, initial_message, initial_type, sender_id=sender, bot=initial_type == "outgoing")
+        outgoing = initial_type == "outgoing"
+        first = post_message(tx, conv, initial_message, initial_type, sender_id=sender, bot=outgoing, announce=False)
+    _emit_conversation(tx, "conversation_created", conv)
+    if level is not None:
+        since = conv.updated_at
+        conv.priority = level
+        if priority_event:
+            _emit_updated(tx, conv, [_change("priority", None, level)], since)
+    if first is not None:
+        message_created(tx, conv, first)
     return conv
 
 
@@ -170,7 +188,7 @@ def set_status(
     conversation_opened/_resolved (agent bot). No change, no events."""
     if conv.status == status:
         return False
-    before = conv.status
+    before, since = conv.status, conv.updated_at
     conv.status = status
     conv.updated_at = tx.now()
     changed = [_change("status", str(before), str(status))]
@@ -180,7 +198,7 @@ def set_status(
     changed += extra or []
     _activity(tx, conv, activity or f"Conversation was marked {status} by {by}")
     _emit_conversation(tx, "conversation_status_changed", conv, changed)
-    _emit_conversation(tx, "conversation_updated", conv, changed)
+    _emit_updated(tx, conv, changed, since)
     if status == Status.OPEN:
         _emit_conversation(tx, "conversation_opened", conv)
     elif status == Status.RESOLVED:
@@ -220,10 +238,12 @@ def post_message(
     agent: Agent | None = None,
     bot: bool = False,
     private: bool = False,
+    announce: bool = True,
 ) -> Message:
     """A message on a conversation. `incoming` is the contact's; `outgoing` is the agent's (`agent`), the inbox
     bot's (`bot`) or the API's. A contact message on a resolved (or snoozed) conversation reopens it first
-    (§2.7 rows 6, 7)."""
+    (§2.7 rows 6, 7). Without `announce` (the first message of a conversation created with it, which changes no
+    tracked attribute) nothing is sent: the caller sends its `message_created` with `message_created()`."""
     state = tx.state
     now = tx.now()
     sender_type: str | None
@@ -252,6 +272,7 @@ def post_message(
         private=private,
     )
     conv.messages.append(msg)
+    since = conv.updated_at
     conv.last_activity_at = now
     conv.updated_at = now
     changed: list[dict[str, Any]] = []
@@ -271,10 +292,15 @@ def post_message(
         if conv.waiting_since is not None:
             changed.append(_change("waiting_since", _ts(conv.waiting_since), None))
             conv.waiting_since = None
-    emit(tx, "message_created", subject(conv), conv.inbox_id, v.message_webhook(state, conv, msg))
-    if changed:
-        _emit_conversation(tx, "conversation_updated", conv, changed)
+    if announce:
+        message_created(tx, conv, msg)
+        if changed:
+            _emit_updated(tx, conv, changed, since)
     return msg
+
+
+def message_created(tx: S, conv: Conversation, msg: Message) -> None:
+    emit(tx, "message_created", subject(conv), conv.inbox_id, v.message_webhook(tx.state, conv, msg))
 
 
 def message_failed(tx: S, conv: Conversation, message_id: int, error: str) -> None:
@@ -316,7 +342,7 @@ def free_agent(state: SangomaState) -> Agent | None:
 def assign(tx: S, conv: Conversation, agent: Agent) -> None:
     if conv.assignee_id == agent.id:
         return
-    before = conv.assignee_id
+    before, since = conv.assignee_id, conv.updated_at
     old = tx.state.agents.get(before) if before is not None else None
     if old is not None and conv.display_id in old.chats:
         old.chats.remove(conv.display_id)
@@ -325,7 +351,7 @@ def assign(tx: S, conv: Conversation, agent: Agent) -> None:
     if conv.display_id not in agent.chats:
         agent.chats.append(conv.display_id)
     _activity(tx, conv, f"Assigned to {agent.display_name} by system")
-    _emit_conversation(tx, "conversation_updated", conv, [_change("assignee_id", before, agent.id)])
+    _emit_updated(tx, conv, [_change("assignee_id", before, agent.id)], since)
 
 
 # -- the web widget -------------------------------------------------------------------------------------------------

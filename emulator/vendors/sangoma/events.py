@@ -1,7 +1,9 @@
-"""Who receives each Digital Interactions event (sangoma.md §2.4 "Who gets which events").
+"""Domain event -> outbound webhooks: which receivers get which payload (sangoma.md §2.4 "Who gets which
+events"), the same role as `events.py` in every vendor.
 
-Domain events carry the exact Chatwoot payload (`data["payload"]`, built by `di.py`); this module only picks
-the targets:
+The payload itself is built when the event is recorded (`di.py`/`accounts.py` put Chatwoot's exact body, from
+`views.py`, in `data["payload"]`), because state can change again inside one unit of work and Chatwoot sends
+what it saw at that moment; so this module's work is the targets, each with the same payload:
 
 - account webhooks: the events in their `subscriptions`, nothing else;
 - the agent bot attached to the conversation's inbox: `message_created`, `message_updated`,
@@ -14,7 +16,7 @@ Deliveries are ordered per contact (the dispatcher's FIFO key is the Outbound `s
 `contact_created` and `webwidget_triggered` reach each receiver before its conversation's `conversation_created`
 and first `message_created`, in the order Chatwoot raises them, and one customer's events never overtake each
 other; different customers are delivered in parallel. The domain event keeps its own subject (the
-conversation), which actors and scenarios use.
+conversation), which actors and scenarios use. Headers, signing and retries are `delivery.py`'s.
 
 Voice calls send no webhooks (none are documented, §2.9).
 """

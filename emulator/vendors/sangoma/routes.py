@@ -2,7 +2,7 @@
 
 Every path answers with and without its trailing slash, and both documented spellings of the agent-bot
 paths are served (`agent-bot` / `agents-bot`, `assign-agent-bot` / `agents-bot/assign`). Handlers are thin:
-authenticate (token, scope), parse, check `tenant_domain`, call `voice`/`accounts`/`di`, serialise with `bodies`.
+authenticate (token, scope), parse, check `tenant_domain`, call `voice`/`accounts`/`di`, serialise with `views`.
 Response bodies are Chatwoot's (§2.3, §2.6) [inf: Sangoma publishes none].
 """
 
@@ -19,9 +19,9 @@ from starlette.routing import BaseRoute
 from emulator.core.plugin import Endpoint, VendorPlugin, route, vendor_endpoint
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
-from emulator.vendors.sangoma import accounts, di, errors, voice
-from emulator.vendors.sangoma import bodies as b
+from emulator.vendors.sangoma import accounts, di, voice
 from emulator.vendors.sangoma import models as m
+from emulator.vendors.sangoma import views as v
 from emulator.vendors.sangoma.auth import Gate
 from emulator.vendors.sangoma.constants import (
     API_PREFIX,
@@ -59,8 +59,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
         tenant = gate.tenant(request, scope)
         body = await read_json(request, model)
         async with store.tenant(SLUG, tenant, create=False) as tx:
-            if body.tenant_domain.strip().lower() != tx.state.tenant_domain.lower():
-                raise errors.wrong_tenant()
+            gate.check_domain(tx.state, body.tenant_domain)
             yield tx, body
 
     # -- voice ------------------------------------------------------------------------------------------------
@@ -80,14 +79,14 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
     async def create_agent_bot(request: Request) -> Response:
         async with session(request, SCOPE_DI, m.AgentBotRequest) as (tx, body):
             bot = accounts.create_agent_bot(tx, body.name, body.description, body.outgoing_url)
-            out = b.api_agent_bot(tx.state, bot, secret=cfg.signing)
+            out = v.api_agent_bot(tx.state, bot, secret=cfg.signing)
         return respond(out, cfg.create_status)
 
     async def list_inboxes(request: Request) -> Response:
         tenant = gate.tenant(request, SCOPE_DI)
         state = store.peek(SLUG, tenant)
         assert isinstance(state, SangomaState)
-        return respond({"payload": [b.api_inbox(i) for i in state.inboxes.values()]})
+        return respond({"payload": [v.api_inbox(i) for i in state.inboxes.values()]})
 
     async def assign_agent_bot(request: Request) -> Response:
         async with session(request, SCOPE_DI, m.AssignAgentBotRequest) as (tx, body):
@@ -97,7 +96,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
     async def create_webhook(request: Request) -> Response:
         async with session(request, SCOPE_DI, m.WebhookRequest) as (tx, body):
             hook = accounts.create_webhook(tx, body.url, list(body.subscriptions))
-            out = b.api_webhook(tx.state, hook, secret=cfg.signing)
+            out = v.api_webhook(tx.state, hook, secret=cfg.signing)
         return respond(out, cfg.create_status)
 
     async def create_contact(request: Request) -> Response:
@@ -105,7 +104,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
             contact, ci = accounts.create_contact(
                 tx, body.inbox_id, body.name, body.email, body.phone_number, body.identifier
             )
-            out = b.api_contact(tx.state, contact, ci)
+            out = v.api_contact(tx.state, contact, ci)
         return respond(out, cfg.create_status)
 
     async def create_conversation(request: Request) -> Response:
@@ -120,7 +119,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
                 initial_type=cfg.initial_message_type,
                 priority_event=cfg.priority_update_event,
             )
-            out = b.api_conversation(tx.state, conv)
+            out = v.api_conversation(tx.state, conv)
         return respond(out, cfg.create_status)
 
     async def create_message(request: Request) -> Response:
@@ -128,7 +127,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
             conv = di.get_conversation(tx.state, body.conversation_id)
             outgoing = body.message_type == "outgoing"
             msg = di.post_message(tx, conv, body.content, body.message_type, bot=outgoing, private=body.private)
-            out = b.api_message(tx.state, conv, msg)
+            out = v.api_message(tx.state, conv, msg)
         return respond(out, cfg.create_status)
 
     def toggle(action: Callable[[Tx[SangomaState], Any], None], name: str) -> Endpoint:
@@ -136,7 +135,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
             async with session(request, SCOPE_DI, m.ConversationRef) as (tx, body):
                 conv = di.get_conversation(tx.state, body.conversation_id)
                 action(tx, conv)
-                out = b.toggle(conv)
+                out = v.toggle(conv)
             return respond(out)
 
         handler.__name__ = name

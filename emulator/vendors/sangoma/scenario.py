@@ -25,6 +25,7 @@ from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, StepKind, Strict
 from emulator.vendors.sangoma import accounts, di, hands
 from emulator.vendors.sangoma import state as st
+from emulator.vendors.sangoma.actors import fill
 from emulator.vendors.sangoma.config import (
     AgentBehaviour,
     AgentConfig,
@@ -183,8 +184,6 @@ async def perform(ctx: ScenarioContext, action: Any, subject: str | None) -> Non
             if isinstance(action, CustomerAction):
                 hands.customer_act(tx, conv, action.customer, action.text)
             else:
-                from emulator.vendors.sangoma.actors import fill
-
                 text = fill(action.text, tx.state, conv, conv.assignee_id) if action.text else None
                 hands.agent_act(tx, conv, action.agent, action.agent_name, text)
     except EmulatorError as exc:

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from emulator.core.ids import TenantIds, fmt_alnum, fmt_sequence, fmt_uuid
+from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
 from emulator.vendors.sangoma.config import (
     DEFAULT_AGENTS,
@@ -27,7 +28,7 @@ from emulator.vendors.sangoma.config import (
     SangomaConfig,
     TenantConfig,
 )
-from emulator.vendors.sangoma.constants import DEFAULT_DOMAIN_SUFFIX, SCOPES, CallState, ConversationStatus
+from emulator.vendors.sangoma.constants import DEFAULT_DOMAIN_SUFFIX, SCOPES, SLUG, CallState, ConversationStatus
 
 # -- id formats -------------------------------------------------------------------------------------------------
 USER_ID = fmt_sequence(1)
@@ -190,6 +191,9 @@ class SangomaState(BaseModel):
 
     tenant: str
     tenant_domain: str
+    tenant_domain_open: bool = False
+    """Open auth, a client nobody configured or provisioned: the first `tenant_domain` it presents becomes
+    `tenant_domain` (`auth.Gate.check_domain`); fixed from then on."""
     client_id: str
     client_secret: str | None = None
     allowed_scopes: list[str] = Field(default_factory=lambda: list(SCOPES))
@@ -282,6 +286,16 @@ def new_state(tenant: str, ids: TenantIds, cfg: TenantConfig | None, vendor: San
         )
         state.inboxes[inbox.id] = inbox
     return state
+
+
+def tenant_state(emu: Emulator, tenant: str, ids: TenantIds) -> SangomaState:
+    """The store's constructor: a configured tenant as configured, any other with the defaults; in `open` auth
+    an unconfigured tenant's domain is open until its first request names one."""
+    cfg: SangomaConfig = emu.vendor_config(SLUG)
+    fresh = new_state(tenant, ids, cfg.tenants.get(tenant), cfg, emu.clock.now())
+    fresh.provisioned = tenant in cfg.tenants
+    fresh.tenant_domain_open = emu.settings.auth == "open" and not fresh.provisioned
+    return fresh
 
 
 def agent_by_name(state: SangomaState, name: str) -> Agent | None:

@@ -113,7 +113,8 @@ def page(size: int, number: int, total: int) -> dict[str, int]:
 
 # -- webhooks -------------------------------------------------------------------------------------------------
 
-DEFAULT_HOOK = {"id": "1", "name": "default", "uri": "http://127.0.0.1:8081/webhook", "version": V1}
+SINK = "http://127.0.0.1:8080/_emulator/sink/eightbyeight/acme"  # the built-in sink, in-process on the default port
+DEFAULT_HOOK = {"id": "1", "name": "default", "uri": SINK, "version": V1}
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ class Sng:
     http: httpx.AsyncClient
     emu: Emulator
     token: str = ""
+    tenant: str = TENANT
 
     async def get_token(self, scope: str = ALL_SCOPES, auth: str | None = None) -> str:
         resp = await self.http.post(
@@ -60,12 +61,12 @@ class Sng:
         return resp.json() if resp.content else None
 
     async def hand(self, path: str, body: dict[str, Any], status: int = 200) -> Any:
-        resp = await self.http.post(f"{CONTROL}/{TENANT}{path}", json=body)
+        resp = await self.http.post(f"{CONTROL}/{self.tenant}{path}", json=body)
         assert resp.status_code == status, resp.text
         return resp.json()
 
     async def world(self) -> dict[str, Any]:
-        resp = await self.http.get(f"{CONTROL}/{TENANT}")
+        resp = await self.http.get(f"{CONTROL}/{self.tenant}")
         assert resp.status_code == 200, resp.text
         return dict(resp.json())
 
@@ -80,11 +81,11 @@ class Sng:
         await self.emu.dispatcher.wait(lambda d: d.status != "pending", count=len(sent), timeout=10.0)
 
     def events(self, prefix: str = "") -> list[str]:
-        return [e.kind for e in self.emu.bus.recent if e.tenant == TENANT and e.kind.startswith(prefix)]
+        return [e.kind for e in self.emu.bus.recent if e.tenant == self.tenant and e.kind.startswith(prefix)]
 
     @property
     def state(self) -> Any:
-        return self.emu.store.peek("sangoma", TENANT)
+        return self.emu.store.peek("sangoma", self.tenant)
 
 
 SngFactory = Callable[..., Awaitable[Sng]]

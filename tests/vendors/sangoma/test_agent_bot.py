@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from emulator.pytest_plugin import WebhookSink
-from emulator.vendors.sangoma.wire import WEBHOOKS
+from emulator.vendors.sangoma.models_webhooks import WEBHOOKS
 from tests.vendors.sangoma.conftest import DI, Sng, SngFactory, bot_inbox, names, received, vendor_settings
 from tests.vendors.sangoma.support import response_problems, webhook_problems
 
@@ -117,7 +117,10 @@ async def test_the_bot_conversation_end_to_end(make_sng: SngFactory, webhook_sin
     assert status_changes[0] == [{"status": {"previous_value": "pending", "current_value": "open"}}]
     assert status_changes[1][0] == {"status": {"previous_value": "open", "current_value": "resolved"}}
     assignment = hook[6]["changed_attributes"]
-    assert assignment == [{"assignee_id": {"previous_value": None, "current_value": agent.id}}]
+    assert assignment == [
+        {"assignee_id": {"previous_value": None, "current_value": agent.id}},
+        {"updated_at": {"previous_value": "2026-01-01T00:00:00.000Z", "current_value": "2026-01-01T00:00:02.000Z"}},
+    ]
     assert hook[6]["meta"]["assignee"]["type"] == "user"
     assert hook[6]["meta"]["assignee_type"] == "User"
     for body in bot_bodies + everything:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.vendors.sangoma.conftest import (
@@ -235,3 +237,107 @@ async def test_open_auth_refuses_a_client_id_that_cannot_name_a_tenant(sng: Sng,
     assert resp.headers["www-authenticate"].startswith("Basic")
     state = await sng.http.get("/_emulator/state")
     assert client_id not in state.json()["store"].get("sangoma", {}), "no tenant was created"
+
+
+# -- open auth: a new client's tenant takes the first tenant_domain it sends (issue 11 §1) -----------------------
+
+WRONG_TENANT = {"detail": "The tenant_domain does not belong to this access token."}
+
+
+async def _call_as(env: Sng, token: str, domain: object) -> tuple[int, object]:
+    resp = await env.call("POST", f"{API}/agents/call/", {**CALL, "tenant_domain": domain}, token=token)
+    return resp.status_code, resp.json()
+
+
+async def test_open_auth_binds_the_first_tenant_domain_of_a_new_client(make_sng: SngFactory) -> None:
+    env = await make_sng(vendors={}, token=False)
+    token = await env.get_token(auth=basic("zz-client", "pw"))
+    assert await _call_as(env, token, " Acme.CX.Sangoma.com ") == (200, {})
+    assert env.emu.store.peek("sangoma", "zz-client").tenant_domain == DOMAIN  # type: ignore[union-attr]
+    assert await _call_as(env, token, DOMAIN.upper()) == (200, {})
+    assert await _call_as(env, token, "zz-client.cx.sangoma.com") == (403, WRONG_TENANT)
+    assert await _call_as(env, token, "globex.cx.sangoma.com") == (403, WRONG_TENANT)
+    world = (await env.http.get("/_emulator/vendors/sangoma/tenants/zz-client")).json()
+    assert world["tenant_domain"] == DOMAIN
+
+
+async def test_two_first_requests_cannot_bind_two_domains(make_sng: SngFactory) -> None:
+    env = await make_sng(vendors={}, token=False)
+    token = await env.get_token(auth=basic("zz-client", "pw"))
+    results = await asyncio.gather(*(_call_as(env, token, f"d{i}.example.com") for i in range(8)))
+    assert sorted(status for status, _ in results) == [200] + [403] * 7
+    (winner,) = [i for i, (status, _) in enumerate(results) if status == 200]
+    assert env.emu.store.peek("sangoma", "zz-client").tenant_domain == f"d{winner}.example.com"  # type: ignore[union-attr]
+
+
+async def test_a_configured_tenant_keeps_its_domain_and_no_open_client_takes_it(sng: Sng) -> None:
+    assert await _call_as(sng, sng.token, "other.example.com") == (403, WRONG_TENANT)
+    assert sng.state.tenant_domain == DOMAIN
+    other = await sng.get_token(auth=basic("globex", "pw"))
+    assert await _call_as(sng, other, DOMAIN) == (403, WRONG_TENANT)  # acme's, by configuration
+    assert await _call_as(sng, other, "globex.example.com") == (200, {})  # still free to take its first own
+    assert await _call_as(sng, other, "globex.cx.sangoma.com") == (403, WRONG_TENANT)
+
+
+async def test_strict_auth_keeps_the_provisioned_domain(make_sng: SngFactory) -> None:
+    env = await make_sng(auth="strict", vendors={}, token=False)
+    resp = await env.http.post("/_emulator/tenants", json={"tenant": "initech", "vendors": ["sangoma"]})
+    creds = resp.json()["credentials"]["sangoma"]
+    token = await env.get_token(auth=basic(creds["client_id"], creds["client_secret"]))
+    assert await _call_as(env, token, DOMAIN) == (403, WRONG_TENANT)
+    assert await _call_as(env, token, "initech.cx.sangoma.com") == (200, {})
+
+
+async def test_open_auth_provisioned_credentials_name_the_domain(make_sng: SngFactory) -> None:
+    env = await make_sng(vendors={}, token=False)
+    resp = await env.http.post("/_emulator/tenants", json={"tenant": "initech", "vendors": ["sangoma"]})
+    creds = resp.json()["credentials"]["sangoma"]
+    token = await env.get_token(auth=basic(creds["client_id"], creds["client_secret"]))
+    assert await _call_as(env, token, DOMAIN) == (403, WRONG_TENANT)
+    assert await _call_as(env, token, creds["tenant_domain"]) == (200, {})
+
+
+@pytest.mark.parametrize(
+    ("domain", "errors"),
+    [
+        (None, {"tenant_domain": ["This field may not be null."]}),
+        ("", {"tenant_domain": ["This field may not be blank."]}),
+        (5, {"tenant_domain": ["Not a valid string."]}),
+    ],
+    ids=["null", "blank", "number"],
+)
+async def test_a_bad_tenant_domain_is_refused_as_before_and_binds_nothing(
+    make_sng: SngFactory, domain: object, errors: dict[str, list[str]]
+) -> None:
+    env = await make_sng(vendors={}, token=False)
+    token = await env.get_token(auth=basic("zz-client", "pw"))
+    assert await _call_as(env, token, domain) == (400, errors)
+    missing = await env.call(
+        "POST", f"{API}/agents/call/", {"agent_name": "agent.test", "destination": "1"}, token=token
+    )
+    assert (missing.status_code, missing.json()) == (400, {"tenant_domain": ["This field is required."]})
+    assert await _call_as(env, token, "   ") == (403, WRONG_TENANT)
+    assert await _call_as(env, token, DOMAIN) == (200, {})  # still unbound until now
+
+
+async def test_the_bound_domain_survives_snapshot_and_restore(make_sng: SngFactory) -> None:
+    env = await make_sng(vendors={}, token=False)
+    token = await env.get_token(auth=basic("zz-client", "pw"))
+    assert (await _call_as(env, token, DOMAIN))[0] == 200
+    snapshot = (await env.http.get("/_emulator/state")).json()
+    assert snapshot["store"]["sangoma"]["zz-client"]["state"]["tenant_domain_open"] is False
+    fresh = await make_sng(vendors={}, token=False)
+    assert (await fresh.http.post("/_emulator/state", json=snapshot)).status_code == 200
+    assert await _call_as(fresh, token, "other.example.com") == (403, WRONG_TENANT)
+    assert await _call_as(fresh, token, DOMAIN) == (200, {})
+
+
+async def test_a_reset_tenant_binds_again(make_sng: SngFactory) -> None:
+    env = await make_sng(vendors={}, token=False)
+    token = await env.get_token(auth=basic("zz-client", "pw"))
+    assert (await _call_as(env, token, DOMAIN))[0] == 200
+    reset = await env.http.post("/_emulator/reset", params={"vendor": "sangoma", "tenant": "zz-client"})
+    assert reset.status_code == 200
+    token = await env.get_token(auth=basic("zz-client", "new-pw"))
+    assert await _call_as(env, token, "second.example.com") == (200, {})
+    assert await _call_as(env, token, DOMAIN) == (403, WRONG_TENANT)

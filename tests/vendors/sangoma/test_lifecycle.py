@@ -75,7 +75,11 @@ async def test_a_priority_is_applied_after_create(sng: Sng, webhook_sink: Webhoo
     hook = received(webhook_sink, "/hook")
     assert [b["event"] for b in hook][:3] == events
     assert (hook[0]["priority"], hook[1]["priority"]) == (None, "urgent")
-    assert hook[1]["changed_attributes"] == [{"priority": {"previous_value": None, "current_value": "urgent"}}]
+    stamp = "2026-01-01T00:00:00.000Z"  # the same instant as the create: the clock did not move
+    assert hook[1]["changed_attributes"] == [
+        {"priority": {"previous_value": None, "current_value": "urgent"}},
+        {"updated_at": {"previous_value": stamp, "current_value": stamp}},
+    ]
     assert (hook[2]["message_type"], hook[2]["sender"]["name"]) == ("incoming", "Ada")
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.scenarios.runner import run_path
+from emulator.scenarios.standalone import run_path
 from emulator.vendors import sangoma
 
 LIBRARY = Path(__file__).resolve().parents[3] / "scenarios" / "sangoma"

@@ -1,6 +1,8 @@
 """Every curl of the two Sangoma seed documents runs unchanged against the emulator (host swapped, a token from
 `/oauth/token`, the documents' own `<placeholders>` filled with real values), and produces the documented
-webhooks at a real receiver (sangoma.md §2.2)."""
+webhooks at a real receiver (sangoma.md §2.2). Each flow runs twice: for the configured tenant `acme`, and for
+an arbitrary client id against a zero-config app in open auth, whose tenant takes the documents'
+`acme.cx.sangoma.com` as its domain on first use."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 
 from emulator.pytest_plugin import WebhookSink
-from tests.vendors.sangoma.conftest import DOMAIN, Sng, SngFactory, names, received
+from tests.vendors.sangoma.conftest import DOMAIN, Sng, SngFactory, basic, names, received
 from tests.vendors.sangoma.support import webhook_problems
 
 pytestmark = pytest.mark.shared
@@ -40,6 +42,21 @@ def curls(text: str) -> list[Curl]:
         data = re.search(r"--data '([^']*)'", rest)
         out.append(Curl(match["method"] or "GET", match["url"], headers, data[1] if data else None))
     return out
+
+
+ANY_CLIENT = "zz-client"
+"""A client id nobody configured, whose name has nothing to do with the documents' tenant domain."""
+
+
+@pytest.fixture(params=["configured", "any-client"])
+async def seed_env(request: pytest.FixtureRequest, make_sng: SngFactory) -> Sng:
+    """The configured tenant `acme`, or a zero-config app and a client id of its own with any secret."""
+    if request.param == "configured":
+        return await make_sng()
+    env = await make_sng(vendors={}, token=False)
+    env.tenant = ANY_CLIENT
+    env.token = await env.get_token(auth=basic(ANY_CLIENT, "any-secret"))
+    return env
 
 
 @pytest.fixture
@@ -90,12 +107,11 @@ class Runner:
 
 
 async def test_the_chatbot_with_our_widget_seed(
-    make_sng: SngFactory, webhook_sink: WebhookSink, seed_curls: list[list[Curl]]
+    seed_env: Sng, webhook_sink: WebhookSink, seed_curls: list[list[Curl]]
 ) -> None:
     """Seed 000, "Creating a Agent Chatbot ... (Our Widget)" and the voice calls: the bot gets the widget
     customer's message, answers, hands over; an agent picks up."""
-    env = await make_sng()
-    env.token = await env.get_token()
+    env = seed_env
     calls = seed_curls[0]
     runner = Runner(env, {"<your webhook fqdn>": webhook_sink.url_for("/bot")})
     assert await runner.run(calls[0]) == {}  # agent call
@@ -139,13 +155,10 @@ async def test_the_chatbot_with_our_widget_seed(
     assert states == ["completed", "completed"]
 
 
-async def test_the_self_widget_seed(
-    make_sng: SngFactory, webhook_sink: WebhookSink, seed_curls: list[list[Curl]]
-) -> None:
+async def test_the_self_widget_seed(seed_env: Sng, webhook_sink: WebhookSink, seed_curls: list[list[Curl]]) -> None:
     """Seed 000, "Advanced ... (Self Widget)": webhook, contact, conversation, messages, hand-off, finish; the
     account webhook gets exactly its subscribed `conversation_created` and `message_created`."""
-    env = await make_sng()
-    env.token = await env.get_token()
+    env = seed_env
     calls = seed_curls[0][7:]
     runner = Runner(env, {"<your webhook fqdn>": webhook_sink.url_for("/hook")})
     hook = await runner.run(calls[0])
@@ -180,11 +193,10 @@ async def test_the_self_widget_seed(
 
 
 async def test_the_third_party_widget_seed(
-    make_sng: SngFactory, webhook_sink: WebhookSink, seed_curls: list[list[Curl]]
+    seed_env: Sng, webhook_sink: WebhookSink, seed_curls: list[list[Curl]]
 ) -> None:
     """Seed 001: webhook, inboxes, contact, as written."""
-    env = await make_sng()
-    env.token = await env.get_token()
+    env = seed_env
     runner = Runner(env, {"<your webhook fqdn>": webhook_sink.url_for("/hook")})
     hook, inboxes, _ = seed_curls[1]
     await runner.run(hook)
@@ -193,3 +205,4 @@ async def test_the_third_party_widget_seed(
     assert data["tenant_domain"] == DOMAIN
     contact = await runner.run(seed_curls[1][2])
     assert contact["payload"]["contact_inbox"]["inbox"]["id"] == runner.values["<inbox_id>"]
+    assert env.state.tenant_domain == DOMAIN

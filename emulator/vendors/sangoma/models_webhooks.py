@@ -1,8 +1,8 @@
-"""Sangoma CX response and webhook shapes as pydantic models, for the contract (sangoma.md §2.5, §2.6).
-
-Built payloads are plain dicts (`views.py`); these models describe them key by key, with Chatwoot's types
-(display ids, integer vs string `message_type`, epoch vs ISO times, the float `updated_at`). A test
-validates every payload the emulator sends against the contract built from these models.
+"""Sangoma CX webhook payloads as pydantic models, for the contract (sangoma.md §2.5): Chatwoot's
+`webhook_data` and `push_event_data` objects and every event's body, key by key, with Chatwoot's types
+(display ids, integer vs string `message_type`, epoch vs ISO times, the float `updated_at`). The payloads are
+built as dicts in `views.py`; `WEBHOOKS` lists every event with its model. The nested push-data objects are
+shared with the REST responses in `models.py`.
 """
 
 from __future__ import annotations
@@ -180,10 +180,15 @@ class ConversationData(Wire):
 
 
 class ConversationCreated(ConversationData):
+    """Built at commit: a conversation created with an initial message carries it in `messages`."""
+
     event: Literal["conversation_created"]
 
 
 class ConversationChanged(ConversationData):
+    """`changed_attributes` as Chatwoot's `previous_changes`: `conversation_updated` ends with the save's
+    `updated_at` (ISO times); `conversation_status_changed` has no `updated_at`."""
+
     event: Literal["conversation_updated", "conversation_status_changed"]
     changed_attributes: list[dict[str, ChangedValue]]
 

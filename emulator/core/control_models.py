@@ -1,0 +1,130 @@
+"""The control plane's wire models: what `core.control`'s handlers take and return (and its contract shows).
+
+The delivery shapes live with the delivery record, in `core.delivery`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, Strict
+
+from emulator.core.delivery import SnapshotDeliveries, Ts
+from emulator.core.types import AS_INT, AS_NUMBER, AS_STR, JsonBool, JsonInt, JsonStr
+from emulator.core.web import RequestModel
+
+MAX_WAIT = 60.0
+"""Longest long-poll (`wait`) in seconds."""
+
+
+class VendorOut(BaseModel):
+    slug: str
+    title: str
+    base_paths: list[str]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    version: str
+    clock: Literal["system", "virtual"]
+    now: float
+    vendors: list[VendorOut]
+
+
+class TenantRef(BaseModel):
+    vendor: str
+    tenant: str
+
+
+class ResetOut(BaseModel):
+    reset: list[TenantRef]
+
+
+class ClockOut(BaseModel):
+    mode: Literal["system", "virtual"]
+    now: float = Field(description="epoch seconds")
+    iso: str
+    pending_timers: int
+    next_due: float | None
+    busy: bool = Field(description="background work (webhook attempts, actor actions) is running")
+
+
+class AdvanceIn(RequestModel):
+    seconds: Annotated[float, Strict(), Field(ge=0, le=10 * 365 * 86400), AS_NUMBER]
+
+
+class IdleIn(RequestModel):
+    max_steps: Annotated[int, Strict(), Field(ge=1, le=1_000_000), AS_INT] | None = None
+
+
+class ClockStepOut(BaseModel):
+    now: float
+    iso: str
+    timers_run: int
+
+
+class JournalOut(BaseModel):
+    seq: int
+    at: float
+    vendor: str
+    tenant: str | None
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: Any
+    status: int
+    latency_ms: float
+
+
+class RequestsOut(BaseModel):
+    requests: list[JournalOut]
+
+
+class TenantIn(RequestModel):
+    tenant: Annotated[str, Strict(), Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$"), AS_STR]
+    vendors: list[JsonStr] | None = Field(None, description="default: every vendor")
+
+
+class TenantOut(BaseModel):
+    tenant: str
+    credentials: dict[str, dict[str, Any]]
+
+
+class TenantsOut(BaseModel):
+    tenants: list[TenantRef]
+
+
+class SnapshotClock(RequestModel):
+    mode: Literal["system", "virtual"]
+    now: Ts
+
+
+class SnapshotSlot(RequestModel):
+    state: dict[JsonStr, Any] = Field(description="the vendor's state model, as JSON")
+    counters: dict[JsonStr, JsonInt]
+    provisioned: JsonBool = Field(False, description="provisioned through POST /tenants (left out when false)")
+
+
+class SnapshotJob(RequestModel):
+    due: Ts
+    vendor: JsonStr
+    tenant: JsonStr
+    kind: JsonStr
+    args: dict[JsonStr, Any]
+
+
+class Snapshot(RequestModel):
+    """What `GET /state` returns and `POST /state` takes back."""
+
+    version: Literal[1]
+    seed: Annotated[int, Strict(), Field(ge=0), AS_INT]
+    clock: SnapshotClock
+    store: dict[JsonStr, dict[JsonStr, SnapshotSlot]] = Field(description="vendor -> tenant -> slot")
+    jobs: list[SnapshotJob]
+    deliveries: SnapshotDeliveries
+
+
+class RestoredOut(BaseModel):
+    restored: bool
+    tenants: int

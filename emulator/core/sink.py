@@ -1,0 +1,397 @@
+"""The built-in webhook sink: where a webhook goes when cxemu picks its target, so every delivery can be seen.
+
+- Targets: `default_target(emu, vendor, tenant)` is `--webhook-url` when set, else this server's own
+  `/_emulator/sink/<vendor>/<tenant>`. A vendor calls it only where it picks a target itself (8x8's default
+  webhook `1`, CM.com's status, MO and bot webhooks); a URL set through a vendor's API or config stays.
+- Base URL: the sink is `http://<host>:<port>` of this server. `cxemu serve` (and the pytest plugin's server)
+  call `listening(emu, host, port)` once the socket is bound (port 0: the port it got; a wildcard host
+  `0.0.0.0`/`::` is reached at the loopback address), and deliveries to the sink are then real HTTP requests
+  over loopback. Until then (an app run in-process, e.g. over httpx's ASGI transport, or a bare `Emulator`)
+  the base is the address the settings name (`http://127.0.0.1:<port>`), no socket listens there, and the
+  dispatcher hands the sink's URLs to `Sink.receive` itself, the same function the HTTP route calls.
+  Either way the URL depends only on the settings (and, for port 0, the bound port): the same seed and
+  settings give byte-identical REST and webhook bodies.
+- Records: every request under `/_emulator/sink/...` (method, path, query, headers, the first
+  `BODY_BYTES` of the body, its size, clock time), the newest `settings.sink_size` of them.
+
+| method and path | what it does |
+|---|---|
+| `POST`/`PUT`/`PATCH /sink/{path}` | receive: record the request, answer 200 `{"received": id}` |
+| `GET /sink`, `GET /sink/{path}` | what was received (under that path), newest first [1] |
+| `DELETE /sink`, `DELETE /sink/{path}` | forget what was received (under that path) |
+| `GET /sink-requests/{id}` | one received request |
+
+[1] filters `vendor`, `tenant`, `method`, `path` (prefix), `limit` (default 100), `body` (false: no bodies);
+an unknown or bad filter is 400.
+
+`OPERATIONS` describes these routes for the control plane's contract; `routes(emu)` serves them under the
+`/_emulator` mount.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote
+
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from emulator.core.clock import Clock, iso
+from emulator.core.contracts import Body, Operation, Param, Reply
+from emulator.core.httpclient import Answer
+from emulator.core.runtime import Emulator
+
+PREFIX = "/_emulator/sink"
+BODY_BYTES = 64 * 1024
+"""Bytes of a received body kept (the size of the whole body is recorded too)."""
+DEFAULT_LIMIT = 100
+RECEIVE_METHODS = ("POST", "PUT", "PATCH")
+FILTERS = frozenset({"vendor", "tenant", "method", "path", "limit", "body"})
+
+# -- the store --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SinkRequest:
+    """One request the sink received."""
+
+    id: str
+    at: float
+    method: str
+    path: str
+    query: str
+    vendor: str | None
+    tenant: str | None
+    headers: dict[str, str]
+    body: bytes
+    size: int
+
+    def to_json(self, *, with_body: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "at": self.at,
+            "iso": iso(self.at, millis=True),
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "vendor": self.vendor,
+            "tenant": self.tenant,
+            "headers": self.headers,
+            "size": self.size,
+            "truncated": self.size > len(self.body),
+        }
+        if with_body:
+            out["body"] = self.payload()
+        return out
+
+    def payload(self) -> Any:
+        """The body as JSON when it is JSON (and whole), else as text."""
+        if self.size == len(self.body):
+            try:
+                return json.loads(self.body)
+            except (ValueError, RecursionError):
+                pass
+        return self.body.decode(errors="replace")
+
+
+@dataclass(frozen=True)
+class SinkFilter:
+    vendor: str | None = None
+    tenant: str | None = None
+    method: str | None = None
+    path: str | None = None
+    """Absolute path prefix (`/_emulator/sink/...`)."""
+
+    def __call__(self, r: SinkRequest) -> bool:
+        return (
+            (self.vendor is None or r.vendor == self.vendor)
+            and (self.tenant is None or r.tenant == self.tenant)
+            and (self.method is None or r.method == self.method)
+            and (self.path is None or r.path == self.path or r.path.startswith(self.path.rstrip("/") + "/"))
+        )
+
+
+class Sink:
+    """The received requests of one server, and the URL it is reached at; see the module docstring."""
+
+    def __init__(self, clock: Clock, *, size: int, base_url: str, vendors: Iterable[str]) -> None:
+        self.clock = clock
+        self.base_url = base_url
+        self.listening = False
+        self.vendors = frozenset(vendors)
+        self.size = size
+        self._items: deque[SinkRequest] = deque(maxlen=size)
+        self._seq = 0
+
+    def url_for(self, vendor: str, tenant: str) -> str:
+        return f"{self.base_url}{PREFIX}/{quote(vendor, safe='')}/{quote(tenant, safe='')}"
+
+    def receive(
+        self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes, size: int
+    ) -> str:
+        """Record one request (`raw_path` still percent-encoded, `body` already cut to `BODY_BYTES`)."""
+        self._seq += 1
+        segments = [unquote(s) for s in raw_path[len(PREFIX) :].split("/")[1:]]
+        vendor = segments[0] if segments and segments[0] in self.vendors else None
+        tenant = segments[1] if vendor is not None and len(segments) > 1 and segments[1] else None
+        item = SinkRequest(
+            id=f"snk_{self._seq:07d}",
+            at=self.clock.now(),
+            method=method,
+            path=unquote(raw_path),
+            query=query,
+            vendor=vendor,
+            tenant=tenant,
+            headers={k.lower(): v for k, v in headers.items()},
+            body=body[:BODY_BYTES],
+            size=size,
+        )
+        self._items.append(item)
+        return item.id
+
+    def query(self, match: SinkFilter, limit: int = DEFAULT_LIMIT) -> tuple[list[SinkRequest], int]:
+        """The newest `limit` matching requests, newest first, and how many matched in all."""
+        found = [r for r in reversed(self._items) if match(r)]
+        return found[:limit], len(found)
+
+    def get(self, request_id: str) -> SinkRequest | None:
+        return next((r for r in self._items if r.id == request_id), None)
+
+    def clear(self, match: SinkFilter) -> int:
+        kept = [r for r in self._items if not match(r)]
+        cleared = len(self._items) - len(kept)
+        self._items = deque(kept, maxlen=self.size)
+        return cleared
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
+        """A delivery to the sink while no socket listens: received here, as the HTTP route would."""
+        path, _, query = url[len(self.base_url) :].partition("?")
+        sent = {"host": self.base_url.split("://", 1)[1], "content-length": str(len(body)), **headers}
+        received = self.receive("POST", path, query, sent, body, len(body))
+        return Answer(status=200, excerpt=json.dumps({"received": received}).encode(), keep_alive=True)
+
+
+_SINKS: weakref.WeakKeyDictionary[Emulator, Sink] = weakref.WeakKeyDictionary()
+
+
+def _loopback(host: str) -> str:
+    """Where a client on this machine reaches a server bound to `host`."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def sink_for(emu: Emulator) -> Sink:
+    """The emulator's sink, made on first use (in-process until `listening` is called)."""
+    sink = _SINKS.get(emu)
+    if sink is None:
+        base = f"http://{_loopback(emu.settings.host)}:{emu.settings.port}"
+        sink = _SINKS[emu] = Sink(emu.clock, size=emu.settings.sink_size, base_url=base, vendors=emu.plugins)
+        emu.dispatcher.route_in_process(f"{base}{PREFIX}/", sink.post)
+    return sink
+
+
+def listening(emu: Emulator, host: str, port: int) -> str:
+    """Tell the sink the server now listens on `host:port`: its URLs use that address and deliveries to it
+    are real HTTP requests. Call before any tenant exists (tenants keep the URL they were made with).
+    Returns the sink's base URL."""
+    sink = sink_for(emu)
+    emu.dispatcher.route_in_process(f"{sink.base_url}{PREFIX}/", None)
+    sink.base_url = f"http://{_loopback(host)}:{port}"
+    sink.listening = True
+    return sink.base_url
+
+
+def default_target(emu: Emulator, vendor: str, tenant: str) -> str:
+    """Where a vendor sends webhooks when the user named no target: `--webhook-url`, else the sink."""
+    return emu.settings.webhook_url or sink_for(emu).url_for(vendor, tenant)
+
+
+# -- routes -----------------------------------------------------------------------------------------------
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+def _filter(emu: Emulator, request: Request, path: str | None) -> tuple[SinkFilter, int, bool]:
+    """The query's filters; raises ValueError naming the first bad one."""
+    p = request.query_params
+    unknown = sorted(set(p) - FILTERS)
+    if unknown:
+        raise ValueError(f"{unknown[0]}: unknown filter (use {', '.join(sorted(FILTERS))})")
+    vendor = p.get("vendor") or None
+    if vendor is not None and vendor not in emu.plugins:
+        raise ValueError(f"vendor: no vendor {vendor!r} (one of {', '.join(emu.plugins)})")
+    method = (p.get("method") or "").upper() or None
+    if method is not None and method not in RECEIVE_METHODS:
+        raise ValueError(f"method: must be one of {', '.join(RECEIVE_METHODS)}")
+    prefix = p.get("path") or None
+    if prefix is not None and not prefix.startswith("/"):
+        prefix = f"{PREFIX}/{prefix}"
+    if path is not None:
+        if prefix is not None and not prefix.startswith(path):
+            raise ValueError(f"path: {prefix!r} is not under {path!r}")
+        prefix = prefix or path
+    size = sink_for(emu).size
+    raw_limit = p.get("limit")
+    try:
+        limit = min(DEFAULT_LIMIT, size) if raw_limit is None else int(raw_limit)
+    except ValueError:
+        raise ValueError("limit: must be an integer") from None
+    if not 1 <= limit <= size:
+        raise ValueError(f"limit: must be between 1 and {size}")
+    raw_body = (p.get("body") or "true").lower()
+    if raw_body not in ("true", "false", "1", "0"):
+        raise ValueError("body: must be true or false")
+    match = SinkFilter(vendor=vendor, tenant=p.get("tenant") or None, method=method, path=prefix)
+    return match, limit, raw_body in ("true", "1")
+
+
+def routes(emu: Emulator) -> list[BaseRoute]:
+    """The sink's routes, relative to the `/_emulator` mount."""
+    sink = sink_for(emu)
+
+    async def listing(request: Request, path: str | None) -> Response:
+        try:
+            match, limit, with_body = _filter(emu, request, path)
+        except ValueError as exc:
+            return _error(400, "invalid_request", str(exc))
+        if request.method == "DELETE":
+            return JSONResponse({"cleared": sink.clear(match)})
+        found, total = sink.query(match, limit)
+        return JSONResponse({"requests": [r.to_json(with_body=with_body) for r in found], "total": total})
+
+    async def everything(request: Request) -> Response:
+        """Query `vendor`, `tenant`, `method`, `path` (prefix), `limit`, `body`: what the sink received."""
+        return await listing(request, None)
+
+    async def at_path(request: Request) -> Response:
+        """Receive (POST, PUT, PATCH), list (GET) or forget (DELETE) the requests under this path."""
+        raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        if request.method in RECEIVE_METHODS:
+            body, size = bytearray(), 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if len(body) < BODY_BYTES:
+                    body += chunk[: BODY_BYTES - len(body)]
+            query = request.url.query
+            received = sink.receive(request.method, raw_path, query, request.headers, bytes(body), size)
+            return JSONResponse({"received": received})
+        return await listing(request, unquote(raw_path).rstrip("/"))
+
+    async def one(request: Request) -> Response:
+        """One received request, with its body."""
+        found = sink.get(request.path_params["request_id"])
+        if found is None:
+            return _error(404, "unknown_sink_request", f"no sink request {request.path_params['request_id']!r}")
+        return JSONResponse(found.to_json())
+
+    return [
+        Route("/sink", everything, methods=["GET", "DELETE"]),
+        Route("/sink/{path:path}", at_path, methods=["GET", "DELETE", *RECEIVE_METHODS]),
+        Route("/sink-requests/{request_id}", one, methods=["GET"]),
+    ]
+
+
+# -- contract ---------------------------------------------------------------------------------------------
+
+
+class SinkRequestOut(BaseModel):
+    id: str
+    at: float = Field(description="clock time it was received (epoch seconds)")
+    iso: str
+    method: str
+    path: str
+    query: str
+    vendor: str | None = Field(description="the first path segment under /_emulator/sink, when it is a vendor")
+    tenant: str | None = Field(description="the second path segment, when the first is a vendor")
+    headers: dict[str, str]
+    size: int = Field(description="bytes in the whole body")
+    truncated: bool = Field(description=f"the body kept is its first {BODY_BYTES} bytes")
+    body: Any = Field(None, description="JSON when the body is JSON, else text")
+
+
+class SinkRequestsOut(BaseModel):
+    requests: list[SinkRequestOut] = Field(description="newest first")
+    total: int = Field(description="how many matched (before `limit`)")
+
+
+class SinkReceivedOut(BaseModel):
+    received: str = Field(description="the id of the recorded request")
+
+
+class SinkClearedOut(BaseModel):
+    cleared: int
+
+
+class SinkErrorOut(BaseModel):
+    error: str
+    message: str
+
+
+def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> Param:
+    return Param(name, "query", schema or {"type": "string"}, description=description)
+
+
+_FILTER_PARAMS = (
+    _q("vendor", "vendor slug (the first path segment)"),
+    _q("tenant", "tenant (the second path segment)"),
+    _q("method", "HTTP method", {"type": "string", "enum": list(RECEIVE_METHODS)}),
+    _q("path", "path prefix (absolute, or relative to /_emulator/sink)"),
+    _q("limit", "newest N", {"type": "integer", "minimum": 1, "maximum": 100_000}),
+    _q("body", "include bodies", {"type": "boolean"}),
+)
+_BAD = Reply("bad filter", SinkErrorOut)
+_PATH = Param("path", "path", required=True, description="any path under /_emulator/sink, e.g. `cmcom/acme`")
+_TAG = ("sink",)
+
+
+_LISTED = {200: Reply("received, newest first", SinkRequestsOut), 400: _BAD}
+_CLEARED = {200: Reply("how many were forgotten", SinkClearedOut), 400: _BAD}
+
+
+def _read(method: str, op_id: str, summary: str, replies: Mapping[int, Reply], *, at_path: bool) -> Operation:
+    where, params = (f"{PREFIX}/{{path}}", [_PATH, *_FILTER_PARAMS]) if at_path else (PREFIX, list(_FILTER_PARAMS))
+    return Operation(method, where, op_id, summary, replies, _TAG, params=params)
+
+
+def _receive(method: str) -> Operation:
+    return Operation(
+        method,
+        f"{PREFIX}/{{path}}",
+        f"sinkReceive{method.title()}",
+        "Receive a webhook: record it and answer 200",
+        {200: Reply("recorded", SinkReceivedOut)},
+        _TAG,
+        params=[_PATH],
+        body=Body(schema={}, required=False),
+    )
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    _read("GET", "listSinkRequests", "What the built-in webhook sink received", _LISTED, at_path=False),
+    _read("DELETE", "clearSink", "Forget what the sink received", _CLEARED, at_path=False),
+    _read("GET", "listSinkRequestsAt", "What the sink received under one path", _LISTED, at_path=True),
+    _read("DELETE", "clearSinkAt", "Forget what the sink received under one path", _CLEARED, at_path=True),
+    *(_receive(m) for m in RECEIVE_METHODS),
+    Operation(
+        "GET",
+        "/_emulator/sink-requests/{request_id}",
+        "getSinkRequest",
+        "One request the sink received",
+        {200: Reply("received", SinkRequestOut), 404: Reply("no such request", SinkErrorOut)},
+        _TAG,
+        params=[Param("request_id", "path", required=True, description="an id from the listing")],
+    ),
+)
+"""The sink's routes, for the control plane's contract."""

@@ -1,0 +1,141 @@
+"""Web helpers shared by the control plane, the scenarios package, settings and the vendors.
+
+| name | what it does |
+|---|---|
+| `error(status, code, message)`, `ErrorOut` | a `{"error", "message"}` JSON reply (the control plane's envelope) |
+| `RequestModel` | base of control-plane request bodies: strict JSON types, no unknown fields |
+| `guarded(fn)` | a handler whose bad input (`ValidationError`, `ValueError`, `ConfigError`) becomes that 400 |
+| `first_error(exc, prefix)` | the first pydantic error as `loc: msg` text; `first_loc` gives its parts |
+| `parse_json(raw)` | JSON text to Python, `ValueError` with a readable text (also for nesting too deep) |
+| `json_body(request)`, `json_object(request)` | the request body parsed; `json_object` insists on an object |
+| `q_int`, `q_float`, `q_bool` | a query parameter, range-checked (`ValueError` naming it) |
+| `reply(model, status)` | a pydantic model serialised straight to a JSON response (no dict in between) |
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from emulator.core.errors import ConfigError
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class RequestModel(BaseModel):
+    """Request bodies: JSON types as JSON Schema reads them (see `core.types`) and no unknown fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="machine-readable code")
+    message: str
+
+
+def error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+def first_loc(exc: ValidationError) -> tuple[list[str], str]:
+    """The first error's location (as strings) and message."""
+    err = exc.errors()[0]
+    return [str(p) for p in err["loc"]], str(err["msg"])
+
+
+def first_error(exc: ValidationError, prefix: str = "") -> str:
+    """The first error as `loc: msg` (`prefix.loc: msg` with a prefix; just `msg` when there is no location)."""
+    loc, msg = first_loc(exc)
+    where = ".".join([prefix, *loc] if prefix else loc)
+    return f"{where}: {msg}" if where else msg
+
+
+def guarded(fn: Handler) -> Handler:
+    """Turn bad input into a 400 in the control plane's envelope, never a 500."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except ValidationError as exc:
+            return error(400, "invalid_request", first_error(exc))
+        except (ConfigError, ValueError) as exc:
+            return error(400, "invalid_request", str(exc))
+
+    endpoint.__name__ = fn.__name__
+    endpoint.__doc__ = fn.__doc__
+    return endpoint
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """Parse JSON text; a `ValueError` says why not (arrays or objects nested thousands deep included)."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ValueError("the body is not valid JSON") from None
+    except RecursionError:
+        raise ValueError("the body is not valid JSON (nested too deeply)") from None
+
+
+async def json_body(request: Request, *, optional: bool = False) -> Any:
+    """The body as JSON; an empty body is `{}` when `optional`, else a `ValueError`."""
+    raw = await request.body()
+    if not raw.strip():
+        if optional:
+            return {}
+        raise ValueError("a JSON body is required")
+    return parse_json(raw)
+
+
+async def json_object(request: Request, *, optional: bool = False) -> dict[str, Any]:
+    """The body as a JSON object (`ValueError` for any other JSON value)."""
+    data = await json_body(request, optional=optional)
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    return data
+
+
+def reply(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A pydantic model as a JSON response, serialised by pydantic's core in one step."""
+    body = model.__pydantic_serializer__.to_json(model)
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+N = TypeVar("N", int, float)
+
+
+def _q_number(request: Request, name: str, default: N | None, lo: N, hi: N, kind: type[N]) -> N | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}: must be {'an integer' if kind is int else 'a number'}") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}: must be between {lo:g} and {hi:g}")
+    return value
+
+
+def q_int(request: Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
+    return _q_number(request, name, default, lo, hi, int)
+
+
+def q_float(request: Request, name: str, default: float, lo: float, hi: float) -> float:
+    value = _q_number(request, name, default, lo, hi, float)
+    return default if value is None else value
+
+
+def q_bool(request: Request, name: str, default: bool) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes"):
+        return True
+    if raw.lower() in ("0", "false", "no"):
+        return False
+    raise ValueError(f"{name}: must be true or false")

@@ -1,0 +1,225 @@
+"""The scenario endpoints of the control plane (`/_emulator/scenarios`), mounted by `create_app`.
+
+| method and path | what it does |
+|---|---|
+| `POST /scenarios`, `GET /scenarios` | load a scenario file (its actors meet the app under test); list them |
+| `GET /scenarios/{id}`, `DELETE /scenarios/{id}` | a scenario's progress and step results; unload it |
+
+Handlers take the app's `ScenarioManager`. `API` joins the control plane's contract (`app.control_contract`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, Strict
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from emulator import __version__
+from emulator.core.api import Api
+from emulator.core.contracts import Body, Param, Reply
+from emulator.core.control_models import MAX_WAIT
+from emulator.core.types import AS_INT, AS_STR, JsonStr
+from emulator.core.web import ErrorOut, RequestModel, error, guarded, q_float
+from emulator.scenarios.errors import LoadError, ScenarioError
+from emulator.scenarios.loader import load_text
+from emulator.scenarios.service import ScenarioManager
+
+API: Api[ScenarioManager] = Api("scenarios", __version__, "", mount="/_emulator", tags=["control"], wrap=guarded)
+SCENARIO_ID = Param("scenario_id", "path", required=True, description="a scenario id from POST /scenarios")
+
+
+class ScenarioIn(RequestModel):
+    """A scenario file as JSON (YAML text is accepted too); the full format is in `scenarios/README.md`."""
+
+    name: Annotated[str, Strict(), Field(min_length=1, max_length=200), AS_STR]
+    description: JsonStr = ""
+    vendor: Annotated[str, Strict(), Field(description="a vendor slug with scenario support"), AS_STR]
+    seed: Annotated[int, Strict(), Field(ge=0), AS_INT] = 0
+    tenant: (
+        Annotated[str, Strict(), Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$"), AS_STR] | None
+    ) = None
+    variables: dict[JsonStr, Any] = Field(default_factory=dict)
+    setup: dict[JsonStr, Any] = Field(default_factory=dict, description="the vendor's world")
+    actors: list[dict[JsonStr, Any]] = Field(default_factory=list, description="behaviour rules")
+    steps: list[dict[JsonStr, Any]] = Field(default_factory=list, description="the timeline")
+
+
+class ScenarioNearMissOut(BaseModel):
+    delivery_id: str
+    event: str
+    subject: str
+    status: str
+    at: float
+    body: Any = None
+    problems: list[str] = Field(description="why it did not match")
+    note: str | None
+
+
+class ScenarioStepOut(BaseModel):
+    index: int
+    kind: str = Field(description="request, expect_webhook, advance, wait_until_idle, or a vendor kind")
+    title: str
+    line: int | None = Field(description="line of the step in the file")
+    status: Literal["pending", "running", "passed", "failed", "skipped"]
+    at: float | None = Field(description="clock time when the step ended")
+    offset: float | None = Field(description="seconds since the scenario started")
+    message: str | None
+    expected: Any = None
+    near_misses: list[ScenarioNearMissOut]
+
+
+class ScenarioActorOut(BaseModel):
+    index: int
+    name: str | None
+    event: str
+    line: int | None
+    fired: int
+
+
+class ScenarioActorErrorOut(BaseModel):
+    rule: int
+    action: int
+    line: int | None
+    at: float
+    subject: str | None
+    message: str
+
+
+class ScenarioOut(BaseModel):
+    id: str
+    name: str
+    source: str
+    vendor: str
+    tenant: str
+    seed: int
+    clock: Literal["system", "virtual"]
+    status: Literal["running", "passed", "failed", "error"]
+    active: bool = Field(description="its actors still react to events")
+    started_at: float
+    now: float
+    elapsed: float
+    steps: list[ScenarioStepOut]
+    actors: list[ScenarioActorOut]
+    actor_errors: list[ScenarioActorErrorOut]
+    variables: dict[str, Any]
+    error: str | None
+    webhooks: int
+    report: str = Field(description="the human-readable step-by-step report")
+
+
+class ScenariosOut(BaseModel):
+    scenarios: list[ScenarioOut]
+
+
+@API.op(
+    "GET", "/scenarios", "listScenarios", "Scenarios loaded into this server", {200: Reply("scenarios", ScenariosOut)}
+)
+async def scenarios(manager: ScenarioManager, request: Request) -> Response:
+    """Every scenario loaded into this server, with its progress.
+
+    Results go out as `ScenarioResult.to_json()` dicts (the same text the CLI's `--json` prints)."""
+    return JSONResponse({"scenarios": [run.result.to_json() for run in manager.runs.values()]})
+
+
+@API.op(
+    "POST",
+    "/scenarios",
+    "loadScenario",
+    "Load a scenario file: set up its world and actors, run its steps in the background",
+    {
+        201: Reply("loaded", ScenarioOut),
+        400: Reply("not a valid scenario (file:line: step: problem), or its setup failed", ErrorOut),
+        404: Reply("the vendor is not served here or has no scenario support", ErrorOut),
+    },
+    params=[
+        Param(
+            "tenant",
+            "query",
+            {"type": "string", "pattern": "^[A-Za-z0-9._-]{0,64}$"},
+            description="run it in this tenant instead of the file's",
+        ),
+        Param(
+            "webhook_url",
+            "query",
+            {"type": "string", "pattern": "^(https?://.*)?$"},
+            description="send its tenant's webhooks here (default: --webhook-url, else a built-in receiver)",
+        ),
+        Param("source", "query", description="what to call the file in reports (default `request body`)"),
+    ],
+    body=Body(ScenarioIn),
+)
+async def load_scenario(manager: ScenarioManager, request: Request) -> Response:
+    """Body: a scenario file (YAML, or JSON of the same structure). Query `tenant`, `webhook_url` override
+    the file's tenant and the target of its webhooks. Sets up its world and actors, then runs its steps in
+    the background; 201 with its id."""
+    tenant = request.query_params.get("tenant") or None
+    if tenant is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", tenant):
+        raise ValueError("tenant: letters, digits, `.`, `_` and `-` only (at most 64)")
+    hook = request.query_params.get("webhook_url") or None
+    if hook is not None and not hook.startswith(("http://", "https://")):
+        raise ValueError("webhook_url: must be an http:// or https:// URL")
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("the body must be UTF-8 text (YAML or JSON)") from None
+    if not text.strip():
+        raise ValueError("the body must be a scenario file (YAML or JSON)")
+    source = request.query_params.get("source") or "request body"
+    try:
+        loaded = load_text(text, source, manager.emu.plugins)
+    except LoadError as exc:
+        status = 404 if exc.problems and exc.problems[0].code == "unknown_vendor" else 400
+        return error(status, exc.problems[0].code if exc.problems else "invalid_scenario", str(exc))
+    try:
+        run = await manager.start(loaded, request.app, tenant=tenant, webhook_url=hook)
+    except ScenarioError as exc:
+        return error(400, "invalid_scenario", str(exc))
+    return JSONResponse(run.result.to_json(), status_code=201)
+
+
+@API.op(
+    "GET",
+    "/scenarios/{scenario_id}",
+    "getScenario",
+    "A scenario's progress and per-step results (long-poll with `wait`)",
+    {200: Reply("scenario", ScenarioOut), 400: Reply("bad input", ErrorOut), 404: Reply("not found", ErrorOut)},
+    params=[
+        SCENARIO_ID,
+        Param(
+            "wait",
+            "query",
+            {"type": "number", "minimum": 0, "maximum": MAX_WAIT},
+            description="seconds to wait for its steps to finish",
+        ),
+    ],
+)
+async def scenario(manager: ScenarioManager, request: Request) -> Response:
+    """One scenario's progress: status, each step's result (with near misses), actor firings and errors.
+    Query `wait` (seconds, max 60) long-polls until its steps have finished."""
+    wait = q_float(request, "wait", 0.0, 0.0, MAX_WAIT)
+    run = manager.get(request.path_params["scenario_id"])
+    if run is None:
+        return error(404, "unknown_scenario", f"no scenario {request.path_params['scenario_id']!r}")
+    if wait > 0:
+        await run.wait(wait)
+    return JSONResponse(run.result.to_json())
+
+
+@API.op(
+    "DELETE",
+    "/scenarios/{scenario_id}",
+    "unloadScenario",
+    "Unload a scenario (its actors stop)",
+    {200: Reply("unloaded", ScenarioOut), 404: Reply("not found", ErrorOut)},
+    params=[SCENARIO_ID],
+)
+async def unload_scenario(manager: ScenarioManager, request: Request) -> Response:
+    """Unload a scenario: its actors stop and its pending actions are cancelled (its tenant stays)."""
+    run = await manager.unload(request.path_params["scenario_id"])
+    if run is None:
+        return error(404, "unknown_scenario", f"no scenario {request.path_params['scenario_id']!r}")
+    return JSONResponse(run.result.to_json())

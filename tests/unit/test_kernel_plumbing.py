@@ -1,0 +1,145 @@
+"""What the kernel now does for every vendor: one declaration per endpoint, wrapping, provisioning,
+behaviour, the typed store view (shown on the echo test vendor, the worked example)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import httpx
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from emulator.core.plugin import is_wrapped, vendor_endpoint
+from emulator.core.runtime import Emulator
+from tests.conftest import AppFactory
+from tests.support import echo_vendor
+from tests.support.echo_vendor import EchoBehaviour, EchoState
+
+TENANT = {"x-echo-tenant": "t1"}
+BEHAVIOUR = "/_emulator/vendors/echo/tenants/t1/behaviour"
+
+
+async def test_operations_give_routes_and_a_contract_without_an_emulator() -> None:
+    doc = echo_vendor.API.openapi()
+    assert list(doc["paths"]) == [
+        "/echo/v1/webhook",
+        "/echo/v1/items",
+        "/echo/v1/items/{item_id}",
+        "/echo/v1/items/{item_id}/ping",
+    ]
+    assert doc["paths"]["/echo/v1/items"]["post"]["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ItemOut"
+    }
+
+
+async def test_a_path_with_several_methods_lists_them_in_allow(client: httpx.AsyncClient) -> None:
+    r = await client.delete("/_emulator/chaos")
+    assert r.status_code == 405
+    assert set(r.headers["allow"].replace(" ", "").split(",")) >= {"GET", "PUT"}
+
+
+async def test_plain_vendor_handlers_are_journaled_and_errors_use_the_vendor_envelope(
+    make_app: AppFactory,
+) -> None:
+    app, client = await make_app()
+    r = await client.get("/echo/v1/items/nope", headers=TENANT)
+    assert r.status_code == 404
+    assert r.json() == {"code": "not_found", "detail": "no item nope"}
+    entries = app.state.emulator.journal.query(vendor="echo", limit=0)
+    assert [(e.method, e.path, e.status) for e in entries] == [("GET", "/echo/v1/items/nope", 404)]
+
+
+async def test_a_route_the_vendor_wrapped_itself_is_not_wrapped_again(make_app: AppFactory) -> None:
+    async def hello(request: Request) -> Response:
+        return JSONResponse({"hello": True})
+
+    def routes(emu: Emulator) -> list[BaseRoute]:
+        return [Route("/echo/v1/hello", vendor_endpoint(emu, plugin, hello), methods=["GET"])]
+
+    plugin = dataclasses.replace(echo_vendor.PLUGIN, routes=routes)
+    app, client = await make_app(vendor_plugins=[plugin])
+    assert (await client.get("/echo/v1/hello")).json() == {"hello": True}
+    assert len(app.state.emulator.journal.query(vendor="echo", limit=0)) == 1  # journaled once, not twice
+    assert is_wrapped(vendor_endpoint(app.state.emulator, plugin, hello))
+    assert not is_wrapped(hello)
+
+
+async def test_provisioning_marks_the_tenant_and_returns_its_credentials(make_app: AppFactory) -> None:
+    app, client = await make_app(auth="strict")
+    assert (await client.get("/echo/v1/items/x", headers=TENANT)).status_code == 401
+    r = await client.post("/_emulator/tenants", json={"tenant": "t1"})
+    assert r.status_code == 201
+    assert r.json()["credentials"] == {"echo": {"header": "x-echo-tenant", "tenant": "t1"}}
+    assert (await client.get("/echo/v1/items/x", headers=TENANT)).status_code == 404  # let in now
+    snapshot = (await client.get("/_emulator/state")).json()
+    assert snapshot["store"]["echo"]["t1"]["provisioned"] is True
+    app.state.emulator.reset()
+    assert (await client.post("/_emulator/state", json=snapshot)).status_code == 200
+    assert app.state.emulator.store.provisioned("echo", "t1")
+
+
+async def test_behaviour_put_merges_the_fields_given(client: httpx.AsyncClient) -> None:
+    await client.post("/_emulator/tenants", json={"tenant": "t1"})
+    r = await client.put(BEHAVIOUR, json={"ping_delay": 5})
+    assert r.status_code == 200
+    assert r.json() == {"ping_delay": 5.0, "greeting": "hello"}
+    r = await client.put(BEHAVIOUR, json={"greeting": "hi"})
+    assert r.json() == {"ping_delay": 5.0, "greeting": "hi"}
+
+
+async def test_a_bad_behaviour_body_is_a_400_naming_the_field_and_changes_nothing(
+    client: httpx.AsyncClient, make_app: AppFactory
+) -> None:
+    await client.post("/_emulator/tenants", json={"tenant": "t1"})
+    r = await client.put(BEHAVIOUR, json={"ping_delay": -1})
+    assert r.status_code == 400
+    assert r.json() == {"error": "invalid_request", "message": "ping_delay: Input should be greater than or equal to 0"}
+    r = await client.put(BEHAVIOUR, json={"nope": 1})
+    assert r.status_code == 400
+    assert r.json()["message"].startswith("nope: ")
+    r = await client.put(BEHAVIOUR, content=b"[1, 2]")
+    assert r.status_code == 400
+    assert r.json()["message"] == "the body must be a JSON object"
+    r = await client.put(BEHAVIOUR, content=b"[" * 100_000)
+    assert r.status_code == 400
+    assert "nested too deeply" in r.json()["message"]
+    assert (await client.put(BEHAVIOUR, json={})).json() == EchoBehaviour().model_dump()
+
+
+async def test_behaviour_of_an_unknown_tenant_or_vendor_is_a_json_404(client: httpx.AsyncClient) -> None:
+    r = await client.put("/_emulator/vendors/echo/tenants/ghost/behaviour", json={})
+    assert r.status_code == 404
+    assert r.json() == {"error": "unknown_tenant", "message": "no echo tenant 'ghost'"}
+    r = await client.put("/_emulator/vendors/nope/tenants/t1/behaviour", json={})
+    assert r.status_code == 404
+    assert r.json()["error"] == "not_found"
+
+
+async def test_behaviour_reaches_the_vendor(make_app: AppFactory) -> None:
+    app, client = await make_app()
+    await client.post("/_emulator/tenants", json={"tenant": "t1"})
+    await client.put(BEHAVIOUR, json={"ping_delay": 30})
+    item = (await client.post("/echo/v1/items", headers=TENANT, json={"text": "x"})).json()
+    assert (
+        await client.post(f"/echo/v1/items/{item['id']}/ping", headers=TENANT, json={"delay": 10})
+    ).status_code == 202
+    assert app.state.emulator.scheduler.next_due() == app.state.emulator.clock.now() + 40
+
+
+class _Other(BaseModel):
+    n: int = 0
+
+
+async def test_the_typed_store_view(emu: Emulator) -> None:
+    view = emu.store.of("echo", EchoState)
+    assert view.peek("t9") is None
+    assert not view.exists("t9")
+    async with view.tenant("t9") as tx:
+        tx.state.webhook_url = "http://127.0.0.1:1/hook"
+    state = view.peek("t9")
+    assert state is not None
+    assert state.webhook_url == "http://127.0.0.1:1/hook"
+    assert emu.store.of("echo", _Other).peek("t9") is None  # the wrong type is never handed out
+    assert not view.provisioned("t9")

@@ -1,0 +1,65 @@
+"""The shared web helpers (`emulator.core.web`): error text, body parsing and query parsing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import BaseModel, Field, ValidationError
+from starlette.requests import Request
+
+from emulator.core.web import first_error, json_object, parse_json, q_bool, q_int, reply
+
+
+class _Inner(BaseModel):
+    n: int = Field(ge=1)
+
+
+class _Outer(BaseModel):
+    inner: _Inner
+
+
+def _request(body: bytes = b"", query: str = "") -> Request:
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": query.encode()}
+    return Request(scope, receive)
+
+
+def test_first_error_names_the_location_and_a_prefix() -> None:
+    with pytest.raises(ValidationError) as caught:
+        _Outer.model_validate({"inner": {"n": 0}})
+    assert first_error(caught.value) == "inner.n: Input should be greater than or equal to 1"
+    assert first_error(caught.value, "vendors.echo").startswith("vendors.echo.inner.n: ")
+
+
+def test_parse_json_refuses_nesting_too_deep_with_a_readable_text() -> None:
+    with pytest.raises(ValueError, match="nested too deeply"):
+        parse_json("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="not valid JSON"):
+        parse_json(b"{nope")
+
+
+async def test_json_object_insists_on_an_object() -> None:
+    assert await json_object(_request(b'{"a": 1}')) == {"a": 1}
+    assert await json_object(_request(b" ", ""), optional=True) == {}
+    with pytest.raises(ValueError, match="must be a JSON object"):
+        await json_object(_request(b"[1]"))
+    with pytest.raises(ValueError, match="a JSON body is required"):
+        await json_object(_request(b""))
+
+
+def test_query_helpers_name_the_parameter() -> None:
+    assert q_int(_request(query="limit=5"), "limit", 1, 0, 10) == 5
+    with pytest.raises(ValueError, match="limit: must be between 0 and 10"):
+        q_int(_request(query="limit=50"), "limit", 1, 0, 10)
+    with pytest.raises(ValueError, match="body: must be true or false"):
+        q_bool(_request(query="body=maybe"), "body", True)
+
+
+def test_reply_serialises_a_model_as_json() -> None:
+    response = reply(_Inner(n=3), 201)
+    assert response.status_code == 201
+    assert response.headers["content-type"] == "application/json"
+    assert json.loads(bytes(response.body)) == {"n": 3}
