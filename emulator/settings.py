@@ -10,6 +10,7 @@ key at fault (with a did-you-mean for a misspelt key); `vendor_config_error` doe
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -219,6 +220,22 @@ def _element(annotation: Any) -> Any:
         return args[0]
     members = [a for a in args if a is not type(None)]
     return _element(members[0]) if len(members) == 1 else None
+
+
+def check_state_file(path: Path | None) -> None:
+    """At start: the state file's folder exists and is writable (and the file, if any, is a readable file), so a
+    session's state is not lost at shutdown to a typo found only then."""
+    if path is None:
+        return
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(f"state file {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"state file {path}: the folder {folder} is not writable")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"state file {path}: not a file")
+    if path.exists() and not os.access(path, os.R_OK):
+        raise ConfigError(f"state file {path}: not readable")
 
 
 def _is_number(text: str) -> bool:

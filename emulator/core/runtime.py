@@ -56,6 +56,8 @@ class Emulator:
         self.store.on_commit(self._commit)
         self.bus.subscribe(self._to_vendor)
         self.started = False
+        self.save_error: str | None = None
+        """Why the state file could not be saved at shutdown (the command then exits 1)."""
 
     # -- plugins --------------------------------------------------------------------------------------
 
@@ -147,8 +149,7 @@ class Emulator:
         self.started = False
         left = await self.dispatcher.drain(self.settings.drain_timeout)
         if self.settings.state_file is not None:
-            save_json(self.settings.state_file, self.snapshot())
-            LOG.info("saved state to %s (%d webhooks pending)", self.settings.state_file, left)
+            self.save_error = save_state(self.settings.state_file, self.snapshot(), left)
         elif left:
             LOG.warning("%d webhook deliveries were still pending at shutdown", left)
         await self.dispatcher.close()
@@ -190,6 +191,18 @@ class Emulator:
         self.dispatcher.reset()
         self.scheduler.restore(list(data.get("jobs", [])))
         self.dispatcher.restore(data.get("deliveries", {}))
+
+
+def save_state(path: Path, data: Any, pending: int) -> str | None:
+    """Save the snapshot at shutdown; what went wrong (logged), or None."""
+    try:
+        save_json(path, data)
+    except OSError as exc:
+        error = f"state file {path}: cannot save ({exc.strerror or exc})"
+        LOG.error("%s", error)
+        return error
+    LOG.info("saved state to %s (%d webhooks pending)", path, pending)
+    return None
 
 
 def save_json(path: Path, data: Any) -> None:
