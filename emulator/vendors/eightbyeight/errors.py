@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from emulator.core.errors import EmulatorError
+from emulator.vendors.eightbyeight.constants import Language
 
 # --- Message texts and codes (eightbyeight.md §1.8; OAS problem schemas) -------------------------------------
 
@@ -39,6 +40,8 @@ FIELD_PROBLEM = "{field}: {problem}"
 # Not documented by 8x8; the wording is the emulator's own.
 MALFORMED_JSON = "Malformed JSON request body."
 UNSUPPORTED_GRANT_TYPE = "Unsupported grant type : {grant_type}"
+INVALID_EMAIL = "must be a well-formed email address"
+INVALID_LANGUAGE = "must be one of " + ", ".join(Language)
 
 CODE_ACCESS_DENIED = "access_denied"
 CODE_RESOURCE_NOT_FOUND = "resource_not_found"

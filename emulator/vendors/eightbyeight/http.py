@@ -98,6 +98,7 @@ async def read_json(
     conversation_id: str = "",
     tenant: str = "",
     optional: bool = False,
+    context: dict[str, Any] | None = None,
 ) -> M:
     """Parse and validate a JSON body into `model`, failing with the endpoint's 400 envelope."""
     raw = await request.body()
@@ -119,6 +120,6 @@ async def read_json(
     if not isinstance(data, dict):
         raise errors.malformed_json(style=style, conversation_id=conversation_id, tenant=tenant)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise errors.from_validation_error(exc, style=style, conversation_id=conversation_id, tenant=tenant) from None

@@ -28,7 +28,9 @@ from pydantic import (
     GetJsonSchemaHandler,
     PlainSerializer,
     TypeAdapter,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -63,6 +65,7 @@ from emulator.vendors.eightbyeight.constants import (
     EventVersion,
     ExternalAuthorType,
     ExternalProviderName,
+    Language,
     LegacyMessageType,
     MemberChange,
     MemberType,
@@ -71,6 +74,7 @@ from emulator.vendors.eightbyeight.constants import (
     RoutingOptionType,
     SendMessageAuthorType,
 )
+from emulator.vendors.eightbyeight.errors import INVALID_EMAIL, INVALID_LANGUAGE
 
 # --- Field types ---------------------------------------------------------------------------------------------
 
@@ -193,11 +197,24 @@ class AdditionalProperty(RequestModel):
     id: Omittable[str] = None
 
 
+# Validation context key: when true, ``user.email`` and ``user.language`` are checked as the OAS declares them.
+STRICT_USER_FIELDS = "strict_user_fields"
+# OAS ConversationUserData ``email: {type: string, format: email}``: an RFC 5321 mailbox (dot-atom local part,
+# host name or address literal). 8x8 documents no server-side rule, so the pattern is the emulator's own.
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+    r"|\[[A-Za-z0-9:.]+\])"
+)
+_LANGUAGES = frozenset(Language)
+
+
 class ConversationUser(RequestModel):
     """The ``user`` object: predefined fields plus up to 30 additional properties (OAS ``ConversationUserData``).
 
-    Used unchanged in requests, in ``ConversationResult`` and in CONVERSATION_UPDATE events. ``email`` is not
-    format-checked: the seed's own create body carries a non-address string there.
+    Used unchanged in requests, in ``ConversationResult`` and in CONVERSATION_UPDATE events. With the
+    ``strict_user_fields`` setting (default on, [inf]) ``email`` must be an address (OAS ``format: email``) and
+    ``language`` one of the OAS ``Language`` codes; the schema keeps both free text, as with the setting off.
     """
 
     name: Omittable[str] = None
@@ -207,13 +224,31 @@ class ConversationUser(RequestModel):
     phone: Omittable[str] = None
     company: Omittable[str] = None
     caseId: Omittable[str] = None
-    # OAS Language is a plain string (the codes are only listed in prose); see constants.Language.
+    # OAS Language is a plain string (the codes are only listed in its description); see constants.Language.
     language: Omittable[str] = None
     ipaddress: Omittable[str] = None
     timezoneOffset: Omittable[JsonNumber] = None
     additionalProperties: Omittable[list[AdditionalProperty]] = Field(
         default=None, max_length=MAX_ADDITIONAL_PROPERTIES
     )
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and _strict(info) and not _EMAIL.fullmatch(value):
+            raise PydanticCustomError("value_error", INVALID_EMAIL)
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and _strict(info) and value not in _LANGUAGES:
+            raise PydanticCustomError("value_error", INVALID_LANGUAGE)
+        return value
+
+
+def _strict(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get(STRICT_USER_FIELDS))
 
 
 class Assignment(RequestModel):

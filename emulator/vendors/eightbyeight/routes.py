@@ -127,6 +127,8 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
     gate = Gate(emu)
     store = emu.store
     echo = gate.config.echo_messages
+    # user.email / user.language checked as the OAS declares them, unless switched off [inf]
+    user_rules = {m.STRICT_USER_FIELDS: gate.config.strict_user_fields}
 
     def wrap(fn: Endpoint) -> Endpoint:
         return vendor_endpoint(emu, plugin, fn)
@@ -266,7 +268,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
 
     async def create_conversation(request: Request) -> Response:
         _, uow = await open_tx(request)
-        body = await read_json(request, m.CreateConversationRequest)
+        body = await read_json(request, m.CreateConversationRequest, context=user_rules)
         assignment = body.assignment or m.Assignment()
         history = body.history.messages if body.history else []
         async with uow as tx:
@@ -285,7 +287,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
             model: type[m.UpdateConversationRequest | m.PatchConversationRequest] = (
                 m.UpdateConversationRequest if replace else m.PatchConversationRequest
             )
-            body = await read_json(request, model)
+            body = await read_json(request, model, context=user_rules)
             channel_id = body.channelId if isinstance(body, m.UpdateConversationRequest) else None
             async with uow as tx:
                 conv = st.get_conversation(checked(request, tx), cid(request))
