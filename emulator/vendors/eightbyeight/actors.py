@@ -23,9 +23,7 @@ from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.config import AgentBehaviour, ReplyRule
-from emulator.vendors.eightbyeight.constants import ConversationState
-
-SLUG = "eightbyeight"
+from emulator.vendors.eightbyeight.constants import SLUG, ConversationState
 
 ACTIVATE = f"{SLUG}.activate"
 OFFER = f"{SLUG}.offer"

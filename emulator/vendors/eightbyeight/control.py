@@ -26,8 +26,8 @@ from emulator.core.runtime import Emulator
 from emulator.core.types import AS_STR
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.config import AgentBehaviour
+from emulator.vendors.eightbyeight.constants import SLUG
 from emulator.vendors.eightbyeight.errors import EightByEightError, problem_body
-from emulator.vendors.eightbyeight.http import SLUG
 from emulator.vendors.eightbyeight.models import CardPayload
 
 Text = Annotated[str, Strict(), Field(min_length=1, max_length=10_000), AS_STR]

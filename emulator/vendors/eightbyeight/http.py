@@ -24,10 +24,9 @@ from emulator.core.plugin import set_tenant
 from emulator.core.runtime import Emulator
 from emulator.vendors.eightbyeight import errors
 from emulator.vendors.eightbyeight.config import EightByEightConfig
-from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, HAL_JSON, PROBLEM_JSON, TENANT_HEADER
+from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, HAL_JSON, PROBLEM_JSON, SLUG, TENANT_HEADER
 from emulator.vendors.eightbyeight.models import WireModel
 
-SLUG = "eightbyeight"
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -26,9 +26,10 @@ from emulator.vendors.eightbyeight.constants import (
     CARD_ACTION_PREFIX,
     DEFAULT_MESSAGE_SORT,
     DEFAULT_SORT,
+    SLUG,
 )
 from emulator.vendors.eightbyeight.delivery import signer_for
-from emulator.vendors.eightbyeight.http import SLUG, Gate, hal, read_json, when
+from emulator.vendors.eightbyeight.http import Gate, hal, read_json, when
 
 P = API_PREFIX
 # RFC 3986 reserved characters and `%`: kept as they are when a list echoes its query in `_links.self.href`

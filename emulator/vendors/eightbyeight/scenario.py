@@ -27,10 +27,9 @@ from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks,
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.actors import _fill
 from emulator.vendors.eightbyeight.config import AgentBehaviour, QueueConfig, TenantConfig
-from emulator.vendors.eightbyeight.constants import API_PREFIX, NOTIFICATION_VERSION
+from emulator.vendors.eightbyeight.constants import API_PREFIX, NOTIFICATION_VERSION, SLUG
 from emulator.vendors.eightbyeight.errors import EightByEightError, problem_body
 from emulator.vendors.eightbyeight.events import v1_payloads
-from emulator.vendors.eightbyeight.http import SLUG
 from emulator.vendors.eightbyeight.models import SendMessageRequest
 
 DOMAIN_EVENTS = (
