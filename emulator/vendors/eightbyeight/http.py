@@ -106,12 +106,7 @@ async def read_json(
     ctype = request.headers.get("content-type", "")
     media = ctype.split(";", 1)[0].strip().lower()
     if raw and media and media != "application/json" and not media.endswith("+json"):
-        raise errors.general_error(
-            "unsupported_media_type",
-            f"Content type '{media}' not supported",
-            status_code=415,
-            summary=errors.INTERNAL_ERROR,
-        )
+        raise errors.unsupported_media_type(media)
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: arrays or objects nested thousands deep
