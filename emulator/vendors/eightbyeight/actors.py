@@ -44,7 +44,8 @@ def _user_messages(conv: st.Conversation) -> int:
     return sum(1 for m in conv.messages if m.author_type == "user")
 
 
-def _fill(template: str, conv: st.Conversation, agent: st.Agent | None) -> str:
+def fill(template: str, conv: st.Conversation, agent: st.Agent | None) -> str:
+    """`{user}` and `{agent}` in an agent's message, as their first names."""
     user = str(conv.user.get("name") or "there").split(" ")[0]
     agent_name = agent.name.split(" ")[0] if agent else "your agent"
     return template.replace("{user}", user).replace("{agent}", agent_name)
@@ -88,7 +89,7 @@ def on_event(emu: Emulator, event: DomainEvent) -> None:
     elif kind == "member.joined" and event.data["memberType"] == "agent" and behaviour.auto:
         agent = event.data["id"]
         if behaviour.greeting:
-            greeting = _fill(behaviour.greeting, conv, state.agents.get(agent))
+            greeting = fill(behaviour.greeting, conv, state.agents.get(agent))
             later(0.0, TYPE, interaction=interaction, agent=agent, text=greeting, then=None)
         if behaviour.leave_after_idle:
             later(
@@ -101,7 +102,7 @@ def on_event(emu: Emulator, event: DomainEvent) -> None:
         agent_id = conv.agent_id
         if rule is not None:
             then = f"transfer:{rule.transfer_to}" if rule.transfer_to else ("leave" if rule.leave else None)
-            text = _fill(rule.reply, conv, state.agents.get(agent_id)) if rule.reply else None
+            text = fill(rule.reply, conv, state.agents.get(agent_id)) if rule.reply else None
             later(behaviour.reply_delay, TYPE, interaction=interaction, agent=agent_id, text=text, then=then)
         if behaviour.leave_after_idle:
             seen = _user_messages(conv)
@@ -235,7 +236,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
                 and conv.id in tx.state.waiting
                 and conv.queue_id == args["queue"]
             ):
-                st._end_interaction(tx, conv)  # no agent came: the interaction ends idle, in its queue
+                st.end_interaction(tx, conv)  # no agent came: the interaction ends idle, in its queue
 
     return {
         ACTIVATE: activate,

@@ -617,7 +617,7 @@ def agent_transfer(tx: S, conv: Conversation, queue_id: str) -> None:
     _enqueue(tx, conv)
 
 
-def _end_interaction(tx: S, conv: Conversation) -> None:
+def end_interaction(tx: S, conv: Conversation) -> None:
     if conv.id in tx.state.waiting:
         tx.state.waiting.remove(conv.id)
     interaction = conv.interaction
@@ -640,7 +640,7 @@ def agent_leave(tx: S, conv: Conversation) -> None:
             conv.assignment_type, conv.assignment_id = "queue", conv.queue_id
         tx.emit("conversation.post_agent", conv.id, {"webhookId": conv.post_agent.webhook_id})
         return
-    _end_interaction(tx, conv)
+    end_interaction(tx, conv)
 
 
 def user_leave(tx: S, conv: Conversation) -> None:
@@ -654,7 +654,7 @@ def user_leave(tx: S, conv: Conversation) -> None:
         "member.left", conv.id, {"memberType": "user", "id": conv.user_participant, "name": conv.user.get("name", "")}
     )
     _agent_out(tx, conv)
-    _end_interaction(tx, conv)
+    end_interaction(tx, conv)
 
 
 def set_post_agent(
@@ -721,4 +721,4 @@ def end_post_agent(tx: S, conv: Conversation) -> None:
     if conv.post_agent is not None:
         conv.post_agent.active = False
         conv.post_agent.ended_at = tx.now()  # events.outbound still sends this last update to the bot
-    _end_interaction(tx, conv)
+    end_interaction(tx, conv)
