@@ -22,6 +22,7 @@ from typing import Final, Literal
 
 from emulator.core.errors import EmulatorError
 from emulator.core.store import Tx
+from emulator.vendors.eightbyeight import assignment as asg
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.models import CardPayload, SendMessageRequest
 
@@ -42,25 +43,25 @@ def agent_act(
 ) -> None:
     """One agent action on `conv` (see the module docstring)."""
     if verb == "join":
-        st.agent_join(tx, conv, _joining(tx.state, conv, agent_id))
+        asg.agent_join(tx, conv, _joining(tx.state, conv, agent_id))
     elif verb in ("typing", "stop_typing"):
-        st.agent_typing(tx, conv, verb == "typing")
+        asg.agent_typing(tx, conv, verb == "typing")
     elif verb == "say":
         if text is None:
             raise EmulatorError("say needs text", status_code=400, code="invalid_request")
-        st.agent_say(tx, conv, text, cards)
+        asg.agent_say(tx, conv, text, cards)
     elif verb == "transfer":
         if queue_id is None:
             raise EmulatorError("transfer needs queueId", status_code=400, code="invalid_request")
-        st.agent_transfer(tx, conv, queue_id)
+        asg.agent_transfer(tx, conv, queue_id)
     else:
-        st.agent_leave(tx, conv)
+        asg.agent_leave(tx, conv)
 
 
 def _joining(state: st.EightByEightState, conv: st.Conversation, agent_id: str | None) -> st.Agent:
     if agent_id is not None:
-        return st.get_agent(state, agent_id)
-    free = st.free_agent(state, conv.queue_id) if conv.queue_id else None
+        return asg.get_agent(state, agent_id)
+    free = asg.free_agent(state, conv.queue_id) if conv.queue_id else None
     if free is None:
         text = NO_FREE_AGENT.format(queue=conv.queue_id, conversation=conv.id)
         raise EmulatorError(text, status_code=409, code="no_agent")
@@ -75,4 +76,4 @@ def customer_act(
         message = SendMessageRequest.model_validate({"authorType": "user", "text": text})
         st.post_message(tx, conv, message, echo=echo)
     else:
-        st.user_leave(tx, conv)
+        asg.user_leave(tx, conv)

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute
 from emulator.core.plugin import Endpoint, VendorPlugin, route, vendor_endpoint
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
+from emulator.vendors.eightbyeight import assignment as asg
 from emulator.vendors.eightbyeight import errors
 from emulator.vendors.eightbyeight import models as m
 from emulator.vendors.eightbyeight import state as st
@@ -236,7 +237,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
             cfg = body.configuration
             notify = cfg.notify_channel_webhook if cfg else False
             max_total, timeout = (cfg.maxTotalMinutes, cfg.userTimeoutInMinutes) if cfg else (None, None)
-            st.set_post_agent(tx, conv, body.id, notify, max_total, timeout)
+            asg.set_post_agent(tx, conv, body.id, notify, max_total, timeout)
         return Response(status_code=201)
 
     async def typing(request: Request) -> Response:
@@ -267,7 +268,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
         async with session(request, m.PatchUserParticipantRequest) as (tx, body):
             conv = st.get_conversation(tx.state, cid(request))
             if body.removed:
-                st.user_leave(tx, conv)
+                asg.user_leave(tx, conv)
         return Response(status_code=204)
 
     async def list_messages(request: Request) -> Response:

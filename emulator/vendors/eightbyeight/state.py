@@ -5,7 +5,8 @@ the unit of work (`tx.emit`) and never do I/O. `events.py` turns those events in
 `actors.py` makes simulated agents react to them on the clock.
 
 Conversation states move along `TRANSITIONS` (created -> active -> idle -> active ...); the assignment
-moves queue|script -> agent -> queue (transfer) independently.
+moves queue|script -> agent -> queue (transfer) independently, by the transitions in `assignment.py` (agents, post-agent
+assignment, the end of an interaction).
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ TRANSITIONS: dict[tuple[ConversationState, str], ConversationState] = {
 }
 
 
-def _move(conv: Conversation, action: str) -> None:
+def move(conv: Conversation, action: str) -> None:
     nxt = TRANSITIONS.get((conv.state, action))
     if nxt is None:
         text = errors.INVALID_STATE.format(conversation_id=conv.id, state=conv.state, action=action)
@@ -406,17 +407,17 @@ def activate(tx: S, conv: Conversation) -> None:
     """The interaction is up: `active`, then QUEUED for a queue assignment."""
     if conv.state != ConversationState.CREATED:
         return
-    _move(conv, "activate")
-    _open_interaction(tx, conv)
+    move(conv, "activate")
+    open_interaction(tx, conv)
 
 
-def _open_interaction(tx: S, conv: Conversation) -> None:
+def open_interaction(tx: S, conv: Conversation) -> None:
     conv.interactions.append(Interaction(id=tx.ids.new("interaction", INTERACTION_ID), start=tx.now()))
     tx.emit("conversation.active", conv.id, views.conversation_view(conv))
-    _enqueue(tx, conv)
+    enqueue(tx, conv)
 
 
-def _enqueue(tx: S, conv: Conversation) -> None:
+def enqueue(tx: S, conv: Conversation) -> None:
     if conv.queue_id is None:
         return
     queue = tx.state.queues[conv.queue_id]
@@ -459,7 +460,7 @@ def update_conversation(
             state.waiting.remove(conv.id)
     tx.emit("conversation.updated", conv.id, views.conversation_view(conv))
     if requeue:
-        _enqueue(tx, conv)
+        enqueue(tx, conv)
     return conv
 
 
@@ -474,7 +475,7 @@ def _check_attachments(conv: Conversation | None, msg: SendMessageRequest) -> No
             raise errors.bad_request_send_message(errors.ATTACHMENT_MISSING.format(attachment_id=ref.id))
 
 
-def _cards(tx: S, cards: list[CardPayload] | None) -> list[Card]:
+def cards_of(tx: S, cards: list[CardPayload] | None) -> list[Card]:
     return [
         Card(id=tx.ids.new("card", CARD_ID), contentType=str(c.contentType), content=c.content or {})
         for c in cards or []
@@ -494,7 +495,7 @@ def _message(tx: S, conv: Conversation, req: SendMessageRequest, at: float) -> M
         author_id=author,
         author_type=author_type,
         attachments=[a.id for a in req.attachments or [] if a.id],
-        cards=_cards(tx, req.cards),
+        cards=cards_of(tx, req.cards),
         external=external,
     )
 
@@ -512,160 +513,11 @@ def post_message(tx: S, conv: Conversation, req: SendMessageRequest, *, echo: bo
     view = views.message_view(conv, msg, echo=True)
     tx.emit("message.created", conv.id, {"message": view, "deliver": echo, "messageId": msg.id})
     if conv.state == ConversationState.IDLE:
-        _move(conv, "requeue")
+        move(conv, "requeue")
         if conv.queue_id is not None:
             conv.assignment_type, conv.assignment_id = "queue", conv.queue_id
-        _open_interaction(tx, conv)
+        open_interaction(tx, conv)
     return msg
-
-
-# -- agents -----------------------------------------------------------------------------------------------
-
-
-def free_agent(state: EightByEightState, queue_id: str) -> Agent | None:
-    """The least busy agent of a queue with room for one more conversation (ties: configuration order)."""
-    candidates = [a for a in state.agents.values() if queue_id in a.queues and len(a.handling) < a.capacity]
-    return min(candidates, key=lambda a: len(a.handling)) if candidates else None
-
-
-def get_agent(state: EightByEightState, agent_id: str) -> Agent:
-    agent = state.agents.get(agent_id)
-    if agent is None:
-        raise errors.general_error(
-            errors.CODE_INVALID_AGENT, errors.AGENT_MISSING.format(agent_id=agent_id), status_code=404
-        )
-    return agent
-
-
-def _require_agent(conv: Conversation) -> str:
-    if conv.agent_id is None:
-        text = errors.NO_AGENT.format(conversation_id=conv.id)
-        raise errors.general_error(errors.CODE_NO_AGENT, text, status_code=409)
-    return conv.agent_id
-
-
-def agent_join(tx: S, conv: Conversation, agent: Agent) -> None:
-    """An agent accepts the offer: MEMBERS_CHANGED(agent joined) + CONVERSATION_UPDATE(agent)."""
-    if conv.interaction is None or conv.agent_id is not None:
-        text = errors.NOT_QUEUED.format(conversation_id=conv.id)
-        raise errors.general_error(errors.CODE_NOT_QUEUED, text, status_code=409)
-    if len(agent.handling) >= agent.capacity:
-        text = errors.AGENT_BUSY.format(agent_id=agent.id)
-        raise errors.general_error(errors.CODE_AGENT_BUSY, text, status_code=409)
-    state = tx.state
-    if conv.id in state.waiting:
-        state.waiting.remove(conv.id)
-    conv.agent_id = agent.id
-    conv.assignment_type, conv.assignment_id = "agent", agent.id
-    agent.handling.append(conv.id)
-    known = next((p for p in conv.participants if p.id == agent.id), None)
-    if known is None:
-        conv.participants.append(Participant(id=agent.id, type="agent", name=agent.name, language="en"))
-    else:
-        known.removed = False
-    tx.emit("member.joined", conv.id, {"memberType": "agent", "id": agent.id, "name": agent.name})
-    tx.emit("conversation.updated", conv.id, views.conversation_view(conv))
-
-
-def agent_typing(tx: S, conv: Conversation, typing: bool) -> None:
-    agent_id = _require_agent(conv)
-    users = [{"type": "agent", "id": agent_id}] if typing else []
-    tx.emit("activity", conv.id, {"name": "typing", "value": {"users": users}})
-
-
-def agent_say(tx: S, conv: Conversation, text: str, cards: list[CardPayload] | None = None) -> Message:
-    agent_id = _require_agent(conv)
-    msg = Message(
-        id=tx.ids.new("message", MESSAGE_ID),
-        text=text,
-        at=tx.now(),
-        author_id=agent_id,
-        author_type="agent",
-        cards=_cards(tx, cards),
-    )
-    conv.messages.append(msg)
-    agent = tx.state.agents.get(agent_id)
-    view = views.message_view(conv, msg, echo=False)
-    data = {"message": view, "deliver": True, "messageId": msg.id, "agentName": agent.name if agent else ""}
-    tx.emit("message.created", conv.id, data)
-    return msg
-
-
-def _agent_out(tx: S, conv: Conversation) -> str | None:
-    agent_id = conv.agent_id
-    if agent_id is None:
-        return None
-    conv.agent_id = None
-    agent = tx.state.agents.get(agent_id)
-    if agent is not None and conv.id in agent.handling:
-        agent.handling.remove(conv.id)
-    for p in conv.participants:
-        if p.id == agent_id:
-            p.removed = True
-    tx.emit("member.left", conv.id, {"memberType": "agent", "id": agent_id, "name": agent.name if agent else ""})
-    return agent_id
-
-
-def agent_transfer(tx: S, conv: Conversation, queue_id: str) -> None:
-    """The agent transfers to another queue: TRANSFER, agent left, QUEUED(new queue) (§1.7 row 7)."""
-    _require_agent(conv)
-    if queue_id not in tx.state.queues:
-        raise errors.invalid_queue(queue_id)
-    tx.emit("conversation.transferred", conv.id, {"queueId": queue_id})
-    _agent_out(tx, conv)
-    conv.assignment_type, conv.assignment_id, conv.queue_id = "queue", queue_id, queue_id
-    _enqueue(tx, conv)
-
-
-def end_interaction(tx: S, conv: Conversation) -> None:
-    if conv.id in tx.state.waiting:
-        tx.state.waiting.remove(conv.id)
-    interaction = conv.interaction
-    if interaction is not None:
-        interaction.end = tx.now()
-    if conv.state != ConversationState.IDLE:
-        _move(conv, "end")
-    if conv.queue_id is not None:
-        conv.assignment_type, conv.assignment_id = "queue", conv.queue_id
-    tx.emit("conversation.idle", conv.id, views.conversation_view(conv))
-
-
-def agent_leave(tx: S, conv: Conversation) -> None:
-    """The agent ends the interaction: agent left + CONVERSATION_UPDATE(idle) (§1.7 row 9)."""
-    _require_agent(conv)
-    _agent_out(tx, conv)
-    if conv.post_agent is not None and not conv.post_agent.active and conv.post_agent.ended_at is None:
-        conv.post_agent.active = True
-        if conv.queue_id is not None:
-            conv.assignment_type, conv.assignment_id = "queue", conv.queue_id
-        tx.emit("conversation.post_agent", conv.id, {"webhookId": conv.post_agent.webhook_id})
-        return
-    end_interaction(tx, conv)
-
-
-def user_leave(tx: S, conv: Conversation) -> None:
-    """PATCH …/participants/user {removed: true}: user left, agent left if present, idle (§1.7 row 10)."""
-    if conv.state == ConversationState.IDLE and conv.interaction is None:
-        return
-    for p in conv.participants:
-        if p.id == conv.user_participant:
-            p.removed = True
-    tx.emit(
-        "member.left", conv.id, {"memberType": "user", "id": conv.user_participant, "name": conv.user.get("name", "")}
-    )
-    _agent_out(tx, conv)
-    end_interaction(tx, conv)
-
-
-def set_post_agent(
-    tx: S, conv: Conversation, webhook_id: str, notify: bool, max_total: int | None, timeout: int | None
-) -> None:
-    if webhook_id not in tx.state.webhooks:
-        text = errors.WEBHOOK_MISSING.format(webhook_id=webhook_id)
-        raise errors.invalid_parameter(conv.id, tx.state.tenant_id, text)
-    conv.post_agent = PostAgent(
-        webhook_id=webhook_id, notify_channel=notify, max_total_minutes=max_total, user_timeout_minutes=timeout
-    )
 
 
 # -- activities from the integration ----------------------------------------------------------------------
@@ -714,11 +566,3 @@ def add_attachment(
     )
     conv.attachments[att.id] = att
     return att
-
-
-def end_post_agent(tx: S, conv: Conversation) -> None:
-    """The post-agent-assignment phase is over (maxTotalMinutes): the interaction ends."""
-    if conv.post_agent is not None:
-        conv.post_agent.active = False
-        conv.post_agent.ended_at = tx.now()  # events.outbound still sends this last update to the bot
-    end_interaction(tx, conv)
