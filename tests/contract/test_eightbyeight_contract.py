@@ -25,6 +25,7 @@ from emulator.vendors import eightbyeight
 from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, TENANT_HEADER
 from emulator.vendors.eightbyeight.contract import contract
 from emulator.vendors.eightbyeight.delivery import signer_for
+from emulator.vendors.eightbyeight.payloads import WEBHOOK_EVENTS
 from tests.conftest import make_settings
 from tests.vendors.eightbyeight.seed import SEED_CREATE_BODY
 
@@ -40,7 +41,7 @@ def test_checked_in_contract_matches_the_code() -> None:
 
 
 def test_contract_covers_every_event() -> None:
-    assert set(contract()["webhooks"]) == set(eightbyeight.models.WEBHOOK_EVENTS)
+    assert set(contract()["webhooks"]) == set(WEBHOOK_EVENTS)
 
 
 # -- schemathesis -----------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from emulator.core.store import Tx
 from emulator.vendors.eightbyeight import assignment as asg
 from emulator.vendors.eightbyeight import errors
 from emulator.vendors.eightbyeight import models as m
+from emulator.vendors.eightbyeight import results as r
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight import views as v
 from emulator.vendors.eightbyeight.constants import (
@@ -198,7 +199,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
             history = body.history.messages if body.history else []
             kind = str(assignment.type)
             conv = st.create_conversation(tx, body.channelId, body.user, kind, assignment.id, history)
-        return hal(m.CreateConversationResponse(conversationId=conv.id, createdAt=when(conv.created)), 202)
+        return hal(r.CreateConversationResponse(conversationId=conv.id, createdAt=when(conv.created)), 202)
 
     async def get_conversation(request: Request) -> Response:
         state = await read(request)

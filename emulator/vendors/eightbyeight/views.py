@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 
-from emulator.vendors.eightbyeight import models as m
 from emulator.vendors.eightbyeight import paging
+from emulator.vendors.eightbyeight import results as r
 from emulator.vendors.eightbyeight.constants import DEFAULT_MESSAGE_SORT, DEFAULT_SORT
 from emulator.vendors.eightbyeight.http import when
 
@@ -35,13 +35,13 @@ def assignment(conv: st.Conversation) -> dict[str, Any]:
     return out
 
 
-def webhook_out(hook: st.Webhook) -> m.WebhookResult:
-    return m.WebhookResult(id=hook.id, name=hook.name, uri=hook.uri, version=hook.version)
+def webhook_out(hook: st.Webhook) -> r.WebhookResult:
+    return r.WebhookResult(id=hook.id, name=hook.name, uri=hook.uri, version=hook.version)
 
 
-def channel_out(ch: st.Channel) -> m.ChannelResult:
-    return m.ChannelResult(
-        id=ch.id, name=ch.name, webHookId=ch.webHookId, routingOptions=m.RoutingOptionsResult(id=ch.queue_id)
+def channel_out(ch: st.Channel) -> r.ChannelResult:
+    return r.ChannelResult(
+        id=ch.id, name=ch.name, webHookId=ch.webHookId, routingOptions=r.RoutingOptionsResult(id=ch.queue_id)
     )
 
 
@@ -57,41 +57,41 @@ def conversation_out(conv: st.Conversation) -> dict[str, Any]:
     }
 
 
-def participant_out(p: st.Participant) -> m.ParticipantResult:
-    return m.ParticipantResult.model_validate(
+def participant_out(p: st.Participant) -> r.ParticipantResult:
+    return r.ParticipantResult.model_validate(
         {"id": p.id, "type": p.type, "removed": p.removed, "language": p.language}
     )
 
 
-def interaction_out(interaction: st.Interaction) -> m.InteractionResult:
+def interaction_out(interaction: st.Interaction) -> r.InteractionResult:
     end = when(interaction.end) if interaction.end else None
-    return m.InteractionResult(id=interaction.id, startTime=when(interaction.start), endTime=end)
+    return r.InteractionResult(id=interaction.id, startTime=when(interaction.start), endTime=end)
 
 
-def card_out(card: st.Card) -> m.CardResult:
-    return m.CardResult.model_validate(asdict(card))
+def card_out(card: st.Card) -> r.CardResult:
+    return r.CardResult.model_validate(asdict(card))
 
 
-def message_out(conv: st.Conversation, msg: st.Message) -> m.MessageResult:
+def message_out(conv: st.Conversation, msg: st.Message) -> r.MessageResult:
     author = next((p for p in conv.participants if p.id == msg.author_id), None)
     author_out = (
         participant_out(author)
         if author
-        else m.ParticipantResult.model_validate({"id": msg.author_id, "type": msg.author_type})
+        else r.ParticipantResult.model_validate({"id": msg.author_id, "type": msg.author_type})
     )
-    return m.MessageResult(
+    return r.MessageResult(
         id=msg.id,
         text=msg.text,
         createdAt=when(msg.at),
         author=author_out,
-        externalProvider=m.ExternalProviderResult.model_validate(msg.external) if msg.external else None,
-        attachments=[m.AttachmentRefResult(id=a) for a in msg.attachments],
+        externalProvider=r.ExternalProviderResult.model_validate(msg.external) if msg.external else None,
+        attachments=[r.AttachmentRefResult(id=a) for a in msg.attachments],
         cards=[card_out(c) for c in msg.cards],
     )
 
 
-def attachment_out(att: st.Attachment) -> m.AttachmentResult:
-    return m.AttachmentResult(
+def attachment_out(att: st.Attachment) -> r.AttachmentResult:
+    return r.AttachmentResult(
         id=att.id,
         filename=att.filename,
         sizeInBytes=att.size,
@@ -114,7 +114,7 @@ def listing(
         query = f"?{request.url.query}" if request.url.query else ""
         # the query is already percent-encoded as sent: keep it, only quote characters a URL cannot hold raw
         body["_links"] = {"self": {"href": f"{request.url.path}{quote(query, safe=QUERY_SAFE)}"}}
-    body["page"] = m.PageInfo.of(pg.size, pg.page, total).wire()
+    body["page"] = r.PageInfo.of(pg.size, pg.page, total).wire()
     return body
 
 
