@@ -12,6 +12,7 @@ from emulator.core.runtime import Emulator
 from emulator.vendors.cmcom import actors, control, delivery, events, http, routes, scenario, state
 from emulator.vendors.cmcom.config import CmComConfig
 from emulator.vendors.cmcom.constants import BMPROXY_PATH, GATEWAY_PATH, ROUTER_PREFIX
+from emulator.vendors.cmcom.numbers import product_token
 
 
 def _new_state(emu: Emulator, tenant: str, ids: TenantIds) -> BaseModel:
@@ -43,7 +44,7 @@ def credentials(s: state.CmComState, token: str) -> dict[str, Any]:
 async def _provision(emu: Emulator, tenant: str) -> dict[str, Any]:
     cfg: CmComConfig = emu.vendor_config(http.SLUG)
     configured = cfg.tenants.get(tenant)
-    token = configured.product_tokens[0] if configured and configured.product_tokens else tenant
+    token = configured.product_tokens[0] if configured and configured.product_tokens else product_token(tenant)
     async with emu.store.tenant(http.SLUG, tenant) as tx:
         tx.state.provisioned = True
         return credentials(tx.state, token)

@@ -63,6 +63,16 @@ def contract() -> dict[str, Any]:
             params=(ACCOUNT,),
             body=Body(m.SendRequest),
         ),
+        Operation(
+            "POST",
+            c.BMPROXY_SDK_PATH,
+            "sendThroughBotRouterSdkPath",
+            "The same, at the path CM's JS SDK posts to with BMProxy as its base URL [inf]",
+            SEND,
+            tags=("Bot Router",),
+            params=(ACCOUNT,),
+            body=Body(m.SendRequest),
+        ),
         _control(c.MUTATION_PATH, "mutationRequest", "Enable/disable components of a chat", Body(m.MutationRequest)),
         _control(c.POSITION_PATH, "positionRequest", "Move the CmBot to a flow step", Body(m.PositionRequest)),
         _control(

@@ -31,6 +31,7 @@ from emulator.core.runtime import Emulator
 from emulator.core.types import AS_NUMBER, AS_STR
 from emulator.vendors.cmcom import router as rt
 from emulator.vendors.cmcom import state as st
+from emulator.vendors.cmcom.config import Team
 from emulator.vendors.cmcom.constants import SLUG
 from emulator.vendors.cmcom.errors import RouterError, problem_body
 from emulator.vendors.cmcom.numbers import channel_name, digits, guid_key, mo
@@ -173,6 +174,11 @@ def chat_view(chat: st.Chat, state: st.CmComState, *, full: bool = False) -> dic
     return out
 
 
+def team_view(team: Team, state: st.CmComState) -> dict[str, Any]:
+    """A team as configured, with its agents' names (seeded ones for the `null` entries)."""
+    return {**team.model_dump(), "agents": [a.name for a in state.agents.values() if a.team == team.name]}
+
+
 def summary(state: st.CmComState) -> dict[str, Any]:
     return {
         "tenant": state.tenant,
@@ -184,7 +190,7 @@ def summary(state: st.CmComState) -> dict[str, Any]:
         "webhooks": {"bot": state.bot_webhook, "status": state.status_webhook,
                      "customerContact": state.customer_contact_webhook,
                      "notifications": state.notification_webhook or state.bot_webhook, "mo": state.mo_webhook},
-        "teams": [t.model_dump() for t in state.teams],
+        "teams": [team_view(t, state) for t in state.teams],
         "agents": [asdict(a) for a in state.agents.values()],
         "flows": [f.model_dump() for f in state.flows],
         "chats": len(state.chats),
