@@ -14,6 +14,9 @@
     a step without next_step hangs up (flow_end), a dangling reference too (dangling_step); past `max_steps`
     steps or `max_call_seconds` the call ends with that reason.
 
+The simulated people, the callee and connect targets (`CalleeBehaviour`), live here rather than in an
+`actors.py`: answering, keying digits and hanging up are transitions of the call itself, timed by the same jobs.
+
 Each job carries the call's `gen` from when it was scheduled and does nothing if the call moved on (a
 press, a hang-up, another step), so stale timers are harmless. Handlers open one unit of work each; the
 `http` job leaves it for the request and opens another for the result.
