@@ -11,20 +11,26 @@
 - Router control calls without the header (as the seed prints them) are taken in `open` auth for an account
   that exists, and refused with 401 in `strict` auth (`control_requires_token` overrides both).
 - `render_error` renders every error under the vendor's paths in the envelope of the API it belongs to.
+- `new_state` builds a tenant from the config; `provision` makes one for `POST /_emulator/tenants`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from emulator.core.errors import EmulatorError
+from emulator.core.ids import TenantIds
 from emulator.core.plugin import set_tenant
 from emulator.core.runtime import Emulator
 from emulator.vendors.cmcom import constants as c
-from emulator.vendors.cmcom import errors
+from emulator.vendors.cmcom import errors, state
 from emulator.vendors.cmcom.config import CmComConfig
 from emulator.vendors.cmcom.numbers import guid_key, is_guid, product_token
+from emulator.vendors.cmcom.views import credentials
 
 SLUG = c.SLUG
 
@@ -126,3 +132,21 @@ class Gate:
     def _provisioned(self, tenant: str) -> bool:
         state = self.emu.store.peek(SLUG, tenant)
         return bool(state is not None and getattr(state, "provisioned", False))
+
+
+def new_state(emu: Emulator, tenant: str, ids: TenantIds) -> BaseModel:
+    """A tenant as the config describes it (an unconfigured one gets the defaults and seeded ids)."""
+    cfg: CmComConfig = emu.vendor_config(SLUG)
+    fresh = state.new_state(tenant, ids, cfg, cfg.tenants.get(tenant), emu.settings.webhook_url)
+    fresh.provisioned = tenant in cfg.tenants
+    return fresh
+
+
+async def provision(emu: Emulator, tenant: str) -> dict[str, Any]:
+    """The account for `POST /_emulator/tenants`: provisioned (strict auth takes it), with its product token."""
+    cfg: CmComConfig = emu.vendor_config(SLUG)
+    configured = cfg.tenants.get(tenant)
+    token = configured.product_tokens[0] if configured and configured.product_tokens else product_token(tenant)
+    async with emu.store.tenant(SLUG, tenant) as tx:
+        tx.state.provisioned = True
+        return credentials(tx.state, token)

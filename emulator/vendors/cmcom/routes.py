@@ -29,6 +29,7 @@ from emulator.vendors.cmcom.config import CmComConfig
 from emulator.vendors.cmcom.http import SLUG, Gate
 from emulator.vendors.cmcom.numbers import guid_key, is_guid
 from emulator.vendors.cmcom.send import Draft, check_msg_array, judge, read_envelope
+from emulator.vendors.cmcom.views import send_response
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -83,7 +84,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
             if state.insufficient_balance:
                 raise errors.SendError(c.Code.BALANCE_INSUFFICIENT, c.BALANCE)
             st.send(tx, drafts, via="gateway" if account_id is None else state.partner)
-        status, body = st.response(drafts)
+        status, body = send_response(drafts)
         return JSONResponse(body, status_code=status)
 
     async def send_message(request: Request) -> Response:

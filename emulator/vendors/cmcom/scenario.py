@@ -9,7 +9,7 @@
       - when: {event: chat.handed_over}
         do: [{after: 5, agent: take_over}, {agent: say, text: "Hi {user}, {agent} here."}]
 
-Actions act through the same functions as the act-by-hand control routes (`control.py`). An `agent` action
+Actions act through the same functions as the act-by-hand control routes (`hands.py`). An `agent` action
 works on the chat of the event that fired its rule (or `chat:`); an `end_user` action needs `number:`
 (default `+31612345678`). Variables: `product_token`, `account_id`, `gateway`, `bmproxy`, `control`.
 """
@@ -28,9 +28,9 @@ from emulator.vendors.cmcom import state as st
 from emulator.vendors.cmcom.actors import fill
 from emulator.vendors.cmcom.config import SENT_NEEDS_CODE, Behaviour, CmComConfig, Flow, Team, TenantConfig
 from emulator.vendors.cmcom.constants import BMPROXY_PATH, CONTROL_PREFIX, GATEWAY_PATH, PRODUCT_TOKEN_HEADER, SLUG
-from emulator.vendors.cmcom.control import AgentAction as AgentBody
-from emulator.vendors.cmcom.control import EndUserMessage, agent_act, end_user_send
 from emulator.vendors.cmcom.events import MO, MO_CC, WEBHOOK_EVENTS, payloads
+from emulator.vendors.cmcom.hands import AgentAction as AgentBody
+from emulator.vendors.cmcom.hands import EndUserMessage, agent_act, end_user_send
 from emulator.vendors.cmcom.numbers import guid_key, product_token
 
 DOMAIN_EVENTS = (

@@ -273,25 +273,6 @@ def _rich_data(d: Draft) -> dict[str, Any]:
     return {"richContent": d.rich} if d.rich else {}
 
 
-def response(drafts: list[Draft]) -> tuple[int, dict[str, Any]]:
-    """The gateway's answer: 200 errorCode 0 (all sent), 200 errorCode 201 (some), 400 errorCode 201 (none)."""
-    accepted = sum(1 for d in drafts if not d.code)
-    messages = [
-        {
-            "to": d.to,
-            "status": "Rejected" if d.code else "Accepted",
-            "reference": d.reference,
-            "parts": 0 if d.code else d.parts,
-            "messageDetails": d.details,
-            "messageErrorCode": d.code,
-        }
-        for d in drafts
-    ]
-    code = c.Code.OK if accepted == len(drafts) else c.Code.NOT_ALL_SENT
-    status = 200 if accepted else 400
-    return status, {"details": c.CREATED.format(n=accepted), "errorCode": int(code), "messages": messages}
-
-
 def advance_status(tx: S, message_id: str, status: c.Status) -> None:
     """A status report for a sent message (the simulated end user's phone or app moved it on)."""
     sent = tx.state.sent.get(message_id)
