@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from emulator.pytest_plugin import CxemuHandle, WebhookSink
+from tests.vendors.cmcom.conftest import PAGE_ACCOUNT, the_bot_hears_on_the_page_account
 
 SDK = "@cmdotcom/text-sdk@2.0.0"
 SCRIPT = Path(__file__).parent / "node" / "send.js"
 FOLDER = Path(__file__).resolve().parents[3] / ".pytest_cache" / "cmcom-text-sdk"
-PAGE_ACCOUNT = "e17acdef-c918-423d-a01b-1000cd084f6a"  # the accountId of the seed's router webhook example
 NO_PROXY = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
 
 
@@ -90,14 +90,7 @@ def test_js_sdk_sends_through_bmproxy_with_the_page_account_id(
     token = cxemu.credentials("cmcom")["productToken"]
     out = js_send(sdk_folder, f"{cxemu.url}/conversational/bmproxy/v1/accounts/{PAGE_ACCOUNT}", token)
     assert (out["status"], out["body"]["errorCode"], out["body"]["details"]) == (200, 0, "Created 1 message(s)")
-    base = f"/_emulator/vendors/cmcom/tenants/{cxemu.tenant}"
-    assert cxemu.http.get(base).json()["botRouterAccountId"] == PAGE_ACCOUNT
-    assert cxemu.http.put(f"{base}/webhooks", json={"bot": webhook_sink.url_for("/bot")}).status_code == 200
-    resp = cxemu.http.post(f"{base}/end-users/+31612345678/messages", json={"text": "Hi bot"})
-    assert resp.status_code == 200, resp.text
-    (got,) = webhook_sink.wait_for({"message": {"text": "Hi bot"}}, path="/bot")
-    assert got.json["conversationalRouter"] == {"chatId": resp.json()["chatId"], "accountId": PAGE_ACCOUNT}
-    chat = cxemu.http.get(f"{base}/chats/{resp.json()['chatId']}").json()
+    chat = the_bot_hears_on_the_page_account(cxemu, webhook_sink)
     assert [(e["direction"], e["by"], e["text"]) for e in chat["transcript"]] == [
         ("MT", "BMProxy", "Hello from the JS SDK"),
         ("MO", "+31612345678", "Hi bot"),

@@ -9,9 +9,9 @@ from typing import Any
 from cm_text import MessageBuilder, TextClient, WhatsappTemplate
 
 from emulator.pytest_plugin import CxemuHandle, WebhookSink
+from tests.vendors.cmcom.conftest import PAGE_ACCOUNT, the_bot_hears_on_the_page_account
 
 CUSTOMER = "+31612345678"
-PAGE_ACCOUNT = "e17acdef-c918-423d-a01b-1000cd084f6a"  # the accountId of the seed's router webhook example
 
 
 def client(cxemu: CxemuHandle) -> TextClient:
@@ -141,13 +141,7 @@ def test_sdk_sends_through_bmproxy_with_the_page_account_id(cxemu: CxemuHandle, 
     response = sdk.SendSingleMessage(message="Hello, I am the bot", from_="003197010254321", to=["0031612345678"])
     assert response.status_code == 200, response.text
     assert (response.json()["errorCode"], response.json()["details"]) == (0, "Created 1 message(s)")
-    base = f"/_emulator/vendors/cmcom/tenants/{cxemu.tenant}"
-    assert cxemu.http.get(base).json()["botRouterAccountId"] == PAGE_ACCOUNT
-    assert cxemu.http.put(f"{base}/webhooks", json={"bot": webhook_sink.url_for("/bot")}).status_code == 200
-    resp = cxemu.http.post(f"{base}/end-users/{CUSTOMER}/messages", json={"text": "Hi bot"})
-    assert resp.status_code == 200, resp.text
-    (got,) = webhook_sink.wait_for({"message": {"text": "Hi bot"}}, path="/bot")
-    assert got.json["conversationalRouter"] == {"chatId": resp.json()["chatId"], "accountId": PAGE_ACCOUNT}
+    the_bot_hears_on_the_page_account(cxemu, webhook_sink)  # the SDK's SMS went to another chat than this one
     again = sdk.SendSingleMessage(message="Bye", from_="003197010254321", to=["0031612345678"])
     assert again.status_code == 200, again.text
 
