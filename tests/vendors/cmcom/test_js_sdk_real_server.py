@@ -44,8 +44,8 @@ def sdk_folder() -> Path:
         except subprocess.TimeoutExpired:
             pytest.skip(f"npm could not install {SDK} in 300 s (is the npm registry reachable?)")
         if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            pytest.skip(f"npm could not install {SDK} (is the npm registry reachable?): {last}")
+            first = (done.stderr.strip().splitlines() or ["no output"])[0]
+            pytest.skip(f"npm could not install {SDK} (is the npm registry reachable?): {first}")
     return folder
 
 
