@@ -42,6 +42,12 @@ def _control(path: str, op_id: str, summary: str, body: Body | None, params: tup
     )
 
 
+def _bmproxy(path: str, op_id: str, summary: str) -> Operation:
+    return Operation(
+        "POST", path, op_id, summary, SEND, tags=("Bot Router",), params=(ACCOUNT,), body=Body(m.SendRequest)
+    )
+
+
 def contract() -> dict[str, Any]:
     ops = [
         Operation(
@@ -53,15 +59,11 @@ def contract() -> dict[str, Any]:
             tags=("Business Messaging",),
             body=Body(m.SendRequest),
         ),
-        Operation(
-            "POST",
-            c.BMPROXY_PATH,
-            "sendThroughBotRouter",
-            "Send as the partner bot through the Bot Router",
-            SEND,
-            tags=("Bot Router",),
-            params=(ACCOUNT,),
-            body=Body(m.SendRequest),
+        _bmproxy(c.BMPROXY_PATH, "sendThroughBotRouter", "Send as the partner bot through the Bot Router"),
+        _bmproxy(
+            c.BMPROXY_SDK_PATH,
+            "sendThroughBotRouterSdkPath",
+            "The same, at the path CM's JS SDK posts to with BMProxy as its base URL [inf]",
         ),
         _control(c.MUTATION_PATH, "mutationRequest", "Enable/disable components of a chat", Body(m.MutationRequest)),
         _control(c.POSITION_PATH, "positionRequest", "Move the CmBot to a flow step", Body(m.PositionRequest)),

@@ -1,24 +1,37 @@
 """Tenancy and responses as CM does them (cmcom.md §3.1, §3.3).
 
 - The send API carries its product token in the body (`producttoken` or `productToken`); the router control
-  API in the `X-CM-PRODUCTTOKEN` header [inf]. A configured token maps to its tenant; in `open` auth any other
-  token is a tenant of its own, in `strict` auth only configured or provisioned ones work: an unknown token
-  is errorCode 101 "No account found for the given authentication", or 103 when it is not even a GUID.
+  API in the `X-CM-PRODUCTTOKEN` header [inf]. CM's product tokens are GUIDs: one that is not is refused as
+  CM refuses it, even in `open` auth (send API: errorCode 103 "product token incorrect", cmcom.md §3.1
+  TextClientStatusCodes; control API: 401, as its authentication refuses a token it cannot read [inf]).
+- A configured token maps to its tenant; a tenant with none configured (or provisioned by name) has the token
+  `numbers.product_token` derives from its name. In `open` auth any other GUID is a tenant of its own; in
+  `strict` auth only configured or provisioned ones work: an unknown token is errorCode 101 "No account found
+  for the given authentication".
+- Router control calls without the header (as the seed prints them) are taken in `open` auth for an account
+  that exists, and refused with 401 in `strict` auth (`control_requires_token` overrides both).
 - `render_error` renders every error under the vendor's paths in the envelope of the API it belongs to.
+- `new_state` builds a tenant from the config; `provision` makes one for `POST /_emulator/tenants`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from emulator.core.errors import EmulatorError
+from emulator.core.ids import TenantIds
 from emulator.core.plugin import set_tenant
 from emulator.core.runtime import Emulator
+from emulator.core.sink import default_target
 from emulator.vendors.cmcom import constants as c
-from emulator.vendors.cmcom import errors
+from emulator.vendors.cmcom import errors, state
 from emulator.vendors.cmcom.config import CmComConfig
-from emulator.vendors.cmcom.numbers import guid_key, is_guid
+from emulator.vendors.cmcom.numbers import guid_key, is_guid, product_token
+from emulator.vendors.cmcom.views import credentials
 
 SLUG = c.SLUG
 
@@ -47,36 +60,51 @@ class Gate:
 
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
+        self.open = emu.settings.auth == "open"
         self.config: CmComConfig = emu.vendor_config(SLUG)
-        self.tokens = {t: name for name, cfg in self.config.tenants.items() for t in cfg.product_tokens}
+        self.tokens: dict[str, str] = {t: name for name, cfg in self.config.tenants.items() for t in cfg.product_tokens}
+        self.tokens.update(
+            (guid_key(product_token(name)), name) for name, cfg in self.config.tenants.items() if not cfg.product_tokens
+        )
+        self.derived: dict[str, str] = {}
+        """Tokens derived from the names of tenants made by the control plane or a scenario, once seen."""
 
-    def lookup(self, token: str | None) -> str | None:
-        """The tenant of a product token, or None when it is unknown (strict auth)."""
-        if not token or not token.strip():
-            return None
+    def lookup(self, token: str) -> str | None:
+        """The tenant of a GUID-shaped product token, or None when it is unknown (strict auth)."""
         tenant = self.tokens.get(token)
-        if tenant is None and (self.emu.settings.auth == "open" or self._provisioned(token)):
-            tenant = token
-        return tenant
+        if tenant is not None:
+            return tenant
+        if self.emu.store.exists(SLUG, token):
+            return token if self.open or self._provisioned(token) else None
+        tenant = self.tokens.get(guid_key(token)) or self._derived(guid_key(token))
+        if tenant is not None:
+            return tenant if self.open or tenant in self.config.tenants or self._provisioned(tenant) else None
+        return token if self.open else None
 
     def send_tenant(self, request: Request, token: str | None) -> str:
-        tenant = self.lookup(token)
+        if not token or not token.strip():
+            raise errors.no_account()
+        if not is_guid(token.strip()):
+            raise errors.SendError(c.Code.TOKEN_INCORRECT, c.TOKEN_INCORRECT.format(token=token))
+        tenant = self.lookup(token.strip())
         if tenant is None:
-            if token and token.strip() and not is_guid(token.strip()):
-                raise errors.SendError(c.Code.TOKEN_INCORRECT, c.TOKEN_INCORRECT.format(token=token))
             raise errors.no_account()
         set_tenant(request, tenant)
         return tenant
 
     def control_tenant(self, request: Request, account_id: str) -> str:
-        """The tenant of a control request: its header token's (the state checks it owns the account)."""
+        """The tenant of a control request: its header token's (the state checks it owns the account), or
+        without the header the account's owner when that is allowed (see the module docstring)."""
         token = request.headers.get(c.PRODUCT_TOKEN_HEADER)
-        if token is None and not self.config.control_requires_token:
+        required = self.config.control_requires_token
+        if token is None and not (required if required is not None else not self.open):
             tenant = self.account_owner(account_id)
             if tenant is None:
                 raise errors.not_found(c.UNKNOWN_ACCOUNT.format(account_id=account_id))
+        elif token is None or not is_guid(token.strip()):
+            raise errors.unauthorized()
         else:
-            tenant = self.lookup(token)
+            tenant = self.lookup(token.strip())
             if tenant is None:
                 raise errors.unauthorized()
         set_tenant(request, tenant)
@@ -93,6 +121,33 @@ class Gate:
                 return tenant
         return None
 
-    def _provisioned(self, token: str) -> bool:
-        state = self.emu.store.peek(SLUG, token)
+    def _derived(self, key: str) -> str | None:
+        """The tenant whose name derives `key` (looked for among the tenants once, then remembered)."""
+        tenant = self.derived.get(key)
+        if tenant is None:
+            tenant = next((t for _, t in self.emu.store.tenants(SLUG) if product_token(t) == key), None)
+            if tenant is not None:
+                self.derived[key] = tenant
+        return tenant
+
+    def _provisioned(self, tenant: str) -> bool:
+        state = self.emu.store.peek(SLUG, tenant)
         return bool(state is not None and getattr(state, "provisioned", False))
+
+
+def new_state(emu: Emulator, tenant: str, ids: TenantIds) -> BaseModel:
+    """A tenant as the config describes it (an unconfigured one gets the defaults and seeded ids)."""
+    cfg: CmComConfig = emu.vendor_config(SLUG)
+    fresh = state.new_state(tenant, ids, cfg, cfg.tenants.get(tenant), default_target(emu, SLUG, tenant))
+    fresh.provisioned = tenant in cfg.tenants
+    return fresh
+
+
+async def provision(emu: Emulator, tenant: str) -> dict[str, Any]:
+    """The account for `POST /_emulator/tenants`: provisioned (strict auth takes it), with its product token."""
+    cfg: CmComConfig = emu.vendor_config(SLUG)
+    configured = cfg.tenants.get(tenant)
+    token = configured.product_tokens[0] if configured and configured.product_tokens else product_token(tenant)
+    async with emu.store.tenant(SLUG, tenant) as tx:
+        tx.state.provisioned = True
+        return credentials(tx.state, token)

@@ -4,6 +4,7 @@
 |---|---|
 | `POST /v1.0/message` | Business Messaging send: 200 errorCode 0 / 201 (some rejected), 400 (none sent or refused) |
 | `POST /conversational/bmproxy/v1/accounts/{id}` | the same envelope through the Bot Router, as the partner bot |
+| `POST .../bmproxy/v1/accounts/{id}/v1.0/message` | the same, where CM's JS SDK posts with BMProxy as its base [inf] |
 | `POST /conversational/control/v1/accounts/{id}/sessions/mutationrequests` | enable/disable components |
 | `POST .../sessions/positionrequests` | put the CmBot at a FlowId/StepId |
 | `POST .../sessions/{chatId}/resetrequests` (or `.../sessions/resetrequests?chatId=`) | default routing again |
@@ -28,6 +29,7 @@ from emulator.vendors.cmcom.config import CmComConfig
 from emulator.vendors.cmcom.http import SLUG, Gate
 from emulator.vendors.cmcom.numbers import guid_key, is_guid
 from emulator.vendors.cmcom.send import Draft, check_msg_array, judge, read_envelope
+from emulator.vendors.cmcom.views import send_response
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -63,6 +65,11 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
     def wrap(fn: Any) -> Any:
         return vendor_endpoint(emu, plugin, fn)
 
+    def claim(state: st.CmComState, account_id: str) -> None:
+        """Open auth: a tenant's first account id becomes its own, unless another tenant owns that account."""
+        if gate.open and not state.account_bound and gate.account_owner(account_id) is None:
+            st.bind_account(state, account_id)
+
     async def _send(request: Request, account_id: str | None) -> Response:
         token, msgs = read_envelope(await request.body())
         tenant = gate.send_tenant(request, token)
@@ -70,12 +77,14 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
         drafts: list[Draft] = [d for m in msgs for d in judge(m)]
         async with store.tenant(SLUG, tenant) as tx:
             state: st.CmComState = tx.state
-            if account_id is not None and guid_key(account_id) != guid_key(state.account_id):
-                raise errors.no_account()
+            if account_id is not None:
+                claim(state, account_id)
+                if guid_key(account_id) != guid_key(state.account_id):
+                    raise errors.no_account()
             if state.insufficient_balance:
                 raise errors.SendError(c.Code.BALANCE_INSUFFICIENT, c.BALANCE)
             st.send(tx, drafts, via="gateway" if account_id is None else state.partner)
-        status, body = st.response(drafts)
+        status, body = send_response(drafts)
         return JSONResponse(body, status_code=status)
 
     async def send_message(request: Request) -> Response:
@@ -96,6 +105,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
         data = await _json_object(request)
         chat_id = _chat_id(data.get("ChatId"))
         async with store.tenant(SLUG, tenant) as tx:
+            claim(tx.state, account_id)
             mutations = rt.check_mutations(tx.state, data.get("Mutations"))
             context = rt.check_context(data.get("Context"))
             chat = rt.get_chat(tx.state, account_id, chat_id)
@@ -110,6 +120,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
         chat_id = _chat_id(data.get("ChatId"))
         flow, step = _required_str(data, "FlowId"), _required_str(data, "StepId")
         async with store.tenant(SLUG, tenant) as tx:
+            claim(tx.state, account_id)
             chat = rt.get_chat(tx.state, account_id, chat_id)
             rt.position(tx, chat, flow, step)
         return done()
@@ -119,6 +130,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
         tenant = gate.control_tenant(request, account_id)
         chat_id = _chat_id(raw_chat_id, field)
         async with store.tenant(SLUG, tenant) as tx:
+            claim(tx.state, account_id)
             chat = rt.get_chat(tx.state, account_id, chat_id)
             rt.reset(tx, chat, tx.state.partner)
         return done()
@@ -135,6 +147,7 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
     return [
         route(c.GATEWAY_PATH, {"POST": send_message}, wrap=wrap),
         route(c.BMPROXY_PATH, {"POST": bmproxy}, wrap=wrap),
+        route(c.BMPROXY_SDK_PATH, {"POST": bmproxy}, wrap=wrap),
         route(c.MUTATION_PATH, {"POST": mutation}, wrap=wrap),
         route(c.POSITION_PATH, {"POST": position}, wrap=wrap),
         route(c.RESET_QUERY_PATH, {"POST": reset_by_query}, wrap=wrap),

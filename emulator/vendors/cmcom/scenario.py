@@ -9,7 +9,7 @@
       - when: {event: chat.handed_over}
         do: [{after: 5, agent: take_over}, {agent: say, text: "Hi {user}, {agent} here."}]
 
-Actions act through the same functions as the act-by-hand control routes (`control.py`). An `agent` action
+Actions act through the same functions as the act-by-hand control routes (`hands.py`). An `agent` action
 works on the chat of the event that fired its rule (or `chat:`); an `end_user` action needs `number:`
 (default `+31612345678`). Variables: `product_token`, `account_id`, `gateway`, `bmproxy`, `control`.
 """
@@ -28,10 +28,10 @@ from emulator.vendors.cmcom import state as st
 from emulator.vendors.cmcom.actors import fill
 from emulator.vendors.cmcom.config import SENT_NEEDS_CODE, Behaviour, CmComConfig, Flow, Team, TenantConfig
 from emulator.vendors.cmcom.constants import BMPROXY_PATH, CONTROL_PREFIX, GATEWAY_PATH, PRODUCT_TOKEN_HEADER, SLUG
-from emulator.vendors.cmcom.control import AgentAction as AgentBody
-from emulator.vendors.cmcom.control import EndUserMessage, agent_act, end_user_send
 from emulator.vendors.cmcom.events import MO, MO_CC, WEBHOOK_EVENTS, payloads
-from emulator.vendors.cmcom.numbers import guid_key
+from emulator.vendors.cmcom.hands import AgentAction as AgentBody
+from emulator.vendors.cmcom.hands import EndUserMessage, agent_act, end_user_send
+from emulator.vendors.cmcom.numbers import guid_key, product_token
 
 DOMAIN_EVENTS = (
     "chat.created",
@@ -96,7 +96,7 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
         for name in type(fresh).model_fields:
             setattr(state, name, getattr(fresh, name))
         return {
-            "product_token": ctx.tenant,
+            "product_token": product_token(ctx.tenant),
             "account_id": state.account_id,
             "gateway": GATEWAY_PATH,
             "bmproxy": BMPROXY_PATH.format(account_id=state.account_id),
@@ -106,7 +106,7 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
 
 
 def request_headers(ctx: ScenarioContext) -> dict[str, str]:
-    return {PRODUCT_TOKEN_HEADER: str(ctx.variables.get("product_token", ctx.tenant))}
+    return {PRODUCT_TOKEN_HEADER: str(ctx.variables.get("product_token", product_token(ctx.tenant)))}
 
 
 class EndUserAction(ActionBase):
@@ -190,7 +190,8 @@ HOOKS = ScenarioHooks(
     event_views=event_views,
     request_headers=request_headers,
     variables_doc={
-        "product_token": "the account's product token (the tenant); put it in the send envelope",
+        "product_token": "the account's product token (a GUID derived from the tenant's name unless the tenant is "
+        "one); put it in the send envelope",
         "account_id": "the BotRouterAccountId",
         "gateway": f"the send path, `{GATEWAY_PATH}`",
         "bmproxy": "the Bot Router send path of the account",

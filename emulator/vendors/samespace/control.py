@@ -1,4 +1,5 @@
-"""Act by hand on Samespace calls and steer the simulated phones: `/_emulator/vendors/samespace/...`.
+"""The control plane's routes to act by hand on Samespace calls and steer the simulated phones (`hands.py` does
+the acting, `views.py` builds the bodies): `/_emulator/vendors/samespace/...`.
 
 | method and path | what it does |
 |---|---|
@@ -20,8 +21,7 @@ the call's state does not allow answers `{"error": "rejected", "message", "detai
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from starlette.requests import Request
@@ -34,9 +34,9 @@ from emulator.core.web import error, guarded, json_body
 from emulator.vendors.samespace import errors
 from emulator.vendors.samespace import state as st
 from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour, HttpUrl
-from emulator.vendors.samespace.constants import SLUG, EndReason
-from emulator.vendors.samespace.engine import Engine
-from emulator.vendors.samespace.views import call_info
+from emulator.vendors.samespace.constants import SLUG
+from emulator.vendors.samespace.hands import hang_up, press, set_number
+from emulator.vendors.samespace.views import brief, call_info, summary
 
 
 class DigitsBody(BaseModel):
@@ -50,46 +50,6 @@ class SettingsBody(BaseModel):
 
     callback_url: HttpUrl | None = None
     http_overrides: dict[str, str] | None = None
-
-
-# -- actions shared with scenarios ----------------------------------------------------------------------------
-
-
-async def press(emu: Emulator, tenant: str, call_id: str, digits: str) -> st.Call:
-    async with emu.store.tenant(SLUG, tenant, create=False) as tx:
-        call = st.live_call(tx.state, call_id)
-        Engine(emu).keyed(tx, call, digits)
-        return call
-
-
-async def hang_up(emu: Emulator, tenant: str, call_id: str) -> st.Call:
-    async with emu.store.tenant(SLUG, tenant, create=False) as tx:
-        call = st.live_call(tx.state, call_id)
-        st.end_call(tx, call, EndReason.HANGUP)
-        return call
-
-
-async def set_number(emu: Emulator, tenant: str, number: str, behaviour: CalleeBehaviour) -> None:
-    async with emu.store.tenant(SLUG, tenant) as tx:
-        tx.state.numbers[number] = behaviour
-
-
-def summary(state: st.SamespaceState) -> dict[str, Any]:
-    return {
-        "cloud_id": state.tenant,
-        "auth_token": state.auth_token,
-        "callback_url": state.callback_url,
-        "http_overrides": state.http_overrides,
-        "behaviour": state.behaviour.model_dump(),
-        "default_callee": state.default_callee.model_dump(),
-        "numbers": {n: b.model_dump() for n, b in state.numbers.items()},
-        "calls": list(state.calls),
-        "unreachable": {target: asdict(failed) for target, failed in state.unreachable.items()},
-    }
-
-
-def brief(call: st.Call) -> dict[str, Any]:
-    return {"call_id": call.id, "number": call.number, "status": str(call.status), "current_step": call.current}
 
 
 def rejected(exc: EmulatorError) -> Response:

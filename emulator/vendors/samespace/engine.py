@@ -4,14 +4,18 @@
                                              +-> busy / failed at once; no-answer after `no_answer_after`
     answered -> the entry `call` object's next_step, then one step at a time:
       play     lasts as long as its text takes to say at `words_per_minute` (+ `media_seconds` for a url)
-      digits   waits for `count` keys (or the `terminator`, #) from the callee's script or the control plane, at most
-               `digit_timeout`; routes by the exact input, else `*`; no input at all hangs up (no_input).
+      digits   waits for `count` keys (or the `terminator`, #) from the callee (its script, else seeded digits after
+               `dtmf_delay`, or none: `state.callee_keys`) or the control plane, at most `digit_timeout`; routes by
+               the exact input, else `*`; no input at all hangs up (no_input).
                Keys pressed earlier while nothing collected them (type-ahead, up to `type_ahead`) come first
       http     a real request (outcall.py, httpjob.py), routes on success (2xx) / fail; a target that timed
                out or refused the connection fails at once for `http_fail_fast` seconds
       connect  rings the target number (its own simulated behaviour); bridged for its `talk_seconds`
     a step without next_step hangs up (flow_end), a dangling reference too (dangling_step); past `max_steps`
     steps or `max_call_seconds` the call ends with that reason.
+
+The simulated people, the callee and connect targets (`CalleeBehaviour`), live here rather than in an
+`actors.py`: answering, keying digits and hanging up are transitions of the call itself, timed by the same jobs.
 
 Each job carries the call's `gen` from when it was scheduled and does nothing if the call moved on (a
 press, a hang-up, another step), so stale timers are harmless. Handlers open one unit of work each; the
@@ -101,8 +105,13 @@ class Engine:
                 self.later(tx, 0.0, PRESS, call, keys=typed)
                 if call.run is not None:
                     call.run.detail["typed_ahead"] = typed
-            if call.dtmf and not st.completes(typed, step.count, behaviour.terminator):
-                self.later(tx, call.callee.dtmf_delay, PRESS, call, keys=call.dtmf.pop(0))
+            keys = (
+                None
+                if st.completes(typed, step.count, behaviour.terminator)
+                else st.callee_keys(tx, call, step.count - len(typed))
+            )
+            if keys:
+                self.later(tx, call.callee.dtmf_delay, PRESS, call, keys=keys)
             self.wait(tx, behaviour.digit_timeout, DIGITS_TIMEOUT, call)
         elif step.type == StepType.HTTP:
             self.later(tx, 0.0, HTTP, call)

@@ -23,11 +23,11 @@ from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, StepKind, Strict
-from emulator.vendors.samespace import control
+from emulator.vendors.samespace import hands
 from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour, url_problem
 from emulator.vendors.samespace.constants import API_PREFIX, EVENTS, SLUG
-from emulator.vendors.samespace.events import payload
 from emulator.vendors.samespace.state import SamespaceState
+from emulator.vendors.samespace.views import callback
 
 
 class SamespaceSetup(Strict):
@@ -79,9 +79,9 @@ async def perform(ctx: ScenarioContext, action: Any, subject: str | None) -> Non
         raise ScenarioError(f"{action.describe()}: which call? (set `call:` in a step)")
     try:
         if action.callee == "press":
-            await control.press(ctx.emu, ctx.tenant, str(call_id), str(action.digits))
+            await hands.press(ctx.emu, ctx.tenant, str(call_id), str(action.digits))
         else:
-            await control.hang_up(ctx.emu, ctx.tenant, str(call_id))
+            await hands.hang_up(ctx.emu, ctx.tenant, str(call_id))
     except EmulatorError as exc:
         raise ScenarioError(f"{action.describe()} on call {call_id}: {exc.message}") from None
 
@@ -93,13 +93,13 @@ class NumbersStep(Strict):
 async def run_numbers(ctx: ScenarioContext, step: Any) -> str | None:
     assert isinstance(step, NumbersStep)
     for number, behaviour in step.numbers.items():
-        await control.set_number(ctx.emu, ctx.tenant, number, behaviour)
+        await hands.set_number(ctx.emu, ctx.tenant, number, behaviour)
     return ", ".join(step.numbers)
 
 
 def event_views(event: DomainEvent) -> list[tuple[str, dict[str, Any]]]:
     """The callback body of a domain event (what the callback URL receives)."""
-    return [(event.kind, payload(event))]
+    return [(event.kind, callback(event))]
 
 
 HOOKS = ScenarioHooks(

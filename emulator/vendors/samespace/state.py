@@ -161,7 +161,7 @@ def create_call(tx: S, flow: Flow) -> Call:
         steps=flow.steps,
         callee=callee.model_copy(),
         publish_url=flow.publish_url,
-        dtmf=list(callee.dtmf),
+        dtmf=list(callee.dtmf) if isinstance(callee.dtmf, list) else [],
     )
     tx.state.calls[call.id] = call
     tx.emit("call.initiated", call.id, {"number": call.number, "caller_id": call.caller_id, "record": call.record})
@@ -300,6 +300,18 @@ def press(tx: S, call: Call, keys: str) -> bool:
             call.typed = keys[i + 1 :][: behaviour.type_ahead]
             return True
     return False
+
+
+def callee_keys(tx: S, call: Call, count: int) -> str | None:
+    """What the callee keys in at a digits step that still needs `count` digits: the next entry of its script
+    (an explicit script wins, and once it is used up nothing), else seeded digits of that count unless its
+    `dtmf` is "none" [inf]. The seeded digits come from the cloud's seeded ids: the same seed, the same keys."""
+    if call.dtmf:
+        return call.dtmf.pop(0)
+    if call.callee.dtmf != "seeded" or count <= 0:
+        return None
+    rng = tx.ids.random("dtmf")
+    return "".join(rng.choice("0123456789") for _ in range(count))
 
 
 def collect(tx: S, call: Call, step: FlowStep, keys: str) -> None:
