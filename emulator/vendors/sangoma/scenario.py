@@ -21,12 +21,15 @@ from pydantic import Field, ValidationError, field_validator
 
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
+from emulator.core.plugin import merge_behaviour
+from emulator.core.web import first_error
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, StepKind, Strict
 from emulator.vendors.sangoma import accounts, di, hands
 from emulator.vendors.sangoma import state as st
 from emulator.vendors.sangoma.actors import fill
 from emulator.vendors.sangoma.config import (
+    BEHAVIOUR,
     AgentBehaviour,
     AgentConfig,
     CalleeBehaviour,
@@ -202,15 +205,14 @@ class BehaviourStep(Strict):
         try:
             AgentBehaviour.model_validate(value)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise ValueError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+            raise ValueError(first_error(exc)) from None
         return value
 
 
 async def run_behaviour(ctx: ScenarioContext, step: Any) -> str | None:
     assert isinstance(step, BehaviourStep)
     async with ctx.emu.store.tenant(SLUG, ctx.tenant) as tx:
-        tx.state.behaviour = AgentBehaviour.model_validate({**tx.state.behaviour.model_dump(), **step.behaviour})
+        merge_behaviour(BEHAVIOUR, tx.state, step.behaviour)
     return ", ".join(f"{k}={v}" for k, v in step.behaviour.items())
 
 
