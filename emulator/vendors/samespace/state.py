@@ -5,6 +5,10 @@ timers (the engine in `engine.py` schedules what happens next on the clock). A c
 `CallStatus` (samespace.md §4.4 [inf]): queued -> dialing -> ringing -> answered -> completed, or ends busy /
 no-answer / failed. While answered it runs one flow step at a time; `Call.gen` grows with every step so a
 job scheduled for an earlier step finds itself stale and does nothing.
+
+`new_state` builds a cloud from the config (the kernel calls it, and again on reset); `store(emu)` is the typed
+view every unit of work goes through; `BEHAVIOUR` tells the kernel where a cloud's `FlowBehaviour` is (the
+kernel serves `PUT .../behaviour`; a change forgets the http targets failing fast).
 """
 
 from __future__ import annotations
