@@ -64,7 +64,6 @@ KNOWN_VIOLATIONS: frozenset[tuple[str, str, str]] = frozenset(
             "function-local import",
             "emulator.vendors.eightbyeight.contract",
         ),
-        ("emulator/vendors/samespace/__init__.py", "function-local import", "emulator.vendors.samespace.contract"),
     }
 )
 
