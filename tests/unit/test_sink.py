@@ -11,8 +11,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from starlette.routing import Route
 
+from emulator.app import control_contract
 from emulator.core import sink
+from emulator.core.clock import VirtualClock
 from emulator.pytest_plugin import WebhookSink
 from emulator.vendors import cmcom, eightbyeight
 from tests.conftest import AppFactory
@@ -286,3 +289,20 @@ def test_a_wildcard_bind_is_reached_over_loopback() -> None:
     assert sink._loopback("::") == "[::1]"
     assert sink._loopback("::1") == "[::1]"
     assert sink._loopback("localhost") == "localhost"
+
+
+def test_the_sink_routes_are_in_the_control_plane_contract() -> None:
+    paths = control_contract()["paths"]
+    routes = sink.API.routes(sink.Sink(VirtualClock(0), size=1, base_url="", vendors=()))
+    served = {(r.path.replace(":path", ""), m) for r in routes if isinstance(r, Route) for m in r.methods or ()}
+    declared = {(p.removeprefix("/_emulator"), m.upper()) for p, ops in paths.items() for m in ops if "sink" in p}
+    assert served - {(p, "HEAD") for p, _ in served} == declared
+    assert set(paths["/_emulator/sink/{path}"]) == {"get", "delete", "post", "put", "patch"}
+    assert paths["/_emulator/sink-requests/{request_id}"]["get"]["tags"] == ["sink"]
+
+
+async def test_the_method_filter_takes_any_case_and_empty_means_none(sink_client: httpx.AsyncClient) -> None:
+    await sink_client.patch("/_emulator/sink/x", json={})
+    for method in ("PATCH", "patch", "Patch", ""):
+        assert (await sink_client.get("/_emulator/sink", params={"method": method})).json()["total"] == 1
+    assert (await sink_client.get("/_emulator/sink", params={"method": "post"})).json()["total"] == 0
