@@ -3,7 +3,7 @@
 | method and path | what it does |
 |---|---|
 | `GET /health` | liveness, version, vendors, clock mode |
-| `POST /reset?vendor=&tenant=` | drop state, timers, deliveries and journal of the matching tenants |
+| `POST /reset?vendor=&tenant=` | drop state, timers, deliveries, journal (and `reset_hooks`: the sink) |
 | `GET /state`, `POST /state` | snapshot as JSON; restore one |
 | `GET /clock`, `POST /clock/advance`, `POST /clock/run-until-idle` | read and move the (virtual) clock |
 | `GET /requests` | the inbound request journal (filters: vendor, tenant, method, path prefix, status, limit) |

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,9 @@ from emulator.settings import Settings
 LOG = logging.getLogger(__name__)
 
 SNAPSHOT_VERSION = 1
+
+ResetHook = Callable[[str | None, str | None], None]
+"""`hook(vendor, tenant)`: forget what belongs to the matching tenants (None matches every one)."""
 
 
 class Emulator:
@@ -56,6 +59,8 @@ class Emulator:
             self._add(plugin)
         self.store.on_commit(self._commit)
         self.bus.subscribe(self._to_vendor)
+        self.reset_hooks: list[ResetHook] = []
+        """Told of every `reset(vendor, tenant)` after the kernel's own (the sink forgets what it received)."""
         self.started = False
 
     # -- plugins --------------------------------------------------------------------------------------
@@ -157,12 +162,15 @@ class Emulator:
     # -- reset, snapshot, restore ---------------------------------------------------------------------
 
     def reset(self, vendor: str | None = None, tenant: str | None = None) -> list[tuple[str, str]]:
-        """Drop the matching tenants' state, timers, deliveries and journal entries."""
+        """Drop the matching tenants' state, timers, deliveries and journal entries (None matches all), then
+        run the `reset_hooks`."""
         dropped = self.store.reset(vendor, tenant)
         self.scheduler.cancel_tagged(vendor, tenant)
         self.dispatcher.reset(vendor, tenant)
         if self.journal is not None:
             self.journal.reset(vendor, tenant)
+        for hook in self.reset_hooks:
+            hook(vendor, tenant)
         return dropped
 
     def snapshot(self) -> dict[str, Any]:

@@ -13,6 +13,11 @@
   settings give byte-identical REST and webhook bodies.
 - Records: every request under `/_emulator/sink/...` (method, path, query, headers, the first
   `BODY_BYTES` of the body, its size, clock time), the newest `settings.sink_size` of them.
+  `POST /_emulator/reset?vendor=&tenant=` forgets the matching tenants' records too (all of them, those
+  outside any vendor's path included, when no filter is given).
+- Allow-list: the sink's URLs are exempt from `webhook_allow_hosts` (the dispatcher's `own` prefixes). The
+  list keeps webhooks from reaching other hosts; a URL under the sink's prefix names this server's own host
+  and port, so whatever its path, the request lands here.
 
 | method and path | what it does |
 |---|---|
@@ -174,6 +179,13 @@ class Sink:
         self._items = deque(kept, maxlen=self.size)
         return cleared
 
+    def reset(self, vendor: str | None, tenant: str | None) -> None:
+        """Forget what the matching tenants received (`POST /_emulator/reset`; None matches every one)."""
+        if vendor is None and tenant is None:
+            self._items.clear()
+        else:
+            self.clear(SinkFilter(vendor=vendor, tenant=tenant))
+
     async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
         """A delivery to the sink while no socket listens: received here, as the HTTP route would."""
         path, _, query = url[len(self.base_url) :].partition("?")
@@ -203,6 +215,8 @@ def sink_for(emu: Emulator) -> Sink:
         base = f"http://{_loopback(emu.settings.host)}:{emu.settings.port}"
         sink = _SINKS[emu] = Sink(emu.clock, size=emu.settings.sink_size, base_url=base, vendors=emu.plugins)
         emu.dispatcher.route_in_process(f"{base}{PREFIX}/", sink.post)
+        emu.dispatcher.own(f"{base}{PREFIX}/")
+        emu.reset_hooks.append(sink.reset)
     return sink
 
 
@@ -212,7 +226,9 @@ def listening(emu: Emulator, host: str, port: int) -> str:
     Returns the sink's base URL."""
     sink = sink_for(emu)
     emu.dispatcher.route_in_process(f"{sink.base_url}{PREFIX}/", None)
+    emu.dispatcher.own(f"{sink.base_url}{PREFIX}/", owned=False)
     sink.base_url = f"http://{_loopback(host)}:{port}"
+    emu.dispatcher.own(f"{sink.base_url}{PREFIX}/")
     sink.listening = True
     return sink.base_url
 

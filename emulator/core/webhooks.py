@@ -14,7 +14,8 @@
 - Pending deliveries are part of the snapshot, so a graceful shutdown persists what it cannot deliver.
 - Hooks: `attempt_listeners` are told of every attempt once its outcome is decided (the console line,
   `core.console`); `route_in_process` hands URLs under a prefix to a local function instead of the network
-  (the built-in sink of an app that runs with no socket listening, `core.sink`).
+  (the built-in sink of an app that runs with no socket listening, `core.sink`); `own` exempts URLs under a
+  prefix of this server's own (the sink) from the `webhook_allow_hosts` allow-list.
 """
 
 from __future__ import annotations
@@ -185,6 +186,7 @@ class WebhookDispatcher:
         self._closing = False
         self._pumps: set[asyncio.Task[None]] = set()
         self._in_process: dict[str, Poster] = {}
+        self._own: set[str] = set()
         self.attempt_listeners: list[AttemptListener] = []
 
     # -- configuration --------------------------------------------------------------------------------
@@ -201,6 +203,19 @@ class WebhookDispatcher:
             self._in_process.pop(prefix, None)
         else:
             self._in_process[prefix] = post
+
+    def own(self, prefix: str, *, owned: bool = True) -> None:
+        """URLs starting with `prefix` (scheme, host, port and a path) reach this server itself (the sink): the
+        allow-list does not apply to them. `owned=False` takes the prefix back."""
+        if owned:
+            self._own.add(prefix)
+        else:
+            self._own.discard(prefix)
+
+    def _allowed_hosts(self, url: str) -> frozenset[str] | None:
+        if self.allow_hosts is None or any(url.startswith(p) for p in self._own):
+            return None
+        return self.allow_hosts
 
     # -- submitting -----------------------------------------------------------------------------------
 
@@ -338,7 +353,7 @@ class WebhookDispatcher:
         if n == 0 and "drop_first" in d.chaos:
             d.attempts.append(Attempt(n=0, at=now, url=d.url, headers={}, error="dropped by chaos", chaos="drop_first"))
             return False
-        error = check_http_url(d.url, self.allow_hosts)
+        error = check_http_url(d.url, self._allowed_hosts(d.url))
         if error is not None:
             d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=error))
             return False
