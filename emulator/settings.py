@@ -15,11 +15,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from emulator.core.chaos import ChaosConfig
 from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.errors import ConfigError
 from emulator.core.outbound import check_http_url
 from emulator.core.web import first_loc
-from emulator.core.webhooks import ChaosConfig
 
 ENV_PREFIX = "CXEMU_"
 

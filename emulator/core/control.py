@@ -35,6 +35,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from emulator import __version__
 from emulator.core.api import Api
+from emulator.core.chaos import ChaosConfig
 from emulator.core.clock import SchedulerRunaway, iso
 from emulator.core.contracts import Body, Param, Reply
 from emulator.core.control_models import (
@@ -58,7 +59,7 @@ from emulator.core.delivery import DeliveriesOut, DeliveryOut
 from emulator.core.plugin import BehaviourSpec, VendorPlugin, merge_behaviour
 from emulator.core.runtime import Emulator
 from emulator.core.web import ErrorOut, error, guarded, json_body, json_object, q_bool, q_float, q_int, reply
-from emulator.core.webhooks import ChaosConfig, DeliveryFilter
+from emulator.core.webhooks import DeliveryFilter
 
 # -- the operations ---------------------------------------------------------------------------------------
 
