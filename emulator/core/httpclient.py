@@ -174,7 +174,6 @@ class HttpClient:
         self.excerpt = excerpt
         self.user_agent = user_agent
         self._idle: dict[tuple[str, str, int], list[_Conn]] = {}
-        self._open = 0
         self._slots: asyncio.Semaphore | None = None
         self._targets: dict[str, _Target] = {}
         self._ssl: ssl.SSLContext | None = None
@@ -212,7 +211,6 @@ class HttpClient:
             )
         except OSError as exc:
             raise HttpError(f"cannot connect to {t.host}:{t.port}: {exc.strerror or exc}") from None
-        self._open += 1
         self._conns.add(conn)
         conn.lost.add_done_callback(lambda _: self._conns.discard(conn))
         return conn
@@ -222,7 +220,6 @@ class HttpClient:
             self._idle.setdefault(key, []).append(conn)
         else:
             conn.close()
-            self._open -= 1
 
     async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
         """POST `body`; raises `HttpError` (including on timeout) when no answer could be had."""
@@ -243,7 +240,6 @@ class HttpClient:
                 reused = bool(idle)
                 conn = idle.pop() if idle else None
                 if conn is not None and conn.closed:
-                    self._open -= 1
                     conn, reused = None, False
                 if conn is None:
                     conn = await asyncio.wait_for(self._connect(t), max(0.001, deadline - loop.time()))
