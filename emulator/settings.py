@@ -64,6 +64,9 @@ class Settings(BaseModel):
     webhook_allow_hosts: tuple[str, ...] | None = Field(
         None, description="if set, webhooks only go to these host names (for shared demo sandboxes)"
     )
+    webhook_tls_verify: bool = Field(
+        True, description="verify the TLS certificates of https webhook targets (false: accept self-signed ones)"
+    )
     drain_timeout: float = Field(5.0, ge=0, description="seconds a shutdown spends delivering what is pending")
     plugins: tuple[str, ...] = Field((), description="extra vendor plugins as `module:attribute`")
     webhooks: dict[str, WebhookSettings] = Field(default_factory=dict, description="per-vendor delivery knobs")

@@ -51,6 +51,7 @@ class Emulator:
             log_size=settings.delivery_log_size,
             max_concurrency=settings.webhook_concurrency,
             allow_hosts=settings.webhook_allow_hosts,
+            verify_tls=settings.webhook_tls_verify,
         )
         self.dispatcher.set_chaos(settings.chaos)
         self.plugins: dict[str, VendorPlugin] = {}

@@ -141,6 +141,7 @@ class WebhookDispatcher:
         max_concurrency: int = 256,
         allow_hosts: Iterable[str] | None = None,
         user_agent: str = "cxemu",
+        verify_tls: bool = True,
     ) -> None:
         self.scheduler = scheduler
         self.clock = scheduler.clock
@@ -150,6 +151,7 @@ class WebhookDispatcher:
         self.chaos = ChaosConfig()
         self.allow_hosts = frozenset(allow_hosts) if allow_hosts else None
         self.user_agent = user_agent
+        self.verify_tls = verify_tls
         self._max_concurrency = max_concurrency
         self._http: HttpClient | None = None
         self._offload = Offload()
@@ -402,7 +404,12 @@ class WebhookDispatcher:
 
     def _client(self) -> HttpClient:
         if self._http is None:
-            self._http = HttpClient(limit=self._max_concurrency, excerpt=EXCERPT_BYTES, user_agent=self.user_agent)
+            self._http = HttpClient(
+                limit=self._max_concurrency,
+                excerpt=EXCERPT_BYTES,
+                user_agent=self.user_agent,
+                verify_tls=self.verify_tls,
+            )
         return self._http
 
     # -- chaos ----------------------------------------------------------------------------------------
