@@ -16,6 +16,8 @@ posts to `/v1.0/message`. The router control answers have no body.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.requests import Request
@@ -23,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from emulator import __version__
-from emulator.core.api import Api
+from emulator.core.api import Api, Handler
 from emulator.core.contracts import Body, Param, Reply
 from emulator.core.runtime import Emulator
 from emulator.vendors.cmcom import constants as c
@@ -57,33 +59,33 @@ TOKEN = Param(c.PRODUCT_TOKEN_HEADER, "header", description="the account's produ
 CHAT_ID = Param("chat_id", "path", GUID, description="the ChatId")
 CHAT_ID_QUERY = Param("chatId", "query", GUID, required=True, description="the ChatId")
 ROUTER_TAG = ("Bot Router control",)
-BMPROXY_TAG = ("Bot Router",)
 
 
 def routes(emu: Emulator) -> list[BaseRoute]:
     return API.routes(Gate(emu))
 
 
-@API.op(
-    "POST",
+def _bmproxy(path: str, operation_id: str, summary: str) -> Callable[[Handler[Gate]], Handler[Gate]]:
+    return API.op(
+        "POST", path, operation_id, summary, SEND, params=(ACCOUNT,), body=Body(m.SendRequest), tags=("Bot Router",)
+    )
+
+
+def _control(
+    path: str, operation_id: str, summary: str, body: Body | None = None, params: tuple[Param, ...] = ()
+) -> Callable[[Handler[Gate]], Handler[Gate]]:
+    return API.op(
+        "POST", path, operation_id, summary, CONTROL, params=(ACCOUNT, *params, TOKEN), body=body, tags=ROUTER_TAG
+    )
+
+
+# Decorators apply bottom-up: the gateway is declared first, then the two BMProxy paths.
+@_bmproxy(
     c.BMPROXY_SDK_PATH,
     "sendThroughBotRouterSdkPath",
     "The same, at the path CM's JS SDK posts to with BMProxy as its base URL [inf]",
-    SEND,
-    params=(ACCOUNT,),
-    body=Body(m.SendRequest),
-    tags=BMPROXY_TAG,
 )
-@API.op(
-    "POST",
-    c.BMPROXY_PATH,
-    "sendThroughBotRouter",
-    "Send as the partner bot through the Bot Router",
-    SEND,
-    params=(ACCOUNT,),
-    body=Body(m.SendRequest),
-    tags=BMPROXY_TAG,
-)
+@_bmproxy(c.BMPROXY_PATH, "sendThroughBotRouter", "Send as the partner bot through the Bot Router")
 @API.op(
     "POST",
     c.GATEWAY_PATH,
@@ -95,7 +97,7 @@ def routes(emu: Emulator) -> list[BaseRoute]:
 )
 async def send_messages(gate: Gate, request: Request) -> Response:
     """Business Messaging: send one or more messages; through BMProxy (an `account_id` in the path) as the
-    partner bot, refused per message while it is disabled. Decorators apply bottom-up: the gateway comes first."""
+    partner bot, refused per message while it is disabled."""
     account_id: str | None = request.path_params.get("account_id")
     token, msgs = read_envelope(await request.body())
     tenant = gate.send_tenant(request, token)
@@ -114,28 +116,31 @@ async def send_messages(gate: Gate, request: Request) -> Response:
     return JSONResponse(body, status_code=status)
 
 
+async def _control_body(gate: Gate, request: Request) -> tuple[str, str, dict[str, Any], str]:
+    """A router control request with a body: its account id, tenant, body and ChatId, checked in that order."""
+    account_id = request.path_params["account_id"]
+    tenant = gate.control_tenant(request, account_id)
+    data = await json_object(request)
+    return account_id, tenant, data, read_chat_id(data.get("ChatId"))
+
+
+@asynccontextmanager
+async def _claimed(gate: Gate, tenant: str, account_id: str) -> AsyncIterator[st.S]:
+    """The tenant's unit of work, the account claimed first (open auth, `Gate.claim`)."""
+    async with gate.store.tenant(tenant) as tx:
+        gate.claim(tx.state, account_id)
+        yield tx
+
+
 def _done(gate: Gate) -> Response:
     return Response(status_code=gate.config.control_success_status)
 
 
-@API.op(
-    "POST",
-    c.MUTATION_PATH,
-    "mutationRequest",
-    "Enable/disable components of a chat",
-    CONTROL,
-    params=(ACCOUNT, TOKEN),
-    body=Body(m.MutationRequest),
-    tags=ROUTER_TAG,
-)
+@_control(c.MUTATION_PATH, "mutationRequest", "Enable/disable components of a chat", Body(m.MutationRequest))
 async def mutation(gate: Gate, request: Request) -> Response:
     """Enable/disable components of one chat, with an optional Context for team routing."""
-    account_id = request.path_params["account_id"]
-    tenant = gate.control_tenant(request, account_id)
-    data = await json_object(request)
-    chat_id = read_chat_id(data.get("ChatId"))
-    async with gate.store.tenant(tenant) as tx:
-        gate.claim(tx.state, account_id)
+    account_id, tenant, data, chat_id = await _control_body(gate, request)
+    async with _claimed(gate, tenant, account_id) as tx:
         mutations = rt.check_mutations(tx.state, data.get("Mutations"))
         context = rt.check_context(data.get("Context"))
         chat = rt.get_chat(tx.state, account_id, chat_id)
@@ -143,48 +148,21 @@ async def mutation(gate: Gate, request: Request) -> Response:
     return _done(gate)
 
 
-@API.op(
-    "POST",
-    c.POSITION_PATH,
-    "positionRequest",
-    "Move the CmBot to a flow step",
-    CONTROL,
-    params=(ACCOUNT, TOKEN),
-    body=Body(m.PositionRequest),
-    tags=ROUTER_TAG,
-)
+@_control(c.POSITION_PATH, "positionRequest", "Move the CmBot to a flow step", Body(m.PositionRequest))
 async def position(gate: Gate, request: Request) -> Response:
     """Put the CmBot at a step of one of its flows."""
-    account_id = request.path_params["account_id"]
-    tenant = gate.control_tenant(request, account_id)
-    data = await json_object(request)
-    chat_id = read_chat_id(data.get("ChatId"))
+    account_id, tenant, data, chat_id = await _control_body(gate, request)
     flow, step = required_str(data, "FlowId"), required_str(data, "StepId")
-    async with gate.store.tenant(tenant) as tx:
-        gate.claim(tx.state, account_id)
+    async with _claimed(gate, tenant, account_id) as tx:
         chat = rt.get_chat(tx.state, account_id, chat_id)
         rt.position(tx, chat, flow, step)
     return _done(gate)
 
 
-@API.op(
-    "POST",
-    c.RESET_QUERY_PATH,
-    "resetRequestByQuery",
-    "Reset a chat's routing (ChatId in the query)",
-    CONTROL,
-    params=(ACCOUNT, CHAT_ID_QUERY, TOKEN),
-    tags=ROUTER_TAG,
+@_control(
+    c.RESET_QUERY_PATH, "resetRequestByQuery", "Reset a chat's routing (ChatId in the query)", None, (CHAT_ID_QUERY,)
 )
-@API.op(
-    "POST",
-    c.RESET_PATH,
-    "resetRequest",
-    "Reset a chat's routing to the defaults",
-    CONTROL,
-    params=(ACCOUNT, CHAT_ID, TOKEN),
-    tags=ROUTER_TAG,
-)
+@_control(c.RESET_PATH, "resetRequest", "Reset a chat's routing to the defaults", None, (CHAT_ID,))
 async def reset(gate: Gate, request: Request) -> Response:
     """Back to the default routing; no body. The ChatId is in the path, or in the query (`chatId`)."""
     account_id = request.path_params["account_id"]
@@ -194,8 +172,7 @@ async def reset(gate: Gate, request: Request) -> Response:
         params = request.query_params
         raw = params.get("chatId", params.get("ChatId"))
     chat_id = read_chat_id(raw, "chatId")
-    async with gate.store.tenant(tenant) as tx:
-        gate.claim(tx.state, account_id)
+    async with _claimed(gate, tenant, account_id) as tx:
         chat = rt.get_chat(tx.state, account_id, chat_id)
         rt.reset(tx, chat, tx.state.partner)
     return _done(gate)
