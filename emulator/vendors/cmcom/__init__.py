@@ -5,9 +5,9 @@ The package follows `emulator/vendors/README.md`; this file is only the plugin.
 
 from __future__ import annotations
 
-from emulator.core.plugin import VendorPlugin
+from emulator.core.plugin import BehaviourSpec, VendorPlugin
 from emulator.vendors.cmcom import actors, contract, control, delivery, events, http, routes, scenario, state
-from emulator.vendors.cmcom.config import CmComConfig
+from emulator.vendors.cmcom.config import Behaviour, CmComConfig
 from emulator.vendors.cmcom.constants import GATEWAY_PATH, ROUTER_PREFIX, SLUG
 
 PLUGIN: VendorPlugin = VendorPlugin(
@@ -24,6 +24,7 @@ PLUGIN: VendorPlugin = VendorPlugin(
     on_event=actors.react,
     control_routes=control.control_routes,
     credentials=control.credentials,
+    behaviour=BehaviourSpec(Behaviour),
     config_model=CmComConfig,
     contract=contract.contract,
     scenario=scenario.HOOKS,

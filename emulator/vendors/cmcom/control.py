@@ -14,7 +14,8 @@ End user messages: `text`, `media` {mediaUri, contentType, title}, `location` {l
 searchQuery} or `button` {id, title} (a reply button / suggestion), on `channel` (default WhatsApp).
 Agent actions: `take_over` (optional `agentId`), `say` (`text`), `hand_back` (optional `flowId` + `stepId`).
 
-`credentials` is what `POST /_emulator/tenants` answers for the account (the kernel provisions it).
+`credentials` is what `POST /_emulator/tenants` answers for the account (the kernel provisions it). The kernel
+also serves `PUT /tenants/{tenant}/behaviour` (the plugin's `behaviour`: `config.Behaviour`, merged).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from emulator.core.types import AS_STR
 from emulator.core.web import error, first_error, json_body
 from emulator.vendors.cmcom import state as st
 from emulator.vendors.cmcom import views
-from emulator.vendors.cmcom.config import CmComConfig
 from emulator.vendors.cmcom.constants import SLUG
 from emulator.vendors.cmcom.errors import RouterError, problem_body
 from emulator.vendors.cmcom.hands import AgentAction, EndUserMessage, In, agent_act, end_user_send
@@ -85,11 +85,9 @@ def credentials(emu: Emulator, tx: st.S) -> dict[str, Any]:
 
 def control_routes(emu: Emulator) -> list[BaseRoute]:
     store = st.store(emu)
-    config: CmComConfig = emu.vendor_config(SLUG)
-    configured = set(config.tenants)
 
     def known(tenant: str) -> Response | None:
-        if not store.exists(tenant) and tenant not in configured:
+        if not emu.knows(SLUG, tenant):
             return error(404, "unknown_tenant", f"no CM.com tenant {tenant!r}")
         return None
 
