@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,9 @@ LOG = logging.getLogger(__name__)
 
 SNAPSHOT_VERSION = 1
 
+ResetHook = Callable[[str | None, str | None], None]
+"""`hook(vendor, tenant)`: forget what belongs to the matching tenants (None matches every one)."""
+
 
 class Emulator:
     """Kernel services plus the vendor plugins; see the module docstring."""
@@ -47,6 +50,7 @@ class Emulator:
             log_size=settings.delivery_log_size,
             max_concurrency=settings.webhook_concurrency,
             allow_hosts=settings.webhook_allow_hosts,
+            verify_tls=settings.webhook_tls_verify,
         )
         self.dispatcher.set_chaos(settings.chaos)
         self.plugins: dict[str, VendorPlugin] = {}
@@ -55,6 +59,8 @@ class Emulator:
             self._add(plugin)
         self.store.on_commit(self._commit)
         self.bus.subscribe(self._to_vendor)
+        self.reset_hooks: list[ResetHook] = []
+        """Told of every `reset(vendor, tenant)` after the kernel's own (the sink forgets what it received)."""
         self.started = False
         self.save_error: str | None = None
         """Why the state file could not be saved at shutdown (the command then exits 1)."""
@@ -107,6 +113,15 @@ class Emulator:
         """The validated `vendors.<slug>` section of the config (the vendor's config model, or a dict)."""
         return self._vendor_config[slug]
 
+    def knows(self, slug: str, tenant: str) -> bool:
+        """Whether a vendor's tenant has state or is configured (`vendors.<slug>.tenants`; a configured tenant
+        is built on first use), so the control plane may act on it."""
+        if self.store.exists(slug, tenant):
+            return True
+        cfg = self._vendor_config.get(slug)
+        tenants = cfg.get("tenants") if isinstance(cfg, dict) else getattr(cfg, "tenants", None)
+        return isinstance(tenants, Mapping) and tenant in tenants
+
     # -- commit path ----------------------------------------------------------------------------------
 
     def _commit(self, tx: Tx[Any]) -> None:
@@ -157,12 +172,15 @@ class Emulator:
     # -- reset, snapshot, restore ---------------------------------------------------------------------
 
     def reset(self, vendor: str | None = None, tenant: str | None = None) -> list[tuple[str, str]]:
-        """Drop the matching tenants' state, timers, deliveries and journal entries."""
+        """Drop the matching tenants' state, timers, deliveries and journal entries (None matches all), then
+        run the `reset_hooks`."""
         dropped = self.store.reset(vendor, tenant)
         self.scheduler.cancel_tagged(vendor, tenant)
         self.dispatcher.reset(vendor, tenant)
         if self.journal is not None:
             self.journal.reset(vendor, tenant)
+        for hook in self.reset_hooks:
+            hook(vendor, tenant)
         return dropped
 
     def snapshot(self) -> dict[str, Any]:

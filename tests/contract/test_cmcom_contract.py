@@ -25,7 +25,8 @@ from emulator.vendors.cmcom.events import WEBHOOK_EVENTS
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "schemathesis"
+TOKEN = "5c4e1d2a-9b7f-4e3d-8a1c-0f2e3d4c5b6a"  # the tenant is named by its token, as in open auth
+ACME_TOKEN = "a3c3e0f2-6b1d-4c55-8f3e-2d1c0b9a8f7e"
 ACCOUNT = "e17acdef-c918-423d-a01b-1000cd084f6a"
 CUSTOMER = "31612345678"
 CHAT = str(uuid.UUID(bytes_le=hashlib.md5(f"WhatsApp|{CUSTOMER}|3197010254321".encode()).digest()))
@@ -102,7 +103,11 @@ def _aim(case: schemathesis.Case, chat: str) -> None:
             messages["authentication"]["producttoken"] = TOKEN
 
 
-SEND_PATHS = ("/v1.0/message", "/conversational/bmproxy/v1/accounts/{account_id}")
+SEND_PATHS = (
+    "/v1.0/message",
+    "/conversational/bmproxy/v1/accounts/{account_id}",
+    "/conversational/bmproxy/v1/accounts/{account_id}/v1.0/message",
+)
 
 
 @schema.parametrize()
@@ -129,6 +134,7 @@ def test_emulator_conforms_to_its_contract(case: schemathesis.Case, chat: str) -
 async def test_webhooks_match_the_contract(webhook_sink: WebhookSink) -> None:
     url = webhook_sink.url_for
     tenant = {
+        "product_tokens": [ACME_TOKEN],
         "bot_router_account_id": ACCOUNT,
         "bot_webhook": url("/bot"),
         "status_webhook": url("/status"),
@@ -147,12 +153,12 @@ async def test_webhooks_match_the_contract(webhook_sink: WebhookSink) -> None:
                 assert resp.status_code == 200, resp.text
             send = {
                 "messages": {
-                    "authentication": {"producttoken": "acme"},
+                    "authentication": {"producttoken": ACME_TOKEN},
                     "msg": [{"from": "Acme", "to": [{"number": "0031612345678"}], "body": {"content": "x"}}],
                 }
             }
             assert (await http.post("/v1.0/message", json=send)).status_code == 200
-            headers = {"X-CM-PRODUCTTOKEN": "acme"}
+            headers = {"X-CM-PRODUCTTOKEN": ACME_TOKEN}
             sessions = f"/conversational/control/v1/accounts/{ACCOUNT}/sessions"
             await http.post(f"{base}/acme/chats/{CHAT}/agent", json={"action": "take_over"})
             assert (await http.post(f"{sessions}/{CHAT}/resetrequests", headers=headers)).status_code == 204

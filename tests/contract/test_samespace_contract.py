@@ -15,7 +15,7 @@ from emulator.core.contracts import to_yaml
 from emulator.vendors import samespace
 from emulator.vendors.samespace.constants import EVENTS
 from emulator.vendors.samespace.contract import contract
-from emulator.vendors.samespace.events import payload
+from emulator.vendors.samespace.views import callback
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def test_callback_bodies_match_the_contract() -> None:
     for name in EVENTS:
         schema = doc["webhooks"][name]["post"]["requestBody"]["content"]["application/json"]["schema"]
         event = DomainEvent("samespace", CLOUD, name, "call-1", 1767225600.0, {"step_id": "1", "x": 1})
-        jsonschema_rs.validator_for({**schema, "components": doc["components"]}).validate(payload(event))
+        jsonschema_rs.validator_for({**schema, "components": doc["components"]}).validate(callback(event))
 
 
 app = create_app(

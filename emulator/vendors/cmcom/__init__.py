@@ -1,67 +1,21 @@
-"""CM.com Business Messaging + Conversational (Bot) Router (cmcom.md §3)."""
+"""CM.com Business Messaging + Conversational (Bot) Router (cmcom.md §3).
+
+The package follows `emulator/vendors/README.md`; this file is only the plugin.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel
-
-from emulator.core.ids import TenantIds
-from emulator.core.plugin import VendorPlugin
-from emulator.core.runtime import Emulator
-from emulator.core.sink import default_target
-from emulator.vendors.cmcom import actors, control, delivery, events, http, routes, scenario, state
-from emulator.vendors.cmcom.config import CmComConfig
-from emulator.vendors.cmcom.constants import BMPROXY_PATH, GATEWAY_PATH, ROUTER_PREFIX
-
-
-def _new_state(emu: Emulator, tenant: str, ids: TenantIds) -> BaseModel:
-    cfg: CmComConfig = emu.vendor_config(http.SLUG)
-    fresh = state.new_state(tenant, ids, cfg, cfg.tenants.get(tenant), default_target(emu, http.SLUG, tenant))
-    fresh.provisioned = tenant in cfg.tenants
-    return fresh
-
-
-def credentials(s: state.CmComState, token: str) -> dict[str, Any]:
-    return {
-        "productToken": token,
-        "botRouterAccountId": s.account_id,
-        "gateway": GATEWAY_PATH,
-        "bmproxy": BMPROXY_PATH.format(account_id=s.account_id),
-        "businessNumber": s.business_number,
-        "channels": list(s.channels),
-        "partnerComponent": s.partner,
-        "webhooks": {
-            "bot": s.bot_webhook,
-            "status": s.status_webhook,
-            "customerContact": s.customer_contact_webhook,
-            "notifications": s.notification_webhook or s.bot_webhook,
-            "mo": s.mo_webhook,
-        },
-    }
-
-
-async def _provision(emu: Emulator, tenant: str) -> dict[str, Any]:
-    cfg: CmComConfig = emu.vendor_config(http.SLUG)
-    configured = cfg.tenants.get(tenant)
-    token = configured.product_tokens[0] if configured and configured.product_tokens else tenant
-    async with emu.store.tenant(http.SLUG, tenant) as tx:
-        tx.state.provisioned = True
-        return credentials(tx.state, token)
-
-
-def _contract() -> dict[str, Any]:
-    from emulator.vendors.cmcom.contract import contract
-
-    return contract()
-
+from emulator.core.plugin import BehaviourSpec, VendorPlugin
+from emulator.vendors.cmcom import actors, contract, control, delivery, events, http, routes, scenario, state
+from emulator.vendors.cmcom.config import Behaviour, CmComConfig
+from emulator.vendors.cmcom.constants import GATEWAY_PATH, ROUTER_PREFIX, SLUG
 
 PLUGIN: VendorPlugin = VendorPlugin(
-    slug=http.SLUG,
+    slug=SLUG,
     title="CM.com Business Messaging + Conversational Router",
     state_type=state.CmComState,
-    new_state=_new_state,
-    routes=lambda emu: routes.routes(emu, PLUGIN),
+    new_state=state.for_tenant,
+    routes=routes.routes,
     base_paths=(GATEWAY_PATH, ROUTER_PREFIX),
     render_error=http.render_error,
     webhook_policy=delivery.policy,
@@ -69,8 +23,9 @@ PLUGIN: VendorPlugin = VendorPlugin(
     outbound=events.outbound,
     on_event=actors.react,
     control_routes=control.control_routes,
-    provision=_provision,
+    credentials=control.credentials,
+    behaviour=BehaviourSpec(Behaviour),
     config_model=CmComConfig,
-    contract=_contract,
+    contract=contract.contract,
     scenario=scenario.HOOKS,
 )

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from emulator.vendors.cmcom.numbers import is_guid
 
 
 class _Config(BaseModel):
@@ -136,7 +138,10 @@ class StatusCodes(_Config):
 
 
 class TenantConfig(_Config):
-    product_tokens: list[str] = Field(default_factory=list, description="product tokens of this account")
+    product_tokens: list[str] = Field(
+        default_factory=list, description="product tokens of this account: GUIDs, as CM issues them (default: one "
+        "derived from the tenant's name, see `credentials`)"
+    )  # fmt: skip
     bot_router_account_id: str | None = Field(None, description="BotRouterAccountId (a seeded GUID when omitted)")
     business_number: str | None = Field(None, description="the business' number (host) on every channel")
     channels: list[str] | None = Field(None, description="channels configured on the account (default: all)")
@@ -155,6 +160,14 @@ class TenantConfig(_Config):
     blacklist: list[str] = Field(default_factory=list, description="recipients refused with 402 (any format)")
     spam_patterns: list[str] = Field(default_factory=list, description="bodies matching one are refused with 401")
     unreachable: list[str] = Field(default_factory=list, description="recipients whose messages end Failed")
+
+    @field_validator("product_tokens")
+    @classmethod
+    def _guids(cls, tokens: list[str]) -> list[str]:
+        for token in tokens:
+            if not is_guid(token):
+                raise ValueError(NOT_A_GUID_TOKEN.format(token=token))
+        return tokens
 
 
 class CmComConfig(_Config):
@@ -182,7 +195,10 @@ class CmComConfig(_Config):
     control_success_status: Literal[200, 202, 204] = Field(
         204, description="status of an accepted mutation/position/reset request (undocumented) [inf]"
     )
-    control_requires_token: bool = Field(True, description="router control calls need X-CM-PRODUCTTOKEN [inf]")
+    control_requires_token: bool | None = Field(
+        None, description="router control calls need X-CM-PRODUCTTOKEN (None: in strict auth only; without it the "
+        "account's owner is the tenant, as the seed prints the calls) [inf]"
+    )  # fmt: skip
     operator: str = Field("20416", description="`operator` of status reports [inf]")
 
     @model_validator(mode="after")
@@ -197,4 +213,8 @@ class CmComConfig(_Config):
         return self
 
 
+NOT_A_GUID_TOKEN = (
+    "product token {token!r} is not a GUID; CM issues product tokens as GUIDs "
+    "(e.g. 5a1c7b7e-2b2f-4a55-9c1d-1b2c3d4e5f60) and refuses any other with errorCode 103"
+)
 SENT_NEEDS_CODE = "behaviour.sent_after needs status_codes.sent: CM documents no numeric code for status Sent"

@@ -16,6 +16,8 @@ SLUG = "cmcom"
 GATEWAY_PATH = "/v1.0/message"
 ROUTER_PREFIX = "/conversational"
 BMPROXY_PATH = "/conversational/bmproxy/v1/accounts/{account_id}"
+# CM's JavaScript SDK appends the gateway's path to a base URL, so pointed at BMProxy it posts here [inf].
+BMPROXY_SDK_PATH = f"{BMPROXY_PATH}{GATEWAY_PATH}"
 CONTROL_PREFIX = "/conversational/control/v1/accounts/{account_id}/sessions"
 MUTATION_PATH = f"{CONTROL_PREFIX}/mutationrequests"
 POSITION_PATH = f"{CONTROL_PREFIX}/positionrequests"

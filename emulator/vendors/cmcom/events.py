@@ -8,7 +8,8 @@
 | `status.report` | a status report (`StatusReport`) | the account's status report webhook |
 | `router.mutation` / `router.reset` | `mutationNotification` / `resetNotification` | the other components |
 
-`payloads` is pure: one domain event in, the (event type, body) pairs out, whatever the targets.
+`payloads` is pure: one domain event in, the (event type, body) pairs out, whatever the targets (the bodies are
+built by `views.py`).
 """
 
 from __future__ import annotations
@@ -18,23 +19,14 @@ from typing import Any
 from emulator.core.events import DomainEvent
 from emulator.core.store import Outbound, Tx
 from emulator.vendors.cmcom import constants as c
-from emulator.vendors.cmcom.numbers import time_plain
 from emulator.vendors.cmcom.state import EVENT_ID, CmComState
+from emulator.vendors.cmcom.views import status_report
 
 MO = "MO"
 MO_CC = "MO.CustomerContact"
 MO_PLAIN = "MO.plain"
 STATUS_REPORT = "StatusReport"
 WEBHOOK_EVENTS = (MO, MO_CC, MO_PLAIN, STATUS_REPORT, c.NOTIFICATION_TYPE, c.RESET_NOTIFICATION_TYPE)
-
-
-def status_report(event: DomainEvent) -> dict[str, Any]:
-    """The documented JSON status report, field for field (cmcom.md §3.2): no channel, codes as strings."""
-    data = event.data
-    status = {"code": data["code"], "errorCode": data["errorCode"], "errorDescription": data["errorDescription"]}
-    msg = {"received": time_plain(data["created"]), "to": data["to"], "reference": data["reference"],
-           "status": status, "operator": data["operator"]}  # fmt: skip
-    return {"messages": {"msg": msg}}
 
 
 def payloads(event: DomainEvent) -> list[tuple[str, dict[str, Any]]]:
@@ -44,7 +36,7 @@ def payloads(event: DomainEvent) -> list[tuple[str, dict[str, Any]]]:
     if kind == "mo.plain":
         return [(MO_PLAIN, event.data["body"])]
     if kind == "status.report":
-        return [(STATUS_REPORT, status_report(event))]
+        return [(STATUS_REPORT, status_report(event.data))]
     if kind in ("router.mutation", "router.reset"):
         body = event.data["body"]
         return [(str(body["$type"]), body)]

@@ -23,6 +23,7 @@ _ALNUM_SENDER = re.compile(r"^[A-Za-z0-9 .&_-]{1,11}$")
 _DIGIT_SENDER = re.compile(r"^\+?[0-9]{1,16}$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 UUID5_NAMESPACE = uuid.UUID("6f2b2f0e-3c1c-4a8e-9d0e-0c6d636d636d")
+TOKEN_NAMESPACE = uuid.UUID("0c6d636d-7072-6f64-7563-74746f6b656e")
 # GSM 03.38 basic character set: messages in it fit 160 characters per SMS part, others 70 (UCS-2).
 GSM7 = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
@@ -60,6 +61,12 @@ def is_guid(value: str) -> bool:
 def guid_key(value: str) -> str:
     """A GUID as ids are kept (lower case, hyphenated): .NET parses `N` (no hyphens) and `D` alike."""
     return str(uuid.UUID(value)) if is_guid(value) else value.lower()
+
+
+def product_token(tenant: str) -> str:
+    """The product token of a tenant that has none configured: its name when that is a GUID (an open-auth
+    tenant is named by its token), else a GUID derived from the name, so `acme` gets a token CM would accept."""
+    return tenant if is_guid(tenant) else str(uuid.uuid5(TOKEN_NAMESPACE, tenant))
 
 
 def channel_name(value: str) -> str | None:

@@ -5,7 +5,8 @@
   dormant while `CmBot` is enabled; disabling CmBot (hand-over, take-over) wakes it: the chat goes to the
   team whose values all appear in the mutation `Context`, else to the generic inbox.
 - A disabled component receives nothing and its replies are refused (`state.send`).
-- Every mutation and reset is recorded and notified to the other components (`events.py`).
+- Every mutation and reset is recorded and notified to the other components (bodies: `views.py`; targets:
+  `events.py`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 
 from emulator.core.errors import EmulatorError
 from emulator.vendors.cmcom import constants as c
-from emulator.vendors.cmcom import errors
+from emulator.vendors.cmcom import errors, views
 from emulator.vendors.cmcom.config import Flow, FlowStep
-from emulator.vendors.cmcom.numbers import guid_key, host_key, mo, time_plain, time_utc
+from emulator.vendors.cmcom.numbers import guid_key, host_key, mo
 from emulator.vendors.cmcom.state import REFERENCE, Chat, CmComState, Entry, S, components, open_chat
 
 BOT = c.Component.CM_BOT
@@ -57,23 +58,12 @@ def customer_message(
     now = tx.now()
     data = {k: v for k, v in (("media", media), ("custom", custom)) if v}
     chat.transcript.append(Entry(now, "MO", mo(client), kind, text, data))
-    media_out = {"mediaUri": None, "contentType": None, "title": None} | (media or {})
-    message = {"text": text, "media": media_out, "custom": custom or {}}
-    sender = {"number": mo(client), "name": chat.client_name}
-    host = {"number": mo(chat.host), "name": None}
+    parts = views.mo_parts(chat, client, text, media, custom)
     if state.router:
-        body = {
-            "from": sender, "to": host, "message": message, "reference": tx.ids.new("reference", REFERENCE),
-            "groupings": [], "timeUtc": time_utc(now), "channel": channel,
-            "conversationalRouter": {"chatId": chat.id, "accountId": state.account_id},
-        }  # fmt: skip
+        body = views.router_mo(chat, parts, tx.ids.new("reference", REFERENCE), now, state.account_id)
         tx.emit("mo.received", chat.id, {"body": body, "components": list(chat.components), "kind": kind})
     else:
-        body = {
-            "reference": chat.last_reference or tx.ids.new("reference", REFERENCE), "from": sender, "to": host,
-            "message": message, "groupings": list(chat.last_groupings), "timeUtc": time_plain(now),
-            "channel": channel,
-        }  # fmt: skip
+        body = views.plain_mo(chat, parts, chat.last_reference or tx.ids.new("reference", REFERENCE), now)
         tx.emit("mo.plain", chat.id, {"body": body, "kind": kind})
     return chat
 
@@ -150,13 +140,7 @@ def mutate(tx: S, chat: Chat, mutations: list[tuple[str, str]], context: dict[st
         chat.context = dict(context)
     listed = [{"$type": kind, "ComponentId": comp} for kind, comp in mutations]
     chat.mutations.append({"at": tx.now(), "source": source, "mutations": listed, "context": context})
-    body: dict[str, Any] = {
-        "$type": c.NOTIFICATION_TYPE, "ChatId": chat.id, "AccountId": state.account_id, "SourceComponentId": source,
-        "Mutations": listed,
-    }  # fmt: skip
-    if context is not None:
-        body["Context"] = dict(context)
-    body["timeUtc"] = time_utc(tx.now())
+    body = views.notification(c.NOTIFICATION_TYPE, chat, state.account_id, source, listed, context, tx.now())
     named = [comp for _, comp in mutations]
     tx.emit("router.mutation", chat.id, {"body": body, "source": source, "components": list(chat.components),
                                          "named": named})  # fmt: skip
@@ -183,10 +167,7 @@ def reset(tx: S, chat: Chat, source: str) -> None:
     chat.components = list(state.default_components)
     chat.context, chat.position, chat.team, chat.agent = {}, None, None, None
     chat.mutations.append({"at": tx.now(), "source": source, "reset": True})
-    body = {
-        "$type": c.RESET_NOTIFICATION_TYPE, "ChatId": chat.id, "AccountId": state.account_id,
-        "SourceComponentId": source, "Mutations": [], "timeUtc": time_utc(tx.now()),
-    }  # fmt: skip
+    body = views.notification(c.RESET_NOTIFICATION_TYPE, chat, state.account_id, source, [], None, tx.now())
     tx.emit("router.reset", chat.id, {"body": body, "source": source, "components": list(chat.components),
                                       "named": []})  # fmt: skip
 

@@ -9,7 +9,7 @@
       - when: {event: chat.handed_over}
         do: [{after: 5, agent: take_over}, {agent: say, text: "Hi {user}, {agent} here."}]
 
-Actions act through the same functions as the act-by-hand control routes (`control.py`). An `agent` action
+Actions act through the same functions as the act-by-hand control routes (`hands.py`). An `agent` action
 works on the chat of the event that fired its rule (or `chat:`); an `end_user` action needs `number:`
 (default `+31612345678`). Variables: `product_token`, `account_id`, `gateway`, `bmproxy`, `control`.
 """
@@ -22,16 +22,17 @@ from pydantic import Field, model_validator
 
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
+from emulator.core.outbound import check_http_url
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, Strict
 from emulator.vendors.cmcom import state as st
 from emulator.vendors.cmcom.actors import fill
 from emulator.vendors.cmcom.config import SENT_NEEDS_CODE, Behaviour, CmComConfig, Flow, Team, TenantConfig
 from emulator.vendors.cmcom.constants import BMPROXY_PATH, CONTROL_PREFIX, GATEWAY_PATH, PRODUCT_TOKEN_HEADER, SLUG
-from emulator.vendors.cmcom.control import AgentAction as AgentBody
-from emulator.vendors.cmcom.control import EndUserMessage, agent_act, end_user_send
 from emulator.vendors.cmcom.events import MO, MO_CC, WEBHOOK_EVENTS, payloads
-from emulator.vendors.cmcom.numbers import guid_key
+from emulator.vendors.cmcom.hands import AgentAction as AgentBody
+from emulator.vendors.cmcom.hands import EndUserMessage, agent_act, end_user_send
+from emulator.vendors.cmcom.numbers import guid_key, product_token
 
 DOMAIN_EVENTS = (
     "chat.created",
@@ -69,8 +70,8 @@ class CmComSetup(Strict):
 async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
     assert isinstance(setup, CmComSetup)
     for url in (setup.bot_webhook, setup.status_webhook, setup.customer_contact_webhook, setup.notification_webhook):
-        if url is not None and not url.startswith(("http://", "https://")):
-            raise ScenarioError(f"webhook {url!r} is not an http(s) URL")
+        if url is not None and (problem := check_http_url(url)):
+            raise ScenarioError(f"webhook {problem}")
     config: CmComConfig = ctx.emu.vendor_config(SLUG)
     if setup.behaviour.sent_after is not None and config.status_codes.sent is None:
         raise ScenarioError(SENT_NEEDS_CODE)
@@ -86,17 +87,17 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
         flows=setup.flows,
         behaviour=setup.behaviour,
     )
-    async with ctx.emu.store.tenant(SLUG, ctx.tenant) as tx:
+    async with st.store(ctx.emu).tenant(ctx.tenant) as tx:
         tx.ids.counters.clear()
         fresh = st.new_state(ctx.tenant, tx.ids, config, cfg, None)
-        fresh.provisioned = True
         if setup.status_webhook is None:
             fresh.status_webhook = None
-        state: st.CmComState = tx.state
+        state = tx.state
         for name in type(fresh).model_fields:
             setattr(state, name, getattr(fresh, name))
+        ctx.emu.store.mark_provisioned(SLUG, ctx.tenant)  # strict auth takes the scenario's tenant
         return {
-            "product_token": ctx.tenant,
+            "product_token": product_token(ctx.tenant),
             "account_id": state.account_id,
             "gateway": GATEWAY_PATH,
             "bmproxy": BMPROXY_PATH.format(account_id=state.account_id),
@@ -106,7 +107,7 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
 
 
 def request_headers(ctx: ScenarioContext) -> dict[str, str]:
-    return {PRODUCT_TOKEN_HEADER: str(ctx.variables.get("product_token", ctx.tenant))}
+    return {PRODUCT_TOKEN_HEADER: str(ctx.variables.get("product_token", product_token(ctx.tenant)))}
 
 
 class EndUserAction(ActionBase):
@@ -148,7 +149,7 @@ class AgentAction(ActionBase):
 
 async def perform(ctx: ScenarioContext, action: Any, subject: str | None) -> None:
     try:
-        async with ctx.emu.store.tenant(SLUG, ctx.tenant, create=False) as tx:
+        async with st.store(ctx.emu).tenant(ctx.tenant, create=False) as tx:
             if isinstance(action, EndUserAction):
                 kind = action.end_user
                 message = EndUserMessage.model_validate(
@@ -190,7 +191,8 @@ HOOKS = ScenarioHooks(
     event_views=event_views,
     request_headers=request_headers,
     variables_doc={
-        "product_token": "the account's product token (the tenant); put it in the send envelope",
+        "product_token": "the account's product token (a GUID derived from the tenant's name unless the tenant is "
+        "one); put it in the send envelope",
         "account_id": "the BotRouterAccountId",
         "gateway": f"the send path, `{GATEWAY_PATH}`",
         "bmproxy": "the Bot Router send path of the account",

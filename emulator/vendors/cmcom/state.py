@@ -16,7 +16,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from emulator.core.ids import TenantIds, fmt_uuid
-from emulator.core.store import Tx
+from emulator.core.runtime import Emulator
+from emulator.core.sink import default_target
+from emulator.core.store import Tx, VendorStore
 from emulator.vendors.cmcom import constants as c
 from emulator.vendors.cmcom.config import (
     Behaviour,
@@ -28,7 +30,7 @@ from emulator.vendors.cmcom.config import (
     default_flows,
     default_teams,
 )
-from emulator.vendors.cmcom.numbers import chat_id, digits, host_key, mt, parts
+from emulator.vendors.cmcom.numbers import chat_id, digits, guid_key, host_key, is_guid, mt, parts
 from emulator.vendors.cmcom.send import Draft
 
 MESSAGE_ID = fmt_uuid
@@ -97,6 +99,9 @@ class CmComState(BaseModel):
 
     tenant: str
     account_id: str
+    account_bound: bool = Field(
+        False, description="the account id is settled: configured, or the first one the tenant presented (open auth)"
+    )
     business_number: str
     channels: list[str]
     partner: str
@@ -105,7 +110,6 @@ class CmComState(BaseModel):
     operator: str = "20416"
     status_codes: StatusCodes = Field(default_factory=StatusCodes)
     router: bool = True
-    provisioned: bool = False
     bot_webhook: str | None = None
     status_webhook: str | None = None
     customer_contact_webhook: str | None = None
@@ -127,6 +131,18 @@ class CmComState(BaseModel):
 S = Tx[CmComState]
 
 
+def store(emu: Emulator) -> VendorStore[CmComState]:
+    """The CM.com tenants of an emulator, typed."""
+    return emu.store.of(c.SLUG, CmComState)
+
+
+def for_tenant(emu: Emulator, tenant: str, ids: TenantIds) -> CmComState:
+    """The plugin's constructor: a tenant as the config describes it (an unconfigured one gets the defaults
+    and seeded ids; its webhooks go to the default target, the built-in sink when it is on)."""
+    cfg: CmComConfig = emu.vendor_config(c.SLUG)
+    return new_state(tenant, ids, cfg, cfg.tenants.get(tenant), default_target(emu, c.SLUG, tenant))
+
+
 def new_state(tenant: str, ids: TenantIds, cfg: CmComConfig, t: TenantConfig | None, webhook_url: str | None) -> (
     CmComState
 ):  # fmt: skip
@@ -135,6 +151,7 @@ def new_state(tenant: str, ids: TenantIds, cfg: CmComConfig, t: TenantConfig | N
     state = CmComState(
         tenant=tenant,
         account_id=t.bot_router_account_id or ids.new("account", fmt_uuid),
+        account_bound=t.bot_router_account_id is not None,
         business_number=t.business_number or cfg.business_number,
         channels=[ch for ch in (t.channels or list(c.CHANNELS))],
         partner=cfg.partner_component,
@@ -160,6 +177,14 @@ def new_state(tenant: str, ids: TenantIds, cfg: CmComConfig, t: TenantConfig | N
     )
     build_agents(state, ids)
     return state
+
+
+def bind_account(state: CmComState, account_id: str) -> None:
+    """Open auth: the first BotRouterAccountId a tenant presents (BMProxy, router control) becomes its own, as
+    the tenant takes the identifiers of its first request; so a client using the id on the vendor's page, or
+    one its CM contact gave it, works with no config. Later requests must use that id."""
+    if not state.account_bound and is_guid(account_id):
+        state.account_id, state.account_bound = guid_key(account_id), True
 
 
 def build_agents(state: CmComState, ids: TenantIds) -> None:
@@ -259,25 +284,6 @@ def send(tx: S, drafts: list[Draft], *, via: str) -> None:
 
 def _rich_data(d: Draft) -> dict[str, Any]:
     return {"richContent": d.rich} if d.rich else {}
-
-
-def response(drafts: list[Draft]) -> tuple[int, dict[str, Any]]:
-    """The gateway's answer: 200 errorCode 0 (all sent), 200 errorCode 201 (some), 400 errorCode 201 (none)."""
-    accepted = sum(1 for d in drafts if not d.code)
-    messages = [
-        {
-            "to": d.to,
-            "status": "Rejected" if d.code else "Accepted",
-            "reference": d.reference,
-            "parts": 0 if d.code else d.parts,
-            "messageDetails": d.details,
-            "messageErrorCode": d.code,
-        }
-        for d in drafts
-    ]
-    code = c.Code.OK if accepted == len(drafts) else c.Code.NOT_ALL_SENT
-    status = 200 if accepted else 400
-    return status, {"details": c.CREATED.format(n=accepted), "errorCode": int(code), "messages": messages}
 
 
 def advance_status(tx: S, message_id: str, status: c.Status) -> None:

@@ -12,20 +12,20 @@ from emulator.core.runtime import Emulator
 from emulator.core.sink import default_target
 from emulator.vendors.eightbyeight import actors, control, delivery, events, http, routes, scenario, state
 from emulator.vendors.eightbyeight.config import EightByEightConfig
-from emulator.vendors.eightbyeight.constants import API_PREFIX, CARD_ACTION_PREFIX
+from emulator.vendors.eightbyeight.constants import API_PREFIX, CARD_ACTION_PREFIX, SLUG
 
 
 def _new_state(emu: Emulator, tenant: str, ids: TenantIds) -> BaseModel:
-    cfg: EightByEightConfig = emu.vendor_config(http.SLUG)
+    cfg: EightByEightConfig = emu.vendor_config(SLUG)
     fresh = state.new_state(
-        tenant, ids, cfg.tenants.get(tenant), cfg.behaviour, default_target(emu, http.SLUG, tenant), cfg.default_webhook
+        tenant, ids, cfg.tenants.get(tenant), cfg.behaviour, default_target(emu, SLUG, tenant), cfg.default_webhook
     )
     fresh.provisioned = tenant in cfg.tenants
     return fresh
 
 
 async def _provision(emu: Emulator, tenant: str) -> dict[str, Any]:
-    async with emu.store.tenant(http.SLUG, tenant) as tx:
+    async with emu.store.tenant(SLUG, tenant) as tx:
         tx.state.provisioned = True
         s: state.EightByEightState = tx.state
         channel = next(iter(s.channels.values()), None)
@@ -46,12 +46,12 @@ def _contract() -> dict[str, Any]:
 
 
 async def _start(emu: Emulator) -> None:
-    if emu.vendor_config(http.SLUG).signing:
+    if emu.vendor_config(SLUG).signing:
         await delivery.signer_for(emu).warm_up()
 
 
 PLUGIN: VendorPlugin = VendorPlugin(
-    slug=http.SLUG,
+    slug=SLUG,
     title="8x8 Chat Gateway v1",
     state_type=state.EightByEightState,
     new_state=_new_state,

@@ -21,11 +21,10 @@ from typing import Any
 from emulator.core.events import DomainEvent
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
+from emulator.vendors.eightbyeight import assignment as asg
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.config import AgentBehaviour, ReplyRule
-from emulator.vendors.eightbyeight.constants import ConversationState
-
-SLUG = "eightbyeight"
+from emulator.vendors.eightbyeight.constants import SLUG, ConversationState
 
 ACTIVATE = f"{SLUG}.activate"
 OFFER = f"{SLUG}.offer"
@@ -46,7 +45,8 @@ def _user_messages(conv: st.Conversation) -> int:
     return sum(1 for m in conv.messages if m.author_type == "user")
 
 
-def _fill(template: str, conv: st.Conversation, agent: st.Agent | None) -> str:
+def fill(template: str, conv: st.Conversation, agent: st.Agent | None) -> str:
+    """`{user}` and `{agent}` in an agent's message, as their first names."""
     user = str(conv.user.get("name") or "there").split(" ")[0]
     agent_name = agent.name.split(" ")[0] if agent else "your agent"
     return template.replace("{user}", user).replace("{agent}", agent_name)
@@ -90,7 +90,7 @@ def on_event(emu: Emulator, event: DomainEvent) -> None:
     elif kind == "member.joined" and event.data["memberType"] == "agent" and behaviour.auto:
         agent = event.data["id"]
         if behaviour.greeting:
-            greeting = _fill(behaviour.greeting, conv, state.agents.get(agent))
+            greeting = fill(behaviour.greeting, conv, state.agents.get(agent))
             later(0.0, TYPE, interaction=interaction, agent=agent, text=greeting, then=None)
         if behaviour.leave_after_idle:
             later(
@@ -103,7 +103,7 @@ def on_event(emu: Emulator, event: DomainEvent) -> None:
         agent_id = conv.agent_id
         if rule is not None:
             then = f"transfer:{rule.transfer_to}" if rule.transfer_to else ("leave" if rule.leave else None)
-            text = _fill(rule.reply, conv, state.agents.get(agent_id)) if rule.reply else None
+            text = fill(rule.reply, conv, state.agents.get(agent_id)) if rule.reply else None
             later(behaviour.reply_delay, TYPE, interaction=interaction, agent=agent_id, text=text, then=then)
         if behaviour.leave_after_idle:
             seen = _user_messages(conv)
@@ -184,9 +184,9 @@ def jobs(emu: Emulator) -> dict[str, Any]:
                 if other is not None and other.queue_id == conv.queue_id:
                     conv = other
                     break
-            agent = st.free_agent(tx.state, conv.queue_id) if conv.queue_id else None
+            agent = asg.free_agent(tx.state, conv.queue_id) if conv.queue_id else None
             if agent is not None:
-                st.agent_join(tx, conv, agent)
+                asg.agent_join(tx, conv, agent)
 
     async def agent_type(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
         async with store.tenant(vendor, tenant, create=False) as tx:
@@ -194,7 +194,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
             if conv is None:
                 return
             if args.get("text"):
-                st.agent_typing(tx, conv, True)
+                asg.agent_typing(tx, conv, True)
                 delay = tx.state.behaviour.typing_seconds
                 emu.scheduler.schedule_job(delay, SAY, dict(args), vendor=vendor, tenant=tenant)
             else:
@@ -205,28 +205,28 @@ def jobs(emu: Emulator) -> dict[str, Any]:
             conv = _live(tx, args)
             if conv is None:
                 return
-            st.agent_typing(tx, conv, False)
-            st.agent_say(tx, conv, str(args["text"]))
+            asg.agent_typing(tx, conv, False)
+            asg.agent_say(tx, conv, str(args["text"]))
             _then(tx, conv, args.get("then"))
 
     async def idle_check(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
         async with store.tenant(vendor, tenant, create=False) as tx:
             conv = _live(tx, args)
             if conv is not None and _user_messages(conv) == args["seen"]:
-                st.agent_leave(tx, conv)
+                asg.agent_leave(tx, conv)
 
     async def post_agent_end(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
         async with store.tenant(vendor, tenant, create=False) as tx:
             conv = _live(tx, args)
             if conv is not None and conv.post_agent is not None and conv.post_agent.active:
-                st.end_post_agent(tx, conv)
+                asg.end_post_agent(tx, conv)
 
     async def post_agent_user_timeout(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
         async with store.tenant(vendor, tenant, create=False) as tx:
             conv = _live(tx, args)
             post = conv.post_agent if conv is not None else None
             if conv is not None and post is not None and post.active and _user_messages(conv) == args["seen"]:
-                st.end_post_agent(tx, conv)
+                asg.end_post_agent(tx, conv)
 
     async def queue_timeout(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
         async with store.tenant(vendor, tenant, create=False) as tx:
@@ -237,7 +237,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
                 and conv.id in tx.state.waiting
                 and conv.queue_id == args["queue"]
             ):
-                st._end_interaction(tx, conv)  # no agent came: the interaction ends idle, in its queue
+                asg.end_interaction(tx, conv)  # no agent came: the interaction ends idle, in its queue
 
     return {
         ACTIVATE: activate,
@@ -253,8 +253,8 @@ def jobs(emu: Emulator) -> dict[str, Any]:
 
 def _then(tx: Tx[st.EightByEightState], conv: st.Conversation, then: str | None) -> None:
     if then == "leave":
-        st.agent_leave(tx, conv)
+        asg.agent_leave(tx, conv)
     elif then and then.startswith("transfer:"):
         queue = then.split(":", 1)[1]
         if queue in tx.state.queues:
-            st.agent_transfer(tx, conv, queue)
+            asg.agent_transfer(tx, conv, queue)

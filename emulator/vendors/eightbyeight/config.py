@@ -82,6 +82,11 @@ class EightByEightConfig(_Config):
     echo_messages: bool = Field(True, description="echo API-posted messages as MESSAGE with isEcho true [inf]")
     default_webhook: bool = Field(True, description="new tenants get a webhook and a channel [inf]")
     signing: bool = Field(True, description="sign webhooks with x-8x8-signature")
+    strict_user_fields: bool = Field(
+        True,
+        description="check user.email (OAS format email) and user.language (OAS Language codes) of conversation "
+        "create/PUT/PATCH: a bad value is 8x8's 400 [inf]",
+    )
 
 
 DEFAULT_QUEUES = [

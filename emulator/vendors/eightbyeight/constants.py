@@ -9,6 +9,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final
 
+SLUG: Final = "eightbyeight"
+
 # --- Paths and media types (eightbyeight.md §1.2, §1.3) ------------------------------------------------------
 
 API_PREFIX: Final = "/chat-gateway/v1"

@@ -6,16 +6,16 @@
 | `PUT /tenants/{tenant}/behaviour` | change how simulated agents act (fields of `AgentBehaviour`; others stay) |
 | `POST /tenants/{tenant}/conversations/{id}/agent` | one agent action (see `AgentAction`) |
 
-Agent actions: `join` (optional `agentId`, else a free agent of the queue), `typing`, `stop_typing`,
-`say` (`text`, optional `cards`), `transfer` (`queueId`), `leave`.
+Agent actions are `hands.agent_act`'s: `join` (optional `agentId`, else a free agent of the queue), `typing`,
+`stop_typing`, `say` (`text`, optional `cards`), `transfer` (`queueId`), `leave`.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -23,11 +23,12 @@ from starlette.routing import BaseRoute, Route
 from emulator.core.errors import EmulatorError
 from emulator.core.runtime import Emulator
 from emulator.core.types import AS_STR
-from emulator.core.web import error, json_body
+from emulator.core.web import error, guarded, json_body
+from emulator.vendors.eightbyeight import hands
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.config import AgentBehaviour
+from emulator.vendors.eightbyeight.constants import SLUG
 from emulator.vendors.eightbyeight.errors import EightByEightError, problem_body
-from emulator.vendors.eightbyeight.http import SLUG
 from emulator.vendors.eightbyeight.models import CardPayload
 
 Text = Annotated[str, Strict(), Field(min_length=1, max_length=10_000), AS_STR]
@@ -36,7 +37,7 @@ Text = Annotated[str, Strict(), Field(min_length=1, max_length=10_000), AS_STR]
 class AgentAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["join", "typing", "stop_typing", "say", "transfer", "leave"]
+    action: hands.AgentVerb
     agentId: Annotated[str, Strict(), AS_STR] | None = Field(
         None, description="join: which agent (default: a free one)"
     )
@@ -79,43 +80,41 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         async with store.tenant(SLUG, tenant) as tx:
             return JSONResponse(_summary(tx.state))
 
+    @guarded
     async def behaviour(request: Request) -> Response:
         """Body: any fields of AgentBehaviour; the rest stay as they are."""
         tenant = request.path_params["tenant"]
         missing = known(tenant)
         if missing:
             return missing
-        try:
-            changes = await json_body(request)
-            if not isinstance(changes, dict):
-                raise ValueError("the body must be a JSON object")
-            async with store.tenant(SLUG, tenant) as tx:
-                merged = AgentBehaviour.model_validate({**tx.state.behaviour.model_dump(), **changes})
-                tx.state.behaviour = merged
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            return error(400, "invalid_request", f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
-        except ValueError as exc:
-            return error(400, "invalid_request", str(exc))
+        changes = await json_body(request)
+        if not isinstance(changes, dict):
+            raise ValueError("the body must be a JSON object")
+        async with store.tenant(SLUG, tenant) as tx:
+            merged = AgentBehaviour.model_validate({**tx.state.behaviour.model_dump(), **changes})
+            tx.state.behaviour = merged
         return JSONResponse(merged.model_dump())
 
+    @guarded
     async def agent(request: Request) -> Response:
         """Body: an AgentAction. Acts at once, as a real agent would in 8x8's agent console."""
         tenant = request.path_params["tenant"]
         missing = known(tenant)
         if missing:
             return missing
-        try:
-            body = AgentAction.model_validate(await json_body(request))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            return error(400, "invalid_request", f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
-        except ValueError as exc:
-            return error(400, "invalid_request", str(exc))
+        body = AgentAction.model_validate(await json_body(request))
         try:
             async with store.tenant(SLUG, tenant) as tx:
                 conv = st.get_conversation(tx.state, request.path_params["conversation_id"])
-                _act(tx, conv, body)
+                hands.agent_act(
+                    tx,
+                    conv,
+                    body.action,
+                    agent_id=body.agentId,
+                    text=body.text,
+                    cards=body.cards,
+                    queue_id=body.queueId,
+                )
                 out = {"conversation": conv.id, "state": str(conv.state), "agentId": conv.agent_id}
         except EmulatorError as exc:
             detail = problem_body(exc) if isinstance(exc, EightByEightError) else {"message": exc.message}
@@ -129,27 +128,3 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         Route("/tenants/{tenant}/behaviour", behaviour, methods=["PUT"]),
         Route("/tenants/{tenant}/conversations/{conversation_id}/agent", agent, methods=["POST"]),
     ]
-
-
-def _act(tx: Any, conv: st.Conversation, body: AgentAction) -> None:
-    if body.action == "join":
-        if body.agentId is not None:
-            chosen = st.get_agent(tx.state, body.agentId)
-        else:
-            free = st.free_agent(tx.state, conv.queue_id) if conv.queue_id else None
-            if free is None:
-                raise EmulatorError("no free agent in the conversation's queue", status_code=409, code="no_agent")
-            chosen = free
-        st.agent_join(tx, conv, chosen)
-    elif body.action in ("typing", "stop_typing"):
-        st.agent_typing(tx, conv, body.action == "typing")
-    elif body.action == "say":
-        if body.text is None:
-            raise EmulatorError("say needs text", status_code=400, code="invalid_request")
-        st.agent_say(tx, conv, body.text, body.cards)
-    elif body.action == "transfer":
-        if body.queueId is None:
-            raise EmulatorError("transfer needs queueId", status_code=400, code="invalid_request")
-        st.agent_transfer(tx, conv, body.queueId)
-    else:
-        st.agent_leave(tx, conv)

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from emulator.core.errors import EmulatorError
+from emulator.vendors.eightbyeight.constants import Language
 
 # --- Message texts and codes (eightbyeight.md §1.8; OAS problem schemas) -------------------------------------
 
@@ -39,6 +40,22 @@ FIELD_PROBLEM = "{field}: {problem}"
 # Not documented by 8x8; the wording is the emulator's own.
 MALFORMED_JSON = "Malformed JSON request body."
 UNSUPPORTED_GRANT_TYPE = "Unsupported grant type : {grant_type}"
+UNSUPPORTED_MEDIA_TYPE = "Content type '{media}' not supported"
+INVALID_MULTIPART = "The multipart body cannot be read."
+UPLOAD_AUTHOR_TYPE = "authorType: must be user or bot"
+READ_RECEIPT_USER = "authorType user is only allowed on ChatAPI channels"
+INVALID_STATE = "Conversation {conversation_id} is {state}; cannot {action}."
+WEBHOOK_IN_USE = "WebHook {webhook_id} is used by channel {channel_id}."
+WEBHOOK_MISSING = "WebHook {webhook_id} does not exist."
+CHAT_API_ONLY = "Only channels of type ChatAPI can be created."
+INVALID_CHANNEL = "Channel ID {channel_id} is invalid."
+ATTACHMENT_MISSING = "Attachment {attachment_id} was not found."
+AGENT_MISSING = "Agent {agent_id} does not exist."
+NO_AGENT = "No agent is in conversation {conversation_id}."
+NOT_QUEUED = "Conversation {conversation_id} is not waiting for an agent."
+AGENT_BUSY = "Agent {agent_id} has no capacity left."
+INVALID_EMAIL = "must be a well-formed email address"
+INVALID_LANGUAGE = "must be one of " + ", ".join(Language)
 
 CODE_ACCESS_DENIED = "access_denied"
 CODE_RESOURCE_NOT_FOUND = "resource_not_found"
@@ -46,6 +63,17 @@ CODE_INVALID_JSON_OBJECT = "invalid_json_object"
 CODE_INVALID_PARAMETER = "invalid_parameter"
 CODE_INVALID_QUEUE = "invalid_queue"
 CODE_INVALID_REQUEST = "invalid_request"
+CODE_UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+CODE_INVALID_MULTIPART = "invalid_multipart"
+CODE_INVALID_STATE = "invalid_state"
+CODE_IN_USE = "in_use"
+CODE_INVALID_WEBHOOK = "invalid_webhook"
+CODE_INVALID_TYPE = "invalid_type"
+CODE_INVALID_CHANNEL = "invalid_channel"
+CODE_INVALID_AGENT = "invalid_agent"
+CODE_NO_AGENT = "no_agent"
+CODE_NOT_QUEUED = "not_queued"
+CODE_AGENT_BUSY = "agent_busy"
 
 # Reference ids in the OAS examples are 15 hex digits, except send-message's, which has 32.
 REFERENCE_ID_LENGTH = 15
@@ -246,6 +274,11 @@ def general_error(code: str, message: str, *, status_code: int = 400, summary: s
 def invalid_queue(queue_id: str, status_code: int = 400) -> GeneralError:
     """400 for an assignment or routing option naming an unknown queue."""
     return general_error(CODE_INVALID_QUEUE, INVALID_QUEUE.format(queue_id=queue_id), status_code=status_code)
+
+
+def unsupported_media_type(media: str) -> GeneralError:
+    """415 for a body that is neither JSON (JSON endpoints) nor multipart (attachment upload)."""
+    return general_error(CODE_UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_MEDIA_TYPE.format(media=media), status_code=415)
 
 
 def internal_error() -> GeneralError:

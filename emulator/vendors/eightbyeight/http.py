@@ -24,10 +24,9 @@ from emulator.core.plugin import set_tenant
 from emulator.core.runtime import Emulator
 from emulator.vendors.eightbyeight import errors
 from emulator.vendors.eightbyeight.config import EightByEightConfig
-from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, HAL_JSON, PROBLEM_JSON, TENANT_HEADER
+from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, HAL_JSON, PROBLEM_JSON, SLUG, TENANT_HEADER
 from emulator.vendors.eightbyeight.models import WireModel
 
-SLUG = "eightbyeight"
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -98,6 +97,7 @@ async def read_json(
     conversation_id: str = "",
     tenant: str = "",
     optional: bool = False,
+    context: dict[str, Any] | None = None,
 ) -> M:
     """Parse and validate a JSON body into `model`, failing with the endpoint's 400 envelope."""
     raw = await request.body()
@@ -106,12 +106,7 @@ async def read_json(
     ctype = request.headers.get("content-type", "")
     media = ctype.split(";", 1)[0].strip().lower()
     if raw and media and media != "application/json" and not media.endswith("+json"):
-        raise errors.general_error(
-            "unsupported_media_type",
-            f"Content type '{media}' not supported",
-            status_code=415,
-            summary=errors.INTERNAL_ERROR,
-        )
+        raise errors.unsupported_media_type(media)
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: arrays or objects nested thousands deep
@@ -119,6 +114,6 @@ async def read_json(
     if not isinstance(data, dict):
         raise errors.malformed_json(style=style, conversation_id=conversation_id, tenant=tenant)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise errors.from_validation_error(exc, style=style, conversation_id=conversation_id, tenant=tenant) from None

@@ -1,4 +1,5 @@
-"""8x8 Chat Gateway v1 wire models: request bodies, response bodies and webhook payloads.
+"""8x8 Chat Gateway v1 wire models: field types, bases and request bodies (REST responses: ``results.py``;
+webhook payloads: ``payloads.py``).
 
 Field names are the vendor's own (camelCase) so a model reads like the JSON it stands for; the only aliases
 are the HAL keys ``_embedded``/``_links``/``self``. Field declaration order is the order keys appear in the
@@ -27,8 +28,9 @@ from pydantic import (
     Field,
     GetJsonSchemaHandler,
     PlainSerializer,
-    TypeAdapter,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -36,14 +38,10 @@ from pydantic_core import CoreSchema, PydanticCustomError
 
 from emulator.vendors.eightbyeight.constants import (
     CHANNEL_NAME_MAX_LENGTH,
-    DEFAULT_PAGE_NUMBER,
-    DEFAULT_PAGE_SIZE,
     INT64_MAX,
     INT64_MIN,
-    LEGACY_NOTIFICATION_VERSION,
     MAX_ADDITIONAL_PROPERTIES,
     MAX_HISTORY_MESSAGES,
-    NOTIFICATION_VERSION,
     POST_AGENT_MAX_TOTAL_MINUTES_MAX,
     POST_AGENT_MAX_TOTAL_MINUTES_MIN,
     POST_AGENT_USER_TIMEOUT_MINUTES_MAX,
@@ -53,24 +51,18 @@ from emulator.vendors.eightbyeight.constants import (
     THINKING_MIN_SECONDS,
     WEBHOOK_NAME_MAX_LENGTH,
     AssignmentType,
-    AttachmentKind,
-    AuthorType,
-    CardActionType,
     CardContentType,
-    ChannelDisplayType,
     ChannelType,
-    ConversationState,
     EventVersion,
     ExternalAuthorType,
     ExternalProviderName,
-    LegacyMessageType,
-    MemberChange,
-    MemberType,
+    Language,
     PostAgentAssignmentType,
     RequestAssignmentType,
     RoutingOptionType,
     SendMessageAuthorType,
 )
+from emulator.vendors.eightbyeight.errors import INVALID_EMAIL, INVALID_LANGUAGE
 
 # --- Field types ---------------------------------------------------------------------------------------------
 
@@ -193,11 +185,24 @@ class AdditionalProperty(RequestModel):
     id: Omittable[str] = None
 
 
+# Validation context key: when true, ``user.email`` and ``user.language`` are checked as the OAS declares them.
+STRICT_USER_FIELDS = "strict_user_fields"
+# OAS ConversationUserData ``email: {type: string, format: email}``: an RFC 5321 mailbox (dot-atom local part,
+# host name or address literal). 8x8 documents no server-side rule, so the pattern is the emulator's own.
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+    r"|\[[A-Za-z0-9:.]+\])"
+)
+_LANGUAGES = frozenset(Language)
+
+
 class ConversationUser(RequestModel):
     """The ``user`` object: predefined fields plus up to 30 additional properties (OAS ``ConversationUserData``).
 
-    Used unchanged in requests, in ``ConversationResult`` and in CONVERSATION_UPDATE events. ``email`` is not
-    format-checked: the seed's own create body carries a non-address string there.
+    Used unchanged in requests, in ``ConversationResult`` and in CONVERSATION_UPDATE events. With the
+    ``strict_user_fields`` setting (default on, [inf]) ``email`` must be an address (OAS ``format: email``) and
+    ``language`` one of the OAS ``Language`` codes; the schema keeps both free text, as with the setting off.
     """
 
     name: Omittable[str] = None
@@ -207,13 +212,31 @@ class ConversationUser(RequestModel):
     phone: Omittable[str] = None
     company: Omittable[str] = None
     caseId: Omittable[str] = None
-    # OAS Language is a plain string (the codes are only listed in prose); see constants.Language.
+    # OAS Language is a plain string (the codes are only listed in its description); see constants.Language.
     language: Omittable[str] = None
     ipaddress: Omittable[str] = None
     timezoneOffset: Omittable[JsonNumber] = None
     additionalProperties: Omittable[list[AdditionalProperty]] = Field(
         default=None, max_length=MAX_ADDITIONAL_PROPERTIES
     )
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and _strict(info) and not _EMAIL.fullmatch(value):
+            raise PydanticCustomError("value_error", INVALID_EMAIL)
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and _strict(info) and value not in _LANGUAGES:
+            raise PydanticCustomError("value_error", INVALID_LANGUAGE)
+        return value
+
+
+def _strict(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get(STRICT_USER_FIELDS))
 
 
 class Assignment(RequestModel):
@@ -431,523 +454,3 @@ class ChannelRequest(RequestModel):
 
 ChannelCreateRequest = ChannelRequest
 ChannelPutRequest = ChannelRequest
-
-
-# --- Responses: resources ------------------------------------------------------------------------------------
-
-
-class CreateConversationResponse(WireModel):
-    """202 body of POST /conversations."""
-
-    conversationId: str
-    createdAt: IsoInstant
-
-
-class ConversationResult(WireModel):
-    """A conversation resource (GET, and the 202 body of PUT/PATCH)."""
-
-    id: str
-    channelId: str
-    state: ConversationState
-    assignment: Omittable[AssignmentResult] = None
-    user: Omittable[ConversationUser] = None
-
-
-class InteractionResult(WireModel):
-    """One Contact Center interaction of a conversation (OAS ``InteractionInfo``)."""
-
-    id: str
-    startTime: Omittable[IsoInstant] = None
-    endTime: Omittable[IsoInstant] = None
-
-
-class ParticipantResult(WireModel):
-    """A participant, also a message's ``author`` (OAS ``ConversationParticipant``)."""
-
-    id: str
-    type: AuthorType
-    removed: bool = False
-    language: Omittable[str] = None
-
-
-class AttachmentRefResult(WireModel):
-    """An attachment id inside a message."""
-
-    id: str
-
-
-class CardResult(WireModel):
-    """A stored card with its action flags (OAS ``AdaptiveCards``)."""
-
-    id: str
-    contentType: CardContentType = CardContentType.ADAPTIVE_CARD
-    content: dict[str, Any] = Field(default_factory=dict)
-    actionSubmitted: bool = False
-    actionExecuted: bool = False
-
-
-class ExternalProviderResult(WireModel):
-    """``externalProvider`` of a rehydrated message."""
-
-    name: ExternalProviderName
-    externalMessageId: str
-
-
-class MessageResult(WireModel):
-    """A stored message (OAS ``MessageResult``); ``text`` is required there, so it is never omitted."""
-
-    id: str
-    text: str
-    createdAt: IsoInstant
-    author: ParticipantResult
-    externalProvider: Omittable[ExternalProviderResult] = None
-    attachments: list[AttachmentRefResult] = Field(default_factory=list)
-    cards: list[CardResult] = Field(default_factory=list)
-
-
-class AttachmentResult(WireModel):
-    """An uploaded attachment's details.
-
-    The OAS lists ``size`` and ``type`` as required but documents only ``sizeInBytes`` (eightbyeight.md §1.4);
-    they are optional here and left out unless state fills them.
-    """
-
-    id: str
-    filename: str
-    sizeInBytes: int
-    size: Omittable[int] = None
-    type: Omittable[str] = None
-    createdAt: IsoInstant
-
-
-class WebhookResult(WireModel):
-    """A webhook resource (OAS ``WebHookV2Result``)."""
-
-    id: str
-    name: str
-    uri: str
-    version: str = NOTIFICATION_VERSION
-
-
-class RoutingOptionsResult(WireModel):
-    """``routingOptions`` of a channel resource."""
-
-    type: RoutingOptionType = RoutingOptionType.QUEUE
-    id: str
-
-
-class ChannelResult(WireModel):
-    """A channel resource (OAS ``ChannelV2Result``)."""
-
-    id: str
-    name: str
-    type: ChannelType = ChannelType.CHAT_API
-    webHookId: str
-    routingOptions: RoutingOptionsResult
-
-
-class Jwk(WireModel):
-    """Public RSA key served by GET /jwk/{jwkId}/public (no auth)."""
-
-    kty: Literal["RSA"] = "RSA"
-    e: str
-    kid: str
-    n: str
-
-
-# --- Responses: HAL lists ------------------------------------------------------------------------------------
-
-
-class HalHref(WireModel):
-    """``{"href": ...}``."""
-
-    href: str
-
-
-class HalLinks(WireModel):
-    """``_links`` of a list: only ``self``."""
-
-    self_: HalHref = Field(alias="self")
-
-    @classmethod
-    def to(cls, href: str) -> HalLinks:
-        """Links whose ``self`` points at ``href``."""
-        return cls(self_=HalHref(href=href))
-
-
-class PageInfo(WireModel):
-    """``page`` of a list (OAS ``PageResult``)."""
-
-    size: int = DEFAULT_PAGE_SIZE
-    number: int = DEFAULT_PAGE_NUMBER
-    totalElements: int = 0
-    totalPages: int = 0
-
-    @classmethod
-    def of(cls, size: int, number: int, total_elements: int) -> PageInfo:
-        """Page metadata with ``totalPages`` computed from the total and the page size."""
-        pages = math.ceil(total_elements / size) if size > 0 else 0
-        return cls(size=size, number=number, totalElements=total_elements, totalPages=pages)
-
-
-class ConversationsEmbedded(WireModel):
-    conversations: list[ConversationResult]
-
-
-class ConversationList(WireModel):
-    """GET /conversations (OAS ``ConversationListResult``)."""
-
-    embedded: ConversationsEmbedded = Field(alias="_embedded")
-    links: HalLinks = Field(alias="_links")
-    page: PageInfo
-
-
-class WebhooksEmbedded(WireModel):
-    webhooks: list[WebhookResult]
-
-
-class WebhookList(WireModel):
-    """GET /webhooks (OAS ``WebHooksV2ListResult``)."""
-
-    embedded: WebhooksEmbedded = Field(alias="_embedded")
-    links: HalLinks = Field(alias="_links")
-    page: PageInfo
-
-
-class ChannelsEmbedded(WireModel):
-    channels: list[ChannelResult]
-
-
-class ChannelList(WireModel):
-    """GET /channels (OAS ``ChannelsV2ListResult``)."""
-
-    embedded: ChannelsEmbedded = Field(alias="_embedded")
-    links: HalLinks = Field(alias="_links")
-    page: PageInfo
-
-
-class InteractionsEmbedded(WireModel):
-    interactions: list[InteractionResult]
-
-
-class InteractionList(WireModel):
-    """GET …/interactions (OAS ``InteractionsListResult``)."""
-
-    embedded: InteractionsEmbedded = Field(alias="_embedded")
-    links: HalLinks = Field(alias="_links")
-    page: PageInfo
-
-
-class ParticipantsEmbedded(WireModel):
-    participants: list[ParticipantResult]
-
-
-class ParticipantList(WireModel):
-    """GET …/participants (OAS ``ConversationParticipants``)."""
-
-    embedded: ParticipantsEmbedded = Field(alias="_embedded")
-    links: HalLinks = Field(alias="_links")
-    page: PageInfo
-
-
-class MessagesEmbedded(WireModel):
-    messages: list[MessageResult]
-
-
-class MessageList(WireModel):
-    """GET …/messages (OAS ``MessageListResult``): the only list without ``_links``."""
-
-    embedded: MessagesEmbedded = Field(alias="_embedded")
-    page: PageInfo
-
-
-class CardsEmbedded(WireModel):
-    cards: list[CardResult]
-
-
-class CardList(WireModel):
-    """GET …/messages/{messageId}/cards (OAS ``CardsListResult``)."""
-
-    embedded: CardsEmbedded = Field(alias="_embedded")
-    links: HalLinks = Field(alias="_links")
-    page: PageInfo
-
-
-class AttachmentsEmbedded(WireModel):
-    attachments: list[AttachmentResult]
-
-
-class AttachmentList(WireModel):
-    """GET …/attachments (OAS ``AttachmentsResult``)."""
-
-    embedded: AttachmentsEmbedded = Field(alias="_embedded")
-    links: HalLinks = Field(alias="_links")
-    page: PageInfo
-
-
-# --- Webhook payloads: Chat Gateway v1 (eightbyeight.md §1.6) ------------------------------------------------
-
-
-class WebhookVerifyEvent(EventModel):
-    """WEB_HOOK_VERIFY: sent when a webhook is added or verified; it has no conversationId and no timestamp."""
-
-    notificationVersion: str = NOTIFICATION_VERSION
-    eventType: Literal["WEB_HOOK_VERIFY"] = "WEB_HOOK_VERIFY"
-
-
-class ConversationUpdateData(WireModel):
-    state: ConversationState
-    assignment: Omittable[AssignmentResult] = None
-    user: Omittable[ConversationUser] = None
-    msisdn: Omittable[str] = None
-    channel: Omittable[ChannelDisplayType] = None
-
-
-class ConversationUpdateEvent(EventModel):
-    """CONVERSATION_UPDATE: the conversation was created, became active or idle, or its assignment/user changed."""
-
-    eventType: Literal["CONVERSATION_UPDATE"] = "CONVERSATION_UPDATE"
-    conversationId: str
-    timestamp: int
-    data: ConversationUpdateData
-
-
-class QueuedData(WireModel):
-    queueId: str
-    queueName: str
-
-
-class QueuedEvent(EventModel):
-    """QUEUED: the conversation's interaction entered a queue."""
-
-    eventType: Literal["QUEUED"] = "QUEUED"
-    conversationId: str
-    timestamp: int
-    data: QueuedData
-
-
-class MembersChangedData(WireModel):
-    memberType: MemberType
-    change: MemberChange
-    # The agent's id for agents (eightbyeight.md §1.6).
-    id: Omittable[str] = None
-
-
-class MembersChangedEvent(EventModel):
-    """MEMBERS_CHANGED: a user or an agent joined or left (replaces the legacy AGENT_JOINED/AGENT_LEFT)."""
-
-    eventType: Literal["MEMBERS_CHANGED"] = "MEMBERS_CHANGED"
-    conversationId: str
-    timestamp: int
-    data: MembersChangedData
-
-
-class MessageSender(WireModel):
-    id: str
-    # A plain string: the seed's MESSAGE example has "type": "" (eightbyeight.md §1.6).
-    type: str
-
-
-class EventAttachment(WireModel):
-    id: str
-    type: AttachmentKind
-    preSignedUrl: Omittable[str] = None
-    fileName: Omittable[str] = None
-
-
-class EventCard(WireModel):
-    contentType: CardContentType = CardContentType.ADAPTIVE_CARD
-    content: dict[str, Any] = Field(default_factory=dict)
-
-
-class MessageData(WireModel):
-    isEcho: bool
-    sender: MessageSender
-    text: Omittable[str] = None
-    attachments: list[EventAttachment] = Field(default_factory=list)
-    cards: list[EventCard] = Field(default_factory=list)
-
-
-class MessageEvent(EventModel):
-    """MESSAGE: a participant added a message; ``isEcho`` marks messages the integration itself posted."""
-
-    eventType: Literal["MESSAGE"] = "MESSAGE"
-    conversationId: str
-    timestamp: int
-    data: MessageData
-
-
-class TypingUser(WireModel):
-    type: AuthorType
-    id: str
-
-
-class TypingValue(WireModel):
-    """``value`` of a ``typing`` activity; an empty ``users`` list means typing stopped."""
-
-    users: list[TypingUser]
-
-
-class CardActionValue(WireModel):
-    """``value`` of an ``adaptiveCard/action`` activity: the card's form values."""
-
-    type: CardActionType
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
-class QuickReplyData(WireModel):
-    title: str
-    payload: str
-
-
-class QuickReplyActionValue(WireModel):
-    """``value`` of a ``quickReply/action`` activity."""
-
-    type: Literal["postback"] = "postback"
-    data: QuickReplyData
-
-
-class ReadReceiptUser(WireModel):
-    id: str
-    type: AuthorType
-
-
-class ReadReceiptValue(WireModel):
-    """One entry of a ``read-receipts`` activity ``value`` (which is a list)."""
-
-    timestamp: int
-    users: list[ReadReceiptUser]
-
-
-ActivityValue = TypingValue | CardActionValue | QuickReplyActionValue | list[ReadReceiptValue] | dict[str, Any]
-
-
-class ActivityData(WireModel):
-    # Known names are in constants.ActivityName; channel-specific names (e.g. interactive/reply) also occur.
-    name: str
-    value: ActivityValue = Field(union_mode="left_to_right")
-
-
-class ActivityEvent(EventModel):
-    """ACTIVITY: a non-message action (typing, card or quick-reply action, read receipts), named in ``data.name``."""
-
-    eventType: Literal["ACTIVITY"] = "ACTIVITY"
-    conversationId: str
-    timestamp: int
-    data: ActivityData
-
-
-class TransferEvent(EventModel):
-    """TRANSFER: the handling agent transferred the conversation to another queue; there is no ``data``."""
-
-    eventType: Literal["TRANSFER"] = "TRANSFER"
-    conversationId: str
-    timestamp: int
-
-
-# --- Webhook payloads: legacy Chat API v2 profile (eightbyeight.md §1.9) -------------------------------------
-
-
-class LegacyWebhookVerifyEvent(EventModel):
-    """Legacy WEB_HOOK_VERIFY, with notification version "v2.0"."""
-
-    notificationVersion: str = LEGACY_NOTIFICATION_VERSION
-    eventType: Literal["WEB_HOOK_VERIFY"] = "WEB_HOOK_VERIFY"
-
-
-class LegacyQueuedEvent(EventModel):
-    """Legacy QUEUED: flat queue fields, no ``data`` envelope."""
-
-    eventType: Literal["QUEUED"] = "QUEUED"
-    messageType: LegacyMessageType = LegacyMessageType.SYSTEM
-    conversationId: str
-    timestamp: int
-    queueId: str
-    queueName: str
-
-
-class LegacyAgentJoinedEvent(EventModel):
-    """Legacy AGENT_JOINED: an agent took the conversation (the shape in the seed's workflow page)."""
-
-    eventType: Literal["AGENT_JOINED"] = "AGENT_JOINED"
-    messageType: LegacyMessageType = LegacyMessageType.SYSTEM
-    conversationId: str
-    timestamp: int
-    agentId: str
-    agentName: str
-
-
-class LegacyAgentLeftEvent(EventModel):
-    """Legacy AGENT_LEFT: the agent left; a later message re-queues to the last queue."""
-
-    eventType: Literal["AGENT_LEFT"] = "AGENT_LEFT"
-    messageType: LegacyMessageType = LegacyMessageType.SYSTEM
-    conversationId: str
-    timestamp: int
-    agentId: str
-    agentName: str
-
-
-class LegacyTransferEvent(EventModel):
-    """Legacy TRANSFER: the agent transferred the conversation."""
-
-    eventType: Literal["TRANSFER"] = "TRANSFER"
-    messageType: LegacyMessageType = LegacyMessageType.SYSTEM
-    conversationId: str
-    timestamp: int
-
-
-class LegacyTextEvent(EventModel):
-    """Legacy TEXT: an agent's chat message, text in ``message``."""
-
-    eventType: Literal["TEXT"] = "TEXT"
-    messageType: LegacyMessageType = LegacyMessageType.AGENT
-    conversationId: str
-    timestamp: int
-    agentId: str
-    agentName: str
-    message: str
-
-
-# --- Event catalogue -----------------------------------------------------------------------------------------
-
-ChatGatewayEvent = Annotated[
-    WebhookVerifyEvent
-    | ConversationUpdateEvent
-    | QueuedEvent
-    | MembersChangedEvent
-    | MessageEvent
-    | ActivityEvent
-    | TransferEvent,
-    Field(discriminator="eventType"),
-]
-LegacyEvent = Annotated[
-    LegacyWebhookVerifyEvent
-    | LegacyQueuedEvent
-    | LegacyAgentJoinedEvent
-    | LegacyAgentLeftEvent
-    | LegacyTransferEvent
-    | LegacyTextEvent,
-    Field(discriminator="eventType"),
-]
-
-# Parse a received webhook body back into its model (tests, webhook sinks).
-CHAT_GATEWAY_EVENT_ADAPTER: TypeAdapter[ChatGatewayEvent] = TypeAdapter(ChatGatewayEvent)
-LEGACY_EVENT_ADAPTER: TypeAdapter[LegacyEvent] = TypeAdapter(LegacyEvent)
-
-# Every outbound webhook payload, by contract name (the OpenAPI ``webhooks:`` section).
-WEBHOOK_EVENTS: dict[str, type[BaseModel]] = {
-    "WEB_HOOK_VERIFY": WebhookVerifyEvent,
-    "CONVERSATION_UPDATE": ConversationUpdateEvent,
-    "QUEUED": QueuedEvent,
-    "MEMBERS_CHANGED": MembersChangedEvent,
-    "MESSAGE": MessageEvent,
-    "ACTIVITY": ActivityEvent,
-    "TRANSFER": TransferEvent,
-    "legacy.WEB_HOOK_VERIFY": LegacyWebhookVerifyEvent,
-    "legacy.QUEUED": LegacyQueuedEvent,
-    "legacy.AGENT_JOINED": LegacyAgentJoinedEvent,
-    "legacy.AGENT_LEFT": LegacyAgentLeftEvent,
-    "legacy.TRANSFER": LegacyTransferEvent,
-    "legacy.TEXT": LegacyTextEvent,
-}

@@ -6,11 +6,12 @@ create, 204 for deletes/typing/thinking/read-receipt/verify/user leave, 201 for 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict
-from typing import Any
-from urllib.parse import quote
+import base64
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
@@ -18,106 +19,24 @@ from starlette.routing import BaseRoute
 from emulator.core.plugin import Endpoint, VendorPlugin, route, vendor_endpoint
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
-from emulator.vendors.eightbyeight import errors, paging
+from emulator.vendors.eightbyeight import assignment as asg
+from emulator.vendors.eightbyeight import errors
 from emulator.vendors.eightbyeight import models as m
+from emulator.vendors.eightbyeight import results as r
 from emulator.vendors.eightbyeight import state as st
+from emulator.vendors.eightbyeight import views as v
 from emulator.vendors.eightbyeight.constants import (
     API_PREFIX,
     CARD_ACTION_PREFIX,
     DEFAULT_MESSAGE_SORT,
-    DEFAULT_SORT,
+    SLUG,
 )
 from emulator.vendors.eightbyeight.delivery import signer_for
-from emulator.vendors.eightbyeight.http import SLUG, Gate, hal, read_json, when
+from emulator.vendors.eightbyeight.http import Gate, hal, read_json, when
 
 P = API_PREFIX
-# RFC 3986 reserved characters and `%`: kept as they are when a list echoes its query in `_links.self.href`
-QUERY_SAFE = "!#$%&'()*+,/:;=?@[]~"
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-# -- serialisers (state -> 8x8 wire models) ---------------------------------------------------------------
-
-
-def webhook_out(hook: st.Webhook) -> m.WebhookResult:
-    return m.WebhookResult(id=hook.id, name=hook.name, uri=hook.uri, version=hook.version)
-
-
-def channel_out(ch: st.Channel) -> m.ChannelResult:
-    return m.ChannelResult(
-        id=ch.id, name=ch.name, webHookId=ch.webHookId, routingOptions=m.RoutingOptionsResult(id=ch.queue_id)
-    )
-
-
-def conversation_out(conv: st.Conversation) -> dict[str, Any]:
-    """A `ConversationResult` in wire form, built directly: `user` is kept in wire form already, and this
-    is the hottest read of the API (the contract tests check it against the model's schema)."""
-    assignment: dict[str, Any] = {"type": conv.assignment_type}
-    if conv.assignment_id is not None:
-        assignment["id"] = conv.assignment_id
-    return {
-        "id": conv.id,
-        "channelId": conv.channelId,
-        "state": str(conv.state),
-        "assignment": assignment,
-        "user": conv.user,
-    }
-
-
-def participant_out(p: st.Participant) -> m.ParticipantResult:
-    return m.ParticipantResult.model_validate(
-        {"id": p.id, "type": p.type, "removed": p.removed, "language": p.language}
-    )
-
-
-def card_out(card: st.Card) -> m.CardResult:
-    return m.CardResult.model_validate(asdict(card))
-
-
-def message_out(conv: st.Conversation, msg: st.Message) -> m.MessageResult:
-    author = next((p for p in conv.participants if p.id == msg.author_id), None)
-    author_out = (
-        participant_out(author)
-        if author
-        else m.ParticipantResult.model_validate({"id": msg.author_id, "type": msg.author_type})
-    )
-    return m.MessageResult(
-        id=msg.id,
-        text=msg.text,
-        createdAt=when(msg.at),
-        author=author_out,
-        externalProvider=m.ExternalProviderResult.model_validate(msg.external) if msg.external else None,
-        attachments=[m.AttachmentRefResult(id=a) for a in msg.attachments],
-        cards=[card_out(c) for c in msg.cards],
-    )
-
-
-def attachment_out(att: st.Attachment) -> m.AttachmentResult:
-    return m.AttachmentResult(
-        id=att.id,
-        filename=att.filename,
-        sizeInBytes=att.size,
-        size=att.size,
-        type=att.media_type,
-        createdAt=when(att.at),
-    )
-
-
-def listing(
-    request: Request, items: list[dict[str, Any]], key: str, *, default_sort: str = DEFAULT_SORT, links: bool = True
-) -> dict[str, Any]:
-    """A HAL page of wire dicts (`_embedded.<key>`, `_links.self`, `page`). Lists sorted by date by default
-    (messages, cards) sort only on `createdAt` (eightbyeight.md §1.3)."""
-    sortable = ("createdAt",) if default_sort == DEFAULT_MESSAGE_SORT else None
-    pg = paging.parse(request.query_params, default_sort=default_sort, sortable=sortable)
-    page_items, total = paging.apply(items, pg)
-    body: dict[str, Any] = {"_embedded": {key: page_items}}
-    if links:
-        query = f"?{request.url.query}" if request.url.query else ""
-        # the query is already percent-encoded as sent: keep it, only quote characters a URL cannot hold raw
-        body["_links"] = {"self": {"href": f"{request.url.path}{quote(query, safe=QUERY_SAFE)}"}}
-    body["page"] = m.PageInfo.of(pg.size, pg.page, total).wire()
-    return body
+M = TypeVar("M", bound=BaseModel)
 
 
 # -- routes -----------------------------------------------------------------------------------------------
@@ -127,6 +46,8 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
     gate = Gate(emu)
     store = emu.store
     echo = gate.config.echo_messages
+    # user.email / user.language checked as the OAS declares them, unless switched off [inf]
+    user_rules = {m.STRICT_USER_FIELDS: gate.config.strict_user_fields}
 
     def wrap(fn: Endpoint) -> Endpoint:
         return vendor_endpoint(emu, plugin, fn)
@@ -134,13 +55,43 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
     def tenant_of(request: Request) -> str:
         return gate.tenant(request)
 
-    async def open_tx(request: Request) -> tuple[str, Any]:
-        """Authenticate, check `X-8x8-Tenant` (before any body is read, as 8x8 does), open the unit of work."""
+    def authenticate(request: Request) -> str:
+        """The tenant of the key, `X-8x8-Tenant` checked before any body is read (as 8x8 does)."""
         tenant = tenant_of(request)
         known = store.peek(SLUG, tenant)
         if isinstance(known, st.EightByEightState):
             gate.check_tenant_header(request, known.tenant_id, known.customer_id)
-        return tenant, store.tenant(SLUG, tenant)
+        return tenant
+
+    @asynccontextmanager
+    async def unit(request: Request, tenant: str | None = None) -> AsyncIterator[Tx[st.EightByEightState]]:
+        """The tenant's unit of work for a request that changes state (authenticated unless `tenant` is given)."""
+        async with store.tenant(SLUG, tenant or authenticate(request)) as tx:
+            checked(request, tx)
+            yield tx
+
+    @asynccontextmanager
+    async def session(
+        request: Request,
+        model: type[M],
+        *,
+        newer: bool = False,
+        style: errors.ValidationStyle = "general",
+        optional: bool = False,
+        context: dict[str, Any] | None = None,
+    ) -> AsyncIterator[tuple[Tx[st.EightByEightState], M]]:
+        """Key and tenant header first, then the body (in the endpoint's 400 shape; `newer` endpoints name the
+        conversation and tenant), then the unit of work."""
+        tenant = authenticate(request)
+        if newer:
+            body = await read_json(
+                request, model, style="newer", conversation_id=cid(request), tenant=tenant_id_of(tenant),
+                optional=optional,
+            )  # fmt: skip
+        else:
+            body = await read_json(request, model, style=style, optional=optional, context=context)
+        async with unit(request, tenant) as tx:
+            yield tx, body
 
     def tenant_id_of(tenant: str) -> str:
         """The 8x8 tenant id (as in `X-8x8-Tenant` and 400 texts) of a store tenant, before its tx is open."""
@@ -172,45 +123,32 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
 
     async def list_webhooks(request: Request) -> Response:
         state = await read(request)
-        items = [webhook_out(h).wire() for h in state.webhooks.values()]
-        return hal(listing(request, items, "webhooks"))
+        items = [v.webhook_out(h).wire() for h in state.webhooks.values()]
+        return hal(v.listing(request, items, "webhooks"))
 
     async def create_webhook(request: Request) -> Response:
-        _, uow = await open_tx(request)
-        body = await read_json(request, m.WebhookRequest)
-        async with uow as tx:
-            checked(request, tx)
+        async with session(request, m.WebhookRequest) as (tx, body):
             hook = st.create_webhook(tx, body.name, body.uri, str(body.effective_version))
             st.verify_webhook(tx, hook.uri, hook.version)
-        return hal(webhook_out(hook))
+        return hal(v.webhook_out(hook))
 
     async def get_webhook(request: Request) -> Response:
         state = await read(request)
-        hook = st.get_webhook(state, request.path_params["webhook_id"])
-        return hal(webhook_out(hook))
+        return hal(v.webhook_out(st.get_webhook(state, request.path_params["webhook_id"])))
 
     async def put_webhook(request: Request) -> Response:
-        _, uow = await open_tx(request)
-        body = await read_json(request, m.WebhookRequest)
-        async with uow as tx:
-            checked(request, tx)
-            hook = st.replace_webhook(
-                tx, request.path_params["webhook_id"], body.name, body.uri, str(body.effective_version)
-            )
-        return hal(webhook_out(hook))
+        async with session(request, m.WebhookRequest) as (tx, body):
+            version = str(body.effective_version)
+            hook = st.replace_webhook(tx, request.path_params["webhook_id"], body.name, body.uri, version)
+        return hal(v.webhook_out(hook))
 
     async def delete_webhook(request: Request) -> Response:
-        _, uow = await open_tx(request)
-        async with uow as tx:
-            checked(request, tx)
+        async with unit(request) as tx:
             st.delete_webhook(tx, request.path_params["webhook_id"])
         return Response(status_code=204)
 
     async def verify_webhook(request: Request) -> Response:
-        _, uow = await open_tx(request)
-        body = await read_json(request, m.WebhookVerifyRequest)
-        async with uow as tx:
-            checked(request, tx)
+        async with session(request, m.WebhookVerifyRequest) as (tx, body):
             st.verify_webhook(tx, body.uri, body.version)
         return Response(status_code=204)
 
@@ -224,36 +162,27 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
 
     async def list_channels(request: Request) -> Response:
         state = await read(request)
-        items = [channel_out(c).wire() for c in state.channels.values()]
-        return hal(listing(request, items, "channels"))
+        items = [v.channel_out(c).wire() for c in state.channels.values()]
+        return hal(v.listing(request, items, "channels"))
 
     async def create_channel(request: Request) -> Response:
-        _, uow = await open_tx(request)
-        body = await read_json(request, m.ChannelRequest)
-        async with uow as tx:
-            checked(request, tx)
-            ch = st.create_channel(tx, body.name, str(body.type or "ChatAPI"), body.webHookId, body.routingOptions.id)
-        return hal(channel_out(ch))
+        async with session(request, m.ChannelRequest) as (tx, body):
+            kind = str(body.type or "ChatAPI")
+            ch = st.create_channel(tx, body.name, kind, body.webHookId, body.routingOptions.id)
+        return hal(v.channel_out(ch))
 
     async def get_channel(request: Request) -> Response:
         state = await read(request)
-        ch = st.get_channel(state, request.path_params["channel_id"])
-        return hal(channel_out(ch))
+        return hal(v.channel_out(st.get_channel(state, request.path_params["channel_id"])))
 
     async def put_channel(request: Request) -> Response:
-        _, uow = await open_tx(request)
-        body = await read_json(request, m.ChannelRequest)
-        async with uow as tx:
-            checked(request, tx)
-            ch = st.replace_channel(
-                tx, request.path_params["channel_id"], body.name, body.webHookId, body.routingOptions.id
-            )
-        return hal(channel_out(ch))
+        async with session(request, m.ChannelRequest) as (tx, body):
+            channel_id = request.path_params["channel_id"]
+            ch = st.replace_channel(tx, channel_id, body.name, body.webHookId, body.routingOptions.id)
+        return hal(v.channel_out(ch))
 
     async def delete_channel(request: Request) -> Response:
-        _, uow = await open_tx(request)
-        async with uow as tx:
-            checked(request, tx)
+        async with unit(request) as tx:
             st.delete_channel(tx, request.path_params["channel_id"])
         return Response(status_code=204)
 
@@ -261,233 +190,155 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
 
     async def list_conversations(request: Request) -> Response:
         state = await read(request)
-        items = [conversation_out(c) for c in state.conversations.values()]
-        return hal(listing(request, items, "conversations"))
+        items = [v.conversation_out(c) for c in state.conversations.values()]
+        return hal(v.listing(request, items, "conversations"))
 
     async def create_conversation(request: Request) -> Response:
-        _, uow = await open_tx(request)
-        body = await read_json(request, m.CreateConversationRequest)
-        assignment = body.assignment or m.Assignment()
-        history = body.history.messages if body.history else []
-        async with uow as tx:
-            checked(request, tx)
-            conv = st.create_conversation(tx, body.channelId, body.user, str(assignment.type), assignment.id, history)
-        return hal(m.CreateConversationResponse(conversationId=conv.id, createdAt=when(conv.created)), 202)
+        async with session(request, m.CreateConversationRequest, context=user_rules) as (tx, body):
+            assignment = body.assignment or m.Assignment()
+            history = body.history.messages if body.history else []
+            kind = str(assignment.type)
+            conv = st.create_conversation(tx, body.channelId, body.user, kind, assignment.id, history)
+        return hal(r.CreateConversationResponse(conversationId=conv.id, createdAt=when(conv.created)), 202)
 
     async def get_conversation(request: Request) -> Response:
         state = await read(request)
-        conv = st.get_conversation(state, cid(request))
-        return hal(conversation_out(conv))
+        return hal(v.conversation_out(st.get_conversation(state, cid(request))))
 
     def change_conversation(replace: bool) -> Handler:
+        model: type[m.UpdateConversationRequest | m.PatchConversationRequest] = (
+            m.UpdateConversationRequest if replace else m.PatchConversationRequest
+        )
+
         async def handler(request: Request) -> Response:
-            _, uow = await open_tx(request)
-            model: type[m.UpdateConversationRequest | m.PatchConversationRequest] = (
-                m.UpdateConversationRequest if replace else m.PatchConversationRequest
-            )
-            body = await read_json(request, model)
-            channel_id = body.channelId if isinstance(body, m.UpdateConversationRequest) else None
-            async with uow as tx:
-                conv = st.get_conversation(checked(request, tx), cid(request))
+            async with session(request, model, context=user_rules) as (tx, body):
+                conv = st.get_conversation(tx.state, cid(request))
                 st.update_conversation(
                     tx,
                     conv,
-                    channel_id=channel_id,
+                    channel_id=body.channelId if isinstance(body, m.UpdateConversationRequest) else None,
                     user=body.user,
                     assignment_type=str(body.assignment.type) if body.assignment else None,
                     assignment_id=body.assignment.id if body.assignment else None,
                     replace=replace,
                 )
-            return hal(conversation_out(conv), 202)
+            return hal(v.conversation_out(conv), 202)
 
         handler.__name__ = "put_conversation" if replace else "patch_conversation"
         return handler
 
     async def interactions(request: Request) -> Response:
-        state = await read(request)
-        conv = st.get_conversation(state, cid(request))
-        items = [
-            m.InteractionResult(id=i.id, startTime=when(i.start), endTime=when(i.end) if i.end else None).wire()
-            for i in conv.interactions
-        ]
-        return hal(listing(request, items, "interactions"))
+        conv = st.get_conversation(await read(request), cid(request))
+        items = [v.interaction_out(i).wire() for i in conv.interactions]
+        return hal(v.listing(request, items, "interactions"))
 
     async def post_agent_assignment(request: Request) -> Response:
-        tenant, uow = await open_tx(request)
-        body = await read_json(
-            request,
-            m.PostAgentAssignmentRequest,
-            style="newer",
-            conversation_id=cid(request),
-            tenant=tenant_id_of(tenant),
-        )
-        cfg = body.configuration
-        async with uow as tx:
-            conv = st.get_conversation(checked(request, tx), cid(request), newer=True)
-            st.set_post_agent(
-                tx,
-                conv,
-                body.id,
-                cfg.notify_channel_webhook if cfg else False,
-                cfg.maxTotalMinutes if cfg else None,
-                cfg.userTimeoutInMinutes if cfg else None,
-            )
+        async with session(request, m.PostAgentAssignmentRequest, newer=True) as (tx, body):
+            conv = st.get_conversation(tx.state, cid(request), newer=True)
+            cfg = body.configuration
+            notify = cfg.notify_channel_webhook if cfg else False
+            max_total, timeout = (cfg.maxTotalMinutes, cfg.userTimeoutInMinutes) if cfg else (None, None)
+            asg.set_post_agent(tx, conv, body.id, notify, max_total, timeout)
         return Response(status_code=201)
 
     async def typing(request: Request) -> Response:
-        tenant, uow = await open_tx(request)
-        body = await read_json(
-            request, m.TypingRequest, style="newer", conversation_id=cid(request), tenant=tenant_id_of(tenant)
-        )
-        async with uow as tx:
-            conv = st.get_conversation(checked(request, tx), cid(request), newer=True)
+        async with session(request, m.TypingRequest, newer=True) as (tx, body):
+            conv = st.get_conversation(tx.state, cid(request), newer=True)
             who = conv.bot_participant if body.authorType == "bot" else conv.user_participant
             st.client_activity(tx, conv, "typing", {"users": [{"type": str(body.authorType), "id": who}]})
         return Response(status_code=204)
 
     async def thinking(request: Request) -> Response:
-        tenant, uow = await open_tx(request)
-        body = await read_json(
-            request,
-            m.ThinkingRequest,
-            style="newer",
-            conversation_id=cid(request),
-            tenant=tenant_id_of(tenant),
-            optional=True,
-        )
-        async with uow as tx:
-            conv = st.get_conversation(checked(request, tx), cid(request), newer=True)
+        async with session(request, m.ThinkingRequest, newer=True, optional=True) as (tx, body):
+            conv = st.get_conversation(tx.state, cid(request), newer=True)
             st.client_activity(tx, conv, "thinking", {"maxThinkingTimeSeconds": body.maxThinkingTimeSeconds})
         return Response(status_code=204)
 
     async def read_receipt(request: Request) -> Response:
-        tenant, uow = await open_tx(request)
-        body = await read_json(
-            request, m.ReadReceiptRequest, style="newer", conversation_id=cid(request), tenant=tenant_id_of(tenant)
-        )
-        async with uow as tx:
-            state = checked(request, tx)
-            conv = st.get_conversation(state, cid(request), newer=True)
-            channel = state.channels.get(conv.channelId)
-            if body.authorType == "user" and channel is not None and channel.type != "ChatAPI":
-                raise errors.invalid_parameter(
-                    conv.id, state.tenant_id, "authorType user is only allowed on ChatAPI channels"
-                )
-            conv.read_at[str(body.authorType)] = body.readAt
-            st.client_activity(tx, conv, "read-receipts", {"authorType": str(body.authorType), "readAt": body.readAt})
+        async with session(request, m.ReadReceiptRequest, newer=True) as (tx, body):
+            conv = st.get_conversation(tx.state, cid(request), newer=True)
+            st.read_receipt(tx, conv, str(body.authorType), body.readAt)
         return Response(status_code=204)
 
     async def participants(request: Request) -> Response:
-        state = await read(request)
-        conv = st.get_conversation(state, cid(request))
-        items = [participant_out(p).wire() for p in conv.participants]
-        return hal(listing(request, items, "participants"))
+        conv = st.get_conversation(await read(request), cid(request))
+        items = [v.participant_out(p).wire() for p in conv.participants]
+        return hal(v.listing(request, items, "participants"))
 
     async def user_participant(request: Request) -> Response:
-        _, uow = await open_tx(request)
-        body = await read_json(request, m.PatchUserParticipantRequest)
-        async with uow as tx:
-            conv = st.get_conversation(checked(request, tx), cid(request))
+        async with session(request, m.PatchUserParticipantRequest) as (tx, body):
+            conv = st.get_conversation(tx.state, cid(request))
             if body.removed:
-                st.user_leave(tx, conv)
+                asg.user_leave(tx, conv)
         return Response(status_code=204)
 
     async def list_messages(request: Request) -> Response:
-        state = await read(request)
-        conv = st.get_conversation(state, cid(request))
-        items = [message_out(conv, msg).wire() for msg in conv.messages]
-        return hal(listing(request, items, "messages", default_sort=DEFAULT_MESSAGE_SORT, links=False))
+        conv = st.get_conversation(await read(request), cid(request))
+        items = [v.message_out(conv, msg).wire() for msg in conv.messages]
+        return hal(v.listing(request, items, "messages", default_sort=DEFAULT_MESSAGE_SORT, links=False))
 
     async def send_message(request: Request) -> Response:
-        _, uow = await open_tx(request)
-        body = await read_json(request, m.SendMessageRequest, style="send_message")
-        async with uow as tx:
-            conv = st.get_conversation(checked(request, tx), cid(request))
-            st.post_message(tx, conv, body, echo=echo)
+        async with session(request, m.SendMessageRequest, style="send_message") as (tx, body):
+            st.post_message(tx, st.get_conversation(tx.state, cid(request)), body, echo=echo)
         return Response(status_code=202)
-
-    def find_message(state: st.EightByEightState, conv: st.Conversation, message_id: str) -> st.Message:
-        for msg in conv.messages:
-            if msg.id == message_id:
-                return msg
-        raise errors.not_found("Message", message_id, tenant_id=state.tenant_id, customer_id=state.customer_id)
 
     async def get_message(request: Request) -> Response:
         state = await read(request)
         conv = st.get_conversation(state, cid(request))
-        msg = find_message(state, conv, request.path_params["message_id"])
-        return hal(message_out(conv, msg))
+        return hal(v.message_out(conv, st.get_message(state, conv, request.path_params["message_id"])))
 
     async def message_cards(request: Request) -> Response:
         state = await read(request)
-        conv = st.get_conversation(state, cid(request))
-        msg = find_message(state, conv, request.path_params["message_id"])
-        items = [card_out(c).wire() for c in msg.cards]
-        return hal(listing(request, items, "cards", default_sort=DEFAULT_MESSAGE_SORT))
+        msg = st.get_message(state, st.get_conversation(state, cid(request)), request.path_params["message_id"])
+        items = [v.card_out(c).wire() for c in msg.cards]
+        return hal(v.listing(request, items, "cards", default_sort=DEFAULT_MESSAGE_SORT))
 
     async def list_attachments(request: Request) -> Response:
-        state = await read(request)
-        conv = st.get_conversation(state, cid(request))
-        items = [attachment_out(a).wire() for a in conv.attachments.values()]
-        return hal(listing(request, items, "attachments"))
+        conv = st.get_conversation(await read(request), cid(request))
+        items = [v.attachment_out(a).wire() for a in conv.attachments.values()]
+        return hal(v.listing(request, items, "attachments"))
 
     async def upload_attachment(request: Request) -> Response:
-        _, uow = await open_tx(request)
+        tenant = authenticate(request)
         ctype = request.headers.get("content-type", "")
         if not ctype.lower().startswith("multipart/form-data"):
-            raise errors.general_error(
-                "unsupported_media_type", f"Content type '{ctype.split(';')[0]}' not supported", status_code=415
-            )
+            raise errors.unsupported_media_type(ctype.split(";")[0])
         try:
             form = await request.form()
         except Exception:
-            raise errors.general_error("invalid_multipart", "The multipart body cannot be read.") from None
+            raise errors.general_error(errors.CODE_INVALID_MULTIPART, errors.INVALID_MULTIPART) from None
         try:  # the form's spooled files are closed whatever happens
             upload = form.get("attachment")
             author = form.get("authorType", "user")
             if upload is None or isinstance(upload, str):
                 raise errors.validation_error(
-                    "attachment", "null", "invalid_parameter", "attachment: May not be empty."
+                    "attachment",
+                    "null",
+                    errors.CODE_INVALID_PARAMETER,
+                    errors.MAY_NOT_BE_EMPTY.format(field="attachment"),
                 )
             if author not in ("user", "bot"):
                 raise errors.validation_error(
-                    "authorType", str(author), "invalid_parameter", "authorType: must be user or bot"
+                    "authorType", str(author), errors.CODE_INVALID_PARAMETER, errors.UPLOAD_AUTHOR_TYPE
                 )
             content = await upload.read()
-            async with uow as tx:
-                conv = st.get_conversation(checked(request, tx), cid(request))
-                att = st.add_attachment(
-                    tx,
-                    conv,
-                    upload.filename or "attachment",
-                    upload.content_type or "application/octet-stream",
-                    content,
-                    str(author),
-                )
+            name, media = upload.filename or "attachment", upload.content_type or "application/octet-stream"
+            async with unit(request, tenant) as tx:
+                conv = st.get_conversation(tx.state, cid(request))
+                att = st.add_attachment(tx, conv, name, media, content, str(author))
         finally:
             await form.close()
-        return hal(attachment_out(att))
-
-    def find_attachment(state: st.EightByEightState, conv: st.Conversation, attachment_id: str) -> st.Attachment:
-        att = conv.attachments.get(attachment_id)
-        if att is None:
-            raise errors.not_found(
-                "Attachment", attachment_id, tenant_id=state.tenant_id, customer_id=state.customer_id
-            )
-        return att
+        return hal(v.attachment_out(att))
 
     async def get_attachment(request: Request) -> Response:
         state = await read(request)
         conv = st.get_conversation(state, cid(request))
-        att = find_attachment(state, conv, request.path_params["attachment_id"])
-        return hal(attachment_out(att))
+        return hal(v.attachment_out(st.get_attachment(state, conv, request.path_params["attachment_id"])))
 
     async def attachment_content(request: Request) -> Response:
-        import base64
-
         state = await read(request)
         conv = st.get_conversation(state, cid(request))
-        att = find_attachment(state, conv, request.path_params["attachment_id"])
+        att = st.get_attachment(state, conv, request.path_params["attachment_id"])
         disposition = f'attachment; filename="{att.filename.replace(chr(34), "")}"'
         return Response(
             base64.b64decode(att.data),
@@ -497,14 +348,11 @@ def routes(emu: Emulator, plugin: VendorPlugin) -> list[BaseRoute]:
 
     def card_action(kind: str) -> Handler:
         async def handler(request: Request) -> Response:
-            _, uow = await open_tx(request)
-            body = await read_json(request, m.CardActionRequest, optional=True)
-            async with uow as tx:
-                state = checked(request, tx)
-                if request.path_params["tenant_id"] != state.tenant_id:
-                    raise errors.tenant_mismatch(state.customer_id)
+            async with session(request, m.CardActionRequest, optional=True) as (tx, body):
+                if request.path_params["tenant_id"] != tx.state.tenant_id:
+                    raise errors.tenant_mismatch(tx.state.customer_id)
                 # OAS: the card-action 404 is ResourceNotFoundExceptionResponse (the newer shape)
-                conv = st.get_conversation(state, cid(request), newer=True)
+                conv = st.get_conversation(tx.state, cid(request), newer=True)
                 data = {"name": body.name} if body.name else {}
                 st.card_action(tx, conv, request.path_params["card_id"], kind, data)
             return Response(status_code=204)

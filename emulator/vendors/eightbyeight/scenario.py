@@ -9,8 +9,8 @@
       - when: {event: QUEUED}
         do: [{after: 5, agent: join}, {agent: say, text: "Hi {user}, this is {agent}."}]
 
-Actions act through the same state functions as the act-by-hand control routes (`control.py`), so they emit
-the same events and webhooks. An actor action works on the conversation of the event that fired its rule
+Actions act through `hands.py`, as the act-by-hand control routes (`control.py`) do, so they emit the same
+events and webhooks. An actor action works on the conversation of the event that fired its rule
 (or `conversation:`); a step needs `conversation:`.
 """
 
@@ -24,14 +24,13 @@ from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, StepKind, Strict
+from emulator.vendors.eightbyeight import hands
 from emulator.vendors.eightbyeight import state as st
-from emulator.vendors.eightbyeight.actors import _fill
+from emulator.vendors.eightbyeight.actors import fill
 from emulator.vendors.eightbyeight.config import AgentBehaviour, QueueConfig, TenantConfig
-from emulator.vendors.eightbyeight.constants import API_PREFIX, NOTIFICATION_VERSION
+from emulator.vendors.eightbyeight.constants import API_PREFIX, NOTIFICATION_VERSION, SLUG
 from emulator.vendors.eightbyeight.errors import EightByEightError, problem_body
 from emulator.vendors.eightbyeight.events import v1_payloads
-from emulator.vendors.eightbyeight.http import SLUG
-from emulator.vendors.eightbyeight.models import SendMessageRequest
 
 DOMAIN_EVENTS = (
     "conversation.created",
@@ -141,7 +140,7 @@ _CONVERSATION = Field(None, description="conversation id (default: the conversat
 class AgentAction(ActionBase):
     """An agent acts in 8x8's agent console: `{agent: say, text: ...}`."""
 
-    agent: Literal["join", "typing", "stop_typing", "say", "transfer", "leave"] = Field(
+    agent: hands.AgentVerb = Field(
         description="join (a free agent of the queue, or `agent_id`), typing, stop_typing, say, transfer, leave"
     )
     text: str | None = Field(None, description="say: the message; `{user}` and `{agent}` are first names")
@@ -161,7 +160,7 @@ class AgentAction(ActionBase):
 class CustomerAction(ActionBase):
     """The customer (through the integration's chat) sends a message or leaves: `{customer: say, text: ...}`."""
 
-    customer: Literal["say", "leave"] = Field(description="say (a user message, as POST .../messages), leave")
+    customer: hands.CustomerVerb = Field(description="say (a user message, as POST .../messages), leave")
     text: str | None = Field(None, description="say: the message")
     conversation: str | None = _CONVERSATION
 
@@ -209,35 +208,15 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _agent(tx: Any, conv: st.Conversation, action: AgentAction) -> None:
-    kind = action.agent
-    if kind == "join":
-        if action.agent_id is not None:
-            chosen = st.get_agent(tx.state, action.agent_id)
-        else:
-            free = st.free_agent(tx.state, conv.queue_id) if conv.queue_id else None
-            if free is None:
-                raise ScenarioError(f"agent join: no free agent in queue {conv.queue_id} for conversation {conv.id}")
-            chosen = free
-        st.agent_join(tx, conv, chosen)
-    elif kind in ("typing", "stop_typing"):
-        st.agent_typing(tx, conv, kind == "typing")
-    elif kind == "say":
-        agent = tx.state.agents.get(conv.agent_id) if conv.agent_id else None
-        st.agent_say(tx, conv, _fill(str(action.text), conv, agent))
-    elif kind == "transfer":
-        st.agent_transfer(tx, conv, str(action.queue))
-    else:
-        st.agent_leave(tx, conv)
+    text = action.text
+    if action.agent == "say" and text is not None:
+        text = fill(text, conv, tx.state.agents.get(conv.agent_id) if conv.agent_id else None)
+    hands.agent_act(tx, conv, action.agent, agent_id=action.agent_id, text=text, queue_id=action.queue)
 
 
 def _customer(ctx: ScenarioContext, tx: Any, conv: st.Conversation, action: CustomerAction) -> None:
-    if action.customer == "say":
-        echo = bool(ctx.emu.vendor_config(SLUG).echo_messages)
-        st.post_message(
-            tx, conv, SendMessageRequest.model_validate({"authorType": "user", "text": action.text}), echo=echo
-        )
-    else:
-        st.user_leave(tx, conv)
+    echo = bool(ctx.emu.vendor_config(SLUG).echo_messages)
+    hands.customer_act(tx, conv, action.customer, text=action.text, echo=echo)
 
 
 # -- the `behaviour` step ---------------------------------------------------------------------------------

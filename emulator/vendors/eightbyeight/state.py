@@ -5,7 +5,8 @@ the unit of work (`tx.emit`) and never do I/O. `events.py` turns those events in
 `actors.py` makes simulated agents react to them on the clock.
 
 Conversation states move along `TRANSITIONS` (created -> active -> idle -> active ...); the assignment
-moves queue|script -> agent -> queue (transfer) independently.
+moves queue|script -> agent -> queue (transfer) independently, by the transitions in `assignment.py` (agents, post-agent
+assignment, the end of an interaction).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from emulator.core.ids import fmt_alnum, fmt_b64url22, fmt_sequence, fmt_uuid
 from emulator.core.store import Tx
-from emulator.vendors.eightbyeight import errors
+from emulator.vendors.eightbyeight import errors, views
 from emulator.vendors.eightbyeight.config import (
     DEFAULT_QUEUES,
     DEFAULT_WEBHOOK_URI,
@@ -201,10 +202,11 @@ TRANSITIONS: dict[tuple[ConversationState, str], ConversationState] = {
 }
 
 
-def _move(conv: Conversation, action: str) -> None:
+def move(conv: Conversation, action: str) -> None:
     nxt = TRANSITIONS.get((conv.state, action))
     if nxt is None:
-        raise errors.general_error("invalid_state", f"Conversation {conv.id} is {conv.state}; cannot {action}.")
+        text = errors.INVALID_STATE.format(conversation_id=conv.id, state=conv.state, action=action)
+        raise errors.general_error(errors.CODE_INVALID_STATE, text)
     conv.state = nxt
 
 
@@ -274,9 +276,8 @@ def delete_webhook(tx: S, webhook_id: str) -> None:
     get_webhook(tx.state, webhook_id)
     in_use = [c.id for c in tx.state.channels.values() if c.webHookId == webhook_id]
     if in_use:
-        raise errors.validation_error(
-            "webHookId", webhook_id, "in_use", f"WebHook {webhook_id} is used by channel {in_use[0]}."
-        )
+        text = errors.WEBHOOK_IN_USE.format(webhook_id=webhook_id, channel_id=in_use[0])
+        raise errors.validation_error("webHookId", webhook_id, errors.CODE_IN_USE, text)
     del tx.state.webhooks[webhook_id]
 
 
@@ -294,16 +295,15 @@ def get_channel(state: EightByEightState, channel_id: str) -> Channel:
 
 def _check_channel_refs(state: EightByEightState, webhook_id: str, queue_id: str) -> None:
     if webhook_id not in state.webhooks:
-        raise errors.validation_error(
-            "webHookId", webhook_id, "invalid_webhook", f"WebHook {webhook_id} does not exist."
-        )
+        text = errors.WEBHOOK_MISSING.format(webhook_id=webhook_id)
+        raise errors.validation_error("webHookId", webhook_id, errors.CODE_INVALID_WEBHOOK, text)
     if queue_id not in state.queues:
         raise errors.invalid_queue(queue_id)
 
 
 def create_channel(tx: S, name: str, type_: str, webhook_id: str, queue_id: str) -> Channel:
     if type_ != "ChatAPI":
-        raise errors.validation_error("type", type_, "invalid_type", "Only channels of type ChatAPI can be created.")
+        raise errors.validation_error("type", type_, errors.CODE_INVALID_TYPE, errors.CHAT_API_ONLY)
     _check_channel_refs(tx.state, webhook_id, queue_id)
     channel = Channel(id=tx.ids.new("channel", fmt_sequence(1)), name=name, webHookId=webhook_id, queue_id=queue_id)
     tx.state.channels[channel.id] = channel
@@ -336,6 +336,20 @@ def get_conversation(state: EightByEightState, conversation_id: str, *, newer: b
     return conv
 
 
+def get_message(state: EightByEightState, conv: Conversation, message_id: str) -> Message:
+    for msg in conv.messages:
+        if msg.id == message_id:
+            return msg
+    raise errors.not_found("Message", message_id, tenant_id=state.tenant_id, customer_id=state.customer_id)
+
+
+def get_attachment(state: EightByEightState, conv: Conversation, attachment_id: str) -> Attachment:
+    att = conv.attachments.get(attachment_id)
+    if att is None:
+        raise errors.not_found("Attachment", attachment_id, tenant_id=state.tenant_id, customer_id=state.customer_id)
+    return att
+
+
 def _queue_for(
     state: EightByEightState, assignment_type: str, assignment_id: str | None, channel: Channel
 ) -> str | None:
@@ -351,14 +365,6 @@ def _queue_for(
     return queue_id
 
 
-def conversation_view(conv: Conversation, state: EightByEightState) -> dict[str, Any]:
-    """What CONVERSATION_UPDATE carries: state, assignment, user (eightbyeight.md §1.6)."""
-    assignment: dict[str, Any] = {"type": conv.assignment_type}
-    if conv.assignment_id is not None:
-        assignment["id"] = conv.assignment_id
-    return {"state": str(conv.state), "assignment": assignment, "user": conv.user, "channel": "ChatAPI"}
-
-
 def create_conversation(
     tx: S,
     channel_id: str,
@@ -371,7 +377,7 @@ def create_conversation(
     state = tx.state
     channel = state.channels.get(channel_id)
     if channel is None:
-        raise errors.general_error("invalid_channel", f"Channel ID {channel_id} is invalid.")
+        raise errors.general_error(errors.CODE_INVALID_CHANNEL, errors.INVALID_CHANNEL.format(channel_id=channel_id))
     queue_id = _queue_for(state, assignment_type, assignment_id, channel)
     for msg in history:
         _check_attachments(None, msg)
@@ -393,7 +399,7 @@ def create_conversation(
     for msg in history:
         conv.messages.append(_message(tx, conv, msg, now))
     state.conversations[conv.id] = conv
-    tx.emit("conversation.created", conv.id, conversation_view(conv, state))
+    tx.emit("conversation.created", conv.id, views.conversation_view(conv))
     return conv
 
 
@@ -401,17 +407,17 @@ def activate(tx: S, conv: Conversation) -> None:
     """The interaction is up: `active`, then QUEUED for a queue assignment."""
     if conv.state != ConversationState.CREATED:
         return
-    _move(conv, "activate")
-    _open_interaction(tx, conv)
+    move(conv, "activate")
+    open_interaction(tx, conv)
 
 
-def _open_interaction(tx: S, conv: Conversation) -> None:
+def open_interaction(tx: S, conv: Conversation) -> None:
     conv.interactions.append(Interaction(id=tx.ids.new("interaction", INTERACTION_ID), start=tx.now()))
-    tx.emit("conversation.active", conv.id, conversation_view(conv, tx.state))
-    _enqueue(tx, conv)
+    tx.emit("conversation.active", conv.id, views.conversation_view(conv))
+    enqueue(tx, conv)
 
 
-def _enqueue(tx: S, conv: Conversation) -> None:
+def enqueue(tx: S, conv: Conversation) -> None:
     if conv.queue_id is None:
         return
     queue = tx.state.queues[conv.queue_id]
@@ -434,7 +440,7 @@ def update_conversation(
     state = tx.state
     channel = state.channels.get(channel_id or conv.channelId)
     if channel is None:
-        raise errors.general_error("invalid_channel", f"Channel ID {channel_id} is invalid.")
+        raise errors.general_error(errors.CODE_INVALID_CHANNEL, errors.INVALID_CHANNEL.format(channel_id=channel_id))
     new_queue: str | None = None
     if assignment_type is not None:
         new_queue = _queue_for(state, assignment_type, assignment_id, channel)
@@ -452,9 +458,9 @@ def update_conversation(
             conv.queue_id = new_queue
         elif conv.id in state.waiting:
             state.waiting.remove(conv.id)
-    tx.emit("conversation.updated", conv.id, conversation_view(conv, state))
+    tx.emit("conversation.updated", conv.id, views.conversation_view(conv))
     if requeue:
-        _enqueue(tx, conv)
+        enqueue(tx, conv)
     return conv
 
 
@@ -466,10 +472,10 @@ def _check_attachments(conv: Conversation | None, msg: SendMessageRequest) -> No
         return
     for ref in msg.attachments or []:
         if ref.id is None or ref.id not in conv.attachments:
-            raise errors.bad_request_send_message(f"Attachment {ref.id} was not found.")
+            raise errors.bad_request_send_message(errors.ATTACHMENT_MISSING.format(attachment_id=ref.id))
 
 
-def _cards(tx: S, cards: list[CardPayload] | None) -> list[Card]:
+def cards_of(tx: S, cards: list[CardPayload] | None) -> list[Card]:
     return [
         Card(id=tx.ids.new("card", CARD_ID), contentType=str(c.contentType), content=c.content or {})
         for c in cards or []
@@ -489,31 +495,9 @@ def _message(tx: S, conv: Conversation, req: SendMessageRequest, at: float) -> M
         author_id=author,
         author_type=author_type,
         attachments=[a.id for a in req.attachments or [] if a.id],
-        cards=_cards(tx, req.cards),
+        cards=cards_of(tx, req.cards),
         external=external,
     )
-
-
-def message_view(conv: Conversation, msg: Message, *, echo: bool) -> dict[str, Any]:
-    attachments = []
-    for att_id in msg.attachments:
-        att = conv.attachments.get(att_id)
-        if att is not None:
-            kind = att.media_type.split("/", 1)[0]
-            attachments.append(
-                {
-                    "id": att.id,
-                    "type": kind if kind in ("image", "video", "audio") else "file",
-                    "fileName": att.filename,
-                }
-            )
-    return {
-        "isEcho": echo,
-        "sender": {"id": msg.author_id, "type": msg.author_type},
-        "text": msg.text,
-        "attachments": attachments,
-        "cards": [{"contentType": c.contentType, "content": c.content} for c in msg.cards],
-    }
 
 
 def post_message(tx: S, conv: Conversation, req: SendMessageRequest, *, echo: bool) -> Message:
@@ -526,159 +510,14 @@ def post_message(tx: S, conv: Conversation, req: SendMessageRequest, *, echo: bo
     if msg.author_type == "bot" and not any(p.id == conv.bot_participant for p in conv.participants):
         conv.participants.append(Participant(id=conv.bot_participant, type="bot"))
     conv.messages.append(msg)
-    view = message_view(conv, msg, echo=True)
+    view = views.message_view(conv, msg, echo=True)
     tx.emit("message.created", conv.id, {"message": view, "deliver": echo, "messageId": msg.id})
     if conv.state == ConversationState.IDLE:
-        _move(conv, "requeue")
+        move(conv, "requeue")
         if conv.queue_id is not None:
             conv.assignment_type, conv.assignment_id = "queue", conv.queue_id
-        _open_interaction(tx, conv)
+        open_interaction(tx, conv)
     return msg
-
-
-# -- agents -----------------------------------------------------------------------------------------------
-
-
-def free_agent(state: EightByEightState, queue_id: str) -> Agent | None:
-    """The least busy agent of a queue with room for one more conversation (ties: configuration order)."""
-    candidates = [a for a in state.agents.values() if queue_id in a.queues and len(a.handling) < a.capacity]
-    return min(candidates, key=lambda a: len(a.handling)) if candidates else None
-
-
-def get_agent(state: EightByEightState, agent_id: str) -> Agent:
-    agent = state.agents.get(agent_id)
-    if agent is None:
-        raise errors.general_error("invalid_agent", f"Agent {agent_id} does not exist.", status_code=404)
-    return agent
-
-
-def _require_agent(conv: Conversation) -> str:
-    if conv.agent_id is None:
-        raise errors.general_error("no_agent", f"No agent is in conversation {conv.id}.", status_code=409)
-    return conv.agent_id
-
-
-def agent_join(tx: S, conv: Conversation, agent: Agent) -> None:
-    """An agent accepts the offer: MEMBERS_CHANGED(agent joined) + CONVERSATION_UPDATE(agent)."""
-    if conv.interaction is None or conv.agent_id is not None:
-        raise errors.general_error(
-            "not_queued", f"Conversation {conv.id} is not waiting for an agent.", status_code=409
-        )
-    if len(agent.handling) >= agent.capacity:
-        raise errors.general_error("agent_busy", f"Agent {agent.id} has no capacity left.", status_code=409)
-    state = tx.state
-    if conv.id in state.waiting:
-        state.waiting.remove(conv.id)
-    conv.agent_id = agent.id
-    conv.assignment_type, conv.assignment_id = "agent", agent.id
-    agent.handling.append(conv.id)
-    known = next((p for p in conv.participants if p.id == agent.id), None)
-    if known is None:
-        conv.participants.append(Participant(id=agent.id, type="agent", name=agent.name, language="en"))
-    else:
-        known.removed = False
-    tx.emit("member.joined", conv.id, {"memberType": "agent", "id": agent.id, "name": agent.name})
-    tx.emit("conversation.updated", conv.id, conversation_view(conv, state))
-
-
-def agent_typing(tx: S, conv: Conversation, typing: bool) -> None:
-    agent_id = _require_agent(conv)
-    users = [{"type": "agent", "id": agent_id}] if typing else []
-    tx.emit("activity", conv.id, {"name": "typing", "value": {"users": users}})
-
-
-def agent_say(tx: S, conv: Conversation, text: str, cards: list[CardPayload] | None = None) -> Message:
-    agent_id = _require_agent(conv)
-    msg = Message(
-        id=tx.ids.new("message", MESSAGE_ID),
-        text=text,
-        at=tx.now(),
-        author_id=agent_id,
-        author_type="agent",
-        cards=_cards(tx, cards),
-    )
-    conv.messages.append(msg)
-    agent = tx.state.agents.get(agent_id)
-    view = message_view(conv, msg, echo=False)
-    data = {"message": view, "deliver": True, "messageId": msg.id, "agentName": agent.name if agent else ""}
-    tx.emit("message.created", conv.id, data)
-    return msg
-
-
-def _agent_out(tx: S, conv: Conversation) -> str | None:
-    agent_id = conv.agent_id
-    if agent_id is None:
-        return None
-    conv.agent_id = None
-    agent = tx.state.agents.get(agent_id)
-    if agent is not None and conv.id in agent.handling:
-        agent.handling.remove(conv.id)
-    for p in conv.participants:
-        if p.id == agent_id:
-            p.removed = True
-    tx.emit("member.left", conv.id, {"memberType": "agent", "id": agent_id, "name": agent.name if agent else ""})
-    return agent_id
-
-
-def agent_transfer(tx: S, conv: Conversation, queue_id: str) -> None:
-    """The agent transfers to another queue: TRANSFER, agent left, QUEUED(new queue) (§1.7 row 7)."""
-    _require_agent(conv)
-    if queue_id not in tx.state.queues:
-        raise errors.invalid_queue(queue_id)
-    tx.emit("conversation.transferred", conv.id, {"queueId": queue_id})
-    _agent_out(tx, conv)
-    conv.assignment_type, conv.assignment_id, conv.queue_id = "queue", queue_id, queue_id
-    _enqueue(tx, conv)
-
-
-def _end_interaction(tx: S, conv: Conversation) -> None:
-    if conv.id in tx.state.waiting:
-        tx.state.waiting.remove(conv.id)
-    interaction = conv.interaction
-    if interaction is not None:
-        interaction.end = tx.now()
-    if conv.state != ConversationState.IDLE:
-        _move(conv, "end")
-    if conv.queue_id is not None:
-        conv.assignment_type, conv.assignment_id = "queue", conv.queue_id
-    tx.emit("conversation.idle", conv.id, conversation_view(conv, tx.state))
-
-
-def agent_leave(tx: S, conv: Conversation) -> None:
-    """The agent ends the interaction: agent left + CONVERSATION_UPDATE(idle) (§1.7 row 9)."""
-    _require_agent(conv)
-    _agent_out(tx, conv)
-    if conv.post_agent is not None and not conv.post_agent.active and conv.post_agent.ended_at is None:
-        conv.post_agent.active = True
-        if conv.queue_id is not None:
-            conv.assignment_type, conv.assignment_id = "queue", conv.queue_id
-        tx.emit("conversation.post_agent", conv.id, {"webhookId": conv.post_agent.webhook_id})
-        return
-    _end_interaction(tx, conv)
-
-
-def user_leave(tx: S, conv: Conversation) -> None:
-    """PATCH …/participants/user {removed: true}: user left, agent left if present, idle (§1.7 row 10)."""
-    if conv.state == ConversationState.IDLE and conv.interaction is None:
-        return
-    for p in conv.participants:
-        if p.id == conv.user_participant:
-            p.removed = True
-    tx.emit(
-        "member.left", conv.id, {"memberType": "user", "id": conv.user_participant, "name": conv.user.get("name", "")}
-    )
-    _agent_out(tx, conv)
-    _end_interaction(tx, conv)
-
-
-def set_post_agent(
-    tx: S, conv: Conversation, webhook_id: str, notify: bool, max_total: int | None, timeout: int | None
-) -> None:
-    if webhook_id not in tx.state.webhooks:
-        raise errors.invalid_parameter(conv.id, tx.state.tenant_id, f"WebHook {webhook_id} does not exist.")
-    conv.post_agent = PostAgent(
-        webhook_id=webhook_id, notify_channel=notify, max_total_minutes=max_total, user_timeout_minutes=timeout
-    )
 
 
 # -- activities from the integration ----------------------------------------------------------------------
@@ -687,6 +526,15 @@ def set_post_agent(
 def client_activity(tx: S, conv: Conversation, name: str, value: dict[str, Any]) -> None:
     """typing / thinking / read receipts sent by the integration: shown to the agent, not echoed."""
     tx.emit("client.activity", conv.id, {"name": name, "value": value})
+
+
+def read_receipt(tx: S, conv: Conversation, author_type: str, read_at: int) -> None:
+    """POST …/read-receipt: a `user` receipt only on Chat API channels (OAS ``ReadReceiptRequest``)."""
+    channel = tx.state.channels.get(conv.channelId)
+    if author_type == "user" and channel is not None and channel.type != "ChatAPI":
+        raise errors.invalid_parameter(conv.id, tx.state.tenant_id, errors.READ_RECEIPT_USER)
+    conv.read_at[author_type] = read_at
+    client_activity(tx, conv, "read-receipts", {"authorType": author_type, "readAt": read_at})
 
 
 def card_action(tx: S, conv: Conversation, card_id: str, kind: str, data: dict[str, Any]) -> Card:
@@ -718,11 +566,3 @@ def add_attachment(
     )
     conv.attachments[att.id] = att
     return att
-
-
-def end_post_agent(tx: S, conv: Conversation) -> None:
-    """The post-agent-assignment phase is over (maxTotalMinutes): the interaction ends."""
-    if conv.post_agent is not None:
-        conv.post_agent.active = False
-        conv.post_agent.ended_at = tx.now()  # events.outbound still sends this last update to the bot
-    _end_interaction(tx, conv)

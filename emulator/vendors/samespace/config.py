@@ -10,32 +10,21 @@ Nothing about call execution is public (samespace.md §4.3-4.5), so every timing
         behaviour: {words_per_minute: 150, digit_timeout: 10, type_ahead: 32, http_timeout: 5, http_fail_fast: 30}
         http_overrides: {"https://crm.example.com": "http://127.0.0.1:9000"}
         numbers:
-          "917507161643": {rings: 2, dtmf: ["1234"]}
+          "917507161643": {rings: 2, dtmf: ["1234"]}   # a script; default "seeded" digits, or "none"
           "5263": {answer: busy}
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-
-def url_problem(url: str) -> str | None:
-    """Why `url` cannot be requested (not http(s), no host, a bad port or IPv6 literal), else None."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number or out of range
-    except ValueError:
-        return f"not a valid URL: {url!r}"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"not an http(s) URL: {url!r}"
-    return None
+from emulator.core.outbound import check_http_url
 
 
 def _http_url(url: str) -> str:
-    problem = url_problem(url)
+    problem = check_http_url(url)
     if problem is not None:
         raise ValueError(problem)
     return url
@@ -56,13 +45,17 @@ class CalleeBehaviour(_Config):
         "answer", description="answer after `rings`, or busy / never answers / the call fails"
     )
     rings: int = Field(2, ge=0, le=60, description="rings before answering (each `ring_seconds` long)")
-    dtmf: list[Annotated[str, Field(max_length=64)]] = Field(
-        default_factory=list,
-        max_length=1000,
-        description='what the callee keys in at each `digits` step, in order (e.g. ["1234", "2"]); '
-        "nothing once the list is used up",
+    dtmf: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=1000)] | Literal["seeded", "none"] = (
+        Field(
+            "seeded",
+            description='what the callee keys in at each `digits` step: a script, in order (e.g. ["1234", "2"]; '
+            'nothing once it is used up), "seeded" (digits of the step\'s `count` drawn from the seed, so a flow '
+            'runs with no config [inf]) or "none" (never a key: the step times out)',
+        )
     )
-    dtmf_delay: float = Field(2.0, ge=0, le=3600, description="seconds after a digits step starts before keying in")
+    dtmf_delay: float = Field(
+        2.0, ge=0, le=3600, description="seconds after a digits step starts before keying in, a person's pause [inf]"
+    )
     hangup_after: float | None = Field(
         None, gt=0, le=86400, description="the callee hangs up this many seconds after answering (mid-flow)"
     )
@@ -72,8 +65,8 @@ class CalleeBehaviour(_Config):
 
     @field_validator("dtmf")
     @classmethod
-    def _keys(cls, value: list[str]) -> list[str]:
-        for keys in value:
+    def _keys(cls, value: list[str] | str) -> list[str] | str:
+        for keys in value if isinstance(value, list) else ():
             if not keys or any(c not in "0123456789*#" for c in keys):
                 raise ValueError(f"{keys!r}: DTMF input is one or more of 0-9 * #")
         return value

@@ -4,14 +4,18 @@
                                              +-> busy / failed at once; no-answer after `no_answer_after`
     answered -> the entry `call` object's next_step, then one step at a time:
       play     lasts as long as its text takes to say at `words_per_minute` (+ `media_seconds` for a url)
-      digits   waits for `count` keys (or the `terminator`, #) from the callee's script or the control plane, at most
-               `digit_timeout`; routes by the exact input, else `*`; no input at all hangs up (no_input).
+      digits   waits for `count` keys (or the `terminator`, #) from the callee (its script, else seeded digits after
+               `dtmf_delay`, or none: `state.callee_keys`) or the control plane, at most `digit_timeout`; routes by
+               the exact input, else `*`; no input at all hangs up (no_input).
                Keys pressed earlier while nothing collected them (type-ahead, up to `type_ahead`) come first
       http     a real request (outcall.py, httpjob.py), routes on success (2xx) / fail; a target that timed
                out or refused the connection fails at once for `http_fail_fast` seconds
       connect  rings the target number (its own simulated behaviour); bridged for its `talk_seconds`
     a step without next_step hangs up (flow_end), a dangling reference too (dangling_step); past `max_steps`
     steps or `max_call_seconds` the call ends with that reason.
+
+The simulated people, the callee and connect targets (`CalleeBehaviour`), live here rather than in an
+`actors.py`: answering, keying digits and hanging up are transitions of the call itself, timed by the same jobs.
 
 Each job carries the call's `gen` from when it was scheduled and does nothing if the call moved on (a
 press, a hang-up, another step), so stale timers are harmless. Handlers open one unit of work each; the
@@ -48,6 +52,7 @@ class Engine:
 
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
+        self.store = st.store(emu)
         self._fetched: dict[httpjob.Key, httpjob.Fetch] = {}
         """Outcomes sent along with an earlier http job, waiting for their own job (httpjob.py)."""
 
@@ -101,8 +106,13 @@ class Engine:
                 self.later(tx, 0.0, PRESS, call, keys=typed)
                 if call.run is not None:
                     call.run.detail["typed_ahead"] = typed
-            if call.dtmf and not st.completes(typed, step.count, behaviour.terminator):
-                self.later(tx, call.callee.dtmf_delay, PRESS, call, keys=call.dtmf.pop(0))
+            keys = (
+                None
+                if st.completes(typed, step.count, behaviour.terminator)
+                else st.callee_keys(tx, call, step.count - len(typed))
+            )
+            if keys:
+                self.later(tx, call.callee.dtmf_delay, PRESS, call, keys=keys)
             self.wait(tx, behaviour.digit_timeout, DIGITS_TIMEOUT, call)
         elif step.type == StepType.HTTP:
             self.later(tx, 0.0, HTTP, call)
@@ -154,7 +164,7 @@ class Engine:
     def _unit(self, fn: Callable[[st.S, st.Call, Mapping[str, Any]], None], *, fresh: bool = True) -> Any:
         async def run(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
             try:
-                async with self.emu.store.tenant(vendor, tenant, create=False) as tx:
+                async with self.store.tenant(tenant, create=False) as tx:
                     call = tx.state.calls.get(args["call"])
                     if call is None or call.ended or (fresh and call.gen != args["gen"]):
                         return
@@ -216,15 +226,15 @@ class Engine:
         on its outcome."""
         fetch = self._fetched.pop(httpjob.key(tenant, args), None)
         if fetch is None:
-            state = self.emu.store.peek(vendor, tenant)
-            if not isinstance(state, st.SamespaceState):
+            state = self.store.peek(tenant)
+            if state is None:
                 return
             alongside = httpjob.due_alongside(self.emu, HTTP, vendor, tenant)
             due = {httpjob.key(tenant, a) for a in alongside}
             # outcomes whose job is no longer due (the cloud was reset) are dropped; those still due are not resent
             self._fetched = {k: f for k, f in self._fetched.items() if k[0] != tenant or k in due}
             batch = [args, *(a for a in alongside if httpjob.key(tenant, a) not in self._fetched)]
-            fetches = [f for f in (httpjob.prepare(self.emu, vendor, tenant, a) for a in batch) if f is not None]
+            fetches = [f for f in (httpjob.prepare(self.emu, tenant, a) for a in batch) if f is not None]
             await httpjob.send(self.emu, state, fetches)
             self._fetched.update((f.key, f) for f in fetches)
             fetch = self._fetched.pop(httpjob.key(tenant, args), None)
@@ -233,7 +243,7 @@ class Engine:
         step, req, target, started, outcome = fetch.step, fetch.req, fetch.target, fetch.started, fetch.outcome
         assert outcome is not None
         try:
-            async with self.emu.store.tenant(vendor, tenant, create=False) as tx:
+            async with self.store.tenant(tenant, create=False) as tx:
                 st.note_target(tx, target, outcome.unreachable, outcome.error)
                 call = tx.state.calls.get(args["call"])
                 if call is None:

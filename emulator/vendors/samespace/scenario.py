@@ -21,13 +21,14 @@ from pydantic import Field, model_validator
 
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
+from emulator.core.outbound import check_http_url
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, StepKind, Strict
-from emulator.vendors.samespace import control
-from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour, url_problem
+from emulator.vendors.samespace import hands
+from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour
 from emulator.vendors.samespace.constants import API_PREFIX, EVENTS, SLUG
-from emulator.vendors.samespace.events import payload
-from emulator.vendors.samespace.state import SamespaceState
+from emulator.vendors.samespace.state import store
+from emulator.vendors.samespace.views import callback
 
 
 class SamespaceSetup(Strict):
@@ -43,18 +44,18 @@ class SamespaceSetup(Strict):
 
 async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
     assert isinstance(setup, SamespaceSetup)
-    problem = url_problem(setup.callback_url) if setup.callback_url is not None else None
+    problem = check_http_url(setup.callback_url) if setup.callback_url is not None else None
     if problem is not None:
         raise ScenarioError(f"callback_url: {problem}")
-    async with ctx.emu.store.tenant(SLUG, ctx.tenant) as tx:
-        state: SamespaceState = tx.state
+    async with store(ctx.emu).tenant(ctx.tenant) as tx:
+        state = tx.state
         state.auth_token = setup.auth_token
-        state.provisioned = True
         state.callback_url = setup.callback_url
         state.http_overrides = dict(setup.http_overrides)
         state.behaviour = setup.behaviour
         state.default_callee = setup.default_callee
         state.numbers = dict(setup.numbers)
+    ctx.emu.store.mark_provisioned(SLUG, ctx.tenant)  # strict auth takes the scenario's cloud
     return {"api": API_PREFIX, "cloud_id": ctx.tenant, "auth_token": setup.auth_token}
 
 
@@ -79,9 +80,9 @@ async def perform(ctx: ScenarioContext, action: Any, subject: str | None) -> Non
         raise ScenarioError(f"{action.describe()}: which call? (set `call:` in a step)")
     try:
         if action.callee == "press":
-            await control.press(ctx.emu, ctx.tenant, str(call_id), str(action.digits))
+            await hands.press(ctx.emu, ctx.tenant, str(call_id), str(action.digits))
         else:
-            await control.hang_up(ctx.emu, ctx.tenant, str(call_id))
+            await hands.hang_up(ctx.emu, ctx.tenant, str(call_id))
     except EmulatorError as exc:
         raise ScenarioError(f"{action.describe()} on call {call_id}: {exc.message}") from None
 
@@ -93,13 +94,13 @@ class NumbersStep(Strict):
 async def run_numbers(ctx: ScenarioContext, step: Any) -> str | None:
     assert isinstance(step, NumbersStep)
     for number, behaviour in step.numbers.items():
-        await control.set_number(ctx.emu, ctx.tenant, number, behaviour)
+        await hands.set_number(ctx.emu, ctx.tenant, number, behaviour)
     return ", ".join(step.numbers)
 
 
 def event_views(event: DomainEvent) -> list[tuple[str, dict[str, Any]]]:
     """The callback body of a domain event (what the callback URL receives)."""
-    return [(event.kind, payload(event))]
+    return [(event.kind, callback(event))]
 
 
 HOOKS = ScenarioHooks(

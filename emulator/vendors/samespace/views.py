@@ -1,15 +1,26 @@
-"""The call metadata as the API (and the control plane) shows it (models.CallInfo) [inf]."""
+"""Every body Samespace answers or sends, built here (samespace.md §4.3 [inf]: none of them is public).
+
+| body | for |
+|---|---|
+| `call_model`, `call_info` | a call's metadata (`CallInfo`; as a dict): the API's `GET /call/{id}`, the control plane |
+| `callback` | a callback webhook: one domain event as `{event, call_id, cloud_id, step_id, timestamp, data}` |
+| `credentials` | what `POST /_emulator/tenants` gives a client of the cloud |
+| `summary`, `brief` | the control plane's cloud and call list views |
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
 
+from emulator.core.clock import iso
+from emulator.core.events import DomainEvent
+from emulator.vendors.samespace.constants import API_PREFIX, CALL_PATH
 from emulator.vendors.samespace.models import CallInfo, HttpCall, StepRun
-from emulator.vendors.samespace.state import Call, duration, when
+from emulator.vendors.samespace.state import Call, SamespaceState, duration, when
 
 
-def call_info(cloud_id: str, call: Call) -> dict[str, Any]:
+def call_model(cloud_id: str, call: Call) -> CallInfo:
     steps = [
         StepRun(
             seq=r.seq,
@@ -25,7 +36,7 @@ def call_info(cloud_id: str, call: Call) -> dict[str, Any]:
         for r in call.runs
     ]
     http = [HttpCall(**{**asdict(h), "at": when(h.at) or ""}) for h in call.http]
-    info = CallInfo(
+    return CallInfo(
         call_id=call.id,
         cloud_id=cloud_id,
         status=str(call.status),
@@ -43,4 +54,48 @@ def call_info(cloud_id: str, call: Call) -> dict[str, Any]:
         variables=dict(call.variables),
         http=http,
     )
-    return info.model_dump(mode="json")
+
+
+def call_info(cloud_id: str, call: Call) -> dict[str, Any]:
+    return call_model(cloud_id, call).model_dump(mode="json")
+
+
+def callback(event: DomainEvent) -> dict[str, Any]:
+    """The callback body of one domain event (pure)."""
+    data = dict(event.data)
+    step_id = data.pop("step_id", None)
+    return {
+        "event": event.kind,
+        "call_id": event.subject,
+        "cloud_id": event.tenant,
+        "step_id": step_id,
+        "timestamp": iso(event.at, millis=True),
+        "data": data,
+    }
+
+
+def credentials(state: SamespaceState) -> dict[str, Any]:
+    return {
+        "cloud_id": state.tenant,
+        "auth_token": state.auth_token,
+        "flow_url": f"{API_PREFIX}/call/flow",
+        "metadata_url": CALL_PATH + "?cloud_id={cloud_id}&auth_token={auth_token}",
+    }
+
+
+def summary(state: SamespaceState) -> dict[str, Any]:
+    return {
+        "cloud_id": state.tenant,
+        "auth_token": state.auth_token,
+        "callback_url": state.callback_url,
+        "http_overrides": state.http_overrides,
+        "behaviour": state.behaviour.model_dump(),
+        "default_callee": state.default_callee.model_dump(),
+        "numbers": {n: b.model_dump() for n, b in state.numbers.items()},
+        "calls": list(state.calls),
+        "unreachable": {target: asdict(failed) for target, failed in state.unreachable.items()},
+    }
+
+
+def brief(call: Call) -> dict[str, Any]:
+    return {"call_id": call.id, "number": call.number, "status": str(call.status), "current_step": call.current}

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from emulator.core.runtime import Emulator
 from emulator.core.webhooks import Delivery, DeliveryFilter
-from emulator.pytest_plugin import WebhookSink
+from emulator.pytest_plugin import CxemuHandle, WebhookSink
 from emulator.vendors import cmcom
 from tests.conftest import AppFactory
 
@@ -29,6 +29,7 @@ CONTROL = "/_emulator/vendors/cmcom/tenants"
 # DESIGN.md: MD5 of channel|client|host (bare digits), as a .NET Guid (little-endian first three groups).
 CHAT = str(uuid.UUID(bytes_le=hashlib.md5(b"WhatsApp|31612345678|3197010254321").digest()))
 SESSIONS = f"/conversational/control/v1/accounts/{ACCOUNT}/sessions"
+PAGE_ACCOUNT = ACCOUNT
 
 
 def tenant_config(sink: WebhookSink | None = None, **extra: Any) -> dict[str, Any]:
@@ -152,3 +153,16 @@ def mutation(*pairs: tuple[str, str], context: dict[str, str] | None = None) -> 
 
 def bodies(sink: WebhookSink, path: str) -> list[dict[str, Any]]:
     return [r.json for r in list(sink.requests) if r.path == path]
+
+
+def the_bot_hears_on_the_page_account(cxemu: CxemuHandle, sink: WebhookSink) -> dict[str, Any]:
+    """After an SDK sent through BMProxy with the page's account id: the tenant's account is that id, and the
+    customer's next message reaches the bot's webhook on it. Returns the chat (with its transcript)."""
+    base = f"/_emulator/vendors/cmcom/tenants/{cxemu.tenant}"
+    assert cxemu.http.get(base).json()["botRouterAccountId"] == PAGE_ACCOUNT
+    assert cxemu.http.put(f"{base}/webhooks", json={"bot": sink.url_for("/bot")}).status_code == 200
+    resp = cxemu.http.post(f"{base}/end-users/{CUSTOMER}/messages", json={"text": "Hi bot"})
+    assert resp.status_code == 200, resp.text
+    (got,) = sink.wait_for({"message": {"text": "Hi bot"}}, path="/bot")
+    assert got.json["conversationalRouter"] == {"chatId": resp.json()["chatId"], "accountId": PAGE_ACCOUNT}
+    return dict(cxemu.http.get(f"{base}/chats/{resp.json()['chatId']}").json())

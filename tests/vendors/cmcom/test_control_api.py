@@ -110,7 +110,7 @@ async def test_control_requests_are_validated(cm: Cm, kind: str, body: Any, stat
 
 async def test_control_requests_need_the_token_the_account_and_the_chat(cm: Cm) -> None:
     await cm.customer(text="Hi")
-    resp = await cm.control("mutationrequests", GOOD, token=None)
+    resp = await cm.control("mutationrequests", GOOD, token="")
     assert (resp.status_code, resp.json()["title"]) == (401, "Unauthorized")
     other = "0f0f0f0f-0000-4000-8000-000000000000"
     resp = await cm.control("mutationrequests", GOOD, token=other)  # open auth: another tenant, not this account

@@ -3,11 +3,13 @@ webhooks over real HTTP (cmcom.md §3.1, §3.3)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from cm_text import MessageBuilder, TextClient, WhatsappTemplate
 
 from emulator.pytest_plugin import CxemuHandle, WebhookSink
+from tests.vendors.cmcom.conftest import PAGE_ACCOUNT, the_bot_hears_on_the_page_account
 
 CUSTOMER = "+31612345678"
 
@@ -129,3 +131,25 @@ def test_partner_bot_over_real_http(cxemu: CxemuHandle, webhook_sink: WebhookSin
     chat = cxemu.http.get(f"{base}/chats/{router['chatId']}").json()
     assert chat["customerContact"] == "active"
     assert [(e["direction"], e["text"]) for e in chat["transcript"]] == [("MO", "Hi"), ("MT", "Hello Ada")]
+
+
+def test_sdk_sends_through_bmproxy_with_the_page_account_id(cxemu: CxemuHandle, webhook_sink: WebhookSink) -> None:
+    """The Python SDK pointed at BMProxy with the account id of the vendor's page: the tenant takes that id."""
+    token = cxemu.credentials("cmcom")["productToken"]
+    bmproxy = f"{cxemu.url}/conversational/bmproxy/v1/accounts/{PAGE_ACCOUNT}"
+    sdk = TextClient(apikey=token, gateway=bmproxy)
+    response = sdk.SendSingleMessage(message="Hello, I am the bot", from_="003197010254321", to=["0031612345678"])
+    assert response.status_code == 200, response.text
+    assert (response.json()["errorCode"], response.json()["details"]) == (0, "Created 1 message(s)")
+    the_bot_hears_on_the_page_account(cxemu, webhook_sink)  # the SDK's SMS went to another chat than this one
+    again = sdk.SendSingleMessage(message="Bye", from_="003197010254321", to=["0031612345678"])
+    assert again.status_code == 200, again.text
+
+
+def test_sdk_credentials_carry_a_guid_token(cxemu: CxemuHandle) -> None:
+    token = cxemu.credentials("cmcom")["productToken"]
+    assert str(uuid.UUID(token)) == token
+    response = TextClient(apikey="my-token", gateway=f"{cxemu.url}/v1.0/message").SendSingleMessage(
+        message="x", from_="pythonSDK", to=["0031612345678"]
+    )
+    assert (response.status_code, response.json()["errorCode"]) == (400, 103)

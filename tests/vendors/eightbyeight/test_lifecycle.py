@@ -58,7 +58,12 @@ async def channel_id(env: Ebe) -> str:
 # -- 1. the seed's request, verbatim ---------------------------------------------------------------------------
 
 
-async def test_seed_create_conversation_verbatim(ebe: Ebe, webhook_sink: WebhookSink) -> None:
+async def test_seed_create_conversation_verbatim(make_ebe: EbeFactory, webhook_sink: WebhookSink) -> None:
+    # The captured page shows "[email protected]" where 8x8's page has an address (a web page's e-mail
+    # obfuscation); kept verbatim, it passes only with strict_user_fields off (test_user_fields.py has the rest).
+    uri = webhook_sink.url_for(HOOK_PATH)
+    ebe = await make_ebe(vendors=vendor_settings(tenant_config(uri), strict_user_fields=False))
+    assert (await ebe.api("GET", "/webhooks")).status_code == 200
     body = json.loads(SEED_CREATE)
 
     # The seed's channel id does not exist in this tenant: 8x8's general 400.

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ValidationError
 
 from emulator.vendors.eightbyeight import errors
 from emulator.vendors.eightbyeight import models as m
+from emulator.vendors.eightbyeight import payloads as p
+from emulator.vendors.eightbyeight import results as r
 from emulator.vendors.eightbyeight.constants import (
     MAX_ADDITIONAL_PROPERTIES,
     MAX_HISTORY_MESSAGES,
@@ -464,18 +466,18 @@ def test_request_is_rejected(
 # --- Responses -----------------------------------------------------------------------------------------------
 
 CREATED = datetime(2021, 1, 30, 8, 30, tzinfo=UTC)
-AGENT = m.ParticipantResult(id="agb7CaTIXvQPWmPKmTu1rJjw", type="agent", language="en")
+AGENT = r.ParticipantResult(id="agb7CaTIXvQPWmPKmTu1rJjw", type="agent", language="en")
 
 
 @pytest.mark.parametrize(
     ("model", "expected"),
     [
         (
-            m.CreateConversationResponse(conversationId="vXg39aMTRlq4xCBFaUCTlA", createdAt=CREATED),
+            r.CreateConversationResponse(conversationId="vXg39aMTRlq4xCBFaUCTlA", createdAt=CREATED),
             {"conversationId": "vXg39aMTRlq4xCBFaUCTlA", "createdAt": "2021-01-30T08:30:00Z"},
         ),
         (
-            m.ConversationResult(
+            r.ConversationResult(
                 id="vXg39aMTRlq4xCBFaUCTlA",
                 channelId="25",
                 state=ConversationState.ACTIVE,
@@ -493,24 +495,24 @@ AGENT = m.ParticipantResult(id="agb7CaTIXvQPWmPKmTu1rJjw", type="agent", languag
             },
         ),
         (
-            m.ConversationResult(id="c1", channelId="25", state=ConversationState.CREATED),
+            r.ConversationResult(id="c1", channelId="25", state=ConversationState.CREATED),
             {"id": "c1", "channelId": "25", "state": "created"},
         ),
         (
-            m.MessageList(
-                embedded=m.MessagesEmbedded(
+            r.MessageList(
+                embedded=r.MessagesEmbedded(
                     messages=[
-                        m.MessageResult(
+                        r.MessageResult(
                             id="msg01",
                             text="Hello!",
                             createdAt=CREATED,
                             author=AGENT,
-                            attachments=[m.AttachmentRefResult(id="T6c")],
-                            cards=[m.CardResult(id="abc")],
+                            attachments=[r.AttachmentRefResult(id="T6c")],
+                            cards=[r.CardResult(id="abc")],
                         )
                     ]
                 ),
-                page=m.PageInfo.of(size=20, number=0, total_elements=1),
+                page=r.PageInfo.of(size=20, number=0, total_elements=1),
             ),
             {
                 "_embedded": {
@@ -542,12 +544,12 @@ AGENT = m.ParticipantResult(id="agb7CaTIXvQPWmPKmTu1rJjw", type="agent", languag
             },
         ),
         (
-            m.ParticipantList(
-                embedded=m.ParticipantsEmbedded(
-                    participants=[m.ParticipantResult(id="user", type="user", removed=True), AGENT]
+            r.ParticipantList(
+                embedded=r.ParticipantsEmbedded(
+                    participants=[r.ParticipantResult(id="user", type="user", removed=True), AGENT]
                 ),
-                links=m.HalLinks.to("https://api.8x8.com/chat-gateway/v1/conversations/c1/participants"),
-                page=m.PageInfo.of(size=20, number=0, total_elements=2),
+                links=r.HalLinks.to("https://api.8x8.com/chat-gateway/v1/conversations/c1/participants"),
+                page=r.PageInfo.of(size=20, number=0, total_elements=2),
             ),
             {
                 "_embedded": {
@@ -561,19 +563,19 @@ AGENT = m.ParticipantResult(id="agb7CaTIXvQPWmPKmTu1rJjw", type="agent", languag
             },
         ),
         (
-            m.InteractionList(
-                embedded=m.InteractionsEmbedded(
+            r.InteractionList(
+                embedded=r.InteractionsEmbedded(
                     interactions=[
-                        m.InteractionResult(
+                        r.InteractionResult(
                             id="int-1",
                             startTime=datetime(2020, 8, 5, 11, 55, 0, 592000, tzinfo=UTC),
                             endTime=datetime(2020, 8, 5, 12, 0, tzinfo=UTC),
                         ),
-                        m.InteractionResult(id="int-2", startTime=datetime(2020, 8, 5, 12, 1, 0, 5000, tzinfo=UTC)),
+                        r.InteractionResult(id="int-2", startTime=datetime(2020, 8, 5, 12, 1, 0, 5000, tzinfo=UTC)),
                     ]
                 ),
-                links=m.HalLinks.to("/i"),
-                page=m.PageInfo.of(size=1, number=0, total_elements=2),
+                links=r.HalLinks.to("/i"),
+                page=r.PageInfo.of(size=1, number=0, total_elements=2),
             ),
             {
                 "_embedded": {
@@ -587,16 +589,16 @@ AGENT = m.ParticipantResult(id="agb7CaTIXvQPWmPKmTu1rJjw", type="agent", languag
             },
         ),
         (
-            m.AttachmentResult(id="T6c", filename="sample-doc.docx", sizeInBytes=4166, createdAt=CREATED),
+            r.AttachmentResult(id="T6c", filename="sample-doc.docx", sizeInBytes=4166, createdAt=CREATED),
             {"id": "T6c", "filename": "sample-doc.docx", "sizeInBytes": 4166, "createdAt": "2021-01-30T08:30:00Z"},
         ),
         (
-            m.WebhookList(
-                embedded=m.WebhooksEmbedded(
-                    webhooks=[m.WebhookResult(id="12", name="bot", uri="https://bot.example/hook")]
+            r.WebhookList(
+                embedded=r.WebhooksEmbedded(
+                    webhooks=[r.WebhookResult(id="12", name="bot", uri="https://bot.example/hook")]
                 ),
-                links=m.HalLinks.to("/w"),
-                page=m.PageInfo.of(size=20, number=0, total_elements=1),
+                links=r.HalLinks.to("/w"),
+                page=r.PageInfo.of(size=20, number=0, total_elements=1),
             ),
             {
                 "_embedded": {
@@ -609,7 +611,7 @@ AGENT = m.ParticipantResult(id="agb7CaTIXvQPWmPKmTu1rJjw", type="agent", languag
             },
         ),
         (
-            m.ChannelResult(id="25", name="Bot", webHookId="12", routingOptions=m.RoutingOptionsResult(id="101")),
+            r.ChannelResult(id="25", name="Bot", webHookId="12", routingOptions=r.RoutingOptionsResult(id="101")),
             {
                 "id": "25",
                 "name": "Bot",
@@ -619,18 +621,18 @@ AGENT = m.ParticipantResult(id="agb7CaTIXvQPWmPKmTu1rJjw", type="agent", languag
             },
         ),
         (
-            m.Jwk(e="AQAB", kid="EXaiWfZe20eSjklZ70074w", n="obq8"),
+            r.Jwk(e="AQAB", kid="EXaiWfZe20eSjklZ70074w", n="obq8"),
             {"kty": "RSA", "e": "AQAB", "kid": "EXaiWfZe20eSjklZ70074w", "n": "obq8"},
         ),
         (
-            m.CardList(
-                embedded=m.CardsEmbedded(
+            r.CardList(
+                embedded=r.CardsEmbedded(
                     cards=[
-                        m.CardResult(id="q1", contentType=QUICK_REPLIES, content={"options": []}, actionSubmitted=True)
+                        r.CardResult(id="q1", contentType=QUICK_REPLIES, content={"options": []}, actionSubmitted=True)
                     ]
                 ),
-                links=m.HalLinks.to("/c"),
-                page=m.PageInfo.of(size=20, number=0, total_elements=0),
+                links=r.HalLinks.to("/c"),
+                page=r.PageInfo.of(size=20, number=0, total_elements=0),
             ),
             {
                 "_embedded": {
@@ -692,7 +694,7 @@ def test_user_echoes_request_fields_in_vendor_order() -> None:
 def test_card_content_keeps_nulls_and_vendor_keys() -> None:
     content = {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "x": None}
 
-    assert m.CardResult(id="a", content=content).wire()["content"] == content
+    assert r.CardResult(id="a", content=content).wire()["content"] == content
 
 
 # --- Webhook payloads ---------------------------------------------------------------------------------------
@@ -868,14 +870,14 @@ LEGACY_EVENT_IDS = ["verify", "queued", "agent-joined", "agent-left", "transfer"
 
 @pytest.mark.parametrize("payload", CHAT_GATEWAY_EVENTS, ids=CHAT_GATEWAY_EVENT_IDS)
 def test_chat_gateway_event_round_trips_exactly(payload: dict[str, Any]) -> None:
-    event = m.CHAT_GATEWAY_EVENT_ADAPTER.validate_python(payload)
+    event = p.CHAT_GATEWAY_EVENT_ADAPTER.validate_python(payload)
 
     assert ordered(event.wire()) == ordered(payload)
 
 
 @pytest.mark.parametrize("payload", LEGACY_EVENTS, ids=LEGACY_EVENT_IDS)
 def test_legacy_event_round_trips_exactly(payload: dict[str, Any]) -> None:
-    event = m.LEGACY_EVENT_ADAPTER.validate_python(payload)
+    event = p.LEGACY_EVENT_ADAPTER.validate_python(payload)
 
     assert ordered(event.wire()) == ordered(payload)
 
@@ -883,14 +885,14 @@ def test_legacy_event_round_trips_exactly(payload: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("event", "expected"),
     [
-        (m.WebhookVerifyEvent(), {"notificationVersion": "Chat Gateway v1.0", "eventType": "WEB_HOOK_VERIFY"}),
-        (m.LegacyWebhookVerifyEvent(), {"notificationVersion": "v2.0", "eventType": "WEB_HOOK_VERIFY"}),
+        (p.WebhookVerifyEvent(), {"notificationVersion": "Chat Gateway v1.0", "eventType": "WEB_HOOK_VERIFY"}),
+        (p.LegacyWebhookVerifyEvent(), {"notificationVersion": "v2.0", "eventType": "WEB_HOOK_VERIFY"}),
         (
-            m.QueuedEvent(conversationId="c", timestamp=5, data=m.QueuedData(queueId="q", queueName="Q")),
+            p.QueuedEvent(conversationId="c", timestamp=5, data=p.QueuedData(queueId="q", queueName="Q")),
             {"eventType": "QUEUED", "conversationId": "c", "timestamp": 5, "data": {"queueId": "q", "queueName": "Q"}},
         ),
         (
-            m.LegacyAgentJoinedEvent(conversationId="c", timestamp=5, agentId="a", agentName="Jane"),
+            p.LegacyAgentJoinedEvent(conversationId="c", timestamp=5, agentId="a", agentName="Jane"),
             {
                 "eventType": "AGENT_JOINED",
                 "messageType": "SYSTEM",
@@ -901,8 +903,8 @@ def test_legacy_event_round_trips_exactly(payload: dict[str, Any]) -> None:
             },
         ),
         (
-            m.ActivityEvent(
-                conversationId="c", timestamp=5, data=m.ActivityData(name="typing", value=m.TypingValue(users=[]))
+            p.ActivityEvent(
+                conversationId="c", timestamp=5, data=p.ActivityData(name="typing", value=p.TypingValue(users=[]))
             ),
             {
                 "eventType": "ACTIVITY",
@@ -912,7 +914,7 @@ def test_legacy_event_round_trips_exactly(payload: dict[str, Any]) -> None:
             },
         ),
         (
-            m.TransferEvent(conversationId="c", timestamp=5),
+            p.TransferEvent(conversationId="c", timestamp=5),
             {"eventType": "TRANSFER", "conversationId": "c", "timestamp": 5},
         ),
     ],
@@ -923,7 +925,7 @@ def test_built_event_fills_constant_fields(event: m.WireModel, expected: dict[st
 
 
 def test_event_catalogue_names_every_payload_with_a_documented_required_event_type() -> None:
-    assert sorted(m.WEBHOOK_EVENTS) == sorted(
+    assert sorted(p.WEBHOOK_EVENTS) == sorted(
         [
             "WEB_HOOK_VERIFY",
             "CONVERSATION_UPDATE",
@@ -940,7 +942,7 @@ def test_event_catalogue_names_every_payload_with_a_documented_required_event_ty
             "legacy.TEXT",
         ]
     )
-    for name, model in m.WEBHOOK_EVENTS.items():
+    for name, model in p.WEBHOOK_EVENTS.items():
         schema = model.model_json_schema(mode="serialization")
         assert model.__doc__, name
         assert schema["properties"]["eventType"]["const"] == name.removeprefix("legacy."), name
@@ -949,7 +951,7 @@ def test_event_catalogue_names_every_payload_with_a_documented_required_event_ty
 
 def test_webhook_timestamp_is_epoch_millis_integer() -> None:
     with pytest.raises(ValidationError):
-        m.TransferEvent(conversationId="c", timestamp="2021-01-30T08:30:00Z")
+        p.TransferEvent(conversationId="c", timestamp="2021-01-30T08:30:00Z")
 
 
 # --- Error envelopes ----------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from joserfc import jws
 from joserfc.errors import BadSignatureError
 from joserfc.jwk import RSAKey
 
+from emulator.core import keys as core_keys
 from emulator.vendors.eightbyeight import signing
 
 SEED = b"cxemu-test-seed"
@@ -86,12 +87,12 @@ def raw_verify(jwk: dict[str, str], compact: str, payload: bytes) -> bool:
 
 @pytest.fixture(scope="module")
 def key() -> rsa.RSAPrivateKey:
-    return signing.derive_rsa_key(SEED)
+    return core_keys.derive_rsa_key(SEED)
 
 
 @pytest.fixture(scope="module")
 def other_key() -> rsa.RSAPrivateKey:
-    return signing.derive_rsa_key(OTHER_SEED)
+    return core_keys.derive_rsa_key(OTHER_SEED)
 
 
 @pytest.fixture(scope="module")
@@ -108,9 +109,9 @@ def jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, str]:
 
 
 def test_derivation_is_deterministic_and_cached(key: rsa.RSAPrivateKey) -> None:
-    assert signing.derive_rsa_key(SEED) is signing.derive_rsa_key(SEED)
-    signing.clear_key_cache()
-    recomputed = signing.derive_rsa_key(SEED)
+    assert core_keys.derive_rsa_key(SEED) is core_keys.derive_rsa_key(SEED)
+    core_keys.clear_key_cache()
+    recomputed = core_keys.derive_rsa_key(SEED)
     assert recomputed is not key
     assert recomputed.private_numbers() == key.private_numbers()
     assert signing.kid_for(recomputed) == GOLDEN_KID
@@ -123,7 +124,7 @@ def test_different_seeds_give_different_keys(key: rsa.RSAPrivateKey, other_key: 
 
 @pytest.mark.parametrize("seed", [SEED, OTHER_SEED], ids=["seed", "other-seed"])
 def test_derived_key_is_a_valid_rsa_key(seed: bytes) -> None:
-    derived = signing.derive_rsa_key(seed)
+    derived = core_keys.derive_rsa_key(seed)
     numbers = derived.private_numbers()
     p, q, d = numbers.p, numbers.q, numbers.d
     n, e = numbers.public_numbers.n, numbers.public_numbers.e
@@ -157,13 +158,13 @@ def test_derived_key_is_a_valid_rsa_key(seed: bytes) -> None:
 )
 def test_derive_rejects_bad_arguments(seed: Any, bits: Any, error: type[Exception]) -> None:
     with pytest.raises(error):
-        signing.derive_rsa_key(seed, bits)
+        core_keys.derive_rsa_key(seed, bits)
 
 
 def test_concurrent_derivation_yields_one_object() -> None:
     seed = b"cxemu-concurrency-seed"
     with ThreadPoolExecutor(max_workers=4) as pool:
-        keys = list(pool.map(lambda _: signing.derive_rsa_key(seed), range(8)))
+        keys = list(pool.map(lambda _: core_keys.derive_rsa_key(seed), range(8)))
     assert all(k is keys[0] for k in keys)
 
 

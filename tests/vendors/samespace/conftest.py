@@ -68,8 +68,12 @@ class Ss:
         return [e.kind for e in self.emu.bus.recent if e.subject == call_id]
 
 
+SILENT = {"dtmf": "none"}
+"""A callee that never keys in by itself (the default keys seeded digits): these tests key digits by hand."""
+
+
 def tenant(**extra: Any) -> dict[str, Any]:
-    return {"samespace": {"tenants": {CLOUD: {"auth_token": TOKEN, **extra}}}}
+    return {"samespace": {"tenants": {CLOUD: {"auth_token": TOKEN, **extra}}, "default_callee": SILENT}}
 
 
 SsFactory = Callable[..., Awaitable[Ss]]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from emulator.pytest_plugin import WebhookSink
-from emulator.vendors.samespace import control
+from emulator.vendors.samespace import hands
 from tests.vendors.samespace.conftest import CLOUD, Ss, SsFactory, call_step, tenant
 from tests.vendors.samespace.flows import RING, digits, http, play, played, with_numbers
 
@@ -128,7 +128,7 @@ async def test_a_hang_up_during_the_request_is_recorded_but_not_routed(ss: Ss, w
     call_id = await ss.start(call_step(next_step="h"), http("h", webhook_sink.url, success="ok"), play("ok"))
     advancing = asyncio.ensure_future(ss.advance(2 * RING))  # answers, then waits for the slow answer
     await webhook_sink.async_wait_for(None, timeout=2)  # the request is in flight
-    await control.hang_up(ss.emu, CLOUD, call_id)
+    await hands.hang_up(ss.emu, CLOUD, call_id)
     webhook_sink.release()  # the answer comes after the hang-up
     await advancing
     meta = await ss.metadata(call_id)
