@@ -2,22 +2,35 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-dev
+RUNTIME := $(VENV)/.installed-runtime
+STAMP   := $(VENV)/.installed-dev
 ARGS   ?=
+PIP     = $(BIN)/python -m pip install -q --disable-pip-version-check
 
-.PHONY: install run test lint typecheck pytest contracts bench docker clean
+.PHONY: install install-runtime run test lint typecheck pytest contracts bench docker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# `make run` needs only the runtime dependencies; `make test` (and the other checks) add the dev extra.
+# Each stamp is remade when pyproject.toml changes; the dev stamp implies the runtime one.
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	@echo "make: installing cxemu and its runtime dependencies into $(VENV) (pip install -e .; once)"
+	$(PIP) --upgrade pip
+	$(PIP) -e .
+	touch $(RUNTIME)
+
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
-	touch $(STAMP)
+	@echo "make: installing cxemu with its dev tools into $(VENV) (pip install -e '.[dev]'; once)"
+	$(PIP) --upgrade pip
+	$(PIP) -e '.[dev]'
+	touch $(RUNTIME) $(STAMP)
+
+install-runtime: $(RUNTIME)
 
 install: $(STAMP)
 
-run: install
+run: install-runtime
 	$(BIN)/cxemu serve $(ARGS)
 
 lint: install
@@ -38,7 +51,7 @@ contracts: install
 	$(BIN)/cxemu contracts export
 
 bench: install
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r bench/requirements.txt
+	$(PIP) -r bench/requirements.txt
 	$(BIN)/python bench/run.py $(ARGS)
 
 docker:

@@ -1,14 +1,19 @@
-"""The `cxemu` command: serve, scenario run, contracts export, version.
+"""The `cxemu` command: serve, scenario run / validate, contracts export, version (and `--version`).
 
-Invalid options or configuration print one line naming the bad field and exit with status 2.
+Invalid options or configuration exit with status 2 after one `cxemu: error: ...` line per problem, each naming
+the flag, variable or `file:line` at fault; a bare `cxemu` (or `cxemu scenario`) prints its commands and
+exits 2. argparse's internal names (dests, `{a,b}` choice lists) never reach a message.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import errno
 import gc
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -20,21 +25,48 @@ from typing import Any, NoReturn
 from emulator import __version__
 from emulator.core.contracts import to_yaml
 from emulator.core.errors import ConfigError
-from emulator.settings import Settings
+from emulator.settings import Settings, check_state_file
 
 EXIT_USAGE = 2
 
 
+_INVALID_CHOICE = re.compile(r"argument COMMAND: invalid choice: '?(?P<got>[^']*?)'? \(choose from (?P<choices>.*)\)")
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but an error is one line (no usage dump) and exits 2."""
+    """argparse, but an error is one line (no usage dump) in the user's words, and exits 2."""
 
     def error(self, message: str) -> NoReturn:
+        found = _INVALID_CHOICE.match(message)
+        if found:
+            choices = re.findall(r"'([^']*)'", found["choices"]) or found["choices"].split(", ")
+            close = difflib.get_close_matches(found["got"], choices, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            kind = f"{self.prog.removeprefix('cxemu').strip()} command".strip()
+            message = f"unknown {kind} {found['got']!r}{hint}; commands: {', '.join(choices)}"
         self.exit(EXIT_USAGE, f"cxemu: error: {message}\n")
+
+
+def _commands(parser: argparse.ArgumentParser, name: str, help: str) -> Any:
+    """Subcommands named COMMAND in messages; a missing one is reported by `main` with the list of them."""
+    return parser.add_subparsers(dest=name, metavar="COMMAND", title="commands", help=help, parser_class=_Parser)
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def _missing_command(parser: argparse.ArgumentParser) -> int:
+    print(f"usage: {parser.prog} COMMAND [options]", file=sys.stderr)
+    print(f"commands: {', '.join(_subcommands(parser))}  (`{parser.prog} COMMAND --help` for one)", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cxemu", description="Local emulator of contact-center vendor APIs.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"cxemu {__version__}")
+    sub = _commands(parser, "command", "run `cxemu COMMAND --help` for its options")
 
     serve = sub.add_parser("serve", help="run the emulator")
     serve.add_argument("--host", help="interface to bind (default 127.0.0.1; CXEMU_HOST)")
@@ -63,16 +95,19 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     scenario = sub.add_parser("scenario", help="scenario files")
-    ssub = scenario.add_subparsers(dest="scenario_command", required=True, parser_class=_Parser)
+    ssub = _commands(scenario, "scenario_command", "what to do with the files")
     run = ssub.add_parser("run", help="run scenario files self-contained (virtual clock); exit 1 if any fails")
     run.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files or folders of them")
     run.add_argument("--junit", metavar="PATH", help="also write a JUnit XML report here")
     run.add_argument("--seed", help="override every scenario's seed")
     run.add_argument("--plugin", action="append", dest="plugins", help="extra vendor plugin module:attribute")
     run.add_argument("-q", "--quiet", action="store_true", help="print only failing scenarios and the summary")
+    validate = ssub.add_parser("validate", help="check scenario files without running them; exit 1 if any is invalid")
+    validate.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files or folders of them")
+    validate.add_argument("--plugin", action="append", dest="plugins", help="extra vendor plugin module:attribute")
 
     contracts = sub.add_parser("contracts", help="OpenAPI contracts")
-    csub = contracts.add_subparsers(dest="contracts_command", required=True, parser_class=_Parser)
+    csub = _commands(contracts, "contracts_command", "what to do with the contracts")
     export = csub.add_parser("export", help="write contracts/*.openapi.yaml from the code")
     export.add_argument("--out", default="contracts", help="folder to write to (default ./contracts)")
     export.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files differ")
@@ -82,18 +117,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
+        if args.command is None:
+            return _missing_command(parser)
+        if getattr(args, f"{args.command}_command", "") is None:
+            return _missing_command(_subcommands(parser)[args.command])
         if args.command == "serve":
             return _serve(args)
         if args.command == "contracts":
             return _export(Path(args.out), check=args.check)
         if args.command == "scenario":
-            return _scenario_run(args)
+            return _scenario_validate(args) if args.scenario_command == "validate" else _scenario_run(args)
         print(f"cxemu {__version__}")
         return 0
     except ConfigError as exc:
-        print(f"cxemu: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"cxemu: error: {line}", file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -124,6 +165,7 @@ def _serve(args: argparse.Namespace) -> int:
     from emulator.core import sink
 
     settings = _settings(args)
+    check_state_file(settings.state_file)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
     if args.scenarios:
@@ -131,24 +173,21 @@ def _serve(args: argparse.Namespace) -> int:
 
         attach(app, _load_for_serve(app, args.scenarios))
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((settings.host, settings.port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"--port {settings.port}: cannot listen on {settings.host} ({exc.strerror})") from None
-    sock.listen(2048)
+    sock = _listen(settings.host, settings.port, family)
     port = sock.getsockname()[1]
     shown = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
     url = f"http://{shown}:{port}"
     emulator = app.state.emulator
     sink_url = sink.listening(emulator, settings.host, port)
+    rows = [
+        *((p.title, ", ".join(p.base_paths)) for p in emulator.plugins.values()),
+        ("control plane", f"{url}/_emulator  (health: {url}/_emulator/health)"),
+        ("webhook sink", f"{settings.webhook_url or sink_url + sink.PREFIX}  (webhooks with no target of yours)"),
+    ]
+    width = max(len(name) for name, _ in rows) + 2
     lines = [
         f"cxemu {__version__} on {url}  (seed {settings.seed}, {settings.clock} clock, {settings.auth} auth)",
-        *(f"  {p.title:<28} {', '.join(p.base_paths)}" for p in emulator.plugins.values()),
-        f"  {'control plane':<28} {url}/_emulator  (health: {url}/_emulator/health)",
-        f"  {'webhook sink':<28} {settings.webhook_url or sink_url + sink.PREFIX}  (webhooks with no target of yours)",
+        *(f"  {name:<{width}}{value}" for name, value in rows),
     ]
     print("\n".join(lines), flush=True)
     config = uvicorn.Config(
@@ -170,7 +209,30 @@ def _serve(args: argparse.Namespace) -> int:
         signal.signal(sig, stop)
     _tune_gc()
     server.run(sockets=[sock])
+    if emulator.save_error is not None:
+        print(f"cxemu: error: {emulator.save_error}", file=sys.stderr)
+        return 1
     return 0 if server.started else 1
+
+
+def _listen(host: str, port: int, family: socket.AddressFamily) -> socket.socket:
+    """A listening socket, or a ConfigError blaming `--host` or `--port`, whichever is at fault."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except socket.gaierror as exc:
+        sock.close()
+        raise ConfigError(f"--host {host}: not an address or a name this machine resolves ({exc.strerror})") from None
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise ConfigError(f"--host {host}: not an address of this machine ({exc.strerror})") from None
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"--port {port}: cannot listen on {host}: already in use") from None
+        raise ConfigError(f"--host {host} --port {port}: cannot listen ({exc.strerror})") from None
+    sock.listen(2048)
+    return sock
 
 
 def _export(out: Path, *, check: bool) -> int:
@@ -225,6 +287,27 @@ def _load_for_serve(app: Any, specs: Sequence[str]) -> list[Any]:
         except LoadError as exc:
             raise ConfigError(f"--scenario {exc.first}") from None
     return loaded
+
+
+def _scenario_validate(args: argparse.Namespace) -> int:
+    """Load every file as `scenario run` would, run none; print every problem as `file:line: ...`."""
+    from emulator.app import load_plugins
+    from emulator.scenarios.errors import LoadError
+    from emulator.scenarios.loader import load_file
+
+    plugins = {p.slug: p for p in load_plugins(Settings.load({}, {"plugins": tuple(args.plugins or ())}))}
+    files = _scenario_files(args.files)
+    invalid = 0
+    for path in files:
+        try:
+            load_file(path, plugins)
+        except LoadError as exc:
+            invalid += 1
+            print(exc, flush=True)
+        else:
+            print(f"{path}: ok", flush=True)
+    print(f"{len(files) - invalid} of {len(files)} scenario files valid")
+    return 1 if invalid else 0
 
 
 def _scenario_run(args: argparse.Namespace) -> int:

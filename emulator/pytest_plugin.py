@@ -3,10 +3,14 @@
 - `cxemu_server` (session): a real cxemu under uvicorn on a free port, started once per session
   (or the server at `--cxemu-url`). Options: `--cxemu-seed`, `--cxemu-clock` (default `virtual`),
   `--cxemu-auth`, `--cxemu-plugin` (also ini keys `cxemu_seed`, `cxemu_clock`, `cxemu_auth`, `cxemu_plugins`).
-- `cxemu` (per test): a fresh tenant named after the test, its credentials per vendor, and handles on the
-  control plane (clock, deliveries, journal); the tenant is reset when the test ends.
+- `cxemu` (per test): a fresh tenant named after the test (`.tenant`), its credentials per vendor, the server's
+  `.url` and an `httpx.Client` on it (`.http`), and handles on the control plane (clock, deliveries, journal);
+  the tenant is reset when the test ends.
 - `webhook_sink` (per test): a real HTTP receiver on a free port that records every request, answers
-  as told (`respond_with`), and `wait_for(match, count=1, timeout=...)`s, listing near misses on failure.
+  as told (`respond_with`; `held=True` until `release()`), and `wait_for(match, count=1, timeout=...)`s,
+  listing near misses on failure.
+- Under pytest-xdist each worker is a session: one server per worker, one tenant per test; the virtual clock
+  is shared by the tests of a worker (or by every worker with `--cxemu-url`).
 - scenario files: with `--cxemu-scenarios` (or ini `cxemu_scenarios = true`) every `scenarios/**/*.yaml`
   under the rootdir is one test, run self-contained (virtual clock, built-in receiver); a failure shows the
   scenario's step-by-step report.

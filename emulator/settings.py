@@ -1,25 +1,30 @@
 """Settings: one frozen model, read once from `CXEMU_*` variables, an optional YAML file and CLI flags.
 
 Precedence, highest first: command-line flags, `CXEMU_*` environment variables, the YAML file named by
-`--config` / `CXEMU_CONFIG`, the defaults below. Nothing else in cxemu reads the environment. A bad value
-raises `ConfigError` whose message names the variable, flag or YAML key at fault.
+`--config` / `CXEMU_CONFIG`, the defaults below. Nothing else in cxemu reads the environment. Bad values
+raise one `ConfigError` listing every problem, one a line, each naming the variable, flag or `file:line` and
+key at fault (with a did-you-mean for a misspelt key); `vendor_config_error` does the same for a vendor's
+`vendors: {<slug>: ...}` section, which its plugin validates later (core/runtime.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from emulator.core.chaos import ChaosConfig
 from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.errors import ConfigError
 from emulator.core.outbound import check_http_url
-from emulator.core.web import first_loc
+from emulator.core.yamllines import LineLoader, PathKey, TooLarge, format_path, nearest_line
 
 ENV_PREFIX = "CXEMU_"
 
@@ -74,6 +79,7 @@ class Settings(BaseModel):
     vendors: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per-vendor configuration (tenants, queues, agents, behaviour)"
     )
+    _source: ConfigSource = PrivateAttr(default_factory=lambda: ConfigSource(None, {}))
 
     @field_validator("virtual_start", mode="before")
     @classmethod
@@ -104,7 +110,11 @@ class Settings(BaseModel):
 
     @classmethod
     def load(cls, env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> Settings:
-        """Build the settings from an environment mapping and CLI overrides (None values are ignored)."""
+        """Build the settings from an environment mapping and CLI overrides (None values are ignored).
+
+        Every problem is reported at once, one per line of the `ConfigError`, each naming its variable, flag
+        or `file:line`, with a did-you-mean for a misspelt key."""
+        problems: list[str] = []
         sources: dict[str, str] = {}
         values: dict[str, Any] = {}
         from_env = {
@@ -112,25 +122,123 @@ class Settings(BaseModel):
         }
         from_cli = {k: v for k, v in (overrides or {}).items() if v is not None}
         config_path = from_cli.get("config", from_env.get("config"))
+        source = ConfigSource(None, {})
         if config_path is not None:
-            file_values = _read_yaml(Path(config_path))
+            source, file_values, file_problems = _read_yaml(Path(config_path))
+            problems.extend(file_problems)
             values.update(file_values)
-            sources.update({k: f"{config_path}: {k}" for k in file_values})
-        unknown = sorted(k for k in from_env if k not in cls.model_fields)
-        if unknown:
-            raise ConfigError(f"{ENV_PREFIX}{unknown[0].upper()}: unknown setting")
+            sources.update({k: "file" for k in file_values})
+        for name in sorted(k for k in from_env if k not in cls.model_fields):
+            problems.append(f"{ENV_PREFIX}{name.upper()}: unknown setting{_did_you_mean(name, cls.model_fields)}")
+            del from_env[name]
         values.update(from_env)
         sources.update({k: f"{ENV_PREFIX}{k.upper()}" for k in from_env})
         values.update(from_cli)
         sources.update({k: f"--{k.replace('_', '-')}" for k in from_cli})
+        settings: Settings | None = None
         try:
-            return cls.model_validate(values)
+            settings = cls.model_validate(values)
         except ValidationError as exc:
-            loc, msg = first_loc(exc)
-            head = loc[0] if loc else "settings"
-            where = sources.get(head, head)
-            rest = ".".join(loc[1:])
-            raise ConfigError(f"{where}{'.' + rest if rest else ''}: {msg}") from None
+            for err in exc.errors():
+                loc = tuple(err["loc"])
+                head = str(loc[0]) if loc else "settings"
+                where = sources.get(head, head)
+                if where == "file":
+                    problems.append(source.problem(loc, _message(err, cls, loc)))
+                else:
+                    rest = ".".join(str(p) for p in loc[1:])
+                    problems.append(f"{where}{'.' + rest if rest else ''}: {_message(err, cls, loc)}")
+        if problems or settings is None:
+            raise ConfigError("\n".join(problems))
+        settings._source = source
+        return settings
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """The config file settings came from, with the line of every value (for errors found later)."""
+
+    path: str | None
+    lines: dict[PathKey, int]
+
+    def problem(self, loc: PathKey, message: str) -> str:
+        """`file:line: a.b.c: message` (just `a.b.c: message` when the value did not come from a file)."""
+        shown = format_path(loc)
+        if self.path is None:
+            return f"{shown}: {message}"
+        line = nearest_line(self.lines, loc)
+        return f"{self.path}{f':{line}' if line else ''}: {shown}: {message}"
+
+
+def vendor_config_error(settings: Settings, slug: str, model: type[BaseModel], exc: ValidationError) -> ConfigError:
+    """Every problem of a vendor's `vendors: {<slug>: ...}` section, each with its file and line."""
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        problems.append(settings._source.problem(("vendors", slug, *loc), _message(err, model, loc)))
+    return ConfigError("\n".join(problems))
+
+
+def _message(err: Mapping[str, Any], model: type[BaseModel], loc: PathKey) -> str:
+    if err["type"] == "extra_forbidden":
+        return f"unknown setting{_did_you_mean(str(loc[-1]), _fields_at(model, loc[:-1]))}"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _fields_at(model: type[BaseModel], loc: PathKey) -> list[str]:
+    """The field names of the model found at `loc` inside `model` (through nested models, dicts, lists)."""
+    current: Any = model
+    for part in loc:
+        found = _as_model(current)
+        if found is not None:
+            field = found.model_fields.get(str(part))
+            current = field.annotation if field is not None else None
+        else:
+            current = _element(current)
+        if current is None:
+            return []
+    found = _as_model(current)
+    return list(found.model_fields) if found is not None else []
+
+
+def _as_model(annotation: Any) -> type[BaseModel] | None:
+    """The model in `X` or `X | None`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    members = [a for a in get_args(annotation) if a is not type(None)]
+    return _as_model(members[0]) if get_origin(annotation) is not None and len(members) == 1 else None
+
+
+def _element(annotation: Any) -> Any:
+    """X of `dict[str, X]`, `list[X]` or `tuple[X, ...]` (and of those `| None`)."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is dict and len(args) == 2:
+        return args[1]
+    if origin in (list, tuple) and args:
+        return args[0]
+    members = [a for a in args if a is not type(None)]
+    return _element(members[0]) if len(members) == 1 else None
+
+
+def check_state_file(path: Path | None) -> None:
+    """At start: the state file's folder exists and is writable (and the file, if any, is a readable file), so a
+    session's state is not lost at shutdown to a typo found only then."""
+    if path is None:
+        return
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(f"state file {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"state file {path}: the folder {folder} is not writable")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"state file {path}: not a file")
+    if path.exists() and not os.access(path, os.R_OK):
+        raise ConfigError(f"state file {path}: not readable")
 
 
 def _is_number(text: str) -> bool:
@@ -141,23 +249,34 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path) -> tuple[ConfigSource, dict[str, Any], list[str]]:
+    """The file's values, where each came from, and the problems found in it (unknown or doubled keys)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"config {path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {path}: not UTF-8 text") from None
+    loader = LineLoader(text)
     try:
-        data = yaml.safe_load(text)
+        data = loader.load_with_lines()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         raise ConfigError(f"config {where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    except (TooLarge, RecursionError):
+        raise ConfigError(f"config {path}: too large or nested too deeply") from None
+    finally:
+        loader.dispose()
+    source = ConfigSource(str(path), loader.lines)
     if data is None:
-        return {}
+        return source, {}, []
     if not isinstance(data, dict):
         raise ConfigError(f"config {path}: the top level must be a mapping")
+    problems = [source.problem(key, "duplicate key") for _, key in loader.duplicates]
     data.pop("config", None)
-    for key in data:
+    for key in list(data):
         if key not in Settings.model_fields:
-            raise ConfigError(f"config {path}: {key}: unknown setting")
-    return data
+            problems.append(source.problem((key,), f"unknown setting{_did_you_mean(str(key), Settings.model_fields)}"))
+            del data[key]
+    return source, data, problems

@@ -23,9 +23,8 @@ from emulator.core.ids import TenantIds
 from emulator.core.journal import Journal
 from emulator.core.plugin import VendorPlugin
 from emulator.core.store import Store, Tx
-from emulator.core.web import first_error
 from emulator.core.webhooks import WebhookDispatcher, WebhookPolicy
-from emulator.settings import Settings
+from emulator.settings import Settings, vendor_config_error
 
 LOG = logging.getLogger(__name__)
 
@@ -63,6 +62,8 @@ class Emulator:
         self.reset_hooks: list[ResetHook] = []
         """Told of every `reset(vendor, tenant)` after the kernel's own (the sink forgets what it received)."""
         self.started = False
+        self.save_error: str | None = None
+        """Why the state file could not be saved at shutdown (the command then exits 1)."""
 
     # -- plugins --------------------------------------------------------------------------------------
 
@@ -75,7 +76,7 @@ class Emulator:
             try:
                 self._vendor_config[plugin.slug] = plugin.config_model.model_validate(raw)
             except ValidationError as exc:
-                raise ConfigError(first_error(exc, f"vendors.{plugin.slug}")) from None
+                raise vendor_config_error(self.settings, plugin.slug, plugin.config_model, exc) from None
         else:
             self._vendor_config[plugin.slug] = raw
 
@@ -163,8 +164,7 @@ class Emulator:
         self.started = False
         left = await self.dispatcher.drain(self.settings.drain_timeout)
         if self.settings.state_file is not None:
-            save_json(self.settings.state_file, self.snapshot())
-            LOG.info("saved state to %s (%d webhooks pending)", self.settings.state_file, left)
+            self.save_error = save_state(self.settings.state_file, self.snapshot(), left)
         elif left:
             LOG.warning("%d webhook deliveries were still pending at shutdown", left)
         await self.dispatcher.close()
@@ -209,6 +209,18 @@ class Emulator:
         self.dispatcher.reset()
         self.scheduler.restore(list(data.get("jobs", [])))
         self.dispatcher.restore(data.get("deliveries", {}))
+
+
+def save_state(path: Path, data: Any, pending: int) -> str | None:
+    """Save the snapshot at shutdown; what went wrong (logged), or None."""
+    try:
+        save_json(path, data)
+    except OSError as exc:
+        error = f"state file {path}: cannot save ({exc.strerror or exc})"
+        LOG.error("%s", error)
+        return error
+    LOG.info("saved state to %s (%d webhooks pending)", path, pending)
+    return None
 
 
 def save_json(path: Path, data: Any) -> None:

@@ -49,33 +49,54 @@ def subset_mismatches(expected: Any, actual: Any, path: str = "") -> list[str]:
         return []  # handled by the parent (key presence); a present key satisfies `true`
     if isinstance(expected, Mapping):
         if not isinstance(actual, Mapping):
-            return [f"{path or '.'}: expected an object, got {_short(actual)}"]
+            return [f"{path or '.'}: expected an object, got {describe(actual)}"]
         out: list[str] = []
         for key, value in expected.items():
             exists = _operator(value) == "$exists"
             if key not in actual:
                 if not (exists and not value["$exists"]):
-                    out.append(f"{path}.{key}: missing")
+                    out.append(f"{path}.{key}: missing ({path or '.'} has {_keys(actual)})")
             elif exists and not value["$exists"]:
-                out.append(f"{path}.{key}: expected no such key, got {_short(actual[key])}")
+                out.append(f"{path}.{key}: expected no such key, got {describe(actual[key])}")
             else:
                 out.extend(subset_mismatches(value, actual[key], f"{path}.{key}"))
         return out
     if isinstance(expected, list):
         if not isinstance(actual, list) or len(actual) != len(expected):
-            return [f"{path or '.'}: expected {_short(expected)}, got {_short(actual)}"]
+            return [f"{path or '.'}: expected {_short(expected)}, got {describe(actual)}"]
         out = []
         for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
             out.extend(subset_mismatches(e, a, f"{path}[{i}]"))
         return out
     if expected == actual:
         return []
-    return [f"{path or '.'}: expected {expected!r}, got {_short(actual)}"]
+    return [f"{path or '.'}: expected {expected!r}, got {describe(actual)}"]
 
 
 def _short(value: Any, limit: int = 120) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe(value: Any, limit: int = 100) -> str:
+    """The value itself when short; else what is there: an object's keys, a list's length (never a cut body)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, Mapping):
+        return f"an object with {_keys(value)}"
+    if isinstance(value, list):
+        first = f", the first {describe(value[0], 60)}" if value else ""
+        return f"a list of {len(value)} items{first}"
+    return text[: limit - 3] + "..."
+
+
+def _keys(value: Mapping[Any, Any], limit: int = 40) -> str:
+    keys = [str(k) for k in value]
+    if not keys:
+        return "no keys"
+    shown = ", ".join(keys[:limit]) + (f", ... ({len(keys)} in all)" if len(keys) > limit else "")
+    return f"keys {shown}"
 
 
 # -- JSON paths -------------------------------------------------------------------------------------------
@@ -109,14 +130,15 @@ def get_path(obj: Any, path: str | list[str | int]) -> Any:
     for part in parts:
         if isinstance(part, int):
             if not isinstance(cur, list) or not -len(cur) <= part < len(cur):
-                raise ScenarioError(f"{walked or '.'} has no item [{part}] (it is {_short(cur, 80)})")
+                raise ScenarioError(f"{walked or '.'} has no item [{part}] (it is {describe(cur, 80)})")
             cur = cur[part]
             walked += f"[{part}]"
         else:
             if isinstance(cur, list) and part.lstrip("-").isdigit():
                 return get_path(cur, [int(part), *parts[parts.index(part) + 1 :]])
             if not isinstance(cur, Mapping) or part not in cur:
-                raise ScenarioError(f"{walked or '.'} has no {part!r} (it is {_short(cur, 80)})")
+                where = _keys(cur) if isinstance(cur, Mapping) else f"it is {describe(cur, 80)}"
+                raise ScenarioError(f"{walked or '.'} has no {part!r} ({where})")
             cur = cur[part]
             walked += f".{part}"
     return cur

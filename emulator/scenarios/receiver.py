@@ -1,7 +1,9 @@
 """A real HTTP webhook receiver on 127.0.0.1 (a thread), shared by scenario runs and the pytest plugin.
 
-It records every request, answers as told (`respond_with`), and `wait_for(match, count=1, timeout=...)`s a
-JSON-subset match, failing with the near misses and why each did not match.
+It records every request, answers as told (`respond_with`; `held=True` keeps those answers back until
+`release()`, so a test can act while a request is in flight without racing a delay), and
+`wait_for(match, count=1, timeout=...)`s a JSON-subset match, failing with the near misses and why each did
+not match.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from emulator.core.clock import wall_monotonic
 from emulator.scenarios.match import subset_mismatches
 
 JsonMatch = Mapping[str, Any] | Callable[["ReceivedRequest"], bool]
+
+
+HOLD_LIMIT = 120.0
+"""Seconds a held answer waits for `release()` at most, so a test that forgets it cannot hang."""
 
 
 @dataclass
@@ -40,6 +46,7 @@ class _Reply:
     status: int
     body: bytes
     delay: float
+    held: bool = False
 
 
 class WebhookSink:
@@ -50,6 +57,7 @@ class WebhookSink:
         self._cond = threading.Condition()
         self._replies: list[_Reply] = []
         self._default = _Reply(200, b"", 0.0)
+        self._open = threading.Event()
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,6 +74,8 @@ class WebhookSink:
                     at=wall_monotonic(),
                 )
                 reply = sink._record(received)
+                if reply.held:
+                    sink._open.wait(HOLD_LIMIT)
                 if reply.delay:
                     time.sleep(reply.delay)  # a deliberately slow receiver
                 self.send_response(reply.status)
@@ -99,13 +109,23 @@ class WebhookSink:
             self._cond.notify_all()
             return reply
 
-    def respond_with(self, status: int, *, times: int | None = None, body: bytes = b"", delay: float = 0.0) -> None:
-        """Answer the next `times` requests with `status` (every request from now on when `times` is None)."""
+    def respond_with(
+        self, status: int, *, times: int | None = None, body: bytes = b"", delay: float = 0.0, held: bool = False
+    ) -> None:
+        """Answer the next `times` requests with `status` (every request from now on when `times` is None).
+
+        `held`: those answers wait until `release()` (the requests are recorded as they arrive)."""
         with self._cond:
+            if held:
+                self._open.clear()
             if times is None:
-                self._default = _Reply(status, body, delay)
+                self._default = _Reply(status, body, delay, held)
             else:
-                self._replies.extend(_Reply(status, body, delay) for _ in range(times))
+                self._replies.extend(_Reply(status, body, delay, held) for _ in range(times))
+
+    def release(self) -> None:
+        """Answer the held requests and every later one as `respond_with` says."""
+        self._open.set()
 
     def clear(self) -> None:
         with self._cond:
@@ -186,5 +206,6 @@ class WebhookSink:
         if self.closed:
             return
         self.closed = True
+        self._open.set()
         self._server.shutdown()
         self._server.server_close()

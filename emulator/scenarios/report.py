@@ -61,9 +61,10 @@ def _step_lines(step: StepResult, started: float) -> list[str]:
 def render(result: ScenarioResult, *, wall: bool = True) -> str:
     """The step-by-step report of one run."""
     head = MARK.get(result.status, result.status.upper()).strip()
-    lines = [
-        f"{head} {result.name}  ({result.source}; vendor {result.vendor}, tenant {result.tenant}, seed {result.seed})"
-    ]
+    known = [f"vendor {result.vendor}"] if result.vendor else []
+    known += [f"tenant {result.tenant}"] if result.tenant else []
+    known += [f"seed {result.seed}"] if result.vendor else []  # a file that never loaded has no seed either
+    lines = [f"{head} {result.name}  ({'; '.join([result.source, ', '.join(known)]) if known else result.source})"]
     if result.error:
         lines.extend(f"  {line}" for line in result.error.splitlines())
         return "\n".join(lines)

@@ -173,9 +173,11 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def error_result(source: str, message: str, *, name: str | None = None) -> ScenarioResult:
-    """The result of a file that could not run at all."""
+def error_result(
+    source: str, message: str, *, name: str | None = None, vendor: str = "", tenant: str = ""
+) -> ScenarioResult:
+    """The result of a file that could not run at all (`vendor`/`tenant` empty when the file never said)."""
     return ScenarioResult(
-        id="-", name=name or Path(source).stem, source=source, vendor="?", tenant="?", seed=0, status="error",
+        id="-", name=name or Path(source).stem, source=source, vendor=vendor, tenant=tenant, seed=0, status="error",
         error=message,
     )  # fmt: skip

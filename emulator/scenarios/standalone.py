@@ -13,7 +13,7 @@ from emulator.core.clock import wall_monotonic
 from emulator.core.plugin import VendorPlugin
 from emulator.core.runtime import Emulator
 from emulator.scenarios.errors import LoadError, ScenarioError
-from emulator.scenarios.loader import LoadedScenario, load_file
+from emulator.scenarios.loader import LoadedScenario, default_tenant, load_file
 from emulator.scenarios.results import ScenarioResult, error_result
 from emulator.scenarios.service import ScenarioManager
 from emulator.settings import Settings
@@ -43,8 +43,11 @@ async def run_loaded(
         try:
             run = await manager.start(loaded, app, background=False)
         except ScenarioError as exc:
-            result = error_result(loaded.source, str(exc), name=loaded.model.name)
-            result.vendor, result.seed = loaded.model.vendor, emu.store.seed
+            tenant = loaded.model.tenant or default_tenant(loaded.model.name)
+            result = error_result(
+                loaded.source, str(exc), name=loaded.model.name, vendor=loaded.model.vendor, tenant=tenant
+            )
+            result.seed = emu.store.seed
             return result
         await run.run_steps()
         result = run.result

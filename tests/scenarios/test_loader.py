@@ -147,7 +147,7 @@ def test_cli_usage_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.Ca
         (("scenario", "run", str(tmp_path / "nope.yaml")), f"scenario {tmp_path / 'nope.yaml'}: no such file"),
         (("scenario", "run", str(tmp_path)), f"scenario {tmp_path}: no .yaml files in this folder"),
         (("scenario", "run", "scenarios", "--seed", "-4"), "--seed: must be a whole number >= 0"),
-        (("scenario",), "the following arguments are required: scenario_command"),
+        (("scenario", "run"), "the following arguments are required: FILE"),
     ]:
         try:
             status = main(list(args))

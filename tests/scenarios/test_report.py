@@ -6,7 +6,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
+from emulator.scenarios.errors import ScenarioError
+from emulator.scenarios.match import get_path, subset_mismatches
 from emulator.scenarios.report import junit, render
+from emulator.scenarios.results import error_result
 from tests.scenarios.conftest import GREET, cli, run_text
 
 
@@ -156,3 +161,26 @@ def test_cli_prints_the_report_and_writes_junit(tmp_path: Path) -> None:
     assert ".data.text: expected 'Hello Ann', got 'Hi Ann, this is Jane.'" in done.stdout
     assert done.stdout.rstrip().splitlines()[-1].startswith("FAILED: 0 passed, 1 failed;")
     assert ET.parse(out).getroot().get("failures") == "1"
+
+
+# -- headers and near misses say what is there -------------------------------------------------------------
+
+
+def test_a_file_that_never_loaded_has_no_made_up_vendor_or_tenant(tmp_path: Path) -> None:
+    head = render(error_result(str(tmp_path / "x.yaml"), "x.yaml:1: bad")).splitlines()[0]
+    assert head == f"ERR x  ({tmp_path / 'x.yaml'})"
+    known = render(error_result("a.yaml", "boom", name="A", vendor="sangoma", tenant="a")).splitlines()[0]
+    assert known == "ERR A  (a.yaml; vendor sangoma, tenant a, seed 0)"
+
+
+def test_a_missing_key_lists_the_keys_that_are_there() -> None:
+    body = {"data": {"id": 1, "name": "x" * 300, "sender": {"type": "contact", "bio": "y" * 300}}}
+    assert subset_mismatches({"data": {"sender": {"email": "a@b"}}}, body) == [
+        ".data.sender.email: missing (.data.sender has keys type, bio)"
+    ]
+    assert subset_mismatches({"data": {"sender": "jane"}}, body) == [
+        ".data.sender: expected 'jane', got an object with keys type, bio"
+    ]
+    assert subset_mismatches({"data": {"id": 2}}, body) == [".data.id: expected 2, got 1"]
+    with pytest.raises(ScenarioError, match=r"^\.data has no 'senders' \(keys id, name, sender\)$"):
+        get_path(body, "data.senders.id")

@@ -71,8 +71,8 @@ def test_the_allow_list_admits_exact_host_names_only(
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("http://", "--webhook-url: Value error, not an http(s) URL: 'http://'"),
-        ("http://[::1/hook", "--webhook-url: Value error, not a valid URL: 'http://[::1/hook' (Invalid IPv6 URL)"),
+        ("http://", "--webhook-url: not an http(s) URL: 'http://'"),
+        ("http://[::1/hook", "--webhook-url: not a valid URL: 'http://[::1/hook' (Invalid IPv6 URL)"),
     ],
     ids=["no-host", "ipv6-bracket"],
 )

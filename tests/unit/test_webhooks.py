@@ -150,7 +150,7 @@ async def test_each_subjects_events_arrive_in_submission_order_under_concurrency
 
 
 async def test_a_slow_receiver_holds_back_only_its_own_key(emu: Emulator, webhook_sink: WebhookSink) -> None:
-    webhook_sink.respond_with(200, times=1, delay=1.0)  # the first request is answered slowly
+    webhook_sink.respond_with(200, times=1, held=True)  # the first request is answered once released
     slow = submit(emu, webhook_sink.url_for("/slow"), 1)
     await webhook_sink.async_wait_for(path="/slow")  # it is in flight
     slow_next = submit(emu, webhook_sink.url_for("/slow"), 2)
@@ -160,6 +160,7 @@ async def test_a_slow_receiver_holds_back_only_its_own_key(emu: Emulator, webhoo
 
     assert fast_done.status == "delivered"
     assert (slow.status, slow.attempts, slow_next.attempts) == ("pending", [], [])
+    webhook_sink.release()
     await emu.dispatcher.wait(DeliveryFilter(event_id=slow_next.event_id), timeout=5)
     assert [(r.path, r.json["n"]) for r in webhook_sink.requests] == [("/slow", 1), ("/fast", 1), ("/slow", 2)]
 
@@ -195,7 +196,9 @@ async def chaos_run(
 ) -> tuple[Emulator, list[list[str]], list[ReceivedRequest]]:
     sink.clear()
     emu = await make_emulator(seed=seed, chaos=CHAOS.model_dump())
-    for n in range(20):
+    # decisions are drawn per (seed, event, URL) and the sink's port varies: with 60 events every fault and a
+    # clean delivery occur for seed 7 whatever the port (checked for all ports 1024-65535); 20 missed in 2 %
+    for n in range(60):
         submit(emu, sink.url_for("/chaos"), n, event_id=f"evt-{n}")
     await emu.scheduler.run_until_idle()
     deliveries = emu.dispatcher.deliveries()
@@ -396,12 +399,13 @@ async def test_reset_of_a_tenant_forgets_only_its_pending_and_logged_deliveries(
 async def test_reset_while_a_delivery_is_in_flight_does_not_lose_the_next_one(
     emu: Emulator, webhook_sink: WebhookSink, caplog: pytest.LogCaptureFixture
 ) -> None:
-    webhook_sink.respond_with(200, times=1, delay=0.3)
+    webhook_sink.respond_with(200, times=1, held=True)
     submit(emu, webhook_sink.url_for(), 1)
     await webhook_sink.async_wait_for({"n": 1})  # in flight
 
     emu.reset(SLUG, "a")
     after_reset = submit(emu, webhook_sink.url_for(), 2)  # same key, queued while the old one is in flight
+    webhook_sink.release()
 
     with caplog.at_level(logging.ERROR):
         (done,) = await emu.dispatcher.wait(DeliveryFilter(event_id=after_reset.event_id), timeout=5)

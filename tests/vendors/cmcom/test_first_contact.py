@@ -171,7 +171,7 @@ async def test_a_configured_token_that_is_not_a_guid_is_a_config_error(make_cm: 
     with pytest.raises(ConfigError) as caught:
         await make_cm(vendors=vendor_settings({"product_tokens": [token]}))
     assert str(caught.value) == (
-        f"vendors.cmcom.tenants.acme.product_tokens: Value error, product token {token!r} is not a GUID; CM issues "
+        f"vendors.cmcom.tenants.acme.product_tokens: product token {token!r} is not a GUID; CM issues "
         "product tokens as GUIDs (e.g. 5a1c7b7e-2b2f-4a55-9c1d-1b2c3d4e5f60) and refuses any other with errorCode 103"
     )
 

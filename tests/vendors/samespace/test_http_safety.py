@@ -4,6 +4,10 @@ dead backend holds the virtual clock once, not once per call or loop iteration."
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -66,7 +70,7 @@ async def test_an_unresolvable_host_fails_fast_and_routes_fail(make_ss: SsFactor
 async def test_a_dead_backend_holds_the_clock_once_for_many_calls(
     make_ss: SsFactory, webhook_sink: WebhookSink
 ) -> None:
-    webhook_sink.respond_with(200, delay=0.5)  # accepts, then answers after the http step gave up
+    webhook_sink.respond_with(200, held=True)  # accepts, and answers only after the http step gave up
     ss = await make_ss(vendors=tenant(behaviour={"http_timeout": 0.2, "ring_seconds": 0.5}))
     url = webhook_sink.url_for("/slow")
     calls = []
@@ -74,7 +78,9 @@ async def test_a_dead_backend_holds_the_clock_once_for_many_calls(
         calls.append(await ss.start(call_step(next_step="h"), http("h", url), *ENDS))
         await ss.advance(1)
     await ss.idle()
-    assert len(webhook_sink.requests) == 1  # one real attempt, not ten
+    webhook_sink.release()
+    # one real attempt, not ten (on a loaded machine it may time out before the sink even reads it)
+    assert len(webhook_sink.requests) <= 1
     errors = [(await ss.metadata(c))["http"][0]["error"] for c in calls]
     assert errors[0] == "timed out after 0.2s"
     target = url.split("/slow")[0]
@@ -86,19 +92,20 @@ async def test_a_dead_backend_holds_the_clock_once_for_many_calls(
 async def test_calls_reaching_http_at_the_same_instant_send_together(
     make_ss: SsFactory, webhook_sink: WebhookSink
 ) -> None:
-    webhook_sink.respond_with(200, delay=0.5)  # slow, but within http_timeout
-    ss = await make_ss(vendors=tenant(behaviour={"http_parallel": 4}))
+    webhook_sink.respond_with(200, held=True)  # nothing is answered until the first four are in
+    ss = await make_ss(vendors=tenant(behaviour={"http_parallel": 4, "http_timeout": 25}))
     calls = [
         await ss.start(call_step(next_step="h"), http("h", webhook_sink.url_for("/lookup")), *ENDS) for _ in range(8)
     ]
-    await ss.idle()
+    idle = asyncio.ensure_future(ss.idle())
+    await webhook_sink.async_wait_for(path="/lookup", count=4, timeout=20)
+    assert len(webhook_sink.requests) == 4  # four at once, and the fifth waits for one of them to be answered
+    webhook_sink.release()
+    await idle
+    assert len(webhook_sink.requests) == 8
     for call_id in calls:
         meta = await ss.metadata(call_id)
         assert (played(meta)[-1], meta["http"][0]["status"], meta["http"][0]["latency_ms"]) == ("ok", 200, 0.0)
-    arrivals = [r.at for r in webhook_sink.wait_for(path="/lookup", count=8, timeout=5)]
-    # two rounds of four: each round's requests all arrive before any of them is answered (0.5 s later)
-    assert arrivals[3] - arrivals[0] < 0.5
-    assert arrivals[4] - arrivals[0] >= 0.5
 
 
 async def test_a_failing_target_is_tried_again_after_the_window(ss: Ss, webhook_sink: WebhookSink) -> None:
@@ -113,12 +120,56 @@ async def test_a_failing_target_is_tried_again_after_the_window(ss: Ss, webhook_
     assert again["http"][0]["error"].startswith("ConnectError: ")  # tried again: the window is over
 
 
-async def test_an_answer_clears_the_memo(ss: Ss, webhook_sink: WebhookSink) -> None:
-    webhook_sink.respond_with(200, delay=1.0, times=1)
-    await ss.control("PUT", "/behaviour", {"http_timeout": 0.2, "http_fail_fast": 5})
-    assert (await lookup(ss, webhook_sink.url_for("/x")))["http"][0]["error"] == "timed out after 0.2s"
+class _Ok(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class LateServer:
+    """A backend whose port is bound but not listening (connections are refused) until `start()`."""
+
+    def __init__(self) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok, bind_and_activate=False)
+        self._server.server_bind()
+        self.origin = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._server.server_activate()
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02})
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+        self._server.server_close()
+
+
+@pytest.fixture
+def late_server() -> Iterator[LateServer]:
+    server = LateServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+async def test_an_answer_clears_the_memo(ss: Ss, late_server: LateServer) -> None:
+    url = late_server.origin + "/x"
+    await ss.control("PUT", "/behaviour", {"http_timeout": 25, "http_fail_fast": 5})
+    assert (await lookup(ss, url))["http"][0]["error"].startswith("ConnectError: ")  # refused: marked unreachable
+    assert list((await ss.control("GET", "")).json()["unreachable"]) == [late_server.origin]
+    late_server.start()  # the backend comes up on the same port
     await ss.advance(5)
-    assert (await lookup(ss, webhook_sink.url_for("/x")))["http"][0]["status"] == 200
+    assert (await lookup(ss, url))["http"][0]["status"] == 200
     assert (await ss.control("GET", "")).json()["unreachable"] == {}
 
 

@@ -66,10 +66,11 @@ async def test_http_non_2xx_takes_the_fail_branch(make_ss: SsFactory, webhook_si
 
 
 async def test_http_timeout_takes_the_fail_branch(make_ss: SsFactory, webhook_sink: WebhookSink) -> None:
-    webhook_sink.respond_with(200, delay=1.0)
+    webhook_sink.respond_with(200, held=True)  # answered only after the step gave up
     ss = await http_ss(make_ss, http_timeout=0.2)
     call_id = await ss.start(*http_flow(webhook_sink.url + "/slow"))
     await ss.idle()
+    webhook_sink.release()
     meta = await ss.metadata(call_id)
     assert played(meta) == ["0", "pin", "look", "ko"]
     assert meta["http"][0]["error"] == "timed out after 0.2s"
@@ -123,11 +124,12 @@ async def test_http_outcome_without_a_route_hangs_up(make_ss: SsFactory, webhook
 
 
 async def test_a_hang_up_during_the_request_is_recorded_but_not_routed(ss: Ss, webhook_sink: WebhookSink) -> None:
-    webhook_sink.respond_with(200, delay=0.3)
+    webhook_sink.respond_with(200, held=True)
     call_id = await ss.start(call_step(next_step="h"), http("h", webhook_sink.url, success="ok"), play("ok"))
     advancing = asyncio.ensure_future(ss.advance(2 * RING))  # answers, then waits for the slow answer
     await webhook_sink.async_wait_for(None, timeout=2)  # the request is in flight
     await hands.hang_up(ss.emu, CLOUD, call_id)
+    webhook_sink.release()  # the answer comes after the hang-up
     await advancing
     meta = await ss.metadata(call_id)
     assert meta["end_reason"] == "hangup"

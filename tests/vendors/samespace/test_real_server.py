@@ -48,7 +48,7 @@ def test_a_slow_http_step_never_blocks_the_server(cxemu: CxemuHandle, webhook_si
     creds = cxemu.credentials("samespace")
     cloud, token = creds["cloud_id"], creds["auth_token"]
     auth = {"cloud_id": cloud, "auth_token": token}
-    webhook_sink.respond_with(200, delay=0.5)  # a slow backend
+    webhook_sink.respond_with(200, held=True)  # a slow backend: answers once released
     flow = [
         {"id": 0, "type": "call", "number": "15550007777", "next_step": "h"},
         {"id": "h", "type": "http", "url": webhook_sink.url_for("/slow"), "next_step": {"success": "bye"}},
@@ -64,6 +64,7 @@ def test_a_slow_http_step_never_blocks_the_server(cxemu: CxemuHandle, webhook_si
             assert during.status_code == 200
             assert (during.json()["call"]["status"], during.json()["call"]["current_step"]) == ("answered", "h")
             assert during.json()["call"]["http"] == []
+            webhook_sink.release()
             running.result(timeout=30)
         after = http.get(f"/api/public/v1/call/{call_id}", params=auth).json()["call"]
     assert [s["id"] for s in after["steps"]] == ["0", "h", "bye"]
