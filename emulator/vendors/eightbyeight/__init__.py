@@ -17,10 +17,17 @@ from emulator.vendors.eightbyeight.constants import API_PREFIX, CARD_ACTION_PREF
 
 def _new_state(emu: Emulator, tenant: str, ids: TenantIds) -> BaseModel:
     cfg: EightByEightConfig = emu.vendor_config(SLUG)
+    configured = tenant in cfg.tenants
     fresh = state.new_state(
-        tenant, ids, cfg.tenants.get(tenant), cfg.behaviour, default_target(emu, SLUG, tenant), cfg.default_webhook
+        tenant,
+        ids,
+        cfg.tenants.get(tenant),
+        cfg.behaviour,
+        default_target(emu, SLUG, tenant),
+        cfg.default_webhook,
+        open_ids=emu.settings.auth == "open" and not configured,
     )
-    fresh.provisioned = tenant in cfg.tenants
+    fresh.provisioned = configured
     return fresh
 
 
@@ -28,6 +35,7 @@ async def _provision(emu: Emulator, tenant: str) -> dict[str, Any]:
     async with emu.store.tenant(SLUG, tenant) as tx:
         tx.state.provisioned = True
         s: state.EightByEightState = tx.state
+        s.channel_open = s.queue_open = False  # the credentials name the channel and queues: they are the tenant's
         channel = next(iter(s.channels.values()), None)
         return {
             "apiKey": tenant,
