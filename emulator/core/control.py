@@ -407,7 +407,7 @@ def behaviour_route(emu: Emulator, plugin: VendorPlugin, spec: BehaviourSpec) ->
     async def put_behaviour(request: Request) -> Response:
         """Body: some fields of the vendor's behaviour model; the others stay. 200 with the whole behaviour."""
         tenant = request.path_params["tenant"]
-        if not emu.store.exists(plugin.slug, tenant):
+        if not emu.knows(plugin.slug, tenant):
             return error(404, "unknown_tenant", f"no {plugin.slug} tenant {tenant!r}")
         changes = await json_object(request)
         async with emu.store.tenant(plugin.slug, tenant) as tx:

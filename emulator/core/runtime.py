@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,15 @@ class Emulator:
     def vendor_config(self, slug: str) -> Any:
         """The validated `vendors.<slug>` section of the config (the vendor's config model, or a dict)."""
         return self._vendor_config[slug]
+
+    def knows(self, slug: str, tenant: str) -> bool:
+        """Whether a vendor's tenant has state or is configured (`vendors.<slug>.tenants`; a configured tenant
+        is built on first use), so the control plane may act on it."""
+        if self.store.exists(slug, tenant):
+            return True
+        cfg = self._vendor_config.get(slug)
+        tenants = cfg.get("tenants") if isinstance(cfg, dict) else getattr(cfg, "tenants", None)
+        return isinstance(tenants, Mapping) and tenant in tenants
 
     # -- commit path ----------------------------------------------------------------------------------
 

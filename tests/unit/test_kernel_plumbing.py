@@ -117,6 +117,18 @@ async def test_behaviour_of_an_unknown_tenant_or_vendor_is_a_json_404(client: ht
     assert r.json()["error"] == "not_found"
 
 
+async def test_behaviour_of_a_configured_tenant_works_before_its_first_request(make_app: AppFactory) -> None:
+    app, client = await make_app(vendors={"echo": {"tenants": {"cfg": {}}}})
+    emu = app.state.emulator
+    assert emu.knows("echo", "cfg")
+    assert not emu.store.exists("echo", "cfg")
+    r = await client.put("/_emulator/vendors/echo/tenants/cfg/behaviour", json={"ping_delay": 5})
+    assert (r.status_code, r.json()["ping_delay"]) == (200, 5)
+    assert not emu.knows("echo", "other")
+    r = await client.put("/_emulator/vendors/echo/tenants/other/behaviour", json={})
+    assert r.status_code == 404
+
+
 async def test_behaviour_reaches_the_vendor(make_app: AppFactory) -> None:
     app, client = await make_app()
     await client.post("/_emulator/tenants", json={"tenant": "t1"})
