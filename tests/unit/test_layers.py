@@ -59,11 +59,6 @@ KNOWN_VIOLATIONS: frozenset[tuple[str, str, str]] = frozenset(
     {
         # each vendor's `_contract` wrapper in its `__init__.py` (issue 12: the kernel owns the plugin glue)
         ("emulator/vendors/cmcom/__init__.py", "function-local import", "emulator.vendors.cmcom.contract"),
-        (
-            "emulator/vendors/eightbyeight/__init__.py",
-            "function-local import",
-            "emulator.vendors.eightbyeight.contract",
-        ),
         ("emulator/vendors/samespace/__init__.py", "function-local import", "emulator.vendors.samespace.contract"),
     }
 )

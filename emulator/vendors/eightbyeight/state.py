@@ -17,19 +17,23 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from emulator.core.ids import fmt_alnum, fmt_b64url22, fmt_sequence, fmt_uuid
+from emulator.core.ids import TenantIds, fmt_alnum, fmt_b64url22, fmt_sequence, fmt_uuid
+from emulator.core.runtime import Emulator
+from emulator.core.sink import default_target
 from emulator.core.store import Tx
 from emulator.vendors.eightbyeight import errors, views
 from emulator.vendors.eightbyeight.config import (
     DEFAULT_QUEUES,
     DEFAULT_WEBHOOK_URI,
     AgentBehaviour,
+    EightByEightConfig,
     QueueConfig,
     TenantConfig,
 )
 from emulator.vendors.eightbyeight.constants import (
     LEGACY_NOTIFICATION_VERSION,
     NOTIFICATION_VERSION,
+    SLUG,
     ConversationState,
 )
 from emulator.vendors.eightbyeight.models import (
@@ -254,6 +258,25 @@ def new_state(
         )
         state.channels[channel.id] = channel
     return state
+
+
+def tenant_state(emu: Emulator, tenant: str, ids: TenantIds) -> EightByEightState:
+    """The store's constructor: a configured tenant as configured, any other with the default world, its
+    default webhook to `--webhook-url` or the built-in sink; in `open` auth an unconfigured tenant's channel
+    and queue ids are open until its first requests name them."""
+    cfg: EightByEightConfig = emu.vendor_config(SLUG)
+    configured = tenant in cfg.tenants
+    fresh = new_state(
+        tenant,
+        ids,
+        cfg.tenants.get(tenant),
+        cfg.behaviour,
+        default_target(emu, SLUG, tenant),
+        cfg.default_webhook,
+        open_ids=emu.settings.auth == "open" and not configured,
+    )
+    fresh.provisioned = configured
+    return fresh
 
 
 # -- webhooks and channels --------------------------------------------------------------------------------
