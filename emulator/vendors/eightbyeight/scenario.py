@@ -22,12 +22,15 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
+from emulator.core.outbound import check_http_url
+from emulator.core.plugin import merge_behaviour
+from emulator.core.web import first_error
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, StepKind, Strict
 from emulator.vendors.eightbyeight import hands
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.actors import fill
-from emulator.vendors.eightbyeight.config import AgentBehaviour, QueueConfig, TenantConfig
+from emulator.vendors.eightbyeight.config import BEHAVIOUR, AgentBehaviour, QueueConfig, TenantConfig
 from emulator.vendors.eightbyeight.constants import API_PREFIX, NOTIFICATION_VERSION, SLUG
 from emulator.vendors.eightbyeight.errors import EightByEightError, problem_body
 from emulator.vendors.eightbyeight.events import v1_payloads
@@ -85,7 +88,7 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
     assert isinstance(setup, EightByEightSetup)
     uris = [setup.webhook, *(c.webhook for c in setup.channels if c.webhook)]
     for uri in uris:
-        if not uri.startswith(("http://", "https://")):
+        if check_http_url(uri) is not None:
             raise ScenarioError(f"webhook: {uri!r} is not an http(s) URL")
     cfg = TenantConfig(
         tenant_id=setup.tenant_id,
@@ -94,11 +97,11 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
         webhook_uri=setup.webhook,
         behaviour=setup.behaviour,
     )
-    async with ctx.emu.store.tenant(SLUG, ctx.tenant) as tx:
+    async with ctx.emu.store.of(SLUG, st.EightByEightState).tenant(ctx.tenant) as tx:
         tx.ids.counters.clear()  # ids as a configured tenant gets them: channel 1, webhook 1, ...
         fresh = st.new_state(ctx.tenant, tx.ids, cfg, setup.behaviour, None, True)
         fresh.provisioned = True
-        state: st.EightByEightState = tx.state
+        state = tx.state
         for name in type(fresh).model_fields:
             setattr(state, name, getattr(fresh, name))
         for hook in state.webhooks.values():
@@ -176,7 +179,7 @@ async def perform(ctx: ScenarioContext, action: Any, subject: str | None) -> Non
     if not conv_id:
         raise ScenarioError(f"{action.describe()}: which conversation? (set `conversation:` in a step)")
     try:
-        async with ctx.emu.store.tenant(SLUG, ctx.tenant, create=False) as tx:
+        async with ctx.emu.store.of(SLUG, st.EightByEightState).tenant(ctx.tenant, create=False) as tx:
             conv = st.get_conversation(tx.state, str(conv_id))
             if isinstance(action, AgentAction):
                 _agent(tx, conv, action)
@@ -233,16 +236,14 @@ class BehaviourStep(Strict):
         try:
             AgentBehaviour.model_validate(value)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise ValueError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+            raise ValueError(first_error(exc)) from None
         return value
 
 
 async def run_behaviour(ctx: ScenarioContext, step: Any) -> str | None:
     assert isinstance(step, BehaviourStep)
-    async with ctx.emu.store.tenant(SLUG, ctx.tenant) as tx:
-        merged = AgentBehaviour.model_validate({**tx.state.behaviour.model_dump(), **step.behaviour})
-        tx.state.behaviour = merged
+    async with ctx.emu.store.of(SLUG, st.EightByEightState).tenant(ctx.tenant) as tx:
+        merge_behaviour(BEHAVIOUR, tx.state, step.behaviour)
     return ", ".join(f"{k}={v}" for k, v in step.behaviour.items())
 
 
