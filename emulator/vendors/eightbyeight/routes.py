@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 from emulator.core.contracts import Body, Reply
 from emulator.core.runtime import Emulator
 from emulator.vendors.eightbyeight import assignment as asg
+from emulator.vendors.eightbyeight import channels as chan
 from emulator.vendors.eightbyeight import errors
 from emulator.vendors.eightbyeight import models as m
 from emulator.vendors.eightbyeight import results as r
@@ -97,8 +98,8 @@ async def list_webhooks(ctx: Ctx, request: Request) -> Response:
 )  # fmt: skip
 async def create_webhook(ctx: Ctx, request: Request) -> Response:
     async with ctx.session(request, m.WebhookRequest) as (tx, body):
-        hook = st.create_webhook(tx, body.name, body.uri, str(body.effective_version))
-        st.verify_webhook(tx, hook.uri, hook.version)
+        hook = chan.create_webhook(tx, body.name, body.uri, str(body.effective_version))
+        chan.verify_webhook(tx, hook.uri, hook.version)
     return hal(v.webhook_out(hook))
 
 
@@ -109,7 +110,7 @@ async def create_webhook(ctx: Ctx, request: Request) -> Response:
 )  # fmt: skip
 async def verify_webhook(ctx: Ctx, request: Request) -> Response:
     async with ctx.session(request, m.WebhookVerifyRequest) as (tx, body):
-        st.verify_webhook(tx, body.uri, body.version)
+        chan.verify_webhook(tx, body.uri, body.version)
     return Response(status_code=204)
 
 
@@ -120,7 +121,7 @@ async def verify_webhook(ctx: Ctx, request: Request) -> Response:
 )  # fmt: skip
 async def get_webhook(ctx: Ctx, request: Request) -> Response:
     state = await ctx.read(request)
-    return hal(v.webhook_out(st.get_webhook(state, request.path_params["webhookId"])))
+    return hal(v.webhook_out(chan.get_webhook(state, request.path_params["webhookId"])))
 
 
 @API.op(
@@ -131,7 +132,7 @@ async def get_webhook(ctx: Ctx, request: Request) -> Response:
 async def put_webhook(ctx: Ctx, request: Request) -> Response:
     async with ctx.session(request, m.WebhookRequest) as (tx, body):
         version = str(body.effective_version)
-        hook = st.replace_webhook(tx, request.path_params["webhookId"], body.name, body.uri, version)
+        hook = chan.replace_webhook(tx, request.path_params["webhookId"], body.name, body.uri, version)
     return hal(v.webhook_out(hook))
 
 
@@ -142,7 +143,7 @@ async def put_webhook(ctx: Ctx, request: Request) -> Response:
 )  # fmt: skip
 async def delete_webhook(ctx: Ctx, request: Request) -> Response:
     async with ctx.unit(request) as tx:
-        st.delete_webhook(tx, request.path_params["webhookId"])
+        chan.delete_webhook(tx, request.path_params["webhookId"])
     return Response(status_code=204)
 
 
@@ -180,7 +181,7 @@ async def list_channels(ctx: Ctx, request: Request) -> Response:
 async def create_channel(ctx: Ctx, request: Request) -> Response:
     async with ctx.session(request, m.ChannelRequest) as (tx, body):
         kind = str(body.type or "ChatAPI")
-        ch = st.create_channel(tx, body.name, kind, body.webHookId, body.routingOptions.id)
+        ch = chan.create_channel(tx, body.name, kind, body.webHookId, body.routingOptions.id)
     return hal(v.channel_out(ch))
 
 
@@ -191,7 +192,7 @@ async def create_channel(ctx: Ctx, request: Request) -> Response:
 )  # fmt: skip
 async def get_channel(ctx: Ctx, request: Request) -> Response:
     state = await ctx.read(request)
-    return hal(v.channel_out(st.get_channel(state, request.path_params["channelId"])))
+    return hal(v.channel_out(chan.get_channel(state, request.path_params["channelId"])))
 
 
 @API.op(
@@ -202,7 +203,7 @@ async def get_channel(ctx: Ctx, request: Request) -> Response:
 async def put_channel(ctx: Ctx, request: Request) -> Response:
     async with ctx.session(request, m.ChannelRequest) as (tx, body):
         channel_id = request.path_params["channelId"]
-        ch = st.replace_channel(tx, channel_id, body.name, body.webHookId, body.routingOptions.id)
+        ch = chan.replace_channel(tx, channel_id, body.name, body.webHookId, body.routingOptions.id)
     return hal(v.channel_out(ch))
 
 
@@ -212,7 +213,7 @@ async def put_channel(ctx: Ctx, request: Request) -> Response:
 )  # fmt: skip
 async def delete_channel(ctx: Ctx, request: Request) -> Response:
     async with ctx.unit(request) as tx:
-        st.delete_channel(tx, request.path_params["channelId"])
+        chan.delete_channel(tx, request.path_params["channelId"])
     return Response(status_code=204)
 
 

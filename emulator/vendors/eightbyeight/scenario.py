@@ -27,6 +27,7 @@ from emulator.core.plugin import merge_behaviour
 from emulator.core.web import first_error
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, StepKind, Strict
+from emulator.vendors.eightbyeight import channels as chan
 from emulator.vendors.eightbyeight import hands
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.actors import fill
@@ -111,10 +112,10 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
                 raise ScenarioError(f"channels: {ch.name}: no queue {ch.queue!r} in setup.queues")
             hook_id = next(iter(state.webhooks), None)
             if ch.webhook:
-                hook_id = st.create_webhook(tx, f"{ch.name} hook", ch.webhook, setup.webhook_version).id
+                hook_id = chan.create_webhook(tx, f"{ch.name} hook", ch.webhook, setup.webhook_version).id
             if hook_id is None:
                 raise ScenarioError("channels: there is no webhook (setup.queues is empty)")
-            channel = st.create_channel(tx, ch.name, "ChatAPI", hook_id, ch.queue)
+            channel = chan.create_channel(tx, ch.name, "ChatAPI", hook_id, ch.queue)
             if ch.id is not None and ch.id != channel.id:
                 del state.channels[channel.id]
                 channel.id = ch.id
