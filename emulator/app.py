@@ -3,7 +3,7 @@
 `create_app` builds the `Emulator` and the `ScenarioManager` (`app.state.emulator`, `app.state.scenarios`),
 owns their lifespan, wraps every vendor route in `vendor_endpoint` (unless the vendor already did) and
 mounts the control plane with the scenario endpoints. `control_contract()` is the control plane's OpenAPI
-document: the operations of `core.control` and of `scenarios.control`.
+document: the operations of `core.control`, `scenarios.control` and `core.sink`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from emulator.vendors import VENDORS
 
 def control_contract() -> dict[str, Any]:
     """The control plane's OpenAPI 3.1 document (`contracts/control-plane.openapi.yaml`)."""
-    return control.API.openapi(scenario_control.API)
+    return control.API.openapi(scenario_control.API, sink.API)
 
 
 def load_plugins(settings: Settings) -> list[VendorPlugin]:

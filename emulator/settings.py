@@ -15,11 +15,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from emulator.core.chaos import ChaosConfig
 from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.errors import ConfigError
 from emulator.core.outbound import check_http_url
 from emulator.core.web import first_loc
-from emulator.core.webhooks import ChaosConfig
 
 ENV_PREFIX = "CXEMU_"
 
@@ -63,6 +63,9 @@ class Settings(BaseModel):
     webhook_concurrency: int = Field(256, ge=1, le=10_000, description="webhook requests in flight at once")
     webhook_allow_hosts: tuple[str, ...] | None = Field(
         None, description="if set, webhooks only go to these host names (for shared demo sandboxes)"
+    )
+    webhook_tls_verify: bool = Field(
+        True, description="verify the TLS certificates of https webhook targets (false: accept self-signed ones)"
     )
     drain_timeout: float = Field(5.0, ge=0, description="seconds a shutdown spends delivering what is pending")
     plugins: tuple[str, ...] = Field((), description="extra vendor plugins as `module:attribute`")

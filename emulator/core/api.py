@@ -23,6 +23,7 @@ document shows full paths, the routes are relative to the mount. Several `Api`s 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -58,6 +59,9 @@ def route(path: str, handlers: Mapping[str, Endpoint], *, wrap: Callable[[Endpoi
         setattr(dispatch, WRAPPED, True)
     return Route(path, dispatch, methods=list(table))
 
+
+CONVERTOR = re.compile(r"\{(\w+):\w+\}")
+"""A path parameter with a Starlette convertor, e.g. `{path:path}`."""
 
 WRAPPED = "__cxemu_wrapped__"
 """Attribute set on an endpoint that is already wrapped by `plugin.vendor_endpoint` (never wrap twice)."""
@@ -108,12 +112,13 @@ class Api(Generic[C]):
         description: str = "",
         tags: Sequence[str] | None = None,
     ) -> Callable[[Handler[C]], Handler[C]]:
-        """Declare `handler` as `method path`; `path` is relative to the mount."""
+        """Declare `handler` as `method path`; `path` is relative to the mount and may use a Starlette
+        convertor (`{path:path}`), which the contract shows as a plain parameter (`{path}`)."""
 
         def register(handler: Handler[C]) -> Handler[C]:
             operation = Operation(
                 method.upper(),
-                self.mount + path,
+                self.mount + CONVERTOR.sub(r"{\1}", path),
                 operation_id,
                 summary,
                 responses,

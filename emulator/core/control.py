@@ -3,7 +3,7 @@
 | method and path | what it does |
 |---|---|
 | `GET /health` | liveness, version, vendors, clock mode |
-| `POST /reset?vendor=&tenant=` | drop state, timers, deliveries and journal of the matching tenants |
+| `POST /reset?vendor=&tenant=` | drop state, timers, deliveries, journal (and `reset_hooks`: the sink) |
 | `GET /state`, `POST /state` | snapshot as JSON; restore one |
 | `GET /clock`, `POST /clock/advance`, `POST /clock/run-until-idle` | read and move the (virtual) clock |
 | `GET /requests` | the inbound request journal (filters: vendor, tenant, method, path prefix, status, limit) |
@@ -35,6 +35,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from emulator import __version__
 from emulator.core.api import Api
+from emulator.core.chaos import ChaosConfig
 from emulator.core.clock import SchedulerRunaway, iso
 from emulator.core.contracts import Body, Param, Reply
 from emulator.core.control_models import (
@@ -58,7 +59,7 @@ from emulator.core.delivery import DeliveriesOut, DeliveryOut
 from emulator.core.plugin import BehaviourSpec, VendorPlugin, merge_behaviour
 from emulator.core.runtime import Emulator
 from emulator.core.web import ErrorOut, error, guarded, json_body, json_object, q_bool, q_float, q_int, reply
-from emulator.core.webhooks import ChaosConfig, DeliveryFilter
+from emulator.core.webhooks import DeliveryFilter
 
 # -- the operations ---------------------------------------------------------------------------------------
 

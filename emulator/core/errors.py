@@ -31,10 +31,5 @@ class NotFound(EmulatorError):
     code = "not_found"
 
 
-class Unauthorized(EmulatorError):
-    status_code = 401
-    code = "unauthorized"
-
-
 class ConfigError(ValueError):
     """Bad settings or config file; the message names the field at fault."""

@@ -13,7 +13,9 @@ client several times more (shared/peers-bench). This one does just what delivery
 - one timeout per request on the loop's timer (no extra task);
 - a request on a reused connection that the server had already closed (no byte of answer arrived) is sent
   once more on a fresh connection, as other clients do;
-- https through the default SSL context.
+- https through the default SSL context (certificates and host names verified), or, with
+  `verify_tls=False` (the `webhook_tls_verify` setting), one that accepts any certificate (self-signed
+  local receivers).
 """
 
 from __future__ import annotations
@@ -169,12 +171,14 @@ class _Conn(asyncio.Protocol):
 class HttpClient:
     """Pooled keep-alive POSTs; see the module docstring."""
 
-    def __init__(self, *, limit: int = 256, excerpt: int = 512, user_agent: str = "cxemu") -> None:
+    def __init__(
+        self, *, limit: int = 256, excerpt: int = 512, user_agent: str = "cxemu", verify_tls: bool = True
+    ) -> None:
         self.limit = limit
+        self.verify_tls = verify_tls
         self.excerpt = excerpt
         self.user_agent = user_agent
         self._idle: dict[tuple[str, str, int], list[_Conn]] = {}
-        self._open = 0
         self._slots: asyncio.Semaphore | None = None
         self._targets: dict[str, _Target] = {}
         self._ssl: ssl.SSLContext | None = None
@@ -205,14 +209,18 @@ class HttpClient:
     async def _connect(self, t: _Target) -> _Conn:
         loop = asyncio.get_running_loop()
         if t.scheme == "https" and self._ssl is None:
-            self._ssl = ssl.create_default_context()
+            self._ssl = _ssl_context(self.verify_tls)
         try:
             _, conn = await loop.create_connection(
                 lambda: _Conn(self.excerpt), t.host, t.port, ssl=self._ssl if t.scheme == "https" else None
             )
+        except ssl.SSLCertVerificationError as exc:
+            raise HttpError(
+                f"cannot connect to {t.host}:{t.port}: TLS certificate not accepted: {exc.verify_message} "
+                "(webhook_tls_verify: false accepts self-signed certificates)"
+            ) from None
         except OSError as exc:
             raise HttpError(f"cannot connect to {t.host}:{t.port}: {exc.strerror or exc}") from None
-        self._open += 1
         self._conns.add(conn)
         conn.lost.add_done_callback(lambda _: self._conns.discard(conn))
         return conn
@@ -222,7 +230,6 @@ class HttpClient:
             self._idle.setdefault(key, []).append(conn)
         else:
             conn.close()
-            self._open -= 1
 
     async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
         """POST `body`; raises `HttpError` (including on timeout) when no answer could be had."""
@@ -243,7 +250,6 @@ class HttpClient:
                 reused = bool(idle)
                 conn = idle.pop() if idle else None
                 if conn is not None and conn.closed:
-                    self._open -= 1
                     conn, reused = None, False
                 if conn is None:
                     conn = await asyncio.wait_for(self._connect(t), max(0.001, deadline - loop.time()))
@@ -274,6 +280,14 @@ class HttpClient:
             conn.close()
         if conns:
             await asyncio.wait([c.lost for c in conns], timeout=2.0)
+
+
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _expire(waiter: asyncio.Future[Answer], timeout: float) -> None:

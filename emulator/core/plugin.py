@@ -16,7 +16,8 @@ The kernel also owns what every vendor used to copy:
   (`Store.provisioned`) and returns `credentials(emu, tx)`; the older `provision` hook still wins when set;
 - behaviour: with `behaviour=BehaviourSpec(Model, "attr")` the kernel serves
   `PUT /_emulator/vendors/<slug>/tenants/<tenant>/behaviour` (a partial merge, validated) and scenarios get a
-  generic `behaviour:` step, both through `merge_behaviour`.
+  generic `behaviour:` step, both through `merge_behaviour` (which calls the spec's `on_change` hook, if any, after a
+  successful merge).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class BehaviourSpec:
 
     model: type[BaseModel]
     attr: str = "behaviour"
+    on_change: Callable[[Any], None] | None = None
+    """Called with the tenant's state after a merge succeeds (e.g. to forget what the old values decided)."""
 
 
 Credentials = Callable[["Emulator", Tx[Any]], dict[str, Any]]
@@ -169,4 +172,6 @@ def merge_behaviour(spec: BehaviourSpec, state: BaseModel, changes: Mapping[str,
     current: BaseModel = getattr(state, spec.attr)
     merged = spec.model.model_validate({**current.model_dump(), **changes})
     setattr(state, spec.attr, merged)
+    if spec.on_change is not None:
+        spec.on_change(state)
     return merged

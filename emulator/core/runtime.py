@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,9 @@ LOG = logging.getLogger(__name__)
 
 SNAPSHOT_VERSION = 1
 
+ResetHook = Callable[[str | None, str | None], None]
+"""`hook(vendor, tenant)`: forget what belongs to the matching tenants (None matches every one)."""
+
 
 class Emulator:
     """Kernel services plus the vendor plugins; see the module docstring."""
@@ -48,6 +51,7 @@ class Emulator:
             log_size=settings.delivery_log_size,
             max_concurrency=settings.webhook_concurrency,
             allow_hosts=settings.webhook_allow_hosts,
+            verify_tls=settings.webhook_tls_verify,
         )
         self.dispatcher.set_chaos(settings.chaos)
         self.plugins: dict[str, VendorPlugin] = {}
@@ -56,6 +60,8 @@ class Emulator:
             self._add(plugin)
         self.store.on_commit(self._commit)
         self.bus.subscribe(self._to_vendor)
+        self.reset_hooks: list[ResetHook] = []
+        """Told of every `reset(vendor, tenant)` after the kernel's own (the sink forgets what it received)."""
         self.started = False
 
     # -- plugins --------------------------------------------------------------------------------------
@@ -166,12 +172,15 @@ class Emulator:
     # -- reset, snapshot, restore ---------------------------------------------------------------------
 
     def reset(self, vendor: str | None = None, tenant: str | None = None) -> list[tuple[str, str]]:
-        """Drop the matching tenants' state, timers, deliveries and journal entries."""
+        """Drop the matching tenants' state, timers, deliveries and journal entries (None matches all), then
+        run the `reset_hooks`."""
         dropped = self.store.reset(vendor, tenant)
         self.scheduler.cancel_tagged(vendor, tenant)
         self.dispatcher.reset(vendor, tenant)
         if self.journal is not None:
             self.journal.reset(vendor, tenant)
+        for hook in self.reset_hooks:
+            hook(vendor, tenant)
         return dropped
 
     def snapshot(self) -> dict[str, Any]:

@@ -13,6 +13,11 @@
   settings give byte-identical REST and webhook bodies.
 - Records: every request under `/_emulator/sink/...` (method, path, query, headers, the first
   `BODY_BYTES` of the body, its size, clock time), the newest `settings.sink_size` of them.
+  `POST /_emulator/reset?vendor=&tenant=` forgets the matching tenants' records too (all of them, those
+  outside any vendor's path included, when no filter is given).
+- Allow-list: the sink's URLs are exempt from `webhook_allow_hosts` (the dispatcher's `own` prefixes). The
+  list keeps webhooks from reaching other hosts; a URL under the sink's prefix names this server's own host
+  and port, so whatever its path, the request lands here.
 
 | method and path | what it does |
 |---|---|
@@ -24,8 +29,8 @@
 [1] filters `vendor`, `tenant`, `method`, `path` (prefix), `limit` (default 100), `body` (false: no bodies);
 an unknown or bad filter is 400.
 
-`OPERATIONS` describes these routes for the control plane's contract; `routes(emu)` serves them under the
-`/_emulator` mount.
+Each route is declared once on `API` (`core.api`, bound to the `Sink`): `routes(emu)` serves them under the
+`/_emulator` mount and `app.control_contract` puts them in the control plane's contract (tag `sink`).
 """
 
 from __future__ import annotations
@@ -41,12 +46,15 @@ from urllib.parse import quote, unquote
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
+from emulator import __version__
+from emulator.core.api import Api
 from emulator.core.clock import Clock, iso
-from emulator.core.contracts import Body, Operation, Param, Reply
+from emulator.core.contracts import Body, Param, Reply
 from emulator.core.httpclient import Answer
 from emulator.core.runtime import Emulator
+from emulator.core.web import ErrorOut, error, q_bool, q_int, reply
 
 PREFIX = "/_emulator/sink"
 BODY_BYTES = 64 * 1024
@@ -125,7 +133,8 @@ class Sink:
         self.clock = clock
         self.base_url = base_url
         self.listening = False
-        self.vendors = frozenset(vendors)
+        self.vendors = tuple(vendors)
+        """The vendor slugs, in the server's order (a path's first segment names one of them)."""
         self.size = size
         self._items: deque[SinkRequest] = deque(maxlen=size)
         self._seq = 0
@@ -170,12 +179,21 @@ class Sink:
         self._items = deque(kept, maxlen=self.size)
         return cleared
 
+    def reset(self, vendor: str | None, tenant: str | None) -> None:
+        """Forget what the matching tenants received (`POST /_emulator/reset`; None matches every one)."""
+        if vendor is None and tenant is None:
+            self._items.clear()
+        else:
+            self.clear(SinkFilter(vendor=vendor, tenant=tenant))
+
     async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
         """A delivery to the sink while no socket listens: received here, as the HTTP route would."""
         path, _, query = url[len(self.base_url) :].partition("?")
         sent = {"host": self.base_url.split("://", 1)[1], "content-length": str(len(body)), **headers}
         received = self.receive("POST", path, query, sent, body, len(body))
-        return Answer(status=200, excerpt=json.dumps({"received": received}).encode(), keep_alive=True)
+        return Answer(
+            status=200, excerpt=json.dumps({"received": received}, separators=(",", ":")).encode(), keep_alive=True
+        )
 
 
 _SINKS: weakref.WeakKeyDictionary[Emulator, Sink] = weakref.WeakKeyDictionary()
@@ -197,6 +215,8 @@ def sink_for(emu: Emulator) -> Sink:
         base = f"http://{_loopback(emu.settings.host)}:{emu.settings.port}"
         sink = _SINKS[emu] = Sink(emu.clock, size=emu.settings.sink_size, base_url=base, vendors=emu.plugins)
         emu.dispatcher.route_in_process(f"{base}{PREFIX}/", sink.post)
+        emu.dispatcher.own(f"{base}{PREFIX}/")
+        emu.reset_hooks.append(sink.reset)
     return sink
 
 
@@ -206,7 +226,9 @@ def listening(emu: Emulator, host: str, port: int) -> str:
     Returns the sink's base URL."""
     sink = sink_for(emu)
     emu.dispatcher.route_in_process(f"{sink.base_url}{PREFIX}/", None)
+    emu.dispatcher.own(f"{sink.base_url}{PREFIX}/", owned=False)
     sink.base_url = f"http://{_loopback(host)}:{port}"
+    emu.dispatcher.own(f"{sink.base_url}{PREFIX}/")
     sink.listening = True
     return sink.base_url
 
@@ -218,92 +240,7 @@ def default_target(emu: Emulator, vendor: str, tenant: str) -> str:
 
 # -- routes -----------------------------------------------------------------------------------------------
 
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status)
-
-
-def _filter(emu: Emulator, request: Request, path: str | None) -> tuple[SinkFilter, int, bool]:
-    """The query's filters; raises ValueError naming the first bad one."""
-    p = request.query_params
-    unknown = sorted(set(p) - FILTERS)
-    if unknown:
-        raise ValueError(f"{unknown[0]}: unknown filter (use {', '.join(sorted(FILTERS))})")
-    vendor = p.get("vendor") or None
-    if vendor is not None and vendor not in emu.plugins:
-        raise ValueError(f"vendor: no vendor {vendor!r} (one of {', '.join(emu.plugins)})")
-    method = (p.get("method") or "").upper() or None
-    if method is not None and method not in RECEIVE_METHODS:
-        raise ValueError(f"method: must be one of {', '.join(RECEIVE_METHODS)}")
-    prefix = p.get("path") or None
-    if prefix is not None and not prefix.startswith("/"):
-        prefix = f"{PREFIX}/{prefix}"
-    if path is not None:
-        if prefix is not None and not prefix.startswith(path):
-            raise ValueError(f"path: {prefix!r} is not under {path!r}")
-        prefix = prefix or path
-    size = sink_for(emu).size
-    raw_limit = p.get("limit")
-    try:
-        limit = min(DEFAULT_LIMIT, size) if raw_limit is None else int(raw_limit)
-    except ValueError:
-        raise ValueError("limit: must be an integer") from None
-    if not 1 <= limit <= size:
-        raise ValueError(f"limit: must be between 1 and {size}")
-    raw_body = (p.get("body") or "true").lower()
-    if raw_body not in ("true", "false", "1", "0"):
-        raise ValueError("body: must be true or false")
-    match = SinkFilter(vendor=vendor, tenant=p.get("tenant") or None, method=method, path=prefix)
-    return match, limit, raw_body in ("true", "1")
-
-
-def routes(emu: Emulator) -> list[BaseRoute]:
-    """The sink's routes, relative to the `/_emulator` mount."""
-    sink = sink_for(emu)
-
-    async def listing(request: Request, path: str | None) -> Response:
-        try:
-            match, limit, with_body = _filter(emu, request, path)
-        except ValueError as exc:
-            return _error(400, "invalid_request", str(exc))
-        if request.method == "DELETE":
-            return JSONResponse({"cleared": sink.clear(match)})
-        found, total = sink.query(match, limit)
-        return JSONResponse({"requests": [r.to_json(with_body=with_body) for r in found], "total": total})
-
-    async def everything(request: Request) -> Response:
-        """Query `vendor`, `tenant`, `method`, `path` (prefix), `limit`, `body`: what the sink received."""
-        return await listing(request, None)
-
-    async def at_path(request: Request) -> Response:
-        """Receive (POST, PUT, PATCH), list (GET) or forget (DELETE) the requests under this path."""
-        raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
-        if request.method in RECEIVE_METHODS:
-            body, size = bytearray(), 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                if len(body) < BODY_BYTES:
-                    body += chunk[: BODY_BYTES - len(body)]
-            query = request.url.query
-            received = sink.receive(request.method, raw_path, query, request.headers, bytes(body), size)
-            return JSONResponse({"received": received})
-        return await listing(request, unquote(raw_path).rstrip("/"))
-
-    async def one(request: Request) -> Response:
-        """One received request, with its body."""
-        found = sink.get(request.path_params["request_id"])
-        if found is None:
-            return _error(404, "unknown_sink_request", f"no sink request {request.path_params['request_id']!r}")
-        return JSONResponse(found.to_json())
-
-    return [
-        Route("/sink", everything, methods=["GET", "DELETE"]),
-        Route("/sink/{path:path}", at_path, methods=["GET", "DELETE", *RECEIVE_METHODS]),
-        Route("/sink-requests/{request_id}", one, methods=["GET"]),
-    ]
-
-
-# -- contract ---------------------------------------------------------------------------------------------
+API: Api[Sink] = Api("sink", __version__, "", mount="/_emulator", tags=["sink"])
 
 
 class SinkRequestOut(BaseModel):
@@ -334,64 +271,165 @@ class SinkClearedOut(BaseModel):
     cleared: int
 
 
-class SinkErrorOut(BaseModel):
-    error: str
-    message: str
+ANY_CASE = "^(?:" + "|".join("".join(f"[{c}{c.lower()}]" for c in m) for m in RECEIVE_METHODS) + ")?$"
+"""The `method` filter's values: a receiving method in any case (empty: no filter)."""
 
 
 def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> Param:
     return Param(name, "query", schema or {"type": "string"}, description=description)
 
 
-_FILTER_PARAMS = (
+FILTER_PARAMS = (
     _q("vendor", "vendor slug (the first path segment)"),
     _q("tenant", "tenant (the second path segment)"),
-    _q("method", "HTTP method", {"type": "string", "enum": list(RECEIVE_METHODS)}),
+    _q("method", f"HTTP method: {', '.join(RECEIVE_METHODS)} (any case)", {"type": "string", "pattern": ANY_CASE}),
     _q("path", "path prefix (absolute, or relative to /_emulator/sink)"),
     _q("limit", "newest N", {"type": "integer", "minimum": 1, "maximum": 100_000}),
     _q("body", "include bodies", {"type": "boolean"}),
 )
-_BAD = Reply("bad filter", SinkErrorOut)
-_PATH = Param("path", "path", required=True, description="any path under /_emulator/sink, e.g. `cmcom/acme`")
-_TAG = ("sink",)
-
-
-_LISTED = {200: Reply("received, newest first", SinkRequestsOut), 400: _BAD}
-_CLEARED = {200: Reply("how many were forgotten", SinkClearedOut), 400: _BAD}
-
-
-def _read(method: str, op_id: str, summary: str, replies: Mapping[int, Reply], *, at_path: bool) -> Operation:
-    where, params = (f"{PREFIX}/{{path}}", [_PATH, *_FILTER_PARAMS]) if at_path else (PREFIX, list(_FILTER_PARAMS))
-    return Operation(method, where, op_id, summary, replies, _TAG, params=params)
-
-
-def _receive(method: str) -> Operation:
-    return Operation(
-        method,
-        f"{PREFIX}/{{path}}",
-        f"sinkReceive{method.title()}",
-        "Receive a webhook: record it and answer 200",
-        {200: Reply("recorded", SinkReceivedOut)},
-        _TAG,
-        params=[_PATH],
-        body=Body(schema={}, required=False),
-    )
-
-
-OPERATIONS: tuple[Operation, ...] = (
-    _read("GET", "listSinkRequests", "What the built-in webhook sink received", _LISTED, at_path=False),
-    _read("DELETE", "clearSink", "Forget what the sink received", _CLEARED, at_path=False),
-    _read("GET", "listSinkRequestsAt", "What the sink received under one path", _LISTED, at_path=True),
-    _read("DELETE", "clearSinkAt", "Forget what the sink received under one path", _CLEARED, at_path=True),
-    *(_receive(m) for m in RECEIVE_METHODS),
-    Operation(
-        "GET",
-        "/_emulator/sink-requests/{request_id}",
-        "getSinkRequest",
-        "One request the sink received",
-        {200: Reply("received", SinkRequestOut), 404: Reply("no such request", SinkErrorOut)},
-        _TAG,
-        params=[Param("request_id", "path", required=True, description="an id from the listing")],
-    ),
+PATH = Param(
+    "path",
+    "path",
+    {"type": "string", "pattern": "^[^\\n]*$"},
+    required=True,
+    description="any path under /_emulator/sink, e.g. `cmcom/acme` (no line break: that is a 404)",
 )
-"""The sink's routes, for the control plane's contract."""
+BAD = Reply("bad filter", ErrorOut)
+NO_ROUTE = {404: Reply("the path has a line break (no route takes it)", ErrorOut)}
+LISTED = {200: Reply("received, newest first", SinkRequestsOut), 400: BAD}
+CLEARED = {200: Reply("how many were forgotten", SinkClearedOut), 400: BAD}
+
+
+def _filter(sink: Sink, request: Request, path: str | None) -> tuple[SinkFilter, int, bool]:
+    """The query's filters; raises ValueError naming the first bad one."""
+    p = request.query_params
+    unknown = sorted(set(p) - FILTERS)
+    if unknown:
+        raise ValueError(f"{unknown[0]}: unknown filter (use {', '.join(sorted(FILTERS))})")
+    vendor = p.get("vendor") or None
+    if vendor is not None and vendor not in sink.vendors:
+        raise ValueError(f"vendor: no vendor {vendor!r} (one of {', '.join(sink.vendors)})")
+    method = (p.get("method") or "").upper() or None
+    if method is not None and method not in RECEIVE_METHODS:
+        raise ValueError(f"method: must be one of {', '.join(RECEIVE_METHODS)}")
+    prefix = p.get("path") or None
+    if prefix is not None and not prefix.startswith("/"):
+        prefix = f"{PREFIX}/{prefix}"
+    if path is not None:
+        if prefix is not None and not prefix.startswith(path):
+            raise ValueError(f"path: {prefix!r} is not under {path!r}")
+        prefix = prefix or path
+    limit = q_int(request, "limit", min(DEFAULT_LIMIT, sink.size), 1, sink.size) or DEFAULT_LIMIT
+    with_body = q_bool(request, "body", True)
+    match = SinkFilter(vendor=vendor, tenant=p.get("tenant") or None, method=method, path=prefix)
+    return match, limit, with_body
+
+
+def _raw_path(request: Request) -> str:
+    raw: bytes = request.scope.get("raw_path", b"")
+    return raw.decode("latin-1") or request.url.path
+
+
+def _under(request: Request) -> str:
+    """The absolute path a `/sink/{path}` request names (the listing's prefix)."""
+    return unquote(_raw_path(request)).rstrip("/")
+
+
+async def _list(sink: Sink, request: Request, path: str | None) -> Response:
+    try:
+        match, limit, with_body = _filter(sink, request, path)
+    except ValueError as exc:
+        return error(400, "invalid_request", str(exc))
+    found, total = sink.query(match, limit)
+    return JSONResponse({"requests": [r.to_json(with_body=with_body) for r in found], "total": total})
+
+
+async def _clear(sink: Sink, request: Request, path: str | None) -> Response:
+    try:
+        match, _, _ = _filter(sink, request, path)
+    except ValueError as exc:
+        return error(400, "invalid_request", str(exc))
+    return reply(SinkClearedOut(cleared=sink.clear(match)))
+
+
+@API.op("GET", "/sink", "listSinkRequests", "What the built-in webhook sink received", LISTED, params=FILTER_PARAMS)
+async def list_all(sink: Sink, request: Request) -> Response:
+    """Query `vendor`, `tenant`, `method`, `path` (prefix), `limit`, `body`: what the sink received."""
+    return await _list(sink, request, None)
+
+
+@API.op("DELETE", "/sink", "clearSink", "Forget what the sink received", CLEARED, params=FILTER_PARAMS)
+async def clear_all(sink: Sink, request: Request) -> Response:
+    """The same filters as the listing: forget the matching requests."""
+    return await _clear(sink, request, None)
+
+
+@API.op(
+    "GET",
+    "/sink/{path:path}",
+    "listSinkRequestsAt",
+    "What the sink received under one path",
+    {**LISTED, **NO_ROUTE},
+    params=[PATH, *FILTER_PARAMS],
+)
+async def list_at(sink: Sink, request: Request) -> Response:
+    """What the sink received under this path (the listing's filters apply too)."""
+    return await _list(sink, request, _under(request))
+
+
+@API.op(
+    "DELETE",
+    "/sink/{path:path}",
+    "clearSinkAt",
+    "Forget what the sink received under one path",
+    {**CLEARED, **NO_ROUTE},
+    params=[PATH, *FILTER_PARAMS],
+)
+async def clear_at(sink: Sink, request: Request) -> Response:
+    """Forget what the sink received under this path."""
+    return await _clear(sink, request, _under(request))
+
+
+async def receive(sink: Sink, request: Request) -> Response:
+    """Receive a webhook: record the request (its body cut to `BODY_BYTES`) and answer 200."""
+    body, size = bytearray(), 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if len(body) < BODY_BYTES:
+            body += chunk[: BODY_BYTES - len(body)]
+    received = sink.receive(request.method, _raw_path(request), request.url.query, request.headers, bytes(body), size)
+    return reply(SinkReceivedOut(received=received))
+
+
+for _method in RECEIVE_METHODS:
+    API.op(
+        _method,
+        "/sink/{path:path}",
+        f"sinkReceive{_method.title()}",
+        "Receive a webhook: record it and answer 200",
+        {200: Reply("recorded", SinkReceivedOut), **NO_ROUTE},
+        params=[PATH],
+        body=Body(schema={}, required=False),
+    )(receive)
+
+
+@API.op(
+    "GET",
+    "/sink-requests/{request_id}",
+    "getSinkRequest",
+    "One request the sink received",
+    {200: Reply("received", SinkRequestOut), 404: Reply("no such request", ErrorOut)},
+    params=[Param("request_id", "path", required=True, description="an id from the listing")],
+)
+async def one(sink: Sink, request: Request) -> Response:
+    """One received request, with its body."""
+    request_id = request.path_params["request_id"]
+    found = sink.get(request_id)
+    if found is None:
+        return error(404, "unknown_sink_request", f"no sink request {request_id!r}")
+    return JSONResponse(found.to_json())
+
+
+def routes(emu: Emulator) -> list[BaseRoute]:
+    """The sink's routes, relative to the `/_emulator` mount (the sink is made now, before any delivery)."""
+    return API.routes(sink_for(emu))

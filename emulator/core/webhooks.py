@@ -9,12 +9,13 @@
   header hook builds headers per attempt (and may sign: it then runs in a worker thread, off the loop).
 - Every attempt is logged (URL, headers, body, status, response excerpt, latency, error); callers can
   wait for a matching delivery, redeliver one, and inject seeded chaos (duplicate, reorder within a
-  window, delay, drop the first attempt, receiver timeout) whose decisions depend only on the seed and
-  the event id.
+  window, delay, drop the first attempt, receiver timeout; `core.chaos`) whose decisions depend only on the
+  seed and the event id.
 - Pending deliveries are part of the snapshot, so a graceful shutdown persists what it cannot deliver.
 - Hooks: `attempt_listeners` are told of every attempt once its outcome is decided (the console line,
   `core.console`); `route_in_process` hands URLs under a prefix to a local function instead of the network
-  (the built-in sink of an app that runs with no socket listening, `core.sink`).
+  (the built-in sink of an app that runs with no socket listening, `core.sink`); `own` exempts URLs under a
+  prefix of this server's own (the sink) from the `webhook_allow_hosts` allow-list.
 """
 
 from __future__ import annotations
@@ -28,14 +29,13 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from emulator.core import chaos
+from emulator.core.chaos import ChaosConfig
 from emulator.core.clock import Scheduler, Timer, wall_monotonic
 from emulator.core.delivery import Attempt as Attempt
 from emulator.core.delivery import Delivery as Delivery
 from emulator.core.delivery import SnapshotDeliveries
 from emulator.core.httpclient import Answer, HttpClient, HttpError
-from emulator.core.ids import global_random
 from emulator.core.offload import Offload
 from emulator.core.outbound import check_http_url
 from emulator.core.store import Outbound
@@ -102,31 +102,6 @@ class WebhookPolicy:
         return self.retry_ladder if own is None else own
 
 
-class ChaosConfig(BaseModel):
-    """Seeded faults injected into deliveries, to test how robust a receiver is.
-
-    Probabilities are 0..1 and decided per delivery from the seed and its event id, so the same seed and
-    the same events give the same faults.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    duplicate: float = Field(0.0, ge=0, le=1, description="deliver a successful event a second time")
-    drop_first: float = Field(0.0, ge=0, le=1, description="drop the first attempt (never sent), forcing a retry")
-    delay: float = Field(0.0, ge=0, le=1, description="hold the delivery back by `delay_seconds`")
-    delay_seconds: float = Field(5.0, ge=0, le=3600)
-    reorder_window: float = Field(
-        0.0, ge=0, le=3600, description="hold each delivery up to this many seconds, so a subject's events may swap"
-    )
-    timeout: float = Field(0.0, ge=0, le=1, description="treat the first attempt as a receiver timeout")
-    vendor: str | None = Field(None, description="only deliveries of this vendor (default all)")
-    tenant: str | None = Field(None, description="only deliveries of this tenant (default all)")
-
-    @property
-    def active(self) -> bool:
-        return any((self.duplicate, self.drop_first, self.delay, self.reorder_window, self.timeout))
-
-
 @dataclass(frozen=True)
 class DeliveryFilter:
     vendor: str | None = None
@@ -166,6 +141,7 @@ class WebhookDispatcher:
         max_concurrency: int = 256,
         allow_hosts: Iterable[str] | None = None,
         user_agent: str = "cxemu",
+        verify_tls: bool = True,
     ) -> None:
         self.scheduler = scheduler
         self.clock = scheduler.clock
@@ -175,6 +151,7 @@ class WebhookDispatcher:
         self.chaos = ChaosConfig()
         self.allow_hosts = frozenset(allow_hosts) if allow_hosts else None
         self.user_agent = user_agent
+        self.verify_tls = verify_tls
         self._max_concurrency = max_concurrency
         self._http: HttpClient | None = None
         self._offload = Offload()
@@ -185,6 +162,7 @@ class WebhookDispatcher:
         self._closing = False
         self._pumps: set[asyncio.Task[None]] = set()
         self._in_process: dict[str, Poster] = {}
+        self._own: set[str] = set()
         self.attempt_listeners: list[AttemptListener] = []
 
     # -- configuration --------------------------------------------------------------------------------
@@ -202,6 +180,19 @@ class WebhookDispatcher:
         else:
             self._in_process[prefix] = post
 
+    def own(self, prefix: str, *, owned: bool = True) -> None:
+        """URLs starting with `prefix` (scheme, host, port and a path) reach this server itself (the sink): the
+        allow-list does not apply to them. `owned=False` takes the prefix back."""
+        if owned:
+            self._own.add(prefix)
+        else:
+            self._own.discard(prefix)
+
+    def _allowed_hosts(self, url: str) -> frozenset[str] | None:
+        if self.allow_hosts is None or any(url.startswith(p) for p in self._own):
+            return None
+        return self.allow_hosts
+
     # -- submitting -----------------------------------------------------------------------------------
 
     def submit(self, vendor: str, tenant: str, outbound: Outbound) -> Delivery:
@@ -211,7 +202,7 @@ class WebhookDispatcher:
             vendor, tenant, outbound.event_id, outbound.event_type, outbound.subject, outbound.url, body
         )
         delivery.profile = dict(outbound.profile)
-        self._apply_chaos_on_submit(delivery)
+        chaos.decide(self.chaos, self.seed, delivery)
         self._enqueue(delivery)
         return delivery
 
@@ -335,10 +326,11 @@ class WebhookDispatcher:
     async def _attempt(self, d: Delivery) -> bool:
         n = len([a for a in d.attempts if a.chaos != "duplicate"])
         now = self.clock.now()
-        if n == 0 and "drop_first" in d.chaos:
-            d.attempts.append(Attempt(n=0, at=now, url=d.url, headers={}, error="dropped by chaos", chaos="drop_first"))
+        fault = chaos.dropped(d, n, now)
+        if fault is not None:
+            d.attempts.append(fault)
             return False
-        error = check_http_url(d.url, self.allow_hosts)
+        error = check_http_url(d.url, self._allowed_hosts(d.url))
         if error is not None:
             d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=error))
             return False
@@ -348,10 +340,9 @@ class WebhookDispatcher:
             LOG.warning("webhook header hook of %s failed for %s", d.vendor, d.id, exc_info=True)
             d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=f"header hook failed: {exc!r}"))
             return False
-        if n == 0 and "timeout" in d.chaos:
-            d.attempts.append(
-                Attempt(n=0, at=now, url=d.url, headers=headers, error="receiver timed out (chaos)", chaos="timeout")
-            )
+        fault = chaos.timed_out(d, n, now, headers)
+        if fault is not None:
+            d.attempts.append(fault)
             return False
         attempt = await self._post(d, n, now, headers)
         d.attempts.append(attempt)
@@ -413,34 +404,18 @@ class WebhookDispatcher:
 
     def _client(self) -> HttpClient:
         if self._http is None:
-            self._http = HttpClient(limit=self._max_concurrency, excerpt=EXCERPT_BYTES, user_agent=self.user_agent)
+            self._http = HttpClient(
+                limit=self._max_concurrency,
+                excerpt=EXCERPT_BYTES,
+                user_agent=self.user_agent,
+                verify_tls=self.verify_tls,
+            )
         return self._http
 
     # -- chaos ----------------------------------------------------------------------------------------
 
     def set_chaos(self, chaos: ChaosConfig) -> None:
         self.chaos = chaos
-
-    def _apply_chaos_on_submit(self, d: Delivery) -> None:
-        chaos = self.chaos
-        if not chaos.active:
-            return
-        if (chaos.vendor and chaos.vendor != d.vendor) or (chaos.tenant and chaos.tenant != d.tenant):
-            return
-        rng = global_random(self.seed, "chaos", d.vendor, d.tenant, d.event_id, d.url)
-        draws = {name: rng.random() for name in ("duplicate", "drop_first", "delay", "timeout", "reorder")}
-        if draws["drop_first"] < chaos.drop_first:
-            d.chaos.append("drop_first")
-        if draws["timeout"] < chaos.timeout:
-            d.chaos.append("timeout")
-        if draws["duplicate"] < chaos.duplicate:
-            d.chaos.append("duplicate")
-        if draws["delay"] < chaos.delay:
-            d.chaos.append("delay")
-            d.not_before += chaos.delay_seconds
-        if chaos.reorder_window > 0:
-            d.chaos.append("reorder")
-            d.not_before += draws["reorder"] * chaos.reorder_window
 
     # -- the log, waiting -----------------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ from pydantic_core import PydanticUndefined
 
 from emulator.core.plugin import VendorPlugin
 from emulator.scenarios import schema
+from emulator.scenarios.behaviour import KEY as BEHAVIOUR
+from emulator.scenarios.behaviour import behaviour_kind, vendor_steps
 from emulator.scenarios.errors import LoadError
 from emulator.scenarios.hooks import ActionBase, ScenarioHooks
 from emulator.scenarios.loader import load_text
@@ -155,7 +157,7 @@ def _broken_example(plugins: dict[str, VendorPlugin]) -> str:
 
 def generate(plugins: Iterable[VendorPlugin]) -> str:
     by_slug = {p.slug: p for p in plugins}
-    vendors = [(p.slug, p.title, p.scenario) for p in by_slug.values() if isinstance(p.scenario, ScenarioHooks)]
+    vendors = [(p, p.scenario) for p in by_slug.values() if isinstance(p.scenario, ScenarioHooks)]
     out: list[str] = [
         "# Scenarios",
         "",
@@ -265,6 +267,12 @@ def generate(plugins: Iterable[VendorPlugin]) -> str:
         "",
         "`- advance: 30` takes the seconds; `- wait_until_idle: {}` takes an optional `max_steps`.",
         "",
+        "`- behaviour: {field: value, ...}` exists for every vendor that declares a behaviour model (the knobs "
+        "of its simulated people, the same ones `PUT /_emulator/vendors/<slug>/tenants/{tenant}/behaviour` "
+        "sets): the fields given change from now on, the others stay. Each key must be a field of the model "
+        "with a valid value (checked when the file loads; a `{{template}}` value once it is filled in), and "
+        "the merged behaviour must be valid, else the step fails and the behaviour stays as it was.",
+        "",
         *section(schema.RequestSpec, "request", "####"),
         *section(schema.RequestExpect, "RequestExpect", "####"),
         *section(schema.ExpectWebhookSpec, "expect_webhook", "####"),
@@ -281,9 +289,9 @@ def generate(plugins: Iterable[VendorPlugin]) -> str:
         "### Actors",
         "",
     ]
-    first_hooks = vendors[0][2] if vendors else None
-    if first_hooks is not None:
-        model = schema.scenario_model(vendors[0][0], first_hooks)
+    if vendors:
+        first, first_hooks = vendors[0]
+        model = schema.scenario_model(first.slug, first_hooks, first.behaviour)
         rule = typing.get_args(model.model_fields["actors"].annotation)[0]
         when = rule.model_fields["when"].annotation
         out += [
@@ -302,9 +310,8 @@ def generate(plugins: Iterable[VendorPlugin]) -> str:
         "## Vendors",
         "",
     ]
-    for vslug, title, hooks in vendors:
-        assert hooks is not None
-        out += [f"### {vslug} — {title}", "", "#### setup", ""]
+    for plugin, hooks in vendors:
+        out += [f"### {plugin.slug} — {plugin.title}", "", "#### setup", ""]
         setup = hooks.setup_model
         out += [*field_table(setup), ""]
         nested: dict[str, type[BaseModel]] = {}
@@ -314,11 +321,14 @@ def generate(plugins: Iterable[VendorPlugin]) -> str:
         out += ["#### actions", ""]
         for key, action in hooks.actions.items():
             out += section(action, f"`{key}` ({action.__name__})", "#####", skip=("after",))
-        if hooks.steps:
+        steps = vendor_steps(hooks, plugin.behaviour)
+        if steps:
             out += ["#### step kinds", ""]
-            for key, kind in hooks.steps.items():
+            for key, kind in steps.items():
                 out += [f"- `{key}`: {kind.summary}"]
             out += [""]
+        if plugin.behaviour is not None and steps.get(BEHAVIOUR) is behaviour_kind(plugin.behaviour):
+            out += section(plugin.behaviour.model, f"`{BEHAVIOUR}` ({plugin.behaviour.model.__name__})", "#####")
         out += ["#### events", "", hooks.events_doc, "", "#### variables", ""]
         out += ["| variable | meaning |", "|---|---|"]
         out += [f"| `{{{{{k}}}}}` | {_cell(v)} |" for k, v in hooks.variables_doc.items()]

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from emulator.core.plugin import VendorPlugin
+from emulator.core.plugin import BehaviourSpec, VendorPlugin
 from emulator.core.web import parse_json
 from emulator.scenarios.errors import LoadError, Problem
 from emulator.scenarios.hooks import ScenarioHooks
@@ -100,6 +100,8 @@ class LoadedScenario:
     hooks: ScenarioHooks
     lines: dict[PathKey, int] = field(default_factory=dict)
     text: str = ""
+    behaviour: BehaviourSpec | None = None
+    """The vendor's behaviour model (`VendorPlugin.behaviour`): the file may use the `behaviour` step."""
 
     @property
     def steps(self) -> list[BaseModel]:
@@ -190,10 +192,12 @@ def _message(err: Mapping[str, Any]) -> str:
     return msg
 
 
-def _precheck(data: dict[str, Any], hooks: ScenarioHooks, lines: dict[PathKey, int]) -> list[Problem]:
+def _precheck(
+    data: dict[str, Any], hooks: ScenarioHooks, behaviour: BehaviourSpec | None, lines: dict[PathKey, int]
+) -> list[Problem]:
     """Clear messages for steps and actions whose kind key is missing, unknown or doubled."""
     problems: list[Problem] = []
-    kinds = step_kinds(hooks)
+    kinds = step_kinds(hooks, behaviour)
     steps = data.get("steps")
     if isinstance(steps, list):
         for i, step in enumerate(steps):
@@ -239,14 +243,14 @@ def load_data(
         raise LoadError(source, [Problem(line, "vendor", f"required: the vendor's slug, one of: {vendors}")])
     plugin = plugins.get(vendor)
     hooks = _hooks(plugin) if plugin is not None else None
-    if hooks is None:
+    if plugin is None or hooks is None:
         why = "unknown vendor" if plugin is None else "has no scenario support"
         problem = Problem(lines.get(("vendor",)), "vendor", f"{vendor!r} {why} (one of: {vendors})", "unknown_vendor")
         raise LoadError(source, [problem])
-    problems = _precheck(data, hooks, lines)
+    problems = _precheck(data, hooks, plugin.behaviour, lines)
     if problems:
         raise LoadError(source, problems[:MAX_PROBLEMS])
-    model = scenario_model(vendor, hooks)
+    model = scenario_model(vendor, hooks, plugin.behaviour)
     try:
         scenario = model.model_validate(data)
     except ValidationError as exc:
@@ -260,7 +264,9 @@ def load_data(
             if problem not in found:
                 found.append(problem)
         raise LoadError(source, found[:MAX_PROBLEMS]) from None
-    return LoadedScenario(model=scenario, source=source, hooks=hooks, lines=lines, text=text)
+    return LoadedScenario(
+        model=scenario, source=source, hooks=hooks, lines=lines, text=text, behaviour=plugin.behaviour
+    )
 
 
 def _hooks(plugin: VendorPlugin | None) -> ScenarioHooks | None:

@@ -30,6 +30,7 @@ from emulator.core.events import DomainEvent
 from emulator.core.runtime import Emulator
 from emulator.core.web import first_error
 from emulator.core.webhooks import DeliveryFilter
+from emulator.scenarios.behaviour import vendor_steps
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext
 from emulator.scenarios.loader import LoadedScenario, default_tenant
@@ -88,6 +89,7 @@ class ScenarioRun:
         self.emu = emu
         self.app = app
         self.hooks = loaded.hooks
+        self.kinds = vendor_steps(loaded.hooks, loaded.behaviour)
         model = loaded.model
         self.vendor = model.vendor
         self.tenant = tenant or model.tenant or default_tenant(model.name)
@@ -247,7 +249,7 @@ class ScenarioRun:
             action = self._render_action(step, self.ctx())
             await self._perform(action, None, self.ctx())
             return None
-        kind = self.hooks.steps.get(r.kind)
+        kind = self.kinds.get(r.kind)
         if kind is None:
             raise ScenarioError(f"no runner for step kind {r.kind!r}")
         rendered = _rerender(step, self.ctx())

@@ -12,7 +12,8 @@ A file is one mapping:
     steps: [...]         # optional timeline
 
 Each step is a mapping with exactly one kind key: `- request: {...}`, `- expect_webhook: {...}`,
-`- advance: 30`, `- wait_until_idle: {}`, a vendor step kind, or a vendor actor action written as in an actor
+`- advance: 30`, `- wait_until_idle: {}`, `- behaviour: {...}` (vendors that declare a behaviour model,
+`scenarios.behaviour`), a vendor step kind, or a vendor actor action written as in an actor
 rule (`- {agent: say, text: Hi, conversation: "{{conv}}"}`). Steps and actions are pydantic unions
 discriminated by that key. The vendor's parts are plugged in by `scenario_model(vendor, hooks)`.
 """
@@ -25,6 +26,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Discriminator, Field, Tag, create_model, field_validator
 
+from emulator.core.plugin import BehaviourSpec
+from emulator.scenarios.behaviour import vendor_steps
 from emulator.scenarios.hooks import ActionBase, ScenarioHooks, Strict
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -197,10 +200,11 @@ def _union(members: dict[str, type[BaseModel]], what: str) -> Any:
     ]
 
 
-def step_kinds(hooks: ScenarioHooks) -> dict[str, type[BaseModel]]:
-    """Every step kind of a vendor: the kernel's, the vendor's step kinds, and its actor actions."""
+def step_kinds(hooks: ScenarioHooks, behaviour: BehaviourSpec | None = None) -> dict[str, type[BaseModel]]:
+    """Every step kind of a vendor: the kernel's, the vendor's step kinds (with the generic `behaviour` step
+    when it declares a behaviour), and its actor actions."""
     kinds: dict[str, type[BaseModel]] = dict(KERNEL_STEPS)
-    for key, kind in hooks.steps.items():
+    for key, kind in vendor_steps(hooks, behaviour).items():
         kinds[key] = kind.model
     for key, action in hooks.actions.items():
         kinds[key] = action
@@ -208,8 +212,8 @@ def step_kinds(hooks: ScenarioHooks) -> dict[str, type[BaseModel]]:
 
 
 @cache
-def scenario_model(vendor: str, hooks: ScenarioHooks) -> type[ScenarioBase]:
-    """The full model of a scenario file for one vendor (cached)."""
+def scenario_model(vendor: str, hooks: ScenarioHooks, behaviour: BehaviourSpec | None = None) -> type[ScenarioBase]:
+    """The full model of a scenario file for one vendor (cached); `behaviour` is the plugin's."""
     for key in [*hooks.steps, *hooks.actions]:
         if key in KERNEL_STEPS or key in ScenarioBase.model_fields:
             raise ValueError(f"vendor {vendor!r}: step/action kind {key!r} clashes with a built-in one")
@@ -231,7 +235,7 @@ def scenario_model(vendor: str, hooks: ScenarioHooks) -> type[ScenarioBase]:
         do=(list[action_type], Field(min_length=1, description="actions, each `after` the previous one")),
         times=(int | None, Field(None, ge=1, description="fire at most this many times (default: every match)")),
     )
-    step_type: Any = _union(step_kinds(hooks), "step")
+    step_type: Any = _union(step_kinds(hooks, behaviour), "step")
     model: type[ScenarioBase] = create_model(
         f"Scenario_{vendor}",
         __base__=ScenarioBase,

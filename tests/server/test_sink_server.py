@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from emulator.pytest_plugin import CxemuHandle
+from emulator.pytest_plugin import CxemuHandle, ServerThread
 from tests.support.procs import ServerProcess
 
 pytestmark = pytest.mark.server
@@ -81,3 +81,17 @@ def test_the_pytest_plugin_server_has_its_sink_at_its_own_url(cxemu: CxemuHandle
         assert http.post("/chat-gateway/v1/conversations", json=CONVERSATION).status_code == 202
     [created] = cxemu.wait_for_deliveries(event="CONVERSATION_UPDATE")
     assert (created["status"], created["url"]) == ("delivered", hook["uri"])
+
+
+def test_the_sink_over_http_is_exempt_from_the_allow_list() -> None:
+    # real uvicorn on a bound port: the sink's URL is that port's, and deliveries to it go over loopback
+    server = ServerThread({"clock": "virtual", "webhook_allow_hosts": ["elsewhere.invalid"]})
+    server.start()
+    try:
+        sent, got = quick_start(server.url)
+        assert len(got) == len(sent) >= 6
+        assert {(d["url"], d["status"]) for d in sent} == {
+            (f"{server.url}/_emulator/sink/eightbyeight/demo", "delivered")
+        }
+    finally:
+        server.stop()

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 
 from emulator.core.api import Api
 from emulator.core.contracts import Body, Param, Reply, WebhookSpec
-from emulator.core.errors import EmulatorError, NotFound, Unauthorized
+from emulator.core.errors import EmulatorError, NotFound
 from emulator.core.ids import fmt_sequence
 from emulator.core.plugin import BehaviourSpec, VendorPlugin, set_tenant
 from emulator.core.runtime import Emulator
@@ -94,6 +94,13 @@ class ItemEvent(BaseModel):
     at: float
 
 
+class EchoUnauthorized(EmulatorError):
+    """No tenant header, or (strict auth) a tenant that was never provisioned: the echo vendor's 401."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
 def render_error(exc: EmulatorError, request: Request) -> Response:
     return JSONResponse({"code": exc.code, "detail": exc.message}, status_code=exc.status_code)
 
@@ -118,9 +125,9 @@ def store(emu: Emulator) -> VendorStore[EchoState]:
 def _tenant(emu: Emulator, request: Request) -> str:
     tenant = request.headers.get("x-echo-tenant")
     if not tenant:
-        raise Unauthorized("missing x-echo-tenant", code="unauthorized")
+        raise EchoUnauthorized("missing x-echo-tenant")
     if emu.settings.auth == "strict" and not store(emu).provisioned(tenant):
-        raise Unauthorized(f"unknown tenant {tenant}", code="unauthorized")
+        raise EchoUnauthorized(f"unknown tenant {tenant}")
     set_tenant(request, tenant)
     return tenant
 

@@ -44,15 +44,33 @@ async def client() -> AsyncIterator[HttpClient]:
     await c.close()
 
 
-async def test_keeps_one_connection_alive_across_posts(client: HttpClient, webhook_sink: WebhookSink) -> None:
+async def test_keeps_one_connection_alive_across_posts(
+    client: HttpClient, webhook_sink: WebhookSink, serve: Callable[[Handler], Awaitable[str]]
+) -> None:
     for i in range(20):
         answer = await client.post(webhook_sink.url_for("/hook"), f'{{"n":{i}}}'.encode(), {"x-a": "1"}, 5)
         assert answer.status == 200
-    assert client._open == 1
     got = webhook_sink.wait_for(count=20)
     assert got[0].headers["x-a"] == "1"
     assert got[0].headers["content-length"] == str(len(b'{"n":0}'))
     assert got[19].json == {"n": 19}
+
+    connections: list[int] = []
+
+    async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        try:
+            while True:
+                await read_request(reader)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+        except asyncio.IncompleteReadError:
+            writer.close()  # the client closed the connection
+
+    url = await serve(keep_alive)
+    for _ in range(20):
+        assert (await client.post(url, b"{}", {}, 5)).status == 200
+    assert len(connections) == 1
 
 
 @pytest.mark.parametrize(
@@ -116,13 +134,27 @@ async def test_refused_connection_is_an_error(client: HttpClient) -> None:
 async def test_a_receiver_that_never_answers_times_out(
     client: HttpClient, serve: Callable[[Handler], Awaitable[str]]
 ) -> None:
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()
+    hung_up = asyncio.Event()
+    connections: list[int] = []
+
+    async def silent_first(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        await read_request(reader)
+        if len(connections) == 1:
+            await reader.read()  # no answer; returns once the client has closed the connection
+            hung_up.set()
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            await reader.read()
         writer.close()
 
+    url = await serve(silent_first)
     with pytest.raises(HttpError, match=r"timed out after 0.2s"):
-        await client.post(await serve(silent), b"{}", {}, 0.2)
-    assert client._open == 0
+        await client.post(url, b"{}", {}, 0.2)
+    await asyncio.wait_for(hung_up.wait(), 10)  # the timed-out connection is closed, never reused
+    assert (await client.post(url, b"{}", {}, 5)).status == 200
+    assert len(connections) == 2
 
 
 @pytest.mark.parametrize(

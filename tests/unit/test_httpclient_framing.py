@@ -132,9 +132,8 @@ async def test_a_malformed_answer_fails_that_request_and_the_next_one_works(
 
     with pytest.raises(HttpError, match=message):
         await client.post(url, b"{}", {}, 5)
-    assert client._open == 0  # the broken connection is never reused
     assert (await client.post(url, b"{}", {}, 5)).excerpt == b"ok"
-    assert len(connections) == 2
+    assert len(connections) == 2  # the broken connection is never reused
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 
 import httpx
-from pydantic import BaseModel
+import pytest
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from emulator.core.plugin import is_wrapped, vendor_endpoint
+from emulator.core.plugin import BehaviourSpec, is_wrapped, merge_behaviour, vendor_endpoint
 from emulator.core.runtime import Emulator
 from tests.conftest import AppFactory
 from tests.support import echo_vendor
@@ -155,3 +156,14 @@ async def test_the_typed_store_view(emu: Emulator) -> None:
     assert state.webhook_url == "http://127.0.0.1:1/hook"
     assert emu.store.of("echo", _Other).peek("t9") is None  # the wrong type is never handed out
     assert not view.provisioned("t9")
+
+
+def test_merge_behaviour_calls_on_change_only_when_the_merge_succeeds() -> None:
+    seen: list[EchoState] = []
+    spec = BehaviourSpec(EchoBehaviour, on_change=seen.append)
+    state = EchoState()
+    merge_behaviour(spec, state, {"ping_delay": 3})
+    assert (seen, state.behaviour.ping_delay) == ([state], 3)
+    with pytest.raises(ValidationError):
+        merge_behaviour(spec, state, {"ping_delay": -1})
+    assert (len(seen), state.behaviour.ping_delay) == (1, 3)

@@ -11,8 +11,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from starlette.routing import Route
 
+from emulator.app import control_contract
 from emulator.core import sink
+from emulator.core.clock import VirtualClock
 from emulator.pytest_plugin import WebhookSink
 from emulator.vendors import cmcom, eightbyeight
 from tests.conftest import AppFactory
@@ -286,3 +289,70 @@ def test_a_wildcard_bind_is_reached_over_loopback() -> None:
     assert sink._loopback("::") == "[::1]"
     assert sink._loopback("::1") == "[::1]"
     assert sink._loopback("localhost") == "localhost"
+
+
+def test_the_sink_routes_are_in_the_control_plane_contract() -> None:
+    paths = control_contract()["paths"]
+    routes = sink.API.routes(sink.Sink(VirtualClock(0), size=1, base_url="", vendors=()))
+    served = {(r.path.replace(":path", ""), m) for r in routes if isinstance(r, Route) for m in r.methods or ()}
+    declared = {(p.removeprefix("/_emulator"), m.upper()) for p, ops in paths.items() for m in ops if "sink" in p}
+    assert served - {(p, "HEAD") for p, _ in served} == declared
+    assert set(paths["/_emulator/sink/{path}"]) == {"get", "delete", "post", "put", "patch"}
+    assert paths["/_emulator/sink-requests/{request_id}"]["get"]["tags"] == ["sink"]
+
+
+async def test_the_method_filter_takes_any_case_and_empty_means_none(sink_client: httpx.AsyncClient) -> None:
+    await sink_client.patch("/_emulator/sink/x", json={})
+    for method in ("PATCH", "patch", "Patch", ""):
+        assert (await sink_client.get("/_emulator/sink", params={"method": method})).json()["total"] == 1
+    assert (await sink_client.get("/_emulator/sink", params={"method": "post"})).json()["total"] == 0
+
+
+# -- reset and the allow-list ---------------------------------------------------------------------------
+
+
+async def sink_paths(client: httpx.AsyncClient) -> list[str]:
+    return sorted(r["path"].removeprefix("/_emulator/sink/") for r in await received(client, limit="100"))
+
+
+async def test_reset_forgets_what_the_sink_received_for_the_tenants_it_resets(make_app: AppFactory) -> None:
+    _, client = await make_app(vendor_plugins=[eightbyeight.PLUGIN, cmcom.PLUGIN])
+    for path in ("cmcom/t0/status", "cmcom/t1", "eightbyeight/t0", "eightbyeight/t1", "elsewhere/t0"):
+        assert (await client.post(f"/_emulator/sink/{path}", json={})).status_code == 200
+
+    assert (await client.post("/_emulator/reset", params={"vendor": "nope"})).status_code == 404
+    assert len(await sink_paths(client)) == 5
+    assert (await client.post("/_emulator/reset", params={"vendor": "cmcom", "tenant": "t0"})).status_code == 200
+    assert await sink_paths(client) == ["cmcom/t1", "eightbyeight/t0", "eightbyeight/t1", "elsewhere/t0"]
+    await client.post("/_emulator/reset", params={"tenant": "t1"})
+    assert await sink_paths(client) == ["eightbyeight/t0", "elsewhere/t0"]
+    await client.post("/_emulator/reset", params={"vendor": "eightbyeight"})
+    assert await sink_paths(client) == ["elsewhere/t0"]
+    await client.post("/_emulator/reset")
+    assert await sink_paths(client) == []
+
+
+async def test_the_sink_is_exempt_from_the_allow_list(make_app: AppFactory) -> None:
+    _, client = await make_app(vendor_plugins=[eightbyeight.PLUGIN], webhook_allow_hosts=["elsewhere.invalid"])
+    await client.post("/chat-gateway/v1/conversations", json=CONVERSATION, headers=KEY)
+    await settle(client)
+    sent = await deliveries(client)
+    assert len(sent) >= 4
+    assert {(d["url"], d["status"]) for d in sent} == {(SINK_8X8, "delivered")}
+    assert len(await received(client)) == len(sent)
+
+
+@pytest.mark.parametrize(
+    "target", ["http://127.0.0.1:8080/elsewhere", "http://127.0.0.1:9/_emulator/sink/eightbyeight/demo"]
+)
+async def test_other_targets_stay_behind_the_allow_list(make_app: AppFactory, target: str) -> None:
+    # the sink's own host and port with another path, and the sink's path on another port, are not the sink
+    app, client = await make_app(
+        vendor_plugins=[eightbyeight.PLUGIN], webhook_allow_hosts=["elsewhere.invalid"], webhook_url=target
+    )
+    await client.post("/chat-gateway/v1/conversations", json=CONVERSATION, headers=KEY)
+    await first_attempts(app, 1)
+    [created] = await deliveries(client, event="CONVERSATION_UPDATE")
+    one = (await client.get(f"/_emulator/deliveries/{created['id']}")).json()
+    assert one["attempts"][0]["error"] == "host '127.0.0.1' is not in the webhook allow-list"
+    assert await received(client) == []

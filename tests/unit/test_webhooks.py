@@ -13,9 +13,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from emulator.core.chaos import ChaosConfig
 from emulator.core.runtime import Emulator
 from emulator.core.store import Outbound
-from emulator.core.webhooks import ChaosConfig, Delivery, DeliveryFilter, WebhookPolicy
+from emulator.core.webhooks import Delivery, DeliveryFilter, WebhookPolicy
 from emulator.pytest_plugin import ReceivedRequest, WebhookSink
 from tests.conftest import AppFactory, EmulatorFactory
 from tests.support import echo_vendor

@@ -62,8 +62,8 @@ def fill(template: str, state: st.CmComState, chat: st.Chat) -> str:
 
 def react(emu: Emulator, event: DomainEvent) -> None:
     """Schedule what the simulated people do next (runs inside the commit; only schedules)."""
-    state = emu.store.peek(SLUG, event.tenant)
-    if not isinstance(state, st.CmComState):
+    state = st.store(emu).peek(event.tenant)
+    if state is None:
         return
     behaviour = state.behaviour
 
@@ -108,14 +108,14 @@ def react(emu: Emulator, event: DomainEvent) -> None:
 
 
 def jobs(emu: Emulator) -> dict[str, Any]:
-    store = emu.store
+    store = st.store(emu)
 
     async def status(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             st.advance_status(tx, str(args["msg"]), c.Status(args["status"]))
 
     async def pickup(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             chat = tx.state.chats.get(args["chat"])
             if chat is not None and chat.agent is None and not chat.enabled(rt.BOT) and chat.team == args["team"]:
                 agent = rt.free_agent(tx.state, chat.team)
@@ -123,13 +123,13 @@ def jobs(emu: Emulator) -> dict[str, Any]:
                     rt.take_over(tx, chat, agent)
 
     async def agent_say(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             chat = tx.state.chats.get(args["chat"])
             if chat is not None and chat.agent == args["agent"] and not chat.enabled(rt.BOT):
                 rt.agent_say(tx, chat, str(args["text"]))
 
     async def agent_reply(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             chat = tx.state.chats.get(args["chat"])
             if chat is None or chat.agent != args["agent"] or chat.enabled(rt.BOT):
                 return
@@ -142,19 +142,19 @@ def jobs(emu: Emulator) -> dict[str, Any]:
                 rt.hand_back(tx, chat, rule.flow, rule.step if rule.flow else None)
 
     async def bot_step(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             chat = tx.state.chats.get(args["chat"])
             if chat is not None and chat.position == [args["flow"], args["step"]]:
                 rt.bot_step(tx, chat)
 
     async def bot_answer(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             chat = tx.state.chats.get(args["chat"])
             if chat is not None and rt.bot_answer(tx, chat, str(args["text"])):
                 rt.bot_step(tx, chat)
 
     async def end_user_say(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             chat = tx.state.chats.get(args["chat"])
             if chat is not None and chat.channel in tx.state.channels:
                 rt.customer_message(

@@ -13,6 +13,9 @@ acting, `views.py` builds the bodies), and to look at the router: `/_emulator/ve
 End user messages: `text`, `media` {mediaUri, contentType, title}, `location` {latitude, longitude, label,
 searchQuery} or `button` {id, title} (a reply button / suggestion), on `channel` (default WhatsApp).
 Agent actions: `take_over` (optional `agentId`), `say` (`text`), `hand_back` (optional `flowId` + `stepId`).
+
+`credentials` is what `POST /_emulator/tenants` answers for the account (the kernel provisions it). The kernel
+also serves `PUT /tenants/{tenant}/behaviour` (the plugin's `behaviour`: `config.Behaviour`, merged).
 """
 
 from __future__ import annotations
@@ -20,23 +23,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, Strict, ValidationError
+from pydantic import AfterValidator, BaseModel, Strict, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from emulator.core.errors import EmulatorError
+from emulator.core.outbound import check_http_url
 from emulator.core.runtime import Emulator
 from emulator.core.types import AS_STR
-from emulator.core.web import error, json_body
+from emulator.core.web import error, first_error, json_body
 from emulator.vendors.cmcom import state as st
+from emulator.vendors.cmcom import views
 from emulator.vendors.cmcom.constants import SLUG
 from emulator.vendors.cmcom.errors import RouterError, problem_body
 from emulator.vendors.cmcom.hands import AgentAction, EndUserMessage, In, agent_act, end_user_send
-from emulator.vendors.cmcom.numbers import guid_key
+from emulator.vendors.cmcom.numbers import guid_key, product_token
 from emulator.vendors.cmcom.views import chat_view, summary
 
-Url = Annotated[str, Strict(), Field(pattern=r"^https?://"), AS_STR]
+
+def _http_url(url: str) -> str:
+    if problem := check_http_url(url):
+        raise ValueError(problem)
+    return url
+
+
+Url = Annotated[str, Strict(), AfterValidator(_http_url), AS_STR]
 
 
 class WebhooksIn(In):
@@ -63,12 +75,19 @@ def _rejected(exc: EmulatorError) -> Response:
     return JSONResponse({"error": "rejected", "message": exc.message, "detail": detail}, status_code=exc.status_code)
 
 
+def credentials(emu: Emulator, tx: st.S) -> dict[str, Any]:
+    """The account for `POST /_emulator/tenants`, with its product token (its first configured one, else the
+    GUID derived from its name)."""
+    configured = emu.vendor_config(SLUG).tenants.get(tx.tenant)
+    token = configured.product_tokens[0] if configured and configured.product_tokens else product_token(tx.tenant)
+    return views.credentials(tx.state, token)
+
+
 def control_routes(emu: Emulator) -> list[BaseRoute]:
-    store = emu.store
-    configured = set(emu.vendor_config(SLUG).tenants)
+    store = st.store(emu)
 
     def known(tenant: str) -> Response | None:
-        if not store.exists(SLUG, tenant) and tenant not in configured:
+        if not emu.knows(SLUG, tenant):
             return error(404, "unknown_tenant", f"no CM.com tenant {tenant!r}")
         return None
 
@@ -76,8 +95,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         try:
             return model.model_validate(await json_body(request))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            return error(400, "invalid_request", f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
+            return error(400, "invalid_request", first_error(exc))
         except ValueError as exc:
             return error(400, "invalid_request", str(exc))
 
@@ -86,7 +104,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         tenant = request.path_params["tenant"]
         if missing := known(tenant):
             return missing
-        async with store.tenant(SLUG, tenant) as tx:
+        async with store.tenant(tenant) as tx:
             return JSONResponse(summary(tx.state))
 
     async def webhooks(request: Request) -> Response:
@@ -97,7 +115,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         body = await parse(request, WebhooksIn)
         if isinstance(body, Response):
             return body
-        async with store.tenant(SLUG, tenant) as tx:
+        async with store.tenant(tenant) as tx:
             for name in body.model_fields_set:
                 setattr(tx.state, WEBHOOK_FIELDS[name], getattr(body, name))
             return JSONResponse(summary(tx.state)["webhooks"])
@@ -107,7 +125,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         tenant = request.path_params["tenant"]
         if missing := known(tenant):
             return missing
-        async with store.tenant(SLUG, tenant) as tx:
+        async with store.tenant(tenant) as tx:
             return JSONResponse({"chats": [chat_view(ch, tx.state) for ch in tx.state.chats.values()]})
 
     async def chat(request: Request) -> Response:
@@ -115,7 +133,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         tenant = request.path_params["tenant"]
         if missing := known(tenant):
             return missing
-        async with store.tenant(SLUG, tenant) as tx:
+        async with store.tenant(tenant) as tx:
             found = tx.state.chats.get(guid_key(request.path_params["chat_id"]))
             if found is None:
                 return error(404, "unknown_chat", f"no chat {request.path_params['chat_id']!r}")
@@ -130,7 +148,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         if isinstance(body, Response):
             return body
         try:
-            async with store.tenant(SLUG, tenant) as tx:
+            async with store.tenant(tenant) as tx:
                 done = do(tx, body)
                 return done if isinstance(done, Response) else JSONResponse(chat_view(done, tx.state))
         except EmulatorError as exc:

@@ -10,30 +10,31 @@
   for the given authentication".
 - Router control calls without the header (as the seed prints them) are taken in `open` auth for an account
   that exists, and refused with 401 in `strict` auth (`control_requires_token` overrides both).
+- Open auth binds a tenant to the first BotRouterAccountId it presents (`Gate.claim`, `state.bind_account`).
+- `json_object`, `read_chat_id`, `required_str` read router control bodies, refusing in problem details.
 - `render_error` renders every error under the vendor's paths in the envelope of the API it belongs to.
-- `new_state` builds a tenant from the config; `provision` makes one for `POST /_emulator/tenants`.
+
+`Gate` is also the context the handlers of `routes.py` are bound to: built once per emulator, it holds the
+typed store view and the vendor's config.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from emulator.core.errors import EmulatorError
-from emulator.core.ids import TenantIds
 from emulator.core.plugin import set_tenant
 from emulator.core.runtime import Emulator
-from emulator.core.sink import default_target
+from emulator.core.web import json_object as web_json_object
 from emulator.vendors.cmcom import constants as c
-from emulator.vendors.cmcom import errors, state
+from emulator.vendors.cmcom import errors
+from emulator.vendors.cmcom import state as st
 from emulator.vendors.cmcom.config import CmComConfig
+from emulator.vendors.cmcom.constants import SLUG
 from emulator.vendors.cmcom.numbers import guid_key, is_guid, product_token
-from emulator.vendors.cmcom.views import credentials
-
-SLUG = c.SLUG
 
 
 def _is_control(request: Request) -> bool:
@@ -60,6 +61,7 @@ class Gate:
 
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
+        self.store = st.store(emu)
         self.open = emu.settings.auth == "open"
         self.config: CmComConfig = emu.vendor_config(SLUG)
         self.tokens: dict[str, str] = {t: name for name, cfg in self.config.tenants.items() for t in cfg.product_tokens}
@@ -74,7 +76,7 @@ class Gate:
         tenant = self.tokens.get(token)
         if tenant is not None:
             return tenant
-        if self.emu.store.exists(SLUG, token):
+        if self.store.exists(token):
             return token if self.open or self._provisioned(token) else None
         tenant = self.tokens.get(guid_key(token)) or self._derived(guid_key(token))
         if tenant is not None:
@@ -116,10 +118,15 @@ class Gate:
             if guid_key(cfg.bot_router_account_id or "") == guid_key(account_id):
                 return name
         for _vendor, tenant in self.emu.store.tenants(SLUG):
-            state = self.emu.store.peek(SLUG, tenant)
-            if guid_key(str(getattr(state, "account_id", ""))) == guid_key(account_id):
+            state = self.store.peek(tenant)
+            if state is not None and guid_key(state.account_id) == guid_key(account_id):
                 return tenant
         return None
+
+    def claim(self, state: st.CmComState, account_id: str) -> None:
+        """Open auth: a tenant's first account id becomes its own, unless another tenant owns that account."""
+        if self.open and not state.account_bound and self.account_owner(account_id) is None:
+            st.bind_account(state, account_id)
 
     def _derived(self, key: str) -> str | None:
         """The tenant whose name derives `key` (looked for among the tenants once, then remembered)."""
@@ -131,23 +138,29 @@ class Gate:
         return tenant
 
     def _provisioned(self, tenant: str) -> bool:
-        state = self.emu.store.peek(SLUG, tenant)
-        return bool(state is not None and getattr(state, "provisioned", False))
+        """Configured, provisioned (`POST /_emulator/tenants`) or set up by a scenario: strict auth takes it."""
+        return tenant in self.config.tenants or self.store.provisioned(tenant)
 
 
-def new_state(emu: Emulator, tenant: str, ids: TenantIds) -> BaseModel:
-    """A tenant as the config describes it (an unconfigured one gets the defaults and seeded ids)."""
-    cfg: CmComConfig = emu.vendor_config(SLUG)
-    fresh = state.new_state(tenant, ids, cfg, cfg.tenants.get(tenant), default_target(emu, SLUG, tenant))
-    fresh.provisioned = tenant in cfg.tenants
-    return fresh
+async def json_object(request: Request) -> dict[str, Any]:
+    """A router control body: a JSON object, or a 400 naming `body`."""
+    try:
+        return await web_json_object(request)
+    except ValueError:
+        raise errors.invalid("body", c.BODY_NOT_JSON) from None
 
 
-async def provision(emu: Emulator, tenant: str) -> dict[str, Any]:
-    """The account for `POST /_emulator/tenants`: provisioned (strict auth takes it), with its product token."""
-    cfg: CmComConfig = emu.vendor_config(SLUG)
-    configured = cfg.tenants.get(tenant)
-    token = configured.product_tokens[0] if configured and configured.product_tokens else product_token(tenant)
-    async with emu.store.tenant(SLUG, tenant) as tx:
-        tx.state.provisioned = True
-        return credentials(tx.state, token)
+def read_chat_id(value: Any, field: str = "ChatId") -> str:
+    """A ChatId (from a body or the query): present and a GUID."""
+    if value is None or value == "":
+        raise errors.invalid(field, c.REQUIRED.format(field=field))
+    if not isinstance(value, str) or not is_guid(value):
+        raise errors.invalid(field, c.NOT_A_GUID.format(value=value))
+    return value
+
+
+def required_str(data: dict[str, Any], field: str) -> str:
+    value = data.get(field)
+    if not isinstance(value, str) or not value:
+        raise errors.invalid(field, c.REQUIRED.format(field=field))
+    return value

@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
+from emulator.core.outbound import check_http_url
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, Strict
 from emulator.vendors.cmcom import state as st
@@ -69,8 +70,8 @@ class CmComSetup(Strict):
 async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
     assert isinstance(setup, CmComSetup)
     for url in (setup.bot_webhook, setup.status_webhook, setup.customer_contact_webhook, setup.notification_webhook):
-        if url is not None and not url.startswith(("http://", "https://")):
-            raise ScenarioError(f"webhook {url!r} is not an http(s) URL")
+        if url is not None and (problem := check_http_url(url)):
+            raise ScenarioError(f"webhook {problem}")
     config: CmComConfig = ctx.emu.vendor_config(SLUG)
     if setup.behaviour.sent_after is not None and config.status_codes.sent is None:
         raise ScenarioError(SENT_NEEDS_CODE)
@@ -86,15 +87,15 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
         flows=setup.flows,
         behaviour=setup.behaviour,
     )
-    async with ctx.emu.store.tenant(SLUG, ctx.tenant) as tx:
+    async with st.store(ctx.emu).tenant(ctx.tenant) as tx:
         tx.ids.counters.clear()
         fresh = st.new_state(ctx.tenant, tx.ids, config, cfg, None)
-        fresh.provisioned = True
         if setup.status_webhook is None:
             fresh.status_webhook = None
-        state: st.CmComState = tx.state
+        state = tx.state
         for name in type(fresh).model_fields:
             setattr(state, name, getattr(fresh, name))
+        ctx.emu.store.mark_provisioned(SLUG, ctx.tenant)  # strict auth takes the scenario's tenant
         return {
             "product_token": product_token(ctx.tenant),
             "account_id": state.account_id,
@@ -148,7 +149,7 @@ class AgentAction(ActionBase):
 
 async def perform(ctx: ScenarioContext, action: Any, subject: str | None) -> None:
     try:
-        async with ctx.emu.store.tenant(SLUG, ctx.tenant, create=False) as tx:
+        async with st.store(ctx.emu).tenant(ctx.tenant, create=False) as tx:
             if isinstance(action, EndUserAction):
                 kind = action.end_user
                 message = EndUserMessage.model_validate(

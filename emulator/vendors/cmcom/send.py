@@ -8,10 +8,10 @@ recipient, each either ready to send or rejected with its `messageErrorCode` (30
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.core.web import parse_json
 from emulator.vendors.cmcom import constants as c
 from emulator.vendors.cmcom import errors
 from emulator.vendors.cmcom.numbers import channel_name, digits, valid_sender
@@ -44,8 +44,8 @@ class Draft:
 def read_envelope(raw: bytes) -> tuple[str | None, list[Any]]:
     """The product token (either casing) and the `msg` entries; raises SendError for the whole request."""
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested thousands deep
+        data = parse_json(raw)
+    except ValueError:
         raise errors.malformed("the body is not valid JSON") from None
     messages = data.get("messages") if isinstance(data, dict) else None
     if not isinstance(messages, dict):

@@ -16,7 +16,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from emulator.core.ids import TenantIds, fmt_uuid
-from emulator.core.store import Tx
+from emulator.core.runtime import Emulator
+from emulator.core.sink import default_target
+from emulator.core.store import Tx, VendorStore
 from emulator.vendors.cmcom import constants as c
 from emulator.vendors.cmcom.config import (
     Behaviour,
@@ -108,7 +110,6 @@ class CmComState(BaseModel):
     operator: str = "20416"
     status_codes: StatusCodes = Field(default_factory=StatusCodes)
     router: bool = True
-    provisioned: bool = False
     bot_webhook: str | None = None
     status_webhook: str | None = None
     customer_contact_webhook: str | None = None
@@ -128,6 +129,18 @@ class CmComState(BaseModel):
 
 
 S = Tx[CmComState]
+
+
+def store(emu: Emulator) -> VendorStore[CmComState]:
+    """The CM.com tenants of an emulator, typed."""
+    return emu.store.of(c.SLUG, CmComState)
+
+
+def for_tenant(emu: Emulator, tenant: str, ids: TenantIds) -> CmComState:
+    """The plugin's constructor: a tenant as the config describes it (an unconfigured one gets the defaults
+    and seeded ids; its webhooks go to the default target, the built-in sink when it is on)."""
+    cfg: CmComConfig = emu.vendor_config(c.SLUG)
+    return new_state(tenant, ids, cfg, cfg.tenants.get(tenant), default_target(emu, c.SLUG, tenant))
 
 
 def new_state(tenant: str, ids: TenantIds, cfg: CmComConfig, t: TenantConfig | None, webhook_url: str | None) -> (

@@ -17,25 +17,14 @@ Nothing about call execution is public (samespace.md §4.3-4.5), so every timing
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-
-def url_problem(url: str) -> str | None:
-    """Why `url` cannot be requested (not http(s), no host, a bad port or IPv6 literal), else None."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number or out of range
-    except ValueError:
-        return f"not a valid URL: {url!r}"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"not an http(s) URL: {url!r}"
-    return None
+from emulator.core.outbound import check_http_url
 
 
 def _http_url(url: str) -> str:
-    problem = url_problem(url)
+    problem = check_http_url(url)
     if problem is not None:
         raise ValueError(problem)
     return url

@@ -4,7 +4,7 @@ the acting, `views.py` builds the bodies): `/_emulator/vendors/samespace/...`.
 | method and path | what it does |
 |---|---|
 | `GET /tenants/{cloud_id}` | the cloud: token, behaviour, callback URL, overrides, numbers, call ids, unreachable |
-| `PUT /tenants/{cloud_id}/behaviour` | change fields of `FlowBehaviour` (timings, limits); others stay [1] |
+| `PUT /tenants/{cloud_id}/behaviour` | change fields of `FlowBehaviour` (timings, limits); others stay [1] [2] |
 | `PUT /tenants/{cloud_id}/settings` | `{callback_url?, http_overrides?}` [1] |
 | `PUT /tenants/{cloud_id}/numbers/{number}` | a number's `CalleeBehaviour` (answer, rings, dtmf, hangup_after...) |
 | `GET /tenants/{cloud_id}/calls` | every call, newest last: id, number, status, current step |
@@ -13,6 +13,9 @@ the acting, `views.py` builds the bodies): `/_emulator/vendors/samespace/...`.
 | `POST /tenants/{cloud_id}/calls/{call_id}/hangup` | the callee hangs up |
 
 [1] Also forgets the http targets failing fast (`unreachable` in the cloud's view; `http_fail_fast`).
+[2] Served by the kernel from the plugin's `BehaviourSpec` (`state.BEHAVIOUR`).
+
+`credentials` is what `POST /_emulator/tenants` answers for a cloud (the kernel creates and marks it provisioned).
 
 Settings and numbers apply to calls placed from then on (a live call keeps its callee's script). An action
 the call's state does not allow answers `{"error": "rejected", "message", "detail"}` (409 `not_answered`,
@@ -21,22 +24,28 @@ the call's state does not allow answers `{"error": "rejected", "message", "detai
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from emulator.core.api import Endpoint
 from emulator.core.errors import EmulatorError
+from emulator.core.ids import fmt_hex
 from emulator.core.runtime import Emulator
+from emulator.core.store import Tx
 from emulator.core.web import error, guarded, json_body
-from emulator.vendors.samespace import errors
+from emulator.vendors.samespace import errors, views
 from emulator.vendors.samespace import state as st
-from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour, HttpUrl
+from emulator.vendors.samespace.config import CalleeBehaviour, HttpUrl
 from emulator.vendors.samespace.constants import SLUG
 from emulator.vendors.samespace.hands import hang_up, press, set_number
 from emulator.vendors.samespace.views import brief, call_info, summary
+
+CloudHandler = Callable[[Request, str], Awaitable[Response]]
 
 
 class DigitsBody(BaseModel):
@@ -60,113 +69,87 @@ def rejected(exc: EmulatorError) -> Response:
     return JSONResponse(body, status_code=exc.status_code)
 
 
+def credentials(emu: Emulator, tx: Tx[st.SamespaceState]) -> dict[str, Any]:
+    """The cloud for `POST /_emulator/tenants`: its token (a seeded one when it has none yet) and paths."""
+    if tx.state.auth_token is None:
+        tx.state.auth_token = tx.ids.new("auth_token", fmt_hex(32))
+    return views.credentials(tx.state)
+
+
 def control_routes(emu: Emulator) -> list[BaseRoute]:
-    store = emu.store
-    configured = set(emu.vendor_config(SLUG).tenants)
+    store = st.store(emu)
 
-    def missing(tenant: str) -> Response | None:
-        if not store.exists(SLUG, tenant) and tenant not in configured:
-            return error(404, "unknown_tenant", f"no Samespace cloud {tenant!r}")
-        return None
+    def cloud(fn: CloudHandler) -> Endpoint:
+        """A handler of the path's cloud: 404 `unknown_tenant` for a cloud with neither state nor config, bad
+        input a 400 (`guarded`), an action the call does not allow `rejected`."""
 
-    @guarded
-    async def tenant_view(request: Request) -> Response:
+        @guarded
+        async def endpoint(request: Request) -> Response:
+            tenant = request.path_params["tenant"]
+            if not emu.knows(SLUG, tenant):
+                return error(404, "unknown_tenant", f"no Samespace cloud {tenant!r}")
+            try:
+                return await fn(request, tenant)
+            except EmulatorError as exc:
+                return rejected(exc)
+
+        endpoint.__name__ = fn.__name__
+        endpoint.__doc__ = fn.__doc__
+        return endpoint
+
+    @cloud
+    async def tenant_view(request: Request, tenant: str) -> Response:
         """The cloud's settings, numbers and call ids."""
-        tenant = request.path_params["tenant"]
-        if (gone := missing(tenant)) is not None:
-            return gone
-        async with store.tenant(SLUG, tenant) as tx:
+        async with store.tenant(tenant) as tx:
             return JSONResponse(summary(tx.state))
 
-    @guarded
-    async def behaviour(request: Request) -> Response:
-        """Body: any fields of FlowBehaviour."""
-        tenant = request.path_params["tenant"]
-        if (gone := missing(tenant)) is not None:
-            return gone
-        changes = await json_body(request)
-        if not isinstance(changes, dict):
-            raise ValueError("the body must be a JSON object")
-        async with store.tenant(SLUG, tenant) as tx:
-            merged = FlowBehaviour.model_validate({**tx.state.behaviour.model_dump(), **changes})
-            tx.state.behaviour = merged
-            tx.state.unreachable.clear()  # new timings: every http target gets a fresh try
-        return JSONResponse(merged.model_dump())
-
-    @guarded
-    async def settings(request: Request) -> Response:
+    @cloud
+    async def settings(request: Request, tenant: str) -> Response:
         """Body: SettingsBody (callback_url, http_overrides)."""
-        tenant = request.path_params["tenant"]
-        if (gone := missing(tenant)) is not None:
-            return gone
         body = SettingsBody.model_validate(await json_body(request))
-        async with store.tenant(SLUG, tenant) as tx:
+        async with store.tenant(tenant) as tx:
             if "callback_url" in body.model_fields_set:
                 tx.state.callback_url = body.callback_url
             if body.http_overrides is not None:
                 tx.state.http_overrides = dict(body.http_overrides)
-                tx.state.unreachable.clear()  # new targets: every http target gets a fresh try
+                st.forget_unreachable(tx.state)
             return JSONResponse(summary(tx.state))
 
-    @guarded
-    async def number(request: Request) -> Response:
+    @cloud
+    async def number(request: Request, tenant: str) -> Response:
         """Body: CalleeBehaviour."""
-        tenant = request.path_params["tenant"]
-        if (gone := missing(tenant)) is not None:
-            return gone
         behaviour = CalleeBehaviour.model_validate(await json_body(request))
         await set_number(emu, tenant, request.path_params["number"], behaviour)
         return JSONResponse(behaviour.model_dump())
 
-    async def calls(request: Request) -> Response:
+    @cloud
+    async def calls(request: Request, tenant: str) -> Response:
         """Every call of the cloud."""
-        tenant = request.path_params["tenant"]
-        if (gone := missing(tenant)) is not None:
-            return gone
-        async with store.tenant(SLUG, tenant) as tx:
+        async with store.tenant(tenant) as tx:
             return JSONResponse({"calls": [brief(c) for c in tx.state.calls.values()]})
 
-    async def call_view(request: Request) -> Response:
+    @cloud
+    async def call_view(request: Request, tenant: str) -> Response:
         """One call's metadata."""
-        tenant = request.path_params["tenant"]
-        if (gone := missing(tenant)) is not None:
-            return gone
-        try:
-            async with store.tenant(SLUG, tenant) as tx:
-                call = st.get_call(tx.state, request.path_params["call_id"])
-                return JSONResponse(call_info(tenant, call))
-        except EmulatorError as exc:
-            return rejected(exc)
+        async with store.tenant(tenant) as tx:
+            return JSONResponse(call_info(tenant, st.get_call(tx.state, request.path_params["call_id"])))
 
-    @guarded
-    async def digits(request: Request) -> Response:
+    @cloud
+    async def digits(request: Request, tenant: str) -> Response:
         """Body: {"digits": "1"}. Keys pressed on the callee's phone now; `typed_ahead` in the answer shows the
         keys kept for the next digits step."""
-        tenant = request.path_params["tenant"]
-        if (gone := missing(tenant)) is not None:
-            return gone
         body = DigitsBody.model_validate(await json_body(request))
-        try:
-            call = await press(emu, tenant, request.path_params["call_id"], body.digits)
-        except EmulatorError as exc:
-            return rejected(exc)
+        call = await press(emu, tenant, request.path_params["call_id"], body.digits)
         return JSONResponse({**brief(call), "typed_ahead": call.typed})
 
-    async def hangup(request: Request) -> Response:
+    @cloud
+    async def hangup(request: Request, tenant: str) -> Response:
         """The callee hangs up now."""
-        tenant = request.path_params["tenant"]
-        if (gone := missing(tenant)) is not None:
-            return gone
-        try:
-            call = await hang_up(emu, tenant, request.path_params["call_id"])
-        except EmulatorError as exc:
-            return rejected(exc)
-        return JSONResponse(brief(call))
+        return JSONResponse(brief(await hang_up(emu, tenant, request.path_params["call_id"])))
 
     base = "/tenants/{tenant}"
     return [
         Route(base, tenant_view, methods=["GET"]),
-        Route(f"{base}/behaviour", behaviour, methods=["PUT"]),
         Route(f"{base}/settings", settings, methods=["PUT"]),
         Route(f"{base}/numbers/{{number}}", number, methods=["PUT"]),
         Route(f"{base}/calls", calls, methods=["GET"]),

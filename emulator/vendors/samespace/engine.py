@@ -52,6 +52,7 @@ class Engine:
 
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
+        self.store = st.store(emu)
         self._fetched: dict[httpjob.Key, httpjob.Fetch] = {}
         """Outcomes sent along with an earlier http job, waiting for their own job (httpjob.py)."""
 
@@ -163,7 +164,7 @@ class Engine:
     def _unit(self, fn: Callable[[st.S, st.Call, Mapping[str, Any]], None], *, fresh: bool = True) -> Any:
         async def run(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
             try:
-                async with self.emu.store.tenant(vendor, tenant, create=False) as tx:
+                async with self.store.tenant(tenant, create=False) as tx:
                     call = tx.state.calls.get(args["call"])
                     if call is None or call.ended or (fresh and call.gen != args["gen"]):
                         return
@@ -225,15 +226,15 @@ class Engine:
         on its outcome."""
         fetch = self._fetched.pop(httpjob.key(tenant, args), None)
         if fetch is None:
-            state = self.emu.store.peek(vendor, tenant)
-            if not isinstance(state, st.SamespaceState):
+            state = self.store.peek(tenant)
+            if state is None:
                 return
             alongside = httpjob.due_alongside(self.emu, HTTP, vendor, tenant)
             due = {httpjob.key(tenant, a) for a in alongside}
             # outcomes whose job is no longer due (the cloud was reset) are dropped; those still due are not resent
             self._fetched = {k: f for k, f in self._fetched.items() if k[0] != tenant or k in due}
             batch = [args, *(a for a in alongside if httpjob.key(tenant, a) not in self._fetched)]
-            fetches = [f for f in (httpjob.prepare(self.emu, vendor, tenant, a) for a in batch) if f is not None]
+            fetches = [f for f in (httpjob.prepare(self.emu, tenant, a) for a in batch) if f is not None]
             await httpjob.send(self.emu, state, fetches)
             self._fetched.update((f.key, f) for f in fetches)
             fetch = self._fetched.pop(httpjob.key(tenant, args), None)
@@ -242,7 +243,7 @@ class Engine:
         step, req, target, started, outcome = fetch.step, fetch.req, fetch.target, fetch.started, fetch.outcome
         assert outcome is not None
         try:
-            async with self.emu.store.tenant(vendor, tenant, create=False) as tx:
+            async with self.store.tenant(tenant, create=False) as tx:
                 st.note_target(tx, target, outcome.unreachable, outcome.error)
                 call = tx.state.calls.get(args["call"])
                 if call is None:

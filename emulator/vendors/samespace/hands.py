@@ -10,24 +10,24 @@ from __future__ import annotations
 from emulator.core.runtime import Emulator
 from emulator.vendors.samespace import state as st
 from emulator.vendors.samespace.config import CalleeBehaviour
-from emulator.vendors.samespace.constants import SLUG, EndReason
+from emulator.vendors.samespace.constants import EndReason
 from emulator.vendors.samespace.engine import Engine
 
 
 async def press(emu: Emulator, tenant: str, call_id: str, digits: str) -> st.Call:
-    async with emu.store.tenant(SLUG, tenant, create=False) as tx:
+    async with st.store(emu).tenant(tenant, create=False) as tx:
         call = st.live_call(tx.state, call_id)
         Engine(emu).keyed(tx, call, digits)
         return call
 
 
 async def hang_up(emu: Emulator, tenant: str, call_id: str) -> st.Call:
-    async with emu.store.tenant(SLUG, tenant, create=False) as tx:
+    async with st.store(emu).tenant(tenant, create=False) as tx:
         call = st.live_call(tx.state, call_id)
         st.end_call(tx, call, EndReason.HANGUP)
         return call
 
 
 async def set_number(emu: Emulator, tenant: str, number: str, behaviour: CalleeBehaviour) -> None:
-    async with emu.store.tenant(SLUG, tenant) as tx:
+    async with st.store(emu).tenant(tenant) as tx:
         tx.state.numbers[number] = behaviour

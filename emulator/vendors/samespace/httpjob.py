@@ -42,10 +42,10 @@ class Fetch:
     outcome: outcall.Outcome | None = None
 
 
-def prepare(emu: Emulator, vendor: str, tenant: str, args: Mapping[str, Any]) -> Fetch | None:
+def prepare(emu: Emulator, tenant: str, args: Mapping[str, Any]) -> Fetch | None:
     """The request of a fresh http job (None if its call moved on); answered at once if the target fails fast."""
-    state = emu.store.peek(vendor, tenant)
-    if not isinstance(state, st.SamespaceState):
+    state = st.store(emu).peek(tenant)
+    if state is None:
         return None
     call = state.calls.get(args["call"])
     if call is None or call.ended or call.gen != args["gen"] or call.current is None:

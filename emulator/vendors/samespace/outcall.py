@@ -5,9 +5,14 @@
 - An emulator-only rewrite [inf]: a URL starting with a key of the cloud's `http_overrides` is sent to the
   value + the rest, so a flow written for a real backend (the seed's `https://subdoomain.domain.com/...`) can
   run against a local server unchanged. The metadata shows both `url` and `sent_to`.
-- Safety: only http(s); `settings.webhook_allow_hosts`, when set, is honoured; a wall-clock timeout; at most
-  `max_bytes` of the answer are read; redirects are not followed (a redirect could leave the allow-list).
-  It never raises: every failure is an `Outcome` with `error` set, and routes the call to `fail`.
+- Safety: the target passes cxemu's one outbound URL policy (`core.outbound.check_http_url`: http(s) only,
+  `settings.webhook_allow_hosts` when set), as webhooks do; a wall-clock timeout; at most `max_bytes` of the
+  answer are read; redirects are not followed (a redirect could leave the allow-list). It never raises: every
+  failure is an `Outcome` with `error` set, and routes the call to `fail`.
+- The request goes through httpx, not the kernel's webhook client (`core.httpclient`, POST only, an excerpt of
+  the answer, built for throughput): a step may use any method, reads up to `max_bytes` and says how much was
+  cut, and the `error` a flow's metadata shows names httpx's own failure (`ConnectError`, `InvalidURL` for a
+  control character in the URL, `LocalProtocolError` for a malformed header).
 
 The request runs outside any unit of work. On a virtual clock the call waits for it without time moving (the
 job that runs it is tracked work that `advance`/`run_until_idle` wait for), so routing is deterministic --
@@ -31,7 +36,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from emulator.vendors.samespace.config import url_problem
+from emulator.core.outbound import check_http_url
 
 _VAR = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 
@@ -113,21 +118,11 @@ def origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.hostname}:{port}" if parts.hostname else None
 
 
-def target_error(url: str, allow_hosts: frozenset[str] | tuple[str, ...] | None) -> str | None:
-    problem = url_problem(url)
-    if problem is not None:
-        return problem
-    host = urlsplit(url).hostname
-    if allow_hosts is not None and host not in allow_hosts:
-        return f"host {host!r} is not in the webhook allow-list"
-    return None
-
-
 async def perform(
     req: Request, *, timeout: float, max_bytes: int, allow_hosts: tuple[str, ...] | None, user_agent: str = "cxemu"
 ) -> Outcome:
     """Send `req` and read at most `max_bytes` of the answer; never raises."""
-    problem = target_error(req.sent_to, allow_hosts)
+    problem = check_http_url(req.sent_to, allow_hosts)
     if problem is not None:
         return Outcome(None, "", False, problem)
     content: bytes | None = None

@@ -21,12 +21,13 @@ from pydantic import Field, model_validator
 
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
+from emulator.core.outbound import check_http_url
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, StepKind, Strict
 from emulator.vendors.samespace import hands
-from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour, url_problem
+from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour
 from emulator.vendors.samespace.constants import API_PREFIX, EVENTS, SLUG
-from emulator.vendors.samespace.state import SamespaceState
+from emulator.vendors.samespace.state import store
 from emulator.vendors.samespace.views import callback
 
 
@@ -43,18 +44,18 @@ class SamespaceSetup(Strict):
 
 async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
     assert isinstance(setup, SamespaceSetup)
-    problem = url_problem(setup.callback_url) if setup.callback_url is not None else None
+    problem = check_http_url(setup.callback_url) if setup.callback_url is not None else None
     if problem is not None:
         raise ScenarioError(f"callback_url: {problem}")
-    async with ctx.emu.store.tenant(SLUG, ctx.tenant) as tx:
-        state: SamespaceState = tx.state
+    async with store(ctx.emu).tenant(ctx.tenant) as tx:
+        state = tx.state
         state.auth_token = setup.auth_token
-        state.provisioned = True
         state.callback_url = setup.callback_url
         state.http_overrides = dict(setup.http_overrides)
         state.behaviour = setup.behaviour
         state.default_callee = setup.default_callee
         state.numbers = dict(setup.numbers)
+    ctx.emu.store.mark_provisioned(SLUG, ctx.tenant)  # strict auth takes the scenario's cloud
     return {"api": API_PREFIX, "cloud_id": ctx.tenant, "auth_token": setup.auth_token}
 
 

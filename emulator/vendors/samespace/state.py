@@ -5,6 +5,10 @@ timers (the engine in `engine.py` schedules what happens next on the clock). A c
 `CallStatus` (samespace.md §4.4 [inf]): queued -> dialing -> ringing -> answered -> completed, or ends busy /
 no-answer / failed. While answered it runs one flow step at a time; `Call.gen` grows with every step so a
 job scheduled for an earlier step finds itself stale and does nothing.
+
+`new_state` builds a cloud from the config (the kernel calls it, and again on reset); `store(emu)` is the typed
+view every unit of work goes through; `BEHAVIOUR` tells the kernel where a cloud's `FlowBehaviour` is (the
+kernel serves `PUT .../behaviour`; a change forgets the http targets failing fast).
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from pydantic import BaseModel, Field
 
 from emulator.core.clock import iso
 from emulator.core.errors import EmulatorError
-from emulator.core.ids import fmt_uuid
-from emulator.core.store import Tx
+from emulator.core.ids import TenantIds, fmt_uuid
+from emulator.core.plugin import BehaviourSpec
+from emulator.core.runtime import Emulator
+from emulator.core.store import Tx, VendorStore
 from emulator.vendors.samespace import errors
-from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour
-from emulator.vendors.samespace.constants import FINAL_STATUSES, CallStatus, EndReason, StepResult
+from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour, SamespaceConfig
+from emulator.vendors.samespace.constants import FINAL_STATUSES, SLUG, CallStatus, EndReason, StepResult
 from emulator.vendors.samespace.flow import Flow, FlowStep
 
 CALL_ID = fmt_uuid
@@ -112,7 +118,6 @@ class SamespaceState(BaseModel):
 
     tenant: str = Field(description="the cloud_id")
     auth_token: str | None = Field(None, description="the token requests must carry (set on first use in open auth)")
-    provisioned: bool = False
     callback_url: str | None = None
     http_overrides: dict[str, str] = Field(default_factory=dict)
     behaviour: FlowBehaviour = Field(default_factory=FlowBehaviour)
@@ -128,6 +133,35 @@ class SamespaceState(BaseModel):
 
 
 S = Tx[SamespaceState]
+
+
+def store(emu: Emulator) -> VendorStore[SamespaceState]:
+    """The clouds, typed (`tx.state` is a `SamespaceState`)."""
+    return emu.store.of(SLUG, SamespaceState)
+
+
+def new_state(emu: Emulator, tenant: str, ids: TenantIds) -> SamespaceState:
+    """A cloud as the config describes it (global settings, then the cloud's own)."""
+    cfg: SamespaceConfig = emu.vendor_config(SLUG)
+    own = cfg.tenants.get(tenant)
+    return SamespaceState(
+        tenant=tenant,
+        auth_token=own.auth_token if own else None,
+        callback_url=(own.callback_url if own and own.callback_url else cfg.callback_url),
+        http_overrides=dict(own.http_overrides if own and own.http_overrides is not None else cfg.http_overrides),
+        behaviour=(own.behaviour if own and own.behaviour else cfg.behaviour).model_copy(),
+        default_callee=cfg.default_callee.model_copy(),
+        numbers={**cfg.numbers, **(own.numbers if own else {})},
+    )
+
+
+def forget_unreachable(state: SamespaceState) -> None:
+    """New timings or targets: every http target gets a fresh try (after a behaviour or `http_overrides` change)."""
+    state.unreachable.clear()
+
+
+BEHAVIOUR = BehaviourSpec(FlowBehaviour, on_change=forget_unreachable)
+"""The kernel serves `PUT /_emulator/vendors/samespace/tenants/{cloud_id}/behaviour` from this."""
 
 
 def get_call(state: SamespaceState, call_id: str) -> Call:

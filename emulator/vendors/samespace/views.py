@@ -2,7 +2,7 @@
 
 | body | for |
 |---|---|
-| `call_info` | the call metadata (models.CallInfo): the API's `GET /call/{id}` and the control plane |
+| `call_model`, `call_info` | a call's metadata (`CallInfo`; as a dict): the API's `GET /call/{id}`, the control plane |
 | `callback` | a callback webhook: one domain event as `{event, call_id, cloud_id, step_id, timestamp, data}` |
 | `credentials` | what `POST /_emulator/tenants` gives a client of the cloud |
 | `summary`, `brief` | the control plane's cloud and call list views |
@@ -20,7 +20,7 @@ from emulator.vendors.samespace.models import CallInfo, HttpCall, StepRun
 from emulator.vendors.samespace.state import Call, SamespaceState, duration, when
 
 
-def call_info(cloud_id: str, call: Call) -> dict[str, Any]:
+def call_model(cloud_id: str, call: Call) -> CallInfo:
     steps = [
         StepRun(
             seq=r.seq,
@@ -36,7 +36,7 @@ def call_info(cloud_id: str, call: Call) -> dict[str, Any]:
         for r in call.runs
     ]
     http = [HttpCall(**{**asdict(h), "at": when(h.at) or ""}) for h in call.http]
-    info = CallInfo(
+    return CallInfo(
         call_id=call.id,
         cloud_id=cloud_id,
         status=str(call.status),
@@ -54,7 +54,10 @@ def call_info(cloud_id: str, call: Call) -> dict[str, Any]:
         variables=dict(call.variables),
         http=http,
     )
-    return info.model_dump(mode="json")
+
+
+def call_info(cloud_id: str, call: Call) -> dict[str, Any]:
+    return call_model(cloud_id, call).model_dump(mode="json")
 
 
 def callback(event: DomainEvent) -> dict[str, Any]:

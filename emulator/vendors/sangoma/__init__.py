@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from emulator.core.plugin import VendorPlugin
 from emulator.vendors.sangoma import actors, contract, control, delivery, events, http, routes, scenario, state
-from emulator.vendors.sangoma.config import SangomaConfig
+from emulator.vendors.sangoma.config import BEHAVIOUR, SangomaConfig
 from emulator.vendors.sangoma.constants import API_PREFIX, OAUTH_PREFIX, SLUG
 
 PLUGIN: VendorPlugin = VendorPlugin(
@@ -15,7 +15,7 @@ PLUGIN: VendorPlugin = VendorPlugin(
     title="Sangoma CX",
     state_type=state.SangomaState,
     new_state=state.tenant_state,
-    routes=lambda emu: routes.routes(emu, PLUGIN),
+    routes=routes.routes,
     base_paths=(API_PREFIX, OAUTH_PREFIX),
     render_error=http.render_error,
     webhook_policy=delivery.policy,
@@ -23,7 +23,8 @@ PLUGIN: VendorPlugin = VendorPlugin(
     outbound=events.outbound,
     on_event=actors.react,
     control_routes=control.control_routes,
-    provision=control.provision,
+    credentials=control.credentials,
+    behaviour=BEHAVIOUR,
     config_model=SangomaConfig,
     contract=contract.contract,
     scenario=scenario.HOOKS,

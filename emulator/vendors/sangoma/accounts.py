@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from emulator.core.outbound import check_http_url
 from emulator.vendors.sangoma import errors
 from emulator.vendors.sangoma import views as v
 from emulator.vendors.sangoma.constants import (
@@ -69,13 +70,9 @@ def bot_of(state: SangomaState, inbox_id: int) -> AgentBot | None:
     return state.agent_bots.get(inbox.agent_bot_id)
 
 
-def _http_url(url: str) -> bool:
-    return re.match(r"\Ahttps?://[^\s/]+", url) is not None
-
-
 def create_agent_bot(tx: S, name: str, description: str | None, outgoing_url: str) -> AgentBot:
     """Chatwoot does not check a bot's `outgoing_url`; the Sangoma (DRF) layer's URL field does [inf]."""
-    if not _http_url(outgoing_url):
+    if check_http_url(outgoing_url) is not None:
         raise errors.field("outgoing_url", DRF_INVALID_URL)
     bot = AgentBot(
         id=int(tx.ids.new("agent_bot", AGENT_BOT_ID)),
@@ -102,7 +99,7 @@ def create_webhook(tx: S, url: str, subscriptions: list[str]) -> Webhook:
     found: list[tuple[str, str]] = []
     if any(h.url == url for h in tx.state.webhooks.values()):
         found.append((CW_URL_TAKEN, "url"))
-    if not _http_url(url):
+    if check_http_url(url) is not None:
         found.append((CW_URL_INVALID, "url"))
     if not subscriptions or any(s not in WEBHOOK_SUBSCRIPTIONS for s in subscriptions):
         found.append((CW_INVALID_EVENTS, "subscriptions"))

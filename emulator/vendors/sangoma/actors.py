@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from emulator.core.clock import JobHandler
 from emulator.core.events import DomainEvent
 from emulator.core.runtime import Emulator
 from emulator.vendors.sangoma import di, voice
@@ -37,11 +38,6 @@ RING = f"{SLUG}.call.ring"
 OUTCOME = f"{SLUG}.call.outcome"
 QUEUE_ANSWER = f"{SLUG}.call.queue_answer"
 HANG_UP = f"{SLUG}.call.hang_up"
-
-
-def _state(emu: Emulator, tenant: str) -> SangomaState | None:
-    state = emu.store.peek(SLUG, tenant)
-    return state if isinstance(state, SangomaState) else None
 
 
 def pick_rule(rules: list[ReplyRule], default: str | None, text: str) -> ReplyRule | None:
@@ -65,7 +61,7 @@ def fill(template: str, state: SangomaState, conv: Conversation | None, agent_id
 
 def react(emu: Emulator, event: DomainEvent) -> None:
     """Schedule what simulated people do next (runs inside the commit; only schedules)."""
-    state = _state(emu, event.tenant)
+    state = emu.store.of(SLUG, SangomaState).peek(event.tenant)
     if state is None:
         return
 
@@ -133,11 +129,11 @@ def _react_call(state: SangomaState, event: DomainEvent, later: Any) -> None:
 # -- jobs -------------------------------------------------------------------------------------------------------------
 
 
-def jobs(emu: Emulator) -> dict[str, Any]:
-    store = emu.store
+def jobs(emu: Emulator) -> dict[str, JobHandler]:
+    store = emu.store.of(SLUG, SangomaState)
 
     async def assign(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             conv = tx.state.conversations.get(args["conv"])
             if conv is None or conv.status != ConversationStatus.OPEN or conv.assignee_id is not None:
                 return
@@ -152,7 +148,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
         return conv
 
     async def agent_type(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             conv = live(tx.state, args)
             if conv is None:
                 return
@@ -165,7 +161,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
                 di.finish(tx, conv, tx.state.agents[args["agent"]].display_name)
 
     async def agent_say(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             conv = live(tx.state, args)
             if conv is None:
                 return
@@ -176,13 +172,13 @@ def jobs(emu: Emulator) -> dict[str, Any]:
                 di.finish(tx, conv, agent.display_name)
 
     async def customer_say(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             conv = tx.state.conversations.get(args["conv"])
             if conv is not None and conv.widget and not conv.customer_idle:
                 di.post_message(tx, conv, str(args["text"]), "incoming")
 
     async def ring(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             call = tx.state.calls.get(args["call"])
             if call is None or call.state != CallState.DIALING:
                 return
@@ -192,7 +188,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
             emu.scheduler.schedule_job(delay, OUTCOME, {"call": call.id}, vendor=vendor, tenant=tenant)
 
     async def outcome(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             call = tx.state.calls.get(args["call"])
             if call is None or call.state != CallState.RINGING:
                 return
@@ -203,7 +199,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
                 voice.move(tx, call, CallState.BUSY if result == "busy" else CallState.NO_ANSWER)
 
     async def queue_answer(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             call = tx.state.calls.get(args["call"])
             if call is None or call.state != CallState.IN_QUEUE or not tx.state.behaviour.auto:
                 return
@@ -215,19 +211,19 @@ def jobs(emu: Emulator) -> dict[str, Any]:
                 voice.agent_answers(tx, call, agent)
 
     async def bot_failed(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             conv = tx.state.conversations.get(args["conv"])
             if conv is not None:
                 di.bot_failed(tx, conv)
 
     async def message_failed(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             conv = tx.state.conversations.get(args["conv"])
             if conv is not None:
                 di.message_failed(tx, conv, int(args["message"]), str(args["error"]))
 
     async def hang_up(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             call = tx.state.calls.get(args["call"])
             if call is not None and call.state == CallState.CONNECTED:
                 voice.hang_up(tx, call)

@@ -19,12 +19,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator.core.ids import TenantIds
 from emulator.core.plugin import set_tenant
 from emulator.core.runtime import Emulator
 from emulator.vendors.sangoma import errors
@@ -56,6 +56,7 @@ class Gate:
 
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
+        self.store = emu.store.of(SLUG, SangomaState)
         self.config: SangomaConfig = emu.vendor_config(SLUG)
         self.clients = {(t.client_id or name): name for name, t in self.config.tenants.items()}
         self.owned = {(t.tenant_domain or default_domain(name)).lower() for name, t in self.config.tenants.items()}
@@ -92,9 +93,9 @@ class Gate:
         client_id, secret = creds
         tenant = self._client_tenant(client_id, secret)
         set_tenant(request, tenant)
-        async with self.emu.store.tenant(SLUG, tenant) as tx:
-            state: SangomaState = tx.state
-            self._check_secret(tx, state, tenant, secret)
+        async with self.store.tenant(tenant) as tx:
+            state = tx.state
+            self._check_secret(state, tenant, secret)
             wanted = form.get("scope", "").split()
             unknown = [s for s in wanted if s not in SCOPES or s not in state.allowed_scopes]
             if unknown:
@@ -116,10 +117,10 @@ class Gate:
         raise errors.oauth("invalid_client", "Client authentication failed.", 401, basic=True)
 
     def _provisioned(self, tenant: str) -> bool:
-        state = self.emu.store.peek(SLUG, tenant)
-        return isinstance(state, SangomaState) and state.provisioned
+        state = self.store.peek(tenant)
+        return state is not None and state.provisioned
 
-    def _check_secret(self, tx: Any, state: SangomaState, tenant: str, secret: str) -> None:
+    def _check_secret(self, state: SangomaState, tenant: str, secret: str) -> None:
         configured = self.config.tenants.get(tenant)
         expected = configured.client_secret if configured is not None else None
         expected = expected or state.client_secret
@@ -142,6 +143,10 @@ class Gate:
 
     def tenant(self, request: Request, scope: str) -> str:
         """The tenant of the request's bearer token, which must be live and carry `scope`."""
+        return self.authorize(request, scope).tenant
+
+    def authorize(self, request: Request, scope: str) -> SangomaState:
+        """The state of the request's bearer token's tenant; the token must be live and carry `scope`."""
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         token = str(token)
@@ -152,17 +157,17 @@ class Gate:
         token = token.strip()
         prefix, dot, _ = token.partition(".")
         tenant = decode_tenant(prefix) if dot else None
-        state = self.emu.store.peek(SLUG, tenant) if tenant is not None else None
-        found = state.tokens.get(token) if isinstance(state, SangomaState) else None
-        if tenant is None or found is None:
+        state = self.store.peek(tenant) if tenant is not None else None
+        found = state.tokens.get(token) if state is not None else None
+        if tenant is None or state is None or found is None:
             raise errors.invalid_token()
         set_tenant(request, tenant)
         if found.expires_at <= self.emu.clock.now():
             raise errors.invalid_token(expired=True)
         if scope not in found.scopes:
             raise errors.no_permission()
-        return str(tenant)
+        return state
 
 
-def new_secret(ids: Any) -> str:
+def new_secret(ids: TenantIds) -> str:
     return str(ids.new("client_secret", SECRET))

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from emulator.core.plugin import BehaviourSpec
 from emulator.vendors.sangoma.constants import SCOPES
 
 
@@ -152,3 +153,9 @@ DEFAULT_INBOXES = [
     InboxConfig(name="Website", channel_type="Channel::WebWidget"),
     InboxConfig(name="API", channel_type="Channel::Api", website_url=None),
 ]
+
+
+BEHAVIOUR = BehaviourSpec(AgentBehaviour)
+"""The simulated agents' knobs: the kernel serves `PUT /_emulator/vendors/sangoma/tenants/{tenant}/behaviour`."""
+CUSTOMERS = BehaviourSpec(CustomerBehaviour, "customers")
+"""The simulated widget customers' knobs (`PUT .../tenants/{tenant}/customer-behaviour`, in `control.py`)."""

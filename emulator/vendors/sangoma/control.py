@@ -4,7 +4,7 @@
 | method and path | what it does |
 |---|---|
 | `GET /tenants/{tenant}` | the tenant's world: agents, queues, inboxes, bots, webhooks, calls, conversations |
-| `PUT /tenants/{tenant}/behaviour` | change how simulated agents act (fields of `AgentBehaviour`) |
+| `PUT /tenants/{tenant}/behaviour` | change how simulated agents act (`AgentBehaviour`; served by the kernel) |
 | `PUT /tenants/{tenant}/customer-behaviour` | change how simulated widget customers answer (`CustomerBehaviour`) |
 | `PUT /tenants/{tenant}/callees/{number}` | what the person at `number` does (`CalleeBehaviour`) |
 | `PUT /tenants/{tenant}/agents/{name}` | `{"logged_in": bool}`: log a CX agent in or out |
@@ -22,24 +22,28 @@ Agent actions: assign, typing, stop_typing, say, note (a private note), resolve,
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from emulator.core.api import Endpoint
 from emulator.core.errors import EmulatorError
+from emulator.core.plugin import merge_behaviour
 from emulator.core.runtime import Emulator
+from emulator.core.store import Tx
 from emulator.core.types import AS_BOOL, AS_INT, AS_STR
-from emulator.core.web import error, json_body
+from emulator.core.web import error, guarded, json_body, json_object, reply
 from emulator.vendors.sangoma import di, hands
 from emulator.vendors.sangoma.auth import new_secret
-from emulator.vendors.sangoma.config import AgentBehaviour, CalleeBehaviour, CustomerBehaviour
+from emulator.vendors.sangoma.config import CUSTOMERS, CalleeBehaviour
 from emulator.vendors.sangoma.constants import API_PREFIX, DI, SLUG, TOKEN_PATH
 from emulator.vendors.sangoma.errors import SangomaError
-from emulator.vendors.sangoma.state import SangomaState, agent_by_name
+from emulator.vendors.sangoma.state import Conversation, SangomaState, agent_by_name
 from emulator.vendors.sangoma.voice import call_view
 
 Str = Annotated[str, Strict(), Field(min_length=1, max_length=10_000), AS_STR]
@@ -123,8 +127,8 @@ def summary(state: SangomaState) -> dict[str, Any]:
     }
 
 
-def credentials(s: SangomaState) -> dict[str, Any]:
-    """What a client needs to talk to this tenant (`POST /_emulator/tenants`)."""
+def tenant_credentials(s: SangomaState) -> dict[str, Any]:
+    """What a client needs to talk to this tenant."""
     return {
         "client_id": s.client_id,
         "client_secret": s.client_secret,
@@ -140,22 +144,15 @@ def credentials(s: SangomaState) -> dict[str, Any]:
     }
 
 
-async def provision(emu: Emulator, tenant: str) -> dict[str, Any]:
-    """Make `tenant` known (strict auth then accepts its client) and hand out its credentials."""
-    async with emu.store.tenant(SLUG, tenant) as tx:
-        s: SangomaState = tx.state
-        s.provisioned = True
-        s.tenant_domain_open = False  # the credentials name the domain: it is the tenant's from now on
-        if s.client_secret is None:
-            s.client_secret = new_secret(tx.ids)
-        return credentials(s)
-
-
-def _bad(exc: ValidationError | ValueError) -> Response:
-    if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        return error(400, "invalid_request", f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
-    return error(400, "invalid_request", str(exc))
+def credentials(emu: Emulator, tx: Tx[SangomaState]) -> dict[str, Any]:
+    """`POST /_emulator/tenants`: the tenant is known from now on (strict auth accepts its client), its domain is
+    the one the credentials name, and its secret is minted if it had none."""
+    s = tx.state
+    s.provisioned = True
+    s.tenant_domain_open = False
+    if s.client_secret is None:
+        s.client_secret = new_secret(tx.ids)
+    return tenant_credentials(s)
 
 
 def _rejected(exc: EmulatorError) -> Response:
@@ -163,26 +160,27 @@ def _rejected(exc: EmulatorError) -> Response:
     return JSONResponse({"error": "rejected", "message": exc.message, "detail": detail}, status_code=exc.status_code)
 
 
+def _unknown(tenant: str) -> Response:
+    return error(404, "unknown_tenant", f"no Sangoma tenant {tenant!r}")
+
+
+Params = Mapping[str, str]
+Act = Callable[[Tx[SangomaState], Params, Any], Any]
+
+
 def control_routes(emu: Emulator) -> list[BaseRoute]:
-    store = emu.store
-    configured = set(emu.vendor_config(SLUG).tenants)
+    store = emu.store.of(SLUG, SangomaState)
 
-    async def parse(request: Request, model: type[BaseModel]) -> Any:
-        tenant = request.path_params["tenant"]
-        if not store.exists(SLUG, tenant) and tenant not in configured:
-            raise LookupError(tenant)
-        return model.model_validate(await json_body(request))
-
-    def handler(model: type[BaseModel], act: Any) -> Any:
+    def handler(model: type[BaseModel], act: Act) -> Endpoint:
+        @guarded
         async def endpoint(request: Request) -> Response:
+            tenant = request.path_params["tenant"]
+            if not emu.knows(SLUG, tenant):
+                return _unknown(tenant)
+            body = model.model_validate(await json_body(request))
             try:
-                body = await parse(request, model)
-                async with store.tenant(SLUG, request.path_params["tenant"]) as tx:
+                async with store.tenant(tenant) as tx:
                     out = act(tx, request.path_params, body)
-            except LookupError as exc:
-                return error(404, "unknown_tenant", f"no Sangoma tenant {exc.args[0]!r}")
-            except (ValidationError, ValueError) as exc:
-                return _bad(exc)
             except EmulatorError as exc:
                 return _rejected(exc)
             return JSONResponse(out)
@@ -193,42 +191,28 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
     async def tenant_view(request: Request) -> Response:
         """The tenant's world, calls and conversations."""
         tenant = request.path_params["tenant"]
-        if not store.exists(SLUG, tenant) and tenant not in configured:
-            return error(404, "unknown_tenant", f"no Sangoma tenant {tenant!r}")
-        async with store.tenant(SLUG, tenant) as tx:
+        if not emu.knows(SLUG, tenant):
+            return _unknown(tenant)
+        async with store.tenant(tenant) as tx:
             return JSONResponse(summary(tx.state))
 
-    def merge(attr: str, model: type[BaseModel]) -> Any:
-        def act(tx: Any, params: Any, body: Any) -> Any:
-            merged = model.model_validate({**getattr(tx.state, attr).model_dump(), **body})
-            setattr(tx.state, attr, merged)
-            return merged.model_dump()
+    @guarded
+    async def customer_behaviour(request: Request) -> Response:
+        """Change how simulated widget customers answer (fields of `CustomerBehaviour`; the others stay)."""
+        changes = await json_object(request)
+        tenant = request.path_params["tenant"]
+        if not emu.knows(SLUG, tenant):
+            return _unknown(tenant)
+        async with store.tenant(tenant) as tx:
+            merged = merge_behaviour(CUSTOMERS, tx.state, changes)
+        return reply(merged)
 
-        return act
-
-    def changes(model: type[BaseModel], attr: str) -> Any:
-        async def endpoint(request: Request) -> Response:
-            try:
-                raw = await json_body(request)
-                if not isinstance(raw, dict):
-                    raise ValueError("the body must be a JSON object")
-                tenant = request.path_params["tenant"]
-                if not store.exists(SLUG, tenant) and tenant not in configured:
-                    return error(404, "unknown_tenant", f"no Sangoma tenant {tenant!r}")
-                async with store.tenant(SLUG, tenant) as tx:
-                    out = merge(attr, model)(tx, request.path_params, raw)
-            except (ValidationError, ValueError) as exc:
-                return _bad(exc)
-            return JSONResponse(out)
-
-        return endpoint
-
-    def callee(tx: Any, params: Any, body: CalleeBehaviour) -> Any:
+    def callee(tx: Tx[SangomaState], params: Params, body: CalleeBehaviour) -> Any:
         """Set what the person at a number does."""
         tx.state.callees[params["number"]] = body
         return body.model_dump()
 
-    def login(tx: Any, params: Any, body: AgentLogin) -> Any:
+    def login(tx: Tx[SangomaState], params: Params, body: AgentLogin) -> Any:
         """Log a CX agent in or out."""
         agent = agent_by_name(tx.state, params["name"])
         if agent is None:
@@ -236,37 +220,36 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         agent.logged_in = body.logged_in
         return asdict(agent)
 
-    def customer_start(tx: Any, params: Any, body: CustomerStart) -> Any:
+    def customer_start(tx: Tx[SangomaState], params: Params, body: CustomerStart) -> Any:
         """A visitor opens the web widget and maybe writes."""
         return hands.start_customer(tx, body.inbox_id, body.name, body.email, body.text, body.referer)
 
-    def conv_of(tx: Any, params: Any) -> Any:
+    def conv_of(tx: Tx[SangomaState], params: Params) -> Conversation:
         try:
             return di.get_conversation(tx.state, int(params["conversation_id"]))
         except ValueError:
             raise hands.HandError("conversation ids are numbers", status_code=404, code="not_found") from None
 
-    def customer(tx: Any, params: Any, body: CustomerAction) -> Any:
+    def customer(tx: Tx[SangomaState], params: Params, body: CustomerAction) -> Any:
         """The widget customer says something, goes idle, or comes back."""
         conv = conv_of(tx, params)
         hands.customer_act(tx, conv, body.action, body.text)
         return conversation_summary(tx.state, conv.display_id)
 
-    def agent(tx: Any, params: Any, body: AgentAction) -> Any:
+    def agent(tx: Tx[SangomaState], params: Params, body: AgentAction) -> Any:
         """A CX agent acts in the conversation."""
         conv = conv_of(tx, params)
         hands.agent_act(tx, conv, body.action, body.agent, body.text)
         return conversation_summary(tx.state, conv.display_id)
 
-    def call(tx: Any, params: Any, body: CallAction) -> Any:
+    def call(tx: Tx[SangomaState], params: Params, body: CallAction) -> Any:
         """The callee or an agent acts on a call."""
         return hands.call_act(tx, params["call_id"], body.action, body.agent)
 
     base = "/tenants/{tenant}"
     return [
         Route(base, tenant_view, methods=["GET"]),
-        Route(f"{base}/behaviour", changes(AgentBehaviour, "behaviour"), methods=["PUT"]),
-        Route(f"{base}/customer-behaviour", changes(CustomerBehaviour, "customers"), methods=["PUT"]),
+        Route(f"{base}/customer-behaviour", customer_behaviour, methods=["PUT"]),
         Route(f"{base}/callees/{{number}}", handler(CalleeBehaviour, callee), methods=["PUT"]),
         Route(f"{base}/agents/{{name}}", handler(AgentLogin, login), methods=["PUT"]),
         Route(f"{base}/customers", handler(CustomerStart, customer_start), methods=["POST"]),

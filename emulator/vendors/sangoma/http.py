@@ -7,7 +7,6 @@ may carry `Content-Type: application/json` with no body, as the seed's inbox lis
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -15,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from emulator.core.errors import EmulatorError
+from emulator.core.web import parse_json
 from emulator.vendors.sangoma import constants as c
 from emulator.vendors.sangoma import errors
 
@@ -85,9 +85,9 @@ async def read_json(request: Request, model: type[M]) -> M:
         data: Any = {}
     else:
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested thousands deep
-            raise errors.parse_error(str(exc).split(":", 1)[0]) from None
+            data = parse_json(raw)
+        except ValueError as exc:  # UnicodeDecodeError is one; nesting thousands deep is reported as one
+            raise errors.parse_error(str(exc)) from None
     if not isinstance(data, dict):
         text = c.NOT_A_DICT.format(type=_TYPE_NAMES.get(type(data), "object"))
         raise errors.fields({"non_field_errors": [text]})

@@ -21,12 +21,16 @@ from pydantic import Field, ValidationError, field_validator
 
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
+from emulator.core.plugin import merge_behaviour
+from emulator.core.store import VendorStore
+from emulator.core.web import first_error
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, StepKind, Strict
 from emulator.vendors.sangoma import accounts, di, hands
 from emulator.vendors.sangoma import state as st
 from emulator.vendors.sangoma.actors import fill
 from emulator.vendors.sangoma.config import (
+    BEHAVIOUR,
     AgentBehaviour,
     AgentConfig,
     CalleeBehaviour,
@@ -67,6 +71,10 @@ class SangomaSetup(Strict):
     webhook: WebhookSetup | None = Field(None, description="an account webhook")
 
 
+def _store(ctx: ScenarioContext) -> VendorStore[st.SangomaState]:
+    return ctx.emu.store.of(SLUG, st.SangomaState)
+
+
 async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
     assert isinstance(setup, SangomaSetup)
     vendor: SangomaConfig = ctx.emu.vendor_config(SLUG)
@@ -80,10 +88,10 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
         customers=setup.customers,
     )
     try:
-        async with ctx.emu.store.tenant(SLUG, ctx.tenant) as tx:
+        async with _store(ctx).tenant(ctx.tenant) as tx:
             tx.ids.counters.clear()
             fresh = st.new_state(ctx.tenant, tx.ids, cfg, vendor, tx.now())
-            state: st.SangomaState = tx.state
+            state = tx.state
             for name in type(fresh).model_fields:
                 setattr(state, name, getattr(fresh, name))
             state.provisioned = True
@@ -167,7 +175,7 @@ def _subject_id(subject: str | None, prefix: str) -> str | None:
 
 async def perform(ctx: ScenarioContext, action: Any, subject: str | None) -> None:
     try:
-        async with ctx.emu.store.tenant(SLUG, ctx.tenant, create=False) as tx:
+        async with _store(ctx).tenant(ctx.tenant, create=False) as tx:
             if isinstance(action, CallAction):
                 call_id = action.call_id or _subject_id(subject, "call")
                 if not call_id:
@@ -202,15 +210,14 @@ class BehaviourStep(Strict):
         try:
             AgentBehaviour.model_validate(value)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise ValueError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+            raise ValueError(first_error(exc)) from None
         return value
 
 
 async def run_behaviour(ctx: ScenarioContext, step: Any) -> str | None:
     assert isinstance(step, BehaviourStep)
-    async with ctx.emu.store.tenant(SLUG, ctx.tenant) as tx:
-        tx.state.behaviour = AgentBehaviour.model_validate({**tx.state.behaviour.model_dump(), **step.behaviour})
+    async with _store(ctx).tenant(ctx.tenant) as tx:
+        merge_behaviour(BEHAVIOUR, tx.state, step.behaviour)
     return ", ".join(f"{k}={v}" for k, v in step.behaviour.items())
 
 

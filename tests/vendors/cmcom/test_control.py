@@ -179,6 +179,24 @@ async def test_end_user_rules_answer_messages(make_cm: CmFactory, webhook_sink: 
     assert (got["message"]["text"], got["conversationalRouter"]["chatId"]) == ("Got it, thanks", CHAT)
 
 
+async def test_behaviour_can_be_changed_by_hand(cm: Cm, webhook_sink: WebhookSink) -> None:
+    rules = [{"match": "code", "reply": "Got it, thanks", "after": 4}]
+    resp = await cm.http.put(f"{CONTROL}/{TENANT}/behaviour", json={"end_user_rules": rules})
+    assert resp.status_code == 200, resp.text
+    assert (resp.json()["end_user_rules"], resp.json()["pickup_delay"]) == (rules, 5.0)  # the others stay
+    bad = await cm.http.put(f"{CONTROL}/{TENANT}/behaviour", json={"pickup_delay": -1, "agents_auto": False})
+    assert (bad.status_code, bad.json()["error"]) == (400, "invalid_request")
+    assert (await cm.http.put(f"{CONTROL}/nobody/behaviour", json={})).status_code == 404
+    sent = await cm.send(
+        envelope(msg("Your code is 1234", "0031612345678", sender="003197010254321", allowedChannels=["WhatsApp"]))
+    )
+    assert sent.status_code == 200
+    await cm.advance(4)
+    await cm.delivered(1, event="MO")
+    (got,) = bodies(webhook_sink, BOT_PATH)
+    assert got["message"]["text"] == "Got it, thanks"
+
+
 def test_unknown_default_components_fail_at_start() -> None:
     with pytest.raises(ConfigError, match=r"vendors\.cmcom: .*unknown component 'Robot'"):
         create_app(make_settings(vendors={"cmcom": {"default_components": ["Robot"]}}), plugins=[cmcom.PLUGIN])

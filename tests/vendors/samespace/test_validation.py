@@ -179,6 +179,16 @@ async def test_strict_auth_refuses_unknown_clouds(make_ss: SsFactory) -> None:
     assert (await ss.post_flow(body(call_step()))).status_code == 200
 
 
+async def test_strict_auth_takes_a_scenario_cloud(make_ss: SsFactory) -> None:
+    ss = await make_ss(auth="strict")
+    scenario = "name: strict\nvendor: samespace\ntenant: scn\nsetup: {auth_token: scn-token}\nsteps: [{advance: 1}]\n"
+    created = await ss.http.post("/_emulator/scenarios", content=scenario.encode())
+    assert created.status_code == 201, created.text
+    flow = {"cloud_id": "scn", "auth_token": "scn-token", "flow": [call_step()]}
+    assert (await ss.post_flow(flow)).status_code == 200
+    assert (await ss.post_flow({**flow, "cloud_id": "other"})).status_code == 401
+
+
 async def test_metadata_errors(ss: Ss) -> None:
     call_id = await ss.start(call_step())
     wrong = await ss.http.get(f"{API}/call/{call_id}", params={"cloud_id": CLOUD, "auth_token": "x"})

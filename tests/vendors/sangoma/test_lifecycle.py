@@ -244,3 +244,18 @@ async def test_the_api_inbox_failure_rule_can_be_switched_off(make_sng: SngFacto
     await env.settle()
     assert names(webhook_sink, "/api-inbox") == ["conversation_created", "message_created"]
     assert env.state.conversations[conv["id"]].messages[0].status == "sent"
+
+
+async def test_a_configured_tenant_takes_behaviour_before_its_first_request(make_sng: SngFactory) -> None:
+    """The kernel serves `PUT .../behaviour`; like every hand route it accepts a configured tenant with no state yet."""
+    env = await make_sng(token=False)
+    for path, body, field in (
+        ("behaviour", {"assign_delay": 9}, "assign_delay"),
+        ("customer-behaviour", {"reply_delay": 4}, "reply_delay"),
+    ):
+        resp = await env.http.put(f"{CONTROL}/acme/{path}", json=body)
+        assert (resp.status_code, resp.json()[field]) == (200, body[field])
+    world = await env.world()
+    assert (world["behaviour"]["assign_delay"], world["customers"]["reply_delay"]) == (9, 4)
+    ghost = await env.http.put(f"{CONTROL}/ghost/behaviour", json={"assign_delay": 1})
+    assert (ghost.status_code, ghost.json()["error"]) == (404, "unknown_tenant")
