@@ -1,4 +1,5 @@
-"""8x8 in scenario files: the `setup` world, the `agent`/`customer` actor actions and the `behaviour` step.
+"""8x8 in scenario files: the `setup` world and the `agent`/`customer` actor actions (the `behaviour` step is the
+kernel's, from `config.BEHAVIOUR`).
 
     setup:
       webhook: "{{webhook_url}}"          # uri of the default webhook (channel 1's)
@@ -18,20 +19,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
 from emulator.core.outbound import check_http_url
-from emulator.core.plugin import merge_behaviour
-from emulator.core.web import first_error
 from emulator.scenarios.errors import ScenarioError
-from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, StepKind, Strict
+from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, Strict
 from emulator.vendors.eightbyeight import channels as chan
 from emulator.vendors.eightbyeight import hands
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.actors import fill
-from emulator.vendors.eightbyeight.config import BEHAVIOUR, AgentBehaviour, QueueConfig, TenantConfig
+from emulator.vendors.eightbyeight.config import AgentBehaviour, QueueConfig, TenantConfig
 from emulator.vendors.eightbyeight.constants import API_PREFIX, NOTIFICATION_VERSION, SLUG
 from emulator.vendors.eightbyeight.errors import EightByEightError, problem_body
 from emulator.vendors.eightbyeight.events import v1_payloads
@@ -223,31 +222,6 @@ def _customer(ctx: ScenarioContext, tx: Any, conv: st.Conversation, action: Cust
     hands.customer_act(tx, conv, action.customer, text=action.text, echo=echo)
 
 
-# -- the `behaviour` step ---------------------------------------------------------------------------------
-
-
-class BehaviourStep(Strict):
-    behaviour: dict[str, Any] = Field(
-        description="change fields of the simulated agents' behaviour (AgentBehaviour) from now on"
-    )
-
-    @field_validator("behaviour")
-    @classmethod
-    def _valid(cls, value: dict[str, Any]) -> dict[str, Any]:
-        try:
-            AgentBehaviour.model_validate(value)
-        except ValidationError as exc:
-            raise ValueError(first_error(exc)) from None
-        return value
-
-
-async def run_behaviour(ctx: ScenarioContext, step: Any) -> str | None:
-    assert isinstance(step, BehaviourStep)
-    async with ctx.emu.store.of(SLUG, st.EightByEightState).tenant(ctx.tenant) as tx:
-        merge_behaviour(BEHAVIOUR, tx.state, step.behaviour)
-    return ", ".join(f"{k}={v}" for k, v in step.behaviour.items())
-
-
 # -- events -----------------------------------------------------------------------------------------------
 
 
@@ -264,11 +238,6 @@ HOOKS = ScenarioHooks(
     event_names=(*WEBHOOK_EVENTS, *DOMAIN_EVENTS),
     event_views=event_views,
     request_headers=request_headers,
-    steps={
-        "behaviour": StepKind(
-            BehaviourStep, run_behaviour, "change the simulated agents' behaviour (fields of AgentBehaviour)"
-        )
-    },
     variables_doc={
         "api": f"the API base path, `{API_PREFIX}`",
         "api_key": "the tenant's `x-api-key` (sent by every `request` step unless it sets its own)",
