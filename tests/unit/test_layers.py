@@ -55,16 +55,7 @@ LOCAL_IMPORTS_ALLOWED: frozenset[tuple[str, str]] = frozenset(
 
 # (path, rule, imported module): what the tree held when the check was written; see the module docstring.
 # Take an entry off when the change that fixes it is merged (the test says which ones have gone).
-KNOWN_VIOLATIONS: frozenset[tuple[str, str, str]] = frozenset(
-    {
-        # each vendor's `_contract` wrapper in its `__init__.py` (issue 12: the kernel owns the plugin glue)
-        (
-            "emulator/vendors/eightbyeight/__init__.py",
-            "function-local import",
-            "emulator.vendors.eightbyeight.contract",
-        ),
-    }
-)
+KNOWN_VIOLATIONS: frozenset[tuple[str, str, str]] = frozenset()
 
 
 @dataclass(frozen=True, order=True)

@@ -37,8 +37,7 @@ QUEUE_TIMEOUT = f"{SLUG}.queue_timeout"
 
 
 def _state(emu: Emulator, tenant: str) -> st.EightByEightState | None:
-    state = emu.store.peek(SLUG, tenant)
-    return state if isinstance(state, st.EightByEightState) else None
+    return emu.store.of(SLUG, st.EightByEightState).peek(tenant)
 
 
 def _user_messages(conv: st.Conversation) -> int:
@@ -163,16 +162,16 @@ def _live(tx: Tx[st.EightByEightState], args: Mapping[str, Any]) -> st.Conversat
 
 
 def jobs(emu: Emulator) -> dict[str, Any]:
-    store = emu.store
+    store = emu.store.of(SLUG, st.EightByEightState)
 
     async def activate(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             conv = tx.state.conversations.get(args["conv"])
             if conv is not None and conv.state == ConversationState.CREATED:
                 st.activate(tx, conv)
 
     async def offer(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             conv = _live(tx, args)
             if conv is None or conv.agent_id is not None or conv.id not in tx.state.waiting or conv.queue_id is None:
                 return
@@ -189,7 +188,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
                 asg.agent_join(tx, conv, agent)
 
     async def agent_type(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             conv = _live(tx, args)
             if conv is None:
                 return
@@ -201,7 +200,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
                 _then(tx, conv, args.get("then"))
 
     async def agent_say(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             conv = _live(tx, args)
             if conv is None:
                 return
@@ -210,26 +209,26 @@ def jobs(emu: Emulator) -> dict[str, Any]:
             _then(tx, conv, args.get("then"))
 
     async def idle_check(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             conv = _live(tx, args)
             if conv is not None and _user_messages(conv) == args["seen"]:
                 asg.agent_leave(tx, conv)
 
     async def post_agent_end(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             conv = _live(tx, args)
             if conv is not None and conv.post_agent is not None and conv.post_agent.active:
                 asg.end_post_agent(tx, conv)
 
     async def post_agent_user_timeout(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             conv = _live(tx, args)
             post = conv.post_agent if conv is not None else None
             if conv is not None and post is not None and post.active and _user_messages(conv) == args["seen"]:
                 asg.end_post_agent(tx, conv)
 
     async def queue_timeout(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
-        async with store.tenant(vendor, tenant, create=False) as tx:
+        async with store.tenant(tenant, create=False) as tx:
             conv = _live(tx, args)
             if (
                 conv is not None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from emulator.core.plugin import BehaviourSpec
+
 
 class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -94,3 +96,6 @@ DEFAULT_QUEUES = [
     QueueConfig(id="101", name="Sales", agents=[AgentConfig()]),
 ]
 DEFAULT_WEBHOOK_URI = "http://127.0.0.1:8081/webhook"
+
+BEHAVIOUR = BehaviourSpec(AgentBehaviour)
+"""A tenant's `behaviour` (`PUT /_emulator/vendors/eightbyeight/tenants/{tenant}/behaviour`, the scenario step)."""

@@ -3,11 +3,12 @@
 | method and path | what it does |
 |---|---|
 | `GET /tenants/{tenant}` | the tenant's world: ids, queues, agents (and what they handle), webhooks, channels |
-| `PUT /tenants/{tenant}/behaviour` | change how simulated agents act (fields of `AgentBehaviour`; others stay) |
 | `POST /tenants/{tenant}/conversations/{id}/agent` | one agent action (see `AgentAction`) |
 
-Agent actions are `hands.agent_act`'s: `join` (optional `agentId`, else a free agent of the queue), `typing`,
-`stop_typing`, `say` (`text`, optional `cards`), `transfer` (`queueId`), `leave`.
+The kernel serves `PUT /tenants/{tenant}/behaviour` (`config.BEHAVIOUR`) and `POST /_emulator/tenants`
+(whose 8x8 answer is `credentials`). Agent actions are `hands.agent_act`'s: `join` (optional `agentId`, else
+a free agent of the queue), `typing`, `stop_typing`, `say` (`text`, optional `cards`), `transfer` (`queueId`),
+`leave`.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from starlette.routing import BaseRoute, Route
 
 from emulator.core.errors import EmulatorError
 from emulator.core.runtime import Emulator
+from emulator.core.store import Tx
 from emulator.core.types import AS_STR
 from emulator.core.web import error, guarded, json_body
 from emulator.vendors.eightbyeight import hands
 from emulator.vendors.eightbyeight import state as st
-from emulator.vendors.eightbyeight.config import AgentBehaviour
 from emulator.vendors.eightbyeight.constants import SLUG
 from emulator.vendors.eightbyeight.errors import EightByEightError, problem_body
 from emulator.vendors.eightbyeight.models import CardPayload
@@ -60,14 +61,29 @@ def _summary(state: st.EightByEightState) -> dict[str, Any]:
     }
 
 
-def control_routes(emu: Emulator) -> list[BaseRoute]:
-    store = emu.store
+def credentials(emu: Emulator, tx: Tx[st.EightByEightState]) -> dict[str, Any]:
+    """What `POST /_emulator/tenants` answers for 8x8: the key and the ids a client needs. The credentials name
+    the channel and queues, so they are the tenant's from now on (no open-auth binding)."""
+    s = tx.state
+    s.provisioned = True
+    s.channel_open = s.queue_open = False
+    channel = next(iter(s.channels.values()), None)
+    return {
+        "apiKey": tx.tenant,
+        "tenantId": s.tenant_id,
+        "customerId": s.customer_id,
+        "channelId": channel.id if channel else None,
+        "webhookId": channel.webHookId if channel else None,
+        "queues": [q.id for q in s.queues.values()],
+    }
 
-    configured = set(emu.vendor_config(SLUG).tenants)
+
+def control_routes(emu: Emulator) -> list[BaseRoute]:
+    store = emu.store.of(SLUG, st.EightByEightState)
 
     def known(tenant: str) -> Response | None:
         """404 unless the tenant exists or is configured (a configured one is built on first use)."""
-        if not store.exists(SLUG, tenant) and tenant not in configured:
+        if not emu.knows(SLUG, tenant):
             return error(404, "unknown_tenant", f"no 8x8 tenant {tenant!r}")
         return None
 
@@ -77,23 +93,8 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         missing = known(tenant)
         if missing:
             return missing
-        async with store.tenant(SLUG, tenant) as tx:
+        async with store.tenant(tenant) as tx:
             return JSONResponse(_summary(tx.state))
-
-    @guarded
-    async def behaviour(request: Request) -> Response:
-        """Body: any fields of AgentBehaviour; the rest stay as they are."""
-        tenant = request.path_params["tenant"]
-        missing = known(tenant)
-        if missing:
-            return missing
-        changes = await json_body(request)
-        if not isinstance(changes, dict):
-            raise ValueError("the body must be a JSON object")
-        async with store.tenant(SLUG, tenant) as tx:
-            merged = AgentBehaviour.model_validate({**tx.state.behaviour.model_dump(), **changes})
-            tx.state.behaviour = merged
-        return JSONResponse(merged.model_dump())
 
     @guarded
     async def agent(request: Request) -> Response:
@@ -104,7 +105,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
             return missing
         body = AgentAction.model_validate(await json_body(request))
         try:
-            async with store.tenant(SLUG, tenant) as tx:
+            async with store.tenant(tenant) as tx:
                 conv = st.get_conversation(tx.state, request.path_params["conversation_id"])
                 hands.agent_act(
                     tx,
@@ -125,6 +126,5 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
 
     return [
         Route("/tenants/{tenant}", tenant_view, methods=["GET"]),
-        Route("/tenants/{tenant}/behaviour", behaviour, methods=["PUT"]),
         Route("/tenants/{tenant}/conversations/{conversation_id}/agent", agent, methods=["POST"]),
     ]

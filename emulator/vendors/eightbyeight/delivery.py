@@ -76,3 +76,9 @@ def policy(emu: Emulator) -> WebhookPolicy:
     if emu.vendor_config(SLUG).signing:
         return WebhookPolicy(retry_ladder=RETRY_LADDER, headers=signer_for(emu).headers, sign_in_thread=True)
     return WebhookPolicy(retry_ladder=RETRY_LADDER, headers=unsigned_headers)
+
+
+async def warm_up(emu: Emulator) -> None:
+    """At start: make the signing key before the first webhook needs it (when signing is on)."""
+    if emu.vendor_config(SLUG).signing:
+        await signer_for(emu).warm_up()

@@ -10,9 +10,8 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -22,16 +21,15 @@ from starlette.responses import JSONResponse, Response
 from emulator.core.errors import EmulatorError
 from emulator.core.plugin import set_tenant
 from emulator.core.runtime import Emulator
+from emulator.core.store import Tx, VendorStore
+from emulator.core.web import parse_json
 from emulator.vendors.eightbyeight import errors
 from emulator.vendors.eightbyeight.config import EightByEightConfig
 from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, HAL_JSON, PROBLEM_JSON, SLUG, TENANT_HEADER
-from emulator.vendors.eightbyeight.models import WireModel
+from emulator.vendors.eightbyeight.models import STRICT_USER_FIELDS, WireModel
+from emulator.vendors.eightbyeight.state import EightByEightState
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def when(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 def hal(body: WireModel | Mapping[str, Any] | None = None, status: int = 200) -> Response:
@@ -61,8 +59,9 @@ def render_error(exc: EmulatorError, request: Request) -> Response:
 class Gate:
     """Resolves a request's tenant from its API key (see the module docstring)."""
 
-    def __init__(self, emu: Emulator) -> None:
+    def __init__(self, emu: Emulator, store: VendorStore[EightByEightState]) -> None:
         self.emu = emu
+        self.store = store
         self.config: EightByEightConfig = emu.vendor_config(SLUG)
         self.keys = {key: name for name, t in self.config.tenants.items() for key in t.api_keys}
 
@@ -80,8 +79,8 @@ class Gate:
         return tenant
 
     def _provisioned(self, tenant: str) -> bool:
-        state = self.emu.store.peek(SLUG, tenant)
-        return bool(state is not None and getattr(state, "provisioned", False))
+        state = self.store.peek(tenant)
+        return state is not None and state.provisioned
 
     def check_tenant_header(self, request: Request, tenant_id: str, customer_id: str) -> None:
         wanted = request.headers.get(TENANT_HEADER)
@@ -108,8 +107,8 @@ async def read_json(
     if raw and media and media != "application/json" and not media.endswith("+json"):
         raise errors.unsupported_media_type(media)
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested thousands deep
+        data = parse_json(raw)
+    except ValueError:
         raise errors.malformed_json(style=style, conversation_id=conversation_id, tenant=tenant) from None
     if not isinstance(data, dict):
         raise errors.malformed_json(style=style, conversation_id=conversation_id, tenant=tenant)
@@ -117,3 +116,79 @@ async def read_json(
         return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise errors.from_validation_error(exc, style=style, conversation_id=conversation_id, tenant=tenant) from None
+
+
+class Ctx:
+    """What every handler of `routes.py` is bound to: the tenant gate, the typed store and the request plumbing
+    (key and tenant header first, then the body in the endpoint's 400 shape, then the unit of work)."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        self.store = emu.store.of(SLUG, EightByEightState)
+        self.gate = Gate(emu, self.store)
+        self.echo = self.gate.config.echo_messages
+        # user.email / user.language checked as the OAS declares them, unless switched off [inf]
+        self.user_rules = {STRICT_USER_FIELDS: self.gate.config.strict_user_fields}
+
+    def authenticate(self, request: Request) -> str:
+        """The tenant of the key, `X-8x8-Tenant` checked before any body is read (as 8x8 does)."""
+        tenant = self.gate.tenant(request)
+        known = self.store.peek(tenant)
+        if known is not None:
+            self.gate.check_tenant_header(request, known.tenant_id, known.customer_id)
+        return tenant
+
+    @asynccontextmanager
+    async def unit(self, request: Request, tenant: str | None = None) -> AsyncIterator[Tx[EightByEightState]]:
+        """The tenant's unit of work for a request that changes state (authenticated unless `tenant` is given)."""
+        async with self.store.tenant(tenant or self.authenticate(request)) as tx:
+            self.gate.check_tenant_header(request, tx.state.tenant_id, tx.state.customer_id)
+            yield tx
+
+    @asynccontextmanager
+    async def session(
+        self,
+        request: Request,
+        model: type[M],
+        *,
+        newer: bool = False,
+        style: errors.ValidationStyle = "general",
+        optional: bool = False,
+        context: dict[str, Any] | None = None,
+    ) -> AsyncIterator[tuple[Tx[EightByEightState], M]]:
+        """The body (in the endpoint's 400 shape; `newer` endpoints name the conversation and tenant), then the
+        unit of work."""
+        tenant = self.authenticate(request)
+        if newer:
+            body = await read_json(
+                request, model, style="newer", conversation_id=cid(request), tenant=self.tenant_id_of(tenant),
+                optional=optional,
+            )  # fmt: skip
+        else:
+            body = await read_json(request, model, style=style, optional=optional, context=context)
+        async with self.unit(request, tenant) as tx:
+            yield tx, body
+
+    def tenant_id_of(self, tenant: str) -> str:
+        """The 8x8 tenant id (as in `X-8x8-Tenant` and 400 texts) of a store tenant, before its tx is open."""
+        state = self.store.peek(tenant)
+        if state is not None:
+            return state.tenant_id
+        cfg = self.gate.config.tenants.get(tenant)
+        return cfg.tenant_id if cfg is not None and cfg.tenant_id else tenant
+
+    async def read(self, request: Request) -> EightByEightState:
+        """The tenant's state for a read-only request: no unit of work (nothing changes, nothing is awaited
+        while it is read), except to build a tenant the first time its key is used."""
+        tenant = self.gate.tenant(request)
+        state = self.store.peek(tenant)
+        if state is None:
+            async with self.store.tenant(tenant) as tx:
+                state = tx.state
+        self.gate.check_tenant_header(request, state.tenant_id, state.customer_id)
+        return state
+
+
+def cid(request: Request) -> str:
+    """The conversation of a `…/conversations/{conversationId}/…` path."""
+    return str(request.path_params["conversationId"])

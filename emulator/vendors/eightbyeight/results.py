@@ -1,7 +1,8 @@
 """8x8 Chat Gateway v1 REST response bodies: resources and their HAL lists (OAS ``*Result``, ``*ListResult``).
 
 Wire models as in ``models.py`` (``WireModel.wire()`` renders the vendor JSON); ``views.py`` builds them from
-state, and ``contract.py`` publishes their schemas. Facts: ``../shared/vendors/eightbyeight.md`` (by section)
+state, and ``contract.py`` publishes their schemas; the problem bodies at the end are what ``errors.py``
+renders, as the contract states them. Facts: ``../shared/vendors/eightbyeight.md`` (by section)
 and 8x8's OpenAPI file (cited as "OAS <schema name>").
 """
 
@@ -283,3 +284,79 @@ class AttachmentList(WireModel):
     embedded: AttachmentsEmbedded = Field(alias="_embedded")
     links: HalLinks = Field(alias="_links")
     page: PageInfo
+
+
+# --- Problem bodies (application/problem+json; eightbyeight.md §1.8, the shapes of `errors.py`) ------------
+
+
+class CodedError(WireModel):
+    """One ``{code, message}`` entry of ``errors``."""
+
+    code: str
+    message: str
+
+
+class FieldViolation(WireModel):
+    """One ``validations`` entry: the field, the submitted value, a code and a sentence."""
+
+    field: str
+    value: str
+    code: str
+    message: str
+
+
+class GenericProblem(WireModel):
+    """400/415/500 of most endpoints (OAS ``GenericExceptionPayload``); body validation adds ``validations``
+    (OAS ``ValidationExceptionPayload``)."""
+
+    message: str
+    errors: list[CodedError]
+    validations: Omittable[list[FieldViolation]] = None
+
+
+class UnauthorizedProblem(WireModel):
+    """401: missing or unknown ``x-api-key`` (OAS ``UnauthorizedProblem``)."""
+
+    message: str
+    errors: list[CodedError]
+    referenceId: str
+
+
+class ForbiddenProblem(WireModel):
+    """403: ``X-8x8-Tenant`` (or the card-action path's tenant) is not the key's tenant; ``errors`` are strings
+    (OAS ``ForbiddenViolationProblem``)."""
+
+    message: str
+    errors: list[str]
+
+
+class ResourceNotFoundProblem(WireModel):
+    """404 of the original endpoints: "Resource of type … was not found." with strings in ``errors``
+    (OAS ``ResourceNotFoundProblem``)."""
+
+    message: str
+    errors: list[str]
+
+
+class EntityNotFoundProblem(WireModel):
+    """404 of the newer endpoints: "Resource not found" with coded objects (OAS
+    ``ResourceNotFoundExceptionPayload``)."""
+
+    message: str
+    errors: list[CodedError]
+
+
+class BadRequestProblem(WireModel):
+    """400 of send-message: ``errors`` is one object, not a list (§1.8; OAS ``BadRequestProblem``)."""
+
+    message: str
+    errors: CodedError
+    referenceId: str
+
+
+class InvalidParameterProblem(WireModel):
+    """400 of the newer endpoints (OAS ``InvalidParameterExceptionPayload``)."""
+
+    message: str
+    errors: list[CodedError]
+    referenceId: str

@@ -1,4 +1,5 @@
-"""8x8 in scenario files: the `setup` world, the `agent`/`customer` actor actions and the `behaviour` step.
+"""8x8 in scenario files: the `setup` world and the `agent`/`customer` actor actions (the `behaviour` step is the
+kernel's, from `config.BEHAVIOUR`).
 
     setup:
       webhook: "{{webhook_url}}"          # uri of the default webhook (channel 1's)
@@ -18,12 +19,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
+from emulator.core.outbound import check_http_url
 from emulator.scenarios.errors import ScenarioError
-from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, StepKind, Strict
+from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, Strict
+from emulator.vendors.eightbyeight import channels as chan
 from emulator.vendors.eightbyeight import hands
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.actors import fill
@@ -85,7 +88,7 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
     assert isinstance(setup, EightByEightSetup)
     uris = [setup.webhook, *(c.webhook for c in setup.channels if c.webhook)]
     for uri in uris:
-        if not uri.startswith(("http://", "https://")):
+        if check_http_url(uri) is not None:
             raise ScenarioError(f"webhook: {uri!r} is not an http(s) URL")
     cfg = TenantConfig(
         tenant_id=setup.tenant_id,
@@ -94,11 +97,11 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
         webhook_uri=setup.webhook,
         behaviour=setup.behaviour,
     )
-    async with ctx.emu.store.tenant(SLUG, ctx.tenant) as tx:
+    async with ctx.emu.store.of(SLUG, st.EightByEightState).tenant(ctx.tenant) as tx:
         tx.ids.counters.clear()  # ids as a configured tenant gets them: channel 1, webhook 1, ...
         fresh = st.new_state(ctx.tenant, tx.ids, cfg, setup.behaviour, None, True)
         fresh.provisioned = True
-        state: st.EightByEightState = tx.state
+        state = tx.state
         for name in type(fresh).model_fields:
             setattr(state, name, getattr(fresh, name))
         for hook in state.webhooks.values():
@@ -108,10 +111,10 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
                 raise ScenarioError(f"channels: {ch.name}: no queue {ch.queue!r} in setup.queues")
             hook_id = next(iter(state.webhooks), None)
             if ch.webhook:
-                hook_id = st.create_webhook(tx, f"{ch.name} hook", ch.webhook, setup.webhook_version).id
+                hook_id = chan.create_webhook(tx, f"{ch.name} hook", ch.webhook, setup.webhook_version).id
             if hook_id is None:
                 raise ScenarioError("channels: there is no webhook (setup.queues is empty)")
-            channel = st.create_channel(tx, ch.name, "ChatAPI", hook_id, ch.queue)
+            channel = chan.create_channel(tx, ch.name, "ChatAPI", hook_id, ch.queue)
             if ch.id is not None and ch.id != channel.id:
                 del state.channels[channel.id]
                 channel.id = ch.id
@@ -176,7 +179,7 @@ async def perform(ctx: ScenarioContext, action: Any, subject: str | None) -> Non
     if not conv_id:
         raise ScenarioError(f"{action.describe()}: which conversation? (set `conversation:` in a step)")
     try:
-        async with ctx.emu.store.tenant(SLUG, ctx.tenant, create=False) as tx:
+        async with ctx.emu.store.of(SLUG, st.EightByEightState).tenant(ctx.tenant, create=False) as tx:
             conv = st.get_conversation(tx.state, str(conv_id))
             if isinstance(action, AgentAction):
                 _agent(tx, conv, action)
@@ -219,33 +222,6 @@ def _customer(ctx: ScenarioContext, tx: Any, conv: st.Conversation, action: Cust
     hands.customer_act(tx, conv, action.customer, text=action.text, echo=echo)
 
 
-# -- the `behaviour` step ---------------------------------------------------------------------------------
-
-
-class BehaviourStep(Strict):
-    behaviour: dict[str, Any] = Field(
-        description="change fields of the simulated agents' behaviour (AgentBehaviour) from now on"
-    )
-
-    @field_validator("behaviour")
-    @classmethod
-    def _valid(cls, value: dict[str, Any]) -> dict[str, Any]:
-        try:
-            AgentBehaviour.model_validate(value)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            raise ValueError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-        return value
-
-
-async def run_behaviour(ctx: ScenarioContext, step: Any) -> str | None:
-    assert isinstance(step, BehaviourStep)
-    async with ctx.emu.store.tenant(SLUG, ctx.tenant) as tx:
-        merged = AgentBehaviour.model_validate({**tx.state.behaviour.model_dump(), **step.behaviour})
-        tx.state.behaviour = merged
-    return ", ".join(f"{k}={v}" for k, v in step.behaviour.items())
-
-
 # -- events -----------------------------------------------------------------------------------------------
 
 
@@ -262,11 +238,6 @@ HOOKS = ScenarioHooks(
     event_names=(*WEBHOOK_EVENTS, *DOMAIN_EVENTS),
     event_views=event_views,
     request_headers=request_headers,
-    steps={
-        "behaviour": StepKind(
-            BehaviourStep, run_behaviour, "change the simulated agents' behaviour (fields of AgentBehaviour)"
-        )
-    },
     variables_doc={
         "api": f"the API base path, `{API_PREFIX}`",
         "api_key": "the tenant's `x-api-key` (sent by every `request` step unless it sets its own)",

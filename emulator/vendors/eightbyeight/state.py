@@ -17,19 +17,23 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from emulator.core.ids import fmt_alnum, fmt_b64url22, fmt_sequence, fmt_uuid
+from emulator.core.ids import TenantIds, fmt_alnum, fmt_b64url22, fmt_sequence, fmt_uuid
+from emulator.core.runtime import Emulator
+from emulator.core.sink import default_target
 from emulator.core.store import Tx
 from emulator.vendors.eightbyeight import errors, views
 from emulator.vendors.eightbyeight.config import (
     DEFAULT_QUEUES,
     DEFAULT_WEBHOOK_URI,
     AgentBehaviour,
+    EightByEightConfig,
     QueueConfig,
     TenantConfig,
 )
 from emulator.vendors.eightbyeight.constants import (
     LEGACY_NOTIFICATION_VERSION,
     NOTIFICATION_VERSION,
+    SLUG,
     ConversationState,
 )
 from emulator.vendors.eightbyeight.models import (
@@ -178,6 +182,8 @@ class EightByEightState(BaseModel):
     agents: dict[str, Agent] = Field(default_factory=dict)
     conversations: dict[str, Conversation] = Field(default_factory=dict)
     waiting: list[str] = Field(default_factory=list, description="queued conversation ids, oldest first")
+    channel_open: bool = Field(False, description="open auth: the first unknown channelId binds the default channel")
+    queue_open: bool = Field(False, description="open auth: the first unknown queue id binds the default queue")
 
 
 S = Tx[EightByEightState]
@@ -220,10 +226,14 @@ def new_state(
     behaviour: AgentBehaviour,
     webhook_uri: str | None,
     with_webhook: bool,
+    open_ids: bool = False,
 ) -> EightByEightState:
-    """A tenant's initial world: configured queues/agents or the default ones, one webhook and one channel."""
+    """A tenant's initial world: configured queues/agents or the default ones, one webhook and one channel.
+    With `open_ids` (a tenant open auth created) the first unknown channel and queue ids it presents bind."""
     state = EightByEightState(
         tenant=tenant,
+        channel_open=open_ids,
+        queue_open=open_ids,
         tenant_id=(cfg.tenant_id if cfg and cfg.tenant_id else tenant),
         customer_id=(cfg.customer_id if cfg and cfg.customer_id else ids.new("customer", fmt_alnum(12))),
         behaviour=(cfg.behaviour if cfg and cfg.behaviour else behaviour),
@@ -250,76 +260,23 @@ def new_state(
     return state
 
 
-# -- webhooks and channels --------------------------------------------------------------------------------
-
-
-def get_webhook(state: EightByEightState, webhook_id: str) -> Webhook:
-    hook = state.webhooks.get(webhook_id)
-    if hook is None:
-        raise errors.not_found("WebHook", webhook_id, tenant_id=state.tenant_id, customer_id=state.customer_id)
-    return hook
-
-
-def create_webhook(tx: S, name: str, uri: str, version: str) -> Webhook:
-    hook = Webhook(id=tx.ids.new("webhook", fmt_sequence(1)), name=name, uri=uri, version=version)
-    tx.state.webhooks[hook.id] = hook
-    return hook
-
-
-def replace_webhook(tx: S, webhook_id: str, name: str, uri: str, version: str) -> Webhook:
-    hook = get_webhook(tx.state, webhook_id)
-    hook.name, hook.uri, hook.version = name, uri, version
-    return hook
-
-
-def delete_webhook(tx: S, webhook_id: str) -> None:
-    get_webhook(tx.state, webhook_id)
-    in_use = [c.id for c in tx.state.channels.values() if c.webHookId == webhook_id]
-    if in_use:
-        text = errors.WEBHOOK_IN_USE.format(webhook_id=webhook_id, channel_id=in_use[0])
-        raise errors.validation_error("webHookId", webhook_id, errors.CODE_IN_USE, text)
-    del tx.state.webhooks[webhook_id]
-
-
-def verify_webhook(tx: S, uri: str, version: str) -> None:
-    """POST /webhooks/verify: 8x8 sends WEB_HOOK_VERIFY to the uri (eightbyeight.md §1.3, §1.6)."""
-    tx.emit("webhook.verify", f"verify:{uri}", {"uri": uri, "version": version})
-
-
-def get_channel(state: EightByEightState, channel_id: str) -> Channel:
-    channel = state.channels.get(channel_id)
-    if channel is None:
-        raise errors.not_found("Channel", channel_id, tenant_id=state.tenant_id, customer_id=state.customer_id)
-    return channel
-
-
-def _check_channel_refs(state: EightByEightState, webhook_id: str, queue_id: str) -> None:
-    if webhook_id not in state.webhooks:
-        text = errors.WEBHOOK_MISSING.format(webhook_id=webhook_id)
-        raise errors.validation_error("webHookId", webhook_id, errors.CODE_INVALID_WEBHOOK, text)
-    if queue_id not in state.queues:
-        raise errors.invalid_queue(queue_id)
-
-
-def create_channel(tx: S, name: str, type_: str, webhook_id: str, queue_id: str) -> Channel:
-    if type_ != "ChatAPI":
-        raise errors.validation_error("type", type_, errors.CODE_INVALID_TYPE, errors.CHAT_API_ONLY)
-    _check_channel_refs(tx.state, webhook_id, queue_id)
-    channel = Channel(id=tx.ids.new("channel", fmt_sequence(1)), name=name, webHookId=webhook_id, queue_id=queue_id)
-    tx.state.channels[channel.id] = channel
-    return channel
-
-
-def replace_channel(tx: S, channel_id: str, name: str, webhook_id: str, queue_id: str) -> Channel:
-    channel = get_channel(tx.state, channel_id)
-    _check_channel_refs(tx.state, webhook_id, queue_id)
-    channel.name, channel.webHookId, channel.queue_id = name, webhook_id, queue_id
-    return channel
-
-
-def delete_channel(tx: S, channel_id: str) -> None:
-    get_channel(tx.state, channel_id)
-    del tx.state.channels[channel_id]
+def tenant_state(emu: Emulator, tenant: str, ids: TenantIds) -> EightByEightState:
+    """The store's constructor: a configured tenant as configured, any other with the default world, its
+    default webhook to `--webhook-url` or the built-in sink; in `open` auth an unconfigured tenant's channel
+    and queue ids are open until its first requests name them."""
+    cfg: EightByEightConfig = emu.vendor_config(SLUG)
+    configured = tenant in cfg.tenants
+    fresh = new_state(
+        tenant,
+        ids,
+        cfg.tenants.get(tenant),
+        cfg.behaviour,
+        default_target(emu, SLUG, tenant),
+        cfg.default_webhook,
+        open_ids=emu.settings.auth == "open" and not configured,
+    )
+    fresh.provisioned = configured
+    return fresh
 
 
 # -- conversations ----------------------------------------------------------------------------------------
@@ -350,19 +307,88 @@ def get_attachment(state: EightByEightState, conv: Conversation, attachment_id: 
     return att
 
 
+# -- open auth: a new tenant takes the ids of its first request [inf] ---------------------------------------
+# A tenant open auth created (never a configured or provisioned one) has no channel or queue ids of its own
+# yet: the first unknown `channelId` it presents names its default channel, the first unknown queue id of an
+# assignment its default queue, so a client with the ids of 8x8's pages (or of its real tenant) works with no
+# config. The entity is renamed, with every reference to it, so every view shows the bound id; later unknown
+# ids are 8x8's errors. Binding happens in the tenant's unit of work, after every check of the request.
+
+
+@dataclass(slots=True)
+class Binding:
+    """A rename the request will make once all its checks have passed."""
+
+    old: str
+    new: str
+
+
+def _channel_for(
+    state: EightByEightState, channel_id: str | None, current: str | None = None
+) -> tuple[Channel, Binding | None]:
+    """The channel a request names (`channel_id`) or, naming none, the conversation's `current` one."""
+    channel = state.channels.get(channel_id or current or "")
+    if channel is not None:
+        return channel, None
+    if channel_id and state.channel_open and state.channels:
+        default = next(iter(state.channels.values()))
+        return default, Binding(default.id, channel_id)
+    raise errors.general_error(errors.CODE_INVALID_CHANNEL, errors.INVALID_CHANNEL.format(channel_id=channel_id))
+
+
 def _queue_for(
     state: EightByEightState, assignment_type: str, assignment_id: str | None, channel: Channel
-) -> str | None:
+) -> tuple[str | None, Binding | None]:
     """The queue a conversation goes to, or None for a script assignment. Ids are matched after trimming
     spaces, as the seed sends `"id":" 123"` (eightbyeight.md §1.4)."""
     if assignment_type != "queue":
-        return None
+        return None, None
     if assignment_id is None:
-        return channel.queue_id
+        return channel.queue_id, None
     queue_id = assignment_id.strip()
-    if queue_id not in state.queues:
-        raise errors.invalid_queue(assignment_id)
-    return queue_id
+    if queue_id in state.queues:
+        return queue_id, None
+    if state.queue_open and queue_id and state.queues:
+        return queue_id, Binding(next(iter(state.queues)), queue_id)
+    raise errors.invalid_queue(assignment_id)
+
+
+def _bind(state: EightByEightState, channel: Binding | None, queue: Binding | None) -> None:
+    if channel is not None:
+        bind_channel(state, channel.old, channel.new)
+    if queue is not None:
+        bind_queue(state, queue.old, queue.new)
+
+
+def _renamed(entries: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    return {(new if key == old else key): value for key, value in entries.items()}
+
+
+def bind_channel(state: EightByEightState, old: str, new: str) -> None:
+    """The channel `old` is `new` from now on (see above)."""
+    state.channels[old].id = new
+    state.channels = _renamed(state.channels, old, new)
+    for conv in state.conversations.values():
+        if conv.channelId == old:
+            conv.channelId = new
+    state.channel_open = False
+
+
+def bind_queue(state: EightByEightState, old: str, new: str) -> None:
+    """The queue `old` is `new` from now on, for its agents, channels and conversations (see above)."""
+    state.queues[old].id = new
+    state.queues = _renamed(state.queues, old, new)
+    for agent in state.agents.values():
+        agent.queues = [new if q == old else q for q in agent.queues]
+    for channel in state.channels.values():
+        if channel.queue_id == old:
+            channel.queue_id = new
+    for conv in state.conversations.values():
+        if conv.queue_id == old:
+            conv.queue_id = new
+        if conv.assignment_type == "queue" and conv.assignment_id == old:
+            conv.assignment_id = new
+    state.queue_open = False
 
 
 def create_conversation(
@@ -375,12 +401,11 @@ def create_conversation(
 ) -> Conversation:
     """POST /conversations: state `created`; the interaction starts asynchronously (actors.activate)."""
     state = tx.state
-    channel = state.channels.get(channel_id)
-    if channel is None:
-        raise errors.general_error(errors.CODE_INVALID_CHANNEL, errors.INVALID_CHANNEL.format(channel_id=channel_id))
-    queue_id = _queue_for(state, assignment_type, assignment_id, channel)
+    channel, channel_binding = _channel_for(state, channel_id)
+    queue_id, queue_binding = _queue_for(state, assignment_type, assignment_id, channel)
     for msg in history:
         _check_attachments(None, msg)
+    _bind(state, channel_binding, queue_binding)
     now = tx.now()
     conv = Conversation(
         id=tx.ids.new("conversation", CONVERSATION_ID),
@@ -438,13 +463,13 @@ def update_conversation(
 ) -> Conversation:
     """PUT (replace=True) / PATCH: change user and/or assignment; a new queue while queued re-queues."""
     state = tx.state
-    channel = state.channels.get(channel_id or conv.channelId)
-    if channel is None:
-        raise errors.general_error(errors.CODE_INVALID_CHANNEL, errors.INVALID_CHANNEL.format(channel_id=channel_id))
+    channel, channel_binding = _channel_for(state, channel_id, conv.channelId)
     new_queue: str | None = None
+    queue_binding: Binding | None = None
     if assignment_type is not None:
-        new_queue = _queue_for(state, assignment_type, assignment_id, channel)
+        new_queue, queue_binding = _queue_for(state, assignment_type, assignment_id, channel)
     # all checks passed: mutate
+    _bind(state, channel_binding, queue_binding)
     if channel_id is not None:
         conv.channelId = channel_id
     if user is not None:

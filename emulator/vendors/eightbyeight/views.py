@@ -7,6 +7,7 @@ plain dict instead of through its wire model; the contract tests check those aga
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -15,13 +16,17 @@ from starlette.requests import Request
 from emulator.vendors.eightbyeight import paging
 from emulator.vendors.eightbyeight import results as r
 from emulator.vendors.eightbyeight.constants import DEFAULT_MESSAGE_SORT, DEFAULT_SORT
-from emulator.vendors.eightbyeight.http import when
 
 if TYPE_CHECKING:  # state builds event data with this module, so it is imported for types only
     from emulator.vendors.eightbyeight import state as st
 
 # RFC 3986 reserved characters and `%`: kept as they are when a list echoes its query in `_links.self.href`
 QUERY_SAFE = "!#$%&'()*+,/:;=?@[]~"
+
+
+def when(ts: float) -> datetime:
+    """An epoch-seconds instant of the clock as the wire's UTC date-time."""
+    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 # -- REST bodies (state -> 8x8 wire models) ------------------------------------------------------------------

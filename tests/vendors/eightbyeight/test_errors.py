@@ -28,8 +28,8 @@ from emulator.vendors.eightbyeight.delivery import signer_for
 from tests.conftest import make_settings
 
 P = API_PREFIX
-C = f"{P}/conversations/{{conversation_id}}"
-CARDS = f"{CARD_ACTION_PREFIX}/{{tenant_id}}/conversations/{{conversation_id}}/cards/{{card_id}}"
+C = f"{P}/conversations/{{conversationId}}"
+CARDS = f"{CARD_ACTION_PREFIX}/{{tenantId}}/conversations/{{conversationId}}/cards/{{cardId}}"
 PROBLEM_JSON = "application/problem+json"
 
 KEY = "k-acme"
@@ -79,7 +79,7 @@ class Env:
         return emu
 
     def fill(self, value: Any) -> Any:
-        """Replace `{conversation_id}`-style placeholders (route parameter names) in strings, recursively."""
+        """Replace `{conversationId}`-style placeholders (route parameter names) in strings, recursively."""
         if isinstance(value, str):
             for name, real in self.ids.items():
                 value = value.replace(f"{{{name}}}", real)
@@ -158,11 +158,11 @@ async def env(make_env: EnvFactory) -> Env:
     )
     assert created.status_code == 202, created.text
     conv = created.json()["conversationId"]
-    e.ids.update(conversation_id=conv, tenant_id=TENANT_ID, webhook_id="1", channel_id="1")
+    e.ids.update(conversationId=conv, tenantId=TENANT_ID, webhookId="1", channelId="1")
     upload = await e.call("POST", f"{P}/conversations/{conv}/attachments", files={"attachment": ("a.txt", b"hi")})
     assert upload.status_code == 200, upload.text
     messages = (await e.call("GET", f"{P}/conversations/{conv}/messages")).json()["_embedded"]["messages"]
-    e.ids.update(message_id=messages[0]["id"], card_id=messages[0]["cards"][0]["id"], attachment_id=upload.json()["id"])
+    e.ids.update(messageId=messages[0]["id"], cardId=messages[0]["cards"][0]["id"], attachmentId=upload.json()["id"])
     await e.emu.scheduler.advance(0)  # let the deliveries due now be attempted, so nothing moves under a test
     return e
 
@@ -244,7 +244,7 @@ def send_400(message: str) -> dict[str, Any]:
 
 def invalid_parameter(*details: str) -> dict[str, Any]:
     return {
-        "message": f"Invalid parameter exception for conversation {{conversation_id}} and tenant {TENANT_ID}.",
+        "message": f"Invalid parameter exception for conversation {{conversationId}} and tenant {TENANT_ID}.",
         "errors": [{"code": "invalid_parameter", "message": d} for d in details],
         "referenceId": REF15,
     }
@@ -259,14 +259,14 @@ ROUTES: list[tuple[str, str]] = [
     ("GET", f"{P}/webhooks"),
     ("POST", f"{P}/webhooks"),
     ("POST", f"{P}/webhooks/verify"),
-    ("GET", f"{P}/webhooks/{{webhook_id}}"),
-    ("PUT", f"{P}/webhooks/{{webhook_id}}"),
-    ("DELETE", f"{P}/webhooks/{{webhook_id}}"),
+    ("GET", f"{P}/webhooks/{{webhookId}}"),
+    ("PUT", f"{P}/webhooks/{{webhookId}}"),
+    ("DELETE", f"{P}/webhooks/{{webhookId}}"),
     ("GET", f"{P}/channels"),
     ("POST", f"{P}/channels"),
-    ("GET", f"{P}/channels/{{channel_id}}"),
-    ("PUT", f"{P}/channels/{{channel_id}}"),
-    ("DELETE", f"{P}/channels/{{channel_id}}"),
+    ("GET", f"{P}/channels/{{channelId}}"),
+    ("PUT", f"{P}/channels/{{channelId}}"),
+    ("DELETE", f"{P}/channels/{{channelId}}"),
     ("GET", f"{P}/conversations"),
     ("POST", f"{P}/conversations"),
     ("GET", C),
@@ -281,17 +281,17 @@ ROUTES: list[tuple[str, str]] = [
     ("PATCH", f"{C}/participants/user"),
     ("GET", f"{C}/messages"),
     ("POST", f"{C}/messages"),
-    ("GET", f"{C}/messages/{{message_id}}"),
-    ("GET", f"{C}/messages/{{message_id}}/cards"),
+    ("GET", f"{C}/messages/{{messageId}}"),
+    ("GET", f"{C}/messages/{{messageId}}/cards"),
     ("GET", f"{C}/attachments"),
     ("POST", f"{C}/attachments"),
-    ("GET", f"{C}/attachments/{{attachment_id}}"),
-    ("GET", f"{C}/attachments/{{attachment_id}}/content"),
+    ("GET", f"{C}/attachments/{{attachmentId}}"),
+    ("GET", f"{C}/attachments/{{attachmentId}}/content"),
     ("PUT", f"{CARDS}/action-submit"),
     ("PUT", f"{CARDS}/action-execute"),
 ]
 ROUTE_IDS = [f"{m} {p.removeprefix(P).removeprefix(CARD_ACTION_PREFIX)}" for m, p in ROUTES]
-JWK_ROUTE = ("GET", f"{P}/jwk/{{jwk_id}}/public")
+JWK_ROUTE = ("GET", f"{P}/jwk/{{jwkId}}/public")
 
 
 async def test_route_table_covers_every_endpoint(make_env: EnvFactory) -> None:
@@ -321,9 +321,9 @@ async def test_route_table_covers_every_endpoint(make_env: EnvFactory) -> None:
 async def test_missing_api_key_is_401_everywhere(make_env: EnvFactory, method: str, path: str) -> None:
     e = await make_env()
     e.ids.update(
-        conversation_id="c1", webhook_id="1", channel_id="1", message_id="m1", attachment_id="a1", card_id="k1"
+        conversationId="c1", webhookId="1", channelId="1", messageId="m1", attachmentId="a1", cardId="k1"
     )
-    e.ids["tenant_id"] = TENANT_ID
+    e.ids["tenantId"] = TENANT_ID
     for key in (None, "", "   "):  # no header, empty, blank
         await assert_rejected(e, method, path, {}, key=key, status=401, expected=access_denied())
     assert e.emu.store.tenants() == [], "a refused request created a tenant"
@@ -390,8 +390,8 @@ TENANT_HEADER_CASES: list[tuple[str, str, str, Any]] = [
         f"{P}/webhooks",
         {"name": "h", "uri": "https://x.test/h", "version": "Chat Gateway v1.0"},
     ),
-    ("delete-webhook", "DELETE", f"{P}/webhooks/{{webhook_id}}", MISSING),
-    ("get-channel", "GET", f"{P}/channels/{{channel_id}}", MISSING),
+    ("delete-webhook", "DELETE", f"{P}/webhooks/{{webhookId}}", MISSING),
+    ("get-channel", "GET", f"{P}/channels/{{channelId}}", MISSING),
     ("create-conversation", "POST", f"{P}/conversations", {"channelId": "1", "user": {"name": "B"}}),
     ("get-conversation", "GET", C, MISSING),
     ("patch-conversation", "PATCH", C, {"user": {"name": "C"}}),
@@ -401,8 +401,8 @@ TENANT_HEADER_CASES: list[tuple[str, str, str, Any]] = [
     ("read-receipt", "POST", f"{C}/read-receipt", {"authorType": "bot", "readAt": 1}),
     ("post-agent", "POST", f"{C}/post-agent-assignment", {"type": "webhook", "id": "1"}),
     ("user-leaves", "PATCH", f"{C}/participants/user", {"removed": True}),
-    ("get-message", "GET", f"{C}/messages/{{message_id}}", MISSING),
-    ("attachment-content", "GET", f"{C}/attachments/{{attachment_id}}/content", MISSING),
+    ("get-message", "GET", f"{C}/messages/{{messageId}}", MISSING),
+    ("attachment-content", "GET", f"{C}/attachments/{{attachmentId}}/content", MISSING),
     ("action-submit", "PUT", f"{CARDS}/action-submit", {"name": "ok"}),
 ]
 
@@ -536,12 +536,12 @@ NOT_FOUND_NEWER: list[tuple[str, str, str, Any, str, str]] = [
         "nope",
     ),
     # OAS: the card-action endpoints answer 404 with ResourceNotFoundExceptionResponse (the newer shape)
-    ("action-submit-unknown-card", "PUT", f"{CARDS.replace('{card_id}', 'nope')}/action-submit", {}, "Card", "nope"),
-    ("action-execute-unknown-card", "PUT", f"{CARDS.replace('{card_id}', 'nope')}/action-execute", {}, "Card", "nope"),
+    ("action-submit-unknown-card", "PUT", f"{CARDS.replace('{cardId}', 'nope')}/action-submit", {}, "Card", "nope"),
+    ("action-execute-unknown-card", "PUT", f"{CARDS.replace('{cardId}', 'nope')}/action-execute", {}, "Card", "nope"),
     (
         "action-submit-unknown-conversation",
         "PUT",
-        f"{CARD_ACTION_PREFIX}/{TENANT_ID}/conversations/nope/cards/{{card_id}}/action-submit",
+        f"{CARD_ACTION_PREFIX}/{TENANT_ID}/conversations/nope/cards/{{cardId}}/action-submit",
         {"name": "x"},
         "Conversation",
         "nope",
@@ -980,7 +980,7 @@ async def test_upload_bad_multipart_is_400(env: Env, files: dict[str, Any], expe
 
 @pytest.mark.parametrize("action", ["action-submit", "action-execute"])
 async def test_card_action_with_another_tenant_in_path_is_403(env: Env, action: str) -> None:
-    path = f"{CARD_ACTION_PREFIX}/t-other/conversations/{{conversation_id}}/cards/{{card_id}}/{action}"
+    path = f"{CARD_ACTION_PREFIX}/t-other/conversations/{{conversationId}}/cards/{{cardId}}/{action}"
     await assert_rejected(env, "PUT", path, {"name": "x"}, status=403, expected=forbidden())
 
 
@@ -993,7 +993,7 @@ LISTS = [
     f"{C}/interactions",
     f"{C}/participants",
     f"{C}/messages",
-    f"{C}/messages/{{message_id}}/cards",
+    f"{C}/messages/{{messageId}}/cards",
     f"{C}/attachments",
 ]
 
@@ -1025,7 +1025,7 @@ async def test_bad_paging_parameters_are_400_on_every_list(env: Env, query: str,
 
 @pytest.mark.parametrize(
     "path",
-    [f"{P}/nothing", f"{P}/conversations/{{conversation_id}}/nothing", f"{CARD_ACTION_PREFIX}/{TENANT_ID}/nothing"],
+    [f"{P}/nothing", f"{P}/conversations/{{conversationId}}/nothing", f"{CARD_ACTION_PREFIX}/{TENANT_ID}/nothing"],
     ids=["top-level", "under-conversation", "card-action-prefix"],
 )
 async def test_unknown_path_is_404_problem(env: Env, path: str) -> None:
