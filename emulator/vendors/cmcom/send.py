@@ -69,10 +69,10 @@ def check_msg_array(msgs: list[Any]) -> None:
 def _text_of(body: Any, rich: Any) -> str:
     if isinstance(body, dict) and isinstance(body.get("content"), str) and body["content"]:
         return str(body["content"])
-    if isinstance(rich, dict):
-        for item in rich.get("conversation") or []:
-            if isinstance(item, dict) and isinstance(item.get("text"), str) and item["text"]:
-                return str(item["text"])
+    conversation = rich.get("conversation") if isinstance(rich, dict) else None
+    for item in conversation if isinstance(conversation, list) else ():
+        if isinstance(item, dict) and isinstance(item.get("text"), str) and item["text"]:
+            return str(item["text"])
     return ""
 
 

@@ -110,6 +110,8 @@ PER_MESSAGE_ERRORS = [
     ("305-parts-order", msg(minimumNumberOfMessageParts=3, maximumNumberOfMessageParts=2), 305, "is more than"),
     ("305-reference", msg(reference=12), 305, "Invalid value for field 'reference'"),
     ("305-rich", msg(richContent=[]), 305, "Invalid value for field 'richContent'"),
+    # no body text, so the text is looked for in a `conversation` that is not an array (was a 500)
+    ("305-rich-conversation", msg("", richContent={"conversation": True}), 305, "richContent.conversation"),
     ("305-suggestion", msg(richContent={"suggestions": [{"label": "x"}]}), 305, "richContent.suggestions.action"),
 ]
 
