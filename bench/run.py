@@ -64,6 +64,7 @@ from measure import Bench, Drain, Measurement
 from memory import measure_call_memory, measure_memory, signing_run
 from report import RowInfo, combine_drains, combine_signing, render, summarize, verdicts
 from rows import ALL_ROWS, ECHO_ROWS, build_rows, sanity, start_servers
+from vendors import WEBHOOK_LOG
 
 # --------------------------------------------------------------------------------------------------- main
 
@@ -111,6 +112,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--only", help=f"comma-separated rows to run (default all): {', '.join(ALL_ROWS + ECHO_ROWS)}")
     ap.add_argument("--with-echo", action="store_true", help="add the echo vendor rows " + ", ".join(ECHO_ROWS))
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument(
+        "--webhook-log",
+        action="store_true",
+        help="run cxemu at log level info with its console line per delivery attempt (default: both off)",
+    )
     ap.add_argument(
         "--no-signed", action="store_true", help="skip 8x8-post-message, 8x8-signed-drain and the raw signing rate"
     )
@@ -183,6 +189,7 @@ def rerender(path: Path, noise_limit: float) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    WEBHOOK_LOG["on"] = args.webhook_log
     if args.rerender is not None:
         return rerender(args.rerender, args.noise_limit)
     pin = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2

@@ -211,9 +211,14 @@ def samespace_call(port: int, call_id: str, wait_s: float = 10.0) -> dict[str, A
         time.sleep(0.2)
 
 
+# `--webhook-log` (run.py) measures the servers as a person runs them: log level info and a console line per
+# delivery attempt (written to the server's log file); by default both are off, as under load.
+WEBHOOK_LOG = {"on": False}
+
+
 def cxemu_cmd(port: int, *, config: Path | None = None, webhook_url: str | None = None, plugin: str = "") -> list[str]:
-    cmd = [sys.executable, "-m", "emulator", "serve", "--host", HOST, "--port", str(port), "--log-level", "warning"]
-    cmd += ["--no-webhook-log"]  # the console line per delivery attempt is for people, not for load
+    cmd = [sys.executable, "-m", "emulator", "serve", "--host", HOST, "--port", str(port)]
+    cmd += ["--log-level", "info"] if WEBHOOK_LOG["on"] else ["--log-level", "warning", "--no-webhook-log"]
     if config is not None:
         cmd += ["--config", str(config)]
     if webhook_url is not None:

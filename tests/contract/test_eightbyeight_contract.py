@@ -25,7 +25,7 @@ from emulator.vendors import eightbyeight
 from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, TENANT_HEADER
 from emulator.vendors.eightbyeight.contract import contract
 from emulator.vendors.eightbyeight.delivery import signer_for
-from emulator.vendors.eightbyeight.payloads import WEBHOOK_EVENTS
+from emulator.vendors.eightbyeight.models_webhooks import WEBHOOK_EVENTS
 from tests.conftest import make_settings
 from tests.vendors.eightbyeight.seed import SEED_CREATE_BODY
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from emulator.core.contracts import REF, Param, WebhookSpec
 from emulator.vendors.eightbyeight import models as m
-from emulator.vendors.eightbyeight import payloads as p
+from emulator.vendors.eightbyeight import models_webhooks as p
 from emulator.vendors.eightbyeight.constants import (
     API_KEY_HEADER,
     WEBHOOK_CUSTOMER_HEADER,

@@ -1,5 +1,5 @@
-"""8x8 Chat Gateway v1 wire models: field types, bases and request bodies (REST responses: ``results.py``;
-webhook payloads: ``payloads.py``).
+"""8x8 Chat Gateway v1 wire models: field types, bases and request bodies (REST responses: ``models_replies.py``;
+webhook payloads: ``models_webhooks.py``).
 
 Field names are the vendor's own (camelCase) so a model reads like the JSON it stands for; the only aliases
 are the HAL keys ``_embedded``/``_links``/``self``. Field declaration order is the order keys appear in the

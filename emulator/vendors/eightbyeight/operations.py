@@ -27,7 +27,7 @@ from emulator.vendors.eightbyeight.constants import (
     ExternalAuthorType,
 )
 from emulator.vendors.eightbyeight.paging import MAX_PAGE_SIZE
-from emulator.vendors.eightbyeight.results import (
+from emulator.vendors.eightbyeight.models_replies import (
     BadRequestProblem,
     EntityNotFoundProblem,
     ForbiddenProblem,

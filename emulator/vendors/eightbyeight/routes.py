@@ -21,7 +21,7 @@ from emulator.vendors.eightbyeight import assignment as asg
 from emulator.vendors.eightbyeight import channels as chan
 from emulator.vendors.eightbyeight import errors
 from emulator.vendors.eightbyeight import models as m
-from emulator.vendors.eightbyeight import results as r
+from emulator.vendors.eightbyeight import models_replies as r
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight import views as v
 from emulator.vendors.eightbyeight.constants import API_PREFIX, DEFAULT_MESSAGE_SORT
@@ -61,7 +61,7 @@ from emulator.vendors.eightbyeight.operations import (
     problem,
     replies,
 )
-from emulator.vendors.eightbyeight.results import EntityNotFoundProblem, GenericProblem
+from emulator.vendors.eightbyeight.models_replies import EntityNotFoundProblem, GenericProblem
 
 __all__ = ["API", "routes"]  # API: every operation declared below (contract.py builds the document from it)
 
