@@ -26,7 +26,6 @@ from emulator.vendors.eightbyeight.constants import (
     ChannelType,
     ExternalAuthorType,
 )
-from emulator.vendors.eightbyeight.paging import MAX_PAGE_SIZE
 from emulator.vendors.eightbyeight.models_replies import (
     BadRequestProblem,
     EntityNotFoundProblem,
@@ -36,6 +35,7 @@ from emulator.vendors.eightbyeight.models_replies import (
     ResourceNotFoundProblem,
     UnauthorizedProblem,
 )
+from emulator.vendors.eightbyeight.paging import MAX_PAGE_SIZE
 
 SECURITY_SCHEME = "8x8ApiKey"
 

@@ -27,6 +27,7 @@ from emulator.vendors.eightbyeight import views as v
 from emulator.vendors.eightbyeight.constants import API_PREFIX, DEFAULT_MESSAGE_SORT
 from emulator.vendors.eightbyeight.delivery import signer_for
 from emulator.vendors.eightbyeight.http import Ctx, cid, hal
+from emulator.vendors.eightbyeight.models_replies import EntityNotFoundProblem, GenericProblem
 from emulator.vendors.eightbyeight.operations import (
     API,
     ATTACHMENT_ID,
@@ -61,7 +62,6 @@ from emulator.vendors.eightbyeight.operations import (
     problem,
     replies,
 )
-from emulator.vendors.eightbyeight.models_replies import EntityNotFoundProblem, GenericProblem
 
 __all__ = ["API", "routes"]  # API: every operation declared below (contract.py builds the document from it)
 

@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 
-from emulator.vendors.eightbyeight import paging
 from emulator.vendors.eightbyeight import models_replies as r
+from emulator.vendors.eightbyeight import paging
 from emulator.vendors.eightbyeight.constants import DEFAULT_MESSAGE_SORT, DEFAULT_SORT
 
 if TYPE_CHECKING:  # state builds event data with this module, so it is imported for types only

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ValidationError
 
 from emulator.vendors.eightbyeight import errors
 from emulator.vendors.eightbyeight import models as m
-from emulator.vendors.eightbyeight import models_webhooks as p
 from emulator.vendors.eightbyeight import models_replies as r
+from emulator.vendors.eightbyeight import models_webhooks as p
 from emulator.vendors.eightbyeight.constants import (
     MAX_ADDITIONAL_PROPERTIES,
     MAX_HISTORY_MESSAGES,
