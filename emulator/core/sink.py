@@ -214,8 +214,7 @@ def sink_for(emu: Emulator) -> Sink:
     if sink is None:
         base = f"http://{_loopback(emu.settings.host)}:{emu.settings.port}"
         sink = _SINKS[emu] = Sink(emu.clock, size=emu.settings.sink_size, base_url=base, vendors=emu.plugins)
-        emu.dispatcher.route_in_process(f"{base}{PREFIX}/", sink.post)
-        emu.dispatcher.own(f"{base}{PREFIX}/")
+        emu.dispatcher.local(f"{base}{PREFIX}/", sink.post)
         emu.reset_hooks.append(sink.reset)
     return sink
 
@@ -225,10 +224,9 @@ def listening(emu: Emulator, host: str, port: int) -> str:
     are real HTTP requests. Call before any tenant exists (tenants keep the URL they were made with).
     Returns the sink's base URL."""
     sink = sink_for(emu)
-    emu.dispatcher.route_in_process(f"{sink.base_url}{PREFIX}/", None)
-    emu.dispatcher.own(f"{sink.base_url}{PREFIX}/", owned=False)
+    emu.dispatcher.forget_local(f"{sink.base_url}{PREFIX}/")
     sink.base_url = f"http://{_loopback(host)}:{port}"
-    emu.dispatcher.own(f"{sink.base_url}{PREFIX}/")
+    emu.dispatcher.local(f"{sink.base_url}{PREFIX}/")
     sink.listening = True
     return sink.base_url
 

@@ -13,9 +13,9 @@
   seed and the event id.
 - Pending deliveries are part of the snapshot, so a graceful shutdown persists what it cannot deliver.
 - Hooks: `attempt_listeners` are told of every attempt once its outcome is decided (the console line,
-  `core.console`); `route_in_process` hands URLs under a prefix to a local function instead of the network
-  (the built-in sink of an app that runs with no socket listening, `core.sink`); `own` exempts URLs under a
-  prefix of this server's own (the sink) from the `webhook_allow_hosts` allow-list.
+  `core.console`); `local` names a prefix of this server's own (the built-in sink, `core.sink`): the
+  `webhook_allow_hosts` allow-list does not apply under it, and with a local function (an app that runs
+  with no socket listening) requests under it are handed to that function instead of the network.
 """
 
 from __future__ import annotations
@@ -161,8 +161,7 @@ class WebhookDispatcher:
         self._changed: asyncio.Event | None = None
         self._closing = False
         self._pumps: set[asyncio.Task[None]] = set()
-        self._in_process: dict[str, Poster] = {}
-        self._own: set[str] = set()
+        self._local: dict[str, Poster | None] = {}
         self.attempt_listeners: list[AttemptListener] = []
 
     # -- configuration --------------------------------------------------------------------------------
@@ -173,27 +172,18 @@ class WebhookDispatcher:
     def policy(self, vendor: str) -> WebhookPolicy:
         return self.policies.setdefault(vendor, WebhookPolicy())
 
-    def route_in_process(self, prefix: str, post: Poster | None) -> None:
-        """Send requests whose URL starts with `prefix` through `post` instead of the network; None removes it."""
-        if post is None:
-            self._in_process.pop(prefix, None)
-        else:
-            self._in_process[prefix] = post
-
-    def own(self, prefix: str, *, owned: bool = True) -> None:
+    def local(self, prefix: str, post: Poster | None = None) -> None:
         """URLs starting with `prefix` (scheme, host, port and a path) reach this server itself (the sink): the
-        allow-list does not apply to them. `owned=False` takes the prefix back."""
-        if owned:
-            self._own.add(prefix)
-        else:
-            self._own.discard(prefix)
+        allow-list does not apply to them, and with `post` they are sent through it instead of the network."""
+        self._local[prefix] = post
+
+    def forget_local(self, prefix: str) -> None:
+        self._local.pop(prefix, None)
 
     def _allowed_hosts(self, url: str) -> frozenset[str] | None:
-        if self.allow_hosts is None or any(url.startswith(p) for p in self._own):
+        if self.allow_hosts is None or any(url.startswith(p) for p in self._local):
             return None
         return self.allow_hosts
-
-    # -- submitting -----------------------------------------------------------------------------------
 
     def submit(self, vendor: str, tenant: str, outbound: Outbound) -> Delivery:
         """Queue one webhook; returns at once. Never raises for a bad target: the delivery fails instead."""
@@ -397,8 +387,8 @@ class WebhookDispatcher:
         return attempt
 
     def _poster(self, url: str) -> Poster:
-        for prefix, post in self._in_process.items():
-            if url.startswith(prefix):
+        for prefix, post in self._local.items():
+            if post is not None and url.startswith(prefix):
                 return post
         return self._client().post
 
