@@ -22,6 +22,8 @@ from emulator.core.events import DomainEvent, EventBus
 from emulator.core.ids import TenantIds
 from emulator.core.journal import Journal
 from emulator.core.plugin import VendorPlugin
+from emulator.core.sink import PREFIX as SINK_PREFIX
+from emulator.core.sink import Sink, loopback_url
 from emulator.core.store import Store, Tx
 from emulator.core.webhooks import WebhookDispatcher, WebhookPolicy
 from emulator.settings import Settings, vendor_config_error
@@ -61,6 +63,11 @@ class Emulator:
         self.bus.subscribe(self._to_vendor)
         self.reset_hooks: list[ResetHook] = []
         """Told of every `reset(vendor, tenant)` after the kernel's own (the sink forgets what it received)."""
+        base = loopback_url(settings.host, settings.port)
+        self.sink = Sink(self.clock, size=settings.sink_size, base_url=base, vendors=self.plugins)
+        """The built-in webhook sink: in-process until `sink.listening` tells it the server's bound address."""
+        self.dispatcher.local(f"{base}{SINK_PREFIX}/", self.sink.post)
+        self.reset_hooks.append(self.sink.reset)
         self.started = False
         self.save_error: str | None = None
         """Why the state file could not be saved at shutdown (the command then exits 1)."""

@@ -36,11 +36,10 @@ Each route is declared once on `API` (`core.api`, bound to the `Sink`): `routes(
 from __future__ import annotations
 
 import json
-import weakref
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, Field
@@ -53,8 +52,10 @@ from emulator.core.api import Api
 from emulator.core.clock import Clock, iso
 from emulator.core.contracts import Body, Param, Reply
 from emulator.core.httpclient import Answer
-from emulator.core.runtime import Emulator
 from emulator.core.web import ErrorOut, error, q_bool, q_int, reply
+
+if TYPE_CHECKING:  # the emulator owns its sink (`Emulator.sink`), so only its type is named here
+    from emulator.core.runtime import Emulator
 
 PREFIX = "/_emulator/sink"
 BODY_BYTES = 64 * 1024
@@ -196,9 +197,6 @@ class Sink:
         )
 
 
-_SINKS: weakref.WeakKeyDictionary[Emulator, Sink] = weakref.WeakKeyDictionary()
-
-
 def _loopback(host: str) -> str:
     """Where a client on this machine reaches a server bound to `host`."""
     if host in ("", "0.0.0.0"):
@@ -208,24 +206,18 @@ def _loopback(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def sink_for(emu: Emulator) -> Sink:
-    """The emulator's sink, made on first use (in-process until `listening` is called)."""
-    sink = _SINKS.get(emu)
-    if sink is None:
-        base = f"http://{_loopback(emu.settings.host)}:{emu.settings.port}"
-        sink = _SINKS[emu] = Sink(emu.clock, size=emu.settings.sink_size, base_url=base, vendors=emu.plugins)
-        emu.dispatcher.local(f"{base}{PREFIX}/", sink.post)
-        emu.reset_hooks.append(sink.reset)
-    return sink
+def loopback_url(host: str, port: int) -> str:
+    """The base URL a client on this machine uses for a server bound to `host:port`."""
+    return f"http://{_loopback(host)}:{port}"
 
 
 def listening(emu: Emulator, host: str, port: int) -> str:
     """Tell the sink the server now listens on `host:port`: its URLs use that address and deliveries to it
     are real HTTP requests. Call before any tenant exists (tenants keep the URL they were made with).
     Returns the sink's base URL."""
-    sink = sink_for(emu)
+    sink = emu.sink
     emu.dispatcher.forget_local(f"{sink.base_url}{PREFIX}/")
-    sink.base_url = f"http://{_loopback(host)}:{port}"
+    sink.base_url = loopback_url(host, port)
     emu.dispatcher.local(f"{sink.base_url}{PREFIX}/")
     sink.listening = True
     return sink.base_url
@@ -233,7 +225,7 @@ def listening(emu: Emulator, host: str, port: int) -> str:
 
 def default_target(emu: Emulator, vendor: str, tenant: str) -> str:
     """Where a vendor sends webhooks when the user named no target: `--webhook-url`, else the sink."""
-    return emu.settings.webhook_url or sink_for(emu).url_for(vendor, tenant)
+    return emu.settings.webhook_url or emu.sink.url_for(vendor, tenant)
 
 
 # -- routes -----------------------------------------------------------------------------------------------
@@ -430,4 +422,4 @@ async def one(sink: Sink, request: Request) -> Response:
 
 def routes(emu: Emulator) -> list[BaseRoute]:
     """The sink's routes, relative to the `/_emulator` mount (the sink is made now, before any delivery)."""
-    return API.routes(sink_for(emu))
+    return API.routes(emu.sink)

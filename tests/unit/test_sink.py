@@ -277,7 +277,7 @@ async def test_an_unknown_request_id_is_a_404(sink_client: httpx.AsyncClient) ->
 
 
 async def test_a_tenant_with_a_slash_is_one_path_segment(sink_client: httpx.AsyncClient) -> None:
-    url = sink.sink_for(sink_client._transport.app.state.emulator).url_for("cmcom", "a/b c")  # type: ignore[attr-defined]
+    url = sink_client._transport.app.state.emulator.sink.url_for("cmcom", "a/b c")  # type: ignore[attr-defined]
     assert url == "http://127.0.0.1:8080/_emulator/sink/cmcom/a%2Fb%20c"
     await sink_client.post(urlsplit(url).path, json={})
     [got] = await received(sink_client)
