@@ -98,6 +98,7 @@ class Store:
         self._factories: dict[str, StateFactory] = {}
         self._types: dict[str, type[BaseModel]] = {}
         self._slots: dict[tuple[str, str], Slot] = {}
+        self._views: dict[tuple[str, type[BaseModel]], VendorStore[Any]] = {}
         self._commit_hooks: list[CommitHook] = []
 
     def register(self, vendor: str, state_type: type[BaseModel], factory: StateFactory) -> None:
@@ -136,8 +137,12 @@ class Store:
         self._slot(vendor, tenant, create=False).provisioned = True
 
     def of(self, vendor: str, state_type: type[S]) -> VendorStore[S]:
-        """A view of one vendor's tenants whose state mypy knows is a `state_type`."""
-        return VendorStore(self, vendor, state_type)
+        """A view of one vendor's tenants whose state mypy knows is a `state_type` (made once, then reused, so
+        a vendor may ask for it on every event)."""
+        view = self._views.get((vendor, state_type))
+        if view is None:
+            view = self._views[(vendor, state_type)] = VendorStore(self, vendor, state_type)
+        return view
 
     def peek(self, vendor: str, tenant: str) -> BaseModel | None:
         """Read-only look at a tenant's state (no unit of work, no commit)."""
@@ -202,8 +207,8 @@ class Store:
 class VendorStore(Generic[S]):
     """One vendor's tenants, typed: `tenant()` yields `Tx[S]` and `peek()` returns `S | None`.
 
-    Build it once per vendor (`store.of(SLUG, MyState)`); it holds no state of its own, so reset and
-    restore (which replace slots) are seen at once."""
+    `store.of(SLUG, MyState)` makes one per vendor and hands out the same one after; it holds no state of
+    its own, so reset and restore (which replace slots) are seen at once."""
 
     __slots__ = ("state_type", "store", "vendor")
 
