@@ -52,7 +52,7 @@ from emulator.core.api import Api
 from emulator.core.clock import Clock, iso
 from emulator.core.contracts import Body, Param, Reply
 from emulator.core.httpclient import Answer
-from emulator.core.web import ErrorOut, error, q_bool, q_int, reply
+from emulator.core.web import ErrorOut, error, parse_json, q_bool, q_int, reply
 
 if TYPE_CHECKING:  # the emulator owns its sink (`Emulator.sink`), so only its type is named here
     from emulator.core.runtime import Emulator
@@ -104,8 +104,8 @@ class SinkRequest:
         """The body as JSON when it is JSON (and whole), else as text."""
         if self.size == len(self.body):
             try:
-                return json.loads(self.body)
-            except (ValueError, RecursionError):
+                return parse_json(self.body)
+            except ValueError:
                 pass
         return self.body.decode(errors="replace")
 
