@@ -80,6 +80,9 @@ def read_state_file(path: Path) -> StateFileData:
         raise _unusable(path, "not a JSON object")
     try:
         section = DurableSection.model_validate(data.pop(SECTION, {"running": False}))
+    except ValidationError as exc:
+        raise _unusable(path, first_error(exc, SECTION)) from None
+    try:
         snapshot = Snapshot.model_validate(data).model_dump()
     except ValidationError as exc:
         raise _unusable(path, first_error(exc)) from None
