@@ -9,7 +9,8 @@
   the new one, never part of one.
 - `StateSaver`: saves every `state_save_interval` wall seconds when something changed (also on `--clock
   virtual`: durability is not emulated time), and once more at shutdown; one write at a time. The
-  snapshot is taken on the event loop (consistent); it is serialized and written in a worker thread.
+  snapshot is taken on the event loop (consistent); the journal and the settled deliveries (records that no
+  longer change) are turned into JSON, and everything serialized and written, in a worker thread.
 
 Crash recovery. While the server runs, every save says `running: true`, the first one right after start;
 only the final save of a clean shutdown says `running: false`. Restoring a file that still says
@@ -139,8 +140,9 @@ def _fsync_folder(folder: Path) -> None:
         os.close(dfd)
 
 
-FileData = Callable[[bool], dict[str, Any]]
-"""`data(running)`: what the state file holds now (taken on the event loop)."""
+FileData = Callable[[bool], Callable[[], dict[str, Any]]]
+"""`data(running)` takes what the state file holds now, on the event loop (consistent); the function it returns
+builds the file's JSON from that in the worker thread."""
 Fingerprint = Callable[[], object]
 """Cheap to compute; equal while nothing that is saved has changed."""
 
@@ -166,9 +168,9 @@ class StateSaver:
             mark = (running, self._fingerprint())
             if running and mark == self._saved:
                 return None
-            data = self._data(running)
+            build = self._data(running)
             try:
-                await asyncio.to_thread(write_json, self.path, data)
+                await asyncio.to_thread(lambda: write_json(self.path, build()))
             except OSError as exc:
                 error = f"state file {self.path}: cannot save ({exc.strerror or exc})"
                 LOG.error("%s", error)

@@ -10,7 +10,7 @@ import itertools
 import json
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 BODY_LIMIT = 64 * 1024
@@ -53,21 +53,31 @@ class JournalEntry:
         }
 
     def persist(self) -> dict[str, Any]:
-        """The entry in the state file: every field, bytes as latin-1 text."""
-        return {f.name: _to_text(getattr(self, f.name)) for f in fields(self)}
+        """The entry in the state file: every field, bytes as latin-1 text (`restored` reverses it)."""
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "vendor": self.vendor,
+            "tenant": self.tenant,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query.decode("latin-1"),
+            "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in self.headers],
+            "body": self.body.decode("latin-1"),
+            "status": self.status,
+            "latency_ms": self.latency_ms,
+        }
 
     @classmethod
     def restored(cls, saved: Mapping[str, Any]) -> JournalEntry:
         """An entry back from `persist()` (a missing or mistyped field raises KeyError/TypeError/ValueError)."""
-        return cls(**{f.name: _from_text(saved[f.name], str(f.type)) for f in fields(cls)})
-
-
-def _to_text(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    if isinstance(value, list | tuple):
-        return [_to_text(v) for v in value]
-    return value
+        return cls(
+            **{
+                f.name: _from_text(saved[f.name], str(f.type))
+                for f in fields(cls)
+                if f.name in saved or f.default is MISSING
+            }
+        )
 
 
 def _from_text(value: Any, annotation: str) -> Any:
@@ -153,9 +163,10 @@ class Journal:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def snapshot(self) -> list[dict[str, Any]]:
-        """Every entry, oldest first, for the state file."""
-        return [e.persist() for e in self._entries]
+    def entries(self) -> list[JournalEntry]:
+        """Every entry, oldest first (entries never change once recorded: the state file's saver turns them into
+        JSON off the event loop)."""
+        return list(self._entries)
 
     def replace(self, entries: Iterable[JournalEntry]) -> None:
         """Put restored entries in place of all; numbering goes on after the newest."""

@@ -227,14 +227,20 @@ class Emulator:
             out["epoch"] = self.store.epoch
         return out
 
-    def file_data(self, running: bool) -> dict[str, Any]:
-        """What the state file holds (`core.durable`): the snapshot and the durable section."""
-        section = {
-            "running": running,
-            "journal": self.journal.snapshot() if self.journal is not None else [],
-            "log": self.dispatcher.log_snapshot(),
-        }
-        return {**self.snapshot(), durable.SECTION: section}
+    def file_data(self, running: bool) -> Callable[[], dict[str, Any]]:
+        """What the state file holds (`core.durable`): taken now, on the event loop; the function returned builds
+        the file's JSON from it in the saver's worker thread (journal entries and settled deliveries no longer
+        change)."""
+        snapshot = self.snapshot()
+        settled = self.dispatcher.settled()
+        journal = self.journal.entries() if self.journal is not None else []
+
+        def build() -> dict[str, Any]:
+            log = [d.persist() for d in settled]
+            section = {"running": running, "journal": [e.persist() for e in journal], "log": log}
+            return {**snapshot, durable.SECTION: section}
+
+        return build
 
     def _fingerprint(self) -> object:
         """Changes whenever something the state file holds does (the saver skips a save otherwise)."""

@@ -12,7 +12,7 @@
   window, delay, drop the first attempt, receiver timeout; `core.chaos`) whose decisions depend only on the
   seed and the event id.
 - Pending deliveries are part of the snapshot, so a graceful shutdown persists what it cannot deliver; the
-  state file also keeps the settled ones of the log (`log_snapshot`/`restore_log`), and after an unclean
+  state file also keeps the settled ones of the log (`settled`/`restore_log`), and after an unclean
   stop `mark_uncertain` records that a restored delivery may have gone out already, so its next attempt is
   a retry (same event id, attempt number above 0) and never a new first attempt.
 - Hooks: `attempt_listeners` are told of every attempt once its outcome is decided (the console line,
@@ -497,12 +497,14 @@ class WebhookDispatcher:
             self._enqueue(Delivery.restored(entry))
         self._next_seq = max([saved.next_seq, self._next_seq, *(e.seq + 1 for e in saved.pending)])
 
-    def log_snapshot(self) -> list[dict[str, Any]]:
-        """The settled deliveries of the log (pending ones are in `snapshot`), oldest first."""
-        return [d.persist() for d in self._log.values() if d.status != "pending"]
+    def settled(self) -> list[Delivery]:
+        """The settled deliveries of the log (pending ones are in `snapshot`), oldest first. A settled delivery no
+        longer changes (a duplicate-chaos copy is the one attempt it may still get), so the state file's saver
+        turns them into JSON (`persist()`) off the event loop."""
+        return [d for d in self._log.values() if d.status != "pending"]
 
     def restore_log(self, saved: Iterable[Mapping[str, Any]]) -> None:
-        """Put settled deliveries from `log_snapshot` back in the log, in order with the pending ones."""
+        """Put settled deliveries (their `persist()` form) back in the log, in order with the pending ones."""
         for entry in saved:
             d = Delivery.restored(SnapshotDelivery.model_validate(entry))
             d.status = "failed" if entry.get("status") == "failed" else "delivered"

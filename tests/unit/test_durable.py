@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from emulator.core import durable
 from emulator.core.errors import ConfigError
 from emulator.core.ids import EPOCH_SPAN, TenantIds, fmt_sequence
+from emulator.core.journal import JournalEntry
 from emulator.core.runtime import Emulator
 from emulator.scenarios.receiver import WebhookSink
 from tests.conftest import AppFactory, EmulatorFactory, make_settings
@@ -208,6 +209,24 @@ def journal_entry(**changes: Any) -> dict[str, Any]:
     return entry
 
 
+def test_a_journal_entry_comes_back_byte_for_byte_whatever_its_bytes() -> None:
+    entry = JournalEntry(
+        seq=7,
+        at=1.5,
+        vendor="echo",
+        tenant=None,
+        method="POST",
+        path="/echo/v1/items",
+        query=b"a=%FF&b=\xe9",
+        headers=[(b"x-echo-tenant", b"acme"), (b"x-raw", b"\xff\x00\xc3")],
+        body=b'{"text":"caf\xc3\xa9"}\xff\xfe',
+        status=400,
+        latency_ms=0.25,
+    )
+    saved = json.loads(json.dumps(entry.persist()))
+    assert JournalEntry.restored(saved) == entry
+
+
 # -- ids in an epoch ----------------------------------------------------------------------------------------
 
 
@@ -386,7 +405,7 @@ async def test_saves_never_overlap(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(durable, "write_json", slow_write)
     changes = iter(range(100))
-    saver = durable.StateSaver(tmp_path / "s.json", 0, lambda running: {}, lambda: next(changes))
+    saver = durable.StateSaver(tmp_path / "s.json", 0, lambda running: dict, lambda: next(changes))
     first = asyncio.create_task(saver.save(running=True))
     second = asyncio.create_task(saver.save(running=False))
     assert await asyncio.to_thread(entered.wait, 30)
