@@ -278,7 +278,7 @@ class Emulator:
         self.dispatcher.restore(data.get("deliveries", {}))
         if section is None:
             return
-        self.dispatcher.restore_log(d.model_dump() for d in section.log)
+        self.dispatcher.restore_log(section.log)
         if self.journal is not None:
             self.journal.replace(prepared.journal)
         if prepared.unclean:

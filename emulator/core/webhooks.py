@@ -503,11 +503,14 @@ class WebhookDispatcher:
         turns them into JSON (`persist()`) off the event loop."""
         return [d for d in self._log.values() if d.status != "pending"]
 
-    def restore_log(self, saved: Iterable[Mapping[str, Any]]) -> None:
-        """Put settled deliveries (their `persist()` form) back in the log, in order with the pending ones."""
+    def restore_log(self, saved: Iterable[SnapshotDelivery]) -> None:
+        """Put settled deliveries (their `persist()` form, validated) back in the log, in order with the pending
+        ones; an entry that says pending is left out (pending deliveries come back through `restore`)."""
         for entry in saved:
-            d = Delivery.restored(SnapshotDelivery.model_validate(entry))
-            d.status = "failed" if entry.get("status") == "failed" else "delivered"
+            if entry.status == "pending":
+                continue
+            d = Delivery.restored(entry)
+            d.status = entry.status
             self._log[d.id] = d
             self._next_seq = max(self._next_seq, d.seq + 1)
         ordered = sorted(self._log.values(), key=lambda d: d.seq)

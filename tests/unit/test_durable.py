@@ -19,6 +19,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from emulator.cli import main
 from emulator.core import durable
 from emulator.core.errors import ConfigError
 from emulator.core.ids import EPOCH_SPAN, TenantIds, fmt_sequence
@@ -416,3 +417,44 @@ async def test_saves_never_overlap(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert await asyncio.gather(first, second) == [None, None]
     assert active == [1, 1]
     assert saver.saves == 2
+
+
+# -- the flags ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "line"),
+    [
+        (["--state-save-interval", "-1"], {}, "--state-save-interval: Input should be greater than or equal to 0"),
+        (["--state-save-interval", "soon"], {}, "--state-save-interval: Input should be a valid number"),
+        ([], {"CXEMU_STATE_SAVE_INTERVAL": "1e9"}, "CXEMU_STATE_SAVE_INTERVAL: Input should be less than or equal"),
+        ([], {"CXEMU_STATE_RESET": "maybe"}, "CXEMU_STATE_RESET: Input should be a valid boolean"),
+    ],
+    ids=["negative", "not-a-number", "too-long", "reset-not-a-boolean"],
+)
+def test_bad_state_flags_stop_the_start_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str], line: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["serve", "--port", "0", *args]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    [got] = err.splitlines()
+    assert got.startswith(f"cxemu: error: {line}")
+
+
+async def test_a_smaller_delivery_log_keeps_the_newest_restored_deliveries(
+    tmp_path: Path, make_app: AppFactory, webhook_sink: WebhookSink
+) -> None:
+    path = tmp_path / "state.json"
+    first, client = await app_with_file(make_app, path)
+    assert (await client.put("/echo/v1/webhook", json={"url": webhook_sink.url_for()}, headers=ACME)).status_code == 204
+    for text in ("one", "two", "three"):
+        await create(client, text)
+    sent = await first.dispatcher.wait(lambda d: True, count=3)
+    await first.stop()
+
+    second, _ = await app_with_file(make_app, path, delivery_log_size=2)
+    assert [d.id for d in second.dispatcher.deliveries()] == [d.id for d in sent[1:]]
+    assert {d.status for d in second.dispatcher.deliveries()} == {"delivered"}
