@@ -13,6 +13,9 @@ dispatcher, actors). An exception discards the events and puts the id counters b
 validate before they mutate, so a rejected request leaves state as it was.
 
 A slot also says whether the tenant was provisioned (`POST /_emulator/tenants`); `strict` auth reads it.
+The store's `epoch` is the id epoch every tenant draws in (`core.ids`; a restore after a crash moves it on,
+`core.durable`), and `writes` counts units of work, resets and restores (the state file's saver skips a save
+while it stands still).
 
 Reset builds a slot again from its constructor; nothing is cleared field by field. The memory backend
 is the only one for now; the interface is small enough for a shared backend (Redis) to replace it.
