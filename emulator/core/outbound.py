@@ -84,8 +84,7 @@ def refused_range(address: IPAddress) -> str | None:
     if isinstance(address, ipaddress.IPv6Address):
         embedded = _embedded_v4(address)
         if embedded is not None:
-            inner = refused_range(embedded)
-            return f"{inner} (IPv4 {embedded} inside IPv6)" if inner is not None else None
+            return refused_range(embedded)
     for net, label in _RANGES:
         if address in net:
             return label
@@ -147,8 +146,12 @@ class Guard:
             return found
         allowed = [a for a in found if refused_range(ipaddress.ip_address(a)) is None]
         if not allowed:
-            first = found[0]
-            shown = host if host == first else f"{host} ({first})"
-            label = refused_range(ipaddress.ip_address(first))
-            raise Refused(f"refused: {shown} is in the {label} range (private targets are refused; {ALLOW_HINT})")
+            first = ipaddress.ip_address(found[0])
+            shown = host if host == found[0] else f"{host} ({first})"
+            inner = _embedded_v4(first) if isinstance(first, ipaddress.IPv6Address) else None
+            note = f", IPv4 {inner} inside IPv6" if inner is not None else ""
+            raise Refused(
+                f"refused: {shown} is in the {refused_range(first)} range{note} "
+                f"(private targets are refused; {ALLOW_HINT})"
+            )
         return allowed

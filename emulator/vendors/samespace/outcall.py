@@ -154,16 +154,19 @@ async def _exchange(
     req: Request, headers: dict[str, str], content: bytes | None, timeout: float, max_bytes: int, guard: Guard
 ) -> Outcome:
     """Resolve and check the target once, then send to the checked address (name kept in `Host` and SNI)."""
-    url = httpx.URL(req.sent_to)
-    address = (await guard.addresses(url.host, url.port or (443 if url.scheme == "https" else 80)))[0]
+    parts = urlsplit(req.sent_to)  # judged as the resolver reads it (`0177.0.0.1` is 127.0.0.1), as webhooks are
+    assert parts.hostname is not None  # checked by `guard.check`
+    address = (await guard.addresses(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)))[0]
+    userinfo, _, written = parts.netloc.rpartition("@")
+    shown = f"[{address}]" if ":" in address else address
+    netloc = f"{userinfo}@{shown}" if userinfo else shown
+    url = httpx.URL(parts._replace(netloc=f"{netloc}:{parts.port}" if parts.port else netloc).geturl())
     if not any(k.lower() == "host" for k in headers):
-        headers = {"host": url.netloc.decode("ascii"), **headers}
-    extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+        headers = {"host": written, **headers}
+    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
     async with (
         httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client,
-        client.stream(
-            req.method, url.copy_with(host=address), headers=headers, content=content, extensions=extensions
-        ) as response,
+        client.stream(req.method, url, headers=headers, content=content, extensions=extensions) as response,
     ):
         kept = bytearray()
         truncated = False
