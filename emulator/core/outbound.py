@@ -142,6 +142,8 @@ class Guard:
         except ValueError:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
             found = list(dict.fromkeys(str(info[4][0]) for info in infos))
+            if not found:
+                raise OSError(f"{host} has no address")
         if self.allow_private or (self.allow_hosts is not None and host in self.allow_hosts):
             return found
         allowed = [a for a in found if refused_range(ipaddress.ip_address(a)) is None]
