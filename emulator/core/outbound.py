@@ -137,13 +137,12 @@ class Guard:
     async def addresses(self, host: str, port: int) -> list[str]:
         """The addresses a new connection to `host` may use, in the resolver's order. Raises `Refused`, or
         `OSError` when the name does not resolve."""
-        try:
-            found = [str(ipaddress.ip_address(host))]  # a literal: no resolver round trip
-        except ValueError:
+        found = _literal(host)  # an address as written: no resolver round trip
+        if not found:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
             found = list(dict.fromkeys(str(info[4][0]) for info in infos))
-            if not found:
-                raise OSError(f"{host} has no address")
+        if not found:
+            raise OSError(f"{host} has no address")
         if self.allow_private or (self.allow_hosts is not None and host in self.allow_hosts):
             return found
         allowed = [a for a in found if refused_range(ipaddress.ip_address(a)) is None]
@@ -157,3 +156,10 @@ class Guard:
                 f"(private targets are refused; {ALLOW_HINT})"
             )
         return allowed
+
+
+def _literal(host: str) -> list[str]:
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        return []
