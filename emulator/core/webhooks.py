@@ -5,8 +5,8 @@
 - Deliveries are FIFO per ordering key (target URL + vendor + tenant + subject, e.g. one conversation)
   and parallel across keys, with a global cap on concurrent requests and, inside it, one per tenant
   (`per_tenant`, here) and one per target (`per_target`, in the client), a quarter of the global cap unless
-  set: a receiver that accepts and never
-  answers holds only its tenant's share, so other tenants' webhooks go out as usual.
+  set: a receiver that accepts and never answers holds only its tenant's share, so other tenants' webhooks
+  go out as usual.
 - Targets pass the outbound policy (`core.outbound.Guard`: the URL, the allow-list, and the SSRF guard on the
   addresses a new connection uses). A refused target fails the delivery at once, without retries: waiting
   does not change a policy's answer.
@@ -24,8 +24,8 @@
 - Pending deliveries are part of the snapshot, so a graceful shutdown persists what it cannot deliver.
 - Hooks: `attempt_listeners` are told of every attempt once its outcome is decided (the console line,
   `core.console`); `local` names a prefix of this server's own (the built-in sink, `core.sink`): the
-  outbound policy (allow-list, SSRF guard) does not apply under it, and with a local function (an app that runs
-  with no socket listening) requests under it are handed to that function instead of the network.
+  outbound policy (allow-list, SSRF guard) does not apply under it, and with a local function (an app that
+  runs with no socket listening) requests under it are handed to that function instead of the network.
 """
 
 from __future__ import annotations

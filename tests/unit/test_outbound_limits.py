@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from emulator.core.events import DomainEvent, EventBus, Listener, TooManyListeners
+from emulator.core.httpclient import KeyedLimit
 from emulator.core.runtime import Emulator
 from emulator.core.store import Outbound
 from emulator.core.webhooks import Delivery, DeliveryFilter
@@ -295,3 +296,20 @@ async def test_a_stream_that_falls_behind_ends_with_a_note(
     assert r.status_code == 200
     assert r.text == ": cxemu event stream\n\n: dropped: this stream fell too far behind\n\n"
     assert emu.bus.listener_count == 0
+
+
+async def test_a_keyed_limit_holds_per_key_and_forgets_idle_keys() -> None:
+    limit = KeyedLimit(2)
+    await limit.acquire("a")
+    await limit.acquire("a")
+    await limit.acquire("b")  # another key has its own slots
+    third = asyncio.ensure_future(limit.acquire("a"))
+    await asyncio.sleep(0)
+    assert not third.done()  # the key's two slots are taken
+
+    limit.release("a")
+    await asyncio.wait_for(third, 5)
+    for key in ("a", "a", "b"):
+        limit.release(key)
+
+    assert len(limit) == 0  # no gate is kept for a key nobody holds or waits for
