@@ -5,9 +5,12 @@ per new connection. The Samespace `http` step's matrix is in tests/vendors/sames
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
+import ssl
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +25,7 @@ from emulator.pytest_plugin import WebhookSink
 from tests.conftest import EmulatorFactory
 from tests.support import echo_vendor
 from tests.support.ssrf import ELSEWHERE, loopback_spellings
+from tests.unit.test_webhook_tls import HttpsReceiver, self_signed
 
 SPELLINGS = loopback_spellings()
 WIDE = "0.0.0.0"  # a non-loopback listening address: set in Settings, never bound by these tests
@@ -167,6 +171,27 @@ async def test_the_name_is_resolved_once_per_connection_and_the_checked_address_
     assert {r.headers["host"] for r in webhook_sink.wait_for(path="/named", count=5)} == {
         f"receiver.test:{port_of(webhook_sink)}"
     }
+
+
+async def test_tls_names_the_host_of_the_url_not_the_address_connected_to(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)
+    receiver = HttpsReceiver()
+    server = await asyncio.start_server(receiver.handle, "127.0.0.1", 0, ssl=context)
+    client = HttpClient(guard=CountingGuard(), verify_tls=False)
+    try:
+        url = f"https://receiver.test:{server.sockets[0].getsockname()[1]}/hook"
+        assert (await client.post(url, b"{}", {}, 5)).status == 200
+    finally:
+        await client.close()
+        server.close()
+        await server.wait_closed()
+
+    assert names == ["receiver.test"]  # SNI: the URL's name, though the connection went to 127.0.0.1
+    assert receiver.bodies == [b"{}"]
 
 
 async def test_an_unguarded_connection_is_never_reused_for_a_guarded_request(webhook_sink: WebhookSink) -> None:
