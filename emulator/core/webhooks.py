@@ -35,7 +35,7 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,7 +153,6 @@ class WebhookDispatcher:
         per_target: int | None = None,
         pending_limit: int = 200_000,
         pending_per_tenant: int = 50_000,
-        allow_hosts: Iterable[str] | None = None,
         guard: Guard | None = None,
         user_agent: str = "cxemu",
         verify_tls: bool = True,
@@ -164,7 +163,7 @@ class WebhookDispatcher:
         self.log_size = log_size
         self.policies: dict[str, WebhookPolicy] = {}
         self.chaos = ChaosConfig()
-        self.guard = guard or Guard(allow_hosts=frozenset(allow_hosts) if allow_hosts else None)
+        self.guard = guard or Guard()
         """The outbound policy (also what Samespace `http` steps use)."""
         self.user_agent = user_agent
         self.verify_tls = verify_tls
@@ -197,7 +196,7 @@ class WebhookDispatcher:
 
     def local(self, prefix: str, post: Poster | None = None) -> None:
         """URLs starting with `prefix` (scheme, host, port and a path) reach this server itself (the sink): the
-        allow-list does not apply to them, and with `post` they are sent through it instead of the network."""
+        outbound policy does not apply to them, and with `post` they are sent through it instead of the network."""
         self._local[prefix] = post
 
     def forget_local(self, prefix: str) -> None:
