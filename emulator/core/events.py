@@ -120,7 +120,7 @@ class EventBus:
             if frame is None:
                 try:
                     frame = sse_frame(event)
-                except ValueError:  # not JSON (a NaN slipped in): the stream skips it, the request goes on
+                except (TypeError, ValueError):  # not JSON: the streams skip it, the request that published goes on
                     LOG.exception("event %s cannot be streamed", event.kind)
                     return
             if not listener.offer(frame):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from emulator.core.events import DomainEvent, EventBus, Listener, TooManyListeners
+from emulator.core.events import DomainEvent, EventBus, Listener, TooManyListeners, sse_frame
 from emulator.core.httpclient import KeyedLimit
 from emulator.core.runtime import Emulator
 from emulator.core.store import Outbound
@@ -246,6 +246,18 @@ async def test_a_listener_that_falls_behind_is_dropped_and_others_carry_on() -> 
     assert not other_vendor.dropped
     assert bus.listener_count == 2
     assert [json.loads(f.split(b"data: ", 1)[1])["data"]["n"] for f in got] == list(range(25))
+
+
+async def test_an_event_that_is_not_json_is_skipped_by_the_streams_not_raised_into_the_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus = EventBus()
+    listener = bus.listen()
+    bus.publish(DomainEvent("echo", "a", "item.created", "it-1", 0.0, {"raw": b"bytes"}))
+    bus.publish(event(2))
+
+    assert await listener.next() == sse_frame(event(2))
+    assert "item.created cannot be streamed" in caplog.text
 
 
 async def test_listeners_are_capped() -> None:
