@@ -83,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="no console line per webhook delivery attempt (CXEMU_WEBHOOK_LOG=false)",
     )
+    serve.add_argument(
+        "--allow-private-targets",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="send webhooks and http steps to loopback, private and metadata addresses "
+        "(default: only when --host is loopback; CXEMU_ALLOW_PRIVATE_TARGETS)",
+    )
     serve.add_argument("--state-file", help="save state here while running and at shutdown; restore it on start")
     serve.add_argument(
         "--state-save-interval",
@@ -152,6 +159,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     }
     overrides.update(state_save_interval=args.state_save_interval, state_reset=args.state_reset)
     overrides["webhook_log"] = args.webhook_log
+    overrides["allow_private_targets"] = args.allow_private_targets
     if args.plugins:
         overrides["plugins"] = tuple(args.plugins)
     return Settings.load(os.environ, overrides)
