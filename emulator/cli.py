@@ -85,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--state-file", help="save state here on shutdown and restore it on start")
     serve.add_argument("--log-level", help="debug, info (default), warning, error, critical")
+    serve.add_argument(
+        "--max-body-bytes",
+        "--max-body",
+        dest="max_body_bytes",
+        help="largest request body in bytes, 413 past it (default 1048576; CXEMU_MAX_BODY_BYTES)",
+    )
     serve.add_argument("--plugin", action="append", dest="plugins", help="extra vendor plugin module:attribute")
     serve.add_argument(
         "--scenario",
@@ -144,6 +150,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         for name in ("host", "port", "seed", "clock", "config", "auth", "webhook_url", "state_file", "log_level")
     }
     overrides["webhook_log"] = args.webhook_log
+    overrides["max_body_bytes"] = args.max_body_bytes
     if args.plugins:
         overrides["plugins"] = tuple(args.plugins)
     return Settings.load(os.environ, overrides)
@@ -163,6 +170,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from emulator.app import create_app
     from emulator.core import sink
+    from emulator.core.httpguard import ServerLimits, guarded_protocol
 
     settings = _settings(args)
     check_state_file(settings.state_file)
@@ -196,6 +204,14 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=settings.log_level == "debug",
         lifespan="on",
         timeout_graceful_shutdown=max(1, int(settings.drain_timeout) + 1),
+        http=guarded_protocol(
+            ServerLimits(
+                max_header_bytes=settings.max_header_bytes,
+                max_headers=settings.max_headers,
+                request_timeout=settings.request_timeout,
+                idle_timeout=settings.idle_timeout,
+            )
+        ),
     )
     server = uvicorn.Server(config)
 
