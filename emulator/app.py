@@ -3,8 +3,8 @@
 `create_app` builds the `Emulator` and the `ScenarioManager` (`app.state.emulator`, `app.state.scenarios`),
 owns their lifespan, wraps every vendor route in `vendor_endpoint` (unless the vendor already did),
 mounts the control plane with the scenario endpoints and puts every route behind the body size limit
-(`core.limits.BodyLimit`, its 413 in the vendor's envelope or the control plane's). `control_contract()` is the control plane's OpenAPI
-document: the operations of `core.control`, `scenarios.control` and `core.sink`.
+(`core.limits.BodyLimit`, its 413 in the vendor's envelope or the control plane's). `control_contract()` is
+the control plane's OpenAPI document: the operations of `core.control`, `scenarios.control` and `core.sink`.
 """
 
 from __future__ import annotations

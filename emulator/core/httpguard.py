@@ -3,13 +3,15 @@
 `guarded_protocol(limits)` is the uvicorn HTTP protocol `cxemu serve` runs (uvicorn's httptools protocol with
 what it lacks added). What uvicorn offers and what this adds:
 
-| threat | uvicorn alone | with this protocol |
-|---|---|---|
-| a huge request head (a 1 MB header) | httptools buffers it whole (`h11_max_incomplete_event_size` exists only for h11, and answers 400) | 431 once the head passes `max_header_bytes`, counted as bytes arrive |
-| thousands of headers | accepted | 431 past `max_headers` |
-| a connection that never sends a byte | held forever | closed after `idle_timeout` |
-| idle keep-alive between requests | closed after `timeout_keep_alive` | the same, set from `idle_timeout` |
-| a head or body trickled slowly (slow-loris) | held forever | 408 and closed when the request has not fully arrived `request_timeout` after its first byte |
+- a huge request head (a 1 MB header): httptools buffers it whole (uvicorn's `h11_max_incomplete_event_size`
+  exists only for h11, and answers 400); here 431 once the head passes `max_header_bytes`, counted as its
+  bytes arrive;
+- thousands of headers: accepted by uvicorn; here 431 past `max_headers`;
+- a connection that never sends a byte: held forever by uvicorn; here closed after `idle_timeout`;
+- idle keep-alive between requests: uvicorn closes it after `timeout_keep_alive`, here set from
+  `idle_timeout`;
+- a head or body trickled slowly (slow-loris): held forever by uvicorn; here answered 408 and closed when
+  the request has not fully arrived `request_timeout` seconds after its first byte.
 
 The 431 and 408 answers carry `Connection: close` and the connection is closed after them. When an earlier
 request of the same connection is still being answered (pipelining), the connection is closed without one,

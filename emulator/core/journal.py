@@ -90,21 +90,9 @@ class Journal:
         if len(headers) > MAX_HEADERS or sum(len(k) + len(v) for k, v in headers) > HEADER_BYTES:
             headers = _excerpt(headers)
         excerpt = body[:BODY_BYTES]
+        seq = next(self._seq)
         self._entries.append(
-            JournalEntry(
-                next(self._seq),
-                at,
-                vendor,
-                tenant,
-                method,
-                path,
-                query,
-                headers,
-                excerpt,
-                len(body),
-                status,
-                latency_ms,
-            )
+            JournalEntry(seq, at, vendor, tenant, method, path, query, headers, excerpt, len(body), status, latency_ms)
         )
 
     def query(

@@ -2,7 +2,7 @@
 
 | name | what it does |
 |---|---|
-| `BodyLimit(app, max_body, max_upload, reject)` | ASGI middleware: the size check, from `Content-Length` and while streaming |
+| `BodyLimit(app, max_body, max_upload, reject)` | the check, by `Content-Length` and while streaming |
 | `BodyTooLarge` | the `EmulatorError` (413) raised by a streaming body past the limit; vendors render it |
 | `too_large(limit)` | that error for a limit, as the middleware raises and renders it |
 

@@ -6,7 +6,7 @@
 | `RequestModel` | base of control-plane request bodies: strict JSON types, no unknown fields |
 | `guarded(fn)` | a handler whose bad input (`ValidationError`, `ValueError`, `ConfigError`) becomes that 400 |
 | `first_error(exc, prefix)` | the first pydantic error as `loc: msg` text; `first_loc` gives its parts |
-| `parse_json(raw)` | strict JSON text to Python, `ValueError` with a readable text: invalid UTF-8, `NaN`/`Infinity`, numbers out of float range, lone surrogates (`"\\ud800"`) and nesting too deep are refused |
+| `parse_json(raw)` | strict JSON to Python, else a `ValueError` saying why (see its docstring) |
 | `json_body(request)`, `json_object(request)` | the request body parsed; `json_object` insists on an object |
 | `q_int`, `q_float`, `q_bool` | a query parameter, range-checked (`ValueError` naming it) |
 | `reply(model, status)` | a pydantic model serialised straight to a JSON response (no dict in between) |
