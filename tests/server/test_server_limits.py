@@ -7,12 +7,12 @@ asserts how fast it happened."""
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -67,10 +67,8 @@ def exchange(server: ServerProcess, request: bytes) -> bytes:
     with connect(server) as sock:
 
         def send() -> None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.sendall(request)
-            except OSError:
-                pass
 
         sender = threading.Thread(target=send, daemon=True)
         sender.start()
