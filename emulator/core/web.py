@@ -7,6 +7,7 @@
 | `guarded(fn)` | a handler whose bad input (`ValidationError`, `ValueError`, `ConfigError`) becomes that 400 |
 | `first_error(exc, prefix)` | the first pydantic error as `loc: msg` text; `first_loc` gives its parts |
 | `parse_json(raw)` | strict JSON to Python, else a `ValueError` saying why (see its docstring) |
+| `not_json(data)` | what in parsed data (YAML) strict JSON cannot hold (`NaN`, a lone surrogate), or None |
 | `json_body(request)`, `json_object(request)` | the request body parsed; `json_object` insists on an object |
 | `q_int`, `q_float`, `q_bool` | a query parameter, range-checked (`ValueError` naming it) |
 | `reply(model, status)` | a pydantic model serialised straight to a JSON response (no dict in between) |
@@ -90,8 +91,9 @@ def _finite(text: str) -> float:
 _DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
 
 
-def _lone_surrogate(data: Any) -> bool:
-    """Whether a string (or key) anywhere in `data` holds half of a surrogate pair (walked without recursion)."""
+def not_json(data: Any) -> str | None:
+    """What in already parsed data (from YAML, say) strict JSON cannot hold: `NaN`/`Infinity` or a lone
+    surrogate in a string or key; None when there is none. Walked without recursion."""
     stack = [data]
     while stack:
         item = stack.pop()
@@ -100,13 +102,16 @@ def _lone_surrogate(data: Any) -> bool:
                 try:
                     item.encode()
                 except UnicodeEncodeError:
-                    return True
+                    return "a lone surrogate, such as \\ud800"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"{item} is not a JSON number"
         elif isinstance(item, dict):
             stack.extend(item)
             stack.extend(item.values())
-        elif isinstance(item, list):
+        elif isinstance(item, list | tuple):
             stack.extend(item)
-    return False
+    return None
 
 
 def parse_json(raw: bytes | str) -> Any:
@@ -130,8 +135,9 @@ def parse_json(raw: bytes | str) -> Any:
         raise ValueError("the body is not valid JSON") from None
     except RecursionError:
         raise ValueError("the body is not valid JSON (nested too deeply)") from None
-    if escaped and _lone_surrogate(data):
-        raise ValueError("the body is not valid JSON (a lone surrogate, such as \\ud800)")
+    problem = not_json(data) if escaped else None
+    if problem is not None:
+        raise ValueError(f"the body is not valid JSON ({problem})")
     return data
 
 

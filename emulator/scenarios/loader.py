@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from emulator.core.plugin import BehaviourSpec, VendorPlugin
-from emulator.core.web import parse_json
+from emulator.core.web import not_json, parse_json
 from emulator.core.yamllines import MAX_NODES, LineLoader, PathKey, TooLarge, format_path
 from emulator.scenarios.errors import LoadError, Problem
 from emulator.scenarios.hooks import ScenarioHooks
@@ -80,6 +80,9 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
     if loader.duplicates:
         line, path = loader.duplicates[0]
         raise LoadError(source, [Problem(line, format_path(path), "duplicate key")])
+    problem = not_json(data)  # what a scenario sends or says must be JSON (views, webhooks)
+    if problem is not None:
+        raise LoadError(source, [Problem(None, "", f"not valid: {problem}")])
     return data, loader.lines
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from emulator.core.journal import BODY_BYTES, HEADER_BYTES
 from emulator.core.web import parse_json
 from tests.conftest import make_settings
 
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 JSON = {"content-type": "application/json"}
 KEY = {"x-api-key": "acme-key"}
 CONV = "/chat-gateway/v1/conversations"
@@ -262,3 +264,22 @@ async def test_the_journal_keeps_excerpts_of_large_bodies_and_headers(http: http
     assert small.status_code == 202
     entry = (await http.get("/_emulator/requests", params={"path": CONV})).json()["requests"][-1]
     assert (entry["body"], entry["truncated"]) == ({"channelId": "1", "user": {"name": "Bo"}}, False)
+
+
+# -- scenario files loaded over HTTP ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('text: "Your balance is 12.34."', 'text: "Your balance \\ud800 is 12.34."'),  # said by an actor later
+        ("seed: 42", "seed: 42\nsetup_extra: .nan"),
+    ],
+)
+async def test_a_scenario_with_a_lone_surrogate_or_nan_is_refused(http: httpx.AsyncClient, old: str, new: str) -> None:
+    text = (SCENARIOS / "eightbyeight" / "01_queue_agent_chat_end.yaml").read_text(encoding="utf-8")
+    assert old in text
+    got = await http.post("/_emulator/scenarios", content=text.replace(old, new).encode())
+    assert got.status_code == 400, got.text[:300]
+    assert "not valid" in got.json()["message"]
+    assert (await views_answer(http))["/scenarios"]["scenarios"] == []
