@@ -57,23 +57,28 @@ class BodyLimit:
             return
         length: bytes | None = None
         chunked = False
-        limit = self.max_body
         for name, value in scope["headers"]:
             if name == b"content-length":
                 length = value
             elif name == b"transfer-encoding":
                 chunked = True
-            elif name == b"content-type" and value[:19].lower() == MULTIPART:
-                limit = self.max_upload
-        if length is not None and not chunked:
-            if length.isdigit() and (len(length) > 18 or int(length) > limit):
+        if chunked:
+            await self._counted(scope, receive, send, self._limit(scope))
+        elif length is not None and length.isdigit() and (len(length) > 18 or int(length) > self.max_body):
+            limit = self._limit(scope)
+            if len(length) > 18 or int(length) > limit:
                 await self._refuse(scope, receive, send, limit)
                 return
             await self.app(scope, receive, send)
-        elif chunked:
-            await self._counted(scope, receive, send, limit)
         else:
             await self.app(scope, receive, send)
+
+    def _limit(self, scope: Scope) -> int:
+        """`max_upload` for a multipart body, else `max_body` (looked up only for a body that may be over)."""
+        for name, value in scope["headers"]:
+            if name == b"content-type" and value[:19].lower() == MULTIPART:
+                return self.max_upload
+        return self.max_body
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = self.reject(scope, too_large(limit))

@@ -125,7 +125,9 @@ def parse_json(raw: bytes | str) -> Any:
         if isinstance(raw, str):
             text, escaped = raw, "\\u" in raw or not raw.isascii()
         else:
-            text, escaped = raw.decode("utf-8-sig"), b"\\u" in raw
+            text, escaped = raw.decode(), b"\\u" in raw
+            if text.startswith("\ufeff"):  # a byte order mark, as json.loads allows in bytes
+                text = text[1:]
         data = _DECODER.decode(text)
     except UnicodeDecodeError:
         raise ValueError("the body is not valid JSON (not UTF-8 text)") from None
