@@ -5,6 +5,9 @@ while it streams) are in tests/server/test_server_limits.py."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +15,16 @@ from typing import Any
 import httpx
 import pytest
 
+from emulator import cli
 from emulator.app import create_app
+from emulator.core.errors import ConfigError
 from emulator.core.journal import BODY_BYTES, HEADER_BYTES
 from emulator.core.web import parse_json
+from emulator.settings import Settings
 from tests.conftest import make_settings
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "scenarios"
 JSON = {"content-type": "application/json"}
 KEY = {"x-api-key": "acme-key"}
 CONV = "/chat-gateway/v1/conversations"
@@ -283,3 +290,45 @@ async def test_a_scenario_with_a_lone_surrogate_or_nan_is_refused(http: httpx.As
     assert got.status_code == 400, got.text[:300]
     assert "not valid" in got.json()["message"]
     assert (await views_answer(http))["/scenarios"]["scenarios"] == []
+
+
+# -- the settings ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "cli", "culprit"),
+    [
+        ({}, {"max_body_bytes": "10"}, "--max-body-bytes: Input should be greater than or equal to 1024"),
+        ({"CXEMU_MAX_BODY_BYTES": "lots"}, {}, "CXEMU_MAX_BODY_BYTES: Input should be a valid integer"),
+        ({"CXEMU_MAX_HEADERS": "5"}, {}, "CXEMU_MAX_HEADERS: Input should be greater than or equal to 10"),
+        ({"CXEMU_REQUEST_TIMEOUT": "0"}, {}, "CXEMU_REQUEST_TIMEOUT: Input should be greater than 0"),
+        ({"CXEMU_IDLE_TIMEOUT": "-1"}, {}, "CXEMU_IDLE_TIMEOUT: Input should be greater than 0"),
+        ({"CXEMU_MAX_HEADER_BYTES": "2000000"}, {}, "CXEMU_MAX_HEADER_BYTES: Input should be less than or equal to"),
+    ],
+)
+def test_a_bad_limit_names_its_variable_or_flag(env: dict[str, str], cli: dict[str, Any], culprit: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(env, cli)
+    assert str(caught.value).startswith(culprit), str(caught.value)
+
+
+def test_the_max_body_flag_and_its_alias_set_the_limit() -> None:
+    for flag in ("--max-body-bytes", "--max-body"):
+        args = cli._parser().parse_args(["serve", flag, "4096"])
+        assert cli._settings(args).max_body_bytes == 4096
+
+
+def test_a_bad_max_body_flag_exits_2_with_one_line() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CXEMU_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "emulator", "serve", "--max-body", "tiny"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    assert run.stderr.splitlines() == [
+        "cxemu: error: --max-body-bytes: Input should be a valid integer, unable to parse string as an integer"
+    ]
