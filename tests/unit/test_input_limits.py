@@ -251,6 +251,14 @@ async def test_multipart_uploads_have_their_own_limit() -> None:
             assert small.status_code == 200, small.text[:300]  # over max_body_bytes, under max_upload_bytes
             large = await http.post(url, files={"attachment": ("b.bin", b"b" * 300 * 1024)}, headers=KEY)
             assert large.status_code == 413, large.text[:300]
+            form = httpx.Request("POST", url, files={"attachment": ("c.bin", b"c" * 300 * 1024)})
+
+            async def chunks() -> AsyncIterator[bytes]:  # the same kind of form, with no Content-Length
+                yield form.read()
+
+            ctype = form.headers["content-type"]
+            chunked = await http.post(url, content=chunks(), headers={**KEY, "content-type": ctype})
+            assert chunked.status_code == 413, chunked.text[:300]
     finally:
         await app.state.emulator.stop()
 
