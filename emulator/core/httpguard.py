@@ -114,8 +114,14 @@ class GuardedHttpTools(HttpToolsProtocol):
             self._request_timer = None
 
     def _request_timed_out(self) -> None:
+        """The request has not fully arrived in time: 408, unless the server itself stopped reading it (the
+        app is not reading its body yet, or an earlier request is still being answered): then wait again."""
         self._request_timer = None
-        if not self.transport.is_closing():
+        if self.transport.is_closing():
+            return
+        if self.flow.read_paused:
+            self._request_timer = self.loop.call_later(self.limits.request_timeout, self._request_timed_out)
+        else:
             self._refuse(408)
 
     def _may_answer(self) -> bool:

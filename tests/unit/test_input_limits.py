@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from emulator import cli
 from emulator.app import create_app
@@ -340,3 +341,15 @@ def test_a_bad_max_body_flag_exits_2_with_one_line() -> None:
     assert run.stderr.splitlines() == [
         "cxemu: error: --max-body-bytes: Input should be a valid integer, unable to parse string as an integer"
     ]
+
+
+async def test_a_scenario_in_json_with_escaped_surrogate_pairs_is_read_as_json_reads_it(
+    http: httpx.AsyncClient,
+) -> None:
+    text = (SCENARIOS / "eightbyeight" / "01_queue_agent_chat_end.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    data["name"] = "smile \U0001f600"
+    got = await http.post("/_emulator/scenarios", content=json.dumps(data).encode())  # "\ud83d\ude00" escaped
+    assert got.status_code == 201, got.text[:300]
+    assert got.json()["name"] == "smile \U0001f600"
+    await views_answer(http)
