@@ -37,6 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         yield proc
     finally:
         proc.terminate()
+    assert "Traceback" not in proc.stderr()  # a client timed out or refused is not a server error
 
 
 def connect(server: ServerProcess) -> socket.socket:
