@@ -83,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="no console line per webhook delivery attempt (CXEMU_WEBHOOK_LOG=false)",
     )
+    serve.add_argument(
+        "--allow-private-targets",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="send webhooks and http steps to loopback, private and metadata addresses "
+        "(default: only when --host is loopback; CXEMU_ALLOW_PRIVATE_TARGETS)",
+    )
     serve.add_argument("--state-file", help="save state here on shutdown and restore it on start")
     serve.add_argument("--log-level", help="debug, info (default), warning, error, critical")
     serve.add_argument(
@@ -151,6 +158,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     }
     overrides["webhook_log"] = args.webhook_log
     overrides["max_body_bytes"] = args.max_body_bytes
+    overrides["allow_private_targets"] = args.allow_private_targets
     if args.plugins:
         overrides["plugins"] = tuple(args.plugins)
     return Settings.load(os.environ, overrides)
