@@ -99,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
         "--state-reset", action="store_true", default=None, help="start empty instead of restoring the state file"
     )
     serve.add_argument("--log-level", help="debug, info (default), warning, error, critical")
+    serve.add_argument(
+        "--max-body-bytes",
+        "--max-body",
+        dest="max_body_bytes",
+        help="largest request body in bytes, 413 past it (default 1048576; CXEMU_MAX_BODY_BYTES)",
+    )
     serve.add_argument("--plugin", action="append", dest="plugins", help="extra vendor plugin module:attribute")
     serve.add_argument(
         "--scenario",
@@ -159,6 +165,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     }
     overrides.update(state_save_interval=args.state_save_interval, state_reset=args.state_reset)
     overrides["webhook_log"] = args.webhook_log
+    overrides["max_body_bytes"] = args.max_body_bytes
     overrides["allow_private_targets"] = args.allow_private_targets
     if args.plugins:
         overrides["plugins"] = tuple(args.plugins)
@@ -179,6 +186,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from emulator.app import create_app
     from emulator.core import sink
+    from emulator.core.httpguard import ServerLimits, guarded_protocol
 
     settings = _settings(args)
     check_state_file(settings.state_file)
@@ -213,6 +221,14 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=settings.log_level == "debug",
         lifespan="on",
         timeout_graceful_shutdown=max(1, int(settings.drain_timeout) + 1),
+        http=guarded_protocol(
+            ServerLimits(
+                max_header_bytes=settings.max_header_bytes,
+                max_headers=settings.max_headers,
+                request_timeout=settings.request_timeout,
+                idle_timeout=settings.idle_timeout,
+            )
+        ),
     )
     server = uvicorn.Server(config)
 

@@ -75,6 +75,23 @@ class Settings(BaseModel):
     )
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     journal_size: int = Field(10_000, ge=0, description="inbound requests kept in the journal")
+    # -- input limits (README "Limits"; core/limits.py, core/httpguard.py) --
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="largest request body (413 past it); vendor bodies are a few KiB"
+    )
+    max_upload_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="largest multipart/form-data body (8x8 attachment uploads)"
+    )
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, le=1024 * 1024, description="largest request head (request line and headers; 431)"
+    )
+    max_headers: int = Field(100, ge=10, le=10_000, description="most request headers (431 past it)")
+    request_timeout: float = Field(
+        30.0, gt=0, le=3600, description="seconds a request (head and body) has to arrive, from its first byte"
+    )
+    idle_timeout: float = Field(
+        5.0, gt=0, le=3600, description="seconds a connection may stay idle before its first or next request"
+    )
     delivery_log_size: int = Field(5_000, ge=1, description="webhook deliveries kept in the delivery log")
     webhook_concurrency: int = Field(256, ge=1, le=10_000, description="webhook requests in flight at once")
     webhook_allow_hosts: tuple[str, ...] | None = Field(

@@ -8,8 +8,9 @@ and exports its OpenAPI contract.
 
 Vendor handlers are wrapped by `vendor_endpoint`: it journals the request, turns `EmulatorError` (and
 anything unexpected) into the vendor's own error envelope, and never lets an exception escape as a bare
-500 page. `create_app` applies it to every vendor route that is not wrapped yet, so a vendor may register
-plain handlers (a route wrapped by the vendor itself is marked and never wrapped twice).
+500 page (a client gone before its body arrived, or timed out by the server, is journaled as 499).
+`create_app` applies it to every vendor route that is not wrapped yet, so a vendor may register plain
+handlers (a route wrapped by the vendor itself is marked and never wrapped twice).
 
 The kernel also owns what every vendor used to copy:
 - provisioning: `POST /_emulator/tenants` creates the tenant, marks it provisioned in the store
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
@@ -131,6 +132,8 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
             response = await fn(request)
         except EmulatorError as exc:
             response = render(exc, request)
+        except ClientDisconnect:  # gone (or timed out by the server) before its body arrived: journaled, no answer
+            response = Response(status_code=499)
         except Exception:
             LOG.exception("%s %s failed", request.method, request.url.path)
             response = render(EmulatorError("Internal error.", status_code=500, code="internal_error"), request)
