@@ -187,6 +187,21 @@ class Ctx:
         return state
 
 
+def identify(emu: Emulator, request: Request) -> str | None:
+    """The tenant whose `x-api-key` a control-plane request carries (`core.guard`), as `Gate.tenant` finds it,
+    if that tenant exists or is configured (never created here)."""
+    key = request.headers.get(API_KEY_HEADER)
+    if not key or not key.strip():
+        return None
+    config: EightByEightConfig = emu.vendor_config(SLUG)
+    tenant = next((name for name, t in config.tenants.items() if key in t.api_keys), None)
+    if tenant is None:
+        state = emu.store.peek(SLUG, key)
+        open_key = emu.settings.auth == "open" or (isinstance(state, EightByEightState) and state.provisioned)
+        tenant = key if open_key else None
+    return tenant if tenant is not None and emu.knows(SLUG, tenant) else None
+
+
 def cid(request: Request) -> str:
     """The conversation of a `…/conversations/{conversationId}/…` path."""
     return str(request.path_params["conversationId"])

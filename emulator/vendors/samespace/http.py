@@ -10,6 +10,7 @@ configured or provisioned (`POST /_emulator/tenants`, a scenario's `setup`) clou
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from starlette.requests import Request
@@ -33,6 +34,22 @@ async def read_object(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise errors.bad_request(errors.INVALID_JSON)
     return data
+
+
+CREDENTIAL_PARAMS = ("cloud_id", "auth_token")
+"""How a control-plane request carries a cloud's credential: as the metadata endpoint takes it (`core.guard`)."""
+
+
+def identify(emu: Emulator, request: Request) -> str | None:
+    """The cloud whose `cloud_id` and `auth_token` a control-plane request's query carries, if that cloud
+    exists or is configured and the token is its own (never created here)."""
+    cloud, token = (request.query_params.get(k) for k in CREDENTIAL_PARAMS)
+    if not cloud or not token:
+        return None
+    state = store(emu).peek(cloud)
+    configured = emu.vendor_config(SLUG).tenants.get(cloud)
+    expected = state.auth_token if state is not None else configured.auth_token if configured else None
+    return cloud if expected is not None and hmac.compare_digest(expected.encode(), token.encode()) else None
 
 
 class Gate:
