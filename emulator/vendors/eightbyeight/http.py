@@ -177,12 +177,10 @@ class Ctx:
 
     async def read(self, request: Request) -> EightByEightState:
         """The tenant's state for a read-only request: no unit of work (nothing changes, nothing is awaited
-        while it is read), except to build a tenant the first time its key is used."""
+        while it is read). A key not seen before reads the world a new tenant would get, kept nowhere: reads
+        never create tenants (issue 18 §2)."""
         tenant = self.gate.tenant(request)
-        state = self.store.peek(tenant)
-        if state is None:
-            async with self.store.tenant(tenant) as tx:
-                state = tx.state
+        state = self.store.view(tenant)
         self.gate.check_tenant_header(request, state.tenant_id, state.customer_id)
         return state
 

@@ -21,7 +21,7 @@ from emulator.core.web import parse_json
 from emulator.vendors.samespace import errors
 from emulator.vendors.samespace.config import SamespaceConfig
 from emulator.vendors.samespace.constants import SLUG
-from emulator.vendors.samespace.state import store
+from emulator.vendors.samespace.state import SamespaceState, store
 
 render_error = errors.render_error
 
@@ -77,3 +77,20 @@ class Gate:
                 raise errors.unauthorized()
         set_tenant(request, cloud_id)
         return cloud_id
+
+    def read(self, request: Request, cloud_id: Any, auth_token: Any) -> SamespaceState:
+        """`tenant` for a read-only request: the cloud's state, or for an unknown cloud that `open` auth would
+        take, the state a new cloud gets, kept nowhere (reads never create tenants, issue 18 §2)."""
+        if not isinstance(cloud_id, str) or not cloud_id or not isinstance(auth_token, str) or not auth_token:
+            raise errors.unauthorized()
+        if (
+            cloud_id not in self.configured
+            and self.emu.settings.auth != "open"
+            and not self.store.provisioned(cloud_id)
+        ):
+            raise errors.unauthorized()
+        state = self.store.view(cloud_id)
+        if state.auth_token is not None and not hmac.compare_digest(state.auth_token.encode(), auth_token.encode()):
+            raise errors.unauthorized()
+        set_tenant(request, cloud_id)
+        return state
