@@ -217,8 +217,8 @@ def _serve(args: argparse.Namespace) -> int:
         f"{', admin token set' if settings.admin_token is not None else ''})",
         *(f"  {name:<{width}}{value}" for name, value in rows),
     ]
-    print("\n".join(lines), flush=True)
     _warn_open(settings)
+    print("\n".join(lines), flush=True)
     config = uvicorn.Config(
         app,
         log_level=settings.log_level,
