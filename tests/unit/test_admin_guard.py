@@ -111,7 +111,8 @@ async def _world() -> tuple[Any, World]:
     await client.post(f"{MOUNT}/clock/run-until-idle", json={}, headers=ADMIN)
     found = (await client.get(f"{MOUNT}/deliveries", params={"tenant": "alpha"}, headers=ADMIN)).json()["deliveries"]
     sunk = (await client.get(f"{MOUNT}/sink/eightbyeight/alpha", headers=ADMIN)).json()["requests"]
-    assert found and sunk, "the matrix needs one of alpha's deliveries and sink requests"
+    assert found, "the matrix needs one of alpha's deliveries"
+    assert sunk, "the matrix needs one of alpha's sink requests"
     return app, World(client, creds, found[0]["id"], sunk[0]["id"])
 
 
