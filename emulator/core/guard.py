@@ -200,10 +200,12 @@ class ControlGuard:
         if access is Access.ADMIN:
             return f"this route needs the admin token; a credential of {own} opens only that tenant's routes"
         if access is Access.PATH:
-            vendor, tenant = params.get("vendor"), params.get("tenant")
-            if "vendor" not in params:  # the sink: /sink/{vendor}/{tenant}/...
+            if "vendor" in params:
+                vendor, tenant = params.get("vendor"), params.get("tenant")
+            else:  # the sink: /sink/{vendor}/{tenant}/..., a path prefix that must not reach `{tenant}suffix/`
                 vendor, _, rest = params.get("path", "").partition("/")
                 tenant = rest.partition("/")[0]
+                _set_query(scope, vendor=str(who.vendor), tenant=str(who.tenant))
             return None if (vendor, tenant) == (who.vendor, who.tenant) else f"the path is not {own}'s"
         if access is Access.OWNED:
             return None if self._owner(params) == (who.vendor, who.tenant) else f"that record is not {own}'s"
@@ -216,8 +218,7 @@ class ControlGuard:
             if any(v not in ("", who.vendor) for v in vendors):
                 return f"`vendor` must be {who.vendor!r} (a credential of {own})"
             if not any(vendors):
-                query = [(k, v) for k, v in query if k != "vendor"] + [("vendor", str(who.vendor))]
-                scope["query_string"] = urlencode(query).encode("latin-1")
+                _set_query(scope, vendor=str(who.vendor))
         return None
 
     def _owner(self, params: dict[str, str]) -> tuple[str | None, str | None]:
@@ -226,6 +227,13 @@ class ControlGuard:
             return (d.vendor, d.tenant) if d is not None else (None, None)
         r = self.emu.sink.get(params.get("request_id", ""))
         return (r.vendor, r.tenant) if r is not None else (None, None)
+
+
+def _set_query(scope: Scope, **values: str) -> None:
+    """Put `values` in the query the handler reads, in place of any it had."""
+    query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    kept = [(k, v) for k, v in query if k not in values]
+    scope["query_string"] = urlencode([*kept, *values.items()]).encode("latin-1")
 
 
 def _drop_query(scope: Scope, names: tuple[str, ...]) -> None:

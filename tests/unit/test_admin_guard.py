@@ -212,6 +212,19 @@ async def test_a_tenant_sees_only_its_own_vendor_and_tenant(world: World) -> Non
     assert r.status_code == 403
 
 
+async def test_a_sink_path_prefix_reaches_no_other_tenant(world: World) -> None:
+    """`/sink/eightbyeight/alpha` is a path prefix: it must not list what `alphabet` received."""
+    await world.client.post(f"{MOUNT}/sink/eightbyeight/alphabet/hook", json={"secret": 1})
+    own = world.creds["alpha"]["eightbyeight"]["headers"]
+    r = await world.client.get(f"{MOUNT}/sink/eightbyeight/alpha", headers=own)
+    assert r.status_code == 200
+    assert {x["tenant"] for x in r.json()["requests"]} == {"alpha"}
+    r = await world.client.delete(f"{MOUNT}/sink/eightbyeight/alpha", headers=own)
+    assert r.status_code == 200
+    left = (await world.client.get(f"{MOUNT}/sink", params={"tenant": "alphabet"}, headers=ADMIN)).json()
+    assert left["total"] == 1
+
+
 async def test_health_reveals_no_secret(world: World) -> None:
     r = await world.client.get(f"{MOUNT}/health")
     assert r.status_code == 200
