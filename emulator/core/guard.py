@@ -59,6 +59,8 @@ class Access(StrEnum):
     ADMIN = "admin"
 
 
+UNAUTHORIZED = "this control plane needs `Authorization: Bearer <admin token>` or a tenant's own vendor credential"
+
 RECEIVE = ("POST", "PUT", "PATCH")
 
 POLICY: dict[tuple[str, str], Access] = {
@@ -171,8 +173,7 @@ class ControlGuard:
         request = Request(scope)
         who = self._identify(request)
         if who is None:
-            await _deny(401, "unauthorized", "this control plane needs `Authorization: Bearer <admin token>` "
-                        "or a tenant's own vendor credential")(scope, receive, send)  # fmt: skip
+            await _deny(401, "unauthorized", UNAUTHORIZED)(scope, receive, send)
             return
         problem = None if who.admin else self._tenant_problem(who, access, params, scope)
         if problem is not None:
