@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
+from emulator.pytest_plugin import CxemuHandle, CxemuServer, ServerThread
 from tests.support.procs import ServerProcess
 
 TOKEN = "sandbox-token-0123456789abcdef"
@@ -49,3 +51,25 @@ def test_the_admin_token_guards_the_control_plane_over_http(tmp_path: Path) -> N
     finally:
         assert server.terminate() == 0
     assert TOKEN not in server.stderr()
+
+
+def test_the_pytest_plugin_sends_the_admin_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = ServerThread({"admin_token": TOKEN, "clock": "virtual"})
+    server.start()
+    try:
+        monkeypatch.delenv("CXEMU_ADMIN_TOKEN", raising=False)
+        bare = CxemuHandle(CxemuServer(url=server.url), "t-bare")
+        with pytest.raises(AssertionError, match="401"):
+            bare.reset()
+        bare.close()
+        monkeypatch.setenv("CXEMU_ADMIN_TOKEN", TOKEN)
+        handle = CxemuHandle(CxemuServer(url=server.url), "t-sandbox")
+        try:
+            handle.reset()
+            assert handle.credentials("eightbyeight")["apiKey"] == "t-sandbox"
+            assert handle.deliveries() == []
+            assert handle.run_until_idle()["timers_run"] >= 0
+        finally:
+            handle.close()
+    finally:
+        server.stop()
