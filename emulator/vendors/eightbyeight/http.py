@@ -194,9 +194,7 @@ def identify(emu: Emulator, request: Request) -> str | None:
     config: EightByEightConfig = emu.vendor_config(SLUG)
     tenant = next((name for name, t in config.tenants.items() if key in t.api_keys), None)
     if tenant is None:
-        state = emu.store.peek(SLUG, key)
-        open_key = emu.settings.auth == "open" or (isinstance(state, EightByEightState) and state.provisioned)
-        tenant = key if open_key else None
+        tenant = key if emu.settings.auth == "open" or emu.store.provisioned(SLUG, key) else None
     return tenant if tenant is not None and emu.knows(SLUG, tenant) else None
 
 
