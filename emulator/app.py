@@ -2,9 +2,10 @@
 
 `create_app` builds the `Emulator` and the `ScenarioManager` (`app.state.emulator`, `app.state.scenarios`),
 owns their lifespan, wraps every vendor route in `vendor_endpoint` (unless the vendor already did),
-mounts the control plane with the scenario endpoints and puts every route behind the body size limit
-(`core.limits.BodyLimit`, its 413 in the vendor's envelope or the control plane's). `control_contract()` is
-the control plane's OpenAPI document: the operations of `core.control`, `scenarios.control` and `core.sink`.
+mounts the control plane with the scenario endpoints (behind `core.guard` when an admin token is set) and
+puts every route behind the body size limit (`core.limits.BodyLimit`, its 413 in the vendor's envelope or
+the control plane's). `control_contract()` is the control plane's OpenAPI document: the operations of
+`core.control`, `scenarios.control` and `core.sink`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Scope
 
-from emulator.core import console, control, sink
+from emulator.core import console, control, guard, sink
 from emulator.core.errors import ConfigError, EmulatorError
 from emulator.core.limits import BodyLimit
 from emulator.core.plugin import VendorPlugin, default_render_error, is_wrapped, vendor_endpoint
@@ -142,7 +143,8 @@ def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin]
     for plugin in emulator.plugins.values():  # vendors first: they carry the load
         routes.extend(_by_base_path(plugin, _wrapped(emulator, plugin, plugin.routes(emulator))))
     more = [*sink.routes(emulator), *scenario_control.API.routes(scenarios)]
-    routes.append(Mount("/_emulator", routes=control.control_routes(emulator, control_contract, more)))
+    control_routes = control.control_routes(emulator, control_contract, more)
+    routes.append(Mount("/_emulator", routes=control_routes, middleware=guard.guard(emulator)))
     console.attach(emulator)
     app = Starlette(
         routes=routes,

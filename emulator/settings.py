@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
 from emulator.core.chaos import ChaosConfig
 from emulator.core.clock import DEFAULT_VIRTUAL_START
@@ -131,6 +131,14 @@ class Settings(BaseModel):
     vendors: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per-vendor configuration (tenants, queues, agents, behaviour)"
     )
+    # -- a shared sandbox (core.guard) --
+    admin_token: SecretStr | None = Field(
+        None,
+        description="protects the control plane: `Authorization: Bearer <token>` (or a tenant's own credential)",
+    )
+    insecure_open_control_plane: bool = Field(
+        False, description="bind a non-loopback address without an admin token, and without the warning"
+    )
     _source: ConfigSource = PrivateAttr(default_factory=lambda: ConfigSource(None, {}))
 
     @field_validator("virtual_start", mode="before")
@@ -149,6 +157,13 @@ class Settings(BaseModel):
         problem = None if value is None else check_http_url(value)
         if problem is not None:
             raise ValueError(problem)
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("must be at least 16 characters, e.g. the output of `openssl rand -hex 16`")
         return value
 
     @field_validator("plugins", "webhook_allow_hosts", mode="before")

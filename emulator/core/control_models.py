@@ -132,6 +132,12 @@ class Snapshot(RequestModel):
     )
 
 
+class SnapshotOut(Snapshot):
+    """What `GET /state` returns: a snapshot, marked when its secrets were redacted (`POST /state` refuses it)."""
+
+    redacted: JsonBool = Field(False, description="its secrets are `[redacted]`: not restorable (left out when false)")
+
+
 class RestoredOut(BaseModel):
     restored: bool
     tenants: int

@@ -19,6 +19,11 @@ The kernel also owns what every vendor used to copy:
   `PUT /_emulator/vendors/<slug>/tenants/<tenant>/behaviour` (a partial merge, validated) and scenarios get a
   generic `behaviour:` step, both through `merge_behaviour` (which calls the spec's `on_change` hook, if any, after a
   successful merge).
+
+For a shared sandbox (`--admin-token`, `core.guard`) a vendor declares two small things and the kernel holds the
+policy: `identify(emu, request)` names the existing tenant whose credential a control-plane request carries
+(never creating one), and `secrets` names what the views redact (state fields, request headers, body and query
+fields).
 """
 
 from __future__ import annotations
@@ -46,7 +51,17 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ["WRAPPED", "BehaviourSpec", "Endpoint", "ScenarioSupport", "VendorPlugin", "route", "set_tenant"]
+__all__ = [
+    "WRAPPED",
+    "BehaviourSpec",
+    "Endpoint",
+    "Identify",
+    "ScenarioSupport",
+    "Secrets",
+    "VendorPlugin",
+    "route",
+    "set_tenant",
+]
 
 ErrorRenderer = Callable[[EmulatorError, Request], Response]
 
@@ -67,6 +82,22 @@ class BehaviourSpec:
     attr: str = "behaviour"
     on_change: Callable[[Any], None] | None = None
     """Called with the tenant's state after a merge succeeds (e.g. to forget what the old values decided)."""
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What a vendor's views redact (`core.redact`) unless the admin asks for secrets."""
+
+    state: tuple[str, ...] = ()
+    """Dotted paths into the tenant's state as JSON; `*` is any key of a mapping or item of a list."""
+    headers: tuple[str, ...] = ()
+    """Request headers carrying a credential (`Authorization` is redacted for every vendor)."""
+    fields: tuple[str, ...] = ()
+    """Keys of JSON bodies (at any depth), form fields and query parameters carrying a credential."""
+
+
+Identify = Callable[["Emulator", Request], "str | None"]
+"""The existing tenant whose vendor credential a control-plane request carries, or None (never creates one)."""
 
 
 Credentials = Callable[["Emulator", Tx[Any]], dict[str, Any]]
@@ -113,6 +144,12 @@ class VendorPlugin:
     on_start: Callable[[Emulator], Awaitable[None]] | None = None
     scenario: ScenarioSupport | None = None
     """Scenario support: the vendor's `setup` model, actor actions and step kinds (`emulator.scenarios.hooks`)."""
+    identify: Identify | None = None
+    """Which tenant a control-plane request's vendor credential names (`core.guard`, with an admin token)."""
+    credential_params: tuple[str, ...] = ()
+    """Query parameters that carry `identify`'s credential; the guard takes them out of the query."""
+    secrets: Secrets = Secrets()
+    """What `GET /_emulator/state` and `/_emulator/requests` redact (`core.redact`)."""
 
 
 def default_render_error(exc: EmulatorError, request: Request) -> Response:
