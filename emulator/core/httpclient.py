@@ -30,8 +30,9 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
+from collections import deque
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -55,42 +56,54 @@ class RefusedTarget(HttpError):
     """The outbound guard refused every address of the target (`core.outbound.Refused`'s text)."""
 
 
-@dataclass
-class _Gate:
-    slots: asyncio.Semaphore
-    users: int = 0
-
-
-@dataclass
 class KeyedLimit:
-    """At most `limit` holders per key at once; a key with no holder and no waiter is forgotten."""
+    """At most `limit` holders per key at once, first come first served past it; a key nobody holds or waits
+    for is forgotten. Taking a free slot never waits (the common case on a delivery's path: no semaphore, no
+    future); a release while others wait hands its slot straight to the first of them."""
 
-    limit: int
-    _gates: dict[Hashable, _Gate] = field(default_factory=dict)
+    __slots__ = ("_held", "_waiters", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._held: dict[Hashable, int] = {}
+        self._waiters: dict[Hashable, deque[asyncio.Future[None]]] = {}
 
     async def acquire(self, key: Hashable) -> None:
-        gate = self._gates.get(key)
-        if gate is None:
-            gate = self._gates[key] = _Gate(asyncio.Semaphore(self.limit))
-        gate.users += 1
+        held = self._held.get(key, 0)
+        if held < self.limit and key not in self._waiters:
+            self._held[key] = held + 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._waiters.setdefault(key, deque())
+        queue.append(waiter)
         try:
-            await gate.slots.acquire()
+            await waiter
         except BaseException:
-            self._leave(key, gate)
+            if waiter.done() and not waiter.cancelled():
+                self.release(key)  # handed a slot, then cancelled: pass it on
+            else:
+                queue.remove(waiter)
+                if not queue:
+                    del self._waiters[key]
             raise
 
     def release(self, key: Hashable) -> None:
-        gate = self._gates[key]
-        gate.slots.release()
-        self._leave(key, gate)
-
-    def _leave(self, key: Hashable, gate: _Gate) -> None:
-        gate.users -= 1
-        if not gate.users:
-            del self._gates[key]
+        queue = self._waiters.get(key)
+        while queue:
+            waiter = queue.popleft()
+            if not queue:
+                del self._waiters[key]
+            if not waiter.done():
+                waiter.set_result(None)  # the slot goes to this waiter: the count stays
+                return
+        held = self._held[key] - 1
+        if held:
+            self._held[key] = held
+        else:
+            del self._held[key]
 
     def __len__(self) -> int:
-        return len(self._gates)
+        return len(self._held.keys() | self._waiters.keys())
 
 
 @dataclass(frozen=True)

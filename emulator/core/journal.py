@@ -16,6 +16,7 @@ import itertools
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, fields
+from itertools import chain
 from typing import Any
 
 from emulator.core.web import parse_json
@@ -143,7 +144,7 @@ class Journal:
     ) -> None:
         """Keep one request (called on every vendor request: positional, decoding deferred; the body and
         headers are copied only when they are over the excerpt's size)."""
-        if len(headers) > MAX_HEADERS or sum(len(k) + len(v) for k, v in headers) > HEADER_BYTES:
+        if len(headers) > MAX_HEADERS or sum(map(len, chain.from_iterable(headers))) > HEADER_BYTES:
             headers = _excerpt(headers)
         excerpt = body[:BODY_BYTES]
         seq = next(self._seq)

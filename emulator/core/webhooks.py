@@ -56,6 +56,8 @@ from emulator.core.store import Outbound
 LOG = logging.getLogger(__name__)
 
 EXCERPT_BYTES = 512
+VERDICTS_KEPT = 4096
+"""URLs whose outbound verdict the dispatcher remembers (forgotten all at once past it)."""
 TRIM_SKIP_LIMIT = 64
 """Pending deliveries moved aside per trim before the oldest one leaves the log anyway (it is still sent)."""
 
@@ -187,6 +189,7 @@ class WebhookDispatcher:
         self._closing = False
         self._pumps: set[asyncio.Task[None]] = set()
         self._local: dict[str, Poster | None] = {}
+        self._verdicts: dict[str, str | None] = {}
         self.attempt_listeners: list[AttemptListener] = []
         self.changes = 0
         """Moves on every change of a delivery or the log (the state file's saver saves when it moved)."""
@@ -203,12 +206,25 @@ class WebhookDispatcher:
         """URLs starting with `prefix` (scheme, host, port and a path) reach this server itself (the sink): the
         outbound policy does not apply to them, and with `post` they are sent through it instead of the network."""
         self._local[prefix] = post
+        self._verdicts.clear()
 
     def forget_local(self, prefix: str) -> None:
         self._local.pop(prefix, None)
+        self._verdicts.clear()
 
     def _is_local(self, url: str) -> bool:
         return any(url.startswith(p) for p in self._local)
+
+    def _verdict(self, url: str) -> str | None:
+        """Why the outbound policy refuses `url` before any connection (None: it may be sent), remembered per
+        URL (a tenant's deliveries go to few URLs; the resolved addresses are checked per connection)."""
+        try:
+            return self._verdicts[url]
+        except KeyError:
+            if len(self._verdicts) >= VERDICTS_KEPT:
+                self._verdicts.clear()
+            verdict = self._verdicts[url] = None if self._is_local(url) else self.guard.check(url)
+            return verdict
 
     def submit(self, vendor: str, tenant: str, outbound: Outbound) -> Delivery:
         """Queue one webhook; returns at once. Never raises for a bad target: the delivery fails instead."""
@@ -379,7 +395,7 @@ class WebhookDispatcher:
         if fault is not None:
             d.attempts.append(fault)
             return False
-        error = None if self._is_local(d.url) else self.guard.check(d.url)
+        error = self._verdict(d.url)
         if error is not None:
             d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=error))
             return None
