@@ -4,7 +4,7 @@
   request waits for it, and a receiver that is down, slow or failing only ever slows its own queue.
 - Deliveries are FIFO per ordering key (target URL + vendor + tenant + subject, e.g. one conversation)
   and parallel across keys, with a global cap on concurrent requests.
-- A failed attempt (non-2xx, connection error, timeout) is retried on the clock following the vendor's
+- A failed attempt (non-2xx, connection error, timeout) is retried on the tenant's timeline following the vendor's
   ladder (8x8: 1, 10, 30, 90 s); the event id stays the same, the attempt number grows. The vendor's
   header hook builds headers per attempt (and may sign: it then runs in a worker thread, off the loop).
 - Every attempt is logged (URL, headers, body, status, response excerpt, latency, error); callers can
@@ -144,7 +144,6 @@ class WebhookDispatcher:
         verify_tls: bool = True,
     ) -> None:
         self.scheduler = scheduler
-        self.clock = scheduler.clock
         self.seed = seed
         self.log_size = log_size
         self.policies: dict[str, WebhookPolicy] = {}
@@ -210,7 +209,7 @@ class WebhookDispatcher:
         self, vendor: str, tenant: str, event_id: str, event_type: str, subject: str, url: str, body: bytes
     ) -> Delivery:
         seq = self._take_seq()
-        now = self.clock.now()
+        now = self.scheduler.now(tenant)
         return Delivery(
             id=f"dlv_{seq:07d}",
             seq=seq,
@@ -253,7 +252,7 @@ class WebhookDispatcher:
             self.scheduler.cancel(queue.wake)
             queue.wake = None
         queue.running = True
-        task = self.scheduler.spawn(self._pump(key, queue))
+        task = self.scheduler.spawn(self._pump(key, queue), tenant=key[2])
         self._pumps.add(task)
         task.add_done_callback(self._pumps.discard)
 
@@ -266,7 +265,7 @@ class WebhookDispatcher:
                 if d.status != "pending":
                     queue.items.popleft()
                     continue
-                if d.not_before > self.clock.now():
+                if d.not_before > self.scheduler.now(d.tenant):
                     queue.wake = self.scheduler.call_at(
                         d.not_before, lambda: self._kick(key), vendor=d.vendor, tenant=d.tenant
                     )
@@ -287,7 +286,7 @@ class WebhookDispatcher:
                         queue.items.remove(d)
                         self._failed(d)
                     else:
-                        d.not_before = self.clock.now() + ladder[failed_attempts - 1]
+                        d.not_before = self.scheduler.now(d.tenant) + ladder[failed_attempts - 1]
                 self._notify()
                 if self.attempt_listeners:
                     self._tell(d, tried)
@@ -315,7 +314,7 @@ class WebhookDispatcher:
 
     async def _attempt(self, d: Delivery) -> bool:
         n = len([a for a in d.attempts if a.chaos != "duplicate"])
-        now = self.clock.now()
+        now = self.scheduler.now(d.tenant)
         fault = chaos.dropped(d, n, now)
         if fault is not None:
             d.attempts.append(fault)

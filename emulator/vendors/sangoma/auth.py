@@ -162,7 +162,7 @@ class Gate:
         if tenant is None or state is None or found is None:
             raise errors.invalid_token()
         set_tenant(request, tenant)
-        if found.expires_at <= self.emu.clock.now():
+        if found.expires_at <= self.emu.scheduler.now(tenant):
             raise errors.invalid_token(expired=True)
         if scope not in found.scopes:
             raise errors.no_permission()
