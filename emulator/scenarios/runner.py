@@ -7,8 +7,10 @@ The same `ScenarioRun` serves every way of running a file:
 - loaded into a running server (`service.ScenarioManager`): the server's emulator, the steps in a
   background task, the actors live until the scenario is unloaded.
 
-Either way the run lives on its tenant's own timeline (`core.clock`): its `advance`, `wait_until_idle` and
-`within` move that timeline only, so a scenario loaded into a shared server disturbs no other tenant.
+Either way the run lives on its tenant's own timeline (`core.clock`), which starts again at the virtual start
+when the tenant has no state in another vendor: its `advance`, `wait_until_idle` and `within` move that
+timeline only, so a scenario loaded into a shared server disturbs no other tenant, and loading it again gives
+the same bodies.
 
 Requests go to the app in-process (httpx over ASGI); `expect_webhook` reads the dispatcher's delivery log of
 the scenario's tenant (what was delivered, with the exact body and headers sent). On a virtual clock,
@@ -158,8 +160,10 @@ class ScenarioRun:
     async def setup(self) -> None:
         """Build the tenant's world and start the actors; raises ScenarioError (also kept in the result)."""
         self._wall_started = wall_monotonic()
-        self.result.started_at = self._now()
         self.emu.reset(self.vendor, self.tenant)
+        if not any(self.emu.store.exists(slug, self.tenant) for slug in self.emu.plugins):
+            self.emu.scheduler.forget(self.tenant)  # the tenant is nowhere else: its time starts again
+        self.result.started_at = self._now()
         try:
             raw = self.loaded.model.model_dump(by_alias=True)["setup"]
             try:
