@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -306,3 +308,20 @@ async def test_post_state_restores_the_timelines_of_a_get_state(make_app: AppFac
     assert (await client.get("/_emulator/clock", params={"tenant": "a"})).json()["now"] == START + 12
     bad = {**snapshot, "timelines": {"a": "soon"}}
     assert_error(await client.post("/_emulator/state", json=bad), 400, "invalid_request")
+
+
+# -- vendors read their tenant's time -----------------------------------------------------------------------
+
+VENDORS = Path(__file__).resolve().parents[2] / "emulator" / "vendors"
+
+
+def test_no_vendor_reads_the_shared_clock() -> None:
+    """A vendor's time is its tenant's (`tx.now()`, `emu.scheduler.now(tenant)`): `.clock.now()` would read the
+    shared timeline, and a tenant's bodies would then depend on what other tenants did."""
+    found = [
+        f"{path.relative_to(VENDORS)}:{n}"
+        for path in sorted(VENDORS.rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"\.clock\.now\(", line)
+    ]
+    assert found == []
