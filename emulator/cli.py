@@ -83,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="no console line per webhook delivery attempt (CXEMU_WEBHOOK_LOG=false)",
     )
+    serve.add_argument(
+        "--allow-private-targets",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="send webhooks and http steps to loopback, private and metadata addresses "
+        "(default: only when --host is loopback; CXEMU_ALLOW_PRIVATE_TARGETS)",
+    )
     serve.add_argument("--state-file", help="save state here on shutdown and restore it on start")
     serve.add_argument("--log-level", help="debug, info (default), warning, error, critical")
     serve.add_argument("--plugin", action="append", dest="plugins", help="extra vendor plugin module:attribute")
@@ -144,6 +151,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         for name in ("host", "port", "seed", "clock", "config", "auth", "webhook_url", "state_file", "log_level")
     }
     overrides["webhook_log"] = args.webhook_log
+    overrides["allow_private_targets"] = args.allow_private_targets
     if args.plugins:
         overrides["plugins"] = tuple(args.plugins)
     return Settings.load(os.environ, overrides)

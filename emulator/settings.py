@@ -72,6 +72,30 @@ class Settings(BaseModel):
     webhook_tls_verify: bool = Field(
         True, description="verify the TLS certificates of https webhook targets (false: accept self-signed ones)"
     )
+    # -- outbound safety and fairness (issue 18: SSRF guard, shared concurrency, bounded pending work) --
+    allow_private_targets: bool | None = Field(
+        None,
+        description="send webhooks and http steps to loopback, private, link-local and metadata addresses "
+        "(default: only when `host` is a loopback address)",
+    )
+    webhook_concurrency_per_tenant: int | None = Field(
+        None, ge=1, le=10_000, description="webhook requests in flight for one tenant (default: a quarter of the pool)"
+    )
+    webhook_concurrency_per_target: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description="webhook requests in flight to one host:port (default: a quarter of the pool)",
+    )
+    webhook_pending_limit: int = Field(
+        200_000, ge=1, description="deliveries waiting to be sent or retried, in all; past it new ones are dropped"
+    )
+    webhook_pending_per_tenant: int = Field(
+        50_000, ge=1, description="deliveries waiting for one tenant; past it its new ones are dropped"
+    )
+    event_listeners: int = Field(
+        64, ge=0, le=10_000, description="`/_emulator/events` streams open at once (503 past it)"
+    )
     drain_timeout: float = Field(5.0, ge=0, description="seconds a shutdown spends delivering what is pending")
     plugins: tuple[str, ...] = Field((), description="extra vendor plugins as `module:attribute`")
     webhooks: dict[str, WebhookSettings] = Field(default_factory=dict, description="per-vendor delivery knobs")

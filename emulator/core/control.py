@@ -24,7 +24,6 @@ Each operation is declared once on `API` (`core.api`), next to its handler: the 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal
 
@@ -58,6 +57,7 @@ from emulator.core.control_models import (
     VendorOut,
 )
 from emulator.core.delivery import DeliveriesOut, DeliveryOut
+from emulator.core.events import TooManyListeners
 from emulator.core.plugin import BehaviourSpec, VendorPlugin, merge_behaviour
 from emulator.core.runtime import Emulator
 from emulator.core.web import ErrorOut, error, guarded, json_body, json_object, q_bool, q_float, q_int, reply
@@ -425,7 +425,11 @@ async def provision(emu: Emulator, request: Request) -> Response:
     "/events",
     "streamEvents",
     "Server-sent stream of domain events",
-    {200: Reply("event stream", media_type="text/event-stream", schema={"type": "string"}), 400: ERR[400]},
+    {
+        200: Reply("event stream", media_type="text/event-stream", schema={"type": "string"}),
+        400: ERR[400],
+        503: Reply("too many event streams open (the `event_listeners` setting)", ErrorOut),
+    },
     params=[
         VENDOR,
         TENANT,
@@ -435,12 +439,16 @@ async def provision(emu: Emulator, request: Request) -> Response:
 )
 async def events(emu: Emulator, request: Request) -> Response:
     """Server-sent events of domain events. Query `vendor`, `tenant` filter; `limit` ends the stream
-    after that many events and `timeout` after that many idle seconds (both optional)."""
+    after that many events and `timeout` after that many idle seconds (both optional). Streams are capped
+    in number (503 past it), and one that falls `EventBus`'s buffer behind is dropped (its stream ends)."""
     vendor = request.query_params.get("vendor") or None
     tenant = request.query_params.get("tenant") or None
     limit = q_int(request, "limit", None, 1, 1_000_000)
     idle = q_float(request, "timeout", 0.0, 0.0, 3600.0)
-    queue = emu.bus.listen()
+    try:
+        listener = emu.bus.listen(vendor, tenant)
+    except TooManyListeners as exc:
+        return error(503, "too_many_listeners", str(exc))
 
     async def stream() -> AsyncIterator[bytes]:
         sent = 0
@@ -448,16 +456,16 @@ async def events(emu: Emulator, request: Request) -> Response:
             yield b": cxemu event stream\n\n"
             while limit is None or sent < limit:
                 try:
-                    ev = await (asyncio.wait_for(queue.get(), idle) if idle else queue.get())
+                    frame = await (asyncio.wait_for(listener.next(), idle) if idle else listener.next())
                 except TimeoutError:
                     return
-                if (vendor and ev.vendor != vendor) or (tenant and ev.tenant != tenant):
-                    continue
+                if frame is None:
+                    yield b": dropped: this stream fell too far behind\n\n"
+                    return
                 sent += 1
-                data = json.dumps(ev.to_json(), separators=(",", ":"))
-                yield f"event: {ev.kind}\ndata: {data}\n\n".encode()
+                yield frame
         finally:
-            emu.bus.unlisten(queue)
+            emu.bus.unlisten(listener)
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"cache-control": "no-cache"})
 

@@ -5,11 +5,18 @@ clients pay for features a webhook never uses (cookies, redirects, streaming, pe
 measured on these machines, one core: httpx ~565 deliveries/s, aiohttp ~2,100/s, a plain keep-alive
 client several times more (shared/peers-bench). This one does just what delivery needs:
 
-- a pool of idle keep-alive connections per (scheme, host, port), up to `limit` open in all;
+- a pool of idle keep-alive connections per (scheme, host, port), up to `limit` requests in flight in all and
+  `per_target` to one (scheme, host, port) (`KeyedLimit`), so one receiver that never answers holds only its
+  own share of the pool;
+- a new connection goes to an address the outbound guard (`core.outbound.Guard`) returned for the name,
+  resolved once per connection (not per request); TLS (SNI, certificate) and `Host` keep the name. A refused
+  target raises `Refused` (an `HttpError`). `guarded=False` skips the guard (this server's own sink);
+  connections made that way are pooled apart;
 - answers are framed by llhttp (`httptools.HttpResponseParser`, the parser uvicorn uses): `Content-Length`,
   chunked (with extensions and trailers), 1xx skipped, read-until-close; only the first `excerpt` bytes of
-  the body are kept. A malformed answer, or one cut short, fails that request and closes its connection;
-  bytes after a whole answer keep the answer but the connection is not reused;
+  the body are read: once more arrives the answer is taken as it is and the connection closed, so a huge
+  answer is never read whole. A malformed answer, or one cut short, fails that request and closes its
+  connection; bytes after a whole answer keep the answer but the connection is not reused;
 - one timeout per request on the loop's timer (no extra task);
 - a request on a reused connection that the server had already closed (no byte of answer arrived) is sent
   once more on a fresh connection, as other clients do;
@@ -23,13 +30,14 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
 
-from emulator.core.outbound import check_http_url
+from emulator.core.outbound import Guard, Refused, check_http_url
 
 _MAX_HEAD = 64 * 1024
 _UNSAFE = re.compile(r"[\x00-\x20\x7f]")  # would break the request line written from the URL
@@ -41,6 +49,48 @@ class HttpError(Exception):
 
 class _Closed(HttpError):
     """The connection closed before any byte of the answer (safe to retry on a fresh connection)."""
+
+
+class RefusedTarget(HttpError):
+    """The outbound guard refused every address of the target (`core.outbound.Refused`'s text)."""
+
+
+@dataclass
+class _Gate:
+    slots: asyncio.Semaphore
+    users: int = 0
+
+
+@dataclass
+class KeyedLimit:
+    """At most `limit` holders per key at once; a key with no holder and no waiter is forgotten."""
+
+    limit: int
+    _gates: dict[Hashable, _Gate] = field(default_factory=dict)
+
+    async def acquire(self, key: Hashable) -> None:
+        gate = self._gates.get(key)
+        if gate is None:
+            gate = self._gates[key] = _Gate(asyncio.Semaphore(self.limit))
+        gate.users += 1
+        try:
+            await gate.slots.acquire()
+        except BaseException:
+            self._leave(key, gate)
+            raise
+
+    def release(self, key: Hashable) -> None:
+        gate = self._gates[key]
+        gate.slots.release()
+        self._leave(key, gate)
+
+    def _leave(self, key: Hashable, gate: _Gate) -> None:
+        gate.users -= 1
+        if not gate.users:
+            del self._gates[key]
+
+    def __len__(self) -> int:
+        return len(self._gates)
 
 
 @dataclass(frozen=True)
@@ -135,8 +185,11 @@ class _Conn(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         room = self.excerpt - len(self._body)
-        if room > 0:
-            self._body += body[:room]
+        self._body += body[: max(room, 0)]
+        if len(body) > room and self.waiter is not None and not self.waiter.done():
+            # more than the excerpt: keep what was read and stop (never read a huge answer whole)
+            self.waiter.set_result(Answer(self._status, bytes(self._body), False))
+            self.close()
 
     def on_message_complete(self) -> None:
         if self._status < 200:  # 100 Continue and friends: the real answer follows on the same parser
@@ -172,14 +225,23 @@ class HttpClient:
     """Pooled keep-alive POSTs; see the module docstring."""
 
     def __init__(
-        self, *, limit: int = 256, excerpt: int = 512, user_agent: str = "cxemu", verify_tls: bool = True
+        self,
+        *,
+        limit: int = 256,
+        per_target: int | None = None,
+        excerpt: int = 512,
+        user_agent: str = "cxemu",
+        verify_tls: bool = True,
+        guard: Guard | None = None,
     ) -> None:
         self.limit = limit
         self.verify_tls = verify_tls
         self.excerpt = excerpt
         self.user_agent = user_agent
-        self._idle: dict[tuple[str, str, int], list[_Conn]] = {}
+        self.guard = guard or Guard()
+        self._idle: dict[tuple[str, str, int, bool], list[_Conn]] = {}
         self._slots: asyncio.Semaphore | None = None
+        self._per_target = KeyedLimit(per_target or limit)
         self._targets: dict[str, _Target] = {}
         self._ssl: ssl.SSLContext | None = None
         self._closed = False
@@ -206,14 +268,18 @@ class HttpClient:
             self._targets[url] = target
         return target
 
-    async def _connect(self, t: _Target) -> _Conn:
-        loop = asyncio.get_running_loop()
+    async def _connect(self, t: _Target, guarded: bool) -> _Conn:
         if t.scheme == "https" and self._ssl is None:
             self._ssl = _ssl_context(self.verify_tls)
+        tls = self._ssl if t.scheme == "https" else None
         try:
-            _, conn = await loop.create_connection(
-                lambda: _Conn(self.excerpt), t.host, t.port, ssl=self._ssl if t.scheme == "https" else None
-            )
+            addresses = await self.guard.addresses(t.host, t.port) if guarded else [t.host]
+        except Refused as exc:
+            raise RefusedTarget(str(exc)) from None
+        except OSError as exc:
+            raise HttpError(f"cannot connect to {t.host}:{t.port}: {exc.strerror or exc}") from None
+        try:
+            conn = await self._open(addresses, t, tls)
         except ssl.SSLCertVerificationError as exc:
             raise HttpError(
                 f"cannot connect to {t.host}:{t.port}: TLS certificate not accepted: {exc.verify_message} "
@@ -225,14 +291,34 @@ class HttpClient:
         conn.lost.add_done_callback(lambda _: self._conns.discard(conn))
         return conn
 
-    def _release(self, key: tuple[str, str, int], conn: _Conn, keep: bool) -> None:
+    async def _open(self, addresses: list[str], t: _Target, tls: ssl.SSLContext | None) -> _Conn:
+        """A connection to the first of `addresses` that accepts (TLS named after the URL's host)."""
+        for address in addresses[:-1]:
+            try:
+                return await self._dial(address, t, tls)
+            except ssl.SSLError:
+                raise
+            except OSError:
+                continue
+        return await self._dial(addresses[-1], t, tls)
+
+    async def _dial(self, address: str, t: _Target, tls: ssl.SSLContext | None) -> _Conn:
+        _, conn = await asyncio.get_running_loop().create_connection(
+            lambda: _Conn(self.excerpt), address, t.port, ssl=tls, server_hostname=t.host if tls else None
+        )
+        return conn
+
+    def _release(self, key: tuple[str, str, int, bool], conn: _Conn, keep: bool) -> None:
         if keep and not conn.closed and not self._closed:
             self._idle.setdefault(key, []).append(conn)
         else:
             conn.close()
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
-        """POST `body`; raises `HttpError` (including on timeout) when no answer could be had."""
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], timeout: float, *, guarded: bool = True
+    ) -> Answer:
+        """POST `body`; raises `HttpError` (including on timeout, `RefusedTarget` when the guard refuses the
+        target) when no answer could be had. `guarded=False`: this server's own URL, not checked."""
         if self._closed:
             raise HttpError("the client is closed")
         t = self._target(url)
@@ -241,34 +327,42 @@ class HttpClient:
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.limit)
-        async with self._slots:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            key = (t.scheme, t.host, t.port)
-            for attempt in (0, 1):
-                idle = self._idle.get(key)
-                reused = bool(idle)
-                conn = idle.pop() if idle else None
-                if conn is not None and conn.closed:
-                    conn, reused = None, False
-                if conn is None:
-                    conn = await asyncio.wait_for(self._connect(t), max(0.001, deadline - loop.time()))
-                waiter = conn.send(request)
-                timer = loop.call_at(deadline, _expire, waiter, timeout)
-                try:
-                    answer = await waiter
-                except _Closed:
-                    self._release(key, conn, False)
-                    if reused and attempt == 0:
-                        continue
-                    raise
-                except BaseException:
-                    self._release(key, conn, False)
-                    raise
-                finally:
-                    timer.cancel()
-                self._release(key, conn, answer.keep_alive)
-                return answer
+        origin = (t.scheme, t.host, t.port)
+        await self._per_target.acquire(origin)
+        try:
+            async with self._slots:
+                return await self._send(t, request, timeout, (*origin, guarded))
+        finally:
+            self._per_target.release(origin)
+
+    async def _send(self, t: _Target, request: bytes, timeout: float, key: tuple[str, str, int, bool]) -> Answer:
+        """One request on a pooled or new connection (once more on a new one if a reused one was closed)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        for attempt in (0, 1):
+            idle = self._idle.get(key)
+            reused = bool(idle)
+            conn = idle.pop() if idle else None
+            if conn is not None and conn.closed:
+                conn, reused = None, False
+            if conn is None:
+                conn = await asyncio.wait_for(self._connect(t, key[3]), max(0.001, deadline - loop.time()))
+            waiter = conn.send(request)
+            timer = loop.call_at(deadline, _expire, waiter, timeout)
+            try:
+                answer = await waiter
+            except _Closed:
+                self._release(key, conn, False)
+                if reused and attempt == 0:
+                    continue
+                raise
+            except BaseException:
+                self._release(key, conn, False)
+                raise
+            finally:
+                timer.cancel()
+            self._release(key, conn, answer.keep_alive)
+            return answer
         raise HttpError("unreachable")  # pragma: no cover
 
     async def close(self) -> None:

@@ -21,6 +21,7 @@ from emulator.core.errors import ConfigError
 from emulator.core.events import DomainEvent, EventBus
 from emulator.core.ids import TenantIds
 from emulator.core.journal import Journal
+from emulator.core.outbound import Guard
 from emulator.core.plugin import VendorPlugin
 from emulator.core.sink import PREFIX as SINK_PREFIX
 from emulator.core.sink import Sink, loopback_url
@@ -44,14 +45,18 @@ class Emulator:
         self.clock: Clock = VirtualClock(settings.virtual_start) if settings.clock == "virtual" else SystemClock()
         self.scheduler = Scheduler(self.clock)
         self.store = Store(settings.seed, self.clock, clock_of=self.scheduler.clock_of)
-        self.bus = EventBus()
+        self.bus = EventBus(listener_limit=settings.event_listeners)
         self.journal: Journal | None = Journal(settings.journal_size) if settings.journal_size else None
         self.dispatcher = WebhookDispatcher(
             self.scheduler,
             seed=settings.seed,
             log_size=settings.delivery_log_size,
             max_concurrency=settings.webhook_concurrency,
-            allow_hosts=settings.webhook_allow_hosts,
+            per_tenant=settings.webhook_concurrency_per_tenant,
+            per_target=settings.webhook_concurrency_per_target,
+            pending_limit=settings.webhook_pending_limit,
+            pending_per_tenant=settings.webhook_pending_per_tenant,
+            guard=Guard.for_server(settings.host, settings.webhook_allow_hosts, settings.allow_private_targets),
             verify_tls=settings.webhook_tls_verify,
         )
         self.dispatcher.set_chaos(settings.chaos)

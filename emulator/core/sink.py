@@ -15,9 +15,10 @@
   `BODY_BYTES` of the body, its size, the time of its tenant's timeline), the newest `settings.sink_size` of them.
   `POST /_emulator/reset?vendor=&tenant=` forgets the matching tenants' records too (all of them, those
   outside any vendor's path included, when no filter is given).
-- Allow-list: the sink's URLs are exempt from `webhook_allow_hosts` (the dispatcher's `own` prefixes). The
-  list keeps webhooks from reaching other hosts; a URL under the sink's prefix names this server's own host
-  and port, so whatever its path, the request lands here.
+- Allow-list: the sink's URLs are exempt from `webhook_allow_hosts` and the private-target guard
+  (`core.outbound`; the dispatcher's `local` prefixes). The list keeps webhooks from reaching other hosts; a
+  URL under the sink's prefix names this server's own host and port, so whatever its path, the request lands
+  here.
 
 | method and path | what it does |
 |---|---|

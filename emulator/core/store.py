@@ -204,7 +204,8 @@ class Store:
                 slots[(vendor, tenant)] = Slot(
                     state=state_type.model_validate(entry["state"]),
                     counters=dict(entry["counters"]),
-                    provisioned=bool(entry.get("provisioned", False)),
+                    # snapshots older than the slot flag kept it in the vendor's state (8x8, Sangoma)
+                    provisioned=bool(entry.get("provisioned", entry["state"].get("provisioned", False))),
                 )
         self._slots = slots
 

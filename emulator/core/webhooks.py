@@ -3,7 +3,17 @@
 - Delivery runs in the background over one pooled keep-alive client (`core.httpclient`); nothing in an API
   request waits for it, and a receiver that is down, slow or failing only ever slows its own queue.
 - Deliveries are FIFO per ordering key (target URL + vendor + tenant + subject, e.g. one conversation)
-  and parallel across keys, with a global cap on concurrent requests.
+  and parallel across keys, with a global cap on concurrent requests and, inside it, one per tenant
+  (`per_tenant`, here) and one per target (`per_target`, in the client), a quarter of the global cap unless
+  set: a receiver that accepts and never answers holds only its tenant's share, so other tenants' webhooks
+  go out as usual.
+- Targets pass the outbound policy (`core.outbound.Guard`: the URL, the allow-list, and the SSRF guard on the
+  addresses a new connection uses). A refused target fails the delivery at once, without retries: waiting
+  does not change a policy's answer.
+- Bounded: the log keeps the last `log_size` deliveries (settled ones leave first; a pending one that has
+  to leave is still delivered, and still in the snapshot). Pending work has its own caps (`pending_limit`
+  in all, `pending_per_tenant` per vendor tenant): past one, a new delivery is dropped, i.e. logged as failed
+  with the reason, as a vendor drops events for a receiver that has been failing too long.
 - A failed attempt (non-2xx, connection error, timeout) is retried on the tenant's timeline following the vendor's
   ladder (8x8: 1, 10, 30, 90 s); the event id stays the same, the attempt number grows. The vendor's
   header hook builds headers per attempt (and may sign: it then runs in a worker thread, off the loop).
@@ -14,8 +24,8 @@
 - Pending deliveries are part of the snapshot, so a graceful shutdown persists what it cannot deliver.
 - Hooks: `attempt_listeners` are told of every attempt once its outcome is decided (the console line,
   `core.console`); `local` names a prefix of this server's own (the built-in sink, `core.sink`): the
-  `webhook_allow_hosts` allow-list does not apply under it, and with a local function (an app that runs
-  with no socket listening) requests under it are handed to that function instead of the network.
+  outbound policy (allow-list, SSRF guard) does not apply under it, and with a local function (an app that
+  runs with no socket listening) requests under it are handed to that function instead of the network.
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,16 +45,16 @@ from emulator.core.clock import Scheduler, Timer, wall_monotonic
 from emulator.core.delivery import Attempt as Attempt
 from emulator.core.delivery import Delivery as Delivery
 from emulator.core.delivery import SnapshotDeliveries
-from emulator.core.httpclient import Answer, HttpClient, HttpError
+from emulator.core.httpclient import Answer, HttpClient, HttpError, KeyedLimit, RefusedTarget
 from emulator.core.offload import Offload
-from emulator.core.outbound import check_http_url
+from emulator.core.outbound import Guard
 from emulator.core.store import Outbound
 
 LOG = logging.getLogger(__name__)
 
 EXCERPT_BYTES = 512
 TRIM_SKIP_LIMIT = 64
-"""Pending deliveries moved aside per trim; the log exceeds its size only by what is still pending."""
+"""Pending deliveries moved aside per trim before the oldest one leaves the log anyway (it is still sent)."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +149,11 @@ class WebhookDispatcher:
         seed: int,
         log_size: int = 5000,
         max_concurrency: int = 256,
-        allow_hosts: Iterable[str] | None = None,
+        per_tenant: int | None = None,
+        per_target: int | None = None,
+        pending_limit: int = 200_000,
+        pending_per_tenant: int = 50_000,
+        guard: Guard | None = None,
         user_agent: str = "cxemu",
         verify_tls: bool = True,
     ) -> None:
@@ -148,10 +162,18 @@ class WebhookDispatcher:
         self.log_size = log_size
         self.policies: dict[str, WebhookPolicy] = {}
         self.chaos = ChaosConfig()
-        self.allow_hosts = frozenset(allow_hosts) if allow_hosts else None
+        self.guard = guard or Guard()
+        """The outbound policy (also what Samespace `http` steps use)."""
         self.user_agent = user_agent
         self.verify_tls = verify_tls
         self._max_concurrency = max_concurrency
+        share = max(1, max_concurrency // 4)
+        self._per_target = per_target or share
+        self._per_tenant = KeyedLimit(per_tenant or share)
+        self.pending_limit = pending_limit
+        self.pending_per_tenant = pending_per_tenant
+        self._pending_total = 0
+        self._pending_by: dict[tuple[str, str], int] = {}
         self._http: HttpClient | None = None
         self._offload = Offload()
         self._queues: dict[tuple[str, str, str, str], _KeyQueue] = {}
@@ -173,16 +195,14 @@ class WebhookDispatcher:
 
     def local(self, prefix: str, post: Poster | None = None) -> None:
         """URLs starting with `prefix` (scheme, host, port and a path) reach this server itself (the sink): the
-        allow-list does not apply to them, and with `post` they are sent through it instead of the network."""
+        outbound policy does not apply to them, and with `post` they are sent through it instead of the network."""
         self._local[prefix] = post
 
     def forget_local(self, prefix: str) -> None:
         self._local.pop(prefix, None)
 
-    def _allowed_hosts(self, url: str) -> frozenset[str] | None:
-        if self.allow_hosts is None or any(url.startswith(p) for p in self._local):
-            return None
-        return self.allow_hosts
+    def _is_local(self, url: str) -> bool:
+        return any(url.startswith(p) for p in self._local)
 
     def submit(self, vendor: str, tenant: str, outbound: Outbound) -> Delivery:
         """Queue one webhook; returns at once. Never raises for a bad target: the delivery fails instead."""
@@ -192,7 +212,8 @@ class WebhookDispatcher:
         )
         delivery.profile = dict(outbound.profile)
         chaos.decide(self.chaos, self.seed, delivery)
-        self._enqueue(delivery)
+        if self._admitted(delivery):
+            self._enqueue(delivery)
         return delivery
 
     def redeliver(self, delivery_id: str) -> Delivery | None:
@@ -202,8 +223,25 @@ class WebhookDispatcher:
             return None
         new = self._new(old.vendor, old.tenant, old.event_id, old.event_type, old.subject, old.url, old.body)
         new.profile, new.redelivery_of = dict(old.profile), old.id
-        self._enqueue(new)
+        if self._admitted(new):
+            self._enqueue(new)
         return new
+
+    def _admitted(self, d: Delivery) -> bool:
+        """Whether the pending caps leave room for `d`; if not, `d` is dropped: logged as failed, with why."""
+        if self._pending_total >= self.pending_limit:
+            why = f"{self.pending_limit} deliveries are already pending (webhook_pending_limit)"
+        elif self._pending_by.get((d.vendor, d.tenant), 0) >= self.pending_per_tenant:
+            why = f"{self.pending_per_tenant} deliveries of this tenant are pending (webhook_pending_per_tenant)"
+        else:
+            return True
+        d.status = "failed"
+        d.attempts.append(Attempt(n=0, at=d.created_at, url=d.url, headers={}, error=f"dropped: {why}"))
+        self._remember(d)
+        self._failed(d)
+        if self.attempt_listeners:
+            self._tell(d, 0)
+        return False
 
     def _new(
         self, vendor: str, tenant: str, event_id: str, event_type: str, subject: str, url: str, body: bytes
@@ -232,6 +270,9 @@ class WebhookDispatcher:
 
     def _enqueue(self, d: Delivery) -> None:
         self._remember(d)
+        self._pending_total += 1
+        owner = (d.vendor, d.tenant)
+        self._pending_by[owner] = self._pending_by.get(owner, 0) + 1
         queue = self._queues.get(d.key)
         if queue is None:
             queue = self._queues[d.key] = _KeyQueue()
@@ -263,7 +304,7 @@ class WebhookDispatcher:
             while queue.items:
                 d = queue.items[0]
                 if d.status != "pending":
-                    queue.items.popleft()
+                    self._dequeued(queue.items.popleft())
                     continue
                 if d.not_before > self.scheduler.now(d.tenant):
                     queue.wake = self.scheduler.call_at(
@@ -277,13 +318,15 @@ class WebhookDispatcher:
                 if ok:
                     d.status = "delivered"
                     queue.items.remove(d)
+                    self._dequeued(d)
                     await self._after_success(d)
                 else:
                     ladder = self.policy(d.vendor).ladder(d)
                     failed_attempts = len([a for a in d.attempts if a.chaos != "duplicate"])
-                    if failed_attempts > len(ladder):
+                    if ok is None or failed_attempts > len(ladder):
                         d.status = "failed"
                         queue.items.remove(d)
+                        self._dequeued(d)
                         self._failed(d)
                     else:
                         d.not_before = self.scheduler.now(d.tenant) + ladder[failed_attempts - 1]
@@ -294,6 +337,15 @@ class WebhookDispatcher:
             queue.running = False
             if not queue.items and queue.wake is None and self._queues.get(key) is queue:
                 del self._queues[key]
+
+    def _dequeued(self, d: Delivery) -> None:
+        self._pending_total -= 1
+        owner = (d.vendor, d.tenant)
+        left = self._pending_by[owner] - 1
+        if left:
+            self._pending_by[owner] = left
+        else:
+            del self._pending_by[owner]
 
     def _tell(self, d: Delivery, tried: int) -> None:
         for attempt in d.attempts[tried:]:
@@ -312,17 +364,19 @@ class WebhookDispatcher:
         except Exception:  # a vendor hook never breaks delivery
             LOG.exception("on_failed hook of %s failed for %s", d.vendor, d.id)
 
-    async def _attempt(self, d: Delivery) -> bool:
+    async def _attempt(self, d: Delivery) -> bool | None:
+        """One attempt: True when it succeeded, False when it failed (retried by the ladder), None when the
+        outbound policy refused the target (the delivery fails for good)."""
         n = len([a for a in d.attempts if a.chaos != "duplicate"])
         now = self.scheduler.now(d.tenant)
         fault = chaos.dropped(d, n, now)
         if fault is not None:
             d.attempts.append(fault)
             return False
-        error = check_http_url(d.url, self._allowed_hosts(d.url))
+        error = None if self._is_local(d.url) else self.guard.check(d.url)
         if error is not None:
             d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=error))
-            return False
+            return None
         try:
             headers = await self._headers(d, n, now)
         except Exception as exc:  # a broken header/signing hook fails this attempt; the ladder retries it
@@ -333,14 +387,16 @@ class WebhookDispatcher:
         if fault is not None:
             d.attempts.append(fault)
             return False
-        attempt = await self._post(d, n, now, headers)
+        attempt, refused = await self._post(d, n, now, headers)
         d.attempts.append(attempt)
+        if refused:
+            return None
         return attempt.status is not None and attempt.status in self.policy(d.vendor).success_statuses
 
     async def _after_success(self, d: Delivery) -> None:
         if "duplicate" in d.chaos:
             first = next(a for a in reversed(d.attempts) if a.chaos is None)
-            dup = await self._post(d, first.n, first.at, first.headers)
+            dup, _ = await self._post(d, first.n, first.at, first.headers)
             dup.chaos = "duplicate"
             d.attempts.append(dup)
 
@@ -368,36 +424,51 @@ class WebhookDispatcher:
             headers.update(extra)
         return headers
 
-    async def _post(self, d: Delivery, n: int, now: float, headers: dict[str, str]) -> Attempt:
+    async def _post(self, d: Delivery, n: int, now: float, headers: dict[str, str]) -> tuple[Attempt, bool]:
+        """Send one request; the attempt, and whether the outbound guard refused the target."""
         attempt = Attempt(n=n, at=now, url=d.url, headers=headers)
         timeout = self.policy(d.vendor).timeout
         started = wall_monotonic()
+        refused = False
         try:
-            answer = await self._poster(d.url)(d.url, d.body, headers, timeout)
+            answer = await self._send(d, headers, timeout)
             attempt.status = answer.status
             attempt.response_excerpt = answer.excerpt.decode(errors="replace")
         except TimeoutError:
             attempt.error = f"timed out after {timeout:g}s"
+        except RefusedTarget as exc:
+            attempt.error, refused = str(exc), True
         except HttpError as exc:
             attempt.error = str(exc)
         except Exception as exc:  # never let one receiver take the worker down
             attempt.error = f"{type(exc).__name__}: {exc}"
         attempt.latency_ms = round((wall_monotonic() - started) * 1000, 3)
-        return attempt
+        return attempt, refused
 
-    def _poster(self, url: str) -> Poster:
+    async def _send(self, d: Delivery, headers: dict[str, str], timeout: float) -> Answer:
+        """In process for a local function, else over the network within the tenant's share of the pool."""
+        local = False
         for prefix, post in self._local.items():
-            if post is not None and url.startswith(prefix):
-                return post
-        return self._client().post
+            if d.url.startswith(prefix):
+                if post is not None:
+                    return await post(d.url, d.body, headers, timeout)
+                local = True
+        owner = (d.vendor, d.tenant)
+        await self._per_tenant.acquire(owner)
+        try:
+            return await self._client().post(d.url, d.body, headers, timeout, guarded=not local)
+        finally:
+            self._per_tenant.release(owner)
 
     def _client(self) -> HttpClient:
         if self._http is None:
             self._http = HttpClient(
                 limit=self._max_concurrency,
+                per_target=self._per_target,
                 excerpt=EXCERPT_BYTES,
                 user_agent=self.user_agent,
                 verify_tls=self.verify_tls,
+                guard=self.guard,
             )
         return self._http
 
@@ -411,11 +482,11 @@ class WebhookDispatcher:
     def _remember(self, d: Delivery) -> None:
         self._log[d.id] = d
         skipped = 0
-        while len(self._log) > self.log_size and skipped < TRIM_SKIP_LIMIT:
+        while len(self._log) > self.log_size:
             oldest_id, oldest = next(iter(self._log.items()))
-            if oldest.status == "pending":
-                # never forget a pending delivery: move it behind the others and keep trimming settled ones
-                # (a bounded number of moves per call, so a log full of pending deliveries stays cheap)
+            if oldest.status == "pending" and skipped < TRIM_SKIP_LIMIT:
+                # settled deliveries leave first: move a pending one behind the others (a bounded number of
+                # moves per call, so a log full of pending deliveries stays cheap and within its size)
                 self._log.move_to_end(oldest_id)
                 skipped += 1
                 continue
@@ -468,6 +539,9 @@ class WebhookDispatcher:
             return (vendor is None or d.vendor == vendor) and (tenant is None or d.tenant == tenant)
 
         for queue in list(self._queues.values()):
+            for d in queue.items:
+                if hit(d):
+                    self._dequeued(d)
             queue.items = deque(d for d in queue.items if not hit(d))
             if not queue.items and queue.wake is not None:
                 self.scheduler.cancel(queue.wake)

@@ -76,7 +76,8 @@ async def test_keeps_one_connection_alive_across_posts(
 @pytest.mark.parametrize(
     ("answer", "status", "excerpt", "keep"),
     [
-        (b"HTTP/1.1 500 Oops\r\nContent-Length: 20\r\n\r\n0123456789abcdefghij", 500, b"0123456789abcdef", True),
+        # past the excerpt the rest is not read: the connection is closed, not reused
+        (b"HTTP/1.1 500 Oops\r\nContent-Length: 20\r\n\r\n0123456789abcdefghij", 500, b"0123456789abcdef", False),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", 200, b"abcde", True),
         (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", 204, b"", True),
         (b"HTTP/1.1 202 Accepted\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", 202, b"ok", False),

@@ -79,12 +79,10 @@ def answering(*answers: bytes, pieces: int = 1, counter: list[int] | None = None
     return handler
 
 
-async def test_chunked_answers_are_joined_cut_to_the_excerpt_and_keep_the_connection(
-    client: HttpClient, serve: Serve
-) -> None:
+async def test_chunked_answers_are_joined_and_keep_the_connection(client: HttpClient, serve: Serve) -> None:
     chunked = (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-        b"4;ext=1\r\nabcd\r\n5\r\nefghi\r\n6\r\njklmno\r\n0\r\nX-Trailer: yes\r\n\r\n"
+        b"4;ext=1\r\nabcd\r\n3\r\nefg\r\n3\r\nhij\r\n0\r\nX-Trailer: yes\r\n\r\n"
     )
     connections: list[int] = []
     url = await serve(answering(chunked, OK, counter=connections))

@@ -65,7 +65,6 @@ def credentials(emu: Emulator, tx: Tx[st.EightByEightState]) -> dict[str, Any]:
     """What `POST /_emulator/tenants` answers for 8x8: the key and the ids a client needs. The credentials name
     the channel and queues, so they are the tenant's from now on (no open-auth binding)."""
     s = tx.state
-    s.provisioned = True
     s.channel_open = s.queue_open = False
     channel = next(iter(s.channels.values()), None)
     return {

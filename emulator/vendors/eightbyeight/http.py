@@ -10,9 +10,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -79,8 +80,8 @@ class Gate:
         return tenant
 
     def _provisioned(self, tenant: str) -> bool:
-        state = self.store.peek(tenant)
-        return state is not None and state.provisioned
+        """Provisioned (`POST /_emulator/tenants`) or set up by a scenario: strict auth takes its key."""
+        return self.store.provisioned(tenant)
 
     def check_tenant_header(self, request: Request, tenant_id: str, customer_id: str) -> None:
         wanted = request.headers.get(TENANT_HEADER)
@@ -138,15 +139,11 @@ class Ctx:
             self.gate.check_tenant_header(request, known.tenant_id, known.customer_id)
         return tenant
 
-    @asynccontextmanager
-    async def unit(self, request: Request, tenant: str | None = None) -> AsyncIterator[Tx[EightByEightState]]:
+    def unit(self, request: Request, tenant: str | None = None) -> Unit:
         """The tenant's unit of work for a request that changes state (authenticated unless `tenant` is given)."""
-        async with self.store.tenant(tenant or self.authenticate(request)) as tx:
-            self.gate.check_tenant_header(request, tx.state.tenant_id, tx.state.customer_id)
-            yield tx
+        return Unit(self, request, tenant)
 
-    @asynccontextmanager
-    async def session(
+    def session(
         self,
         request: Request,
         model: type[M],
@@ -155,19 +152,20 @@ class Ctx:
         style: errors.ValidationStyle = "general",
         optional: bool = False,
         context: dict[str, Any] | None = None,
-    ) -> AsyncIterator[tuple[Tx[EightByEightState], M]]:
+    ) -> Session[M]:
         """The body (in the endpoint's 400 shape; `newer` endpoints name the conversation and tenant), then the
-        unit of work."""
-        tenant = self.authenticate(request)
-        if newer:
-            body = await read_json(
-                request, model, style="newer", conversation_id=cid(request), tenant=self.tenant_id_of(tenant),
-                optional=optional,
+        unit of work: `async with ctx.session(request, Model) as (tx, body)`."""
+        return Session(self, request, model, newer, style, optional, context)
+
+    async def body(self, request: Request, tenant: str, session: Session[M]) -> M:
+        if session.newer:
+            return await read_json(
+                request, session.model, style="newer", conversation_id=cid(request),
+                tenant=self.tenant_id_of(tenant), optional=session.optional,
             )  # fmt: skip
-        else:
-            body = await read_json(request, model, style=style, optional=optional, context=context)
-        async with self.unit(request, tenant) as tx:
-            yield tx, body
+        return await read_json(
+            request, session.model, style=session.style, optional=session.optional, context=session.context
+        )
 
     def tenant_id_of(self, tenant: str) -> str:
         """The 8x8 tenant id (as in `X-8x8-Tenant` and 400 texts) of a store tenant, before its tx is open."""
@@ -192,3 +190,66 @@ class Ctx:
 def cid(request: Request) -> str:
     """The conversation of a `…/conversations/{conversationId}/…` path."""
     return str(request.path_params["conversationId"])
+
+
+# `Unit` and `Session` are classes rather than `@asynccontextmanager` functions: every write request enters
+# them, and a generator-based manager costs an async generator (which the event loop registers) per use.
+
+
+class Unit:
+    """`async with ctx.unit(request) as tx`: the store's unit of work, then `X-8x8-Tenant` checked against the
+    tenant's state (a tenant met for the first time has only just been built)."""
+
+    __slots__ = ("_cm", "ctx", "request", "tenant")
+
+    def __init__(self, ctx: Ctx, request: Request, tenant: str | None) -> None:
+        self.ctx, self.request, self.tenant = ctx, request, tenant
+        self._cm: AbstractAsyncContextManager[Tx[EightByEightState]] | None = None
+
+    async def __aenter__(self) -> Tx[EightByEightState]:
+        cm = self._cm = self.ctx.store.tenant(self.tenant or self.ctx.authenticate(self.request))
+        tx = await cm.__aenter__()
+        try:
+            self.ctx.gate.check_tenant_header(self.request, tx.state.tenant_id, tx.state.customer_id)
+        except BaseException as exc:
+            await cm.__aexit__(type(exc), exc, exc.__traceback__)  # the unit is discarded; the error goes on
+            raise
+        return tx
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        assert self._cm is not None
+        return await self._cm.__aexit__(kind, exc, tb)
+
+
+class Session(Generic[M]):
+    """`async with ctx.session(request, Model) as (tx, body)`: authenticate, read the body, open the unit."""
+
+    __slots__ = ("context", "ctx", "model", "newer", "optional", "request", "style", "unit")
+
+    def __init__(
+        self,
+        ctx: Ctx,
+        request: Request,
+        model: type[M],
+        newer: bool,
+        style: errors.ValidationStyle,
+        optional: bool,
+        context: dict[str, Any] | None,
+    ) -> None:
+        self.ctx, self.request, self.model = ctx, request, model
+        self.newer, self.style, self.optional, self.context = newer, style, optional, context
+        self.unit: Unit | None = None
+
+    async def __aenter__(self) -> tuple[Tx[EightByEightState], M]:
+        tenant = self.ctx.authenticate(self.request)
+        body = await self.ctx.body(self.request, tenant, self)
+        self.unit = Unit(self.ctx, self.request, tenant)
+        return await self.unit.__aenter__(), body
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        assert self.unit is not None
+        return await self.unit.__aexit__(kind, exc, tb)

@@ -100,10 +100,10 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
     async with ctx.emu.store.of(SLUG, st.EightByEightState).tenant(ctx.tenant) as tx:
         tx.ids.counters.clear()  # ids as a configured tenant gets them: channel 1, webhook 1, ...
         fresh = st.new_state(ctx.tenant, tx.ids, cfg, setup.behaviour, None, True)
-        fresh.provisioned = True
         state = tx.state
         for name in type(fresh).model_fields:
             setattr(state, name, getattr(fresh, name))
+        ctx.emu.store.mark_provisioned(SLUG, ctx.tenant)  # strict auth takes the scenario's key
         for hook in state.webhooks.values():
             hook.version = setup.webhook_version
         for ch in setup.channels:

@@ -174,7 +174,6 @@ class EightByEightState(BaseModel):
     tenant: str
     tenant_id: str
     customer_id: str
-    provisioned: bool = False
     behaviour: AgentBehaviour = Field(default_factory=AgentBehaviour)
     webhooks: dict[str, Webhook] = Field(default_factory=dict)
     channels: dict[str, Channel] = Field(default_factory=dict)
@@ -266,7 +265,7 @@ def tenant_state(emu: Emulator, tenant: str, ids: TenantIds) -> EightByEightStat
     and queue ids are open until its first requests name them."""
     cfg: EightByEightConfig = emu.vendor_config(SLUG)
     configured = tenant in cfg.tenants
-    fresh = new_state(
+    return new_state(
         tenant,
         ids,
         cfg.tenants.get(tenant),
@@ -275,8 +274,6 @@ def tenant_state(emu: Emulator, tenant: str, ids: TenantIds) -> EightByEightStat
         cfg.default_webhook,
         open_ids=emu.settings.auth == "open" and not configured,
     )
-    fresh.provisioned = configured
-    return fresh
 
 
 # -- conversations ----------------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ async def send(emu: Emulator, state: st.SamespaceState, fetches: list[Fetch]) ->
                 fetch.req,
                 timeout=behaviour.http_timeout,
                 max_bytes=behaviour.http_max_bytes,
-                allow_hosts=emu.settings.webhook_allow_hosts,
+                guard=emu.dispatcher.guard,
             )
 
     await asyncio.gather(*(one(f) for f in fetches if f.outcome is None))

@@ -5,10 +5,13 @@
 - An emulator-only rewrite [inf]: a URL starting with a key of the cloud's `http_overrides` is sent to the
   value + the rest, so a flow written for a real backend (the seed's `https://subdoomain.domain.com/...`) can
   run against a local server unchanged. The metadata shows both `url` and `sent_to`.
-- Safety: the target passes cxemu's one outbound URL policy (`core.outbound.check_http_url`: http(s) only,
-  `settings.webhook_allow_hosts` when set), as webhooks do; a wall-clock timeout; at most `max_bytes` of the
-  answer are read; redirects are not followed (a redirect could leave the allow-list). It never raises: every
-  failure is an `Outcome` with `error` set, and routes the call to `fail`.
+- Safety: the target passes cxemu's one outbound policy (`core.outbound.Guard`: http(s) only,
+  `settings.webhook_allow_hosts` when set, and the SSRF guard), as webhooks do: the name is resolved once,
+  the addresses checked, and the request sent to the checked address (the URL's name stays in `Host` and
+  TLS's SNI), so a refused target (e.g. `http://127.1/` while cxemu listens beyond loopback) takes the
+  `fail` branch with the guard's reason; a wall-clock timeout; at most `max_bytes` of the answer are read;
+  redirects are not followed (a redirect could leave the allow-list). It never raises: every failure is an
+  `Outcome` with `error` set, and routes the call to `fail`.
 - The request goes through httpx, not the kernel's webhook client (`core.httpclient`, POST only, an excerpt of
   the answer, built for throughput): a step may use any method, reads up to `max_bytes` and says how much was
   cut, and the `error` a flow's metadata shows names httpx's own failure (`ConnectError`, `InvalidURL` for a
@@ -30,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +41,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from emulator.core.outbound import check_http_url
+from emulator.core.outbound import Guard, Refused
 
 _VAR = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 
@@ -119,11 +123,9 @@ def origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.hostname}:{port}" if parts.hostname else None
 
 
-async def perform(
-    req: Request, *, timeout: float, max_bytes: int, allow_hosts: tuple[str, ...] | None, user_agent: str = "cxemu"
-) -> Outcome:
+async def perform(req: Request, *, timeout: float, max_bytes: int, guard: Guard, user_agent: str = "cxemu") -> Outcome:
     """Send `req` and read at most `max_bytes` of the answer; never raises."""
-    problem = check_http_url(req.sent_to, allow_hosts)
+    problem = guard.check(req.sent_to)
     if problem is not None:
         return Outcome(None, "", False, problem)
     content: bytes | None = None
@@ -134,24 +136,46 @@ async def perform(
         content = json.dumps(req.body, separators=(",", ":"), ensure_ascii=False).encode()
         headers.setdefault("content-type", "application/json")
     try:
-        async with (
-            asyncio.timeout(timeout),  # a total bound: httpx's timeout is per read, a drip-feeding server beats it
-            httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client,
-            client.stream(req.method, req.sent_to, headers=headers, content=content) as response,
-        ):
-            kept = bytearray()
-            truncated = False
-            async for chunk in response.aiter_bytes():
-                room = max_bytes - len(kept)
-                if len(chunk) > room:
-                    kept += chunk[:room]
-                    truncated = True
-                    break
-                kept += chunk
-            return Outcome(response.status_code, kept[:512].decode(errors="replace"), truncated, None)
+        async with asyncio.timeout(
+            timeout
+        ):  # a total bound: httpx's timeout is per read, a drip-feeding server beats it
+            return await _exchange(req, headers, content, timeout, max_bytes, guard)
+    except Refused as exc:
+        return Outcome(None, "", False, str(exc))
     except (httpx.TimeoutException, TimeoutError):
         return Outcome(None, "", False, f"timed out after {timeout:g}s", unreachable=True)
-    except (httpx.ConnectError, OSError) as exc:
-        return Outcome(None, "", False, f"{type(exc).__name__}: {exc}", unreachable=True)
+    except (httpx.ConnectError, OSError) as exc:  # a name that does not resolve reads as httpx's own ConnectError
+        name = "ConnectError" if isinstance(exc, socket.gaierror) else type(exc).__name__
+        return Outcome(None, "", False, f"{name}: {exc}", unreachable=True)
     except Exception as exc:  # any failure (httpx.InvalidURL is no HTTPError) routes `fail`, never a stuck call
         return Outcome(None, "", False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+
+async def _exchange(
+    req: Request, headers: dict[str, str], content: bytes | None, timeout: float, max_bytes: int, guard: Guard
+) -> Outcome:
+    """Resolve and check the target once, then send to the checked address (name kept in `Host` and SNI)."""
+    parts = urlsplit(req.sent_to)  # judged as the resolver reads it (`0177.0.0.1` is 127.0.0.1), as webhooks are
+    assert parts.hostname is not None  # checked by `guard.check`
+    address = (await guard.addresses(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)))[0]
+    userinfo, _, written = parts.netloc.rpartition("@")
+    shown = f"[{address}]" if ":" in address else address
+    netloc = f"{userinfo}@{shown}" if userinfo else shown
+    url = httpx.URL(parts._replace(netloc=f"{netloc}:{parts.port}" if parts.port else netloc).geturl())
+    if not any(k.lower() == "host" for k in headers):
+        headers = {"host": written, **headers}
+    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    async with (
+        httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+        client.stream(req.method, url, headers=headers, content=content, extensions=extensions) as response,
+    ):
+        kept = bytearray()
+        truncated = False
+        async for chunk in response.aiter_bytes():
+            room = max_bytes - len(kept)
+            if len(chunk) > room:
+                kept += chunk[:room]
+                truncated = True
+                break
+            kept += chunk
+        return Outcome(response.status_code, kept[:512].decode(errors="replace"), truncated, None)

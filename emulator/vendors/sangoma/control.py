@@ -148,7 +148,6 @@ def credentials(emu: Emulator, tx: Tx[SangomaState]) -> dict[str, Any]:
     """`POST /_emulator/tenants`: the tenant is known from now on (strict auth accepts its client), its domain is
     the one the credentials name, and its secret is minted if it had none."""
     s = tx.state
-    s.provisioned = True
     s.tenant_domain_open = False
     if s.client_secret is None:
         s.client_secret = new_secret(tx.ids)

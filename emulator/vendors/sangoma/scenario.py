@@ -94,8 +94,8 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
             state = tx.state
             for name in type(fresh).model_fields:
                 setattr(state, name, getattr(fresh, name))
-            state.provisioned = True
             state.client_secret = f"{ctx.tenant}-secret"
+            ctx.emu.store.mark_provisioned(SLUG, ctx.tenant)  # strict auth takes the scenario's client
             widget = next((i for i in state.inboxes.values() if i.channel_type == "Channel::WebWidget"), None)
             api = next((i for i in state.inboxes.values() if i.channel_type == "Channel::Api"), None)
             out: dict[str, Any] = {

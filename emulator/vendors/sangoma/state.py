@@ -199,7 +199,6 @@ class SangomaState(BaseModel):
     allowed_scopes: list[str] = Field(default_factory=lambda: list(SCOPES))
     account_id: int = 1
     account_name: str = ""
-    provisioned: bool = False
     bot_status_events: bool = False
     behaviour: AgentBehaviour = Field(default_factory=AgentBehaviour)
     customers: CustomerBehaviour = Field(default_factory=CustomerBehaviour)
@@ -293,8 +292,7 @@ def tenant_state(emu: Emulator, tenant: str, ids: TenantIds) -> SangomaState:
     an unconfigured tenant's domain is open until its first request names one."""
     cfg: SangomaConfig = emu.vendor_config(SLUG)
     fresh = new_state(tenant, ids, cfg.tenants.get(tenant), cfg, emu.scheduler.now(tenant))
-    fresh.provisioned = tenant in cfg.tenants
-    fresh.tenant_domain_open = emu.settings.auth == "open" and not fresh.provisioned
+    fresh.tenant_domain_open = emu.settings.auth == "open" and tenant not in cfg.tenants
     return fresh
 
 

@@ -1,0 +1,223 @@
+"""Instructions per request: a noise-free complement to the throughput rows of `bench/run.py`.
+
+    .venv/bin/python bench/icount.py                          # this tree, every row, 1,000 requests each
+    .venv/bin/python bench/icount.py --tree /tmp/old --tree . --rows 8x8-post-message-unsigned --reps 2
+
+On a shared machine requests/s moves 9-13 % from run to run, so a 5 % change cannot be seen in one run. This
+counts the CPU instructions the server executes per request instead: the server runs under valgrind's
+callgrind (about 50 times slower, so only a thousand requests are sent), its counters are zeroed after a
+warm-up, the requests are sent one at a time, the webhooks they fire are waited for, and the count is
+dumped. Repeated runs agree within about 1 %, whatever else the machine is doing; comparing two trees
+(`--tree`, each with its own `.venv`, as `git worktree add` + `make install` gives) shows what a change costs.
+
+Rows (the same requests as `bench/run.py`; each server is started with the same config as there):
+
+  8x8-get                      GET /chat-gateway/v1/conversations/{id}
+  8x8-post-message-unsigned    POST …/messages: 202 + one unsigned MESSAGE webhook to the receiver
+  8x8-post-message             the same, RS256-signed (the signature dominates)
+  sangoma-get                  GET /cx/api/v1/digital-interactions/inboxes/ with a bearer token
+  cmcom-post-message           POST /v1.0/message: 200 + two status reports to the receiver
+
+The Samespace row is left out: its call runs on the system clock, which valgrind's slowness would change.
+Needs `valgrind` (`apt-get install -y valgrind`); the receiver is bench/receiver.py (uvloop, httptools).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import HOST, REPO, Client, expect, free_port, request
+from vendors import (
+    API_KEY_HEADER,
+    CM_PATH,
+    CM_SANITY_TENANT,
+    CONVERSATION_BODY,
+    MESSAGE_BODY,
+    P8,
+    SANGOMA_INBOXES,
+    WEBHOOK_VERSION,
+    cm_body,
+    cm_token,
+    cmcom_section,
+    sangoma_token,
+    vendor_config,
+)
+
+ROWS = ("8x8-get", "8x8-post-message-unsigned", "8x8-post-message", "sangoma-get", "cmcom-post-message")
+CONVERSATIONS = 64
+
+
+@dataclass
+class Server:
+    port: int
+    pid: int
+    out: Path
+    hook: str
+    receiver_port: int
+
+
+@contextmanager
+def server(tree: Path, work: Path, config: Callable[[str], dict[str, Any]] | None) -> Iterator[Server]:
+    """The tree's cxemu under callgrind (counting off until zeroed) and a receiver; both stopped after."""
+    rport, port = free_port(), free_port()
+    receiver = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "receiver.py"), str(rport)], stdout=subprocess.DEVNULL
+    )
+    hook = f"http://{HOST}:{rport}/hook200/ic"
+    cmd = [str(tree / ".venv" / "bin" / "python"), "-m", "emulator", "serve", "--host", HOST, "--port", str(port)]
+    cmd += ["--log-level", "warning"]
+    if "no-webhook-log" in subprocess.run([*cmd[:5], "--help"], cwd=tree, capture_output=True, text=True).stdout:
+        cmd.append("--no-webhook-log")
+    if config is not None:
+        cmd += ["--config", str(vendor_config(work, "ic", config(hook)))]
+    out = work / "callgrind.out"
+    vg = ["valgrind", "--tool=callgrind", "-q", f"--callgrind-out-file={out}"]
+    log = work / "server.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([*vg, *cmd], cwd=tree, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        for port_ in (rport, port):
+            wait_open(port_, proc, log)
+        yield Server(port, proc.pid, out, hook, rport)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        receiver.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        receiver.wait()
+
+
+def wait_open(port: int, proc: subprocess.Popen[bytes], log: Path, limit: float = 300.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise SystemExit(f"the server exited ({proc.returncode}) before listening:\n{tail}")
+        try:
+            request(port, "GET", "/_emulator/health")
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"nothing listened on {port} within {limit:.0f} s")
+
+
+def hooks(s: Server) -> int:
+    status, body = request(s.receiver_port, "GET", "/stats")
+    return int(json.loads(body).get("/hook200/ic", {}).get("count", 0)) if status == 200 else 0
+
+
+def settle(s: Server, want: int) -> None:
+    """Until the receiver has `want` webhooks (the server is done with them), or nothing arrived for 30 s."""
+    last, since = -1, time.monotonic()
+    while (got := hooks(s)) < want and time.monotonic() - since < 30:
+        if got != last:
+            last, since = got, time.monotonic()
+        time.sleep(0.1)
+
+
+def count(s: Server, send: Callable[[int], None], n: int, hooks_each: int) -> float:
+    """Zero the counters, send `n` requests, wait for their webhooks, dump: instructions per request."""
+    for old in s.out.parent.glob(s.out.name + "*"):
+        old.unlink()
+    before = hooks(s)
+    subprocess.run(["callgrind_control", "-z", str(s.pid)], check=True, capture_output=True)
+    for i in range(n):
+        send(i)
+    settle(s, before + n * hooks_each)
+    subprocess.run(["callgrind_control", "-d", str(s.pid)], check=True, capture_output=True)
+    total = 0
+    for dump in s.out.parent.glob(s.out.name + "*"):
+        for line in dump.read_text(errors="replace").splitlines():
+            if line.startswith(("summary:", "totals:")):
+                total = max(total, int(line.split()[1]))
+    return total / n
+
+
+def measure(tree: Path, row: str, n: int) -> float:
+    with tempfile.TemporaryDirectory(prefix="icount-") as tmp, run_row(tree, Path(tmp), row) as (s, send, each):
+        for i in range(max(200, n // 4)):  # warm-up: caches, pools, first-use imports
+            send(i)
+        settle(s, 0)
+        return count(s, send, n, each)
+
+
+@contextmanager
+def run_row(tree: Path, work: Path, row: str) -> Iterator[tuple[Server, Callable[[int], None], int]]:
+    if row.startswith("8x8"):
+        signing = row == "8x8-post-message"
+        config = {"eightbyeight": {"behaviour": {"auto": False}, "signing": signing}}
+        with server(tree, work, lambda _hook: config) as s, Client(s.port, {API_KEY_HEADER: "ic"}) as c:
+            webhook = json.dumps({"name": "default", "uri": s.hook, "version": WEBHOOK_VERSION})
+            expect(*c.call("PUT", f"{P8}/webhooks/1", webhook), 200, "PUT webhook")
+            created = [c.call("POST", f"{P8}/conversations", CONVERSATION_BODY) for _ in range(CONVERSATIONS)]
+            ids = [str(json.loads(body)["conversationId"]) for status, body in created if status == 202]
+            settle(s, 3 * CONVERSATIONS)
+            if row == "8x8-get":
+                yield s, lambda i: ok(c.call("GET", f"{P8}/conversations/{ids[i % CONVERSATIONS]}"), 200), 0
+            else:
+                path = [f"{P8}/conversations/{cid}/messages" for cid in ids]
+                yield s, lambda i: ok(c.call("POST", path[i % CONVERSATIONS], MESSAGE_BODY), 202), 1
+    elif row == "sangoma-get":
+        with server(tree, work, None) as s:
+            auth = {"authorization": f"Bearer {sangoma_token(s.port)}"}
+            with Client(s.port, auth) as c:
+                yield s, lambda i: ok(c.call("GET", SANGOMA_INBOXES), 200), 0
+    elif row == "cmcom-post-message":
+        with server(tree, work, cmcom_section) as s:  # the configured tenant, status reports to the receiver
+            body = cm_body(cm_token(CM_SANITY_TENANT))
+            with Client(s.port, {"content-type": "application/json"}) as c:
+                yield s, lambda i: ok(c.call("POST", CM_PATH, body), 200), 2
+    else:
+        raise SystemExit(f"unknown row {row!r}; rows: {', '.join(ROWS)}")
+
+
+def ok(answer: tuple[int, bytes], want: int) -> None:
+    expect(*answer, want, "request")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tree", action="append", type=Path, help="a cxemu checkout with its .venv (default: this one)")
+    ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows")
+    ap.add_argument("-n", type=int, default=1000, help="measured requests per run")
+    ap.add_argument("--reps", type=int, default=1, help="runs per (tree, row), interleaved across trees")
+    args = ap.parse_args(argv)
+    if shutil.which("valgrind") is None:
+        print("icount: valgrind is not installed (apt-get install -y valgrind)", file=sys.stderr)
+        return 2
+    trees = [t.resolve() for t in (args.tree or [REPO])]
+    results: dict[tuple[str, str], list[float]] = {}
+    for row in [r.strip() for r in args.rows.split(",") if r.strip()]:
+        for _ in range(args.reps):
+            for tree in trees:
+                k = measure(tree, row, args.n) / 1000
+                results.setdefault((row, str(tree)), []).append(k)
+                print(f"{row:28s} {tree}  {k:8.1f} k instructions/request", flush=True)
+    print("\nrow                          " + "  ".join(f"{t.name:>14s}" for t in trees))
+    for row in dict.fromkeys(r for r, _ in results):
+        means = [statistics.fmean(results[(row, str(t))]) for t in trees]
+        ratios = "" if len(trees) < 2 else f"   last/first {means[-1] / means[0]:.3f}"
+        print(f"{row:28s} " + "  ".join(f"{m:14.1f}" for m in means) + ratios)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
