@@ -90,7 +90,14 @@ def _parser() -> argparse.ArgumentParser:
         help="send webhooks and http steps to loopback, private and metadata addresses "
         "(default: only when --host is loopback; CXEMU_ALLOW_PRIVATE_TARGETS)",
     )
-    serve.add_argument("--state-file", help="save state here on shutdown and restore it on start")
+    serve.add_argument("--state-file", help="save state here while running and at shutdown; restore it on start")
+    serve.add_argument(
+        "--state-save-interval",
+        help="seconds between saves of the state file (default 5, 0 = off; CXEMU_STATE_SAVE_INTERVAL)",
+    )
+    serve.add_argument(
+        "--state-reset", action="store_true", default=None, help="start empty instead of restoring the state file"
+    )
     serve.add_argument("--log-level", help="debug, info (default), warning, error, critical")
     serve.add_argument("--plugin", action="append", dest="plugins", help="extra vendor plugin module:attribute")
     serve.add_argument(
@@ -150,6 +157,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         name: getattr(args, name)
         for name in ("host", "port", "seed", "clock", "config", "auth", "webhook_url", "state_file", "log_level")
     }
+    overrides.update(state_save_interval=args.state_save_interval, state_reset=args.state_reset)
     overrides["webhook_log"] = args.webhook_log
     overrides["allow_private_targets"] = args.allow_private_targets
     if args.plugins:
@@ -176,6 +184,7 @@ def _serve(args: argparse.Namespace) -> int:
     check_state_file(settings.state_file)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
+    app.state.emulator.load_state()  # a state file that cannot be restored stops the start here, in one line
     if args.scenarios:
         from emulator.scenarios.service import attach
 

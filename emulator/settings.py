@@ -61,7 +61,18 @@ class Settings(BaseModel):
     )
     webhook_log: bool = Field(True, description="a console line per webhook delivery attempt (at log level info)")
     sink_size: int = Field(1_000, ge=1, le=100_000, description="requests the built-in webhook sink keeps")
-    state_file: Path | None = Field(None, description="snapshot saved on graceful shutdown and restored on start")
+    state_file: Path | None = Field(
+        None, description="state saved here while running and at shutdown (0600, atomically), restored on start"
+    )
+    state_save_interval: float = Field(
+        5.0,
+        ge=0,
+        le=86_400,
+        description="wall seconds between saves of the state file while running (0: only at start and stop)",
+    )
+    state_reset: bool = Field(
+        False, description="start empty instead of restoring the state file (replaced at the next save)"
+    )
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     journal_size: int = Field(10_000, ge=0, description="inbound requests kept in the journal")
     delivery_log_size: int = Field(5_000, ge=1, description="webhook deliveries kept in the delivery log")

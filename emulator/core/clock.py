@@ -171,6 +171,8 @@ class Scheduler:
         self._timelines: dict[str, Timeline] = {}
         self._seq = itertools.count()
         self._jobs: dict[str, JobHandler] = {}
+        self.moves = 0
+        """Grows whenever a timeline's time moves or a timeline goes (a cheap "did time change" check)."""
 
     # -- timelines --------------------------------------------------------------------------------
 
@@ -214,6 +216,7 @@ class Scheduler:
         """Drop a tenant's timeline (every tenant's when None), cancelling its timers: the tenant starts again
         at the start when it next appears. The shared timeline stays."""
         doomed = list(self._timelines) if tenant is None else [tenant]
+        self.moves += 1
         for name in doomed:
             line = self._timelines.pop(name, None)
             if line is not None:
@@ -236,6 +239,7 @@ class Scheduler:
             clock = self.timeline(tenant).clock
             assert isinstance(clock, VirtualClock)
             clock.set(max(clock.now(), float(now)))
+        self.moves += 1
 
     # -- scheduling -------------------------------------------------------------------------------
 
@@ -372,6 +376,7 @@ class Scheduler:
         clock = line.clock
         assert isinstance(clock, VirtualClock)
         clock.set(max(clock.now(), timer.when))
+        self.moves += 1
         try:
             result = timer.callback()
             if inspect.isawaitable(result):
@@ -423,6 +428,7 @@ class Scheduler:
                     raise SchedulerRunaway(f"more than {self.max_steps} timers in one advance")
                 await self._run_virtual(line, due)
             clock.set(max(target, clock.now()))
+            self.moves += 1
             return ran
 
     async def run_until_idle(self, *, max_steps: int | None = None, tenants: Iterable[str] | None = None) -> IdleResult:
@@ -448,6 +454,7 @@ class Scheduler:
             if not any(line.live or line.tasks for line in everything):
                 latest = max(line.clock.now() for line in everything)
                 self.clock.set(latest)  # the shared timeline ends where the furthest one did, as one clock would
+                self.moves += 1
                 return self._result(ran, lines, False)
 
     async def _idle_line(self, line: Timeline, ran: int, limit: int) -> int:

@@ -142,6 +142,10 @@ class Snapshot(RequestModel):
     store: dict[JsonStr, dict[JsonStr, SnapshotSlot]] = Field(description="vendor -> tenant -> slot")
     jobs: list[SnapshotJob]
     deliveries: SnapshotDeliveries
+    epoch: Annotated[int, Strict(), Field(ge=0), AS_INT] = Field(
+        0,
+        description="id epoch (core.ids): moved on by restoring the state file of a server that died; left out when 0",
+    )
 
 
 class RestoredOut(BaseModel):

@@ -5,6 +5,14 @@ tenant has drawn so far. The counters live in the tenant's store slot, so one te
 when another tenant (or another test) does something, a tenant reset starts its ids over, and a
 snapshot carries the counters, so a restored server goes on with the ids it would have issued.
 
+Epochs: a server that stopped without a final save (kill -9, power loss) may have handed out ids after
+its last save, which the restored counters no longer know. Restoring such a state file starts the next
+epoch (`core.durable`), and in epoch e the n-th draw uses `e * EPOCH_SPAN + n` in place of n, for the
+derived bytes and for sequential formats alike. Epoch 0 is exactly the numbering above, so a clean
+restart continues byte for byte; a later epoch cannot meet an earlier one's ids unless one tenant drew
+more than `EPOCH_SPAN` ids of one kind between two saves. Ids stay a pure function of
+(seed, vendor, tenant, kind, n, epoch).
+
 Vendors supply their id formats as functions of 16 random bytes (a few common ones are here).
 This module and `clock.py` are the only places allowed to create randomness.
 """
@@ -20,6 +28,10 @@ from collections.abc import Callable, MutableMapping
 from functools import lru_cache
 
 from faker import Faker
+
+EPOCH_SPAN = 1_000_000
+"""Draws of one kind an epoch leaves room for; sequential ids of epoch 1 start above 1,000,000 (int32-safe
+for 2,000 epochs)."""
 
 IdFormat = Callable[[bytes, int], str]
 """Turns 16 derived bytes and the sequence number (1-based) into an id string."""
@@ -92,10 +104,12 @@ def _faker(locale: str) -> Faker:
 class TenantIds:
     """Ids, random draws and fake data for one (vendor, tenant); counters are kept in `counters`."""
 
-    __slots__ = ("counters", "saved", "seed", "tenant", "vendor")
+    __slots__ = ("base", "counters", "saved", "seed", "tenant", "vendor")
 
-    def __init__(self, seed: int, vendor: str, tenant: str, counters: MutableMapping[str, int]) -> None:
+    def __init__(self, seed: int, vendor: str, tenant: str, counters: MutableMapping[str, int], epoch: int = 0) -> None:
         self.seed = seed
+        self.base = epoch * EPOCH_SPAN
+        """Added to every draw's number: 0 in epoch 0 (see the module docstring)."""
         self.vendor = vendor
         self.tenant = tenant
         self.counters = counters
@@ -107,7 +121,7 @@ class TenantIds:
         if kind not in self.saved:
             self.saved[kind] = old
         self.counters[kind] = old + 1
-        return old + 1
+        return self.base + old + 1
 
     def rollback(self) -> None:
         """Undo every draw made through this object (a failed unit of work issues its ids again)."""

@@ -2,30 +2,33 @@
 
 It owns the clock, scheduler, store, event bus, journal and webhook dispatcher, and the vendor plugins
 that use them. `create_app` builds one and mounts its routes; tests may build one directly.
+
+With a state file (`core.durable`), `load_state` reads and checks it before the server starts (the CLI
+calls it, so a bad file stops the start with one line), `start` restores it (recovering from an unclean
+stop: a new id epoch, deliveries re-sent as retries) and starts the periodic saver, `stop` writes the
+final, clean file.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from emulator.core import durable
 from emulator.core.clock import Clock, Scheduler, SystemClock, VirtualClock
 from emulator.core.errors import ConfigError
 from emulator.core.events import DomainEvent, EventBus
-from emulator.core.ids import TenantIds
-from emulator.core.journal import Journal
+from emulator.core.ids import EPOCH_SPAN, TenantIds
+from emulator.core.journal import Journal, JournalEntry
 from emulator.core.outbound import Guard
 from emulator.core.plugin import VendorPlugin
 from emulator.core.sink import PREFIX as SINK_PREFIX
 from emulator.core.sink import Sink, loopback_url
-from emulator.core.store import Store, Tx
+from emulator.core.store import Slot, Store, Tx
 from emulator.core.webhooks import WebhookDispatcher, WebhookPolicy
 from emulator.settings import Settings, vendor_config_error
 
@@ -78,6 +81,9 @@ class Emulator:
         self.started = False
         self.save_error: str | None = None
         """Why the state file could not be saved at shutdown (the command then exits 1)."""
+        self.saver: durable.StateSaver | None = None
+        """Saves the state file while the server runs (`--state-file`), made by `start`."""
+        self._loaded: _Prepared | None = None
 
     # -- plugins --------------------------------------------------------------------------------------
 
@@ -156,29 +162,47 @@ class Emulator:
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
+    def load_state(self) -> None:
+        """Read and check the state file, if there is one to restore (not with `state_reset`), for `start` to
+        apply; a `ConfigError` of one line if it cannot be restored. Needs no event loop."""
+        path = self.settings.state_file
+        if path is None or self.settings.state_reset or self._loaded is not None or not path.exists():
+            return
+        loaded = durable.read_state_file(path)
+        try:
+            self._loaded = self._prepare(loaded.snapshot, loaded.section)
+        except (KeyError, TypeError, ValueError) as exc:  # ValidationError is a ValueError
+            raise durable.state_error(path, exc) from None
+
     async def start(self) -> None:
         if self.started:
             return
         self.started = True
         path = self.settings.state_file
-        if path is not None and path.exists():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"state file {path}: cannot be restored ({exc})") from None
-            self.restore(data)
-            LOG.info("restored state from %s", path)
+        self.load_state()
+        if self._loaded is not None:
+            self._apply(self._loaded)
+            LOG.info("restored state from %s%s", path, " (after an unclean stop)" if self._loaded.unclean else "")
+            self._loaded = None
+        elif path is not None and self.settings.state_reset and path.exists():
+            LOG.warning("state file %s: not restored (--state-reset); the next save replaces it", path)
         for plugin in self.plugins.values():
             if plugin.on_start is not None:
                 await plugin.on_start(self)
+        if path is not None:
+            self.saver = durable.StateSaver(path, self.settings.state_save_interval, self.file_data, self._fingerprint)
+            await self.saver.save(running=True)  # from now on a crash is seen at the next start
+            self.saver.start()
 
     async def stop(self) -> None:
         if not self.started:
             return
         self.started = False
         left = await self.dispatcher.drain(self.settings.drain_timeout)
-        if self.settings.state_file is not None:
-            self.save_error = save_state(self.settings.state_file, self.snapshot(), left)
+        if self.saver is not None:
+            self.save_error = await self.saver.close()
+            if self.save_error is None:
+                LOG.info("saved state to %s (%d webhooks pending)", self.saver.path, left)
         elif left:
             LOG.warning("%d webhook deliveries were still pending at shutdown", left)
         await self.dispatcher.close()
@@ -200,7 +224,7 @@ class Emulator:
         return dropped
 
     def snapshot(self) -> dict[str, Any]:
-        return {
+        out = {
             "version": SNAPSHOT_VERSION,
             "seed": self.store.seed,
             "clock": {"mode": "virtual" if self.clock.virtual else "system", "now": self.clock.now()},
@@ -209,12 +233,48 @@ class Emulator:
             "jobs": self.scheduler.snapshot(),
             "deliveries": self.dispatcher.snapshot(),
         }
+        if self.store.epoch:
+            out["epoch"] = self.store.epoch
+        return out
+
+    def file_data(self, running: bool) -> Callable[[], dict[str, Any]]:
+        """What the state file holds (`core.durable`): taken now, on the event loop; the function returned builds
+        the file's JSON from it in the saver's worker thread (journal entries and settled deliveries no longer
+        change)."""
+        snapshot = self.snapshot()
+        settled = self.dispatcher.settled()
+        journal = self.journal.entries() if self.journal is not None else []
+
+        def build() -> dict[str, Any]:
+            log = [d.persist() for d in settled]
+            section = {"running": running, "journal": [e.persist() for e in journal], "log": log}
+            return {**snapshot, durable.SECTION: section}
+
+        return build
+
+    def _fingerprint(self) -> object:
+        """Changes whenever something the state file holds does (the saver skips a save otherwise)."""
+        journal = self.journal.last_seq if self.journal is not None else 0
+        now = self.clock.now() if self.clock.virtual else None
+        return (self.store.writes, self.store.epoch, self.dispatcher.changes, journal, now, self.scheduler.moves)
 
     def restore(self, data: dict[str, Any]) -> None:
+        """Replace the state with a snapshot's (`POST /_emulator/state`); raises before changing anything."""
+        self._apply(self._prepare(data))
+
+    def _prepare(self, data: dict[str, Any], section: durable.DurableSection | None = None) -> _Prepared:
+        """Check everything that can be checked before changing anything (and before an event loop runs)."""
         if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
             raise ConfigError(f"snapshot: version must be {SNAPSHOT_VERSION}")
+        slots = self.store.parse(data.get("store", {}))  # validates every slot
+        journal = [JournalEntry.restored(e) for e in section.journal] if section is not None else []
+        return _Prepared(data, slots, section, journal)
+
+    def _apply(self, prepared: _Prepared) -> None:
+        data, section = prepared.data, prepared.section
         seed = int(data.get("seed", self.store.seed))
-        self.store.restore(data.get("store", {}))  # validates every slot first; raises before changing anything
+        self.store.replace(prepared.slots)
+        self.store.epoch = int(data.get("epoch", 0)) + (1 if prepared.unclean else 0)
         if seed != self.store.seed:
             LOG.warning("snapshot seed %s differs from --seed %s; using the snapshot's", seed, self.store.seed)
             self.store.seed = seed
@@ -227,6 +287,16 @@ class Emulator:
         self.dispatcher.reset()
         self.scheduler.restore(list(data.get("jobs", [])))
         self.dispatcher.restore(data.get("deliveries", {}))
+        if section is None:
+            return
+        self.dispatcher.restore_log(section.log)
+        if self.journal is not None:
+            self.journal.replace(prepared.journal)
+        if prepared.unclean:
+            self.dispatcher.mark_uncertain(self.clock.now(), durable.UNCERTAIN)
+            self.dispatcher.skip_seq(self.dispatcher.next_seq + EPOCH_SPAN)
+            if self.journal is not None:
+                self.journal.skip_seq(EPOCH_SPAN)
 
 
 def _timelines(data: Mapping[str, Any]) -> dict[str, float]:
@@ -244,27 +314,16 @@ def _timelines(data: Mapping[str, Any]) -> dict[str, float]:
     return dict.fromkeys(sorted(named), float(clock["now"]))
 
 
-def save_state(path: Path, data: Any, pending: int) -> str | None:
-    """Save the snapshot at shutdown; what went wrong (logged), or None."""
-    try:
-        save_json(path, data)
-    except OSError as exc:
-        error = f"state file {path}: cannot save ({exc.strerror or exc})"
-        LOG.error("%s", error)
-        return error
-    LOG.info("saved state to %s (%d webhooks pending)", path, pending)
-    return None
+@dataclass
+class _Prepared:
+    """A snapshot checked by `Emulator._prepare`, ready to apply; `section` only when it comes from a state file."""
 
+    data: dict[str, Any]
+    slots: dict[tuple[str, str], Slot]
+    section: durable.DurableSection | None
+    journal: list[JournalEntry]
 
-def save_json(path: Path, data: Any) -> None:
-    """Write atomically: a crash mid-write never leaves a truncated state file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, separators=(",", ":"), sort_keys=False)
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a state file is ordinary data
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    @property
+    def unclean(self) -> bool:
+        """The file was saved by a server that then stopped without its final save."""
+        return self.section is not None and self.section.running

@@ -16,6 +16,9 @@ A unit of work reads the time of its tenant's own timeline (`tx.now()`, see `cor
 clock, so a tenant's bodies do not depend on what other tenants did to time.
 
 A slot also says whether the tenant was provisioned (`POST /_emulator/tenants`); `strict` auth reads it.
+The store's `epoch` is the id epoch every tenant draws in (`core.ids`; a restore after a crash moves it on,
+`core.durable`), and `writes` counts units of work, resets and restores (the state file's saver skips a save
+while it stands still).
 
 Reset builds a slot again from its constructor; nothing is cleared field by field. The memory backend
 is the only one for now; the interface is small enough for a shared backend (Redis) to replace it.
@@ -100,11 +103,15 @@ class Store:
         self.clock = clock
         self.clock_of = clock_of or (lambda tenant: clock)
         """The clock of a tenant's units of work: its own timeline (`Scheduler.clock_of`) in a server."""
+        self.epoch = 0
+        """The id epoch every tenant draws in (`core.ids`); moved on by restoring an uncleanly stopped state."""
         self._factories: dict[str, StateFactory] = {}
         self._types: dict[str, type[BaseModel]] = {}
         self._slots: dict[tuple[str, str], Slot] = {}
         self._views: dict[tuple[str, type[BaseModel]], VendorStore[Any]] = {}
         self._commit_hooks: list[CommitHook] = []
+        self.writes = 0
+        """Units of work, resets and restores so far: the state file's saver saves when it moved."""
 
     def register(self, vendor: str, state_type: type[BaseModel], factory: StateFactory) -> None:
         self._types[vendor] = state_type
@@ -127,7 +134,7 @@ class Store:
             if not create:
                 raise NotFound(f"no tenant {tenant!r} for vendor {vendor!r}")
             counters: dict[str, int] = {}
-            state = self._factories[vendor](tenant, TenantIds(self.seed, vendor, tenant, counters))
+            state = self._factories[vendor](tenant, TenantIds(self.seed, vendor, tenant, counters, self.epoch))
             slot = Slot(state=state, counters=counters)
             self._slots[(vendor, tenant)] = slot
         return slot
@@ -140,6 +147,7 @@ class Store:
     def mark_provisioned(self, vendor: str, tenant: str) -> None:
         """Mark an existing tenant provisioned (the kernel does, in `Emulator.provision`)."""
         self._slot(vendor, tenant, create=False).provisioned = True
+        self.writes += 1
 
     def of(self, vendor: str, state_type: type[S]) -> VendorStore[S]:
         """A view of one vendor's tenants whose state mypy knows is a `state_type` (made once, then reused, so
@@ -159,13 +167,15 @@ class Store:
         """Unit of work on one tenant; creates the tenant from its constructor unless `create=False`."""
         slot = self._slot(vendor, tenant, create)
         async with slot.lock:
-            ids = TenantIds(self.seed, vendor, tenant, slot.counters)
+            ids = TenantIds(self.seed, vendor, tenant, slot.counters, self.epoch)
             tx: Tx[Any] = Tx(vendor, tenant, slot.state, ids, self.clock_of(tenant))
             try:
                 yield tx
             except BaseException:
                 ids.rollback()
                 raise
+            finally:
+                self.writes += 1
             if tx.events or tx.outbound:
                 for hook in self._commit_hooks:
                     hook(tx)
@@ -177,6 +187,7 @@ class Store:
         doomed = [k for k in self._slots if (vendor is None or k[0] == vendor) and (tenant is None or k[1] == tenant)]
         for key in doomed:
             del self._slots[key]
+        self.writes += 1
         return doomed
 
     # -- snapshot -------------------------------------------------------------------------------------
@@ -195,6 +206,16 @@ class Store:
 
     def restore(self, data: dict[str, Any]) -> None:
         """Replace every slot with the snapshot's (slots of vendors not registered are ignored)."""
+        self.replace(self.parse(data))
+
+    def replace(self, slots: dict[tuple[str, str], Slot]) -> None:
+        """Put slots from `parse` in place of every slot."""
+        self._slots = slots
+        self.writes += 1
+
+    def parse(self, data: dict[str, Any]) -> dict[tuple[str, str], Slot]:
+        """The slots of a snapshot, each state validated; changes nothing (a state file is checked before the
+        server starts, and applied once it has)."""
         slots: dict[tuple[str, str], Slot] = {}
         for vendor, tenants in data.items():
             state_type = self._types.get(vendor)
@@ -207,7 +228,7 @@ class Store:
                     # snapshots older than the slot flag kept it in the vendor's state (8x8, Sangoma)
                     provisioned=bool(entry.get("provisioned", entry["state"].get("provisioned", False))),
                 )
-        self._slots = slots
+        return slots
 
 
 class VendorStore(Generic[S]):

@@ -21,7 +21,10 @@
   wait for a matching delivery, redeliver one, and inject seeded chaos (duplicate, reorder within a
   window, delay, drop the first attempt, receiver timeout; `core.chaos`) whose decisions depend only on the
   seed and the event id.
-- Pending deliveries are part of the snapshot, so a graceful shutdown persists what it cannot deliver.
+- Pending deliveries are part of the snapshot, so a graceful shutdown persists what it cannot deliver; the
+  state file also keeps the settled ones of the log (`settled`/`restore_log`), and after an unclean
+  stop `mark_uncertain` records that a restored delivery may have gone out already, so its next attempt is
+  a retry (same event id, attempt number above 0) and never a new first attempt.
 - Hooks: `attempt_listeners` are told of every attempt once its outcome is decided (the console line,
   `core.console`); `local` names a prefix of this server's own (the built-in sink, `core.sink`): the
   outbound policy (allow-list, SSRF guard) does not apply under it, and with a local function (an app that
@@ -35,7 +38,7 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +47,7 @@ from emulator.core.chaos import ChaosConfig
 from emulator.core.clock import Scheduler, Timer, wall_monotonic
 from emulator.core.delivery import Attempt as Attempt
 from emulator.core.delivery import Delivery as Delivery
-from emulator.core.delivery import SnapshotDeliveries
+from emulator.core.delivery import SnapshotDeliveries, SnapshotDelivery
 from emulator.core.httpclient import Answer, HttpClient, HttpError, KeyedLimit, RefusedTarget
 from emulator.core.offload import Offload
 from emulator.core.outbound import Guard
@@ -184,6 +187,8 @@ class WebhookDispatcher:
         self._pumps: set[asyncio.Task[None]] = set()
         self._local: dict[str, Poster | None] = {}
         self.attempt_listeners: list[AttemptListener] = []
+        self.changes = 0
+        """Moves on every change of a delivery or the log (the state file's saver saves when it moved)."""
 
     # -- configuration --------------------------------------------------------------------------------
 
@@ -494,6 +499,7 @@ class WebhookDispatcher:
         self._notify()
 
     def _notify(self) -> None:
+        self.changes += 1
         if self._changed is not None:
             self._changed.set()
             self._changed = None
@@ -563,6 +569,47 @@ class WebhookDispatcher:
         for entry in saved.pending:
             self._enqueue(Delivery.restored(entry))
         self._next_seq = max([saved.next_seq, self._next_seq, *(e.seq + 1 for e in saved.pending)])
+
+    def settled(self) -> list[Delivery]:
+        """The settled deliveries of the log (pending ones are in `snapshot`), oldest first. A settled delivery no
+        longer changes (a duplicate-chaos copy is the one attempt it may still get), so the state file's saver
+        turns them into JSON (`persist()`) off the event loop."""
+        return [d for d in self._log.values() if d.status != "pending"]
+
+    def restore_log(self, saved: Iterable[SnapshotDelivery]) -> None:
+        """Put settled deliveries (their `persist()` form, validated) back in the log, in order with the pending
+        ones; an entry that says pending is left out (pending deliveries come back through `restore`)."""
+        for entry in saved:
+            if entry.status == "pending":
+                continue
+            d = Delivery.restored(entry)
+            d.status = entry.status
+            self._log[d.id] = d
+            self._next_seq = max(self._next_seq, d.seq + 1)
+        ordered = sorted(self._log.values(), key=lambda d: d.seq)
+        settled = [d for d in ordered if d.status != "pending"]
+        drop = {d.id for d in settled[: max(0, len(ordered) - self.log_size)]}
+        self._log = OrderedDict((d.id, d) for d in ordered if d.id not in drop)
+
+    def mark_uncertain(self, at: float, why: str) -> int:
+        """Record on every pending delivery an attempt whose outcome is unknown (`why`), so the next one is sent
+        as a retry; returns how many were marked."""
+        marked = 0
+        for queue in self._queues.values():
+            for d in queue.items:
+                if d.status == "pending":
+                    n = len([a for a in d.attempts if a.chaos != "duplicate"])
+                    d.attempts.append(Attempt(n=n, at=at, url=d.url, headers={}, error=why))
+                    marked += 1
+        return marked
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    def skip_seq(self, seq: int) -> None:
+        """Number new deliveries from `seq` on at least (a new id epoch; `core.durable`)."""
+        self._next_seq = max(self._next_seq, seq)
 
     async def drain(self, timeout: float) -> int:
         """Let due deliveries go out for up to `timeout` wall seconds; returns how many are still pending."""

@@ -4,6 +4,7 @@ config problems listed with `file:line`, `--host`/`--port` blame, the state file
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import httpx
@@ -163,7 +164,7 @@ def test_a_state_file_that_cannot_be_saved_at_shutdown_exits_1(tmp_path: Path) -
     server = ServerProcess("--port", "0", "--state-file", str(folder / "s.json"), log=tmp_path / "stderr.log")
     try:
         assert httpx.get(f"{server.url}/_emulator/health", timeout=30).status_code == 200  # started
-        folder.rmdir()
+        shutil.rmtree(folder)  # with the state file saved at start
         folder.write_text("now a file", encoding="utf-8")  # where the folder was: saving must fail
         assert server.terminate() == 1
     finally:

@@ -16,6 +16,7 @@ from emulator.core.clock import DEFAULT_VIRTUAL_START, Scheduler, SystemClock, V
 from tests.conftest import AppFactory, EmulatorFactory
 from tests.support import echo_vendor
 from tests.unit.test_control import assert_error, create_item, emulator_of, ping, tenant
+from tests.unit.test_durable import app_with_file
 
 START = DEFAULT_VIRTUAL_START
 
@@ -308,6 +309,24 @@ async def test_post_state_restores_the_timelines_of_a_get_state(make_app: AppFac
     assert (await client.get("/_emulator/clock", params={"tenant": "a"})).json()["now"] == START + 12
     bad = {**snapshot, "timelines": {"a": "soon"}}
     assert_error(await client.post("/_emulator/state", json=bad), 400, "invalid_request")
+
+
+async def test_the_state_file_is_saved_again_when_only_a_tenants_time_moved(
+    tmp_path: Path, make_app: AppFactory
+) -> None:
+    path = tmp_path / "state.json"
+    emu, client = await app_with_file(make_app, path)
+    await create_item(client, "a")
+    saver = emu.saver
+    assert saver is not None
+    assert await saver.save(running=True) is None
+    saved = saver.saves
+
+    await client.post("/_emulator/clock/advance?tenant=a", json={"seconds": 9})  # nothing else changes
+    assert await saver.save(running=True) is None
+
+    assert saver.saves == saved + 1
+    assert json.loads(path.read_text(encoding="utf-8"))["timelines"] == {"a": START + 9}
 
 
 # -- vendors read their tenant's time -----------------------------------------------------------------------
