@@ -1,9 +1,11 @@
 """create_app: the vendors at their real paths plus the control plane at `/_emulator`, on one port.
 
 `create_app` builds the `Emulator` and the `ScenarioManager` (`app.state.emulator`, `app.state.scenarios`),
-owns their lifespan, wraps every vendor route in `vendor_endpoint` (unless the vendor already did) and
-mounts the control plane with the scenario endpoints. `control_contract()` is the control plane's OpenAPI
-document: the operations of `core.control`, `scenarios.control` and `core.sink`.
+owns their lifespan, wraps every vendor route in `vendor_endpoint` (unless the vendor already did),
+mounts the control plane with the scenario endpoints (behind `core.guard` when an admin token is set) and
+puts every route behind the body size limit (`core.limits.BodyLimit`, its 413 in the vendor's envelope or
+the control plane's). `control_contract()` is the control plane's OpenAPI document: the operations of
+`core.control`, `scenarios.control` and `core.sink`.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Scope
 
-from emulator.core import console, control, sink
+from emulator.core import console, control, guard, sink
 from emulator.core.errors import ConfigError, EmulatorError
+from emulator.core.limits import BodyLimit
 from emulator.core.plugin import VendorPlugin, default_render_error, is_wrapped, vendor_endpoint
 from emulator.core.routing import PrefixRoutes
 from emulator.core.runtime import Emulator
@@ -50,25 +55,44 @@ def load_plugins(settings: Settings) -> list[VendorPlugin]:
     return plugins
 
 
-def _http_error(emulator: Emulator) -> Callable[[Request, Exception], Awaitable[Response]]:
-    """Unknown paths and wrong methods: the vendor's own error envelope under its base paths, JSON elsewhere."""
+def _renderer(emulator: Emulator) -> Callable[[Request, EmulatorError], Response]:
+    """An error in the vendor's own envelope under its base paths, in the control plane's JSON elsewhere."""
     by_prefix = [(prefix, plugin) for plugin in emulator.plugins.values() for prefix in plugin.base_paths]
 
-    async def handler(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        status, headers = exc.status_code, dict(exc.headers or {})
-        code = {404: "not_found", 405: "method_not_allowed"}.get(status, "http_error")
-        message = "Resource not found" if status == 404 else str(exc.detail)
+    def render(request: Request, exc: EmulatorError) -> Response:
         path = request.url.path
         for prefix, plugin in by_prefix:
             if path.startswith(prefix):
-                render = plugin.render_error or default_render_error
-                response = render(EmulatorError(message, status_code=status, code=code), request)
-                response.headers.update(headers)
-                return response
-        return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+                return (plugin.render_error or default_render_error)(exc, request)
+        return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status_code)
+
+    return render
+
+
+def _http_error(emulator: Emulator) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """Unknown paths and wrong methods: the vendor's own error envelope under its base paths, JSON elsewhere."""
+    render = _renderer(emulator)
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = "Resource not found" if exc.status_code == 404 else str(exc.detail)
+        response = render(request, EmulatorError(message, status_code=exc.status_code, code=code))
+        response.headers.update(dict(exc.headers or {}))
+        return response
 
     return handler
+
+
+def _body_limit(emulator: Emulator) -> Middleware:
+    """Every route's body limit (`core.limits`), its 413 rendered as `_renderer` renders errors."""
+    render = _renderer(emulator)
+    settings = emulator.settings
+
+    def reject(scope: Scope, exc: EmulatorError) -> Response:
+        return render(Request(scope), exc)
+
+    return Middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes, reject=reject)
 
 
 def _wrapped(emulator: Emulator, plugin: VendorPlugin, routes: list[BaseRoute]) -> list[BaseRoute]:
@@ -119,9 +143,15 @@ def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin]
     for plugin in emulator.plugins.values():  # vendors first: they carry the load
         routes.extend(_by_base_path(plugin, _wrapped(emulator, plugin, plugin.routes(emulator))))
     more = [*sink.routes(emulator), *scenario_control.API.routes(scenarios)]
-    routes.append(Mount("/_emulator", routes=control.control_routes(emulator, control_contract, more)))
+    control_routes = control.control_routes(emulator, control_contract, more)
+    routes.append(Mount("/_emulator", routes=control_routes, middleware=guard.guard(emulator)))
     console.attach(emulator)
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error(emulator)})
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error(emulator)},
+        middleware=[_body_limit(emulator)],
+    )
     app.state.emulator = emulator
     app.state.scenarios = scenarios
     return app

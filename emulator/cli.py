@@ -11,6 +11,7 @@ import argparse
 import difflib
 import errno
 import gc
+import ipaddress
 import logging
 import os
 import re
@@ -99,7 +100,21 @@ def _parser() -> argparse.ArgumentParser:
         "--state-reset", action="store_true", default=None, help="start empty instead of restoring the state file"
     )
     serve.add_argument("--log-level", help="debug, info (default), warning, error, critical")
+    serve.add_argument(
+        "--max-body-bytes",
+        "--max-body",
+        dest="max_body_bytes",
+        help="largest request body in bytes, 413 past it (default 1048576; CXEMU_MAX_BODY_BYTES)",
+    )
     serve.add_argument("--plugin", action="append", dest="plugins", help="extra vendor plugin module:attribute")
+    # a shared sandbox (README "Running a shared sandbox")
+    serve.add_argument("--admin-token", help="protect the control plane with this bearer token (CXEMU_ADMIN_TOKEN)")
+    serve.add_argument(
+        "--insecure-open-control-plane",
+        action="store_true",
+        default=None,
+        help="bind a non-loopback address without an admin token, without the warning",
+    )
     serve.add_argument(
         "--scenario",
         action="append",
@@ -159,7 +174,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     }
     overrides.update(state_save_interval=args.state_save_interval, state_reset=args.state_reset)
     overrides["webhook_log"] = args.webhook_log
+    overrides["max_body_bytes"] = args.max_body_bytes
     overrides["allow_private_targets"] = args.allow_private_targets
+    overrides.update(admin_token=args.admin_token, insecure_open_control_plane=args.insecure_open_control_plane)
     if args.plugins:
         overrides["plugins"] = tuple(args.plugins)
     return Settings.load(os.environ, overrides)
@@ -179,6 +196,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from emulator.app import create_app
     from emulator.core import sink
+    from emulator.core.httpguard import ServerLimits, guarded_protocol
 
     settings = _settings(args)
     check_state_file(settings.state_file)
@@ -203,9 +221,11 @@ def _serve(args: argparse.Namespace) -> int:
     ]
     width = max(len(name) for name, _ in rows) + 2
     lines = [
-        f"cxemu {__version__} on {url}  (seed {settings.seed}, {settings.clock} clock, {settings.auth} auth)",
+        f"cxemu {__version__} on {url}  (seed {settings.seed}, {settings.clock} clock, {settings.auth} auth"
+        f"{', admin token set' if settings.admin_token is not None else ''})",
         *(f"  {name:<{width}}{value}" for name, value in rows),
     ]
+    _warn_open(settings)
     print("\n".join(lines), flush=True)
     config = uvicorn.Config(
         app,
@@ -213,6 +233,14 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=settings.log_level == "debug",
         lifespan="on",
         timeout_graceful_shutdown=max(1, int(settings.drain_timeout) + 1),
+        http=guarded_protocol(
+            ServerLimits(
+                max_header_bytes=settings.max_header_bytes,
+                max_headers=settings.max_headers,
+                request_timeout=settings.request_timeout,
+                idle_timeout=settings.idle_timeout,
+            )
+        ),
     )
     server = uvicorn.Server(config)
 
@@ -230,6 +258,30 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"cxemu: error: {emulator.save_error}", file=sys.stderr)
         return 1
     return 0 if server.started else 1
+
+
+OPEN_WARNING = """\
+cxemu: WARNING: the control plane is open on {host}, which is not a loopback address, and no admin token is
+set. Anyone who can reach this port can read every tenant's credentials (GET /_emulator/state), mint new
+ones, move the clock, set chaos for everyone and re-point any tenant's webhooks. For a shared sandbox set
+--admin-token (or CXEMU_ADMIN_TOKEN) to a long random secret; tenants then reach their own data with their
+own vendor credentials. If this network is private (a CI service container), say so with
+--insecure-open-control-plane (CXEMU_INSECURE_OPEN_CONTROL_PLANE=true) and this warning goes away."""
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _warn_open(settings: Settings) -> None:
+    """A loud paragraph on stderr when a non-loopback bind has no admin token (see README: binding)."""
+    if settings.admin_token is None and not settings.insecure_open_control_plane and not _loopback(settings.host):
+        print(OPEN_WARNING.format(host=settings.host), file=sys.stderr, flush=True)
 
 
 def _listen(host: str, port: int, family: socket.AddressFamily) -> socket.socket:

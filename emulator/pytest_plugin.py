@@ -3,6 +3,8 @@
 - `cxemu_server` (session): a real cxemu under uvicorn on a free port, started once per session
   (or the server at `--cxemu-url`). Options: `--cxemu-seed`, `--cxemu-clock` (default `virtual`),
   `--cxemu-auth`, `--cxemu-plugin` (also ini keys `cxemu_seed`, `cxemu_clock`, `cxemu_auth`, `cxemu_plugins`).
+- Against a server with an admin token (`--admin-token`), set `CXEMU_ADMIN_TOKEN`: every control-plane call
+  of these fixtures sends it as `Authorization: Bearer <token>`.
 - `cxemu` (per test): a fresh tenant named after the test (`.tenant`), its credentials per vendor, the server's
   `.url` and an `httpx.Client` on it (`.http`), and handles on the control plane (clock, deliveries, journal);
   the tenant is reset when the test ends.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import socket
 import threading
 import time
@@ -159,10 +162,12 @@ class CxemuHandle:
         self.url = server.url
         self.tenant = tenant
         self.http = httpx.Client(base_url=server.url, timeout=70.0)
+        token = os.environ.get("CXEMU_ADMIN_TOKEN")
+        self._admin = {"Authorization": f"Bearer {token}"} if token else {}
         self._credentials: dict[str, dict[str, Any]] = {}
 
     def _control(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, f"/_emulator{path}", **kwargs)
+        response = self.http.request(method, f"/_emulator{path}", headers=self._admin, **kwargs)
         if response.status_code >= 400:
             raise AssertionError(f"control plane {method} {path} -> {response.status_code}: {response.text}")
         return response.json() if response.content else None

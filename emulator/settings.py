@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
 from emulator.core.chaos import ChaosConfig
 from emulator.core.clock import DEFAULT_VIRTUAL_START
@@ -75,6 +75,23 @@ class Settings(BaseModel):
     )
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     journal_size: int = Field(10_000, ge=0, description="inbound requests kept in the journal")
+    # -- input limits (README "Limits"; core/limits.py, core/httpguard.py) --
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="largest request body (413 past it); vendor bodies are a few KiB"
+    )
+    max_upload_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="largest multipart/form-data body (8x8 attachment uploads)"
+    )
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, le=1024 * 1024, description="largest request head (request line and headers; 431)"
+    )
+    max_headers: int = Field(100, ge=10, le=10_000, description="most request headers (431 past it)")
+    request_timeout: float = Field(
+        30.0, gt=0, le=3600, description="seconds a request (head and body) has to arrive, from its first byte"
+    )
+    idle_timeout: float = Field(
+        5.0, gt=0, le=3600, description="seconds a connection may stay idle before its first or next request"
+    )
     delivery_log_size: int = Field(5_000, ge=1, description="webhook deliveries kept in the delivery log")
     webhook_concurrency: int = Field(256, ge=1, le=10_000, description="webhook requests in flight at once")
     webhook_allow_hosts: tuple[str, ...] | None = Field(
@@ -114,6 +131,14 @@ class Settings(BaseModel):
     vendors: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per-vendor configuration (tenants, queues, agents, behaviour)"
     )
+    # -- a shared sandbox (core.guard) --
+    admin_token: SecretStr | None = Field(
+        None,
+        description="protects the control plane: `Authorization: Bearer <token>` (or a tenant's own credential)",
+    )
+    insecure_open_control_plane: bool = Field(
+        False, description="bind a non-loopback address without an admin token, and without the warning"
+    )
     _source: ConfigSource = PrivateAttr(default_factory=lambda: ConfigSource(None, {}))
 
     @field_validator("virtual_start", mode="before")
@@ -132,6 +157,13 @@ class Settings(BaseModel):
         problem = None if value is None else check_http_url(value)
         if problem is not None:
             raise ValueError(problem)
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("must be at least 16 characters, e.g. the output of `openssl rand -hex 16`")
         return value
 
     @field_validator("plugins", "webhook_allow_hosts", mode="before")

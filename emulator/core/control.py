@@ -4,9 +4,9 @@
 |---|---|
 | `GET /health` | liveness, version, vendors, clock mode |
 | `POST /reset?vendor=&tenant=` | drop state, timers, deliveries, journal (and `reset_hooks`: the sink) |
-| `GET /state`, `POST /state` | snapshot as JSON; restore one |
+| `GET /state`, `POST /state` | snapshot as JSON (secrets redacted [1]); restore one (not a redacted one) |
 | `GET /clock`, `POST /clock/advance`, `POST /clock/run-until-idle` | read, move the clock; `tenant=`: a tenant's own |
-| `GET /requests` | the inbound request journal (filters: vendor, tenant, method, path prefix, status, limit) |
+| `GET /requests` | the inbound request journal (filters: vendor, tenant, method, path prefix, status, limit) [1] |
 | `GET /deliveries` | delivery log (filters: vendor, tenant, event, subject, status, event_id; long-poll `wait`) |
 | `GET /deliveries/{id}`, `POST /deliveries/{id}/redeliver` | one delivery; send it again |
 | `GET /chaos`, `PUT /chaos` | seeded delivery faults |
@@ -17,8 +17,11 @@
 | `PUT /vendors/{slug}/tenants/{tenant}/behaviour` | a vendor's behaviour knobs (plugins declaring `behaviour`) |
 | `/vendors/{slug}/...` | each vendor's act-by-hand routes (agents, customers, callees) |
 
+[1] with an admin token set, credentials are redacted (`core.redact`) unless the admin asks (`secrets=true`).
+
 Each operation is declared once on `API` (`core.api`), next to its handler: the routes and the contract
-(`app.control_contract`, with the scenario operations) come from the same declarations.
+(`app.control_contract`, with the scenario operations) come from the same declarations. With an admin token
+(`--admin-token`), `core.guard` decides who may call each route before it runs (`guard.POLICY`).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from emulator.core.control_models import (
     ResetOut,
     RestoredOut,
     Snapshot,
+    SnapshotOut,
     TenantIn,
     TenantOut,
     TenantRef,
@@ -58,7 +62,9 @@ from emulator.core.control_models import (
 )
 from emulator.core.delivery import DeliveriesOut, DeliveryOut
 from emulator.core.events import TooManyListeners
+from emulator.core.guard import caller
 from emulator.core.plugin import BehaviourSpec, VendorPlugin, merge_behaviour
+from emulator.core.redact import is_redacted, redact_entry, redact_snapshot
 from emulator.core.runtime import Emulator
 from emulator.core.web import ErrorOut, error, guarded, json_body, json_object, q_bool, q_float, q_int, reply
 from emulator.core.webhooks import DeliveryFilter
@@ -121,11 +127,39 @@ async def reset(emu: Emulator, request: Request) -> Response:
     return reply(ResetOut(reset=[TenantRef(vendor=v, tenant=t) for v, t in dropped]))
 
 
-@API.op("GET", "/state", "getState", "Snapshot of all state", {200: Reply("snapshot", Snapshot)})
+SECRETS = q(
+    "secrets",
+    "show credentials (default: shown when no admin token is set, redacted when one is; `true` is the admin's)",
+    {"type": "boolean"},
+)
+
+
+def _secrets(emu: Emulator, request: Request) -> bool | Response:
+    """Whether a view shows secrets (`secrets=`, default: only when no admin token is set), or the 403 for a
+    tenant credential asking for them."""
+    shown = q_bool(request, "secrets", emu.settings.admin_token is None)
+    if shown and not caller(request).admin:
+        return error(403, "forbidden", "secrets=true needs the admin token")
+    return shown
+
+
+@API.op(
+    "GET",
+    "/state",
+    "getState",
+    "Snapshot of all state",
+    {200: Reply("snapshot", SnapshotOut), 400: ERR[400], 403: Reply("secrets=true without the admin token", ErrorOut)},
+    params=[SECRETS],
+)
 async def get_state(emu: Emulator, request: Request) -> Response:
     """The whole state (tenants, id counters, pending jobs and deliveries) as a JSON snapshot (a dict: no
-    second validation of every tenant's state on the way out)."""
-    return JSONResponse(emu.snapshot())
+    second validation of every tenant's state on the way out). Query `secrets`: redacted, each vendor's
+    declared secrets are `[redacted]` and the snapshot says `"redacted": true` (`POST /state` refuses it)."""
+    shown = _secrets(emu, request)
+    if isinstance(shown, Response):
+        return shown
+    snapshot = emu.snapshot()
+    return JSONResponse(snapshot if shown else redact_snapshot(snapshot, emu.plugins))
 
 
 @API.op(
@@ -137,8 +171,17 @@ async def get_state(emu: Emulator, request: Request) -> Response:
     body=Body(Snapshot),
 )
 async def put_state(emu: Emulator, request: Request) -> Response:
-    """Body: a snapshot from `GET /state`. Replaces the whole state."""
-    data = Snapshot.model_validate(await json_body(request)).model_dump()
+    """Body: a snapshot from `GET /state` (with its secrets: a redacted one is refused). Replaces the whole
+    state."""
+    raw = await json_body(request)
+    if isinstance(raw, dict) and is_redacted(raw, emu.plugins):
+        return error(
+            400,
+            "redacted_snapshot",
+            "this snapshot's secrets were redacted, so it cannot be restored as it was taken; "
+            "take it with GET /_emulator/state?secrets=true (the admin token's)",
+        )
+    data = Snapshot.model_validate(raw).model_dump()
     try:
         emu.restore(data)
     except (KeyError, TypeError, ValidationError) as exc:
@@ -269,7 +312,7 @@ async def run_until_idle(emu: Emulator, request: Request) -> Response:
     "/requests",
     "listRequests",
     "The inbound request journal",
-    {200: Reply("journal", RequestsOut), 400: ERR[400]},
+    {200: Reply("journal", RequestsOut), 400: ERR[400], 403: Reply("secrets=true without the admin token", ErrorOut)},
     params=[
         VENDOR,
         TENANT,
@@ -277,11 +320,16 @@ async def run_until_idle(emu: Emulator, request: Request) -> Response:
         q("path", "path prefix"),
         q("status", "status code", {"type": "integer", "minimum": 100, "maximum": 599}),
         q("limit", "newest N (0 = all)", {"type": "integer", "minimum": 0, "maximum": 1_000_000}),
+        SECRETS,
     ],
 )
 async def requests_(emu: Emulator, request: Request) -> Response:
-    """Query `vendor`, `tenant`, `method`, `path` (prefix), `status`, `limit` (default 100, 0 = all). Entries go
-    out as the journal's dicts (up to a million; no model per entry)."""
+    """Query `vendor`, `tenant`, `method`, `path` (prefix), `status`, `limit` (default 100, 0 = all), `secrets`
+    (as `GET /state`: credentials in headers, query and body redacted). Entries go out as the journal's dicts
+    (up to a million; no model per entry)."""
+    shown = _secrets(emu, request)
+    if isinstance(shown, Response):
+        return shown
     if emu.journal is None:
         return reply(RequestsOut(requests=[]))
     p = request.query_params
@@ -293,7 +341,9 @@ async def requests_(emu: Emulator, request: Request) -> Response:
         status=q_int(request, "status", None, 100, 599),
         limit=q_int(request, "limit", 100, 0, 1_000_000) or 0,
     )
-    return JSONResponse({"requests": [e.to_json() for e in entries]})
+    if shown:
+        return JSONResponse({"requests": [e.to_json() for e in entries]})
+    return JSONResponse({"requests": [redact_entry(e.to_json(), emu.plugins.get(e.vendor)) for e in entries]})
 
 
 @API.op(

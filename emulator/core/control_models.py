@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, Strict
 
 from emulator.core.delivery import SnapshotDeliveries, Ts
+from emulator.core.journal import BODY_BYTES, HEADER_BYTES, MAX_HEADERS
 from emulator.core.types import AS_INT, AS_NUMBER, AS_STR, JsonBool, JsonInt, JsonStr
 from emulator.core.web import RequestModel
 
@@ -87,8 +88,10 @@ class JournalOut(BaseModel):
     method: str
     path: str
     query: str
-    headers: dict[str, str]
-    body: Any
+    headers: dict[str, str] = Field(description=f"an excerpt: {HEADER_BYTES} bytes and {MAX_HEADERS} headers at most")
+    body: Any = Field(description=f"JSON when the whole body is strict JSON, else text (its first {BODY_BYTES} bytes)")
+    size: int = Field(description="bytes in the whole body")
+    truncated: bool = Field(description=f"the body kept is its first {BODY_BYTES} bytes")
     status: int
     latency_ms: float
 
@@ -146,6 +149,12 @@ class Snapshot(RequestModel):
         0,
         description="id epoch (core.ids): moved on by restoring the state file of a server that died; left out when 0",
     )
+
+
+class SnapshotOut(Snapshot):
+    """What `GET /state` returns: a snapshot, marked when its secrets were redacted (`POST /state` refuses it)."""
+
+    redacted: JsonBool = Field(False, description="its secrets are `[redacted]`: not restorable (left out when false)")
 
 
 class RestoredOut(BaseModel):

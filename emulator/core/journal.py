@@ -1,19 +1,31 @@
-"""The request journal: every inbound vendor request, bounded in size, for the control plane.
+"""The request journal: every inbound vendor request, bounded in count and bytes, for the control plane.
 
-`snapshot()`/`restore()` carry it across a restart in the state file (`core.durable`): each entry's fields
-as JSON, bytes as latin-1 text (lossless for any bytes).
+An entry keeps an excerpt of what it was sent: the first `BODY_BYTES` of the body (its whole size is kept
+too) and headers up to `HEADER_BYTES` in all (`MAX_HEADERS` of them at most), so `journal_size` entries
+hold at most `journal_size * (BODY_BYTES + HEADER_BYTES)` bytes of request data, whatever clients send.
+`to_json` shows a whole body that is strict JSON as JSON (`core.web.parse_json`) and anything else as
+text (invalid UTF-8 replaced): no entry, however hostile its request, can make a view fail.
+
+`JournalEntry.persist()`/`restored()` carry it across a restart in the state file (`core.durable`): each
+entry's fields as JSON, bytes as latin-1 text (lossless for any bytes).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
-BODY_LIMIT = 64 * 1024
+from emulator.core.web import parse_json
+
+BODY_BYTES = 8 * 1024
+"""Bytes of a request body an entry keeps."""
+HEADER_BYTES = 8 * 1024
+"""Bytes of request headers (names and values) an entry keeps."""
+MAX_HEADERS = 100
+"""Request headers an entry keeps."""
 
 
 @dataclass(slots=True)
@@ -27,17 +39,19 @@ class JournalEntry:
     query: bytes
     headers: list[tuple[bytes, bytes]]
     body: bytes
+    size: int
     status: int
     latency_ms: float
 
     def to_json(self) -> dict[str, Any]:
-        text = self.body[:BODY_LIMIT].decode(errors="replace")
-        body: Any = text
-        if text:
+        body: Any = ""
+        if self.size and self.size == len(self.body):
             try:
-                body = json.loads(text)
+                body = parse_json(self.body)
             except ValueError:
-                body = text
+                body = None
+        if body is None or self.size > len(self.body):
+            body = self.body.decode(errors="replace")
         return {
             "seq": self.seq,
             "at": self.at,
@@ -48,6 +62,8 @@ class JournalEntry:
             "query": self.query.decode("latin-1"),
             "headers": {k.decode("latin-1"): v.decode("latin-1") for k, v in self.headers},
             "body": body,
+            "size": self.size,
+            "truncated": self.size > len(self.body),
             "status": self.status,
             "latency_ms": round(self.latency_ms, 3),
         }
@@ -64,6 +80,7 @@ class JournalEntry:
             "query": self.query.decode("latin-1"),
             "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in self.headers],
             "body": self.body.decode("latin-1"),
+            "size": self.size,
             "status": self.status,
             "latency_ms": self.latency_ms,
         }
@@ -71,13 +88,13 @@ class JournalEntry:
     @classmethod
     def restored(cls, saved: Mapping[str, Any]) -> JournalEntry:
         """An entry back from `persist()` (a missing or mistyped field raises KeyError/TypeError/ValueError)."""
-        return cls(
-            **{
-                f.name: _from_text(saved[f.name], str(f.type))
-                for f in fields(cls)
-                if f.name in saved or f.default is MISSING
-            }
-        )
+        kw = {
+            f.name: _from_text(saved[f.name], str(f.type))
+            for f in fields(cls)
+            if f.name in saved or (f.default is MISSING and f.name != "size")
+        }
+        kw.setdefault("size", len(kw["body"]))  # entries saved before the journal kept excerpts were whole
+        return cls(**kw)
 
 
 def _from_text(value: Any, annotation: str) -> Any:
@@ -124,9 +141,14 @@ class Journal:
         status: int,
         latency_ms: float,
     ) -> None:
-        """Keep one request (called on every vendor request: positional, no copies, decoding deferred)."""
+        """Keep one request (called on every vendor request: positional, decoding deferred; the body and
+        headers are copied only when they are over the excerpt's size)."""
+        if len(headers) > MAX_HEADERS or sum(len(k) + len(v) for k, v in headers) > HEADER_BYTES:
+            headers = _excerpt(headers)
+        excerpt = body[:BODY_BYTES]
+        seq = next(self._seq)
         self._entries.append(
-            JournalEntry(next(self._seq), at, vendor, tenant, method, path, query, headers, body, status, latency_ms)
+            JournalEntry(seq, at, vendor, tenant, method, path, query, headers, excerpt, len(body), status, latency_ms)
         )
 
     def query(
@@ -182,3 +204,14 @@ class Journal:
     def last_seq(self) -> int:
         """The number of the newest entry kept (0 when there is none)."""
         return self._entries[-1].seq if self._entries else 0
+
+def _excerpt(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The first headers that fit in `HEADER_BYTES` (the one that crosses it cut short), `MAX_HEADERS` at most."""
+    kept: list[tuple[bytes, bytes]] = []
+    room = HEADER_BYTES
+    for name, value in headers[:MAX_HEADERS]:
+        if room <= len(name):
+            break
+        kept.append((name, value[: room - len(name)]))
+        room -= len(name) + len(value)
+    return kept

@@ -8,8 +8,9 @@ and exports its OpenAPI contract.
 
 Vendor handlers are wrapped by `vendor_endpoint`: it journals the request, turns `EmulatorError` (and
 anything unexpected) into the vendor's own error envelope, and never lets an exception escape as a bare
-500 page. `create_app` applies it to every vendor route that is not wrapped yet, so a vendor may register
-plain handlers (a route wrapped by the vendor itself is marked and never wrapped twice).
+500 page (a client gone before its body arrived, or timed out by the server, is journaled as 499).
+`create_app` applies it to every vendor route that is not wrapped yet, so a vendor may register plain
+handlers (a route wrapped by the vendor itself is marked and never wrapped twice).
 
 The kernel also owns what every vendor used to copy:
 - provisioning: `POST /_emulator/tenants` creates the tenant, marks it provisioned in the store
@@ -18,6 +19,11 @@ The kernel also owns what every vendor used to copy:
   `PUT /_emulator/vendors/<slug>/tenants/<tenant>/behaviour` (a partial merge, validated) and scenarios get a
   generic `behaviour:` step, both through `merge_behaviour` (which calls the spec's `on_change` hook, if any, after a
   successful merge).
+
+For a shared sandbox (`--admin-token`, `core.guard`) a vendor declares two small things and the kernel holds the
+policy: `identify(emu, request)` names the existing tenant whose credential a control-plane request carries
+(never creating one), and `secrets` names what the views redact (state fields, request headers, body and query
+fields).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
@@ -45,7 +51,17 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ["WRAPPED", "BehaviourSpec", "Endpoint", "ScenarioSupport", "VendorPlugin", "route", "set_tenant"]
+__all__ = [
+    "WRAPPED",
+    "BehaviourSpec",
+    "Endpoint",
+    "Identify",
+    "ScenarioSupport",
+    "Secrets",
+    "VendorPlugin",
+    "route",
+    "set_tenant",
+]
 
 ErrorRenderer = Callable[[EmulatorError, Request], Response]
 
@@ -66,6 +82,22 @@ class BehaviourSpec:
     attr: str = "behaviour"
     on_change: Callable[[Any], None] | None = None
     """Called with the tenant's state after a merge succeeds (e.g. to forget what the old values decided)."""
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What a vendor's views redact (`core.redact`) unless the admin asks for secrets."""
+
+    state: tuple[str, ...] = ()
+    """Dotted paths into the tenant's state as JSON; `*` is any key of a mapping or item of a list."""
+    headers: tuple[str, ...] = ()
+    """Request headers carrying a credential (`Authorization` is redacted for every vendor)."""
+    fields: tuple[str, ...] = ()
+    """Keys of JSON bodies (at any depth), form fields and query parameters carrying a credential."""
+
+
+Identify = Callable[["Emulator", Request], "str | None"]
+"""The existing tenant whose vendor credential a control-plane request carries, or None (never creates one)."""
 
 
 Credentials = Callable[["Emulator", Tx[Any]], dict[str, Any]]
@@ -112,6 +144,12 @@ class VendorPlugin:
     on_start: Callable[[Emulator], Awaitable[None]] | None = None
     scenario: ScenarioSupport | None = None
     """Scenario support: the vendor's `setup` model, actor actions and step kinds (`emulator.scenarios.hooks`)."""
+    identify: Identify | None = None
+    """Which tenant a control-plane request's vendor credential names (`core.guard`, with an admin token)."""
+    credential_params: tuple[str, ...] = ()
+    """Query parameters that carry `identify`'s credential; the guard takes them out of the query."""
+    secrets: Secrets = Secrets()
+    """What `GET /_emulator/state` and `/_emulator/requests` redact (`core.redact`)."""
 
 
 def default_render_error(exc: EmulatorError, request: Request) -> Response:
@@ -131,6 +169,8 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
             response = await fn(request)
         except EmulatorError as exc:
             response = render(exc, request)
+        except ClientDisconnect:  # gone (or timed out by the server) before its body arrived: journaled, no answer
+            response = Response(status_code=499)
         except Exception:
             LOG.exception("%s %s failed", request.method, request.url.path)
             response = render(EmulatorError("Internal error.", status_code=500, code="internal_error"), request)

@@ -15,6 +15,9 @@ validate before they mutate, so a rejected request leaves state as it was.
 A unit of work reads the time of its tenant's own timeline (`tx.now()`, see `core.clock`), never a shared
 clock, so a tenant's bodies do not depend on what other tenants did to time.
 
+A read-only request reads `view(vendor, tenant)`: the tenant's state, or for a tenant that does not exist one
+built from its constructor and kept nowhere, so reads never create tenants.
+
 A slot also says whether the tenant was provisioned (`POST /_emulator/tenants`); `strict` auth reads it.
 The store's `epoch` is the id epoch every tenant draws in (`core.ids`; a restore after a crash moves it on,
 `core.durable`), and `writes` counts units of work, resets and restores (the state file's saver skips a save
@@ -162,6 +165,14 @@ class Store:
         slot = self._slots.get((vendor, tenant))
         return slot.state if slot else None
 
+    def view(self, vendor: str, tenant: str) -> BaseModel:
+        """A tenant's state for a read-only request: its own when it exists, else what its constructor builds,
+        kept nowhere (a read with an unknown credential answers as for a new account and creates no tenant)."""
+        slot = self._slots.get((vendor, tenant))
+        if slot is not None:
+            return slot.state
+        return self._factories[vendor](tenant, TenantIds(self.seed, vendor, tenant, {}))
+
     @asynccontextmanager
     async def tenant(self, vendor: str, tenant: str, *, create: bool = True) -> AsyncIterator[Tx[Any]]:
         """Unit of work on one tenant; creates the tenant from its constructor unless `create=False`."""
@@ -254,6 +265,12 @@ class VendorStore(Generic[S]):
 
     def exists(self, tenant: str) -> bool:
         return self.store.exists(self.vendor, tenant)
+
+    def view(self, tenant: str) -> S:
+        """`Store.view` for this vendor, typed: the tenant's state, or a new one kept nowhere."""
+        state = self.store.view(self.vendor, tenant)
+        assert isinstance(state, self.state_type)
+        return state
 
     def provisioned(self, tenant: str) -> bool:
         return self.store.provisioned(self.vendor, tenant)

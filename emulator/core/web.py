@@ -6,7 +6,8 @@
 | `RequestModel` | base of control-plane request bodies: strict JSON types, no unknown fields |
 | `guarded(fn)` | a handler whose bad input (`ValidationError`, `ValueError`, `ConfigError`) becomes that 400 |
 | `first_error(exc, prefix)` | the first pydantic error as `loc: msg` text; `first_loc` gives its parts |
-| `parse_json(raw)` | JSON text to Python, `ValueError` with a readable text (also for nesting too deep) |
+| `parse_json(raw)` | strict JSON to Python, else a `ValueError` saying why (see its docstring) |
+| `not_json(data)` | what in parsed data (YAML) strict JSON cannot hold (`NaN`, a lone surrogate), or None |
 | `json_body(request)`, `json_object(request)` | the request body parsed; `json_object` insists on an object |
 | `q_int`, `q_float`, `q_bool` | a query parameter, range-checked (`ValueError` naming it) |
 | `reply(model, status)` | a pydantic model serialised straight to a JSON response (no dict in between) |
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -71,14 +73,74 @@ def guarded(fn: Handler) -> Handler:
     return endpoint
 
 
+class _NotJson(ValueError):
+    """Raised by the decoder hooks below; `parse_json` turns it into its own message."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson(f"{text} is out of range")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
+
+
+def not_json(data: Any) -> str | None:
+    """What in already parsed data (from YAML, say) strict JSON cannot hold: `NaN`/`Infinity` or a lone
+    surrogate in a string or key; None when there is none. Walked without recursion."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode()
+                except UnicodeEncodeError:
+                    return "a lone surrogate, such as \\ud800"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"{item} is not a JSON number"
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return None
+
+
 def parse_json(raw: bytes | str) -> Any:
-    """Parse JSON text; a `ValueError` says why not (arrays or objects nested thousands deep included)."""
+    """Parse strict JSON (RFC 8259: UTF-8, no `NaN`/`Infinity`, every `\\u` escape a whole character); a
+    `ValueError` says why not (arrays or objects nested thousands deep included).
+
+    What this accepts can always be written back as strict JSON, so a body it let in can never break a
+    control-plane view or put non-JSON into a webhook. Strings are only scanned for lone surrogates when the
+    text holds a `\\u` escape (or, for `str` input, is not plain ASCII)."""
     try:
-        return json.loads(raw)
+        if isinstance(raw, str):
+            text, escaped = raw, "\\u" in raw or not raw.isascii()
+        else:
+            text, escaped = raw.decode(), b"\\u" in raw
+            if text.startswith("\ufeff"):  # a byte order mark, as json.loads allows in bytes
+                text = text[1:]
+        data = _DECODER.decode(text)
+    except UnicodeDecodeError:
+        raise ValueError("the body is not valid JSON (not UTF-8 text)") from None
+    except _NotJson as exc:
+        raise ValueError(f"the body is not valid JSON ({exc})") from None
     except ValueError:
         raise ValueError("the body is not valid JSON") from None
     except RecursionError:
         raise ValueError("the body is not valid JSON (nested too deeply)") from None
+    problem = not_json(data) if escaped else None
+    if problem is not None:
+        raise ValueError(f"the body is not valid JSON ({problem})")
+    return data
 
 
 async def json_body(request: Request, *, optional: bool = False) -> Any:

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from emulator.core.plugin import BehaviourSpec, VendorPlugin
-from emulator.core.web import parse_json
+from emulator.core.web import not_json, parse_json
 from emulator.core.yamllines import MAX_NODES, LineLoader, PathKey, TooLarge, format_path
 from emulator.scenarios.errors import LoadError, Problem
 from emulator.scenarios.hooks import ScenarioHooks
@@ -80,7 +80,31 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
     if loader.duplicates:
         line, path = loader.duplicates[0]
         raise LoadError(source, [Problem(line, format_path(path), "duplicate key")])
+    unsafe = not_json(data)  # what a scenario sends or says must be JSON (views, webhooks)
+    if unsafe is not None and "surrogate" in unsafe:
+        try:
+            data = _pairs_joined(data)
+        except RecursionError:
+            raise LoadError(source, [Problem(None, "", "not valid YAML: nested too deeply")]) from None
+        unsafe = not_json(data)
+    if unsafe is not None:
+        raise LoadError(source, [Problem(None, "", f"not valid: {unsafe}")])
     return data, loader.lines
+
+
+def _pairs_joined(data: Any) -> Any:
+    """`data` with each `\\ud83d\\ude00`-style pair, which PyYAML leaves as two halves, made one character
+    (as JSON reads it); a lone half stays, for `not_json` to refuse."""
+    if isinstance(data, str):
+        try:
+            return data.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+        except UnicodeDecodeError:
+            return data
+    if isinstance(data, dict):
+        return {_pairs_joined(k): _pairs_joined(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_pairs_joined(v) for v in data]
+    return data
 
 
 def _locate(data: Any, loc: tuple[str | int, ...]) -> tuple[PathKey, PathKey]:

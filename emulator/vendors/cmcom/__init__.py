@@ -5,10 +5,10 @@ The package follows `emulator/vendors/README.md`; this file is only the plugin.
 
 from __future__ import annotations
 
-from emulator.core.plugin import BehaviourSpec, VendorPlugin
+from emulator.core.plugin import BehaviourSpec, Secrets, VendorPlugin
 from emulator.vendors.cmcom import actors, contract, control, delivery, events, http, routes, scenario, state
 from emulator.vendors.cmcom.config import Behaviour, CmComConfig
-from emulator.vendors.cmcom.constants import GATEWAY_PATH, ROUTER_PREFIX, SLUG
+from emulator.vendors.cmcom.constants import GATEWAY_PATH, PRODUCT_TOKEN_HEADER, ROUTER_PREFIX, SLUG
 
 PLUGIN: VendorPlugin = VendorPlugin(
     slug=SLUG,
@@ -28,4 +28,6 @@ PLUGIN: VendorPlugin = VendorPlugin(
     config_model=CmComConfig,
     contract=contract.contract,
     scenario=scenario.HOOKS,
+    identify=http.identify,
+    secrets=Secrets(headers=(PRODUCT_TOKEN_HEADER,), fields=("producttoken", "productToken", "ProductToken")),
 )

@@ -142,6 +142,14 @@ class Gate:
         return tenant in self.config.tenants or self.store.provisioned(tenant)
 
 
+def identify(emu: Emulator, request: Request) -> str | None:
+    """The tenant whose `X-CM-PRODUCTTOKEN` a control-plane request carries (`core.guard`), as the router
+    control API finds it, if that tenant exists or is configured (never created here)."""
+    token = (request.headers.get(c.PRODUCT_TOKEN_HEADER) or "").strip()
+    tenant = Gate(emu).lookup(token) if is_guid(token) else None
+    return tenant if tenant is not None and emu.knows(SLUG, tenant) else None
+
+
 async def json_object(request: Request) -> dict[str, Any]:
     """A router control body: a JSON object, or a 400 naming `body`."""
     try:

@@ -5,10 +5,10 @@ The package's files and their roles are in `emulator/vendors/README.md`; this mo
 
 from __future__ import annotations
 
-from emulator.core.plugin import VendorPlugin
+from emulator.core.plugin import Secrets, VendorPlugin
 from emulator.vendors.eightbyeight import actors, contract, control, delivery, events, http, routes, scenario, state
 from emulator.vendors.eightbyeight.config import BEHAVIOUR, EightByEightConfig
-from emulator.vendors.eightbyeight.constants import API_PREFIX, CARD_ACTION_PREFIX, SLUG
+from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, API_PREFIX, CARD_ACTION_PREFIX, SLUG
 
 PLUGIN: VendorPlugin = VendorPlugin(
     slug=SLUG,
@@ -29,4 +29,6 @@ PLUGIN: VendorPlugin = VendorPlugin(
     on_start=delivery.warm_up,
     contract=contract.contract,
     scenario=scenario.HOOKS,
+    identify=http.identify,
+    secrets=Secrets(headers=(API_KEY_HEADER,)),
 )

@@ -177,14 +177,25 @@ class Ctx:
 
     async def read(self, request: Request) -> EightByEightState:
         """The tenant's state for a read-only request: no unit of work (nothing changes, nothing is awaited
-        while it is read), except to build a tenant the first time its key is used."""
+        while it is read). A key not seen before reads the world a new tenant would get, kept nowhere: reads
+        never create tenants (issue 18 §2)."""
         tenant = self.gate.tenant(request)
-        state = self.store.peek(tenant)
-        if state is None:
-            async with self.store.tenant(tenant) as tx:
-                state = tx.state
+        state = self.store.view(tenant)
         self.gate.check_tenant_header(request, state.tenant_id, state.customer_id)
         return state
+
+
+def identify(emu: Emulator, request: Request) -> str | None:
+    """The tenant whose `x-api-key` a control-plane request carries (`core.guard`), as `Gate.tenant` finds it,
+    if that tenant exists or is configured (never created here)."""
+    key = request.headers.get(API_KEY_HEADER)
+    if not key or not key.strip():
+        return None
+    config: EightByEightConfig = emu.vendor_config(SLUG)
+    tenant = next((name for name, t in config.tenants.items() if key in t.api_keys), None)
+    if tenant is None:
+        tenant = key if emu.settings.auth == "open" or emu.store.provisioned(SLUG, key) else None
+    return tenant if tenant is not None and emu.knows(SLUG, tenant) else None
 
 
 def cid(request: Request) -> str:

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from emulator.core.contracts import Body, Reply
+from emulator.core.limits import BodyTooLarge
 from emulator.core.runtime import Emulator
 from emulator.vendors.eightbyeight import assignment as asg
 from emulator.vendors.eightbyeight import channels as chan
@@ -455,6 +456,8 @@ async def upload_attachment(ctx: Ctx, request: Request) -> Response:
         raise errors.unsupported_media_type(ctype.split(";")[0])
     try:
         form = await request.form()
+    except BodyTooLarge:
+        raise
     except Exception:
         raise errors.general_error(errors.CODE_INVALID_MULTIPART, errors.INVALID_MULTIPART) from None
     try:  # the form's spooled files are closed whatever happens

@@ -10,6 +10,7 @@ configured or provisioned (`POST /_emulator/tenants`, a scenario's `setup`) clou
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from emulator.core.web import parse_json
 from emulator.vendors.samespace import errors
 from emulator.vendors.samespace.config import SamespaceConfig
 from emulator.vendors.samespace.constants import SLUG
-from emulator.vendors.samespace.state import store
+from emulator.vendors.samespace.state import SamespaceState, store
 
 render_error = errors.render_error
 
@@ -33,6 +34,22 @@ async def read_object(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise errors.bad_request(errors.INVALID_JSON)
     return data
+
+
+CREDENTIAL_PARAMS = ("cloud_id", "auth_token")
+"""How a control-plane request carries a cloud's credential: as the metadata endpoint takes it (`core.guard`)."""
+
+
+def identify(emu: Emulator, request: Request) -> str | None:
+    """The cloud whose `cloud_id` and `auth_token` a control-plane request's query carries, if that cloud
+    exists or is configured and the token is its own (never created here)."""
+    cloud, token = (request.query_params.get(k) for k in CREDENTIAL_PARAMS)
+    if not cloud or not token:
+        return None
+    state = store(emu).peek(cloud)
+    configured = emu.vendor_config(SLUG).tenants.get(cloud)
+    expected = state.auth_token if state is not None else configured.auth_token if configured else None
+    return cloud if expected is not None and hmac.compare_digest(expected.encode(), token.encode()) else None
 
 
 class Gate:
@@ -60,3 +77,20 @@ class Gate:
                 raise errors.unauthorized()
         set_tenant(request, cloud_id)
         return cloud_id
+
+    def read(self, request: Request, cloud_id: Any, auth_token: Any) -> SamespaceState:
+        """`tenant` for a read-only request: the cloud's state, or for an unknown cloud that `open` auth would
+        take, the state a new cloud gets, kept nowhere (reads never create tenants, issue 18 §2)."""
+        if not isinstance(cloud_id, str) or not cloud_id or not isinstance(auth_token, str) or not auth_token:
+            raise errors.unauthorized()
+        if (
+            cloud_id not in self.configured
+            and self.emu.settings.auth != "open"
+            and not self.store.provisioned(cloud_id)
+        ):
+            raise errors.unauthorized()
+        state = self.store.view(cloud_id)
+        if state.auth_token is not None and not hmac.compare_digest(state.auth_token.encode(), auth_token.encode()):
+            raise errors.unauthorized()
+        set_tenant(request, cloud_id)
+        return state

@@ -75,11 +75,9 @@ async def create_flow(gate: Gate, request: Request) -> Response:
 )
 async def call_metadata(gate: Gate, request: Request) -> Response:
     q = request.query_params
-    tenant = await gate.tenant(request, q.get("cloud_id"), q.get("auth_token"))
-    async with gate.store.tenant(tenant) as tx:
-        call = st.get_call(tx.state, request.path_params["call_id"])
-        body = m.CallMetadata(call=call_model(tenant, call))
-    return reply(body)
+    state = gate.read(request, q.get("cloud_id"), q.get("auth_token"))
+    call = st.get_call(state, request.path_params["call_id"])
+    return reply(m.CallMetadata(call=call_model(state.tenant, call)))
 
 
 def routes(emu: Emulator) -> list[BaseRoute]:

@@ -5,8 +5,8 @@ The package's files and their roles are in `emulator/vendors/README.md`; this mo
 
 from __future__ import annotations
 
-from emulator.core.plugin import VendorPlugin
-from emulator.vendors.sangoma import actors, contract, control, delivery, events, http, routes, scenario, state
+from emulator.core.plugin import Secrets, VendorPlugin
+from emulator.vendors.sangoma import actors, auth, contract, control, delivery, events, http, routes, scenario, state
 from emulator.vendors.sangoma.config import BEHAVIOUR, SangomaConfig
 from emulator.vendors.sangoma.constants import API_PREFIX, OAUTH_PREFIX, SLUG
 
@@ -28,4 +28,18 @@ PLUGIN: VendorPlugin = VendorPlugin(
     config_model=SangomaConfig,
     contract=contract.contract,
     scenario=scenario.HOOKS,
+    identify=auth.identify,
+    secrets=Secrets(
+        state=(
+            "client_secret",
+            "tokens",
+            "inboxes.*.secret",
+            "agent_bots.*.access_token",
+            "agent_bots.*.secret",
+            "webhooks.*.secret",
+            "contact_inboxes.*.pubsub_token",
+        ),
+        fields=("client_secret", "access_token", "api_access_token"),
+        headers=("api_access_token",),
+    ),
 )

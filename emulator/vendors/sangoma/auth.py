@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator.core.guard import bearer
 from emulator.core.ids import TenantIds
 from emulator.core.plugin import set_tenant
 from emulator.core.runtime import Emulator
@@ -167,6 +168,16 @@ class Gate:
         if scope not in found.scopes:
             raise errors.no_permission()
         return state
+
+
+def identify(emu: Emulator, request: Request) -> str | None:
+    """The tenant of a control-plane request's live bearer token (`core.guard`): any scope, never created."""
+    token = bearer(request.headers)
+    prefix, dot, _ = (token or "").partition(".")
+    tenant = decode_tenant(prefix) if dot else None
+    state = emu.store.peek(SLUG, tenant) if tenant is not None else None
+    found = state.tokens.get(token or "") if isinstance(state, SangomaState) else None
+    return tenant if found is not None and found.expires_at > emu.clock.now() else None
 
 
 def new_secret(ids: TenantIds) -> str:
