@@ -177,7 +177,7 @@ def identify(emu: Emulator, request: Request) -> str | None:
     tenant = decode_tenant(prefix) if dot else None
     state = emu.store.peek(SLUG, tenant) if tenant is not None else None
     found = state.tokens.get(token or "") if isinstance(state, SangomaState) else None
-    return tenant if found is not None and found.expires_at > emu.clock.now() else None
+    return tenant if found is not None and found.expires_at > emu.scheduler.now(tenant) else None
 
 
 def new_secret(ids: TenantIds) -> str:
