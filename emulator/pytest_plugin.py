@@ -11,8 +11,10 @@
 - `webhook_sink` (per test): a real HTTP receiver on a free port that records every request, answers
   as told (`respond_with`; `held=True` until `release()`), and `wait_for(match, count=1, timeout=...)`s,
   listing near misses on failure.
-- Under pytest-xdist each worker is a session: one server per worker, one tenant per test; the virtual clock
-  is shared by the tests of a worker (or by every worker with `--cxemu-url`).
+- Each test's tenant has its own timeline on the server (`core.clock`): `advance`, `run_until_idle` and
+  `clock` act on it only, and it starts at the virtual start (the tenant is reset before and after the
+  test), so a test sees the same times and bodies whatever ran before it or alongside it. Under
+  pytest-xdist each worker is a session with its own server, or every worker shares one with `--cxemu-url`.
 - scenario files: with `--cxemu-scenarios` (or ini `cxemu_scenarios = true`) every `scenarios/**/*.yaml`
   under the rootdir is one test, run self-contained (virtual clock, built-in receiver); a failure shows the
   scenario's step-by-step report.
@@ -178,14 +180,16 @@ class CxemuHandle:
         return self._credentials[vendor]
 
     def clock(self) -> dict[str, Any]:
-        return dict(self._control("GET", "/clock"))
+        """This test's timeline: its time and pending timers (what each will do)."""
+        return dict(self._control("GET", "/clock", params={"tenant": self.tenant}))
 
     def advance(self, seconds: float) -> dict[str, Any]:
-        """Move the virtual clock (shared by every test on the server) and run what falls due."""
-        return dict(self._control("POST", "/clock/advance", json={"seconds": seconds}))
+        """Move this test's timeline (no other test's) and run what falls due on it."""
+        return dict(self._control("POST", "/clock/advance", params={"tenant": self.tenant}, json={"seconds": seconds}))
 
     def run_until_idle(self) -> dict[str, Any]:
-        return dict(self._control("POST", "/clock/run-until-idle", json={}))
+        """Run this test's timers (and only them) until none is left and its webhooks have been attempted."""
+        return dict(self._control("POST", "/clock/run-until-idle", params={"tenant": self.tenant}, json={}))
 
     def deliveries(self, **filters: Any) -> list[dict[str, Any]]:
         """This tenant's webhook deliveries (filters: vendor, event, subject, status, event_id)."""
@@ -193,7 +197,8 @@ class CxemuHandle:
         return list(self._control("GET", "/deliveries", params=params)["deliveries"])
 
     def wait_for_deliveries(self, count: int = 1, timeout: float = 10.0, **filters: Any) -> list[dict[str, Any]]:
-        """Long-poll until `count` matching deliveries are settled; fails listing what there is."""
+        """Long-poll until `count` matching deliveries of this tenant are settled (in wall time: the timeline
+        does not move; `advance` first for a retry that is due later); fails listing what there is."""
         params = {"tenant": self.tenant, "wait": timeout, "count": count, **filters}
         found = list(self._control("GET", "/deliveries", params=params)["deliveries"])
         if len(found) < count:

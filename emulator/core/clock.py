@@ -1,15 +1,28 @@
-"""One clock drives everything: agent delays, typing, webhook retries, timeouts and token expiry.
+"""One clock per tenant drives everything: agent delays, typing, webhook retries, timeouts and token expiry.
 
 `SystemClock` follows wall time for live use; `VirtualClock` only moves when told to, so CI can run an
-hour-long scenario in milliseconds. The `Scheduler` keeps timers on whichever clock it is given:
+hour-long scenario in milliseconds. The `Scheduler` keeps timers on timelines:
 
-- `call_later` / `call_at` schedule an in-memory callback (sync, or async: the coroutine is awaited);
+- a `Timeline` per tenant name (the same name across vendors): on a virtual clock its own `VirtualClock`,
+  starting at the scheduler's start (`virtual_start`) when the tenant first appears, its own timers and its
+  own tracked work, so what one tenant's tests do to time never shows in another tenant's bodies. On the
+  system clock every timeline reads the one wall clock;
+- one shared timeline (tenant `None`) for work tied to no tenant: timers scheduled without a tenant (a
+  test's or a tool's own); every vendor timer, webhook delivery and scenario actor names its tenant;
+- `call_later` / `call_at` schedule an in-memory callback (sync, or async: the coroutine is awaited) on
+  the tenant's timeline;
 - `schedule_job` schedules a *persistent* job (a registered kind plus JSON arguments) that survives a
   snapshot/restore, which is how vendor actors keep their pending actions across a restart;
-- `spawn` runs a coroutine as tracked background work, so `run_until_idle` knows when all is quiet;
-- on a virtual clock, `advance(seconds)` runs every due timer in time order (ties in scheduling order)
-  with the clock set to each timer's due time, waiting for the work each one starts before the next;
-  `run_until_idle()` keeps jumping to the next timer until nothing is scheduled or running.
+- `spawn` runs a coroutine as tracked background work of a timeline, so `run_until_idle` knows when it is
+  quiet;
+- on a virtual clock, `advance(seconds, tenants)` runs every due timer of those timelines (every timeline
+  when `tenants` is None, one after another in name order) in time order (ties in scheduling order) with
+  the timeline's clock set to each timer's due time, waiting for the work each one starts before the next;
+  `run_until_idle(tenants=)` keeps jumping to the next timer until nothing is scheduled or running. Each
+  timeline has its own lock: advancing one tenant never waits for another's timers or work.
+
+Reads are per timeline (a dict lookup): a tenant's requests never scan another tenant's timers, and
+advancing one tenant among thousands costs what it costs alone.
 
 This module (with `ids.py`) is the only place allowed to read wall time.
 """
@@ -22,7 +35,7 @@ import inspect
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -99,7 +112,8 @@ class SchedulerRunaway(RuntimeError):
 
 @dataclass(eq=False)
 class Timer:
-    """A scheduled callback. `job` is set for persistent jobs; `vendor`/`tenant` tag it for resets."""
+    """A scheduled callback. `job` is set for persistent jobs; `vendor`/`tenant` tag it for resets (and the
+    tenant names its timeline)."""
 
     when: float
     seq: int
@@ -113,35 +127,127 @@ class Timer:
     def __lt__(self, other: Timer) -> bool:
         return (self.when, self.seq) < (other.when, other.seq)
 
+    def describe(self) -> str:
+        """What it will do: the job kind, or the callback's name."""
+        return str(self.job["kind"]) if self.job else getattr(self.callback, "__qualname__", "callback")
+
+
+@dataclass(eq=False)
+class Timeline:
+    """One tenant's time (tenant None: the shared timeline): its clock, pending timers and tracked work."""
+
+    tenant: str | None
+    clock: Clock
+    heap: list[Timer] = field(default_factory=list)  # virtual clock only
+    live: dict[int, Timer] = field(default_factory=dict)  # every pending timer, by seq
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def next_due(self) -> float | None:
+        return min((t.when for t in self.live.values()), default=None)
+
 
 @dataclass
 class IdleResult:
-    """What `advance` / `run_until_idle` did."""
+    """What `advance` / `run_until_idle` did; `now` is the first timeline's (the shared one when all moved)."""
 
     timers_run: int
     now: float
+    timelines: dict[str, float] = field(default_factory=dict)
+    """The tenants moved, when named, and where each timeline now stands."""
 
 
 class Scheduler:
-    """Timers and tracked background work on one clock."""
+    """Timers and tracked background work on per-tenant timelines; see the module docstring."""
 
     def __init__(self, clock: Clock, *, max_steps: int = 100_000, settle_timeout: float = 30.0) -> None:
         self.clock = clock
+        """The shared timeline's clock (and every timeline's on the system clock)."""
+        self.start = clock.now()
+        """Where a tenant's timeline starts on a virtual clock."""
         self.max_steps = max_steps
         self.settle_timeout = settle_timeout
-        self._heap: list[Timer] = []  # virtual clock only
-        self._live: dict[int, Timer] = {}  # every pending timer, by seq
+        self._shared = Timeline(None, clock)
+        self._timelines: dict[str, Timeline] = {}
         self._seq = itertools.count()
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._jobs: dict[str, JobHandler] = {}
-        self._advancing = asyncio.Lock()
+        self.moves = 0
+        """Grows whenever a timeline's time moves or a timeline goes (a cheap "did time change" check)."""
+
+    # -- timelines --------------------------------------------------------------------------------
+
+    def timeline(self, tenant: str | None) -> Timeline:
+        """The tenant's timeline, made on first use (None: the shared one)."""
+        if tenant is None:
+            return self._shared
+        line = self._timelines.get(tenant)
+        if line is None:
+            clock = VirtualClock(self.start) if isinstance(self.clock, VirtualClock) else self.clock
+            line = self._timelines[tenant] = Timeline(tenant, clock)
+        return line
+
+    def clock_of(self, tenant: str | None) -> Clock:
+        """The clock a tenant's unit of work reads (the tenant appears: its timeline is made)."""
+        return self.timeline(tenant).clock
+
+    def now(self, tenant: str | None = None) -> float:
+        """The tenant's time; a tenant not seen yet is at the start (nothing is made)."""
+        line = self._shared if tenant is None else self._timelines.get(tenant)
+        if line is None:
+            return self.start if self.clock.virtual else self.clock.now()
+        return line.clock.now()
+
+    def tenants(self) -> list[str]:
+        """The tenants with a timeline, by name."""
+        return sorted(self._timelines)
+
+    def _lines(self, tenants: Iterable[str] | None) -> list[Timeline]:
+        """The named timelines (made if new), or every one: the shared one first, then by tenant name."""
+        if tenants is None:
+            return [self._shared, *(self._timelines[t] for t in sorted(self._timelines))]
+        return [self.timeline(t) for t in dict.fromkeys(tenants)]
+
+    def _existing(self, tenants: Iterable[str] | None) -> list[Timeline]:
+        if tenants is None:
+            return [self._shared, *self._timelines.values()]
+        return [line for t in tenants if (line := self._timelines.get(t)) is not None]
+
+    def forget(self, tenant: str | None = None) -> None:
+        """Drop a tenant's timeline (every tenant's when None), cancelling its timers: the tenant starts again
+        at the start when it next appears. The shared timeline stays."""
+        doomed = list(self._timelines) if tenant is None else [tenant]
+        self.moves += 1
+        for name in doomed:
+            line = self._timelines.pop(name, None)
+            if line is not None:
+                for timer in list(line.live.values()):
+                    self.cancel(timer)
+
+    def timelines(self) -> dict[str, float]:
+        """Where each tenant's timeline stands (virtual clock; empty on the system clock), by name."""
+        if not self.clock.virtual:
+            return {}
+        return {t: self._timelines[t].clock.now() for t in sorted(self._timelines)}
+
+    def restore_timelines(self, nows: Mapping[str, float]) -> None:
+        """Replace every tenant's timeline with the given times (virtual clock only; the timers are restored
+        separately, after this)."""
+        if not isinstance(self.clock, VirtualClock):
+            return
+        self.forget()
+        for tenant, now in nows.items():
+            clock = self.timeline(tenant).clock
+            assert isinstance(clock, VirtualClock)
+            clock.set(max(clock.now(), float(now)))
+        self.moves += 1
 
     # -- scheduling -------------------------------------------------------------------------------
 
     def call_later(
         self, delay: float, callback: Callback, *, vendor: str | None = None, tenant: str | None = None
     ) -> Timer:
-        return self.call_at(self.clock.now() + max(0.0, delay), callback, vendor=vendor, tenant=tenant)
+        when = self.timeline(tenant).clock.now() + max(0.0, delay)
+        return self.call_at(when, callback, vendor=vendor, tenant=tenant)
 
     def call_at(
         self,
@@ -152,14 +258,15 @@ class Scheduler:
         tenant: str | None = None,
         job: dict[str, Any] | None = None,
     ) -> Timer:
+        line = self.timeline(tenant)
         timer = Timer(when=when, seq=next(self._seq), callback=callback, vendor=vendor, tenant=tenant, job=job)
-        self._live[timer.seq] = timer
-        if self.clock.virtual:
-            heapq.heappush(self._heap, timer)
+        line.live[timer.seq] = timer
+        if line.clock.virtual:
+            heapq.heappush(line.heap, timer)
         else:
             loop = asyncio.get_running_loop()
-            delay = max(0.0, when - self.clock.now())
-            timer._handle = loop.call_at(loop.time() + delay, self._fire, timer)
+            delay = max(0.0, when - line.clock.now())
+            timer._handle = loop.call_at(loop.time() + delay, self._fire, line, timer)
         return timer
 
     def register_job(self, kind: str, handler: JobHandler) -> None:
@@ -168,7 +275,7 @@ class Scheduler:
 
     def schedule_job(self, delay: float, kind: str, args: Mapping[str, Any], *, vendor: str, tenant: str) -> Timer:
         """Schedule a persistent job: it is part of `snapshot()` and comes back with `restore()`."""
-        when = self.clock.now() + max(0.0, delay)
+        when = self.timeline(tenant).clock.now() + max(0.0, delay)
         return self._job_timer(when, kind, dict(args), vendor, tenant)
 
     def _job_timer(self, when: float, kind: str, args: dict[str, Any], vendor: str, tenant: str) -> Timer:
@@ -186,154 +293,210 @@ class Scheduler:
         if timer is None or timer.cancelled:
             return
         timer.cancelled = True
-        self._live.pop(timer.seq, None)
+        line = self._shared if timer.tenant is None else self._timelines.get(timer.tenant)
+        if line is not None:
+            line.live.pop(timer.seq, None)
         if timer._handle is not None:
             timer._handle.cancel()
 
     def cancel_tagged(self, vendor: str | None = None, tenant: str | None = None) -> int:
-        """Cancel the timers of one vendor and/or tenant (all timers when both are None)."""
+        """Cancel the timers of one vendor and/or tenant (all timers when both are None); with a tenant only
+        that tenant's timeline is looked at."""
+        lines = self._existing(None if tenant is None else [tenant])
         doomed = [
             t
-            for t in self._live.values()
+            for line in lines
+            for t in line.live.values()
             if (vendor is None or t.vendor == vendor) and (tenant is None or t.tenant == tenant)
         ]
         for timer in doomed:
             self.cancel(timer)
         return len(doomed)
 
-    def pending(self) -> list[Timer]:
-        return sorted(self._live.values())
+    def pending(self, tenants: Iterable[str] | None = None) -> list[Timer]:
+        """Pending timers in due order: of the named tenants' timelines, or of every timeline."""
+        return sorted(t for line in self._existing(tenants) for t in line.live.values())
 
-    def next_due(self) -> float | None:
-        live = self._live.values()
-        return min((t.when for t in live), default=None)
+    def pending_count(self, tenants: Iterable[str] | None = None) -> int:
+        return sum(len(line.live) for line in self._existing(tenants))
+
+    def next_due(self, tenants: Iterable[str] | None = None) -> float | None:
+        dues = [due for line in self._existing(tenants) if (due := line.next_due()) is not None]
+        return min(dues, default=None)
 
     # -- background work --------------------------------------------------------------------------
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run `coro` as tracked work: `advance` and `run_until_idle` wait for it to finish."""
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, tenant: str | None = None) -> asyncio.Task[Any]:
+        """Run `coro` as tracked work of the tenant's timeline: its `advance` and `run_until_idle` wait for it."""
+        line = self.timeline(tenant)
         task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        line.tasks.add(task)
+        task.add_done_callback(line.tasks.discard)
+        task.add_done_callback(_log_failure)
         return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            LOG.error("background task failed", exc_info=task.exception())
 
     @property
     def busy(self) -> bool:
-        return bool(self._tasks)
+        return self.is_busy()
 
-    async def settle(self) -> None:
-        """Wait (in wall time, bounded) until no tracked work is running."""
+    def is_busy(self, tenants: Iterable[str] | None = None) -> bool:
+        """Whether tracked work of the named timelines (every timeline when None) is running."""
+        return any(line.tasks for line in self._existing(tenants))
+
+    async def settle(self, tenants: Iterable[str] | None = None) -> None:
+        """Wait (in wall time, bounded) until no tracked work of the named timelines (all when None) runs."""
+        await self._settle(self._existing(tenants))
+
+    async def _settle(self, lines: list[Timeline]) -> None:
         deadline = wall_monotonic() + self.settle_timeout
-        while self._tasks:
+        while running := {task for line in lines for task in line.tasks}:
             remaining = deadline - wall_monotonic()
             if remaining <= 0:
-                LOG.warning("%d background tasks still running after %.0fs", len(self._tasks), self.settle_timeout)
+                LOG.warning("%d background tasks still running after %.0fs", len(running), self.settle_timeout)
                 return
-            await asyncio.wait(set(self._tasks), timeout=remaining)
+            await asyncio.wait(running, timeout=remaining)
 
     # -- running timers ---------------------------------------------------------------------------
 
-    def _fire(self, timer: Timer) -> None:
+    def _fire(self, line: Timeline, timer: Timer) -> None:
         """System clock: the loop calls this when a timer is due."""
         if timer.cancelled:
             return
-        self._live.pop(timer.seq, None)
+        line.live.pop(timer.seq, None)
         try:
             result = timer.callback()
         except Exception:
             LOG.exception("timer callback failed")
             return
         if inspect.isawaitable(result):
-            self.spawn(_await(result))
+            self.spawn(_await(result), tenant=line.tenant)
 
-    async def _run_virtual(self, timer: Timer) -> None:
-        self._live.pop(timer.seq, None)
-        assert isinstance(self.clock, VirtualClock)
-        self.clock.set(max(self.clock.now(), timer.when))
+    async def _run_virtual(self, line: Timeline, timer: Timer) -> None:
+        line.live.pop(timer.seq, None)
+        clock = line.clock
+        assert isinstance(clock, VirtualClock)
+        clock.set(max(clock.now(), timer.when))
+        self.moves += 1
         try:
             result = timer.callback()
             if inspect.isawaitable(result):
                 await result
         except Exception:
             LOG.exception("timer callback failed")
-        await self.settle()
+        await self._settle([line])
 
-    def _pop_due(self, horizon: float) -> Timer | None:
+    @staticmethod
+    def _pop_due(line: Timeline, horizon: float) -> Timer | None:
         """The earliest live timer due by `horizon`, taken off the heap (cancelled ones are dropped)."""
-        while self._heap and self._heap[0].when <= horizon:
-            timer = heapq.heappop(self._heap)
+        heap = line.heap
+        while heap and heap[0].when <= horizon:
+            timer = heapq.heappop(heap)
             if not timer.cancelled:
                 return timer
         return None
 
-    async def advance(self, seconds: float) -> IdleResult:
-        """Virtual clock: move time forward by `seconds`, running every timer that falls due."""
+    def _virtual(self, what: str) -> None:
         if not isinstance(self.clock, VirtualClock):
-            raise RuntimeError("advance needs the virtual clock (start with --clock virtual)")
+            raise RuntimeError(f"{what} needs the virtual clock (start with --clock virtual)")
+
+    async def advance(self, seconds: float, *, tenants: Iterable[str] | None = None) -> IdleResult:
+        """Virtual clock: move the named tenants' timelines (every timeline when None) forward by `seconds`,
+        running every timer that falls due."""
+        self._virtual("advance")
         if seconds < 0:
             raise ValueError("seconds must be >= 0")
-        async with self._advancing:
-            await self.settle()
-            target = round(self.clock.now() + seconds, 6)  # see DUE_SLACK
+        lines = self._lines(tenants)
+        ran = 0
+        for line in lines:
+            ran += await self._advance_line(line, seconds)
+        return self._result(ran, lines, tenants is not None)
+
+    async def _advance_line(self, line: Timeline, seconds: float) -> int:
+        clock = line.clock
+        assert isinstance(clock, VirtualClock)
+        async with line.lock:
+            await self._settle([line])
+            target = round(clock.now() + seconds, 6)  # see DUE_SLACK
             ran = 0
             while True:
-                due = self._pop_due(target + DUE_SLACK)
+                due = self._pop_due(line, target + DUE_SLACK)
                 if due is None:
                     break
                 ran += 1
                 if ran > self.max_steps:
-                    heapq.heappush(self._heap, due)  # not run: keep it scheduled
+                    heapq.heappush(line.heap, due)  # not run: keep it scheduled
                     raise SchedulerRunaway(f"more than {self.max_steps} timers in one advance")
-                await self._run_virtual(due)
-            self.clock.set(max(target, self.clock.now()))
-            return IdleResult(timers_run=ran, now=self.clock.now())
+                await self._run_virtual(line, due)
+            clock.set(max(target, clock.now()))
+            self.moves += 1
+            return ran
 
-    async def run_until_idle(self, *, max_steps: int | None = None) -> IdleResult:
-        """Run until no timer is scheduled and no tracked work is running.
+    async def run_until_idle(self, *, max_steps: int | None = None, tenants: Iterable[str] | None = None) -> IdleResult:
+        """Run until no timer of the named timelines (every timeline when None) is scheduled and no tracked
+        work of theirs is running.
 
-        On the virtual clock time jumps to each next timer. On the system clock this waits in real time,
-        so it is only meant for short horizons. Raises `SchedulerRunaway` past `max_steps` timers.
+        On the virtual clock each timeline jumps to its next timer (without `tenants`, the shared timeline
+        then stands where the furthest timeline ended, as one clock would). On the system clock this waits in real
+        time, so it is only meant for short horizons. Raises `SchedulerRunaway` past `max_steps` timers.
         """
         limit = self.max_steps if max_steps is None else max_steps
-        ran = 0
+        named = None if tenants is None else list(dict.fromkeys(tenants))
         if not isinstance(self.clock, VirtualClock):
-            while self._live or self._tasks:
-                await self.settle()
-                nxt = self.next_due()
-                if nxt is not None:
-                    ran += 1
-                    if ran > limit:
-                        raise SchedulerRunaway(f"more than {limit} timers before idle")
-                    await asyncio.sleep(max(0.0, nxt - self.clock.now()) + 0.001)
-            return IdleResult(timers_run=ran, now=self.clock.now())
-        async with self._advancing:
-            await self.settle()
+            return await self._wait_idle(limit, named)
+        ran = 0
+        while True:  # every timeline: again while a pass made work for a timeline already passed
+            lines = self._lines(named)
+            for line in lines:
+                ran = await self._idle_line(line, ran, limit)
+            if named is not None:
+                return self._result(ran, lines, True)
+            everything = self._existing(None)
+            if not any(line.live or line.tasks for line in everything):
+                latest = max(line.clock.now() for line in everything)
+                self.clock.set(latest)  # the shared timeline ends where the furthest one did, as one clock would
+                self.moves += 1
+                return self._result(ran, lines, False)
+
+    async def _idle_line(self, line: Timeline, ran: int, limit: int) -> int:
+        async with line.lock:
+            await self._settle([line])
             while True:
-                due = self._pop_due(float("inf"))
+                due = self._pop_due(line, float("inf"))
                 if due is None:
-                    break
+                    return ran
                 ran += 1
                 if ran > limit:
-                    heapq.heappush(self._heap, due)  # not run: keep it scheduled
+                    heapq.heappush(line.heap, due)  # not run: keep it scheduled
                     raise SchedulerRunaway(
-                        f"more than {limit} timers before idle; still pending: {self._describe_pending()}"
+                        f"more than {limit} timers before idle; still pending: {self._describe_pending(line)}"
                     )
-                await self._run_virtual(due)
-            return IdleResult(timers_run=ran, now=self.clock.now())
+                await self._run_virtual(line, due)
 
-    def _describe_pending(self) -> str:
-        kinds = [t.job["kind"] if t.job else getattr(t.callback, "__qualname__", "callback") for t in self.pending()]
+    async def _wait_idle(self, limit: int, named: list[str] | None) -> IdleResult:
+        ran = 0
+        while any(line.live or line.tasks for line in self._existing(named)):
+            await self.settle(named)
+            nxt = self.next_due(named)
+            if nxt is not None:
+                ran += 1
+                if ran > limit:
+                    raise SchedulerRunaway(f"more than {limit} timers before idle")
+                await asyncio.sleep(max(0.0, nxt - self.clock.now()) + 0.001)
+        return self._result(ran, self._existing(named) or [self._shared], named is not None)
+
+    def _result(self, ran: int, lines: list[Timeline], named: bool) -> IdleResult:
+        moved = {line.tenant: line.clock.now() for line in lines if line.tenant is not None} if named else {}
+        return IdleResult(timers_run=ran, now=lines[0].clock.now() if lines else self.now(), timelines=moved)
+
+    @staticmethod
+    def _describe_pending(line: Timeline) -> str:
+        kinds = [t.describe() for t in sorted(line.live.values())]
         return ", ".join(kinds[:5]) + (" ..." if len(kinds) > 5 else "")
 
     # -- persistence --------------------------------------------------------------------------------
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """Persistent jobs still pending, with their due time."""
+        """Persistent jobs still pending, with their due time (on their tenant's timeline)."""
         return [
             {"due": t.when, "vendor": t.vendor, "tenant": t.tenant, **t.job}
             for t in self.pending()
@@ -347,6 +510,11 @@ class Scheduler:
                 LOG.warning("dropping job of unknown kind %s", job["kind"])
                 continue
             self._job_timer(float(job["due"]), job["kind"], dict(job["args"]), job["vendor"], job["tenant"])
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        LOG.error("background task failed", exc_info=task.exception())
 
 
 async def _await(result: Awaitable[None]) -> None:

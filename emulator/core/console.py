@@ -7,8 +7,9 @@ comes next (`time vendor/tenant event subject -> target outcome (latency)`):
     2026-01-01T00:00:05.000Z cmcom/acme status 8a1f… -> http://127.0.0.1:3000/hook error: cannot connect to
         127.0.0.1:3000: Connection refused, retry in 300 s (0.3 ms, attempt 2)
 
-The time is the emulator clock's (virtual on `--clock virtual`), the subject is the delivery's ordering key
-(conversation, chat, call), and a failed attempt says when the retry is due or that the delivery gave up.
+The time is that of the delivery's tenant's timeline (virtual on `--clock virtual`), the subject is the
+delivery's ordering key (conversation, chat, call), and a failed attempt says when the retry is due or that
+the delivery gave up.
 `attach(emu)` registers the line as a dispatcher attempt listener unless `settings.webhook_log` is off
 (`--no-webhook-log`, `CXEMU_WEBHOOK_LOG=false`); nothing is formatted when info is not logged, and the lines
 of attempts that end in the same turn of the event loop share one log record.
@@ -18,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
-from emulator.core.clock import Clock, iso
+from emulator.core.clock import iso
 from emulator.core.runtime import Emulator
 from emulator.core.webhooks import Attempt, Delivery
 
@@ -43,8 +45,9 @@ class ConsoleLines:
     record (one line each), so that under load the line costs its formatting and not a record, a lock and a
     write per attempt."""
 
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
+    def __init__(self, now_of: Callable[[str | None], float]) -> None:
+        self.now_of = now_of
+        """The time of a delivery's tenant (`Scheduler.now`)."""
         self._batch: list[str] = []
         self._second = -1
         self._stamp = ""
@@ -54,7 +57,7 @@ class ConsoleLines:
             return
         if not self._batch:
             asyncio.get_running_loop().call_soon(self.flush)
-        self._batch.append(self.line(d, a, self.clock.now()))
+        self._batch.append(self.line(d, a, self.now_of(d.tenant)))
 
     def line(self, d: Delivery, a: Attempt, now: float) -> str:
         second = int(a.at)
@@ -78,4 +81,4 @@ class ConsoleLines:
 def attach(emu: Emulator) -> None:
     """Log every delivery attempt of `emu` unless the settings turn the line off."""
     if emu.settings.webhook_log:
-        emu.dispatcher.attempt_listeners.append(ConsoleLines(emu.clock))
+        emu.dispatcher.attempt_listeners.append(ConsoleLines(emu.scheduler.now))

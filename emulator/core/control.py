@@ -5,7 +5,7 @@
 | `GET /health` | liveness, version, vendors, clock mode |
 | `POST /reset?vendor=&tenant=` | drop state, timers, deliveries, journal (and `reset_hooks`: the sink) |
 | `GET /state`, `POST /state` | snapshot as JSON (secrets redacted [1]); restore one (not a redacted one) |
-| `GET /clock`, `POST /clock/advance`, `POST /clock/run-until-idle` | read and move the (virtual) clock |
+| `GET /clock`, `POST /clock/advance`, `POST /clock/run-until-idle` | read, move the clock; `tenant=`: a tenant's own |
 | `GET /requests` | the inbound request journal (filters: vendor, tenant, method, path prefix, status, limit) [1] |
 | `GET /deliveries` | delivery log (filters: vendor, tenant, event, subject, status, event_id; long-poll `wait`) |
 | `GET /deliveries/{id}`, `POST /deliveries/{id}/redeliver` | one delivery; send it again |
@@ -38,9 +38,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from emulator import __version__
 from emulator.core.api import Api
 from emulator.core.chaos import ChaosConfig
-from emulator.core.clock import SchedulerRunaway, iso
+from emulator.core.clock import IdleResult, SchedulerRunaway, Timer, iso
 from emulator.core.contracts import Body, Param, Reply
 from emulator.core.control_models import (
+    MAX_TIMERS,
     MAX_WAIT,
     AdvanceIn,
     ClockOut,
@@ -56,6 +57,7 @@ from emulator.core.control_models import (
     TenantOut,
     TenantRef,
     TenantsOut,
+    TimerOut,
     VendorOut,
 )
 from emulator.core.delivery import DeliveriesOut, DeliveryOut
@@ -85,6 +87,10 @@ ERR = {
 DELIVERY_ID = Param("delivery_id", "path", required=True, description="a delivery id from the log")
 VENDOR = Param("vendor", "query", description="vendor slug")
 TENANT = Param("tenant", "query", description="tenant id")
+
+
+MAX_TENANT = 256
+"""Longest tenant name the clock endpoints take."""
 
 
 def q(name: str, description: str, schema: dict[str, Any] | None = None) -> Param:
@@ -183,24 +189,73 @@ async def put_state(emu: Emulator, request: Request) -> Response:
     return reply(RestoredOut(restored=True, tenants=len(emu.store.tenants())))
 
 
-@API.op("GET", "/clock", "getClock", "Read the clock", {200: Reply("clock", ClockOut)})
+ONE_TENANT = Param(
+    "tenant",
+    "query",
+    {"type": "string", "minLength": 1, "maxLength": MAX_TENANT},
+    description="a tenant: its own timeline (a tenant not seen yet is at the virtual start)",
+)
+TENANTS = Param(
+    "tenant",
+    "query",
+    {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": MAX_TENANT}, "maxItems": 1000},
+    description="move only these tenants' timelines: repeat the parameter for several (`?tenant=a&tenant=b`); "
+    "without it every timeline moves",
+)
+
+
+def _tenants(request: Request) -> list[str] | None:
+    """The repeated `tenant` query parameter (None when absent); an empty or too long name is bad input."""
+    names = request.query_params.getlist("tenant")
+    if not names:
+        return None
+    if len(names) > 1000:
+        raise ValueError("tenant: at most 1000")
+    for name in names:
+        if not 0 < len(name) <= MAX_TENANT:
+            raise ValueError(f"tenant: 1 to {MAX_TENANT} characters")
+    return names
+
+
+@API.op(
+    "GET", "/clock", "getClock", "Read the clock", {200: Reply("clock", ClockOut), 400: ERR[400]}, params=[ONE_TENANT]
+)
 async def get_clock(emu: Emulator, request: Request) -> Response:
-    """The clock's mode and time, pending timers and whether background work is running."""
-    now = emu.clock.now()
+    """The clock's mode; with `tenant` that tenant's time and pending timers (what each will do), without it
+    the shared timeline's time and the totals of every timeline."""
+    names = _tenants(request)
+    if names is not None and len(names) > 1:
+        raise ValueError("tenant: one tenant per read")
+    sched = emu.scheduler
+    tenant = names[0] if names else None
+    scope = names if names else None
+    now = sched.now(tenant)
+    timers = [_timer(t) for t in sched.pending(names)[:MAX_TIMERS]] if names else []
     return reply(
         ClockOut(
             mode=_mode(emu),
+            tenant=tenant,
             now=now,
             iso=iso(now, millis=True),
-            pending_timers=len(emu.scheduler.pending()),
-            next_due=emu.scheduler.next_due(),
-            busy=emu.scheduler.busy,
+            pending_timers=sched.pending_count(scope),
+            next_due=sched.next_due(scope),
+            busy=sched.is_busy(scope),
+            timelines=len(sched.tenants()),
+            timers=timers,
         )
     )
 
 
-def _step(now: float, timers: int) -> Response:
-    return reply(ClockStepOut(now=now, iso=iso(now, millis=True), timers_run=timers))
+def _timer(t: Timer) -> TimerOut:
+    args = dict(t.job["args"]) if t.job else None
+    return TimerOut(due=t.when, iso=iso(t.when, millis=True), vendor=t.vendor, what=t.describe(), args=args)
+
+
+def _step(result: IdleResult) -> Response:
+    now = result.now
+    return reply(
+        ClockStepOut(now=now, iso=iso(now, millis=True), timers_run=result.timers_run, timelines=result.timelines)
+    )
 
 
 @API.op(
@@ -210,9 +265,12 @@ def _step(now: float, timers: int) -> Response:
     "Advance the virtual clock",
     {200: Reply("advanced", ClockStepOut), 400: ERR[400], 409: ERR[409]},
     body=Body(AdvanceIn),
+    params=[TENANTS],
 )
 async def advance(emu: Emulator, request: Request) -> Response:
-    """Body `{"seconds": N}` (or query `seconds`): move the virtual clock, running due timers."""
+    """Body `{"seconds": N}` (or query `seconds`): move the virtual clock, running due timers; query `tenant`
+    (repeated for several) moves only those tenants' timelines, each by N seconds."""
+    tenants = _tenants(request)
     if "seconds" in request.query_params:
         body = AdvanceIn(seconds=q_float(request, "seconds", 0, 0, 10 * 365 * 86400))
     else:
@@ -220,10 +278,10 @@ async def advance(emu: Emulator, request: Request) -> Response:
     if not emu.clock.virtual:
         return error(409, "system_clock", "the clock is the system clock; start with --clock virtual to advance it")
     try:
-        result = await emu.scheduler.advance(body.seconds)
+        result = await emu.scheduler.advance(body.seconds, tenants=tenants)
     except SchedulerRunaway as exc:
         return error(409, "runaway", str(exc))
-    return _step(result.now, result.timers_run)
+    return _step(result)
 
 
 @API.op(
@@ -233,17 +291,20 @@ async def advance(emu: Emulator, request: Request) -> Response:
     "Run timers until idle",
     {200: Reply("idle", ClockStepOut), 400: ERR[400], 409: ERR[409]},
     body=Body(IdleIn, required=False),
+    params=[TENANTS],
 )
 async def run_until_idle(emu: Emulator, request: Request) -> Response:
-    """Optional body `{"max_steps": N}`: run timers until nothing is scheduled or running."""
+    """Optional body `{"max_steps": N}`: run timers until nothing is scheduled or running; query `tenant`
+    (repeated for several): only those tenants' timelines."""
+    tenants = _tenants(request)
     body = IdleIn.model_validate(await json_body(request, optional=True))
     if not emu.clock.virtual:
         return error(409, "system_clock", "run-until-idle needs the virtual clock (start with --clock virtual)")
     try:
-        result = await emu.scheduler.run_until_idle(max_steps=body.max_steps)
+        result = await emu.scheduler.run_until_idle(max_steps=body.max_steps, tenants=tenants)
     except SchedulerRunaway as exc:
         return error(409, "runaway", str(exc))
-    return _step(result.now, result.timers_run)
+    return _step(result)
 
 
 @API.op(

@@ -16,6 +16,8 @@ from emulator.core.web import RequestModel
 
 MAX_WAIT = 60.0
 """Longest long-poll (`wait`) in seconds."""
+MAX_TIMERS = 1000
+"""Most timers `GET /clock?tenant=` lists."""
 
 
 class VendorOut(BaseModel):
@@ -41,13 +43,26 @@ class ResetOut(BaseModel):
     reset: list[TenantRef]
 
 
+class TimerOut(BaseModel):
+    due: float = Field(description="epoch seconds on the tenant's timeline")
+    iso: str
+    vendor: str | None
+    what: str = Field(description="what it will do: a job kind (e.g. `eightbyeight.offer`) or a callback's name")
+    args: dict[str, Any] | None = Field(description="a persistent job's arguments (null for an in-memory timer)")
+
+
 class ClockOut(BaseModel):
     mode: Literal["system", "virtual"]
+    tenant: str | None = Field(description="whose timeline this is (null: the shared timeline, totals of all)")
     now: float = Field(description="epoch seconds")
     iso: str
     pending_timers: int
     next_due: float | None
     busy: bool = Field(description="background work (webhook attempts, actor actions) is running")
+    timelines: int = Field(description="tenants with a timeline of their own")
+    timers: list[TimerOut] = Field(
+        description=f"with `tenant`: its pending timers in due order (the first {MAX_TIMERS}); without: empty"
+    )
 
 
 class AdvanceIn(RequestModel):
@@ -59,9 +74,10 @@ class IdleIn(RequestModel):
 
 
 class ClockStepOut(BaseModel):
-    now: float
+    now: float = Field(description="the first named tenant's time (without `tenant`: the shared timeline's)")
     iso: str
     timers_run: int
+    timelines: dict[str, float] = Field(description="each named tenant's time after the move (empty without `tenant`)")
 
 
 class JournalOut(BaseModel):
@@ -123,6 +139,9 @@ class Snapshot(RequestModel):
     version: Literal[1]
     seed: Annotated[int, Strict(), Field(ge=0), AS_INT]
     clock: SnapshotClock
+    timelines: dict[JsonStr, Ts] | None = Field(
+        None, description="each tenant's time on a virtual clock (a snapshot without it: every tenant at `clock.now`)"
+    )
     store: dict[JsonStr, dict[JsonStr, SnapshotSlot]] = Field(description="vendor -> tenant -> slot")
     jobs: list[SnapshotJob]
     deliveries: SnapshotDeliveries

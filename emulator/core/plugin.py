@@ -160,7 +160,7 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
     """Wrap a vendor handler: journal it and render every error in the vendor's envelope."""
     render = plugin.render_error or default_render_error
     journal = emulator.journal
-    clock = emulator.clock
+    now_of = emulator.scheduler.now
     slug = plugin.slug
 
     async def endpoint(request: Request) -> Response:
@@ -177,7 +177,7 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
         if journal is not None:
             scope = request.scope
             journal.record(
-                clock.now(),
+                now_of(scope.get("cxemu.tenant")),
                 slug,
                 scope.get("cxemu.tenant"),
                 scope["method"],

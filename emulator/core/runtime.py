@@ -47,7 +47,7 @@ class Emulator:
         self.settings = settings
         self.clock: Clock = VirtualClock(settings.virtual_start) if settings.clock == "virtual" else SystemClock()
         self.scheduler = Scheduler(self.clock)
-        self.store = Store(settings.seed, self.clock)
+        self.store = Store(settings.seed, self.clock, clock_of=self.scheduler.clock_of)
         self.bus = EventBus(listener_limit=settings.event_listeners)
         self.journal: Journal | None = Journal(settings.journal_size) if settings.journal_size else None
         self.dispatcher = WebhookDispatcher(
@@ -72,7 +72,9 @@ class Emulator:
         self.reset_hooks: list[ResetHook] = []
         """Told of every `reset(vendor, tenant)` after the kernel's own (the sink forgets what it received)."""
         base = loopback_url(settings.host, settings.port)
-        self.sink = Sink(self.clock, size=settings.sink_size, base_url=base, vendors=self.plugins)
+        self.sink = Sink(
+            self.clock, size=settings.sink_size, base_url=base, vendors=self.plugins, now_of=self.scheduler.now
+        )
         """The built-in webhook sink: in-process until `sink.listening` tells it the server's bound address."""
         self.dispatcher.local(f"{base}{SINK_PREFIX}/", self.sink.post)
         self.reset_hooks.append(self.sink.reset)
@@ -212,6 +214,8 @@ class Emulator:
         run the `reset_hooks`."""
         dropped = self.store.reset(vendor, tenant)
         self.scheduler.cancel_tagged(vendor, tenant)
+        if vendor is None:  # every vendor's state of the tenant(s) is gone: their time starts again
+            self.scheduler.forget(tenant)
         self.dispatcher.reset(vendor, tenant)
         if self.journal is not None:
             self.journal.reset(vendor, tenant)
@@ -225,6 +229,7 @@ class Emulator:
             "seed": self.store.seed,
             "clock": {"mode": "virtual" if self.clock.virtual else "system", "now": self.clock.now()},
             "store": self.store.snapshot(),
+            "timelines": self.scheduler.timelines(),
             "jobs": self.scheduler.snapshot(),
             "deliveries": self.dispatcher.snapshot(),
         }
@@ -251,7 +256,7 @@ class Emulator:
         """Changes whenever something the state file holds does (the saver skips a save otherwise)."""
         journal = self.journal.last_seq if self.journal is not None else 0
         now = self.clock.now() if self.clock.virtual else None
-        return (self.store.writes, self.store.epoch, self.dispatcher.changes, journal, now)
+        return (self.store.writes, self.store.epoch, self.dispatcher.changes, journal, now, self.scheduler.moves)
 
     def restore(self, data: dict[str, Any]) -> None:
         """Replace the state with a snapshot's (`POST /_emulator/state`); raises before changing anything."""
@@ -278,6 +283,7 @@ class Emulator:
         if isinstance(self.clock, VirtualClock) and clock.get("mode") == "virtual":
             self.clock.set(max(self.clock.now(), float(clock["now"])))
         self.scheduler.cancel_tagged()
+        self.scheduler.restore_timelines(_timelines(data))
         self.dispatcher.reset()
         self.scheduler.restore(list(data.get("jobs", [])))
         self.dispatcher.restore(data.get("deliveries", {}))
@@ -291,6 +297,21 @@ class Emulator:
             self.dispatcher.skip_seq(self.dispatcher.next_seq + EPOCH_SPAN)
             if self.journal is not None:
                 self.journal.skip_seq(EPOCH_SPAN)
+
+
+def _timelines(data: Mapping[str, Any]) -> dict[str, float]:
+    """Each tenant's time in a snapshot. One from before per-tenant time has a single clock: every tenant it
+    names (state, jobs, deliveries) stood at its `now`."""
+    saved = data.get("timelines")
+    if saved is not None:
+        return {str(t): float(now) for t, now in saved.items()}
+    clock = data.get("clock") or {}
+    if clock.get("mode") != "virtual":
+        return {}
+    named = {t for tenants in (data.get("store") or {}).values() for t in tenants}
+    named |= {j["tenant"] for j in data.get("jobs") or []}
+    named |= {d["tenant"] for d in (data.get("deliveries") or {}).get("pending") or []}
+    return dict.fromkeys(sorted(named), float(clock["now"]))
 
 
 @dataclass

@@ -12,7 +12,7 @@
   Either way the URL depends only on the settings (and, for port 0, the bound port): the same seed and
   settings give byte-identical REST and webhook bodies.
 - Records: every request under `/_emulator/sink/...` (method, path, query, headers, the first
-  `BODY_BYTES` of the body, its size, clock time), the newest `settings.sink_size` of them.
+  `BODY_BYTES` of the body, its size, the time of its tenant's timeline), the newest `settings.sink_size` of them.
   `POST /_emulator/reset?vendor=&tenant=` forgets the matching tenants' records too (all of them, those
   outside any vendor's path included, when no filter is given).
 - Allow-list: the sink's URLs are exempt from `webhook_allow_hosts` and the private-target guard
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
@@ -131,8 +131,18 @@ class SinkFilter:
 class Sink:
     """The received requests of one server, and the URL it is reached at; see the module docstring."""
 
-    def __init__(self, clock: Clock, *, size: int, base_url: str, vendors: Iterable[str]) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        size: int,
+        base_url: str,
+        vendors: Iterable[str],
+        now_of: Callable[[str | None], float] | None = None,
+    ) -> None:
         self.clock = clock
+        self.now_of = now_of or (lambda tenant: clock.now())
+        """The time of the tenant a request is for (its own timeline in a server, `Scheduler.now`)."""
         self.base_url = base_url
         self.listening = False
         self.vendors = tuple(vendors)
@@ -154,7 +164,7 @@ class Sink:
         tenant = segments[1] if vendor is not None and len(segments) > 1 and segments[1] else None
         item = SinkRequest(
             id=f"snk_{self._seq:07d}",
-            at=self.clock.now(),
+            at=self.now_of(tenant),
             method=method,
             path=unquote(raw_path),
             query=query,

@@ -12,6 +12,9 @@ Leaving the block commits: the events recorded on `tx` go to the commit hook (ev
 dispatcher, actors). An exception discards the events and puts the id counters back. State transitions
 validate before they mutate, so a rejected request leaves state as it was.
 
+A unit of work reads the time of its tenant's own timeline (`tx.now()`, see `core.clock`), never a shared
+clock, so a tenant's bodies do not depend on what other tenants did to time.
+
 A read-only request reads `view(vendor, tenant)`: the tenant's state, or for a tenant that does not exist one
 built from its constructor and kept nowhere, so reads never create tenants.
 
@@ -98,9 +101,11 @@ CommitHook = Callable[[Tx[Any]], None]
 class Store:
     """Memory backend: every (vendor, tenant) slot in a dict."""
 
-    def __init__(self, seed: int, clock: Clock) -> None:
+    def __init__(self, seed: int, clock: Clock, *, clock_of: Callable[[str], Clock] | None = None) -> None:
         self.seed = seed
         self.clock = clock
+        self.clock_of = clock_of or (lambda tenant: clock)
+        """The clock of a tenant's units of work: its own timeline (`Scheduler.clock_of`) in a server."""
         self.epoch = 0
         """The id epoch every tenant draws in (`core.ids`); moved on by restoring an uncleanly stopped state."""
         self._factories: dict[str, StateFactory] = {}
@@ -174,7 +179,7 @@ class Store:
         slot = self._slot(vendor, tenant, create)
         async with slot.lock:
             ids = TenantIds(self.seed, vendor, tenant, slot.counters, self.epoch)
-            tx: Tx[Any] = Tx(vendor, tenant, slot.state, ids, self.clock)
+            tx: Tx[Any] = Tx(vendor, tenant, slot.state, ids, self.clock_of(tenant))
             try:
                 yield tx
             except BaseException:

@@ -14,7 +14,7 @@
   to leave is still delivered, and still in the snapshot). Pending work has its own caps (`pending_limit`
   in all, `pending_per_tenant` per vendor tenant): past one, a new delivery is dropped, i.e. logged as failed
   with the reason, as a vendor drops events for a receiver that has been failing too long.
-- A failed attempt (non-2xx, connection error, timeout) is retried on the clock following the vendor's
+- A failed attempt (non-2xx, connection error, timeout) is retried on the tenant's timeline following the vendor's
   ladder (8x8: 1, 10, 30, 90 s); the event id stays the same, the attempt number grows. The vendor's
   header hook builds headers per attempt (and may sign: it then runs in a worker thread, off the loop).
 - Every attempt is logged (URL, headers, body, status, response excerpt, latency, error); callers can
@@ -163,7 +163,6 @@ class WebhookDispatcher:
         verify_tls: bool = True,
     ) -> None:
         self.scheduler = scheduler
-        self.clock = scheduler.clock
         self.seed = seed
         self.log_size = log_size
         self.policies: dict[str, WebhookPolicy] = {}
@@ -269,7 +268,7 @@ class WebhookDispatcher:
         self, vendor: str, tenant: str, event_id: str, event_type: str, subject: str, url: str, body: bytes
     ) -> Delivery:
         seq = self._take_seq()
-        now = self.clock.now()
+        now = self.scheduler.now(tenant)
         return Delivery(
             id=f"dlv_{seq:07d}",
             seq=seq,
@@ -315,7 +314,7 @@ class WebhookDispatcher:
             self.scheduler.cancel(queue.wake)
             queue.wake = None
         queue.running = True
-        task = self.scheduler.spawn(self._pump(key, queue))
+        task = self.scheduler.spawn(self._pump(key, queue), tenant=key[2])
         self._pumps.add(task)
         task.add_done_callback(self._pumps.discard)
 
@@ -328,7 +327,7 @@ class WebhookDispatcher:
                 if d.status != "pending":
                     self._dequeued(queue.items.popleft())
                     continue
-                if d.not_before > self.clock.now():
+                if d.not_before > self.scheduler.now(d.tenant):
                     queue.wake = self.scheduler.call_at(
                         d.not_before, lambda: self._kick(key), vendor=d.vendor, tenant=d.tenant
                     )
@@ -351,7 +350,7 @@ class WebhookDispatcher:
                         self._dequeued(d)
                         self._failed(d)
                     else:
-                        d.not_before = self.clock.now() + ladder[failed_attempts - 1]
+                        d.not_before = self.scheduler.now(d.tenant) + ladder[failed_attempts - 1]
                 self._notify()
                 if self.attempt_listeners:
                     self._tell(d, tried)
@@ -390,7 +389,7 @@ class WebhookDispatcher:
         """One attempt: True when it succeeded, False when it failed (retried by the ladder), None when the
         outbound policy refused the target (the delivery fails for good)."""
         n = len([a for a in d.attempts if a.chaos != "duplicate"])
-        now = self.clock.now()
+        now = self.scheduler.now(d.tenant)
         fault = chaos.dropped(d, n, now)
         if fault is not None:
             d.attempts.append(fault)

@@ -180,7 +180,8 @@ def generate(plugins: Iterable[VendorPlugin]) -> str:
         "scenario's tenant is reset and built, its actors meet the app under test, its steps run in the "
         "background; `GET /_emulator/scenarios/{id}` shows progress, each step's result and the report; "
         "`DELETE` unloads it. Query `tenant=`, `webhook_url=` override the file (default target: "
-        "`--webhook-url`, else a built-in receiver). The server's seed and clock apply |",
+        "`--webhook-url`, else a built-in receiver). The server's seed and clock mode apply; the scenario runs on "
+        "its tenant's own timeline, so its `advance` moves no other tenant's time |",
         "| pytest | `pytest --cxemu-scenarios` (or ini `cxemu_scenarios = true`) | every `scenarios/**/*.yaml` "
         "under the rootdir is one test item, run self-contained; a failure shows the report |",
         "",

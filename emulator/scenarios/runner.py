@@ -4,8 +4,13 @@ The same `ScenarioRun` serves every way of running a file:
 
 - self-contained (`standalone.run_loaded` / `run_path`: the CLI and pytest items): a fresh in-process app on a virtual
   clock seeded with the scenario's seed, and a built-in webhook receiver whose URL is `{{webhook_url}}`;
-- loaded into a running server (`service.ScenarioManager`): the server's emulator and clock, the steps in a
+- loaded into a running server (`service.ScenarioManager`): the server's emulator, the steps in a
   background task, the actors live until the scenario is unloaded.
+
+Either way the run lives on its tenant's own timeline (`core.clock`), which starts again at the virtual start
+when the tenant has no state in another vendor: its `advance`, `wait_until_idle` and `within` move that
+timeline only, so a scenario loaded into a shared server disturbs no other tenant, and loading it again gives
+the same bodies.
 
 Requests go to the app in-process (httpx over ASGI); `expect_webhook` reads the dispatcher's delivery log of
 the scenario's tenant (what was delivered, with the exact body and headers sent). On a virtual clock,
@@ -133,7 +138,7 @@ class ScenarioRun:
         return ScenarioContext(emu=self.emu, vendor=self.vendor, tenant=self.tenant, variables=variables)
 
     def _now(self) -> float:
-        now = self.emu.clock.now()
+        now = self.emu.scheduler.now(self.tenant)
         self.result.now = now
         return now
 
@@ -155,8 +160,10 @@ class ScenarioRun:
     async def setup(self) -> None:
         """Build the tenant's world and start the actors; raises ScenarioError (also kept in the result)."""
         self._wall_started = wall_monotonic()
-        self.result.started_at = self._now()
         self.emu.reset(self.vendor, self.tenant)
+        if not any(self.emu.store.exists(slug, self.tenant) for slug in self.emu.plugins):
+            self.emu.scheduler.forget(self.tenant)  # the tenant is nowhere else: its time starts again
+        self.result.started_at = self._now()
         try:
             raw = self.loaded.model.model_dump(by_alias=True)["setup"]
             try:
@@ -241,7 +248,9 @@ class ScenarioRun:
             await self._advance(step.advance)
             return f"now {self.when(self._now())}"
         if isinstance(step, WaitUntilIdleStep):
-            done = await self.emu.scheduler.run_until_idle(max_steps=step.wait_until_idle.max_steps)
+            done = await self.emu.scheduler.run_until_idle(
+                max_steps=step.wait_until_idle.max_steps, tenants=[self.tenant]
+            )
             return f"{done.timers_run} timers; now {self.when(self._now())}"
         if isinstance(step, ActionBase):
             if step.after:
@@ -257,7 +266,7 @@ class ScenarioRun:
 
     async def _advance(self, seconds: float) -> None:
         if self.emu.clock.virtual:
-            await self.emu.scheduler.advance(seconds)
+            await self.emu.scheduler.advance(seconds, tenants=[self.tenant])
         else:
             await asyncio.sleep(seconds)  # the system clock: time passes for real
 
@@ -344,25 +353,25 @@ class ScenarioRun:
     async def _expect_webhook(self, i: int, step: ExpectWebhookStep, r: StepResult) -> str:
         spec = _rerender(step.expect_webhook, self.ctx())
         assert isinstance(spec, ExpectWebhookSpec)
-        sched = self.emu.scheduler
+        sched, mine = self.emu.scheduler, [self.tenant]
         deadline = self._now() + spec.within
         if self.emu.clock.virtual:
             if spec.count == 0:
-                await sched.advance(spec.within)
+                await sched.advance(spec.within, tenants=mine)
                 hits = self._hits(spec)
             else:
                 while True:
-                    await sched.settle()
+                    await sched.settle(mine)
                     hits = self._hits(spec)
                     if len(hits) >= spec.count:
                         break
-                    now, nxt = self._now(), sched.next_due()
+                    now, nxt = self._now(), sched.next_due(mine)
                     if nxt is None or nxt > deadline:
                         if deadline > now:
-                            await sched.advance(deadline - now)
+                            await sched.advance(deadline - now, tenants=mine)
                         hits = self._hits(spec)
                         break
-                    await sched.advance(max(0.0, nxt - now))
+                    await sched.advance(max(0.0, nxt - now), tenants=mine)
         else:
             while True:
                 hits = self._hits(spec)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from emulator.app import create_app
+from emulator.core.clock import DEFAULT_VIRTUAL_START as START
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.match import get_path, interpolate, subset_mismatches
 from emulator.vendors import eightbyeight
@@ -191,6 +192,31 @@ async def test_control_plane_loads_runs_and_unloads_a_scenario(app_client: Any) 
     gone = await http.delete("/_emulator/scenarios/scn_0001")
     assert gone.json()["active"] is False
     assert (await http.get("/_emulator/scenarios/scn_0001")).status_code == 404
+
+
+async def test_a_loaded_scenario_runs_on_its_own_timeline_and_disturbs_no_other_tenant(app_client: Any) -> None:
+    app, http = app_client
+    emu = app.state.emulator
+    bystander = {"x-api-key": "bystander"}
+    conversation = {"channelId": "1", "user": {"name": "Bo"}, "assignment": {"type": "queue", "id": "100"}}
+    assert (await http.post("/chat-gateway/v1/conversations", headers=bystander, json=conversation)).status_code == 202
+    waiting = emu.scheduler.pending_count(["bystander"])
+
+    bodies = []
+    for _ in range(2):  # loaded twice: the second run starts its tenant's time again and sends the same bodies
+        created = await http.post("/_emulator/scenarios", params={"tenant": "scn"}, content=GREET)
+        assert created.status_code == 201, created.text
+        run_id = created.json()["id"]
+        done = (await http.get(f"/_emulator/scenarios/{run_id}", params={"wait": 30})).json()
+        assert done["status"] == "passed", done["report"]
+        bodies.append([d.body for d in emu.dispatcher.deliveries() if d.tenant == "scn"])
+        assert (await http.delete(f"/_emulator/scenarios/{run_id}")).status_code == 200
+        await http.post("/_emulator/reset", params={"vendor": "eightbyeight", "tenant": "scn"})
+
+    assert emu.scheduler.now("bystander") == START  # the scenario's advances moved only its own timeline
+    assert emu.scheduler.pending_count(["bystander"]) == waiting
+    assert bodies[0] == bodies[1]
+    assert len(bodies[0]) >= 5
 
 
 @pytest.mark.parametrize(

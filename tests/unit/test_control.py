@@ -268,16 +268,19 @@ async def test_clock_reports_mode_time_and_pending_timers(client: httpx.AsyncCli
     assert r.status_code == 200
     assert r.json() == {
         "mode": "virtual",
+        "tenant": None,
         "now": START,
         "iso": "2026-01-01T00:00:00.000Z",
         "pending_timers": 0,
         "next_due": None,
         "busy": False,
+        "timelines": 0,
+        "timers": [],
     }
     await create_item(client, "a")
     await ping(client, "a", "it-1", 30)
     clock = (await client.get("/_emulator/clock")).json()
-    assert (clock["pending_timers"], clock["next_due"]) == (1, START + 30)
+    assert (clock["pending_timers"], clock["next_due"], clock["timelines"]) == (1, START + 30, 1)
 
 
 @pytest.mark.parametrize(
@@ -362,7 +365,7 @@ async def test_run_until_idle_jumps_to_each_timer_until_nothing_is_left(client: 
     await ping(client, "a", "it-1", 40)
     r = await client.post("/_emulator/clock/run-until-idle")
     assert r.status_code == 200, r.text
-    assert r.json() == {"now": START + 100, "iso": "2026-01-01T00:01:40.000Z", "timers_run": 2}
+    assert r.json() == {"now": START + 100, "iso": "2026-01-01T00:01:40.000Z", "timers_run": 2, "timelines": {}}
     assert (await client.get("/echo/v1/items/it-1", headers=tenant("a"))).json()["pings"] == 2
     assert (await client.get("/_emulator/clock")).json()["pending_timers"] == 0
 

@@ -1,6 +1,7 @@
 """Preparing and sending the `http` steps' requests (the engine applies the outcomes).
 
-On the virtual clock a request holds the clock while it runs (see outcall.py). So that many calls reaching
+On the virtual clock a request holds its tenant's timeline while it runs (see outcall.py); other tenants'
+time moves on. So that many calls reaching
 their `http` step at the same virtual instant (a load test placing calls at once) wait about as long as
 the slowest request rather than the sum of all, the job that runs first sends the requests of every HTTP
 job of the same cloud due at that instant together, at most `http_parallel` at a time, and keeps the
@@ -52,7 +53,7 @@ def prepare(emu: Emulator, tenant: str, args: Mapping[str, Any]) -> Fetch | None
         return None
     step = call.steps[call.current]
     req = outcall.build(step.method, step.url or "", step.headers, step.body, call.variables, state.http_overrides)
-    started = emu.clock.now()
+    started = emu.scheduler.now(tenant)
     target = outcall.origin(req.sent_to)
     fetch = Fetch(key(tenant, args), step, req, target, started)
     failed = st.failing_fast(state, target, started)
@@ -66,10 +67,10 @@ def due_alongside(emu: Emulator, kind: str, vendor: str, tenant: str) -> list[Ma
     """The arguments of the other `kind` jobs of this cloud due now (virtual clock only)."""
     if not emu.clock.virtual:
         return []
-    now = emu.clock.now()
+    now = emu.scheduler.now(tenant)
     return [
         t.job["args"]
-        for t in emu.scheduler.pending()
+        for t in emu.scheduler.pending([tenant])
         if t.job is not None
         and t.job["kind"] == kind
         and (t.vendor, t.tenant) == (vendor, tenant)

@@ -17,14 +17,15 @@
   cut, and the `error` a flow's metadata shows names httpx's own failure (`ConnectError`, `InvalidURL` for a
   control character in the URL, `LocalProtocolError` for a malformed header).
 
-The request runs outside any unit of work. On a virtual clock the call waits for it without time moving (the
-job that runs it is tracked work that `advance`/`run_until_idle` wait for), so routing is deterministic --
-and the clock is held for as long as the request takes, `http_timeout` at most. So that a dead backend
-cannot hold it once per call (or per loop iteration), a timeout or a failed connection marks the target
-(`origin`) unreachable for `http_fail_fast` seconds of the emulator's clock: http steps to it fail at once
-meanwhile (engine.py). A name that does not resolve fails as fast as the resolver says so. Requests of
-calls that reach their http step at the same instant are sent together (httpjob.py); a slow backend that
-does answer still holds the clock for its latency once per instant at which requests are due.
+The request runs outside any unit of work. On a virtual clock the call waits for it without its tenant's time
+moving (the job that runs it is tracked work that `advance`/`run_until_idle` of that timeline wait for), so
+routing is deterministic -- and that tenant's timeline (only: other tenants' time moves on) is held for as
+long as the request takes, `http_timeout` at most. So that a dead backend cannot hold it once per call (or per
+loop iteration), a timeout or a failed connection marks the target (`origin`) unreachable for `http_fail_fast`
+seconds of the emulator's clock: http steps to it fail at once meanwhile (engine.py). A name that does not
+resolve fails as fast as the resolver says so. Requests of calls that reach their http step at the same
+instant are sent together (httpjob.py); a slow backend that does answer still holds the clock for its latency
+once per instant at which requests are due.
 """
 
 from __future__ import annotations

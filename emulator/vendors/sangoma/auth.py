@@ -163,7 +163,7 @@ class Gate:
         if tenant is None or state is None or found is None:
             raise errors.invalid_token()
         set_tenant(request, tenant)
-        if found.expires_at <= self.emu.clock.now():
+        if found.expires_at <= self.emu.scheduler.now(tenant):
             raise errors.invalid_token(expired=True)
         if scope not in found.scopes:
             raise errors.no_permission()
@@ -177,7 +177,7 @@ def identify(emu: Emulator, request: Request) -> str | None:
     tenant = decode_tenant(prefix) if dot else None
     state = emu.store.peek(SLUG, tenant) if tenant is not None else None
     found = state.tokens.get(token or "") if isinstance(state, SangomaState) else None
-    return tenant if found is not None and found.expires_at > emu.clock.now() else None
+    return tenant if found is not None and found.expires_at > emu.scheduler.now(tenant) else None
 
 
 def new_secret(ids: TenantIds) -> str:

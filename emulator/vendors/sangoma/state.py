@@ -291,7 +291,7 @@ def tenant_state(emu: Emulator, tenant: str, ids: TenantIds) -> SangomaState:
     """The store's constructor: a configured tenant as configured, any other with the defaults; in `open` auth
     an unconfigured tenant's domain is open until its first request names one."""
     cfg: SangomaConfig = emu.vendor_config(SLUG)
-    fresh = new_state(tenant, ids, cfg.tenants.get(tenant), cfg, emu.clock.now())
+    fresh = new_state(tenant, ids, cfg.tenants.get(tenant), cfg, emu.scheduler.now(tenant))
     fresh.tenant_domain_open = emu.settings.auth == "open" and tenant not in cfg.tenants
     return fresh
 
