@@ -30,10 +30,10 @@ is the only one for now; the interface is small enough for a shared backend (Red
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from types import TracebackType
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -173,23 +173,10 @@ class Store:
             return slot.state
         return self._factories[vendor](tenant, TenantIds(self.seed, vendor, tenant, {}))
 
-    @asynccontextmanager
-    async def tenant(self, vendor: str, tenant: str, *, create: bool = True) -> AsyncIterator[Tx[Any]]:
-        """Unit of work on one tenant; creates the tenant from its constructor unless `create=False`."""
-        slot = self._slot(vendor, tenant, create)
-        async with slot.lock:
-            ids = TenantIds(self.seed, vendor, tenant, slot.counters, self.epoch)
-            tx: Tx[Any] = Tx(vendor, tenant, slot.state, ids, self.clock_of(tenant))
-            try:
-                yield tx
-            except BaseException:
-                ids.rollback()
-                raise
-            finally:
-                self.writes += 1
-            if tx.events or tx.outbound:
-                for hook in self._commit_hooks:
-                    hook(tx)
+    def tenant(self, vendor: str, tenant: str, *, create: bool = True) -> UnitOfWork[Any]:
+        """Unit of work on one tenant (`async with store.tenant(vendor, tenant) as tx`); creates the tenant from
+        its constructor unless `create=False`."""
+        return UnitOfWork(self, vendor, tenant, create)
 
     # -- reset ----------------------------------------------------------------------------------------
 
@@ -242,6 +229,49 @@ class Store:
         return slots
 
 
+class UnitOfWork(Generic[S]):
+    """One tenant's unit of work: its slot locked, a `Tx` on its state; leaving the block commits the `Tx`'s
+    events and webhooks (the commit hooks run before the lock is let go), an exception discards them and puts
+    the id counters back. A class rather than an `@asynccontextmanager`: every request that changes state
+    enters one, and a generator-based manager costs an async generator (registered with the loop) each time."""
+
+    __slots__ = ("_lock", "_tx", "create", "store", "tenant", "vendor")
+
+    def __init__(self, store: Store, vendor: str, tenant: str, create: bool) -> None:
+        self.store, self.vendor, self.tenant, self.create = store, vendor, tenant, create
+        self._lock: asyncio.Lock | None = None
+        self._tx: Tx[S] | None = None
+
+    async def __aenter__(self) -> Tx[S]:
+        store = self.store
+        slot = store._slot(self.vendor, self.tenant, self.create)
+        await slot.lock.acquire()
+        self._lock = slot.lock
+        try:
+            ids = TenantIds(store.seed, self.vendor, self.tenant, slot.counters, store.epoch)
+            self._tx = Tx(self.vendor, self.tenant, cast(S, slot.state), ids, store.clock_of(self.tenant))
+        except BaseException:
+            slot.lock.release()
+            raise
+        return self._tx
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        tx, lock = self._tx, self._lock
+        assert tx is not None
+        assert lock is not None
+        try:
+            self.store.writes += 1
+            if kind is not None:
+                tx.ids.rollback()
+            elif tx.events or tx.outbound:
+                for hook in self.store._commit_hooks:
+                    hook(tx)
+        finally:
+            lock.release()
+
+
 class VendorStore(Generic[S]):
     """One vendor's tenants, typed: `tenant()` yields `Tx[S]` and `peek()` returns `S | None`.
 
@@ -255,9 +285,9 @@ class VendorStore(Generic[S]):
         self.vendor = vendor
         self.state_type = state_type
 
-    def tenant(self, tenant: str, *, create: bool = True) -> AbstractAsyncContextManager[Tx[S]]:
+    def tenant(self, tenant: str, *, create: bool = True) -> UnitOfWork[S]:
         """`Store.tenant` for this vendor, typed."""
-        return self.store.tenant(self.vendor, tenant, create=create)
+        return UnitOfWork(self.store, self.vendor, tenant, create)
 
     def peek(self, tenant: str) -> S | None:
         state = self.store.peek(self.vendor, tenant)
