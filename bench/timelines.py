@@ -28,7 +28,7 @@ import httpx
 
 from emulator.app import create_app
 from emulator.core.clock import DEFAULT_VIRTUAL_START, Scheduler, VirtualClock
-from emulator.settings import Settings
+from emulator.core.settings import Settings
 
 CONVERSATION = {"channelId": "1", "user": {"name": "Ann"}, "assignment": {"type": "queue", "id": "100"}}
 

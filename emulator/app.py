@@ -29,9 +29,9 @@ from emulator.core.limits import BodyLimit
 from emulator.core.plugin import VendorPlugin, default_render_error, is_wrapped, vendor_endpoint
 from emulator.core.routing import PrefixRoutes
 from emulator.core.runtime import Emulator
+from emulator.core.settings import Settings
 from emulator.scenarios import control as scenario_control
 from emulator.scenarios.service import ScenarioManager
-from emulator.settings import Settings
 from emulator.vendors import VENDORS
 
 

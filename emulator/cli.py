@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 from emulator import __version__
 from emulator.core.contracts import to_yaml
 from emulator.core.errors import ConfigError
-from emulator.settings import Settings, check_state_file
+from emulator.core.settings import Settings, check_state_file
 
 EXIT_USAGE = 2
 

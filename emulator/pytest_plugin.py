@@ -83,7 +83,7 @@ class ServerThread:
 
         from emulator.app import create_app
         from emulator.core import sink
-        from emulator.settings import Settings
+        from emulator.core.settings import Settings
 
         self.settings = Settings.load({}, {"host": "127.0.0.1", "port": 0, **settings_overrides})
         self.app = create_app(self.settings)
@@ -285,9 +285,9 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         from emulator.app import load_plugins
+        from emulator.core.settings import Settings
         from emulator.scenarios.report import render
         from emulator.scenarios.standalone import run_path
-        from emulator.settings import Settings
 
         extra = tuple(self.config.getini("cxemu_plugins")) + tuple(self.config.getoption("--cxemu-plugin") or ())
         plugins = load_plugins(Settings.load({}, {"plugins": extra}))

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from emulator.app import create_app
 from emulator.core.plugin import VendorPlugin
 from emulator.core.runtime import Emulator
-from emulator.settings import Settings
+from emulator.core.settings import Settings
 from tests.support import echo_vendor
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

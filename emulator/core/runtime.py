@@ -26,11 +26,11 @@ from emulator.core.ids import EPOCH_SPAN, TenantIds
 from emulator.core.journal import Journal, JournalEntry
 from emulator.core.outbound import Guard
 from emulator.core.plugin import VendorPlugin
+from emulator.core.settings import Settings, vendor_config_error
 from emulator.core.sink import PREFIX as SINK_PREFIX
 from emulator.core.sink import Sink, loopback_url
 from emulator.core.store import Slot, Store, Tx
 from emulator.core.webhooks import WebhookDispatcher, WebhookPolicy
-from emulator.settings import Settings, vendor_config_error
 
 LOG = logging.getLogger(__name__)
 

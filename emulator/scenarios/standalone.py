@@ -12,11 +12,11 @@ from emulator.app import create_app, load_plugins
 from emulator.core.clock import wall_monotonic
 from emulator.core.plugin import VendorPlugin
 from emulator.core.runtime import Emulator
+from emulator.core.settings import Settings
 from emulator.scenarios.errors import LoadError, ScenarioError
 from emulator.scenarios.loader import LoadedScenario, default_tenant, load_file
 from emulator.scenarios.results import ScenarioResult, error_result
 from emulator.scenarios.service import ScenarioManager
-from emulator.settings import Settings
 
 
 def builtin_plugins() -> list[VendorPlugin]:

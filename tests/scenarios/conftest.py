@@ -10,10 +10,10 @@ from typing import Any
 
 from emulator.app import load_plugins
 from emulator.core.plugin import VendorPlugin
+from emulator.core.settings import Settings
 from emulator.scenarios.loader import LoadedScenario, load_text
 from emulator.scenarios.results import ScenarioResult
 from emulator.scenarios.standalone import run_loaded
-from emulator.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / "scenarios"

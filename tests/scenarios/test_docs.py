@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from emulator.app import load_plugins
+from emulator.core.settings import Settings
 from emulator.scenarios.docs import generate
-from emulator.settings import Settings
 from tests.scenarios.conftest import LIBRARY
 
 

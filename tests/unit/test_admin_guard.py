@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 
 from emulator.app import control_contract, create_app
 from emulator.core.guard import POLICY, Access, access_of
-from emulator.settings import Settings
+from emulator.core.settings import Settings
 from emulator.vendors.cmcom.constants import GATEWAY_PATH
 from emulator.vendors.eightbyeight.constants import API_PREFIX as EBE
 from emulator.vendors.samespace.constants import CALL_PATH, FLOW_PATH

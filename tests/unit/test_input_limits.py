@@ -20,8 +20,8 @@ from emulator import cli
 from emulator.app import create_app
 from emulator.core.errors import ConfigError
 from emulator.core.journal import BODY_BYTES, HEADER_BYTES
+from emulator.core.settings import Settings
 from emulator.core.web import parse_json
-from emulator.settings import Settings
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -45,9 +45,8 @@ LOCAL_IMPORTS_ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("emulator/cli.py", "emulator.scenarios"),
         ("emulator/cli.py", "emulator.core"),
         # the pytest plugin is imported by every pytest run where cxemu is installed: the app, the settings
-        # and the scenario runner load only when a fixture or a scenario file needs them
+        # (in core) and the scenario runner load only when a fixture or a scenario file needs them
         ("emulator/pytest_plugin.py", "emulator.app"),
-        ("emulator/pytest_plugin.py", "emulator.settings"),
         ("emulator/pytest_plugin.py", "emulator.scenarios"),
         ("emulator/pytest_plugin.py", "emulator.core"),
     }

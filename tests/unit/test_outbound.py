@@ -7,7 +7,7 @@ import pytest
 from emulator.core.errors import ConfigError
 from emulator.core.httpclient import HttpClient, HttpError
 from emulator.core.outbound import check_http_url
-from emulator.settings import Settings
+from emulator.core.settings import Settings
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 
 from emulator.cli import _parser, _settings
 from emulator.core.errors import ConfigError
-from emulator.settings import Settings
+from emulator.core.settings import Settings
 from tests.conftest import EmulatorFactory
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from emulator.settings import Settings
+from emulator.core.settings import Settings
 from emulator.vendors import VENDORS
 
 README = Path(__file__).resolve().parents[2] / "README.md"

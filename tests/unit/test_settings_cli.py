@@ -18,7 +18,7 @@ from emulator.app import control_contract
 from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.contracts import to_yaml
 from emulator.core.errors import ConfigError
-from emulator.settings import Settings
+from emulator.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

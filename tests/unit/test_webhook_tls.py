@@ -18,8 +18,8 @@ from cryptography.x509.oid import NameOID
 
 from emulator.core.delivery import Delivery
 from emulator.core.runtime import Emulator
+from emulator.core.settings import Settings
 from emulator.core.store import Outbound
-from emulator.settings import Settings
 from tests.conftest import EmulatorFactory
 from tests.support import echo_vendor
 
