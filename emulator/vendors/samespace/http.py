@@ -61,7 +61,8 @@ class Gate:
         config: SamespaceConfig = emu.vendor_config(SLUG)
         self.configured = config.tenants
 
-    async def tenant(self, request: Request, cloud_id: Any, auth_token: Any) -> str:
+    def _admitted(self, cloud_id: Any, auth_token: Any) -> str:
+        """The cloud, when both credentials are non-empty text and the auth mode takes the cloud; else 401."""
         if not isinstance(cloud_id, str) or not cloud_id or not isinstance(auth_token, str) or not auth_token:
             raise errors.unauthorized()
         if (
@@ -70,27 +71,24 @@ class Gate:
             and not self.store.provisioned(cloud_id)
         ):
             raise errors.unauthorized()
-        async with self.store.tenant(cloud_id) as tx:
+        return cloud_id
+
+    async def tenant(self, request: Request, cloud_id: Any, auth_token: Any) -> str:
+        cloud = self._admitted(cloud_id, auth_token)
+        async with self.store.tenant(cloud) as tx:
             if tx.state.auth_token is None:
                 tx.state.auth_token = auth_token  # open auth: the first token a new cloud is called with is its own
             if tx.state.auth_token != auth_token:
                 raise errors.unauthorized()
-        set_tenant(request, cloud_id)
-        return cloud_id
+        set_tenant(request, cloud)
+        return cloud
 
     def read(self, request: Request, cloud_id: Any, auth_token: Any) -> SamespaceState:
         """`tenant` for a read-only request: the cloud's state, or for an unknown cloud that `open` auth would
         take, the state a new cloud gets, kept nowhere (reads never create tenants, issue 18 §2)."""
-        if not isinstance(cloud_id, str) or not cloud_id or not isinstance(auth_token, str) or not auth_token:
-            raise errors.unauthorized()
-        if (
-            cloud_id not in self.configured
-            and self.emu.settings.auth != "open"
-            and not self.store.provisioned(cloud_id)
-        ):
-            raise errors.unauthorized()
-        state = self.store.view(cloud_id)
+        cloud = self._admitted(cloud_id, auth_token)
+        state = self.store.view(cloud)
         if state.auth_token is not None and not hmac.compare_digest(state.auth_token.encode(), auth_token.encode()):
             raise errors.unauthorized()
-        set_tenant(request, cloud_id)
+        set_tenant(request, cloud)
         return state
