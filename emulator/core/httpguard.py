@@ -97,7 +97,8 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._partial = False
         self._in_head = True
         self._head_bytes = 0
-        self._stop_request_timer()
+        if self._request_timer is not None:
+            self._stop_request_timer()
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:

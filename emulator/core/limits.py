@@ -13,7 +13,8 @@ length (`Transfer-Encoding: chunked`) is counted as it arrives: past the limit, 
 does not catch it, the middleware answers the 413 itself. Either way the answer carries `Connection: close`.
 
 `multipart/form-data` bodies (8x8 attachment uploads) have their own limit, `max_upload`. The hot path
-(a request with a small `Content-Length`, or no body) costs one scan of the request headers.
+(a request with a small `Content-Length`) costs one scan of the request headers; GET, HEAD and OPTIONS,
+whose bodies no route reads (so nothing buffers them), are not scanned.
 
 `reject(scope, error)` renders the 413 for the path: the app passes the vendor's `render_error` under a
 vendor's base paths and the control plane's `{"error", "message"}` elsewhere (`app.py`).
@@ -31,6 +32,8 @@ from emulator.core.errors import EmulatorError
 Reject = Callable[[Scope, EmulatorError], Response]
 
 MULTIPART = b"multipart/form-data"
+BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods whose body no route reads (a body sent with them is never buffered): not checked."""
 
 
 class BodyTooLarge(EmulatorError):
@@ -52,7 +55,7 @@ class BodyLimit:
         self.reject = reject
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in BODILESS:
             await self.app(scope, receive, send)
             return
         length: bytes | None = None
