@@ -23,11 +23,12 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from emulator.core.errors import EmulatorError
 from emulator.core.plugin import set_tenant
 from emulator.core.runtime import Emulator
+from emulator.core.web import JsonResponse
 from emulator.core.web import json_object as web_json_object
 from emulator.vendors.cmcom import constants as c
 from emulator.vendors.cmcom import errors
@@ -43,17 +44,17 @@ def _is_control(request: Request) -> bool:
 
 def render_error(exc: EmulatorError, request: Request) -> Response:
     if isinstance(exc, errors.RouterError):
-        return JSONResponse(errors.problem_body(exc), status_code=exc.status_code, media_type=c.PROBLEM_JSON)
+        return JsonResponse(errors.problem_body(exc), status_code=exc.status_code, media_type=c.PROBLEM_JSON)
     if isinstance(exc, errors.SendError):
-        return JSONResponse(errors.send_body(exc), status_code=exc.status_code)
+        return JsonResponse(errors.send_body(exc), status_code=exc.status_code)
     if _is_control(request):
         title = c.NOT_FOUND_TITLE if exc.status_code == 404 else exc.message
         err = errors.RouterError(exc.status_code, title, type_=c.NOT_FOUND_TYPE, detail=exc.message)
-        return JSONResponse(errors.problem_body(err), status_code=exc.status_code, media_type=c.PROBLEM_JSON)
+        return JsonResponse(errors.problem_body(err), status_code=exc.status_code, media_type=c.PROBLEM_JSON)
     code = c.Code.INTERNAL_ERROR if exc.status_code >= 500 else c.Code.REQUEST_MALFORMED
     details = c.INTERNAL if exc.status_code >= 500 else exc.message
     body = {"details": details, "errorCode": int(code), "messages": []}
-    return JSONResponse(body, status_code=exc.status_code)
+    return JsonResponse(body, status_code=exc.status_code)
 
 
 class Gate:

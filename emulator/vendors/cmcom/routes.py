@@ -21,13 +21,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from emulator import __version__
 from emulator.core.api import Api, Handler
 from emulator.core.contracts import Body, Param, Reply
 from emulator.core.runtime import Emulator
+from emulator.core.web import JsonResponse
 from emulator.vendors.cmcom import constants as c
 from emulator.vendors.cmcom import errors
 from emulator.vendors.cmcom import models as m
@@ -113,7 +114,7 @@ async def send_messages(gate: Gate, request: Request) -> Response:
             raise errors.SendError(c.Code.BALANCE_INSUFFICIENT, c.BALANCE)
         st.send(tx, drafts, via="gateway" if account_id is None else state.partner)
     status, body = send_response(drafts)
-    return JSONResponse(body, status_code=status)
+    return JsonResponse(body, status_code=status)
 
 
 async def _control_body(gate: Gate, request: Request) -> tuple[str, str, dict[str, Any], str]:

@@ -17,13 +17,13 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from emulator.core.errors import EmulatorError
 from emulator.core.plugin import set_tenant
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx, VendorStore
-from emulator.core.web import parse_json
+from emulator.core.web import JsonResponse, parse_json
 from emulator.vendors.eightbyeight import errors
 from emulator.vendors.eightbyeight.config import EightByEightConfig
 from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, HAL_JSON, PROBLEM_JSON, SLUG, TENANT_HEADER
@@ -37,11 +37,11 @@ def hal(body: WireModel | Mapping[str, Any] | None = None, status: int = 200) ->
     if body is None:
         return Response(status_code=status)
     content = body.wire() if isinstance(body, WireModel) else body
-    return JSONResponse(content, status_code=status, media_type=HAL_JSON)
+    return JsonResponse(content, status_code=status, media_type=HAL_JSON)
 
 
 def problem(err: errors.EightByEightError) -> Response:
-    return JSONResponse(errors.problem_body(err), status_code=err.status_code, media_type=PROBLEM_JSON)
+    return JsonResponse(errors.problem_body(err), status_code=err.status_code, media_type=PROBLEM_JSON)
 
 
 def render_error(exc: EmulatorError, request: Request) -> Response:

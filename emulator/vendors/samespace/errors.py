@@ -7,9 +7,10 @@ Message texts live here, one place.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from emulator.core.errors import EmulatorError
+from emulator.core.web import JsonResponse
 
 INVALID_AUTH = "Invalid auth token"
 INVALID_JSON = "Invalid JSON payload"
@@ -54,4 +55,4 @@ def render_error(exc: EmulatorError, request: Request) -> Response:
         message = METHOD_NOT_ALLOWED
     else:
         message = exc.message
-    return JSONResponse(body(message), status_code=exc.status_code)
+    return JsonResponse(body(message), status_code=exc.status_code)

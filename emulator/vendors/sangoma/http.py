@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from emulator.core.errors import EmulatorError
-from emulator.core.web import parse_json
+from emulator.core.web import JsonResponse, parse_json
 from emulator.vendors.sangoma import constants as c
 from emulator.vendors.sangoma import errors
 
@@ -24,20 +24,20 @@ _TYPE_NAMES = {dict: "dict", list: "list", str: "str", int: "int", float: "float
 
 
 def respond(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JsonResponse(body, status_code=status, headers=headers)
 
 
 def render_error(exc: EmulatorError, request: Request) -> Response:
     """Every error under the Sangoma paths; unknown paths and methods in DRF's words."""
     if isinstance(exc, errors.SangomaError):
-        return JSONResponse(exc.body, status_code=exc.status_code, headers=exc.headers or None)
+        return JsonResponse(exc.body, status_code=exc.status_code, headers=exc.headers or None)
     if exc.status_code == 404:
-        return JSONResponse({"detail": c.NOT_FOUND_DETAIL}, status_code=404)
+        return JsonResponse({"detail": c.NOT_FOUND_DETAIL}, status_code=404)
     if exc.status_code == 405:
-        return JSONResponse({"detail": c.METHOD_NOT_ALLOWED.format(method=request.method)}, status_code=405)
+        return JsonResponse({"detail": c.METHOD_NOT_ALLOWED.format(method=request.method)}, status_code=405)
     if exc.status_code >= 500:
-        return JSONResponse({"detail": "A server error occurred."}, status_code=500)
-    return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+        return JsonResponse({"detail": "A server error occurred."}, status_code=500)
+    return JsonResponse({"detail": exc.message}, status_code=exc.status_code)
 
 
 def _message(err: Any, raw: dict[str, Any]) -> tuple[str, str]:
