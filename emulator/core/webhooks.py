@@ -40,7 +40,7 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from emulator.core import chaos
 from emulator.core.chaos import ChaosConfig
@@ -56,8 +56,8 @@ from emulator.core.store import Outbound
 LOG = logging.getLogger(__name__)
 
 EXCERPT_BYTES = 512
-VERDICTS_KEPT = 4096
-"""URLs whose outbound verdict the dispatcher remembers (forgotten all at once past it)."""
+ROUTES_KEPT = 4096
+"""URLs whose route the dispatcher remembers (forgotten all at once past it)."""
 TRIM_SKIP_LIMIT = 64
 """Pending deliveries moved aside per trim before the oldest one leaves the log anyway (it is still sent)."""
 
@@ -137,6 +137,12 @@ class DeliveryFilter:
         )
 
 
+class _Route(NamedTuple):
+    verdict: str | None
+    post: Poster | None
+    local: bool
+
+
 @dataclass
 class _KeyQueue:
     items: deque[Delivery] = field(default_factory=deque)
@@ -188,7 +194,7 @@ class WebhookDispatcher:
         self._closing = False
         self._pumps: set[asyncio.Task[None]] = set()
         self._local: dict[str, Poster | None] = {}
-        self._verdicts: dict[str, str | None] = {}
+        self._routes: dict[str, _Route] = {}
         self.attempt_listeners: list[AttemptListener] = []
         self.changes = 0
         """Moves on every change of a delivery or the log (the state file's saver saves when it moved)."""
@@ -205,25 +211,26 @@ class WebhookDispatcher:
         """URLs starting with `prefix` (scheme, host, port and a path) reach this server itself (the sink): the
         outbound policy does not apply to them, and with `post` they are sent through it instead of the network."""
         self._local[prefix] = post
-        self._verdicts.clear()
+        self._routes.clear()
 
     def forget_local(self, prefix: str) -> None:
         self._local.pop(prefix, None)
-        self._verdicts.clear()
+        self._routes.clear()
 
-    def _is_local(self, url: str) -> bool:
-        return any(url.startswith(p) for p in self._local)
-
-    def _verdict(self, url: str) -> str | None:
-        """Why the outbound policy refuses `url` before any connection (None: it may be sent), remembered per
-        URL (a tenant's deliveries go to few URLs; the resolved addresses are checked per connection)."""
-        try:
-            return self._verdicts[url]
-        except KeyError:
-            if len(self._verdicts) >= VERDICTS_KEPT:
-                self._verdicts.clear()
-            verdict = self._verdicts[url] = None if self._is_local(url) else self.guard.check(url)
-            return verdict
+    def _route(self, url: str) -> _Route:
+        """How a delivery to `url` goes, worked out once per URL (a tenant's deliveries go to few URLs): under a
+        local prefix it skips the outbound policy (and goes through the prefix's function when it has one);
+        elsewhere the policy's verdict on the URL (None: it may be sent; the resolved addresses are checked per
+        connection)."""
+        route = self._routes.get(url)
+        if route is None:
+            if len(self._routes) >= ROUTES_KEPT:
+                self._routes.clear()
+            matches = [post for prefix, post in self._local.items() if url.startswith(prefix)]
+            post = next((p for p in matches if p is not None), None)
+            route = _Route(None if matches else self.guard.check(url), post, bool(matches))
+            self._routes[url] = route
+        return route
 
     def submit(self, vendor: str, tenant: str, outbound: Outbound) -> Delivery:
         """Queue one webhook; returns at once. Never raises for a bad target: the delivery fails instead."""
@@ -394,7 +401,7 @@ class WebhookDispatcher:
         if fault is not None:
             d.attempts.append(fault)
             return False
-        error = self._verdict(d.url)
+        error = self._route(d.url).verdict
         if error is not None:
             d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=error))
             return None
@@ -468,16 +475,13 @@ class WebhookDispatcher:
 
     async def _send(self, d: Delivery, headers: dict[str, str], timeout: float) -> Answer:
         """In process for a local function, else over the network within the tenant's share of the pool."""
-        local = False
-        for prefix, post in self._local.items():
-            if d.url.startswith(prefix):
-                if post is not None:
-                    return await post(d.url, d.body, headers, timeout)
-                local = True
+        route = self._route(d.url)
+        if route.post is not None:
+            return await route.post(d.url, d.body, headers, timeout)
         owner = (d.vendor, d.tenant)
         await self._per_tenant.acquire(owner)
         try:
-            return await self._client().post(d.url, d.body, headers, timeout, guarded=not local)
+            return await self._client().post(d.url, d.body, headers, timeout, guarded=not route.local)
         finally:
             self._per_tenant.release(owner)
 
