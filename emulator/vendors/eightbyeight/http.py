@@ -67,21 +67,21 @@ class Gate:
         self.keys = {key: name for name, t in self.config.tenants.items() for key in t.api_keys}
 
     def tenant(self, request: Request) -> str:
-        key = request.headers.get(API_KEY_HEADER)
-        if not key or not key.strip():
-            raise errors.unauthorized()
-        tenant = self.keys.get(key)
+        tenant = self.lookup(request.headers.get(API_KEY_HEADER))
         if tenant is None:
-            if self.emu.settings.auth == "open" or self._provisioned(key):
-                tenant = key
-            else:
-                raise errors.unauthorized()
+            raise errors.unauthorized()
         set_tenant(request, tenant)
         return tenant
 
-    def _provisioned(self, tenant: str) -> bool:
-        """Provisioned (`POST /_emulator/tenants`) or set up by a scenario: strict auth takes its key."""
-        return self.store.provisioned(tenant)
+    def lookup(self, key: str | None) -> str | None:
+        """The tenant of an API key: a configured key's tenant; any other key is its own tenant in `open` auth,
+        and in `strict` auth when provisioned (`POST /_emulator/tenants`) or set up by a scenario."""
+        if not key or not key.strip():
+            return None
+        tenant = self.keys.get(key)
+        if tenant is None and (self.emu.settings.auth == "open" or self.store.provisioned(key)):
+            tenant = key
+        return tenant
 
     def check_tenant_header(self, request: Request, tenant_id: str, customer_id: str) -> None:
         wanted = request.headers.get(TENANT_HEADER)
@@ -188,13 +188,7 @@ class Ctx:
 def identify(emu: Emulator, request: Request) -> str | None:
     """The tenant whose `x-api-key` a control-plane request carries (`core.guard`), as `Gate.tenant` finds it,
     if that tenant exists or is configured (never created here)."""
-    key = request.headers.get(API_KEY_HEADER)
-    if not key or not key.strip():
-        return None
-    config: EightByEightConfig = emu.vendor_config(SLUG)
-    tenant = next((name for name, t in config.tenants.items() if key in t.api_keys), None)
-    if tenant is None:
-        tenant = key if emu.settings.auth == "open" or emu.store.provisioned(SLUG, key) else None
+    tenant = Gate(emu, emu.store.of(SLUG, EightByEightState)).lookup(request.headers.get(API_KEY_HEADER))
     return tenant if tenant is not None and emu.knows(SLUG, tenant) else None
 
 
