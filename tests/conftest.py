@@ -22,6 +22,12 @@ EmulatorFactory = Callable[..., Awaitable[Emulator]]
 AppFactory = Callable[..., Awaitable[tuple[Starlette, httpx.AsyncClient]]]
 
 
+CONTRACT_BODY_LIMIT = 1 << 30
+"""`max_body_bytes` of the apps the schemathesis contract tests call: generated bodies can run to megabytes, and
+cxemu's own size limit (a 413 outside every vendor's contract, tested in tests/unit/test_input_limits.py) must
+not stand between a generated request and the contract it is checked against."""
+
+
 def make_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {"clock": "virtual", "seed": 7}
     values.update(overrides)

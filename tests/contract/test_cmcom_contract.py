@@ -22,7 +22,7 @@ from emulator.pytest_plugin import WebhookSink
 from emulator.vendors import cmcom
 from emulator.vendors.cmcom.contract import contract
 from emulator.vendors.cmcom.events import WEBHOOK_EVENTS
-from tests.conftest import make_settings
+from tests.conftest import CONTRACT_BODY_LIMIT, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "5c4e1d2a-9b7f-4e3d-8a1c-0f2e3d4c5b6a"  # the tenant is named by its token, as in open auth
@@ -50,7 +50,10 @@ def test_contract_covers_every_event() -> None:
     assert set(contract()["webhooks"]) == set(WEBHOOK_EVENTS)
 
 
-app = create_app(make_settings(webhook_allow_hosts=NO_WEBHOOK_HOSTS, vendors=VENDORS), plugins=[cmcom.PLUGIN])
+app = create_app(
+    make_settings(webhook_allow_hosts=NO_WEBHOOK_HOSTS, vendors=VENDORS, max_body_bytes=CONTRACT_BODY_LIMIT),
+    plugins=[cmcom.PLUGIN],
+)
 schema = schemathesis.openapi.from_asgi("/_emulator/contracts/cmcom", app)
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 
 from emulator.app import control_contract, create_app
 from emulator.core.contracts import to_yaml
-from tests.conftest import make_settings
+from tests.conftest import CONTRACT_BODY_LIMIT, make_settings
 from tests.support import echo_vendor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ def test_checked_in_contract_matches_the_code() -> None:
 
 
 # the sink keeps as many requests as its `limit` filter may ask for, so every schema-valid limit is accepted
-app = create_app(make_settings(sink_size=100_000), plugins=[echo_vendor.PLUGIN])
+app = create_app(make_settings(sink_size=100_000, max_body_bytes=CONTRACT_BODY_LIMIT), plugins=[echo_vendor.PLUGIN])
 schema = schemathesis.openapi.from_asgi("/_emulator/openapi.json", app).exclude(path_regex=r"^/_emulator/events$")
 
 

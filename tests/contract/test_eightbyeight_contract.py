@@ -26,7 +26,7 @@ from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, TENANT_HEADE
 from emulator.vendors.eightbyeight.contract import contract
 from emulator.vendors.eightbyeight.delivery import signer_for
 from emulator.vendors.eightbyeight.models_webhooks import WEBHOOK_EVENTS
-from tests.conftest import make_settings
+from tests.conftest import CONTRACT_BODY_LIMIT, make_settings
 from tests.vendors.eightbyeight.seed import SEED_CREATE_BODY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +51,10 @@ def test_contract_covers_every_event() -> None:
 # the default world) so that its ids stay fixed: an open-auth tenant would take a generated request's unknown
 # channel or queue id as its own (state.py, "open auth").
 SETTINGS = {"eightbyeight": {"strict_user_fields": False, "tenants": {API_KEY: {"api_keys": [API_KEY]}}}}
-app = create_app(make_settings(webhook_allow_hosts=NO_WEBHOOK_HOSTS, vendors=SETTINGS), plugins=[eightbyeight.PLUGIN])
+app = create_app(
+    make_settings(webhook_allow_hosts=NO_WEBHOOK_HOSTS, vendors=SETTINGS, max_body_bytes=CONTRACT_BODY_LIMIT),
+    plugins=[eightbyeight.PLUGIN],
+)
 schema = schemathesis.openapi.from_asgi("/_emulator/contracts/eightbyeight", app)
 
 

@@ -16,7 +16,7 @@ from emulator.vendors import samespace
 from emulator.vendors.samespace.constants import EVENTS
 from emulator.vendors.samespace.contract import contract
 from emulator.vendors.samespace.views import callback
-from tests.conftest import make_settings
+from tests.conftest import CONTRACT_BODY_LIMIT, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD, TOKEN = "schemathesis", "st-token"
@@ -47,6 +47,7 @@ app = create_app(
     make_settings(
         webhook_allow_hosts=NO_WEBHOOK_HOSTS,
         vendors={"samespace": {"tenants": {CLOUD: {"auth_token": TOKEN}}}},
+        max_body_bytes=CONTRACT_BODY_LIMIT,
     ),
     plugins=[samespace.PLUGIN],
 )

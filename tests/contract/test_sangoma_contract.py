@@ -20,7 +20,7 @@ from emulator.core.contracts import to_yaml
 from emulator.vendors import sangoma
 from emulator.vendors.sangoma.contract import contract
 from emulator.vendors.sangoma.models_webhooks import WEBHOOKS
-from tests.conftest import make_settings
+from tests.conftest import CONTRACT_BODY_LIMIT, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = "schemathesis"
@@ -47,7 +47,9 @@ def test_every_path_is_served_with_and_without_its_trailing_slash() -> None:
 
 # -- schemathesis -------------------------------------------------------------------------------------------------
 
-app = create_app(make_settings(webhook_allow_hosts=NO_WEBHOOK_HOSTS), plugins=[sangoma.PLUGIN])
+app = create_app(
+    make_settings(webhook_allow_hosts=NO_WEBHOOK_HOSTS, max_body_bytes=CONTRACT_BODY_LIMIT), plugins=[sangoma.PLUGIN]
+)
 schema = schemathesis.openapi.from_asgi("/_emulator/contracts/sangoma", app)
 
 
