@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from emulator.core.plugin import Secrets, VendorPlugin
 from emulator.vendors.eightbyeight import actors, contract, control, delivery, events, http, routes, scenario, state
+from emulator.vendors.eightbyeight.companion import COMPANION_PATHS
 from emulator.vendors.eightbyeight.config import BEHAVIOUR, EightByEightConfig
 from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, API_PREFIX, CARD_ACTION_PREFIX, SLUG
 
@@ -16,7 +17,7 @@ PLUGIN: VendorPlugin = VendorPlugin(
     state_type=state.EightByEightState,
     new_state=state.tenant_state,
     routes=routes.routes,
-    base_paths=(API_PREFIX, CARD_ACTION_PREFIX),
+    base_paths=(API_PREFIX, CARD_ACTION_PREFIX, *COMPANION_PATHS),
     render_error=http.render_error,
     webhook_policy=delivery.policy,
     jobs=actors.jobs,
@@ -30,5 +31,5 @@ PLUGIN: VendorPlugin = VendorPlugin(
     contract=contract.contract,
     scenario=scenario.HOOKS,
     identify=http.identify,
-    secrets=Secrets(headers=(API_KEY_HEADER,)),
+    secrets=Secrets(headers=(API_KEY_HEADER,), fields=("access_token",)),
 )

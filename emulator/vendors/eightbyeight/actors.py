@@ -8,6 +8,11 @@ oldest waiting conversation of its queues is offered to it. With `queue_timeout`
 agent joined within that many seconds of QUEUED leaves the queue and ends idle: one CONVERSATION_UPDATE
 (state idle, assignment still the queue) and nothing else [inf].
 
+Open hours (`schedules.py`): a queue naming a tenant schedule is served only while the schedule is open. Outside
+it the offer does not go to an agent; by the queue's `out_of_hours` the conversation waits and is offered again
+when the schedule opens (`queue`), ends idle at once (`reject`), or is transferred to `treatment_queue`
+(`treatment`; when that queue is closed too, it waits) [inf].
+
 Every job re-checks the conversation when it runs (same interaction, same agent), so a job made stale by
 something that happened in between (the customer left, a transfer) does nothing.
 """
@@ -25,6 +30,7 @@ from emulator.vendors.eightbyeight import assignment as asg
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.config import AgentBehaviour, ReplyRule
 from emulator.vendors.eightbyeight.constants import SLUG, ConversationState
+from emulator.vendors.eightbyeight.schedules import queue_open, queue_opening
 
 ACTIVATE = f"{SLUG}.activate"
 OFFER = f"{SLUG}.offer"
@@ -85,7 +91,10 @@ def on_event(emu: Emulator, event: DomainEvent) -> None:
     if kind == "conversation.queued" and behaviour.queue_timeout:
         later(behaviour.queue_timeout, QUEUE_TIMEOUT, interaction=interaction, queue=event.data["queueId"])
     if kind == "conversation.queued" and behaviour.auto:
-        later(behaviour.join_delay, OFFER, interaction=interaction)
+        queue = state.queues.get(event.data["queueId"])
+        closed = queue is not None and not queue_open(state, queue, emu.scheduler.now(event.tenant))
+        at_once = closed and queue is not None and queue.out_of_hours != "queue"
+        later(0.0 if at_once else behaviour.join_delay, OFFER, interaction=interaction)
     elif kind == "member.joined" and event.data["memberType"] == "agent" and behaviour.auto:
         agent = event.data["id"]
         if behaviour.greeting:
@@ -183,6 +192,8 @@ def jobs(emu: Emulator) -> dict[str, Any]:
                 if other is not None and other.queue_id == conv.queue_id:
                     conv = other
                     break
+            if not _serve(emu, tx, conv, args):
+                return
             agent = asg.free_agent(tx.state, conv.queue_id) if conv.queue_id else None
             if agent is not None:
                 asg.agent_join(tx, conv, agent)
@@ -248,6 +259,25 @@ def jobs(emu: Emulator) -> dict[str, Any]:
         IDLE_CHECK: idle_check,
         POST_AGENT_END: post_agent_end,
     }
+
+
+def _serve(emu: Emulator, tx: Tx[st.EightByEightState], conv: st.Conversation, args: Mapping[str, Any]) -> bool:
+    """Whether the conversation's queue is open now; if not, apply its out-of-hours treatment (module docstring)."""
+    state, now = tx.state, tx.now()
+    queue = state.queues.get(conv.queue_id or "")
+    if queue is None or queue_open(state, queue, now):
+        return True
+    treatment = state.queues.get(queue.treatment_queue or "")
+    if queue.out_of_hours == "reject":
+        asg.end_interaction(tx, conv)
+    elif queue.out_of_hours == "treatment" and treatment is not None and queue_open(state, treatment, now):
+        asg.queue_transfer(tx, conv, treatment.id)
+    else:
+        opening = queue_opening(state, queue, now)
+        if opening is not None:
+            delay = opening - now + state.behaviour.join_delay
+            emu.scheduler.schedule_job(delay, OFFER, dict(args), vendor=SLUG, tenant=tx.tenant)
+    return False
 
 
 def _then(tx: Tx[st.EightByEightState], conv: st.Conversation, then: str | None) -> None:

@@ -50,6 +50,7 @@ def agent_join(tx: st.S, conv: st.Conversation, agent: st.Agent) -> None:
     conv.agent_id = agent.id
     conv.assignment_type, conv.assignment_id = "agent", agent.id
     agent.handling.append(conv.id)
+    st.visit_accepted(tx, conv.id, agent.id)
     known = next((p for p in conv.participants if p.id == agent.id), None)
     if known is None:
         conv.participants.append(st.Participant(id=agent.id, type="agent", name=agent.name, language="en"))
@@ -94,6 +95,13 @@ def agent_transfer(tx: st.S, conv: st.Conversation, queue_id: str) -> None:
     st.enqueue(tx, conv)
 
 
+def queue_transfer(tx: st.S, conv: st.Conversation, queue_id: str) -> None:
+    """A waiting conversation moves to another queue (out-of-hours treatment, schedules.py): TRANSFER, QUEUED."""
+    tx.emit("conversation.transferred", conv.id, {"queueId": queue_id})
+    conv.assignment_type, conv.assignment_id, conv.queue_id = "queue", queue_id, queue_id
+    st.enqueue(tx, conv)
+
+
 def agent_leave(tx: st.S, conv: st.Conversation) -> None:
     """The agent ends the interaction: agent left + CONVERSATION_UPDATE(idle) (§1.7 row 9)."""
     _require_agent(conv)
@@ -112,6 +120,7 @@ def agent_out(tx: st.S, conv: st.Conversation) -> str | None:
     if agent_id is None:
         return None
     conv.agent_id = None
+    st.visit_end(tx, conv.id)
     agent = tx.state.agents.get(agent_id)
     if agent is not None and conv.id in agent.handling:
         agent.handling.remove(conv.id)
@@ -125,6 +134,7 @@ def agent_out(tx: st.S, conv: st.Conversation) -> str | None:
 def end_interaction(tx: st.S, conv: st.Conversation) -> None:
     if conv.id in tx.state.waiting:
         tx.state.waiting.remove(conv.id)
+    st.visit_end(tx, conv.id)
     interaction = conv.interaction
     if interaction is not None:
         interaction.end = tx.now()

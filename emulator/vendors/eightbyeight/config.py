@@ -7,7 +7,11 @@ in `../shared/vendors/eightbyeight.md` are defaults here, listed in the README's
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from emulator.core.plugin import BehaviourSpec
 
@@ -22,10 +26,81 @@ class AgentConfig(_Config):
     capacity: int = Field(3, ge=1, le=100, description="conversations handled at once")
 
 
+OutOfHours = Literal["queue", "reject", "treatment"]
+
+
 class QueueConfig(_Config):
     id: str
     name: str
     agents: list[AgentConfig] = Field(default_factory=list)
+    schedule: str | None = Field(
+        None, description="name of the tenant schedule giving the queue's open hours (none: always open)"
+    )
+    out_of_hours: OutOfHours = Field(
+        "queue",
+        description="outside open hours: `queue` (conversations wait for opening), `reject` (the interaction ends "
+        "idle at once) or `treatment` (transferred to `treatment_queue`) [inf]",
+    )
+    treatment_queue: str | None = Field(None, description="`treatment`: the queue out-of-hours conversations go to")
+
+    @model_validator(mode="after")
+    def _treatment(self) -> QueueConfig:
+        if self.out_of_hours == "treatment" and not self.treatment_queue:
+            raise ValueError("out_of_hours: treatment needs `treatment_queue`")
+        return self
+
+
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class Hours(_Config):
+    """One day's hours in a tenant schedule (8x8 Tenant Schedule API `properties`): `status` -1 closed all
+    day, 0 open from `start_time` to `end_time`, 1 open all day [inf]."""
+
+    status: Literal[-1, 0, 1] = 0
+    start_time: str = Field("09:00", description="HH:MM, local to the schedule's time zone")
+    end_time: str = Field("17:00", description="HH:MM (exclusive); an end before the start runs past midnight")
+
+    @field_validator("start_time", "end_time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError("must be HH:MM (00:00-23:59)")
+        return value
+
+
+class WeekDayConfig(Hours):
+    day: int = Field(ge=0, le=6, description="0 Sunday ... 6 Saturday [inf]")
+
+
+class ScheduleException(Hours):
+    """A date whose hours replace its week day's (a holiday: `status: -1`)."""
+
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD in the schedule's time zone")
+    status: Literal[-1, 0, 1] = -1
+
+
+class ScheduleConfig(_Config):
+    """A tenant schedule (8x8 Contact Center Tenant Schedule API): week days, hours, time zone, exceptions.
+    A week day that is not listed is closed."""
+
+    name: str = Field(min_length=1, max_length=255)
+    id: int | None = Field(None, ge=1, description="schedule id (the next number when omitted)")
+    time_zone: str = Field("UTC", description="an IANA time zone, e.g. America/Los_Angeles or PST8PDT")
+    week_days: list[WeekDayConfig] = Field(
+        default_factory=lambda: [WeekDayConfig(day=d) for d in range(1, 6)],
+        description="default: Monday to Friday 09:00-17:00",
+    )
+    exceptions: list[ScheduleException] = Field(default_factory=list)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
 
 
 class ReplyRule(_Config):
@@ -76,6 +151,13 @@ class TenantConfig(_Config):
     queues: list[QueueConfig] | None = Field(None, description="replaces the default queues")
     webhook_uri: str | None = Field(None, description="uri of the default webhook")
     behaviour: AgentBehaviour | None = None
+    client_secret: str | None = Field(
+        None, description="OAuth client secret of the tenant's client ids (its API keys); derived when omitted"
+    )
+    schedule_token: str | None = Field(
+        None, description="Tenant Schedule API token (Basic auth password); derived when omitted"
+    )
+    schedules: list[ScheduleConfig] | None = Field(None, description="tenant schedules (default: none)")
 
 
 class EightByEightConfig(_Config):

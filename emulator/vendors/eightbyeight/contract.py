@@ -1,4 +1,5 @@
-"""The emulated 8x8 Chat Gateway v1 as an OpenAPI 3.1 document (`contracts/eightbyeight.openapi.yaml`).
+"""The emulated 8x8 Chat Gateway v1 as an OpenAPI 3.1 document (`contracts/eightbyeight.openapi.yaml`), with the
+companion APIs the Chat Gateway workflow recommends (OAuth, real-time metrics, tenant schedules: `companion.py`).
 
 The operations are declared on their handlers (`routes.API`, with every status code the handler can answer;
 `operations.py` holds what the declarations share); this module adds the security scheme, every webhook
@@ -25,8 +26,10 @@ from emulator.vendors.eightbyeight.constants import (
     WEBHOOK_TENANT_HEADER,
     WEBHOOK_TRANSMISSION_TIME_HEADER,
 )
+from emulator.vendors.eightbyeight.oauth import BEARER_SECURITY, CLIENT_SECURITY
 from emulator.vendors.eightbyeight.operations import SECURITY_SCHEME, ref
 from emulator.vendors.eightbyeight.routes import API
+from emulator.vendors.eightbyeight.schedules import SECURITY as SCHEDULE_SECURITY
 
 # --- Webhooks (§1.5, §1.6, §1.9) -----------------------------------------------------------------------------
 
@@ -117,7 +120,12 @@ def contract() -> dict[str, Any]:
     hooks = [WebhookSpec(name, model, _summary(model), WEBHOOK_HEADERS) for name, model in p.WEBHOOK_EVENTS.items()]
     doc = API.openapi(
         webhooks=hooks,
-        security_schemes={SECURITY_SCHEME: {"type": "apiKey", "name": API_KEY_HEADER, "in": "header"}},
+        security_schemes={
+            SECURITY_SCHEME: {"type": "apiKey", "name": API_KEY_HEADER, "in": "header"},
+            CLIENT_SECURITY: {"type": "http", "scheme": "basic", "description": "OAuth client id and secret"},
+            BEARER_SECURITY: {"type": "http", "scheme": "bearer", "description": "a token from /oauth/v2/token"},
+            SCHEDULE_SECURITY: {"type": "http", "scheme": "basic", "description": "tenant name and schedule token"},
+        },
     )
     schemas = doc["components"]["schemas"]
     for name in LENIENT_COMPONENTS & schemas.keys():

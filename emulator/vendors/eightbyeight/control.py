@@ -4,6 +4,7 @@
 |---|---|
 | `GET /tenants/{tenant}` | the tenant's world: ids, queues, agents (and what they handle), webhooks, channels |
 | `POST /tenants/{tenant}/conversations/{id}/agent` | one agent action (see `AgentAction`) |
+| `PUT /tenants/{tenant}/schedules` | replace the tenant schedules (`{"schedules": [ScheduleConfig, ...]}`) |
 
 The kernel serves `PUT /tenants/{tenant}/behaviour` (`config.BEHAVIOUR`) and `POST /_emulator/tenants`
 (whose 8x8 answer is `credentials`). Agent actions are `hands.agent_act`'s: `join` (optional `agentId`, else
@@ -28,6 +29,8 @@ from emulator.core.types import AS_STR
 from emulator.core.web import error, guarded, json_body
 from emulator.vendors.eightbyeight import hands
 from emulator.vendors.eightbyeight import state as st
+from emulator.vendors.eightbyeight.companion import tenant_secret
+from emulator.vendors.eightbyeight.config import ScheduleConfig
 from emulator.vendors.eightbyeight.constants import SLUG
 from emulator.vendors.eightbyeight.errors import EightByEightError, problem_body
 from emulator.vendors.eightbyeight.models import CardPayload
@@ -58,17 +61,37 @@ def _summary(state: st.EightByEightState) -> dict[str, Any]:
         "channels": [asdict(c) for c in state.channels.values()],
         "behaviour": state.behaviour.model_dump(),
         "waiting": list(state.waiting),
+        "schedules": [s.model_dump() for s in state.schedules.values()],
     }
 
 
+class SchedulesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schedules: list[ScheduleConfig] = Field(description="the schedules (unique names)")
+
+
+def replace_schedules(state: st.EightByEightState, schedules: list[ScheduleConfig]) -> None:
+    """The tenant's schedules from now on (queues keep naming theirs; a missing one means always open)."""
+    names = [s.name for s in schedules]
+    if len(set(names)) != len(names):
+        raise ValueError("schedules: names must be unique")
+    state.schedules = {s.name: s.model_copy(update={"id": s.id or n}) for n, s in enumerate(schedules, start=1)}
+
+
 def credentials(emu: Emulator, tx: Tx[st.EightByEightState]) -> dict[str, Any]:
-    """What `POST /_emulator/tenants` answers for 8x8: the key and the ids a client needs. The credentials name
-    the channel and queues, so they are the tenant's from now on (no open-auth binding)."""
+    """What `POST /_emulator/tenants` answers for 8x8: the key, the OAuth client and the schedule API's user and
+    token (`companion.py`), and the ids a client needs. The credentials name the channel and queues, so they are
+    the tenant's from now on (no open-auth binding)."""
     s = tx.state
     s.channel_open = s.queue_open = False
     channel = next(iter(s.channels.values()), None)
     return {
         "apiKey": tx.tenant,
+        "clientId": tx.tenant,
+        "clientSecret": tenant_secret(emu, tx.tenant, "client_secret"),
+        "scheduleUser": tx.tenant,
+        "scheduleToken": tenant_secret(emu, tx.tenant, "schedule_token"),
         "tenantId": s.tenant_id,
         "customerId": s.customer_id,
         "channelId": channel.id if channel else None,
@@ -123,7 +146,20 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
             )
         return JSONResponse(out)
 
+    @guarded
+    async def schedules(request: Request) -> Response:
+        """Body: `{"schedules": [...]}`. Replaces the tenant's schedules at once; answers them."""
+        tenant = request.path_params["tenant"]
+        missing = known(tenant)
+        if missing:
+            return missing
+        body = SchedulesBody.model_validate(await json_body(request))
+        async with store.tenant(tenant) as tx:
+            replace_schedules(tx.state, body.schedules)
+            return JSONResponse({"schedules": [s.model_dump() for s in tx.state.schedules.values()]})
+
     return [
         Route("/tenants/{tenant}", tenant_view, methods=["GET"]),
+        Route("/tenants/{tenant}/schedules", schedules, methods=["PUT"]),
         Route("/tenants/{tenant}/conversations/{conversation_id}/agent", agent, methods=["POST"]),
     ]

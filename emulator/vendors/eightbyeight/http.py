@@ -25,6 +25,7 @@ from emulator.core.runtime import Emulator
 from emulator.core.store import Tx, VendorStore
 from emulator.core.web import JsonResponse, parse_json
 from emulator.vendors.eightbyeight import errors
+from emulator.vendors.eightbyeight.companion import CompanionError, fallback
 from emulator.vendors.eightbyeight.config import EightByEightConfig
 from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, HAL_JSON, PROBLEM_JSON, SLUG, TENANT_HEADER
 from emulator.vendors.eightbyeight.models import STRICT_USER_FIELDS, WireModel
@@ -45,9 +46,14 @@ def problem(err: errors.EightByEightError) -> Response:
 
 
 def render_error(exc: EmulatorError, request: Request) -> Response:
-    """Every error of the vendor's paths in 8x8's problem+json shapes."""
+    """Every error of the vendor's paths in 8x8's problem+json shapes; the companion APIs' in their own."""
     if isinstance(exc, errors.EightByEightError):
         return problem(exc)
+    if isinstance(exc, CompanionError):
+        return exc.render(request)
+    own = fallback(exc, request)
+    if own is not None:
+        return own
     if exc.status_code == 404:
         err: errors.EightByEightError = errors.not_found("Resource", request.url.path, style="newer")
     elif exc.status_code >= 500:

@@ -13,14 +13,15 @@ import base64
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
+from emulator.core.api import bind
 from emulator.core.contracts import Body, Reply
 from emulator.core.limits import BodyTooLarge
 from emulator.core.runtime import Emulator
+from emulator.vendors.eightbyeight import analytics, errors, schedules  # (analytics imports oauth)
 from emulator.vendors.eightbyeight import assignment as asg
 from emulator.vendors.eightbyeight import channels as chan
-from emulator.vendors.eightbyeight import errors
 from emulator.vendors.eightbyeight import models as m
 from emulator.vendors.eightbyeight import models_replies as r
 from emulator.vendors.eightbyeight import state as st
@@ -64,7 +65,7 @@ from emulator.vendors.eightbyeight.operations import (
     replies,
 )
 
-__all__ = ["API", "routes"]  # API: every operation declared below (contract.py builds the document from it)
+__all__ = ["API", "routes"]  # API: every operation declared below and in the companion modules
 
 P = API_PREFIX
 WEBHOOK = f"{P}/webhooks/{{webhookId}}"
@@ -74,8 +75,11 @@ MESSAGE = f"{CONV}/messages/{{messageId}}"
 
 
 def routes(emu: Emulator) -> list[BaseRoute]:
-    """The declared operations bound to this server (`create_app` wraps each in `vendor_endpoint`)."""
-    return API.routes(Ctx(emu))
+    """The declared operations bound to this server (`create_app` wraps each in `vendor_endpoint`), with the
+    companion APIs (`oauth.py`, `analytics.py`, `schedules.py`) and their undeclared aliases."""
+    ctx = Ctx(emu)
+    aliases = [Route(path, bind(handler, ctx), methods=["GET"]) for path, handler in schedules.ALIASES]
+    return [*API.routes(ctx), *aliases, *analytics.regional_routes(ctx)]
 
 
 # -- webhooks (§1.3) ---------------------------------------------------------------------------------------

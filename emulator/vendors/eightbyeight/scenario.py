@@ -4,7 +4,9 @@ kernel's, from `config.BEHAVIOUR`).
     setup:
       webhook: "{{webhook_url}}"          # uri of the default webhook (channel 1's)
       queues:
-        - {id: "123", name: Support, agents: [{id: ag-jane, name: Jane Doe, capacity: 2}]}
+        - {id: "123", name: Support, agents: [{id: ag-jane, name: Jane Doe, capacity: 2}], schedule: Office}
+      schedules:                          # tenant schedules (schedules.py); `Office` is Mon-Fri 09:00-17:00 UTC
+        - {name: Office}
       behaviour: {auto: false}            # AgentBehaviour: simulated agents off, the actors script them
     actors:
       - when: {event: QUEUED}
@@ -17,6 +19,7 @@ events and webhooks. An actor action works on the conversation of the event that
 
 from __future__ import annotations
 
+import base64
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -30,7 +33,8 @@ from emulator.vendors.eightbyeight import channels as chan
 from emulator.vendors.eightbyeight import hands
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.actors import fill
-from emulator.vendors.eightbyeight.config import AgentBehaviour, QueueConfig, TenantConfig
+from emulator.vendors.eightbyeight.companion import tenant_secret
+from emulator.vendors.eightbyeight.config import AgentBehaviour, QueueConfig, ScheduleConfig, TenantConfig
 from emulator.vendors.eightbyeight.constants import API_PREFIX, NOTIFICATION_VERSION, SLUG
 from emulator.vendors.eightbyeight.errors import EightByEightError, problem_body
 from emulator.vendors.eightbyeight.events import v1_payloads
@@ -82,6 +86,10 @@ class EightByEightSetup(Strict):
         NOTIFICATION_VERSION, description="`v2.0` selects the legacy event profile"
     )
     channels: list[ChannelSetup] = Field(default_factory=list, description="more channels")
+    schedules: list[ScheduleConfig] | None = Field(
+        None, description="tenant schedules (`{name, time_zone, week_days, exceptions}`); a queue names one in "
+        "`schedule` and sets `out_of_hours`"
+    )  # fmt: skip
 
 
 async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
@@ -96,6 +104,7 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
         queues=setup.queues,
         webhook_uri=setup.webhook,
         behaviour=setup.behaviour,
+        schedules=setup.schedules,
     )
     async with ctx.emu.store.of(SLUG, st.EightByEightState).tenant(ctx.tenant) as tx:
         tx.ids.counters.clear()  # ids as a configured tenant gets them: channel 1, webhook 1, ...
@@ -128,7 +137,13 @@ async def apply_setup(ctx: ScenarioContext, setup: Any) -> dict[str, Any]:
             "channel_id": first_channel.id if first_channel else None,
             "webhook_id": first_channel.webHookId if first_channel else None,
             "queue_id": next(iter(state.queues), None),
+            "client_auth": _basic(ctx.tenant, tenant_secret(ctx.emu, ctx.tenant, "client_secret")),
+            "schedule_auth": _basic(ctx.tenant, tenant_secret(ctx.emu, ctx.tenant, "schedule_token")),
         }
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def request_headers(ctx: ScenarioContext) -> dict[str, str]:
@@ -246,6 +261,8 @@ HOOKS = ScenarioHooks(
         "channel_id": "the first channel (`1`), which posts to the default webhook",
         "webhook_id": "the default webhook's id (`1`)",
         "queue_id": "the first queue's id",
+        "client_auth": "`Authorization` (Basic) for `POST /oauth/v2/token`: the tenant's client id and secret",
+        "schedule_auth": "`Authorization` value (Basic) for the Tenant Schedule API (tenant name and token)",
     },
     events_doc=(
         "`when.event` is a webhook event type (the Chat Gateway v1 body a receiver gets: "

@@ -28,6 +28,7 @@ from emulator.vendors.eightbyeight.config import (
     AgentBehaviour,
     EightByEightConfig,
     QueueConfig,
+    ScheduleConfig,
     TenantConfig,
 )
 from emulator.vendors.eightbyeight.constants import (
@@ -72,6 +73,22 @@ class Channel:
 class Queue:
     id: str
     name: str
+    schedule: str | None = None  # a tenant schedule's name: the queue's open hours (schedules.py)
+    out_of_hours: str = "queue"  # config.OutOfHours
+    treatment_queue: str | None = None
+
+
+@dataclass(slots=True)
+class QueueVisit:
+    """One stay of a conversation in a queue, for the real-time metrics (metrics.py): entered on QUEUED,
+    accepted when an agent joins, ended when the agent leaves or the interaction ends without one."""
+
+    queue_id: str
+    conversation: str
+    entered: float
+    accepted: float | None = None
+    agent_id: str | None = None
+    ended: float | None = None
 
 
 @dataclass(slots=True)
@@ -183,6 +200,11 @@ class EightByEightState(BaseModel):
     waiting: list[str] = Field(default_factory=list, description="queued conversation ids, oldest first")
     channel_open: bool = Field(False, description="open auth: the first unknown channelId binds the default channel")
     queue_open: bool = Field(False, description="open auth: the first unknown queue id binds the default queue")
+    schedules: dict[str, ScheduleConfig] = Field(default_factory=dict, description="tenant schedules by name")
+    oauth_tokens: dict[str, float] = Field(default_factory=dict, description="bearer token -> expiry (oauth.py)")
+    queue_log: list[QueueVisit] = Field(
+        default_factory=list, description="queue stays of the last two days, oldest first (metrics.py)"
+    )
 
 
 S = Tx[EightByEightState]
@@ -239,7 +261,7 @@ def new_state(
     )
     queues: list[QueueConfig] = cfg.queues if cfg and cfg.queues is not None else DEFAULT_QUEUES
     for q in queues:
-        state.queues[q.id] = Queue(id=q.id, name=q.name)
+        state.queues[q.id] = Queue(q.id, q.name, q.schedule, q.out_of_hours, q.treatment_queue)
         for a in q.agents:
             agent_id = a.id or ids.new("agent", PARTICIPANT_ID)
             if agent_id in state.agents:
@@ -247,6 +269,8 @@ def new_state(
                 continue
             name = a.name or ids.fake("agent").name()
             state.agents[agent_id] = Agent(id=agent_id, name=name, queues=[q.id], capacity=a.capacity)
+    for n, schedule in enumerate(cfg.schedules if cfg and cfg.schedules else [], start=1):
+        state.schedules[schedule.name] = schedule.model_copy(update={"id": schedule.id or n})
     if with_webhook and state.queues:
         uri = (cfg.webhook_uri if cfg and cfg.webhook_uri else None) or webhook_uri or DEFAULT_WEBHOOK_URI
         hook = Webhook(id=ids.new("webhook", fmt_sequence(1)), name="default", uri=uri)
@@ -445,6 +469,7 @@ def enqueue(tx: S, conv: Conversation) -> None:
     queue = tx.state.queues[conv.queue_id]
     if conv.id not in tx.state.waiting:
         tx.state.waiting.append(conv.id)
+    visit_start(tx, conv.id, queue.id)
     tx.emit("conversation.queued", conv.id, {"queueId": queue.id, "queueName": queue.name})
 
 
@@ -588,3 +613,35 @@ def add_attachment(
     )
     conv.attachments[att.id] = att
     return att
+
+
+# -- queue stays (the real-time metrics read them: metrics.py) ---------------------------------------------
+
+QUEUE_LOG_SECONDS = 2 * 86_400.0  # long enough for any `today` in any time zone
+
+
+def visit_start(tx: S, conversation: str, queue_id: str) -> None:
+    log, now = tx.state.queue_log, tx.now()
+    visit_end(tx, conversation)
+    while log and log[0].ended is not None and log[0].ended < now - QUEUE_LOG_SECONDS:
+        log.pop(0)
+    log.append(QueueVisit(queue_id, conversation, now))
+
+
+def open_visit(state: EightByEightState, conversation: str) -> QueueVisit | None:
+    for visit in reversed(state.queue_log):
+        if visit.conversation == conversation:
+            return visit if visit.ended is None else None
+    return None
+
+
+def visit_accepted(tx: S, conversation: str, agent_id: str) -> None:
+    visit = open_visit(tx.state, conversation)
+    if visit is not None and visit.accepted is None:
+        visit.accepted, visit.agent_id = tx.now(), agent_id
+
+
+def visit_end(tx: S, conversation: str) -> None:
+    visit = open_visit(tx.state, conversation)
+    if visit is not None:
+        visit.ended = tx.now()
