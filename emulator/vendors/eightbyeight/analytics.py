@@ -10,9 +10,10 @@ XML by `Accept` (RT-OAS `info.description`); `metrics`, `page`/`size` (queues 10
 `X-Tenant-Info` header that is not the tenant's id is 400 "Bad request: Invalid value for X-Tenant-Info header."
 ("CC Realtime Statistics" §2; it is never missing here: one credential is one tenant) [inf for the rest].
 
-Chosen here [inf]: list endpoints answer a JSON array (RT-OAS declares the single object for them; its own
-`Multi*Response` schemas are arrays); XML lists are `<UnmodifiableRandomAccessList><item>...` (RT-OAS `xml`
-names) and a metric list `<metrics><metrics><key/><value/></metrics>...`; an unknown metric, a bad number or
+Chosen here [inf]: the path parameter RT-OAS calls `id` is `queueId` / `groupId` here, as on the paths below
+it (the router takes one name per position); list endpoints answer a JSON array (RT-OAS declares the single
+object for them; its own `Multi*Response` schemas are arrays); XML lists are
+`<UnmodifiableRandomAccessList><item>...` (RT-OAS `xml` names) and a metric list `<metrics><metrics><key/><value/></metrics>...`; an unknown metric, a bad number or
 boolean or time zone is 400; an unknown queue, group or agent in the path is 404 (ids in filters that match
 nothing are ignored); `includeTotals` appends an item `{"id": "total", "name": "Total"}` to the page.
 """
@@ -213,7 +214,6 @@ TENANT = Param(TENANT_INFO, "header", description="the tenant id; needed only by
 QUEUE_IDS = Param("queue-ids", "query", _ARRAY, description="only these queues")
 AGENT_IDS = Param("agent-ids", "query", _ARRAY, description="only these agents")
 GROUP_IDS = Param("group-ids", "query", _ARRAY, description="only these groups")
-ID = Param("id", "path", required=True)
 QUEUE_ID = Param("queueId", "path", required=True)
 GROUP_ID = Param("groupId", "path", required=True)
 AGENT_ID = Param("agentId", "path", required=True)
@@ -258,12 +258,12 @@ async def queues(ctx: Ctx, request: Request) -> Response:
 
 
 @API.op(
-    "GET", f"{PREFIX}/queues/{{id}}", "rtQueue", "Real-time metrics of one queue",
-    _replies(ONE, found=True), tags=("Queues",), security=SEC, params=(ID, METRICS, TIMEZONE, TENANT),
+    "GET", f"{PREFIX}/queues/{{queueId}}", "rtQueue", "Real-time metrics of one queue",
+    _replies(ONE, found=True), tags=("Queues",), security=SEC, params=(QUEUE_ID, METRICS, TIMEZONE, TENANT),
 )  # fmt: skip
 async def queue(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
-    head, values = _queue_row(q, _queue(q, request.path_params["id"]), q.metrics(mx.QUEUE_METRICS, mx.QUEUE_KNOWN))
+    head, values = _queue_row(q, _queue(q, request.path_params["queueId"]), q.metrics(mx.QUEUE_METRICS, mx.QUEUE_KNOWN))
     return _reply(request, {**head, "metrics": _items(values)}, many=False)
 
 
@@ -312,12 +312,12 @@ async def groups(ctx: Ctx, request: Request) -> Response:
 
 
 @API.op(
-    "GET", f"{PREFIX}/groups/{{id}}", "rtGroup", "Real-time metrics of one agent group",
-    _replies(ONE, found=True), tags=("Groups",), security=SEC, params=(METRICS, ID, TIMEZONE, TENANT),
+    "GET", f"{PREFIX}/groups/{{groupId}}", "rtGroup", "Real-time metrics of one agent group",
+    _replies(ONE, found=True), tags=("Groups",), security=SEC, params=(METRICS, GROUP_ID, TIMEZONE, TENANT),
 )  # fmt: skip
 async def group(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
-    head, values = _group_row(q, _group(q, request.path_params["id"]), q.metrics(mx.GROUP_METRICS))
+    head, values = _group_row(q, _group(q, request.path_params["groupId"]), q.metrics(mx.GROUP_METRICS))
     return _reply(request, {**head, "metrics": _items(values)}, many=False)
 
 
