@@ -13,8 +13,8 @@ XML by `Accept` (RT-OAS `info.description`); `metrics`, `page`/`size` (queues 10
 Chosen here [inf]: the path parameter RT-OAS calls `id` is `queueId` / `groupId` here, as on the paths below
 it (the router takes one name per position); list endpoints answer a JSON array (RT-OAS declares the single
 object for them; its own `Multi*Response` schemas are arrays); XML lists are
-`<UnmodifiableRandomAccessList><item>...` (RT-OAS `xml` names) and a metric list `<metrics><metrics><key/><value/></metrics>...`; an unknown metric, a bad number or
-boolean or time zone is 400; an unknown queue, group or agent in the path is 404 (ids in filters that match
+`<UnmodifiableRandomAccessList><item>...` (RT-OAS `xml` names) and a metric list
+`<metrics><metrics><key/><value/></metrics>...`; an unknown metric, a bad number or boolean or time zone is 400; an unknown queue, group or agent in the path is 404 (ids in filters that match
 nothing are ignored); `includeTotals` appends an item `{"id": "total", "name": "Total"}` to the page.
 """
 
