@@ -14,8 +14,9 @@ Chosen here [inf]: the path parameter RT-OAS calls `id` is `queueId` / `groupId`
 it (the router takes one name per position); list endpoints answer a JSON array (RT-OAS declares the single
 object for them; its own `Multi*Response` schemas are arrays); XML lists are
 `<UnmodifiableRandomAccessList><item>...` (RT-OAS `xml` names) and a metric list
-`<metrics><metrics><key/><value/></metrics>...`; an unknown metric, a bad number or boolean or time zone is 400; an unknown queue, group or agent in the path is 404 (ids in filters that match
-nothing are ignored); `includeTotals` appends an item `{"id": "total", "name": "Total"}` to the page.
+`<metrics><metrics><key/><value/></metrics>...`; an unknown metric, a bad number or boolean or time zone is
+400; an unknown queue, group or agent in the path is 404 (ids in filters that match nothing are ignored);
+`includeTotals` appends an item `{"id": "total", "name": "Total"}` to the page.
 """
 
 from __future__ import annotations
