@@ -52,6 +52,7 @@ BAD_ZONE = "Invalid timezone: {value}"
 NOT_FOUND = "{kind} {id} not found"
 AGENT_NOT_IN = "Agent {agent} not found in {kind} {id}"
 MAX_SIZE = 1000
+MAX_PAGE = 2**31 - 1  # RT-OAS: int32
 TOTAL = {"id": "total", "name": "Total"}
 XML_ITEMS = {"UnmodifiableRandomAccessList": "item", "metrics": "metrics", "assignedAgents": "assignedAgents"}
 XML_LIST, XML_ONE = "UnmodifiableRandomAccessList", "MetricsResponse"
@@ -103,7 +104,7 @@ class Query:
         return wanted
 
     def page(self, items: list[Any], default_size: int) -> list[Any]:
-        page = self.number("page", 0, 0, 2**31 - 1)
+        page = self.number("page", 0, 0, MAX_PAGE)
         size = self.number("size", default_size, 1, MAX_SIZE)
         return items[page * size : (page + 1) * size]
 
@@ -206,8 +207,17 @@ def _member(q: Query, agents: list[Agent], agent_id: str, kind: str, owner: str)
 # -- declarations ---------------------------------------------------------------------------------------------
 
 _ARRAY = {"type": "array", "items": {"type": "string"}}
-METRICS = Param("metrics", "query", _ARRAY, description="metric names (repeat the parameter); default: all")
-PAGE = Param("page", "query", {"type": "integer", "minimum": 0, "default": 0}, description="0-based page")
+
+
+def _metrics(names: Sequence[str]) -> Param:
+    schema = {"type": "array", "items": {"type": "string", "enum": sorted(names)}}
+    return Param("metrics", "query", schema, description="metric names (repeat the parameter); default: all")
+
+
+Q_METRICS, A_METRICS, G_METRICS = _metrics(mx.QUEUE_KNOWN), _metrics(mx.AGENT_METRICS), _metrics(mx.GROUP_METRICS)
+PAGE = Param(
+    "page", "query", {"type": "integer", "minimum": 0, "maximum": MAX_PAGE, "default": 0}, description="from 0"
+)
 TIMEZONE = Param("timezone", "query", description="IANA time zone of the TODAY metrics (default UTC) [inf]")
 SUMMARY = Param("summary", "query", {"type": "boolean"}, description="only id and name; filters and metrics ignored")
 TOTALS = Param("includeTotals", "query", {"type": "boolean"}, description="append a `total` item")
@@ -246,7 +256,7 @@ SEC: list[dict[str, list[str]]] = [{BEARER_SECURITY: []}]
 @API.op(
     "GET", f"{PREFIX}/queues", "rtQueues", "Real-time metrics of the tenant's queues",
     _replies(LIST), tags=("Queues",), security=SEC,
-    params=(METRICS, PAGE, QUEUE_IDS, _size(100), SUMMARY, TIMEZONE, TOTALS, TENANT),
+    params=(Q_METRICS, PAGE, QUEUE_IDS, _size(100), SUMMARY, TIMEZONE, TOTALS, TENANT),
 )  # fmt: skip
 async def queues(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
@@ -260,7 +270,7 @@ async def queues(ctx: Ctx, request: Request) -> Response:
 
 @API.op(
     "GET", f"{PREFIX}/queues/{{queueId}}", "rtQueue", "Real-time metrics of one queue",
-    _replies(ONE, found=True), tags=("Queues",), security=SEC, params=(QUEUE_ID, METRICS, TIMEZONE, TENANT),
+    _replies(ONE, found=True), tags=("Queues",), security=SEC, params=(QUEUE_ID, Q_METRICS, TIMEZONE, TENANT),
 )  # fmt: skip
 async def queue(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
@@ -271,7 +281,7 @@ async def queue(ctx: Ctx, request: Request) -> Response:
 @API.op(
     "GET", f"{PREFIX}/queues/{{queueId}}/agents", "rtQueueAgents", "Real-time metrics of a queue's agents",
     _replies(LIST, found=True), tags=("Agents",), security=SEC,
-    params=(QUEUE_ID, AGENT_IDS, METRICS, PAGE, _size(10), SUMMARY, TIMEZONE, TOTALS, TENANT),
+    params=(QUEUE_ID, AGENT_IDS, A_METRICS, PAGE, _size(10), SUMMARY, TIMEZONE, TOTALS, TENANT),
 )  # fmt: skip
 async def queue_agents(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
@@ -286,7 +296,7 @@ async def queue_agents(ctx: Ctx, request: Request) -> Response:
 
 @API.op(
     "GET", f"{PREFIX}/queues/{{queueId}}/agents/{{agentId}}", "rtQueueAgent", "Metrics of an agent in a queue",
-    _replies(ONE, found=True), tags=("Agents",), security=SEC, params=(QUEUE_ID, AGENT_ID, METRICS, TIMEZONE, TENANT),
+    _replies(ONE, found=True), tags=("Agents",), security=SEC, params=(QUEUE_ID, AGENT_ID, A_METRICS, TIMEZONE, TENANT),
 )  # fmt: skip
 async def queue_agent(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
@@ -300,7 +310,7 @@ async def queue_agent(ctx: Ctx, request: Request) -> Response:
 @API.op(
     "GET", f"{PREFIX}/groups", "rtGroups", "Real-time metrics of the agent groups",
     _replies(LIST), tags=("Groups",), security=SEC,
-    params=(METRICS, GROUP_IDS, SUMMARY, TIMEZONE, PAGE, _size(100), TENANT),
+    params=(G_METRICS, GROUP_IDS, SUMMARY, TIMEZONE, PAGE, _size(100), TENANT),
 )  # fmt: skip
 async def groups(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
@@ -314,7 +324,7 @@ async def groups(ctx: Ctx, request: Request) -> Response:
 
 @API.op(
     "GET", f"{PREFIX}/groups/{{groupId}}", "rtGroup", "Real-time metrics of one agent group",
-    _replies(ONE, found=True), tags=("Groups",), security=SEC, params=(METRICS, GROUP_ID, TIMEZONE, TENANT),
+    _replies(ONE, found=True), tags=("Groups",), security=SEC, params=(G_METRICS, GROUP_ID, TIMEZONE, TENANT),
 )  # fmt: skip
 async def group(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
@@ -325,7 +335,7 @@ async def group(ctx: Ctx, request: Request) -> Response:
 @API.op(
     "GET", f"{PREFIX}/groups/{{groupId}}/agents", "rtGroupAgents", "Real-time metrics of a group's agents",
     _replies(LIST, found=True), tags=("Agents",), security=SEC,
-    params=(GROUP_ID, AGENT_IDS, SUMMARY, METRICS, TIMEZONE, PAGE, _size(100), TOTALS, TENANT),
+    params=(GROUP_ID, AGENT_IDS, SUMMARY, A_METRICS, TIMEZONE, PAGE, _size(100), TOTALS, TENANT),
 )  # fmt: skip
 async def group_agents(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
@@ -339,7 +349,7 @@ async def group_agents(ctx: Ctx, request: Request) -> Response:
 
 @API.op(
     "GET", f"{PREFIX}/groups/{{groupId}}/agents/{{agentId}}", "rtGroupAgent", "Metrics of an agent of a group",
-    _replies(ONE, found=True), tags=("Agents",), security=SEC, params=(GROUP_ID, AGENT_ID, METRICS, TIMEZONE, TENANT),
+    _replies(ONE, found=True), tags=("Agents",), security=SEC, params=(GROUP_ID, AGENT_ID, A_METRICS, TIMEZONE, TENANT),
 )  # fmt: skip
 async def group_agent(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
@@ -354,7 +364,7 @@ async def group_agent(ctx: Ctx, request: Request) -> Response:
     _replies(Reply("queues with their active agents, and those agents", mc.AgentsInQueueGroups, JSON)),
     tags=("Agents",), security=SEC,
     params=(
-        QUEUE_IDS, METRICS, TIMEZONE, TENANT,
+        QUEUE_IDS, A_METRICS, TIMEZONE, TENANT,
         Param("showEnabledAgents", "query", {"type": "boolean", "default": False},
               description="also list the queues' logged-in agents with no current activity"),
     ),
@@ -400,7 +410,7 @@ def _in_queue(q: Query, agent: Agent, queue_id: str | None, keys: list[str]) -> 
 @API.op(
     "GET", f"{PREFIX}/agents", "rtAgents", "Real-time metrics of every agent of the tenant",
     _replies(Reply("a page of agents with their group", mc.TenantAgentList, JSON)), tags=("Agents",), security=SEC,
-    params=(AGENT_IDS, GROUP_IDS, SUMMARY, METRICS, TIMEZONE, PAGE, _size(100), TOTALS, TENANT),
+    params=(AGENT_IDS, GROUP_IDS, SUMMARY, A_METRICS, TIMEZONE, PAGE, _size(100), TOTALS, TENANT),
 )  # fmt: skip
 async def agents(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)

@@ -109,7 +109,11 @@ async def _grant_type(request: Request) -> str:
 
 TOKEN_FORM = Body(
     media_type="application/x-www-form-urlencoded",
-    schema={"type": "object", "properties": {"grant_type": {"type": "string", "const": GRANT_TYPE}}},
+    schema={
+        "type": "object",
+        "required": ["grant_type"],
+        "properties": {"grant_type": {"type": "string", "const": GRANT_TYPE}},
+    },
 )
 
 
