@@ -16,7 +16,8 @@ object for them; its own `Multi*Response` schemas are arrays); XML lists are
 `<UnmodifiableRandomAccessList><item>...` (RT-OAS `xml` names) and a metric list
 `<metrics><metrics><key/><value/></metrics>...`; an unknown metric, a bad number or boolean or time zone is
 400; an unknown queue, group or agent in the path is 404 (ids in filters that match nothing are ignored);
-`includeTotals` appends an item `{"id": "total", "name": "Total"}` to the page.
+every parameter is checked even where `summary` ignores it; `includeTotals` appends an item
+`{"id": "total", "name": "Total"}` to the page.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ UNKNOWN_METRIC = "Invalid metric: {metric}"
 BAD_NUMBER = "Invalid value for {name}: {value}"
 BAD_BOOLEAN = "Invalid boolean value for {name}: {value}"
 BAD_ZONE = "Invalid timezone: {value}"
+DUPLICATE = "Duplicate values in {name}"
+FLAGS = ("summary", "includeTotals", "showEnabledAgents")
+LISTS = ("queue-ids", "agent-ids", "group-ids")
+GROUPS = "/realtime-metrics/groups"
 NOT_FOUND = "{kind} {id} not found"
 AGENT_NOT_IN = "Agent {agent} not found in {kind} {id}"
 MAX_SIZE = 1000
@@ -70,8 +75,13 @@ class Query:
         return MetricsFailure(status, message, self.clock.now)
 
     def ids(self, name: str) -> list[str] | None:
-        values = [v for raw in self.request.query_params.getlist(name) for v in raw.split(",") if v.strip()]
-        return [v.strip() for v in values] if values else None
+        """A list parameter (repeated, or comma-separated), each value once. The group operations declare their
+        id lists `uniqueItems` (RT-OAS): there a value named twice is 400."""
+        values = [v.strip() for raw in self.request.query_params.getlist(name) for v in raw.split(",") if v.strip()]
+        unique = list(dict.fromkeys(values))
+        if len(unique) != len(values) and name in LISTS and GROUPS in self.request.url.path:
+            raise self.fail(400, DUPLICATE.format(name=name))
+        return unique or None
 
     def flag(self, name: str) -> bool:
         raw = self.request.query_params.get(name)
@@ -120,7 +130,13 @@ def _query(ctx: Ctx, request: Request) -> Query:
         zone = ZoneInfo(raw_zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise MetricsFailure(400, BAD_ZONE.format(value=raw_zone), now) from None
-    return Query(state, mx.Clock.at(now, zone), request)
+    query = Query(state, mx.Clock.at(now, zone), request)
+    for name in FLAGS:  # each is checked whether or not the operation reads it, `summary` or not
+        query.flag(name)
+    for name in LISTS:
+        query.ids(name)
+    query.page([], 1)
+    return query
 
 
 def _number(value: float) -> float | int:
@@ -215,6 +231,7 @@ def _metrics(names: Sequence[str]) -> Param:
 
 
 Q_METRICS, A_METRICS, G_METRICS = _metrics(mx.QUEUE_KNOWN), _metrics(mx.AGENT_METRICS), _metrics(mx.GROUP_METRICS)
+GA_METRICS = _metrics(mx.GROUP_AGENT_METRICS)
 PAGE = Param(
     "page", "query", {"type": "integer", "minimum": 0, "maximum": MAX_PAGE, "default": 0}, description="from 0"
 )
@@ -261,9 +278,9 @@ SEC: list[dict[str, list[str]]] = [{BEARER_SECURITY: []}]
 async def queues(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
     chosen = list(q.state.queues.values())
+    keys = q.metrics(mx.QUEUE_METRICS, mx.QUEUE_KNOWN)
     if q.flag("summary"):
         return _summary(q, [{"id": x.id, "name": x.name} for x in chosen], 100)
-    keys = q.metrics(mx.QUEUE_METRICS, mx.QUEUE_KNOWN)
     chosen = _filtered(chosen, q.ids("queue-ids"), lambda x: x.id)
     return _listing(q, [_queue_row(q, x, keys) for x in chosen], 100, totals=True)
 
@@ -287,9 +304,9 @@ async def queue_agents(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
     target = _queue(q, request.path_params["queueId"])
     agents = [a for a in q.state.agents.values() if target.id in a.queues]
+    keys = q.metrics(mx.AGENT_METRICS)
     if q.flag("summary"):
         return _summary(q, [{"id": a.id, "name": a.name} for a in agents], 10)
-    keys = q.metrics(mx.AGENT_METRICS)
     agents = _filtered(agents, q.ids("agent-ids"), lambda a: a.id)
     return _listing(q, [_agent_row(q, a, target.id, keys) for a in agents], 10, totals=True)
 
@@ -315,9 +332,9 @@ async def queue_agent(ctx: Ctx, request: Request) -> Response:
 async def groups(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
     chosen = list(q.state.queues.values())
+    keys = q.metrics(mx.GROUP_METRICS)
     if q.flag("summary"):
         return _summary(q, [{"id": g.id, "name": g.name} for g in chosen], 100)
-    keys = q.metrics(mx.GROUP_METRICS)
     chosen = _filtered(chosen, q.ids("group-ids"), lambda g: g.id)
     return _listing(q, [_group_row(q, g, keys) for g in chosen], 100, totals=False)
 
@@ -335,27 +352,28 @@ async def group(ctx: Ctx, request: Request) -> Response:
 @API.op(
     "GET", f"{PREFIX}/groups/{{groupId}}/agents", "rtGroupAgents", "Real-time metrics of a group's agents",
     _replies(LIST, found=True), tags=("Agents",), security=SEC,
-    params=(GROUP_ID, AGENT_IDS, SUMMARY, A_METRICS, TIMEZONE, PAGE, _size(100), TOTALS, TENANT),
+    params=(GROUP_ID, AGENT_IDS, SUMMARY, GA_METRICS, TIMEZONE, PAGE, _size(100), TOTALS, TENANT),
 )  # fmt: skip
 async def group_agents(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
     members = _members(q.state, _group(q, request.path_params["groupId"]).id)
+    keys = q.metrics(mx.GROUP_AGENT_METRICS)
     if q.flag("summary"):
         return _summary(q, [{"id": a.id, "name": a.name} for a in members], 100)
-    keys = q.metrics(mx.AGENT_METRICS)
     members = _filtered(members, q.ids("agent-ids"), lambda a: a.id)
     return _listing(q, [_agent_row(q, a, None, keys) for a in members], 100, totals=True)
 
 
 @API.op(
     "GET", f"{PREFIX}/groups/{{groupId}}/agents/{{agentId}}", "rtGroupAgent", "Metrics of an agent of a group",
-    _replies(ONE, found=True), tags=("Agents",), security=SEC, params=(GROUP_ID, AGENT_ID, A_METRICS, TIMEZONE, TENANT),
+    _replies(ONE, found=True), tags=("Agents",), security=SEC,
+    params=(GROUP_ID, AGENT_ID, GA_METRICS, TIMEZONE, TENANT),
 )  # fmt: skip
 async def group_agent(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
     owner = _group(q, request.path_params["groupId"]).id
     agent = _member(q, _members(q.state, owner), request.path_params["agentId"], "group", owner)
-    head, values = _agent_row(q, agent, None, q.metrics(mx.AGENT_METRICS))
+    head, values = _agent_row(q, agent, None, q.metrics(mx.GROUP_AGENT_METRICS))
     return _reply(request, {**head, "metrics": _items(values)}, many=False)
 
 
@@ -416,9 +434,9 @@ async def agents(ctx: Ctx, request: Request) -> Response:
     q = _query(ctx, request)
     everyone = list(q.state.agents.values())
     heads = {a.id: _agent_head(q.state, a) for a in everyone}
+    keys = q.metrics(mx.AGENT_METRICS)
     if q.flag("summary"):
         return _summary(q, [heads[a.id] for a in everyone], 100)
-    keys = q.metrics(mx.AGENT_METRICS)
     everyone = _filtered(everyone, q.ids("agent-ids"), lambda a: a.id)
     everyone = _filtered(everyone, q.ids("group-ids"), lambda a: heads[a.id]["groupId"])
     rows = [(heads[a.id], _agent_row(q, a, None, keys)[1]) for a in everyone]

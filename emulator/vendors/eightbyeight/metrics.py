@@ -84,6 +84,8 @@ AGENT_METRICS = tuple(
         )
     )
 )  # fmt: skip
+# An agent's metrics by group have the same names without `.inQueue` (RT-OAS, the group agent operations).
+GROUP_AGENT_METRICS = tuple(sorted(m.removesuffix(".inQueue") for m in AGENT_METRICS))
 # The queue list of 8x8's file spells `eligibl.rt`; the group list `eligible.rt`: a queue takes both.
 QUEUE_KNOWN = frozenset((*QUEUE_METRICS, "eligible.rt"))
 # Totals (`includeTotals`): these add up; every other metric (percentages, averages, statuses) is averaged.
