@@ -22,7 +22,7 @@ every parameter is checked even where `summary` ignores it; `includeTotals` appe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -225,7 +225,7 @@ def _member(q: Query, agents: list[Agent], agent_id: str, kind: str, owner: str)
 _ARRAY = {"type": "array", "items": {"type": "string"}}
 
 
-def _metrics(names: Sequence[str]) -> Param:
+def _metrics(names: Iterable[str]) -> Param:
     schema = {"type": "array", "items": {"type": "string", "enum": sorted(names)}}
     return Param("metrics", "query", schema, description="metric names (repeat the parameter); default: all")
 
