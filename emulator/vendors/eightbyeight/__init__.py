@@ -31,5 +31,5 @@ PLUGIN: VendorPlugin = VendorPlugin(
     contract=contract.contract,
     scenario=scenario.HOOKS,
     identify=http.identify,
-    secrets=Secrets(headers=(API_KEY_HEADER,), fields=("access_token",)),
+    secrets=Secrets(state=("oauth_tokens",), headers=(API_KEY_HEADER,), fields=("access_token",)),
 )

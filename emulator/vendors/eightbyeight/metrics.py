@@ -27,7 +27,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from emulator.vendors.eightbyeight.schedules import queue_open
-from emulator.vendors.eightbyeight.state import Agent, EightByEightState, Queue, QueueVisit
+from emulator.vendors.eightbyeight.state import Agent, EightByEightState, Queue, QueueVisit, queue_visits
 
 SHORT_ABANDON_SECONDS = 5.0
 SLA_SECONDS = 20.0
@@ -168,7 +168,7 @@ def staffing(state: EightByEightState, agents: list[Agent], key: str, now: float
 def queue_metric(state: EightByEightState, queue: Queue, key: str, clock: Clock) -> float:
     base, window = _split(key)
     now = clock.now
-    visits = [v for v in state.queue_log if v.queue_id == queue.id]
+    visits = [v for v in queue_visits(state) if v.queue_id == queue.id]
     if window == "rt":
         waiting = [v for v in visits if v.ended is None and v.accepted is None]
         if base == "interactionsWaitInQueue":
@@ -215,7 +215,7 @@ def agent_metric(state: EightByEightState, agent: Agent, queue_id: str | None, k
     """One agent's metric; `.inQueue` metrics count only `queue_id`'s interactions (all queues when None)."""
     base, window = _split(key)
     now = clock.now
-    mine = [v for v in state.queue_log if v.agent_id == agent.id and v.accepted is not None]
+    mine = [v for v in queue_visits(state) if v.agent_id == agent.id and v.accepted is not None]
     if base in ("status", "statusCode"):
         return float(agent_status(state, agent, now))
     if base == "timeOnStatus":

@@ -177,6 +177,7 @@ class Conversation:
     attachments: dict[str, Attachment] = field(default_factory=dict)
     post_agent: PostAgent | None = None
     read_at: dict[str, int] = field(default_factory=dict)
+    visit: QueueVisit | None = None  # the stay in a queue now (QUEUED until the agent leaves), for metrics.py
 
     @property
     def interaction(self) -> Interaction | None:
@@ -203,7 +204,7 @@ class EightByEightState(BaseModel):
     schedules: dict[str, ScheduleConfig] = Field(default_factory=dict, description="tenant schedules by name")
     oauth_tokens: dict[str, float] = Field(default_factory=dict, description="bearer token -> expiry (oauth.py)")
     queue_log: list[QueueVisit] = Field(
-        default_factory=list, description="queue stays of the last two days, oldest first (metrics.py)"
+        default_factory=list, description="ended queue stays of the last two days, in the order they ended (metrics.py)"
     )
 
 
@@ -469,7 +470,7 @@ def enqueue(tx: S, conv: Conversation) -> None:
     queue = tx.state.queues[conv.queue_id]
     if conv.id not in tx.state.waiting:
         tx.state.waiting.append(conv.id)
-    visit_start(tx, conv.id, queue.id)
+    visit_start(tx, conv, queue.id)
     tx.emit("conversation.queued", conv.id, {"queueId": queue.id, "queueName": queue.name})
 
 
@@ -616,32 +617,36 @@ def add_attachment(
 
 
 # -- queue stays (the real-time metrics read them: metrics.py) ---------------------------------------------
+# A conversation's current stay is on the conversation (`visit`); it moves to `queue_log` when it ends, so every
+# step is O(1) and the log holds only ended stays, oldest first.
 
 QUEUE_LOG_SECONDS = 2 * 86_400.0  # long enough for any `today` in any time zone
 
 
-def visit_start(tx: S, conversation: str, queue_id: str) -> None:
-    log, now = tx.state.queue_log, tx.now()
-    visit_end(tx, conversation)
-    while log and log[0].ended is not None and log[0].ended < now - QUEUE_LOG_SECONDS:
+def visit_start(tx: S, conv: Conversation, queue_id: str) -> None:
+    visit_end(tx, conv)
+    conv.visit = QueueVisit(queue_id, conv.id, tx.now())
+
+
+def visit_accepted(tx: S, conv: Conversation, agent_id: str) -> None:
+    if conv.visit is not None and conv.visit.accepted is None:
+        conv.visit.accepted, conv.visit.agent_id = tx.now(), agent_id
+
+
+def visit_end(tx: S, conv: Conversation) -> None:
+    visit, conv.visit = conv.visit, None
+    if visit is None:
+        return
+    now = tx.now()
+    visit.ended = now
+    log = tx.state.queue_log
+    while log and (log[0].ended or 0.0) < now - QUEUE_LOG_SECONDS:
         log.pop(0)
-    log.append(QueueVisit(queue_id, conversation, now))
+    log.append(visit)
 
 
-def open_visit(state: EightByEightState, conversation: str) -> QueueVisit | None:
-    for visit in reversed(state.queue_log):
-        if visit.conversation == conversation:
-            return visit if visit.ended is None else None
-    return None
-
-
-def visit_accepted(tx: S, conversation: str, agent_id: str) -> None:
-    visit = open_visit(tx.state, conversation)
-    if visit is not None and visit.accepted is None:
-        visit.accepted, visit.agent_id = tx.now(), agent_id
-
-
-def visit_end(tx: S, conversation: str) -> None:
-    visit = open_visit(tx.state, conversation)
-    if visit is not None:
-        visit.ended = tx.now()
+def queue_visits(state: EightByEightState) -> list[QueueVisit]:
+    """Every stay the metrics can count: the ended ones, then the ongoing ones (waiting or with an agent)."""
+    ongoing = [*state.waiting, *(c for a in state.agents.values() for c in a.handling)]
+    current = [v for c in dict.fromkeys(ongoing) if (conv := state.conversations.get(c)) and (v := conv.visit)]
+    return [*state.queue_log, *current]
