@@ -102,7 +102,8 @@ async def test_an_unknown_variable_names_the_known_ones() -> None:
     step = result.failed_step()
     assert step is not None
     assert step.message is not None
-    assert step.message.startswith("unknown variable {{conversation}} (known: api, api_key, channel_id, client_auth, conv,")
+    known = "(known: api, api_key, channel_id, client_auth, conv,"
+    assert step.message.startswith(f"unknown variable {{{{conversation}}}} {known}")
 
 
 async def test_an_actor_error_fails_the_scenario_with_its_rule_line_and_time() -> None:
