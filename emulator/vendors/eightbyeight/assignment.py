@@ -8,7 +8,7 @@ The interaction ends here too: the agent or the user leaving, a post-agent assig
 
 from __future__ import annotations
 
-from emulator.vendors.eightbyeight import errors, views
+from emulator.vendors.eightbyeight import errors, stays, views
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.constants import ConversationState
 from emulator.vendors.eightbyeight.models import CardPayload
@@ -50,7 +50,7 @@ def agent_join(tx: st.S, conv: st.Conversation, agent: st.Agent) -> None:
     conv.agent_id = agent.id
     conv.assignment_type, conv.assignment_id = "agent", agent.id
     agent.handling.append(conv.id)
-    st.visit_accepted(tx, conv, agent.id)
+    stays.visit_accepted(tx, conv, agent.id)
     known = next((p for p in conv.participants if p.id == agent.id), None)
     if known is None:
         conv.participants.append(st.Participant(id=agent.id, type="agent", name=agent.name, language="en"))
@@ -120,7 +120,7 @@ def agent_out(tx: st.S, conv: st.Conversation) -> str | None:
     if agent_id is None:
         return None
     conv.agent_id = None
-    st.visit_end(tx, conv)
+    stays.visit_end(tx, conv)
     agent = tx.state.agents.get(agent_id)
     if agent is not None and conv.id in agent.handling:
         agent.handling.remove(conv.id)
@@ -134,7 +134,7 @@ def agent_out(tx: st.S, conv: st.Conversation) -> str | None:
 def end_interaction(tx: st.S, conv: st.Conversation) -> None:
     if conv.id in tx.state.waiting:
         tx.state.waiting.remove(conv.id)
-    st.visit_end(tx, conv)
+    stays.visit_end(tx, conv)
     interaction = conv.interaction
     if interaction is not None:
         interaction.end = tx.now()

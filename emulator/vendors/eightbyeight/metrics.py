@@ -27,7 +27,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from emulator.vendors.eightbyeight.schedules import queue_open
-from emulator.vendors.eightbyeight.state import Agent, EightByEightState, Queue, QueueVisit, queue_visits
+from emulator.vendors.eightbyeight.state import Agent, EightByEightState, Queue
+from emulator.vendors.eightbyeight.stays import QueueVisit, queue_visits
 
 SHORT_ABANDON_SECONDS = 5.0
 SLA_SECONDS = 20.0

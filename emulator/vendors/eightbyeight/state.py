@@ -42,6 +42,7 @@ from emulator.vendors.eightbyeight.models import (
     ConversationUser,
     SendMessageRequest,
 )
+from emulator.vendors.eightbyeight.stays import QueueVisit, visit_start
 
 # -- entities ---------------------------------------------------------------------------------------------
 # Slotted dataclasses, not pydantic models: a conversation is kept for every chat a server ever saw, and
@@ -76,19 +77,6 @@ class Queue:
     schedule: str | None = None  # a tenant schedule's name: the queue's open hours (schedules.py)
     out_of_hours: str = "queue"  # config.OutOfHours
     treatment_queue: str | None = None
-
-
-@dataclass(slots=True)
-class QueueVisit:
-    """One stay of a conversation in a queue, for the real-time metrics (metrics.py): entered on QUEUED,
-    accepted when an agent joins, ended when the agent leaves or the interaction ends without one."""
-
-    queue_id: str
-    conversation: str
-    entered: float
-    accepted: float | None = None
-    agent_id: str | None = None
-    ended: float | None = None
 
 
 @dataclass(slots=True)
@@ -299,42 +287,6 @@ def tenant_state(emu: Emulator, tenant: str, ids: TenantIds) -> EightByEightStat
         cfg.default_webhook,
         open_ids=emu.settings.auth == "open" and not configured,
     )
-
-
-# -- queue stays (the real-time metrics read them: metrics.py) ---------------------------------------------
-# A conversation's current stay is on the conversation (`visit`); it moves to `queue_log` when it ends, so every
-# step is O(1) and the log holds only ended stays, oldest first.
-
-QUEUE_LOG_SECONDS = 2 * 86_400.0  # long enough for any `today` in any time zone
-
-
-def visit_start(tx: S, conv: Conversation, queue_id: str) -> None:
-    visit_end(tx, conv)
-    conv.visit = QueueVisit(queue_id, conv.id, tx.now())
-
-
-def visit_accepted(tx: S, conv: Conversation, agent_id: str) -> None:
-    if conv.visit is not None and conv.visit.accepted is None:
-        conv.visit.accepted, conv.visit.agent_id = tx.now(), agent_id
-
-
-def visit_end(tx: S, conv: Conversation) -> None:
-    visit, conv.visit = conv.visit, None
-    if visit is None:
-        return
-    now = tx.now()
-    visit.ended = now
-    log = tx.state.queue_log
-    while log and (log[0].ended or 0.0) < now - QUEUE_LOG_SECONDS:
-        log.pop(0)
-    log.append(visit)
-
-
-def queue_visits(state: EightByEightState) -> list[QueueVisit]:
-    """Every stay the metrics can count: the ended ones, then the ongoing ones (waiting or with an agent)."""
-    ongoing = [*state.waiting, *(c for a in state.agents.values() for c in a.handling)]
-    current = [v for c in dict.fromkeys(ongoing) if (conv := state.conversations.get(c)) and (v := conv.visit)]
-    return [*state.queue_log, *current]
 
 
 # -- conversations ----------------------------------------------------------------------------------------
