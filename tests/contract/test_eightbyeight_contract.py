@@ -23,8 +23,7 @@ from emulator.app import create_app
 from emulator.core.contracts import to_yaml
 from emulator.pytest_plugin import WebhookSink
 from emulator.vendors import eightbyeight
-from emulator.vendors.eightbyeight.companion import COMPANION_PATHS
-from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, TENANT_HEADER
+from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, COMPANION_PATHS, TENANT_HEADER
 from emulator.vendors.eightbyeight.contract import contract
 from emulator.vendors.eightbyeight.delivery import signer_for
 from emulator.vendors.eightbyeight.models_webhooks import WEBHOOK_EVENTS

@@ -7,9 +7,14 @@ from __future__ import annotations
 
 from emulator.core.plugin import Secrets, VendorPlugin
 from emulator.vendors.eightbyeight import actors, contract, control, delivery, events, http, routes, scenario, state
-from emulator.vendors.eightbyeight.companion import COMPANION_PATHS
 from emulator.vendors.eightbyeight.config import BEHAVIOUR, EightByEightConfig
-from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, API_PREFIX, CARD_ACTION_PREFIX, SLUG
+from emulator.vendors.eightbyeight.constants import (
+    API_KEY_HEADER,
+    API_PREFIX,
+    CARD_ACTION_PREFIX,
+    COMPANION_PATHS,
+    SLUG,
+)
 
 PLUGIN: VendorPlugin = VendorPlugin(
     slug=SLUG,

@@ -29,7 +29,7 @@ from emulator.core.errors import EmulatorError
 from emulator.core.runtime import Emulator
 from emulator.core.web import JsonResponse
 from emulator.vendors.eightbyeight.config import EightByEightConfig
-from emulator.vendors.eightbyeight.constants import SLUG
+from emulator.vendors.eightbyeight.constants import METRICS_PREFIXES, SCHEDULES_PREFIX, SLUG
 
 XML = "application/xml"
 JSON = "application/json"
@@ -114,10 +114,6 @@ def to_xml(root: str, value: Any, items: Mapping[str, str] | None = None) -> byt
 
 # -- errors of the metrics and schedule APIs ----------------------------------------------------------------
 
-METRICS_PREFIXES = tuple(f"{region}/analytics/cc" for region in ("", "/eu", "/au", "/ca"))
-SCHEDULES_PREFIX = "/api/provisioning/schedules"
-OAUTH_PREFIX = "/oauth/v2"
-COMPANION_PATHS = (*METRICS_PREFIXES, SCHEDULES_PREFIX, OAUTH_PREFIX)
 REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
 
 

@@ -16,6 +16,11 @@ SLUG: Final = "eightbyeight"
 API_PREFIX: Final = "/chat-gateway/v1"
 # eightbyeight.md §1.3: the two card-action endpoints live under a different prefix.
 CARD_ACTION_PREFIX: Final = "/api/v1/tenant"
+# The companion APIs (companion.py): real-time metrics (US, EU, APAC, Canada), tenant schedules, OAuth.
+METRICS_PREFIXES: Final = tuple(f"{region}/analytics/cc" for region in ("", "/eu", "/au", "/ca"))
+SCHEDULES_PREFIX: Final = "/api/provisioning/schedules"
+OAUTH_PREFIX: Final = "/oauth/v2"
+COMPANION_PATHS: Final = (*METRICS_PREFIXES, SCHEDULES_PREFIX, OAUTH_PREFIX)
 HAL_JSON: Final = "application/hal+json"
 PROBLEM_JSON: Final = "application/problem+json"
 
