@@ -35,7 +35,11 @@ def conversation(api: httpx.Client, creds: dict[str, Any], name: str = "James Jo
     ebe = creds["eightbyeight"]
     r = api.post(
         f"{EBE}/conversations",
-        json={"channelId": ebe["channelId"], "user": {"name": name}, "assignment": {"type": "queue", "id": ebe["queues"][0]}},
+        json={
+            "channelId": ebe["channelId"],
+            "user": {"name": name},
+            "assignment": {"type": "queue", "id": ebe["queues"][0]},
+        },
         headers={"x-api-key": ebe["apiKey"]},
     )
     assert r.status_code == 202, r.text
@@ -102,3 +106,59 @@ def test_the_admin_cookie_flow(page: Any, tmp_path: Path) -> None:
     finally:
         page.goto("about:blank")  # close the page's event stream before its server goes
         proc.terminate()
+
+
+def run_until_idle(api: httpx.Client, tenant: str) -> None:
+    r = api.post("/_emulator/clock/run-until-idle", params={"tenant": tenant}, json={})
+    assert r.status_code == 200, r.text
+
+
+def test_a_request_appears_live_in_the_journal_and_the_timeline(
+    page: Any, server: ServerProcess, api: httpx.Client
+) -> None:
+    creds = provision(api, "live")
+    page.goto(f"{server.url}{UI}/journal?tenant=live")
+    page.wait_for_selector("#live-status[data-state=live]")
+    cid = conversation(api, creds)
+    page.wait_for_selector(f"#journal tr.entry-row[data-kind=request]:has-text('POST {EBE}/conversations')")
+
+    page.goto(f"{server.url}{UI}/subjects?tenant=live")
+    page.click(f"tr.subject[data-subject='{cid}'] a")
+    page.wait_for_selector("#timeline .entry[data-party=integration]")
+    page.wait_for_selector("#live-status[data-state=live]")
+    shown = page.locator("#timeline .entry").count()
+    agent = f"/_emulator/vendors/eightbyeight/tenants/live/conversations/{cid}/agent"
+    assert api.post(agent, json={"action": "join"}).status_code == 200
+    assert api.post(agent, json={"action": "say", "text": "Hello from the desk"}).status_code == 200
+    run_until_idle(api, "live")
+    page.wait_for_function(f"document.querySelectorAll('#timeline .entry').length > {shown}")
+    page.wait_for_selector("#timeline .entry[data-party=integration] .kind:text-is('attempt')")
+    page.click("#timeline .entry:has(.kind:text-is('attempt')) summary")
+    page.wait_for_selector("#timeline .entry[open] pre")
+    page.wait_for_selector("#timeline svg.arrows path[marker-end]")
+    shot(page, "timeline")
+    if os.environ.get("CXEMU_UPDATE_SCREENSHOT") == "1":
+        page.set_viewport_size({"width": 1280, "height": 760})
+        shot(page, "dashboard", SCREENSHOT)
+
+
+def test_a_delivery_redelivered_re_signed_shows_a_new_attempt(
+    page: Any, server: ServerProcess, api: httpx.Client
+) -> None:
+    creds = provision(api, "redo")
+    conversation(api, creds)
+    run_until_idle(api, "redo")
+    first = api.get("/_emulator/deliveries", params={"tenant": "redo", "vendor": "eightbyeight"}).json()
+    delivery = first["deliveries"][0]
+    page.goto(f"{server.url}{UI}/deliveries/{delivery['id']}")
+    page.wait_for_selector("#signature .verified.ok")
+    page.wait_for_selector("#live-status[data-state=live]")
+    page.click("#redeliver button[data-mode=re_sign]")
+    page.wait_for_selector("#redeliver-result a.new-delivery")
+    again = page.inner_text("#redeliver-result a.new-delivery")
+    run_until_idle(api, "redo")
+    page.wait_for_selector(f"#redeliveries tr[data-delivery='{again}'] .attempt.ok")
+    found = api.get(f"/_emulator/deliveries/{again}").json()
+    assert found["redelivery_of"] == delivery["id"]
+    assert found["attempts"][0]["status"] == 200
+    assert "redeliver" in page.inner_text("#curl")
