@@ -206,6 +206,7 @@ class Journal:
         """The number of the newest entry kept (0 when there is none)."""
         return self._entries[-1].seq if self._entries else 0
 
+
 def _excerpt(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The first headers that fit in `HEADER_BYTES` (the one that crosses it cut short), `MAX_HEADERS` at most."""
     kept: list[tuple[bytes, bytes]] = []
