@@ -63,16 +63,24 @@ def test_clock_advances_from_the_page(page: Any, server: ServerProcess, api: htt
 
 
 def test_chaos_switch_from_the_page(page: Any, server: ServerProcess, api: httpx.Client) -> None:
+    provision(api, "chaotic")
     page.goto(f"{server.url}{UI}/chaos")
     page.wait_for_selector("#chaos-now table")
+    page.fill("#chaos-form input[name=tenant]", "chaotic")
+    page.fill("#chaos-form input[name=expires_in]", "60")
     page.fill("#chaos-form input[name=drop_first]", "1")
     page.click("#chaos-form button[type=submit]")
-    page.wait_for_selector("#chaos-result:text('set')")
-    assert api.get("/_emulator/chaos").json()["drop_first"] == 1
-    page.wait_for_selector("#chaos-now td:text-is('1')")
-    page.click("#chaos-clear")
-    page.wait_for_selector("#chaos-result:text('cleared')")
-    assert api.get("/_emulator/chaos").json()["drop_first"] == 0
+    page.wait_for_selector("#chaos-result:text('set for chaotic')")
+    own = api.get("/_emulator/chaos").json()["tenants"]["chaotic"]
+    assert own["drop_first"] == 1
+    now = api.get("/_emulator/clock", params={"tenant": "chaotic"}).json()["now"]
+    assert own["expires_at"] == pytest.approx(now + 60)
+    row = page.wait_for_selector("#chaos-tenants tr[data-tenant=chaotic]")
+    assert row.inner_text().count("drop_first") == 1
+    page.click("#chaos-tenants tr[data-tenant=chaotic] button")
+    page.wait_for_selector("#chaos-result:text('cleared for chaotic')")
+    page.wait_for_selector("#chaos-tenants tr[data-tenant=chaotic]", state="detached")
+    assert "chaotic" not in api.get("/_emulator/chaos").json()["tenants"]
 
 
 def test_a_pasted_scenario_runs_to_its_report(page: Any, server: ServerProcess) -> None:
