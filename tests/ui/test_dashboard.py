@@ -143,7 +143,8 @@ def test_a_request_appears_live_in_the_journal_and_the_timeline(
     page.wait_for_selector("#timeline svg.arrows path[marker-end]")
     shot(page, "timeline")
     if os.environ.get("CXEMU_UPDATE_SCREENSHOT") == "1":
-        page.set_viewport_size({"width": 1280, "height": 760})
+        page.click("#timeline .entry[open] summary")
+        page.set_viewport_size({"width": 1280, "height": 900})
         shot(page, "dashboard", SCREENSHOT)
 
 

@@ -196,8 +196,10 @@
       result.data.entries.forEach(add);
       if (!result.data.entries.length) say(note, "Nothing in the journal for it yet; new entries appear here live.");
       arrows();
+      const header = refresher(1000); // the subject's state and facts, rendered by the server
       C.live(Object.assign({ after: newest === null ? (result.data.newest || 0) : newest }, filters), function (batch) {
         batch.forEach(add);
+        header();
         say(note, "");
         arrows();
       }, function (gap) {
