@@ -137,7 +137,8 @@ def test_a_request_appears_live_in_the_journal_and_the_timeline(
     shown = page.locator("#timeline .entry").count()
     run_until_idle(api, "live")  # it is queued, a simulated agent joins and greets, every webhook is sent
     page.wait_for_function(f"document.querySelectorAll('#timeline .entry').length > {shown}")
-    page.wait_for_selector("#timeline .entry[data-party=integration] .kind:text-is('attempt')")
+    page.wait_for_selector("#timeline .entry[data-party=integration]:has-text('MEMBERS_CHANGED → 200')")
+    page.wait_for_selector("#rows .state:not(:text-is('created'))")  # the header follows the conversation
     page.click("#timeline .entry:has(.kind:text-is('attempt')) summary")
     page.wait_for_selector("#timeline .entry[open] pre")
     page.wait_for_selector("#timeline svg.arrows path[marker-end]")
