@@ -57,6 +57,7 @@ class Client:
 
     def __init__(self, url: str = DEFAULT_URL, admin_token: str | None = None, *, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
+        self.token = admin_token
         headers = {"authorization": f"Bearer {admin_token}"} if admin_token else {}
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
@@ -103,7 +104,12 @@ class Client:
             return r.json() if r.content else None
         code, message = _error_of(r)
         if r.status_code == 401:
-            raise ClientError(f"401 {code}: pass the admin token (--admin-token or CXEMU_ADMIN_TOKEN)", 401)
+            hint = (
+                "the admin token was refused"
+                if self.token
+                else "pass the admin token (--admin-token or CXEMU_ADMIN_TOKEN)"
+            )
+            raise ClientError(f"401 {code}: {hint}", 401)
         if r.status_code == 403:
             raise ClientError(f"403 {code}: {message}", 403)
         raise ClientError(f"{r.status_code} {code}: {message}", r.status_code)
