@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -222,6 +223,14 @@ def _positive_float(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Run one client command; `ConfigError` (printed by `cli.main`, exit 2) for any error."""
+    try:
+        return _run(args)
+    except BrokenPipeError:  # `cxemu tail | head`: the reader has gone, which ends the command as it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
     command = args.command
     if command == "trigger" and args.list:
         return _list_flows(args.library, args.vendor)
