@@ -228,25 +228,25 @@ def _ms(value: Any) -> str:
     return f"{float(value):.1f} ms" if isinstance(value, int | float) else "- ms"
 
 
-def attempt_outcome(status: Any, error: Any, outcome: str | None, next_at: float | None, at: float) -> str:
-    """`[200]`, or the error, and what comes next (a retry, or giving up)."""
-    result = f"[{status}]" if status is not None else f"error: {error}"
+def attempt_outcome(a: Mapping[str, Any], outcome: str | None, next_at: float | None, tried: int) -> str:
+    """What became of one attempt and what comes next, in `core.console`'s words: `[200]` or the error, then a
+    retry, giving up, or a chaos duplicate."""
+    result = f"[{a['status']}]" if a.get("status") is not None else f"error: {a.get('error')}"
+    if a.get("chaos") == "duplicate":
+        return f"{result} (chaos duplicate)"
     if outcome == "retry" and next_at is not None:
-        return f"{result}, retry in {max(0.0, next_at - at):g} s"
+        return f"{result}, retry in {max(0.0, next_at - float(a['at'])):g} s"
     if outcome == "failed":
-        return f"{result}, gave up"
+        return f"{result}, gave up after {tried} attempts"
     return result
 
 
 def attempt_line(delivery: Mapping[str, Any], attempt: Mapping[str, Any]) -> str:
-    """One attempt of a delivery (`GET /deliveries` JSON) as the server's console line."""
-    last = attempt is delivery["attempts"][-1]
+    """One attempt of a delivery (`GET /deliveries` JSON) as the server's console line, and the delivery's id."""
+    attempts = delivery["attempts"]
+    last = attempt == attempts[-1]
     outcome = {"pending": "retry", "failed": "failed"}.get(delivery["status"]) if last else None
-    after = attempt_outcome(
-        attempt["status"], attempt["error"], outcome, delivery.get("next_attempt_at"), attempt["at"]
-    )
-    if attempt.get("chaos"):
-        after += f" (chaos {attempt['chaos']})"
+    after = attempt_outcome(attempt, outcome, delivery.get("next_attempt_at"), len(attempts))
     tail = f", attempt {attempt['n'] + 1}" if attempt["n"] else ""
     return (
         f"{iso(attempt['at'], millis=True)} {_where(delivery)} {delivery['event']} {delivery['subject'] or '-'} "
@@ -261,16 +261,16 @@ def entry_line(entry: Mapping[str, Any]) -> str:
     head = f"{iso(at, millis=True)} {_where(entry)}"
     subject = entry.get("subject") or "-"
     if kind == "attempt":
-        outcome = attempt_outcome(data.get("status"), data.get("error"), data.get("outcome"), data.get("next_at"), at)
-        if data.get("chaos"):
-            outcome += f" (chaos {data['chaos']})"
+        n = int(data.get("n") or 0)
+        outcome = attempt_outcome({**data, "at": at}, data.get("outcome"), data.get("next_at"), n + 1)
         tail = f", attempt {data['n'] + 1}" if data.get("n") else ""
         return (
             f"{head} {entry.get('type')} {subject} -> {data.get('url')} {outcome} "
             f"({_ms(data.get('latency_ms'))}{tail}) {data.get('delivery_id', '')}".rstrip()
         )
     if kind in ("request", "control"):
-        return f"{head} {kind} {entry.get('type')} -> {data.get('status', '-')} ({_ms(data.get('latency_ms'))})"
+        took = f" ({_ms(data['latency_ms'])})" if isinstance(data.get("latency_ms"), int | float) else ""
+        return f"{head} {kind} {entry.get('type')} -> {data.get('status', '-')}{took}"
     if kind == "delivery":
         return (
             f"{head} delivery {entry.get('type')} {subject} -> {data.get('url')} {data.get('delivery_id', '')}".rstrip()
