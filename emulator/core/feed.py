@@ -142,40 +142,12 @@ class Entry:
             frame = self._frame = f"id: {self.id}\nevent: {self.kind}\ndata: {data}\n\n".encode()
         return frame
 
-    @classmethod
-    def restored(cls, saved: dict[str, Any]) -> Entry:
-        """An entry back from its `to_json()` (the state file)."""
-        entry = cls(
-            _str(saved["kind"]),
-            _str(saved["type"]),
-            _opt(saved.get("vendor")),
-            _opt(saved.get("tenant")),
-            _opt(saved.get("subject")),
-            _opt(saved.get("party")),
-            float(saved["at"]),
-        )
-        entry.id = int(saved["id"])
-        cause = saved.get("cause")
-        entry.cause = None if cause is None else int(cause)
-        entry._json = {**saved, "id": entry.id, "cause": entry.cause}
-        return entry
-
 
 def _text(value: Any) -> Any:
     """JSON for what `json` does not know (bytes in an event's data): text, so no entry breaks a stream."""
     if isinstance(value, bytes | bytearray):
         return value.decode(errors="replace")
     return str(value)
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"feed entry: {value!r} is not text")
-    return value
-
-
-def _opt(value: Any) -> str | None:
-    return None if value is None else _str(value)
 
 
 _CAUSE: ContextVar[Entry | None] = ContextVar("cxemu_feed_cause", default=None)
@@ -495,16 +467,12 @@ class Feed:
         self._ids = itertools.count(first + count + 1)
         self._last = first + count
 
-    def restart_after(self, last_id: int, entries: list[Entry]) -> None:
-        """After a restore: `entries` kept (oldest first), ids going on after `last_id`; what was given before
-        and is not among them counts as lost."""
+    def restart_after(self, last_id: int) -> None:
+        """After a restart from the state file: the entries before are gone (the file keeps the journal and the
+        delivery log, not the feed), ids go on after `last_id`; a reader resuming from before is told of a gap."""
         self._entries.clear()
-        self._entries.extend(entries[-self.size :] if self.size else [])
-        last = max(last_id, entries[-1].id if entries else 0)
-        self._ids = itertools.count(last + 1)
-        self._last = last
-        kept = self._entries[0].id if self._entries else last + 1
-        self._gone = kept - 1
+        self._ids = itertools.count(last_id + 1)
+        self._last = self._gone = last_id
 
 
 def set_cause(entry: Entry | None) -> Token[Entry | None]:

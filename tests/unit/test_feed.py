@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 
 from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.feed import Entry, Feed, Match
+from emulator.core.ids import EPOCH_SPAN
 from emulator.core.runtime import Emulator
 from emulator.pytest_plugin import WebhookSink
 from tests.conftest import AppFactory
@@ -487,3 +489,42 @@ def test_a_skipped_id_range_is_not_counted_as_lost() -> None:
     assert feed.lost_after(0) == 2
     assert feed.lost_after(1) == 1
     assert feed.lost_after(103) == 0
+
+
+# -- across a restart (the state file) ------------------------------------------------------------------------
+
+
+async def test_after_a_clean_restart_ids_go_on_and_a_reader_from_before_is_told_of_the_gap(
+    tmp_path: Path, make_app: AppFactory
+) -> None:
+    path = tmp_path / "state.json"
+    app, client = await make_app(state_file=str(path), state_save_interval=0)
+    await items(client, "a", 2)  # ids 1..4
+    await app.state.emulator.stop()
+    assert json.loads(path.read_text(encoding="utf-8"))["durable"]["feed"] == 4
+
+    _, again = await make_app(state_file=str(path), state_save_interval=0)
+    assert await journal(again) == []  # the feed's entries are not kept: the journal and the log are
+    await items(again, "a", 1)
+
+    assert [e["id"] for e in await journal(again)] == [5, 6]
+    raw = await stream(again, {"last-event-id": "3"}, limit=2)
+    got = frames(raw)
+    assert json.loads(got[0]["data"]) == {"after": 3, "lost": 1, "oldest": 5}
+    assert [f["id"] for f in got[1:]] == ["5", "6"]
+
+
+async def test_after_an_unclean_stop_ids_skip_to_a_new_epoch(tmp_path: Path, make_app: AppFactory) -> None:
+    path = tmp_path / "state.json"
+    app, client = await make_app(state_file=str(path), state_save_interval=0)
+    await items(client, "a", 1)  # ids 1, 2
+    saver = app.state.emulator.saver
+    assert saver is not None
+    assert await saver.save(running=True) is None  # a periodic save; then the server dies
+
+    _, again = await make_app(state_file=str(path), state_save_interval=0)
+    await items(again, "a", 1)
+
+    assert [e["id"] for e in await journal(again)] == [EPOCH_SPAN + 4, EPOCH_SPAN + 5]
+    raw = await stream(again, {"last-event-id": "2"}, limit=1)
+    assert frames(raw)[0]["id"] == str(EPOCH_SPAN + 4)  # no gap: the skipped ids never existed
