@@ -490,6 +490,8 @@ async def provision(emu: Emulator, request: Request) -> Response:
     return reply(TenantOut(tenant=body.tenant, credentials=creds), 201)
 
 
+STALLED_READER = 60.0
+"""Seconds one write to an event stream may wait for its reader before the stream is closed."""
 MAX_ID = 2**53
 """Largest entry id a query takes (JSON's safe integers)."""
 FEED_FILTERS = [
@@ -623,7 +625,9 @@ async def events(emu: Emulator, request: Request) -> Response:
         finally:
             feed.unlisten(listener)
 
-    return EventSourceResponse(stream(), ping=heartbeat, ping_message_factory=_ping, sep="\n")
+    return EventSourceResponse(
+        stream(), ping=heartbeat, ping_message_factory=_ping, sep="\n", send_timeout=STALLED_READER
+    )
 
 
 def _ping() -> ServerSentEvent:

@@ -5,13 +5,13 @@ journal and the delivery log stay the detailed views of two of its kinds.
 
 | kind | recorded by | `party` | its `cause` |
 |---|---|---|---|
-| `request` | `plugin.vendor_endpoint`: a vendor API request, as it completes | `integration` | what acted |
+| `request` | `plugin.vendor_endpoint`: a vendor API request, as it completes | `integration` | a scenario |
 | `control` | `control.ControlEntries`: a mutating `/_emulator` call (not the sink receiving) | `integration` | - |
 | `event` | `Emulator._commit`: a domain event | `cxemu` | the request, timer, action |
 | `delivery` | the dispatcher's `delivery_listeners`: a webhook queued | `integration` | its event, or a call |
 | `attempt` | the dispatcher's `attempt_listeners`: one attempt, its outcome known | `integration` | its delivery |
 | `timer` | the scheduler's `firing` hook: a persistent job firing | `cxemu` | - |
-| `action` | `Feed.action`: a simulated party acting (a scenario actor, a vendor's agent) | its party | what made it |
+| `action` | `Feed.action`/`act`: a simulated party acting (a scenario's, a vendor's agent) | its party | what made it |
 
 Ids and causes. Ids are given in append order and never reused (`skip` leaves a range out: a new id epoch,
 `core.durable`; `restart_after` continues after a restore). What a request or a control call causes is
@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import logging
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from contextvars import ContextVar, Token
@@ -44,11 +43,7 @@ if TYPE_CHECKING:
     from emulator.core.delivery import Attempt, Delivery
     from emulator.core.events import DomainEvent
 
-LOG = logging.getLogger(__name__)
-
-Kind = Literal["request", "control", "event", "delivery", "attempt", "timer", "action"]
 KINDS: Final[tuple[str, ...]] = ("request", "control", "event", "delivery", "attempt", "timer", "action")
-PARTIES: Final[tuple[str, ...]] = ("customer", "agent", "integration", "cxemu")
 
 Builder = Callable[[Any], Any]
 """Builds an entry's `data` from what it was made from (called at most once, on the first read)."""
@@ -153,11 +148,6 @@ def _text(value: Any) -> Any:
 _CAUSE: ContextVar[Entry | None] = ContextVar("cxemu_feed_cause", default=None)
 
 
-def current_cause() -> Entry | None:
-    """The entry that what happens now in this context is caused by (None: nothing recorded)."""
-    return _CAUSE.get()
-
-
 def _open_holder(cause: Entry | None) -> Entry | None:
     """The open call that must hold an entry caused by `cause` (None: it may be appended now)."""
     while cause is not None and cause.id == 0:
@@ -245,8 +235,6 @@ class Feed:
         self._listeners: set[FeedListener] = set()
         self.listener_buffer = listener_buffer
         self.listener_limit = listener_limit
-        self.on_append: list[Callable[[Entry], None]] = []
-        """Told of every entry as it is appended (after the streams)."""
 
     # -- recording ------------------------------------------------------------------------------------
 
@@ -358,11 +346,6 @@ class Feed:
             entries.append(entry)
         if self._listeners:
             self._fan_out(entry)
-        for fn in self.on_append:
-            try:
-                fn(entry)
-            except Exception:
-                LOG.exception("feed hook %r failed on entry %s", fn, entry.id)
 
     def _fan_out(self, entry: Entry) -> None:
         behind = [ls for ls in self._listeners if ls.match(entry) and not ls.offer(entry)]

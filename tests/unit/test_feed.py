@@ -20,6 +20,8 @@ from emulator.pytest_plugin import WebhookSink
 from tests.conftest import AppFactory
 from tests.support import echo_vendor
 from tests.support.asgi import ResponseStarted
+from tests.unit.test_admin_guard import ADMIN
+from tests.unit.test_admin_guard import _world as admin_world
 from tests.unit.test_webhooks import app_emulator
 
 START = DEFAULT_VIRTUAL_START
@@ -528,3 +530,31 @@ async def test_after_an_unclean_stop_ids_skip_to_a_new_epoch(tmp_path: Path, mak
     assert [e["id"] for e in await journal(again)] == [EPOCH_SPAN + 4, EPOCH_SPAN + 5]
     raw = await stream(again, {"last-event-id": "2"}, limit=1)
     assert frames(raw)[0]["id"] == str(EPOCH_SPAN + 4)  # no gap: the skipped ids never existed
+
+
+# -- behind the admin token -----------------------------------------------------------------------------------
+
+
+async def test_behind_the_admin_token_a_tenant_reads_only_its_own_entries_and_never_a_credential() -> None:
+    app, world = await admin_world()
+    try:
+        own = world.creds["alpha"]["eightbyeight"]["headers"]
+        r = await world.client.get("/_emulator/journal", params={"tenant": "alpha", "limit": 1000}, headers=own)
+        assert r.status_code == 200
+        entries = r.json()["entries"]
+        assert {e["kind"] for e in entries} >= {"request", "event", "delivery", "attempt"}
+        assert {(e["vendor"], e["tenant"]) for e in entries} == {("eightbyeight", "alpha")}
+        r = await world.client.get("/_emulator/journal", params={"tenant": "beta"}, headers=own)
+        assert r.status_code == 403
+        raw = await stream(world.client, own, tenant="alpha", after=0, limit=len(entries))
+        assert [json.loads(f["data"]) for f in frames(raw)] == entries
+
+        everything = await world.client.get("/_emulator/journal", params={"limit": 1000}, headers=ADMIN)
+        assert "POST /_emulator/tenants" in {e["type"] for e in everything.json()["entries"]}
+        requests = [e["data"] for e in everything.json()["entries"] if e["kind"] == "request"]
+        assert {r["headers"].get("x-api-key") for r in requests if r["path"].startswith("/chat")} == {"[redacted]"}
+        assert world.creds["alpha"]["sangoma"]["headers"]["Authorization"].split()[1] not in everything.text
+        assert "[redacted]" in everything.text
+    finally:
+        await world.client.aclose()
+        await app.state.emulator.stop()
