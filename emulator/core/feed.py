@@ -171,13 +171,13 @@ class Match:
         vendor: str | None = None,
         tenant: str | None = None,
         subject: str | None = None,
-        kinds: Collection[str] | None = None,
+        kinds: str | Collection[str] | None = None,
         type_: str | None = None,
     ) -> None:
         self.vendor = vendor
         self.tenant = tenant
         self.subject = subject
-        self.kinds = frozenset(kinds) if kinds else None
+        self.kinds = frozenset([kinds] if isinstance(kinds, str) else kinds) if kinds else None
         self.type = type_
 
     def __call__(self, e: Entry) -> bool:
@@ -381,10 +381,12 @@ class Feed:
         after: int | None = None,
         before: int | None = None,
         limit: int = 100,
+        **filters: Any,
     ) -> list[Entry]:
         """Matching entries, oldest first: with `after`, the first `limit` after it; otherwise the newest
-        `limit` (before `before`, when given). Both bounds are exclusive; `limit` 0 means all."""
-        match = match or Match()
+        `limit` (before `before`, when given). Both bounds are exclusive; `limit` 0 means all. The filter is
+        `match`, or `Match(**filters)` (`feed.query(tenant="acme", kinds="event", after=41)`)."""
+        match = match or Match(**filters)
         if after is not None:
             hits = [e for e in self._since(after) if (before is None or e.id < before) and match(e)]
             return hits[:limit] if limit else hits

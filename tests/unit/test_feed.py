@@ -477,6 +477,7 @@ def test_a_query_matches_every_field() -> None:
     assert [e.id for e in feed.query(Match(kinds=["request"]))] == [2]
     assert [e.id for e in feed.query(Match(type_="x"), limit=1)] == [3]
     assert [e.id for e in feed.query(limit=0)] == [1, 2, 3]
+    assert [e.id for e in feed.query(tenant="a", kinds="event", after=1)] == [3]
 
 
 def test_a_skipped_id_range_is_not_counted_as_lost() -> None:
