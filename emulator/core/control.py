@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal
 from urllib.parse import parse_qsl
@@ -672,7 +673,8 @@ RECORDED = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 class ControlEntries:
     """ASGI middleware of the `/_emulator` mount (inside the guard: calls it lets through, without credential
     query parameters): a `control` entry for each mutating call, except the sink's receiving routes (they are
-    webhooks arriving, already `attempt` entries). The entry holds what the call caused until it completes."""
+    webhooks arriving, already `attempt` entries), on the lane of who acts (`HANDS`). The entry holds what the
+    call caused until it completes."""
 
     def __init__(self, app: ASGIApp, emu: Emulator) -> None:
         self.app = app
@@ -704,13 +706,26 @@ class ControlEntries:
 
         vendor, tenant = _owner(path, scope.get("query_string", b""))
         feed = self.emu.feed
-        call, token = feed.open("control", f"{method} {path}", vendor, "integration")
+        call, token = feed.open("control", f"{method} {path}", vendor, _party(path))
         try:
             await self.app(scope, received, sending)
         finally:
             query = scope.get("query_string", b"").decode("latin-1")
             source = (method, path, query, bytes(body), size, status or 499)
             feed.close(call, token, tenant, self.emu.scheduler.now(tenant), source, _control_data)
+
+
+HANDS = (
+    (re.compile(r"/vendors/[^/]+/tenants/[^/]+/.*/agent$"), "agent"),
+    (re.compile(r"/vendors/[^/]+/tenants/[^/]+/(.*/customer|customers|end-users/[^/]+/messages)$"), "customer"),
+    (re.compile(r"/vendors/[^/]+/tenants/[^/]+/calls/[^/]+(/digits|/hangup)?$"), "customer"),
+)
+"""Act-by-hand routes and whose lane their `control` entry is on (a callee is the customer's); other calls are
+the integration's."""
+
+
+def _party(path: str) -> str:
+    return next((party for pattern, party in HANDS if pattern.search(path)), "integration")
 
 
 def _sink_receiving(method: str, path: str) -> bool:

@@ -12,10 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
+from emulator.app import load_plugins
 from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.feed import Entry, Feed, Match
 from emulator.core.ids import EPOCH_SPAN
 from emulator.core.runtime import Emulator
+from emulator.core.settings import Settings
 from emulator.pytest_plugin import WebhookSink
 from tests.conftest import AppFactory
 from tests.support import echo_vendor
@@ -559,3 +561,31 @@ async def test_behind_the_admin_token_a_tenant_reads_only_its_own_entries_and_ne
     finally:
         await world.client.aclose()
         await app.state.emulator.stop()
+
+
+async def test_a_hand_action_is_a_control_entry_on_the_lane_of_who_acts(make_app: AppFactory) -> None:
+    _, client = await make_app(vendor_plugins=load_plugins(Settings()))
+    key = {"x-api-key": "acme"}
+    r = await client.post("/chat-gateway/v1/conversations", json={"channelId": "1", "user": {"name": "A"}}, headers=key)
+    assert r.status_code == 202, r.text
+    conv = r.json()["conversationId"]
+    hands = f"/_emulator/vendors/eightbyeight/tenants/acme/conversations/{conv}/agent"
+    r = await client.post(hands, json={"action": "say", "text": "hello"})
+    assert r.status_code == 409, r.text  # nobody has joined: rejected, and still an entry
+    assert (await client.post("/_emulator/tenants", json={"tenant": "acme", "vendors": ["sangoma"]})).status_code == 201
+    r = await client.post("/_emulator/vendors/sangoma/tenants/acme/customers", json={"name": "Ann", "text": "hi"})
+    assert r.status_code == 200, r.text
+
+    said, provisioned, started = await journal(client, kind="control")
+    assert provisioned["party"] == "integration"
+    assert (said["type"], said["party"], said["vendor"], said["tenant"]) == (
+        f"POST {hands}",
+        "agent",
+        "eightbyeight",
+        "acme",
+    )
+    assert (said["data"]["status"], said["data"]["body"]) == (409, {"action": "say", "text": "hello"})
+    assert (started["party"], started["vendor"]) == ("customer", "sangoma")
+    caused = [e for e in await journal(client, after=started["id"]) if e["cause"] == started["id"]]
+    assert caused
+    assert started["subject"] == caused[0]["subject"]
