@@ -491,6 +491,8 @@ async def provision(emu: Emulator, request: Request) -> Response:
     return reply(TenantOut(tenant=body.tenant, credentials=creds), 201)
 
 
+WRITE_FRAMES = 256
+"""Most frames an event stream sends in one write (what arrived since its last write, or a replay's slice)."""
 STALLED_READER = 60.0
 """Seconds one write to an event stream may wait for its reader before the stream is closed."""
 MAX_ID = 2**53
@@ -602,27 +604,26 @@ async def events(emu: Emulator, request: Request) -> Response:
     oldest = feed.oldest
 
     async def stream() -> AsyncIterator[bytes]:
-        sent = 0
         try:
             yield b": cxemu event stream\n\n"
             if lost:
                 gap = json.dumps({"after": after, "lost": lost, "oldest": oldest}, separators=(",", ":"))
                 yield f"event: gap\ndata: {gap}\n\n".encode()
-            for kept in backlog:
-                if limit is not None and sent >= limit:
-                    return
-                sent += 1
-                yield kept.frame()
+            kept = backlog[:limit] if limit is not None else backlog
+            for start in range(0, len(kept), WRITE_FRAMES):
+                yield b"".join(e.frame() for e in kept[start : start + WRITE_FRAMES])
+            sent = len(kept)
             while limit is None or sent < limit:
+                room = WRITE_FRAMES if limit is None else min(WRITE_FRAMES, limit - sent)
                 try:
-                    entry = await (asyncio.wait_for(listener.next(), idle) if idle else listener.next())
+                    batch = await (asyncio.wait_for(listener.batch(room), idle) if idle else listener.batch(room))
                 except TimeoutError:
                     return
-                if entry is None:
+                if batch is None:
                     yield b": dropped: this stream fell too far behind\n\n"
                     return
-                sent += 1
-                yield entry.frame()
+                sent += len(batch)
+                yield b"".join(e.frame() for e in batch)
         finally:
             feed.unlisten(listener)
 

@@ -212,12 +212,19 @@ class FeedListener:
 
     async def next(self) -> Entry | None:
         """The next entry, waiting for one; None once the listener is dropped."""
+        batch = await self.batch(1)
+        return batch[0] if batch else None
+
+    async def batch(self, most: int) -> list[Entry] | None:
+        """The entries buffered (at most `most`), waiting for one; None once the listener is dropped. A stream
+        sends them in one write: under load a reader costs a write per turn of the loop, not one per entry."""
         while not self._entries or self.dropped:
             if self.dropped:
                 return None
             self._ready.clear()
             await self._ready.wait()
-        return self._entries.popleft()
+        entries = self._entries
+        return [entries.popleft() for _ in range(min(most, len(entries)))]
 
 
 class Feed:
