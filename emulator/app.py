@@ -144,7 +144,8 @@ def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin]
         routes.extend(_by_base_path(plugin, _wrapped(emulator, plugin, plugin.routes(emulator))))
     more = [*sink.routes(emulator), *scenario_control.API.routes(scenarios)]
     control_routes = control.control_routes(emulator, control_contract, more)
-    routes.append(Mount("/_emulator", routes=control_routes, middleware=guard.guard(emulator)))
+    recorder = Middleware(control.ControlEntries, emu=emulator)  # inside the guard: calls it let through
+    routes.append(Mount("/_emulator", routes=control_routes, middleware=[*guard.guard(emulator), recorder]))
     console.attach(emulator)
     app = Starlette(
         routes=routes,
