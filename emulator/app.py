@@ -2,7 +2,8 @@
 
 `create_app` builds the `Emulator` and the `ScenarioManager` (`app.state.emulator`, `app.state.scenarios`),
 owns their lifespan, wraps every vendor route in `vendor_endpoint` (unless the vendor already did),
-mounts the control plane with the scenario endpoints (behind `core.guard` when an admin token is set) and
+mounts the control plane with the scenario endpoints and the dashboard (`emulator.ui`, at `/_emulator/ui`; all
+behind `core.guard` when an admin token is set), answers `GET /` (`ui.root`: a browser goes to the dashboard) and
 puts every route behind the body size limit (`core.limits.BodyLimit`, its 413 in the vendor's envelope or
 the control plane's). `control_contract()` is the control plane's OpenAPI document: the operations of
 `core.control`, `scenarios.control` and `core.sink`.
@@ -32,6 +33,7 @@ from emulator.core.runtime import Emulator
 from emulator.core.settings import Settings
 from emulator.scenarios import control as scenario_control
 from emulator.scenarios.service import ScenarioManager
+from emulator.ui import app as ui
 from emulator.vendors import VENDORS
 
 
@@ -142,9 +144,15 @@ def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin]
     routes: list[BaseRoute] = []
     for plugin in emulator.plugins.values():  # vendors first: they carry the load
         routes.extend(_by_base_path(plugin, _wrapped(emulator, plugin, plugin.routes(emulator))))
-    more = [*sink.routes(emulator), *scenario_control.API.routes(scenarios)]
+    more = [
+        *sink.routes(emulator),
+        *scenario_control.API.routes(scenarios),
+        Mount("/ui", routes=ui.routes(emulator, scenarios)),
+    ]
     control_routes = control.control_routes(emulator, control_contract, more)
-    routes.append(Mount("/_emulator", routes=control_routes, middleware=guard.guard(emulator)))
+    recorder = Middleware(control.ControlEntries, emu=emulator)  # inside the guard: calls it let through
+    routes.append(Mount("/_emulator", routes=control_routes, middleware=[*guard.guard(emulator), recorder]))
+    routes.append(Route("/", ui.root, methods=["GET"]))
     console.attach(emulator)
     app = Starlette(
         routes=routes,

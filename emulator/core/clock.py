@@ -15,6 +15,8 @@ hour-long scenario in milliseconds. The `Scheduler` keeps timers on timelines:
   snapshot/restore, which is how vendor actors keep their pending actions across a restart;
 - `spawn` runs a coroutine as tracked background work of a timeline, so `run_until_idle` knows when it is
   quiet;
+- `firing` wraps each timer's callback and the work it starts (the feed records a job firing and makes it
+  the cause of what it does, `core.feed`);
 - on a virtual clock, `advance(seconds, tenants)` runs every due timer of those timelines (every timeline
   when `tenants` is None, one after another in name order) in time order (ties in scheduling order) with
   the timeline's clock set to each timer's due time, waiting for the work each one starts before the next;
@@ -30,6 +32,7 @@ This module (with `ids.py`) is the only place allowed to read wall time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import inspect
 import itertools
@@ -173,6 +176,8 @@ class Scheduler:
         self._jobs: dict[str, JobHandler] = {}
         self.moves = 0
         """Grows whenever a timeline's time moves or a timeline goes (a cheap "did time change" check)."""
+        self.firing: Callable[[Timer], contextlib.AbstractContextManager[None]] = _nothing
+        """Wraps each timer's callback (and the work it starts): the feed records the timer and makes it the cause."""
 
     # -- timelines --------------------------------------------------------------------------------
 
@@ -363,13 +368,14 @@ class Scheduler:
         if timer.cancelled:
             return
         line.live.pop(timer.seq, None)
-        try:
-            result = timer.callback()
-        except Exception:
-            LOG.exception("timer callback failed")
-            return
-        if inspect.isawaitable(result):
-            self.spawn(_await(result), tenant=line.tenant)
+        with self.firing(timer):
+            try:
+                result = timer.callback()
+            except Exception:
+                LOG.exception("timer callback failed")
+                return
+            if inspect.isawaitable(result):
+                self.spawn(_await(result), tenant=line.tenant)
 
     async def _run_virtual(self, line: Timeline, timer: Timer) -> None:
         line.live.pop(timer.seq, None)
@@ -377,12 +383,13 @@ class Scheduler:
         assert isinstance(clock, VirtualClock)
         clock.set(max(clock.now(), timer.when))
         self.moves += 1
-        try:
-            result = timer.callback()
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            LOG.exception("timer callback failed")
+        with self.firing(timer):
+            try:
+                result = timer.callback()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                LOG.exception("timer callback failed")
         await self._settle([line])
 
     @staticmethod
@@ -510,6 +517,10 @@ class Scheduler:
                 LOG.warning("dropping job of unknown kind %s", job["kind"])
                 continue
             self._job_timer(float(job["due"]), job["kind"], dict(job["args"]), job["vendor"], job["tenant"])
+
+
+def _nothing(timer: Timer) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
