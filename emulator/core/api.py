@@ -23,6 +23,7 @@ document shows full paths, the routes are relative to the mount. Several `Api`s 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -166,11 +167,9 @@ class Api(Generic[C]):
 
 
 def bind(handler: Handler[C], ctx: C) -> Endpoint:
-    """A Starlette endpoint calling `handler(ctx, request)` (a plain function: Starlette wraps it as one)."""
-
-    async def endpoint(request: Request) -> Response:
-        return await handler(ctx, request)
-
-    endpoint.__name__ = getattr(handler, "__name__", "endpoint")
+    """A Starlette endpoint calling `handler(ctx, request)`: a `functools.partial`, which Starlette (and
+    `vendor_endpoint`) await as the handler's own coroutine, with no wrapper coroutine per request."""
+    endpoint = functools.partial(handler, ctx)
+    endpoint.__name__ = getattr(handler, "__name__", "endpoint")  # type: ignore[attr-defined]
     endpoint.__doc__ = handler.__doc__
     return endpoint
