@@ -31,7 +31,8 @@ from typing import Any, Generic, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from emulator.core.contracts import Body, Operation, Param, Reply, WebhookSpec, build_openapi
 
@@ -58,7 +59,26 @@ def route(path: str, handlers: Mapping[str, Endpoint], *, wrap: Callable[[Endpoi
     dispatch.__name__ = "_".join(getattr(fn, "__name__", m.lower()) for m, fn in table.items())
     if all(getattr(fn, WRAPPED, False) for fn in table.values()):
         setattr(dispatch, WRAPPED, True)
-    return Route(path, dispatch, methods=list(table))
+    return MethodRoute(path, dispatch, table)
+
+
+class MethodRoute(Route):
+    """A route of several methods (`route`): the request goes straight to its method's handler, each an ASGI app
+    of its own, instead of through a dispatching coroutine; `endpoint` (which dispatches) is what Starlette
+    and the contract see. Any other method gets Starlette's 405 with `Allow`."""
+
+    def __init__(self, path: str, endpoint: Endpoint, table: Mapping[str, Endpoint]) -> None:
+        super().__init__(path, endpoint, methods=list(table))
+        self.by_method = {method: request_response(fn) for method, fn in table.items()}
+        if "GET" in self.by_method:
+            self.by_method.setdefault("HEAD", self.by_method["GET"])
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self.by_method.get(scope["method"])
+        if app is None:
+            await super().handle(scope, receive, send)
+        else:
+            await app(scope, receive, send)
 
 
 CONVERTOR = re.compile(r"\{(\w+):\w+\}")
