@@ -25,7 +25,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-NOT_CXEMU = ("receiver", "bare")
+NOT_CXEMU = ("receiver", "bare", "wiremock")
 
 
 @contextlib.contextmanager

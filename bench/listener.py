@@ -17,7 +17,7 @@ from typing import Any
 
 from harness import HOST, Proc, log
 
-NOT_CXEMU = ("receiver", "bare")
+NOT_CXEMU = ("receiver", "bare", "wiremock")
 
 
 @dataclass

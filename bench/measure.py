@@ -51,6 +51,7 @@ from vendors import (
     set_chaos,
     write_paths,
 )
+from wiremock import RUN_HEADER
 
 # ------------------------------------------------------------------------------------------------ the rows
 
@@ -65,7 +66,8 @@ class Row:
     """Name of the bare row whose req/s is the denominator of this row's ratio."""
     kind: str = "plain"
     """plain (no webhook), echo-webhook (echo vendor, fresh tenant per run), 8x8-webhook (256 conversations),
-    cm-webhook (CM.com, fresh tenant per run, REPORTS_PER_MESSAGE status reports per request)."""
+    cm-webhook (CM.com, fresh tenant per run, REPORTS_PER_MESSAGE status reports per request), wm-webhook
+    (WireMock's webhook stub: one webhook per request to /hook/<the run's x-bench-run header>)."""
     body: str = ""
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -269,6 +271,11 @@ class Bench:
             expected = HOOKS_PER_CONVERSATION * len(ids) + before
             self.receiver.wait_for(f"{tag}-setup", expected, time.time(), a.drain_cap)
             point_webhook(port, tag, self.receiver.url(tag))
+        elif row.kind == "wm-webhook":  # the warm-up's webhooks go to their own path and are drained first
+            spec.headers = {RUN_HEADER: f"{tag}-setup"}
+            w = self.load.run(spec, conns, a.warmup)
+            self.receiver.wait_for(f"{tag}-setup", int(w["requests"]), time.time(), a.drain_cap)
+            spec.headers = {RUN_HEADER: tag}
         elif row.kind == "cm-webhook":
             w = self.load.run(spec, conns, a.warmup)
             before = cm_sent(port, cm_token(tag))
@@ -299,6 +306,8 @@ class Bench:
             echo = row.kind == "echo-webhook"
             if echo:
                 sent = probe_count(port, tag)
+            elif row.kind == "wm-webhook":  # WireMock keeps no count: the requests wrk saw completed
+                sent = int(r["requests"])
             elif row.kind == "cm-webhook":
                 sent = REPORTS_PER_MESSAGE * (cm_sent(port, cm_token(tag)) - before)
             else:
@@ -307,8 +316,9 @@ class Bench:
             m.hooks_sent, m.hooks_received, m.hooks_lost = sent, got, max(0, sent - got)
             m.drain_s = round(drain, 2)
             m.sustained_per_s = round(got / (m.duration_s + drain), 1)
-            m.server_failed = deliveries_count(port, tag, "failed")
-            m.server_pending = deliveries_count(port, tag, "pending")
+            if row.kind != "wm-webhook":
+                m.server_failed = deliveries_count(port, tag, "failed")
+                m.server_pending = deliveries_count(port, tag, "pending")
         extra = ""
         if row.webhook:
             extra = (

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import wiremock
 from harness import (
     BENCH,
     ECHO_PLUGIN,
@@ -65,11 +66,12 @@ ALL_ROWS = (
     "sangoma-get",
     "cmcom-post-message",
     "samespace-post-flow",
+    *wiremock.ROWS,
 )
 ECHO_ROWS = ("cxemu-get", "cxemu-post-webhook")
 
 
-def start_servers(procs: Procs, wanted: set[str], workdir: Path) -> dict[str, Proc]:
+def start_servers(procs: Procs, wanted: set[str], workdir: Path, wiremock_jar: Path | None = None) -> dict[str, Proc]:
     servers: dict[str, Proc] = {}
     port = free_port()
     servers["receiver"] = procs.start(
@@ -108,8 +110,13 @@ def start_servers(procs: Procs, wanted: set[str], workdir: Path) -> dict[str, Pr
             config = eightbyeight_config(workdir, name.replace("8x8", "eightbyeight"), signing=name == "8x8")
             cmd = cxemu_cmd(port, config=config, webhook_url=default_hook)
         servers[name] = procs.start(name, cmd, SERVER_CPU, port=port, env=clean_env())
+    if wiremock_jar is not None and wanted & set(wiremock.ROWS):
+        port = free_port()
+        cmd = wiremock.command(wiremock_jar, port, wiremock.write_root(workdir, servers["receiver"].port))
+        servers["wiremock"] = procs.start("wiremock", cmd, SERVER_CPU, port=port)
+    ready = {"receiver": "/stats", "bare": "/", "wiremock": wiremock.GET_PATH}
     for proc in servers.values():
-        path = "/stats" if proc.name == "receiver" else "/" if proc.name == "bare" else "/_emulator/health"
+        path = ready.get(proc.name, "/_emulator/health")
         wait_ready(proc, path)
     return servers
 
@@ -216,6 +223,9 @@ def sanity(servers: dict[str, Proc], receiver: Receiver, bench: Bench) -> dict[s
         if call.get("status") != "completed" or [sid for sid, _ in steps] != ["0", "1"]:
             raise RuntimeError(f"samespace: the call did not run call -> play -> end: {out['samespace_call']}")
         out["samespace_modules"] = loaded_modules(proc.pid)
+    proc = servers.get("wiremock")
+    if proc is not None:
+        out["wiremock"] = wiremock.sanity(proc.port, receiver)
     return out
 
 
@@ -259,4 +269,11 @@ def build_rows(servers: dict[str, Proc], checks: dict[str, Any], wanted: set[str
         rows.append(Row("cmcom-post-message", servers["cmcom"], "POST", CM_PATH, "bare-post", "cm-webhook"))
     if "samespace" in servers:
         rows.append(Row("samespace-post-flow", servers["samespace"], "POST", SS_FLOW_PATH, "bare-post", body=FLOW_BODY))
+    if "wiremock" in servers:  # the peer: the same references as cxemu's rows
+        wm = servers["wiremock"]
+        rows.append(Row("wiremock-get", wm, "GET", wiremock.GET_PATH, "bare-get"))
+        rows.append(Row("wiremock-post", wm, "POST", wiremock.POST_PATH, "bare-post", body=wiremock.POST_BODY))
+        rows.append(
+            Row("wiremock-post-webhook", wm, "POST", wiremock.HOOK_PATH, "bare-post", "wm-webhook", wiremock.POST_BODY)
+        )
     return [r for r in rows if r.name in wanted]

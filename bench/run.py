@@ -23,6 +23,10 @@ generator is wrk when it is installed (`apt-get install -y wrk`), otherwise benc
                                plays and hangs up on the system clock within ~0.9 s (no callbacks)
   memory                       RSS growth of a fresh cxemu while 20,000 8x8 conversations are created, and of
                                another while 20,000 Samespace calls are placed (with samespace-post-flow)
+  wiremock-get, wiremock-post, wiremock-post-webhook
+                               the peer: WireMock 3.13 standalone (npm `wiremock`'s jar under the machine's java),
+                               warmed until its rate settles; skipped with the reason when java or npm is missing
+                               (or with --no-wiremock); see wiremock.py
   cxemu-get, cxemu-post-webhook   (--with-echo) the test-only echo vendor, for comparison with older runs
 
 With `--listener` every cxemu server also has a live `/_emulator/events` stream open and read for the whole run
@@ -42,7 +46,7 @@ Files: this one is the entry point (arguments, the repetition loop, results). `h
 processes and samples CPU and steal, and holds the HTTP helpers, the receiver and the load generators;
 `vendors.py` has each vendor's constants, configs and set-up calls; `rows.py` starts the servers, checks them
 and lists the rows; `measure.py` runs a row (`Bench`); `memory.py` has the memory rows and the signing rate;
-`report.py` summarises, judges against the targets and renders the tables.
+`report.py` summarises, judges against the targets and renders the tables; `wiremock.py` the WireMock peer.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import wiremock
 from dashboard import dashboards
 from harness import LOAD_CPU, RESULTS, SIGNING_MODULE, LoadGen, Procs, Receiver, log, status_kb
 from listener import Listeners
@@ -117,6 +122,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--only", help=f"comma-separated rows to run (default all): {', '.join(ALL_ROWS + ECHO_ROWS)}")
     ap.add_argument("--with-echo", action="store_true", help="add the echo vendor rows " + ", ".join(ECHO_ROWS))
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--no-wiremock", action="store_true", help="skip the WireMock rows " + ", ".join(wiremock.ROWS))
+    ap.add_argument(
+        "--wiremock-warmup",
+        type=float,
+        help="WireMock JIT warm-up before the first repetition: at least this many seconds, then until its rate"
+        " settles (default 300; --quick 20)",
+    )
+    ap.add_argument(
+        "--wiremock-warmup-max",
+        type=float,
+        help="stop the WireMock warm-up after this many s (default 480; --quick 40)",
+    )
     ap.add_argument(
         "--with-dashboard",
         action="store_true",
@@ -146,7 +163,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     defaults = {"duration": (8.0, 3.0), "warmup": (2.0, 1.0), "reps": (3, 1), "mem_conversations": (20_000, 20_000)}
     defaults.update(signing_seconds=(3.0, 2.0), retries=(1, 0), quiet_wait=(10.0, 2.0), budget=(900.0, 200.0))
-    defaults.update(drain_seconds=(5.0, 3.0))
+    defaults.update(drain_seconds=(5.0, 3.0), wiremock_warmup=(300.0, 20.0), wiremock_warmup_max=(480.0, 40.0))
     for name, (full, quick) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
@@ -160,9 +177,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.wanted |= set(ECHO_ROWS)
     if args.no_signed:
         args.wanted -= {"8x8-post-message", "8x8-signed-drain"}
+    if args.no_wiremock:
+        args.wanted -= set(wiremock.ROWS)
     if args.wanted - known:
         ap.error(f"--only: unknown rows {sorted(args.wanted - known)}")
     return args
+
+
+def peer_setup(args: argparse.Namespace) -> dict[str, Any]:
+    """The WireMock jar (under "jar") and what the result records of it, or why its rows are skipped."""
+    if not args.wanted & set(wiremock.ROWS):
+        return {"skipped": "not requested (--no-wiremock or --only)"}
+    path, why = wiremock.jar()
+    if path is None:
+        log(f"bench: WireMock rows SKIPPED: {why}")
+        args.wanted -= set(wiremock.ROWS)
+        return {"skipped": why}
+    return {"jar": path, "version": wiremock.VERSION, "java": wiremock.java_version()}
 
 
 def pick_generator(choice: str) -> str:
@@ -221,15 +252,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     t_start = time.monotonic()
     why = "" if generator == "wrk" else " (FALLBACK: wrk is not installed)" if args.generator == "auto" else ""
     log(f"bench: load generator = {load.version}{why}")
+    peer = peer_setup(args)
     workdir = Path(tempfile.mkdtemp(prefix="cxemu-bench-"))
     try:
         with terminate_on_signal(procs), contextlib.ExitStack() as watching:
-            servers = start_servers(procs, args.wanted, workdir)
+            servers = start_servers(procs, args.wanted, workdir, peer.pop("jar", None))
             receiver = Receiver(servers["receiver"])
             bench = Bench(args, procs, load, receiver, workdir)
             checks = sanity(servers, receiver, bench)
             listeners = Listeners(servers) if args.listener else None
             rows = build_rows(servers, checks, args.wanted)
+            if "wiremock" in servers:
+                log(f"== wiremock warm-up at c={args.connections[0]} (>= {args.wiremock_warmup:g} s, until it settles)")
+                warm = wiremock.warm_up(
+                    load, receiver, servers["wiremock"].port, args.connections[0], args.wiremock_warmup,
+                    args.wiremock_warmup_max,
+                )  # fmt: skip
+                peer["warmup"] = warm.record()
+                bench.deadline += warm.seconds
             runs: list[Measurement] = []
             drains: list[Drain] = []
             signing_reps: list[dict[str, Any]] = []
@@ -310,6 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "call_memory": call_memory,
         "signing": signing,
         "listener": listened,
+        "wiremock": peer,
         "peak_rss_kb": peak,
         "verdicts": verdicts(summary, memory, drain, signing),
         "runs": [asdict(m) for m in runs],

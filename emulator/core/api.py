@@ -23,6 +23,7 @@ document shows full paths, the routes are relative to the mount. Several `Api`s 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ from typing import Any, Generic, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from emulator.core.contracts import Body, Operation, Param, Reply, WebhookSpec, build_openapi
 
@@ -57,7 +59,26 @@ def route(path: str, handlers: Mapping[str, Endpoint], *, wrap: Callable[[Endpoi
     dispatch.__name__ = "_".join(getattr(fn, "__name__", m.lower()) for m, fn in table.items())
     if all(getattr(fn, WRAPPED, False) for fn in table.values()):
         setattr(dispatch, WRAPPED, True)
-    return Route(path, dispatch, methods=list(table))
+    return MethodRoute(path, dispatch, table)
+
+
+class MethodRoute(Route):
+    """A route of several methods (`route`): the request goes straight to its method's handler, each an ASGI app
+    of its own, instead of through a dispatching coroutine; `endpoint` (which dispatches) is what Starlette
+    and the contract see. Any other method gets Starlette's 405 with `Allow`."""
+
+    def __init__(self, path: str, endpoint: Endpoint, table: Mapping[str, Endpoint]) -> None:
+        super().__init__(path, endpoint, methods=list(table))
+        self.by_method = {method: request_response(fn) for method, fn in table.items()}
+        if "GET" in self.by_method:
+            self.by_method.setdefault("HEAD", self.by_method["GET"])
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self.by_method.get(scope["method"])
+        if app is None:
+            await super().handle(scope, receive, send)
+        else:
+            await app(scope, receive, send)
 
 
 CONVERTOR = re.compile(r"\{(\w+):\w+\}")
@@ -166,11 +187,9 @@ class Api(Generic[C]):
 
 
 def bind(handler: Handler[C], ctx: C) -> Endpoint:
-    """A Starlette endpoint calling `handler(ctx, request)` (a plain function: Starlette wraps it as one)."""
-
-    async def endpoint(request: Request) -> Response:
-        return await handler(ctx, request)
-
-    endpoint.__name__ = getattr(handler, "__name__", "endpoint")
+    """A Starlette endpoint calling `handler(ctx, request)`: a `functools.partial`, which Starlette (and
+    `vendor_endpoint`) await as the handler's own coroutine, with no wrapper coroutine per request."""
+    endpoint = functools.partial(handler, ctx)
+    endpoint.__name__ = getattr(handler, "__name__", "endpoint")  # type: ignore[attr-defined]
     endpoint.__doc__ = handler.__doc__
     return endpoint

@@ -42,6 +42,8 @@ from emulator.core.outbound import Guard, Refused, check_http_url
 
 _MAX_HEAD = 64 * 1024
 _UNSAFE = re.compile(r"[\x00-\x20\x7f]")  # would break the request line written from the URL
+_OWN_HEADERS = ("host", "content-length")
+"""Headers the client writes itself; a caller's own of these names are left out."""
 
 
 class HttpError(Exception):
@@ -113,6 +115,8 @@ class _Target:
     port: int
     path: str
     host_header: str
+    head: str
+    """The request line and Host header, the same for every POST to this URL."""
 
 
 @dataclass(frozen=True)
@@ -275,7 +279,9 @@ class HttpClient:
             default = (parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)
             host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
             header = host if default else f"{host}:{port}"
-            target = _Target(parts.scheme, parts.hostname, port, path, header)
+            target = _Target(
+                parts.scheme, parts.hostname, port, path, header, f"POST {path} HTTP/1.1\r\nHost: {header}\r\n"
+            )
             if len(self._targets) > 10_000:
                 self._targets.clear()
             self._targets[url] = target
@@ -335,9 +341,12 @@ class HttpClient:
         if self._closed:
             raise HttpError("the client is closed")
         t = self._target(url)
-        lines = [f"POST {t.path} HTTP/1.1", f"Host: {t.host_header}", f"Content-Length: {len(body)}"]
-        lines.extend(f"{k}: {v}" for k, v in headers.items() if k.lower() not in ("host", "content-length"))
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        lines = [t.head, f"Content-Length: {len(body)}\r\n"]
+        for k, v in headers.items():
+            if k.lower() not in _OWN_HEADERS:
+                lines.append(f"{k}: {v}\r\n")
+        lines.append("\r\n")
+        request = "".join(lines).encode("latin-1") + body
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.limit)
         origin = (t.scheme, t.host, t.port)

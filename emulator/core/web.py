@@ -12,6 +12,7 @@
 | `q_int`, `q_float`, `q_bool` | a query parameter, range-checked (`ValueError` naming it) |
 | `reply(model, status)` | a pydantic model serialised straight to a JSON response (no dict in between) |
 | `JsonResponse` | Starlette's `JSONResponse` with its encoder made once (the vendors' reply helpers use it) |
+| `header(request, name)` | one request header (lower-case bytes name), read without building Starlette's `Headers` |
 """
 
 from __future__ import annotations
@@ -39,6 +40,16 @@ class JsonResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return _ENCODE(content).encode("utf-8")
+
+
+def header(request: Request, name: bytes) -> str | None:
+    """The first value of the header `name` (lower-case, as ASGI servers hand names over), or None: what
+    `request.headers.get` answers, without the `Headers` mapping and its generic `Mapping.get` (the hot read
+    paths ask for one or two headers per request)."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 class RequestModel(BaseModel):

@@ -81,13 +81,15 @@ def react(emu: Emulator, event: DomainEvent) -> None:
         sent = state.sent.get(event.subject)
         if sent is None:
             return
-        later(behaviour.accepted_after, STATUS, msg=sent.id, status=c.Status.ACCEPTED)
+        reports = [(behaviour.accepted_after, c.Status.ACCEPTED)]
         if behaviour.sent_after is not None:
-            later(behaviour.sent_after, STATUS, msg=sent.id, status=c.Status.SENT)
+            reports.append((behaviour.sent_after, c.Status.SENT))
         final = c.Status.FAILED if sent.number in state.unreachable else c.Status.DELIVERED
-        later(behaviour.delivered_after, STATUS, msg=sent.id, status=final)
+        reports.append((behaviour.delivered_after, final))
         if final == c.Status.DELIVERED and behaviour.read_after is not None and sent.channel in c.READ_RECEIPT_CHANNELS:
-            later(behaviour.read_after, STATUS, msg=sent.id, status=c.Status.READ)
+            reports.append((behaviour.read_after, c.Status.READ))
+        for delay, statuses in status_batches(reports):
+            later(delay, STATUS, msg=sent.id, statuses=statuses)
         return
     chat = state.chats.get(event.subject)
     if chat is None:
@@ -107,12 +109,23 @@ def react(emu: Emulator, event: DomainEvent) -> None:
         later(0.0, AGENT_SAY, chat=chat.id, agent=data["agent"], text=fill(behaviour.greeting, state, chat))
 
 
+def status_batches(reports: list[tuple[float, c.Status]]) -> list[tuple[float, list[str]]]:
+    """The status reports of one message as clock jobs: reports due after the same delay share one job (one unit
+    of work, its reports in the order given), as the separate jobs at one instant would have run them."""
+    batches: dict[float, list[str]] = {}
+    for delay, status in reports:
+        batches.setdefault(max(0.0, delay), []).append(str(status))
+    return list(batches.items())
+
+
 def jobs(emu: Emulator) -> dict[str, Any]:
     store = st.store(emu)
 
     async def status(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
+        statuses = args["statuses"] if "statuses" in args else [args["status"]]  # one report per job before
         async with store.tenant(tenant, create=False) as tx:
-            st.advance_status(tx, str(args["msg"]), c.Status(args["status"]))
+            for status in statuses:
+                st.advance_status(tx, str(args["msg"]), c.Status(status))
 
     async def pickup(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
         async with store.tenant(tenant, create=False) as tx:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -74,7 +75,10 @@ def channel_name(value: str) -> str | None:
     return CANONICAL_CHANNEL.get(value.strip().lower())
 
 
+@functools.lru_cache(maxsize=4096)
 def chat_id(channel: str, client: str, host: str, algorithm: str = "md5-guid") -> str:
+    """The chat of an end user and a sender on a channel (a pure function, so its answers are kept: every send
+    asks it once per channel the account has)."""
     key = f"{channel}|{client}|{host}"
     if algorithm == "uuid5":
         return str(uuid.uuid5(UUID5_NAMESPACE, key))
@@ -96,5 +100,23 @@ def time_utc(ts: float) -> str:
 
 
 def time_plain(ts: float) -> str:
-    """The plain MO's `timeUtc` and a status report's `received`: no fraction, no offset."""
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    """The plain MO's `timeUtc` and a status report's `received`: no fraction, no offset. Every report formats
+    one, and many fall in the same second: the text of a whole second is kept (`_plain_second`)."""
+    return _plain_second(_whole_second(ts))
+
+
+def _whole_second(ts: float) -> int:
+    """The second `datetime.fromtimestamp(ts)` shows: it rounds to microseconds (half to even) first, so
+    x.9999996 is the next second."""
+    frac, whole = math.modf(ts)
+    micro = round(frac * 1e6)
+    if micro >= 1_000_000:
+        whole += 1
+    elif micro < 0:
+        whole -= 1
+    return int(whole)
+
+
+@functools.lru_cache(maxsize=256)
+def _plain_second(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")

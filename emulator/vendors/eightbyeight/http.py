@@ -23,7 +23,7 @@ from emulator.core.errors import EmulatorError
 from emulator.core.plugin import set_tenant
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx, VendorStore
-from emulator.core.web import JsonResponse, parse_json
+from emulator.core.web import JsonResponse, header, parse_json
 from emulator.vendors.eightbyeight import errors
 from emulator.vendors.eightbyeight.companion import CompanionError, fallback
 from emulator.vendors.eightbyeight.config import EightByEightConfig
@@ -32,6 +32,8 @@ from emulator.vendors.eightbyeight.models import STRICT_USER_FIELDS, WireModel
 from emulator.vendors.eightbyeight.state import EightByEightState
 
 M = TypeVar("M", bound=BaseModel)
+API_KEY, TENANT = API_KEY_HEADER.lower().encode(), TENANT_HEADER.lower().encode()
+"""The two headers every request is asked for, as `core.web.header` looks them up."""
 
 
 def hal(body: WireModel | Mapping[str, Any] | None = None, status: int = 200) -> Response:
@@ -73,7 +75,7 @@ class Gate:
         self.keys = {key: name for name, t in self.config.tenants.items() for key in t.api_keys}
 
     def tenant(self, request: Request) -> str:
-        tenant = self.lookup(request.headers.get(API_KEY_HEADER))
+        tenant = self.lookup(header(request, API_KEY))
         if tenant is None:
             raise errors.unauthorized()
         set_tenant(request, tenant)
@@ -90,7 +92,7 @@ class Gate:
         return tenant
 
     def check_tenant_header(self, request: Request, tenant_id: str, customer_id: str) -> None:
-        wanted = request.headers.get(TENANT_HEADER)
+        wanted = header(request, TENANT)
         if wanted is not None and wanted != tenant_id:
             raise errors.tenant_mismatch(customer_id)
 

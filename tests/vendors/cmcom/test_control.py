@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from emulator.app import create_app
 from emulator.core.errors import ConfigError
 from emulator.pytest_plugin import WebhookSink
 from emulator.vendors import cmcom
+from emulator.vendors.cmcom import numbers
 from tests.conftest import make_settings
 from tests.vendors.cmcom.conftest import (
     BOT_PATH,
@@ -260,3 +262,11 @@ async def test_a_held_chat_is_not_taken_over_again_but_can_move_to_another_agent
     moved = await cm.agent(CHAT, "take_over", agentId=agents["Sue Support"])
     assert moved["agent"] == {"id": agents["Sue Support"], "name": "Sue Support"}
     assert (moved["components"], moved["customerContact"]) == (["CustomerContact", "BMProxy"], "active")
+
+
+@pytest.mark.parametrize(
+    "ts", [0.0, 1767225600.0, 1767225600.4999996, 1767225600.9999996, 1767225600.9999994, -0.3, -1e-7, 1e9 + 0.5]
+)
+def test_plain_times_show_the_second_datetime_shows(ts: float) -> None:
+    """`time_plain` keeps whole seconds' texts; it must still show what `datetime.fromtimestamp` rounds to."""
+    assert numbers.time_plain(ts) == datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")

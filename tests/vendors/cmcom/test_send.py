@@ -326,6 +326,25 @@ async def test_a_sent_report_and_the_codes_are_configurable(make_cm: CmFactory, 
     assert [r["status"]["code"] for r in reports] == ["A", "S", "D", "R"]
 
 
+async def test_reports_due_at_one_instant_share_one_clock_job(make_cm: CmFactory, webhook_sink: WebhookSink) -> None:
+    """Accepted and Delivered due together are one job (one unit of work, in that order); Read, due later, is its
+    own. A job of an older state file (one `status`) still reports."""
+    behaviour = {"accepted_after": 2.0, "delivered_after": 2.0, "read_after": 3.0}
+    env = await make_cm(vendors=vendor_settings(tenant_config(webhook_sink, behaviour=behaviour)))
+    assert (await env.send(envelope(msg(allowedChannels=["WhatsApp"], reference="r")))).status_code == 200
+    jobs = [t.job for t in env.emu.scheduler.pending([env.tenant]) if t.job and t.job["kind"] == "cmcom.status"]
+    assert [(j["args"]["statuses"]) for j in jobs] == [["Accepted", "Delivered"], ["Read"]]
+    message = jobs[0]["args"]["msg"]
+    env.emu.scheduler.schedule_job(4.0, "cmcom.status", {"msg": message, "status": "Read"}, vendor="cmcom",
+                                   tenant=env.tenant)  # fmt: skip
+    await env.advance(2)
+    await env.delivered(2, event="StatusReport")
+    await env.advance(2)
+    await env.delivered(4, event="StatusReport")
+    reports = [b["messages"]["msg"]["status"]["code"] for b in bodies(webhook_sink, STATUS_PATH)]
+    assert reports == ["0", "2", "4", "4"]
+
+
 def test_a_sent_report_needs_its_code() -> None:
     settings = make_settings(vendors={"cmcom": {"behaviour": {"sent_after": 1}}})
     with pytest.raises(ConfigError, match=r"sent_after needs status_codes\.sent"):
