@@ -9,6 +9,12 @@ of the vendor paths), and every request is one of:
   `VendorPlugin.identify` hook maps to one of its existing tenants; that tenant's views and actions only;
 - nobody: 401 `{"error": "unauthorized"}` with `WWW-Authenticate: Bearer`.
 
+The dashboard (`/_emulator/ui`) is the admin's too, and a browser cannot send a bearer header: opening
+`/_emulator/ui?token=<admin token>` sets the HttpOnly, SameSite=Strict cookie `cxemu_admin` (a value derived from
+the token, not the token) and redirects to the same page without the token. The cookie is the admin for every
+`/_emulator` GET, but for any other method only with the header `X-Cxemu-UI: 1` (the dashboard's fetch helper
+sends it; a cross-site form cannot), so the cookie opens no cross-site request forgery.
+
 What each route needs is `POLICY`, keyed by the method and the path of the control contract (a route missing
 from it is the admin's, and a test fails until it is listed):
 
@@ -46,6 +52,10 @@ if TYPE_CHECKING:
     from emulator.core.runtime import Emulator
 
 MOUNT = "/_emulator"
+UI = "/ui"
+"""The dashboard's path under the mount: where `?token=` sets the cookie."""
+COOKIE = "cxemu_admin"
+UI_HEADER = "x-cxemu-ui"
 CALLER = "cxemu.caller"
 """Scope key: the `Caller` of a control-plane request (absent when no admin token is configured)."""
 
@@ -159,6 +169,8 @@ class ControlGuard:
         self.app = app
         self.emu = emu
         self.token = token.encode()
+        self.cookie = hmac.new(self.token, b"cxemu dashboard cookie", "sha256").hexdigest()
+        """The cookie's value: derived from the admin token (the token itself never sits in a browser)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -167,6 +179,11 @@ class ControlGuard:
         path = scope["path"]
         root = scope.get("root_path", "")
         relative = path[len(root) :] if root and path.startswith(root) else path.removeprefix(MOUNT)
+        if relative == UI or relative.startswith(UI + "/"):
+            login = self._login(scope, MOUNT + relative)
+            if login is not None:
+                await login(scope, receive, send)
+                return
         access, params = access_of(scope["method"], relative)
         if access is Access.OPEN:
             await self.app(scope, receive, send)
@@ -183,10 +200,26 @@ class ControlGuard:
         scope[CALLER] = who
         await self.app(scope, receive, send)
 
+    def _login(self, scope: Scope, location: str) -> ASGIApp | None:
+        """`?token=`: the admin token sets the cookie and goes to the page without it (303); a wrong one 401."""
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        given = [v for k, v in query if k == "token"]
+        if not given:
+            return None
+        if not hmac.compare_digest(given[-1].encode(), self.token):
+            return _deny(401, "unauthorized", "that is not the admin token")
+        rest = urlencode([(k, v) for k, v in query if k != "token"])
+        cookie = f"{COOKIE}={self.cookie}; Path={MOUNT}; HttpOnly; SameSite=Strict"
+        return _redirect(location + (f"?{rest}" if rest else ""), cookie)
+
     def _identify(self, request: Request) -> Caller | None:
         token = bearer(request.headers)
         if token is not None and hmac.compare_digest(token.encode(), self.token):
             return ADMIN
+        cookie = request.cookies.get(COOKIE)
+        if cookie is not None and hmac.compare_digest(cookie.encode(), self.cookie.encode()):
+            safe = request.method in ("GET", "HEAD") or request.headers.get(UI_HEADER) == "1"
+            return ADMIN if safe else None
         for plugin in self.emu.plugins.values():
             if plugin.identify is None:
                 continue
@@ -254,6 +287,16 @@ def _deny(status: int, code: str, message: str) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def _redirect(location: str, cookie: str) -> ASGIApp:
+    headers = [(b"location", location.encode("latin-1")), (b"set-cookie", cookie.encode()), (b"content-length", b"0")]
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 303, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
 
     return app
 

@@ -20,6 +20,9 @@ The kernel also owns what every vendor used to copy:
   generic `behaviour:` step, both through `merge_behaviour` (which calls the spec's `on_change` hook, if any, after a
   successful merge).
 
+For the dashboard (`emulator.ui`) a vendor lists its conversations, chats and calls with `subjects(state)`:
+one `Subject` each, read from a tenant's state (`Store.view`), never changing it.
+
 For a shared sandbox (`--admin-token`, `core.guard`) a vendor declares two small things and the kernel holds the
 policy: `identify(emu, request)` names the existing tenant whose credential a control-plane request carries
 (never creating one), and `secrets` names what the views redact (state fields, request headers, body and query
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
@@ -58,6 +61,7 @@ __all__ = [
     "Identify",
     "ScenarioSupport",
     "Secrets",
+    "Subject",
     "VendorPlugin",
     "route",
     "set_tenant",
@@ -94,6 +98,23 @@ class Secrets:
     """Request headers carrying a credential (`Authorization` is redacted for every vendor)."""
     fields: tuple[str, ...] = ()
     """Keys of JSON bodies (at any depth), form fields and query parameters carrying a credential."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One conversation, chat or call as the dashboard lists it (`VendorPlugin.subjects`)."""
+
+    id: str
+    """What its events and deliveries carry as their subject (the journal's `subject`)."""
+    kind: str
+    """`conversation`, `chat`, `call`, ..."""
+    state: str
+    who: str
+    """Who is on the other end: the customer's name, number or contact."""
+    at: float
+    """When it began, on the tenant's timeline."""
+    facts: dict[str, str] = field(default_factory=dict)
+    """A few more facts worth a column (agent, queue, channel), as text."""
 
 
 Identify = Callable[["Emulator", Request], "str | None"]
@@ -150,6 +171,8 @@ class VendorPlugin:
     """Query parameters that carry `identify`'s credential; the guard takes them out of the query."""
     secrets: Secrets = Secrets()
     """What `GET /_emulator/state` and `/_emulator/requests` redact (`core.redact`)."""
+    subjects: Callable[[Any], list[Subject]] | None = None
+    """A tenant's conversations, chats and calls, from its state (the dashboard's lists; reads only)."""
 
 
 def default_render_error(exc: EmulatorError, request: Request) -> Response:

@@ -14,11 +14,13 @@
     return "'" + String(s).replace(/'/g, "'\\''") + "'";
   }
 
-  function curlOf(method, path, data) {
+  function curlOf(method, path, data, contentType) {
     const parts = ["curl", "-sS"];
     if (method !== "GET") parts.push("-X", method);
     if (auth) parts.push("-H", '"Authorization: Bearer $CXEMU_ADMIN_TOKEN"');
-    if (data !== undefined) {
+    if (data !== undefined && contentType) {
+      parts.push("-H", shellQuote("Content-Type: " + contentType), "--data-binary", "@scenario.yaml");
+    } else if (data !== undefined) {
       parts.push("-H", shellQuote("Content-Type: application/json"), "--data", shellQuote(JSON.stringify(data)));
     }
     parts.push(shellQuote(origin + path));
@@ -33,13 +35,17 @@
     }
   }
 
-  async function api(method, path, data) {
+  // `data` goes as JSON, or as it is with `contentType` (a scenario's YAML text).
+  async function api(method, path, data, contentType) {
     const init = { method: method, credentials: "same-origin", headers: { "X-Cxemu-UI": "1" } };
-    if (data !== undefined) {
+    if (data !== undefined && contentType) {
+      init.headers["Content-Type"] = contentType;
+      init.body = data;
+    } else if (data !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(data);
     }
-    showCurl(curlOf(method, path, data));
+    showCurl(curlOf(method, path, data, contentType));
     const response = await fetch(path, init);
     const text = await response.text();
     let parsed = text;

@@ -6,7 +6,7 @@ The package follows `emulator/vendors/README.md`; this file is only the plugin.
 from __future__ import annotations
 
 from emulator.core.plugin import BehaviourSpec, Secrets, VendorPlugin
-from emulator.vendors.cmcom import actors, contract, control, delivery, events, http, routes, scenario, state
+from emulator.vendors.cmcom import actors, contract, control, delivery, events, http, routes, scenario, state, views
 from emulator.vendors.cmcom.config import Behaviour, CmComConfig
 from emulator.vendors.cmcom.constants import GATEWAY_PATH, PRODUCT_TOKEN_HEADER, ROUTER_PREFIX, SLUG
 
@@ -27,6 +27,7 @@ PLUGIN: VendorPlugin = VendorPlugin(
     behaviour=BehaviourSpec(Behaviour),
     config_model=CmComConfig,
     contract=contract.contract,
+    subjects=views.subjects,
     scenario=scenario.HOOKS,
     identify=http.identify,
     secrets=Secrets(headers=(PRODUCT_TOKEN_HEADER,), fields=("producttoken", "productToken", "ProductToken")),

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from emulator.core.plugin import Subject
 from emulator.vendors.cmcom import constants as c
 from emulator.vendors.cmcom import state as st
 from emulator.vendors.cmcom.config import Team
@@ -167,3 +168,28 @@ def summary(state: st.CmComState) -> dict[str, Any]:
         "flows": [f.model_dump() for f in state.flows],
         "chats": len(state.chats),
     }  # fmt: skip
+
+
+# -- the dashboard's list (`VendorPlugin.subjects`) ----------------------------------------------------------------
+
+
+def chat_state(chat: st.Chat) -> str:
+    """Who holds a chat: an agent, a team's queue (handed over), the CmBot (a flow position), or nobody yet."""
+    if chat.agent:
+        return "agent"
+    if chat.team:
+        return "handed_over"
+    return "bot" if chat.position else "open"
+
+
+def subjects(state: st.CmComState) -> list[Subject]:
+    """Every chat, newest first."""
+    rows = []
+    for chat in state.chats.values():
+        facts = {"channel": chat.channel, "entries": str(len(chat.transcript))}
+        if chat.team:
+            facts["team"] = chat.team
+        if chat.agent:
+            facts["agent"] = chat.agent
+        rows.append(Subject(chat.id, "chat", chat_state(chat), chat.client_name or chat.client, chat.created, facts))
+    return sorted(rows, key=lambda s: s.at, reverse=True)

@@ -6,7 +6,18 @@ The package's files and their roles are in `emulator/vendors/README.md`; this mo
 from __future__ import annotations
 
 from emulator.core.plugin import Secrets, VendorPlugin
-from emulator.vendors.eightbyeight import actors, contract, control, delivery, events, http, routes, scenario, state
+from emulator.vendors.eightbyeight import (
+    actors,
+    contract,
+    control,
+    delivery,
+    events,
+    http,
+    routes,
+    scenario,
+    state,
+    views,
+)
 from emulator.vendors.eightbyeight.config import BEHAVIOUR, EightByEightConfig
 from emulator.vendors.eightbyeight.constants import API_KEY_HEADER, API_PREFIX, CARD_ACTION_PREFIX, SLUG
 
@@ -28,6 +39,7 @@ PLUGIN: VendorPlugin = VendorPlugin(
     config_model=EightByEightConfig,
     on_start=delivery.warm_up,
     contract=contract.contract,
+    subjects=views.subjects,
     scenario=scenario.HOOKS,
     identify=http.identify,
     secrets=Secrets(headers=(API_KEY_HEADER,)),

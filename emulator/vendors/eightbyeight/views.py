@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 
+from emulator.core.plugin import Subject
 from emulator.vendors.eightbyeight import models_replies as r
 from emulator.vendors.eightbyeight import paging
 from emulator.vendors.eightbyeight.constants import DEFAULT_MESSAGE_SORT, DEFAULT_SORT
@@ -151,3 +152,21 @@ def message_view(conv: st.Conversation, msg: st.Message, *, echo: bool) -> dict[
         "attachments": attachments,
         "cards": [{"contentType": c.contentType, "content": c.content} for c in msg.cards],
     }
+
+
+# -- the dashboard's list (`VendorPlugin.subjects`) ----------------------------------------------------------------
+
+
+def subjects(state: st.EightByEightState) -> list[Subject]:
+    """Every conversation, newest first, with who wrote in and where it sits."""
+    rows = []
+    for conv in state.conversations.values():
+        user = conv.user
+        who = user.get("name") or user.get("email") or user.get("phone") or user.get("userId") or "anonymous"
+        facts = {"channel": conv.channelId, "assignment": conv.assignment_type, "messages": str(len(conv.messages))}
+        if conv.queue_id:
+            facts["queue"] = conv.queue_id
+        if conv.agent_id:
+            facts["agent"] = conv.agent_id
+        rows.append(Subject(conv.id, "conversation", str(conv.state), str(who), conv.created, facts))
+    return sorted(rows, key=lambda s: s.at, reverse=True)

@@ -6,7 +6,7 @@ The package follows `emulator/vendors/README.md`; this file is only the plugin.
 from __future__ import annotations
 
 from emulator.core.plugin import Secrets, VendorPlugin
-from emulator.vendors.samespace import contract, control, delivery, engine, events, http, routes, scenario, state
+from emulator.vendors.samespace import contract, control, delivery, engine, events, http, routes, scenario, state, views
 from emulator.vendors.samespace.config import SamespaceConfig
 from emulator.vendors.samespace.constants import API_PREFIX, SLUG
 
@@ -27,6 +27,7 @@ PLUGIN: VendorPlugin = VendorPlugin(
     behaviour=state.BEHAVIOUR,
     config_model=SamespaceConfig,
     contract=contract.contract,
+    subjects=views.subjects,
     scenario=scenario.HOOKS,
     identify=http.identify,
     credential_params=http.CREDENTIAL_PARAMS,

@@ -15,6 +15,7 @@ from typing import Any
 
 from emulator.core.clock import iso
 from emulator.core.events import DomainEvent
+from emulator.core.plugin import Subject
 from emulator.vendors.samespace.constants import API_PREFIX, CALL_PATH
 from emulator.vendors.samespace.models import CallInfo, HttpCall, StepRun
 from emulator.vendors.samespace.state import Call, SamespaceState, duration, when
@@ -99,3 +100,19 @@ def summary(state: SamespaceState) -> dict[str, Any]:
 
 def brief(call: Call) -> dict[str, Any]:
     return {"call_id": call.id, "number": call.number, "status": str(call.status), "current_step": call.current}
+
+
+# -- the dashboard's list (`VendorPlugin.subjects`) ----------------------------------------------------------------
+
+
+def subjects(state: SamespaceState) -> list[Subject]:
+    """Every call, newest first."""
+    rows = []
+    for call in state.calls.values():
+        facts = {"steps": str(len(call.runs))}
+        if call.current:
+            facts["step"] = call.current
+        if call.end_reason is not None:
+            facts["ended"] = str(call.end_reason)
+        rows.append(Subject(call.id, "call", str(call.status), call.number, call.created_at, facts))
+    return sorted(rows, key=lambda s: s.at, reverse=True)

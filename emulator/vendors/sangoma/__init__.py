@@ -6,7 +6,19 @@ The package's files and their roles are in `emulator/vendors/README.md`; this mo
 from __future__ import annotations
 
 from emulator.core.plugin import Secrets, VendorPlugin
-from emulator.vendors.sangoma import actors, auth, contract, control, delivery, events, http, routes, scenario, state
+from emulator.vendors.sangoma import (
+    actors,
+    auth,
+    contract,
+    control,
+    delivery,
+    events,
+    http,
+    routes,
+    scenario,
+    state,
+    views,
+)
 from emulator.vendors.sangoma.config import BEHAVIOUR, SangomaConfig
 from emulator.vendors.sangoma.constants import API_PREFIX, OAUTH_PREFIX, SLUG
 
@@ -27,6 +39,7 @@ PLUGIN: VendorPlugin = VendorPlugin(
     behaviour=BEHAVIOUR,
     config_model=SangomaConfig,
     contract=contract.contract,
+    subjects=views.subjects,
     scenario=scenario.HOOKS,
     identify=auth.identify,
     secrets=Secrets(

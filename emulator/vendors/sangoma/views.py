@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from emulator.core.plugin import Subject
 from emulator.vendors.sangoma.constants import MESSAGE_TYPES
 from emulator.vendors.sangoma.state import (
     Agent,
@@ -476,3 +477,31 @@ def toggle(conv: Conversation) -> dict[str, Any]:
             "snoozed_until": None,
         },
     }
+
+
+# -- the dashboard's list (`VendorPlugin.subjects`) ----------------------------------------------------------------
+
+
+def subjects(state: SangomaState) -> list[Subject]:
+    """Every Digital Interactions conversation and voice call, newest first."""
+    rows = []
+    for conv in state.conversations.values():
+        contact = state.contacts.get(conv.contact_id)
+        inbox = state.inboxes.get(conv.inbox_id)
+        facts = {"inbox": inbox.name if inbox else str(conv.inbox_id), "messages": str(len(conv.messages))}
+        agent = state.agents.get(conv.assignee_id) if conv.assignee_id is not None else None
+        if agent is not None:
+            facts["agent"] = agent.display_name
+        if conv.widget:
+            facts["widget"] = "yes"
+        who = contact.name if contact else f"contact {conv.contact_id}"
+        subject = f"conversation:{conv.display_id}"
+        rows.append(Subject(subject, "conversation", str(conv.status), who, conv.created_at, facts))
+    for call in state.calls.values():
+        facts = {"kind": call.kind}
+        if call.agent:
+            facts["agent"] = call.agent
+        if call.queue:
+            facts["queue"] = call.queue
+        rows.append(Subject(f"call:{call.id}", "call", str(call.state), call.destination, call.created_at, facts))
+    return sorted(rows, key=lambda s: s.at, reverse=True)
