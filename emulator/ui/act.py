@@ -58,7 +58,8 @@ def eightbyeight(emu: Emulator, tenant: str, state: Any) -> dict[str, Any]:
 
 def sangoma(emu: Emulator, tenant: str, state: Any) -> dict[str, Any]:
     agents = {a.id: a for a in state.agents.values()}
-    assignee = {c.display_id: agents[c.assignee_id].name for c in state.conversations.values() if c.assignee_id}
+    convs = list(state.conversations.values())
+    assignee = {c.display_id: agents[c.assignee_id].name for c in convs if c.assignee_id in agents}
     return {
         "widgets": [i for i in state.inboxes.values() if i.channel_type == "Channel::WebWidget"],
         "agents": list(agents.values()),
