@@ -29,6 +29,7 @@ from urllib.parse import parse_qs
 
 import yaml
 
+from emulator.core.feed import Match
 from emulator.scenarios.hooks import ScenarioHooks
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ TIME_KEY = re.compile(r"(?:_at|At|[tT]ime(?:stamp)?|[tT]ime[A-Z_].*|[dD]ate|Utc)
 KEPT_HEADERS = frozenset({"content-type"})
 WAIT_RESOLUTION = 3
 """Waits are rounded to the millisecond."""
-PAGE = 1000
 
 RequestRewrite = Callable[[dict[str, Any]], dict[str, Any] | None]
 
@@ -207,14 +207,8 @@ def to_yaml(doc: Mapping[str, Any]) -> str:
 
 
 def _entries(emu: Emulator, tenant: str, after: int | None) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    cursor = after
-    while True:
-        page = emu.feed.query(tenant=tenant, kind=["request", "control", "delivery"], after=cursor, limit=PAGE)
-        out += [e.to_json() for e in page]
-        if len(page) < PAGE:
-            return out
-        cursor = page[-1].id
+    wanted = Match(tenant=tenant, kinds=("request", "control", "delivery"))
+    return [e.to_json() for e in emu.feed.query(wanted, after=after, limit=0)]
 
 
 def export_tenant(emu: Emulator, hooks: ScenarioHooks, vendor: str, tenant: str, after: int | None) -> str:
