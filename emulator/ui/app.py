@@ -211,7 +211,8 @@ def routes(emu: Emulator, scenarios: ScenarioManager) -> list[BaseRoute]:
         d = emu.dispatcher.get(request.path_params["delivery_id"])
         if d is None:
             raise NotFound(f"no delivery {request.path_params['delivery_id']!r}")
-        return render(request, "delivery.html", d=d, body=d.payload())
+        again = emu.dispatcher.deliveries(lambda other: other.redelivery_of == d.id)
+        return render(request, "delivery.html", d=d, body=d.payload(), redeliveries=again)
 
     @page
     async def clock(request: Request) -> Response:

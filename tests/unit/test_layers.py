@@ -1,14 +1,16 @@
 """The import layers of `emulator/`, read from the source with `ast` (so the check runs in `make test`).
 
 The layers, bottom up: `emulator.core` (the kernel), `emulator.scenarios`, the vendor packages
-(`emulator.vendors.<slug>`), then `emulator.app`, `emulator.cli` and `emulator.pytest_plugin` on top.
+(`emulator.vendors.<slug>`), the dashboard (`emulator.ui`), then `emulator.app`, `emulator.cli` and
+`emulator.pytest_plugin` on top.
 
 - core imports nothing above it: no `emulator.scenarios`, `emulator.vendors`, `emulator.app`, `emulator.cli`
   or `emulator.pytest_plugin`;
 - scenarios import no `emulator.vendors` and no `emulator.app`, except a module named `standalone.py` (the
   self-contained runner behind `cxemu scenario run`, which builds a whole app);
 - a vendor package imports no other vendor package (nor the `emulator.vendors` registry, which imports
-  them all), and no `emulator.app` or `emulator.cli`;
+  them all), and no `emulator.ui`, `emulator.app` or `emulator.cli`; core and scenarios import no `emulator.ui`;
+- the dashboard imports no `emulator.app`, `emulator.cli` or `emulator.pytest_plugin`;
 - no function-local `import emulator...` anywhere (the habit that hides a cycle), except the entry points
   listed in `LOCAL_IMPORTS_ALLOWED`.
 
@@ -32,9 +34,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CORE_FORBIDDEN = ("emulator.scenarios", "emulator.vendors", "emulator.app", "emulator.cli", "emulator.pytest_plugin")
-SCENARIOS_FORBIDDEN = ("emulator.vendors", "emulator.app")
-VENDOR_FORBIDDEN = ("emulator.app", "emulator.cli")
+CORE_FORBIDDEN = (
+    "emulator.scenarios",
+    "emulator.vendors",
+    "emulator.ui",
+    "emulator.app",
+    "emulator.cli",
+    "emulator.pytest_plugin",
+)
+SCENARIOS_FORBIDDEN = ("emulator.vendors", "emulator.ui", "emulator.app")
+VENDOR_FORBIDDEN = ("emulator.ui", "emulator.app", "emulator.cli")
+UI_FORBIDDEN = ("emulator.app", "emulator.cli", "emulator.pytest_plugin")
 
 LOCAL_IMPORTS_ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {
@@ -117,6 +127,8 @@ def _rules(root: Path, rel: Path) -> list[Rule]:
             ("a vendor imports the app or the cli", _under(*VENDOR_FORBIDDEN)),
             ("a vendor imports another vendor", lambda name: name == "emulator.vendors" or others(name)),
         ]
+    if layer == "ui":
+        return [("the dashboard imports the app or the cli", _under(*UI_FORBIDDEN))]
     return []
 
 
