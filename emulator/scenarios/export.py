@@ -131,13 +131,21 @@ def build(
     `now` is the tenant's clock at export (the last wait runs up to it; None: no trailing wait), `bodies` the
     delivered webhook bodies by delivery id, `setup` the vendor's setup section, `rewrite` the vendor's
     `export_request` (None drops the request)."""
-    mine = [e for e in entries if e.get("tenant") == tenant]
+    console = f"{CONTROL}/vendors/{vendor}/tenants/{tenant}/"
+
+    def ours(e: Mapping[str, Any]) -> bool:
+        """The tenant's entries; a control call is the tenant's by its path or query too."""
+        if e.get("tenant") == tenant:
+            return True
+        path = str(e.get("data", {}).get("path", ""))
+        return e.get("kind") == "control" and (path.startswith(console) or _resets(e, vendor, tenant))
+
+    mine = [e for e in entries if ours(e)]
     start = 0
     for i, entry in enumerate(mine):
         if _resets(entry, vendor, tenant):
             start = i + 1
     mine = mine[start:]
-    console = f"{CONTROL}/vendors/{vendor}/tenants/{tenant}/"
     targets = sorted(
         {str(e["data"]["url"]) for e in mine if e.get("kind") == "delivery" and e.get("data", {}).get("url")},
         key=len,
@@ -205,16 +213,16 @@ def to_yaml(doc: Mapping[str, Any]) -> str:
     return yaml.dump(dict(doc), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
 
 
-def _entries(emu: Emulator, tenant: str, after: int | None) -> list[dict[str, Any]]:
+def _entries(emu: Emulator, after: int | None) -> list[dict[str, Any]]:
     from emulator.core.feed import Match  # until the feed lands on this branch
 
-    wanted = Match(tenant=tenant, kinds=("request", "control", "delivery"))
+    wanted = Match(kinds=("request", "control", "delivery"))  # `build` picks the tenant's (by path too)
     return [e.to_json() for e in emu.feed.query(wanted, after=after, limit=0)]
 
 
 def export_tenant(emu: Emulator, hooks: ScenarioHooks, vendor: str, tenant: str, after: int | None) -> str:
     """The tenant's hand work since `after` (a journal id; default: all the journal keeps) as scenario YAML."""
-    entries = _entries(emu, tenant, after)
+    entries = _entries(emu, after)
     ids = {str(e["data"].get("delivery_id")) for e in entries if e.get("kind") == "delivery"}
     bodies = {d.id: d.payload() for d in (emu.dispatcher.get(i) for i in ids) if d is not None}
     doc = build(

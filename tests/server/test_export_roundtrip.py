@@ -119,6 +119,7 @@ def cmcom(http: httpx.Client, tenant: str) -> None:
 
 def samespace(http: httpx.Client, tenant: str) -> None:
     """A phone that rings until answered by hand, a menu answered by a key pressed by hand."""
+    token = ok(http.post("/_emulator/tenants", json={"tenant": tenant, "vendors": ["samespace"]}), 201)
     ok(http.put(f"/_emulator/vendors/samespace/tenants/{tenant}/numbers/5551234",
                 json={"answer": "no-answer", "dtmf": "none"}))  # fmt: skip
     flow = [
@@ -128,7 +129,8 @@ def samespace(http: httpx.Client, tenant: str) -> None:
         {"id": 4, "type": "play", "text": "Goodbye"},
     ]
     sink = f"{http.base_url}_emulator/sink/samespace/{tenant}"
-    body = {"cloud_id": tenant, "auth_token": "tok", "publish": {"url": sink}, "flow": flow}
+    auth = {"cloud_id": tenant, "auth_token": token["credentials"]["samespace"]["auth_token"]}
+    body = {**auth, "publish": {"url": sink}, "flow": flow}
     call = ok(http.post("/api/public/v1/call/flow", json=body))["call_id"]
     advance(http, tenant, 4)
     hands = f"/_emulator/vendors/samespace/tenants/{tenant}/calls/{call}"
