@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
+from emulator.app import create_app
+from emulator.core.runtime import Emulator
+from emulator.core.settings import Settings
 from emulator.scenarios.export import build, stable, to_yaml
 from emulator.scenarios.report import render
-from tests.scenarios.conftest import load, run_text
+from tests.scenarios.conftest import load, plugins, run_text
 
 V, T = "eightbyeight", "acme"
 API = "/chat-gateway/v1"
@@ -152,3 +155,15 @@ async def test_the_exported_file_loads_and_replays() -> None:
     assert result.status == "passed", render(result)
     assert [s.kind for s in result.steps] == ["request", "request", "advance", "request", "advance"]
     assert result.now - result.started_at == pytest.approx(10.0)
+
+
+async def test_a_configured_tenant_is_exported_as_its_config_makes_it() -> None:
+    queues = [{"id": "7", "name": "Help", "agents": [{"id": "a1", "name": "Jo"}]}]
+    tenants = {"acme": {"tenant_id": "T1", "queues": queues, "behaviour": {"join_delay": 5}}}
+    settings = Settings.load({}, {"clock": "virtual", "vendors": {"eightbyeight": {"tenants": tenants}}})
+    emu: Emulator = create_app(settings).state.emulator
+    setup = plugins()["eightbyeight"].scenario.export_setup(emu, "acme")  # type: ignore[union-attr]
+    assert setup["tenant_id"] == "T1"
+    assert setup["queues"] == [{"id": "7", "name": "Help", "agents": [{"id": "a1", "name": "Jo", "capacity": 3}]}]
+    assert setup["behaviour"]["join_delay"] == 5.0
+    assert plugins()["eightbyeight"].scenario.export_setup(emu, "open-auth-tenant") == {}  # type: ignore[union-attr]
