@@ -200,8 +200,8 @@ async def load_scenario(manager: ScenarioManager, request: Request) -> Response:
         404: Reply("unknown tenant, or a vendor not served here or without scenario support", ErrorOut),
     },
     params=[
-        Param("vendor", "query", {"type": "string"}, required=True, description="the vendor slug"),
-        Param("tenant", "query", {"type": "string"}, required=True, description="the tenant"),
+        Param("vendor", "query", {"type": "string", "minLength": 1}, required=True, description="the vendor slug"),
+        Param("tenant", "query", {"type": "string", "minLength": 1}, required=True, description="the tenant"),
         Param(
             "after",
             "query",
