@@ -117,7 +117,14 @@ async def test_eightbyeight_console_forms_drive_a_chat(client: httpx.AsyncClient
     part = await console(client, "eightbyeight", "demo", part="state")
     assert f'data-id="{conv}"' in part
     assert "Hi from the desk" in part
+    await follows_timeline(client, part, f"/timeline/eightbyeight/demo/{conv}")
     assert "Hi!" in part
+
+
+async def follows_timeline(client: httpx.AsyncClient, part: str, path: str) -> None:
+    """The item links its timeline on the dashboard, and the link works."""
+    assert f'href="{UI}{path}"' in part
+    assert (await client.get(UI + path)).status_code == 200
 
 
 async def provision(client: httpx.AsyncClient, page: str) -> None:
@@ -146,6 +153,7 @@ async def test_sangoma_console_forms_drive_a_widget_conversation(client: httpx.A
     assert "Agent here" in part
     assert "Thanks" in part
     assert values["text"] in part
+    await follows_timeline(client, part, f"/timeline/sangoma/demo/conversation:{conv[1]}")
     missing = await client.post(path_of(form(page, "call-act"), call="nope"), json={"action": "answer"})
     assert missing.status_code == 404
 
