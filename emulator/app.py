@@ -150,7 +150,8 @@ def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin]
         Mount("/ui", routes=ui.routes(emulator, scenarios)),
     ]
     control_routes = control.control_routes(emulator, control_contract, more)
-    routes.append(Mount("/_emulator", routes=control_routes, middleware=guard.guard(emulator)))
+    recorder = Middleware(control.ControlEntries, emu=emulator)  # inside the guard: calls it let through
+    routes.append(Mount("/_emulator", routes=control_routes, middleware=[*guard.guard(emulator), recorder]))
     routes.append(Route("/", ui.root, methods=["GET"]))
     console.attach(emulator)
     app = Starlette(

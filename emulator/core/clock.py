@@ -30,6 +30,7 @@ This module (with `ids.py`) is the only place allowed to read wall time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import inspect
 import itertools
@@ -173,6 +174,8 @@ class Scheduler:
         self._jobs: dict[str, JobHandler] = {}
         self.moves = 0
         """Grows whenever a timeline's time moves or a timeline goes (a cheap "did time change" check)."""
+        self.firing: Callable[[Timer], contextlib.AbstractContextManager[None]] = _nothing
+        """Wraps each timer's callback (and the work it starts): the feed records the timer and makes it the cause."""
 
     # -- timelines --------------------------------------------------------------------------------
 
@@ -363,13 +366,14 @@ class Scheduler:
         if timer.cancelled:
             return
         line.live.pop(timer.seq, None)
-        try:
-            result = timer.callback()
-        except Exception:
-            LOG.exception("timer callback failed")
-            return
-        if inspect.isawaitable(result):
-            self.spawn(_await(result), tenant=line.tenant)
+        with self.firing(timer):
+            try:
+                result = timer.callback()
+            except Exception:
+                LOG.exception("timer callback failed")
+                return
+            if inspect.isawaitable(result):
+                self.spawn(_await(result), tenant=line.tenant)
 
     async def _run_virtual(self, line: Timeline, timer: Timer) -> None:
         line.live.pop(timer.seq, None)
@@ -377,12 +381,13 @@ class Scheduler:
         assert isinstance(clock, VirtualClock)
         clock.set(max(clock.now(), timer.when))
         self.moves += 1
-        try:
-            result = timer.callback()
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            LOG.exception("timer callback failed")
+        with self.firing(timer):
+            try:
+                result = timer.callback()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                LOG.exception("timer callback failed")
         await self._settle([line])
 
     @staticmethod
@@ -510,6 +515,10 @@ class Scheduler:
                 LOG.warning("dropping job of unknown kind %s", job["kind"])
                 continue
             self._job_timer(float(job["due"]), job["kind"], dict(job["args"]), job["vendor"], job["tenant"])
+
+
+def _nothing(timer: Timer) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

@@ -11,7 +11,8 @@
 | `GET /deliveries/{id}`, `POST /deliveries/{id}/redeliver` | one delivery; send it again |
 | `GET /chaos`, `PUT /chaos` | seeded delivery faults |
 | `GET /tenants`, `POST /tenants` | list tenants; provision one in every vendor and get its credentials |
-| `GET /events` | server-sent events: every domain event as it is committed |
+| `GET /journal` | the feed (`core.feed`): requests, control calls, events, deliveries, attempts, timers, actions |
+| `GET /events` | the feed as server-sent events, with ids: resume, gap, heartbeat, filters |
 | `/scenarios`, `/scenarios/{id}` | scenario files loaded into the server: in `emulator.scenarios.control` |
 | `GET /openapi.json`, `GET /contracts/{slug}` | this contract; a vendor's contract |
 | `PUT /vendors/{slug}/tenants/{tenant}/behaviour` | a vendor's behaviour knobs (plugins declaring `behaviour`) |
@@ -27,13 +28,18 @@ Each operation is declared once on `API` (`core.api`), next to its handler: the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator import __version__
 from emulator.core.api import Api
@@ -48,6 +54,7 @@ from emulator.core.control_models import (
     ClockStepOut,
     HealthOut,
     IdleIn,
+    JournalPageOut,
     RequestsOut,
     ResetOut,
     RestoredOut,
@@ -61,12 +68,25 @@ from emulator.core.control_models import (
     VendorOut,
 )
 from emulator.core.delivery import DeliveriesOut, DeliveryOut
-from emulator.core.events import TooManyListeners
+from emulator.core.feed import KINDS, Match, TooManyStreams
 from emulator.core.guard import caller
+from emulator.core.journal import BODY_BYTES
 from emulator.core.plugin import BehaviourSpec, VendorPlugin, merge_behaviour
 from emulator.core.redact import is_redacted, redact_entry, redact_snapshot
 from emulator.core.runtime import Emulator
-from emulator.core.web import ErrorOut, error, guarded, json_body, json_object, q_bool, q_float, q_int, reply
+from emulator.core.sink import PREFIX as SINK_PREFIX
+from emulator.core.web import (
+    ErrorOut,
+    error,
+    guarded,
+    json_body,
+    json_object,
+    parse_json,
+    q_bool,
+    q_float,
+    q_int,
+    reply,
+)
 from emulator.core.webhooks import DeliveryFilter
 
 # -- the operations ---------------------------------------------------------------------------------------
@@ -470,54 +490,156 @@ async def provision(emu: Emulator, request: Request) -> Response:
     return reply(TenantOut(tenant=body.tenant, credentials=creds), 201)
 
 
+MAX_ID = 2**53
+"""Largest entry id a query takes (JSON's safe integers)."""
+FEED_FILTERS = [
+    VENDOR,
+    TENANT,
+    q("subject", "the conversation, chat or call id"),
+    Param(
+        "kind",
+        "query",
+        {"type": "array", "items": {"type": "string", "enum": list(KINDS)}},
+        description="entry kinds (repeat or comma-separate): request, control, event, delivery, attempt, timer, action",
+    ),
+    q("type", "entry type (`POST /path`, an event kind, a webhook's event type, a job, a verb)"),
+]
+
+
+def _feed_match(request: Request) -> Match:
+    """The feed filters of a query (`FEED_FILTERS`); an unknown kind is bad input."""
+    p = request.query_params
+    kinds = {k.strip() for value in p.getlist("kind") for k in value.split(",") if k.strip()}
+    unknown = sorted(kinds - set(KINDS))
+    if unknown:
+        raise ValueError(f"kind: {unknown[0]!r} is not one of {', '.join(KINDS)}")
+    return Match(
+        p.get("vendor") or None, p.get("tenant") or None, p.get("subject") or None, kinds, p.get("type") or None
+    )
+
+
+@API.op(
+    "GET",
+    "/journal",
+    "getJournal",
+    "The feed: everything that happened, with causes",
+    {200: Reply("entries", JournalPageOut), 400: ERR[400]},
+    params=[
+        *FEED_FILTERS,
+        q(
+            "after",
+            "entries after this id (exclusive): the first `limit` of them",
+            {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+        ),
+        q(
+            "before",
+            "entries before this id (exclusive): without `after`, the newest `limit`",
+            {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+        ),
+        q("limit", "at most N entries (default 100)", {"type": "integer", "minimum": 1, "maximum": 1000}),
+    ],
+)
+async def journal(emu: Emulator, request: Request) -> Response:
+    """Query `vendor`, `tenant`, `subject`, `kind` (repeated or comma-separated), `type` filter; `after` gives
+    the first `limit` entries after that id (paging forward), otherwise the newest `limit` (before `before`,
+    when given: "load more" going back); `limit` 1 to 1000, default 100. Oldest first either way."""
+    match = _feed_match(request)
+    after = q_int(request, "after", None, 0, MAX_ID)
+    before = q_int(request, "before", None, 0, MAX_ID)
+    limit = q_int(request, "limit", 100, 1, 1000) or 100
+    feed = emu.feed
+    entries = feed.query(match, after=after, before=before, limit=limit)
+    return JSONResponse({"entries": [e.to_json() for e in entries], "oldest": feed.oldest, "newest": feed.newest})
+
+
 @API.op(
     "GET",
     "/events",
     "streamEvents",
-    "Server-sent stream of domain events",
+    "Server-sent stream of the feed (resume with `Last-Event-ID` or `after`)",
     {
         200: Reply("event stream", media_type="text/event-stream", schema={"type": "string"}),
         400: ERR[400],
         503: Reply("too many event streams open (the `event_listeners` setting)", ErrorOut),
     },
     params=[
-        VENDOR,
-        TENANT,
-        q("limit", "end after N events", {"type": "integer", "minimum": 1, "maximum": 1_000_000}),
+        *FEED_FILTERS,
+        q(
+            "after",
+            "resume after this entry id (as the `Last-Event-ID` header)",
+            {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+        ),
+        q(
+            "heartbeat",
+            "seconds between heartbeat comments (default: the `feed_heartbeat` setting)",
+            {"type": "number", "minimum": 0.001, "maximum": 3600},
+        ),
+        q("limit", "end after N entries", {"type": "integer", "minimum": 1, "maximum": 1_000_000}),
         q("timeout", "end after N idle seconds", {"type": "number", "minimum": 0, "maximum": 3600}),
     ],
 )
 async def events(emu: Emulator, request: Request) -> Response:
-    """Server-sent events of domain events. Query `vendor`, `tenant` filter; `limit` ends the stream
-    after that many events and `timeout` after that many idle seconds (both optional). Streams are capped
-    in number (503 past it), and one that falls `EventBus`'s buffer behind is dropped (its stream ends)."""
-    vendor = request.query_params.get("vendor") or None
-    tenant = request.query_params.get("tenant") or None
+    """The feed as server-sent events: each frame `id:`, `event: <kind>`, `data: <entry JSON>` (`/journal`'s
+    entries). Filters as `/journal`. Resume with the `Last-Event-ID` header or `after`: the entries after it
+    still kept are sent first, then live ones, none missed or repeated; when some after it are no longer kept,
+    an `event: gap` frame first says how many (`{"after", "lost", "oldest"}`). A `: ping` comment every
+    `heartbeat` seconds; `limit` ends the stream after that many entries, `timeout` after that many idle
+    seconds. Streams are capped in number (503 past it); one that falls a buffer behind is dropped (its
+    stream ends with a comment saying so)."""
+    match = _feed_match(request)
+    after = _resume_point(request)
+    heartbeat = q_float(request, "heartbeat", emu.settings.feed_heartbeat, 0.001, 3600.0)
     limit = q_int(request, "limit", None, 1, 1_000_000)
     idle = q_float(request, "timeout", 0.0, 0.0, 3600.0)
+    feed = emu.feed
     try:
-        listener = emu.bus.listen(vendor, tenant)
-    except TooManyListeners as exc:
+        listener, backlog, lost = feed.listen(match, after)
+    except TooManyStreams as exc:
         return error(503, "too_many_listeners", str(exc))
+    oldest = feed.oldest
 
     async def stream() -> AsyncIterator[bytes]:
         sent = 0
         try:
             yield b": cxemu event stream\n\n"
+            if lost:
+                gap = json.dumps({"after": after, "lost": lost, "oldest": oldest}, separators=(",", ":"))
+                yield f"event: gap\ndata: {gap}\n\n".encode()
+            for kept in backlog:
+                if limit is not None and sent >= limit:
+                    return
+                sent += 1
+                yield kept.frame()
             while limit is None or sent < limit:
                 try:
-                    frame = await (asyncio.wait_for(listener.next(), idle) if idle else listener.next())
+                    entry = await (asyncio.wait_for(listener.next(), idle) if idle else listener.next())
                 except TimeoutError:
                     return
-                if frame is None:
+                if entry is None:
                     yield b": dropped: this stream fell too far behind\n\n"
                     return
                 sent += 1
-                yield frame
+                yield entry.frame()
         finally:
-            emu.bus.unlisten(listener)
+            feed.unlisten(listener)
 
-    return StreamingResponse(stream(), media_type="text/event-stream", headers={"cache-control": "no-cache"})
+    return EventSourceResponse(stream(), ping=heartbeat, ping_message_factory=_ping, sep="\n")
+
+
+def _ping() -> ServerSentEvent:
+    return ServerSentEvent(comment="ping", sep="\n")
+
+
+def _resume_point(request: Request) -> int | None:
+    """`after`, else the `Last-Event-ID` header (an entry id), else None (live entries only)."""
+    if "after" in request.query_params:
+        return q_int(request, "after", None, 0, MAX_ID)
+    header = request.headers.get("last-event-id")
+    if header is None or not header.strip():
+        return None
+    if not header.strip().isdigit() or int(header) > MAX_ID:
+        raise ValueError("Last-Event-ID: must be an entry id (a whole number)")
+    return int(header)
 
 
 def behaviour_route(emu: Emulator, plugin: VendorPlugin, spec: BehaviourSpec) -> Route:
@@ -535,6 +657,91 @@ def behaviour_route(emu: Emulator, plugin: VendorPlugin, spec: BehaviourSpec) ->
         return reply(merged)
 
     return Route(f"/vendors/{plugin.slug}/tenants/{{tenant}}/behaviour", put_behaviour, methods=["PUT"])
+
+
+# -- the feed's `control` entries ----------------------------------------------------------------------------
+
+RECORDED = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+"""Methods whose `/_emulator` calls the feed records (never a read)."""
+
+
+class ControlEntries:
+    """ASGI middleware of the `/_emulator` mount (inside the guard: calls it lets through, without credential
+    query parameters): a `control` entry for each mutating call, except the sink's receiving routes (they are
+    webhooks arriving, already `attempt` entries). The entry holds what the call caused until it completes."""
+
+    def __init__(self, app: ASGIApp, emu: Emulator) -> None:
+        self.app = app
+        self.emu = emu
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope.get("method", "")
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or method not in RECORDED or _sink_receiving(method, path):
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        size = status = 0
+
+        async def received() -> Message:
+            nonlocal size
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if len(body) < BODY_BYTES:
+                body.extend(chunk[: BODY_BYTES - len(body)])
+            return message
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        vendor, tenant = _owner(path, scope.get("query_string", b""))
+        feed = self.emu.feed
+        call, token = feed.open("control", f"{method} {path}", vendor, "integration")
+        try:
+            await self.app(scope, received, sending)
+        finally:
+            query = scope.get("query_string", b"").decode("latin-1")
+            source = (method, path, query, bytes(body), size, status or 499)
+            feed.close(call, token, tenant, self.emu.scheduler.now(tenant), source, _control_data)
+
+
+def _sink_receiving(method: str, path: str) -> bool:
+    return method != "DELETE" and path.startswith(f"{SINK_PREFIX}/")
+
+
+def _owner(path: str, query: bytes) -> tuple[str | None, str | None]:
+    """The vendor and tenant a control call is about: `vendor=`/`tenant=` (the first tenant named), or a path
+    `/vendors/<vendor>/tenants/<tenant>/...` or `/sink/<vendor>/<tenant>`."""
+    params = dict(parse_qsl(query.decode("latin-1")))
+    parts = path.split("/")
+    if len(parts) > 5 and parts[2] == "vendors" and parts[4] == "tenants":
+        return parts[3], parts[5]
+    if len(parts) > 4 and parts[2] == "sink":
+        return parts[3], parts[4]
+    return params.get("vendor") or None, params.get("tenant") or None
+
+
+def _control_data(source: tuple[str, str, str, bytes, int, int]) -> dict[str, Any]:
+    method, path, query, body, size, status = source
+    shown: Any = body.decode(errors="replace")
+    if path == f"{API.mount}/state":
+        shown = None  # a snapshot: the tenants' credentials (restoring it is the entry; its content is not shown)
+    elif size and size == len(body):
+        with contextlib.suppress(ValueError):  # not JSON: shown as text
+            shown = parse_json(body)
+    return {
+        "method": method,
+        "path": path,
+        "query": query,
+        "body": shown,
+        "size": size,
+        "truncated": size > len(body),
+        "status": status,
+    }
 
 
 # -- routes -----------------------------------------------------------------------------------------------

@@ -100,6 +100,27 @@ class RequestsOut(BaseModel):
     requests: list[JournalOut]
 
 
+class FeedEntryOut(BaseModel):
+    """One entry of the feed (`core.feed`): the same JSON in `GET /journal` and on `GET /events`."""
+
+    id: int = Field(description="grows in append order; never reused")
+    kind: Literal["request", "control", "event", "delivery", "attempt", "timer", "action"]
+    type: str = Field(description="`METHOD /path`, the vendor's event kind, the webhook's event type, a job, a verb")
+    vendor: str | None
+    tenant: str | None
+    subject: str | None = Field(description="the conversation, chat or call it is about")
+    party: Literal["customer", "agent", "integration", "cxemu"] | None = Field(description="its lane on a timeline")
+    at: float = Field(description="epoch seconds on the tenant's timeline")
+    cause: int | None = Field(description="id of the entry that caused it")
+    data: Any = Field(description="kind-specific (README, control plane: the journal)")
+
+
+class JournalPageOut(BaseModel):
+    entries: list[FeedEntryOut] = Field(description="oldest first")
+    oldest: int | None = Field(description="id of the oldest entry kept (null: none)")
+    newest: int | None = Field(description="id of the newest entry kept (null: none)")
+
+
 class TenantIn(RequestModel):
     tenant: Annotated[str, Strict(), Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$"), AS_STR]
     vendors: list[JsonStr] | None = Field(None, description="default: every vendor")

@@ -22,7 +22,7 @@ from it is the admin's, and a test fails until it is listed):
 |---|---|---|
 | `OPEN` | health, the contracts, the sink's receiving `POST`/`PUT`/`PATCH` | not needed |
 | `TENANT` | the clock routes | every `tenant=` must be its own tenant's name |
-| `VENDOR_TENANT` | reset, requests, deliveries, events, sink list/clear | as `TENANT`, and `vendor=` its own [1] |
+| `VENDOR_TENANT` | reset, requests, deliveries, journal, events, sink list/clear | as `TENANT`, `vendor=` its own [1] |
 | `PATH` | `/vendors/{slug}/tenants/{tenant}/...`, `/sink/{vendor}/{tenant}/...` | the path names its vendor, tenant |
 | `OWNED` | one delivery (and its redelivery), one sink request | the record must be its tenant's |
 | `ADMIN` | state, chaos, tenants (list and provision), scenarios, anything not listed | 403 |
@@ -85,6 +85,7 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/requests"): Access.VENDOR_TENANT,
     ("GET", "/deliveries"): Access.VENDOR_TENANT,
     ("GET", "/events"): Access.VENDOR_TENANT,
+    ("GET", "/journal"): Access.VENDOR_TENANT,
     ("GET", "/sink"): Access.VENDOR_TENANT,
     ("DELETE", "/sink"): Access.VENDOR_TENANT,
     ("GET", "/sink/{path}"): Access.PATH,

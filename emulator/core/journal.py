@@ -141,16 +141,14 @@ class Journal:
         body: bytes,
         status: int,
         latency_ms: float,
-    ) -> None:
+    ) -> JournalEntry:
         """Keep one request (called on every vendor request: positional, decoding deferred; the body and
-        headers are copied only when they are over the excerpt's size)."""
-        if len(headers) > MAX_HEADERS or sum(map(len, chain.from_iterable(headers))) > HEADER_BYTES:
-            headers = _excerpt(headers)
-        excerpt = body[:BODY_BYTES]
-        seq = next(self._seq)
-        self._entries.append(
-            JournalEntry(seq, at, vendor, tenant, method, path, query, headers, excerpt, len(body), status, latency_ms)
+        headers are copied only when they are over the excerpt's size); the entry, for the feed."""
+        entry = journal_entry(
+            next(self._seq), at, vendor, tenant, method, path, query, headers, body, status, latency_ms
         )
+        self._entries.append(entry)
+        return entry
 
     def query(
         self,
@@ -205,6 +203,28 @@ class Journal:
     def last_seq(self) -> int:
         """The number of the newest entry kept (0 when there is none)."""
         return self._entries[-1].seq if self._entries else 0
+
+
+def journal_entry(
+    seq: int,
+    at: float,
+    vendor: str,
+    tenant: str | None,
+    method: str,
+    path: str,
+    query: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    status: int,
+    latency_ms: float,
+) -> JournalEntry:
+    """The excerpt of one request that a journal keeps (and the feed, without a journal: `seq` 0)."""
+    if len(headers) > MAX_HEADERS or sum(map(len, chain.from_iterable(headers))) > HEADER_BYTES:
+        headers = _excerpt(headers)
+    return JournalEntry(
+        seq, at, vendor, tenant, method, path, query, headers, body[:BODY_BYTES], len(body), status, latency_ms
+    )
+
 
 def _excerpt(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """The first headers that fit in `HEADER_BYTES` (the one that crosses it cut short), `MAX_HEADERS` at most."""

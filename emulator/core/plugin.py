@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
@@ -46,6 +47,8 @@ from emulator.core.clock import JobHandler, wall_monotonic
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
 from emulator.core.ids import TenantIds
+from emulator.core.journal import JournalEntry, journal_entry
+from emulator.core.redact import redact_entry
 from emulator.core.store import Outbound, Tx
 from emulator.core.webhooks import WebhookPolicy
 
@@ -180,43 +183,69 @@ def default_render_error(exc: EmulatorError, request: Request) -> Response:
 
 
 def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> Endpoint:
-    """Wrap a vendor handler: journal it and render every error in the vendor's envelope."""
+    """Wrap a vendor handler: journal it (the request journal and the feed's `request` entry, which holds what
+    the request caused until it completes) and render every error in the vendor's envelope."""
     render = plugin.render_error or default_render_error
     journal = emulator.journal
+    record = journal.record if journal is not None else partial(journal_entry, 0)
+    feed = emulator.feed
+    data = request_data(plugin, redacted=emulator.settings.admin_token is not None)
     now_of = emulator.scheduler.now
     slug = plugin.slug
 
-    async def endpoint(request: Request) -> Response:
-        started = wall_monotonic()
+    async def answer(request: Request) -> Response:
         try:
-            response = await fn(request)
+            return await fn(request)
         except EmulatorError as exc:
-            response = render(exc, request)
+            return render(exc, request)
         except ClientDisconnect:  # gone (or timed out by the server) before its body arrived: journaled, no answer
-            response = Response(status_code=499)
+            return Response(status_code=499)
         except Exception:
             LOG.exception("%s %s failed", request.method, request.url.path)
-            response = render(EmulatorError("Internal error.", status_code=500, code="internal_error"), request)
-        if journal is not None:
-            scope = request.scope
-            journal.record(
-                now_of(scope.get("cxemu.tenant")),
+            return render(EmulatorError("Internal error.", status_code=500, code="internal_error"), request)
+
+    async def endpoint(request: Request) -> Response:
+        started = wall_monotonic()
+        scope = request.scope
+        call, token = feed.open("request", f"{scope['method']} {scope['path']}", slug, "integration")
+        status = 499  # cancelled: the client went away
+        try:
+            response = await answer(request)
+            status = response.status_code
+            return response
+        finally:
+            tenant = scope.get("cxemu.tenant")
+            at = now_of(tenant)
+            entry = record(
+                at,
                 slug,
-                scope.get("cxemu.tenant"),
+                tenant,
                 scope["method"],
                 scope["path"],
                 scope.get("query_string", b""),
                 scope["headers"],
                 getattr(request, "_body", b""),
-                response.status_code,
+                status,
                 (wall_monotonic() - started) * 1000,
             )
-        return response
+            feed.close(call, token, tenant, at, entry, data)
 
     endpoint.__name__ = getattr(fn, "__name__", "endpoint")
     endpoint.__doc__ = fn.__doc__
     setattr(endpoint, WRAPPED, True)
     return endpoint
+
+
+def request_data(plugin: VendorPlugin, *, redacted: bool) -> Callable[[JournalEntry], dict[str, Any]]:
+    """A `request` entry's `data`: the journal entry's JSON without what the entry itself says (time, vendor,
+    tenant); with credentials redacted as `/_emulator/requests` redacts them when an admin token is set."""
+
+    def build(entry: JournalEntry) -> dict[str, Any]:
+        out = entry.to_json()
+        del out["at"], out["vendor"], out["tenant"]
+        return redact_entry(out, plugin) if redacted else out
+
+    return build
 
 
 def is_wrapped(fn: Any) -> bool:

@@ -1,6 +1,6 @@
 """The Emulator: the kernel's services wired together for one server (or one test).
 
-It owns the clock, scheduler, store, event bus, journal and webhook dispatcher, and the vendor plugins
+It owns the clock, scheduler, store, event bus, journal, feed and webhook dispatcher, and the vendor plugins
 that use them. `create_app` builds one and mounts its routes; tests may build one directly.
 
 With a state file (`core.durable`), `load_state` reads and checks it before the server starts (the CLI
@@ -22,6 +22,7 @@ from emulator.core import durable
 from emulator.core.clock import Clock, Scheduler, SystemClock, VirtualClock
 from emulator.core.errors import ConfigError
 from emulator.core.events import DomainEvent, EventBus
+from emulator.core.feed import DeliveryEntries, Feed, record_event, reset_cause, set_cause, timer_entries
 from emulator.core.ids import EPOCH_SPAN, TenantIds
 from emulator.core.journal import Journal, JournalEntry
 from emulator.core.outbound import Guard
@@ -48,7 +49,9 @@ class Emulator:
         self.clock: Clock = VirtualClock(settings.virtual_start) if settings.clock == "virtual" else SystemClock()
         self.scheduler = Scheduler(self.clock)
         self.store = Store(settings.seed, self.clock, clock_of=self.scheduler.clock_of)
-        self.bus = EventBus(listener_limit=settings.event_listeners)
+        self.bus = EventBus()
+        self.feed = Feed(settings.feed_size, listener_limit=settings.event_listeners)
+        """Everything that happens, numbered, with causes (`core.feed`): `/_emulator/journal` and `/events`."""
         self.journal: Journal | None = Journal(settings.journal_size) if settings.journal_size else None
         self.dispatcher = WebhookDispatcher(
             self.scheduler,
@@ -63,6 +66,10 @@ class Emulator:
             verify_tls=settings.webhook_tls_verify,
         )
         self.dispatcher.set_chaos(settings.chaos)
+        deliveries = DeliveryEntries(self.feed)
+        self.dispatcher.delivery_listeners.append(deliveries.delivery)
+        self.dispatcher.attempt_listeners.append(deliveries.attempt)
+        self.scheduler.firing = timer_entries(self.feed)
         self.plugins: dict[str, VendorPlugin] = {}
         self._vendor_config: dict[str, Any] = {}
         for plugin in plugins:
@@ -147,13 +154,25 @@ class Emulator:
     def _commit(self, tx: Tx[Any]) -> None:
         plugin = self.plugins.get(tx.vendor)
         translate = plugin.outbound if plugin is not None else None
+        entry = None
         for event in tx.events:
-            self.bus.publish(event)
-            if translate is not None:
-                for outbound in translate(tx, event):
+            entry = record_event(self.feed, event)
+            token = set_cause(entry)  # what the event leads to is caused by it
+            try:
+                self.bus.publish(event)
+                if translate is not None:
+                    for outbound in translate(tx, event):
+                        self.dispatcher.submit(tx.vendor, tx.tenant, outbound)
+            finally:
+                reset_cause(token)
+        if tx.outbound:  # webhooks a transaction sends itself: caused by its last event, when it has one
+            sent = set_cause(entry) if entry is not None else None
+            try:
+                for outbound in tx.outbound:
                     self.dispatcher.submit(tx.vendor, tx.tenant, outbound)
-        for outbound in tx.outbound:
-            self.dispatcher.submit(tx.vendor, tx.tenant, outbound)
+            finally:
+                if sent is not None:
+                    reset_cause(sent)
 
     def _to_vendor(self, event: DomainEvent) -> None:
         plugin = self.plugins.get(event.vendor)

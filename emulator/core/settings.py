@@ -121,6 +121,13 @@ class Settings(BaseModel):
     webhook_pending_per_tenant: int = Field(
         50_000, ge=1, description="deliveries waiting for one tenant; past it its new ones are dropped"
     )
+    # -- the feed: one journal of everything (core.feed; /_emulator/journal, /_emulator/events) --
+    feed_size: int = Field(
+        10_000, ge=0, le=1_000_000, description="entries the feed keeps (requests, events, deliveries, attempts...)"
+    )
+    feed_heartbeat: float = Field(
+        15.0, gt=0, le=3600, description="default seconds between heartbeat comments on `/_emulator/events`"
+    )
     event_listeners: int = Field(
         64, ge=0, le=10_000, description="`/_emulator/events` streams open at once (503 past it)"
     )

@@ -26,9 +26,10 @@
   stop `mark_uncertain` records that a restored delivery may have gone out already, so its next attempt is
   a retry (same event id, attempt number above 0) and never a new first attempt.
 - Hooks: `attempt_listeners` are told of every attempt once its outcome is decided (the console line,
-  `core.console`); `local` names a prefix of this server's own (the built-in sink, `core.sink`): the
-  outbound policy (allow-list, SSRF guard) does not apply under it, and with a local function (an app that
-  runs with no socket listening) requests under it are handed to that function instead of the network.
+  `core.console`, the feed), `delivery_listeners` of every new delivery (the feed); `local` names a prefix of
+  this server's own (the built-in sink, `core.sink`): the outbound policy (allow-list, SSRF guard) does not
+  apply under it, and with a local function (an app that runs with no socket listening) requests under it are
+  handed to that function instead of the network.
 """
 
 from __future__ import annotations
@@ -196,6 +197,8 @@ class WebhookDispatcher:
         self._local: dict[str, Poster | None] = {}
         self._routes: dict[str, _Route] = {}
         self.attempt_listeners: list[AttemptListener] = []
+        self.delivery_listeners: list[Callable[[Delivery], None]] = []
+        """Told of every new delivery as it is made, before it is queued (the feed's `delivery` entries)."""
         self.changes = 0
         """Moves on every change of a delivery or the log (the state file's saver saves when it moved)."""
 
@@ -276,7 +279,7 @@ class WebhookDispatcher:
     ) -> Delivery:
         seq = self._take_seq()
         now = self.scheduler.now(tenant)
-        return Delivery(
+        d = Delivery(
             id=f"dlv_{seq:07d}",
             seq=seq,
             vendor=vendor,
@@ -290,6 +293,9 @@ class WebhookDispatcher:
             created_at=now,
             not_before=now,
         )
+        for listener in self.delivery_listeners:
+            listener(d)
+        return d
 
     def _take_seq(self) -> int:
         seq = self._next_seq

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs
 
 import yaml
 
+from emulator.core.feed import Match
 from emulator.scenarios.hooks import ScenarioHooks
 
 if TYPE_CHECKING:
@@ -214,8 +215,6 @@ def to_yaml(doc: Mapping[str, Any]) -> str:
 
 
 def _entries(emu: Emulator, after: int | None) -> list[dict[str, Any]]:
-    from emulator.core.feed import Match  # until the feed lands on this branch
-
     wanted = Match(kinds=("request", "control", "delivery"))  # `build` picks the tenant's (by path too)
     return [e.to_json() for e in emu.feed.query(wanted, after=after, limit=0)]
 

@@ -729,13 +729,14 @@ def sse_frames(raw: bytes) -> list[tuple[str, Any]]:
     return frames
 
 
-async def test_events_stream_domain_events_as_server_sent_events(make_app: AppFactory) -> None:
+async def test_events_stream_the_feed_as_server_sent_events(make_app: AppFactory) -> None:
     app, _ = await make_app()
     watched = ResponseStarted(app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=watched), base_url="http://cxemu.test") as client:
 
         async def read() -> tuple[int, str, bytes]:
-            async with client.stream("GET", "/_emulator/events", params={"limit": 2, "tenant": "a"}) as r:
+            params = {"limit": 4, "tenant": "a"}
+            async with client.stream("GET", "/_emulator/events", params=params) as r:
                 return r.status_code, r.headers["content-type"], await r.aread()
 
         reader = asyncio.create_task(read())
@@ -748,26 +749,41 @@ async def test_events_stream_domain_events_as_server_sent_events(make_app: AppFa
     assert status == 200
     assert content_type.startswith("text/event-stream")
     assert raw.startswith(b": cxemu event stream\n\n")
-    frames = sse_frames(raw)
-    assert [kind for kind, _ in frames] == ["item.created", "item.created"]
-    assert [data for _, data in frames] == [
-        {
-            "vendor": "echo",
-            "tenant": "a",
-            "kind": "item.created",
-            "subject": "it-1",
-            "at": START,
-            "data": {"text": "one"},
-        },
-        {
-            "vendor": "echo",
-            "tenant": "a",
-            "kind": "item.created",
-            "subject": "it-2",
-            "at": START,
-            "data": {"text": "two"},
-        },
+    assert [line for line in raw.decode().splitlines() if line.startswith("id: ")] == [
+        "id: 3",
+        "id: 4",
+        "id: 5",
+        "id: 6",
     ]
+    frames = sse_frames(raw)
+    assert [kind for kind, _ in frames] == ["request", "event", "request", "event"]
+    request, event = frames[0][1], frames[1][1]
+    assert {k: v for k, v in request.items() if k != "data"} == {
+        "id": 3,
+        "kind": "request",
+        "type": "POST /echo/v1/items",
+        "vendor": "echo",
+        "tenant": "a",
+        "subject": "it-1",
+        "party": "integration",
+        "at": START,
+        "cause": None,
+    }
+    assert request["data"]["status"] == 201
+    assert request["data"]["body"] == {"text": "one"}
+    assert event == {
+        "id": 4,
+        "kind": "event",
+        "type": "item.created",
+        "vendor": "echo",
+        "tenant": "a",
+        "subject": "it-1",
+        "party": "cxemu",
+        "at": START,
+        "cause": 3,
+        "data": {"text": "one"},
+    }
+    assert frames[3][1]["data"] == {"text": "two"}
 
 
 @pytest.mark.parametrize("params", [{"limit": "0"}, {"timeout": "-1"}], ids=["limit-zero", "negative-timeout"])

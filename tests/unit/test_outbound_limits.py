@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from emulator.core.events import DomainEvent, EventBus, Listener, TooManyListeners, sse_frame
+from emulator.core.feed import Entry, Feed, FeedListener, Match, TooManyStreams
 from emulator.core.httpclient import KeyedLimit
 from emulator.core.runtime import Emulator
 from emulator.core.store import Outbound
@@ -224,55 +224,53 @@ async def test_a_huge_answer_is_not_read_whole(make_emulator: EmulatorFactory, f
 # -- 4. event-stream listeners ---------------------------------------------------------------------------------
 
 
-def event(n: int, vendor: str = "echo", tenant: str = "a") -> DomainEvent:
-    return DomainEvent(vendor, tenant, "item.created", f"it-{n}", 0.0, {"n": n})
+def event(feed: Feed, n: int, vendor: str = "echo", tenant: str = "a") -> Entry:
+    return feed.record("event", "item.created", vendor, tenant, f"it-{n}", "cxemu", 0.0, {"n": n})
 
 
 async def test_a_listener_that_falls_behind_is_dropped_and_others_carry_on() -> None:
-    bus = EventBus(listener_buffer=10, listener_limit=5)
-    stalled = bus.listen()
-    reading = bus.listen()
-    other_vendor = bus.listen(vendor="cmcom")  # filtered at publish: never fed echo events, never dropped
+    feed = Feed(100, listener_buffer=10, listener_limit=5)
+    stalled, _, _ = feed.listen()
+    reading, _, _ = feed.listen()
+    other_vendor, _, _ = feed.listen(Match(vendor="cmcom"))  # filtered at append: never fed echo entries
     got: list[bytes] = []
     for n in range(25):
-        bus.publish(event(n))
-        frame = await reading.next()
-        assert frame is not None
-        got.append(frame)
+        event(feed, n)
+        entry = await reading.next()
+        assert entry is not None
+        got.append(entry.frame())
 
     assert stalled.dropped
     assert await stalled.next() is None  # its stream ends
     assert not reading.dropped
     assert not other_vendor.dropped
-    assert bus.listener_count == 2
+    assert feed.listener_count == 2
     assert [json.loads(f.split(b"data: ", 1)[1])["data"]["n"] for f in got] == list(range(25))
 
 
-async def test_an_event_that_is_not_json_is_skipped_by_the_streams_not_raised_into_the_request(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    bus = EventBus()
-    listener = bus.listen()
-    bus.publish(DomainEvent("echo", "a", "item.created", "it-1", 0.0, {"raw": b"bytes"}))
-    bus.publish(event(2))
+async def test_an_event_whose_data_is_not_json_is_streamed_with_the_bytes_as_text() -> None:
+    feed = Feed(10)
+    listener, _, _ = feed.listen()
+    feed.record("event", "item.created", "echo", "a", "it-1", "cxemu", 0.0, {"raw": b"bytes\xff"})
 
-    assert await listener.next() == sse_frame(event(2))
-    assert "item.created cannot be streamed" in caplog.text
+    entry = await listener.next()
+    assert entry is not None
+    assert json.loads(entry.frame().split(b"data: ", 1)[1])["data"] == {"raw": "bytes\ufffd"}
 
 
 async def test_listeners_are_capped() -> None:
-    bus = EventBus(listener_limit=2)
-    first = bus.listen()
-    bus.listen()
-    with pytest.raises(TooManyListeners, match="2 event streams are open"):
-        bus.listen()
-    bus.unlisten(first)
-    assert bus.listen() is not None
+    feed = Feed(10, listener_limit=2)
+    first, _, _ = feed.listen()
+    feed.listen()
+    with pytest.raises(TooManyStreams, match="2 event streams are open"):
+        feed.listen()
+    feed.unlisten(first)
+    assert feed.listen() is not None
 
 
 async def test_past_the_listener_cap_the_event_stream_answers_503(make_app: AppFactory) -> None:
     emu, client = await app_emulator(make_app)  # the default cap: 64
-    held = [emu.bus.listen() for _ in range(64)]  # 64 idle listeners (what 64 open streams hold)
+    held = [emu.feed.listen()[0] for _ in range(64)]  # 64 idle listeners (what 64 open streams hold)
 
     r = await asyncio.wait_for(client.get("/_emulator/events", params={"limit": 1}), 30)
 
@@ -282,7 +280,7 @@ async def test_past_the_listener_cap_the_event_stream_answers_503(make_app: AppF
         "message": "64 event streams are open, the most allowed (event_listeners)",
     }
     for listener in held:
-        emu.bus.unlisten(listener)
+        emu.feed.unlisten(listener)
 
 
 async def test_a_stream_that_falls_behind_ends_with_a_note(
@@ -290,24 +288,24 @@ async def test_a_stream_that_falls_behind_ends_with_a_note(
 ) -> None:
     emu, client = await app_emulator(make_app)
     listening = asyncio.Event()
-    listen = emu.bus.listen
+    listen = emu.feed.listen
 
-    def noted(vendor: str | None = None, tenant: str | None = None) -> Listener:
-        listener = listen(vendor, tenant)
+    def noted(match: Match | None = None, after: int | None = None) -> tuple[FeedListener, list[Entry], int]:
+        opened = listen(match, after)
         listening.set()
-        return listener
+        return opened
 
-    monkeypatch.setattr(emu.bus, "listen", noted)
+    monkeypatch.setattr(emu.feed, "listen", noted)
     request = asyncio.ensure_future(client.get("/_emulator/events"))
     await asyncio.wait_for(listening.wait(), 10)
 
     for n in range(1001):  # the reader gets no turn in between: it falls a whole buffer behind
-        emu.bus.publish(event(n))
+        event(emu.feed, n)
     r = await asyncio.wait_for(request, 30)
 
     assert r.status_code == 200
     assert r.text == ": cxemu event stream\n\n: dropped: this stream fell too far behind\n\n"
-    assert emu.bus.listener_count == 0
+    assert emu.feed.listener_count == 0
 
 
 async def test_a_keyed_limit_holds_per_key_and_forgets_idle_keys() -> None:

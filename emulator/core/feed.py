@@ -1,0 +1,621 @@
+"""The feed: one bounded journal of everything that happened, numbered, each entry pointing at its cause.
+
+`GET /_emulator/journal` lists it and `GET /_emulator/events` streams it (`core.control`); the request
+journal and the delivery log stay the detailed views of two of its kinds.
+
+| kind | recorded by | `party` | its `cause` |
+|---|---|---|---|
+| `request` | `plugin.vendor_endpoint`: a vendor API request, as it completes | `integration` | what acted |
+| `control` | `control.ControlEntries`: a mutating `/_emulator` call (not the sink receiving) | `integration` | - |
+| `event` | `Emulator._commit`: a domain event | `cxemu` | the request, timer, action |
+| `delivery` | the dispatcher's `delivery_listeners`: a webhook queued | `integration` | its event, or a call |
+| `attempt` | the dispatcher's `attempt_listeners`: one attempt, its outcome known | `integration` | its delivery |
+| `timer` | the scheduler's `firing` hook: a persistent job firing | `cxemu` | - |
+| `action` | `Feed.action`: a simulated party acting (a scenario actor, a vendor's agent) | its party | what made it |
+
+Ids and causes. Ids are given in append order and never reused (`skip` leaves a range out: a new id epoch,
+`core.durable`; `restart_after` continues after a restore). What a request or a control call causes is
+held, unnumbered, until the call completes (`open`/`close`): the call's own entry is then appended, and
+what it held right after it, so a `cause` always names a smaller id and the stream never has to go back.
+The cause of what is recorded is the context's (`_CAUSE`, a context variable: tasks spawned while it is
+set, such as a delivery's pump, copy it) unless the caller names one.
+
+Cost. An entry keeps what it was made from (the journal entry, the event, the delivery) and builds its
+JSON (`to_json`) and its server-sent-events frame (`frame`) on the first read, once for every reader.
+
+Streams (`listen`): a `FeedListener` is told the entries its filter wants as they are appended, into a
+bounded buffer; one that falls a buffer behind is dropped (its stream ends), never slowing a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+from collections import deque
+from collections.abc import Callable, Collection, Iterator
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+if TYPE_CHECKING:
+    from emulator.core.clock import Timer
+    from emulator.core.delivery import Attempt, Delivery
+    from emulator.core.events import DomainEvent
+
+LOG = logging.getLogger(__name__)
+
+Kind = Literal["request", "control", "event", "delivery", "attempt", "timer", "action"]
+KINDS: Final[tuple[str, ...]] = ("request", "control", "event", "delivery", "attempt", "timer", "action")
+PARTIES: Final[tuple[str, ...]] = ("customer", "agent", "integration", "cxemu")
+
+Builder = Callable[[Any], Any]
+"""Builds an entry's `data` from what it was made from (called at most once, on the first read)."""
+
+
+def _same(source: Any) -> Any:
+    return source
+
+
+class Entry:
+    """One thing that happened; `to_json()` is the shape of the journal and the stream (docs: SPEC §1).
+
+    `id` is 0 while the entry is held by an open call (or is that open call)."""
+
+    __slots__ = (
+        "_build",
+        "_cause_ref",
+        "_frame",
+        "_held",
+        "_holder",
+        "_json",
+        "_source",
+        "at",
+        "cause",
+        "id",
+        "kind",
+        "party",
+        "subject",
+        "tenant",
+        "type",
+        "vendor",
+    )
+
+    def __init__(
+        self,
+        kind: str,
+        type_: str,
+        vendor: str | None,
+        tenant: str | None,
+        subject: str | None,
+        party: str | None,
+        at: float,
+        source: Any = None,
+        build: Builder = _same,
+    ) -> None:
+        self.id = 0
+        self.kind = kind
+        self.type = type_
+        self.vendor = vendor
+        self.tenant = tenant
+        self.subject = subject
+        self.party = party
+        self.at = at
+        self.cause: int | None = None
+        self._source = source
+        self._build = build
+        self._json: dict[str, Any] | None = None
+        self._frame: bytes | None = None
+        self._cause_ref: Entry | None = None
+        self._holder: Entry | None = None
+        self._held: list[Entry] | None = None
+
+    @property
+    def data(self) -> Any:
+        return self.to_json()["data"]
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as JSON (built once; do not change the dict)."""
+        out = self._json
+        if out is None:
+            out = self._json = {
+                "id": self.id,
+                "kind": self.kind,
+                "type": self.type,
+                "vendor": self.vendor,
+                "tenant": self.tenant,
+                "subject": self.subject,
+                "party": self.party,
+                "at": self.at,
+                "cause": self.cause,
+                "data": self._build(self._source),
+            }
+            self._source = None
+        return out
+
+    def frame(self) -> bytes:
+        """The entry as one server-sent-events frame (`id:`, `event: <kind>`, `data:`), encoded once."""
+        frame = self._frame
+        if frame is None:
+            data = json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False, default=_text)
+            frame = self._frame = f"id: {self.id}\nevent: {self.kind}\ndata: {data}\n\n".encode()
+        return frame
+
+    @classmethod
+    def restored(cls, saved: dict[str, Any]) -> Entry:
+        """An entry back from its `to_json()` (the state file)."""
+        entry = cls(
+            _str(saved["kind"]),
+            _str(saved["type"]),
+            _opt(saved.get("vendor")),
+            _opt(saved.get("tenant")),
+            _opt(saved.get("subject")),
+            _opt(saved.get("party")),
+            float(saved["at"]),
+        )
+        entry.id = int(saved["id"])
+        cause = saved.get("cause")
+        entry.cause = None if cause is None else int(cause)
+        entry._json = {**saved, "id": entry.id, "cause": entry.cause}
+        return entry
+
+
+def _text(value: Any) -> Any:
+    """JSON for what `json` does not know (bytes in an event's data): text, so no entry breaks a stream."""
+    if isinstance(value, bytes | bytearray):
+        return value.decode(errors="replace")
+    return str(value)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"feed entry: {value!r} is not text")
+    return value
+
+
+def _opt(value: Any) -> str | None:
+    return None if value is None else _str(value)
+
+
+_CAUSE: ContextVar[Entry | None] = ContextVar("cxemu_feed_cause", default=None)
+
+
+def current_cause() -> Entry | None:
+    """The entry that what happens now in this context is caused by (None: nothing recorded)."""
+    return _CAUSE.get()
+
+
+def _open_holder(cause: Entry | None) -> Entry | None:
+    """The open call that must hold an entry caused by `cause` (None: it may be appended now)."""
+    while cause is not None and cause.id == 0:
+        if cause._held is not None:
+            return cause
+        cause = cause._holder
+    return None
+
+
+class TooManyStreams(Exception):
+    """The cap on live streams is reached (the stream answers 503)."""
+
+
+class Match:
+    """A filter over entries: each field None (or empty) matches everything."""
+
+    __slots__ = ("kinds", "subject", "tenant", "type", "vendor")
+
+    def __init__(
+        self,
+        vendor: str | None = None,
+        tenant: str | None = None,
+        subject: str | None = None,
+        kinds: Collection[str] | None = None,
+        type_: str | None = None,
+    ) -> None:
+        self.vendor = vendor
+        self.tenant = tenant
+        self.subject = subject
+        self.kinds = frozenset(kinds) if kinds else None
+        self.type = type_
+
+    def __call__(self, e: Entry) -> bool:
+        return (
+            (self.vendor is None or e.vendor == self.vendor)
+            and (self.tenant is None or e.tenant == self.tenant)
+            and (self.subject is None or e.subject == self.subject)
+            and (self.kinds is None or e.kind in self.kinds)
+            and (self.type is None or e.type == self.type)
+        )
+
+
+class FeedListener:
+    """One live reader: the frames of the entries it wants, in a bounded buffer. One that lets the buffer fill
+    has fallen behind: it is dropped (`dropped` is set, `next` answers None so its stream ends)."""
+
+    def __init__(self, size: int, match: Match) -> None:
+        self.match = match
+        self.dropped = False
+        self._size = size
+        self._entries: deque[Entry] = deque()
+        self._ready = asyncio.Event()
+
+    def offer(self, entry: Entry) -> bool:
+        """Buffer `entry`; False (and dropped) when the buffer is already full."""
+        if len(self._entries) >= self._size:
+            self.dropped = True
+        else:
+            self._entries.append(entry)
+        self._ready.set()
+        return not self.dropped
+
+    async def next(self) -> Entry | None:
+        """The next entry, waiting for one; None once the listener is dropped."""
+        while not self._entries or self.dropped:
+            if self.dropped:
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        return self._entries.popleft()
+
+
+class Feed:
+    """The bounded journal of entries; see the module docstring."""
+
+    def __init__(self, size: int = 10_000, *, listener_buffer: int = 1000, listener_limit: int = 64) -> None:
+        self.size = size
+        self._entries: deque[Entry] = deque(maxlen=size or None)
+        self._ids = itertools.count(1)
+        self._last = 0
+        self._gone = 0
+        """The newest id no longer kept (evicted, or lost in a restart), 0 when none."""
+        self._skipped: list[tuple[int, int]] = []
+        """Id ranges (first, last) that were never used (id epochs): not lost, never there."""
+        self._listeners: set[FeedListener] = set()
+        self.listener_buffer = listener_buffer
+        self.listener_limit = listener_limit
+        self.on_append: list[Callable[[Entry], None]] = []
+        """Told of every entry as it is appended (after the streams)."""
+
+    # -- recording ------------------------------------------------------------------------------------
+
+    def record(
+        self,
+        kind: str,
+        type_: str,
+        vendor: str | None,
+        tenant: str | None,
+        subject: str | None,
+        party: str | None,
+        at: float,
+        source: Any = None,
+        build: Builder = _same,
+        *,
+        cause: Entry | Literal[False] | None = False,
+    ) -> Entry:
+        """Record one entry caused by `cause` (default: the context's); appended now, or held by the open call
+        it belongs to until that call completes."""
+        entry = Entry(kind, type_, vendor, tenant, subject, party, at, source, build)
+        ref = _CAUSE.get() if cause is False else cause
+        entry._cause_ref = ref
+        holder = _open_holder(ref)
+        if holder is None:
+            self._append(entry)
+        else:
+            entry._holder = holder
+            holder._held.append(entry)  # type: ignore[union-attr]  # an open holder has a list
+        return entry
+
+    def open(self, kind: str, type_: str, vendor: str | None, party: str | None) -> tuple[Entry, Token[Entry | None]]:
+        """Start a call (a request, a control call): what it causes is held until `close`; the entry is the
+        context's cause meanwhile. `close` must follow, in the same context."""
+        entry = Entry(kind, type_, vendor, None, None, party, 0.0)
+        entry._cause_ref = _CAUSE.get()
+        entry._held = []
+        return entry, _CAUSE.set(entry)
+
+    def close(
+        self, entry: Entry, token: Token[Entry | None], tenant: str | None, at: float, source: Any, build: Builder
+    ) -> None:
+        """Complete a call opened by `open`: append it and what it held (or hand both to the call holding it)."""
+        _CAUSE.reset(token)
+        held = entry._held or []
+        entry._held = None
+        entry.tenant, entry.at, entry._source, entry._build = tenant, at, source, build
+        if entry.subject is None:
+            entry.subject = next((e.subject for e in held if e.subject is not None and e.tenant == tenant), None)
+        holder = _open_holder(entry._cause_ref)
+        if holder is not None:
+            entry._holder = holder
+            holder._held.append(entry)  # type: ignore[union-attr]  # an open holder has a list
+            holder._held.extend(held)  # type: ignore[union-attr]
+            return
+        self._append(entry)
+        for e in held:
+            self._append(e)
+
+    @contextlib.contextmanager
+    def caused_by(self, entry: Entry | None) -> Iterator[None]:
+        """What is recorded inside (and in tasks started inside) is caused by `entry`."""
+        token = _CAUSE.set(entry)
+        try:
+            yield
+        finally:
+            _CAUSE.reset(token)
+
+    def action(
+        self,
+        party: str | None,
+        verb: str,
+        vendor: str | None,
+        tenant: str | None,
+        subject: str | None,
+        at: float,
+        **data: Any,
+    ) -> Entry:
+        """Record a simulated party acting (`data`: `party`, `verb` and what it did, e.g. `text`), caused by the
+        context's cause (the event or timer that prompted it)."""
+        return self.record("action", verb, vendor, tenant, subject, party, at, {"party": party, "verb": verb, **data})
+
+    def act(
+        self,
+        party: str | None,
+        verb: str,
+        vendor: str | None,
+        tenant: str | None,
+        subject: str | None,
+        at: float,
+        **data: Any,
+    ) -> Entry:
+        """`action`, and the entry becomes the context's cause from here on: what the party's acting commits is
+        caused by it. For a vendor's job (its task, or its timer's `firing`, ends the context's change)."""
+        entry = self.action(party, verb, vendor, tenant, subject, at, **data)
+        _CAUSE.set(entry)
+        return entry
+
+    def _append(self, entry: Entry) -> None:
+        entry.id = self._last = next(self._ids)
+        ref = entry._cause_ref
+        if ref is not None:
+            entry.cause = ref.id or None
+            entry._cause_ref = None
+        entry._holder = None
+        entries = self._entries
+        if self.size and len(entries) == self.size:
+            self._gone = entries[0].id
+        if self.size:
+            entries.append(entry)
+        if self._listeners:
+            self._fan_out(entry)
+        for fn in self.on_append:
+            try:
+                fn(entry)
+            except Exception:
+                LOG.exception("feed hook %r failed on entry %s", fn, entry.id)
+
+    def _fan_out(self, entry: Entry) -> None:
+        behind = [ls for ls in self._listeners if ls.match(entry) and not ls.offer(entry)]
+        for listener in behind:
+            self._listeners.discard(listener)
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def oldest(self) -> int | None:
+        return self._entries[0].id if self._entries else None
+
+    @property
+    def newest(self) -> int | None:
+        return self._entries[-1].id if self._entries else None
+
+    @property
+    def last_id(self) -> int:
+        """The newest id given (0 before the first)."""
+        return self._last
+
+    def entries(self) -> list[Entry]:
+        """Every entry kept, oldest first."""
+        return list(self._entries)
+
+    def query(
+        self,
+        match: Match | None = None,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int = 100,
+    ) -> list[Entry]:
+        """Matching entries, oldest first: with `after`, the first `limit` after it; otherwise the newest
+        `limit` (before `before`, when given). Both bounds are exclusive; `limit` 0 means all."""
+        match = match or Match()
+        if after is not None:
+            hits = [e for e in self._since(after) if (before is None or e.id < before) and match(e)]
+            return hits[:limit] if limit else hits
+        out: list[Entry] = []
+        for e in reversed(self._entries):
+            if before is not None and e.id >= before:
+                continue
+            if match(e):
+                out.append(e)
+                if limit and len(out) >= limit:
+                    break
+        out.reverse()
+        return out
+
+    def _since(self, after: int) -> list[Entry]:
+        """The entries with an id above `after`, oldest first (read from the newest end: resuming readers ask
+        for few)."""
+        out: list[Entry] = []
+        for e in reversed(self._entries):
+            if e.id <= after:
+                break
+            out.append(e)
+        out.reverse()
+        return out
+
+    def lost_after(self, after: int) -> int:
+        """How many entries with an id above `after` are no longer kept (evicted or lost in a restart)."""
+        if after >= self._gone:
+            return 0
+        lost = self._gone - after
+        for first, last in self._skipped:
+            lost -= max(0, min(last, self._gone) - max(first, after + 1) + 1)
+        return max(0, lost)
+
+    # -- streams --------------------------------------------------------------------------------------
+
+    @property
+    def listener_count(self) -> int:
+        return len(self._listeners)
+
+    def listen(self, match: Match | None = None, after: int | None = None) -> tuple[FeedListener, list[Entry], int]:
+        """A new live reader of the entries `match` wants (raises `TooManyStreams` past the cap), with, when
+        `after` is given, the kept entries after it that it wants (sent first: nothing between them and the
+        live ones is missed or repeated) and how many after it are no longer kept."""
+        if len(self._listeners) >= self.listener_limit:
+            raise TooManyStreams(f"{len(self._listeners)} event streams are open, the most allowed (event_listeners)")
+        match = match or Match()
+        listener = FeedListener(self.listener_buffer, match)
+        self._listeners.add(listener)
+        if after is None:
+            return listener, [], 0
+        return listener, [e for e in self._since(after) if match(e)], self.lost_after(after)
+
+    def unlisten(self, listener: FeedListener) -> None:
+        self._listeners.discard(listener)
+
+    # -- restarts -------------------------------------------------------------------------------------
+
+    def skip(self, count: int) -> None:
+        """Leave `count` ids unused (a new id epoch; `core.durable`)."""
+        first = next(self._ids)
+        self._skipped.append((first, first + count))
+        self._ids = itertools.count(first + count + 1)
+        self._last = first + count
+
+    def restart_after(self, last_id: int, entries: list[Entry]) -> None:
+        """After a restore: `entries` kept (oldest first), ids going on after `last_id`; what was given before
+        and is not among them counts as lost."""
+        self._entries.clear()
+        self._entries.extend(entries[-self.size :] if self.size else [])
+        last = max(last_id, entries[-1].id if entries else 0)
+        self._ids = itertools.count(last + 1)
+        self._last = last
+        kept = self._entries[0].id if self._entries else last + 1
+        self._gone = kept - 1
+
+
+def set_cause(entry: Entry | None) -> Token[Entry | None]:
+    """Make `entry` the context's cause until `reset_cause` (the cheap form of `Feed.caused_by`)."""
+    return _CAUSE.set(entry)
+
+
+def reset_cause(token: Token[Entry | None]) -> None:
+    _CAUSE.reset(token)
+
+
+# -- the kernel's entries ---------------------------------------------------------------------------------
+
+
+def _event_data(event: DomainEvent) -> Any:
+    return event.data
+
+
+def record_event(feed: Feed, event: DomainEvent) -> Entry:
+    """An `event` entry for a committed domain event."""
+    return feed.record(
+        "event", event.kind, event.vendor, event.tenant, event.subject, "cxemu", event.at, event, _event_data
+    )
+
+
+def _delivery_data(d: Delivery) -> dict[str, Any]:
+    return {"delivery_id": d.id, "event_id": d.event_id, "url": d.url, "event": d.event_type, "ordering_key": d.subject}
+
+
+def _attempt_data(source: tuple[Delivery, Attempt, str, float | None]) -> dict[str, Any]:
+    d, a, outcome, next_at = source
+    return {
+        "delivery_id": d.id,
+        "event_id": d.event_id,
+        "n": a.n,
+        "url": a.url,
+        "status": a.status,
+        "latency_ms": a.latency_ms,
+        "error": a.error,
+        "chaos": a.chaos,
+        "headers": dict(a.headers),
+        "outcome": outcome,
+        "next_at": next_at,
+    }
+
+
+class DeliveryEntries:
+    """The dispatcher's delivery and attempt listeners: a `delivery` entry per new delivery (caused by what is
+    the context's cause: its event, or the call that redelivered it) and an `attempt` entry per attempt,
+    caused by its delivery's entry (remembered while the delivery is pending)."""
+
+    def __init__(self, feed: Feed, kept: int = 100_000) -> None:
+        self.feed = feed
+        self._kept = kept
+        self._by_id: dict[str, Entry] = {}
+
+    def delivery(self, d: Delivery) -> None:
+        entry = self.feed.record(
+            "delivery", d.event_type, d.vendor, d.tenant, d.subject, "integration", d.created_at, d, _delivery_data
+        )
+        by_id = self._by_id
+        if len(by_id) >= self._kept:  # deliveries forgotten while pending (a reset): the oldest go
+            for key in list(itertools.islice(by_id, len(by_id) // 2)):
+                del by_id[key]
+        by_id[d.id] = entry
+
+    def attempt(self, d: Delivery, a: Attempt) -> None:
+        last = a is d.attempts[-1]
+        # told once the pump's step is decided: a step that delivers sends only successful requests
+        outcome = "delivered" if d.status == "delivered" else "failed" if d.status == "failed" and last else "retry"
+        next_at = d.not_before if d.status == "pending" and last else None
+        cause = self._by_id.get(d.id)
+        if d.status != "pending" and last:
+            self._by_id.pop(d.id, None)
+        self.feed.record(
+            "attempt",
+            d.event_type,
+            d.vendor,
+            d.tenant,
+            d.subject,
+            "integration",
+            a.at,
+            (d, a, outcome, next_at),
+            _attempt_data,
+            cause=cause,
+        )
+
+
+def timer_entries(feed: Feed) -> Callable[[Timer], contextlib.AbstractContextManager[None]]:
+    """The scheduler's `firing` hook: a `timer` entry for each persistent job that fires (what it does, its
+    arguments, when it was due), the cause of what it does."""
+
+    @contextlib.contextmanager
+    def firing(timer: Timer) -> Iterator[None]:
+        job = timer.job
+        if job is None:
+            yield
+            return
+        what = str(job["kind"])
+        args = job["args"]
+        data = {"what": what, "args": args, "due": timer.when}
+        subject = next((v for k, v in args.items() if k in SUBJECT_ARGS and isinstance(v, str)), None)
+        entry = feed.record("timer", what, timer.vendor, timer.tenant, subject, "cxemu", timer.when, data, cause=None)
+        token = _CAUSE.set(entry)
+        try:
+            yield
+        finally:
+            _CAUSE.reset(token)
+
+    return firing
+
+
+SUBJECT_ARGS = frozenset({"conv", "conversation", "chat", "call", "subject", "conversation_id", "chat_id", "call_id"})
+"""Job arguments that name the conversation, chat or call a timer is about (its entry's `subject`)."""
