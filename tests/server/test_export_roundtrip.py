@@ -86,7 +86,7 @@ def sangoma(http: httpx.Client, tenant: str) -> None:
     bearer = {"Authorization": f"Bearer {token}"}
     domain = f"{tenant}.cx.sangoma.com"
     di = "/cx/api/v1/digital-interactions"
-    hook = {"tenant_domain": domain, "url": f"{http.base_url}_emulator/sink/sangoma/{tenant}",
+    hook = {"tenant_domain": domain, "url": f"{str(http.base_url).rstrip('/')}/_emulator/sink/sangoma/{tenant}",
             "subscriptions": ["conversation_status_changed", "message_created", "conversation_updated"]}  # fmt: skip
     ok(http.post(f"{di}/webhooks/", json=hook, headers=bearer))
     hands = f"/_emulator/vendors/sangoma/tenants/{tenant}"
@@ -128,7 +128,7 @@ def samespace(http: httpx.Client, tenant: str) -> None:
         {"id": 3, "type": "play", "text": "You pressed one"},
         {"id": 4, "type": "play", "text": "Goodbye"},
     ]
-    sink = f"{http.base_url}_emulator/sink/samespace/{tenant}"
+    sink = f"{str(http.base_url).rstrip('/')}/_emulator/sink/samespace/{tenant}"
     auth = {"cloud_id": tenant, "auth_token": token["credentials"]["samespace"]["auth_token"]}
     body = {**auth, "publish": {"url": sink}, "flow": flow}
     call = ok(http.post("/api/public/v1/call/flow", json=body))["call_id"]
