@@ -59,6 +59,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dashboard import dashboards
 from harness import LOAD_CPU, RESULTS, SIGNING_MODULE, LoadGen, Procs, Receiver, log, status_kb
 from measure import Bench, Drain, Measurement
 from memory import measure_call_memory, measure_memory, signing_run
@@ -112,6 +113,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--only", help=f"comma-separated rows to run (default all): {', '.join(ALL_ROWS + ECHO_ROWS)}")
     ap.add_argument("--with-echo", action="store_true", help="add the echo vendor rows " + ", ".join(ECHO_ROWS))
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument(
+        "--with-dashboard",
+        action="store_true",
+        help="keep a headless chromium on the dashboard's live journal of every cxemu during the rows (dashboard.py)",
+    )
     ap.add_argument(
         "--webhook-log",
         action="store_true",
@@ -208,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"bench: load generator = {load.version}{why}")
     workdir = Path(tempfile.mkdtemp(prefix="cxemu-bench-"))
     try:
-        with terminate_on_signal(procs):
+        with terminate_on_signal(procs), contextlib.ExitStack() as watching:
             servers = start_servers(procs, args.wanted, workdir)
             receiver = Receiver(servers["receiver"])
             bench = Bench(args, procs, load, receiver, workdir)
@@ -219,6 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             signing_reps: list[dict[str, Any]] = []
             bench.runs_left = args.reps * len(args.connections) * len(rows)
             bench.drains_left = args.reps if with_drain else 0
+            dashboard = watching.enter_context(dashboards(servers)) if args.with_dashboard else []
             for rep in range(1, args.reps + 1):
                 log(f"== repetition {rep}/{args.reps}")
                 for conns in args.connections:
@@ -238,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             f" = {d.ratio:.2f} (CPU: {d.raw_cpu_us:.0f} ÷ {d.cpu_us_per_delivery:.0f} µs ="
                             f" {d.cpu_ratio:.2f})"
                         )
+            watching.close()
             peak = {name: status_kb(p.pid, "VmHWM") for name, p in servers.items()}
             for name, proc in servers.items():
                 if name != "receiver":
@@ -280,6 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "noise_limit": args.noise_limit,
         "retries": args.retries,
         "connections": args.connections,
+        "dashboard": dashboard,
         "python": sys.version.split()[0],
         "machine": {"cpus": os.cpu_count(), "kernel": os.uname().release},
         "sanity": checks,

@@ -1,4 +1,5 @@
-"""The `cxemu` command: serve, scenario run / validate, contracts export, version (and `--version`).
+"""The `cxemu` command: serve, scenario run / validate, contracts export, version (and `--version`), and the
+commands for a running server (tail, clock, act, trigger, redeliver: `emulator.remote`).
 
 Invalid options or configuration exit with status 2 after one `cxemu: error: ...` line per problem, each naming
 the flag, variable or `file:line` at fault; a bare `cxemu` (or `cxemu scenario`) prints its commands and
@@ -27,6 +28,9 @@ from emulator import __version__
 from emulator.core.contracts import to_yaml
 from emulator.core.errors import ConfigError
 from emulator.core.settings import Settings, check_state_file
+from emulator.remote import COMMANDS as REMOTE
+from emulator.remote import add_commands
+from emulator.remote import run as run_remote
 
 EXIT_USAGE = 2
 
@@ -142,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files differ")
 
     sub.add_parser("version", help="print the version")
+    add_commands(sub)
     return parser
 
 
@@ -159,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export(Path(args.out), check=args.check)
         if args.command == "scenario":
             return _scenario_validate(args) if args.scenario_command == "validate" else _scenario_run(args)
+        if args.command in REMOTE:
+            return run_remote(args)
         print(f"cxemu {__version__}")
         return 0
     except ConfigError as exc:

@@ -3,6 +3,9 @@ delivery gets its faults.
 
 - `ChaosConfig`: the probabilities (0..1) of each fault, the delay and reorder window, and an optional vendor
   and tenant the faults are limited to.
+- `TenantChaos`: a tenant's own config, in force until `expires_at` on that tenant's timeline (None: until
+  cleared); `in_force(global, tenants, tenant, now)` picks what applies to a delivery of `tenant` (its own
+  config while it has one that has not expired, else the global one; expired ones are forgotten as they are met).
 - `decide(chaos, seed, d)` runs when a delivery is submitted: it draws every fault from the seed, the vendor,
   tenant, event id and URL (the same seed and events give the same faults), marks the delivery (`d.chaos`)
   and moves its `not_before` for `delay` and `reorder`.
@@ -12,6 +15,8 @@ delivery gets its faults.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,6 +50,27 @@ class ChaosConfig(BaseModel):
     @property
     def active(self) -> bool:
         return any((self.duplicate, self.drop_first, self.delay, self.reorder_window, self.timeout))
+
+
+@dataclass(frozen=True)
+class TenantChaos:
+    config: ChaosConfig
+    expires_at: float | None
+    """On the tenant's timeline; None: until cleared."""
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+
+def in_force(default: ChaosConfig, tenants: dict[str, TenantChaos], tenant: str, now: float) -> ChaosConfig:
+    """The config a delivery of `tenant` gets at `now` (its tenant's time); drops the tenant's expired one."""
+    own = tenants.get(tenant)
+    if own is None:
+        return default
+    if own.expired(now):
+        del tenants[tenant]
+        return default
+    return own.config
 
 
 def decide(chaos: ChaosConfig, seed: int, d: Delivery) -> None:

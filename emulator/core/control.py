@@ -8,8 +8,9 @@
 | `GET /clock`, `POST /clock/advance`, `POST /clock/run-until-idle` | read, move the clock; `tenant=`: a tenant's own |
 | `GET /requests` | the inbound request journal (filters: vendor, tenant, method, path prefix, status, limit) [1] |
 | `GET /deliveries` | delivery log (filters: vendor, tenant, event, subject, status, event_id; long-poll `wait`) |
-| `GET /deliveries/{id}`, `POST /deliveries/{id}/redeliver` | one delivery; send it again |
-| `GET /chaos`, `PUT /chaos` | seeded delivery faults |
+| `GET /deliveries/{id}`, `POST .../redeliver` | one delivery; send it again (re-signed, as it was, elsewhere) |
+| `GET /deliveries/{id}/signature` | how a receiver verifies it, and cxemu's own check of its last sent attempt |
+| `GET /chaos`, `PUT /chaos`, `DELETE /chaos?tenant=` | seeded delivery faults: global, a tenant's own with expiry |
 | `GET /tenants`, `POST /tenants` | list tenants; provision one in every vendor and get its credentials |
 | `GET /journal` | the feed (`core.feed`): requests, control calls, events, deliveries, attempts, timers, actions |
 | `GET /events` | the feed as server-sent events, with ids: resume, gap, heartbeat, filters |
@@ -43,23 +44,27 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator import __version__
 from emulator.core.api import Api
-from emulator.core.chaos import ChaosConfig
+from emulator.core.chaos import ChaosConfig, TenantChaos
 from emulator.core.clock import IdleResult, SchedulerRunaway, Timer, iso
 from emulator.core.contracts import Body, Param, Reply
 from emulator.core.control_models import (
     MAX_TIMERS,
     MAX_WAIT,
     AdvanceIn,
+    ChaosOut,
     ClockOut,
     ClockStepOut,
     HealthOut,
     IdleIn,
     JournalPageOut,
+    RedeliverIn,
     RequestsOut,
     ResetOut,
     RestoredOut,
     Snapshot,
     SnapshotOut,
+    TenantChaosIn,
+    TenantChaosOut,
     TenantIn,
     TenantOut,
     TenantRef,
@@ -74,6 +79,7 @@ from emulator.core.journal import BODY_BYTES
 from emulator.core.plugin import BehaviourSpec, VendorPlugin, merge_behaviour
 from emulator.core.redact import is_redacted, redact_entry, redact_snapshot
 from emulator.core.runtime import Emulator
+from emulator.core.signatures import SignatureOut
 from emulator.core.sink import PREFIX as SINK_PREFIX
 from emulator.core.web import (
     ErrorOut,
@@ -87,7 +93,7 @@ from emulator.core.web import (
     q_int,
     reply,
 )
-from emulator.core.webhooks import DeliveryFilter
+from emulator.core.webhooks import DeliveryFilter, NothingSent
 
 # -- the operations ---------------------------------------------------------------------------------------
 
@@ -432,37 +438,142 @@ async def delivery(emu: Emulator, request: Request) -> Response:
     "POST",
     "/deliveries/{delivery_id}/redeliver",
     "redeliver",
-    "Send a delivery again",
-    {202: Reply("queued", DeliveryOut), 404: ERR[404]},
+    "Send a delivery again: re-signed now or as it was, to its URL or another",
+    {
+        202: Reply("queued", DeliveryOut),
+        400: Reply("bad body, or a URL the outbound policy refuses", ErrorOut),
+        404: ERR[404],
+        409: Reply("`as_was` of a delivery none of whose attempts was sent", ErrorOut),
+    },
     params=[DELIVERY_ID],
+    body=Body(RedeliverIn, required=False),
 )
 async def redeliver(emu: Emulator, request: Request) -> Response:
-    """Send a delivery again (a new delivery, same event id and body)."""
-    d = emu.dispatcher.redeliver(request.path_params["delivery_id"])
+    """Optional body `{"mode": "re_sign" | "as_was", "url": "..."}` (no body: re-signed, to its own URL): a new
+    delivery with the same event id and body. `as_was` sends the headers of the last attempt that was sent as
+    they were (signature and its timestamp included; 409 when none was); `url` sends it there instead, through
+    the same outbound policy (400 when it refuses the URL)."""
+    body = RedeliverIn.model_validate(await json_body(request, optional=True))
+    delivery_id = request.path_params["delivery_id"]
+    if emu.dispatcher.get(delivery_id) is None:
+        return error(404, "unknown_delivery", f"no delivery {delivery_id!r}")
+    if body.url is not None:
+        refused = await emu.dispatcher.refusal(body.url)
+        if refused is not None:
+            return error(400, "refused_url", f"url: {refused}")
+    try:
+        d = emu.dispatcher.redeliver(delivery_id, as_was=body.mode == "as_was", url=body.url)
+    except NothingSent as exc:
+        return error(409, "nothing_sent", str(exc))
     if d is None:
-        return error(404, "unknown_delivery", f"no delivery {request.path_params['delivery_id']!r}")
+        return error(404, "unknown_delivery", f"no delivery {delivery_id!r}")
     return JSONResponse(d.to_json(), status_code=202)
 
 
-@API.op("GET", "/chaos", "getChaos", "Delivery faults in force", {200: Reply("chaos", ChaosConfig)})
+@API.op(
+    "GET",
+    "/deliveries/{delivery_id}/signature",
+    "getDeliverySignature",
+    "How a receiver verifies a delivery, and cxemu's own check of it",
+    {200: Reply("signature", SignatureOut), 404: ERR[404]},
+    params=[DELIVERY_ID],
+)
+async def signature(emu: Emulator, request: Request) -> Response:
+    """The signature scheme of the delivery's vendor, the signature headers of its last sent attempt, the exact
+    text they cover, what the receiver verifies with, and whether cxemu's own check of that attempt passes
+    (`verified`: null when the vendor does not sign)."""
+    d = emu.dispatcher.get(request.path_params["delivery_id"])
+    if d is None:
+        return error(404, "unknown_delivery", f"no delivery {request.path_params['delivery_id']!r}")
+    return reply(emu.dispatcher.signature(d, f"{request.url.scheme}://{request.url.netloc}"))
+
+
+CHAOS_TENANT = Param(
+    "tenant",
+    "query",
+    {"type": "string", "minLength": 1, "maxLength": MAX_TENANT},
+    description="a tenant's own faults (in place of the global ones for its deliveries) instead of the global ones",
+)
+
+
+CHAOS_TENANT_REQUIRED = Param(
+    "tenant",
+    "query",
+    {"type": "string", "minLength": 1, "maxLength": MAX_TENANT},
+    required=True,
+    description="the tenant whose own faults to clear",
+)
+
+
+def _chaos_tenant(request: Request) -> str | None:
+    names = request.query_params.getlist("tenant")
+    if not names:
+        return None
+    if len(names) > 1 or not 0 < len(names[0]) <= MAX_TENANT:
+        raise ValueError(f"tenant: one name of 1 to {MAX_TENANT} characters")
+    return names[0]
+
+
+def _tenant_chaos(entry: TenantChaos) -> TenantChaosOut:
+    return TenantChaosOut(**entry.config.model_dump(), expires_at=entry.expires_at)
+
+
+def _chaos(emu: Emulator) -> ChaosOut:
+    own = {t: _tenant_chaos(e) for t, e in emu.dispatcher.tenants_chaos().items()}
+    return ChaosOut(**emu.dispatcher.chaos.model_dump(), tenants=own)
+
+
+@API.op("GET", "/chaos", "getChaos", "Delivery faults in force", {200: Reply("chaos", ChaosOut)})
 async def get_chaos(emu: Emulator, request: Request) -> Response:
-    """The delivery faults in force."""
-    return reply(emu.dispatcher.chaos)
+    """The global delivery faults, and under `tenants` each tenant's own (with when they expire)."""
+    return reply(_chaos(emu))
 
 
 @API.op(
     "PUT",
     "/chaos",
     "setChaos",
-    "Set delivery faults",
-    {200: Reply("chaos", ChaosConfig), 400: ERR[400]},
-    body=Body(ChaosConfig),
+    "Set delivery faults: global, or a tenant's own (`tenant`) with an expiry",
+    {200: Reply("chaos (a tenant's: with `expires_at`)", TenantChaosOut), 400: ERR[400]},
+    body=Body(TenantChaosIn),
+    params=[CHAOS_TENANT],
 )
 async def put_chaos(emu: Emulator, request: Request) -> Response:
-    """Body: a ChaosConfig (all fields optional; `{}` turns chaos off)."""
-    chaos = ChaosConfig.model_validate(await json_body(request))
-    emu.dispatcher.set_chaos(chaos)
-    return reply(chaos)
+    """Body: a ChaosConfig (all fields optional; `{}` turns chaos off). With query `tenant`: that tenant's own
+    faults, in place of the global ones for its deliveries, and optional `expires_in` (seconds on its timeline;
+    without it, until `DELETE /chaos?tenant=`); its `tenant` field, if given, must name the same tenant."""
+    tenant = _chaos_tenant(request)
+    raw = await json_body(request)
+    if tenant is None:
+        if isinstance(raw, dict) and "expires_in" in raw:
+            raise ValueError("expires_in: only a tenant's own faults expire (add ?tenant=)")
+        chaos = ChaosConfig.model_validate(raw)
+        emu.dispatcher.set_chaos(chaos)
+        return reply(chaos)
+    body = TenantChaosIn.model_validate(raw)
+    if body.tenant not in (None, tenant):
+        raise ValueError(f"tenant: the body names {body.tenant!r}, the query {tenant!r}")
+    config = ChaosConfig(**body.model_dump(exclude={"expires_in"}))
+    return reply(_tenant_chaos(emu.dispatcher.set_tenant_chaos(tenant, config, body.expires_in)))
+
+
+@API.op(
+    "DELETE",
+    "/chaos",
+    "clearTenantChaos",
+    "Clear a tenant's own delivery faults",
+    {200: Reply("chaos in force now", ChaosOut), 400: ERR[400], 404: ERR[404]},
+    params=[CHAOS_TENANT_REQUIRED],
+)
+async def delete_chaos(emu: Emulator, request: Request) -> Response:
+    """Query `tenant` (required): drop that tenant's own faults (404 when it has none in force); the global
+    ones are turned off with `PUT /chaos {}`."""
+    tenant = _chaos_tenant(request)
+    if tenant is None:
+        raise ValueError("tenant: required (turn the global faults off with PUT /chaos {})")
+    if not emu.dispatcher.clear_tenant_chaos(tenant):
+        return error(404, "unknown_chaos", f"tenant {tenant!r} has no faults of its own")
+    return reply(_chaos(emu))
 
 
 @API.op("GET", "/tenants", "listTenants", "Tenants with state", {200: Reply("tenants", TenantsOut)})

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, Strict
 
+from emulator.core.chaos import ChaosConfig
 from emulator.core.delivery import SnapshotDeliveries, Ts
 from emulator.core.journal import BODY_BYTES, HEADER_BYTES, MAX_HEADERS
 from emulator.core.types import AS_INT, AS_NUMBER, AS_STR, JsonBool, JsonInt, JsonStr
@@ -181,3 +182,39 @@ class SnapshotOut(Snapshot):
 class RestoredOut(BaseModel):
     restored: bool
     tenants: int
+
+
+class RedeliverIn(RequestModel):
+    mode: Literal["as_was", "re_sign"] = Field(
+        "re_sign",
+        description="`re_sign`: sign again now (fresh timestamp and signature); `as_was`: the exact body and headers "
+        "of the delivery's last sent attempt, signature and its timestamp included",
+    )
+    url: Annotated[str, Strict(), Field(min_length=1, max_length=2048), AS_STR] | None = Field(
+        None, description="send it here instead of the delivery's own URL (the outbound policy applies)"
+    )
+
+
+MAX_CHAOS_SECONDS = 10 * 365 * 86400.0
+
+
+class TenantChaosIn(ChaosConfig):
+    """`PUT /chaos?tenant=T`: that tenant's faults, for `expires_in` seconds of its timeline."""
+
+    expires_in: float | None = Field(
+        None, gt=0, le=MAX_CHAOS_SECONDS, description="seconds on the tenant's timeline (default: until cleared)"
+    )
+
+
+class TenantChaosOut(ChaosConfig):
+    """A tenant's own faults (in place of the global ones while in force)."""
+
+    expires_at: float | None = Field(None, description="on the tenant's timeline (null: until cleared)")
+
+
+class ChaosOut(ChaosConfig):
+    """The global faults, and the tenants' own."""
+
+    tenants: dict[str, TenantChaosOut] = Field(
+        default_factory=dict, description="tenant name -> its own faults still in force"
+    )

@@ -40,6 +40,12 @@ class Attempt:
     error: str | None = None
     chaos: str | None = None
 
+    @property
+    def sent(self) -> bool:
+        """Its request was built and handed to the receiver's connection (not dropped or timed out by chaos,
+        not refused by the outbound policy before its headers were built)."""
+        return bool(self.headers) and self.chaos not in ("drop_first", "timeout")
+
     def to_json(self) -> dict[str, Any]:
         """An `AttemptOut` (field by field: `dataclasses.asdict` costs the state file's saver seconds)."""
         return {
@@ -73,6 +79,8 @@ class Delivery:
     attempts: list[Attempt] = field(default_factory=list)
     redelivery_of: str | None = None
     chaos: list[str] = field(default_factory=list)
+    headers_as_was: dict[str, str] | None = None
+    """The headers every attempt sends as they are (a redelivery `as_was`); None: built for each attempt."""
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -100,6 +108,7 @@ class Delivery:
             "attempts": [a.to_json() for a in self.attempts],
             "redelivery_of": self.redelivery_of,
             "chaos": list(self.chaos),
+            "headers_as_was": None if self.headers_as_was is None else dict(self.headers_as_was),
         }
         if with_body:
             out["body"] = self.payload()
@@ -132,6 +141,7 @@ class Delivery:
             attempts=[Attempt(**a.model_dump()) for a in s.attempts],
             redelivery_of=s.redelivery_of,
             chaos=list(s.chaos),
+            headers_as_was=None if s.headers_as_was is None else dict(s.headers_as_was),
         )
 
 
@@ -161,6 +171,9 @@ class DeliveryOut(BaseModel):
     attempts: list[AttemptOut]
     redelivery_of: str | None
     chaos: list[str]
+    headers_as_was: dict[str, str] | None = Field(
+        description="a redelivery `as_was`: the headers (signature included) every attempt sends unchanged"
+    )
     body: Any = None
 
 
@@ -195,6 +208,7 @@ class SnapshotDelivery(RequestModel):
     attempts: list[SnapshotAttempt] = Field(default_factory=list)
     redelivery_of: JsonStr | None = None
     chaos: list[JsonStr] = Field(default_factory=list)
+    headers_as_was: dict[JsonStr, JsonStr] | None = None
     body_text: JsonStr
     profile: dict[JsonStr, Any] = Field(default_factory=dict)
 

@@ -24,7 +24,7 @@ from it is the admin's, and a test fails until it is listed):
 | `TENANT` | the clock routes | every `tenant=` must be its own tenant's name |
 | `VENDOR_TENANT` | reset, requests, deliveries, journal, events, sink list/clear | as `TENANT`, `vendor=` its own [1] |
 | `PATH` | `/vendors/{slug}/tenants/{tenant}/...`, `/sink/{vendor}/{tenant}/...` | the path names its vendor, tenant |
-| `OWNED` | one delivery (and its redelivery), one sink request | the record must be its tenant's |
+| `OWNED` | one delivery (its redelivery, its signature), one sink request | the record must be its tenant's |
 | `ADMIN` | state, chaos, tenants (list and provision), scenarios, anything not listed | 403 |
 
 [1] `vendor=` is set to the credential's vendor when absent: tenant names are shared across vendors, and an 8x8
@@ -94,11 +94,13 @@ POLICY: dict[tuple[str, str], Access] = {
     ("*", "/vendors/{vendor}/tenants/{tenant}/{path}"): Access.PATH,
     ("GET", "/deliveries/{delivery_id}"): Access.OWNED,
     ("POST", "/deliveries/{delivery_id}/redeliver"): Access.OWNED,
+    ("GET", "/deliveries/{delivery_id}/signature"): Access.OWNED,
     ("GET", "/sink-requests/{request_id}"): Access.OWNED,
     ("GET", "/state"): Access.ADMIN,
     ("POST", "/state"): Access.ADMIN,
     ("GET", "/chaos"): Access.ADMIN,
     ("PUT", "/chaos"): Access.ADMIN,
+    ("DELETE", "/chaos"): Access.ADMIN,
     ("GET", "/tenants"): Access.ADMIN,
     ("POST", "/tenants"): Access.ADMIN,
     ("GET", "/scenarios"): Access.ADMIN,

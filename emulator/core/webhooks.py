@@ -42,16 +42,18 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 from emulator.core import chaos
-from emulator.core.chaos import ChaosConfig
+from emulator.core.chaos import ChaosConfig, TenantChaos
 from emulator.core.clock import Scheduler, Timer, wall_monotonic
 from emulator.core.delivery import Attempt as Attempt
 from emulator.core.delivery import Delivery as Delivery
 from emulator.core.delivery import SnapshotDeliveries, SnapshotDelivery
 from emulator.core.httpclient import Answer, HttpClient, HttpError, KeyedLimit, RefusedTarget
 from emulator.core.offload import Offload
-from emulator.core.outbound import Guard
+from emulator.core.outbound import Guard, Refused
+from emulator.core.signatures import NOT_SIGNED, SignatureCheck, SignatureOut
 from emulator.core.store import Outbound
 
 LOG = logging.getLogger(__name__)
@@ -112,6 +114,8 @@ class WebhookPolicy:
     ladder_for: Callable[[Delivery], tuple[float, ...] | None] | None = None
     """A delivery's own retry ladder when it returns one (e.g. CM retries status reports for 7 days but MO
     for a month); `retry_ladder` otherwise. A `webhooks.<slug>.retry_ladder` setting replaces both."""
+    signature: SignatureCheck = NOT_SIGNED
+    """How a receiver verifies a delivery, with cxemu's own check of it (`core.signatures`)."""
 
     def ladder(self, delivery: Delivery) -> tuple[float, ...]:
         own = self.ladder_for(delivery) if self.ladder_for is not None else None
@@ -136,6 +140,10 @@ class DeliveryFilter:
             and (self.status is None or d.status == self.status)
             and (self.event_id is None or d.event_id == self.event_id)
         )
+
+
+class NothingSent(Exception):
+    """A redelivery `as_was` of a delivery none of whose attempts was sent."""
 
 
 class _Route(NamedTuple):
@@ -174,6 +182,9 @@ class WebhookDispatcher:
         self.log_size = log_size
         self.policies: dict[str, WebhookPolicy] = {}
         self.chaos = ChaosConfig()
+        """The global delivery faults."""
+        self.tenant_chaos: dict[str, TenantChaos] = {}
+        """Tenants' own faults (in place of the global ones while in force; `chaos.in_force`)."""
         self.guard = guard or Guard()
         """The outbound policy (also what Samespace `http` steps use)."""
         self.user_agent = user_agent
@@ -242,21 +253,62 @@ class WebhookDispatcher:
             vendor, tenant, outbound.event_id, outbound.event_type, outbound.subject, outbound.url, body
         )
         delivery.profile = dict(outbound.profile)
-        chaos.decide(self.chaos, self.seed, delivery)
+        config = (
+            chaos.in_force(self.chaos, self.tenant_chaos, tenant, delivery.created_at)
+            if self.tenant_chaos
+            else self.chaos
+        )
+        chaos.decide(config, self.seed, delivery)
         if self._admitted(delivery):
             self._enqueue(delivery)
         return delivery
 
-    def redeliver(self, delivery_id: str) -> Delivery | None:
-        """Send a logged delivery again, as a new delivery with the same event id and body."""
+    def redeliver(self, delivery_id: str, *, as_was: bool = False, url: str | None = None) -> Delivery | None:
+        """Send a logged delivery again, as a new delivery with the same event id and body (None: no such
+        delivery), to `url` instead of its own when given. Re-signed now (fresh headers per attempt), or with
+        `as_was` the headers of its last sent attempt, signature and timestamp included (`NothingSent` when
+        none was)."""
         old = self._log.get(delivery_id)
         if old is None:
             return None
-        new = self._new(old.vendor, old.tenant, old.event_id, old.event_type, old.subject, old.url, old.body)
-        new.profile, new.redelivery_of = dict(old.profile), old.id
+        headers = None
+        if as_was:
+            last = self.last_sent(old)
+            if last is None:
+                raise NothingSent(
+                    f"delivery {old.id} has no attempt that was sent, so there is nothing to send as it was"
+                )
+            headers = dict(last.headers)
+        target = old.url if url is None else url
+        new = self._new(old.vendor, old.tenant, old.event_id, old.event_type, old.subject, target, old.body)
+        new.profile, new.redelivery_of, new.headers_as_was = dict(old.profile), old.id, headers
         if self._admitted(new):
             self._enqueue(new)
         return new
+
+    async def refusal(self, url: str) -> str | None:
+        """Why the outbound policy refuses `url` (the URL itself, or the SSRF guard on the addresses its host
+        resolves to), or None; a name that does not resolve now is not refused (its attempts will say)."""
+        route = self._route(url)
+        if route.verdict is not None or route.local:
+            return route.verdict
+        parts = urlsplit(url)
+        try:
+            await self.guard.addresses(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+        except Refused as exc:
+            return str(exc)
+        except OSError:
+            return None
+        return None
+
+    @staticmethod
+    def last_sent(d: Delivery) -> Attempt | None:
+        """The last attempt of `d` whose request was sent (`Attempt.sent`), or None."""
+        return next((a for a in reversed(d.attempts) if a.sent), None)
+
+    def signature(self, d: Delivery, base: str) -> SignatureOut:
+        """How a receiver verifies `d`, checked on its last sent attempt (`base`: this server's URL)."""
+        return self.policy(d.vendor).signature(d, self.last_sent(d), base)
 
     def _admitted(self, d: Delivery) -> bool:
         """Whether the pending caps leave room for `d`; if not, `d` is dropped: logged as failed, with why."""
@@ -435,6 +487,8 @@ class WebhookDispatcher:
             d.attempts.append(dup)
 
     async def _headers(self, d: Delivery, n: int, now: float) -> dict[str, str]:
+        if d.headers_as_was is not None:
+            return dict(d.headers_as_was)
         policy = self.policy(d.vendor)
         headers = {"content-type": policy.content_type, "user-agent": self.user_agent}
         if policy.headers is not None:
@@ -507,6 +561,24 @@ class WebhookDispatcher:
 
     def set_chaos(self, chaos: ChaosConfig) -> None:
         self.chaos = chaos
+
+    def set_tenant_chaos(self, tenant: str, config: ChaosConfig, expires_in: float | None) -> TenantChaos:
+        """Give `tenant` its own faults, for `expires_in` seconds of its timeline (None: until cleared)."""
+        expires_at = None if expires_in is None else self.scheduler.now(tenant) + expires_in
+        self.tenant_chaos[tenant] = entry = TenantChaos(config, expires_at)
+        return entry
+
+    def clear_tenant_chaos(self, tenant: str) -> bool:
+        """Drop `tenant`'s own faults; whether it had any in force."""
+        entry = self.tenant_chaos.pop(tenant, None)
+        return entry is not None and not entry.expired(self.scheduler.now(tenant))
+
+    def tenants_chaos(self) -> dict[str, TenantChaos]:
+        """The tenants' own faults still in force, by tenant name (expired ones are dropped)."""
+        for tenant, entry in list(self.tenant_chaos.items()):
+            if entry.expired(self.scheduler.now(tenant)):
+                del self.tenant_chaos[tenant]
+        return dict(sorted(self.tenant_chaos.items()))
 
     # -- the log, waiting -----------------------------------------------------------------------------
 
@@ -583,6 +655,9 @@ class WebhookDispatcher:
                 if d.status == "pending":
                     d.status = "failed"
                 del self._log[d.id]
+        if vendor is None:  # the tenant's timeline starts again: its own faults go with it
+            for name in [t for t in self.tenant_chaos if tenant is None or t == tenant]:
+                del self.tenant_chaos[name]
         self._notify()
 
     def snapshot(self) -> dict[str, Any]:

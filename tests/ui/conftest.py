@@ -5,7 +5,7 @@ Playwright, pages that fail their test on any console error or page error, and s
 |---|---|
 | `server` | a cxemu child process on a free port, virtual clock (one per test module) |
 | `api` | an `httpx.Client` on that server (the app under test's side: vendor requests, control calls) |
-| `browser` | chromium, launched once per session with the flags these machines need |
+| `browser` | chromium, launched once per test module with the flags these machines need |
 | `page` | a fresh browser context and page; the test fails on any `console.error` or uncaught page error |
 | `shot(page, name)` | a PNG of the page in `ARTEFACTS` (gitignored; `CXEMU_UI_ARTEFACTS` moves it) |
 | `UI` | the dashboard's path |
@@ -79,8 +79,11 @@ def api(server: ServerProcess) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Playwright's sync API keeps an event loop running in this thread while it is
+    started, so it is stopped at the end of the module: a module with browser tests holds no async tests, and
+    the async tests of other modules find no loop running."""
     sync_api = _sync_api()
     executable = _chromium()
     with sync_api.sync_playwright() as p:

@@ -63,16 +63,24 @@ def test_clock_advances_from_the_page(page: Any, server: ServerProcess, api: htt
 
 
 def test_chaos_switch_from_the_page(page: Any, server: ServerProcess, api: httpx.Client) -> None:
+    provision(api, "chaotic")
     page.goto(f"{server.url}{UI}/chaos")
     page.wait_for_selector("#chaos-now table")
+    page.fill("#chaos-form input[name=tenant]", "chaotic")
+    page.fill("#chaos-form input[name=expires_in]", "60")
     page.fill("#chaos-form input[name=drop_first]", "1")
     page.click("#chaos-form button[type=submit]")
-    page.wait_for_selector("#chaos-result:text('set')")
-    assert api.get("/_emulator/chaos").json()["drop_first"] == 1
-    page.wait_for_selector("#chaos-now td:text-is('1')")
-    page.click("#chaos-clear")
-    page.wait_for_selector("#chaos-result:text('cleared')")
-    assert api.get("/_emulator/chaos").json()["drop_first"] == 0
+    page.wait_for_selector("#chaos-result:text('set for chaotic')")
+    own = api.get("/_emulator/chaos").json()["tenants"]["chaotic"]
+    assert own["drop_first"] == 1
+    now = api.get("/_emulator/clock", params={"tenant": "chaotic"}).json()["now"]
+    assert own["expires_at"] == pytest.approx(now + 60)
+    row = page.wait_for_selector("#chaos-tenants tr[data-tenant=chaotic]")
+    assert row.inner_text().count("drop_first") == 1
+    page.click("#chaos-tenants tr[data-tenant=chaotic] button")
+    page.wait_for_selector("#chaos-result:text('cleared for chaotic')")
+    page.wait_for_selector("#chaos-tenants tr[data-tenant=chaotic]", state="detached")
+    assert "chaotic" not in api.get("/_emulator/chaos").json()["tenants"]
 
 
 def test_a_pasted_scenario_runs_to_its_report(page: Any, server: ServerProcess) -> None:
@@ -127,18 +135,17 @@ def test_a_request_appears_live_in_the_journal_and_the_timeline(
     page.wait_for_selector("#timeline .entry[data-party=integration]")
     page.wait_for_selector("#live-status[data-state=live]")
     shown = page.locator("#timeline .entry").count()
-    agent = f"/_emulator/vendors/eightbyeight/tenants/live/conversations/{cid}/agent"
-    assert api.post(agent, json={"action": "join"}).status_code == 200
-    assert api.post(agent, json={"action": "say", "text": "Hello from the desk"}).status_code == 200
-    run_until_idle(api, "live")
+    run_until_idle(api, "live")  # it is queued, a simulated agent joins and greets, every webhook is sent
     page.wait_for_function(f"document.querySelectorAll('#timeline .entry').length > {shown}")
-    page.wait_for_selector("#timeline .entry[data-party=integration] .kind:text-is('attempt')")
+    page.wait_for_selector("#timeline .entry[data-party=integration]:has-text('MEMBERS_CHANGED → 200')")
+    page.wait_for_selector("#rows .state:not(:text-is('created'))")  # the header follows the conversation
     page.click("#timeline .entry:has(.kind:text-is('attempt')) summary")
     page.wait_for_selector("#timeline .entry[open] pre")
     page.wait_for_selector("#timeline svg.arrows path[marker-end]")
     shot(page, "timeline")
     if os.environ.get("CXEMU_UPDATE_SCREENSHOT") == "1":
-        page.set_viewport_size({"width": 1280, "height": 760})
+        page.click("#timeline .entry[open] summary")
+        page.set_viewport_size({"width": 1280, "height": 900})
         shot(page, "dashboard", SCREENSHOT)
 
 

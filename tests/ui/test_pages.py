@@ -179,6 +179,35 @@ async def test_browsing_every_page_changes_no_state(client: httpx.AsyncClient) -
     assert after == before
 
 
+async def test_the_clock_page_offers_no_controls_on_the_system_clock() -> None:
+    app, c = await _app(clock="system")
+    try:
+        await c.post("/_emulator/tenants", json={"tenant": "acme"})
+        page = (await c.get(UI + "/clock")).text
+        assert "The server runs on the system clock" in page
+        assert 'id="clock-controls"' not in page
+        assert 'data-tenant="acme"' in page
+    finally:
+        await c.aclose()
+        await app.state.emulator.stop()
+
+
+async def test_the_clock_page_lists_a_tenants_pending_timers(client: httpx.AsyncClient) -> None:
+    ebe = (await client.post("/_emulator/tenants", json={"tenant": "acme"})).json()["credentials"]["eightbyeight"]
+    opened = await client.post(
+        "/chat-gateway/v1/conversations",
+        json={"channelId": ebe["channelId"], "user": {"name": "Ann"}},
+        headers={"x-api-key": ebe["apiKey"]},
+    )
+    assert opened.status_code == 202, opened.text
+    timers = (await client.get("/_emulator/clock", params={"tenant": "acme"})).json()["timers"]
+    assert timers, "a new conversation has its activation pending on the virtual clock"
+    page = html.unescape((await client.get(UI + "/clock", params={"tenant": "acme"})).text)
+    assert 'id="clock-controls"' in page
+    assert page.count('class="timer"') == len(timers)
+    assert timers[0]["what"] in page
+
+
 # -- the admin cookie (SPEC §3, core.guard) --------------------------------------------------------------------
 
 

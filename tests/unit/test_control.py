@@ -634,15 +634,15 @@ async def test_redeliver_sends_the_same_body_again(client: httpx.AsyncClient, we
 
 
 async def test_chaos_is_off_by_default_and_can_be_set_and_cleared(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/_emulator/chaos")).json() == CHAOS_OFF
+    assert (await client.get("/_emulator/chaos")).json() == {**CHAOS_OFF, "tenants": {}}
     r = await client.put("/_emulator/chaos", json={"duplicate": 0.5, "drop_first": 1, "tenant": "a"})
     assert r.status_code == 200, r.text
     expected = {**CHAOS_OFF, "duplicate": 0.5, "drop_first": 1.0, "tenant": "a"}
     assert r.json() == expected
-    assert (await client.get("/_emulator/chaos")).json() == expected
+    assert (await client.get("/_emulator/chaos")).json() == {**expected, "tenants": {}}
     r = await client.put("/_emulator/chaos", json={})
     assert r.json() == CHAOS_OFF
-    assert (await client.get("/_emulator/chaos")).json() == CHAOS_OFF
+    assert (await client.get("/_emulator/chaos")).json() == {**CHAOS_OFF, "tenants": {}}
 
 
 @pytest.mark.parametrize(
@@ -664,7 +664,7 @@ async def test_bad_chaos_is_400_and_keeps_the_chaos_in_force(
     await client.put("/_emulator/chaos", json={"delay": 0.25})
     r = await client.put("/_emulator/chaos", content=content, headers={"content-type": "application/json"})
     assert_error(r, 400, "invalid_request", message_part)
-    assert (await client.get("/_emulator/chaos")).json() == {**CHAOS_OFF, "delay": 0.25}
+    assert (await client.get("/_emulator/chaos")).json() == {**CHAOS_OFF, "delay": 0.25, "tenants": {}}
 
 
 # -- tenants ----------------------------------------------------------------------------------------------

@@ -196,8 +196,10 @@
       result.data.entries.forEach(add);
       if (!result.data.entries.length) say(note, "Nothing in the journal for it yet; new entries appear here live.");
       arrows();
+      const header = refresher(1000); // the subject's state and facts, rendered by the server
       C.live(Object.assign({ after: newest === null ? (result.data.newest || 0) : newest }, filters), function (batch) {
         batch.forEach(add);
+        header();
         say(note, "");
         arrows();
       }, function (gap) {
@@ -375,10 +377,45 @@
     const form = document.getElementById("chaos-form");
     const out = document.getElementById("chaos-result");
 
+    async function clear(tenant) {
+      const result = tenant
+        ? await C.api("DELETE", "/_emulator/chaos?tenant=" + encodeURIComponent(tenant))
+        : await C.api("PUT", "/_emulator/chaos", {});
+      say(out, result.ok ? "cleared" + (tenant ? " for " + tenant : "") : problem(result), !result.ok);
+      show();
+    }
+
+    function tenantRows(tenants) {
+      const names = Object.keys(tenants);
+      if (!names.length) return el("p", { class: "muted" }, "No tenant has faults of its own.");
+      const table = el("table", { id: "chaos-tenants" },
+        el("tr", {}, el("th", {}, "tenant"), el("th", {}, "faults"), el("th", {}, "expires"), el("th", {}, "")));
+      for (const name of names) {
+        const config = Object.assign({}, tenants[name]);
+        const expires = config.expires_at;
+        delete config.expires_at;
+        const button = el("button", { type: "button", class: "quiet" }, "clear");
+        button.addEventListener("click", function () {
+          clear(name);
+        });
+        table.append(el("tr", { class: "tenant-chaos", "data-tenant": name }, el("td", {}, name),
+          el("td", {}, chaosTable(config)), el("td", { class: "mono" }, expires ? C.time(expires) : "never"),
+          el("td", {}, button)));
+      }
+      return table;
+    }
+
     async function show() {
       const result = await C.api("GET", "/_emulator/chaos");
       now.textContent = "";
-      now.append(result.ok ? chaosTable(result.data) : el("span", { class: "bad" }, problem(result)));
+      if (!result.ok) {
+        now.append(el("span", { class: "bad" }, problem(result)));
+        return;
+      }
+      const global = Object.assign({}, result.data);
+      const tenants = global.tenants || {};
+      delete global.tenants;
+      now.append(el("h3", {}, "Every tenant"), chaosTable(global), el("h3", {}, "Per tenant"), tenantRows(tenants));
     }
 
     form.addEventListener("submit", async function (ev) {
@@ -394,13 +431,8 @@
       say(out, result.ok ? "set" + (tenant ? " for " + tenant : " for every tenant") : problem(result), !result.ok);
       show();
     });
-    document.getElementById("chaos-clear").addEventListener("click", async function () {
-      const tenant = form.tenant.value;
-      const result = tenant
-        ? await C.api("DELETE", "/_emulator/chaos?tenant=" + encodeURIComponent(tenant))
-        : await C.api("PUT", "/_emulator/chaos", {});
-      say(out, result.ok ? "cleared" : problem(result), !result.ok);
-      show();
+    document.getElementById("chaos-clear").addEventListener("click", function () {
+      clear(form.tenant.value);
     });
     show();
     C.live({ kind: "control" }, show);

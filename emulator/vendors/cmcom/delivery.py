@@ -1,17 +1,22 @@
 """How CM delivers webhooks (cmcom.md §3.2): JSON POST, only **200 OK** counts as received, anything else is
 retried every 5 minutes (`retry_interval`). CM documents two windows, so each delivery gets its own ladder:
 status reports are retried for at most 7 days (`status_retry_for`), MO for a month (`retry_for`), which the
-router's MO and mutation notifications share [inf]."""
+router's MO and mutation notifications share [inf]. CM signs nothing: a receiver trusts its registered URL."""
 
 from __future__ import annotations
 
 from emulator.core.runtime import Emulator
+from emulator.core.signatures import unsigned
 from emulator.core.webhooks import Delivery, WebhookPolicy
 from emulator.vendors.cmcom.config import CmComConfig
 from emulator.vendors.cmcom.constants import SLUG
 from emulator.vendors.cmcom.events import STATUS_REPORT
 
 SUCCESS = range(200, 201)
+UNSIGNED = unsigned(
+    "CM.com does not sign its webhooks (cmcom.md §3.2): a JSON POST to the URL registered in the Channels app, with "
+    "no signature or secret header; a receiver can rely only on the URL being secret (and HTTPS)"
+)
 
 
 def ladder(interval: float, window: float) -> tuple[float, ...]:
@@ -27,5 +32,8 @@ def policy(emu: Emulator) -> WebhookPolicy:
         return status_ladder if delivery.event_type == STATUS_REPORT else None
 
     return WebhookPolicy(
-        retry_ladder=ladder(cfg.retry_interval, cfg.retry_for), success_statuses=SUCCESS, ladder_for=ladder_for
+        retry_ladder=ladder(cfg.retry_interval, cfg.retry_for),
+        success_statuses=SUCCESS,
+        ladder_for=ladder_for,
+        signature=UNSIGNED,
     )

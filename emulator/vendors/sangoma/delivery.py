@@ -12,7 +12,8 @@ With `signing` on (Chatwoot v4.11+), each request also carries `X-Chatwoot-Times
 `X-Chatwoot-Delivery` (the event id, the same on every retry) and `X-Chatwoot-Signature: sha256=<hex
 HMAC-SHA256 of "{timestamp}.{body}" keyed by the receiver's secret>` (an account webhook's, an agent bot's or
 an API inbox's, each shown by the control plane's tenant view); the exact signed-string format is not quoted
-in Chatwoot's PR, `"{timestamp}.{body}"` is the likely one [inf].
+in Chatwoot's PR, `"{timestamp}.{body}"` is the likely one [inf]. `check` is how a receiver verifies one (for
+`GET /_emulator/deliveries/{id}/signature`).
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ import hashlib
 import hmac
 from http import HTTPStatus
 
+from emulator.core.delivery import Attempt
 from emulator.core.runtime import Emulator
+from emulator.core.signatures import SignatureOut, header, unsigned
 from emulator.core.webhooks import AttemptContext, Delivery, WebhookPolicy
 from emulator.vendors.sangoma.config import SangomaConfig
 from emulator.vendors.sangoma.constants import DELIVERY_HEADER, SIGNATURE_HEADER, SLUG, TIMESTAMP_HEADER
-from emulator.vendors.sangoma.events import API_INBOX, BOT
+from emulator.vendors.sangoma.events import ACCOUNT, API_INBOX, BOT
 
 BOT_FAILED = f"{SLUG}.bot.delivery_failed"
 MESSAGE_FAILED = f"{SLUG}.api_inbox.delivery_failed"
@@ -48,6 +51,44 @@ def signed_headers(ctx: AttemptContext) -> dict[str, str]:
     headers[DELIVERY_HEADER] = ctx.event_id
     headers[SIGNATURE_HEADER] = signature(secret, timestamp, ctx.body)
     return headers
+
+
+SCHEME = "hmac-sha256"
+HOW = (
+    f'{SIGNATURE_HEADER} is "sha256=" and the hex HMAC-SHA256 of "{{{TIMESTAMP_HEADER}}}.{{raw body}}" keyed by the '
+    "receiver's webhook secret (§2.4; the signed-string format is an [inf] default)"
+)
+SECRET_OF = {
+    ACCOUNT: "the account webhook's secret",
+    BOT: "the agent bot's secret",
+    API_INBOX: "the API inbox's secret",
+}
+UNSIGNED = unsigned("signing is off (vendors.sangoma.signing: false), as in Chatwoot before v4.11: nothing is signed")
+
+
+def check(d: Delivery, a: Attempt | None, base: str) -> SignatureOut:
+    """How a receiver verifies a signed Chatwoot webhook: the HMAC of the timestamp header and the body, keyed by
+    the secret of the receiver it went to, compared in constant time with the signature header as sent."""
+    role = str(d.profile.get("role") or "")
+    key = {"secret": f"{SECRET_OF.get(role, 'the webhook secret')} (the tenant's view in the control plane)"}
+    out = SignatureOut(scheme=SCHEME, attempt=None, headers={}, signed=None, key=key, verified=None, detail=HOW)
+    if a is None:
+        out.detail = f"no attempt was sent yet; {HOW}"
+        return out
+    names = (TIMESTAMP_HEADER, DELIVERY_HEADER, SIGNATURE_HEADER)
+    out.attempt = a.n
+    out.headers = {name: value for name in names if (value := header(a.headers, name)) is not None}
+    timestamp, sent = out.headers.get(TIMESTAMP_HEADER), out.headers.get(SIGNATURE_HEADER)
+    if timestamp is None or sent is None:
+        out.verified, out.detail = False, f"attempt {a.n} lacks {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}; {HOW}"
+        return out
+    signed = timestamp.encode() + b"." + d.body
+    out.signed = signed.decode(errors="replace")
+    secret = str(d.profile.get("secret") or "").encode()
+    expected = "sha256=" + hmac.new(secret, signed, hashlib.sha256).hexdigest()
+    out.verified = hmac.compare_digest(expected.encode(), sent.encode())
+    out.detail = f"{'verified' if out.verified else 'does NOT verify'} with {key['secret']}; {HOW}"
+    return out
 
 
 def _error_text(d: Delivery) -> str:
@@ -84,6 +125,7 @@ def policy(emu: Emulator) -> WebhookPolicy:
     return WebhookPolicy(
         retry_ladder=tuple(cfg.retry_ladder),
         headers=signed_headers if cfg.signing else plain_headers,
+        signature=check if cfg.signing else UNSIGNED,
         timeout=cfg.webhook_timeout,
         on_failed=failed,
     )
