@@ -25,6 +25,9 @@ generator is wrk when it is installed (`apt-get install -y wrk`), otherwise benc
                                another while 20,000 Samespace calls are placed (with samespace-post-flow)
   cxemu-get, cxemu-post-webhook   (--with-echo) the test-only echo vendor, for comparison with older runs
 
+With `--listener` every cxemu server also has a live `/_emulator/events` stream open and read for the whole run
+(`listener.py`: what a dashboard left open costs); the result's `listener` says what each stream got.
+
 The 8x8 servers are `python -m emulator serve --config <tmp>/eightbyeight*.yaml --webhook-url <receiver>`; the
 config turns simulated agents off (`behaviour.auto: false`), so a conversation fires exactly three webhooks
 (CONVERSATION_UPDATE created and active, QUEUED) and each posted message exactly one (MESSAGE, isEcho). The
@@ -61,6 +64,7 @@ from typing import Any
 
 from dashboard import dashboards
 from harness import LOAD_CPU, RESULTS, SIGNING_MODULE, LoadGen, Procs, Receiver, log, status_kb
+from listener import Listeners
 from measure import Bench, Drain, Measurement
 from memory import measure_call_memory, measure_memory, signing_run
 from report import RowInfo, combine_drains, combine_signing, render, summarize, verdicts
@@ -117,6 +121,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--with-dashboard",
         action="store_true",
         help="keep a headless chromium on the dashboard's live journal of every cxemu during the rows (dashboard.py)",
+    )
+    ap.add_argument(
+        "--listener",
+        action="store_true",
+        help="keep one unfiltered /_emulator/events stream open and read on every cxemu server (a live dashboard)",
     )
     ap.add_argument(
         "--webhook-log",
@@ -219,6 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             receiver = Receiver(servers["receiver"])
             bench = Bench(args, procs, load, receiver, workdir)
             checks = sanity(servers, receiver, bench)
+            listeners = Listeners(servers) if args.listener else None
             rows = build_rows(servers, checks, args.wanted)
             runs: list[Measurement] = []
             drains: list[Drain] = []
@@ -246,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             f" {d.cpu_ratio:.2f})"
                         )
             watching.close()
+            listened = listeners.stop() if listeners is not None else None
             peak = {name: status_kb(p.pid, "VmHWM") for name, p in servers.items()}
             for name, proc in servers.items():
                 if name != "receiver":
@@ -298,6 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "memory": memory,
         "call_memory": call_memory,
         "signing": signing,
+        "listener": listened,
         "peak_rss_kb": peak,
         "verdicts": verdicts(summary, memory, drain, signing),
         "runs": [asdict(m) for m in runs],

@@ -21,11 +21,12 @@ import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from emulator.core.clock import iso
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 CONTROL = "/_emulator"
@@ -59,6 +60,9 @@ class Client:
         self.url = url.rstrip("/")
         self.token = admin_token
         headers = {"authorization": f"Bearer {admin_token}"} if admin_token else {}
+        import httpx  # here, not at the top: `cxemu serve` and `cxemu version` load this module and never need it
+
+        self._httpx = httpx
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
     def close(self) -> None:
@@ -93,9 +97,9 @@ class Client:
             extra["timeout"] = timeout + 10
         try:
             r = self._http.request(method, CONTROL + path, params=params, **extra)
-        except httpx.TimeoutException:
+        except self._httpx.TimeoutException:
             raise ClientError(f"{self.url} did not answer {method} {CONTROL}{path} in time") from None
-        except httpx.TransportError as exc:
+        except self._httpx.TransportError as exc:
             raise ClientError(f"cannot reach cxemu at {self.url} ({_reason(exc)})") from None
         return self._answer(r, method, path)
 
@@ -175,7 +179,7 @@ class Client:
             except ClientError:
                 if not connected:
                     raise
-            except httpx.TransportError as exc:
+            except self._httpx.TransportError as exc:
                 if not connected:
                     raise ClientError(f"cannot reach cxemu at {self.url} ({_reason(exc)})") from None
             time.sleep(RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)])
@@ -183,7 +187,7 @@ class Client:
 
     def _stream(self, params: Params | None, last: int | None) -> Iterator[Frame]:
         headers = {"last-event-id": str(last)} if last is not None else {}
-        timeout = httpx.Timeout(10.0, read=None)
+        timeout = self._httpx.Timeout(10.0, read=None)
         with self._http.stream("GET", f"{CONTROL}/events", params=params, headers=headers, timeout=timeout) as r:
             if not r.is_success:
                 r.read()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal
 from urllib.parse import parse_qsl
@@ -601,6 +602,10 @@ async def provision(emu: Emulator, request: Request) -> Response:
     return reply(TenantOut(tenant=body.tenant, credentials=creds), 201)
 
 
+WRITE_FRAMES = 256
+"""Most frames an event stream sends in one write (what arrived since its last write, or a replay's slice)."""
+STALLED_READER = 60.0
+"""Seconds one write to an event stream may wait for its reader before the stream is closed."""
 MAX_ID = 2**53
 """Largest entry id a query takes (JSON's safe integers)."""
 FEED_FILTERS = [
@@ -710,31 +715,32 @@ async def events(emu: Emulator, request: Request) -> Response:
     oldest = feed.oldest
 
     async def stream() -> AsyncIterator[bytes]:
-        sent = 0
         try:
             yield b": cxemu event stream\n\n"
             if lost:
                 gap = json.dumps({"after": after, "lost": lost, "oldest": oldest}, separators=(",", ":"))
                 yield f"event: gap\ndata: {gap}\n\n".encode()
-            for kept in backlog:
-                if limit is not None and sent >= limit:
-                    return
-                sent += 1
-                yield kept.frame()
+            kept = backlog[:limit] if limit is not None else backlog
+            for start in range(0, len(kept), WRITE_FRAMES):
+                yield b"".join(e.frame() for e in kept[start : start + WRITE_FRAMES])
+            sent = len(kept)
             while limit is None or sent < limit:
+                room = WRITE_FRAMES if limit is None else min(WRITE_FRAMES, limit - sent)
                 try:
-                    entry = await (asyncio.wait_for(listener.next(), idle) if idle else listener.next())
+                    batch = await (asyncio.wait_for(listener.batch(room), idle) if idle else listener.batch(room))
                 except TimeoutError:
                     return
-                if entry is None:
+                if batch is None:
                     yield b": dropped: this stream fell too far behind\n\n"
                     return
-                sent += 1
-                yield entry.frame()
+                sent += len(batch)
+                yield b"".join(e.frame() for e in batch)
         finally:
             feed.unlisten(listener)
 
-    return EventSourceResponse(stream(), ping=heartbeat, ping_message_factory=_ping, sep="\n")
+    return EventSourceResponse(
+        stream(), ping=heartbeat, ping_message_factory=_ping, sep="\n", send_timeout=STALLED_READER
+    )
 
 
 def _ping() -> ServerSentEvent:
@@ -779,7 +785,8 @@ RECORDED = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 class ControlEntries:
     """ASGI middleware of the `/_emulator` mount (inside the guard: calls it lets through, without credential
     query parameters): a `control` entry for each mutating call, except the sink's receiving routes (they are
-    webhooks arriving, already `attempt` entries). The entry holds what the call caused until it completes."""
+    webhooks arriving, already `attempt` entries), on the lane of who acts (`HANDS`). The entry holds what the
+    call caused until it completes."""
 
     def __init__(self, app: ASGIApp, emu: Emulator) -> None:
         self.app = app
@@ -811,13 +818,26 @@ class ControlEntries:
 
         vendor, tenant = _owner(path, scope.get("query_string", b""))
         feed = self.emu.feed
-        call, token = feed.open("control", f"{method} {path}", vendor, "integration")
+        call, token = feed.open("control", f"{method} {path}", vendor, _party(path))
         try:
             await self.app(scope, received, sending)
         finally:
             query = scope.get("query_string", b"").decode("latin-1")
             source = (method, path, query, bytes(body), size, status or 499)
             feed.close(call, token, tenant, self.emu.scheduler.now(tenant), source, _control_data)
+
+
+HANDS = (
+    (re.compile(r"/vendors/[^/]+/tenants/[^/]+/.*/agent$"), "agent"),
+    (re.compile(r"/vendors/[^/]+/tenants/[^/]+/(.*/customer|customers|end-users/[^/]+/messages)$"), "customer"),
+    (re.compile(r"/vendors/[^/]+/tenants/[^/]+/calls/[^/]+(/digits|/hangup)?$"), "customer"),
+)
+"""Act-by-hand routes and whose lane their `control` entry is on (a callee is the customer's); other calls are
+the integration's."""
+
+
+def _party(path: str) -> str:
+    return next((party for pattern, party in HANDS if pattern.search(path)), "integration")
 
 
 def _sink_receiving(method: str, path: str) -> bool:

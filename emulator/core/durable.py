@@ -1,7 +1,8 @@
 """The state file (`--state-file`): its format, its atomic write, the periodic saver, and crash recovery.
 
 - File format: the snapshot of `GET /_emulator/state` plus a `durable` section: `running`, the request
-  journal and the settled deliveries of the delivery log (pending ones are in the snapshot). A file
+  journal, the settled deliveries of the delivery log (pending ones are in the snapshot) and the feed's newest
+  id (`core.feed`: its entries are views of the same facts, not kept; its numbering goes on). A file
   without the section (written before it existed) restores as a clean one, with no journal or log.
 - `read_state_file(path)`: the file parsed and checked, or a one-line `ConfigError` (the start stops, exit 2).
 - `write_json(path, data)`: atomic. A temp file (mode 0600 from its creation) in the same folder is
@@ -18,7 +19,7 @@ only the final save of a clean shutdown says `running: false`. Restoring a file 
 delivery numbers and webhooks the file does not know. Then (`Emulator` applies `Recovery`):
 - the id epoch moves on (`core.ids`): every tenant's ids, new tenants' too, come from a range no earlier
   epoch used, so no id is ever issued twice; a clean restart stays in its epoch and continues byte for byte;
-- delivery and journal numbers skip `EPOCH_SPAN` ahead, for the same reason;
+- delivery, journal and feed numbers skip `EPOCH_SPAN` ahead, for the same reason;
 - every restored pending delivery gets an attempt of unknown outcome, so it is re-sent as a retry with its
   own event id (at least once), never as a new first attempt. Deliveries the file shows as settled stay
   in the log and are not sent again.
@@ -42,7 +43,7 @@ from pydantic import Field, ValidationError
 from emulator.core.control_models import Snapshot
 from emulator.core.delivery import SnapshotDelivery
 from emulator.core.errors import ConfigError
-from emulator.core.types import JsonBool
+from emulator.core.types import JsonBool, JsonInt
 from emulator.core.web import RequestModel, first_error
 
 LOG = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class DurableSection(RequestModel):
     running: JsonBool = Field(description="true in the saves of a running server; false only after a clean stop")
     journal: list[dict[str, Any]] = Field(default_factory=list, description="the request journal, oldest first")
     log: list[SnapshotDelivery] = Field(default_factory=list, description="settled deliveries of the delivery log")
+    feed: JsonInt = Field(0, ge=0, description="the feed's newest id (its entries are not kept: ids go on after it)")
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,13 @@ journal and the delivery log stay the detailed views of two of its kinds.
 
 | kind | recorded by | `party` | its `cause` |
 |---|---|---|---|
-| `request` | `plugin.vendor_endpoint`: a vendor API request, as it completes | `integration` | what acted |
+| `request` | `plugin.vendor_endpoint`: a vendor API request, as it completes | `integration` | a scenario |
 | `control` | `control.ControlEntries`: a mutating `/_emulator` call (not the sink receiving) | `integration` | - |
 | `event` | `Emulator._commit`: a domain event | `cxemu` | the request, timer, action |
 | `delivery` | the dispatcher's `delivery_listeners`: a webhook queued | `integration` | its event, or a call |
 | `attempt` | the dispatcher's `attempt_listeners`: one attempt, its outcome known | `integration` | its delivery |
 | `timer` | the scheduler's `firing` hook: a persistent job firing | `cxemu` | - |
-| `action` | `Feed.action`: a simulated party acting (a scenario actor, a vendor's agent) | its party | what made it |
+| `action` | `Feed.action`/`act`: a simulated party acting (a scenario's, a vendor's agent) | its party | what made it |
 
 Ids and causes. Ids are given in append order and never reused (`skip` leaves a range out: a new id epoch,
 `core.durable`; `restart_after` continues after a restore). What a request or a control call causes is
@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import logging
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from contextvars import ContextVar, Token
@@ -44,11 +43,7 @@ if TYPE_CHECKING:
     from emulator.core.delivery import Attempt, Delivery
     from emulator.core.events import DomainEvent
 
-LOG = logging.getLogger(__name__)
-
-Kind = Literal["request", "control", "event", "delivery", "attempt", "timer", "action"]
 KINDS: Final[tuple[str, ...]] = ("request", "control", "event", "delivery", "attempt", "timer", "action")
-PARTIES: Final[tuple[str, ...]] = ("customer", "agent", "integration", "cxemu")
 
 Builder = Callable[[Any], Any]
 """Builds an entry's `data` from what it was made from (called at most once, on the first read)."""
@@ -142,24 +137,6 @@ class Entry:
             frame = self._frame = f"id: {self.id}\nevent: {self.kind}\ndata: {data}\n\n".encode()
         return frame
 
-    @classmethod
-    def restored(cls, saved: dict[str, Any]) -> Entry:
-        """An entry back from its `to_json()` (the state file)."""
-        entry = cls(
-            _str(saved["kind"]),
-            _str(saved["type"]),
-            _opt(saved.get("vendor")),
-            _opt(saved.get("tenant")),
-            _opt(saved.get("subject")),
-            _opt(saved.get("party")),
-            float(saved["at"]),
-        )
-        entry.id = int(saved["id"])
-        cause = saved.get("cause")
-        entry.cause = None if cause is None else int(cause)
-        entry._json = {**saved, "id": entry.id, "cause": entry.cause}
-        return entry
-
 
 def _text(value: Any) -> Any:
     """JSON for what `json` does not know (bytes in an event's data): text, so no entry breaks a stream."""
@@ -168,22 +145,7 @@ def _text(value: Any) -> Any:
     return str(value)
 
 
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"feed entry: {value!r} is not text")
-    return value
-
-
-def _opt(value: Any) -> str | None:
-    return None if value is None else _str(value)
-
-
 _CAUSE: ContextVar[Entry | None] = ContextVar("cxemu_feed_cause", default=None)
-
-
-def current_cause() -> Entry | None:
-    """The entry that what happens now in this context is caused by (None: nothing recorded)."""
-    return _CAUSE.get()
 
 
 def _open_holder(cause: Entry | None) -> Entry | None:
@@ -209,13 +171,13 @@ class Match:
         vendor: str | None = None,
         tenant: str | None = None,
         subject: str | None = None,
-        kinds: Collection[str] | None = None,
+        kinds: str | Collection[str] | None = None,
         type_: str | None = None,
     ) -> None:
         self.vendor = vendor
         self.tenant = tenant
         self.subject = subject
-        self.kinds = frozenset(kinds) if kinds else None
+        self.kinds = frozenset([kinds] if isinstance(kinds, str) else kinds) if kinds else None
         self.type = type_
 
     def __call__(self, e: Entry) -> bool:
@@ -250,12 +212,19 @@ class FeedListener:
 
     async def next(self) -> Entry | None:
         """The next entry, waiting for one; None once the listener is dropped."""
+        batch = await self.batch(1)
+        return batch[0] if batch else None
+
+    async def batch(self, most: int) -> list[Entry] | None:
+        """The entries buffered (at most `most`), waiting for one; None once the listener is dropped. A stream
+        sends them in one write: under load a reader costs a write per turn of the loop, not one per entry."""
         while not self._entries or self.dropped:
             if self.dropped:
                 return None
             self._ready.clear()
             await self._ready.wait()
-        return self._entries.popleft()
+        entries = self._entries
+        return [entries.popleft() for _ in range(min(most, len(entries)))]
 
 
 class Feed:
@@ -273,8 +242,6 @@ class Feed:
         self._listeners: set[FeedListener] = set()
         self.listener_buffer = listener_buffer
         self.listener_limit = listener_limit
-        self.on_append: list[Callable[[Entry], None]] = []
-        """Told of every entry as it is appended (after the streams)."""
 
     # -- recording ------------------------------------------------------------------------------------
 
@@ -386,11 +353,6 @@ class Feed:
             entries.append(entry)
         if self._listeners:
             self._fan_out(entry)
-        for fn in self.on_append:
-            try:
-                fn(entry)
-            except Exception:
-                LOG.exception("feed hook %r failed on entry %s", fn, entry.id)
 
     def _fan_out(self, entry: Entry) -> None:
         behind = [ls for ls in self._listeners if ls.match(entry) and not ls.offer(entry)]
@@ -426,10 +388,12 @@ class Feed:
         after: int | None = None,
         before: int | None = None,
         limit: int = 100,
+        **filters: Any,
     ) -> list[Entry]:
         """Matching entries, oldest first: with `after`, the first `limit` after it; otherwise the newest
-        `limit` (before `before`, when given). Both bounds are exclusive; `limit` 0 means all."""
-        match = match or Match()
+        `limit` (before `before`, when given). Both bounds are exclusive; `limit` 0 means all. The filter is
+        `match`, or `Match(**filters)` (`feed.query(tenant="acme", kinds="event", after=41)`)."""
+        match = match or Match(**filters)
         if after is not None:
             hits = [e for e in self._since(after) if (before is None or e.id < before) and match(e)]
             return hits[:limit] if limit else hits
@@ -495,16 +459,12 @@ class Feed:
         self._ids = itertools.count(first + count + 1)
         self._last = first + count
 
-    def restart_after(self, last_id: int, entries: list[Entry]) -> None:
-        """After a restore: `entries` kept (oldest first), ids going on after `last_id`; what was given before
-        and is not among them counts as lost."""
+    def restart_after(self, last_id: int) -> None:
+        """After a restart from the state file: the entries before are gone (the file keeps the journal and the
+        delivery log, not the feed), ids go on after `last_id`; a reader resuming from before is told of a gap."""
         self._entries.clear()
-        self._entries.extend(entries[-self.size :] if self.size else [])
-        last = max(last_id, entries[-1].id if entries else 0)
-        self._ids = itertools.count(last + 1)
-        self._last = last
-        kept = self._entries[0].id if self._entries else last + 1
-        self._gone = kept - 1
+        self._ids = itertools.count(last_id + 1)
+        self._last = self._gone = last_id
 
 
 def set_cause(entry: Entry | None) -> Token[Entry | None]:

@@ -263,10 +263,11 @@ class Emulator:
         snapshot = self.snapshot()
         settled = self.dispatcher.settled()
         journal = self.journal.entries() if self.journal is not None else []
+        feed = self.feed.last_id
 
         def build() -> dict[str, Any]:
             log = [d.persist() for d in settled]
-            section = {"running": running, "journal": [e.persist() for e in journal], "log": log}
+            section = {"running": running, "journal": [e.persist() for e in journal], "log": log, "feed": feed}
             return {**snapshot, durable.SECTION: section}
 
         return build
@@ -275,7 +276,8 @@ class Emulator:
         """Changes whenever something the state file holds does (the saver skips a save otherwise)."""
         journal = self.journal.last_seq if self.journal is not None else 0
         now = self.clock.now() if self.clock.virtual else None
-        return (self.store.writes, self.store.epoch, self.dispatcher.changes, journal, now, self.scheduler.moves)
+        moved = (self.store.writes, self.store.epoch, self.dispatcher.changes, self.feed.last_id, self.scheduler.moves)
+        return (*moved, journal, now)
 
     def restore(self, data: dict[str, Any]) -> None:
         """Replace the state with a snapshot's (`POST /_emulator/state`); raises before changing anything."""
@@ -311,11 +313,13 @@ class Emulator:
         self.dispatcher.restore_log(section.log)
         if self.journal is not None:
             self.journal.replace(prepared.journal)
+        self.feed.restart_after(section.feed)
         if prepared.unclean:
             self.dispatcher.mark_uncertain(self.clock.now(), durable.UNCERTAIN)
             self.dispatcher.skip_seq(self.dispatcher.next_seq + EPOCH_SPAN)
             if self.journal is not None:
                 self.journal.skip_seq(EPOCH_SPAN)
+            self.feed.skip(EPOCH_SPAN)
 
 
 def _timelines(data: Mapping[str, Any]) -> dict[str, float]:

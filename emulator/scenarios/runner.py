@@ -32,6 +32,7 @@ from emulator.core.clock import SchedulerRunaway, Timer, iso, wall_monotonic
 from emulator.core.delivery import Delivery
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
+from emulator.core.feed import Entry
 from emulator.core.runtime import Emulator
 from emulator.core.web import first_error
 from emulator.core.webhooks import DeliveryFilter
@@ -52,6 +53,8 @@ from emulator.scenarios.schema import (
 )
 
 LOG = logging.getLogger(__name__)
+PARTIES = {"agent": "agent", "customer": "customer", "end_user": "customer", "callee": "customer", "call": "customer"}
+"""Which lane of the feed an action's kind key acts on (`{agent: say}`: the agent's)."""
 
 MAX_NEAR_MISSES = 5
 
@@ -461,9 +464,18 @@ class ScenarioRun:
 
     async def _perform(self, action: ActionBase, subject: str | None, ctx: ScenarioContext) -> None:
         try:
-            await self.hooks.perform(ctx, action, subject)
+            with self.emu.feed.caused_by(self._acting(action, subject)):  # what the party does is caused by it
+                await self.hooks.perform(ctx, action, subject)
         except EmulatorError as exc:
             raise ScenarioError(f"{action.describe()}: {exc.message}") from None
+
+    def _acting(self, action: ActionBase, subject: str | None) -> Entry:
+        """The feed's `action` entry for a simulated party acting (a step or an actor's action)."""
+        data = action.model_dump(mode="json", exclude_none=True, exclude={"after"})
+        key = action.kind_key()
+        verb = str(data.pop(key))
+        party = "agent" if verb.startswith("agent") else PARTIES.get(key)  # `{call: agent_answer}`: the agent
+        return self.emu.feed.action(party, verb, self.vendor, self.tenant, subject, self._now(), actor=key, **data)
 
     def react(self, event: DomainEvent) -> None:
         """A committed event of the tenant: fire the matching rules (runs inside the commit: only schedules)."""

@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from emulator.app import load_plugins
 from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.feed import Entry, Feed, Match
+from emulator.core.ids import EPOCH_SPAN
 from emulator.core.runtime import Emulator
+from emulator.core.settings import Settings
 from emulator.pytest_plugin import WebhookSink
 from tests.conftest import AppFactory
 from tests.support import echo_vendor
 from tests.support.asgi import ResponseStarted
+from tests.unit.test_admin_guard import ADMIN
+from tests.unit.test_admin_guard import _world as admin_world
 from tests.unit.test_webhooks import app_emulator
 
 START = DEFAULT_VIRTUAL_START
@@ -473,6 +479,7 @@ def test_a_query_matches_every_field() -> None:
     assert [e.id for e in feed.query(Match(kinds=["request"]))] == [2]
     assert [e.id for e in feed.query(Match(type_="x"), limit=1)] == [3]
     assert [e.id for e in feed.query(limit=0)] == [1, 2, 3]
+    assert [e.id for e in feed.query(tenant="a", kinds="event", after=1)] == [3]
 
 
 def test_a_skipped_id_range_is_not_counted_as_lost() -> None:
@@ -487,3 +494,98 @@ def test_a_skipped_id_range_is_not_counted_as_lost() -> None:
     assert feed.lost_after(0) == 2
     assert feed.lost_after(1) == 1
     assert feed.lost_after(103) == 0
+
+
+# -- across a restart (the state file) ------------------------------------------------------------------------
+
+
+async def test_after_a_clean_restart_ids_go_on_and_a_reader_from_before_is_told_of_the_gap(
+    tmp_path: Path, make_app: AppFactory
+) -> None:
+    path = tmp_path / "state.json"
+    app, client = await make_app(state_file=str(path), state_save_interval=0)
+    await items(client, "a", 2)  # ids 1..4
+    await app.state.emulator.stop()
+    assert json.loads(path.read_text(encoding="utf-8"))["durable"]["feed"] == 4
+
+    _, again = await make_app(state_file=str(path), state_save_interval=0)
+    assert await journal(again) == []  # the feed's entries are not kept: the journal and the log are
+    await items(again, "a", 1)
+
+    assert [e["id"] for e in await journal(again)] == [5, 6]
+    raw = await stream(again, {"last-event-id": "3"}, limit=2)
+    got = frames(raw)
+    assert json.loads(got[0]["data"]) == {"after": 3, "lost": 1, "oldest": 5}
+    assert [f["id"] for f in got[1:]] == ["5", "6"]
+
+
+async def test_after_an_unclean_stop_ids_skip_to_a_new_epoch(tmp_path: Path, make_app: AppFactory) -> None:
+    path = tmp_path / "state.json"
+    app, client = await make_app(state_file=str(path), state_save_interval=0)
+    await items(client, "a", 1)  # ids 1, 2
+    saver = app.state.emulator.saver
+    assert saver is not None
+    assert await saver.save(running=True) is None  # a periodic save; then the server dies
+
+    _, again = await make_app(state_file=str(path), state_save_interval=0)
+    await items(again, "a", 1)
+
+    assert [e["id"] for e in await journal(again)] == [EPOCH_SPAN + 4, EPOCH_SPAN + 5]
+    raw = await stream(again, {"last-event-id": "2"}, limit=1)
+    assert frames(raw)[0]["id"] == str(EPOCH_SPAN + 4)  # no gap: the skipped ids never existed
+
+
+# -- behind the admin token -----------------------------------------------------------------------------------
+
+
+async def test_behind_the_admin_token_a_tenant_reads_only_its_own_entries_and_never_a_credential() -> None:
+    app, world = await admin_world()
+    try:
+        own = world.creds["alpha"]["eightbyeight"]["headers"]
+        r = await world.client.get("/_emulator/journal", params={"tenant": "alpha", "limit": 1000}, headers=own)
+        assert r.status_code == 200
+        entries = r.json()["entries"]
+        assert {e["kind"] for e in entries} >= {"request", "event", "delivery", "attempt"}
+        assert {(e["vendor"], e["tenant"]) for e in entries} == {("eightbyeight", "alpha")}
+        r = await world.client.get("/_emulator/journal", params={"tenant": "beta"}, headers=own)
+        assert r.status_code == 403
+        raw = await stream(world.client, own, tenant="alpha", after=0, limit=len(entries))
+        assert [json.loads(f["data"]) for f in frames(raw)] == entries
+
+        everything = await world.client.get("/_emulator/journal", params={"limit": 1000}, headers=ADMIN)
+        assert "POST /_emulator/tenants" in {e["type"] for e in everything.json()["entries"]}
+        requests = [e["data"] for e in everything.json()["entries"] if e["kind"] == "request"]
+        assert {r["headers"].get("x-api-key") for r in requests if r["path"].startswith("/chat")} == {"[redacted]"}
+        assert world.creds["alpha"]["sangoma"]["headers"]["Authorization"].split()[1] not in everything.text
+        assert "[redacted]" in everything.text
+    finally:
+        await world.client.aclose()
+        await app.state.emulator.stop()
+
+
+async def test_a_hand_action_is_a_control_entry_on_the_lane_of_who_acts(make_app: AppFactory) -> None:
+    _, client = await make_app(vendor_plugins=load_plugins(Settings()))
+    key = {"x-api-key": "acme"}
+    r = await client.post("/chat-gateway/v1/conversations", json={"channelId": "1", "user": {"name": "A"}}, headers=key)
+    assert r.status_code == 202, r.text
+    conv = r.json()["conversationId"]
+    hands = f"/_emulator/vendors/eightbyeight/tenants/acme/conversations/{conv}/agent"
+    r = await client.post(hands, json={"action": "say", "text": "hello"})
+    assert r.status_code == 409, r.text  # nobody has joined: rejected, and still an entry
+    assert (await client.post("/_emulator/tenants", json={"tenant": "acme", "vendors": ["sangoma"]})).status_code == 201
+    r = await client.post("/_emulator/vendors/sangoma/tenants/acme/customers", json={"name": "Ann", "text": "hi"})
+    assert r.status_code == 200, r.text
+
+    said, provisioned, started = await journal(client, kind="control")
+    assert provisioned["party"] == "integration"
+    assert (said["type"], said["party"], said["vendor"], said["tenant"]) == (
+        f"POST {hands}",
+        "agent",
+        "eightbyeight",
+        "acme",
+    )
+    assert (said["data"]["status"], said["data"]["body"]) == (409, {"action": "say", "text": "hello"})
+    assert (started["party"], started["vendor"]) == ("customer", "sangoma")
+    caused = [e for e in await journal(client, after=started["id"]) if e["cause"] == started["id"]]
+    assert caused
+    assert started["subject"] == caused[0]["subject"]

@@ -120,12 +120,14 @@ def jobs(emu: Emulator) -> dict[str, Any]:
             if chat is not None and chat.agent is None and not chat.enabled(rt.BOT) and chat.team == args["team"]:
                 agent = rt.free_agent(tx.state, chat.team)
                 if agent is not None:
+                    emu.feed.act("agent", "take_over", vendor, tenant, chat.id, tx.now(), agent=agent)
                     rt.take_over(tx, chat, agent)
 
     async def agent_say(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
         async with store.tenant(tenant, create=False) as tx:
             chat = tx.state.chats.get(args["chat"])
             if chat is not None and chat.agent == args["agent"] and not chat.enabled(rt.BOT):
+                emu.feed.act("agent", "say", vendor, tenant, chat.id, tx.now(), agent=chat.agent, text=args["text"])
                 rt.agent_say(tx, chat, str(args["text"]))
 
     async def agent_reply(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
@@ -136,6 +138,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
             rule = pick_rule(tx.state.behaviour, str(args["text"]))
             if rule is None:
                 return
+            emu.feed.act("agent", "reply", vendor, tenant, chat.id, tx.now(), agent=chat.agent, text=rule.reply)
             if rule.reply:
                 rt.agent_say(tx, chat, fill(rule.reply, tx.state, chat))
             if rule.hand_back:
@@ -157,6 +160,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
         async with store.tenant(tenant, create=False) as tx:
             chat = tx.state.chats.get(args["chat"])
             if chat is not None and chat.channel in tx.state.channels:
+                emu.feed.act("customer", "say", vendor, tenant, chat.id, tx.now(), text=str(args["text"]))
                 rt.customer_message(
                     tx, channel=chat.channel, client=chat.client, name=None, kind="text", text=str(args["text"])
                 )

@@ -185,6 +185,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
                     break
             agent = asg.free_agent(tx.state, conv.queue_id) if conv.queue_id else None
             if agent is not None:
+                emu.feed.act("agent", "join", vendor, tenant, conv.id, tx.now(), agent=agent.id)
                 asg.agent_join(tx, conv, agent)
 
     async def agent_type(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
@@ -193,6 +194,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
             if conv is None:
                 return
             if args.get("text"):
+                emu.feed.act("agent", "typing", vendor, tenant, conv.id, tx.now(), agent=conv.agent_id)
                 asg.agent_typing(tx, conv, True)
                 delay = tx.state.behaviour.typing_seconds
                 emu.scheduler.schedule_job(delay, SAY, dict(args), vendor=vendor, tenant=tenant)
@@ -204,6 +206,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
             conv = _live(tx, args)
             if conv is None:
                 return
+            emu.feed.act("agent", "say", vendor, tenant, conv.id, tx.now(), agent=conv.agent_id, text=str(args["text"]))
             asg.agent_typing(tx, conv, False)
             asg.agent_say(tx, conv, str(args["text"]))
             _then(tx, conv, args.get("then"))
@@ -212,6 +215,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
         async with store.tenant(tenant, create=False) as tx:
             conv = _live(tx, args)
             if conv is not None and _user_messages(conv) == args["seen"]:
+                emu.feed.act("agent", "leave", vendor, tenant, conv.id, tx.now(), agent=conv.agent_id)
                 asg.agent_leave(tx, conv)
 
     async def post_agent_end(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:

@@ -153,7 +153,7 @@ class Engine:
             ANSWER: self._unit(lambda tx, call, args: self.answer(tx, call)),
             NO_ANSWER: self._unit(lambda tx, call, args: st.end_call(tx, call, EndReason.NO_ANSWER)),
             STEP_DONE: self._unit(self._step_done),
-            PRESS: self._unit(lambda tx, call, args: self.keyed(tx, call, str(args["keys"]))),
+            PRESS: self._unit(self._press),
             DIGITS_TIMEOUT: self._unit(self._digits_timeout),
             CONNECT_ANSWER: self._unit(self._connect_answer),
             CALLEE_HANGUP: self._unit(self._callee_hangup, fresh=False),
@@ -189,6 +189,7 @@ class Engine:
 
     def answer(self, tx: st.S, call: st.Call) -> None:
         """The ringing callee answers (its timer, or by hand): the flow goes on from the `call` object."""
+        self.emu.feed.act("customer", "answer", SLUG, tx.tenant, call.id, tx.now())
         st.answer(tx, call)
         nxt = call.steps[call.entry].routes.get("")
         st.finish_step(tx, call, StepResult.ANSWERED, nxt)
@@ -218,8 +219,13 @@ class Engine:
         talk = tx.state.callee(step.number).talk_seconds
         self.wait(tx, talk, STEP_DONE, call, result=StepResult.CONNECTED)
 
+    def _press(self, tx: st.S, call: st.Call, args: Mapping[str, Any]) -> None:
+        self.emu.feed.act("customer", "press", SLUG, tx.tenant, call.id, tx.now(), digits=str(args["keys"]))
+        self.keyed(tx, call, str(args["keys"]))
+
     def _callee_hangup(self, tx: st.S, call: st.Call, args: Mapping[str, Any]) -> None:
         if call.status == CallStatus.ANSWERED:
+            self.emu.feed.act("customer", "hangup", SLUG, tx.tenant, call.id, tx.now())
             st.end_call(tx, call, EndReason.CALLEE_HANGUP)
 
     async def _http(self, vendor: str, tenant: str, args: Mapping[str, Any]) -> None:

@@ -139,6 +139,7 @@ def jobs(emu: Emulator) -> dict[str, JobHandler]:
                 return
             agent = di.free_agent(tx.state)
             if agent is not None:
+                emu.feed.act("agent", "assign", vendor, tenant, str(conv.id), tx.now(), agent=agent.id)
                 di.assign(tx, conv, agent)
 
     def live(state: SangomaState, args: Mapping[str, Any]) -> Conversation | None:
@@ -153,6 +154,7 @@ def jobs(emu: Emulator) -> dict[str, JobHandler]:
             if conv is None:
                 return
             if args.get("text"):
+                emu.feed.act("agent", "typing", vendor, tenant, str(conv.id), tx.now(), agent=args["agent"])
                 di.typing(tx, conv, tx.state.agents[args["agent"]], True)
                 emu.scheduler.schedule_job(
                     tx.state.behaviour.typing_seconds, SAY, dict(args), vendor=vendor, tenant=tenant
@@ -166,6 +168,7 @@ def jobs(emu: Emulator) -> dict[str, JobHandler]:
             if conv is None:
                 return
             agent = tx.state.agents[args["agent"]]
+            emu.feed.act("agent", "say", vendor, tenant, str(conv.id), tx.now(), agent=agent.id, text=str(args["text"]))
             di.typing(tx, conv, agent, False)
             di.post_message(tx, conv, str(args["text"]), "outgoing", agent=agent)
             if args.get("resolve"):
@@ -175,6 +178,7 @@ def jobs(emu: Emulator) -> dict[str, JobHandler]:
         async with store.tenant(tenant, create=False) as tx:
             conv = tx.state.conversations.get(args["conv"])
             if conv is not None and conv.widget and not conv.customer_idle:
+                emu.feed.act("customer", "say", vendor, tenant, str(conv.id), tx.now(), text=str(args["text"]))
                 di.post_message(tx, conv, str(args["text"]), "incoming")
 
     async def ring(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
@@ -193,6 +197,7 @@ def jobs(emu: Emulator) -> dict[str, JobHandler]:
             if call is None or call.state != CallState.RINGING:
                 return
             result = voice.callee_for(tx.state, call.destination).outcome
+            emu.feed.act("customer", result, vendor, tenant, call.id, tx.now())  # the callee answers, or does not
             if result == "answer":
                 voice.answered(tx, call)
             else:
@@ -208,6 +213,7 @@ def jobs(emu: Emulator) -> dict[str, JobHandler]:
                 call = tx.state.calls[queue.waiting[0]]  # first come, first served
             agent = voice.free_queue_agent(tx.state, call)
             if agent is not None:
+                emu.feed.act("agent", "answer", vendor, tenant, call.id, tx.now(), agent=agent.id)
                 voice.agent_answers(tx, call, agent)
 
     async def bot_failed(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
@@ -226,6 +232,7 @@ def jobs(emu: Emulator) -> dict[str, JobHandler]:
         async with store.tenant(tenant, create=False) as tx:
             call = tx.state.calls.get(args["call"])
             if call is not None and call.state == CallState.CONNECTED:
+                emu.feed.act("customer", "hang_up", vendor, tenant, call.id, tx.now())
                 voice.hang_up(tx, call)
 
     return {
