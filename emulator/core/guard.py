@@ -105,6 +105,7 @@ POLICY: dict[tuple[str, str], Access] = {
     ("POST", "/tenants"): Access.ADMIN,
     ("GET", "/scenarios"): Access.ADMIN,
     ("POST", "/scenarios"): Access.ADMIN,
+    ("GET", "/scenarios/export"): Access.ADMIN,
     ("GET", "/scenarios/{scenario_id}"): Access.ADMIN,
     ("DELETE", "/scenarios/{scenario_id}"): Access.ADMIN,
 }

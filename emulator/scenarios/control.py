@@ -4,6 +4,7 @@
 |---|---|
 | `POST /scenarios`, `GET /scenarios` | load a scenario file (its actors meet the app under test); list them |
 | `GET /scenarios/{id}`, `DELETE /scenarios/{id}` | a scenario's progress and step results; unload it |
+| `GET /scenarios/export?vendor=&tenant=&after=` | "Save as scenario": a tenant's hand work as a file (`export`) |
 
 Handlers take the app's `ScenarioManager`. `API` joins the control plane's contract (`app.control_contract`).
 """
@@ -22,8 +23,10 @@ from emulator.core.api import Api
 from emulator.core.contracts import Body, Param, Reply
 from emulator.core.control_models import MAX_WAIT
 from emulator.core.types import AS_INT, AS_STR, JsonStr
-from emulator.core.web import ErrorOut, RequestModel, error, guarded, q_float
+from emulator.core.web import ErrorOut, RequestModel, error, guarded, q_float, q_int
 from emulator.scenarios.errors import LoadError, ScenarioError
+from emulator.scenarios.export import export_tenant
+from emulator.scenarios.hooks import ScenarioHooks
 from emulator.scenarios.loader import load_text
 from emulator.scenarios.service import ScenarioManager
 
@@ -179,6 +182,52 @@ async def load_scenario(manager: ScenarioManager, request: Request) -> Response:
     except ScenarioError as exc:
         return error(400, "invalid_scenario", str(exc))
     return JSONResponse(run.result.to_json(), status_code=201)
+
+
+@API.op(
+    "GET",
+    "/scenarios/export",
+    "exportScenario",
+    "Save as scenario: what was done in a vendor tenant, as a scenario file `cxemu scenario run` replays",
+    {
+        200: Reply(
+            "the scenario file",
+            media_type="application/yaml",
+            schema={"type": "string"},
+            headers={"Content-Disposition": {"schema": {"type": "string"}, "description": "attachment; filename"}},
+        ),
+        400: Reply("bad query", ErrorOut),
+        404: Reply("unknown tenant, or a vendor not served here or without scenario support", ErrorOut),
+    },
+    params=[
+        Param("vendor", "query", {"type": "string", "minLength": 1}, required=True, description="the vendor slug"),
+        Param("tenant", "query", {"type": "string", "minLength": 1}, required=True, description="the tenant"),
+        Param(
+            "after",
+            "query",
+            {"type": "integer", "minimum": 0},
+            description="start after this journal id (default: everything the journal keeps, since the last reset)",
+        ),
+    ],
+)
+async def export_scenario(manager: ScenarioManager, request: Request) -> Response:
+    """The tenant's vendor requests and hand actions (with the waits between them) as steps, then the webhooks
+    they produced as expectations: see `scenarios.export`."""
+    vendor = request.query_params.get("vendor", "")
+    tenant = request.query_params.get("tenant", "")
+    if not vendor or not tenant:
+        raise ValueError("vendor and tenant are required")
+    after = q_int(request, "after", None, 0, 2**63 - 1)
+    emu = manager.emu
+    hooks = getattr(emu.plugins.get(vendor), "scenario", None)
+    if not isinstance(hooks, ScenarioHooks):
+        return error(404, "unknown_vendor", f"no vendor {vendor!r} with scenario support is served here")
+    if not emu.knows(vendor, tenant):
+        return error(404, "unknown_tenant", f"no {vendor} tenant {tenant!r}")
+    text = export_tenant(emu, hooks, vendor, tenant, after)
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{vendor}-{tenant}") + ".yaml"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(text, media_type="application/yaml", headers=headers)
 
 
 @API.op(

@@ -8,6 +8,8 @@
 - `event_names` are what an actor rule's `when.event` may name, and `event_views` turns one domain event into
   the (name, body) pairs rules match against (e.g. the webhook bodies it causes).
 - `request_headers` are added to every `request` step (e.g. the tenant's API key); `steps` adds step kinds.
+- `export_setup` and `export_request` serve "Save as scenario" (`scenarios.export`): the `setup:` section that
+  rebuilds a live tenant's world, and a request step rewritten (or dropped: None) for a replay.
 """
 
 from __future__ import annotations
@@ -89,6 +91,14 @@ def _no_headers(ctx: ScenarioContext) -> dict[str, str]:
     return {}
 
 
+def _default_setup(emu: Emulator, tenant: str) -> dict[str, Any]:
+    return {}
+
+
+def _as_is(spec: dict[str, Any]) -> dict[str, Any] | None:
+    return spec
+
+
 @dataclass(frozen=True, eq=False)
 class ScenarioHooks:
     """See the module docstring."""
@@ -106,3 +116,7 @@ class ScenarioHooks:
     """Variables `apply_setup` defines, with a description each (for the reference)."""
     events_doc: str = ""
     """How `when.event` names map to what the vendor does (for the reference)."""
+    export_setup: Callable[[Emulator, str], dict[str, Any]] = _default_setup
+    """The `setup:` section of an exported scenario for a live tenant (its world as it was made)."""
+    export_request: Callable[[dict[str, Any]], dict[str, Any] | None] = _as_is
+    """An exported `request` step as the replay must send it; None leaves it out."""

@@ -5,15 +5,18 @@
 | `GET /tenants/{tenant}` | the tenant's world: ids, queues, agents (and what they handle), webhooks, channels |
 | `POST /tenants/{tenant}/conversations/{id}/agent` | one agent action (see `AgentAction`) |
 | `PUT /tenants/{tenant}/schedules` | replace the tenant schedules (`{"schedules": [ScheduleConfig, ...]}`) |
+| `POST /tenants/{tenant}/conversations/{id}/customer` | one customer action (see `CustomerAction`) |
 
 The kernel serves `PUT /tenants/{tenant}/behaviour` (`config.BEHAVIOUR`) and `POST /_emulator/tenants`
 (whose 8x8 answer is `credentials`). Agent actions are `hands.agent_act`'s: `join` (optional `agentId`, else
 a free agent of the queue), `typing`, `stop_typing`, `say` (`text`, optional `cards`), `transfer` (`queueId`),
-`leave`.
+`leave`. Customer actions are `hands.customer_act`'s: `say` (`text`; echoed as an API-posted message is, per
+`echo_messages`) and `leave`, what the integration's chat does for its customer through the API.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -48,6 +51,13 @@ class AgentAction(BaseModel):
     text: Text | None = Field(None, description="say: the message")
     cards: list[CardPayload] | None = Field(None, description="say: cards sent with the message")
     queueId: Annotated[str, Strict(), AS_STR] | None = Field(None, description="transfer: the target queue")
+
+
+class CustomerAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: hands.CustomerVerb
+    text: Text | None = Field(None, description="say: the message")
 
 
 def _summary(state: st.EightByEightState) -> dict[str, Any]:
@@ -118,26 +128,16 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         async with store.tenant(tenant) as tx:
             return JSONResponse(_summary(tx.state))
 
-    @guarded
-    async def agent(request: Request) -> Response:
-        """Body: an AgentAction. Acts at once, as a real agent would in 8x8's agent console."""
+    async def act(request: Request, do: Callable[[Tx[st.EightByEightState], st.Conversation], None]) -> Response:
+        """`do` on the path's conversation; a refusal in the `rejected` shape with 8x8's problem as `detail`."""
         tenant = request.path_params["tenant"]
         missing = known(tenant)
         if missing:
             return missing
-        body = AgentAction.model_validate(await json_body(request))
         try:
             async with store.tenant(tenant) as tx:
                 conv = st.get_conversation(tx.state, request.path_params["conversation_id"])
-                hands.agent_act(
-                    tx,
-                    conv,
-                    body.action,
-                    agent_id=body.agentId,
-                    text=body.text,
-                    cards=body.cards,
-                    queue_id=body.queueId,
-                )
+                do(tx, conv)
                 out = {"conversation": conv.id, "state": str(conv.state), "agentId": conv.agent_id}
         except EmulatorError as exc:
             detail = problem_body(exc) if isinstance(exc, EightByEightError) else {"message": exc.message}
@@ -158,8 +158,34 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
             replace_schedules(tx.state, body.schedules)
             return JSONResponse({"schedules": [s.model_dump() for s in tx.state.schedules.values()]})
 
+    @guarded
+    async def agent(request: Request) -> Response:
+        """Body: an AgentAction. Acts at once, as a real agent would in 8x8's agent console."""
+        body = AgentAction.model_validate(await json_body(request))
+
+        def do(tx: Tx[st.EightByEightState], conv: st.Conversation) -> None:
+            hands.agent_act(
+                tx, conv, body.action, agent_id=body.agentId, text=body.text, cards=body.cards, queue_id=body.queueId
+            )
+
+        return await act(request, do)
+
+    @guarded
+    async def customer(request: Request) -> Response:
+        """Body: a CustomerAction. The customer writes or leaves, as the integration's chat would post it."""
+        body = CustomerAction.model_validate(await json_body(request))
+        if body.action == "say" and body.text is None:
+            return error(400, "invalid_request", "say needs text")
+        echo = bool(emu.vendor_config(SLUG).echo_messages)
+
+        def do(tx: Tx[st.EightByEightState], conv: st.Conversation) -> None:
+            hands.customer_act(tx, conv, body.action, text=body.text, echo=echo)
+
+        return await act(request, do)
+
     return [
         Route("/tenants/{tenant}", tenant_view, methods=["GET"]),
         Route("/tenants/{tenant}/schedules", schedules, methods=["PUT"]),
         Route("/tenants/{tenant}/conversations/{conversation_id}/agent", agent, methods=["POST"]),
+        Route("/tenants/{tenant}/conversations/{conversation_id}/customer", customer, methods=["POST"]),
     ]

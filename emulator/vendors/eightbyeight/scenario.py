@@ -27,6 +27,7 @@ from pydantic import Field, model_validator
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
 from emulator.core.outbound import check_http_url
+from emulator.core.runtime import Emulator
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, Strict
 from emulator.vendors.eightbyeight import channels as chan
@@ -34,7 +35,13 @@ from emulator.vendors.eightbyeight import hands
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.actors import fill
 from emulator.vendors.eightbyeight.companion import tenant_secret
-from emulator.vendors.eightbyeight.config import AgentBehaviour, QueueConfig, ScheduleConfig, TenantConfig
+from emulator.vendors.eightbyeight.config import (
+    AgentBehaviour,
+    EightByEightConfig,
+    QueueConfig,
+    ScheduleConfig,
+    TenantConfig,
+)
 from emulator.vendors.eightbyeight.constants import API_PREFIX, NOTIFICATION_VERSION, SLUG
 from emulator.vendors.eightbyeight.errors import EightByEightError, problem_body
 from emulator.vendors.eightbyeight.events import v1_payloads
@@ -146,6 +153,21 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
+def export_setup(emu: Emulator, tenant: str) -> dict[str, Any]:
+    """Save as scenario: a configured tenant's world as its config makes it (ids, queues, agents, behaviour); an
+    open-auth tenant is the setup's default."""
+    config: EightByEightConfig = emu.vendor_config(SLUG)
+    own = config.tenants.get(tenant)
+    behaviour = own.behaviour if own is not None and own.behaviour is not None else config.behaviour
+    out: dict[str, Any] = {}
+    if own is not None:
+        fields = {"tenant_id": own.tenant_id, "customer_id": own.customer_id, "queues": own.queues}
+        out = {k: v for k, v in EightByEightSetup.model_validate(fields).model_dump(mode="json").items() if k in fields}
+    if behaviour != AgentBehaviour():
+        out["behaviour"] = behaviour.model_dump(mode="json")
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def request_headers(ctx: ScenarioContext) -> dict[str, str]:
     return {"x-api-key": str(ctx.variables.get("api_key", ctx.tenant))}
 
@@ -253,6 +275,7 @@ HOOKS = ScenarioHooks(
     event_names=(*WEBHOOK_EVENTS, *DOMAIN_EVENTS),
     event_views=event_views,
     request_headers=request_headers,
+    export_setup=export_setup,
     variables_doc={
         "api": f"the API base path, `{API_PREFIX}`",
         "api_key": "the tenant's `x-api-key` (sent by every `request` step unless it sets its own)",

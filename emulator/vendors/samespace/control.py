@@ -9,6 +9,7 @@ the acting, `views.py` builds the bodies): `/_emulator/vendors/samespace/...`.
 | `PUT /tenants/{cloud_id}/numbers/{number}` | a number's `CalleeBehaviour` (answer, rings, dtmf, hangup_after...) |
 | `GET /tenants/{cloud_id}/calls` | every call, newest last: id, number, status, current step |
 | `GET /tenants/{cloud_id}/calls/{call_id}` | one call's full metadata (as the API's, without auth) |
+| `POST /tenants/{cloud_id}/calls/{call_id}/answer` | the ringing callee answers now (409 `not_ringing` otherwise) |
 | `POST /tenants/{cloud_id}/calls/{call_id}/digits` | `{"digits": "12#"}`: the callee keys in (or types ahead) |
 | `POST /tenants/{cloud_id}/calls/{call_id}/hangup` | the callee hangs up |
 
@@ -18,7 +19,7 @@ the acting, `views.py` builds the bodies): `/_emulator/vendors/samespace/...`.
 `credentials` is what `POST /_emulator/tenants` answers for a cloud (the kernel creates and marks it provisioned).
 
 Settings and numbers apply to calls placed from then on (a live call keeps its callee's script). An action
-the call's state does not allow answers `{"error": "rejected", "message", "detail"}` (409 `not_answered`,
+the call's state does not allow answers `{"error": "rejected", "message", "detail"}` (409 `not_ringing`, `not_answered`,
 `not_collecting` when type-ahead is off, `call_ended`; 404 with the API's envelope for an unknown call).
 """
 
@@ -42,7 +43,7 @@ from emulator.vendors.samespace import errors, views
 from emulator.vendors.samespace import state as st
 from emulator.vendors.samespace.config import CalleeBehaviour, HttpUrl
 from emulator.vendors.samespace.constants import SLUG
-from emulator.vendors.samespace.hands import hang_up, press, set_number
+from emulator.vendors.samespace.hands import answer, hang_up, press, set_number
 from emulator.vendors.samespace.views import brief, call_info, summary
 
 CloudHandler = Callable[[Request, str], Awaitable[Response]]
@@ -135,6 +136,11 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
             return JSONResponse(call_info(tenant, st.get_call(tx.state, request.path_params["call_id"])))
 
     @cloud
+    async def pick_up(request: Request, tenant: str) -> Response:
+        """The ringing callee answers now, as a person at the phone would."""
+        return JSONResponse(brief(await answer(emu, tenant, request.path_params["call_id"])))
+
+    @cloud
     async def digits(request: Request, tenant: str) -> Response:
         """Body: {"digits": "1"}. Keys pressed on the callee's phone now; `typed_ahead` in the answer shows the
         keys kept for the next digits step."""
@@ -154,6 +160,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         Route(f"{base}/numbers/{{number}}", number, methods=["PUT"]),
         Route(f"{base}/calls", calls, methods=["GET"]),
         Route(f"{base}/calls/{{call_id}}", call_view, methods=["GET"]),
+        Route(f"{base}/calls/{{call_id}}/answer", pick_up, methods=["POST"]),
         Route(f"{base}/calls/{{call_id}}/digits", digits, methods=["POST"]),
         Route(f"{base}/calls/{{call_id}}/hangup", hangup, methods=["POST"]),
     ]

@@ -150,7 +150,7 @@ class Engine:
     def jobs(self) -> dict[str, Callable[[str, str, Mapping[str, Any]], Any]]:
         return {
             DIAL: self._unit(self._dial, fresh=False),
-            ANSWER: self._unit(self._answer),
+            ANSWER: self._unit(lambda tx, call, args: self.answer(tx, call)),
             NO_ANSWER: self._unit(lambda tx, call, args: st.end_call(tx, call, EndReason.NO_ANSWER)),
             STEP_DONE: self._unit(self._step_done),
             PRESS: self._unit(self._press),
@@ -187,7 +187,8 @@ class Engine:
         else:
             self.later(tx, ringing, ANSWER, call)
 
-    def _answer(self, tx: st.S, call: st.Call, args: Mapping[str, Any]) -> None:
+    def answer(self, tx: st.S, call: st.Call) -> None:
+        """The ringing callee answers (its timer, or by hand): the flow goes on from the `call` object."""
         self.emu.feed.act("customer", "answer", SLUG, tx.tenant, call.id, tx.now())
         st.answer(tx, call)
         nxt = call.steps[call.entry].routes.get("")

@@ -21,13 +21,15 @@ from pydantic import Field, model_validator
 
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
+from emulator.core.ids import TenantIds
 from emulator.core.outbound import check_http_url
+from emulator.core.runtime import Emulator
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext, ScenarioHooks, StepKind, Strict
 from emulator.vendors.samespace import hands
 from emulator.vendors.samespace.config import CalleeBehaviour, FlowBehaviour
 from emulator.vendors.samespace.constants import API_PREFIX, EVENTS, SLUG
-from emulator.vendors.samespace.state import store
+from emulator.vendors.samespace.state import new_state, store
 from emulator.vendors.samespace.views import callback
 
 
@@ -103,6 +105,20 @@ def event_views(event: DomainEvent) -> list[tuple[str, dict[str, Any]]]:
     return [(event.kind, callback(event))]
 
 
+def export_setup(emu: Emulator, tenant: str) -> dict[str, Any]:
+    """Save as scenario: the cloud as it was made (its config, not what the exported steps changed since), with
+    its token (requests carry it in their bodies) and its callback, if it had one, at the replay's receiver."""
+    made = new_state(emu, tenant, TenantIds(emu.store.seed, SLUG, tenant, {}))
+    return {
+        "auth_token": store(emu).view(tenant).auth_token or made.auth_token or "scenario-token",
+        "callback_url": "{{webhook_url}}" if made.callback_url else None,
+        "http_overrides": made.http_overrides,
+        "behaviour": made.behaviour.model_dump(mode="json"),
+        "default_callee": made.default_callee.model_dump(mode="json"),
+        "numbers": {n: b.model_dump(mode="json") for n, b in made.numbers.items()},
+    }
+
+
 HOOKS = ScenarioHooks(
     setup_model=SamespaceSetup,
     apply_setup=apply_setup,
@@ -111,6 +127,7 @@ HOOKS = ScenarioHooks(
     event_names=EVENTS,
     event_views=event_views,
     steps={"numbers": StepKind(NumbersStep, run_numbers, "set how phone numbers behave (CalleeBehaviour each)")},
+    export_setup=export_setup,
     variables_doc={
         "api": f"the API base path, `{API_PREFIX}`",
         "cloud_id": "the cloud id (the scenario's tenant)",

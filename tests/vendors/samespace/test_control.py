@@ -129,3 +129,24 @@ async def test_provisioning_gives_credentials_that_work(make_ss: SsFactory) -> N
     url = creds["metadata_url"].format(call_id=placed.json()["call_id"], **creds)
     assert url.startswith(f"{API}/call/")
     assert (await ss.http.get(url)).status_code == 200
+
+
+async def test_a_person_answers_a_ringing_phone_by_hand(ss: Ss) -> None:
+    """A phone that never answers by itself (`no-answer`) is picked up by hand: the flow runs from the call object,
+    and the give-up timer of the unanswered call is stale (the call does not end as no-answer)."""
+    await ss.control("PUT", "/numbers/917507161643", {"answer": "no-answer", "dtmf": "none"})
+    call_id = await ss.start(call_step(next_step=1), {"id": 1, "type": "play", "text": "hello there"})
+    early = await ss.control("POST", f"/calls/{call_id}/answer")
+    assert (early.status_code, early.json()["detail"]) == (409, {"code": "not_ringing"})
+    await ss.advance(5)
+    resp = await ss.control("POST", f"/calls/{call_id}/answer")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "answered"
+    await ss.idle()
+    meta = await ss.metadata(call_id)
+    assert (meta["status"], meta["end_reason"]) == ("completed", "flow_end")
+    assert meta["answered_at"] == "2026-01-01T00:00:05.000Z"
+    again = await ss.control("POST", f"/calls/{call_id}/answer")
+    assert (again.status_code, again.json()["detail"]) == (409, {"code": "call_ended"})
+    missing = await ss.control("POST", "/calls/nope/answer")
+    assert (missing.status_code, missing.json()["message"]) == (404, "Call not found")
