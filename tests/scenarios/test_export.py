@@ -164,6 +164,23 @@ async def test_a_configured_tenant_is_exported_as_its_config_makes_it() -> None:
     emu: Emulator = create_app(settings).state.emulator
     setup = plugins()["eightbyeight"].scenario.export_setup(emu, "acme")  # type: ignore[union-attr]
     assert setup["tenant_id"] == "T1"
-    assert setup["queues"] == [{"id": "7", "name": "Help", "agents": [{"id": "a1", "name": "Jo", "capacity": 3}]}]
+    agents = [{"id": "a1", "name": "Jo", "capacity": 3}]
+    assert setup["queues"] == [{"id": "7", "name": "Help", "agents": agents, "out_of_hours": "queue"}]
+    assert "schedules" not in setup
     assert setup["behaviour"]["join_delay"] == 5.0
     assert plugins()["eightbyeight"].scenario.export_setup(emu, "open-auth-tenant") == {}  # type: ignore[union-attr]
+
+
+async def test_a_configured_tenants_schedules_are_exported_and_replay() -> None:
+    queues = [{"id": "7", "name": "Help", "agents": [{"id": "a1", "name": "Jo"}], "schedule": "Office"}]
+    schedules = [{"name": "Office", "time_zone": "Europe/London"}]
+    tenants = {"acme": {"queues": queues, "schedules": schedules}}
+    settings = Settings.load({}, {"clock": "virtual", "vendors": {"eightbyeight": {"tenants": tenants}}})
+    emu: Emulator = create_app(settings).state.emulator
+    setup = plugins()["eightbyeight"].scenario.export_setup(emu, "acme")  # type: ignore[union-attr]
+    assert [s["name"] for s in setup["schedules"]] == ["Office"]
+    assert setup["schedules"][0]["time_zone"] == "Europe/London"
+    assert setup["queues"][0]["schedule"] == "Office"
+    doc = {"name": "saved", "vendor": "eightbyeight", "tenant": "acme", "setup": setup, "steps": []}
+    result = await run_text(to_yaml(doc), "saved.yaml")
+    assert result.status == "passed", render(result)

@@ -161,8 +161,14 @@ def export_setup(emu: Emulator, tenant: str) -> dict[str, Any]:
     behaviour = own.behaviour if own is not None and own.behaviour is not None else config.behaviour
     out: dict[str, Any] = {}
     if own is not None:
-        fields = {"tenant_id": own.tenant_id, "customer_id": own.customer_id, "queues": own.queues}
-        out = {k: v for k, v in EightByEightSetup.model_validate(fields).model_dump(mode="json").items() if k in fields}
+        fields = {
+            "tenant_id": own.tenant_id,
+            "customer_id": own.customer_id,
+            "queues": own.queues,
+            "schedules": own.schedules,
+        }
+        dumped = EightByEightSetup.model_validate(fields).model_dump(mode="json", exclude_none=True)
+        out = {k: v for k, v in dumped.items() if k in fields}
     if behaviour != AgentBehaviour():
         out["behaviour"] = behaviour.model_dump(mode="json")
     return {k: v for k, v in out.items() if v is not None}
