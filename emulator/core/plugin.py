@@ -43,6 +43,7 @@ from emulator.core.clock import JobHandler, wall_monotonic
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
 from emulator.core.ids import TenantIds
+from emulator.core.retention import Retained
 from emulator.core.store import Outbound, Tx
 from emulator.core.webhooks import WebhookPolicy
 
@@ -150,6 +151,8 @@ class VendorPlugin:
     """Query parameters that carry `identify`'s credential; the guard takes them out of the query."""
     secrets: Secrets = Secrets()
     """What `GET /_emulator/state` and `/_emulator/requests` redact (`core.redact`)."""
+    retained: tuple[Retained, ...] = ()
+    """What ends and how long it is kept once ended, per kind (`core.retention`); none: everything is kept."""
 
 
 def default_render_error(exc: EmulatorError, request: Request) -> Response:

@@ -26,6 +26,7 @@ from emulator.core.ids import EPOCH_SPAN, TenantIds
 from emulator.core.journal import Journal, JournalEntry
 from emulator.core.outbound import Guard
 from emulator.core.plugin import VendorPlugin
+from emulator.core.retention import Retainer
 from emulator.core.settings import Settings, vendor_config_error
 from emulator.core.sink import PREFIX as SINK_PREFIX
 from emulator.core.sink import Sink, loopback_url
@@ -65,9 +66,12 @@ class Emulator:
         self.dispatcher.set_chaos(settings.chaos)
         self.plugins: dict[str, VendorPlugin] = {}
         self._vendor_config: dict[str, Any] = {}
+        self.retainer = Retainer(self)
+        """Evicts ended conversations, chats and calls past their vendor's retention (`core.retention`)."""
         for plugin in plugins:
             self._add(plugin)
         self.store.on_commit(self._commit)
+        self.store.on_commit(self.retainer.after)
         self.bus.subscribe(self._to_vendor)
         self.reset_hooks: list[ResetHook] = []
         """Told of every `reset(vendor, tenant)` after the kernel's own (the sink forgets what it received)."""
@@ -78,6 +82,7 @@ class Emulator:
         """The built-in webhook sink: in-process until `sink.listening` tells it the server's bound address."""
         self.dispatcher.local(f"{base}{SINK_PREFIX}/", self.sink.post)
         self.reset_hooks.append(self.sink.reset)
+        self.reset_hooks.append(self.retainer.reset)
         self.started = False
         self.save_error: str | None = None
         """Why the state file could not be saved at shutdown (the command then exits 1)."""
@@ -104,6 +109,7 @@ class Emulator:
             return plugin.new_state(self, tenant, ids)
 
         self.store.register(plugin.slug, plugin.state_type, factory)
+        self.retainer.register(plugin.slug, plugin.retained)
         policy = plugin.webhook_policy(self) if plugin.webhook_policy else WebhookPolicy()
         overrides = self.settings.webhooks.get(plugin.slug)
         if overrides is not None:
@@ -219,9 +225,22 @@ class Emulator:
         self.dispatcher.reset(vendor, tenant)
         if self.journal is not None:
             self.journal.reset(vendor, tenant)
+        self._forget_events(vendor, tenant)
         for hook in self.reset_hooks:
             hook(vendor, tenant)
         return dropped
+
+    def _forget_events(self, vendor: str | None, tenant: str | None) -> None:
+        """The event bus's recent history keeps no event of a reset tenant (its memory goes with the tenant)."""
+        recent = self.bus.recent
+        kept = [
+            e
+            for e in recent
+            if (vendor is not None and e.vendor != vendor) or (tenant is not None and e.tenant != tenant)
+        ]
+        if len(kept) != len(recent):
+            recent.clear()
+            recent.extend(kept)
 
     def snapshot(self) -> dict[str, Any]:
         out = {
@@ -283,6 +302,7 @@ class Emulator:
         if isinstance(self.clock, VirtualClock) and clock.get("mode") == "virtual":
             self.clock.set(max(self.clock.now(), float(clock["now"])))
         self.scheduler.cancel_tagged()
+        self.retainer.reset()
         self.scheduler.restore_timelines(_timelines(data))
         self.dispatcher.reset()
         self.scheduler.restore(list(data.get("jobs", [])))

@@ -31,4 +31,5 @@ PLUGIN: VendorPlugin = VendorPlugin(
     scenario=scenario.HOOKS,
     identify=http.identify,
     secrets=Secrets(headers=(API_KEY_HEADER,)),
+    retained=state.RETAINED,
 )
