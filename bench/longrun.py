@@ -72,20 +72,28 @@ class Pool:
             body, kind = form.encode(), "application/x-www-form-urlencoded"
         lines = [f"{method} {path} HTTP/1.1", f"host: {HOST}", f"content-length: {len(body)}", f"content-type: {kind}"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
         async with self.slots:
-            conn = self.idle.pop() if self.idle else await asyncio.open_connection(HOST, self.port)
-            reader, writer = conn
-            try:
-                writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-                status = int(head[0].split()[1])
-                length = next((int(h.split(":", 1)[1]) for h in head if h.lower().startswith("content-length:")), 0)
-                data = await reader.readexactly(length) if length else b""
-            except BaseException:
-                writer.close()
-                raise
-            self.idle.append(conn)
-            return Reply(status, data)
+            while self.idle:  # a kept connection the server closed while it was idle (`idle_timeout`): the next
+                try:
+                    return await self._send(self.idle.pop(), request)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    continue
+            return await self._send(await asyncio.open_connection(HOST, self.port), request)
+
+    async def _send(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], request: bytes) -> Reply:
+        reader, writer = conn
+        try:
+            writer.write(request)
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            status = int(head[0].split()[1])
+            length = next((int(h.split(":", 1)[1]) for h in head if h.lower().startswith("content-length:")), 0)
+            data = await reader.readexactly(length) if length else b""
+        except BaseException:
+            writer.close()
+            raise
+        self.idle.append(conn)
+        return Reply(status, data)
 
     def close(self) -> None:
         for _, writer in self.idle:

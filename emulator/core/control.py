@@ -37,6 +37,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from emulator import __version__
 from emulator.core.api import Api
+from emulator.core.bigwork import Slicer, parse_snapshot, snapshot_stream
 from emulator.core.chaos import ChaosConfig
 from emulator.core.clock import IdleResult, SchedulerRunaway, Timer, iso
 from emulator.core.contracts import Body, Param, Reply
@@ -53,6 +54,7 @@ from emulator.core.control_models import (
     RestoredOut,
     Snapshot,
     SnapshotOut,
+    SnapshotSlot,
     TenantIn,
     TenantOut,
     TenantRef,
@@ -64,7 +66,7 @@ from emulator.core.delivery import DeliveriesOut, DeliveryOut
 from emulator.core.events import TooManyListeners
 from emulator.core.guard import caller
 from emulator.core.plugin import BehaviourSpec, VendorPlugin, merge_behaviour
-from emulator.core.redact import is_redacted, redact_entry, redact_snapshot
+from emulator.core.redact import is_redacted, redact_entry
 from emulator.core.runtime import Emulator
 from emulator.core.web import ErrorOut, error, guarded, json_body, json_object, q_bool, q_float, q_int, reply
 from emulator.core.webhooks import DeliveryFilter
@@ -158,8 +160,7 @@ async def get_state(emu: Emulator, request: Request) -> Response:
     shown = _secrets(emu, request)
     if isinstance(shown, Response):
         return shown
-    snapshot = emu.snapshot()
-    return JSONResponse(snapshot if shown else redact_snapshot(snapshot, emu.plugins))
+    return StreamingResponse(snapshot_stream(emu, redacted=not shown), media_type="application/json")
 
 
 @API.op(
@@ -173,7 +174,10 @@ async def get_state(emu: Emulator, request: Request) -> Response:
 async def put_state(emu: Emulator, request: Request) -> Response:
     """Body: a snapshot from `GET /state` (with its secrets: a redacted one is refused). Replaces the whole
     state."""
-    raw = await json_body(request)
+    body = await request.body()
+    if not body.strip():
+        raise ValueError("a JSON body is required")
+    raw = await parse_snapshot(body)
     if isinstance(raw, dict) and is_redacted(raw, emu.plugins):
         return error(
             400,
@@ -181,12 +185,33 @@ async def put_state(emu: Emulator, request: Request) -> Response:
             "this snapshot's secrets were redacted, so it cannot be restored as it was taken; "
             "take it with GET /_emulator/state?secrets=true (the admin token's)",
         )
-    data = Snapshot.model_validate(raw).model_dump()
+    data = await _snapshot(raw)
     try:
-        emu.restore(data)
+        await emu.restore_sliced(data)
     except (KeyError, TypeError, ValidationError) as exc:
         return error(400, "invalid_snapshot", f"the snapshot cannot be restored: {exc}")
     return reply(RestoredOut(restored=True, tenants=len(emu.store.tenants())))
+
+
+async def _snapshot(raw: Any) -> dict[str, Any]:
+    """`Snapshot.model_validate(raw).model_dump()`, a tenant at a time (`core.bigwork`); a problem is raised as
+    the whole model's validation raises it."""
+    store = raw.get("store") if isinstance(raw, dict) else None
+    if not isinstance(store, dict) or not all(isinstance(t, dict) for t in store.values()):
+        return Snapshot.model_validate(raw).model_dump()
+    data = Snapshot.model_validate({**raw, "store": {}}).model_dump()
+    slicer = Slicer()
+    checked: dict[str, dict[str, Any]] = {}
+    for vendor, tenants in store.items():
+        checked[vendor] = {}
+        for tenant, entry in tenants.items():
+            try:
+                checked[vendor][tenant] = SnapshotSlot.model_validate(entry).model_dump()
+            except ValidationError:
+                return Snapshot.model_validate(raw).model_dump()  # raises, naming where
+            await slicer.tick()
+    data["store"] = checked
+    return data
 
 
 ONE_TENANT = Param(

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from emulator.core import durable
+from emulator.core.bigwork import Slicer
 from emulator.core.clock import Clock, Scheduler, SystemClock, VirtualClock
 from emulator.core.errors import ConfigError
 from emulator.core.events import DomainEvent, EventBus
@@ -243,11 +244,15 @@ class Emulator:
             recent.extend(kept)
 
     def snapshot(self) -> dict[str, Any]:
+        return self.snapshot_frame(self.store.snapshot())
+
+    def snapshot_frame(self, store: Any) -> dict[str, Any]:
+        """The snapshot with `store` in place of the tenants' state (`core.bigwork` streams the tenants itself)."""
         out = {
             "version": SNAPSHOT_VERSION,
             "seed": self.store.seed,
             "clock": {"mode": "virtual" if self.clock.virtual else "system", "now": self.clock.now()},
-            "store": self.store.snapshot(),
+            "store": store,
             "timelines": self.scheduler.timelines(),
             "jobs": self.scheduler.snapshot(),
             "deliveries": self.dispatcher.snapshot(),
@@ -280,6 +285,22 @@ class Emulator:
     def restore(self, data: dict[str, Any]) -> None:
         """Replace the state with a snapshot's (`POST /_emulator/state`); raises before changing anything."""
         self._apply(self._prepare(data))
+
+    async def restore_sliced(self, data: dict[str, Any], slicer: Slicer | None = None) -> None:
+        """`restore`, with the tenants validated a slice at a time (`core.bigwork`): other tenants are served
+        meanwhile, and the state is swapped in one step at the end. Raises before changing anything."""
+        if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
+            raise ConfigError(f"snapshot: version must be {SNAPSHOT_VERSION}")
+        slicer = slicer or Slicer()
+        slots: dict[tuple[str, str], Slot] = {}
+        for vendor, tenants in data.get("store", {}).items():
+            state_type = self.store.state_type(vendor)
+            if state_type is None:
+                continue
+            for tenant, entry in tenants.items():
+                slots[(vendor, tenant)] = self.store.parse_entry(state_type, entry)
+                await slicer.tick()
+        self._apply(_Prepared(data, slots, None, []))
 
     def _prepare(self, data: dict[str, Any], section: durable.DurableSection | None = None) -> _Prepared:
         """Check everything that can be checked before changing anything (and before an event loop runs)."""
