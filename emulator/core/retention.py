@@ -13,9 +13,10 @@ ended calls in 515 MiB). Each vendor says what *ended* means for its entities wi
 - an evicted id answers as an id that never existed: the vendor's own 404.
 
 Sweeps run after a unit of work commits (a store commit hook, while the tenant's lock is held), when that tenant
-has committed `every` units of work since its last sweep (a quarter of the smallest count, at most
-`SWEEP_EVERY`) or its timeline moved past an eighth of the smallest age, so a sweep's cost (one pass over the
-tenant's entities of the kind) is spread over the requests. A tenant that does nothing keeps what it has.
+has committed a quarter of the smallest count of units of work since its last sweep, or its timeline moved past
+an eighth of the smallest age: a sweep costs one pass over the tenant's entities of each kind and over the
+delivery log, so between two sweeps a kind holds at most a quarter more than its count, and the cost per request
+stays the same however long the sandbox runs. A tenant that does nothing keeps what it has.
 
 | name | what it is |
 |---|---|
@@ -34,14 +35,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from pydantic import BaseModel
 
 from emulator.core.store import Tx
-from emulator.core.webhooks import DeliveryFilter
+from emulator.core.webhooks import Delivery
 
 if TYPE_CHECKING:  # the emulator owns its retainer
     from emulator.core.runtime import Emulator
-
-SWEEP_EVERY = 64
-"""Units of work of a tenant between two sweeps at most."""
-
 
 @dataclass(frozen=True)
 class Limits:
@@ -112,7 +109,7 @@ class Retainer:
             mark = self.marks[key] = _Mark(swept_at=tx.now())
         mark.writes += 1
         now = tx.now()
-        every = max(1, min(SWEEP_EVERY, min(h.limits.count for h in hooks) // 4))
+        every = max(1, min(h.limits.count for h in hooks) // 4)
         ages = [h.limits.age for h in hooks if h.limits.age is not None]
         aged = bool(ages) and mark.swept_at is not None and now - mark.swept_at >= min(ages) / 8
         if mark.writes >= every or aged:
@@ -147,14 +144,20 @@ class Retainer:
         for timer in self.emu.scheduler.pending([tenant]):
             if timer.job is not None and timer.vendor == vendor:
                 refs.update(_strings(timer.job.get("args", {})))
-        pending = DeliveryFilter(vendor=vendor, tenant=tenant, status="pending")
-        refs.update(d.subject for d in self.emu.dispatcher.deliveries(pending))
+        refs.update(d.subject for d in self.emu.dispatcher.deliveries(_pending(vendor, tenant)))
         return refs
 
     def reset(self, vendor: str | None = None, tenant: str | None = None) -> None:
         """Forget the marks of the matching tenants (a reset hook; None matches every one)."""
         for key in [k for k in self.marks if (vendor is None or k[0] == vendor) and (tenant is None or k[1] == tenant)]:
             del self.marks[key]
+
+
+def _pending(vendor: str, tenant: str) -> Callable[[Delivery], bool]:
+    def match(d: Delivery) -> bool:
+        return d.status == "pending" and d.tenant == tenant and d.vendor == vendor
+
+    return match
 
 
 def _first(*values: Any) -> Any:
