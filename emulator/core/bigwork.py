@@ -14,13 +14,21 @@ most `SLICE_SECONDS` of work, or `SLICE_ITEMS` items) and lets the loop run betw
   on each tenant's entry), so a big body never sits in one `json.loads`.
 - `Emulator.restore_sliced` (`core.runtime`) then validates the tenants slice by slice and swaps the state in
   one step.
+- `collector_paused()`: while big work runs, Python's cyclic garbage collector waits. A restore or a snapshot of
+  40,000 tenants makes millions of objects, and each full collection walks every live object: on the test
+  machine they held the loop for 0.4 to 10 s each (bench/stall.py). The state it leaves is long-lived, so at
+  the end the live objects are frozen (`gc.freeze`: later collections skip them; they are still freed when
+  nothing refers to them, which is how state goes: the tenants' state holds no reference cycles) and the
+  collector starts again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from emulator.core.clock import wall_monotonic
@@ -59,12 +67,37 @@ class Slicer:
             self._count, self._since = 0, wall_monotonic()
 
 
+_PAUSES = [0]
+"""Big jobs under way that paused the collector (they may overlap)."""
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector waits while the block runs; the last block to end freezes what is live and
+    starts the collector again (see the module docstring)."""
+    _PAUSES[0] += 1
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        _PAUSES[0] -= 1
+        if _PAUSES[0] == 0 and was:
+            gc.freeze()
+            gc.enable()
+
+
 # -- GET /state ---------------------------------------------------------------------------------------------------
 
 
 async def snapshot_stream(emu: Emulator, *, redacted: bool, slicer: Slicer | None = None) -> AsyncIterator[bytes]:
     """The snapshot's JSON, a chunk at a time (see the module docstring)."""
-    slicer = slicer or Slicer()
+    with collector_paused():
+        async for chunk in _snapshot(emu, redacted, slicer or Slicer()):
+            yield chunk
+
+
+async def _snapshot(emu: Emulator, redacted: bool, slicer: Slicer) -> AsyncIterator[bytes]:
     store = emu.store
     taken: dict[tuple[str, str], tuple[Slot, int, dict[str, Any]]] = {}
     for key in store.tenants():
@@ -108,7 +141,8 @@ def _pieces(
             yield _ENCODE(value)
             continue
         vendor_now: str | None = None
-        for (vendor, tenant), entry in entries.items():
+        for vendor, tenant in list(entries):
+            entry = entries.pop((vendor, tenant))  # each tenant's JSON data is freed once written, not all at the end
             if mask is not None:
                 entry = mask(vendor, tenant, entry)
             if vendor != vendor_now:
@@ -205,7 +239,8 @@ async def parse_snapshot(body: bytes, slicer: Slicer | None = None) -> Any:
     if not text.lstrip(_SPACE).startswith("{"):
         return parse_json(text)
     try:
-        data = await _read(text, slicer or Slicer())
+        with collector_paused():
+            data = await _read(text, slicer or Slicer())
     except RecursionError:
         raise ValueError("the body is not valid JSON (nested too deeply)") from None
     except ValueError as exc:

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from emulator.core import durable
-from emulator.core.bigwork import Slicer
+from emulator.core.bigwork import SLICE_ITEMS, Slicer, collector_paused
 from emulator.core.clock import Clock, Scheduler, SystemClock, VirtualClock
 from emulator.core.errors import ConfigError
 from emulator.core.events import DomainEvent, EventBus
@@ -293,14 +293,19 @@ class Emulator:
             raise ConfigError(f"snapshot: version must be {SNAPSHOT_VERSION}")
         slicer = slicer or Slicer()
         slots: dict[tuple[str, str], Slot] = {}
-        for vendor, tenants in data.get("store", {}).items():
-            state_type = self.store.state_type(vendor)
-            if state_type is None:
-                continue
-            for tenant, entry in tenants.items():
-                slots[(vendor, tenant)] = self.store.parse_entry(state_type, entry)
+        with collector_paused():
+            for vendor, tenants in data.get("store", {}).items():
+                state_type = self.store.state_type(vendor)
+                if state_type is None:
+                    continue
+                for tenant, entry in tenants.items():
+                    slots[(vendor, tenant)] = self.store.parse_entry(state_type, entry)
+                    await slicer.tick()
+            previous = [self.store.slot(*key) for key in self.store.tenants()]
+            self._apply(_Prepared(data, slots, None, []))
+            while previous:  # the state replaced is freed a slice at a time too
+                del previous[-SLICE_ITEMS:]
                 await slicer.tick()
-        self._apply(_Prepared(data, slots, None, []))
 
     def _prepare(self, data: dict[str, Any], section: durable.DurableSection | None = None) -> _Prepared:
         """Check everything that can be checked before changing anything (and before an event loop runs)."""
