@@ -37,7 +37,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from emulator import __version__
 from emulator.core.api import Api
-from emulator.core.bigwork import Slicer, parse_snapshot, snapshot_stream
+from emulator.core.bigwork import Slicer, collector_paused, parse_snapshot, snapshot_stream
 from emulator.core.chaos import ChaosConfig
 from emulator.core.clock import IdleResult, SchedulerRunaway, Timer, iso
 from emulator.core.contracts import Body, Param, Reply
@@ -177,19 +177,20 @@ async def put_state(emu: Emulator, request: Request) -> Response:
     body = await request.body()
     if not body.strip():
         raise ValueError("a JSON body is required")
-    raw = await parse_snapshot(body)
-    if (isinstance(raw, dict) and raw.get("redacted") is True) or await _redacted(emu, raw):
-        return error(
-            400,
-            "redacted_snapshot",
-            "this snapshot's secrets were redacted, so it cannot be restored as it was taken; "
-            "take it with GET /_emulator/state?secrets=true (the admin token's)",
-        )
-    data = await _snapshot(raw)
-    try:
-        await emu.restore_sliced(data)
-    except (KeyError, TypeError, ValidationError) as exc:
-        return error(400, "invalid_snapshot", f"the snapshot cannot be restored: {exc}")
+    with collector_paused():  # the whole of it: reading, checking and validating make millions of objects
+        raw = await parse_snapshot(body)
+        if (isinstance(raw, dict) and raw.get("redacted") is True) or await _redacted(emu, raw):
+            return error(
+                400,
+                "redacted_snapshot",
+                "this snapshot's secrets were redacted, so it cannot be restored as it was taken; "
+                "take it with GET /_emulator/state?secrets=true (the admin token's)",
+            )
+        data = await _snapshot(raw)
+        try:
+            await emu.restore_sliced(data)
+        except (KeyError, TypeError, ValidationError) as exc:
+            return error(400, "invalid_snapshot", f"the snapshot cannot be restored: {exc}")
     return reply(RestoredOut(restored=True, tenants=len(emu.store.tenants())))
 
 
