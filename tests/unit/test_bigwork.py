@@ -41,7 +41,7 @@ async def some_history(client: httpx.AsyncClient) -> None:
 
 @pytest.fixture
 async def app(make_app: AppFactory) -> tuple[Emulator, httpx.AsyncClient]:
-    made, client = await make_app(vendor_plugins=VENDORS)
+    made, client = await make_app(vendor_plugins=VENDORS, max_body_bytes=64 * 1024 * 1024)  # a snapshot of 600 tenants
     emu = made.state.emulator
     await fill(emu)
     await some_history(client)
