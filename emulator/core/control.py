@@ -39,12 +39,13 @@ from urllib.parse import parse_qsl
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator import __version__
 from emulator.core.api import Api
+from emulator.core.bigwork import Slicer, collector_paused, parse_snapshot, snapshot_stream
 from emulator.core.chaos import ChaosConfig, TenantChaos
 from emulator.core.clock import IdleResult, SchedulerRunaway, Timer, iso
 from emulator.core.contracts import Body, Param, Reply
@@ -64,6 +65,7 @@ from emulator.core.control_models import (
     RestoredOut,
     Snapshot,
     SnapshotOut,
+    SnapshotSlot,
     TenantChaosIn,
     TenantChaosOut,
     TenantIn,
@@ -78,7 +80,7 @@ from emulator.core.feed import KINDS, Match, TooManyStreams
 from emulator.core.guard import caller
 from emulator.core.journal import BODY_BYTES
 from emulator.core.plugin import BehaviourSpec, VendorPlugin, merge_behaviour
-from emulator.core.redact import is_redacted, redact_entry, redact_snapshot
+from emulator.core.redact import is_redacted, redact_entry
 from emulator.core.runtime import Emulator
 from emulator.core.signatures import SignatureOut
 from emulator.core.sink import PREFIX as SINK_PREFIX
@@ -185,8 +187,7 @@ async def get_state(emu: Emulator, request: Request) -> Response:
     shown = _secrets(emu, request)
     if isinstance(shown, Response):
         return shown
-    snapshot = emu.snapshot()
-    return JSONResponse(snapshot if shown else redact_snapshot(snapshot, emu.plugins))
+    return StreamingResponse(snapshot_stream(emu, redacted=not shown), media_type="application/json")
 
 
 @API.op(
@@ -200,20 +201,59 @@ async def get_state(emu: Emulator, request: Request) -> Response:
 async def put_state(emu: Emulator, request: Request) -> Response:
     """Body: a snapshot from `GET /state` (with its secrets: a redacted one is refused). Replaces the whole
     state."""
-    raw = await json_body(request)
-    if isinstance(raw, dict) and is_redacted(raw, emu.plugins):
-        return error(
-            400,
-            "redacted_snapshot",
-            "this snapshot's secrets were redacted, so it cannot be restored as it was taken; "
-            "take it with GET /_emulator/state?secrets=true (the admin token's)",
-        )
-    data = Snapshot.model_validate(raw).model_dump()
-    try:
-        emu.restore(data)
-    except (KeyError, TypeError, ValidationError) as exc:
-        return error(400, "invalid_snapshot", f"the snapshot cannot be restored: {exc}")
+    body = await request.body()
+    if not body.strip():
+        raise ValueError("a JSON body is required")
+    with collector_paused():  # the whole of it: reading, checking and validating make millions of objects
+        raw = await parse_snapshot(body)
+        if (isinstance(raw, dict) and raw.get("redacted") is True) or await _redacted(emu, raw):
+            return error(
+                400,
+                "redacted_snapshot",
+                "this snapshot's secrets were redacted, so it cannot be restored as it was taken; "
+                "take it with GET /_emulator/state?secrets=true (the admin token's)",
+            )
+        data = await _snapshot(raw)
+        try:
+            await emu.restore_sliced(data)
+        except (KeyError, TypeError, ValidationError) as exc:
+            return error(400, "invalid_snapshot", f"the snapshot cannot be restored: {exc}")
     return reply(RestoredOut(restored=True, tenants=len(emu.store.tenants())))
+
+
+async def _redacted(emu: Emulator, raw: Any) -> bool:
+    """`is_redacted`, a tenant at a time."""
+    store = raw.get("store") if isinstance(raw, dict) else None
+    if not isinstance(store, dict):
+        return False
+    slicer = Slicer()
+    for vendor, tenants in store.items():
+        for tenant, entry in tenants.items() if isinstance(tenants, dict) else ():
+            if is_redacted({"store": {vendor: {tenant: entry}}}, emu.plugins):
+                return True
+            await slicer.tick()
+    return False
+
+
+async def _snapshot(raw: Any) -> dict[str, Any]:
+    """`Snapshot.model_validate(raw).model_dump()`, a tenant at a time (`core.bigwork`); a problem is raised as
+    the whole model's validation raises it."""
+    store = raw.get("store") if isinstance(raw, dict) else None
+    if not isinstance(store, dict) or not all(isinstance(t, dict) for t in store.values()):
+        return Snapshot.model_validate(raw).model_dump()
+    data = Snapshot.model_validate({**raw, "store": {}}).model_dump()
+    slicer = Slicer()
+    checked: dict[str, dict[str, Any]] = {}
+    for vendor, tenants in store.items():
+        checked[vendor] = {}
+        for tenant, entry in tenants.items():
+            try:
+                checked[vendor][tenant] = SnapshotSlot.model_validate(entry).model_dump()
+            except ValidationError:
+                return Snapshot.model_validate(raw).model_dump()  # raises, naming where
+            await slicer.tick()
+    data["store"] = checked
+    return data
 
 
 ONE_TENANT = Param(

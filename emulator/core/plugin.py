@@ -49,6 +49,7 @@ from emulator.core.events import DomainEvent
 from emulator.core.ids import TenantIds
 from emulator.core.journal import JournalEntry, journal_entry
 from emulator.core.redact import redact_entry
+from emulator.core.retention import Retained
 from emulator.core.store import Outbound, Tx
 from emulator.core.webhooks import WebhookPolicy
 
@@ -176,6 +177,8 @@ class VendorPlugin:
     """What `GET /_emulator/state` and `/_emulator/requests` redact (`core.redact`)."""
     subjects: Callable[[Any], list[Subject]] | None = None
     """A tenant's conversations, chats and calls, from its state (the dashboard's lists; reads only)."""
+    retained: tuple[Retained, ...] = ()
+    """What ends and how long it is kept once ended, per kind (`core.retention`); none: everything is kept."""
 
 
 def default_render_error(exc: EmulatorError, request: Request) -> Response:

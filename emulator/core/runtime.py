@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from emulator.core import durable
+from emulator.core.bigwork import SLICE_ITEMS, Slicer, collector_paused
 from emulator.core.clock import Clock, Scheduler, SystemClock, VirtualClock
 from emulator.core.errors import ConfigError
 from emulator.core.events import DomainEvent, EventBus
@@ -27,6 +28,7 @@ from emulator.core.ids import EPOCH_SPAN, TenantIds
 from emulator.core.journal import Journal, JournalEntry
 from emulator.core.outbound import Guard
 from emulator.core.plugin import VendorPlugin
+from emulator.core.retention import Retainer
 from emulator.core.settings import Settings, vendor_config_error
 from emulator.core.sink import PREFIX as SINK_PREFIX
 from emulator.core.sink import Sink, loopback_url
@@ -72,9 +74,12 @@ class Emulator:
         self.scheduler.firing = timer_entries(self.feed)
         self.plugins: dict[str, VendorPlugin] = {}
         self._vendor_config: dict[str, Any] = {}
+        self.retainer = Retainer(self)
+        """Evicts ended conversations, chats and calls past their vendor's retention (`core.retention`)."""
         for plugin in plugins:
             self._add(plugin)
         self.store.on_commit(self._commit)
+        self.store.on_commit(self.retainer.after)
         self.bus.subscribe(self._to_vendor)
         self.reset_hooks: list[ResetHook] = []
         """Told of every `reset(vendor, tenant)` after the kernel's own (the sink forgets what it received)."""
@@ -85,6 +90,7 @@ class Emulator:
         """The built-in webhook sink: in-process until `sink.listening` tells it the server's bound address."""
         self.dispatcher.local(f"{base}{SINK_PREFIX}/", self.sink.post)
         self.reset_hooks.append(self.sink.reset)
+        self.reset_hooks.append(self.retainer.reset)
         self.started = False
         self.save_error: str | None = None
         """Why the state file could not be saved at shutdown (the command then exits 1)."""
@@ -111,6 +117,7 @@ class Emulator:
             return plugin.new_state(self, tenant, ids)
 
         self.store.register(plugin.slug, plugin.state_type, factory)
+        self.retainer.register(plugin.slug, plugin.retained)
         policy = plugin.webhook_policy(self) if plugin.webhook_policy else WebhookPolicy()
         overrides = self.settings.webhooks.get(plugin.slug)
         if overrides is not None:
@@ -238,16 +245,33 @@ class Emulator:
         self.dispatcher.reset(vendor, tenant)
         if self.journal is not None:
             self.journal.reset(vendor, tenant)
+        self._forget_events(vendor, tenant)
         for hook in self.reset_hooks:
             hook(vendor, tenant)
         return dropped
 
+    def _forget_events(self, vendor: str | None, tenant: str | None) -> None:
+        """The event bus's recent history keeps no event of a reset tenant (its memory goes with the tenant)."""
+        recent = self.bus.recent
+        kept = [
+            e
+            for e in recent
+            if (vendor is not None and e.vendor != vendor) or (tenant is not None and e.tenant != tenant)
+        ]
+        if len(kept) != len(recent):
+            recent.clear()
+            recent.extend(kept)
+
     def snapshot(self) -> dict[str, Any]:
+        return self.snapshot_frame(self.store.snapshot())
+
+    def snapshot_frame(self, store: Any) -> dict[str, Any]:
+        """The snapshot with `store` in place of the tenants' state (`core.bigwork` streams the tenants itself)."""
         out = {
             "version": SNAPSHOT_VERSION,
             "seed": self.store.seed,
             "clock": {"mode": "virtual" if self.clock.virtual else "system", "now": self.clock.now()},
-            "store": self.store.snapshot(),
+            "store": store,
             "timelines": self.scheduler.timelines(),
             "jobs": self.scheduler.snapshot(),
             "deliveries": self.dispatcher.snapshot(),
@@ -283,6 +307,27 @@ class Emulator:
         """Replace the state with a snapshot's (`POST /_emulator/state`); raises before changing anything."""
         self._apply(self._prepare(data))
 
+    async def restore_sliced(self, data: dict[str, Any], slicer: Slicer | None = None) -> None:
+        """`restore`, with the tenants validated a slice at a time (`core.bigwork`): other tenants are served
+        meanwhile, and the state is swapped in one step at the end. Raises before changing anything."""
+        if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
+            raise ConfigError(f"snapshot: version must be {SNAPSHOT_VERSION}")
+        slicer = slicer or Slicer()
+        slots: dict[tuple[str, str], Slot] = {}
+        with collector_paused():
+            for vendor, tenants in data.get("store", {}).items():
+                state_type = self.store.state_type(vendor)
+                if state_type is None:
+                    continue
+                for tenant, entry in tenants.items():
+                    slots[(vendor, tenant)] = self.store.parse_entry(state_type, entry)
+                    await slicer.tick()
+            previous = [self.store.slot(*key) for key in self.store.tenants()]
+            self._apply(_Prepared(data, slots, None, []))
+            while previous:  # the state replaced is freed a slice at a time too
+                del previous[-SLICE_ITEMS:]
+                await slicer.tick()
+
     def _prepare(self, data: dict[str, Any], section: durable.DurableSection | None = None) -> _Prepared:
         """Check everything that can be checked before changing anything (and before an event loop runs)."""
         if not isinstance(data, dict) or data.get("version") != SNAPSHOT_VERSION:
@@ -304,6 +349,7 @@ class Emulator:
         if isinstance(self.clock, VirtualClock) and clock.get("mode") == "virtual":
             self.clock.set(max(self.clock.now(), float(clock["now"])))
         self.scheduler.cancel_tagged()
+        self.retainer.reset()
         self.scheduler.restore_timelines(_timelines(data))
         self.dispatcher.reset()
         self.scheduler.restore(list(data.get("jobs", [])))

@@ -40,6 +40,26 @@ class WebhookSettings(BaseModel):
     timeout: float | None = Field(None, gt=0, le=300, description="seconds a receiver has to answer")
 
 
+class RetentionLimits(BaseModel):
+    """One vendor's retention bounds (`retention: {vendors: {<vendor>: {...}}}`), over the global ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    count: int | None = Field(None, ge=0, le=10_000_000, description="ended conversations/chats/calls kept per tenant")
+    age: float | None = Field(
+        None, ge=0, description="seconds an ended one is kept on its tenant's timeline (0: no limit)"
+    )
+
+
+class RetentionSettings(RetentionLimits):
+    """Ended conversations, chats and calls are kept up to `count` per tenant and kind, and for `age` seconds of
+    the tenant's timeline, then evicted (their ids then answer the vendor's 404; `core.retention`). Unset: each
+    vendor's default (README "Retention")."""
+
+    enabled: bool = Field(True, description="false: keep everything, as before")
+    vendors: dict[str, RetentionLimits] = Field(default_factory=dict, description="per-vendor bounds")
+
+
 class Settings(BaseModel):
     """Everything configurable. Each field maps to `CXEMU_<NAME>` and to a top-level key of the YAML file."""
 
@@ -135,6 +155,9 @@ class Settings(BaseModel):
     plugins: tuple[str, ...] = Field((), description="extra vendor plugins as `module:attribute`")
     webhooks: dict[str, WebhookSettings] = Field(default_factory=dict, description="per-vendor delivery knobs")
     chaos: ChaosConfig = Field(default_factory=ChaosConfig, description="seeded delivery faults at start")
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="how many ended conversations, chats and calls are kept"
+    )
     vendors: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per-vendor configuration (tenants, queues, agents, behaviour)"
     )

@@ -54,6 +54,8 @@ class Slot:
     counters: dict[str, int] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     provisioned: bool = False
+    version: int = 0
+    """Moves on when a unit of work on the slot ends (a snapshot built in slices sees which tenants changed)."""
 
 
 @dataclass
@@ -142,6 +144,10 @@ class Store:
             self._slots[(vendor, tenant)] = slot
         return slot
 
+    def slot(self, vendor: str, tenant: str) -> Slot | None:
+        """A tenant's slot, if it has state (never creates one)."""
+        return self._slots.get((vendor, tenant))
+
     def provisioned(self, vendor: str, tenant: str) -> bool:
         """Whether the tenant was provisioned (`mark_provisioned`); False for a tenant without state."""
         slot = self._slots.get((vendor, tenant))
@@ -149,7 +155,9 @@ class Store:
 
     def mark_provisioned(self, vendor: str, tenant: str) -> None:
         """Mark an existing tenant provisioned (the kernel does, in `Emulator.provision`)."""
-        self._slot(vendor, tenant, create=False).provisioned = True
+        slot = self._slot(vendor, tenant, create=False)
+        slot.provisioned = True
+        slot.version += 1
         self.writes += 1
 
     def of(self, vendor: str, state_type: type[S]) -> VendorStore[S]:
@@ -193,14 +201,19 @@ class Store:
     def snapshot(self) -> dict[str, Any]:
         out: dict[str, dict[str, Any]] = {}
         for (vendor, tenant), slot in sorted(self._slots.items()):
-            entry: dict[str, Any] = {
-                "state": slot.state.model_dump(mode="json", by_alias=True),
-                "counters": dict(sorted(slot.counters.items())),
-            }
-            if slot.provisioned:
-                entry["provisioned"] = True
-            out.setdefault(vendor, {})[tenant] = entry
+            out.setdefault(vendor, {})[tenant] = self.entry(slot)
         return out
+
+    @staticmethod
+    def entry(slot: Slot) -> dict[str, Any]:
+        """One slot as the snapshot holds it (new containers throughout: nothing shared with the live state)."""
+        entry: dict[str, Any] = {
+            "state": slot.state.model_dump(mode="json", by_alias=True),
+            "counters": dict(sorted(slot.counters.items())),
+        }
+        if slot.provisioned:
+            entry["provisioned"] = True
+        return entry
 
     def restore(self, data: dict[str, Any]) -> None:
         """Replace every slot with the snapshot's (slots of vendors not registered are ignored)."""
@@ -220,13 +233,21 @@ class Store:
             if state_type is None:
                 continue
             for tenant, entry in tenants.items():
-                slots[(vendor, tenant)] = Slot(
-                    state=state_type.model_validate(entry["state"]),
-                    counters=dict(entry["counters"]),
-                    # snapshots older than the slot flag kept it in the vendor's state (8x8, Sangoma)
-                    provisioned=bool(entry.get("provisioned", entry["state"].get("provisioned", False))),
-                )
+                slots[(vendor, tenant)] = self.parse_entry(state_type, entry)
         return slots
+
+    def state_type(self, vendor: str) -> type[BaseModel] | None:
+        return self._types.get(vendor)
+
+    @staticmethod
+    def parse_entry(state_type: type[BaseModel], entry: dict[str, Any]) -> Slot:
+        """One tenant's slot of a snapshot, its state validated."""
+        return Slot(
+            state=state_type.model_validate(entry["state"]),
+            counters=dict(entry["counters"]),
+            # snapshots older than the slot flag kept it in the vendor's state (8x8, Sangoma)
+            provisioned=bool(entry.get("provisioned", entry["state"].get("provisioned", False))),
+        )
 
 
 class UnitOfWork(Generic[S]):
@@ -235,18 +256,18 @@ class UnitOfWork(Generic[S]):
     the id counters back. A class rather than an `@asynccontextmanager`: every request that changes state
     enters one, and a generator-based manager costs an async generator (registered with the loop) each time."""
 
-    __slots__ = ("_lock", "_tx", "create", "store", "tenant", "vendor")
+    __slots__ = ("_slot", "_tx", "create", "store", "tenant", "vendor")
 
     def __init__(self, store: Store, vendor: str, tenant: str, create: bool) -> None:
         self.store, self.vendor, self.tenant, self.create = store, vendor, tenant, create
-        self._lock: asyncio.Lock | None = None
+        self._slot: Slot | None = None
         self._tx: Tx[S] | None = None
 
     async def __aenter__(self) -> Tx[S]:
         store = self.store
         slot = store._slot(self.vendor, self.tenant, self.create)
         await slot.lock.acquire()
-        self._lock = slot.lock
+        self._slot = slot
         try:
             ids = TenantIds(store.seed, self.vendor, self.tenant, slot.counters, store.epoch)
             self._tx = Tx(self.vendor, self.tenant, cast(S, slot.state), ids, store.clock_of(self.tenant))
@@ -258,9 +279,9 @@ class UnitOfWork(Generic[S]):
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        tx, lock = self._tx, self._lock
+        tx, slot = self._tx, self._slot
         assert tx is not None
-        assert lock is not None
+        assert slot is not None
         try:
             self.store.writes += 1
             if kind is not None:
@@ -269,7 +290,8 @@ class UnitOfWork(Generic[S]):
                 for hook in self.store._commit_hooks:
                     hook(tx)
         finally:
-            lock.release()
+            slot.version += 1
+            slot.lock.release()
 
 
 class VendorStore(Generic[S]):

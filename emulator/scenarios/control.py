@@ -11,6 +11,7 @@ Handlers take the app's `ScenarioManager`. `API` joins the control plane's contr
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated, Any, Literal
 
@@ -173,7 +174,8 @@ async def load_scenario(manager: ScenarioManager, request: Request) -> Response:
         raise ValueError("the body must be a scenario file (YAML or JSON)")
     source = request.query_params.get("source") or "request body"
     try:
-        loaded = load_text(text, source, manager.emu.plugins)
+        # parsed in a worker thread: a big file (YAML is parsed in Python) never holds the event loop
+        loaded = await asyncio.to_thread(load_text, text, source, manager.emu.plugins)
     except LoadError as exc:
         status = 404 if exc.problems and exc.problems[0].code == "unknown_vendor" else 400
         return error(status, exc.problems[0].code if exc.problems else "invalid_scenario", str(exc))

@@ -4,7 +4,8 @@ One `ScenarioManager` per Emulator, built and owned by `create_app` (`app.state.
 lifespan loads the `on_start` scenarios and closes it). It keeps the runs, routes the emulator's committed
 events to their actors, and owns a built-in webhook receiver for runs that were given no `webhook_url` (the
 server's `--webhook-url` wins when set). A run's steps go on in a background task; its actors stay active
-until it is unloaded (`DELETE /_emulator/scenarios/{id}`) or another scenario is loaded for the same tenant.
+until it is unloaded (`DELETE /_emulator/scenarios/{id}`) or another scenario is loaded for the same tenant;
+the newest `STOPPED_KEPT` stopped runs stay listed, older ones are forgotten (a long-running sandbox loads many).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from emulator.scenarios.receiver import WebhookSink
 from emulator.scenarios.runner import ScenarioRun
 
 RECEIVER_PATH = "/webhook"
+STOPPED_KEPT = 100
+"""Stopped runs (replaced by a later scenario for their tenant) kept for `GET /scenarios/{id}`; older ones go."""
 
 
 class ScenarioManager:
@@ -71,6 +74,9 @@ class ScenarioManager:
             await run.stop()
             raise
         self.runs[run_id] = run
+        stopped = [key for key, kept in self.runs.items() if not kept.active]
+        for key in stopped[: max(0, len(stopped) - STOPPED_KEPT)]:
+            del self.runs[key]
         if background:
             run.start_background()
         return run

@@ -12,6 +12,7 @@ from emulator.app import create_app
 from emulator.core.clock import DEFAULT_VIRTUAL_START as START
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.match import get_path, interpolate, subset_mismatches
+from emulator.scenarios.service import STOPPED_KEPT
 from emulator.vendors import eightbyeight
 from tests.conftest import make_settings
 from tests.scenarios.conftest import GREET, run_text
@@ -262,3 +263,16 @@ async def test_a_scenario_on_the_system_clock_waits_in_real_time() -> None:
     finally:
         await manager.close()
         await emu.stop()
+
+
+async def test_stopped_runs_beyond_the_newest_hundred_are_forgotten(app_client: Any) -> None:
+    """A long-running server that loads a scenario per test keeps the newest stopped runs, not every one."""
+    app, http = app_client
+    for _ in range(STOPPED_KEPT + 3):  # each load for the tenant stops the one before
+        created = await http.post("/_emulator/scenarios", params={"tenant": "again"}, content=GREET)
+        assert created.status_code == 201, created.text
+    runs = app.state.scenarios.runs
+    assert len(runs) == STOPPED_KEPT + 1
+    assert [run.active for run in runs.values()].count(True) == 1
+    assert (await http.get("/_emulator/scenarios/scn_0001")).status_code == 404
+    assert (await http.get(f"/_emulator/scenarios/scn_{STOPPED_KEPT + 3:04d}")).json()["active"] is True

@@ -31,4 +31,5 @@ PLUGIN: VendorPlugin = VendorPlugin(
     scenario=scenario.HOOKS,
     identify=http.identify,
     secrets=Secrets(headers=(PRODUCT_TOKEN_HEADER,), fields=("producttoken", "productToken", "ProductToken")),
+    retained=state.RETAINED,
 )

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from emulator.core.errors import EmulatorError
@@ -180,7 +181,7 @@ def free_agent(state: CmComState, team: str | None) -> str | None:
     for wanted in (team, c.GENERIC_INBOX):
         pool = [a for a in state.agents.values() if a.team == wanted]
         if pool:
-            load = {a.id: sum(1 for ch in state.chats.values() if ch.agent == a.id) for a in pool}
+            load = Counter(ch.agent for ch in state.chats.values() if ch.agent is not None)  # one pass over the chats
             return min(pool, key=lambda a: (load[a.id], a.name)).id
     return None
 

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from emulator.core.ids import TenantIds, fmt_uuid
+from emulator.core.retention import Ended, Limits, Retained
 from emulator.core.runtime import Emulator
 from emulator.core.sink import default_target
 from emulator.core.store import Tx, VendorStore
@@ -302,3 +303,32 @@ def advance_status(tx: S, message_id: str, status: c.Status) -> None:
         "errorDescription": c.FAILED_DESCRIPTION if failed else "", "reference": sent.reference,
         "to": mt(sent.number), "created": sent.created, "operator": tx.state.operator,
     })  # fmt: skip
+
+
+# -- retention (core.retention) -----------------------------------------------------------------------------
+# [inf] CM.com publishes no retention for chats: a chat no agent or team holds counts as ended from its last
+# transcript line; it is kept (with the messages sent in it) up to 1,000 per tenant and for 24 h after that. A
+# status report still due for one of its messages keeps it (the report's job names the message).
+
+
+def ended_chats(state: CmComState) -> list[Ended]:
+    messages: dict[str, list[str]] = {}
+    for sent in state.sent.values():
+        messages.setdefault(sent.chat_id, []).append(sent.id)
+    return [
+        Ended(
+            chat.id, chat.transcript[-1].at if chat.transcript else chat.created, (chat.id, *messages.get(chat.id, ()))
+        )
+        for chat in state.chats.values()
+        if chat.agent is None and chat.team is None
+    ]
+
+
+def evict_chats(state: CmComState, ids: list[str]) -> None:
+    gone = set(ids)
+    for gone_id in ids:
+        del state.chats[gone_id]
+    state.sent = {k: m for k, m in state.sent.items() if m.chat_id not in gone}
+
+
+RETAINED = (Retained("chats", Limits(1_000, 86_400.0), ended_chats, evict_chats),)

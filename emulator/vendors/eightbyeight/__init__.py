@@ -49,4 +49,5 @@ PLUGIN: VendorPlugin = VendorPlugin(
     scenario=scenario.HOOKS,
     identify=http.identify,
     secrets=Secrets(state=("oauth_tokens",), headers=(API_KEY_HEADER,), fields=("access_token",)),
+    retained=state.RETAINED,
 )

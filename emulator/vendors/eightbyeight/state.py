@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from emulator.core.ids import TenantIds, fmt_alnum, fmt_b64url22, fmt_sequence, fmt_uuid
+from emulator.core.retention import Ended, Limits, Retained
 from emulator.core.runtime import Emulator
 from emulator.core.sink import default_target
 from emulator.core.store import Tx
@@ -602,3 +603,30 @@ def add_attachment(
     )
     conv.attachments[att.id] = att
     return att
+
+
+# -- retention (core.retention) -----------------------------------------------------------------------------
+# [inf] 8x8 publishes no retention for ended conversations: an idle conversation (its interaction over, not
+# waiting, no agent, no post-agent phase running) is kept up to 1,000 per tenant and for 24 h after it ended.
+
+
+def ended_conversations(state: EightByEightState) -> list[Ended]:
+    busy = set(state.waiting).union(*(a.handling for a in state.agents.values()))
+    out = []
+    for conv in state.conversations.values():
+        if conv.state != ConversationState.IDLE or conv.interaction is not None or conv.id in busy:
+            continue
+        if conv.post_agent is not None and conv.post_agent.active:
+            continue
+        last = conv.interactions[-1].end if conv.interactions else None
+        at = max(last or conv.created, conv.messages[-1].at if conv.messages else conv.created)
+        out.append(Ended(conv.id, at, (conv.id,)))
+    return out
+
+
+def evict_conversations(state: EightByEightState, ids: list[str]) -> None:
+    for conversation_id in ids:
+        del state.conversations[conversation_id]
+
+
+RETAINED = (Retained("conversations", Limits(1_000, 86_400.0), ended_conversations, evict_conversations),)

@@ -32,4 +32,5 @@ PLUGIN: VendorPlugin = VendorPlugin(
     identify=http.identify,
     credential_params=http.CREDENTIAL_PARAMS,
     secrets=Secrets(state=("auth_token",), fields=("auth_token",)),
+    retained=state.RETAINED,
 )

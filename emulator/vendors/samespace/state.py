@@ -22,6 +22,7 @@ from emulator.core.clock import iso
 from emulator.core.errors import EmulatorError
 from emulator.core.ids import TenantIds, fmt_uuid
 from emulator.core.plugin import BehaviourSpec
+from emulator.core.retention import Ended, Limits, Retained
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx, VendorStore
 from emulator.vendors.samespace import errors
@@ -391,3 +392,20 @@ def connected(tx: S, call: Call, number: str) -> None:
 
 def when(ts: float | None) -> str | None:
     return None if ts is None else iso(ts, millis=True)
+
+
+# -- retention (core.retention) -----------------------------------------------------------------------------
+# [inf] Samespace publishes no retention for call metadata: an ended call is kept up to 1,000 per cloud and for
+# 24 h after it ended.
+
+
+def ended_calls(state: SamespaceState) -> list[Ended]:
+    return [Ended(c.id, c.ended_at or c.created_at, (c.id,)) for c in state.calls.values() if c.ended]
+
+
+def evict_calls(state: SamespaceState, ids: list[str]) -> None:
+    for call_id in ids:
+        del state.calls[call_id]
+
+
+RETAINED = (Retained("calls", Limits(1_000, 86_400.0), ended_calls, evict_calls),)

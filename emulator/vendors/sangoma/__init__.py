@@ -55,4 +55,5 @@ PLUGIN: VendorPlugin = VendorPlugin(
         fields=("client_secret", "access_token", "api_access_token"),
         headers=("api_access_token",),
     ),
+    retained=state.RETAINED,
 )

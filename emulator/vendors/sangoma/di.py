@@ -196,6 +196,7 @@ def set_status(
         changed.append(_change("waiting_since", _ts(conv.waiting_since), None))
         conv.waiting_since = None
     changed += extra or []
+    _track(tx.state, conv, before)
     _activity(tx, conv, activity or f"Conversation was marked {status} by {by}")
     _emit_conversation(tx, "conversation_status_changed", conv, changed)
     _emit_updated(tx, conv, changed, since)
@@ -204,6 +205,18 @@ def set_status(
     elif status == Status.RESOLVED:
         _emit_conversation(tx, "conversation_resolved", conv)
     return True
+
+
+def _track(state: SangomaState, conv: Conversation, before: Status) -> None:
+    """An agent's `chats` are its unresolved conversations (what `free_agent` weighs): a resolved one leaves them,
+    a reopened one comes back; so weighing an agent never walks every conversation it ever had."""
+    agent = state.agents.get(conv.assignee_id) if conv.assignee_id is not None else None
+    if agent is None:
+        return
+    if conv.status == Status.RESOLVED and conv.display_id in agent.chats:
+        agent.chats.remove(conv.display_id)
+    elif before == Status.RESOLVED and conv.display_id not in agent.chats:
+        agent.chats.append(conv.display_id)
 
 
 def deliver_to_agent(tx: S, conv: Conversation) -> None:

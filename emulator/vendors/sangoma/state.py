@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from emulator.core.ids import TenantIds, fmt_alnum, fmt_sequence, fmt_uuid
+from emulator.core.retention import Ended, Limits, Retained
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
 from emulator.vendors.sangoma.config import (
@@ -28,7 +29,14 @@ from emulator.vendors.sangoma.config import (
     SangomaConfig,
     TenantConfig,
 )
-from emulator.vendors.sangoma.constants import DEFAULT_DOMAIN_SUFFIX, SCOPES, SLUG, CallState, ConversationStatus
+from emulator.vendors.sangoma.constants import (
+    DEFAULT_DOMAIN_SUFFIX,
+    FINAL_CALL_STATES,
+    SCOPES,
+    SLUG,
+    CallState,
+    ConversationStatus,
+)
 
 # -- id formats -------------------------------------------------------------------------------------------------
 USER_ID = fmt_sequence(1)
@@ -320,3 +328,43 @@ def issue_token(tx: S, client_id: str, scopes: list[str], lifetime: int) -> str:
     tx.state.tokens[token] = Token(scopes=scopes, expires_at=now + lifetime, client_id=client_id)
     tx.emit("token.issued", f"client:{client_id}", {"client_id": client_id, "scope": " ".join(scopes)})
     return token
+
+
+# -- retention (core.retention) ---------------------------------------------------------------------------------
+# [inf] Chatwoot keeps resolved conversations until someone deletes them, and Sangoma publishes no retention: a
+# resolved conversation (with its messages) and a finished call are kept up to 1,000 per tenant and for 24 h after
+# their last change. A resolved conversation that a new message would reopen is gone once evicted (its id is 404).
+
+
+def ended_conversations(state: SangomaState) -> list[Ended]:
+    return [
+        Ended(c.display_id, c.updated_at, (f"conversation:{c.display_id}", str(c.display_id)))
+        for c in state.conversations.values()
+        if c.status == ConversationStatus.RESOLVED
+    ]
+
+
+def evict_conversations(state: SangomaState, ids: list[int]) -> None:
+    gone = set(ids)
+    for display_id in ids:
+        del state.conversations[display_id]
+    for agent in state.agents.values():
+        if gone.intersection(agent.chats):
+            agent.chats = [d for d in agent.chats if d not in gone]
+
+
+def ended_calls(state: SangomaState) -> list[Ended]:
+    return [
+        Ended(c.id, c.updated_at, (c.id, f"call:{c.id}")) for c in state.calls.values() if c.state in FINAL_CALL_STATES
+    ]
+
+
+def evict_calls(state: SangomaState, ids: list[str]) -> None:
+    for call_id in ids:
+        del state.calls[call_id]
+
+
+RETAINED = (
+    Retained("conversations", Limits(1_000, 86_400.0), ended_conversations, evict_conversations),
+    Retained("calls", Limits(1_000, 86_400.0), ended_calls, evict_calls),
+)

@@ -259,3 +259,29 @@ async def test_a_configured_tenant_takes_behaviour_before_its_first_request(make
     assert (world["behaviour"]["assign_delay"], world["customers"]["reply_delay"]) == (9, 4)
     ghost = await env.http.put(f"{CONTROL}/ghost/behaviour", json={"assign_delay": 1})
     assert (ghost.status_code, ghost.json()["error"]) == (404, "unknown_tenant")
+
+
+async def test_auto_assignment_weighs_open_conversations_only_and_a_reopened_one_again(make_sng: SngFactory) -> None:
+    """An agent's `chats` are its unresolved conversations, so weighing agents never walks every conversation
+    they ever had (it did: a long-running tenant's assignments got slower with every conversation)."""
+    sng = await make_sng(vendors=vendor_settings(agents=[{"name": "ann"}, {"name": "bob"}]))
+    contact = (await sng.ok(f"{DI}/contacts/", {"name": "Ada", "inbox_id": 1}))["payload"]["contact"]
+
+    async def start() -> int:
+        conv = await sng.ok(f"{DI}/conversations/", {"contact_id": contact["id"], "inbox_id": 1})
+        await sng.advance(3)  # auto-assignment
+        return int(conv["id"])
+
+    def agent_of(conv: int) -> int:
+        return int(sng.state.conversations[conv].assignee_id)
+
+    first, second = await start(), await start()
+    assert agent_of(first) != agent_of(second)
+    await sng.ok(f"{DI}/conversations/finish/", {"conversation_id": first})
+    assert first not in sng.state.agents[agent_of(first)].chats
+    third = await start()
+    assert agent_of(third) == agent_of(first)  # its first conversation no longer weighs on it
+    await sng.ok(f"{DI}/messages/", {"conversation_id": first, "content": "back", "message_type": "incoming"})
+    assert first in sng.state.agents[agent_of(first)].chats
+    fourth = await start()
+    assert agent_of(fourth) == agent_of(second)  # two open conversations weigh more than one
