@@ -450,6 +450,22 @@ class Feed:
     def unlisten(self, listener: FeedListener) -> None:
         self._listeners.discard(listener)
 
+    def forget(self, vendor: str | None = None, tenant: str | None = None) -> None:
+        """Drop the entries of a reset (None matches all; with both None, every entry), so their memory goes
+        with the tenant. Ids are not reused; a reader resuming across them gets no gap frame for them: the
+        reset's own `control` entry, appended once the reset is done, says what happened."""
+        if vendor is None and tenant is None:
+            self._entries.clear()
+            return
+        kept = [
+            e
+            for e in self._entries
+            if (vendor is not None and e.vendor != vendor) or (tenant is not None and e.tenant != tenant)
+        ]
+        if len(kept) != len(self._entries):
+            self._entries.clear()
+            self._entries.extend(kept)
+
     # -- restarts -------------------------------------------------------------------------------------
 
     def skip(self, count: int) -> None:

@@ -236,7 +236,7 @@ class Emulator:
     # -- reset, snapshot, restore ---------------------------------------------------------------------
 
     def reset(self, vendor: str | None = None, tenant: str | None = None) -> list[tuple[str, str]]:
-        """Drop the matching tenants' state, timers, deliveries and journal entries (None matches all), then
+        """Drop the matching tenants' state, timers, deliveries, journal and feed entries (None matches all), then
         run the `reset_hooks`."""
         dropped = self.store.reset(vendor, tenant)
         self.scheduler.cancel_tagged(vendor, tenant)
@@ -246,6 +246,7 @@ class Emulator:
         if self.journal is not None:
             self.journal.reset(vendor, tenant)
         self._forget_events(vendor, tenant)
+        self.feed.forget(vendor, tenant)
         for hook in self.reset_hooks:
             hook(vendor, tenant)
         return dropped

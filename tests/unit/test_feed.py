@@ -273,6 +273,26 @@ async def test_the_journal_is_bounded_and_ids_go_on(make_app: AppFactory) -> Non
     assert (r.json()["oldest"], r.json()["newest"]) == (3, 6)
 
 
+async def test_a_reset_drops_the_tenants_entries_and_ids_go_on(make_app: AppFactory) -> None:
+    _emu, client = await app_emulator(make_app)
+    await items(client, "a", 2)  # ids 1..4
+    await items(client, "b", 1)  # ids 5, 6
+
+    assert (await client.post("/_emulator/reset", params={"tenant": "a"})).status_code == 200
+    after = await journal(client, limit=1000)
+    assert [(e["id"], e["tenant"]) for e in after if e["kind"] != "control"] == [(5, "b"), (6, "b")]
+    assert [e["type"] for e in after if e["kind"] == "control"] == ["POST /_emulator/reset"]
+    await items(client, "a", 1)
+    assert [(e["id"], e["kind"]) for e in await journal(client, tenant="a")] == [
+        (7, "control"),
+        (8, "request"),
+        (9, "event"),
+    ]
+
+    assert (await client.post("/_emulator/reset")).status_code == 200
+    assert [e["type"] for e in await journal(client, limit=1000)] == ["POST /_emulator/reset"]
+
+
 async def test_an_empty_journal_says_so(make_app: AppFactory) -> None:
     _emu, client = await app_emulator(make_app)
     r = await client.get("/_emulator/journal")
