@@ -264,7 +264,7 @@ class Feed:
         entry = Entry(kind, type_, vendor, tenant, subject, party, at, source, build)
         ref = _CAUSE.get() if cause is False else cause
         entry._cause_ref = ref
-        holder = _open_holder(ref)
+        holder = None if ref is None or ref.id else _open_holder(ref)
         if holder is None:
             self._append(entry)
         else:
@@ -289,7 +289,10 @@ class Feed:
         entry._held = None
         entry.tenant, entry.at, entry._source, entry._build = tenant, at, source, build
         if entry.subject is None:
-            entry.subject = next((e.subject for e in held if e.subject is not None and e.tenant == tenant), None)
+            for e in held:
+                if e.subject is not None and e.tenant == tenant:
+                    entry.subject = e.subject
+                    break
         holder = _open_holder(entry._cause_ref)
         if holder is not None:
             entry._holder = holder
@@ -483,27 +486,17 @@ class Feed:
         self._last = self._gone = last_id
 
 
-def set_cause(entry: Entry | None) -> Token[Entry | None]:
-    """Make `entry` the context's cause until `reset_cause` (the cheap form of `Feed.caused_by`)."""
-    return _CAUSE.set(entry)
-
-
-def reset_cause(token: Token[Entry | None]) -> None:
-    _CAUSE.reset(token)
+CAUSE = _CAUSE
+"""The context's cause, for the kernel's hot path (`Emulator._commit`: `CAUSE.set(entry)`, `CAUSE.reset(token)`,
+the cheap form of `Feed.caused_by`)."""
 
 
 # -- the kernel's entries ---------------------------------------------------------------------------------
 
 
-def _event_data(event: DomainEvent) -> Any:
+def event_data(event: DomainEvent) -> Any:
+    """An `event` entry's `data`: the domain event's."""
     return event.data
-
-
-def record_event(feed: Feed, event: DomainEvent) -> Entry:
-    """An `event` entry for a committed domain event."""
-    return feed.record(
-        "event", event.kind, event.vendor, event.tenant, event.subject, "cxemu", event.at, event, _event_data
-    )
 
 
 def _delivery_data(d: Delivery) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from emulator.core.bigwork import SLICE_ITEMS, Slicer, collector_paused
 from emulator.core.clock import Clock, Scheduler, SystemClock, VirtualClock
 from emulator.core.errors import ConfigError
 from emulator.core.events import DomainEvent, EventBus
-from emulator.core.feed import DeliveryEntries, Feed, record_event, reset_cause, set_cause, timer_entries
+from emulator.core.feed import CAUSE, DeliveryEntries, Feed, event_data, timer_entries
 from emulator.core.ids import EPOCH_SPAN, TenantIds
 from emulator.core.journal import Journal, JournalEntry
 from emulator.core.outbound import Guard
@@ -161,25 +161,28 @@ class Emulator:
     def _commit(self, tx: Tx[Any]) -> None:
         plugin = self.plugins.get(tx.vendor)
         translate = plugin.outbound if plugin is not None else None
+        record = self.feed.record
         entry = None
         for event in tx.events:
-            entry = record_event(self.feed, event)
-            token = set_cause(entry)  # what the event leads to is caused by it
+            entry = record(
+                "event", event.kind, event.vendor, event.tenant, event.subject, "cxemu", event.at, event, event_data
+            )
+            token = CAUSE.set(entry)  # what the event leads to is caused by it
             try:
                 self.bus.publish(event)
                 if translate is not None:
                     for outbound in translate(tx, event):
                         self.dispatcher.submit(tx.vendor, tx.tenant, outbound)
             finally:
-                reset_cause(token)
+                CAUSE.reset(token)
         if tx.outbound:  # webhooks a transaction sends itself: caused by its last event, when it has one
-            sent = set_cause(entry) if entry is not None else None
+            sent = CAUSE.set(entry) if entry is not None else None
             try:
                 for outbound in tx.outbound:
                     self.dispatcher.submit(tx.vendor, tx.tenant, outbound)
             finally:
                 if sent is not None:
-                    reset_cause(sent)
+                    CAUSE.reset(sent)
 
     def _to_vendor(self, event: DomainEvent) -> None:
         plugin = self.plugins.get(event.vendor)
