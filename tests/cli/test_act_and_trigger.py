@@ -62,6 +62,49 @@ def test_act_as_the_8x8_agent_joins_and_says(cli: Cli, server: ServerProcess) ->
     assert message["body"]["data"]["sender"] == {"id": joined["agentId"], "type": "agent"}
 
 
+def test_act_as_the_8x8_customer_says_and_leaves(cli: Cli, server: ServerProcess) -> None:
+    conv = queued_8x8_conversation(server, "t-act-8c")
+    url = ("--tenant", "t-act-8c", "--url", server.url)
+    code, out, err = cli("act", "eightbyeight", "customer", conv, "say", "Where", "is", "my", "order?", *url)
+    assert (code, err) == (0, ""), err
+    assert json.loads(out)["conversation"] == conv
+    found = control(server, "GET", "/deliveries", params={"tenant": "t-act-8c", "event": "MESSAGE", "wait": 10})
+    [message] = found.json()["deliveries"]
+    assert message["body"]["data"]["text"] == "Where is my order?"
+    assert message["body"]["data"]["sender"]["type"] == "user"
+    code, out, err = cli("act", "eightbyeight", "customer", conv, "leave", *url)
+    assert (code, err) == (0, ""), err
+    assert json.loads(out)["state"] == "idle"
+    code, out, err = cli("act", "eightbyeight", "customer", conv, "say", "still there?", *url)
+    assert (code, err) == (0, ""), err
+    assert json.loads(out)["state"] != "idle"  # a message on an idle conversation queues it again (§1.7 row 11)
+    one_line_error(*cli("act", "eightbyeight", "customer", "no-such-conversation", "leave", *url), "404 rejected: ")
+
+
+def test_act_as_a_samespace_phone_answers_a_ringing_call(cli: Cli, server: ServerProcess) -> None:
+    creds = provision(server, "t-act-ss")["samespace"]
+    number = "917507161643"
+    r = control(server, "PUT", f"/vendors/samespace/tenants/t-act-ss/numbers/{number}", json={"answer": "no-answer"})
+    assert r.status_code == 200, r.text
+    flow = [
+        {"id": "0", "type": "call", "number": number, "caller_id": "123456", "next_step": 1},
+        {"id": 1, "type": "play", "text": "hello there"},
+    ]
+    placed = httpx.post(
+        f"{server.url}/api/public/v1/call/flow",
+        json={"cloud_id": creds["cloud_id"], "auth_token": creds["auth_token"], "flow": flow},
+        timeout=30,
+    )
+    assert placed.status_code == 200, placed.text
+    call = str(placed.json()["call_id"])
+    url = ("--tenant", "t-act-ss", "--url", server.url)
+    one_line_error(*cli("act", "samespace", "call", call, "answer", *url), "409 ")  # dialling, not ringing yet
+    control(server, "POST", "/clock/advance", params={"tenant": "t-act-ss"}, json={"seconds": 5})
+    code, out, err = cli("act", "samespace", "call", call, "answer", *url)
+    assert (code, err) == (0, ""), err
+    assert json.loads(out)["status"] == "answered"
+
+
 def test_act_as_a_sangoma_widget_visitor_and_a_cm_end_user(cli: Cli, server: ServerProcess) -> None:
     provision(server, "t-act-multi")
     url = ("--tenant", "t-act-multi", "--url", server.url)
