@@ -61,5 +61,24 @@ def control(server: ServerProcess, method: str, path: str, **kwargs: object) -> 
     return httpx.request(method, f"{server.url}/_emulator{path}", timeout=30, **kwargs)  # type: ignore[arg-type]
 
 
+def start_8x8_conversation(server: ServerProcess, key: dict[str, str]) -> str:
+    """A conversation started through the 8x8 API with `key` (a tenant's 8x8 credentials); its id."""
+    created = httpx.post(
+        f"{server.url}/chat-gateway/v1/conversations",
+        json={"channelId": key["channelId"], "user": {"name": "Ann"}},
+        headers={"x-api-key": key["apiKey"]},
+        timeout=30,
+    )
+    assert created.status_code == 202, created.text
+    return str(created.json()["conversationId"])
+
+
+def new_8x8_conversation(server: ServerProcess, tenant: str) -> str:
+    """A conversation of a newly provisioned 8x8 tenant."""
+    r = control(server, "POST", "/tenants", json={"tenant": tenant, "vendors": ["eightbyeight"]})
+    assert r.status_code == 201, r.text
+    return start_8x8_conversation(server, r.json()["credentials"]["eightbyeight"])
+
+
 def library() -> Path:
     return Path(__file__).resolve().parents[2] / "scenarios"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from emulator.pytest_plugin import WebhookSink
-from tests.cli.conftest import Cli, control, library
+from tests.cli.conftest import Cli, control, library, start_8x8_conversation
 from tests.support.procs import ServerProcess
 
 
@@ -32,15 +32,9 @@ def queued_8x8_conversation(server: ServerProcess, tenant: str) -> str:
     key = provision(server, tenant)["eightbyeight"]
     r = control(server, "PUT", f"/vendors/eightbyeight/tenants/{tenant}/behaviour", json={"auto": False})
     assert r.status_code == 200, r.text
-    created = httpx.post(
-        f"{server.url}/chat-gateway/v1/conversations",
-        json={"channelId": key["channelId"], "user": {"name": "Ann"}},
-        headers={"x-api-key": key["apiKey"]},
-        timeout=30,
-    )
-    assert created.status_code == 202, created.text
+    conversation = start_8x8_conversation(server, key)
     control(server, "POST", "/clock/advance", params={"tenant": tenant}, json={"seconds": 1})
-    return str(created.json()["conversationId"])
+    return conversation
 
 
 # -- act ----------------------------------------------------------------------------------------------------

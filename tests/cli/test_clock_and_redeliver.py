@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from emulator.pytest_plugin import WebhookSink
-from tests.cli.conftest import ADMIN, Cli, control
+from tests.cli.conftest import ADMIN, Cli, control, new_8x8_conversation
 from tests.support.procs import ServerProcess
 
 START = "2026-01-01T00:00:00.000Z"
@@ -40,19 +40,7 @@ def test_clock_reads_advances_and_runs_a_tenants_timeline(cli: Cli, server: Serv
 
 
 def test_clock_lists_a_tenants_pending_timers(cli: Cli, server: ServerProcess) -> None:
-    creds = control(server, "POST", "/tenants", json={"tenant": "t-timers", "vendors": ["eightbyeight"]}).json()
-    key = creds["credentials"]["eightbyeight"]
-    r = control(server, "GET", "/health")  # the vendor API is beside the control plane
-    assert r.status_code == 200
-    import httpx
-
-    created = httpx.post(
-        f"{server.url}/chat-gateway/v1/conversations",
-        json={"channelId": key["channelId"], "user": {"name": "Ann"}},
-        headers={"x-api-key": key["apiKey"]},
-        timeout=30,
-    )
-    assert created.status_code == 202, created.text
+    new_8x8_conversation(server, "t-timers")
     code, out, _ = cli("clock", "--tenant", "t-timers", "--url", server.url)
     lines = out.splitlines()
     assert code == 0
@@ -107,17 +95,7 @@ def test_the_admin_token_comes_from_the_option_or_the_environment(
 
 def a_delivery(server: ServerProcess, tenant: str) -> dict[str, Any]:
     """A settled 8x8 delivery of `tenant` (a new conversation's first webhook, to the built-in sink)."""
-    import httpx
-
-    creds = control(server, "POST", "/tenants", json={"tenant": tenant, "vendors": ["eightbyeight"]}).json()
-    key = creds["credentials"]["eightbyeight"]
-    created = httpx.post(
-        f"{server.url}/chat-gateway/v1/conversations",
-        json={"channelId": key["channelId"], "user": {"name": "Ann"}},
-        headers={"x-api-key": key["apiKey"]},
-        timeout=30,
-    )
-    assert created.status_code == 202, created.text
+    new_8x8_conversation(server, tenant)
     found = control(server, "GET", "/deliveries", params={"tenant": tenant, "wait": 10}).json()["deliveries"]
     assert found[0]["status"] == "delivered", found
     return dict(found[0])

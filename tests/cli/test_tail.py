@@ -12,10 +12,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.cli.conftest import ADMIN, Cli, control
+from tests.cli.conftest import ADMIN, Cli, control, new_8x8_conversation
 from tests.cli.proxy import CuttingProxy
 from tests.support.procs import ROOT, ServerProcess
 
@@ -76,19 +75,6 @@ def tails() -> Iterator[list[Tail]]:
         tail.close()
 
 
-def new_conversation(server: ServerProcess, tenant: str) -> str:
-    r = control(server, "POST", "/tenants", json={"tenant": tenant, "vendors": ["eightbyeight"]})
-    key = r.json()["credentials"]["eightbyeight"]
-    created = httpx.post(
-        f"{server.url}/chat-gateway/v1/conversations",
-        json={"channelId": key["channelId"], "user": {"name": "Ann"}},
-        headers={"x-api-key": key["apiKey"]},
-        timeout=30,
-    )
-    assert created.status_code == 202, created.text
-    return str(created.json()["conversationId"])
-
-
 def journal(server: ServerProcess, **filters: str) -> list[dict[str, Any]]:
     r = control(server, "GET", "/journal", params={**filters, "limit": "1000"})
     assert r.status_code == 200, r.text
@@ -99,7 +85,7 @@ def test_tail_prints_the_tenants_journal_as_console_lines(server: ServerProcess,
     control(server, "POST", "/tenants", json={"tenant": "t-tail", "vendors": ["eightbyeight"]})
     tail = Tail("--url", server.url, "--tenant", "t-tail", "--after", "0", "--count", "200")
     tails.append(tail)
-    conv = new_conversation(server, "t-tail")
+    conv = new_8x8_conversation(server, "t-tail")
     control(server, "POST", "/clock/advance", params={"tenant": "t-tail"}, json={"seconds": 1})
     entries = journal(server, tenant="t-tail")
     lines = tail.lines(len(entries))
@@ -114,7 +100,7 @@ def test_tail_json_prints_the_entries_as_the_journal_has_them(server: ServerProc
     control(server, "POST", "/tenants", json={"tenant": "t-tail-json", "vendors": ["eightbyeight"]})
     tail = Tail("--url", server.url, "--tenant", "t-tail-json", "--kind", "request", "--json", "--after", "0")
     tails.append(tail)
-    new_conversation(server, "t-tail-json")
+    new_8x8_conversation(server, "t-tail-json")
     [expected] = journal(server, tenant="t-tail-json", kind="request")
     assert json.loads(tail.line()) == expected
 
@@ -126,11 +112,11 @@ def test_tail_resumes_after_a_dropped_connection_without_a_gap(server: ServerPro
         tail = Tail("--url", proxy.url, "--tenant", "t-tail-cut", "--kind", "request", "--json", "--count", "6")
         tails.append(tail)
         proxy.wait_accepted(1)
-        new_conversation(server, "t-tail-cut")
+        new_8x8_conversation(server, "t-tail-cut")
         first = json.loads(tail.line())
         proxy.cut()
         for _ in range(5):  # while the tail is cut off: the server keeps them for the replay
-            new_conversation(server, "t-tail-cut")
+            new_8x8_conversation(server, "t-tail-cut")
         proxy.wait_accepted(2)  # it came back
         rest = [json.loads(line) for line in tail.lines(5)]
         assert tail.close() == 0

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from emulator.app import create_app
+from emulator.core.settings import Settings
 from tests.support.procs import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,3 +118,18 @@ def shot(page: Any, name: str, path: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(target), full_page=path is None)
     return target
+
+
+async def in_process(**settings: Any) -> tuple[Any, httpx.AsyncClient]:
+    """A started in-process app (virtual clock, seed 7, `settings` on top) and a client of it (no browser)."""
+    app = create_app(Settings.load({}, {"clock": "virtual", "seed": 7, **settings}))
+    await app.state.emulator.start()
+    return app, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cxemu.test")
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    app, c = await in_process()
+    yield c
+    await c.aclose()
+    await app.state.emulator.stop()

@@ -7,32 +7,16 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from emulator.app import create_app
-from emulator.core.settings import Settings
+from tests.ui.conftest import in_process
 
 UI = "/_emulator/ui"
 TOKEN = "admin-token-for-the-consoles-0123"
 VENDORS = ["eightbyeight", "sangoma", "cmcom", "samespace"]
-
-
-async def _app(**settings: Any) -> tuple[Any, httpx.AsyncClient]:
-    app = create_app(Settings.load({}, {"clock": "virtual", "seed": 7, **settings}))
-    await app.state.emulator.start()
-    return app, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cxemu.test")
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    app, c = await _app()
-    yield c
-    await c.aclose()
-    await app.state.emulator.stop()
 
 
 def form(page: str, form_id: str) -> dict[str, Any]:
@@ -200,7 +184,7 @@ async def test_samespace_console_forms_place_and_answer_a_call(client: httpx.Asy
 
 
 async def test_the_consoles_need_the_admin_cookie(client: httpx.AsyncClient) -> None:
-    app, guarded = await _app(admin_token=TOKEN)
+    app, guarded = await in_process(admin_token=TOKEN)
     try:
         assert (await guarded.get(f"{UI}/act/cmcom/acme")).status_code == 401
         entered = await guarded.get(f"{UI}/act/cmcom/acme", params={"token": TOKEN})

@@ -18,9 +18,7 @@ pytestmark = pytest.mark.server
 TENANT = "demo-samespace"
 
 
-def test_the_phone_rings_is_answered_and_keys_in_a_choice(
-    page: Any, server: ServerProcess, api: httpx.Client
-) -> None:
+def test_the_phone_rings_is_answered_and_keys_in_a_choice(page: Any, server: ServerProcess, api: httpx.Client) -> None:
     open_console(page, server, "samespace", TENANT)
     create_tenant(page)
     page.reload()  # the place-call form now carries the cloud's token

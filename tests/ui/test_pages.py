@@ -9,13 +9,11 @@ import html
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from emulator.app import create_app
-from emulator.core.settings import Settings
+from tests.ui.conftest import in_process
 
 ROOT = Path(__file__).resolve().parents[2]
 UI = "/_emulator/ui"
@@ -29,23 +27,9 @@ LIBRARY = {
 PAGES = ["/", "/subjects", "/journal", "/deliveries", "/clock", "/chaos", "/scenarios"]
 
 
-async def _app(**settings: Any) -> tuple[Any, httpx.AsyncClient]:
-    app = create_app(Settings.load({}, {"clock": "virtual", "seed": 7, **settings}))
-    await app.state.emulator.start()
-    return app, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cxemu.test")
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    app, c = await _app()
-    yield c
-    await c.aclose()
-    await app.state.emulator.stop()
-
-
 @pytest.fixture
 async def guarded() -> AsyncIterator[httpx.AsyncClient]:
-    app, c = await _app(admin_token=TOKEN)
+    app, c = await in_process(admin_token=TOKEN)
     yield c
     await c.aclose()
     await app.state.emulator.stop()
@@ -180,7 +164,7 @@ async def test_browsing_every_page_changes_no_state(client: httpx.AsyncClient) -
 
 
 async def test_the_clock_page_offers_no_controls_on_the_system_clock() -> None:
-    app, c = await _app(clock="system")
+    app, c = await in_process(clock="system")
     try:
         await c.post("/_emulator/tenants", json={"tenant": "acme"})
         page = (await c.get(UI + "/clock")).text
