@@ -34,7 +34,7 @@ import contextlib
 import itertools
 import json
 from collections import deque
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -44,6 +44,19 @@ if TYPE_CHECKING:
     from emulator.core.events import DomainEvent
 
 KINDS: Final[tuple[str, ...]] = ("request", "control", "event", "delivery", "attempt", "timer", "action")
+KINDS_PATTERN: Final[str] = f"^({'|'.join(KINDS)})(,({'|'.join(KINDS)}))*$"
+"""One `kind` query value: kinds, comma-separated (the contract's pattern, which `parse_kinds` enforces)."""
+
+
+def parse_kinds(values: Iterable[str]) -> set[str]:
+    """The kinds named by `kind` query values (each one kind or several, comma-separated); ValueError for an
+    unknown or empty one, so `kind=` and `kind=event,` are bad input rather than no filter."""
+    kinds = {k for value in values for k in value.split(",")}
+    unknown = sorted(kinds - set(KINDS))
+    if unknown:
+        raise ValueError(f"kind: {unknown[0]!r} is not one of {', '.join(KINDS)}")
+    return kinds
+
 
 Builder = Callable[[Any], Any]
 """Builds an entry's `data` from what it was made from (called at most once, on the first read)."""

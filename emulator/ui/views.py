@@ -15,13 +15,14 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
+from emulator.core import feed
 from emulator.core.clock import Timer, VirtualClock, iso
 from emulator.core.ids import TenantIds
 from emulator.core.plugin import Subject
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
 
-KINDS = ("request", "control", "event", "delivery", "attempt", "timer", "action")
+KINDS = feed.KINDS
 """The journal's kinds (SPEC §1), the live journal's filter."""
 PARTIES = ("customer", "integration", "agent", "cxemu")
 """A timeline's lanes, left to right."""
@@ -60,11 +61,12 @@ def number(params: QueryParams, name: str, default: int, low: int, high: int) ->
 
 def kinds(params: QueryParams) -> list[str]:
     """`kind`, repeated or comma-separated, each one of `KINDS`."""
-    out = [k for raw in params.getlist("kind") for k in raw.split(",") if k]
-    wrong = [k for k in out if k not in KINDS]
-    if wrong:
-        raise BadQuery(f"kind: {wrong[0]!r} is not one of {', '.join(KINDS)}")
-    return out
+    values = [raw for raw in params.getlist("kind") if raw]  # a form's empty choice: every kind
+    try:
+        chosen = feed.parse_kinds(values)
+    except ValueError as exc:
+        raise BadQuery(str(exc)) from None
+    return [k for k in KINDS if k in chosen]
 
 
 def vendor(emu: Emulator, params: QueryParams) -> str | None:

@@ -304,12 +304,23 @@ async def test_an_empty_journal_says_so(make_app: AppFactory) -> None:
     [
         ({"kind": "nope"}, "kind: 'nope' is not one of request, control"),
         ({"kind": "event,nope"}, "kind: 'nope'"),
+        ({"kind": ""}, "kind: '' is not one of"),
+        ({"kind": "event,"}, "kind: '' is not one of"),
         ({"after": "-1"}, "after: must be between 0"),
         ({"before": "x"}, "before: must be an integer"),
         ({"limit": "0"}, "limit: must be between 1 and 1000"),
         ({"limit": "1001"}, "limit: must be between 1 and 1000"),
     ],
-    ids=["unknown-kind", "one-unknown-kind", "negative-after", "before-not-a-number", "limit-0", "limit-over"],
+    ids=[
+        "unknown-kind",
+        "one-unknown-kind",
+        "empty-kind",
+        "trailing-comma",
+        "negative-after",
+        "before-not-a-number",
+        "limit-0",
+        "limit-over",
+    ],
 )
 async def test_bad_journal_queries_are_400(make_app: AppFactory, params: dict[str, str], message: str) -> None:
     _emu, client = await app_emulator(make_app)
