@@ -28,7 +28,7 @@ from emulator.core import console, control, guard, sink
 from emulator.core.errors import ConfigError, EmulatorError
 from emulator.core.limits import BodyLimit
 from emulator.core.plugin import VendorPlugin, default_render_error, is_wrapped, vendor_endpoint
-from emulator.core.routing import PrefixRoutes
+from emulator.core.routing import PrefixIndex, PrefixRoutes
 from emulator.core.runtime import Emulator
 from emulator.core.settings import Settings
 from emulator.scenarios import control as scenario_control
@@ -141,9 +141,15 @@ def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin]
             finally:
                 await emulator.stop()
 
-    routes: list[BaseRoute] = []
+    grouped: list[PrefixRoutes] = []
+    plain: list[BaseRoute] = []
     for plugin in emulator.plugins.values():  # vendors first: they carry the load
-        routes.extend(_by_base_path(plugin, _wrapped(emulator, plugin, plugin.routes(emulator))))
+        for r in _by_base_path(plugin, _wrapped(emulator, plugin, plugin.routes(emulator))):
+            if isinstance(r, PrefixRoutes):
+                grouped.append(r)
+            else:
+                plain.append(r)
+    routes: list[BaseRoute] = [PrefixIndex(grouped), *plain]
     more = [
         *sink.routes(emulator),
         *scenario_control.API.routes(scenarios),

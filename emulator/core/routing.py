@@ -6,6 +6,10 @@ segment (`{name}` segments match any non-empty segment), so a request costs one 
 Matching, 405 with `Allow`, and path parameters behave as with plain Starlette routes. Parameters are whole
 segments and strings: a convertor (`{id:int}`) or a partial segment (`{id}.json`) is refused with a
 ValueError when the routes are built, rather than silently matched differently from Starlette.
+
+`PrefixIndex` puts every vendor's `PrefixRoutes` behind one route keyed by a path's first segment, so a request
+is tried against the few prefixes that can hold it (`/oauth` → 8x8's OAuth, then Sangoma's), not against every
+vendor's prefixes in turn: the fourth vendor's requests cost what the first one's do.
 """
 
 from __future__ import annotations
@@ -92,6 +96,52 @@ class PrefixRoutes(BaseRoute):
             try:
                 return route.url_path_for(name, **path_params)
             except Exception:
+                continue
+        raise NoMatchFound(name, path_params)
+
+
+class PrefixIndex(BaseRoute):
+    """`PrefixRoutes` looked up by the first segment of their prefix; those sharing one are tried in the order
+    given, as Starlette would try them (the first full match wins, else the first partial one: a 405)."""
+
+    def __init__(self, groups: list[PrefixRoutes]) -> None:
+        self.groups = groups
+        self.routes = [route for group in groups for route in group.routes]
+        """Every route of every group (for what lists an app's routes)."""
+        self._by_head: dict[str, list[PrefixRoutes]] = {}
+        for group in groups:
+            head = group.prefix.split("/")[1] if group.prefix.startswith("/") else ""
+            if not head:
+                raise ValueError(f"prefix {group.prefix!r}: an index needs a first path segment")
+            self._by_head.setdefault(head, []).append(group)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        root = scope.get("root_path", "")
+        path: str = scope["path"]
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        end = path.find("/", 1)
+        candidates = self._by_head.get(path[1:end] if end > 0 else path[1:], ())
+        partial: Scope | None = None
+        for group in candidates:
+            match, child = group.matches(scope)
+            if match is Match.FULL:
+                return match, child
+            if match is Match.PARTIAL and partial is None:
+                partial = child
+        return (Match.PARTIAL, partial) if partial is not None else (Match.NONE, {})
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route: Route = scope["cxemu.route"]
+        await route.handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        for group in self.groups:
+            try:
+                return group.url_path_for(name, **path_params)
+            except NoMatchFound:
                 continue
         raise NoMatchFound(name, path_params)
 

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from emulator.core.routing import PrefixRoutes
+from emulator.core.routing import PrefixIndex, PrefixRoutes
 
 
 async def ok(request: Request) -> Response:
@@ -80,3 +80,44 @@ def test_clashing_parameter_names_are_refused() -> None:
 def test_parameters_the_tree_cannot_match_like_starlette_are_refused(path: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PrefixRoutes("/p", [Route("/p/ok/{a}", ok), Route(path, ok)])
+
+
+# -- PrefixIndex: every vendor's prefixes behind one lookup by first segment -----------------------------------
+
+INDEX = PrefixIndex(
+    [
+        PrefixRoutes("/oauth/v2", [Route("/oauth/v2/token", ok, methods=["POST"])]),
+        PrefixRoutes("/oauth", [Route("/oauth/token", ok, methods=["POST"]), Route("/oauth/v2/other", ok)]),
+        ROUTES,
+        PrefixRoutes("/api/provisioning", [Route("/api/provisioning/schedules", ok, methods=["GET"])]),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "match", "route"),
+    [
+        ("POST", "/oauth/v2/token", Match.FULL, "/oauth/v2/token"),
+        ("POST", "/oauth/token", Match.FULL, "/oauth/token"),  # the second prefix of the same first segment
+        ("GET", "/oauth/v2/other", Match.FULL, "/oauth/v2/other"),  # the first prefix has no such route
+        ("GET", "/oauth/v2/token", Match.PARTIAL, "/oauth/v2/token"),  # -> 405, as Starlette would answer
+        ("GET", "/api/provisioning/schedules", Match.FULL, "/api/provisioning/schedules"),
+        ("GET", "/api/v1/items/a1", Match.FULL, "/api/v1/items/{item_id}"),
+        ("GET", "/elsewhere/v1/items", Match.NONE, None),
+        ("GET", "/", Match.NONE, None),
+        ("GET", "/oauth", Match.NONE, None),
+    ],
+    ids=["first", "second-prefix", "fall-through", "wrong-method", "shared-head", "param", "unknown", "root", "bare"],
+)
+def test_an_index_tries_only_the_prefixes_of_a_paths_first_segment_in_order(
+    method: str, path: str, match: Match, route: str | None
+) -> None:
+    got, child = INDEX.matches(scope(method, path))
+    assert got == match
+    if route is not None:
+        assert child["cxemu.route"].path == route
+
+
+def test_an_index_needs_a_first_segment() -> None:
+    with pytest.raises(ValueError, match="needs a first path segment"):
+        PrefixIndex([PrefixRoutes("", [Route("/x", ok)])])

@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from emulator.app import create_app
-from emulator.core.routing import PrefixRoutes
+from emulator.core.routing import PrefixIndex, PrefixRoutes
 from emulator.core.runtime import Emulator
 from emulator.vendors import eightbyeight
 from emulator.vendors.eightbyeight.constants import API_PREFIX, CARD_ACTION_PREFIX
@@ -302,7 +302,7 @@ async def test_route_table_covers_every_endpoint(make_env: EnvFactory) -> None:
         for r in routes:
             if isinstance(r, Mount):
                 out.extend(flat(r.routes, prefix + r.path))
-            elif isinstance(r, PrefixRoutes):
+            elif isinstance(r, PrefixIndex | PrefixRoutes):
                 out.extend(flat(r.routes, prefix))
             elif isinstance(r, Route):
                 out.append((prefix + r.path, r))
