@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Iterator
 
-from harness import HOST, Proc, log
+from harness import HOST, NOT_CXEMU, Proc, log
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -25,7 +25,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-NOT_CXEMU = ("receiver", "bare", "wiremock")
 
 
 @contextlib.contextmanager

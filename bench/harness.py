@@ -26,6 +26,8 @@ REPO = BENCH.parent
 RESULTS = BENCH / "results"
 SERVER_CPU = "0"
 LOAD_CPU = "1"
+NOT_CXEMU = ("receiver", "bare", "wiremock")
+"""Servers of a run that are not cxemu (the receiver, the bare reference, the WireMock peer)."""
 HOST = "127.0.0.1"
 SIGNING_MODULE = REPO / "emulator" / "vendors" / "eightbyeight" / "signing.py"
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -15,9 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness import HOST, Proc, log
-
-NOT_CXEMU = ("receiver", "bare", "wiremock")
+from harness import HOST, NOT_CXEMU, Proc, log
 
 
 @dataclass
