@@ -81,6 +81,8 @@ class Retainer:
     """When each tenant was last swept (forgotten by reset and restore: a mark only says when to look again)."""
     evicted: int = 0
     """Entities evicted so far (all vendors)."""
+    _due: dict[str, tuple[int, float | None]] = field(default_factory=dict)
+    """Per vendor, worked out once at `register`: units of work between sweeps, and the time between them."""
 
     def register(self, vendor: str, hooks: Iterable[Retained]) -> None:
         """A vendor's hooks, each with its limits replaced by the `retention` settings' where they say so."""
@@ -94,6 +96,9 @@ class Retainer:
             age = _first(own.age if own else None, settings.age, hook.limits.age)
             chosen.append(Retained(hook.kind, Limits(int(count), age or None), hook.ended, hook.evict))
         self.hooks[vendor] = chosen
+        ages = [h.limits.age for h in chosen if h.limits.age is not None]
+        if chosen:
+            self._due[vendor] = (max(1, min(h.limits.count for h in chosen) // 4), min(ages) / 8 if ages else None)
 
     def limits(self, vendor: str) -> dict[str, Limits]:
         """The limits in force for each kind of a vendor (empty when retention is off)."""
@@ -101,18 +106,17 @@ class Retainer:
 
     def after(self, tx: Tx[Any]) -> None:
         """The store commit hook: sweep the tenant when it is due."""
-        hooks = self.hooks.get(tx.vendor)
-        if not hooks:
+        due = self._due.get(tx.vendor)
+        if due is None:
             return
+        every, gap = due
         key = (tx.vendor, tx.tenant)
+        now = tx.now()
         mark = self.marks.get(key)
         if mark is None:
-            mark = self.marks[key] = _Mark(swept_at=tx.now())
+            mark = self.marks[key] = _Mark(swept_at=now)
         mark.writes += 1
-        now = tx.now()
-        every = max(1, min(h.limits.count for h in hooks) // 4)
-        ages = [h.limits.age for h in hooks if h.limits.age is not None]
-        aged = bool(ages) and mark.swept_at is not None and now - mark.swept_at >= min(ages) / 8
+        aged = gap is not None and mark.swept_at is not None and now - mark.swept_at >= gap
         if mark.writes >= every or aged:
             mark.writes, mark.swept_at = 0, now
             self.sweep(tx.vendor, tx.tenant, tx.state, now)
