@@ -50,6 +50,7 @@ from emulator.core.chaos import ChaosConfig, TenantChaos
 from emulator.core.clock import IdleResult, SchedulerRunaway, Timer, iso
 from emulator.core.contracts import Body, Param, Reply
 from emulator.core.control_models import (
+    MAX_ID,
     MAX_TIMERS,
     MAX_WAIT,
     AdvanceIn,
@@ -646,8 +647,6 @@ WRITE_FRAMES = 256
 """Most frames an event stream sends in one write (what arrived since its last write, or a replay's slice)."""
 STALLED_READER = 60.0
 """Seconds one write to an event stream may wait for its reader before the stream is closed."""
-MAX_ID = 2**53
-"""Largest entry id a query takes (JSON's safe integers)."""
 FEED_FILTERS = [
     VENDOR,
     TENANT,

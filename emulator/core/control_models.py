@@ -17,6 +17,8 @@ from emulator.core.web import RequestModel
 
 MAX_WAIT = 60.0
 """Longest long-poll (`wait`) in seconds."""
+MAX_ID = 2**53
+"""Largest journal or feed entry id a query takes (JSON's safe integers)."""
 MAX_TIMERS = 1000
 """Most timers `GET /clock?tenant=` lists."""
 

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from emulator import __version__
 from emulator.core.api import Api
 from emulator.core.contracts import Body, Param, Reply
-from emulator.core.control_models import MAX_WAIT
+from emulator.core.control_models import MAX_ID, MAX_WAIT
 from emulator.core.types import AS_INT, AS_STR, JsonStr
 from emulator.core.web import ErrorOut, RequestModel, error, guarded, q_float, q_int
 from emulator.scenarios.errors import LoadError, ScenarioError
@@ -207,7 +207,7 @@ async def load_scenario(manager: ScenarioManager, request: Request) -> Response:
         Param(
             "after",
             "query",
-            {"type": "integer", "minimum": 0},
+            {"type": "integer", "minimum": 0, "maximum": MAX_ID},
             description="start after this journal id (default: everything the journal keeps, since the last reset)",
         ),
     ],
@@ -219,7 +219,7 @@ async def export_scenario(manager: ScenarioManager, request: Request) -> Respons
     tenant = request.query_params.get("tenant", "")
     if not vendor or not tenant:
         raise ValueError("vendor and tenant are required")
-    after = q_int(request, "after", None, 0, 2**63 - 1)
+    after = q_int(request, "after", None, 0, MAX_ID)
     emu = manager.emu
     hooks = getattr(emu.plugins.get(vendor), "scenario", None)
     if not isinstance(hooks, ScenarioHooks):
