@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed-dev
 ARGS   ?=
 PIP     = $(BIN)/python -m pip install -q --disable-pip-version-check
 
-.PHONY: install install-runtime run test lint typecheck pytest contracts bench docker clean
+.PHONY: install install-runtime run test lint typecheck pytest fuzz contracts bench docker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# the property and contract tests with fresh random examples (`make test` draws the same ones every run)
+fuzz: install
+	$(BIN)/python -m pytest -p no:cacheprovider --hypothesis-profile=explore tests/contract tests/unit/test_hostile_property.py $(ARGS)
 
 contracts: install
 	$(BIN)/cxemu contracts export

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings
 from starlette.applications import Starlette
 
 from emulator.app import create_app
@@ -15,6 +16,12 @@ from emulator.core.plugin import VendorPlugin
 from emulator.core.runtime import Emulator
 from emulator.core.settings import Settings
 from tests.support import echo_vendor
+
+# `make test` is a gate: its property and contract runs (hypothesis, schemathesis) draw the same examples every
+# time, so a run fails only for a change in the code. `make fuzz` explores with fresh random examples.
+settings.register_profile("gate", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile("gate")
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
