@@ -142,7 +142,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         except EmulatorError as exc:
             detail = problem_body(exc) if isinstance(exc, EightByEightError) else {"message": exc.message}
             return JSONResponse(
-                {"error": "rejected", "message": exc.message, "detail": detail}, status_code=exc.status_code
+                {"error": "rejected", "message": _reason(exc), "detail": detail}, status_code=exc.status_code
             )
         return JSONResponse(out)
 
@@ -189,3 +189,12 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         Route("/tenants/{tenant}/conversations/{conversation_id}/agent", agent, methods=["POST"]),
         Route("/tenants/{tenant}/conversations/{conversation_id}/customer", customer, methods=["POST"]),
     ]
+
+
+def _reason(exc: EmulatorError) -> str:
+    """What a refusal says to the person who acted: 8x8 tops many of its problems with "Internal error." and puts
+    the reason in `errors`, so the first coded error's message is the one to show."""
+    errors = exc.errors if isinstance(exc, EightByEightError) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict) and errors[0].get("message"):
+        return errors[0]["message"]
+    return exc.message

@@ -59,6 +59,22 @@ async def test_bad_customer_actions_are_refused_and_change_nothing(
     assert ebe.emu.store.snapshot() == before
 
 
+async def test_a_refused_agent_action_says_why_rather_than_8x8s_generic_summary(ebe: Ebe) -> None:
+    await ebe.behaviour(auto=False)
+    conv = await ebe.create({"channelId": "1", "user": {"name": "James Jones"}})
+    await ebe.run_until_idle()
+    await ebe.hand(conv, "join")
+    before = ebe.emu.store.snapshot()
+    resp = await ebe.http.post(
+        f"{CONTROL}/{TENANT}/conversations/{conv}/agent", json={"action": "transfer", "queueId": "9999"}
+    )
+    assert resp.status_code == 400, resp.text
+    body = resp.json()
+    assert (body["error"], body["message"]) == ("rejected", "Queue ID 9999 is invalid.")
+    assert body["detail"]["message"] == "Internal error."  # 8x8's own problem, as 8x8 words it
+    assert ebe.emu.store.snapshot() == before
+
+
 async def test_an_unknown_tenant_is_404(ebe: Ebe) -> None:
     resp = await customer(ebe, "c1", {"action": "leave"}, tenant="nobody")
     assert (resp.status_code, resp.json()["error"]) == (404, "unknown_tenant")
