@@ -209,7 +209,7 @@ class CliRuns:
     def result(self, name: str) -> subprocess.CompletedProcess[str]:
         if name not in self.done:
             proc = self.procs[name]
-            out, err = proc.communicate(timeout=60)
+            out, err = proc.communicate(timeout=170)  # a hang guard below the suite's 180 s: 12 runs start at once
             self.done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         return self.done[name]
 
