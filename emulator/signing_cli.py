@@ -220,7 +220,7 @@ class Source:
             *(
                 (f"API inbox {i['name']} {i.get('webhook_url') or ''}".rstrip(), i.get("webhook_url"), i["secret"])
                 for i in view.get("inboxes", [])
-                if i.get("secret")
+                if i.get("secret") and i.get("webhook_url")  # an API inbox without a URL sends nothing
             ),
         ]
         if args.webhook_url:
