@@ -464,9 +464,13 @@ def _payload_8x8(body: bytes, headers: Mapping[str, str]) -> bytes:
 
 def verify_8x8(headers: Mapping[str, str], body: bytes, lookup: JwkLookup) -> str:
     """Check an 8x8 webhook as a careful receiver does; the detail of a valid one, else `Invalid(why)`."""
-    from joserfc import jws
-    from joserfc.errors import JoseError
-    from joserfc.jwk import RSAKey
+    try:
+        from joserfc import jws
+        from joserfc.errors import JoseError
+        from joserfc.jwk import RSAKey
+    except ImportError:
+        raise ConfigError("verify-signature --vendor eightbyeight needs joserfc, an independent JOSE library: "
+                          "pip install 'cxemu[verify]'") from None  # fmt: skip
 
     h = {k.lower(): v for k, v in headers.items()}
     compact = h.get(X8_SIGNATURE)
