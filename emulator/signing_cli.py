@@ -31,15 +31,16 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emulator.client import Client, ClientError
 from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.errors import ConfigError
 from emulator.core.ids import TenantIds, derive_bytes, fmt_alnum, fmt_uuid
-
-if TYPE_CHECKING:
-    from emulator.vendors.eightbyeight.delivery import Signer
+from emulator.core.webhooks import AttemptContext
+from emulator.vendors.eightbyeight.delivery import Signer
+from emulator.vendors.sangoma.delivery import signed_headers
+from emulator.vendors.sangoma.state import SECRET
 
 COMMANDS = ("sign", "verify-signature")
 SIGNED = ("eightbyeight", "sangoma")
@@ -186,7 +187,7 @@ class Source:
         """The public JWK of `kid`: fetched from the server's JWK endpoint, or the seed's own key offline
         (None when the server serves no such kid)."""
         if self.client is None:
-            return dict(_signer(self.seed).jwk())
+            return dict(Signer(self.seed).jwk())
         import httpx
 
         url = f"{self.client.url}/chat-gateway/v1/jwk/{kid}/public"
@@ -207,8 +208,6 @@ class Source:
         if args.secret is not None:
             return [("--secret", args.secret)]
         if self.client is None:
-            from emulator.vendors.sangoma.state import SECRET
-
             ids = TenantIds(self.seed, "sangoma", self.tenant, {})
             if args.secret_of == "api-inbox":
                 return [("the default API inbox's secret", ids.new("inbox_secret", SECRET))]
@@ -254,9 +253,7 @@ def sign_8x8(
     seed: int, body: bytes, *, tenant_id: str, customer_id: str, event_id: str, retry: int, time: float
 ) -> Signed:
     """The headers a server with `seed` sends with `body` (its own header hook, so byte for byte the same)."""
-    from emulator.core.webhooks import AttemptContext
-
-    signer = _signer(seed)
+    signer = Signer(seed)
     profile = {"tenant_id": tenant_id, "customer_id": customer_id}
     ctx = AttemptContext("eightbyeight", tenant_id, event_id, "", "", "", body, retry, time, profile)
     headers = {**BASE_HEADERS, **signer.headers(ctx)}
@@ -267,9 +264,6 @@ def sign_8x8(
 
 
 def sign_sangoma(secret: str, body: bytes, *, event_id: str, time: float) -> Signed:
-    from emulator.core.webhooks import AttemptContext
-    from emulator.vendors.sangoma.delivery import signed_headers
-
     ctx = AttemptContext("sangoma", "", event_id, "", "", "", body, 0, time, {"secret": secret})
     headers = {**BASE_HEADERS, **signed_headers(ctx)}
     signed = headers[CW_TIMESTAMP].encode() + b"." + body
@@ -288,7 +282,7 @@ def _sign(args: argparse.Namespace, source: Source) -> int:
             own_tenant_id, own_customer_id = source.ids_8x8()
             tenant_id, customer_id = tenant_id or own_tenant_id, customer_id or own_customer_id
         if source.client is not None:
-            kid = _signer(source.seed).kid
+            kid = Signer(source.seed).kid
             if source.public_jwk(kid) is None:
                 raise ConfigError(f"--seed {source.seed}: {source.client.url} does not sign with this seed's key "
                                   f"(kid {kid}); pass the seed it was started with")  # fmt: skip
@@ -332,12 +326,6 @@ def _time(text: str) -> float:
     if not 0 <= value < 1e11:
         raise ConfigError(f"--time: must be unix seconds between 0 and 1e11, got {text!r}")
     return value
-
-
-def _signer(seed: int) -> Signer:
-    from emulator.vendors.eightbyeight.delivery import Signer
-
-    return Signer(seed)
 
 
 # -- verify-signature ---------------------------------------------------------------------------------------
