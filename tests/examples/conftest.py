@@ -76,10 +76,10 @@ class Receiver:
         self.url = line.removeprefix("listening on ").strip()
         self.http = httpx.Client(timeout=30)
 
-    def post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    def post(self, body: bytes, headers: dict[str, str], path: str = "/webhook") -> httpx.Response:
         """One delivery on a connection of its own, as a vendor sends it (uvicorn closes a connection whose
         request raised, which a pooled client would only find out on its next request)."""
-        return httpx.post(f"{self.url}/webhook", content=body, headers=headers, timeout=30)
+        return httpx.post(f"{self.url}{path}", content=body, headers=headers, timeout=30)
 
     def count(self, event: str | None = None) -> int:
         params = {"event": event} if event is not None else None

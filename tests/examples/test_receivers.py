@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import ast
 import base64
+import hashlib
+import hmac
 import json
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -83,6 +86,20 @@ def alg_none(headers: dict[str, str]) -> dict[str, str]:
     return headers | {"x-8x8-signature": b64url(json.dumps({**protected, "alg": "none"}).encode()) + ".."}
 
 
+def hs256_with_the_public_key(headers: dict[str, str], body: bytes, jwk_json: bytes) -> dict[str, str]:
+    """The key-confusion forgery: HS256 over the real signing input, keyed with the public JWK's bytes."""
+    protected = json.loads(base64.urlsafe_b64decode(headers["x-8x8-signature"].split(".")[0] + "=="))
+    header = b64url(json.dumps({**protected, "alg": "HS256"}).encode())
+    payload = json.dumps(
+        {"checksum": zlib.crc32(body), "cid": headers["x-8x8-customer-id"], "eid": headers["x-8x8-event-id"],
+         "retry": int(headers["x-8x8-retry"]), "tid": headers["x-8x8-tenant-id"],
+         "tt": int(headers["x-8x8-transmission-time"])},
+        separators=(",", ":"),
+    ).encode()  # fmt: skip
+    mac = hmac.new(jwk_json, header.encode() + b"." + payload, hashlib.sha256).digest()
+    return headers | {"x-8x8-signature": f"{header}..{b64url(mac)}"}
+
+
 def test_8x8_good_verifies_deduplicates_and_replies_once(
     server: ServerProcess, start_receiver: StartReceiver, sign: Sign
 ) -> None:
@@ -105,10 +122,22 @@ def test_8x8_good_verifies_deduplicates_and_replies_once(
     assert receiver.post(body, unsigned).status_code == 401
     forged = sign("eightbyeight", tenant, body, "--event-id", "evt-forged")
     assert receiver.post(body, alg_none(forged)).status_code == 401
+    kid = json.loads(base64.urlsafe_b64decode(forged["x-8x8-signature"].split(".")[0] + "=="))["kid"]
+    jwk = httpx.get(f"{server.url}/chat-gateway/v1/jwk/{kid}/public", timeout=30).content
+    assert receiver.post(body, hs256_with_the_public_key(forged, body, jwk)).status_code == 401
+    protected, _, signature = forged["x-8x8-signature"].split(".")
+    attached = forged | {"x-8x8-signature": f"{protected}.{b64url(body)}.{signature}"}
+    assert receiver.post(body, attached).status_code == 401
+    assert receiver.count("evt-forged") == 0
     # a second real event with the same body: a second reply
     assert receiver.post(body, sign("eightbyeight", tenant, body, "--event-id", "evt-2")).status_code == 200
     assert (receiver.count("evt-2"), receiver.count()) == (1, 2)
     assert len(wait_for_requests(server, tenant, reply_type, count=2)) == 2
+    # two copies at once, on another spelling of the path (never a redirect): one side effect
+    copies = sign("eightbyeight", tenant, body, "--event-id", "evt-3")
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda path: receiver.post(body, copies, path).status_code, ["/webhook/", "/"]))
+    assert (answers, receiver.count("evt-3")) == ([200, 200], 1)
 
 
 def test_8x8_broken_accepts_alg_none(server: ServerProcess, start_receiver: StartReceiver, sign: Sign) -> None:
@@ -119,7 +148,12 @@ def test_8x8_broken_accepts_alg_none(server: ServerProcess, start_receiver: Star
     forged = alg_none(sign("eightbyeight", tenant, body, "--event-id", "evt-none"))
     assert receiver.post(body, forged).status_code == 200  # jws-alg-none-rejected fails
     assert receiver.count("evt-none") == 1
+    # only that flaw: a changed body and the HS256 confusion are still refused
     assert receiver.post(body.replace(b"forged", b"tampered"), sign("eightbyeight", tenant, body)).status_code == 401
+    signed = sign("eightbyeight", tenant, body, "--event-id", "evt-hs")
+    kid = json.loads(base64.urlsafe_b64decode(signed["x-8x8-signature"].split(".")[0] + "=="))["kid"]
+    jwk = httpx.get(f"{server.url}/chat-gateway/v1/jwk/{kid}/public", timeout=30).content
+    assert receiver.post(body, hs256_with_the_public_key(signed, body, jwk)).status_code == 401
 
 
 def test_8x8_broken_drops_a_second_event_with_the_same_body(
