@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import socket
 from collections.abc import Iterator
@@ -376,3 +377,13 @@ def test_server_errors_are_one_line(cli: Cli, server: ServerProcess, tmp_path: P
                        "--webhook-url", "http://127.0.0.1:1/x", "--body", str(body))  # fmt: skip
     assert (code, err) == (2, "cxemu: error: --webhook-url http://127.0.0.1:1/x: no webhook, agent bot or API inbox "
                               "of tenant sign-no-hook has this URL\n")  # fmt: skip
+
+
+def test_sign_reads_the_body_from_stdin_by_default(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = tmp_path / "b.json"
+    body.write_bytes(b'{"event":"message_created"}')
+    from_file = cli("sign", "--vendor", "sangoma", "--secret", "k", "--body", str(body))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(body.read_bytes())))
+    assert cli("sign", "--vendor", "sangoma", "--secret", "k") == from_file
+    mac = hmac.new(b"k", b"1767225600." + body.read_bytes(), hashlib.sha256).hexdigest()
+    assert printed_headers(from_file[1])["x-chatwoot-signature"] == f"sha256={mac}"
