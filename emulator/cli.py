@@ -1,5 +1,6 @@
 """The `cxemu` command: serve, scenario run / validate, contracts export, version (and `--version`), and the
-commands for a running server (tail, clock, act, trigger, redeliver: `emulator.remote`).
+commands for a running server (tail, clock, act, trigger, redeliver: `emulator.remote`), and sign /
+verify-signature (`emulator.signing_cli`).
 
 Invalid options or configuration exit with status 2 after one `cxemu: error: ...` line per problem, each naming
 the flag, variable or `file:line` at fault; a bare `cxemu` (or `cxemu scenario`) prints its commands and
@@ -31,6 +32,9 @@ from emulator.core.settings import Settings, check_state_file
 from emulator.remote import COMMANDS as REMOTE
 from emulator.remote import add_commands
 from emulator.remote import run as run_remote
+from emulator.signing_cli import COMMANDS as SIGNING
+from emulator.signing_cli import add_commands as add_signing_commands
+from emulator.signing_cli import run as run_signing
 
 EXIT_USAGE = 2
 
@@ -147,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("version", help="print the version")
     add_commands(sub)
+    add_signing_commands(sub)
     return parser
 
 
@@ -166,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _scenario_validate(args) if args.scenario_command == "validate" else _scenario_run(args)
         if args.command in REMOTE:
             return run_remote(args)
+        if args.command in SIGNING:
+            return run_signing(args)
         print(f"cxemu {__version__}")
         return 0
     except ConfigError as exc:
