@@ -1,5 +1,6 @@
 """The `cxemu` command: serve, scenario run / validate, contracts export, version (and `--version`), and the
-commands for a running server (tail, clock, act, trigger, redeliver: `emulator.remote`).
+commands for a running server (tail, clock, act, trigger, redeliver: `emulator.remote`; verify-receiver:
+`emulator.verify.client`).
 
 Invalid options or configuration exit with status 2 after one `cxemu: error: ...` line per problem, each naming
 the flag, variable or `file:line` at fault; a bare `cxemu` (or `cxemu scenario`) prints its commands and
@@ -31,6 +32,7 @@ from emulator.core.settings import Settings, check_state_file
 from emulator.remote import COMMANDS as REMOTE
 from emulator.remote import add_commands
 from emulator.remote import run as run_remote
+from emulator.verify import client as verify
 
 EXIT_USAGE = 2
 
@@ -147,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("version", help="print the version")
     add_commands(sub)
+    verify.add_command(sub)
     return parser
 
 
@@ -166,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _scenario_validate(args) if args.scenario_command == "validate" else _scenario_run(args)
         if args.command in REMOTE:
             return run_remote(args)
+        if args.command == verify.COMMAND:
+            return verify.run(args)
         print(f"cxemu {__version__}")
         return 0
     except ConfigError as exc:
