@@ -30,7 +30,8 @@ def test_every_numeric_parameter_says_its_bounds() -> None:
         for method, op in operations.items()
         if isinstance(op, dict)
         for param in op.get("parameters", [])
-        if param["schema"].get("type") in ("integer", "number") and not {"minimum", "maximum"} <= param["schema"].keys()
+        if param["schema"].get("type") in ("integer", "number")
+        and not {"minimum", "maximum"} <= param["schema"].keys()
     ]
     assert open_ended == []
 

@@ -154,7 +154,9 @@ def live_bodies(http: httpx.Client, vendor: str, tenant: str) -> list[Any]:
 
 
 @pytest.mark.parametrize("vendor", list(SESSIONS))
-def test_what_was_done_by_hand_replays_with_the_same_webhooks(http: httpx.Client, tmp_path: Path, vendor: str) -> None:
+def test_what_was_done_by_hand_replays_with_the_same_webhooks(
+    http: httpx.Client, tmp_path: Path, vendor: str
+) -> None:
     tenant, session = SESSIONS[vendor]
     ok(http.post("/_emulator/reset", params={"tenant": tenant}))
     session(http, tenant)

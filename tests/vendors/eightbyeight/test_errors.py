@@ -320,7 +320,9 @@ async def test_route_table_covers_every_endpoint(make_env: EnvFactory) -> None:
 @pytest.mark.parametrize(("method", "path"), ROUTES, ids=ROUTE_IDS)
 async def test_missing_api_key_is_401_everywhere(make_env: EnvFactory, method: str, path: str) -> None:
     e = await make_env()
-    e.ids.update(conversationId="c1", webhookId="1", channelId="1", messageId="m1", attachmentId="a1", cardId="k1")
+    e.ids.update(
+        conversationId="c1", webhookId="1", channelId="1", messageId="m1", attachmentId="a1", cardId="k1"
+    )
     e.ids["tenantId"] = TENANT_ID
     for key in (None, "", "   "):  # no header, empty, blank
         await assert_rejected(e, method, path, {}, key=key, status=401, expected=access_denied())
