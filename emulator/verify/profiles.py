@@ -110,6 +110,10 @@ class Profile:
         """The same event under another event id (in the header, or in the body where the vendor keeps it)."""
         return Event(event.payload, event.event_type, event.subject, event_id, dict(event.profile))
 
+    def visible_id(self, event: Event) -> str | None:
+        """The event's id as a receiver sees it (what the probe is asked about); None when it sees none."""
+        return event.event_id
+
     def unknown(self, event: Event) -> Event:
         raise NotImplementedError
 
@@ -220,11 +224,14 @@ class EightByEight(Profile):
             return _b64url(json.dumps(header, separators=(",", ":")).encode())
 
         if check == "tampered-body-rejected":
-            return [Forgery("body changed after signing", valid, _tampered(body))]
+            return tampered(valid, body)
         if check == "wrong-key-rejected":
             other = derive_rsa_key(_wrong_material(self.emu, X8))
+            same_kid = x8_signing.sign_detached(other, kid, payload)
+            own_kid = x8_signing.sign_detached(other, x8_signing.kid_for(other), payload)
             return [
-                Forgery("RS256 with another key, same kid", signed(x8_signing.sign_detached(other, kid, payload)), body)
+                Forgery("another key under the server's kid", signed(same_kid), body),
+                Forgery("another key and its own kid (not served)", signed(own_kid), body),
             ]
         if check == "missing-signature-rejected":
             return [
@@ -256,6 +263,19 @@ class EightByEight(Profile):
                 Forgery("a valid attached JWS (payload part filled)", signed(f"{head}.{middle}.{_b64url(sig)}"), body)
             ]
         return []
+
+
+def tampered(headers: Headers, body: bytes) -> list[Forgery]:
+    """The tampered bodies sent with a valid signature of `body`: one letter changed, and the same JSON re-spaced
+    (a receiver must check the bytes it received, not what it re-serialises from them)."""
+    out = [Forgery("body changed after signing", headers, _tampered(body))]
+    try:
+        spaced = json.dumps(json.loads(body), ensure_ascii=False, separators=(", ", ": ")).encode()
+    except ValueError:
+        return out
+    if spaced != body:
+        out.append(Forgery("the same JSON re-spaced after signing", headers, spaced))
+    return out
 
 
 def _tampered(body: bytes) -> bytes:
@@ -303,8 +323,14 @@ class Sangoma(Profile):
         out = super().rekeyed(event, event_id)
         if self.event_id_in_body and isinstance(out.payload, dict) and isinstance(out.payload.get("id"), int):
             # unsigned Chatwoot carries no delivery id: the message id is what a receiver de-duplicates on
-            out.payload = dict(out.payload) | {"id": out.payload["id"] + 1_000_000 + len(event_id) % 7}
+            number = 1_000_000 + int(hashlib.sha256(event_id.encode()).hexdigest()[:6], 16)
+            out.payload = dict(out.payload) | {"id": number}
         return out
+
+    def visible_id(self, event: Event) -> str | None:
+        if self.event_id_in_body and isinstance(event.payload, dict):
+            return str(event.payload.get("id"))
+        return event.event_id
 
     def unknown(self, event: Event) -> Event:
         payload = dict(event.payload) | {"event": "cxemu_unknown_event"}
@@ -322,7 +348,7 @@ class Sangoma(Profile):
             return {k: v for k, v in valid.items() if k.lower() not in lowered}
 
         if check == "tampered-body-rejected":
-            return [Forgery("body changed after signing", valid, _tampered(body))]
+            return tampered(valid, body)
         if check == "wrong-key-rejected":
             wrong = hashlib.sha256(_wrong_material(self.emu, SG)).hexdigest()
             stamp = int(at)
@@ -408,6 +434,9 @@ class Samespace(Profile):
         for e in events:
             e.event_id = await self.new_event_id(tenant)
         return Sample(call, events, events[-1])
+
+    def visible_id(self, event: Event) -> str | None:
+        return None  # a callback carries no event id
 
     def unknown(self, event: Event) -> Event:
         payload = dict(event.payload) | {"event": "cxemu.unknown"}
