@@ -9,10 +9,10 @@ refuses), 404 a vendor this server does not have, 422 a receiver (or probe) noth
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, Strict
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,7 +20,7 @@ from emulator import __version__
 from emulator.core.api import Api
 from emulator.core.contracts import Body, Reply
 from emulator.core.runtime import Emulator
-from emulator.core.types import JsonFloat, JsonStr
+from emulator.core.types import AS_NUMBER, AS_STR
 from emulator.core.web import ErrorOut, RequestModel, error, guarded, json_body, reply
 from emulator.verify.battery import ProbeError, default_tenant, run
 from emulator.verify.profiles import PROFILES
@@ -29,20 +29,29 @@ from emulator.verify.scorecard import CHECKS, Scorecard
 API: Api[Emulator] = Api("verify", __version__, "", mount="/_emulator", tags=["verify"], wrap=guarded)
 
 MAX_SETTLE = 30.0
+URL = r"^https?://[^/?#\s@]+(?:[/?#]\S*)?$"
+"""An http(s) URL with a host (what the contract says; the handler checks it parses too)."""
 CONNECT_TIMEOUT = 5.0
 
 
+Vendor = Literal["eightbyeight", "sangoma", "cmcom", "samespace"]
+CheckId = Annotated[str, Strict(), Field(json_schema_extra={"enum": list(CHECKS)}), AS_STR]
+"""A check id (the contract lists them; the handler answers 400 for another)."""
+
+
 class VerifyIn(RequestModel):
-    vendor: Annotated[JsonStr, Field(min_length=1, max_length=64, description="vendor slug")]
-    url: Annotated[JsonStr, Field(min_length=1, max_length=2048, description="the receiver's URL (http or https)")]
-    tenant: Annotated[JsonStr, Field(min_length=1, max_length=256)] | None = Field(
+    vendor: Vendor = Field(description="vendor slug")
+    url: Annotated[str, Strict(), Field(min_length=8, max_length=2048, pattern=URL), AS_STR] = Field(
+        description="the receiver's URL (http or https)"
+    )
+    tenant: Annotated[str, Strict(), Field(min_length=1, max_length=256), AS_STR] | None = Field(
         None, description="the tenant whose subjects, keys and timeline are used (default: a new `verify-<n>`)"
     )
-    probe: Annotated[JsonStr, Field(min_length=1, max_length=2048)] | None = Field(
+    probe: Annotated[str, Strict(), Field(min_length=8, max_length=2048, pattern=URL), AS_STR] | None = Field(
         None, description='a URL answering `GET <probe>?event=<id>` with `{"count": n}`: the receiver\'s side effects'
     )
-    checks: list[JsonStr] | None = Field(None, description="check ids to run (default: all)")
-    settle: Annotated[JsonFloat, Field(ge=0, le=MAX_SETTLE)] = Field(
+    checks: list[CheckId] | None = Field(None, description="check ids to run (default: all)")
+    settle: Annotated[float, Strict(), Field(ge=0, le=MAX_SETTLE), AS_NUMBER] = Field(
         1.0, description="seconds after its answer a side effect may still come (and is watched for)"
     )
 
@@ -82,8 +91,12 @@ async def _unreachable(url: str) -> str | None:
 async def verify_receiver(emu: Emulator, request: Request) -> Response:
     """Body `{"vendor", "url", "tenant"?, "probe"?, "checks"?, "settle"?}`: sends the vendor's battery of
     deliveries to `url` and answers the scorecard when it is done (see `emulator.verify.battery`)."""
-    body = VerifyIn.model_validate(await json_body(request))
-    if body.vendor not in PROFILES or body.vendor not in emu.plugins:
+    raw = await json_body(request)
+    vendor = raw.get("vendor") if isinstance(raw, dict) else None
+    if isinstance(vendor, str) and (vendor not in PROFILES or vendor not in emu.plugins):
+        return error(404, "unknown_vendor", f"no vendor {vendor!r} (verify-receiver knows {', '.join(PROFILES)})")
+    body = VerifyIn.model_validate(raw)
+    if body.vendor not in emu.plugins:
         return error(404, "unknown_vendor", f"no vendor {body.vendor!r} (verify-receiver knows {', '.join(PROFILES)})")
     unknown = [c for c in body.checks or [] if c not in CHECKS]
     if unknown:
