@@ -384,7 +384,7 @@ async def run(
     checks: Sequence[str] | None = None, settle: float = 1.0,
 ) -> Scorecard:  # fmt: skip
     """Score the receiver at `url` as `vendor` delivers to it, for `tenant` (see the module docstring)."""
-    profile = PROFILES[vendor](emu)
+    profile = PROFILES[vendor](emu, url)
     policy = emu.dispatcher.policy(vendor)
     wanted = list(CHECKS) if not checks else [c for c in CHECKS if c in checks]
     timeout = policy.timeout

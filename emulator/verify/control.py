@@ -19,6 +19,7 @@ from starlette.responses import Response
 from emulator import __version__
 from emulator.core.api import Api
 from emulator.core.contracts import Body, Reply
+from emulator.core.errors import EmulatorError
 from emulator.core.runtime import Emulator
 from emulator.core.types import AS_NUMBER, AS_STR
 from emulator.core.web import ErrorOut, RequestModel, error, guarded, json_body, reply
@@ -84,6 +85,7 @@ async def _unreachable(url: str) -> str | None:
         200: Reply("the scorecard (failures of the receiver are results)", Scorecard),
         400: Reply("bad body, unknown check, or a URL the outbound policy refuses", ErrorOut),
         404: Reply("no such vendor", ErrorOut),
+        409: Reply("the tenant cannot host the battery's subjects", ErrorOut),
         422: Reply("nothing answers at the receiver's (or the probe's) address", ErrorOut),
     },
     body=Body(VerifyIn),
@@ -115,4 +117,6 @@ async def verify_receiver(emu: Emulator, request: Request) -> Response:
         card = await run(emu, body.vendor, body.url, tenant, probe=body.probe, checks=body.checks, settle=body.settle)
     except ProbeError as exc:
         return error(422, "bad_probe", str(exc))
+    except EmulatorError as exc:  # the tenant cannot host the battery's subjects (e.g. a configured one)
+        return error(409, exc.code, f"tenant {tenant!r}: {exc.message}")
     return reply(card)

@@ -2,7 +2,7 @@
 lives, how a body is varied (unknown type, extra fields, a given text), and how its signature is forged.
 
 A profile makes its events with the vendor's own code: the subject is created in the tenant's state by the
-vendor's state functions (an 8x8 conversation with a customer message, a Chatwoot widget conversation, a CM.com
+vendor's state functions (an 8x8 conversation an agent has answered, a Chatwoot widget conversation, a CM.com
 MO on a chat), the webhook bodies come from the vendor's payload builders applied to the domain events that unit
 of work recorded, and the headers of an attempt from the vendor's own header hook (`WebhookPolicy.headers`, which
 signs). Samespace is the exception: a callback needs a live call, so its events are built by its callback builder
@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -33,6 +34,7 @@ from emulator.vendors.cmcom import state as cm_state
 from emulator.vendors.cmcom.constants import SLUG as CM
 from emulator.vendors.eightbyeight import delivery as x8_delivery
 from emulator.vendors.eightbyeight import events as x8_events
+from emulator.vendors.eightbyeight import hands as x8_hands
 from emulator.vendors.eightbyeight import models as x8_models
 from emulator.vendors.eightbyeight import signing as x8_signing
 from emulator.vendors.eightbyeight import state as x8_state
@@ -44,6 +46,8 @@ from emulator.vendors.sangoma import delivery as sg_delivery
 from emulator.vendors.sangoma import hands as sg_hands
 from emulator.vendors.sangoma.constants import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from emulator.vendors.sangoma.constants import SLUG as SG
+from emulator.vendors.sangoma.events import ACCOUNT, API_INBOX, BOT
+from emulator.vendors.sangoma.state import SangomaState
 
 Headers = dict[str, str]
 
@@ -91,8 +95,10 @@ class Profile:
     calls_back = True
     """Whether a receiver has an API of this vendor's to call back into (the journal oracle)."""
 
-    def __init__(self, emu: Emulator) -> None:
+    def __init__(self, emu: Emulator, url: str = "") -> None:
         self.emu = emu
+        self.url = url
+        """The receiver's URL (a Chatwoot delivery is signed with the secret of what points at it)."""
 
     def signs(self) -> str | None:
         """None when this server signs the vendor's webhooks, else why the signature checks do not apply."""
@@ -181,15 +187,21 @@ class EightByEight(Profile):
             assignment = x8_models.Assignment()
             user = x8_models.ConversationUser.model_validate({"name": "Verify Receiver"})
             conv = x8_state.create_conversation(tx, channel, user, str(assignment.type), assignment.id, [])
-            message = x8_models.SendMessageRequest.model_validate({"authorType": "user", "text": text})
+            message = x8_models.SendMessageRequest.model_validate({"authorType": "user", "text": "Hello"})
             x8_state.post_message(tx, conv, message, echo=True)
+            x8_state.activate(tx, conv)
+            free = [a.id for a in state.agents.values() if len(a.handling) < a.capacity]
+            x8_hands.agent_act(tx, conv, "join", agent_id=free[0] if free else None)
+            x8_hands.agent_act(tx, conv, "say", text=text)
+            x8_hands.agent_act(tx, conv, "leave")  # the agent is free for the next check's conversation
             profile = {"tenant_id": state.tenant_id, "customer_id": state.customer_id}
             events = [
                 Event(body, event_type, event.subject, tx.ids.new("event", x8_state.EVENT_ID), profile)
                 for event in tx.events
                 for event_type, body in x8_events.v1_payloads(event)
             ]
-        main = next(e for e in events if e.event_type == self.message_event)
+        # the agent's answer: a MESSAGE from 8x8 itself (not an echo of the integration's own post)
+        main = next(e for e in events if e.event_type == "MESSAGE" and not e.payload["data"]["isEcho"])
         return Sample(conv.id, events, main)
 
     def unknown(self, event: Event) -> Event:
@@ -306,9 +318,8 @@ class Sangoma(Profile):
     async def sample(self, tenant: str, text: str) -> Sample:
         async with self.emu.store.tenant(SG, tenant) as tx:
             started = sg_hands.start_customer(tx, None, "Verify Receiver", None, text, None)
-            inbox = next((i for i in tx.state.inboxes.values() if i.channel_type == "Channel::Api"), None)
-            secret = inbox.secret if inbox is not None else ""
-            profile = {"secret": secret, "role": "api_inbox", "conversation": started["conversation_id"]}
+            secret, role = self.secret_for(tx.state)
+            profile = {"secret": secret, "role": role, "conversation": started["conversation_id"]}
             events = [
                 Event(event.data["payload"], event.kind, event.subject, "", profile)
                 for event in tx.events
@@ -318,6 +329,21 @@ class Sangoma(Profile):
             e.event_id = await self.new_event_id(tenant)
         main = next(e for e in events if e.event_type == self.message_event)
         return Sample(main.subject, events, main)
+
+    def secret_for(self, state: SangomaState) -> tuple[str, str]:
+        """The secret (and receiver role) a delivery to the receiver is signed with: that of the account webhook,
+        agent bot or API inbox of the tenant whose URL is the receiver's (or on its host and port), as Chatwoot
+        signs with the secret of the receiver it sends to; else the tenant's first API inbox's."""
+        targets = [(h.url, h.secret, ACCOUNT) for h in state.webhooks.values()]
+        targets += [(b.outgoing_url, b.secret, BOT) for b in state.agent_bots.values()]
+        targets += [(str(i.webhook_url), i.secret, API_INBOX) for i in state.inboxes.values() if i.webhook_url]
+        mine = urlsplit(self.url)
+        for url, secret, role in targets:
+            theirs = urlsplit(url)
+            if url == self.url or (theirs.hostname, theirs.port) == (mine.hostname, mine.port):
+                return secret, role
+        inbox = next((i for i in state.inboxes.values() if i.channel_type == "Channel::Api"), None)
+        return (inbox.secret if inbox is not None else ""), API_INBOX
 
     def rekeyed(self, event: Event, event_id: str) -> Event:
         out = super().rekeyed(event, event_id)
@@ -447,5 +473,5 @@ class Samespace(Profile):
         return Event(payload, event.event_type, event.subject, event.event_id)
 
 
-PROFILES: dict[str, Callable[[Emulator], Profile]] = {X8: EightByEight, SG: Sangoma, CM: CmCom, SS: Samespace}
+PROFILES: dict[str, Callable[[Emulator, str], Profile]] = {X8: EightByEight, SG: Sangoma, CM: CmCom, SS: Samespace}
 """The vendors the battery knows, by slug."""
