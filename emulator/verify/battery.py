@@ -107,6 +107,8 @@ class Run:
     answers: list[Answer] = field(default_factory=list)
     oracle: Evidence = "status"
     check: str = ""
+    verify: bool = True
+    """Whether TLS certificates are verified (`webhook_tls_verify`)."""
 
     # -- sending ---------------------------------------------------------------------------------------------
 
@@ -166,8 +168,7 @@ class Run:
         started = wall_monotonic()
         status = error = None
         try:
-            response = await self.client.post(self.url, content=raw, headers=sent)
-            status = response.status_code
+            status = await self._post(raw, sent)
         except httpx.TimeoutException:
             error = f"no answer within the vendor's timeout ({self.timeout:g} s)"
         except httpx.HTTPError as exc:
@@ -178,6 +179,16 @@ class Run:
         self.answers.append(answer)
         self._record(event, attempt, answer)
         return answer
+
+    async def _post(self, raw: bytes, headers: dict[str, str]) -> int:
+        """One POST; a request that failed on a connection (a receiver may close a kept-alive one, e.g. after a
+        request that raised) is sent once more on a fresh one, as the dispatcher's client does."""
+        try:
+            response = await self.client.post(self.url, content=raw, headers=headers)
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+            async with httpx.AsyncClient(timeout=self.client.timeout, trust_env=False, verify=self.verify) as fresh:
+                response = await fresh.post(self.url, content=raw, headers=headers)
+        return response.status_code
 
     async def send_lost(self, event: Event, *, attempt: int = 0) -> Answer:
         """Write one attempt, wait until its answer starts to arrive (or the timeout passes), then drop the
@@ -301,7 +312,8 @@ class Run:
 
     async def calibrate(self, sample: Sample, mark: Mark, answer: Answer) -> None:
         """Choose the oracle from what the receiver did with one valid delivery: the journal when it called back,
-        else the probe when it counted the event, within `settle` + the vendor's timeout of the answer."""
+        else the probe when it counted the event, within `settle` + the vendor's timeout of the answer (a receiver
+        that counts but never calls back costs that wait once per run)."""
         if not answer.ok or (self.probe is None and not self.profile.calls_back):
             return
         deadline = wall_monotonic() + self.settle + self.timeout
@@ -313,14 +325,16 @@ class Run:
                 if self.profile.calls_back and self._journal(sample.subject, mark.feed) >= 1:
                     self.oracle = "journal"
                     return
-                if self.probe is not None and await self._probe(ids, mark) >= 1:
-                    self.oracle = "probe"
-                    return
+                if self.oracle == "status" and self.probe is not None and await self._probe(ids, mark) >= 1:
+                    self.oracle = "probe"  # counted; a call back, the stronger evidence, may still come
+                    if not self.profile.calls_back:
+                        return
                 left = deadline - wall_monotonic()
                 if left <= 0:
                     return
+                polling = self.probe is not None and self.oracle == "status"
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(listener.batch(1000), min(left, POLL) if self.probe else left)
+                    await asyncio.wait_for(listener.batch(1000), min(left, POLL) if polling else left)
         finally:
             self.emu.feed.unlisten(listener)
 
@@ -393,7 +407,7 @@ async def run(
         timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False, limits=limits,
         verify=emu.dispatcher.verify_tls,
     ) as client:  # fmt: skip
-        r = Run(emu, profile, tenant, url, probe, settle, client, timeout)
+        r = Run(emu, profile, tenant, url, probe, settle, client, timeout, verify=emu.dispatcher.verify_tls)
         results = await _battery(r, wanted)
     return Scorecard(
         vendor=vendor, tenant=tenant, url=url, oracle=r.oracle, results=results, summary=summarize(results)

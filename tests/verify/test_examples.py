@@ -53,3 +53,5 @@ def test_each_example_scores_as_it_declares(receiver: Receiver, signed_server: S
     card = score(f"{receiver.url}/webhook", vendor, server=signed_server.url, tenant=tenant,
                  probe=f"{receiver.url}/count", settle=0.5)  # fmt: skip
     assert card.failed == expected_failures(name), card.model_dump_json(indent=1)
+    assert card.oracle != "status", "every example counts its side effects (the probe), most also call back"
+    print(f"{name}: oracle {card.oracle}, {card.summary.model_dump(by_alias=True)}")
