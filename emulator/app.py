@@ -6,7 +6,7 @@ mounts the control plane with the scenario endpoints and the dashboard (`emulato
 behind `core.guard` when an admin token is set), answers `GET /` (`ui.root`: a browser goes to the dashboard) and
 puts every route behind the body size limit (`core.limits.BodyLimit`, its 413 in the vendor's envelope or
 the control plane's). `control_contract()` is the control plane's OpenAPI document: the operations of
-`core.control`, `scenarios.control` and `core.sink`.
+`core.control`, `scenarios.control`, `core.sink` and `verify.control`.
 """
 
 from __future__ import annotations
@@ -35,11 +35,12 @@ from emulator.scenarios import control as scenario_control
 from emulator.scenarios.service import ScenarioManager
 from emulator.ui import app as ui
 from emulator.vendors import VENDORS
+from emulator.verify import control as verify_control
 
 
 def control_contract() -> dict[str, Any]:
     """The control plane's OpenAPI 3.1 document (`contracts/control-plane.openapi.yaml`)."""
-    return control.API.openapi(scenario_control.API, sink.API)
+    return control.API.openapi(scenario_control.API, sink.API, verify_control.API)
 
 
 def load_plugins(settings: Settings) -> list[VendorPlugin]:
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin]
     more = [
         *sink.routes(emulator),
         *scenario_control.API.routes(scenarios),
+        *verify_control.API.routes(emulator),
         Mount("/ui", routes=ui.routes(emulator, scenarios)),
     ]
     control_routes = control.control_routes(emulator, control_contract, more)

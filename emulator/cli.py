@@ -1,6 +1,6 @@
 """The `cxemu` command: serve, scenario run / validate, contracts export, version (and `--version`), and the
-commands for a running server (tail, clock, act, trigger, redeliver: `emulator.remote`), and sign /
-verify-signature (`emulator.signing_cli`).
+commands for a running server (tail, clock, act, trigger, redeliver: `emulator.remote`; verify-receiver:
+`emulator.verify.client`), and sign / verify-signature (`emulator.signing_cli`).
 
 Invalid options or configuration exit with status 2 after one `cxemu: error: ...` line per problem, each naming
 the flag, variable or `file:line` at fault; a bare `cxemu` (or `cxemu scenario`) prints its commands and
@@ -35,6 +35,7 @@ from emulator.remote import run as run_remote
 from emulator.signing_cli import COMMANDS as SIGNING
 from emulator.signing_cli import add_commands as add_signing_commands
 from emulator.signing_cli import run as run_signing
+from emulator.verify import client as verify
 
 EXIT_USAGE = 2
 
@@ -151,6 +152,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("version", help="print the version")
     add_commands(sub)
+    verify.add_command(sub)
     add_signing_commands(sub)
     return parser
 
@@ -171,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _scenario_validate(args) if args.scenario_command == "validate" else _scenario_run(args)
         if args.command in REMOTE:
             return run_remote(args)
+        if args.command == verify.COMMAND:
+            return verify.run(args)
         if args.command in SIGNING:
             return run_signing(args)
         print(f"cxemu {__version__}")

@@ -7,7 +7,8 @@
   of these fixtures sends it as `Authorization: Bearer <token>`.
 - `cxemu` (per test): a fresh tenant named after the test (`.tenant`), its credentials per vendor, the server's
   `.url` and an `httpx.Client` on it (`.http`), and handles on the control plane (clock, deliveries, journal);
-  the tenant is reset when the test ends.
+  the tenant is reset when the test ends. `cxemu.verify_receiver(url, vendor=...)` scores a webhook receiver
+  (`emulator.verify`) on that tenant and returns its `Scorecard`.
 - `webhook_sink` (per test): a real HTTP receiver on a free port that records every request, answers
   as told (`respond_with`; `held=True` until `release()`), and `wait_for(match, count=1, timeout=...)`s,
   listing near misses on failure.
@@ -44,6 +45,8 @@ import pytest
 
 from emulator.scenarios.match import subset_mismatches
 from emulator.scenarios.receiver import JsonMatch, ReceivedRequest, WebhookSink
+from emulator.verify.client import score
+from emulator.verify.scorecard import Scorecard
 
 __all__ = [
     "CxemuHandle",
@@ -51,6 +54,7 @@ __all__ = [
     "JsonMatch",
     "ReceivedRequest",
     "ScenarioItem",
+    "Scorecard",
     "WebhookSink",
     "subset_mismatches",
 ]
@@ -215,6 +219,17 @@ class CxemuHandle:
 
     def reset(self) -> None:
         self._control("POST", "/reset", params={"tenant": self.tenant})
+
+    def verify_receiver(
+        self, url: str, *, vendor: str, probe: str | None = None, checks: list[str] | None = None,
+        settle: float | None = None,
+    ) -> Scorecard:  # fmt: skip
+        """Score the webhook receiver at `url` the way `vendor` treats it (`cxemu verify-receiver`), on this test's
+        tenant (the receiver calls back into `self.url` with `credentials(vendor)`). Returns the `Scorecard`:
+        `card.failed` is the set of failed check ids, `card.result(id)` one check's status, evidence and detail."""
+        token = self._admin.get("Authorization", "").removeprefix("Bearer ") or None
+        return score(url, vendor, server=self.url, tenant=self.tenant, probe=probe, checks=checks, settle=settle,
+                     admin_token=token)  # fmt: skip
 
     def close(self) -> None:
         self.http.close()

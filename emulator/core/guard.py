@@ -25,7 +25,7 @@ from it is the admin's, and a test fails until it is listed):
 | `VENDOR_TENANT` | reset, requests, deliveries, journal, events, sink list/clear | as `TENANT`, `vendor=` its own [1] |
 | `PATH` | `/vendors/{slug}/tenants/{tenant}/...`, `/sink/{vendor}/{tenant}/...` | the path names its vendor, tenant |
 | `OWNED` | one delivery (its redelivery, its signature), one sink request | the record must be its tenant's |
-| `ADMIN` | state, chaos, tenants (list and provision), scenarios, anything not listed | 403 |
+| `ADMIN` | state, chaos, tenants (list and provision), scenarios, verify-receiver, anything not listed | 403 |
 
 [1] `vendor=` is set to the credential's vendor when absent: tenant names are shared across vendors, and an 8x8
 key opens the 8x8 tenant only, never the Sangoma tenant of the same name.
@@ -108,6 +108,7 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/scenarios/export"): Access.ADMIN,
     ("GET", "/scenarios/{scenario_id}"): Access.ADMIN,
     ("DELETE", "/scenarios/{scenario_id}"): Access.ADMIN,
+    ("POST", "/verify-receiver"): Access.ADMIN,
 }
 """Method and path (relative to `/_emulator`, as the control contract names them) -> what it needs."""
 

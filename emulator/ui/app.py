@@ -12,7 +12,8 @@ state; what a page does, its script does by calling the control plane (`live.js`
 | `/clock` | each tenant's time and pending timers; advance, run until idle (virtual clock only) |
 | `/chaos` | delivery faults, global and per tenant with an expiry |
 | `/scenarios`, `/scenarios/{id}` | load or paste a scenario and run it; its live progress and report |
-| `/static/...` | `app.css`, `live.js` (the shared client), `views.js` (the pages' scripts), `act`'s `act.js` |
+| `/verify` | score a webhook receiver (`POST /_emulator/verify-receiver`): the form, the scorecard, this page's runs |
+| `/static/...` | `app.css`, `live.js` (the shared client), `views.js` (the pages' scripts), `act.js`, `verify.js` |
 | `/act/...` | `act`'s consoles (`emulator.ui.act.routes`) |
 
 Pages render through the templates `templates_for` makes (every page gets `ui`, `nav`, `auth`, `clock_mode`).
@@ -41,6 +42,7 @@ from emulator.core.webhooks import DeliveryFilter
 from emulator.scenarios.service import ScenarioManager
 from emulator.ui import act, views
 from emulator.ui.views import BadQuery
+from emulator.verify.profiles import PROFILES as VERIFIABLE
 
 UI = "/_emulator/ui"
 STATIC = Path(__file__).with_name("static")
@@ -52,6 +54,7 @@ NAV: list[tuple[str, str]] = [
     ("Clock", "/clock"),
     ("Chaos", "/chaos"),
     ("Scenarios", "/scenarios"),
+    ("Verify", "/verify"),
 ]
 STATUSES = ("pending", "delivered", "failed")
 
@@ -249,6 +252,11 @@ def routes(emu: Emulator, scenarios: ScenarioManager) -> list[BaseRoute]:
         return render(request, "scenario.html", run=run.result.to_json())
 
     @page
+    async def verify(request: Request) -> Response:
+        vendors = [(p.slug, p.title) for p in emu.plugins.values() if p.slug in VERIFIABLE]
+        return render(request, "verify.html", vendors=vendors, names=views.tenant_names(emu))
+
+    @page
     async def missing(request: Request) -> Response:
         raise NotFound(f"no page {request.url.path!r}")
 
@@ -263,6 +271,7 @@ def routes(emu: Emulator, scenarios: ScenarioManager) -> list[BaseRoute]:
         Route("/chaos", chaos, methods=["GET"]),
         Route("/scenarios", scenario_list, methods=["GET"]),
         Route("/scenarios/{scenario_id}", scenario, methods=["GET"]),
+        Route("/verify", verify, methods=["GET"]),
         *consoles,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         Route("/{path:path}", missing, methods=["GET"]),

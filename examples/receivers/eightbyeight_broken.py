@@ -58,7 +58,7 @@ def main() -> None:
         creds = await cxemu.credentials()
         await cxemu.http.post(
             f"/chat-gateway/v1/conversations/{conversation}/messages",
-            json={"authorType": "bot", "text": "Thanks, a person will answer shortly."},
+            json={"authorType": "bot", "text": "Relayed to the customer."},
             headers={"x-api-key": creds["apiKey"]},
         )
 
@@ -75,10 +75,11 @@ def main() -> None:
         if not once.first(hashlib.sha256(body).hexdigest()):  # FLAW 2: the body is not the event's identity
             return JSONResponse({"duplicate": True})
         data = event.get("data") if isinstance(event.get("data"), dict) else {}
-        sender = data.get("sender") if isinstance(data.get("sender"), dict) else {}
         conversation = event.get("conversationId")
-        from_customer = not data.get("isEcho") and sender.get("type") in ("user", "customer")
-        if event.get("eventType") == "MESSAGE" and from_customer and isinstance(conversation, str):
+        # 8x8 echoes what the integration itself posted (isEcho: true); the rest, an agent's answer above all, is
+        # what a channel integration relays to the customer, and then acknowledges in the conversation
+        to_relay = not data.get("isEcho")
+        if event.get("eventType") == "MESSAGE" and to_relay and isinstance(conversation, str):
             side_effects.record(request.headers["x-8x8-event-id"])
             return JSONResponse({"ok": True}, background=BackgroundTask(reply, conversation))
         return JSONResponse({"ok": True})

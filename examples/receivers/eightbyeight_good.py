@@ -4,8 +4,9 @@
   header), `b64: false` with the payload detached; the payload is rebuilt from the body's CRC-32 and the
   `x-8x8-*` headers; the key is the JWK of the header's kid, fetched from the vendor API once and cached.
 - De-duplicates on `x-8x8-event-id` (the same on every retry), atomically.
-- Acknowledges at once and does its work after the answer: for a customer's MESSAGE, one reply posted to the
-  conversation (its one side effect); every other event, known or not, is acknowledged and ignored.
+- Acknowledges at once and does its work after the answer: for a MESSAGE to relay to the customer (an agent's
+  answer; not an echo of its own), one message posted back to the conversation (its one side effect); every other
+  event, known or not, is acknowledged and ignored.
 
     python examples/receivers/eightbyeight_good.py --port 9001 --cxemu http://127.0.0.1:8080 --tenant demo
 """
@@ -92,7 +93,7 @@ def main() -> None:
         creds = await cxemu.credentials()
         await cxemu.http.post(
             f"/chat-gateway/v1/conversations/{conversation}/messages",
-            json={"authorType": "bot", "text": "Thanks, a person will answer shortly."},
+            json={"authorType": "bot", "text": "Relayed to the customer."},
             headers={"x-api-key": creds["apiKey"]},
         )
 
@@ -110,10 +111,11 @@ def main() -> None:
         if not once.first(event_id):
             return JSONResponse({"duplicate": True})
         data = event.get("data") if isinstance(event.get("data"), dict) else {}
-        sender = data.get("sender") if isinstance(data.get("sender"), dict) else {}
         conversation = event.get("conversationId")
-        from_customer = not data.get("isEcho") and sender.get("type") in ("user", "customer")
-        if event.get("eventType") == "MESSAGE" and from_customer and isinstance(conversation, str):
+        # 8x8 echoes what the integration itself posted (isEcho: true); the rest, an agent's answer above all, is
+        # what a channel integration relays to the customer, and then acknowledges in the conversation
+        to_relay = not data.get("isEcho")
+        if event.get("eventType") == "MESSAGE" and to_relay and isinstance(conversation, str):
             side_effects.record(event_id)
             return JSONResponse({"ok": True}, background=BackgroundTask(reply, conversation))
         return JSONResponse({"ok": True})
