@@ -14,6 +14,7 @@ vendor's prefixes in turn: the fourth vendor's requests cost what the first one'
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,9 +88,9 @@ class PrefixRoutes(BaseRoute):
             return Match.PARTIAL, child
         return Match.FULL, child
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def handle(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
         route: Route = scope["cxemu.route"]
-        await route.handle(scope, receive, send)
+        return route.handle(scope, receive, send)  # the route's own coroutine: no frame of this layer's
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
         for route in self.routes:
@@ -133,9 +134,9 @@ class PrefixIndex(BaseRoute):
                 partial = child
         return (Match.PARTIAL, partial) if partial is not None else (Match.NONE, {})
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def handle(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
         route: Route = scope["cxemu.route"]
-        await route.handle(scope, receive, send)
+        return route.handle(scope, receive, send)  # the route's own coroutine: no frame of this layer's
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
         for group in self.groups:
