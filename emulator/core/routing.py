@@ -79,9 +79,10 @@ class PrefixRoutes(BaseRoute):
         if found is None:
             return Match.NONE, {}
         route, params = found
+        outer = scope.get("path_params")
         child: dict[str, Any] = {
             "endpoint": route.endpoint,
-            "path_params": {**scope.get("path_params", {}), **params},
+            "path_params": {**outer, **params} if outer else params,
             "cxemu.route": route,
         }
         if route.methods and scope["method"] not in route.methods:

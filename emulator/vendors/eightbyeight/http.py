@@ -186,8 +186,12 @@ class Ctx:
     async def read(self, request: Request) -> EightByEightState:
         """The tenant's state for a read-only request: no unit of work (nothing changes, nothing is awaited
         while it is read). A key not seen before reads the world a new tenant would get, kept nowhere: reads
-        never create tenants (issue 18 §2). The key and `X-8x8-Tenant` are found in one pass over the headers
-        (reads are the hottest requests)."""
+        never create tenants (issue 18 §2)."""
+        return self.view(request)
+
+    def view(self, request: Request) -> EightByEightState:
+        """`read` without a coroutine (the GET of a conversation, the hottest read). The key and
+        `X-8x8-Tenant` are found in one pass over the headers."""
         key = wanted = None
         for name, value in request.scope["headers"]:
             if name == API_KEY:
