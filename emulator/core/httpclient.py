@@ -33,7 +33,7 @@ import ssl
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import cast
+from typing import NamedTuple, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -119,8 +119,9 @@ class _Target:
     """The request line and Host header, the same for every POST to this URL."""
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
+    """A receiver's answer (a named tuple: one per delivery, and a frozen dataclass's `__init__` costs more)."""
+
     status: int
     excerpt: bytes
     keep_alive: bool

@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.types import Receive, Scope, Send
 
 
-@dataclass
+@dataclass(slots=True)
 class _Node:
     static: dict[str, _Node] = field(default_factory=dict)
     param: tuple[str, _Node] | None = None
@@ -35,6 +35,7 @@ class PrefixRoutes(BaseRoute):
     def __init__(self, prefix: str, routes: list[Route]) -> None:
         self.prefix = prefix.rstrip("/")
         self.routes = routes
+        self._head = self.prefix + "/"
         self._root = _Node()
         for route in routes:
             self._add(route)
@@ -56,11 +57,12 @@ class PrefixRoutes(BaseRoute):
         node.route = route
 
     def _find(self, path: str) -> tuple[Route, dict[str, str]] | None:
-        if not path.startswith(self.prefix + "/"):
+        head = self._head
+        if not path.startswith(head):
             return None
         node = self._root
         params: dict[str, str] = {}
-        for seg in path[len(self.prefix) + 1 :].split("/"):
+        for seg in path[len(head) :].split("/"):
             nxt = node.static.get(seg)
             if nxt is None:
                 if node.param is None or not seg:
@@ -75,7 +77,11 @@ class PrefixRoutes(BaseRoute):
             return Match.NONE, {}
         root = scope.get("root_path", "")
         path: str = scope["path"]
-        found = self._find(path[len(root) :] if root and path.startswith(root) else path)
+        return self.match(scope, path[len(root) :] if root and path.startswith(root) else path)
+
+    def match(self, scope: Scope, path: str) -> tuple[Match, Scope]:
+        """`matches` for a path with the root path already taken off (`PrefixIndex` works it out once)."""
+        found = self._find(path)
         if found is None:
             return Match.NONE, {}
         route, params = found
@@ -128,7 +134,7 @@ class PrefixIndex(BaseRoute):
         candidates = self._by_head.get(path[1:end] if end > 0 else path[1:], ())
         partial: Scope | None = None
         for group in candidates:
-            match, child = group.matches(scope)
+            match, child = group.match(scope, path)
             if match is Match.FULL:
                 return match, child
             if match is Match.PARTIAL and partial is None:

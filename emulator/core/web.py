@@ -65,22 +65,24 @@ class JsonResponse(JSONResponse):
         background: BackgroundTask | None = None,
     ) -> None:
         kind = self.media_type if media_type is None else media_type
-        if headers is not None or background is not None or _no_length(status_code) or kind.startswith("text/"):
+        if (
+            headers is not None
+            or background is not None
+            or status_code < 200  # 1xx, 204 and 304 go without content-length: Starlette's own path
+            or status_code in (204, 304)
+            or kind.startswith("text/")
+            or _C_ENCODER is None
+        ):
             super().__init__(content, status_code, headers, media_type, background)
             return
         self.status_code = status_code
         self.media_type = kind
         self.background = None
-        self.body = body = self.render(content)
+        self.body = body = "".join(_C_ENCODER(content, 0)).encode()  # `render`, inline
         self.raw_headers = [(b"content-length", str(len(body)).encode()), (b"content-type", kind.encode("latin-1"))]
 
     def render(self, content: Any) -> bytes:
         return _encode(content).encode("utf-8")
-
-
-def _no_length(status: int) -> bool:
-    """Statuses Starlette sends without `content-length` (1xx, 204, 304)."""
-    return status < 200 or status in (204, 304)
 
 
 def header(request: Request, name: bytes) -> str | None:
