@@ -99,8 +99,8 @@ def server(
     with log.open("wb") as sink:
         proc = subprocess.Popen([*vg, *cmd], cwd=tree, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        for port_ in (rport, port):
-            wait_open(port_, proc, log)
+        wait_open(rport, proc, log, "/stats")
+        wait_open(port, proc, log, "/echo/v1/items/it-1" if bare else "/_emulator/health")
         yield Server(port, proc.pid, out, hook, rport)
     finally:
         proc.send_signal(signal.SIGINT)
@@ -113,14 +113,14 @@ def server(
         receiver.wait()
 
 
-def wait_open(port: int, proc: subprocess.Popen[bytes], log: Path, limit: float = 300.0) -> None:
+def wait_open(port: int, proc: subprocess.Popen[bytes], log: Path, path: str, limit: float = 300.0) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = log.read_text(errors="replace")[-2000:]
             raise SystemExit(f"the server exited ({proc.returncode}) before listening:\n{tail}")
         try:
-            request(port, "GET", "/echo/v1/items/it-1")  # any answer: the bare app has no health check
+            request(port, "GET", path)
             return
         except OSError:
             time.sleep(0.2)
