@@ -12,6 +12,7 @@ dumped. Repeated runs agree within about 1 %, whatever else the machine is doing
 
 Rows (the same requests as `bench/run.py`; each server is started with the same config as there):
 
+  bare-get                     the reference: GET /echo/v1/items/it-1 on bench/bare_app.py (uvicorn, no cxemu)
   8x8-get                      GET /chat-gateway/v1/conversations/{id}
   8x8-post-message-unsigned    POST …/messages: 202 + one unsigned MESSAGE webhook to the receiver
   8x8-post-message             the same, RS256-signed (the signature dominates)
@@ -58,7 +59,7 @@ from vendors import (
     vendor_config,
 )
 
-ROWS = ("8x8-get", "8x8-post-message-unsigned", "8x8-post-message", "sangoma-get", "cmcom-post-message")
+ROWS = ("bare-get", "8x8-get", "8x8-post-message-unsigned", "8x8-post-message", "sangoma-get", "cmcom-post-message")
 CONVERSATIONS = 64
 
 
@@ -72,8 +73,11 @@ class Server:
 
 
 @contextmanager
-def server(tree: Path, work: Path, config: Callable[[str], dict[str, Any]] | None) -> Iterator[Server]:
-    """The tree's cxemu under callgrind (counting off until zeroed) and a receiver; both stopped after."""
+def server(
+    tree: Path, work: Path, config: Callable[[str], dict[str, Any]] | None, *, bare: bool = False
+) -> Iterator[Server]:
+    """The tree's cxemu (`bare`: bench/bare_app.py, as `bench/run.py` starts it) under callgrind (counting off
+    until zeroed) and a receiver; both stopped after."""
     rport, port = free_port(), free_port()
     receiver = subprocess.Popen(
         [sys.executable, str(REPO / "bench" / "receiver.py"), str(rport)], stdout=subprocess.DEVNULL
@@ -85,14 +89,18 @@ def server(tree: Path, work: Path, config: Callable[[str], dict[str, Any]] | Non
         cmd.append("--no-webhook-log")
     if config is not None:
         cmd += ["--config", str(vendor_config(work, "ic", config(hook)))]
+    if bare:
+        cmd = [str(tree / ".venv" / "bin" / "uvicorn"), "bare_app:app", "--app-dir", "bench", "--host", HOST]
+        cmd += ["--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+        cmd += ["--log-level", "warning"]
     out = work / "callgrind.out"
     vg = ["valgrind", "--tool=callgrind", "-q", f"--callgrind-out-file={out}"]
     log = work / "server.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen([*vg, *cmd], cwd=tree, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        for port_ in (rport, port):
-            wait_open(port_, proc, log)
+        wait_open(rport, proc, log, "/stats")
+        wait_open(port, proc, log, "/echo/v1/items/it-1" if bare else "/_emulator/health")
         yield Server(port, proc.pid, out, hook, rport)
     finally:
         proc.send_signal(signal.SIGINT)
@@ -105,14 +113,14 @@ def server(tree: Path, work: Path, config: Callable[[str], dict[str, Any]] | Non
         receiver.wait()
 
 
-def wait_open(port: int, proc: subprocess.Popen[bytes], log: Path, limit: float = 300.0) -> None:
+def wait_open(port: int, proc: subprocess.Popen[bytes], log: Path, path: str, limit: float = 300.0) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = log.read_text(errors="replace")[-2000:]
             raise SystemExit(f"the server exited ({proc.returncode}) before listening:\n{tail}")
         try:
-            request(port, "GET", "/_emulator/health")
+            request(port, "GET", path)
             return
         except OSError:
             time.sleep(0.2)
@@ -161,7 +169,10 @@ def measure(tree: Path, row: str, n: int) -> float:
 
 @contextmanager
 def run_row(tree: Path, work: Path, row: str) -> Iterator[tuple[Server, Callable[[int], None], int]]:
-    if row.startswith("8x8"):
+    if row == "bare-get":
+        with server(tree, work, None, bare=True) as s, Client(s.port) as c:
+            yield s, lambda i: ok(c.call("GET", "/echo/v1/items/it-1"), 200), 0
+    elif row.startswith("8x8"):
         signing = row == "8x8-post-message"
         config = {"eightbyeight": {"behaviour": {"auto": False}, "signing": signing}}
         with server(tree, work, lambda _hook: config) as s, Client(s.port, {API_KEY_HEADER: "ic"}) as c:

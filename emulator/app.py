@@ -27,7 +27,7 @@ from starlette.types import Scope
 from emulator.core import console, control, guard, sink
 from emulator.core.errors import ConfigError, EmulatorError
 from emulator.core.limits import BodyLimit
-from emulator.core.plugin import VendorPlugin, default_render_error, is_wrapped, vendor_endpoint
+from emulator.core.plugin import VendorPlugin, default_render_error, is_wrapped, vendor_route
 from emulator.core.routing import PrefixIndex, PrefixRoutes
 from emulator.core.runtime import Emulator
 from emulator.core.settings import Settings
@@ -103,7 +103,7 @@ def _wrapped(emulator: Emulator, plugin: VendorPlugin, routes: list[BaseRoute]) 
     out: list[BaseRoute] = []
     for r in routes:
         if isinstance(r, Route) and not is_wrapped(r.endpoint):
-            r = Route(r.path, vendor_endpoint(emulator, plugin, r.endpoint), methods=r.methods, name=r.name)
+            r = vendor_route(emulator, plugin, r)
         out.append(r)
     return out
 

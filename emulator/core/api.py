@@ -69,6 +69,8 @@ class MethodRoute(Route):
 
     def __init__(self, path: str, endpoint: Endpoint, table: Mapping[str, Endpoint]) -> None:
         super().__init__(path, endpoint, methods=list(table))
+        self.table = dict(table)
+        """Each method's handler (`vendor_endpoint` wraps each of a vendor's in `create_app`)."""
         self.by_method = {method: request_response(fn) for method, fn in table.items()}
         if "GET" in self.by_method:
             self.by_method.setdefault("HEAD", self.by_method["GET"])

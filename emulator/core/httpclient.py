@@ -33,7 +33,7 @@ import ssl
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import cast
+from typing import NamedTuple, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -119,8 +119,9 @@ class _Target:
     """The request line and Host header, the same for every POST to this URL."""
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
+    """A receiver's answer (a named tuple: one per delivery, and a frozen dataclass's `__init__` costs more)."""
+
     status: int
     excerpt: bytes
     keep_alive: bool
@@ -257,7 +258,9 @@ class HttpClient:
         self.user_agent = user_agent
         self.guard = guard or Guard()
         self._idle: dict[tuple[str, str, int, bool], list[_Conn]] = {}
-        self._slots: asyncio.Semaphore | None = None
+        self._slots = KeyedLimit(limit)
+        """The global cap, as one key of a `KeyedLimit`: FIFO like `asyncio.Semaphore`, whose `acquire` walks
+        every waiter (Python 3.11's `locked()`) once requests queue for a slot, i.e. under a backlog."""
         self._per_target = KeyedLimit(per_target or limit)
         self._targets: dict[str, _Target] = {}
         self._ssl: ssl.SSLContext | None = None
@@ -347,13 +350,14 @@ class HttpClient:
                 lines.append(f"{k}: {v}\r\n")
         lines.append("\r\n")
         request = "".join(lines).encode("latin-1") + body
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.limit)
         origin = (t.scheme, t.host, t.port)
         await self._per_target.acquire(origin)
         try:
-            async with self._slots:
+            await self._slots.acquire(None)
+            try:
                 return await self._send(t, request, timeout, (*origin, guarded))
+            finally:
+                self._slots.release(None)
         finally:
             self._per_target.release(origin)
 

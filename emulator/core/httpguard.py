@@ -43,7 +43,8 @@ class _Refused(Exception):
 
 
 class GuardedHttpTools(HttpToolsProtocol):
-    """uvicorn's httptools protocol plus the limits of `ServerLimits` (see the module docstring)."""
+    """uvicorn's httptools protocol plus the limits of `ServerLimits` (see the module docstring). The per-request
+    callbacks call the base class directly (`super()` builds an object on every call in Python 3.11)."""
 
     limits = ServerLimits()
 
@@ -72,7 +73,7 @@ class GuardedHttpTools(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._in_head:
             self._head_bytes += len(data)
-        super().data_received(data)
+        HttpToolsProtocol.data_received(self, data)
         if self.transport.is_closing():
             return
         if self._in_head and self._head_bytes > self.limits.max_header_bytes:
@@ -84,14 +85,14 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         self._partial = True
-        super().on_message_begin()
+        HttpToolsProtocol.on_message_begin(self)
 
     def on_headers_complete(self) -> None:
         if len(self.headers) > self.limits.max_headers:
             self._refused = True
             raise _Refused
         self._in_head = False
-        super().on_headers_complete()
+        HttpToolsProtocol.on_headers_complete(self)
 
     def on_message_complete(self) -> None:
         self._partial = False
@@ -99,7 +100,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._head_bytes = 0
         if self._request_timer is not None:
             self._stop_request_timer()
-        super().on_message_complete()
+        HttpToolsProtocol.on_message_complete(self)
 
     def send_400_response(self, msg: str) -> None:
         if self._refused:

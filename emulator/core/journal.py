@@ -143,10 +143,14 @@ class Journal:
         latency_ms: float,
     ) -> JournalEntry:
         """Keep one request (called on every vendor request: positional, decoding deferred; the body and
-        headers are copied only when they are over the excerpt's size); the entry, for the feed."""
-        entry = journal_entry(
-            next(self._seq), at, vendor, tenant, method, path, query, headers, body, status, latency_ms
-        )
+        headers are copied only when they are over the excerpt's size); the entry, for the feed. What
+        `journal_entry` does, inline (one call less per request)."""
+        if len(headers) > MAX_HEADERS or sum(map(len, chain.from_iterable(headers))) > HEADER_BYTES:
+            headers = _excerpt(headers)
+        entry = JournalEntry(
+            next(self._seq), at, vendor, tenant, method, path, query, headers, body[:BODY_BYTES], len(body), status,
+            latency_ms,
+        )  # fmt: skip
         self._entries.append(entry)
         return entry
 

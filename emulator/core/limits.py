@@ -22,7 +22,7 @@ vendor's base paths and the control plane's `{"error", "message"}` elsewhere (`a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,10 +54,14 @@ class BodyLimit:
         self.max_upload = max_upload
         self.reject = reject
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The app's own awaitable for a request without a body to check (no coroutine of this layer's on the
+        hot path), else the checked call."""
         if scope["type"] != "http" or scope["method"] in BODILESS:
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        return self._checked(scope, receive, send)
+
+    async def _checked(self, scope: Scope, receive: Receive, send: Send) -> None:
         length: bytes | None = None
         chunked = False
         for name, value in scope["headers"]:

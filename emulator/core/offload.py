@@ -2,7 +2,8 @@
 
 `run_in_executor` costs a thread hand-off and a loop wake-up per call. Under load many deliveries wait
 for a signature at once, so this worker takes every job queued so far, runs them one after another, and
-hands all the results back to the loop in one wake-up. Jobs run off the event loop, in order.
+hands all the results back to the loop in one wake-up. Jobs run off the event loop, in order. Queuing a job
+takes no lock unless the worker sleeps (only then is it woken).
 """
 
 from __future__ import annotations
@@ -27,32 +28,50 @@ class Offload:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped = False
+        self._running = False
+        """A worker thread serves this offload (set when it is started, cleared when it ends)."""
+        self._sleeping = False
+        """The worker waits for jobs: a new job must wake it (otherwise it takes the job on its next round)."""
 
     async def run(self, fn: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
-        if self._thread is None or not self._thread.is_alive() or self._loop is not loop:
+        if self._stopped or not self._running or self._loop is not loop:
             self._start(loop)
         future: asyncio.Future[T] = loop.create_future()
-        with self._wake:
-            self._jobs.append((fn, future))
-            self._wake.notify()
+        self._jobs.append((fn, future))  # a deque's append is atomic: no lock while the worker is busy
+        if self._sleeping:
+            with self._wake:
+                self._wake.notify()
         return await future
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._stopped = False
+        self._running = True
         self._thread = threading.Thread(target=self._work, args=(loop,), name="cxemu-offload", daemon=True)
         self._thread.start()
 
     def _work(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            self._serve(loop)
+        finally:
+            if threading.current_thread() is self._thread:
+                self._running = False
+
+    def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
         while True:
             with self._wake:
+                # `_sleeping` is set before the queue is looked at, under the lock: a job appended after the
+                # look sees it set and notifies, which waits for the lock, i.e. until this thread waits
+                self._sleeping = True
                 while not self._jobs and not self._stopped:
                     self._wake.wait()
+                self._sleeping = False
                 if self._stopped:
                     return
-                batch = list(self._jobs)
-                self._jobs.clear()
+            batch = []
+            while self._jobs:
+                batch.append(self._jobs.popleft())
             results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
             for fn, future in batch:
                 try:

@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from emulator.core.api import WRAPPED, Endpoint, route
 from emulator.core.clock import JobHandler, wall_monotonic
@@ -196,24 +197,21 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
     now_of = emulator.scheduler.now
     slug = plugin.slug
 
-    async def answer(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except EmulatorError as exc:
-            return render(exc, request)
-        except ClientDisconnect:  # gone (or timed out by the server) before its body arrived: journaled, no answer
-            return Response(status_code=499)
-        except Exception:
-            LOG.exception("%s %s failed", request.method, request.url.path)
-            return render(EmulatorError("Internal error.", status_code=500, code="internal_error"), request)
-
     async def endpoint(request: Request) -> Response:
         started = wall_monotonic()
         scope = request.scope
         call, token = feed.open("request", f"{scope['method']} {scope['path']}", slug, "integration")
         status = 499  # cancelled: the client went away
         try:
-            response = await answer(request)
+            try:
+                response = await fn(request)
+            except EmulatorError as exc:
+                response = render(exc, request)
+            except ClientDisconnect:  # gone (or timed out by the server) before its body arrived: journaled
+                response = Response(status_code=499)
+            except Exception:
+                LOG.exception("%s %s failed", request.method, request.url.path)
+                response = render(EmulatorError("Internal error.", status_code=500, code="internal_error"), request)
             status = response.status_code
             return response
         finally:
@@ -237,6 +235,41 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
     endpoint.__doc__ = fn.__doc__
     setattr(endpoint, WRAPPED, True)
     return endpoint
+
+
+class VendorRoute(Route):
+    """A vendor route whose handlers are `vendor_endpoint`s, one per method. Those answer every error themselves
+    (in the vendor's envelope), so a request goes straight to its method's handler and the response is sent,
+    without the exception wrapper and closures Starlette builds around an endpoint on every request. `HEAD` is
+    served by `GET`; any other method gets Starlette's 405 with `Allow`. `endpoint` (what Starlette shows) is
+    the route's own endpoint, wrapped too."""
+
+    def __init__(self, path: str, endpoint: Endpoint, table: Mapping[str, Endpoint], name: str | None) -> None:
+        super().__init__(path, endpoint, methods=list(table), name=name)
+        self.table = dict(table)
+        if "GET" in self.table:
+            self.table.setdefault("HEAD", self.table["GET"])
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fn = self.table.get(scope["method"])
+        if fn is None:
+            await super().handle(scope, receive, send)
+            return
+        response = await fn(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+
+def vendor_route(emulator: Emulator, plugin: VendorPlugin, r: Route) -> Route:
+    """`r` with its handlers behind `vendor_endpoint`, as a `VendorRoute` (a route open to every method stays
+    a plain `Route`, its endpoint wrapped)."""
+    endpoint = vendor_endpoint(emulator, plugin, r.endpoint)
+    if r.methods is None:
+        return Route(r.path, endpoint, name=r.name)
+    table = getattr(r, "table", None)
+    if not isinstance(table, Mapping):
+        table = {m: r.endpoint for m in r.methods if m != "HEAD" or "GET" not in r.methods}
+    wrapped = {m: vendor_endpoint(emulator, plugin, fn) for m, fn in table.items()}
+    return VendorRoute(r.path, endpoint, wrapped, r.name)
 
 
 def request_data(plugin: VendorPlugin, *, redacted: bool) -> Callable[[JournalEntry], dict[str, Any]]:

@@ -14,6 +14,7 @@ vendor's prefixes in turn: the fourth vendor's requests cost what the first one'
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.types import Receive, Scope, Send
 
 
-@dataclass
+@dataclass(slots=True)
 class _Node:
     static: dict[str, _Node] = field(default_factory=dict)
     param: tuple[str, _Node] | None = None
@@ -34,6 +35,7 @@ class PrefixRoutes(BaseRoute):
     def __init__(self, prefix: str, routes: list[Route]) -> None:
         self.prefix = prefix.rstrip("/")
         self.routes = routes
+        self._head = self.prefix + "/"
         self._root = _Node()
         for route in routes:
             self._add(route)
@@ -55,11 +57,12 @@ class PrefixRoutes(BaseRoute):
         node.route = route
 
     def _find(self, path: str) -> tuple[Route, dict[str, str]] | None:
-        if not path.startswith(self.prefix + "/"):
+        head = self._head
+        if not path.startswith(head):
             return None
         node = self._root
         params: dict[str, str] = {}
-        for seg in path[len(self.prefix) + 1 :].split("/"):
+        for seg in path[len(head) :].split("/"):
             nxt = node.static.get(seg)
             if nxt is None:
                 if node.param is None or not seg:
@@ -74,22 +77,27 @@ class PrefixRoutes(BaseRoute):
             return Match.NONE, {}
         root = scope.get("root_path", "")
         path: str = scope["path"]
-        found = self._find(path[len(root) :] if root and path.startswith(root) else path)
+        return self.match(scope, path[len(root) :] if root and path.startswith(root) else path)
+
+    def match(self, scope: Scope, path: str) -> tuple[Match, Scope]:
+        """`matches` for a path with the root path already taken off (`PrefixIndex` works it out once)."""
+        found = self._find(path)
         if found is None:
             return Match.NONE, {}
         route, params = found
+        outer = scope.get("path_params")
         child: dict[str, Any] = {
             "endpoint": route.endpoint,
-            "path_params": {**scope.get("path_params", {}), **params},
+            "path_params": {**outer, **params} if outer else params,
             "cxemu.route": route,
         }
         if route.methods and scope["method"] not in route.methods:
             return Match.PARTIAL, child
         return Match.FULL, child
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def handle(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
         route: Route = scope["cxemu.route"]
-        await route.handle(scope, receive, send)
+        return route.handle(scope, receive, send)  # the route's own coroutine: no frame of this layer's
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
         for route in self.routes:
@@ -126,16 +134,16 @@ class PrefixIndex(BaseRoute):
         candidates = self._by_head.get(path[1:end] if end > 0 else path[1:], ())
         partial: Scope | None = None
         for group in candidates:
-            match, child = group.matches(scope)
+            match, child = group.match(scope, path)
             if match is Match.FULL:
                 return match, child
             if match is Match.PARTIAL and partial is None:
                 partial = child
         return (Match.PARTIAL, partial) if partial is not None else (Match.NONE, {})
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def handle(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
         route: Route = scope["cxemu.route"]
-        await route.handle(scope, receive, send)
+        return route.handle(scope, receive, send)  # the route's own coroutine: no frame of this layer's
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
         for group in self.groups:

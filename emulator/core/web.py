@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -31,15 +33,56 @@ from emulator.core.errors import ConfigError
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode
+_DUMPS = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+_C_ENCODER = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(None, _DUMPS.default, c_encode_basestring, None, ":", ",", False, False, False)
+)
+"""`_DUMPS`'s own C encoder, made once: `JSONEncoder.encode` builds one per call (and a dict for its circular
+check: vendor bodies are built from state and are never circular, so a cycle would be a RecursionError)."""
+
+
+def _encode(content: Any) -> str:
+    """`json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))`, byte for byte."""
+    if _C_ENCODER is None:  # pragma: no cover - CPython always has the C accelerator
+        return _DUMPS.encode(content)
+    return "".join(_C_ENCODER(content, 0))
 
 
 class JsonResponse(JSONResponse):
     """Starlette's `JSONResponse`, byte for byte, with one encoder made once (`json.dumps` with these options
-    builds a new encoder for every response; vendors' reply helpers are on every request)."""
+    builds a new encoder for every response; vendors' reply helpers are on every request). Without extra
+    headers its two headers are set directly (`content-length`, then `content-type`, as Starlette's
+    `init_headers` writes them) instead of through Starlette's generic header building."""
+
+    def __init__(
+        self,
+        content: Any,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundTask | None = None,
+    ) -> None:
+        kind = self.media_type if media_type is None else media_type
+        if (
+            headers is not None
+            or background is not None
+            or status_code < 200  # 1xx, 204 and 304 go without content-length: Starlette's own path
+            or status_code in (204, 304)
+            or kind.startswith("text/")
+            or _C_ENCODER is None
+        ):
+            super().__init__(content, status_code, headers, media_type, background)
+            return
+        self.status_code = status_code
+        self.media_type = kind
+        self.background = None
+        self.body = body = "".join(_C_ENCODER(content, 0)).encode()  # `render`, inline
+        self.raw_headers = [(b"content-length", str(len(body)).encode()), (b"content-type", kind.encode("latin-1"))]
 
     def render(self, content: Any) -> bytes:
-        return _ENCODE(content).encode("utf-8")
+        return _encode(content).encode("utf-8")
 
 
 def header(request: Request, name: bytes) -> str | None:

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from emulator.core.api import route
 from emulator.core.plugin import BehaviourSpec, is_wrapped, merge_behaviour, vendor_endpoint
 from emulator.core.runtime import Emulator
 from tests.conftest import AppFactory
@@ -65,6 +66,34 @@ async def test_a_route_the_vendor_wrapped_itself_is_not_wrapped_again(make_app: 
     assert len(app.state.emulator.journal.query(vendor="echo", limit=0)) == 1  # journaled once, not twice
     assert is_wrapped(vendor_endpoint(app.state.emulator, plugin, hello))
     assert not is_wrapped(hello)
+
+
+async def test_a_vendor_path_of_several_methods_sends_each_to_its_own_handler(make_app: AppFactory) -> None:
+    """`VendorRoute`: each method's handler is journaled and renders its errors in the vendor's envelope on its
+    own; HEAD is served by GET; other methods get the vendor's 405 with `Allow`."""
+
+    async def read(request: Request) -> Response:
+        return JSONResponse({"read": request.path_params["thing"]})
+
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("a bug in a handler")
+
+    def routes(emu: Emulator) -> list[BaseRoute]:
+        return [route("/echo/v1/things/{thing}", {"GET": read, "DELETE": boom})]
+
+    plugin = dataclasses.replace(echo_vendor.PLUGIN, routes=routes)
+    app, client = await make_app(vendor_plugins=[plugin])
+    got = await client.get("/echo/v1/things/a1")
+    assert (got.status_code, got.json(), got.headers["content-type"]) == (200, {"read": "a1"}, "application/json")
+    head = await client.head("/echo/v1/things/a1")
+    assert (head.status_code, head.content, head.headers["content-length"]) == (200, b"", got.headers["content-length"])
+    failed = await client.delete("/echo/v1/things/a1")
+    assert (failed.status_code, failed.json()) == (500, {"code": "internal_error", "detail": "Internal error."})
+    refused = await client.post("/echo/v1/things/a1")
+    assert refused.status_code == 405
+    assert set(refused.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "DELETE"}
+    entries = app.state.emulator.journal.query(vendor="echo", limit=0)
+    assert [(e.method, e.status) for e in entries] == [("GET", 200), ("HEAD", 200), ("DELETE", 500)]
 
 
 async def test_provisioning_marks_the_tenant_and_returns_its_credentials(make_app: AppFactory) -> None:

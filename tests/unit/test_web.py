@@ -7,8 +7,9 @@ import json
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
-from emulator.core.web import first_error, json_object, parse_json, q_bool, q_int, reply
+from emulator.core.web import JsonResponse, first_error, json_object, parse_json, q_bool, q_int, reply
 
 
 class _Inner(BaseModel):
@@ -63,3 +64,35 @@ def test_reply_serialises_a_model_as_json() -> None:
     assert response.status_code == 201
     assert response.headers["content-type"] == "application/json"
     assert json.loads(bytes(response.body)) == {"n": 3}
+
+
+BODIES = [
+    {"id": "c1", "user": {"name": 'Zoë \u2028 "q" \\ \x00'}, "n": [1, -0.0, 1.5e300, 10**30], "ok": True, "x": None},
+    [],
+    "text",
+    {7: "int key", 2.5: "float key", None: "null key", False: "bool key"},
+]
+
+
+@pytest.mark.parametrize("content", BODIES, ids=["object", "empty-list", "string", "odd-keys"])
+@pytest.mark.parametrize(
+    ("status", "media_type", "headers"),
+    [(200, None, None), (202, "application/hal+json", None), (204, None, None), (200, None, {"x-extra": "1"})],
+    ids=["200", "hal-202", "204-no-length", "extra-header"],
+)
+def test_json_response_is_starlettes_byte_for_byte(
+    content: object, status: int, media_type: str | None, headers: dict[str, str] | None
+) -> None:
+    ours = JsonResponse(content, status_code=status, media_type=media_type, headers=headers)
+    theirs = JSONResponse(content, status_code=status, media_type=media_type, headers=headers)
+    assert (ours.body, ours.raw_headers, ours.status_code) == (theirs.body, theirs.raw_headers, theirs.status_code)
+    assert ours.body == json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("content", [float("nan"), {"x": float("inf")}, {"x": object()}], ids=["nan", "inf", "object"])
+def test_json_response_refuses_what_json_dumps_refuses(content: object) -> None:
+    with pytest.raises((ValueError, TypeError)) as ours:
+        JsonResponse(content)
+    with pytest.raises((ValueError, TypeError)) as theirs:
+        json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    assert (type(ours.value), str(ours.value)) == (type(theirs.value), str(theirs.value))

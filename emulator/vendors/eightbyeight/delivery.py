@@ -35,14 +35,19 @@ RETRY_LADDER = (1.0, 10.0, 30.0, 90.0)
 
 
 class Signer:
-    """The server's signing key and its `kid`, for one seed (the key itself lives in `core.keys`' cache)."""
+    """The server's signing key and its `kid`, for one seed (derived through `core.keys`' cache)."""
 
     def __init__(self, seed: int) -> None:
         self.material = f"cxemu/eightbyeight/jwk/{seed}".encode()
         self._kid = ""
+        self._key: rsa.RSAPrivateKey | None = None
 
     def key(self) -> rsa.RSAPrivateKey:
-        return derive_rsa_key(self.material)
+        """The key object, kept once derived (the same object `core.keys` caches; every delivery signs with it,
+        so the cache's lock and bookkeeping are not paid per signature)."""
+        if self._key is None:
+            self._key = derive_rsa_key(self.material)
+        return self._key
 
     @property
     def kid(self) -> str:

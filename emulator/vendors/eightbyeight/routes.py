@@ -256,7 +256,7 @@ async def create_conversation(ctx: Ctx, request: Request) -> Response:
     params=CONV_PARAMS, security=AUTH,
 )  # fmt: skip
 async def get_conversation(ctx: Ctx, request: Request) -> Response:
-    state = await ctx.read(request)
+    state = ctx.view(request)
     return hal(v.conversation_out(st.get_conversation(state, cid(request))))
 
 
