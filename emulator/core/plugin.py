@@ -196,8 +196,12 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
     now_of = emulator.scheduler.now
     slug = plugin.slug
 
+    refresh = emulator.store.refresh if emulator.store.shared else None  # reads see other workers' commits
+
     async def answer(request: Request) -> Response:
         try:
+            if refresh is not None:
+                await refresh()
             return await fn(request)
         except EmulatorError as exc:
             return render(exc, request)

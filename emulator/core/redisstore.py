@@ -9,7 +9,8 @@ are a hash tag a Redis Cluster keeps in one slot whatever the name holds), with 
     p  "1" when provisioned
     n  where its timeline stood at the last commit (virtual clock; a restart starts it there)
 
-and the set `cxemu:tenants` names every tenant (members `<vendor>:<tenant>`, as in the tag).
+and the set `cxemu:tenants` names every tenant (members `<vendor>:<tenant>`, as in the tag). Phase 1 runs one
+worker per database (`--workers 1`); what more needs is in docs/scaling.md.
 
 The slots of the memory backend stay, as this worker's cache of what Redis holds. A unit of work takes the
 tenant's local lock, then asks Redis in one round trip (a Lua script) whether the tenant's version is still the
@@ -20,10 +21,13 @@ committed the tenant meanwhile: the unit raises `StateConflict` (409), nothing o
 of work reads the tenant afresh. It is not retried here: the body of an `async with` cannot run twice, and
 within one worker units of the same tenant never race (the lock); docs/scaling.md says what phase 2 adds.
 
-Reads (`peek`, `view`, `exists`, `tenants`, `snapshot`) are synchronous and answer from the cache, which `load`
-fills with every tenant at start. That is exact while one process writes to the database, which is what phase 1
-supports (`--workers 1`): a second writer is detected at commit, never overwritten. Reset, restore and the
-provisioned flag are rare and synchronous, so they use a blocking client for their single round trips.
+Reads (`peek`, `view`, `exists`, `tenants`, `snapshot`) stay synchronous and answer from the cache, which `load`
+fills with every tenant at start. Every commit (and reset, restore, flag) also appends the tenant's tag to the
+capped stream `cxemu:changes`; before each vendor request `refresh` reads that stream past the last entry this
+worker saw (one round trip when nothing changed) and re-reads the tenants other workers changed, so a request
+sees every commit that completed before it began, whichever worker made it. (The control plane reads the cache
+as it stands.) Reset, restore and the provisioned flag are rare and synchronous: a blocking client does their
+round trips.
 """
 
 from __future__ import annotations
@@ -48,6 +52,11 @@ from emulator.core.store import Slot, StateConflict, Store, Tx, UnitOfWork
 
 PREFIX = "cxemu"
 INDEX = f"{PREFIX}:tenants"
+CHANGES = f"{PREFIX}:changes"
+"""A capped stream naming each tenant as it changes (field `t`: its tag), for the other workers' caches."""
+CHANGES_KEPT = 100_000
+"""Entries `CHANGES` keeps (about: trimmed with `~`). A worker further behind than that misses changes in its reads
+until the tenants' next units of work (which check versions, so no update is ever lost); see docs/scaling.md."""
 CHUNK = 500
 """Tenants per pipeline when loading, resetting or restoring many."""
 
@@ -143,6 +152,10 @@ class RedisStore(Store):
         self._flag = self._sync.register_script(_FLAG)
         self._load_script: Any = None
         self._commit_script: Any = None
+        self._seen = "0-0"
+        """The last entry of `CHANGES` this worker has caught up with."""
+        self._own: set[str] = set()
+        """Entries of `CHANGES` this worker wrote and has not read back yet (its cache already has them)."""
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -179,9 +192,11 @@ class RedisStore(Store):
             return {}
         try:
             self._sync.ping()
+            last = cast(list[Any], self._sync.xrevrange(CHANGES, count=1))  # first, so no change read later is missed
             members = sorted(cast(Iterable[str], self._sync.smembers(INDEX)))
         except RedisError as exc:
             raise self._failed(exc) from None
+        self._seen = last[0][0] if last else "0-0"
         nows: dict[str, float] = {}
         for start in range(0, len(members), CHUNK):
             chunk = [untag(m) for m in members[start : start + CHUNK]]
@@ -218,6 +233,59 @@ class RedisStore(Store):
             saved=(s, c, flag),
         )
 
+    # -- reads ------------------------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Catch the cache up with what other workers committed (one round trip when nothing changed): read the
+        change stream past the last entry seen, and re-read each tenant named there whose version moved."""
+        client = self._client()
+        changed: set[tuple[str, str]] = set()
+        try:
+            while True:
+                got: Any = await client.xread({CHANGES: self._seen}, count=CHUNK)
+                if not got:
+                    break
+                entries: list[tuple[str, dict[str, str]]] = got[0][1]
+                for entry, fields in entries:
+                    if entry in self._own:
+                        self._own.discard(entry)
+                    else:
+                        changed.add(untag(fields["t"]))
+                self._seen = entries[-1][0]
+                if len(entries) < CHUNK:
+                    break
+            if changed:
+                await self._reread(client, sorted(changed))
+        except RedisError as exc:
+            raise StateUnavailable(UNAVAILABLE) from exc
+
+    async def _reread(self, client: aioredis.Redis, keys: list[tuple[str, str]]) -> None:
+        """Re-read the named tenants whose version moved (their state comes back only then)."""
+        keys = [k for k in keys if k[0] in self._types and not self._lock(k).locked()]  # a unit in flight checks
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            slot = cast(RedisSlot | None, self._slots.get(key))
+            await self._load_script(keys=[key_of(*key)], args=[slot.remote if slot is not None else -1], client=pipe)
+        for key, got in zip(keys, await pipe.execute(), strict=True):
+            if len(got) == 1:
+                continue
+            if got[1] == "":
+                self._slots.pop(key, None)
+                continue
+            self._take(key, got)
+
+    def _take(self, key: tuple[str, str], got: list[str]) -> RedisSlot:
+        """Put what Redis answered for a tenant in its cached slot (the same slot object, whose lock units hold)."""
+        read = self._parse(key, *got[:4])
+        slot = cast(RedisSlot | None, self._slots.get(key))
+        if slot is None:
+            self._slots[key] = read
+            return read
+        slot.state, slot.counters, slot.provisioned = read.state, read.counters, read.provisioned
+        slot.remote, slot.saved = read.remote, read.saved
+        slot.version += 1
+        return slot
+
     # -- units of work ----------------------------------------------------------------------------
 
     async def _fresh(self, vendor: str, tenant: str, create: bool) -> RedisSlot:
@@ -243,13 +311,7 @@ class RedisStore(Store):
             made = RedisSlot(state=state, counters=counters, lock=self._lock(key), remote=version)
             self._slots[key] = made
             return made
-        read = self._parse(key, *got)
-        if slot is None:
-            self._slots[key] = read
-            return read
-        slot.state, slot.counters, slot.provisioned = read.state, read.counters, read.provisioned
-        slot.remote, slot.saved = read.remote, read.saved
-        return slot
+        return self._take(key, got)
 
     async def _persist(self, slot: RedisSlot, tx: Tx[Any]) -> None:
         """Commit the slot if it differs from what Redis has; `StateConflict` if Redis moved on meanwhile."""
@@ -259,14 +321,18 @@ class RedisStore(Store):
             return
         name = key_of(tx.vendor, tx.tenant)
         args = [slot.remote, s, c, "1" if slot.provisioned else "0", repr(tx.clock.now()) if self.clock.virtual else ""]
+        named = tag(tx.vendor, tx.tenant)
         try:
+            pipe = self._client().pipeline(transaction=False)
             if slot.saved is None:  # a new tenant: named in the index first, so a listing never misses a stored one
-                pipe = self._client().pipeline(transaction=False)
-                pipe.sadd(INDEX, tag(tx.vendor, tx.tenant))
-                await self._commit_script(keys=[name], args=args, client=pipe)
-                version = int((await pipe.execute())[1])
-            else:
-                version = int(await self._commit_script(keys=[name], args=args))
+                pipe.sadd(INDEX, named)
+            await self._commit_script(keys=[name], args=args, client=pipe)
+            pipe.xadd(CHANGES, {"t": named}, maxlen=CHANGES_KEPT, approximate=True)
+            done = await pipe.execute()
+            version, entry = int(done[-2]), done[-1]
+            if len(self._own) >= CHANGES_KEPT:  # no request has read them back (only timers ran): start over
+                self._own.clear()
+            self._own.add(entry)
         except RedisError as exc:
             slot.remote = -1  # the commit may or may not have landed: read the tenant again next time
             raise StateUnavailable(UNAVAILABLE) from exc
@@ -280,7 +346,12 @@ class RedisStore(Store):
         if slot is None:
             raise NotFound(f"no tenant {tenant!r} for vendor {vendor!r}")
         try:
-            version = int(self._flag(keys=[key_of(vendor, tenant)]))
+            pipe = self._sync.pipeline(transaction=False)
+            self._flag(keys=[key_of(vendor, tenant)], client=pipe)
+            pipe.xadd(CHANGES, {"t": tag(vendor, tenant)}, maxlen=CHANGES_KEPT, approximate=True)
+            flagged, entry = pipe.execute()
+            version = int(flagged)
+            self._own.add(entry)
         except RedisError as exc:
             raise StateUnavailable(UNAVAILABLE) from exc
         if version < 0:
@@ -313,6 +384,7 @@ class RedisStore(Store):
             for key in doomed[start : start + CHUNK]:
                 self._drop(keys=[key_of(*key)], client=pipe)
                 pipe.srem(INDEX, tag(*key))
+                pipe.xadd(CHANGES, {"t": tag(*key)}, maxlen=CHANGES_KEPT, approximate=True)
             try:
                 pipe.execute()
             except RedisError as exc:
@@ -335,6 +407,7 @@ class RedisStore(Store):
                 for key in gone[start : start + CHUNK]:
                     self._drop(keys=[key_of(*key)], client=pipe)
                     pipe.srem(INDEX, tag(*key))
+                    pipe.xadd(CHANGES, {"t": tag(*key)}, maxlen=CHANGES_KEPT, approximate=True)
                 pipe.execute()
             cached: dict[tuple[str, str], Slot] = {}
             for start in range(0, len(rows), CHUNK):
@@ -343,7 +416,8 @@ class RedisStore(Store):
                 for key, (s, c, p) in chunk:
                     pipe.sadd(INDEX, tag(*key))
                     self._put(keys=[key_of(*key)], args=[s, c, "1" if p else "0", ""], client=pipe)
-                versions = pipe.execute()[1::2]
+                    pipe.xadd(CHANGES, {"t": tag(*key)}, maxlen=CHANGES_KEPT, approximate=True)
+                versions = pipe.execute()[1::3]
                 for (key, saved), version in zip(chunk, versions, strict=True):
                     slot = slots[key]
                     cached[key] = RedisSlot(

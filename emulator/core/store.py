@@ -155,6 +155,10 @@ class Store:
     async def close(self) -> None:
         """Let go of a shared backend's connections (nothing to do in memory)."""
 
+    async def refresh(self) -> None:
+        """Catch the reads (`peek`, `view`, `tenants`...) up with what other workers committed, before a vendor
+        request runs (a shared backend; in memory every commit is already here)."""
+
     def register(self, vendor: str, state_type: type[BaseModel], factory: StateFactory) -> None:
         self._types[vendor] = state_type
         self._factories[vendor] = factory

@@ -111,3 +111,29 @@ def test_a_server_whose_redis_goes_away_answers_in_the_vendors_error_shape_and_r
         if server is not None:
             assert server.terminate() == 0, server.stderr()
         own.stop()
+
+
+def test_two_servers_on_one_redis_read_each_others_commits(tmp_path: Path, redis_url: str) -> None:
+    """Replicas: what one server committed, the next request to the other sees (timers and deliveries are each
+    server's own until phase 2, so this shows the state alone)."""
+    one = serve(tmp_path, redis_url, "one")
+    two: ServerProcess | None = None
+    try:
+        two = serve(tmp_path, redis_url, "two")
+        with (
+            httpx.Client(base_url=one.url, headers=KEY, timeout=30) as first,
+            httpx.Client(base_url=two.url, headers=KEY, timeout=30) as second,
+        ):
+            r = first.post(f"{P8}/conversations", json=CONVERSATION)
+            assert r.status_code == 202, r.text
+            cid = str(r.json()["conversationId"])
+            assert conversation(second, cid) == conversation(first, cid)
+            post_message(second, cid, "via two")
+            post_message(first, cid, "via one")
+            assert texts(messages(first, cid)) == texts(messages(second, cid)) == ["via two", "via one"]
+            ids = [m["id"] for m in messages(first, cid)]
+            assert len(set(ids)) == len(ids)
+    finally:
+        if two is not None:
+            assert two.terminate() == 0, two.stderr()
+        assert one.terminate() == 0, one.stderr()

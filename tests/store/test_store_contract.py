@@ -90,6 +90,7 @@ async def test_a_failed_unit_of_work_discards_its_events_and_puts_the_ids_back(
 
 async def test_reads_never_create_a_tenant(make_store: MakeStore) -> None:
     store = await make_store()
+    await store.refresh()
     assert store.peek(SLUG, "ghost") is None
     assert isinstance(store.view(SLUG, "ghost"), EchoState)
     assert not store.exists(SLUG, "ghost")
@@ -209,6 +210,31 @@ async def test_a_second_store_on_the_same_redis_sees_what_the_first_committed(re
     finally:
         for store in made:
             await store.close()
+
+
+async def test_before_a_request_a_worker_catches_its_reads_up_with_the_other_workers_commits(redis_url: str) -> None:
+    a, b = await two_workers(redis_url)
+    try:
+        await add_item(a, "t", "one")
+        assert b.peek(SLUG, "t") is None  # b's reads answer from its cache ...
+        await b.refresh()  # ... which the vendor endpoint wrapper catches up before every request
+        assert items(b, "t") == {"it-1": "one"}
+        assert b.tenants() == [(SLUG, "t")]
+        await add_item(a, "t", "two")
+        a.mark_provisioned(SLUG, "t")
+        await b.refresh()
+        assert items(b, "t") == {"it-1": "one", "it-2": "two"}
+        assert b.provisioned(SLUG, "t")
+        await add_item(b, "u", "b's own")
+        await a.refresh()
+        assert a.tenants() == [(SLUG, "t"), (SLUG, "u")]
+        a.reset(SLUG, "t")
+        await b.refresh()
+        assert not b.exists(SLUG, "t")
+        assert b.snapshot() == a.snapshot()
+    finally:
+        await a.close()
+        await b.close()
 
 
 async def two_workers(redis_url: str, committed: list[Tx[Any]] | None = None) -> tuple[Store, Store]:
