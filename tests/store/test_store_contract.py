@@ -177,6 +177,20 @@ async def test_a_tenant_is_provisioned_only_once_marked_and_only_if_it_exists(ma
     assert store.snapshot()[SLUG]["a"]["provisioned"] is True
 
 
+async def test_a_tenant_marked_provisioned_inside_the_unit_of_work_that_creates_it_stays_provisioned(
+    make_store: MakeStore,
+) -> None:
+    store = await make_store()  # a scenario's setup builds the tenant and marks it in one unit of work
+    async with store.tenant(SLUG, "new") as tx:
+        tx.state.webhook_url = "http://127.0.0.1:1/hook"
+        store.mark_provisioned(SLUG, "new")
+    assert store.provisioned(SLUG, "new")
+    await add_item(store, "new", "later")  # and a later unit of work neither loses the flag nor conflicts
+    assert store.provisioned(SLUG, "new")
+    later = await make_store()  # a server started afterwards reads the flag from Redis (memory shares nothing)
+    assert later.provisioned(SLUG, "new") is store.shared
+
+
 # -- Redis: two stores on one database ---------------------------------------------------------------------
 
 
