@@ -156,6 +156,8 @@ class RedisStore(Store):
         """The last entry of `CHANGES` this worker has caught up with."""
         self._own: set[str] = set()
         """Entries of `CHANGES` this worker wrote and has not read back yet (its cache already has them)."""
+        self._pending: set[tuple[str, str]] = set()
+        """Tenants changed elsewhere that a refresh left alone (a unit of work held them): the next one reads them."""
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -239,7 +241,7 @@ class RedisStore(Store):
         """Catch the cache up with what other workers committed (one round trip when nothing changed): read the
         change stream past the last entry seen, and re-read each tenant named there whose version moved."""
         client = self._client()
-        changed: set[tuple[str, str]] = set()
+        changed, self._pending = self._pending, set()
         try:
             while True:
                 got: Any = await client.xread({CHANGES: self._seen}, count=CHUNK)
@@ -261,14 +263,20 @@ class RedisStore(Store):
 
     async def _reread(self, client: aioredis.Redis, keys: list[tuple[str, str]]) -> None:
         """Re-read the named tenants whose version moved (their state comes back only then)."""
-        keys = [k for k in keys if k[0] in self._types and not self._lock(k).locked()]  # a unit in flight checks
+        keys = [k for k in keys if k[0] in self._types]
         pipe = client.pipeline(transaction=False)
         for key in keys:
             slot = cast(RedisSlot | None, self._slots.get(key))
             await self._load_script(keys=[key_of(*key)], args=[slot.remote if slot is not None else -1], client=pipe)
         for key, got in zip(keys, await pipe.execute(), strict=True):
+            slot = cast(RedisSlot | None, self._slots.get(key))
             if len(got) == 1:
                 continue
+            if self._lock(key).locked():  # a unit of work holds the state: never swapped under it
+                self._pending.add(key)
+                continue
+            if slot is not None and slot.remote >= int(got[0]):
+                continue  # a unit of work of this worker committed something newer meanwhile
             if got[1] == "":
                 self._slots.pop(key, None)
                 continue
@@ -328,7 +336,11 @@ class RedisStore(Store):
                 pipe.sadd(INDEX, named)
             await self._commit_script(keys=[name], args=args, client=pipe)
             pipe.xadd(CHANGES, {"t": named}, maxlen=CHANGES_KEPT, approximate=True)
-            done = await pipe.execute()
+            try:
+                done = await pipe.execute()
+            except BaseException:
+                slot.remote = -1  # cancelled or failed: the commit may or may not have landed; read it again next time
+                raise
             version, entry = int(done[-2]), done[-1]
             if len(self._own) >= CHANGES_KEPT:  # no request has read them back (only timers ran): start over
                 self._own.clear()

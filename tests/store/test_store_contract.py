@@ -251,6 +251,27 @@ async def test_before_a_request_a_worker_catches_its_reads_up_with_the_other_wor
         await b.close()
 
 
+async def test_a_refresh_never_changes_the_state_under_a_unit_of_work_in_flight(redis_url: str) -> None:
+    a, b = await two_workers(redis_url)
+    try:
+        await add_item(a, "t", "one")
+
+        async def inside() -> None:
+            async with a.tenant(SLUG, "t") as tx:
+                held = tx.state
+                await add_item(b, "t", "b's")
+                await a.refresh()  # another request of worker a catches up meanwhile
+                assert a.peek(SLUG, "t") is held  # the unit's state was not swapped under it
+                assert list(held.items) == ["it-1"]
+
+        await inside()  # it changed nothing, so nothing to commit and no conflict
+        await a.refresh()
+        assert items(a, "t") == {"it-1": "one", "it-2": "b's"}
+    finally:
+        await a.close()
+        await b.close()
+
+
 async def two_workers(redis_url: str, committed: list[Tx[Any]] | None = None) -> tuple[Store, Store]:
     return worker(redis_url, committed), worker(redis_url)
 
