@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 from emulator import __version__
 from emulator.core.contracts import to_yaml
 from emulator.core.errors import ConfigError
-from emulator.core.settings import Settings, check_state_file
+from emulator.core.settings import Settings, check_state_file, shown_state
 from emulator.remote import COMMANDS as REMOTE
 from emulator.remote import add_commands
 from emulator.remote import run as run_remote
@@ -101,6 +101,10 @@ def _parser() -> argparse.ArgumentParser:
         "(default: only when --host is loopback; CXEMU_ALLOW_PRIVATE_TARGETS)",
     )
     serve.add_argument("--state-file", help="save state here while running and at shutdown; restore it on start")
+    serve.add_argument(
+        "--state", help="memory (default) or redis://host:port/db: where tenant state lives (CXEMU_STATE)"
+    )
+    serve.add_argument("--workers", help="worker processes (default 1; more need phase 2 of issue 16; CXEMU_WORKERS)")
     serve.add_argument(
         "--state-save-interval",
         help="seconds between saves of the state file (default 5, 0 = off; CXEMU_STATE_SAVE_INTERVAL)",
@@ -191,6 +195,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         for name in ("host", "port", "seed", "clock", "config", "auth", "webhook_url", "state_file", "log_level")
     }
     overrides.update(state_save_interval=args.state_save_interval, state_reset=args.state_reset)
+    overrides.update(state=args.state, workers=args.workers)
     overrides["webhook_log"] = args.webhook_log
     overrides["max_body_bytes"] = args.max_body_bytes
     overrides["allow_private_targets"] = args.allow_private_targets
@@ -240,7 +245,8 @@ def _serve(args: argparse.Namespace) -> int:
     width = max(len(name) for name, _ in rows) + 2
     lines = [
         f"cxemu {__version__} on {url}  (seed {settings.seed}, {settings.clock} clock, {settings.auth} auth"
-        f"{', admin token set' if settings.admin_token is not None else ''})",
+        f"{', admin token set' if settings.admin_token is not None else ''}"
+        f"{'' if settings.state == 'memory' else ', state ' + shown_state(settings.state)})",
         *(f"  {name:<{width}}{value}" for name, value in rows),
     ]
     _warn_open(settings)

@@ -197,6 +197,8 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
     now_of = emulator.scheduler.now
     slug = plugin.slug
 
+    refresh = emulator.store.refresh if emulator.store.shared else None  # reads see other workers' commits
+
     async def endpoint(request: Request) -> Response:
         started = wall_monotonic()
         scope = request.scope
@@ -204,6 +206,8 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
         status = 499  # cancelled: the client went away
         try:
             try:
+                if refresh is not None:
+                    await refresh()
                 response = await fn(request)
             except EmulatorError as exc:
                 response = render(exc, request)

@@ -32,7 +32,7 @@ from emulator.core.retention import Retainer
 from emulator.core.settings import Settings, vendor_config_error
 from emulator.core.sink import PREFIX as SINK_PREFIX
 from emulator.core.sink import Sink, loopback_url
-from emulator.core.store import Slot, Store, Tx
+from emulator.core.store import Slot, Store, Tx, open_store
 from emulator.core.webhooks import WebhookDispatcher, WebhookPolicy
 
 LOG = logging.getLogger(__name__)
@@ -50,7 +50,8 @@ class Emulator:
         self.settings = settings
         self.clock: Clock = VirtualClock(settings.virtual_start) if settings.clock == "virtual" else SystemClock()
         self.scheduler = Scheduler(self.clock)
-        self.store = Store(settings.seed, self.clock, clock_of=self.scheduler.clock_of)
+        self.store: Store = open_store(settings.state, settings.seed, self.clock, clock_of=self.scheduler.clock_of)
+        """The tenants' state: in memory, or in Redis (`--state redis://`, `core.redisstore`)."""
         self.bus = EventBus()
         self.feed = Feed(settings.feed_size, listener_limit=settings.event_listeners)
         """Everything that happens, numbered, with causes (`core.feed`): `/_emulator/journal` and `/events`."""
@@ -97,6 +98,8 @@ class Emulator:
         self.saver: durable.StateSaver | None = None
         """Saves the state file while the server runs (`--state-file`), made by `start`."""
         self._loaded: _Prepared | None = None
+        self._timelines: dict[str, float] | None = None
+        """Where the tenants of a shared store stood at their last commit (read by `load_state`)."""
 
     # -- plugins --------------------------------------------------------------------------------------
 
@@ -193,7 +196,10 @@ class Emulator:
 
     def load_state(self) -> None:
         """Read and check the state file, if there is one to restore (not with `state_reset`), for `start` to
-        apply; a `ConfigError` of one line if it cannot be restored. Needs no event loop."""
+        apply; a `ConfigError` of one line if it cannot be restored. A shared store (Redis) reads its tenants
+        here. Needs no event loop."""
+        if self._timelines is None:
+            self._timelines = self.store.load()
         path = self.settings.state_file
         if path is None or self.settings.state_reset or self._loaded is not None or not path.exists():
             return
@@ -215,6 +221,9 @@ class Emulator:
             self._loaded = None
         elif path is not None and self.settings.state_reset and path.exists():
             LOG.warning("state file %s: not restored (--state-reset); the next save replaces it", path)
+        if self._timelines:  # a shared store's tenants go on from where their time stood
+            self.scheduler.restore_timelines(self._timelines)
+            self._timelines = {}
         for plugin in self.plugins.values():
             if plugin.on_start is not None:
                 await plugin.on_start(self)
@@ -235,6 +244,7 @@ class Emulator:
         elif left:
             LOG.warning("%d webhook deliveries were still pending at shutdown", left)
         await self.dispatcher.close()
+        await self.store.close()
 
     # -- reset, snapshot, restore ---------------------------------------------------------------------
 

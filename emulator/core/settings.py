@@ -16,9 +16,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from emulator.core.chaos import ChaosConfig
 from emulator.core.clock import DEFAULT_VIRTUAL_START
@@ -93,6 +103,12 @@ class Settings(BaseModel):
     state_reset: bool = Field(
         False, description="start empty instead of restoring the state file (replaced at the next save)"
     )
+    state: str = Field(
+        "memory",
+        description="where tenant state lives: `memory` (in the process) or `redis://host:port/db` "
+        "(also `rediss://`, `unix://`; Redis or Valkey; needs `cxemu[redis]`)",
+    )
+    workers: int = Field(1, ge=1, le=64, description="worker processes on the port (more than 1: not yet, issue 16)")
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     journal_size: int = Field(10_000, ge=0, description="inbound requests kept in the journal")
     # -- input limits (README "Limits"; core/limits.py, core/httpguard.py) --
@@ -179,6 +195,18 @@ class Settings(BaseModel):
         if isinstance(value, str) and not _is_number(value):
             dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
             return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+        return value
+
+    @field_validator("state")
+    @classmethod
+    def _state(cls, value: str, info: ValidationInfo) -> str:
+        return check_state(value, info.data.get("state_file"))
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, value: int, info: ValidationInfo) -> int:
+        if value > 1:
+            raise ValueError(check_workers(value, info.data.get("state", "memory")))
         return value
 
     @field_validator("webhook_url")
@@ -320,6 +348,46 @@ def _element(annotation: Any) -> Any:
         return args[0]
     members = [a for a in args if a is not type(None)]
     return _element(members[0]) if len(members) == 1 else None
+
+
+STATE_SCHEMES = ("redis", "rediss", "unix")
+
+
+def check_state(value: str, state_file: Path | None = None) -> str:
+    """`memory`, or the URL of a Redis (or Valkey) server whose database holds the tenants' state."""
+    if value == "memory":
+        return value
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme not in STATE_SCHEMES or not rest:
+        raise ValueError("must be `memory` or a URL redis://host:port/db (or rediss://, unix://)")
+    path = urlsplit(value).path.strip("/") if scheme != "unix" else ""
+    if path and not path.isdigit():
+        raise ValueError(f"the database in {value!r} must be a number (redis://host:port/0)")
+    if state_file is not None:
+        raise ValueError("a state file is for the memory backend: with Redis the state is kept there already")
+    return value
+
+
+def shown_state(value: str) -> str:
+    """The `state` setting without a password in its URL (for the banner and messages)."""
+    parts = urlsplit(value)
+    if parts.password is None:
+        return value
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def check_workers(workers: int, state: str) -> str:
+    """Why `workers` > 1 is refused: what is not shared between worker processes yet (issue 16, phase 2)."""
+    if state == "memory":
+        return (
+            f"{workers} workers need a shared state: the memory backend lives in one process "
+            "(use --state redis://host:port/db, and see docs/scaling.md)"
+        )
+    return (
+        f"{workers} workers need phase 2 of issue 16: timers, webhook deliveries and the journal still live in "
+        "one process (docs/scaling.md); run one worker per Redis database for now"
+    )
 
 
 def check_state_file(path: Path | None) -> None:

@@ -23,8 +23,11 @@ The store's `epoch` is the id epoch every tenant draws in (`core.ids`; a restore
 `core.durable`), and `writes` counts units of work, resets and restores (the state file's saver skips a save
 while it stands still).
 
-Reset builds a slot again from its constructor; nothing is cleared field by field. The memory backend
-is the only one for now; the interface is small enough for a shared backend (Redis) to replace it.
+Reset builds a slot again from its constructor; nothing is cleared field by field.
+
+Two backends (`open_store`, setting `state`): this module's memory backend, the default, and the Redis backend
+(`core.redisstore`, `--state redis://`), a subclass that keeps the same slots as a cache of what Redis holds and
+commits every unit of work there with a version check; see docs/scaling.md. Vendor code cannot tell them apart.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from typing import Any, Generic, TypeVar, cast
 from pydantic import BaseModel
 
 from emulator.core.clock import Clock
-from emulator.core.errors import NotFound
+from emulator.core.errors import ConfigError, EmulatorError, NotFound
 from emulator.core.events import DomainEvent
 from emulator.core.ids import TenantIds
 
@@ -100,6 +103,27 @@ class Tx(Generic[S]):
 CommitHook = Callable[[Tx[Any]], None]
 
 
+class StateConflict(EmulatorError):
+    """A unit of work lost a race: another process committed the tenant's state since this one read it (shared
+    backends only). Nothing of the unit was kept; the next unit of work reads the tenant afresh."""
+
+    status_code = 409
+    code = "conflict"
+
+
+def open_store(state: str, seed: int, clock: Clock, *, clock_of: Callable[[str], Clock] | None = None) -> Store:
+    """The backend the `state` setting names: `memory`, or a Redis URL (redis-py imported only then)."""
+    if state == "memory":
+        return Store(seed, clock, clock_of=clock_of)
+    try:
+        from emulator.core.redisstore import RedisStore
+    except ModuleNotFoundError as exc:
+        if exc.name != "redis" and not (exc.name or "").startswith("redis."):
+            raise
+        raise ConfigError("--state redis://: the Redis client is not installed (pip install 'cxemu[redis]')") from None
+    return RedisStore(state, seed, clock, clock_of=clock_of)
+
+
 class Store:
     """Memory backend: every (vendor, tenant) slot in a dict."""
 
@@ -117,6 +141,23 @@ class Store:
         self._commit_hooks: list[CommitHook] = []
         self.writes = 0
         """Units of work, resets and restores so far: the state file's saver saves when it moved."""
+
+    unit_type: type[UnitOfWork[Any]]
+    """The unit of work this backend hands out (set below the class: the memory backend's `UnitOfWork`)."""
+    shared = False
+    """Whether the state lives outside this process (then `load` reads it at start and `close` lets go)."""
+
+    def load(self) -> dict[str, float]:
+        """Read what a shared backend already holds, before the server starts (needs no event loop); returns
+        where each tenant's timeline stood at its last commit (virtual clock). Nothing to read in memory."""
+        return {}
+
+    async def close(self) -> None:
+        """Let go of a shared backend's connections (nothing to do in memory)."""
+
+    async def refresh(self) -> None:
+        """Catch the reads (`peek`, `view`, `tenants`...) up with what other workers committed, before a vendor
+        request runs (a shared backend; in memory every commit is already here)."""
 
     def register(self, vendor: str, state_type: type[BaseModel], factory: StateFactory) -> None:
         self._types[vendor] = state_type
@@ -184,7 +225,7 @@ class Store:
     def tenant(self, vendor: str, tenant: str, *, create: bool = True) -> UnitOfWork[Any]:
         """Unit of work on one tenant (`async with store.tenant(vendor, tenant) as tx`); creates the tenant from
         its constructor unless `create=False`."""
-        return UnitOfWork(self, vendor, tenant, create)
+        return self.unit_type(self, vendor, tenant, create)
 
     # -- reset ----------------------------------------------------------------------------------------
 
@@ -294,22 +335,26 @@ class UnitOfWork(Generic[S]):
             slot.lock.release()
 
 
+Store.unit_type = UnitOfWork
+
+
 class VendorStore(Generic[S]):
     """One vendor's tenants, typed: `tenant()` yields `Tx[S]` and `peek()` returns `S | None`.
 
     `store.of(SLUG, MyState)` makes one per vendor and hands out the same one after; it holds no state of
     its own, so reset and restore (which replace slots) are seen at once."""
 
-    __slots__ = ("state_type", "store", "vendor")
+    __slots__ = ("_unit", "state_type", "store", "vendor")
 
     def __init__(self, store: Store, vendor: str, state_type: type[S]) -> None:
         self.store = store
         self.vendor = vendor
         self.state_type = state_type
+        self._unit = store.unit_type
 
     def tenant(self, tenant: str, *, create: bool = True) -> UnitOfWork[S]:
         """`Store.tenant` for this vendor, typed."""
-        return UnitOfWork(self.store, self.vendor, tenant, create)
+        return self._unit(self.store, self.vendor, tenant, create)
 
     def peek(self, tenant: str) -> S | None:
         state = self.store.peek(self.vendor, tenant)
