@@ -13,7 +13,7 @@
 | `GET /chaos`, `PUT /chaos`, `DELETE /chaos?tenant=` | seeded delivery faults: global, a tenant's own with expiry |
 | `GET /tenants`, `POST /tenants` | list tenants; provision one in every vendor and get its credentials |
 | `GET /journal` | the feed (`core.feed`): requests, control calls, events, deliveries, attempts, timers, actions |
-| `GET /events` | the feed as server-sent events, with ids: resume, gap, heartbeat, filters |
+| `GET /events` | the feed as server-sent events, with ids: resume, gap, heartbeat, filters; display mode for pages |
 | `/scenarios`, `/scenarios/{id}` | scenario files loaded into the server: in `emulator.scenarios.control` |
 | `GET /openapi.json`, `GET /contracts/{slug}` | this contract; a vendor's contract |
 | `PUT /vendors/{slug}/tenants/{tenant}/behaviour` | a vendor's behaviour knobs (plugins declaring `behaviour`) |

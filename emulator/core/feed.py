@@ -24,7 +24,12 @@ Cost. An entry keeps what it was made from (the journal entry, the event, the de
 JSON (`to_json`) and its server-sent-events frame (`frame`) on the first read, once for every reader.
 
 Streams (`listen`): a `FeedListener` is told the entries its filter wants as they are appended, into a
-bounded buffer; one that falls a buffer behind is dropped (its stream ends), never slowing a request.
+bounded buffer; one that falls a buffer behind is dropped (its stream ends), never slowing a request. That
+costs every entry a filter test, a JSON encoding and a write per reader: right for `cxemu tail` and tests,
+which want every entry, not for a page. A display stream (`open_display`, `latest`; the dashboard's) is not
+told of entries at all: every so often it reads the newest kept entries after the last id it looked at (one
+filter test each, a binary search without a filter), encodes only those it sends, and counts the ones it passes
+over so a page can fetch them by id range; with no display stream or listener open, recording costs the same.
 """
 
 from __future__ import annotations
