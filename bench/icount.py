@@ -116,7 +116,7 @@ def server(
         receiver.wait()
 
 
-def wait_open(port: int, proc: subprocess.Popen[bytes], log: Path, path: str, limit: float = 300.0) -> None:
+def wait_open(port: int, proc: subprocess.Popen[bytes], log: Path, path: str, limit: float = 900.0) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -225,9 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--listen",
         action="append",
-        choices=("none", "full", "display"),
-        help="an unfiltered /_emulator/events stream read during the count: none, full (every entry) or display "
-        "(the dashboard's display mode); repeat to compare, interleaved like trees (default: none)",
+        choices=("none", "full", "display", "display-callgrind"),
+        help="an unfiltered /_emulator/events stream read during the count: none, full (every entry), display "
+        "(the dashboard's display mode) or display-callgrind (the same at callgrind's pace, listener.MODES); repeat to "
+        "compare, interleaved like trees (default: none)",
     )
     args = ap.parse_args(argv)
     if shutil.which("valgrind") is None:

@@ -20,8 +20,12 @@ from typing import Any
 
 from harness import HOST, NOT_CXEMU, Proc, log
 
-MODES = {"full": "", "display": "latest=100&interval=0.5"}
-"""The query of each kind of stream (`display`: what the dashboard's live journal asks for, live.js)."""
+MODES = {"full": "", "display": "latest=100&interval=0.5", "display-callgrind": "latest=2&interval=0.5"}
+"""The query of each kind of stream. `display`: what the dashboard's live journal asks for (live.js).
+`display-callgrind`: for `icount.py`, whose server runs some 50-100 times slower under callgrind: at its ten to
+thirty requests a second `display` sends every entry, where the dashboard at 3,000 a second sends about one in a
+hundred (100 of some 12,000 every half second). Two every half second sends one in ten to thirty there, and as
+many writes per second as the dashboard: per request it errs on the costly side, by a factor of ten or more."""
 
 
 @dataclass

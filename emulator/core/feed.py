@@ -152,7 +152,7 @@ class Entry:
         """The entry as one server-sent-events frame (`id:`, `event: <kind>`, `data:`), encoded once."""
         frame = self._frame
         if frame is None:
-            data = json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False, default=_text)
+            data = _ENCODE(self.to_json())
             frame = self._frame = f"id: {self.id}\nevent: {self.kind}\ndata: {data}\n\n".encode()
         return frame
 
@@ -163,6 +163,9 @@ def _text(value: Any) -> Any:
         return value.decode(errors="replace")
     return str(value)
 
+
+_ENCODE: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_text).encode
+"""`json.dumps` with these arguments, without building an encoder per entry (a fifth of a frame's cost)."""
 
 _CAUSE: ContextVar[Entry | None] = ContextVar("cxemu_feed_cause", default=None)
 
