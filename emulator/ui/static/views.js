@@ -164,7 +164,7 @@
     }
 
     function offerSkipped() {
-      note.textContent = "";
+      say(note, "");
       const count = skipped.reduce(function (n, r) {
         return n + r.count;
       }, 0);
