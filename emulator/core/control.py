@@ -824,12 +824,13 @@ def _display_stream(
     the entries a reader got plus the ranges it was told it skipped are every matching entry, each once."""
     feed = emu.feed
     try:
-        feed.open_display()
+        feed.room()
     except TooManyStreams as exc:
         return error(503, "too_many_listeners", str(exc))
     test = match.compiled()
 
     async def stream() -> AsyncIterator[bytes]:
+        feed.open_display()  # counted in here: a stream whose reader leaves before it starts never counts
         try:
             yield b": cxemu event stream (display mode)\n\n"
             point = feed.last_id if after is None else after

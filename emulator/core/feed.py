@@ -505,8 +505,7 @@ class Feed:
         """A new live reader of the entries `match` wants (raises `TooManyStreams` past the cap), with, when
         `after` is given, the kept entries after it that it wants (sent first: nothing between them and the
         live ones is missed or repeated) and how many after it are no longer kept."""
-        if self.listener_count >= self.listener_limit:
-            raise TooManyStreams(f"{self.listener_count} event streams are open, the most allowed (event_listeners)")
+        self.room()
         match = match or Match()
         listener = FeedListener(self.listener_buffer, match)
         self._listeners.add(listener)
@@ -519,11 +518,14 @@ class Feed:
 
     # -- display streams ------------------------------------------------------------------------------
 
-    def open_display(self) -> None:
-        """Count a display stream in (raises `TooManyStreams` past the cap): it is read with `latest`, never
-        told of an entry as it is appended, so it costs the recording path nothing."""
+    def room(self) -> None:
+        """Raise `TooManyStreams` when no other stream may open (the cap, `listener_limit`)."""
         if self.listener_count >= self.listener_limit:
             raise TooManyStreams(f"{self.listener_count} event streams are open, the most allowed (event_listeners)")
+
+    def open_display(self) -> None:
+        """Count a display stream in (`room` says whether one may open; `close_display` counts it out). It is
+        read with `latest`, never told of an entry as it is appended, so it costs the recording path nothing."""
         self._displays += 1
 
     def close_display(self) -> None:

@@ -106,10 +106,11 @@ def parsed(raw: bytes) -> tuple[list[int], list[dict[str, int]]]:
 async def test_a_burst_is_sent_as_its_newest_n_and_one_skipped_frame_the_page_loads_the_rest_from(
     make_app: AppFactory,
 ) -> None:
-    _emu, client = await app_emulator(make_app)
+    emu, client = await app_emulator(make_app)
     await items(client, "a", 50)  # ids 1..100
 
     raw = await stream(client, after=0, latest=10, interval=0.05, limit=10)
+    assert emu.feed.listener_count == 0  # counted out once it ended
 
     sent, skipped = parsed(raw)
     assert sent == list(range(91, 101))
