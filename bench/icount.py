@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/icount.py                          # this tree, every row, 1,000 requests each
     .venv/bin/python bench/icount.py --tree /tmp/old --tree . --rows 8x8-post-message-unsigned --reps 2
+    .venv/bin/python bench/icount.py --rows cmcom-post-message --listen none --listen display --reps 2
 
 On a shared machine requests/s moves 9-13 % from run to run, so a 5 % change cannot be seen in one run. This
 counts the CPU instructions the server executes per request instead: the server runs under valgrind's
@@ -33,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,6 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import HOST, REPO, Client, expect, free_port, request
+from listener import MODES, Stream
 from vendors import (
     API_KEY_HEADER,
     CM_PATH,
@@ -113,7 +116,7 @@ def server(
         receiver.wait()
 
 
-def wait_open(port: int, proc: subprocess.Popen[bytes], log: Path, path: str, limit: float = 300.0) -> None:
+def wait_open(port: int, proc: subprocess.Popen[bytes], log: Path, path: str, limit: float = 900.0) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -159,12 +162,21 @@ def count(s: Server, send: Callable[[int], None], n: int, hooks_each: int) -> fl
     return total / n
 
 
-def measure(tree: Path, row: str, n: int) -> float:
+def measure(tree: Path, row: str, n: int, listen: str | None = None) -> float:
     with tempfile.TemporaryDirectory(prefix="icount-") as tmp, run_row(tree, Path(tmp), row) as (s, send, each):
-        for i in range(max(200, n // 4)):  # warm-up: caches, pools, first-use imports
-            send(i)
-        settle(s, 0)
-        return count(s, send, n, each)
+        stream = None
+        if listen is not None:  # read in a thread here, as a browser would on its own machine
+            stream = Stream(row, s.port, MODES[listen])
+            threading.Thread(target=stream.run, name="icount-listener", daemon=True).start()
+        try:
+            for i in range(max(200, n // 4)):  # warm-up: caches, pools, first-use imports
+                send(i)
+            settle(s, 0)
+            return count(s, send, n, each)
+        finally:
+            if stream is not None:
+                stream.stop()
+                print(f"  ({listen} stream: {stream.frames:,} entries, {stream.skipped:,} passed over)", flush=True)
 
 
 @contextmanager
@@ -210,22 +222,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows")
     ap.add_argument("-n", type=int, default=1000, help="measured requests per run")
     ap.add_argument("--reps", type=int, default=1, help="runs per (tree, row), interleaved across trees")
+    ap.add_argument(
+        "--listen",
+        action="append",
+        choices=("none", "full", "display", "display-callgrind"),
+        help="an unfiltered /_emulator/events stream read during the count: none, full (every entry), display "
+        "(the dashboard's display mode) or display-callgrind (the same at callgrind's pace, listener.MODES); repeat to "
+        "compare, interleaved like trees (default: none)",
+    )
     args = ap.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("icount: valgrind is not installed (apt-get install -y valgrind)", file=sys.stderr)
         return 2
     trees = [t.resolve() for t in (args.tree or [REPO])]
-    results: dict[tuple[str, str], list[float]] = {}
+    listens = args.listen or ["none"]
+    runs = [(tree, listen) for tree in trees for listen in listens]
+    names = [tree.name + ("" if len(listens) < 2 else f"/{listen}") for tree, listen in runs]
+    results: dict[tuple[str, int], list[float]] = {}
     for row in [r.strip() for r in args.rows.split(",") if r.strip()]:
         for _ in range(args.reps):
-            for tree in trees:
-                k = measure(tree, row, args.n) / 1000
-                results.setdefault((row, str(tree)), []).append(k)
-                print(f"{row:28s} {tree}  {k:8.1f} k instructions/request", flush=True)
-    print("\nrow                          " + "  ".join(f"{t.name:>14s}" for t in trees))
+            for i, (tree, listen) in enumerate(runs):
+                k = measure(tree, row, args.n, None if listen == "none" else listen) / 1000
+                results.setdefault((row, i), []).append(k)
+                print(f"{row:28s} {tree} {listen:8s} {k:8.1f} k instructions/request", flush=True)
+    print("\nrow                          " + "  ".join(f"{name:>14s}" for name in names))
     for row in dict.fromkeys(r for r, _ in results):
-        means = [statistics.fmean(results[(row, str(t))]) for t in trees]
-        ratios = "" if len(trees) < 2 else f"   last/first {means[-1] / means[0]:.3f}"
+        means = [statistics.fmean(results[(row, i)]) for i in range(len(runs))]
+        ratios = "" if len(runs) < 2 else f"   last/first {means[-1] / means[0]:.3f}"
         print(f"{row:28s} " + "  ".join(f"{m:14.1f}" for m in means) + ratios)
     return 0
 

@@ -30,7 +30,8 @@ generator is wrk when it is installed (`apt-get install -y wrk`), otherwise benc
   cxemu-get, cxemu-post-webhook   (--with-echo) the test-only echo vendor, for comparison with older runs
 
 With `--listener` every cxemu server also has a live `/_emulator/events` stream open and read for the whole run
-(`listener.py`: what a dashboard left open costs); the result's `listener` says what each stream got.
+(`listener.py`: what a reader of every entry costs; `--listener display`: what a dashboard page's display-mode
+stream costs); the result's `listener` says what each stream got.
 
 The 8x8 servers are `python -m emulator serve --config <tmp>/eightbyeight*.yaml --webhook-url <receiver>`; the
 config turns simulated agents off (`behaviour.auto: false`), so a conversation fires exactly three webhooks
@@ -141,8 +142,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     ap.add_argument(
         "--listener",
-        action="store_true",
-        help="keep one unfiltered /_emulator/events stream open and read on every cxemu server (a live dashboard)",
+        nargs="?",
+        const="full",
+        choices=("full", "display"),
+        help="keep one unfiltered /_emulator/events stream open and read on every cxemu server: full (every entry, "
+        "the default) or display (the dashboard's display mode: the newest 100 every 0.5 s)",
     )
     ap.add_argument(
         "--webhook-log",
@@ -260,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             receiver = Receiver(servers["receiver"])
             bench = Bench(args, procs, load, receiver, workdir)
             checks = sanity(servers, receiver, bench)
-            listeners = Listeners(servers) if args.listener else None
+            listeners = Listeners(servers, args.listener) if args.listener else None
             rows = build_rows(servers, checks, args.wanted)
             if "wiremock" in servers:
                 log(f"== wiremock warm-up at c={args.connections[0]} (>= {args.wiremock_warmup:g} s, until it settles)")

@@ -13,7 +13,7 @@
 | `GET /chaos`, `PUT /chaos`, `DELETE /chaos?tenant=` | seeded delivery faults: global, a tenant's own with expiry |
 | `GET /tenants`, `POST /tenants` | list tenants; provision one in every vendor and get its credentials |
 | `GET /journal` | the feed (`core.feed`): requests, control calls, events, deliveries, attempts, timers, actions |
-| `GET /events` | the feed as server-sent events, with ids: resume, gap, heartbeat, filters |
+| `GET /events` | the feed as server-sent events, with ids: resume, gap, heartbeat, filters; display mode for pages |
 | `/scenarios`, `/scenarios/{id}` | scenario files loaded into the server: in `emulator.scenarios.control` |
 | `GET /openapi.json`, `GET /contracts/{slug}` | this contract; a vendor's contract |
 | `PUT /vendors/{slug}/tenants/{tenant}/behaviour` | a vendor's behaviour knobs (plugins declaring `behaviour`) |
@@ -643,6 +643,10 @@ async def provision(emu: Emulator, request: Request) -> Response:
     return reply(TenantOut(tenant=body.tenant, credentials=creds), 201)
 
 
+DISPLAY_LATEST = 100
+"""A display stream's default `latest`: entries per write."""
+DISPLAY_INTERVAL = 0.5
+"""A display stream's default `interval`: seconds between writes."""
 WRITE_FRAMES = 256
 """Most frames an event stream sends in one write (what arrived since its last write, or a replay's slice)."""
 STALLED_READER = 60.0
@@ -728,6 +732,17 @@ async def journal(emu: Emulator, request: Request) -> Response:
         ),
         q("limit", "end after N entries", {"type": "integer", "minimum": 1, "maximum": 1_000_000}),
         q("timeout", "end after N idle seconds", {"type": "number", "minimum": 0, "maximum": 3600}),
+        q(
+            "latest",
+            "display mode: at most the newest N matching entries per write; the older ones in between are passed "
+            f"over and announced by one `event: skipped` frame (default with `interval`: {DISPLAY_LATEST})",
+            {"type": "integer", "minimum": 1, "maximum": 1000},
+        ),
+        q(
+            "interval",
+            f"display mode: seconds between writes (default with `latest`: {DISPLAY_INTERVAL})",
+            {"type": "number", "minimum": 0.05, "maximum": 60},
+        ),
     ],
 )
 async def events(emu: Emulator, request: Request) -> Response:
@@ -737,12 +752,22 @@ async def events(emu: Emulator, request: Request) -> Response:
     an `event: gap` frame first says how many (`{"after", "lost", "oldest"}`). A `: ping` comment every
     `heartbeat` seconds; `limit` ends the stream after that many entries, `timeout` after that many idle
     seconds. Streams are capped in number (503 past it); one that falls a buffer behind is dropped (its
-    stream ends with a comment saying so)."""
+    stream ends with a comment saying so).
+
+    Display mode (`latest`, `interval`, either one; `_display_stream`) is for pages, which need not show every
+    entry at any rate: each write comes at most every `interval` seconds and carries at most the newest
+    `latest` matching entries since the last one."""
     match = _feed_match(request)
     after = _resume_point(request)
     heartbeat = q_float(request, "heartbeat", emu.settings.feed_heartbeat, 0.001, 3600.0)
     limit = q_int(request, "limit", None, 1, 1_000_000)
     idle = q_float(request, "timeout", 0.0, 0.0, 3600.0)
+    latest = q_int(request, "latest", None, 1, 1000)
+    interval = q_float(request, "interval", 0.0, 0.05, 60.0)
+    if latest is not None or interval:
+        return _display_stream(
+            emu, match, after, latest or DISPLAY_LATEST, interval or DISPLAY_INTERVAL, heartbeat, limit, idle
+        )
     feed = emu.feed
     try:
         listener, backlog, lost = feed.listen(match, after)
@@ -773,6 +798,68 @@ async def events(emu: Emulator, request: Request) -> Response:
                 yield b"".join(e.frame() for e in batch)
         finally:
             feed.unlisten(listener)
+
+    return EventSourceResponse(
+        stream(), ping=heartbeat, ping_message_factory=_ping, sep="\n", send_timeout=STALLED_READER
+    )
+
+
+def _display_stream(
+    emu: Emulator,
+    match: Match,
+    after: int | None,
+    latest: int,
+    interval: float,
+    heartbeat: float,
+    limit: int | None,
+    idle: float,
+) -> Response:
+    """`GET /events` in display mode. The stream is not told of entries as they are appended: every `interval`
+    it looks at the journal (`Feed.latest`: nothing when no id was given since, one filter test per new entry
+    otherwise, and a JSON encoding only for the entries it sends). A write is, in id order: a `gap` frame when
+    entries after its point were evicted meanwhile (as on resume), ONE `event: skipped` frame without an `id:`
+    (`{"after", "before", "count"}`: the matching entries it passed over are exactly the `count` kept ones
+    between the two exclusive bounds, `GET /journal?after=&before=` with the same filters lists them), then the
+    entries' frames. Resuming (`Last-Event-ID`, `after`) starts with such a write for what came after the point;
+    the entries a reader got plus the ranges it was told it skipped are every matching entry, each once."""
+    feed = emu.feed
+    try:
+        feed.room()
+    except TooManyStreams as exc:
+        return error(503, "too_many_listeners", str(exc))
+    test = match.compiled()
+
+    async def stream() -> AsyncIterator[bytes]:
+        feed.open_display()  # counted in here: a stream whose reader leaves before it starts never counts
+        try:
+            yield b": cxemu event stream (display mode)\n\n"
+            point = feed.last_id if after is None else after
+            sent = 0
+            quiet = 0.0
+            while True:
+                if feed.last_id != point:
+                    keep = latest if limit is None else min(latest, limit - sent)
+                    found = feed.latest(test, point, keep)
+                    frames = []
+                    if found.lost:
+                        gap = {"after": point, "lost": found.lost, "oldest": feed.oldest}
+                        frames.append(f"event: gap\ndata: {json.dumps(gap, separators=(',', ':'))}\n\n".encode())
+                    if found.skipped is not None:
+                        low, high, count = found.skipped
+                        skipped = json.dumps({"after": low, "before": high, "count": count}, separators=(",", ":"))
+                        frames.append(f"event: skipped\ndata: {skipped}\n\n".encode())
+                    frames.extend(e.frame() for e in found.entries)
+                    point = found.through
+                    if frames:
+                        sent += len(found.entries)
+                        quiet = 0.0
+                        yield b"".join(frames)
+                if (limit is not None and sent >= limit) or (idle and quiet >= idle):
+                    return
+                await asyncio.sleep(interval)
+                quiet += interval
+        finally:
+            feed.close_display()
 
     return EventSourceResponse(
         stream(), ping=heartbeat, ping_message_factory=_ping, sep="\n", send_timeout=STALLED_READER

@@ -24,7 +24,12 @@ Cost. An entry keeps what it was made from (the journal entry, the event, the de
 JSON (`to_json`) and its server-sent-events frame (`frame`) on the first read, once for every reader.
 
 Streams (`listen`): a `FeedListener` is told the entries its filter wants as they are appended, into a
-bounded buffer; one that falls a buffer behind is dropped (its stream ends), never slowing a request.
+bounded buffer; one that falls a buffer behind is dropped (its stream ends), never slowing a request. That
+costs every entry a filter test, a JSON encoding and a write per reader: right for `cxemu tail` and tests,
+which want every entry, not for a page. A display stream (`open_display`, `latest`; the dashboard's) is not
+told of entries at all: every so often it reads the newest kept entries after the last id it looked at (one
+filter test each, a binary search without a filter), encodes only those it sends, and counts the ones it passes
+over so a page can fetch them by id range; with no display stream or listener open, recording costs the same.
 """
 
 from __future__ import annotations
@@ -33,10 +38,11 @@ import asyncio
 import contextlib
 import itertools
 import json
+import operator
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextvars import ContextVar, Token
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from emulator.core.clock import Timer
@@ -146,7 +152,7 @@ class Entry:
         """The entry as one server-sent-events frame (`id:`, `event: <kind>`, `data:`), encoded once."""
         frame = self._frame
         if frame is None:
-            data = json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False, default=_text)
+            data = _ENCODE(self.to_json())
             frame = self._frame = f"id: {self.id}\nevent: {self.kind}\ndata: {data}\n\n".encode()
         return frame
 
@@ -157,6 +163,9 @@ def _text(value: Any) -> Any:
         return value.decode(errors="replace")
     return str(value)
 
+
+_ENCODE: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_text).encode
+"""`json.dumps` with these arguments, without building an encoder per entry (a fifth of a frame's cost)."""
 
 _CAUSE: ContextVar[Entry | None] = ContextVar("cxemu_feed_cause", default=None)
 
@@ -202,6 +211,31 @@ class Match:
             and (self.type is None or e.type == self.type)
         )
 
+    def compiled(self) -> Callable[[Entry], bool] | None:
+        """The filter as the cheapest test of an entry: None when it matches everything, a test of the one
+        field it names, or of each it names (built once per stream, run once per entry a stream looks at)."""
+        tests: list[Callable[[Entry], bool]] = []
+        for name in ("subject", "tenant", "vendor", "type"):  # the most selective first
+            want = getattr(self, name)
+            if want is not None:
+                tests.append(_field_is(name, want))
+        if self.kinds is not None and self.kinds != _ALL_KINDS:
+            kinds = self.kinds
+            tests.append(lambda e: e.kind in kinds)
+        if not tests:
+            return None
+        if len(tests) == 1:
+            return tests[0]
+        return lambda e: all(t(e) for t in tests)
+
+
+_ALL_KINDS: Final = frozenset(KINDS)
+
+
+def _field_is(name: str, want: str) -> Callable[[Entry], bool]:
+    get = operator.attrgetter(name)
+    return lambda e: get(e) == want
+
 
 class FeedListener:
     """One live reader: the frames of the entries it wants, in a bounded buffer. One that lets the buffer fill
@@ -209,6 +243,7 @@ class FeedListener:
 
     def __init__(self, size: int, match: Match) -> None:
         self.match = match
+        self.test = match.compiled()
         self.dropped = False
         self._size = size
         self._entries: deque[Entry] = deque()
@@ -240,6 +275,19 @@ class FeedListener:
         return [entries.popleft() for _ in range(min(most, len(entries)))]
 
 
+class Latest(NamedTuple):
+    """What a display stream sends next (`Feed.latest`)."""
+
+    entries: list[Entry]
+    """The newest matching entries after the stream's point, oldest first."""
+    skipped: tuple[int, int, int] | None
+    """The matching entries passed over: (after, before, count), the bounds exclusive; None when none were."""
+    lost: int
+    """How many entries after the stream's point are no longer kept (evicted, lost in a restart)."""
+    through: int
+    """The newest id looked at: the stream's next point."""
+
+
 class Feed:
     """The bounded journal of entries; see the module docstring."""
 
@@ -253,6 +301,8 @@ class Feed:
         self._skipped: list[tuple[int, int]] = []
         """Id ranges (first, last) that were never used (id epochs): not lost, never there."""
         self._listeners: set[FeedListener] = set()
+        self._displays = 0
+        """Display streams open (`open_display`): counted against `listener_limit`, not told of entries."""
         self.listener_buffer = listener_buffer
         self.listener_limit = listener_limit
 
@@ -371,7 +421,7 @@ class Feed:
             self._fan_out(entry)
 
     def _fan_out(self, entry: Entry) -> None:
-        behind = [ls for ls in self._listeners if ls.match(entry) and not ls.offer(entry)]
+        behind = [ls for ls in self._listeners if (ls.test is None or ls.test(entry)) and not ls.offer(entry)]
         for listener in behind:
             self._listeners.discard(listener)
 
@@ -448,14 +498,14 @@ class Feed:
 
     @property
     def listener_count(self) -> int:
-        return len(self._listeners)
+        """Streams open: lossless listeners and display streams."""
+        return len(self._listeners) + self._displays
 
     def listen(self, match: Match | None = None, after: int | None = None) -> tuple[FeedListener, list[Entry], int]:
         """A new live reader of the entries `match` wants (raises `TooManyStreams` past the cap), with, when
         `after` is given, the kept entries after it that it wants (sent first: nothing between them and the
         live ones is missed or repeated) and how many after it are no longer kept."""
-        if len(self._listeners) >= self.listener_limit:
-            raise TooManyStreams(f"{len(self._listeners)} event streams are open, the most allowed (event_listeners)")
+        self.room()
         match = match or Match()
         listener = FeedListener(self.listener_buffer, match)
         self._listeners.add(listener)
@@ -465,6 +515,62 @@ class Feed:
 
     def unlisten(self, listener: FeedListener) -> None:
         self._listeners.discard(listener)
+
+    # -- display streams ------------------------------------------------------------------------------
+
+    def room(self) -> None:
+        """Raise `TooManyStreams` when no other stream may open (the cap, `listener_limit`)."""
+        if self.listener_count >= self.listener_limit:
+            raise TooManyStreams(f"{self.listener_count} event streams are open, the most allowed (event_listeners)")
+
+    def open_display(self) -> None:
+        """Count a display stream in (`room` says whether one may open; `close_display` counts it out). It is
+        read with `latest`, never told of an entry as it is appended, so it costs the recording path nothing."""
+        self._displays += 1
+
+    def close_display(self) -> None:
+        self._displays -= 1
+
+    def latest(self, test: Callable[[Entry], bool] | None, after: int, keep: int) -> Latest:
+        """What a display stream that has looked at the entries up to `after` sends next: the newest `keep`
+        kept entries after it that `test` (a compiled `Match`, None for all) wants, oldest first, and the
+        ones it passes over (all older than those): their count and the exclusive id bounds that enclose
+        exactly them, for `query(after=, before=)`. Costs the entries after `after` one test each (none
+        without a filter: a binary search), and nothing more for those it passes over."""
+        through = self._last
+        lost = self.lost_after(after) if after < self._gone else 0
+        entries = self._entries
+        if test is None:
+            lo, hi = 0, len(entries)  # the first kept entry above `after` (ids increase along the deque)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if entries[mid].id <= after:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            start = max(lo, len(entries) - keep)
+            sent = list(itertools.islice(reversed(entries), len(entries) - start))  # from the newest end
+            sent.reverse()
+            count = start - lo
+            if count:
+                return Latest(sent, (entries[lo].id - 1, entries[start].id, count), lost, through)
+            return Latest(sent, None, lost, through)
+        sent = []
+        count = first = last = 0
+        for e in reversed(entries):
+            i = e.id
+            if i <= after:
+                break
+            if test(e):
+                if len(sent) < keep:
+                    sent.append(e)
+                else:
+                    if not count:
+                        last = i
+                    count += 1
+                    first = i
+        sent.reverse()
+        return Latest(sent, (first - 1, last + 1, count) if count else None, lost, through)
 
     def forget(self, vendor: str | None = None, tenant: str | None = None) -> None:
         """Drop the entries of a reset (None matches all; with both None, every entry), so their memory goes

@@ -184,5 +184,5 @@
 
   autoPick();
   mark();
-  window.cxemu.live({ vendor: root.dataset.vendor, tenant: root.dataset.tenant }, refresh);
+  window.cxemu.live({ vendor: root.dataset.vendor, tenant: root.dataset.tenant, latest: 1, interval: 0.5 }, refresh);
 })();

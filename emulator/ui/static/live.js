@@ -1,11 +1,14 @@
 // cxemu dashboard client: written for cxemu, no third-party code. Exposes `window.cxemu`:
 //   cxemu.api(method, path, body)   fetch a control-plane endpoint (adds X-Cxemu-UI: 1, shows the curl)
-//   cxemu.live(query, onBatch)       follow /_emulator/events (batched, resumes with Last-Event-ID)
+//   cxemu.live(query, onBatch, onGap) follow /_emulator/events in display mode (resumes after the last id)
 //   cxemu.copy(text), cxemu.time(at), cxemu.el(tag, attrs, ...children)
 "use strict";
 (function () {
   const KINDS = ["request", "control", "event", "delivery", "attempt", "timer", "action"];
-  const FLUSH_MS = 350; // at most ~3 DOM updates per second per view
+  const FLUSH_MS = 50; // the frames of one write reach the page as one batch
+  const DISPLAY_LATEST = 100; // a live page gets at most the newest 100 entries...
+  const DISPLAY_INTERVAL = 0.5; // ...every half second (the stream's display mode: the rest is announced skipped)
+  const RETRY_MS = 1000;
   const body = document.body;
   const auth = body.dataset.auth === "1";
   const origin = window.location.origin;
@@ -57,15 +60,24 @@
     return { status: response.status, ok: response.ok, data: parsed };
   }
 
-  // Follow the unified journal. `query` is an object of filters (vendor, tenant, subject, kind, after).
-  // `onBatch(entries)` is called at most every FLUSH_MS with what arrived since; `onGap(n)` when the journal
-  // had already dropped entries the stream could not replay. Reconnects resume after the last id seen.
+  // Follow the unified journal in the stream's display mode (`latest`, `interval`: the server sends at most the
+  // newest `latest` entries every `interval` seconds and says which it passed over), so a page stays live at any
+  // load and costs the server next to nothing. `query`: filters (vendor, tenant, subject, kind, type), `after`,
+  // and `latest` / `interval` to change the defaults. Callbacks:
+  //   onBatch(entries, skipped)  entries (id order, each once) and the ranges passed over before them, each
+  //                              {after, before, count}: `GET /_emulator/journal?after=&before=` lists them
+  //   onGap(gap)                 the journal had already dropped entries ({after, lost, oldest})
+  // Every reconnect (and `resume()` after `pause()`) starts after the last id received: nothing twice, and what
+  // came meanwhile arrives as the newest entries plus one skipped range.
   function live(query, onBatch, onGap) {
-    let last = query.after !== undefined ? String(query.after) : null;
+    let last = query.after !== undefined && query.after !== null ? Number(query.after) : null;
     let pending = [];
+    let skipped = [];
     let timer = null;
+    let retry = null;
     let source = null;
     let closed = false;
+    let paused = false;
     const status = document.getElementById("live-status");
 
     function mark(state) {
@@ -77,52 +89,80 @@
 
     function flush() {
       timer = null;
-      if (pending.length) {
+      if (pending.length || skipped.length) {
         const batch = pending;
+        const passed = skipped;
         pending = [];
-        onBatch(batch);
+        skipped = [];
+        onBatch(batch, passed);
       }
     }
 
-    function receive(frame) {
-      if (frame.lastEventId) last = frame.lastEventId;
-      pending.push(JSON.parse(frame.data));
+    function later() {
       if (timer === null) timer = window.setTimeout(flush, FLUSH_MS);
     }
 
+    function receive(frame) {
+      const entry = JSON.parse(frame.data);
+      if (last !== null && entry.id <= last) return; // never twice, whatever a reconnect replays
+      last = entry.id;
+      pending.push(entry);
+      later();
+    }
+
     function open() {
-      const params = new URLSearchParams();
+      retry = null;
+      const params = new URLSearchParams({ latest: String(DISPLAY_LATEST), interval: String(DISPLAY_INTERVAL) });
       for (const [k, v] of Object.entries(query)) {
         if (k !== "after" && v !== null && v !== undefined && v !== "") params.set(k, v);
       }
-      if (last !== null) params.set("after", last);
+      if (last !== null) params.set("after", String(last));
       source = new EventSource("/_emulator/events?" + params.toString(), { withCredentials: true });
       for (const kind of KINDS) source.addEventListener(kind, receive);
+      source.addEventListener("skipped", function (frame) {
+        skipped.push(JSON.parse(frame.data));
+        later();
+      });
       source.addEventListener("gap", function (frame) {
-        if (frame.lastEventId) last = frame.lastEventId;
         if (onGap) onGap(JSON.parse(frame.data));
       });
       source.onopen = function () {
         mark("live");
       };
       source.onerror = function () {
-        if (closed) return;
+        // the browser would reconnect with the first URL's `after`: reopen ourselves after the last id instead
+        source.close();
+        source = null;
+        if (closed || paused) return;
         mark("reconnecting");
-        if (source.readyState === EventSource.CLOSED) {
-          // the server refused (503: too many streams): try again later, resuming after the last id
-          window.setTimeout(function () {
-            if (!closed) open();
-          }, 2000);
-        }
+        retry = window.setTimeout(open, RETRY_MS);
       };
+    }
+
+    function stop() {
+      if (retry !== null) window.clearTimeout(retry);
+      retry = null;
+      if (source) source.close();
+      source = null;
     }
 
     open();
     return {
       close: function () {
         closed = true;
-        if (source) source.close();
+        stop();
         mark("off");
+      },
+      pause: function () {
+        paused = true;
+        stop();
+        flush();
+        mark("paused");
+      },
+      resume: function () {
+        if (!paused || closed) return;
+        paused = false;
+        open();
       },
     };
   }

@@ -7,6 +7,8 @@
   const UI = "/_emulator/ui";
   const LANES = ["customer", "integration", "agent", "cxemu"];
   const MAX_ROWS = 500; // rows a live list keeps in the page ("load more" fetches older ones)
+  const SKIPPED_PAGE = 500; // entries one "load them" fetches of a range the live stream passed over
+  const POKE = { latest: 1, interval: 0.5 }; // pages that re-render from a GET need to know only that something moved
 
   function query(params) {
     const out = new URLSearchParams();
@@ -73,7 +75,7 @@
 
   function refreshing(filters, minGap) {
     const refresh = refresher(minGap || 1000);
-    C.live(filters, refresh);
+    C.live(Object.assign({}, POKE, filters), refresh);
     return refresh;
   }
 
@@ -136,16 +138,61 @@
     root.append(svg);
     let newest = null;
 
+    let skipped = []; // ranges the live stream passed over, not loaded yet
+    let unordered = false;
+
     function add(entry) {
       if (cards.has(entry.id)) return;
       const made = card(entry);
-      cards.set(entry.id, { entry: entry, node: made.node });
       const row = [el("div", { class: "at mono" }, C.time(entry.at))];
       for (const lane of LANES) {
         row.push(el("div", { class: "cell lane-" + lane }, lane === made.lane ? made.node : null));
       }
+      cards.set(entry.id, { entry: entry, node: made.node, row: row });
       root.append(...row);
-      newest = entry.id;
+      if (newest !== null && entry.id < newest) unordered = true;
+      else newest = entry.id;
+    }
+
+    function order() {
+      if (!unordered) return;
+      unordered = false;
+      const ids = Array.from(cards.keys()).sort(function (a, b) {
+        return a - b;
+      });
+      for (const id of ids) root.append(...cards.get(id).row);
+    }
+
+    function offerSkipped() {
+      say(note, "");
+      const count = skipped.reduce(function (n, r) {
+        return n + r.count;
+      }, 0);
+      if (!count) return;
+      const button = el("button", { type: "button", class: "quiet load-skipped" }, "load them");
+      note.append(el("span", { class: "skipped-count" }, count + " entries skipped to keep the page live — "), button);
+      button.addEventListener("click", async function () {
+        button.disabled = true;
+        const ranges = skipped;
+        skipped = [];
+        for (const range of ranges) {
+          let after = range.after;
+          for (;;) {
+            const result = await C.api("GET", "/_emulator/journal?" +
+              query(Object.assign({}, filters, { after: after, before: range.before, limit: SKIPPED_PAGE })));
+            if (!result.ok) {
+              say(note, "the journal did not answer: " + problem(result), true);
+              return;
+            }
+            result.data.entries.forEach(add);
+            if (result.data.entries.length < SKIPPED_PAGE) break;
+            after = result.data.entries[result.data.entries.length - 1].id;
+          }
+        }
+        order();
+        arrows();
+        offerSkipped();
+      });
     }
 
     function arrows() {
@@ -197,10 +244,11 @@
       if (!result.data.entries.length) say(note, "Nothing in the journal for it yet; new entries appear here live.");
       arrows();
       const header = refresher(1000); // the subject's state and facts, rendered by the server
-      C.live(Object.assign({ after: newest === null ? (result.data.newest || 0) : newest }, filters), function (batch) {
+      C.live(Object.assign({ after: newest === null ? (result.data.newest || 0) : newest }, filters), function (batch, passed) {
         batch.forEach(add);
         header();
-        say(note, "");
+        skipped = skipped.concat(passed);
+        offerSkipped();
         arrows();
       }, function (gap) {
         say(note, "the journal had already dropped " + (gap.lost || gap.count || "some") + " entries", true);
@@ -215,6 +263,7 @@
     const body = table.tBodies[0];
     const more = document.getElementById("journal-more");
     const note = document.getElementById("journal-note");
+    const pause = document.getElementById("journal-pause");
     let oldest = null;
 
     function row(entry) {
@@ -239,6 +288,59 @@
       return tr;
     }
 
+    function shown(id) {
+      return body.querySelector('tr.entry-row[data-id="' + id + '"]') !== null;
+    }
+
+    function lastShown() {
+      const rows = body.querySelectorAll("tr.entry-row");
+      return rows.length ? Number(rows[rows.length - 1].dataset.id) : null;
+    }
+
+    // a range the live stream passed over: a row where its entries belong, with a button that loads them
+    function skippedRow(range) {
+      const button = el("button", { type: "button", class: "quiet load-skipped" }, "load them");
+      const tr = el("tr", { class: "skipped", "data-after": String(range.after), "data-before": String(range.before),
+        "data-count": String(range.count) }, el("td", { colSpan: 9 }, "⋯ ", el("span", { class: "skipped-count" }), " ", button));
+      label(tr);
+      button.addEventListener("click", function () {
+        loadSkipped(tr, button);
+      });
+      return tr;
+    }
+
+    function label(tr) {
+      tr.querySelector(".skipped-count").textContent = tr.dataset.count + " entries skipped to keep the page live —";
+    }
+
+    // the oldest SKIPPED_PAGE of the range go below its row; the row keeps what is left (or goes)
+    async function loadSkipped(tr, button) {
+      button.disabled = true;
+      const params = Object.assign({}, filters, { after: tr.dataset.after, before: tr.dataset.before, limit: SKIPPED_PAGE });
+      const result = await C.api("GET", "/_emulator/journal?" + query(params));
+      if (!result.ok) {
+        say(note, "the journal did not answer: " + problem(result), true);
+        button.disabled = false;
+        return;
+      }
+      const entries = result.data.entries;
+      const rows = document.createDocumentFragment();
+      for (let i = entries.length - 1; i >= 0; i--) {
+        if (!shown(entries[i].id)) rows.append(row(entries[i]));
+      }
+      tr.after(rows);
+      const left = Number(tr.dataset.count) - entries.length;
+      if (left > 0 && entries.length === SKIPPED_PAGE) {
+        tr.dataset.after = String(entries[entries.length - 1].id);
+        tr.dataset.count = String(left);
+        label(tr);
+        button.disabled = false;
+      } else {
+        if (left > 0) say(note, left + " of the skipped entries were no longer in the journal", true);
+        tr.remove();
+      }
+    }
+
     async function older() {
       const params = Object.assign({ limit: 100 }, filters);
       if (oldest !== null) params.before = oldest;
@@ -258,22 +360,36 @@
     older().then(function (first) {
       if (first === null) return;
       const after = first.entries.length ? first.entries[first.entries.length - 1].id : first.newest || 0;
-      C.live(Object.assign({ after: after }, filters), function (batch) {
+      const stream = C.live(Object.assign({ after: after }, filters), function (batch, passed) {
+        // newest first: the entries and, below the ones they came with, the ranges passed over
+        const items = batch.map(function (e) {
+          return { key: e.id, node: row(e) };
+        }).concat(passed.map(function (r) {
+          return { key: r.before - 0.5, node: skippedRow(r) };
+        }));
+        items.sort(function (a, b) {
+          return b.key - a.key;
+        });
         const rows = document.createDocumentFragment();
-        for (let i = batch.length - 1; i >= 0; i--) {
-          const tr = row(batch[i]);
-          tr.classList.add("fresh");
-          rows.append(tr);
+        for (const item of items) {
+          item.node.classList.add("fresh");
+          rows.append(item.node);
         }
         body.prepend(rows);
-        while (body.rows.length > MAX_ROWS) body.deleteRow(body.rows.length - 1);
-        const last = body.rows[body.rows.length - 1];
-        if (last && body.rows.length >= MAX_ROWS) {
-          oldest = Number(last.dataset.id);
+        if (body.rows.length > MAX_ROWS) {
+          while (body.rows.length > MAX_ROWS) body.deleteRow(body.rows.length - 1);
+          oldest = lastShown();
           more.hidden = false;
         }
       }, function (gap) {
         say(note, "the journal had already dropped " + (gap.lost || gap.count || "some") + " entries", true);
+      });
+      pause.hidden = false;
+      pause.addEventListener("click", function () {
+        const pausing = pause.textContent === "pause";
+        if (pausing) stream.pause();
+        else stream.resume();
+        pause.textContent = pausing ? "resume" : "pause";
       });
     });
   }
@@ -435,7 +551,7 @@
       clear(form.tenant.value);
     });
     show();
-    C.live({ kind: "control" }, show);
+    C.live(Object.assign({ kind: "control" }, POKE), show);
   }
 
   // -- scenarios ----------------------------------------------------------------------------------------------
