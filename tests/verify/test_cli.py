@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import xmlschema
+from junitparser import JUnitXml
 
 from emulator.cli import main
 from emulator.verify.scorecard import CheckResult, Scorecard, SentRequest, junit, summarize
@@ -183,6 +184,16 @@ def test_junit_marks_fails_skips_and_advisories_and_validates() -> None:
         'advisory: burst-within-timeout <&> "detail" (evidence: status)'
     ]
     assert set(cases["signed-accepted"]) == {"@name", "@classname", "@time"}
+    # and as a JUnit consumer nobody here wrote reads it (junitparser, as CI report tools do)
+    (read,) = JUnitXml.fromstring(xml.decode())
+    assert (read.tests, read.failures, read.skipped, read.errors) == (4, 1, 1, 0)
+    outcome = {case.name: (case.is_passed, case.is_skipped, case.system_out) for case in read}
+    assert outcome == {
+        "signed-accepted": (True, False, None),
+        "wrong-key-rejected": (False, False, None),
+        "burst-within-timeout": (True, False, 'advisory: burst-within-timeout <&> "detail" (evidence: status)'),
+        "jws-alg-none-rejected": (False, True, None),
+    }
 
 
 @pytest.mark.parametrize(
