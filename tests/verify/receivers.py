@@ -341,9 +341,10 @@ def handler_for(rx: Receiver) -> type[BaseHTTPRequestHandler]:
                     rx.seen.add(event)
             self.answer(200)
 
-        def peer_gone(self) -> bool:
-            """Whether the client has closed or reset the connection (it is readable and has nothing to read)."""
-            readable, _, _ = select.select([self.connection], [], [], 0)
+        def peer_gone(self, within: float = 0.0) -> bool:
+            """Whether the client has closed or reset the connection (it is readable and has nothing to read), waiting
+            up to `within` seconds for it to."""
+            readable, _, _ = select.select([self.connection], [], [], within)
             if not readable:
                 return False
             try:
@@ -368,7 +369,9 @@ def handler_for(rx: Receiver) -> type[BaseHTTPRequestHandler]:
                     rx.side_effect(payload)
                     with rx.lock:
                         rx.counts[count_as] += 1
-                if self.peer_gone():
+                # the end of the answer waits for a client that goes away once it sees the answer start (the lost
+                # acknowledgement); a client that stays costs this receiver the wait (ACK_TAIL) on each new event
+                if self.peer_gone(ACK_TAIL if fresh else 0.0):
                     self.close_connection = True
                     return
                 self.wfile.write(b"2\r\n{}\r\n0\r\n\r\n")
@@ -376,6 +379,11 @@ def handler_for(rx: Receiver) -> type[BaseHTTPRequestHandler]:
                     rx.seen.add(event)
 
     return Handler
+
+
+ACK_TAIL = 2.0
+"""How long the `commit-after-ack` receiver holds the end of a new event's answer to see whether its client left (a
+bound, not a pace: a client that leaves ends the wait at once)."""
 
 
 class _Server(ThreadingHTTPServer):
