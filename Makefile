@@ -45,7 +45,7 @@ pytest: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2  # two workers (pytest-xdist): the suite waits on real servers much of its time
 
 # the property and contract tests with fresh random examples (`make test` draws the same ones every run)
 fuzz: install
