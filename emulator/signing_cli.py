@@ -38,7 +38,15 @@ from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.errors import ConfigError
 from emulator.core.ids import TenantIds, derive_bytes, fmt_alnum, fmt_uuid
 from emulator.core.webhooks import AttemptContext
+from emulator.vendors.eightbyeight.constants import WEBHOOK_CUSTOMER_HEADER as X8_CUSTOMER
+from emulator.vendors.eightbyeight.constants import WEBHOOK_EVENT_ID_HEADER as X8_EVENT
+from emulator.vendors.eightbyeight.constants import WEBHOOK_RETRY_HEADER as X8_RETRY
+from emulator.vendors.eightbyeight.constants import WEBHOOK_SIGNATURE_HEADER as X8_SIGNATURE
+from emulator.vendors.eightbyeight.constants import WEBHOOK_TENANT_HEADER as X8_TENANT
+from emulator.vendors.eightbyeight.constants import WEBHOOK_TRANSMISSION_TIME_HEADER as X8_TIME
 from emulator.vendors.eightbyeight.delivery import Signer
+from emulator.vendors.sangoma.constants import SIGNATURE_HEADER as CW_SIGNATURE
+from emulator.vendors.sangoma.constants import TIMESTAMP_HEADER as CW_TIMESTAMP
 from emulator.vendors.sangoma.delivery import signed_headers
 from emulator.vendors.sangoma.state import SECRET
 
@@ -55,15 +63,6 @@ DEFAULT_TENANT = "demo"
 BASE_HEADERS = {"content-type": "application/json", "user-agent": "cxemu"}
 """What every cxemu webhook carries besides the vendor's own headers (`core.webhooks`)."""
 
-X8_SIGNATURE = "x-8x8-signature"
-X8_TENANT = "x-8x8-tenant-id"
-X8_CUSTOMER = "x-8x8-customer-id"
-X8_EVENT = "x-8x8-event-id"
-X8_TIME = "x-8x8-transmission-time"
-X8_RETRY = "x-8x8-retry"
-CW_SIGNATURE = "X-Chatwoot-Signature"
-CW_TIMESTAMP = "X-Chatwoot-Timestamp"
-CW_DELIVERY = "X-Chatwoot-Delivery"
 SECRET_OF = ("webhook", "api-inbox")
 """Sangoma's offline secret: the tenant's first account webhook / agent bot, or its default API inbox."""
 

@@ -35,6 +35,7 @@ over so a page can fetch them by id range; with no display stream or listener op
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import itertools
 import json
@@ -230,6 +231,9 @@ class Match:
 
 
 _ALL_KINDS: Final = frozenset(KINDS)
+
+
+_ID: Final = operator.attrgetter("id")
 
 
 def _field_is(name: str, want: str) -> Callable[[Entry], bool]:
@@ -541,13 +545,7 @@ class Feed:
         lost = self.lost_after(after) if after < self._gone else 0
         entries = self._entries
         if test is None:
-            lo, hi = 0, len(entries)  # the first kept entry above `after` (ids increase along the deque)
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if entries[mid].id <= after:
-                    lo = mid + 1
-                else:
-                    hi = mid
+            lo = bisect.bisect_right(entries, after, key=_ID)  # the first kept entry above `after` (ids increase)
             start = max(lo, len(entries) - keep)
             sent = list(itertools.islice(reversed(entries), len(entries) - start))  # from the newest end
             sent.reverse()
