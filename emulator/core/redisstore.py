@@ -1,7 +1,8 @@
 """The Store's Redis backend (`--state redis://host:port/db`; Valkey speaks the same protocol).
 
-Each (vendor, tenant) is one Redis hash, `cxemu:{<vendor>:<tenant>}` (the tenant percent-encoded, so the braces
-are a hash tag a Redis Cluster keeps in one slot whatever the name holds), with the fields
+Each (vendor, tenant) is one Redis hash, `cxemu:{<tenant>}:v:<vendor>` (names percent-encoded; the braces are the
+hash tag, one per tenant name, so a Redis Cluster keeps all of a tenant in one slot: `core.rediskeys`), with the
+fields
 
     v  the tenant's version: moves on with every commit, flag and reset, and never goes back
     s  its state, the vendor's pydantic model as JSON (the snapshot's form; absent: no tenant)
@@ -38,7 +39,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, cast
-from urllib.parse import quote, unquote
 
 import redis
 import redis.asyncio as aioredis
@@ -47,11 +47,10 @@ from redis.exceptions import RedisError
 from emulator.core.clock import Clock
 from emulator.core.errors import ConfigError, EmulatorError, NotFound
 from emulator.core.ids import TenantIds
+from emulator.core.rediskeys import INDEX, PREFIX, member, unmember, vendor_key
 from emulator.core.settings import shown_state
 from emulator.core.store import Slot, StateConflict, Store, Tx, UnitOfWork
 
-PREFIX = "cxemu"
-INDEX = f"{PREFIX}:tenants"
 CHANGES = f"{PREFIX}:changes"
 """A capped stream naming each tenant as it changes (field `t`: its tag), for the other workers' caches."""
 CHANGES_KEPT = 100_000
@@ -108,21 +107,6 @@ class StateUnavailable(EmulatorError):
 
     status_code = 503
     code = "unavailable"
-
-
-def tag(vendor: str, tenant: str) -> str:
-    """`<vendor>:<tenant>`, both percent-encoded: no brace, colon or percent sign of a name survives."""
-    return f"{quote(vendor, safe='')}:{quote(tenant, safe='')}"
-
-
-def key_of(vendor: str, tenant: str) -> str:
-    """The tenant's hash; the braces make its tag the part a Redis Cluster hashes."""
-    return f"{PREFIX}:{{{tag(vendor, tenant)}}}"
-
-
-def untag(member: str) -> tuple[str, str]:
-    vendor, _, tenant = member.partition(":")
-    return unquote(vendor), unquote(tenant)
 
 
 @dataclass(eq=False)
@@ -201,10 +185,10 @@ class RedisStore(Store):
         self._seen = last[0][0] if last else "0-0"
         nows: dict[str, float] = {}
         for start in range(0, len(members), CHUNK):
-            chunk = [untag(m) for m in members[start : start + CHUNK]]
+            chunk = [unmember(m) for m in members[start : start + CHUNK]]
             pipe = self._sync.pipeline(transaction=False)
             for vendor, tenant in chunk:
-                pipe.hmget(key_of(vendor, tenant), "v", "s", "c", "p", "n")
+                pipe.hmget(vendor_key(vendor, tenant), "v", "s", "c", "p", "n")
             try:
                 rows = pipe.execute()
             except RedisError as exc:
@@ -252,7 +236,7 @@ class RedisStore(Store):
                     if entry in self._own:
                         self._own.discard(entry)
                     else:
-                        changed.add(untag(fields["t"]))
+                        changed.add(unmember(fields["t"]))
                 self._seen = entries[-1][0]
                 if len(entries) < CHUNK:
                     break
@@ -267,7 +251,8 @@ class RedisStore(Store):
         pipe = client.pipeline(transaction=False)
         for key in keys:
             slot = cast(RedisSlot | None, self._slots.get(key))
-            await self._load_script(keys=[key_of(*key)], args=[slot.remote if slot is not None else -1], client=pipe)
+            known = slot.remote if slot is not None else -1
+            await self._load_script(keys=[vendor_key(*key)], args=[known], client=pipe)
         for key, got in zip(keys, await pipe.execute(), strict=True):
             slot = cast(RedisSlot | None, self._slots.get(key))
             if len(got) == 1:
@@ -302,7 +287,8 @@ class RedisStore(Store):
         slot = cast(RedisSlot | None, self._slots.get(key))
         self._client()
         try:
-            got = await self._load_script(keys=[key_of(vendor, tenant)], args=[slot.remote if slot is not None else -1])
+            known = slot.remote if slot is not None else -1
+            got = await self._load_script(keys=[vendor_key(vendor, tenant)], args=[known])
         except RedisError as exc:
             raise StateUnavailable(UNAVAILABLE) from exc
         version = int(got[0])
@@ -327,9 +313,9 @@ class RedisStore(Store):
         c = json.dumps(slot.counters, sort_keys=True)
         if slot.saved == (s, c, slot.provisioned):
             return
-        name = key_of(tx.vendor, tx.tenant)
+        name = vendor_key(tx.vendor, tx.tenant)
         args = [slot.remote, s, c, "1" if slot.provisioned else "0", repr(tx.clock.now()) if self.clock.virtual else ""]
-        named = tag(tx.vendor, tx.tenant)
+        named = member(tx.vendor, tx.tenant)
         try:
             pipe = self._client().pipeline(transaction=False)
             if slot.saved is None:  # a new tenant: named in the index first, so a listing never misses a stored one
@@ -364,8 +350,8 @@ class RedisStore(Store):
             return
         try:
             pipe = self._sync.pipeline(transaction=False)
-            self._flag(keys=[key_of(vendor, tenant)], client=pipe)
-            pipe.xadd(CHANGES, {"t": tag(vendor, tenant)}, maxlen=CHANGES_KEPT, approximate=True)
+            self._flag(keys=[vendor_key(vendor, tenant)], client=pipe)
+            pipe.xadd(CHANGES, {"t": member(vendor, tenant)}, maxlen=CHANGES_KEPT, approximate=True)
             flagged, entry = pipe.execute()
             version = int(flagged)
             self._own.add(entry)
@@ -385,7 +371,7 @@ class RedisStore(Store):
 
     def _stored(self) -> set[tuple[str, str]]:
         try:
-            return {untag(m) for m in cast(Iterable[str], self._sync.smembers(INDEX))}
+            return {unmember(m) for m in cast(Iterable[str], self._sync.smembers(INDEX))}
         except RedisError as exc:
             raise StateUnavailable(UNAVAILABLE) from exc
 
@@ -399,9 +385,9 @@ class RedisStore(Store):
         for start in range(0, len(doomed), CHUNK):
             pipe = self._sync.pipeline(transaction=False)
             for key in doomed[start : start + CHUNK]:
-                self._drop(keys=[key_of(*key)], client=pipe)
-                pipe.srem(INDEX, tag(*key))
-                pipe.xadd(CHANGES, {"t": tag(*key)}, maxlen=CHANGES_KEPT, approximate=True)
+                self._drop(keys=[vendor_key(*key)], client=pipe)
+                pipe.srem(INDEX, member(*key))
+                pipe.xadd(CHANGES, {"t": member(*key)}, maxlen=CHANGES_KEPT, approximate=True)
             try:
                 pipe.execute()
             except RedisError as exc:
@@ -422,18 +408,18 @@ class RedisStore(Store):
             for start in range(0, len(gone), CHUNK):
                 pipe = self._sync.pipeline(transaction=False)
                 for key in gone[start : start + CHUNK]:
-                    self._drop(keys=[key_of(*key)], client=pipe)
-                    pipe.srem(INDEX, tag(*key))
-                    pipe.xadd(CHANGES, {"t": tag(*key)}, maxlen=CHANGES_KEPT, approximate=True)
+                    self._drop(keys=[vendor_key(*key)], client=pipe)
+                    pipe.srem(INDEX, member(*key))
+                    pipe.xadd(CHANGES, {"t": member(*key)}, maxlen=CHANGES_KEPT, approximate=True)
                 pipe.execute()
             cached: dict[tuple[str, str], Slot] = {}
             for start in range(0, len(rows), CHUNK):
                 chunk = rows[start : start + CHUNK]
                 pipe = self._sync.pipeline(transaction=False)
                 for key, (s, c, p) in chunk:
-                    pipe.sadd(INDEX, tag(*key))
-                    self._put(keys=[key_of(*key)], args=[s, c, "1" if p else "0", ""], client=pipe)
-                    pipe.xadd(CHANGES, {"t": tag(*key)}, maxlen=CHANGES_KEPT, approximate=True)
+                    pipe.sadd(INDEX, member(*key))
+                    self._put(keys=[vendor_key(*key)], args=[s, c, "1" if p else "0", ""], client=pipe)
+                    pipe.xadd(CHANGES, {"t": member(*key)}, maxlen=CHANGES_KEPT, approximate=True)
                 versions = pipe.execute()[1::3]
                 for (key, saved), version in zip(chunk, versions, strict=True):
                     slot = slots[key]

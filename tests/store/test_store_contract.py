@@ -16,7 +16,8 @@ import redis
 from emulator.core.clock import DEFAULT_VIRTUAL_START, VirtualClock
 from emulator.core.errors import EmulatorError, NotFound
 from emulator.core.ids import fmt_sequence
-from emulator.core.redisstore import INDEX, StateUnavailable, key_of
+from emulator.core.rediskeys import INDEX, member, vendor_key
+from emulator.core.redisstore import StateUnavailable
 from emulator.core.store import Outbound, StateConflict, Store, Tx, open_store
 from tests.store.conftest import SLUG, registered
 from tests.support.echo_vendor import EchoState, Item
@@ -329,14 +330,15 @@ async def test_tenant_names_with_braces_colons_and_percent_signs_are_one_hash_ta
     b: Store | None = None
     try:
         await add_item(a, tenant, "kept")
-        key = key_of(SLUG, tenant)
+        key = vendor_key(SLUG, tenant)
         inner = key[key.index("{") + 1 : key.index("}")]
-        assert key == f"cxemu:{{{inner}}}"  # the whole tag is hashed, and only it
+        assert key == f"cxemu:{{{inner}}}:v:{SLUG}"  # the tenant's name is the tag, and only it is hashed
         assert "{" not in inner
+        assert "}" not in inner
         client = redis.Redis.from_url(redis_url, decode_responses=True)
         try:
             assert client.hget(key, "v") == "1"
-            assert client.smembers(INDEX) == {inner}
+            assert client.smembers(INDEX) == {member(SLUG, tenant)}
         finally:
             client.close()
         b = worker(redis_url)  # a server started later finds the tenant by its name
