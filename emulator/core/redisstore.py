@@ -36,20 +36,22 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
+from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from emulator.core.clock import Clock
 from emulator.core.errors import ConfigError, EmulatorError, NotFound
 from emulator.core.ids import TenantIds
-from emulator.core.rediskeys import INDEX, PREFIX, member, unmember, vendor_key
+from emulator.core.rediskeys import INDEX, PREFIX, encoded, member, tenant_key, unmember, vendor_key
 from emulator.core.settings import shown_state
-from emulator.core.store import Slot, StateConflict, Store, Tx, UnitOfWork
+from emulator.core.store import Slot, StateConflict, StateFactory, Store, Tx, UnitOfWork
+from emulator.core.tracked import Collection, TrackedDict, collections_of
 
 CHANGES = f"{PREFIX}:changes"
 """A capped stream naming each tenant as it changes (field `t`: its tag), for the other workers' caches."""
@@ -61,37 +63,96 @@ CHUNK = 500
 
 UNAVAILABLE = "the state store (Redis) did not answer; nothing was changed"
 CONFLICT = "another cxemu process changed this tenant's state meanwhile; nothing was changed, try again"
+FENCED = "this cxemu worker no longer owns this tenant; nothing was changed, try again"
+OWNER = "owner"
+"""The part of the tenant's key holding the lease of the worker that owns it, `<worker>:<fencing token>` (the
+fleet's; a commit checks it when `Store.fence` says what this worker holds)."""
+OUTBOX = "outbox"
+"""The part of the tenant's key of the list a commit appends its `Store.outbox` entry to."""
 
-# KEYS[1] the tenant's hash, ARGV[1] the version cached here. Returns {v, ''} when there is no tenant, {v} when
-# the cache is current, else {v, state, counters, provisioned}.
+# Every script's KEYS: [1] the tenant's hash, then one hash per entity collection of the vendor's state (field: the
+# entity's key, value: "<position> <entity JSON>"); _COMMIT adds the owner lease and the outbox after them.
+
+# A helper of the scripts: HSET or HDEL with ARGV[first..] in slices (Lua's unpack takes a few thousand at most).
+_SLICED = """
+local function sliced(command, key, first, count)
+  local last = first + count - 1
+  while first <= last do
+    local upto = math.min(first + 999, last)
+    redis.call(command, key, unpack(ARGV, first, upto))
+    first = upto + 1
+  end
+end
+"""
+
+# ARGV[1] the version cached here. Returns {v, ''} when there is no tenant, {v} when the cache is current, else
+# {v, state, counters, provisioned, timeline, <each collection's HGETALL>...}.
 _LOAD = """
-local got = redis.call('HMGET', KEYS[1], 'v', 's', 'c', 'p')
+local got = redis.call('HMGET', KEYS[1], 'v', 's', 'c', 'p', 'n')
 local v = got[1] or '0'
 if not got[2] then return {v, ''} end
 if v == ARGV[1] then return {v} end
-return {v, got[2], got[3], got[4] or '0'}
+local out = {v, got[2], got[3], got[4] or '0', got[5] or ''}
+for k = 2, #KEYS do out[#out + 1] = redis.call('HGETALL', KEYS[k]) end
+return out
 """
 
-# ARGV: the version read, state, counters, provisioned, timeline. Returns the new version, or -1 if it moved.
-_COMMIT = """
+# KEYS: the tenant's hash, its m collections, the owner lease, the outbox. ARGV: [1] the version read, [2] the fence
+# ('': none; else the owner lease must hold it), [3] an outbox entry ('': none), [4] m, then the count of the
+# tenant's hash fields to set and their pairs, then per collection: the count of entities to set and their pairs, the
+# count to delete and their keys. Returns the version after (moved on only if something was written), -1 if the
+# version moved meanwhile, -2 if the lease does not hold the fence; nothing is written then.
+_COMMIT = (
+    _SLICED
+    + """
+local m = tonumber(ARGV[4])
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return -1 end
-v = v + 1
-redis.call('HSET', KEYS[1], 'v', v, 's', ARGV[2], 'c', ARGV[3], 'p', ARGV[4], 'n', ARGV[5])
+if ARGV[2] ~= '' and redis.call('GET', KEYS[m + 2]) ~= ARGV[2] then return -2 end
+local wrote = false
+local i = 5
+for k = 1, m + 1 do
+  local n = tonumber(ARGV[i])
+  if n > 0 then sliced('HSET', KEYS[k], i + 1, 2 * n); wrote = true end
+  i = i + 1 + 2 * n
+  if k > 1 then
+    n = tonumber(ARGV[i])
+    if n > 0 then sliced('HDEL', KEYS[k], i + 1, n); wrote = true end
+    i = i + 1 + n
+  end
+end
+if ARGV[3] ~= '' then redis.call('RPUSH', KEYS[m + 3], ARGV[3]) end
+if wrote then
+  v = v + 1
+  redis.call('HSET', KEYS[1], 'v', v)
+end
 return v
 """
+)
 
-# ARGV: state, counters, provisioned, timeline, whatever was there (restore). Returns the new version.
-_PUT = """
+# ARGV: state, counters, provisioned, timeline, then per collection the count of entities and their pairs (restore:
+# whatever was there goes). Returns the new version.
+_PUT = (
+    _SLICED
+    + """
 local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('HSET', KEYS[1], 's', ARGV[1], 'c', ARGV[2], 'p', ARGV[3], 'n', ARGV[4])
+local i = 5
+for k = 2, #KEYS do
+  redis.call('DEL', KEYS[k])
+  local n = tonumber(ARGV[i])
+  if n > 0 then sliced('HSET', KEYS[k], i + 1, 2 * n) end
+  i = i + 1 + 2 * n
+end
 return v
 """
+)
 
 # The tenant goes, its version stays (and moves on), so no cache anywhere takes a later tenant for the old one.
 _DROP = """
 if redis.call('HEXISTS', KEYS[1], 's') == 0 then return 0 end
 redis.call('HDEL', KEYS[1], 's', 'c', 'p', 'n')
+for k = 2, #KEYS do redis.call('DEL', KEYS[k]) end
 return redis.call('HINCRBY', KEYS[1], 'v', 1)
 """
 
@@ -109,6 +170,10 @@ class StateUnavailable(EmulatorError):
     code = "unavailable"
 
 
+class Fenced(StateConflict):
+    """A commit refused because this worker's lease on the tenant is gone (`Store.fence`): nothing was kept."""
+
+
 @dataclass(eq=False)
 class RedisSlot(Slot):
     """A slot as this worker caches it: what it read or committed last, at which Redis version."""
@@ -116,7 +181,12 @@ class RedisSlot(Slot):
     remote: int = 0
     """The tenant's version in Redis that the cache holds (-1: unknown, read it again before use)."""
     saved: tuple[str, str, bool] | None = None
-    """State JSON, counters JSON and flag as committed last (None: not in Redis yet)."""
+    """State JSON (without its collections), counters JSON and flag as committed last (None: not in Redis yet)."""
+    entities: list[dict[str, bytes]] = field(default_factory=list)
+    """Per collection of the vendor's state: each entity as Redis holds it ("<position> <JSON>"), by its key."""
+    tracks: list[TrackedDict | None] = field(default_factory=list)
+    """Per collection: the `TrackedDict` this store put in the state (another object there: the vendor replaced
+    the whole collection, which is then written whole)."""
 
 
 class RedisStore(Store):
@@ -134,14 +204,32 @@ class RedisStore(Store):
         self._put = self._sync.register_script(_PUT)
         self._drop = self._sync.register_script(_DROP)
         self._flag = self._sync.register_script(_FLAG)
+        self._load_sync = self._sync.register_script(_LOAD)
         self._load_script: Any = None
         self._commit_script: Any = None
+        self._collections: dict[str, tuple[Collection, ...]] = {}
+        """Per vendor: the entity collections of its state, each stored as its own hash (`core.tracked`)."""
+        self._exclude: dict[str, set[str] | None] = {}
+        self._commit_keys: dict[tuple[str, str], list[str]] = {}
+        """The KEYS of a tenant's `_COMMIT`, worked out once."""
         self._seen = "0-0"
         """The last entry of `CHANGES` this worker has caught up with."""
         self._own: set[str] = set()
         """Entries of `CHANGES` this worker wrote and has not read back yet (its cache already has them)."""
         self._pending: set[tuple[str, str]] = set()
         """Tenants changed elsewhere that a refresh left alone (a unit of work held them): the next one reads them."""
+
+    def register(self, vendor: str, state_type: type[BaseModel], factory: StateFactory) -> None:
+        super().register(vendor, state_type, factory)
+        found = collections_of(state_type)
+        self._collections[vendor] = found
+        self._exclude[vendor] = {c.field for c in found} or None
+
+    def _keys(self, vendor: str, tenant: str) -> list[str]:
+        """The tenant's hash, then one hash per collection of the vendor's state (the KEYS of every script)."""
+        return [vendor_key(vendor, tenant)] + [
+            collection_key(vendor, tenant, c.field) for c in self._collections[vendor]
+        ]
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -169,6 +257,11 @@ class RedisStore(Store):
             lock = self._locks[key] = asyncio.Lock()
         return lock
 
+    def _owned(self, tenant: str) -> bool:
+        """Whether this worker owns the tenant (`Store.authoritative`): its cache is then what Redis holds."""
+        authoritative = self.authoritative
+        return authoritative is not None and authoritative(tenant)
+
     # -- start ------------------------------------------------------------------------------------
 
     def load(self) -> dict[str, float]:
@@ -185,45 +278,108 @@ class RedisStore(Store):
         self._seen = last[0][0] if last else "0-0"
         nows: dict[str, float] = {}
         for start in range(0, len(members), CHUNK):
-            chunk = [unmember(m) for m in members[start : start + CHUNK]]
+            chunk = [k for k in (unmember(m) for m in members[start : start + CHUNK]) if k[0] in self._types]
             pipe = self._sync.pipeline(transaction=False)
             for vendor, tenant in chunk:
-                pipe.hmget(vendor_key(vendor, tenant), "v", "s", "c", "p", "n")
+                self._load_sync(keys=self._keys(vendor, tenant), args=[-1], client=pipe)
             try:
                 rows = pipe.execute()
             except RedisError as exc:
                 raise self._failed(exc) from None
-            for (vendor, tenant), (v, s, c, p, n) in zip(chunk, rows, strict=True):
-                if s is None or vendor not in self._types:
-                    continue  # reset while being listed, or a vendor this server does not serve
+            for key, got in zip(chunk, rows, strict=True):
+                if got[1] == "":
+                    continue  # reset while being listed
                 try:
-                    self._slots[(vendor, tenant)] = self._parse((vendor, tenant), v, s, c, p)
+                    self._slots[key] = self._parse(key, got)
                 except ValueError as exc:
-                    problem = f"{vendor} tenant {tenant!r} cannot be read: {exc}"
+                    problem = f"{key[0]} tenant {key[1]!r} cannot be read: {exc}"
                     raise ConfigError(f"state {shown_state(self.url)}: {problem}") from None
-                if n:
-                    nows[tenant] = max(nows.get(tenant, 0.0), float(n))
+                if got[4]:
+                    nows[key[1]] = max(nows.get(key[1], 0.0), float(got[4]))
         self._loaded = True
         self.writes += 1
         return nows
 
-    def _parse(self, key: tuple[str, str], v: str, s: str, c: str, p: str) -> RedisSlot:
-        state = self._types[key[0]].model_validate(json.loads(s))
-        flag = p == "1"
+    async def load_tenant(self, tenant: str) -> float | None:
+        """Read every vendor's state of the tenant name from Redis into the cache, in place of what it held (the
+        fleet calls it when this worker claims the tenant); returns where the tenant's timeline stood at its last
+        commit (virtual clock), None when unknown. Waits for units of work of the tenant in flight here."""
+        vendors = sorted(self._types)
+        locks = [self._lock((vendor, tenant)) for vendor in vendors]
+        held: list[asyncio.Lock] = []
+        try:
+            for lock in locks:
+                await lock.acquire()
+                held.append(lock)
+            pipe = self._client().pipeline(transaction=False)
+            for vendor in vendors:
+                await self._load_script(keys=self._keys(vendor, tenant), args=[-1], client=pipe)
+            try:
+                rows = await pipe.execute()
+            except RedisError as exc:
+                raise StateUnavailable(UNAVAILABLE) from exc
+            now: float | None = None
+            for vendor, got in zip(vendors, rows, strict=True):
+                key = (vendor, tenant)
+                if got[1] == "":
+                    self._slots.pop(key, None)
+                    continue
+                self._take(key, got)
+                if got[4]:
+                    now = max(now or 0.0, float(got[4]))
+            return now
+        finally:
+            for lock in held:
+                lock.release()
+
+    def _parse(self, key: tuple[str, str], got: list[Any]) -> RedisSlot:
+        """A slot from what `_LOAD` answered: the state document with each collection put back in its order."""
+        vendor = key[0]
+        data = json.loads(got[1])
+        entities: list[dict[str, bytes]] = []
+        orders: list[list[int]] = []
+        for col, flat in zip(self._collections[vendor], got[5:], strict=True):
+            rows = []
+            for n in range(0, len(flat), 2):
+                position, _, text = flat[n + 1].partition(" ")
+                rows.append((int(position), flat[n], text))
+            rows.sort()
+            data[col.alias] = {name: json.loads(text) for _, name, text in rows}
+            orders.append([row[0] for row in rows])
+            entities.append({flat[n]: flat[n + 1].encode() for n in range(0, len(flat), 2)})
+        state = self._types[vendor].model_validate(data)
+        tracks: list[TrackedDict | None] = []
+        for col, order in zip(self._collections[vendor], orders, strict=True):
+            tracks.append(_install(state, col, TrackedDict(getattr(state, col.field), order, marked=False)))
+        flag = got[3] == "1"
         return RedisSlot(
             state=state,
-            counters=json.loads(c),
+            counters=json.loads(got[2]),
             lock=self._lock(key),
             provisioned=flag,
-            remote=int(v),
-            saved=(s, c, flag),
+            remote=int(got[0]),
+            saved=(got[1], got[2], flag),
+            entities=entities,
+            tracks=tracks,
         )
+
+    def _tracked(self, vendor: str, slot: RedisSlot) -> RedisSlot:
+        """A slot not in Redis yet (or about to be replaced whole) with every collection tracked and marked."""
+        slot.entities = [{} for _ in self._collections[vendor]]
+        slot.tracks = [
+            _install(slot.state, col, TrackedDict(getattr(slot.state, col.field))) for col in self._collections[vendor]
+        ]
+        return slot
 
     # -- reads ------------------------------------------------------------------------------------
 
     async def refresh(self) -> None:
         """Catch the cache up with what other workers committed (one round trip when nothing changed): read the
-        change stream past the last entry seen, and re-read each tenant named there whose version moved."""
+        change stream past the last entry seen, and re-read each tenant named there whose version moved. Nothing
+        to do under a fleet (`Store.authoritative` set): a worker serves only the tenants it owns, whose state only
+        it changes."""
+        if self.authoritative is not None:
+            return
         client = self._client()
         changed, self._pending = self._pending, set()
         try:
@@ -252,7 +408,7 @@ class RedisStore(Store):
         for key in keys:
             slot = cast(RedisSlot | None, self._slots.get(key))
             known = slot.remote if slot is not None else -1
-            await self._load_script(keys=[vendor_key(*key)], args=[known], client=pipe)
+            await self._load_script(keys=self._keys(*key), args=[known], client=pipe)
         for key, got in zip(keys, await pipe.execute(), strict=True):
             slot = cast(RedisSlot | None, self._slots.get(key))
             if len(got) == 1:
@@ -267,28 +423,31 @@ class RedisStore(Store):
                 continue
             self._take(key, got)
 
-    def _take(self, key: tuple[str, str], got: list[str]) -> RedisSlot:
+    def _take(self, key: tuple[str, str], got: list[Any]) -> RedisSlot:
         """Put what Redis answered for a tenant in its cached slot (the same slot object, whose lock units hold)."""
-        read = self._parse(key, *got[:4])
+        read = self._parse(key, got)
         slot = cast(RedisSlot | None, self._slots.get(key))
         if slot is None:
             self._slots[key] = read
             return read
         slot.state, slot.counters, slot.provisioned = read.state, read.counters, read.provisioned
-        slot.remote, slot.saved = read.remote, read.saved
+        slot.remote, slot.saved, slot.entities, slot.tracks = read.remote, read.saved, read.entities, read.tracks
         slot.version += 1
         return slot
 
     # -- units of work ----------------------------------------------------------------------------
 
     async def _fresh(self, vendor: str, tenant: str, create: bool) -> RedisSlot:
-        """The tenant's slot as Redis has it now: the cached one when its version is current (one round trip)."""
+        """The tenant's slot as Redis has it now: the cached one when this worker owns the tenant (no round trip) or
+        when its version is current (one round trip)."""
         key = (vendor, tenant)
         slot = cast(RedisSlot | None, self._slots.get(key))
+        if slot is not None and slot.remote >= 0 and self._owned(tenant):
+            return slot
         self._client()
         try:
             known = slot.remote if slot is not None else -1
-            got = await self._load_script(keys=[vendor_key(vendor, tenant)], args=[known])
+            got = await self._load_script(keys=self._keys(vendor, tenant), args=[known])
         except RedisError as exc:
             raise StateUnavailable(UNAVAILABLE) from exc
         version = int(got[0])
@@ -303,41 +462,77 @@ class RedisStore(Store):
             counters: dict[str, int] = {}
             state = self._factories[vendor](tenant, TenantIds(self.seed, vendor, tenant, counters, self.epoch))
             made = RedisSlot(state=state, counters=counters, lock=self._lock(key), remote=version)
-            self._slots[key] = made
+            self._slots[key] = self._tracked(vendor, made)
             return made
         return self._take(key, got)
 
-    async def _persist(self, slot: RedisSlot, tx: Tx[Any]) -> None:
-        """Commit the slot if it differs from what Redis has; `StateConflict` if Redis moved on meanwhile."""
-        s = slot.state.model_dump_json(by_alias=True)
+    async def _persist(self, slot: RedisSlot, tx: Tx[Any], outbox: str | None = None) -> None:
+        """Commit what the unit changed (the state document if it differs, the entities it touched) and the outbox
+        entry, if any; `StateConflict` if Redis moved on meanwhile or (`Fenced`) this worker's lease is gone."""
+        vendor = tx.vendor
+        state = slot.state
+        s = state.model_dump_json(by_alias=True, exclude=self._exclude[vendor])
         c = json.dumps(slot.counters, sort_keys=True)
-        if slot.saved == (s, c, slot.provisioned):
+        saved = slot.saved
+        main: list[Any] = []
+        if saved is None or saved[0] != s:
+            main += ["s", s]
+        if saved is None or saved[1] != c:
+            main += ["c", c]
+        if saved is None or saved[2] != slot.provisioned:
+            main += ["p", "1" if slot.provisioned else "0"]
+        rest: list[Any] = []
+        written: list[tuple[list[tuple[str, bytes]], list[str]]] = []
+        for n, col in enumerate(self._collections[vendor]):
+            sets, dels = _changes(slot, n, col)
+            written.append((sets, dels))
+            rest.append(len(sets))
+            for pair in sets:
+                rest += pair
+            rest.append(len(dels))
+            rest += dels
+        if not main and not any(sets or dels for sets, dels in written) and outbox is None:
             return
-        name = vendor_key(tx.vendor, tx.tenant)
-        args = [slot.remote, s, c, "1" if slot.provisioned else "0", repr(tx.clock.now()) if self.clock.virtual else ""]
-        named = member(tx.vendor, tx.tenant)
+        if main or len(rest) > 2 * len(written):
+            main += ["n", repr(tx.clock.now()) if self.clock.virtual else ""]
+        fence = self.fence(tx.tenant) if self.fence is not None else None
+        keys = self._commit_keys.get((vendor, tx.tenant))
+        if keys is None:
+            keys = [*self._keys(vendor, tx.tenant), tenant_key(tx.tenant, OWNER), tenant_key(tx.tenant, OUTBOX)]
+            self._commit_keys[(vendor, tx.tenant)] = keys
+        args = [slot.remote, fence or "", outbox or "", len(written), len(main) // 2, *main, *rest]
+        owned = self._owned(tx.tenant)
+        named = member(vendor, tx.tenant)
         try:
-            pipe = self._client().pipeline(transaction=False)
-            if slot.saved is None:  # a new tenant: named in the index first, so a listing never misses a stored one
-                pipe.sadd(INDEX, named)
-            await self._commit_script(keys=[name], args=args, client=pipe)
-            pipe.xadd(CHANGES, {"t": named}, maxlen=CHANGES_KEPT, approximate=True)
             try:
-                done = await pipe.execute()
+                if owned and saved is not None:  # the owner's path: nobody else reads the change stream
+                    version, entry = int(await self._commit_script(keys=keys, args=args)), None
+                else:
+                    pipe = self._client().pipeline(transaction=False)
+                    if saved is None:  # a new tenant: named in the index first, so a listing never misses a stored one
+                        pipe.sadd(INDEX, named)
+                    await self._commit_script(keys=keys, args=args, client=pipe)
+                    if not owned:
+                        pipe.xadd(CHANGES, {"t": named}, maxlen=CHANGES_KEPT, approximate=True)
+                    done = await pipe.execute()
+                    version, entry = (int(done[-2]), done[-1]) if not owned else (int(done[-1]), None)
             except BaseException:
                 slot.remote = -1  # cancelled or failed: the commit may or may not have landed; read it again next time
                 raise
-            version, entry = int(done[-2]), done[-1]
-            if len(self._own) >= CHANGES_KEPT:  # no request has read them back (only timers ran): start over
-                self._own.clear()
-            self._own.add(entry)
+            if entry is not None:
+                if len(self._own) >= CHANGES_KEPT:  # no request has read them back (only timers ran): start over
+                    self._own.clear()
+                self._own.add(entry)
         except RedisError as exc:
-            slot.remote = -1  # the commit may or may not have landed: read the tenant again next time
             raise StateUnavailable(UNAVAILABLE) from exc
         if version < 0:
             slot.remote = -1
-            raise StateConflict(CONFLICT)
+            raise Fenced(FENCED) if version == -2 else StateConflict(CONFLICT)
         slot.remote, slot.saved = version, (s, c, slot.provisioned)
+        for saved_entities, (sets, dels) in zip(slot.entities, written, strict=True):
+            saved_entities.update(sets)
+            for name in dels:
+                saved_entities.pop(name, None)
 
     def mark_provisioned(self, vendor: str, tenant: str) -> None:
         slot = cast(RedisSlot | None, self._slots.get((vendor, tenant)))
@@ -375,6 +570,18 @@ class RedisStore(Store):
         except RedisError as exc:
             raise StateUnavailable(UNAVAILABLE) from exc
 
+    def _drop_all(self, keys: list[tuple[str, str]]) -> None:
+        for start in range(0, len(keys), CHUNK):
+            pipe = self._sync.pipeline(transaction=False)
+            for key in keys[start : start + CHUNK]:
+                if key[0] in self._types:
+                    self._drop(keys=self._keys(*key), client=pipe)
+                else:  # a vendor this server does not serve: its collections are unknown here, its hash goes
+                    self._drop(keys=[vendor_key(*key)], client=pipe)
+                pipe.srem(INDEX, member(*key))
+                pipe.xadd(CHANGES, {"t": member(*key)}, maxlen=CHANGES_KEPT, approximate=True)
+            pipe.execute()
+
     def reset(self, vendor: str | None = None, tenant: str | None = None) -> list[tuple[str, str]]:
         """Drop the matching tenants in Redis (each version moves on) and here."""
 
@@ -382,16 +589,10 @@ class RedisStore(Store):
             return (vendor is None or k[0] == vendor) and (tenant is None or k[1] == tenant)
 
         doomed = sorted(k for k in self._stored() | set(self._slots) if match(k))
-        for start in range(0, len(doomed), CHUNK):
-            pipe = self._sync.pipeline(transaction=False)
-            for key in doomed[start : start + CHUNK]:
-                self._drop(keys=[vendor_key(*key)], client=pipe)
-                pipe.srem(INDEX, member(*key))
-                pipe.xadd(CHANGES, {"t": member(*key)}, maxlen=CHANGES_KEPT, approximate=True)
-            try:
-                pipe.execute()
-            except RedisError as exc:
-                raise StateUnavailable(UNAVAILABLE) from exc
+        try:
+            self._drop_all(doomed)
+        except RedisError as exc:
+            raise StateUnavailable(UNAVAILABLE) from exc
         for key in doomed:
             self._slots.pop(key, None)
         self.writes += 1
@@ -400,41 +601,95 @@ class RedisStore(Store):
     def replace(self, slots: dict[tuple[str, str], Slot]) -> None:
         """Put the slots of a snapshot in place of every tenant, in Redis and here."""
         gone = sorted(self._stored() - set(slots))
-        rows: list[tuple[tuple[str, str], tuple[str, str, bool]]] = []
-        for key, slot in sorted(slots.items()):
-            text = (slot.state.model_dump_json(by_alias=True), json.dumps(slot.counters, sort_keys=True))
-            rows.append((key, (*text, slot.provisioned)))
+        cached: dict[tuple[str, str], Slot] = {}
         try:
-            for start in range(0, len(gone), CHUNK):
+            self._drop_all(gone)
+            keys = sorted(slots)
+            for start in range(0, len(keys), CHUNK):
+                chunk = [
+                    self._tracked(key[0], RedisSlot(state=slots[key].state, counters=slots[key].counters))
+                    for key in keys[start : start + CHUNK]
+                ]
                 pipe = self._sync.pipeline(transaction=False)
-                for key in gone[start : start + CHUNK]:
-                    self._drop(keys=[vendor_key(*key)], client=pipe)
-                    pipe.srem(INDEX, member(*key))
-                    pipe.xadd(CHANGES, {"t": member(*key)}, maxlen=CHANGES_KEPT, approximate=True)
-                pipe.execute()
-            cached: dict[tuple[str, str], Slot] = {}
-            for start in range(0, len(rows), CHUNK):
-                chunk = rows[start : start + CHUNK]
-                pipe = self._sync.pipeline(transaction=False)
-                for key, (s, c, p) in chunk:
+                for key, slot in zip(keys[start : start + CHUNK], chunk, strict=True):
+                    s = slot.state.model_dump_json(by_alias=True, exclude=self._exclude[key[0]])
+                    c = json.dumps(slot.counters, sort_keys=True)
+                    slot.provisioned = slots[key].provisioned
+                    args: list[Any] = [s, c, "1" if slot.provisioned else "0", ""]
+                    for n, col in enumerate(self._collections[key[0]]):
+                        sets, _ = _changes(slot, n, col)
+                        args.append(len(sets))
+                        for pair in sets:
+                            args += pair
+                        slot.entities[n].update(sets)
+                    slot.saved = (s, c, slot.provisioned)
                     pipe.sadd(INDEX, member(*key))
-                    self._put(keys=[vendor_key(*key)], args=[s, c, "1" if p else "0", ""], client=pipe)
+                    self._put(keys=self._keys(*key), args=args, client=pipe)
                     pipe.xadd(CHANGES, {"t": member(*key)}, maxlen=CHANGES_KEPT, approximate=True)
                 versions = pipe.execute()[1::3]
-                for (key, saved), version in zip(chunk, versions, strict=True):
-                    slot = slots[key]
-                    cached[key] = RedisSlot(
-                        state=slot.state,
-                        counters=slot.counters,
-                        lock=self._lock(key),
-                        provisioned=slot.provisioned,
-                        remote=int(version),
-                        saved=saved,
-                    )
+                for key, slot, version in zip(keys[start : start + CHUNK], chunk, versions, strict=True):
+                    slot.lock, slot.remote = self._lock(key), int(version)
+                    cached[key] = slot
         except RedisError as exc:
             raise StateUnavailable(UNAVAILABLE) from exc
         self._slots = cached
         self.writes += 1
+
+
+def collection_key(vendor: str, tenant: str, field: str) -> str:
+    """The hash holding one collection of `vendor`'s state of `tenant` (one field per entity)."""
+    return tenant_key(tenant, "v", encoded(vendor), "c", encoded(field))
+
+
+def _install(state: BaseModel, col: Collection, track: TrackedDict) -> TrackedDict:
+    """Put `track` in the state in place of the collection's dict (as pydantic keeps a field: in `__dict__`)."""
+    state.__dict__[col.field] = track
+    return track
+
+
+def _retracked(old: TrackedDict | None, current: dict[Any, Any]) -> TrackedDict:
+    """A `TrackedDict` of a collection the vendor replaced whole, every key marked; a key keeps its position when
+    that keeps the order (so an unchanged entity is not written again)."""
+    before = old.positions() if old is not None else {}
+    positions: list[int] = []
+    last = -1
+    for key in dict.__iter__(current):
+        position = before.get(key)
+        if position is None or position <= last:
+            position = last + 1
+        positions.append(position)
+        last = position
+    return TrackedDict(current, positions)
+
+
+def _changes(slot: RedisSlot, n: int, col: Collection) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """The entities of collection `n` to write (those marked whose text differs from Redis's) and the keys to delete
+    (marked and gone); takes the marks."""
+    state = slot.state
+    current = state.__dict__[col.field]
+    track = slot.tracks[n]
+    saved = slot.entities[n]
+    dels: list[str] = []
+    if current is not track:  # the vendor replaced the whole collection (or it was never tracked)
+        track = slot.tracks[n] = _install(state, col, _retracked(track, current))
+        present = {str(k) for k in dict.__iter__(track)}
+        dels = [name for name in saved if name not in present]
+    sets: list[tuple[str, bytes]] = []
+    for marked in track.take():
+        try:
+            key = col.key(marked)  # a key of another type may find the same entity (True is 1, "5" is not 5)
+        except (TypeError, ValueError):
+            continue  # no key of the collection's type is equal to it: it reached no entity
+        name = str(key)
+        if dict.__contains__(track, key):
+            text = b"%d " % track.position(key) + col.dump(track.peek(key))
+            if saved.get(name) != text:
+                sets.append((name, text))
+        else:
+            track.forget(key)
+            if name in saved:
+                dels.append(name)
+    return sets, dels
 
 
 class RedisUnitOfWork(UnitOfWork[Any]):
@@ -474,8 +729,10 @@ class RedisUnitOfWork(UnitOfWork[Any]):
                 except (StateConflict, StateUnavailable):
                     slot.remote = -1  # the unit's own exception is the one to see; the next unit reads afresh
                 return
-            await store._persist(slot, tx)
-            if tx.events or tx.outbound:
+            produced = tx.events or tx.outbound
+            outbox = store.outbox(tx) if produced and store.outbox is not None else None
+            await store._persist(slot, tx, outbox)
+            if produced:
                 for hook in store._commit_hooks:
                     hook(tx)
         except BaseException:

@@ -147,6 +147,18 @@ class Store:
     shared = False
     """Whether the state lives outside this process (then `load` reads it at start and `close` lets go)."""
 
+    # Set on the instance by the fleet and the durable runtime when several workers share the state (issue 16,
+    # docs/scaling.md); a shared backend honours them, the memory backend never reads them.
+    fence: Callable[[str], str | None] | None = None
+    """Tenant name -> the owner lease this worker holds on it (`"<worker>:<token>"`), or None. When it gives a
+    value, a commit is refused (`StateConflict`, nothing kept) unless the tenant's lease still holds that value."""
+    authoritative: Callable[[str], bool] | None = None
+    """Tenant name -> whether this worker owns the tenant: its cached state is then what the backend holds, so a
+    unit of work reads nothing before it runs (and no other worker needs telling of its commits)."""
+    outbox: Callable[[Tx[Any]], str | None] | None = None
+    """Called while committing a unit of work that has events or webhooks: the text it returns is appended to the
+    tenant's outbox in the same atomic commit as the state."""
+
     def load(self) -> dict[str, float]:
         """Read what a shared backend already holds, before the server starts (needs no event loop); returns
         where each tenant's timeline stood at its last commit (virtual clock). Nothing to read in memory."""
@@ -154,6 +166,12 @@ class Store:
 
     async def close(self) -> None:
         """Let go of a shared backend's connections (nothing to do in memory)."""
+
+    async def load_tenant(self, tenant: str) -> float | None:
+        """Read every vendor's state of a tenant name from a shared backend into this worker, in place of what it
+        held (a worker claiming the tenant); returns where the tenant's timeline stood at its last commit, if
+        known. Nothing to read in memory."""
+        return None
 
     async def refresh(self) -> None:
         """Catch the reads (`peek`, `view`, `tenants`...) up with what other workers committed, before a vendor

@@ -1,0 +1,199 @@
+"""Dirty tracking of a vendor state's entity collections, so a Redis commit writes only what a unit of work touched.
+
+A vendor's state is one pydantic model; its top-level `dict[K, Entity]` fields (conversations, chats, calls,
+webhooks...) can hold thousands of entities, and serialising all of them on every commit is what made the Redis
+backend's writes cost 13x the memory backend's (docs/scaling.md, "Measured (phase 1)"). The Redis store
+(`core.redisstore`) replaces each such dict of a cached state with a `TrackedDict`: a dict that notes every key
+whose entity it hands out or changes, so the commit serialises those entities only.
+
+Conservative, never wrong: an entity that was handed out may have been mutated in place (vendor code mutates
+entities and their nested lists freely), so every key reached through `[]`, `get`, `pop`, `setdefault`, assignment
+or deletion is marked, and `values()`, `items()`, copies and `|` mark every key. Marks add up until the next
+commit takes them, wherever they were made: inside a unit of work, in a commit hook after the commit (retention
+evicts there; its evictions go with the tenant's next commit), or in a read (a read never mutates, so that costs
+one needless serialisation at most). Only `keys()`, iteration over keys, `in` and `len` mark nothing: they hand out
+no entity.
+
+A `TrackedDict` also keeps each key's position (insertion order, as a dict keeps it), because a Redis hash keeps
+no order and a reloaded state must list its entities in the order the cached one does (the snapshot, the vendors'
+listings). The memory backend never uses this module.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, TypeAdapter
+
+
+class TrackedDict(dict[Any, Any]):
+    """A dict that marks the keys whose values it hands out or changes, and numbers keys in insertion order.
+
+    `take()` returns the marked keys (all of them after `values()`, `items()` or a copy) and starts over."""
+
+    __slots__ = ("_all", "_marks", "_next", "_pos")
+
+    def __init__(
+        self, items: Mapping[Any, Any] | None = None, positions: Iterable[int] | None = None, *, marked: bool = True
+    ) -> None:
+        dict.__init__(self, items or {})
+        self._marks: set[Any] = set()
+        self._all = marked
+        """Every key counts as marked: a collection not written yet, or `values()` was called."""
+        if positions is None:
+            self._pos = {k: n for n, k in enumerate(dict.__iter__(self))}
+        else:
+            self._pos = dict(zip(dict.__iter__(self), positions, strict=True))
+        self._next = max(self._pos.values(), default=-1) + 1
+
+    # -- what the commit reads --------------------------------------------------------------------------
+
+    def take(self) -> Iterable[Any]:
+        """The keys marked since the last `take` (present or removed since), and no marks after."""
+        if self._all:
+            self._all, self._marks = False, set()
+            return list(dict.__iter__(self)) + [k for k in self._pos if not dict.__contains__(self, k)]
+        marks, self._marks = self._marks, set()
+        return marks
+
+    def mark_all(self) -> None:
+        self._all = True
+
+    def position(self, key: Any) -> int:
+        return self._pos[key]
+
+    def positions(self) -> dict[Any, int]:
+        """Each key's position (keys removed since the last commit too)."""
+        return self._pos
+
+    def peek(self, key: Any) -> Any:
+        """The value of `key` without marking it (for the commit that serialises it)."""
+        return dict.__getitem__(self, key)
+
+    def forget(self, key: Any) -> None:
+        """Drop the position of a key that is gone (the commit wrote its removal)."""
+        if not dict.__contains__(self, key):
+            self._pos.pop(key, None)
+
+    # -- reads that hand out entities -------------------------------------------------------------------
+
+    def __getitem__(self, key: Any) -> Any:
+        self._marks.add(key)
+        return dict.__getitem__(self, key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self._marks.add(key)
+        return dict.get(self, key, default)
+
+    def values(self) -> Any:
+        self._all = True
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self._all = True
+        return dict.items(self)
+
+    def __iter__(self) -> Iterator[Any]:
+        # overridden (it adds nothing) so that `dict(d)`, `{**d}` and `x.update(d)` take CPython's slow path for
+        # subclasses, which reads each value through `__getitem__` (and marks it) instead of copying them unseen
+        return dict.__iter__(self)
+
+    def copy(self) -> dict[Any, Any]:
+        self._all = True
+        return dict(dict.items(self))
+
+    def __copy__(self) -> dict[Any, Any]:
+        return self.copy()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[Any, Any]:
+        self._all = True
+        return {copy.deepcopy(k, memo): copy.deepcopy(v, memo) for k, v in dict.items(self)}
+
+    def __reduce__(self) -> Any:
+        self._all = True
+        return (dict, (dict(dict.items(self)),))
+
+    def __or__(self, other: Any) -> Any:
+        self._all = True
+        return dict(dict.items(self)) | other
+
+    def __ror__(self, other: Any) -> Any:
+        self._all = True
+        return other | dict(dict.items(self))
+
+    # -- changes ----------------------------------------------------------------------------------------
+
+    def _placed(self, key: Any) -> None:
+        if not dict.__contains__(self, key):
+            self._pos[key] = self._next
+            self._next += 1
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._placed(key)
+        self._marks.add(key)
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        dict.__delitem__(self, key)
+        self._marks.add(key)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        self._marks.add(key)
+        return dict.pop(self, key, *default)
+
+    def popitem(self) -> tuple[Any, Any]:
+        key, value = dict.popitem(self)
+        self._marks.add(key)
+        return key, value
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        self._placed(key)
+        self._marks.add(key)
+        return dict.setdefault(self, key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __ior__(self, other: Any) -> TrackedDict:
+        self.update(other)
+        return self
+
+    def clear(self) -> None:
+        self._marks.update(dict.__iter__(self))
+        dict.clear(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Collection:
+    """A top-level entity collection of a vendor's state: its field, its name in the JSON, how to write one entity."""
+
+    field: str
+    alias: str
+    key: type[str] | type[int]
+    """The type of the collection's keys (a Redis field name is `str(key)`; `key(name)` is the key back)."""
+    adapter: TypeAdapter[Any]
+
+    def dump(self, entity: Any) -> bytes:
+        return self.adapter.dump_json(entity, by_alias=True)
+
+
+def collections_of(state_type: type[BaseModel]) -> tuple[Collection, ...]:
+    """The fields of `state_type` that are `dict[K, V]` with V a dataclass or a pydantic model: each stored as its own
+    Redis hash, one field per entity. Everything else stays in the state's one JSON document."""
+    found = []
+    for name, info in state_type.model_fields.items():
+        hint = info.annotation
+        if get_origin(hint) is not dict:
+            continue
+        key, value = get_args(hint)
+        if key not in (str, int):
+            continue
+        if not (dataclasses.is_dataclass(value) or (isinstance(value, type) and issubclass(value, BaseModel))):
+            continue
+        alias = info.serialization_alias or info.alias or name
+        found.append(Collection(name, alias, key, TypeAdapter(value)))
+    return tuple(found)
