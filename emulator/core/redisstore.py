@@ -337,8 +337,12 @@ class RedisStore(Store):
         vendor = key[0]
         data = json.loads(got[1])
         entities: list[dict[str, bytes]] = []
-        orders: list[list[int]] = []
+        orders: list[list[int] | None] = []
         for col, flat in zip(self._collections[vendor], got[5:], strict=True):
+            if col.alias in data:  # stored whole in the document (phase 1): the next commit writes it out
+                entities.append({})
+                orders.append(None)
+                continue
             rows = []
             for n in range(0, len(flat), 2):
                 position, _, text = flat[n + 1].partition(" ")
@@ -350,7 +354,7 @@ class RedisStore(Store):
         state = self._types[vendor].model_validate(data)
         tracks: list[TrackedDict | None] = []
         for col, order in zip(self._collections[vendor], orders, strict=True):
-            tracks.append(_install(state, col, TrackedDict(getattr(state, col.field), order, marked=False)))
+            tracks.append(_install(state, col, TrackedDict(getattr(state, col.field), order, marked=order is None)))
         flag = got[3] == "1"
         return RedisSlot(
             state=state,

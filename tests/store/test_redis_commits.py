@@ -1,0 +1,447 @@
+"""What the Redis backend writes per commit (issue 16 phase 2) and the hooks a fleet of workers sets on the store.
+
+A vendor state's entity collections (`dict[K, Entity]` fields) are stored one Redis hash each, one field per entity,
+and a commit writes only the entities its unit of work reached (`core.tracked`). Whatever a unit does to a
+collection, a store that reads Redis afresh must rebuild exactly the state the committing store holds, in the same
+order: the memory backend, running the same units, is the oracle. Then the fleet's hooks: `fence` (a commit is
+refused once this worker's lease is gone), `authoritative` (an owner's unit of work reads nothing from Redis),
+`outbox` (an entry appended atomically with the state) and `load_tenant` (a claiming worker reads a tenant whole)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, Field
+
+from emulator.core.clock import VirtualClock
+from emulator.core.ids import TenantIds
+from emulator.core.rediskeys import tenant_key, vendor_key
+from emulator.core.redisstore import OUTBOX, OWNER, Fenced, collection_key
+from emulator.core.store import StateConflict, Store, Tx, open_store
+from tests.store.conftest import SLUG, registered
+from tests.support.echo_vendor import EchoState, Item
+from tests.support.redis_server import RedisServer
+
+TRACKED = "tracked"
+"""A vendor of this test only: its state has an int-keyed collection of dataclasses, a str-keyed one of models."""
+
+
+@dataclasses.dataclass(slots=True)
+class Entity:
+    id: int
+    tags: list[str] = dataclasses.field(default_factory=list)
+    note: str | None = None
+
+
+class Note(BaseModel):
+    text: str
+    seen: int = 0
+
+
+class TrackedState(BaseModel):
+    title: str = ""
+    entities: dict[int, Entity] = Field(default_factory=dict)
+    notes: dict[str, Note] = Field(default_factory=dict)
+    order: list[int] = Field(default_factory=list)
+
+
+def new_tracked(tenant: str, ids: TenantIds) -> TrackedState:
+    return TrackedState(title=tenant, entities={1: Entity(1, ["first"])}, notes={"a": Note(text="made")})
+
+
+def make(url: str, committed: list[Tx[Any]] | None = None) -> Store:
+    store = registered(open_store(url, 7, VirtualClock()), committed)
+    store.register(TRACKED, TrackedState, new_tracked)
+    store.load()
+    return store
+
+
+@pytest.fixture
+async def stores(redis_url: str) -> AsyncIterator[Callable[..., Store]]:
+    """`stores()` makes a store on the test's Redis (`stores("memory")` one in memory); all closed at teardown."""
+    made: list[Store] = []
+
+    def factory(state: str = redis_url, committed: list[Tx[Any]] | None = None) -> Store:
+        made.append(store := make(state, committed))
+        return store
+
+    yield factory
+    for store in made:
+        await store.close()
+
+
+def client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True)
+
+
+def tracked(store: Store, tenant: str = "t") -> TrackedState:
+    state = store.peek(TRACKED, tenant)
+    assert isinstance(state, TrackedState)
+    return state
+
+
+# -- what a commit writes ------------------------------------------------------------------------------------
+
+
+async def test_each_entity_is_a_field_of_its_collection_hash_and_the_rest_stays_in_the_state_document(
+    stores: Callable[..., Store], redis_url: str
+) -> None:
+    store = stores()
+    async with store.tenant(TRACKED, "t") as tx:
+        tx.state.entities[7] = Entity(7, ["x"])
+    with client(redis_url) as r:
+        document = json.loads(r.hget(vendor_key(TRACKED, "t"), "s") or "")
+        assert document == {"title": "t", "order": []}
+        stored = r.hgetall(collection_key(TRACKED, "t", "entities"))
+        assert stored == {"1": '0 {"id":1,"tags":["first"],"note":null}', "7": '1 {"id":7,"tags":["x"],"note":null}'}
+        assert r.hgetall(collection_key(TRACKED, "t", "notes")) == {"a": '0 {"text":"made","seen":0}'}
+
+
+async def test_a_commit_writes_the_entities_its_unit_reached_and_no_other(
+    stores: Callable[..., Store], redis_url: str
+) -> None:
+    store = stores()
+    async with store.tenant(TRACKED, "t") as tx:
+        for n in range(2, 40):
+            tx.state.entities[n] = Entity(n)
+    key = collection_key(TRACKED, "t", "entities")
+    with client(redis_url) as r:
+        r.hset(key, "30", "sentinel")  # had the commit below rewritten entity 30, this would be gone
+        async with store.tenant(TRACKED, "t") as tx:
+            tx.state.entities[5].tags.append("changed in place")
+            del tx.state.entities[6]
+            tx.state.title = "renamed"
+        assert r.hget(key, "30") == "sentinel"
+        assert r.hget(key, "5") == '4 {"id":5,"tags":["changed in place"],"note":null}'
+        assert not r.hexists(key, "6")
+        assert json.loads(r.hget(vendor_key(TRACKED, "t"), "s") or "")["title"] == "renamed"
+        version = r.hget(vendor_key(TRACKED, "t"), "v")
+        async with store.tenant(TRACKED, "t") as tx:
+            assert tx.state.entities[5].tags == ["changed in place"]  # reached, unchanged: nothing to commit
+        assert r.hget(vendor_key(TRACKED, "t"), "v") == version
+
+
+async def test_an_entity_changed_after_the_commit_by_a_commit_hook_goes_with_the_next_commit(
+    stores: Callable[..., Store], redis_url: str
+) -> None:
+    committed: list[Tx[Any]] = []
+    store = stores(committed=committed)
+
+    def evict(tx: Tx[Any]) -> None:  # as retention does: after the commit, while the tenant's lock is held
+        if isinstance(tx.state, TrackedState) and tx.events:
+            for entity in tx.state.entities.values():
+                entity.note = "swept"
+            tx.state.notes.pop("a", None)
+
+    store.on_commit(evict)
+    async with store.tenant(TRACKED, "t") as tx:
+        tx.emit("made", "t")
+    async with store.tenant(TRACKED, "t") as tx:
+        tx.state.title = "later"
+    fresh = stores()
+    assert tracked(fresh).entities[1].note == "swept"
+    assert tracked(fresh).notes == {}
+    assert fresh.snapshot() == store.snapshot()
+
+
+async def test_an_entity_reached_with_a_key_of_another_type_is_written(
+    stores: Callable[..., Store], redis_url: str
+) -> None:
+    store = stores()
+    async with store.tenant(TRACKED, "t") as tx:
+        tx.state.entities[1].tags.clear()
+    async with store.tenant(TRACKED, "t") as tx:
+        found = tx.state.entities.get(True)  # True == 1: the same entity
+        assert found is not None
+        found.note = "via True"
+        assert tx.state.entities.get("1") is None  # a str is never an int key: reaches nothing, deletes nothing
+    fresh = stores()
+    assert tracked(fresh).entities == {1: Entity(1, [], "via True")}
+
+
+async def test_a_state_stored_whole_by_phase_1_is_read_and_its_next_commit_splits_it(
+    stores: Callable[..., Store], redis_url: str
+) -> None:
+    whole = {"title": "old", "entities": {"3": {"id": 3, "tags": ["kept"], "note": None}}, "notes": {}, "order": [3]}
+    with client(redis_url) as r:
+        r.hset(vendor_key(TRACKED, "t"), mapping={"v": 4, "s": json.dumps(whole), "c": "{}", "p": "0"})
+        r.sadd("cxemu:tenants", f"{TRACKED}:t")
+        store = stores()
+        assert tracked(store).entities == {3: Entity(3, ["kept"])}
+        async with store.tenant(TRACKED, "t") as tx:
+            tx.state.title = "new"
+        assert json.loads(r.hget(vendor_key(TRACKED, "t"), "s") or "") == {"title": "new", "order": [3]}
+        assert r.hgetall(collection_key(TRACKED, "t", "entities")) == {"3": '0 {"id":3,"tags":["kept"],"note":null}'}
+    assert stores().snapshot() == store.snapshot()
+
+
+REACH: dict[str, Callable[[dict[int, Entity]], Entity]] = {
+    "[]": lambda es: es[1],
+    "get": lambda es: es.get(1) or Entity(0),
+    "values": lambda es: next(iter(es.values())),
+    "items": lambda es: next(iter(es.items()))[1],
+    "setdefault": lambda es: es.setdefault(1, Entity(0)),
+    "dict()": lambda es: dict(es)[1],
+    "{**}": lambda es: {**es}[1],
+    "update": lambda es: (other := {}, other.update(es), other[1])[2],
+    "copy": lambda es: es.copy()[1],
+    "|": lambda es: (es | {})[1],
+    "{} |": lambda es: ({} | es)[1],
+    "sorted items": lambda es: sorted(es.items())[0][1],
+    "min of values": lambda es: min(es.values(), key=lambda e: e.id),
+}
+
+
+@pytest.mark.parametrize("reach", list(REACH), ids=list(REACH))
+async def test_an_entity_changed_in_place_is_written_however_the_unit_reached_it(
+    stores: Callable[..., Store], reach: str
+) -> None:
+    store = stores()
+    async with store.tenant(TRACKED, "t") as tx:
+        tx.state.entities[2] = Entity(2)
+    async with store.tenant(TRACKED, "t") as tx:
+        REACH[reach](tx.state.entities).tags.append("changed")
+    assert tracked(stores()).entities[1].tags == ["first", "changed"]
+
+
+# -- whatever units do, a store reading Redis afresh rebuilds the same state (memory is the oracle) -------------
+
+KEYS = st.integers(min_value=1, max_value=4)
+OPS = st.one_of(
+    st.tuples(st.just("set"), KEYS, st.text(max_size=3)),
+    st.tuples(st.just("del"), KEYS, st.none()),
+    st.tuples(st.just("pop"), KEYS, st.none()),
+    st.tuples(st.just("tag"), KEYS, st.text(max_size=3)),  # a nested list changed through `[]`
+    st.tuples(st.just("get-note"), KEYS, st.text(max_size=3)),  # a field changed through `get`
+    st.tuples(st.just("values"), st.none(), st.text(max_size=3)),  # every entity changed through `values()`
+    st.tuples(st.just("items"), st.none(), st.text(max_size=3)),
+    st.tuples(st.just("setdefault"), KEYS, st.text(max_size=3)),
+    st.tuples(st.just("update"), KEYS, st.text(max_size=3)),
+    st.tuples(st.just("popitem"), st.none(), st.none()),
+    st.tuples(st.just("clear"), st.none(), st.none()),
+    st.tuples(st.just("replace-filtered"), KEYS, st.none()),  # the vendor assigns a new dict (evictions do)
+    st.tuples(st.just("replace-reversed"), st.none(), st.none()),
+    st.tuples(st.just("copy-then-change"), KEYS, st.text(max_size=3)),  # a copy hands the same entities out
+    st.tuples(st.just("note"), st.text(max_size=2), st.text(max_size=3)),
+    st.tuples(st.just("title"), st.none(), st.text(max_size=3)),
+)
+
+
+def apply(state: TrackedState, op: tuple[str, Any, Any]) -> None:
+    kind, key, text = op
+    es = state.entities
+    if kind == "set":
+        es[key] = Entity(key, [text])
+    elif kind == "del" and key in es:
+        del es[key]
+    elif kind == "pop":
+        es.pop(key, None)
+    elif kind == "tag" and key in es:
+        es[key].tags.append(text)
+    elif kind == "get-note" and (found := es.get(key)) is not None:
+        found.note = text
+    elif kind == "values":
+        for entity in es.values():
+            entity.tags.append(text)
+    elif kind == "items":
+        for _, entity in es.items():
+            entity.note = text
+    elif kind == "setdefault":
+        es.setdefault(key, Entity(key)).tags.append(text)
+    elif kind == "update":
+        es.update({key: Entity(key, note=text)})
+    elif kind == "popitem" and es:
+        es.popitem()
+    elif kind == "clear":
+        es.clear()
+    elif kind == "replace-filtered":
+        state.entities = {k: v for k, v in es.items() if k != key}
+    elif kind == "replace-reversed":
+        state.entities = dict(reversed(list(es.items())))
+    elif kind == "copy-then-change" and key in es:
+        dict(es)[key].note = text
+    elif kind == "note":
+        state.notes[key or "empty"] = Note(text=text, seen=len(state.notes))
+    elif kind == "title":
+        state.title = text
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(units=st.lists(st.lists(OPS, max_size=6), min_size=1, max_size=5))
+async def test_after_any_units_of_work_a_fresh_read_of_redis_is_the_state_memory_holds(
+    redis_server: RedisServer, units: list[list[tuple[str, Any, Any]]]
+) -> None:
+    redis_server.flush()
+    memory, store = make("memory"), make(redis_server.url)
+    try:
+        for ops in units:
+            for each in (memory, store):
+                async with each.tenant(TRACKED, "t") as tx:
+                    for op in ops:
+                        apply(tx.state, op)
+        fresh = make(redis_server.url)
+        try:
+            assert store.snapshot() == memory.snapshot()
+            assert fresh.snapshot() == memory.snapshot()
+            assert list(tracked(fresh).entities) == list(tracked(memory).entities)  # the order, too
+        finally:
+            await fresh.close()
+    finally:
+        await store.close()
+
+
+# -- the fleet's hooks -------------------------------------------------------------------------------------------
+
+
+async def test_a_fenced_commit_is_refused_once_the_lease_holds_another_value_and_keeps_nothing(
+    stores: Callable[..., Store], redis_url: str
+) -> None:
+    committed: list[Tx[Any]] = []
+    store = stores(committed=committed)
+    held: dict[str, str | None] = {"t": "w1:1"}
+    store.fence = held.get
+    owner = tenant_key("t", OWNER)
+
+    async def titled(title: str) -> None:
+        async with store.tenant(TRACKED, "t") as tx:
+            tx.state.title = title
+            tx.emit("titled", "t")
+
+    async def added() -> None:
+        async with store.tenant(TRACKED, "t") as tx:
+            tx.state.entities[9] = Entity(9)
+            tx.emit("added", "9")
+
+    with client(redis_url) as r:
+        with pytest.raises(Fenced) as caught:  # no lease at all: refused
+            await titled("never")
+        assert isinstance(caught.value, StateConflict)
+        assert (caught.value.status_code, caught.value.code) == (409, "conflict")
+        assert not r.exists(vendor_key(TRACKED, "t"))
+        r.set(owner, "w1:1")
+        await titled("mine")
+        assert [t.state.title for t in committed] == ["mine"]
+        r.set(owner, "w2:2")  # another worker took the tenant over (a new fencing token)
+        with pytest.raises(Fenced):
+            await added()
+        assert len(committed) == 1  # the refused unit's events never left
+        assert not r.hexists(collection_key(TRACKED, "t", "entities"), "9")
+        held["t"] = None  # a fence of None checks nothing
+        async with store.tenant(TRACKED, "t") as tx:
+            assert 9 not in tx.state.entities  # the refused unit's state was read afresh, not kept
+            tx.state.title = "unfenced"
+        assert json.loads(r.hget(vendor_key(TRACKED, "t"), "s") or "")["title"] == "unfenced"
+
+
+def commands(r: redis.Redis) -> dict[str, int]:
+    """Calls per command since the last `CONFIG RESETSTAT`, those a script runs included (the test's own INFO and
+    CONFIG left out)."""
+    stats: dict[str, Any] = r.info("commandstats")  # type: ignore[assignment]
+    own = ("cmdstat_info", "cmdstat_config|resetstat")
+    return {k.removeprefix("cmdstat_"): v["calls"] for k, v in stats.items() if k not in own}
+
+
+async def test_an_owners_units_of_work_read_nothing_from_redis_and_its_commits_are_one_script(
+    stores: Callable[..., Store], redis_url: str
+) -> None:
+    store, other = stores(), stores()
+    async with store.tenant(TRACKED, "t") as tx:
+        tx.state.title = "created"
+    store.authoritative = lambda tenant: tenant == "t"
+    with client(redis_url) as r:
+        r.config_resetstat()
+        await store.refresh()
+        async with store.tenant(TRACKED, "t") as tx:
+            assert tx.state.title == "created"
+        assert commands(r) == {}  # no change-stream read, no version check: nothing at all
+        async with store.tenant(TRACKED, "t") as tx:
+            tx.state.entities[1].note = "owned"
+        calls = commands(r)  # (the script's own commands count too)
+        assert calls["evalsha"] == 1  # the commit alone: no version read before it ...
+        assert "xadd" not in calls  # ... and no change-stream entry after
+        async with other.tenant(TRACKED, "t") as tx:  # nobody else may write an owned tenant; if one does ...
+            tx.state.title = "behind the owner's back"
+        async with store.tenant(TRACKED, "t") as tx:
+            assert tx.state.title == "created"  # ... the owner does not read it ...
+            state = tx.state
+        with pytest.raises(StateConflict):  # ... and its commit is still checked against the version
+            async with store.tenant(TRACKED, "t") as tx:
+                tx.state.title = "lost"
+        async with store.tenant(TRACKED, "t") as tx:  # after a failed commit the owner reads the tenant again
+            assert tx.state.title == "behind the owner's back"
+            assert tx.state is not state
+
+
+async def test_the_outbox_entry_is_written_with_the_state_or_not_at_all(
+    stores: Callable[..., Store], redis_url: str
+) -> None:
+    store, other = stores(), stores()
+    store.outbox = lambda tx: json.dumps([e.kind for e in tx.events]) if tx.events else None
+    outbox = tenant_key("t", OUTBOX)
+
+    async def overtaken() -> None:
+        async with store.tenant(TRACKED, "t") as tx:
+            tx.state.title = "lost"
+            tx.emit("lost", "t")
+            async with other.tenant(TRACKED, "t") as rival:
+                rival.state.title = "won"
+
+    with client(redis_url) as r:
+        async with store.tenant(TRACKED, "t") as tx:
+            tx.state.title = "one"
+            tx.emit("first", "t")
+        async with store.tenant(TRACKED, "t") as tx:
+            tx.state.title = "two"  # no event: nothing for the outbox
+        version = r.hget(vendor_key(TRACKED, "t"), "v")
+        async with store.tenant(TRACKED, "t") as tx:
+            tx.emit("typing", "t")  # an event that changes no state still reaches the outbox, the version stays
+        assert r.lrange(outbox, 0, -1) == ['["first"]', '["typing"]']
+        assert r.hget(vendor_key(TRACKED, "t"), "v") == version
+
+        with pytest.raises(StateConflict):
+            await overtaken()
+        assert r.lrange(outbox, 0, -1) == ['["first"]', '["typing"]']  # neither the state nor the entry
+        assert json.loads(r.hget(vendor_key(TRACKED, "t"), "s") or "")["title"] == "won"
+
+
+async def test_load_tenant_replaces_every_vendors_cached_state_of_the_name_with_what_redis_holds(
+    stores: Callable[..., Store], redis_url: str
+) -> None:
+    clock = VirtualClock()
+    writer = registered(open_store(redis_url, 7, clock))
+    writer.register(TRACKED, TrackedState, new_tracked)
+    writer.load()
+    reader = stores()
+    try:
+        async with reader.tenant(TRACKED, "t") as tx:
+            tx.state.title = "what the reader had"
+        async with reader.tenant(SLUG, "gone") as tx:
+            tx.state.webhook_url = "http://127.0.0.1:1/old"
+        clock.set(clock.now() + 60)
+        async with writer.tenant(TRACKED, "t") as tx:
+            tx.state.entities[2] = Entity(2, ["from the writer"])
+            tx.state.title = "what the writer made"
+        async with writer.tenant(SLUG, "t") as tx:
+            tx.state.items["x"] = Item(id="x", text="echo", createdAt=tx.now())
+        writer.reset(SLUG, "gone")
+        reader.authoritative = lambda tenant: True  # an owner's cache is used as it is: load_tenant is what fills it
+
+        assert await reader.load_tenant("t") == clock.now()
+        assert await reader.load_tenant("gone") is None
+        assert reader.snapshot() == writer.snapshot()
+        async with reader.tenant(TRACKED, "t") as tx:
+            assert list(tx.state.entities) == [1, 2]
+            tx.state.entities[2].tags.append("and the reader")
+        async with reader.tenant(SLUG, "t") as tx:
+            assert isinstance(tx.state, EchoState)
+            assert tx.state.items["x"].text == "echo"
+    finally:
+        await writer.close()
+    assert tracked(stores()).entities[2].tags == ["from the writer", "and the reader"]
