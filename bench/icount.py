@@ -22,6 +22,15 @@ Rows (the same requests as `bench/run.py`; each server is started with the same 
 
 The Samespace row is left out: its call runs on the system clock, which valgrind's slowness would change.
 Needs `valgrind` (`apt-get install -y valgrind`); the receiver is bench/receiver.py (uvloop, httptools).
+
+Backends (`--backend`, repeatable, interleaved like trees; `--redis URL` names the Redis, flushed before each run):
+
+  memory        the default
+  redis         `--state URL`: every unit of work checks its tenant's version, commits go to the change stream
+  redis-owner   the same as the owner of every tenant in a fleet (bench/owner.py: `authoritative`, `fence`)
+
+With Redis it also prints Redis's own time per request: the `usec` of the commands the count sent (`INFO
+commandstats`, zeroed with the counters; the commands a script runs are inside its own time, so left out).
 """
 
 from __future__ import annotations
@@ -75,9 +84,58 @@ class Server:
     receiver_port: int
 
 
+BACKENDS = ("memory", "redis", "redis-owner")
+SCRIPTED = {"hmget", "hget", "hset", "hdel", "hgetall", "get", "rpush", "hincrby", "hexists", "del"}
+"""Commands only the store's scripts send: their time is in the script's (`evalsha`)."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str = "memory"
+    redis: str | None = None
+
+    def args(self, tree: Path) -> tuple[list[str], list[str]]:
+        """How to start the tree's cxemu (instead of `-m emulator`) and the arguments the backend adds."""
+        if self.name == "memory" or self.redis is None:
+            return ["-m", "emulator"], []
+        start = [str(REPO / "bench" / "owner.py")] if self.name == "redis-owner" else ["-m", "emulator"]
+        return start, ["--state", self.redis]
+
+    def redis_cli(self, *args: str) -> str:
+        assert self.redis is not None
+        done = subprocess.run(["redis-cli", "-u", self.redis, *args], check=True, capture_output=True, text=True)
+        return done.stdout
+
+    def flush(self) -> None:
+        if self.redis is not None and self.name != "memory":
+            self.redis_cli("FLUSHDB")
+
+    def zero(self) -> None:
+        if self.redis is not None and self.name != "memory":
+            self.redis_cli("CONFIG", "RESETSTAT")
+
+    def usec(self) -> float | None:
+        """Redis's time in the commands sent since `zero` (µs), None for memory."""
+        if self.redis is None or self.name == "memory":
+            return None
+        total = 0.0
+        for line in self.redis_cli("INFO", "commandstats").splitlines():
+            name, _, fields = line.partition(":")
+            command = name.removeprefix("cmdstat_")
+            if not name.startswith("cmdstat_") or command in SCRIPTED or command.startswith(("info", "config")):
+                continue
+            total += float(dict(f.split("=") for f in fields.split(","))["usec"])
+        return total
+
+
 @contextmanager
 def server(
-    tree: Path, work: Path, config: Callable[[str], dict[str, Any]] | None, *, bare: bool = False
+    tree: Path,
+    work: Path,
+    config: Callable[[str], dict[str, Any]] | None,
+    *,
+    bare: bool = False,
+    backend: Backend = Backend(),
 ) -> Iterator[Server]:
     """The tree's cxemu (`bare`: bench/bare_app.py, as `bench/run.py` starts it) under callgrind (counting off
     until zeroed) and a receiver; both stopped after."""
@@ -86,9 +144,15 @@ def server(
         [sys.executable, str(REPO / "bench" / "receiver.py"), str(rport)], stdout=subprocess.DEVNULL
     )
     hook = f"http://{HOST}:{rport}/hook200/ic"
-    cmd = [str(tree / ".venv" / "bin" / "python"), "-m", "emulator", "serve", "--host", HOST, "--port", str(port)]
-    cmd += ["--log-level", "warning"]
-    if "no-webhook-log" in subprocess.run([*cmd[:5], "--help"], cwd=tree, capture_output=True, text=True).stdout:
+    start, extra = backend.args(tree)
+    python = str(tree / ".venv" / "bin" / "python")
+    cmd = [python, *start, "serve", "--host", HOST, "--port", str(port), "--log-level", "warning", *extra]
+    if (
+        "no-webhook-log"
+        in subprocess.run(
+            [python, "-m", "emulator", "serve", "--help"], cwd=tree, capture_output=True, text=True
+        ).stdout
+    ):
         cmd.append("--no-webhook-log")
     if config is not None:
         cmd += ["--config", str(vendor_config(work, "ic", config(hook)))]
@@ -144,26 +208,45 @@ def settle(s: Server, want: int) -> None:
         time.sleep(0.1)
 
 
-def count(s: Server, send: Callable[[int], None], n: int, hooks_each: int) -> float:
-    """Zero the counters, send `n` requests, wait for their webhooks, dump: instructions per request."""
+def count(
+    s: Server,
+    send: Callable[[int], None],
+    n: int,
+    hooks_each: int,
+    backend: Backend = Backend(),
+) -> tuple[float, float | None]:
+    """Zero the counters, send `n` requests, wait for their webhooks, dump: instructions per request (and Redis's
+    µs per request with a Redis backend)."""
     for old in s.out.parent.glob(s.out.name + "*"):
         old.unlink()
     before = hooks(s)
     subprocess.run(["callgrind_control", "-z", str(s.pid)], check=True, capture_output=True)
+    backend.zero()
     for i in range(n):
         send(i)
     settle(s, before + n * hooks_each)
     subprocess.run(["callgrind_control", "-d", str(s.pid)], check=True, capture_output=True)
+    usec = backend.usec()
     total = 0
     for dump in s.out.parent.glob(s.out.name + "*"):
         for line in dump.read_text(errors="replace").splitlines():
             if line.startswith(("summary:", "totals:")):
                 total = max(total, int(line.split()[1]))
-    return total / n
+    return total / n, None if usec is None else usec / n
 
 
-def measure(tree: Path, row: str, n: int, listen: str | None = None) -> float:
-    with tempfile.TemporaryDirectory(prefix="icount-") as tmp, run_row(tree, Path(tmp), row) as (s, send, each):
+def measure(
+    tree: Path,
+    row: str,
+    n: int,
+    listen: str | None = None,
+    backend: Backend = Backend(),
+) -> tuple[float, float | None]:
+    backend.flush()
+    with (
+        tempfile.TemporaryDirectory(prefix="icount-") as tmp,
+        run_row(tree, Path(tmp), row, backend) as (s, send, each),
+    ):
         stream = None
         if listen is not None:  # read in a thread here, as a browser would on its own machine
             stream = Stream(row, s.port, MODES[listen])
@@ -172,7 +255,7 @@ def measure(tree: Path, row: str, n: int, listen: str | None = None) -> float:
             for i in range(max(200, n // 4)):  # warm-up: caches, pools, first-use imports
                 send(i)
             settle(s, 0)
-            return count(s, send, n, each)
+            return count(s, send, n, each, backend)
         finally:
             if stream is not None:
                 stream.stop()
@@ -180,14 +263,22 @@ def measure(tree: Path, row: str, n: int, listen: str | None = None) -> float:
 
 
 @contextmanager
-def run_row(tree: Path, work: Path, row: str) -> Iterator[tuple[Server, Callable[[int], None], int]]:
+def run_row(
+    tree: Path,
+    work: Path,
+    row: str,
+    backend: Backend = Backend(),
+) -> Iterator[tuple[Server, Callable[[int], None], int]]:
     if row == "bare-get":
         with server(tree, work, None, bare=True) as s, Client(s.port) as c:
             yield s, lambda i: ok(c.call("GET", "/echo/v1/items/it-1"), 200), 0
     elif row.startswith("8x8"):
         signing = row == "8x8-post-message"
         config = {"eightbyeight": {"behaviour": {"auto": False}, "signing": signing}}
-        with server(tree, work, lambda _hook: config) as s, Client(s.port, {API_KEY_HEADER: "ic"}) as c:
+        with (
+            server(tree, work, lambda _hook: config, backend=backend) as s,
+            Client(s.port, {API_KEY_HEADER: "ic"}) as c,
+        ):
             webhook = json.dumps({"name": "default", "uri": s.hook, "version": WEBHOOK_VERSION})
             expect(*c.call("PUT", f"{P8}/webhooks/1", webhook), 200, "PUT webhook")
             created = [c.call("POST", f"{P8}/conversations", CONVERSATION_BODY) for _ in range(CONVERSATIONS)]
@@ -199,12 +290,14 @@ def run_row(tree: Path, work: Path, row: str) -> Iterator[tuple[Server, Callable
                 path = [f"{P8}/conversations/{cid}/messages" for cid in ids]
                 yield s, lambda i: ok(c.call("POST", path[i % CONVERSATIONS], MESSAGE_BODY), 202), 1
     elif row == "sangoma-get":
-        with server(tree, work, None) as s:
+        with server(tree, work, None, backend=backend) as s:
             auth = {"authorization": f"Bearer {sangoma_token(s.port)}"}
             with Client(s.port, auth) as c:
                 yield s, lambda i: ok(c.call("GET", SANGOMA_INBOXES), 200), 0
     elif row == "cmcom-post-message":
-        with server(tree, work, cmcom_section) as s:  # the configured tenant, status reports to the receiver
+        with server(
+            tree, work, cmcom_section, backend=backend
+        ) as s:  # the configured tenant, status reports to the receiver
             body = cm_body(cm_token(CM_SANITY_TENANT))
             with Client(s.port, {"content-type": "application/json"}) as c:
                 yield s, lambda i: ok(c.call("POST", CM_PATH, body), 200), 2
@@ -230,26 +323,55 @@ def main(argv: list[str] | None = None) -> int:
         "(the dashboard's display mode) or display-callgrind (the same at callgrind's pace, listener.MODES); repeat to "
         "compare, interleaved like trees (default: none)",
     )
+    ap.add_argument(
+        "--backend",
+        action="append",
+        choices=BACKENDS,
+        help="the state backend: memory, redis or redis-owner (repeat to compare, interleaved like trees; "
+        "default: memory); the Redis ones need --redis",
+    )
+    ap.add_argument("--redis", help="the Redis the Redis backends use, e.g. redis://127.0.0.1:6379/0 (flushed)")
     args = ap.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("icount: valgrind is not installed (apt-get install -y valgrind)", file=sys.stderr)
         return 2
     trees = [t.resolve() for t in (args.tree or [REPO])]
     listens = args.listen or ["none"]
-    runs = [(tree, listen) for tree in trees for listen in listens]
-    names = [tree.name + ("" if len(listens) < 2 else f"/{listen}") for tree, listen in runs]
+    backends = [Backend(b, args.redis) for b in args.backend or ["memory"]]
+    if any(b.name != "memory" for b in backends) and (args.redis is None or shutil.which("redis-cli") is None):
+        print("icount: the Redis backends need --redis URL and redis-cli", file=sys.stderr)
+        return 2
+    runs = [(tree, listen, backend) for tree in trees for listen in listens for backend in backends]
+    names = [
+        tree.name + ("" if len(listens) < 2 else f"/{listen}") + ("" if len(backends) < 2 else f"/{backend.name}")
+        for tree, listen, backend in runs
+    ]
     results: dict[tuple[str, int], list[float]] = {}
+    redis_usec: dict[tuple[str, int], list[float]] = {}
     for row in [r.strip() for r in args.rows.split(",") if r.strip()]:
         for _ in range(args.reps):
-            for i, (tree, listen) in enumerate(runs):
-                k = measure(tree, row, args.n, None if listen == "none" else listen) / 1000
+            for i, (tree, listen, backend) in enumerate(runs):
+                got, usec = measure(tree, row, args.n, None if listen == "none" else listen, backend)
+                k = got / 1000
                 results.setdefault((row, i), []).append(k)
-                print(f"{row:28s} {tree} {listen:8s} {k:8.1f} k instructions/request", flush=True)
-    print("\nrow                          " + "  ".join(f"{name:>14s}" for name in names))
+                own = ""
+                if usec is not None:
+                    redis_usec.setdefault((row, i), []).append(usec)
+                    own = f"  + redis-server {usec:6.1f} µs/request"
+                print(
+                    f"{row:28s} {tree} {listen:8s} {backend.name:11s} {k:8.1f} k instructions/request{own}", flush=True
+                )
+    print("\nrow                          " + "  ".join(f"{name:>20s}" for name in names))
     for row in dict.fromkeys(r for r, _ in results):
         means = [statistics.fmean(results[(row, i)]) for i in range(len(runs))]
         ratios = "" if len(runs) < 2 else f"   last/first {means[-1] / means[0]:.3f}"
-        print(f"{row:28s} " + "  ".join(f"{m:14.1f}" for m in means) + ratios)
+        print(f"{row:28s} " + "  ".join(f"{m:20.1f}" for m in means) + ratios)
+        if any((row, i) in redis_usec for i in range(len(runs))):
+            cells = [
+                f"{statistics.fmean(redis_usec[(row, i)]):17.1f} µs" if (row, i) in redis_usec else " " * 20
+                for i in range(len(runs))
+            ]
+            print(f"{'  redis-server':28s} " + "  ".join(cells))
     return 0
 
 

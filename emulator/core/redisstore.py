@@ -53,6 +53,13 @@ from emulator.core.settings import shown_state
 from emulator.core.store import Slot, StateConflict, StateFactory, Store, Tx, UnitOfWork
 from emulator.core.tracked import Collection, TrackedDict, collections_of
 
+try:  # the lean client needs hiredis (in the `redis` extra); without it every call goes through redis-py
+    from emulator.core.resp import LeanRedis, Script
+except ModuleNotFoundError as missing:  # pragma: no cover - the extra installs it
+    if missing.name != "hiredis":
+        raise
+    LeanRedis = None  # type: ignore[assignment,misc]
+
 CHANGES = f"{PREFIX}:changes"
 """A capped stream naming each tenant as it changes (field `t`: its tag), for the other workers' caches."""
 CHANGES_KEPT = 100_000
@@ -162,6 +169,8 @@ redis.call('HSET', KEYS[1], 'p', '1')
 return redis.call('HINCRBY', KEYS[1], 'v', 1)
 """
 
+_LEAN_SCRIPTS = (Script(_LOAD), Script(_COMMIT)) if LeanRedis is not None else None
+
 
 class StateUnavailable(EmulatorError):
     """Redis could not be reached during a unit of work: nothing of the unit was kept."""
@@ -207,6 +216,8 @@ class RedisStore(Store):
         self._load_sync = self._sync.register_script(_LOAD)
         self._load_script: Any = None
         self._commit_script: Any = None
+        self._lean: LeanRedis | None = None
+        """The hot path's client (`core.resp`): a unit of work's load and an owner's commit."""
         self._collections: dict[str, tuple[Collection, ...]] = {}
         """Per vendor: the entity collections of its state, each stored as its own hash (`core.tracked`)."""
         self._exclude: dict[str, set[str] | None] = {}
@@ -242,10 +253,23 @@ class RedisStore(Store):
             self._commit_script = client.register_script(_COMMIT)
         return client
 
+    async def _script(self, n: int, keys: list[str], args: list[Any]) -> Any:
+        """Run `_LOAD` (n = 0) or `_COMMIT` (1) alone: on the lean client when hiredis is there."""
+        if _LEAN_SCRIPTS is not None:
+            lean = self._lean
+            if lean is None:
+                lean = self._lean = LeanRedis(self.url)
+            return await lean.evalsha(_LEAN_SCRIPTS[n], keys, args)
+        self._client()
+        return await (self._commit_script if n else self._load_script)(keys=keys, args=args)
+
     def _failed(self, exc: RedisError) -> ConfigError:
         return ConfigError(f"state {shown_state(self.url)}: Redis did not answer ({exc})")
 
     async def close(self) -> None:
+        if self._lean is not None:
+            self._lean.close()
+            self._lean = None
         if self._async is not None:
             await self._async.aclose()
             self._async = None
@@ -448,10 +472,9 @@ class RedisStore(Store):
         slot = cast(RedisSlot | None, self._slots.get(key))
         if slot is not None and slot.remote >= 0 and self._owned(tenant):
             return slot
-        self._client()
         try:
             known = slot.remote if slot is not None else -1
-            got = await self._load_script(keys=self._keys(vendor, tenant), args=[known])
+            got = await self._script(0, self._keys(vendor, tenant), [known])
         except RedisError as exc:
             raise StateUnavailable(UNAVAILABLE) from exc
         version = int(got[0])
@@ -476,7 +499,7 @@ class RedisStore(Store):
         vendor = tx.vendor
         state = slot.state
         s = state.model_dump_json(by_alias=True, exclude=self._exclude[vendor])
-        c = json.dumps(slot.counters, sort_keys=True)
+        c = _counters(slot.counters)
         saved = slot.saved
         main: list[Any] = []
         if saved is None or saved[0] != s:
@@ -510,7 +533,7 @@ class RedisStore(Store):
         try:
             try:
                 if owned and saved is not None:  # the owner's path: nobody else reads the change stream
-                    version, entry = int(await self._commit_script(keys=keys, args=args)), None
+                    version, entry = int(await self._script(1, keys, args)), None
                 else:
                     pipe = self._client().pipeline(transaction=False)
                     if saved is None:  # a new tenant: named in the index first, so a listing never misses a stored one
@@ -617,7 +640,7 @@ class RedisStore(Store):
                 pipe = self._sync.pipeline(transaction=False)
                 for key, slot in zip(keys[start : start + CHUNK], chunk, strict=True):
                     s = slot.state.model_dump_json(by_alias=True, exclude=self._exclude[key[0]])
-                    c = json.dumps(slot.counters, sort_keys=True)
+                    c = _counters(slot.counters)
                     slot.provisioned = slots[key].provisioned
                     args: list[Any] = [s, c, "1" if slot.provisioned else "0", ""]
                     for n, col in enumerate(self._collections[key[0]]):
@@ -638,6 +661,10 @@ class RedisStore(Store):
             raise StateUnavailable(UNAVAILABLE) from exc
         self._slots = cached
         self.writes += 1
+
+
+_counters = json.JSONEncoder(sort_keys=True).encode
+"""Id counters as JSON, keys sorted (`json.dumps` with arguments builds an encoder per call: a third of the cost)."""
 
 
 def collection_key(vendor: str, tenant: str, field: str) -> str:

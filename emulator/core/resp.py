@@ -1,0 +1,136 @@
+"""A lean Redis client for the Redis backend's hot path: the script calls of a unit of work (`core.redisstore`).
+
+redis-py's asyncio client costs the worker about 300 k instructions for one `GET` and 600 k for the commit script
+(bench/README.md, "The Redis backend"): connection pool, retry wrapper, command packing and reply handling in Python,
+more than the whole memory backend's request. This client is one connection with hiredis's C packer and parser
+behind an `asyncio.Protocol`: a call writes its command and waits for its reply, replies come back in order, so
+calls from many tasks pipeline on the one connection. It speaks only what the store's hot path needs (`call`,
+`evalsha`); everything else (pipelines of the change stream, start-up, reset, restore) stays on redis-py.
+
+Failures are redis-py's exceptions, so the store handles both clients alike: `ConnectionError` when Redis cannot
+be reached or the connection drops (every call in flight fails; the next call connects again), `ResponseError`
+for an error reply. A call cancelled while waiting leaves its reply to be read and dropped, so the order holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ssl
+from collections import deque
+from typing import Any, cast
+
+import hiredis
+from redis.connection import SSLConnection, parse_url
+from redis.exceptions import ConnectionError, ResponseError
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self) -> None:
+        self._reader = hiredis.Reader(encoding="utf-8", replyError=ResponseError)
+        self._waiting: deque[asyncio.Future[Any]] = deque()
+        self._transport: asyncio.Transport | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio.Transport subclasses
+
+    def data_received(self, data: bytes) -> None:
+        reader = self._reader
+        reader.feed(data)
+        while (reply := reader.gets()) is not False:
+            waiter = self._waiting.popleft()
+            if waiter.done():  # its caller was cancelled
+                continue
+            if isinstance(reply, ResponseError):
+                waiter.set_exception(reply)
+            else:
+                waiter.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(ConnectionError(f"Redis closed the connection ({exc or 'end of stream'})"))
+
+    def call(self, args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        if self.closed or self._transport is None:
+            raise ConnectionError("the connection to Redis is closed")
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        self._transport.write(hiredis.pack_command(args))
+        return waiter
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+class LeanRedis:
+    """One pipelined connection to the Redis at `url` (`redis://`, `rediss://`, `unix://`), made on first use."""
+
+    def __init__(self, url: str) -> None:
+        self._options: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]  # redis-py: unannotated
+        self._proto: _Protocol | None = None
+        self._connecting: asyncio.Lock | None = None
+
+    async def call(self, *args: Any) -> Any:
+        """Send one command and return its reply (strings decoded as UTF-8, as redis-py's `decode_responses`)."""
+        proto = self._proto
+        if proto is None or proto.closed:
+            proto = await self._connect()
+        return await proto.call(args)
+
+    async def evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:
+        """Run a script by its digest, sending its text only when Redis does not know it yet (after a restart)."""
+        try:
+            return await self.call("EVALSHA", script.sha, len(keys), *keys, *args)
+        except ResponseError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+            return await self.call("EVAL", script.text, len(keys), *keys, *args)
+
+    async def _connect(self) -> _Protocol:
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._proto is not None and not self._proto.closed:
+                return self._proto
+            options = self._options
+            loop = asyncio.get_running_loop()
+            try:
+                if "path" in options:
+                    _, proto = await loop.create_unix_connection(_Protocol, options["path"])
+                else:
+                    tls = ssl.create_default_context() if options.get("connection_class") is SSLConnection else None
+                    host, port = options.get("host", "localhost"), options.get("port", 6379)
+                    _, proto = await loop.create_connection(_Protocol, host, port, ssl=tls)
+            except OSError as exc:
+                raise ConnectionError(f"cannot reach Redis ({exc})") from exc
+            try:
+                if options.get("password"):
+                    user = options.get("username")
+                    await proto.call(("AUTH", user, options["password"]) if user else ("AUTH", options["password"]))
+                if options.get("db"):
+                    await proto.call(("SELECT", options["db"]))
+            except BaseException:
+                proto.close()
+                raise
+            self._proto = proto
+            return proto
+
+    def close(self) -> None:
+        if self._proto is not None:
+            self._proto.close()
+            self._proto = None
+
+
+class Script:
+    """A Lua script and its SHA-1 digest (what `EVALSHA` names it by)."""
+
+    __slots__ = ("sha", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
