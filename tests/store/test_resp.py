@@ -1,0 +1,82 @@
+"""The lean client of the Redis backend's hot path (`core.resp`) against a real redis-server: replies in order to
+concurrent callers, error replies, a script Redis forgot, a dropped connection and a Redis that is down."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import redis
+from redis.exceptions import ConnectionError, ResponseError
+
+from emulator.core.resp import LeanRedis, Script
+from tests.support.redis_server import RedisServer
+
+
+async def test_concurrent_calls_each_get_their_own_reply_on_one_connection(redis_url: str) -> None:
+    url = redis_url.rsplit("/", 1)[0] + "/2"  # not the default database: the client selects it
+    lean = LeanRedis(url)
+    try:
+        got = await asyncio.gather(*(lean.call("RPUSH", "l", k) for k in range(50)))
+        assert sorted(got) == list(range(1, 51))  # each caller got the length its own push made
+        listed = await lean.call("LRANGE", "l", 0, -1)
+        assert [got[int(k)] for k in listed] == list(range(1, 51))  # and that length is its place in the list
+        assert await lean.call("HSET", "h", "f", "ünï") == 1
+        assert await lean.call("HGETALL", "h") == ["f", "ünï"]
+        with redis.Redis.from_url(url, decode_responses=True) as r:
+            assert r.lrange("l", 0, -1) == listed
+            r.flushdb()
+    finally:
+        lean.close()
+
+
+async def test_an_error_reply_raises_and_the_next_call_goes_on(redis_url: str) -> None:
+    lean = LeanRedis(redis_url)
+    try:
+        await lean.call("SET", "s", "text")
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await lean.call("HGET", "s", "f")
+        assert await lean.call("GET", "s") == "text"
+    finally:
+        lean.close()
+
+
+async def test_a_script_redis_does_not_know_is_sent_whole_then_known(redis_url: str) -> None:
+    lean = LeanRedis(redis_url)
+    script = Script("return {KEYS[1], ARGV[1]}")
+    try:
+        with redis.Redis.from_url(redis_url) as r:
+            r.script_flush()
+            assert await lean.evalsha(script, ["k"], ["a"]) == ["k", "a"]
+            assert r.script_exists(script.sha) == [True]
+        assert await lean.evalsha(script, ["k"], [7]) == ["k", "7"]
+    finally:
+        lean.close()
+
+
+async def test_a_call_cancelled_while_waiting_leaves_the_order_of_replies_intact(redis_url: str) -> None:
+    lean = LeanRedis(redis_url)
+    try:
+        await lean.call("SET", "a", "1")
+        with pytest.raises(TimeoutError):  # Redis holds the BLPOP 0.2 s: its caller leaves first
+            await asyncio.wait_for(lean.call("BLPOP", "nothing", "0.2"), 0.01)
+        assert await lean.call("GET", "a") == "1"  # the BLPOP's reply is read and dropped first
+    finally:
+        lean.close()
+
+
+@pytest.mark.usefixtures("redis_server")  # skips where redis-server is absent
+async def test_calls_fail_while_redis_is_down_and_connect_again_once_it_is_back(tmp_path: Path) -> None:
+    own = RedisServer(tmp_path, aof=True)
+    lean = LeanRedis(own.url)
+    try:
+        await lean.call("SET", "k", "kept")
+        own.stop()
+        with pytest.raises(ConnectionError):
+            await lean.call("GET", "k")
+        own.start()
+        assert await lean.call("GET", "k") == "kept"
+    finally:
+        lean.close()
+        own.stop()
