@@ -4,20 +4,22 @@ Each (vendor, tenant) is one Redis hash, `cxemu:{<tenant>}:v:<vendor>` (names pe
 hash tag, one per tenant name, so a Redis Cluster keeps all of a tenant in one slot: `core.rediskeys`), with the
 fields
 
-    v  the tenant's version: moves on with every commit, flag and reset, and never goes back
-    s  its state, the vendor's pydantic model as JSON (the snapshot's form; absent: no tenant)
+    v  the tenant's version: moves on with every commit that writes, flag and reset, and never goes back
+    s  its state, the vendor's pydantic model as JSON without its entity collections (absent: no tenant)
     c  its id counters (JSON)
     p  "1" when provisioned
     n  where its timeline stood at the last commit (virtual clock; a restart starts it there)
 
-and the set `cxemu:tenants` names every tenant (members `<vendor>:<tenant>`, as in the tag). Phase 1 runs one
-worker per database (`--workers 1`); what more needs is in docs/scaling.md.
+plus one hash per entity collection of the state (`cxemu:{<tenant>}:v:<vendor>:c:<field>`: a top-level `dict[K,
+Entity]` field, one Redis field per entity, "<position> <JSON>"), and the set `cxemu:tenants` names every tenant
+(members `<vendor>:<tenant>`). A commit writes only the entities its unit of work reached (`core.tracked`).
 
 The slots of the memory backend stay, as this worker's cache of what Redis holds. A unit of work takes the
 tenant's local lock, then asks Redis in one round trip (a Lua script) whether the tenant's version is still the
 one cached, receiving the state only when it is not; it runs on the cached model as in memory, and on leaving
-commits the state, counters and flag in one script that first checks the version is still the one read. A unit
-that changed nothing (the same JSON) skips the commit. A version that moved in between means another process
+commits what changed (the state document, counters and flag when they differ, the entities it reached whose JSON
+differs, the ones it removed) in one script that first checks the version is still the one read. A unit that
+changed nothing skips the commit. A version that moved in between means another process
 committed the tenant meanwhile: the unit raises `StateConflict` (409), nothing of it is kept, and the next unit
 of work reads the tenant afresh. It is not retried here: the body of an `async with` cannot run twice, and
 within one worker units of the same tenant never race (the lock); docs/scaling.md says what phase 2 adds.
@@ -29,6 +31,11 @@ worker saw (one round trip when nothing changed) and re-reads the tenants other 
 sees every commit that completed before it began, whichever worker made it. (The control plane reads the cache
 as it stands.) Reset, restore and the provisioned flag are rare and synchronous: a blocking client does their
 round trips.
+
+A fleet of workers (docs/scaling.md, phase 2) sets three hooks on the store: `authoritative` (this worker owns the
+tenant: its units of work read nothing first, its commits tell no other worker, `refresh` does nothing), `fence`
+(the commit also checks the tenant's owner lease, else `Fenced`) and `outbox` (an entry the commit script appends);
+`load_tenant` reads a tenant it claims. The scripts a unit of work runs alone go over a lean client (`core.resp`).
 """
 
 from __future__ import annotations
