@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from pydantic import BaseModel, Field
 from emulator.core.clock import VirtualClock
 from emulator.core.ids import TenantIds
 from emulator.core.rediskeys import tenant_key, vendor_key
-from emulator.core.redisstore import OUTBOX, OWNER, Fenced, collection_key
+from emulator.core.redisstore import OUTBOX, OWNER, Fenced, StateUnavailable, collection_key
 from emulator.core.store import StateConflict, Store, Tx, open_store
 from tests.store.conftest import SLUG, registered
 from tests.support.echo_vendor import EchoState, Item
@@ -445,3 +446,36 @@ async def test_load_tenant_replaces_every_vendors_cached_state_of_the_name_with_
     finally:
         await writer.close()
     assert tracked(stores()).entities[2].tags == ["from the writer", "and the reader"]
+
+
+@pytest.mark.usefixtures("redis_server")  # skips where redis-server is absent
+async def test_an_owners_commit_while_redis_is_down_fails_cleanly_and_the_next_one_reads_afresh(
+    tmp_path: Path,
+) -> None:
+    own = RedisServer(tmp_path, aof=True)
+    committed: list[Tx[Any]] = []
+    store = make(own.url, committed)
+    store.authoritative = lambda tenant: True
+    try:
+        async with store.tenant(TRACKED, "t") as tx:
+            tx.state.title = "kept"
+        own.stop()
+
+        async def lost() -> None:
+            async with store.tenant(TRACKED, "t") as tx:
+                tx.state.title = "lost"
+                tx.emit("titled", "t")
+
+        with pytest.raises(StateUnavailable):
+            await lost()
+        assert committed == []
+        own.start()
+        async with store.tenant(TRACKED, "t") as tx:
+            assert tx.state.title == "kept"  # the cache was stale after the failure: read again, not trusted
+            tx.state.title = "after"
+        restarted = make(own.url)
+        assert tracked(restarted).title == "after"
+        await restarted.close()
+    finally:
+        await store.close()
+        own.stop()
