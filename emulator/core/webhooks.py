@@ -41,6 +41,7 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -62,7 +63,8 @@ EXCERPT_BYTES = 512
 ROUTES_KEPT = 4096
 """URLs whose route the dispatcher remembers (forgotten all at once past it)."""
 TRIM_SKIP_LIMIT = 64
-"""Pending deliveries moved aside per trim before the oldest one leaves the log anyway (it is still sent)."""
+"""Deliveries after a pending oldest one looked at for a settled one to drop instead (else the oldest leaves the
+log anyway: it is still sent)."""
 
 
 class AttemptContext(NamedTuple):
@@ -592,18 +594,28 @@ class WebhookDispatcher:
     # -- the log, waiting -----------------------------------------------------------------------------
 
     def _remember(self, d: Delivery) -> None:
-        self._log[d.id] = d
-        skipped = 0
-        while len(self._log) > self.log_size:
-            oldest_id, oldest = next(iter(self._log.items()))
-            if oldest.status == "pending" and skipped < TRIM_SKIP_LIMIT:
-                # settled deliveries leave first: move a pending one behind the others (a bounded number of
-                # moves per call, so a log full of pending deliveries stays cheap and within its size)
-                self._log.move_to_end(oldest_id)
-                skipped += 1
-                continue
-            del self._log[oldest_id]
+        log = self._log
+        log[d.id] = d
+        if len(log) > self.log_size:
+            self._trim()
         self._notify()
+
+    def _trim(self) -> None:
+        """Back to `log_size`, settled deliveries first: the oldest leaves when it is settled, else the first
+        settled one among the `TRIM_SKIP_LIMIT` after it, else the oldest anyway (a pending delivery that leaves
+        the log is still sent). Nothing is moved: the log stays in the order deliveries were made, and a log
+        full of pending deliveries (a backlog) costs one bounded look per new delivery, not a reshuffle."""
+        log = self._log
+        while len(log) > self.log_size:
+            if next(iter(log.values())).status != "pending":
+                log.popitem(last=False)
+                continue
+            ahead = islice(log.items(), 1, TRIM_SKIP_LIMIT + 1)
+            settled = next((key for key, d in ahead if d.status != "pending"), None)
+            if settled is None:
+                log.popitem(last=False)
+            else:
+                del log[settled]
 
     def _notify(self) -> None:
         self.changes += 1
