@@ -42,6 +42,7 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import attrgetter
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -95,6 +96,9 @@ AttemptListener = Callable[["Delivery", "Attempt"], None]
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
 """`json.dumps(payload, separators=(",", ":"), ensure_ascii=False)`, byte for byte, with the encoder made once
 (`json.dumps` with options builds one per call). Payloads are trees the vendors build: never circular."""
+
+
+_STATUS = attrgetter("status")
 
 
 def compact_json(payload: Any) -> bytes:
@@ -208,6 +212,8 @@ class WebhookDispatcher:
         self._offload = Offload()
         self._queues: dict[tuple[str, str, str, str], _KeyQueue] = {}
         self._log: OrderedDict[str, Delivery] = OrderedDict()
+        self._head_pending = 0
+        """How many of the log's oldest deliveries `_trim` last saw pending (0: not known)."""
         self._next_seq = 1
         self._changed: asyncio.Event | None = None
         self._closing = False
@@ -603,19 +609,29 @@ class WebhookDispatcher:
     def _trim(self) -> None:
         """Back to `log_size`, settled deliveries first: the oldest leaves when it is settled, else the first
         settled one among the `TRIM_SKIP_LIMIT` after it, else the oldest anyway (a pending delivery that leaves
-        the log is still sent). Nothing is moved: the log stays in the order deliveries were made, and a log
-        full of pending deliveries (a backlog) costs one bounded look per new delivery, not a reshuffle."""
+        the log is still sent). Nothing is moved: the log stays in the order deliveries were made. How many of
+        the oldest were seen pending is remembered (`_head_pending`), so a log full of pending deliveries (a
+        backlog as deep as the log) is looked at once per `TRIM_SKIP_LIMIT` deliveries, not on every one."""
         log = self._log
         while len(log) > self.log_size:
-            if next(iter(log.values())).status != "pending":
+            known = self._head_pending
+            if not known:
+                if next(iter(log.values())).status != "pending":
+                    log.popitem(last=False)
+                    continue
+                known = 1
+            if known > TRIM_SKIP_LIMIT:
                 log.popitem(last=False)
+                self._head_pending = known - 1
                 continue
-            ahead = islice(log.items(), 1, TRIM_SKIP_LIMIT + 1)
-            settled = next((key for key, d in ahead if d.status != "pending"), None)
-            if settled is None:
+            ahead = list(map(_STATUS, islice(log.values(), known, TRIM_SKIP_LIMIT + 1)))  # in C: no frame per item
+            if ahead.count("pending") == len(ahead):
                 log.popitem(last=False)
+                self._head_pending = known + len(ahead) - 1
             else:
-                del log[settled]
+                at = known + next(i for i, status in enumerate(ahead) if status != "pending")
+                del log[next(islice(log, at, None))]
+                self._head_pending = at
 
     def _notify(self) -> None:
         self.changes += 1
@@ -676,6 +692,7 @@ class WebhookDispatcher:
                 if d.status == "pending":
                     d.status = "failed"
                 del self._log[d.id]
+        self._head_pending = 0
         if vendor is None:  # the tenant's timeline starts again: its own faults go with it
             for name in [t for t in self.tenant_chaos if tenant is None or t == tenant]:
                 del self.tenant_chaos[name]
@@ -712,6 +729,7 @@ class WebhookDispatcher:
         settled = [d for d in ordered if d.status != "pending"]
         drop = {d.id for d in settled[: max(0, len(ordered) - self.log_size)]}
         self._log = OrderedDict((d.id, d) for d in ordered if d.id not in drop)
+        self._head_pending = 0
 
     def mark_uncertain(self, at: float, why: str) -> int:
         """Record on every pending delivery an attempt whose outcome is unknown (`why`), so the next one is sent
