@@ -4,7 +4,7 @@
   request waits for it, and a receiver that is down, slow or failing only ever slows its own queue.
 - Deliveries are FIFO per ordering key (target URL + vendor + tenant + subject, e.g. one conversation)
   and parallel across keys, with a global cap on concurrent requests and, inside it, one per tenant
-  (`per_tenant`, here) and one per target (`per_target`, in the client), a quarter of the global cap unless
+  (`per_tenant`, here) and one per target (`per_target`, in the client), half the global cap unless
   set: a receiver that accepts and never answers holds only its tenant's share, so other tenants' webhooks
   go out as usual.
 - Targets pass the outbound policy (`core.outbound.Guard`: the URL, the allow-list, and the SSRF guard on the
@@ -41,6 +41,9 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
+from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
+from operator import attrgetter
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -62,7 +65,8 @@ EXCERPT_BYTES = 512
 ROUTES_KEPT = 4096
 """URLs whose route the dispatcher remembers (forgotten all at once past it)."""
 TRIM_SKIP_LIMIT = 64
-"""Pending deliveries moved aside per trim before the oldest one leaves the log anyway (it is still sent)."""
+"""Deliveries after a pending oldest one looked at for a settled one to drop instead (else the oldest leaves the
+log anyway: it is still sent)."""
 
 
 class AttemptContext(NamedTuple):
@@ -90,13 +94,25 @@ AttemptListener = Callable[["Delivery", "Attempt"], None]
 """Told of an attempt once the delivery's next step is decided (status, `not_before` of the retry)."""
 
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
+_COMPACT_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)
+_COMPACT = _COMPACT_ENCODER.encode
 """`json.dumps(payload, separators=(",", ":"), ensure_ascii=False)`, byte for byte, with the encoder made once
 (`json.dumps` with options builds one per call). Payloads are trees the vendors build: never circular."""
+_COMPACT_C = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(None, _COMPACT_ENCODER.default, c_encode_basestring, None, ":", ",", False, False, True)
+)
+"""`_COMPACT`'s C encoder, made once (`JSONEncoder.encode` builds one on every call), as `core.web` does."""
+
+
+_STATUS = attrgetter("status")
 
 
 def compact_json(payload: Any) -> bytes:
-    return _COMPACT(payload).encode()
+    if _COMPACT_C is None or isinstance(payload, str):  # pragma: no cover - CPython has the C accelerator
+        return _COMPACT(payload).encode()
+    return "".join(_COMPACT_C(payload, 0)).encode()
 
 
 @dataclass
@@ -195,7 +211,10 @@ class WebhookDispatcher:
         self.user_agent = user_agent
         self.verify_tls = verify_tls
         self._max_concurrency = max_concurrency
-        share = max(1, max_concurrency // 4)
+        # Half the pool, not less: a delivery holds its slot for about two turns of the event loop, and under a
+        # load of 64 requests in flight a turn takes ~15 ms, so one tenant's one receiver needs ~100 slots to
+        # keep up with ~3,000 webhooks a second (bench/README: a quarter, 64, let a backlog build at c=64).
+        share = max(1, max_concurrency // 2)
         self._per_target = per_target or share
         self._per_tenant = KeyedLimit(per_tenant or share)
         self.pending_limit = pending_limit
@@ -206,6 +225,8 @@ class WebhookDispatcher:
         self._offload = Offload()
         self._queues: dict[tuple[str, str, str, str], _KeyQueue] = {}
         self._log: OrderedDict[str, Delivery] = OrderedDict()
+        self._head_pending = 0
+        """How many of the log's oldest deliveries `_trim` last saw pending (0: not known)."""
         self._next_seq = 1
         self._changed: asyncio.Event | None = None
         self._closing = False
@@ -592,18 +613,38 @@ class WebhookDispatcher:
     # -- the log, waiting -----------------------------------------------------------------------------
 
     def _remember(self, d: Delivery) -> None:
-        self._log[d.id] = d
-        skipped = 0
-        while len(self._log) > self.log_size:
-            oldest_id, oldest = next(iter(self._log.items()))
-            if oldest.status == "pending" and skipped < TRIM_SKIP_LIMIT:
-                # settled deliveries leave first: move a pending one behind the others (a bounded number of
-                # moves per call, so a log full of pending deliveries stays cheap and within its size)
-                self._log.move_to_end(oldest_id)
-                skipped += 1
-                continue
-            del self._log[oldest_id]
+        log = self._log
+        log[d.id] = d
+        if len(log) > self.log_size:
+            self._trim()
         self._notify()
+
+    def _trim(self) -> None:
+        """Back to `log_size`, settled deliveries first: the oldest leaves when it is settled, else the first
+        settled one among the `TRIM_SKIP_LIMIT` after it, else the oldest anyway (a pending delivery that leaves
+        the log is still sent). Nothing is moved: the log stays in the order deliveries were made. How many of
+        the oldest were seen pending is remembered (`_head_pending`), so a log full of pending deliveries (a
+        backlog as deep as the log) is looked at once per `TRIM_SKIP_LIMIT` deliveries, not on every one."""
+        log = self._log
+        while len(log) > self.log_size:
+            known = self._head_pending
+            if not known:
+                if next(iter(log.values())).status != "pending":
+                    log.popitem(last=False)
+                    continue
+                known = 1
+            if known > TRIM_SKIP_LIMIT:
+                log.popitem(last=False)
+                self._head_pending = known - 1
+                continue
+            ahead = list(map(_STATUS, islice(log.values(), known, TRIM_SKIP_LIMIT + 1)))  # in C: no frame per item
+            if ahead.count("pending") == len(ahead):
+                log.popitem(last=False)
+                self._head_pending = known + len(ahead) - 1
+            else:
+                at = known + next(i for i, status in enumerate(ahead) if status != "pending")
+                del log[next(islice(log, at, None))]
+                self._head_pending = at
 
     def _notify(self) -> None:
         self.changes += 1
@@ -664,6 +705,7 @@ class WebhookDispatcher:
                 if d.status == "pending":
                     d.status = "failed"
                 del self._log[d.id]
+        self._head_pending = 0
         if vendor is None:  # the tenant's timeline starts again: its own faults go with it
             for name in [t for t in self.tenant_chaos if tenant is None or t == tenant]:
                 del self.tenant_chaos[name]
@@ -700,6 +742,7 @@ class WebhookDispatcher:
         settled = [d for d in ordered if d.status != "pending"]
         drop = {d.id for d in settled[: max(0, len(ordered) - self.log_size)]}
         self._log = OrderedDict((d.id, d) for d in ordered if d.id not in drop)
+        self._head_pending = 0
 
     def mark_uncertain(self, at: float, why: str) -> int:
         """Record on every pending delivery an attempt whose outcome is unknown (`why`), so the next one is sent
