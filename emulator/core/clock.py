@@ -109,6 +109,15 @@ wall_monotonic: Callable[[], float] = time.monotonic
 itself, so the request journal's latency costs no extra call."""
 
 
+class JobLog(Protocol):
+    """Told of every persistent job as it is scheduled and as it goes (fired or cancelled): `core.redisruntime`
+    keeps them in Redis."""
+
+    def scheduled(self, timer: Timer) -> None: ...
+
+    def gone(self, timer: Timer) -> None: ...
+
+
 class SchedulerRunaway(RuntimeError):
     """`run_until_idle` hit its step guard: something keeps rescheduling itself."""
 
@@ -184,6 +193,8 @@ class Scheduler:
         """Grows whenever a timeline's time moves or a timeline goes (a cheap "did time change" check)."""
         self.firing: Callable[[Timer], contextlib.AbstractContextManager[None]] = _nothing
         """Wraps each timer's callback (and the work it starts): the feed records the timer and makes it the cause."""
+        self.durable: JobLog | None = None
+        """Told of persistent jobs scheduled and gone (a Redis-backed server keeps them there)."""
 
     # -- timelines --------------------------------------------------------------------------------
 
@@ -278,6 +289,8 @@ class Scheduler:
             loop = asyncio.get_running_loop()
             delay = max(0.0, when - line.clock.now())
             timer._handle = loop.call_at(loop.time() + delay, self._fire, line, timer)
+        if job is not None and self.durable is not None:
+            self.durable.scheduled(timer)
         return timer
 
     def register_job(self, kind: str, handler: JobHandler) -> None:
@@ -304,6 +317,8 @@ class Scheduler:
         if timer is None or timer.cancelled:
             return
         timer.cancelled = True
+        if timer.job is not None and self.durable is not None:
+            self.durable.gone(timer)
         line = self._shared if timer.tenant is None else self._timelines.get(timer.tenant)
         if line is not None:
             line.live.pop(timer.seq, None)
@@ -373,6 +388,8 @@ class Scheduler:
         if timer.cancelled:
             return
         line.live.pop(timer.seq, None)
+        if timer.job is not None and self.durable is not None:
+            self.durable.gone(timer)
         with self.firing(timer):
             try:
                 result = timer.callback()
@@ -384,6 +401,8 @@ class Scheduler:
 
     async def _run_virtual(self, line: Timeline, timer: Timer) -> None:
         line.live.pop(timer.seq, None)
+        if timer.job is not None and self.durable is not None:
+            self.durable.gone(timer)
         clock = line.clock
         assert isinstance(clock, VirtualClock)
         clock.set(max(clock.now(), timer.when))

@@ -41,7 +41,7 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from emulator.core import chaos
@@ -86,6 +86,18 @@ class AttemptContext(NamedTuple):
 HeaderHook = Callable[[AttemptContext], dict[str, str]]
 Poster = Callable[[str, bytes, dict[str, str], float], Awaitable[Answer]]
 """How one request is sent: (url, body, headers, timeout) -> the receiver's answer."""
+
+
+class DeliveryLog(Protocol):
+    """Told of every change of a delivery (`changed`: made, an attempt settled, settled or dropped) and of every
+    attempt about to be sent (`started`, awaited before the request goes out; a string says why it may not go):
+    `core.redisruntime` keeps them in Redis."""
+
+    def changed(self, d: Delivery) -> None: ...
+
+    async def started(self, d: Delivery, n: int, at: float) -> str | None: ...
+
+
 AttemptListener = Callable[["Delivery", "Attempt"], None]
 """Told of an attempt once the delivery's next step is decided (status, `not_before` of the retry)."""
 
@@ -217,6 +229,8 @@ class WebhookDispatcher:
         """Told of every new delivery as it is made, before it is queued (the feed's `delivery` entries)."""
         self.changes = 0
         """Moves on every change of a delivery or the log (the state file's saver saves when it moved)."""
+        self.durable: DeliveryLog | None = None
+        """Told of every delivery change and attempt start (a Redis-backed server keeps them there)."""
 
     # -- configuration --------------------------------------------------------------------------------
 
@@ -329,6 +343,8 @@ class WebhookDispatcher:
         d.status = "failed"
         d.attempts.append(Attempt(n=0, at=d.created_at, url=d.url, headers={}, error=f"dropped: {why}"))
         self._remember(d)
+        if self.durable is not None:
+            self.durable.changed(d)
         self._failed(d)
         if self.attempt_listeners:
             self._tell(d, 0)
@@ -377,6 +393,8 @@ class WebhookDispatcher:
             queue.items = deque(items)
         else:
             queue.items.append(d)
+        if self.durable is not None:
+            self.durable.changed(d)
         self._kick(d.key)
 
     def _kick(self, key: tuple[str, str, str, str]) -> None:
@@ -425,6 +443,8 @@ class WebhookDispatcher:
                         self._failed(d)
                     else:
                         d.not_before = self.scheduler.now(d.tenant) + ladder[failed_attempts - 1]
+                if self.durable is not None:
+                    self.durable.changed(d)
                 self._notify()
                 if self.attempt_listeners:
                     self._tell(d, tried)
@@ -481,6 +501,9 @@ class WebhookDispatcher:
         fault = chaos.timed_out(d, n, now, headers)
         if fault is not None:
             d.attempts.append(fault)
+            return False
+        if self.durable is not None and (why := await self.durable.started(d, n, now)) is not None:
+            d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=why))  # not sent: retried
             return False
         attempt, refused = await self._post(d, n, now, headers)
         d.attempts.append(attempt)
