@@ -11,6 +11,7 @@ hash tag (`core.rediskeys`):
     cxemu:{<tenant>}:rt:log      list: settled deliveries (snapshot form), oldest first, capped at the log size
     cxemu:{<tenant>}:rt:jobs     hash: job seq -> {due, vendor, kind, args} (due on the tenant's timeline)
     cxemu:{<tenant>}:rt:clock    string: where the tenant's timeline stood at the last write (virtual clock)
+    cxemu:{<tenant>}:rt:seq      string: the tenant's last delivery number
     cxemu:{<tenant>}:outbox      list: what committed units of work must still turn into deliveries
 
 Writes. The hooks (`DeliveryLog`, `JobLog`, the outbox) only mark what changed; one task writes everything a tick
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -71,7 +73,7 @@ def keys(tenant: str) -> dict[str, str]:
     """The runtime keys of a tenant, by part."""
     return {
         part: tenant_key(tenant, *(("outbox",) if part == "outbox" else ("rt", part)))
-        for part in ("dlv", "flight", "log", "jobs", "clock", "outbox")
+        for part in ("dlv", "flight", "log", "jobs", "clock", "seq", "outbox")
     }
 
 
@@ -87,6 +89,7 @@ class _Batch:
     cleared: list[tuple[str, str]] = field(default_factory=list)
     """(tenant, outbox entry) to remove once the rest is written."""
     clocks: set[str] = field(default_factory=set)
+    seqs: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(self.dropped or self.deliveries or self.flights or self.jobs or self.cleared or self.clocks)
@@ -99,6 +102,7 @@ class _Batch:
         self.jobs = {**later.jobs, **self.jobs}
         self.cleared = [*later.cleared, *self.cleared]
         self.clocks |= later.clocks
+        self.seqs |= later.seqs
 
     def forget(self, tenant: str) -> None:
         self.deliveries = {k: d for k, d in self.deliveries.items() if d.tenant != tenant}
@@ -106,6 +110,7 @@ class _Batch:
         self.jobs = {k: t for k, t in self.jobs.items() if k[0] != tenant}
         self.cleared = [c for c in self.cleared if c[0] != tenant]
         self.clocks.discard(tenant)
+        self.seqs.discard(tenant)
 
 
 class RedisRuntime:
@@ -125,6 +130,8 @@ class RedisRuntime:
         """Resolves once what is marked now is written (made by the first mark after a write started)."""
         self._writing: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._seqs: dict[str, int] = {}
+        """Each adopted tenant's last delivery number."""
         self._muted: set[str] = set()
         """Tenants this process dropped: nothing of theirs is written until they are adopted again."""
         self.writes = 0
@@ -132,11 +139,23 @@ class RedisRuntime:
 
     # -- marks (the hooks) --------------------------------------------------------------------------
 
+    def number(self, tenant: str) -> tuple[int, str]:
+        """`DeliveryLog.number`: the tenant's next delivery number and the delivery's id, `dlv_<tenant>_<n>` (the
+        tenant as 12 hex digits of its BLAKE2b hash: the ids of a process's tenants never clash)."""
+        seq = self._seqs.get(tenant, 0) + 1
+        self._seqs[tenant] = seq
+        if tenant not in self._muted:
+            self._batch.seqs.add(tenant)
+        return seq, f"dlv_{_tag(tenant)}_{seq:07d}"
+
     def changed(self, d: Delivery) -> None:
         """`DeliveryLog.changed`: the delivery is written (pending) or moved to the log (settled)."""
         if d.tenant not in self._muted:
             self._batch.deliveries[d.id] = d
             self._mark(d.tenant)
+            if d.seq > self._seqs.get(d.tenant, 0):  # a restored delivery: new numbers go on after it
+                self._seqs[d.tenant] = d.seq
+                self._batch.seqs.add(d.tenant)
 
     async def started(self, d: Delivery, n: int, at: float) -> str | None:
         """`DeliveryLog.started`: the attempt is recorded before its request goes out."""
@@ -252,6 +271,8 @@ class RedisRuntime:
             for tenant in sorted(batch.clocks):
                 if tenant:
                     pipe.set(keys(tenant)["clock"], repr(self.scheduler.now(tenant)))
+        for tenant in sorted(batch.seqs):
+            pipe.set(keys(tenant)["seq"], self._seqs.get(tenant, 0))
         for tenant, entry in batch.cleared:
             pipe.lrem(keys(tenant)["outbox"], 1, entry)
         await pipe.execute()
@@ -278,9 +299,10 @@ class RedisRuntime:
         pipe.lrange(k["log"], 0, -1)
         pipe.hgetall(k["jobs"])
         pipe.get(k["clock"])
+        pipe.get(k["seq"])
         pipe.lrange(k["outbox"], 0, -1)
         try:
-            pending, flights, log, jobs, clock, outbox = await pipe.execute()
+            pending, flights, log, jobs, clock, seq, outbox = await pipe.execute()
         except RedisError as exc:
             raise StateUnavailable(UNAVAILABLE) from exc
         self._muted.discard(tenant)
@@ -304,6 +326,7 @@ class RedisRuntime:
         ]
         self.dispatcher.restore_log(settled)
         found["settled"] = len(settled)
+        numbered = [int(seq) if seq and seq.isdigit() else 0, *(d.seq for d in settled)]
         entries: list[dict[str, Any]] = []
         for raw in pending.values():
             snap = _parsed(tenant, "a pending delivery", raw, SnapshotDelivery.model_validate_json)
@@ -320,6 +343,7 @@ class RedisRuntime:
                 found["lost"] += 1
             entries.append(entry)
         entries.sort(key=lambda e: e["seq"])
+        self._seqs[tenant] = max(numbered + [e["seq"] for e in entries])  # numbers go on, never repeat
         self.dispatcher.restore({"pending": entries})
         found["pending"] = len(entries)
         # the outbox: webhooks a unit of work committed and no delivery was written for
@@ -349,6 +373,7 @@ class RedisRuntime:
         flight ends unrecorded), its cached state gone."""
         self._muted.add(tenant)
         self._batch.forget(tenant)
+        self._seqs.pop(tenant, None)
         self.scheduler.cancel_tagged(None, tenant)
         self.scheduler.forget(tenant)
         self.dispatcher.reset(None, tenant)
@@ -361,14 +386,21 @@ class RedisRuntime:
             self._batch.forget(tenant)
             self._batch.dropped.update(keys(tenant).values())
             self._mark(tenant)
-            if vendor is None:
+            if vendor is None:  # the tenant starts again: so do its delivery numbers
+                self._seqs.pop(tenant, None)
                 continue
+            self._batch.seqs.add(tenant)
             for timer in self.scheduler.pending([tenant]):
                 if timer.job is not None:
                     self._batch.jobs[(tenant, timer.seq)] = timer
             for d in self.dispatcher.deliveries():
                 if d.tenant == tenant:
                     self._batch.deliveries[d.id] = d
+
+
+@functools.lru_cache(maxsize=4096)
+def _tag(tenant: str) -> str:
+    return hashlib.blake2b(tenant.encode(), digest_size=6).hexdigest()
 
 
 def _parsed(tenant: str, what: str, raw: Any, parse: Callable[[Any], Any]) -> Any:

@@ -89,9 +89,12 @@ Poster = Callable[[str, bytes, dict[str, str], float], Awaitable[Answer]]
 
 
 class DeliveryLog(Protocol):
-    """Told of every change of a delivery (`changed`: made, an attempt settled, settled or dropped) and of every
-    attempt about to be sent (`started`, awaited before the request goes out; a string says why it may not go):
+    """Numbers each new delivery of a tenant (`number`: its seq and id, from the tenant's own counter), is told of
+    every change of a delivery (`changed`: made, an attempt settled, settled or dropped) and of every attempt about
+    to be sent (`started`, awaited before the request goes out; a string says why it may not go):
     `core.redisruntime` keeps them in Redis."""
+
+    def number(self, tenant: str) -> tuple[int, str]: ...
 
     def changed(self, d: Delivery) -> None: ...
 
@@ -353,10 +356,14 @@ class WebhookDispatcher:
     def _new(
         self, vendor: str, tenant: str, event_id: str, event_type: str, subject: str, url: str, body: bytes
     ) -> Delivery:
-        seq = self._take_seq()
+        if self.durable is None:
+            seq = self._take_seq()
+            name = f"dlv_{seq:07d}"
+        else:  # numbered per tenant: the same whichever process serves it
+            seq, name = self.durable.number(tenant)
         now = self.scheduler.now(tenant)
         d = Delivery(
-            id=f"dlv_{seq:07d}",
+            id=name,
             seq=seq,
             vendor=vendor,
             tenant=tenant,
