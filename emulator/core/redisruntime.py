@@ -60,6 +60,7 @@ LOG = logging.getLogger(__name__)
 LOST = "outcome unknown: the cxemu process sending it stopped during the attempt; sent again as a retry"
 """The error of the attempt `adopt` records on a delivery whose attempt was started and never settled."""
 NOT_SENT = "not sent: the state store (Redis) did not answer, so the attempt could not be recorded first"
+DROPPED = "not sent: another cxemu process owns this tenant now"
 
 Translate = Callable[[Tx[Any], Any], Iterable[Outbound]]
 
@@ -160,7 +161,7 @@ class RedisRuntime:
     async def started(self, d: Delivery, n: int, at: float) -> str | None:
         """`DeliveryLog.started`: the attempt is recorded before its request goes out."""
         if d.tenant in self._muted:
-            return None
+            return DROPPED
         self._batch.flights[d.id] = (d, n, at)
         self._mark(d.tenant)
         try:

@@ -120,6 +120,22 @@ async def test_a_tenant_adopted_elsewhere_goes_on_and_a_dropped_one_writes_nothi
     assert emu.scheduler.snapshot() == jobs
 
 
+async def test_a_system_clock_job_fires_in_the_process_that_adopts_it(
+    make_app: AppFactory, redis_url: str, sink: WebhookSink
+) -> None:
+    app, client = await make_app(state=redis_url, clock="system")
+    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    first = await item(client, "one")
+    r = await client.post(f"/echo/v1/items/{first}/ping", json={"delay": 0.5}, headers=ACME)
+    assert r.status_code == 202
+    emulator_of(app).drop("acme")  # this process lets go before the job is due: it never fires here
+    other, _ = await make_app(state=redis_url, clock="system")
+    adopted = emulator_of(other)
+    pinged = await adopted.dispatcher.wait(lambda d: d.event_type == "pinged", count=1, timeout=30)
+    assert [d.status for d in pinged] == ["delivered"]
+    assert not [d for d in emulator_of(app).dispatcher.deliveries() if d.event_type == "pinged"]
+
+
 async def test_an_outbox_left_by_a_process_that_died_after_its_commit_is_replayed_once(
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
