@@ -198,3 +198,45 @@ def test_redis_going_away_answers_503_and_keeps_nothing_half_written(tmp_path: P
             first.kill()
     finally:
         server.stop()
+
+
+def _serial_run(
+    tmp_path: Path, redis_url: str, sink: WebhookSink, name: str, *, restart: bool
+) -> tuple[list[Any], list[Any]]:
+    """The same serial inputs to one tenant, with or without a restart halfway: what the receiver got (bodies and
+    the vendor's headers, in order) and the delivery log (ids, events, attempts)."""
+    sink.clear()
+    server = serve(tmp_path, redis_url, f"{name}-1")
+    try:
+        with httpx.Client(base_url=server.url, headers=KEY, timeout=30) as http:
+            hook(http, sink)
+            cid = start_conversation(http)
+            for n in range(3):
+                say(http, cid, f"before {n}")
+        if restart:
+            assert server.terminate() == 0, server.stderr()
+            server = serve(tmp_path, redis_url, f"{name}-2")
+        with httpx.Client(base_url=server.url, headers=KEY, timeout=30) as http:
+            for n in range(3):
+                say(http, cid, f"after {n}")
+            advance(http, 400)  # the conversation's jobs run
+            total = len(deliveries(http))
+            logged = deliveries(http, settled="true", count=str(total), wait="30")
+    finally:
+        server.terminate()
+    got = [(r.body, {k: v for k, v in r.headers.items() if k.startswith("x-8x8")}) for r in sink.requests]
+    attempts = [[{k: v for k, v in a.items() if k != "latency_ms"} for a in d["attempts"]] for d in logged]
+    return got, [(d["id"], d["event_id"], d["event"], tried) for d, tried in zip(logged, attempts, strict=True)]
+
+
+def test_a_restart_halfway_changes_no_webhook_byte_nor_delivery_id(tmp_path: Path, redis_server: RedisServer) -> None:
+    sink = WebhookSink()  # one receiver: the webhook URL is part of what is compared
+    try:
+        redis_server.flush()
+        straight = _serial_run(tmp_path, redis_server.url, sink, "straight", restart=False)
+        redis_server.flush()
+        restarted = _serial_run(tmp_path, redis_server.url, sink, "restarted", restart=True)
+    finally:
+        sink.close()
+    assert straight[0], "webhooks were received"
+    assert restarted == straight
