@@ -309,9 +309,11 @@ class RedisStore(Store):
             return made
         return self._take(key, got)
 
-    async def _persist(self, slot: RedisSlot, tx: Tx[Any]) -> None:
-        """Commit the slot if it differs from what Redis has; `StateConflict` if Redis moved on meanwhile."""
-        entry = self.outbox(tx) if self.outbox is not None and (tx.events or tx.outbound) else None  # may draw ids
+    async def _persist(self, slot: RedisSlot, tx: Tx[Any], *, sends: bool = True) -> None:
+        """Commit the slot if it differs from what Redis has; `StateConflict` if Redis moved on meanwhile. With
+        `sends` (the unit succeeded), the unit's outbox entry is committed with it."""
+        sending = sends and self.outbox is not None and (tx.events or tx.outbound)
+        entry = self.outbox(tx) if sending and self.outbox is not None else None  # may draw ids
         s = slot.state.model_dump_json(by_alias=True)
         c = json.dumps(slot.counters, sort_keys=True)
         if slot.saved == (s, c, slot.provisioned):
@@ -477,7 +479,7 @@ class RedisUnitOfWork(UnitOfWork[Any]):
             if kind is not None:
                 tx.ids.rollback()
                 try:
-                    await store._persist(slot, tx)
+                    await store._persist(slot, tx, sends=False)  # a failed unit sends nothing
                 except (StateConflict, StateUnavailable):
                     slot.remote = -1  # the unit's own exception is the one to see; the next unit reads afresh
                 return

@@ -16,6 +16,7 @@ import redis
 
 from emulator.core.rediskeys import tenant_key
 from emulator.core.runtime import Emulator
+from emulator.core.store import Outbound
 from emulator.scenarios.receiver import WebhookSink
 from tests.conftest import AppFactory
 from tests.support.redis_server import RedisServer
@@ -205,3 +206,28 @@ async def test_redis_gone_mid_run_answers_503_and_half_writes_nothing(
         assert texts == ["before", "after"]
     finally:
         server.stop()
+
+
+async def test_a_unit_of_work_that_fails_leaves_nothing_to_send(
+    make_app: AppFactory, redis_url: str, sink: WebhookSink
+) -> None:
+    app, client = await make_app(state=redis_url)
+    await item(client, "kept")
+    emu = emulator_of(app)
+
+    async def failing() -> None:
+        async with emu.store.tenant("echo", "acme") as tx:
+            tx.state.webhook_url = sink.url_for()  # kept, as in memory (the state the body left)
+            tx.emit("item.created", "it-x", {"text": "never"})
+            tx.send(Outbound(sink.url_for(), {"never": True}, "created", "it-x", "ev-never"))
+            raise RuntimeError("the handler failed")
+
+    with pytest.raises(RuntimeError, match="the handler failed"):
+        await failing()
+    await flush(emu)
+    stored = runtime_keys(redis_url)
+    assert stored.get(tenant_key("acme", "outbox"), []) == []
+    assert stored.get(tenant_key("acme", "rt", "dlv"), {}) == {}
+    assert emu.dispatcher.deliveries() == []
+    other, _ = await make_app(state=redis_url)  # nothing to replay either
+    assert emulator_of(other).dispatcher.deliveries() == []
