@@ -294,6 +294,9 @@ class RedisRuntime:
         """Load the tenant's runtime from Redis into this process and go on with it (module docstring); how many
         jobs, pending and settled deliveries, lost attempts and replayed webhooks it found."""
         k = keys(tenant)
+        self._muted.add(tenant)  # what this process still runs of the tenant gives way to what Redis holds
+        self.scheduler.cancel_tagged(None, tenant)
+        self.dispatcher.reset(None, tenant)
         pipe = self._redis().pipeline(transaction=False)
         pipe.hgetall(k["dlv"])
         pipe.hgetall(k["flight"])
