@@ -15,6 +15,7 @@ hour-long scenario in milliseconds. The `Scheduler` keeps timers on timelines:
   snapshot/restore, which is how vendor actors keep their pending actions across a restart;
 - `spawn` runs a coroutine as tracked background work of a timeline, so `run_until_idle` knows when it is
   quiet;
+- `durable` (a Redis-backed server, `core.redisruntime`) is told of each persistent job scheduled and gone;
 - `firing` wraps each timer's callback and the work it starts (the feed records a job firing and makes it
   the cause of what it does, `core.feed`);
 - on a virtual clock, `advance(seconds, tenants)` runs every due timer of those timelines (every timeline

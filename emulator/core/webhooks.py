@@ -30,6 +30,8 @@
   this server's own (the built-in sink, `core.sink`): the outbound policy (allow-list, SSRF guard) does not
   apply under it, and with a local function (an app that runs with no socket listening) requests under it are
   handed to that function instead of the network.
+- `durable` (a Redis-backed server, `core.redisruntime`): numbers each tenant's deliveries, is told of every
+  change of one, and records each attempt before its request goes out, so another process can go on with them.
 """
 
 from __future__ import annotations
