@@ -180,7 +180,7 @@ def test_a_corrupt_runtime_entry_is_left_out_with_a_warning(tmp_path: Path, redi
     assert "an outbox entry in Redis cannot be read" in log
 
 
-def test_redis_going_away_answers_503_and_keeps_nothing_half_written(tmp_path: Path) -> None:
+def test_redis_going_away_answers_in_the_vendors_5xx_shape(tmp_path: Path) -> None:
     folder = tmp_path / "redis"
     folder.mkdir()
     server = RedisServer(folder)
@@ -192,8 +192,8 @@ def test_redis_going_away_answers_503_and_keeps_nothing_half_written(tmp_path: P
                 say(http, cid, "before")
                 server.stop()
                 r = http.post(f"{P8}/conversations/{cid}/messages", json={"authorType": "user", "text": "lost"})
-                assert r.status_code == 500, r.text  # 8x8 renders every 5xx as its own 500
-                assert r.json() == {"status": 500, "message": "Internal error."} or "rror" in r.text
+                # 8x8 renders every 5xx as its own 500 (the echo vendor's 503 and the state: test_runtime_redis.py)
+                assert (r.status_code, r.json()) == (500, {"message": "Internal error.", "errors": []})
         finally:
             first.kill()
     finally:
