@@ -47,7 +47,7 @@ from redis.exceptions import RedisError
 from emulator.core.clock import Clock
 from emulator.core.errors import ConfigError, EmulatorError, NotFound
 from emulator.core.ids import TenantIds
-from emulator.core.rediskeys import INDEX, PREFIX, member, unmember, vendor_key
+from emulator.core.rediskeys import INDEX, PREFIX, member, tenant_key, unmember, vendor_key
 from emulator.core.settings import shown_state
 from emulator.core.store import Slot, StateConflict, Store, Tx, UnitOfWork
 
@@ -72,12 +72,14 @@ if v == ARGV[1] then return {v} end
 return {v, got[2], got[3], got[4] or '0'}
 """
 
-# ARGV: the version read, state, counters, provisioned, timeline. Returns the new version, or -1 if it moved.
+# ARGV: the version read, state, counters, provisioned, timeline, and (with KEYS[2], the tenant's outbox) the
+# unit's outbox entry. Returns the new version, or -1 if it moved.
 _COMMIT = """
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return -1 end
 v = v + 1
 redis.call('HSET', KEYS[1], 'v', v, 's', ARGV[2], 'c', ARGV[3], 'p', ARGV[4], 'n', ARGV[5])
+if KEYS[2] then redis.call('RPUSH', KEYS[2], ARGV[6]) end
 return v
 """
 
@@ -307,8 +309,11 @@ class RedisStore(Store):
             return made
         return self._take(key, got)
 
-    async def _persist(self, slot: RedisSlot, tx: Tx[Any]) -> None:
-        """Commit the slot if it differs from what Redis has; `StateConflict` if Redis moved on meanwhile."""
+    async def _persist(self, slot: RedisSlot, tx: Tx[Any], *, sends: bool = True) -> None:
+        """Commit the slot if it differs from what Redis has; `StateConflict` if Redis moved on meanwhile. With
+        `sends` (the unit succeeded), the unit's outbox entry is committed with it."""
+        sending = sends and self.outbox is not None and (tx.events or tx.outbound)
+        entry = self.outbox(tx) if sending and self.outbox is not None else None  # may draw ids
         s = slot.state.model_dump_json(by_alias=True)
         c = json.dumps(slot.counters, sort_keys=True)
         if slot.saved == (s, c, slot.provisioned):
@@ -320,7 +325,11 @@ class RedisStore(Store):
             pipe = self._client().pipeline(transaction=False)
             if slot.saved is None:  # a new tenant: named in the index first, so a listing never misses a stored one
                 pipe.sadd(INDEX, named)
-            await self._commit_script(keys=[name], args=args, client=pipe)
+            keys = [name]
+            if entry is not None:
+                keys.append(tenant_key(tx.tenant, "outbox"))
+                args.append(entry)
+            await self._commit_script(keys=keys, args=args, client=pipe)
             pipe.xadd(CHANGES, {"t": named}, maxlen=CHANGES_KEPT, approximate=True)
             try:
                 done = await pipe.execute()
@@ -470,7 +479,7 @@ class RedisUnitOfWork(UnitOfWork[Any]):
             if kind is not None:
                 tx.ids.rollback()
                 try:
-                    await store._persist(slot, tx)
+                    await store._persist(slot, tx, sends=False)  # a failed unit sends nothing
                 except (StateConflict, StateUnavailable):
                     slot.remote = -1  # the unit's own exception is the one to see; the next unit reads afresh
                 return

@@ -30,6 +30,8 @@
   this server's own (the built-in sink, `core.sink`): the outbound policy (allow-list, SSRF guard) does not
   apply under it, and with a local function (an app that runs with no socket listening) requests under it are
   handed to that function instead of the network.
+- `durable` (a Redis-backed server, `core.redisruntime`): numbers each tenant's deliveries, is told of every
+  change of one, and records each attempt before its request goes out, so another process can go on with them.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from emulator.core import chaos
@@ -90,6 +92,21 @@ class AttemptContext(NamedTuple):
 HeaderHook = Callable[[AttemptContext], dict[str, str]]
 Poster = Callable[[str, bytes, dict[str, str], float], Awaitable[Answer]]
 """How one request is sent: (url, body, headers, timeout) -> the receiver's answer."""
+
+
+class DeliveryLog(Protocol):
+    """Numbers each new delivery of a tenant (`number`: its seq and id, from the tenant's own counter), is told of
+    every change of a delivery (`changed`: made, an attempt settled, settled or dropped) and of every attempt about
+    to be sent (`started`, awaited before the request goes out; a string says why it may not go):
+    `core.redisruntime` keeps them in Redis."""
+
+    def number(self, tenant: str) -> tuple[int, str]: ...
+
+    def changed(self, d: Delivery) -> None: ...
+
+    async def started(self, d: Delivery, n: int, at: float) -> str | None: ...
+
+
 AttemptListener = Callable[["Delivery", "Attempt"], None]
 """Told of an attempt once the delivery's next step is decided (status, `not_before` of the retry)."""
 
@@ -238,6 +255,8 @@ class WebhookDispatcher:
         """Told of every new delivery as it is made, before it is queued (the feed's `delivery` entries)."""
         self.changes = 0
         """Moves on every change of a delivery or the log (the state file's saver saves when it moved)."""
+        self.durable: DeliveryLog | None = None
+        """Told of every delivery change and attempt start (a Redis-backed server keeps them there)."""
 
     # -- configuration --------------------------------------------------------------------------------
 
@@ -350,6 +369,8 @@ class WebhookDispatcher:
         d.status = "failed"
         d.attempts.append(Attempt(n=0, at=d.created_at, url=d.url, headers={}, error=f"dropped: {why}"))
         self._remember(d)
+        if self.durable is not None:
+            self.durable.changed(d)
         self._failed(d)
         if self.attempt_listeners:
             self._tell(d, 0)
@@ -358,10 +379,14 @@ class WebhookDispatcher:
     def _new(
         self, vendor: str, tenant: str, event_id: str, event_type: str, subject: str, url: str, body: bytes
     ) -> Delivery:
-        seq = self._take_seq()
+        if self.durable is None:
+            seq = self._take_seq()
+            name = f"dlv_{seq:07d}"
+        else:  # numbered per tenant: the same whichever process serves it
+            seq, name = self.durable.number(tenant)
         now = self.scheduler.now(tenant)
         d = Delivery(
-            id=f"dlv_{seq:07d}",
+            id=name,
             seq=seq,
             vendor=vendor,
             tenant=tenant,
@@ -398,6 +423,8 @@ class WebhookDispatcher:
             queue.items = deque(items)
         else:
             queue.items.append(d)
+        if self.durable is not None:
+            self.durable.changed(d)
         self._kick(d.key)
 
     def _kick(self, key: tuple[str, str, str, str]) -> None:
@@ -446,6 +473,8 @@ class WebhookDispatcher:
                         self._failed(d)
                     else:
                         d.not_before = self.scheduler.now(d.tenant) + ladder[failed_attempts - 1]
+                if self.durable is not None:
+                    self.durable.changed(d)
                 self._notify()
                 if self.attempt_listeners:
                     self._tell(d, tried)
@@ -502,6 +531,9 @@ class WebhookDispatcher:
         fault = chaos.timed_out(d, n, now, headers)
         if fault is not None:
             d.attempts.append(fault)
+            return False
+        if self.durable is not None and (why := await self.durable.started(d, n, now)) is not None:
+            d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=why))  # not sent: retried
             return False
         attempt, refused = await self._post(d, n, now, headers)
         d.attempts.append(attempt)
