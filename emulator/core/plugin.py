@@ -198,6 +198,7 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
     slug = plugin.slug
 
     refresh = emulator.store.refresh if emulator.store.shared else None  # reads see other workers' commits
+    flush = emulator.runtime.flush if emulator.runtime is not None else None  # durable before the response
 
     async def endpoint(request: Request) -> Response:
         started = wall_monotonic()
@@ -209,6 +210,8 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
                 if refresh is not None:
                     await refresh()
                 response = await fn(request)
+                if flush is not None:
+                    await flush()
             except EmulatorError as exc:
                 response = render(exc, request)
             except ClientDisconnect:  # gone (or timed out by the server) before its body arrived: journaled

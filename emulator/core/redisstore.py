@@ -763,7 +763,7 @@ class RedisUnitOfWork(UnitOfWork[Any]):
             if kind is not None:
                 tx.ids.rollback()
                 try:
-                    await store._persist(slot, tx)
+                    await store._persist(slot, tx)  # a failed unit sends nothing: no outbox entry
                 except (StateConflict, StateUnavailable):
                     slot.remote = -1  # the unit's own exception is the one to see; the next unit reads afresh
                 return

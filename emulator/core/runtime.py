@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -34,6 +34,9 @@ from emulator.core.sink import PREFIX as SINK_PREFIX
 from emulator.core.sink import Sink, loopback_url
 from emulator.core.store import Slot, Store, Tx, open_store
 from emulator.core.webhooks import WebhookDispatcher, WebhookPolicy
+
+if TYPE_CHECKING:
+    from emulator.core.redisruntime import RedisRuntime
 
 LOG = logging.getLogger(__name__)
 
@@ -73,6 +76,12 @@ class Emulator:
         self.dispatcher.delivery_listeners.append(deliveries.delivery)
         self.dispatcher.attempt_listeners.append(deliveries.attempt)
         self.scheduler.firing = timer_entries(self.feed)
+        self.runtime: RedisRuntime | None = None
+        """A Redis-backed server's timers, deliveries, delivery log and outbox, kept in Redis (`core.redisruntime`)."""
+        self.adopt_all = True
+        """Whether `start` adopts every stored tenant (one server; a fleet adopts the tenants it claims instead)."""
+        if self.store.shared:
+            self._durable_runtime()
         self.plugins: dict[str, VendorPlugin] = {}
         self._vendor_config: dict[str, Any] = {}
         self.retainer = Retainer(self)
@@ -159,6 +168,44 @@ class Emulator:
         tenants = cfg.get("tenants") if isinstance(cfg, dict) else getattr(cfg, "tenants", None)
         return isinstance(tenants, Mapping) and tenant in tenants
 
+    def _durable_runtime(self) -> None:
+        from emulator.core.redisruntime import RedisRuntime  # imports redis-py: only with a Redis store
+
+        runtime = RedisRuntime(
+            getattr(self.store, "url", ""),
+            self.scheduler,
+            self.dispatcher,
+            self.store,
+            log_size=self.settings.delivery_log_size,
+        )
+        self.runtime = runtime
+        self.dispatcher.durable = runtime
+        self.scheduler.durable = runtime
+
+        def outbox(tx: Tx[Any]) -> str | None:
+            plugin = self.plugins.get(tx.vendor)
+            return runtime.outbox(tx, plugin.outbound if plugin is not None else None)
+
+        self.store.outbox = outbox
+
+    async def adopt(self, tenant: str) -> dict[str, int]:
+        """Take a tenant on in this process from Redis: its state (a store that loads tenants one by one), then its
+        timeline, jobs, deliveries, log and outbox (`RedisRuntime.adopt`); what was found."""
+        load = getattr(self.store, "load_tenant", None)
+        if load is not None:
+            await load(tenant)
+        return await self.runtime.adopt(tenant) if self.runtime is not None else {}
+
+    def drop(self, tenant: str) -> None:
+        """Forget a tenant in this process without writing anything (another process owns it now)."""
+        if self.runtime is not None:
+            self.runtime.drop(tenant)
+        else:
+            self.scheduler.cancel_tagged(None, tenant)
+            self.scheduler.forget(tenant)
+            self.dispatcher.reset(None, tenant)
+            self.store.forget(tenant)
+
     # -- commit path ----------------------------------------------------------------------------------
 
     def _commit(self, tx: Tx[Any]) -> None:
@@ -166,14 +213,18 @@ class Emulator:
         translate = plugin.outbound if plugin is not None else None
         record = self.feed.record
         entry = None
-        for event in tx.events:
+        made = tx.outboxed  # (outbox entry, webhooks per event) when the store's outbox worked them out already
+        for i, event in enumerate(tx.events):
             entry = record(
                 "event", event.kind, event.vendor, event.tenant, event.subject, "cxemu", event.at, event, event_data
             )
             token = CAUSE.set(entry)  # what the event leads to is caused by it
             try:
                 self.bus.publish(event)
-                if translate is not None:
+                if made is not None:
+                    for outbound in made[1][i]:
+                        self.dispatcher.submit(tx.vendor, tx.tenant, outbound)
+                elif translate is not None:
                     for outbound in translate(tx, event):
                         self.dispatcher.submit(tx.vendor, tx.tenant, outbound)
             finally:
@@ -186,6 +237,8 @@ class Emulator:
             finally:
                 if sent is not None:
                     CAUSE.reset(sent)
+        if made is not None and made[0] is not None and self.runtime is not None:
+            self.runtime.cleared(tx.tenant, made[0])
 
     def _to_vendor(self, event: DomainEvent) -> None:
         plugin = self.plugins.get(event.vendor)
@@ -224,6 +277,9 @@ class Emulator:
         if self._timelines:  # a shared store's tenants go on from where their time stood
             self.scheduler.restore_timelines(self._timelines)
             self._timelines = {}
+        if self.runtime is not None and self.adopt_all:  # one server on Redis: every stored tenant goes on
+            for tenant in sorted({t for _, t in self.store.tenants()}):
+                await self.runtime.adopt(tenant)
         for plugin in self.plugins.values():
             if plugin.on_start is not None:
                 await plugin.on_start(self)
@@ -244,6 +300,8 @@ class Emulator:
         elif left:
             LOG.warning("%d webhook deliveries were still pending at shutdown", left)
         await self.dispatcher.close()
+        if self.runtime is not None:
+            await self.runtime.close()
         await self.store.close()
 
     # -- reset, snapshot, restore ---------------------------------------------------------------------
@@ -251,6 +309,10 @@ class Emulator:
     def reset(self, vendor: str | None = None, tenant: str | None = None) -> list[tuple[str, str]]:
         """Drop the matching tenants' state, timers, deliveries, journal and feed entries (None matches all), then
         run the `reset_hooks`."""
+        if self.runtime is not None:
+            named = {t for _, t in self.store.tenants(vendor)} | set(self.scheduler.tenants())
+            named |= {d.tenant for d in self.dispatcher.deliveries()}
+            doomed = sorted(named if tenant is None else named & {tenant})
         dropped = self.store.reset(vendor, tenant)
         self.scheduler.cancel_tagged(vendor, tenant)
         if vendor is None:  # every vendor's state of the tenant(s) is gone: their time starts again
@@ -262,6 +324,8 @@ class Emulator:
         self.feed.forget(vendor, tenant)
         for hook in self.reset_hooks:
             hook(vendor, tenant)
+        if self.runtime is not None:
+            self.runtime.reset(doomed, vendor)
         return dropped
 
     def _forget_events(self, vendor: str | None, tenant: str | None) -> None:
@@ -362,6 +426,9 @@ class Emulator:
         clock = data.get("clock", {})
         if isinstance(self.clock, VirtualClock) and clock.get("mode") == "virtual":
             self.clock.set(max(self.clock.now(), float(clock["now"])))
+        if self.runtime is not None:  # what Redis holds of the tenants' runtime goes; the snapshot's is written
+            gone = {t for _, t in self.store.tenants()} | set(self.scheduler.tenants())
+            self.runtime.reset(sorted(gone | {d.tenant for d in self.dispatcher.deliveries()}), None)
         self.scheduler.cancel_tagged()
         self.retainer.reset()
         self.scheduler.restore_timelines(_timelines(data))

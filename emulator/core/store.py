@@ -77,7 +77,7 @@ class Outbound:
 class Tx(Generic[S]):
     """One unit of work on one tenant's state."""
 
-    __slots__ = ("clock", "events", "ids", "outbound", "state", "tenant", "vendor")
+    __slots__ = ("clock", "events", "ids", "outbound", "outboxed", "state", "tenant", "vendor")
 
     def __init__(self, vendor: str, tenant: str, state: S, ids: TenantIds, clock: Clock) -> None:
         self.vendor = vendor
@@ -87,6 +87,8 @@ class Tx(Generic[S]):
         self.clock = clock
         self.events: list[DomainEvent] = []
         self.outbound: list[Outbound] = []
+        self.outboxed: Any = None
+        """What `Store.outbox` made of the unit while it committed (the commit hooks reuse it), or None."""
 
     def now(self) -> float:
         return self.clock.now()
@@ -146,7 +148,6 @@ class Store:
     """The unit of work this backend hands out (set below the class: the memory backend's `UnitOfWork`)."""
     shared = False
     """Whether the state lives outside this process (then `load` reads it at start and `close` lets go)."""
-
     # Set on the instance by the fleet and the durable runtime when several workers share the state (issue 16,
     # docs/scaling.md); a shared backend honours them, the memory backend never reads them.
     fence: Callable[[str], str | None] | None = None
@@ -156,8 +157,9 @@ class Store:
     """Tenant name -> whether this worker owns the tenant: its cached state is then what the backend holds, so a
     unit of work reads nothing before it runs (and no other worker needs telling of its commits)."""
     outbox: Callable[[Tx[Any]], str | None] | None = None
-    """Called while committing a unit of work that has events or webhooks: the text it returns is appended to the
-    tenant's outbox in the same atomic commit as the state."""
+    """Set by a Redis-backed server (`core.redisruntime`): called while a unit of work with events or webhooks
+    commits, before its state is serialised (it may draw ids); the text it returns is appended to the tenant's
+    outbox in the same atomic commit as the state."""
 
     def load(self) -> dict[str, float]:
         """Read what a shared backend already holds, before the server starts (needs no event loop); returns
@@ -202,6 +204,12 @@ class Store:
             slot = Slot(state=state, counters=counters)
             self._slots[(vendor, tenant)] = slot
         return slot
+
+    def forget(self, tenant: str) -> None:
+        """Drop this process's copy of every vendor's state of `tenant`, nothing else (a shared backend keeps it;
+        a worker that no longer owns the tenant, `Emulator.drop`)."""
+        for key in [k for k in self._slots if k[1] == tenant]:
+            del self._slots[key]
 
     def slot(self, vendor: str, tenant: str) -> Slot | None:
         """A tenant's slot, if it has state (never creates one)."""
