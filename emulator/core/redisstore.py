@@ -47,7 +47,7 @@ from redis.exceptions import RedisError
 from emulator.core.clock import Clock
 from emulator.core.errors import ConfigError, EmulatorError, NotFound
 from emulator.core.ids import TenantIds
-from emulator.core.rediskeys import INDEX, PREFIX, member, unmember, vendor_key
+from emulator.core.rediskeys import INDEX, PREFIX, member, tenant_key, unmember, vendor_key
 from emulator.core.settings import shown_state
 from emulator.core.store import Slot, StateConflict, Store, Tx, UnitOfWork
 
@@ -61,6 +61,7 @@ CHUNK = 500
 
 UNAVAILABLE = "the state store (Redis) did not answer; nothing was changed"
 CONFLICT = "another cxemu process changed this tenant's state meanwhile; nothing was changed, try again"
+FENCED = "this cxemu worker no longer owns the tenant (another took it over); nothing was changed, try again"
 
 # KEYS[1] the tenant's hash, ARGV[1] the version cached here. Returns {v, ''} when there is no tenant, {v} when
 # the cache is current, else {v, state, counters, provisioned}.
@@ -72,8 +73,10 @@ if v == ARGV[1] then return {v} end
 return {v, got[2], got[3], got[4] or '0'}
 """
 
-# ARGV: the version read, state, counters, provisioned, timeline. Returns the new version, or -1 if it moved.
+# ARGV: the version read, state, counters, provisioned, timeline, then the fence ('' for none) checked against
+# KEYS[2], the tenant's owner lease (core.fleet). Returns the new version, -1 if it moved, -2 if the lease did.
 _COMMIT = """
+if ARGV[6] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[6] then return -2 end
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return -1 end
 v = v + 1
@@ -285,6 +288,10 @@ class RedisStore(Store):
         """The tenant's slot as Redis has it now: the cached one when its version is current (one round trip)."""
         key = (vendor, tenant)
         slot = cast(RedisSlot | None, self._slots.get(key))
+        if self.authoritative is not None:  # a fleet: the owner's cache is the tenant's state (core.fleet)
+            self._owned(tenant)
+            if slot is not None and slot.remote >= 0:
+                return slot
         self._client()
         try:
             known = slot.remote if slot is not None else -1
@@ -320,7 +327,9 @@ class RedisStore(Store):
             pipe = self._client().pipeline(transaction=False)
             if slot.saved is None:  # a new tenant: named in the index first, so a listing never misses a stored one
                 pipe.sadd(INDEX, named)
-            await self._commit_script(keys=[name], args=args, client=pipe)
+            fenced = self.fence  # a fleet: the lease held here must still be the owner's ("-": none, refused)
+            args.append("" if fenced is None else (fenced(tx.tenant) or "-"))
+            await self._commit_script(keys=[name, tenant_key(tx.tenant, "owner")], args=args, client=pipe)
             pipe.xadd(CHANGES, {"t": named}, maxlen=CHANGES_KEPT, approximate=True)
             try:
                 done = await pipe.execute()
@@ -336,7 +345,7 @@ class RedisStore(Store):
             raise StateUnavailable(UNAVAILABLE) from exc
         if version < 0:
             slot.remote = -1
-            raise StateConflict(CONFLICT)
+            raise StateConflict(CONFLICT if version == -1 else FENCED)
         slot.remote, slot.saved = version, (s, c, slot.provisioned)
 
     def mark_provisioned(self, vendor: str, tenant: str) -> None:
@@ -435,6 +444,34 @@ class RedisStore(Store):
             raise StateUnavailable(UNAVAILABLE) from exc
         self._slots = cached
         self.writes += 1
+
+    async def load_tenant(self, tenant: str) -> float | None:
+        """Read every vendor's state of one tenant name into the cache (a fleet worker that just claimed it,
+        `core.fleet`); returns where its timeline stood at its last commit (virtual clock), if anywhere."""
+        client = self._client()
+        vendors = sorted(self._types)
+        pipe = client.pipeline(transaction=False)
+        for vendor in vendors:
+            pipe.hmget(vendor_key(vendor, tenant), "v", "s", "c", "p", "n")
+        try:
+            rows = await pipe.execute()
+        except RedisError as exc:
+            raise StateUnavailable(UNAVAILABLE) from exc
+        now: float | None = None
+        for vendor, (v, st, c, p, n) in zip(vendors, rows, strict=True):
+            key = (vendor, tenant)
+            if st is None:
+                self._slots.pop(key, None)
+                continue
+            self._take(key, [v, st, c, p or "0"])
+            if n:
+                now = max(now or 0.0, float(n))
+        return now
+
+    def forget(self, tenant: str) -> None:
+        """Drop one tenant name's slots from the cache, Redis untouched (a fleet worker that lost its lease)."""
+        for key in [k for k in self._slots if k[1] == tenant]:
+            del self._slots[key]
 
 
 class RedisUnitOfWork(UnitOfWork[Any]):

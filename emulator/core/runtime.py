@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -34,6 +34,9 @@ from emulator.core.sink import PREFIX as SINK_PREFIX
 from emulator.core.sink import Sink, loopback_url
 from emulator.core.store import Slot, Store, Tx, open_store
 from emulator.core.webhooks import WebhookDispatcher, WebhookPolicy
+
+if TYPE_CHECKING:
+    from emulator.core.fleet import Fleet
 
 LOG = logging.getLogger(__name__)
 
@@ -100,6 +103,13 @@ class Emulator:
         self._loaded: _Prepared | None = None
         self._timelines: dict[str, float] | None = None
         """Where the tenants of a shared store stood at their last commit (read by `load_state`)."""
+        self.fleet: Fleet | None = None
+        """With a shared store: this worker's membership of the fleet, its tenant leases and forwarding
+        (`core.fleet`); every tenant is served by the one worker that owns it."""
+        if self.store.shared:
+            from emulator.core.fleet import Fleet  # imports redis-py: only with a shared store
+
+            self.fleet = Fleet(self, settings.state, settings.lease_ttl, settings.advertise)
 
     # -- plugins --------------------------------------------------------------------------------------
 
@@ -224,6 +234,8 @@ class Emulator:
         if self._timelines:  # a shared store's tenants go on from where their time stood
             self.scheduler.restore_timelines(self._timelines)
             self._timelines = {}
+        if self.fleet is not None:
+            await self.fleet.start()
         for plugin in self.plugins.values():
             if plugin.on_start is not None:
                 await plugin.on_start(self)
@@ -244,7 +256,32 @@ class Emulator:
         elif left:
             LOG.warning("%d webhook deliveries were still pending at shutdown", left)
         await self.dispatcher.close()
+        if self.fleet is not None:
+            await self.fleet.stop()
         await self.store.close()
+
+    # -- a fleet of workers (core.fleet) --------------------------------------------------------------
+
+    async def adopt(self, tenant: str) -> None:
+        """This worker just took the tenant name over (a fleet): read its state from Redis, and its timeline
+        where it stood at its last commit. (Its pending timers and deliveries: issue 16 phase 2, `rdur`.)"""
+        load = getattr(self.store, "load_tenant", None)
+        if load is None:
+            return
+        now = await load(tenant)
+        if now is not None and isinstance(self.clock, VirtualClock):
+            clock = self.scheduler.timeline(tenant).clock
+            assert isinstance(clock, VirtualClock)
+            clock.set(max(clock.now(), now))
+
+    def drop(self, tenant: str) -> None:
+        """This worker lost the tenant name (a fleet): forget it here, Redis untouched: its cached state, its
+        timers and its deliveries (stopped, not recorded)."""
+        self.scheduler.cancel_tagged(None, tenant)
+        self.dispatcher.reset(None, tenant)
+        forget = getattr(self.store, "forget", None)
+        if forget is not None:
+            forget(tenant)
 
     # -- reset, snapshot, restore ---------------------------------------------------------------------
 

@@ -111,6 +111,18 @@ class StateConflict(EmulatorError):
     code = "conflict"
 
 
+class Misrouted(EmulatorError):
+    """A tenant this worker does not own was asked for (a fleet of workers, `core.fleet`): raised at the first store
+    access, before any effect, so the request can go to the tenant's owner (or be served here once claimed)."""
+
+    status_code = 421
+    code = "misdirected"
+
+    def __init__(self, tenant: str) -> None:
+        super().__init__(f"tenant {tenant!r} is served by another cxemu worker; try again")
+        self.tenant = tenant
+
+
 def open_store(state: str, seed: int, clock: Clock, *, clock_of: Callable[[str], Clock] | None = None) -> Store:
     """The backend the `state` setting names: `memory`, or a Redis URL (redis-py imported only then)."""
     if state == "memory":
@@ -146,6 +158,18 @@ class Store:
     """The unit of work this backend hands out (set below the class: the memory backend's `UnitOfWork`)."""
     shared = False
     """Whether the state lives outside this process (then `load` reads it at start and `close` lets go)."""
+    fence: Callable[[str], str | None] | None = None
+    """Set by a fleet (`core.fleet`): a tenant name -> the lease this worker holds on it (`<worker>:<token>`), or
+    None. A shared backend commits a unit of work only while that lease is still the tenant's owner."""
+    authoritative: Callable[[str], bool] | None = None
+    """Set by a fleet: whether this worker owns the tenant. Then its cache is the tenant's state (no read before a
+    unit of work), and access to a tenant it does not own raises `Misrouted`."""
+
+    def _owned(self, tenant: str) -> None:
+        """`Misrouted` when a fleet is on and another worker owns (or may claim) the tenant."""
+        owns = self.authoritative
+        if owns is not None and not owns(tenant):
+            raise Misrouted(tenant)
 
     def load(self) -> dict[str, float]:
         """Read what a shared backend already holds, before the server starts (needs no event loop); returns
@@ -169,6 +193,8 @@ class Store:
     # -- access ---------------------------------------------------------------------------------------
 
     def exists(self, vendor: str, tenant: str) -> bool:
+        if self.authoritative is not None:
+            self._owned(tenant)
         return (vendor, tenant) in self._slots
 
     def tenants(self, vendor: str | None = None) -> list[tuple[str, str]]:
@@ -191,6 +217,8 @@ class Store:
 
     def provisioned(self, vendor: str, tenant: str) -> bool:
         """Whether the tenant was provisioned (`mark_provisioned`); False for a tenant without state."""
+        if self.authoritative is not None:
+            self._owned(tenant)
         slot = self._slots.get((vendor, tenant))
         return slot is not None and slot.provisioned
 
@@ -211,12 +239,16 @@ class Store:
 
     def peek(self, vendor: str, tenant: str) -> BaseModel | None:
         """Read-only look at a tenant's state (no unit of work, no commit)."""
+        if self.authoritative is not None:
+            self._owned(tenant)
         slot = self._slots.get((vendor, tenant))
         return slot.state if slot else None
 
     def view(self, vendor: str, tenant: str) -> BaseModel:
         """A tenant's state for a read-only request: its own when it exists, else what its constructor builds,
         kept nowhere (a read with an unknown credential answers as for a new account and creates no tenant)."""
+        if self.authoritative is not None:
+            self._owned(tenant)
         slot = self._slots.get((vendor, tenant))
         if slot is not None:
             return slot.state
@@ -306,6 +338,8 @@ class UnitOfWork(Generic[S]):
 
     async def __aenter__(self) -> Tx[S]:
         store = self.store
+        if store.authoritative is not None:
+            store._owned(self.tenant)
         slot = store._slot(self.vendor, self.tenant, self.create)
         await slot.lock.acquire()
         self._slot = slot
