@@ -252,9 +252,10 @@ class Fleet:
                 self.owners[tenant] = (worker, str(entry["address"]))
                 return str(entry["address"])
             # the owner is gone (or cannot be reached): its lease lapses within the ttl
-            if loop.time() >= deadline:
+            left = deadline - loop.time()
+            if left <= 0:
                 raise FleetUnavailable(f"tenant {tenant!r}: its owner is gone and its lease did not lapse")
-            await asyncio.sleep(max(pttl, 10) / 1000)
+            await asyncio.sleep(min(max(pttl, 10) / 1000, left))  # until the lease lapses (its expiry is known)
 
     async def _adopt(self, tenant: str, lease: str) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -47,6 +47,7 @@ from emulator.core.api import WRAPPED, Endpoint, route
 from emulator.core.clock import JobHandler, wall_monotonic
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
+from emulator.core.fleet_control import FleetUnavailable
 from emulator.core.ids import TenantIds
 from emulator.core.journal import JournalEntry, journal_entry
 from emulator.core.redact import redact_entry
@@ -202,9 +203,12 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
     refresh = emulator.store.refresh if emulator.store.shared and fleet is None else None  # other workers' commits
 
     async def again(request: Request) -> Response:
-        """The handler once more, for a tenant this worker has just claimed (its errors rendered)."""
+        """The handler once more, for a tenant this worker has just claimed (its errors rendered, but a
+        `Misrouted` for yet another tenant goes back to `routed`)."""
         try:
             return await fn(request)
+        except Misrouted:
+            raise
         except EmulatorError as exc:
             return render(exc, request)
         except ClientDisconnect:
@@ -267,13 +271,16 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
 async def routed(
     fleet: Fleet, request: Request, tenant: str, here: Callable[[], Awaitable[Response]], render: ErrorRenderer
 ) -> tuple[Response, bool]:
-    """A vendor request for a tenant this worker did not own: served here once claimed, or by its owner."""
-    from emulator.core.fleet import FleetUnavailable
-
-    try:
-        return await fleet.serve(request, tenant, here)
-    except FleetUnavailable as exc:
-        return render(EmulatorError(str(exc), status_code=503, code="unavailable"), request), True
+    """A vendor request for a tenant this worker did not own: served here once claimed, or by its owner. A
+    handler may reach a second tenant (a credential resolved through another): routed again, a few times."""
+    for _ in range(3):
+        try:
+            return await fleet.serve(request, tenant, here)
+        except Misrouted as exc:
+            tenant = exc.tenant
+        except FleetUnavailable as exc:
+            return render(EmulatorError(str(exc), status_code=503, code="unavailable"), request), True
+    return render(Misrouted(tenant), request), True
 
 
 class VendorRoute(Route):

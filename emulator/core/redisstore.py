@@ -468,6 +468,11 @@ class RedisStore(Store):
                 now = max(now or 0.0, float(n))
         return now
 
+    def known(self, vendor: str) -> list[str]:
+        if self.authoritative is None:
+            return super().known(vendor)
+        return sorted({t for v, t in self._stored() | set(self._slots) if v == vendor})
+
     def forget(self, tenant: str) -> None:
         """Drop one tenant name's slots from the cache, Redis untouched (a fleet worker that lost its lease)."""
         for key in [k for k in self._slots if k[1] == tenant]:

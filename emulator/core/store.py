@@ -163,7 +163,8 @@ class Store:
     None. A shared backend commits a unit of work only while that lease is still the tenant's owner."""
     authoritative: Callable[[str], bool] | None = None
     """Set by a fleet: whether this worker owns the tenant. Then its cache is the tenant's state (no read before a
-    unit of work), and access to a tenant it does not own raises `Misrouted`."""
+    unit of work), and access to a tenant it does not own (`tenant`, `peek`, `view`, `provisioned`) raises
+    `Misrouted`."""
 
     def _owned(self, tenant: str) -> None:
         """`Misrouted` when a fleet is on and another worker owns (or may claim) the tenant."""
@@ -193,12 +194,17 @@ class Store:
     # -- access ---------------------------------------------------------------------------------------
 
     def exists(self, vendor: str, tenant: str) -> bool:
-        if self.authoritative is not None:
-            self._owned(tenant)
+        """Whether the tenant has state. In a fleet, for a tenant another worker owns, what this worker's cache
+        says (vendors guess a credential's tenant with it; the access that follows is checked)."""
         return (vendor, tenant) in self._slots
 
     def tenants(self, vendor: str | None = None) -> list[tuple[str, str]]:
         return sorted(k for k in self._slots if vendor is None or k[0] == vendor)
+
+    def known(self, vendor: str) -> list[str]:
+        """Every tenant name of `vendor` with state anywhere: `tenants` here; in a fleet also those only other
+        workers hold (read from the shared index: for resolving a credential derived from a tenant's name)."""
+        return [t for _, t in self.tenants(vendor)]
 
     def _slot(self, vendor: str, tenant: str, create: bool) -> Slot:
         slot = self._slots.get((vendor, tenant))

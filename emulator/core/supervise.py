@@ -80,6 +80,8 @@ def run(sock: socket.socket, workers: int, argv: list[str]) -> int:
 
     def stop(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
+        if not stopping:
+            sock.close()  # connections now go to the workers' own copies until they stop, then are refused
         stopping = True
         for _, proc, _ in list(children.values()):
             if proc.returncode is None:
@@ -110,5 +112,6 @@ def run(sock: socket.socket, workers: int, argv: list[str]) -> int:
             continue
         LOG.warning("worker %d exited with status %s; starting it again", index, code)
         spawn(index)
-    sock.close()
+    if not stopping:
+        sock.close()
     return status
