@@ -8,11 +8,11 @@ unit of work), and each commit checks the lease is still its own (`Store.fence`)
 tenant can never write it.
 
 Any worker accepts any request. A store access for a tenant this worker does not own raises `Misrouted` before
-any effect (`Store`); `plugin.vendor_endpoint` (vendor requests) and `FleetControl` (tenant-scoped control-plane
-requests) then call `Fleet.route`: a tenant nobody owns (or whose owner died: its lease lapses within the ttl)
-is claimed here, its state read from Redis (`Emulator.adopt`) and the request served; a tenant a live worker owns
-is forwarded to that worker's advertised address (`x-cxemu-forwarded: <worker id>`), its answer returned
-verbatim. A forwarded request reaching a worker that no longer owns the tenant gets 421 (with
+any effect (`Store`); `plugin.vendor_endpoint` (vendor requests) and `core.fleet_control.FleetControl`
+(tenant-scoped control-plane requests) then call `Fleet.serve`: a tenant nobody owns (or whose owner died: its
+lease lapses within the ttl) is claimed here, its state read from Redis (`Emulator.adopt`) and the request
+served; a tenant a live worker owns is forwarded to that worker's advertised address (`x-cxemu-forwarded:
+<worker id>`), its answer returned verbatim. A forwarded request reaching a worker that no longer owns the tenant gets 421 (with
 `x-cxemu-misrouted`), and the forwarder resolves the owner once more.
 
 Membership: `cxemu:workers` (hash: worker id -> JSON with the advertised address, pid and last beat, wall clock).
@@ -21,7 +21,8 @@ is dropped here (`Emulator.drop`: the tenant's slots, timers and deliveries forg
 worker whose beat is older than the ttl counts as gone. A clean stop releases every lease and the entry.
 
 Fleet-wide control requests (no tenant) that the pytest plugin and scenario runs use are fanned out to every
-live worker and their answers merged (`FANNED`); the others show what the worker that answers holds.
+live worker and their answers merged (`core.fleet_control.FANNED`); the others show what the worker that answers
+holds.
 """
 
 from __future__ import annotations
