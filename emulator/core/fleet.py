@@ -12,8 +12,8 @@ any effect (`Store`); `plugin.vendor_endpoint` (vendor requests) and `core.fleet
 (tenant-scoped control-plane requests) then call `Fleet.serve`: a tenant nobody owns (or whose owner died: its
 lease lapses within the ttl) is claimed here, its state read from Redis (`Emulator.adopt`) and the request
 served; a tenant a live worker owns is forwarded to that worker's advertised address (`x-cxemu-forwarded:
-<worker id>`), its answer returned verbatim. A forwarded request reaching a worker that no longer owns the tenant gets 421 (with
-`x-cxemu-misrouted`), and the forwarder resolves the owner once more.
+<worker id>`), its answer returned verbatim. A forwarded request reaching a worker that no longer owns the
+tenant gets 421 (with `x-cxemu-misrouted`), and the forwarder resolves the owner once more.
 
 Membership: `cxemu:workers` (hash: worker id -> JSON with the advertised address, pid and last beat, wall clock).
 Every `lease_ttl / 3` a worker beats and renews the leases it holds (one pipeline); a lease found in other hands
