@@ -42,6 +42,7 @@ from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
+from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from emulator.core.clock import Clock
@@ -467,6 +468,21 @@ class RedisStore(Store):
             if n:
                 now = max(now or 0.0, float(n))
         return now
+
+    def peek(self, vendor: str, tenant: str) -> BaseModel | None:
+        if self.authoritative is not None:
+            self._owned(tenant)
+        return super().peek(vendor, tenant)
+
+    def view(self, vendor: str, tenant: str) -> BaseModel:
+        if self.authoritative is not None:
+            self._owned(tenant)
+        return super().view(vendor, tenant)
+
+    def provisioned(self, vendor: str, tenant: str) -> bool:
+        if self.authoritative is not None:
+            self._owned(tenant)
+        return super().provisioned(vendor, tenant)
 
     def known(self, vendor: str) -> list[str]:
         if self.authoritative is None:

@@ -163,8 +163,8 @@ class Store:
     None. A shared backend commits a unit of work only while that lease is still the tenant's owner."""
     authoritative: Callable[[str], bool] | None = None
     """Set by a fleet: whether this worker owns the tenant. Then its cache is the tenant's state (no read before a
-    unit of work), and access to a tenant it does not own (`tenant`, `peek`, `view`, `provisioned`) raises
-    `Misrouted`."""
+    unit of work), and access to a tenant it does not own (a unit of work, `peek`, `view`, `provisioned`) raises
+    `Misrouted` (a shared backend checks; the memory backend never has a fleet, so its reads pay nothing)."""
 
     def _owned(self, tenant: str) -> None:
         """`Misrouted` when a fleet is on and another worker owns (or may claim) the tenant."""
@@ -223,8 +223,6 @@ class Store:
 
     def provisioned(self, vendor: str, tenant: str) -> bool:
         """Whether the tenant was provisioned (`mark_provisioned`); False for a tenant without state."""
-        if self.authoritative is not None:
-            self._owned(tenant)
         slot = self._slots.get((vendor, tenant))
         return slot is not None and slot.provisioned
 
@@ -245,16 +243,12 @@ class Store:
 
     def peek(self, vendor: str, tenant: str) -> BaseModel | None:
         """Read-only look at a tenant's state (no unit of work, no commit)."""
-        if self.authoritative is not None:
-            self._owned(tenant)
         slot = self._slots.get((vendor, tenant))
         return slot.state if slot else None
 
     def view(self, vendor: str, tenant: str) -> BaseModel:
         """A tenant's state for a read-only request: its own when it exists, else what its constructor builds,
         kept nowhere (a read with an unknown credential answers as for a new account and creates no tenant)."""
-        if self.authoritative is not None:
-            self._owned(tenant)
         slot = self._slots.get((vendor, tenant))
         if slot is not None:
             return slot.state
@@ -344,8 +338,6 @@ class UnitOfWork(Generic[S]):
 
     async def __aenter__(self) -> Tx[S]:
         store = self.store
-        if store.authoritative is not None:
-            store._owned(self.tenant)
         slot = store._slot(self.vendor, self.tenant, self.create)
         await slot.lock.acquire()
         self._slot = slot
