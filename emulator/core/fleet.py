@@ -130,7 +130,10 @@ class Fleet:
     def redis(self) -> aioredis.Redis:
         client = self._client
         if client is None:
-            client = self._client = aioredis.Redis.from_url(self.url, decode_responses=True)
+            wait = max(5.0, self.ttl)  # no fleet operation waits on Redis for ever (a restarted Redis, a cut link)
+            client = self._client = aioredis.Redis.from_url(
+                self.url, decode_responses=True, socket_timeout=wait, socket_connect_timeout=wait
+            )
             for name, text in (("claim", _CLAIM), ("renew", _RENEW), ("release", _RELEASE)):
                 self._scripts[name] = client.register_script(text)
         return client
@@ -152,17 +155,17 @@ class Fleet:
         """Leave: stop beating, release every lease held, remove this worker's entry (best effort)."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait([self._task], timeout=self.ttl)
             self._task = None
         try:
-            client = self.redis()
-            pipe = client.pipeline(transaction=False)
-            for tenant, lease in sorted(self.owned.items()):
-                await self._scripts["release"](keys=[tenant_key(tenant, "owner")], args=[lease], client=pipe)
-            pipe.hdel(WORKERS, self.id)
-            await pipe.execute()
-        except RedisError as exc:
+            async with asyncio.timeout(max(5.0, self.ttl)):
+                client = self.redis()
+                pipe = client.pipeline(transaction=False)
+                for tenant, lease in sorted(self.owned.items()):
+                    await self._scripts["release"](keys=[tenant_key(tenant, "owner")], args=[lease], client=pipe)
+                pipe.hdel(WORKERS, self.id)
+                await pipe.execute()
+        except (RedisError, TimeoutError) as exc:
             LOG.warning("fleet: could not release this worker's leases (%s); they lapse in %gs", exc, self.ttl)
         self.owned.clear()
         await self.http.close()
