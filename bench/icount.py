@@ -3,13 +3,16 @@
     .venv/bin/python bench/icount.py                          # this tree, every row, 1,000 requests each
     .venv/bin/python bench/icount.py --tree /tmp/old --tree . --rows 8x8-post-message-unsigned --reps 2
     .venv/bin/python bench/icount.py --rows cmcom-post-message --listen none --listen display --reps 2
+    .venv/bin/python bench/icount.py --rows bare-get,8x8-get -n 2000 --conns 64   # 64 requests in flight
 
 On a shared machine requests/s moves 9-13 % from run to run, so a 5 % change cannot be seen in one run. This
 counts the CPU instructions the server executes per request instead: the server runs under valgrind's
 callgrind (about 50 times slower, so only a thousand requests are sent), its counters are zeroed after a
 warm-up, the requests are sent one at a time, the webhooks they fire are waited for, and the count is
-dumped. Repeated runs agree within about 1 %, whatever else the machine is doing; comparing two trees
-(`--tree`, each with its own `.venv`, as `git worktree add` + `make install` gives) shows what a change costs.
+dumped (with `--conns N`, bench/loadgen.py sends them over N connections at once, as wrk keeps them in flight:
+what a server does per request when many are ready per turn of its loop). Repeated runs agree within about 1 %,
+whatever else the machine is doing; comparing two trees (`--tree`, each with its own `.venv`, as
+`git worktree add` + `make install` gives) shows what a change costs.
 
 Rows (the same requests as `bench/run.py`; each server is started with the same config as there):
 
@@ -44,7 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import HOST, REPO, Client, expect, free_port, request
+from harness import HOST, REPO, Client, LoadSpec, expect, free_port, loadgen_cmd, request
 from listener import MODES, Stream
 from vendors import (
     API_KEY_HEADER,
@@ -144,14 +147,18 @@ def settle(s: Server, want: int) -> None:
         time.sleep(0.1)
 
 
-def count(s: Server, send: Callable[[int], None], n: int, hooks_each: int) -> float:
-    """Zero the counters, send `n` requests, wait for their webhooks, dump: instructions per request."""
+def count(s: Server, send: Callable[[int], None], n: int, hooks_each: int, many: Sender | None = None) -> float:
+    """Zero the counters, send `n` requests (one at a time, or `many` at once), wait for their webhooks, dump:
+    instructions per request."""
     for old in s.out.parent.glob(s.out.name + "*"):
         old.unlink()
     before = hooks(s)
     subprocess.run(["callgrind_control", "-z", str(s.pid)], check=True, capture_output=True)
-    for i in range(n):
-        send(i)
+    if many is not None:
+        many(n)
+    else:
+        for i in range(n):
+            send(i)
     settle(s, before + n * hooks_each)
     subprocess.run(["callgrind_control", "-d", str(s.pid)], check=True, capture_output=True)
     total = 0
@@ -162,8 +169,34 @@ def count(s: Server, send: Callable[[int], None], n: int, hooks_each: int) -> fl
     return total / n
 
 
-def measure(tree: Path, row: str, n: int, listen: str | None = None) -> float:
-    with tempfile.TemporaryDirectory(prefix="icount-") as tmp, run_row(tree, Path(tmp), row) as (s, send, each):
+Sender = Callable[[int], None]
+"""Sends `n` requests of a row at once, over `--conns` connections (bench/loadgen.py in count mode)."""
+
+
+def concurrent(work: Path, spec: LoadSpec, conns: int, rotate: list[str] | None = None) -> Sender:
+    """`n` requests over `conns` keep-alive connections at once, as wrk keeps them in flight: the server has
+    many requests ready per turn of its loop (what a one-at-a-time count does not see). Each call opens its
+    connections anew: their set-up is counted too (use `-n` well above `--conns`)."""
+    if rotate is not None:
+        spec.paths_file = work / "rotate.paths"
+        spec.paths_file.write_text("".join(p + "\n" for p in rotate))
+
+    def send(n: int) -> None:
+        cmd = [*loadgen_cmd(spec, conns, False), "-n", str(n), "--timeout", "600"]  # callgrind is ~50x slower
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=False)
+        line = next((x for x in out.stdout.splitlines() if x.startswith("BENCHJSON ")), "")
+        got = json.loads(line[len("BENCHJSON ") :]) if line else {}
+        errors = sum(int(v) for k, v in got.items() if k.startswith("err_"))
+        if got.get("requests") != n or errors:
+            raise SystemExit(f"loadgen: {got or out.stdout[-400:] + out.stderr[-400:]}")
+
+    return send
+
+
+def measure(tree: Path, row: str, n: int, listen: str | None = None, conns: int = 1) -> float:
+    with tempfile.TemporaryDirectory(prefix="icount-") as tmp, run_row(tree, Path(tmp), row) as (s, send, each, spec):
+        load, rotate = spec(s)
+        many = None if conns < 2 else concurrent(Path(tmp), load, conns, rotate)
         stream = None
         if listen is not None:  # read in a thread here, as a browser would on its own machine
             stream = Stream(row, s.port, MODES[listen])
@@ -171,43 +204,62 @@ def measure(tree: Path, row: str, n: int, listen: str | None = None) -> float:
         try:
             for i in range(max(200, n // 4)):  # warm-up: caches, pools, first-use imports
                 send(i)
+            if many is not None:
+                many(max(200, n // 4))
             settle(s, 0)
-            return count(s, send, n, each)
+            return count(s, send, n, each, many)
         finally:
             if stream is not None:
                 stream.stop()
                 print(f"  ({listen} stream: {stream.frames:,} entries, {stream.skipped:,} passed over)", flush=True)
 
 
+Spec = Callable[[Server], tuple[LoadSpec, list[str] | None]]
+"""A row's requests for `concurrent`: the load spec and the paths it rotates over (None: always its path)."""
+
+
 @contextmanager
-def run_row(tree: Path, work: Path, row: str) -> Iterator[tuple[Server, Callable[[int], None], int]]:
+def run_row(tree: Path, work: Path, row: str) -> Iterator[tuple[Server, Callable[[int], None], int, Spec]]:
     if row == "bare-get":
         with server(tree, work, None, bare=True) as s, Client(s.port) as c:
-            yield s, lambda i: ok(c.call("GET", "/echo/v1/items/it-1"), 200), 0
+            yield s, lambda i: ok(c.call("GET", "/echo/v1/items/it-1"), 200), 0, lambda s: (
+                LoadSpec(s.port, "GET", "/echo/v1/items/it-1"), None,
+            )  # fmt: skip
     elif row.startswith("8x8"):
         signing = row == "8x8-post-message"
         config = {"eightbyeight": {"behaviour": {"auto": False}, "signing": signing}}
-        with server(tree, work, lambda _hook: config) as s, Client(s.port, {API_KEY_HEADER: "ic"}) as c:
+        key = {API_KEY_HEADER: "ic"}
+        with server(tree, work, lambda _hook: config) as s, Client(s.port, key) as c:
             webhook = json.dumps({"name": "default", "uri": s.hook, "version": WEBHOOK_VERSION})
             expect(*c.call("PUT", f"{P8}/webhooks/1", webhook), 200, "PUT webhook")
             created = [c.call("POST", f"{P8}/conversations", CONVERSATION_BODY) for _ in range(CONVERSATIONS)]
             ids = [str(json.loads(body)["conversationId"]) for status, body in created if status == 202]
             settle(s, 3 * CONVERSATIONS)
             if row == "8x8-get":
-                yield s, lambda i: ok(c.call("GET", f"{P8}/conversations/{ids[i % CONVERSATIONS]}"), 200), 0
+                gets = [f"{P8}/conversations/{cid}" for cid in ids]
+                yield s, lambda i: ok(c.call("GET", gets[i % CONVERSATIONS]), 200), 0, lambda s: (
+                    LoadSpec(s.port, "GET", gets[0], key), gets,
+                )  # fmt: skip
             else:
                 path = [f"{P8}/conversations/{cid}/messages" for cid in ids]
-                yield s, lambda i: ok(c.call("POST", path[i % CONVERSATIONS], MESSAGE_BODY), 202), 1
+                yield s, lambda i: ok(c.call("POST", path[i % CONVERSATIONS], MESSAGE_BODY), 202), 1, lambda s: (
+                    LoadSpec(s.port, "POST", path[0], key, MESSAGE_BODY), path,
+                )  # fmt: skip
     elif row == "sangoma-get":
         with server(tree, work, None) as s:
             auth = {"authorization": f"Bearer {sangoma_token(s.port)}"}
             with Client(s.port, auth) as c:
-                yield s, lambda i: ok(c.call("GET", SANGOMA_INBOXES), 200), 0
+                yield s, lambda i: ok(c.call("GET", SANGOMA_INBOXES), 200), 0, lambda s: (
+                    LoadSpec(s.port, "GET", SANGOMA_INBOXES, auth), None,
+                )  # fmt: skip
     elif row == "cmcom-post-message":
         with server(tree, work, cmcom_section) as s:  # the configured tenant, status reports to the receiver
             body = cm_body(cm_token(CM_SANITY_TENANT))
-            with Client(s.port, {"content-type": "application/json"}) as c:
-                yield s, lambda i: ok(c.call("POST", CM_PATH, body), 200), 2
+            json_type = {"content-type": "application/json"}
+            with Client(s.port, json_type) as c:
+                yield s, lambda i: ok(c.call("POST", CM_PATH, body), 200), 2, lambda s: (
+                    LoadSpec(s.port, "POST", CM_PATH, json_type, body), None,
+                )  # fmt: skip
     else:
         raise SystemExit(f"unknown row {row!r}; rows: {', '.join(ROWS)}")
 
@@ -230,6 +282,13 @@ def main(argv: list[str] | None = None) -> int:
         "(the dashboard's display mode) or display-callgrind (the same at callgrind's pace, listener.MODES); repeat to "
         "compare, interleaved like trees (default: none)",
     )
+    ap.add_argument(
+        "--conns",
+        type=int,
+        default=1,
+        help="send the measured requests over this many connections at once (bench/loadgen.py), as wrk keeps "
+        "them in flight, instead of one at a time (default 1)",
+    )
     args = ap.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("icount: valgrind is not installed (apt-get install -y valgrind)", file=sys.stderr)
@@ -242,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in [r.strip() for r in args.rows.split(",") if r.strip()]:
         for _ in range(args.reps):
             for i, (tree, listen) in enumerate(runs):
-                k = measure(tree, row, args.n, None if listen == "none" else listen) / 1000
+                k = measure(tree, row, args.n, None if listen == "none" else listen, args.conns) / 1000
                 results.setdefault((row, i), []).append(k)
                 print(f"{row:28s} {tree} {listen:8s} {k:8.1f} k instructions/request", flush=True)
     print("\nrow                          " + "  ".join(f"{name:>14s}" for name in names))

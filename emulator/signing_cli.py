@@ -38,6 +38,7 @@ from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.errors import ConfigError
 from emulator.core.ids import TenantIds, derive_bytes, fmt_alnum, fmt_uuid
 from emulator.core.webhooks import AttemptContext
+from emulator.vendors.cmcom import delivery as cm_delivery
 from emulator.vendors.eightbyeight.constants import WEBHOOK_CUSTOMER_HEADER as X8_CUSTOMER
 from emulator.vendors.eightbyeight.constants import WEBHOOK_EVENT_ID_HEADER as X8_EVENT
 from emulator.vendors.eightbyeight.constants import WEBHOOK_RETRY_HEADER as X8_RETRY
@@ -45,6 +46,7 @@ from emulator.vendors.eightbyeight.constants import WEBHOOK_SIGNATURE_HEADER as 
 from emulator.vendors.eightbyeight.constants import WEBHOOK_TENANT_HEADER as X8_TENANT
 from emulator.vendors.eightbyeight.constants import WEBHOOK_TRANSMISSION_TIME_HEADER as X8_TIME
 from emulator.vendors.eightbyeight.delivery import Signer
+from emulator.vendors.samespace import delivery as ss_delivery
 from emulator.vendors.sangoma.constants import SIGNATURE_HEADER as CW_SIGNATURE
 from emulator.vendors.sangoma.constants import TIMESTAMP_HEADER as CW_TIMESTAMP
 from emulator.vendors.sangoma.delivery import signed_headers
@@ -52,12 +54,8 @@ from emulator.vendors.sangoma.state import SECRET
 
 COMMANDS = ("sign", "verify-signature")
 SIGNED = ("eightbyeight", "sangoma")
-UNSIGNED = {
-    "cmcom": "CM.com does not sign its webhooks (no signature or secret header): a receiver can rely only on its "
-    "registered URL being secret (and HTTPS)",
-    "samespace": "Samespace publishes nothing about authenticating its callbacks, so cxemu sends them unsigned: a "
-    "receiver can rely only on the callback URL it gave in `publish`",
-}
+UNSIGNED = {"cmcom": cm_delivery.UNSIGNED.why, "samespace": ss_delivery.UNSIGNED.why}
+"""Why there is nothing to sign or verify, in the words of the vendor's own delivery policy."""
 VENDORS = (*SIGNED, *UNSIGNED)
 DEFAULT_TENANT = "demo"
 BASE_HEADERS = {"content-type": "application/json", "user-agent": "cxemu"}

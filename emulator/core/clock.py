@@ -15,6 +15,7 @@ hour-long scenario in milliseconds. The `Scheduler` keeps timers on timelines:
   snapshot/restore, which is how vendor actors keep their pending actions across a restart;
 - `spawn` runs a coroutine as tracked background work of a timeline, so `run_until_idle` knows when it is
   quiet;
+- `durable` (a Redis-backed server, `core.redisruntime`) is told of each persistent job scheduled and gone;
 - `firing` wraps each timer's callback and the work it starts (the feed records a job firing and makes it
   the cause of what it does, `core.feed`);
 - on a virtual clock, `advance(seconds, tenants)` runs every due timer of those timelines (every timeline
@@ -109,6 +110,15 @@ wall_monotonic: Callable[[], float] = time.monotonic
 itself, so the request journal's latency costs no extra call."""
 
 
+class JobLog(Protocol):
+    """Told of every persistent job as it is scheduled and as it goes (fired or cancelled): `core.redisruntime`
+    keeps them in Redis."""
+
+    def scheduled(self, timer: Timer) -> None: ...
+
+    def gone(self, timer: Timer) -> None: ...
+
+
 class SchedulerRunaway(RuntimeError):
     """`run_until_idle` hit its step guard: something keeps rescheduling itself."""
 
@@ -184,6 +194,8 @@ class Scheduler:
         """Grows whenever a timeline's time moves or a timeline goes (a cheap "did time change" check)."""
         self.firing: Callable[[Timer], contextlib.AbstractContextManager[None]] = _nothing
         """Wraps each timer's callback (and the work it starts): the feed records the timer and makes it the cause."""
+        self.durable: JobLog | None = None
+        """Told of persistent jobs scheduled and gone (a Redis-backed server keeps them there)."""
 
     # -- timelines --------------------------------------------------------------------------------
 
@@ -278,6 +290,8 @@ class Scheduler:
             loop = asyncio.get_running_loop()
             delay = max(0.0, when - line.clock.now())
             timer._handle = loop.call_at(loop.time() + delay, self._fire, line, timer)
+        if job is not None and self.durable is not None:
+            self.durable.scheduled(timer)
         return timer
 
     def register_job(self, kind: str, handler: JobHandler) -> None:
@@ -304,6 +318,8 @@ class Scheduler:
         if timer is None or timer.cancelled:
             return
         timer.cancelled = True
+        if timer.job is not None and self.durable is not None:
+            self.durable.gone(timer)
         line = self._shared if timer.tenant is None else self._timelines.get(timer.tenant)
         if line is not None:
             line.live.pop(timer.seq, None)
@@ -373,6 +389,8 @@ class Scheduler:
         if timer.cancelled:
             return
         line.live.pop(timer.seq, None)
+        if timer.job is not None and self.durable is not None:
+            self.durable.gone(timer)
         with self.firing(timer):
             try:
                 result = timer.callback()
@@ -384,6 +402,8 @@ class Scheduler:
 
     async def _run_virtual(self, line: Timeline, timer: Timer) -> None:
         line.live.pop(timer.seq, None)
+        if timer.job is not None and self.durable is not None:
+            self.durable.gone(timer)
         clock = line.clock
         assert isinstance(clock, VirtualClock)
         clock.set(max(clock.now(), timer.when))

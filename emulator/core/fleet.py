@@ -261,6 +261,22 @@ class Fleet:
                 raise FleetUnavailable(f"tenant {tenant!r}: its owner is gone and its lease did not lapse")
             await asyncio.sleep(min(max(pttl, 10) / 1000, left))  # until the lease lapses (its expiry is known)
 
+    async def claim_free(self, tenant: str) -> bool:
+        """Claim and adopt the tenant if nobody owns it (at start: its timers and deliveries go on); whether this
+        worker owns it now."""
+        try:
+            got = await self._scripts["claim"](
+                keys=[tenant_key(tenant, "owner"), tenant_key(tenant, "fence")],
+                args=[self.id, int(self.ttl * 1000)],
+                client=self.redis(),
+            )
+        except RedisError as exc:
+            raise ConfigError(f"state {shown_state(self.url)}: Redis did not answer ({exc})") from None
+        if int(got[0]) or lease_worker(str(got[1])) == self.id:
+            await self._adopt(tenant, str(got[1]))
+            return True
+        return False
+
     async def _adopt(self, tenant: str, lease: str) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._claims[tenant] = done

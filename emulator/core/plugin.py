@@ -201,12 +201,16 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
 
     fleet = emulator.fleet  # a fleet of workers: each tenant served by its owner (core.fleet)
     refresh = emulator.store.refresh if emulator.store.shared and fleet is None else None  # other workers' commits
+    flush = emulator.runtime.flush if emulator.runtime is not None else None  # durable before the response
 
     async def again(request: Request) -> Response:
         """The handler once more, for a tenant this worker has just claimed (its errors rendered, but a
         `Misrouted` for yet another tenant goes back to `routed`)."""
         try:
-            return await fn(request)
+            response = await fn(request)
+            if flush is not None:
+                await flush()
+            return response
         except Misrouted:
             raise
         except EmulatorError as exc:
@@ -228,6 +232,8 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
                 if refresh is not None:
                     await refresh()
                 response = await fn(request)
+                if flush is not None:
+                    await flush()
             except Misrouted as exc:  # raised at the first store access, before any effect
                 if fleet is None:
                     response = render(exc, request)

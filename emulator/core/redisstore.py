@@ -74,14 +74,16 @@ if v == ARGV[1] then return {v} end
 return {v, got[2], got[3], got[4] or '0'}
 """
 
-# ARGV: the version read, state, counters, provisioned, timeline, then the fence ('' for none) checked against
-# KEYS[2], the tenant's owner lease (core.fleet). Returns the new version, -1 if it moved, -2 if the lease did.
+# ARGV: the version read, state, counters, provisioned, timeline, the fence ('' for none) checked against KEYS[2],
+# the tenant's owner lease (core.fleet), and (with KEYS[3], the tenant's outbox) the unit's outbox entry. Returns
+# the new version, -1 if it moved, -2 if the lease did.
 _COMMIT = """
 if ARGV[6] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[6] then return -2 end
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return -1 end
 v = v + 1
 redis.call('HSET', KEYS[1], 'v', v, 's', ARGV[2], 'c', ARGV[3], 'p', ARGV[4], 'n', ARGV[5])
+if KEYS[3] then redis.call('RPUSH', KEYS[3], ARGV[7]) end
 return v
 """
 
@@ -315,8 +317,11 @@ class RedisStore(Store):
             return made
         return self._take(key, got)
 
-    async def _persist(self, slot: RedisSlot, tx: Tx[Any]) -> None:
-        """Commit the slot if it differs from what Redis has; `StateConflict` if Redis moved on meanwhile."""
+    async def _persist(self, slot: RedisSlot, tx: Tx[Any], *, sends: bool = True) -> None:
+        """Commit the slot if it differs from what Redis has; `StateConflict` if Redis moved on meanwhile. With
+        `sends` (the unit succeeded), the unit's outbox entry is committed with it."""
+        sending = sends and self.outbox is not None and (tx.events or tx.outbound)
+        entry = self.outbox(tx) if sending and self.outbox is not None else None  # may draw ids
         s = slot.state.model_dump_json(by_alias=True)
         c = json.dumps(slot.counters, sort_keys=True)
         if slot.saved == (s, c, slot.provisioned):
@@ -330,7 +335,11 @@ class RedisStore(Store):
                 pipe.sadd(INDEX, named)
             fenced = self.fence  # a fleet: the lease held here must still be the owner's ("-": none, refused)
             args.append("" if fenced is None else (fenced(tx.tenant) or "-"))
-            await self._commit_script(keys=[name, tenant_key(tx.tenant, "owner")], args=args, client=pipe)
+            keys = [name, tenant_key(tx.tenant, "owner")]
+            if entry is not None:
+                keys.append(tenant_key(tx.tenant, "outbox"))
+                args.append(entry)
+            await self._commit_script(keys=keys, args=args, client=pipe)
             pipe.xadd(CHANGES, {"t": named}, maxlen=CHANGES_KEPT, approximate=True)
             try:
                 done = await pipe.execute()
@@ -489,11 +498,6 @@ class RedisStore(Store):
             return super().known(vendor)
         return sorted({t for v, t in self._stored() | set(self._slots) if v == vendor})
 
-    def forget(self, tenant: str) -> None:
-        """Drop one tenant name's slots from the cache, Redis untouched (a fleet worker that lost its lease)."""
-        for key in [k for k in self._slots if k[1] == tenant]:
-            del self._slots[key]
-
 
 class RedisUnitOfWork(UnitOfWork[Any]):
     """`UnitOfWork` on Redis: read the tenant if it moved, run, commit with the version check (module docstring).
@@ -528,7 +532,7 @@ class RedisUnitOfWork(UnitOfWork[Any]):
             if kind is not None:
                 tx.ids.rollback()
                 try:
-                    await store._persist(slot, tx)
+                    await store._persist(slot, tx, sends=False)  # a failed unit sends nothing
                 except (StateConflict, StateUnavailable):
                     slot.remote = -1  # the unit's own exception is the one to see; the next unit reads afresh
                 return

@@ -37,6 +37,7 @@ from emulator.core.webhooks import WebhookDispatcher, WebhookPolicy
 
 if TYPE_CHECKING:
     from emulator.core.fleet import Fleet
+    from emulator.core.redisruntime import RedisRuntime
 
 LOG = logging.getLogger(__name__)
 
@@ -76,6 +77,12 @@ class Emulator:
         self.dispatcher.delivery_listeners.append(deliveries.delivery)
         self.dispatcher.attempt_listeners.append(deliveries.attempt)
         self.scheduler.firing = timer_entries(self.feed)
+        self.runtime: RedisRuntime | None = None
+        """A Redis-backed server's timers, deliveries, delivery log and outbox, kept in Redis (`core.redisruntime`)."""
+        self.adopt_all = True
+        """Whether `start` adopts every stored tenant (one server; a fleet adopts the tenants it claims instead)."""
+        if self.store.shared:
+            self._durable_runtime()
         self.plugins: dict[str, VendorPlugin] = {}
         self._vendor_config: dict[str, Any] = {}
         self.retainer = Retainer(self)
@@ -110,6 +117,7 @@ class Emulator:
             from emulator.core.fleet import Fleet  # imports redis-py: only with a shared store
 
             self.fleet = Fleet(self, settings.state, settings.lease_ttl, settings.advertise)
+            self.adopt_all = False  # each worker adopts the tenants it claims
 
     # -- plugins --------------------------------------------------------------------------------------
 
@@ -169,6 +177,44 @@ class Emulator:
         tenants = cfg.get("tenants") if isinstance(cfg, dict) else getattr(cfg, "tenants", None)
         return isinstance(tenants, Mapping) and tenant in tenants
 
+    def _durable_runtime(self) -> None:
+        from emulator.core.redisruntime import RedisRuntime  # imports redis-py: only with a Redis store
+
+        runtime = RedisRuntime(
+            getattr(self.store, "url", ""),
+            self.scheduler,
+            self.dispatcher,
+            self.store,
+            log_size=self.settings.delivery_log_size,
+        )
+        self.runtime = runtime
+        self.dispatcher.durable = runtime
+        self.scheduler.durable = runtime
+
+        def outbox(tx: Tx[Any]) -> str | None:
+            plugin = self.plugins.get(tx.vendor)
+            return runtime.outbox(tx, plugin.outbound if plugin is not None else None)
+
+        self.store.outbox = outbox
+
+    async def adopt(self, tenant: str) -> dict[str, int]:
+        """Take a tenant on in this process from Redis: its state (a store that loads tenants one by one), then its
+        timeline, jobs, deliveries, log and outbox (`RedisRuntime.adopt`); what was found."""
+        load = getattr(self.store, "load_tenant", None)
+        if load is not None:
+            await load(tenant)
+        return await self.runtime.adopt(tenant) if self.runtime is not None else {}
+
+    def drop(self, tenant: str) -> None:
+        """Forget a tenant in this process without writing anything (another process owns it now)."""
+        if self.runtime is not None:
+            self.runtime.drop(tenant)
+        else:
+            self.scheduler.cancel_tagged(None, tenant)
+            self.scheduler.forget(tenant)
+            self.dispatcher.reset(None, tenant)
+            self.store.forget(tenant)
+
     # -- commit path ----------------------------------------------------------------------------------
 
     def _commit(self, tx: Tx[Any]) -> None:
@@ -176,14 +222,18 @@ class Emulator:
         translate = plugin.outbound if plugin is not None else None
         record = self.feed.record
         entry = None
-        for event in tx.events:
+        made = tx.outboxed  # (outbox entry, webhooks per event) when the store's outbox worked them out already
+        for i, event in enumerate(tx.events):
             entry = record(
                 "event", event.kind, event.vendor, event.tenant, event.subject, "cxemu", event.at, event, event_data
             )
             token = CAUSE.set(entry)  # what the event leads to is caused by it
             try:
                 self.bus.publish(event)
-                if translate is not None:
+                if made is not None:
+                    for outbound in made[1][i]:
+                        self.dispatcher.submit(tx.vendor, tx.tenant, outbound)
+                elif translate is not None:
                     for outbound in translate(tx, event):
                         self.dispatcher.submit(tx.vendor, tx.tenant, outbound)
             finally:
@@ -196,6 +246,8 @@ class Emulator:
             finally:
                 if sent is not None:
                     CAUSE.reset(sent)
+        if made is not None and made[0] is not None and self.runtime is not None:
+            self.runtime.cleared(tx.tenant, made[0])
 
     def _to_vendor(self, event: DomainEvent) -> None:
         plugin = self.plugins.get(event.vendor)
@@ -236,6 +288,12 @@ class Emulator:
             self._timelines = {}
         if self.fleet is not None:
             await self.fleet.start()
+            for tenant in sorted({t for _, t in self.store.tenants()}):  # nobody's: claimed, so their timers go on
+                if not await self.fleet.claim_free(tenant):
+                    self.store.forget(tenant)  # another live worker's: served there
+        if self.runtime is not None and self.adopt_all:  # one server on Redis: every stored tenant goes on
+            for tenant in sorted({t for _, t in self.store.tenants()}):
+                await self.runtime.adopt(tenant)
         for plugin in self.plugins.values():
             if plugin.on_start is not None:
                 await plugin.on_start(self)
@@ -256,38 +314,21 @@ class Emulator:
         elif left:
             LOG.warning("%d webhook deliveries were still pending at shutdown", left)
         await self.dispatcher.close()
+        if self.runtime is not None:
+            await self.runtime.close()  # what is marked is written before the leases go
         if self.fleet is not None:
             await self.fleet.stop()
         await self.store.close()
-
-    # -- a fleet of workers (core.fleet) --------------------------------------------------------------
-
-    async def adopt(self, tenant: str) -> None:
-        """This worker just took the tenant name over (a fleet): read its state from Redis, and its timeline
-        where it stood at its last commit. (Its pending timers and deliveries: issue 16 phase 2, `rdur`.)"""
-        load = getattr(self.store, "load_tenant", None)
-        if load is None:
-            return
-        now = await load(tenant)
-        if now is not None and isinstance(self.clock, VirtualClock):
-            clock = self.scheduler.timeline(tenant).clock
-            assert isinstance(clock, VirtualClock)
-            clock.set(max(clock.now(), now))
-
-    def drop(self, tenant: str) -> None:
-        """This worker lost the tenant name (a fleet): forget it here, Redis untouched: its cached state, its
-        timers and its deliveries (stopped, not recorded)."""
-        self.scheduler.cancel_tagged(None, tenant)
-        self.dispatcher.reset(None, tenant)
-        forget = getattr(self.store, "forget", None)
-        if forget is not None:
-            forget(tenant)
 
     # -- reset, snapshot, restore ---------------------------------------------------------------------
 
     def reset(self, vendor: str | None = None, tenant: str | None = None) -> list[tuple[str, str]]:
         """Drop the matching tenants' state, timers, deliveries, journal and feed entries (None matches all), then
         run the `reset_hooks`."""
+        if self.runtime is not None:
+            named = {t for _, t in self.store.tenants(vendor)} | set(self.scheduler.tenants())
+            named |= {d.tenant for d in self.dispatcher.deliveries()}
+            doomed = sorted(named if tenant is None else named & {tenant})
         dropped = self.store.reset(vendor, tenant)
         self.scheduler.cancel_tagged(vendor, tenant)
         if vendor is None:  # every vendor's state of the tenant(s) is gone: their time starts again
@@ -299,6 +340,8 @@ class Emulator:
         self.feed.forget(vendor, tenant)
         for hook in self.reset_hooks:
             hook(vendor, tenant)
+        if self.runtime is not None:
+            self.runtime.reset(doomed, vendor)
         return dropped
 
     def _forget_events(self, vendor: str | None, tenant: str | None) -> None:
@@ -399,6 +442,9 @@ class Emulator:
         clock = data.get("clock", {})
         if isinstance(self.clock, VirtualClock) and clock.get("mode") == "virtual":
             self.clock.set(max(self.clock.now(), float(clock["now"])))
+        if self.runtime is not None:  # what Redis holds of the tenants' runtime goes; the snapshot's is written
+            gone = {t for _, t in self.store.tenants()} | set(self.scheduler.tenants())
+            self.runtime.reset(sorted(gone | {d.tenant for d in self.dispatcher.deliveries()}), None)
         self.scheduler.cancel_tagged()
         self.retainer.reset()
         self.scheduler.restore_timelines(_timelines(data))

@@ -153,13 +153,13 @@ class Settings(BaseModel):
         "(default: only when `host` is a loopback address)",
     )
     webhook_concurrency_per_tenant: int | None = Field(
-        None, ge=1, le=10_000, description="webhook requests in flight for one tenant (default: a quarter of the pool)"
+        None, ge=1, le=10_000, description="webhook requests in flight for one tenant (default: half the pool)"
     )
     webhook_concurrency_per_target: int | None = Field(
         None,
         ge=1,
         le=10_000,
-        description="webhook requests in flight to one host:port (default: a quarter of the pool)",
+        description="webhook requests in flight to one host:port (default: half the pool)",
     )
     webhook_pending_limit: int = Field(
         200_000, ge=1, description="deliveries waiting to be sent or retried, in all; past it new ones are dropped"

@@ -43,10 +43,16 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == wanted), None)
 
 
-def unsigned(why: str) -> SignatureCheck:
-    """The check of a vendor that does not sign: `why` says what, if anything, a receiver can rely on."""
+class Unsigned:
+    """The check of a vendor that does not sign. `why` says what, if anything, a receiver can rely on: the one
+    wording every tool shows (the signature view, `cxemu sign` / `verify-signature`, the verify battery)."""
 
-    def check(d: Delivery, a: Attempt | None, base: str) -> SignatureOut:
+    __slots__ = ("why",)
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def __call__(self, d: Delivery, a: Attempt | None, base: str) -> SignatureOut:
         return SignatureOut(
             scheme=NONE,
             attempt=None if a is None else a.n,
@@ -54,10 +60,18 @@ def unsigned(why: str) -> SignatureCheck:
             signed=None,
             key={},
             verified=None,
-            detail=why,
+            detail=self.why,
         )
 
-    return check
+
+def unsigned(why: str) -> Unsigned:
+    """The check of a vendor that does not sign (`Unsigned`)."""
+    return Unsigned(why)
+
+
+def unsigned_why(check: SignatureCheck) -> str | None:
+    """Why a vendor's webhooks carry no signature when `check` is an `Unsigned`; None when they are signed."""
+    return check.why if isinstance(check, Unsigned) else None
 
 
 NOT_SIGNED = unsigned("this vendor's webhooks are not signed")

@@ -77,7 +77,7 @@ class Outbound:
 class Tx(Generic[S]):
     """One unit of work on one tenant's state."""
 
-    __slots__ = ("clock", "events", "ids", "outbound", "state", "tenant", "vendor")
+    __slots__ = ("clock", "events", "ids", "outbound", "outboxed", "state", "tenant", "vendor")
 
     def __init__(self, vendor: str, tenant: str, state: S, ids: TenantIds, clock: Clock) -> None:
         self.vendor = vendor
@@ -87,6 +87,8 @@ class Tx(Generic[S]):
         self.clock = clock
         self.events: list[DomainEvent] = []
         self.outbound: list[Outbound] = []
+        self.outboxed: Any = None
+        """What `Store.outbox` made of the unit while it committed (the commit hooks reuse it), or None."""
 
     def now(self) -> float:
         return self.clock.now()
@@ -158,6 +160,9 @@ class Store:
     """The unit of work this backend hands out (set below the class: the memory backend's `UnitOfWork`)."""
     shared = False
     """Whether the state lives outside this process (then `load` reads it at start and `close` lets go)."""
+    outbox: Callable[[Tx[Any]], str | None] | None = None
+    """Set by a Redis-backed server (`core.redisruntime`): called while a unit of work with events or webhooks
+    commits; the string it returns is written by the same commit, atomically with the state (a shared backend)."""
     fence: Callable[[str], str | None] | None = None
     """Set by a fleet (`core.fleet`): a tenant name -> the lease this worker holds on it (`<worker>:<token>`), or
     None. A shared backend commits a unit of work only while that lease is still the tenant's owner."""
@@ -216,6 +221,12 @@ class Store:
             slot = Slot(state=state, counters=counters)
             self._slots[(vendor, tenant)] = slot
         return slot
+
+    def forget(self, tenant: str) -> None:
+        """Drop this process's copy of every vendor's state of `tenant`, nothing else (a shared backend keeps it;
+        a worker that no longer owns the tenant, `Emulator.drop`)."""
+        for key in [k for k in self._slots if k[1] == tenant]:
+            del self._slots[key]
 
     def slot(self, vendor: str, tenant: str) -> Slot | None:
         """A tenant's slot, if it has state (never creates one)."""

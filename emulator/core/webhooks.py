@@ -4,7 +4,7 @@
   request waits for it, and a receiver that is down, slow or failing only ever slows its own queue.
 - Deliveries are FIFO per ordering key (target URL + vendor + tenant + subject, e.g. one conversation)
   and parallel across keys, with a global cap on concurrent requests and, inside it, one per tenant
-  (`per_tenant`, here) and one per target (`per_target`, in the client), a quarter of the global cap unless
+  (`per_tenant`, here) and one per target (`per_target`, in the client), half the global cap unless
   set: a receiver that accepts and never answers holds only its tenant's share, so other tenants' webhooks
   go out as usual.
 - Targets pass the outbound policy (`core.outbound.Guard`: the URL, the allow-list, and the SSRF guard on the
@@ -30,6 +30,8 @@
   this server's own (the built-in sink, `core.sink`): the outbound policy (allow-list, SSRF guard) does not
   apply under it, and with a local function (an app that runs with no socket listening) requests under it are
   handed to that function instead of the network.
+- `durable` (a Redis-backed server, `core.redisruntime`): numbers each tenant's deliveries, is told of every
+  change of one, and records each attempt before its request goes out, so another process can go on with them.
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from itertools import islice
+from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
+from operator import attrgetter
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from emulator.core import chaos
@@ -62,7 +67,8 @@ EXCERPT_BYTES = 512
 ROUTES_KEPT = 4096
 """URLs whose route the dispatcher remembers (forgotten all at once past it)."""
 TRIM_SKIP_LIMIT = 64
-"""Pending deliveries moved aside per trim before the oldest one leaves the log anyway (it is still sent)."""
+"""Deliveries after a pending oldest one looked at for a settled one to drop instead (else the oldest leaves the
+log anyway: it is still sent)."""
 
 
 class AttemptContext(NamedTuple):
@@ -86,17 +92,44 @@ class AttemptContext(NamedTuple):
 HeaderHook = Callable[[AttemptContext], dict[str, str]]
 Poster = Callable[[str, bytes, dict[str, str], float], Awaitable[Answer]]
 """How one request is sent: (url, body, headers, timeout) -> the receiver's answer."""
+
+
+class DeliveryLog(Protocol):
+    """Numbers each new delivery of a tenant (`number`: its seq and id, from the tenant's own counter), is told of
+    every change of a delivery (`changed`: made, an attempt settled, settled or dropped) and of every attempt about
+    to be sent (`started`, awaited before the request goes out; a string says why it may not go):
+    `core.redisruntime` keeps them in Redis."""
+
+    def number(self, tenant: str) -> tuple[int, str]: ...
+
+    def changed(self, d: Delivery) -> None: ...
+
+    async def started(self, d: Delivery, n: int, at: float) -> str | None: ...
+
+
 AttemptListener = Callable[["Delivery", "Attempt"], None]
 """Told of an attempt once the delivery's next step is decided (status, `not_before` of the retry)."""
 
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
+_COMPACT_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)
+_COMPACT = _COMPACT_ENCODER.encode
 """`json.dumps(payload, separators=(",", ":"), ensure_ascii=False)`, byte for byte, with the encoder made once
 (`json.dumps` with options builds one per call). Payloads are trees the vendors build: never circular."""
+_COMPACT_C = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(None, _COMPACT_ENCODER.default, c_encode_basestring, None, ":", ",", False, False, True)
+)
+"""`_COMPACT`'s C encoder, made once (`JSONEncoder.encode` builds one on every call), as `core.web` does."""
+
+
+_STATUS = attrgetter("status")
 
 
 def compact_json(payload: Any) -> bytes:
-    return _COMPACT(payload).encode()
+    if _COMPACT_C is None or isinstance(payload, str):  # pragma: no cover - CPython has the C accelerator
+        return _COMPACT(payload).encode()
+    return "".join(_COMPACT_C(payload, 0)).encode()
 
 
 @dataclass
@@ -195,7 +228,10 @@ class WebhookDispatcher:
         self.user_agent = user_agent
         self.verify_tls = verify_tls
         self._max_concurrency = max_concurrency
-        share = max(1, max_concurrency // 4)
+        # Half the pool, not less: a delivery holds its slot for about two turns of the event loop, and under a
+        # load of 64 requests in flight a turn takes ~15 ms, so one tenant's one receiver needs ~100 slots to
+        # keep up with ~3,000 webhooks a second (bench/README: a quarter, 64, let a backlog build at c=64).
+        share = max(1, max_concurrency // 2)
         self._per_target = per_target or share
         self._per_tenant = KeyedLimit(per_tenant or share)
         self.pending_limit = pending_limit
@@ -206,6 +242,8 @@ class WebhookDispatcher:
         self._offload = Offload()
         self._queues: dict[tuple[str, str, str, str], _KeyQueue] = {}
         self._log: OrderedDict[str, Delivery] = OrderedDict()
+        self._head_pending = 0
+        """How many of the log's oldest deliveries `_trim` last saw pending (0: not known)."""
         self._next_seq = 1
         self._changed: asyncio.Event | None = None
         self._closing = False
@@ -217,6 +255,8 @@ class WebhookDispatcher:
         """Told of every new delivery as it is made, before it is queued (the feed's `delivery` entries)."""
         self.changes = 0
         """Moves on every change of a delivery or the log (the state file's saver saves when it moved)."""
+        self.durable: DeliveryLog | None = None
+        """Told of every delivery change and attempt start (a Redis-backed server keeps them there)."""
 
     # -- configuration --------------------------------------------------------------------------------
 
@@ -329,6 +369,8 @@ class WebhookDispatcher:
         d.status = "failed"
         d.attempts.append(Attempt(n=0, at=d.created_at, url=d.url, headers={}, error=f"dropped: {why}"))
         self._remember(d)
+        if self.durable is not None:
+            self.durable.changed(d)
         self._failed(d)
         if self.attempt_listeners:
             self._tell(d, 0)
@@ -337,10 +379,14 @@ class WebhookDispatcher:
     def _new(
         self, vendor: str, tenant: str, event_id: str, event_type: str, subject: str, url: str, body: bytes
     ) -> Delivery:
-        seq = self._take_seq()
+        if self.durable is None:
+            seq = self._take_seq()
+            name = f"dlv_{seq:07d}"
+        else:  # numbered per tenant: the same whichever process serves it
+            seq, name = self.durable.number(tenant)
         now = self.scheduler.now(tenant)
         d = Delivery(
-            id=f"dlv_{seq:07d}",
+            id=name,
             seq=seq,
             vendor=vendor,
             tenant=tenant,
@@ -377,6 +423,8 @@ class WebhookDispatcher:
             queue.items = deque(items)
         else:
             queue.items.append(d)
+        if self.durable is not None:
+            self.durable.changed(d)
         self._kick(d.key)
 
     def _kick(self, key: tuple[str, str, str, str]) -> None:
@@ -425,6 +473,8 @@ class WebhookDispatcher:
                         self._failed(d)
                     else:
                         d.not_before = self.scheduler.now(d.tenant) + ladder[failed_attempts - 1]
+                if self.durable is not None:
+                    self.durable.changed(d)
                 self._notify()
                 if self.attempt_listeners:
                     self._tell(d, tried)
@@ -481,6 +531,9 @@ class WebhookDispatcher:
         fault = chaos.timed_out(d, n, now, headers)
         if fault is not None:
             d.attempts.append(fault)
+            return False
+        if self.durable is not None and (why := await self.durable.started(d, n, now)) is not None:
+            d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=why))  # not sent: retried
             return False
         attempt, refused = await self._post(d, n, now, headers)
         d.attempts.append(attempt)
@@ -592,18 +645,38 @@ class WebhookDispatcher:
     # -- the log, waiting -----------------------------------------------------------------------------
 
     def _remember(self, d: Delivery) -> None:
-        self._log[d.id] = d
-        skipped = 0
-        while len(self._log) > self.log_size:
-            oldest_id, oldest = next(iter(self._log.items()))
-            if oldest.status == "pending" and skipped < TRIM_SKIP_LIMIT:
-                # settled deliveries leave first: move a pending one behind the others (a bounded number of
-                # moves per call, so a log full of pending deliveries stays cheap and within its size)
-                self._log.move_to_end(oldest_id)
-                skipped += 1
-                continue
-            del self._log[oldest_id]
+        log = self._log
+        log[d.id] = d
+        if len(log) > self.log_size:
+            self._trim()
         self._notify()
+
+    def _trim(self) -> None:
+        """Back to `log_size`, settled deliveries first: the oldest leaves when it is settled, else the first
+        settled one among the `TRIM_SKIP_LIMIT` after it, else the oldest anyway (a pending delivery that leaves
+        the log is still sent). Nothing is moved: the log stays in the order deliveries were made. How many of
+        the oldest were seen pending is remembered (`_head_pending`), so a log full of pending deliveries (a
+        backlog as deep as the log) is looked at once per `TRIM_SKIP_LIMIT` deliveries, not on every one."""
+        log = self._log
+        while len(log) > self.log_size:
+            known = self._head_pending
+            if not known:
+                if next(iter(log.values())).status != "pending":
+                    log.popitem(last=False)
+                    continue
+                known = 1
+            if known > TRIM_SKIP_LIMIT:
+                log.popitem(last=False)
+                self._head_pending = known - 1
+                continue
+            ahead = list(map(_STATUS, islice(log.values(), known, TRIM_SKIP_LIMIT + 1)))  # in C: no frame per item
+            if ahead.count("pending") == len(ahead):
+                log.popitem(last=False)
+                self._head_pending = known + len(ahead) - 1
+            else:
+                at = known + next(i for i, status in enumerate(ahead) if status != "pending")
+                del log[next(islice(log, at, None))]
+                self._head_pending = at
 
     def _notify(self) -> None:
         self.changes += 1
@@ -664,6 +737,7 @@ class WebhookDispatcher:
                 if d.status == "pending":
                     d.status = "failed"
                 del self._log[d.id]
+        self._head_pending = 0
         if vendor is None:  # the tenant's timeline starts again: its own faults go with it
             for name in [t for t in self.tenant_chaos if tenant is None or t == tenant]:
                 del self.tenant_chaos[name]
@@ -700,6 +774,7 @@ class WebhookDispatcher:
         settled = [d for d in ordered if d.status != "pending"]
         drop = {d.id for d in settled[: max(0, len(ordered) - self.log_size)]}
         self._log = OrderedDict((d.id, d) for d in ordered if d.id not in drop)
+        self._head_pending = 0
 
     def mark_uncertain(self, at: float, why: str) -> int:
         """Record on every pending delivery an attempt whose outcome is unknown (`why`), so the next one is sent

@@ -27,6 +27,7 @@ from emulator.core.events import DomainEvent
 from emulator.core.ids import fmt_uuid
 from emulator.core.keys import derive_rsa_key
 from emulator.core.runtime import Emulator
+from emulator.core.signatures import unsigned_why
 from emulator.core.webhooks import AttemptContext
 from emulator.vendors.cmcom import events as cm_events
 from emulator.vendors.cmcom import hands as cm_hands
@@ -101,8 +102,8 @@ class Profile:
         """The receiver's URL (a Chatwoot delivery is signed with the secret of what points at it)."""
 
     def signs(self) -> str | None:
-        """None when this server signs the vendor's webhooks, else why the signature checks do not apply."""
-        return "this vendor does not sign its webhooks"
+        """None when this server signs the vendor's webhooks, else why not (the vendor's delivery policy says)."""
+        return unsigned_why(self.emu.dispatcher.policy(self.slug).signature)
 
     async def sample(self, tenant: str, text: str) -> Sample:
         raise NotImplementedError
@@ -174,11 +175,6 @@ def _b64url(data: bytes) -> str:
 class EightByEight(Profile):
     slug = X8
     message_event = "MESSAGE"
-
-    def signs(self) -> str | None:
-        if self.emu.vendor_config(X8).signing:
-            return None
-        return "signing is off on this server (vendors.eightbyeight.signing: false): nothing to verify"
 
     async def sample(self, tenant: str, text: str) -> Sample:
         async with self.emu.store.tenant(X8, tenant) as tx:
@@ -303,14 +299,6 @@ class Sangoma(Profile):
     slug = SG
     message_event = "message_created"
 
-    def signs(self) -> str | None:
-        if self.emu.vendor_config(SG).signing:
-            return None
-        return (
-            "signing is off on this server (vendors.sangoma.signing: false), as in Chatwoot before v4.11: "
-            "nothing to verify"
-        )
-
     @property
     def event_id_in_body(self) -> bool:  # type: ignore[override]
         return self.signs() is not None
@@ -406,9 +394,6 @@ class CmCom(Profile):
     message_event = "MO"
     event_id_in_body = True
 
-    def signs(self) -> str | None:
-        return "CM.com does not sign its webhooks (cmcom.md §3.2): there is no signature to check"
-
     async def sample(self, tenant: str, text: str) -> Sample:
         async with self.emu.store.tenant(CM, tenant) as tx:
             number = "+3161" + str(len(tx.state.chats) + 1000000).zfill(7)
@@ -445,9 +430,6 @@ class Samespace(Profile):
     slug = SS
     message_event = "call.answered"
     calls_back = False
-
-    def signs(self) -> str | None:
-        return "Samespace publishes nothing about signing its callbacks (samespace.md §4.3): there is no signature"
 
     async def sample(self, tenant: str, text: str) -> Sample:
         async with self.emu.store.tenant(SS, tenant) as tx:

@@ -9,9 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
+from emulator import signing_cli
 from emulator.core.delivery import Delivery
 from emulator.pytest_plugin import WebhookSink
 from emulator.vendors import VENDORS
+from emulator.verify.profiles import PROFILES
 from tests.conftest import AppFactory
 from tests.unit.test_control import CHAOS_OFF, assert_error, create_item, set_webhook, settle
 
@@ -161,6 +163,21 @@ async def test_vendors_that_do_not_sign_say_what_a_receiver_can_rely_on(
     view = emu.dispatcher.signature(d, "http://cxemu.test").model_dump()
     assert (view["scheme"], view["verified"], view["signed"], view["key"]) == ("none", None, None, {})
     assert said in view["detail"]
+    # `cxemu sign` / `verify-signature` and the verify battery give the same reason, word for word
+    assert signing_cli.UNSIGNED[slug] == view["detail"]
+    assert PROFILES[slug](emu, "http://127.0.0.1:1/").signs() == view["detail"]
+
+
+@pytest.mark.parametrize("slug", ["eightbyeight", "sangoma"])
+async def test_a_signing_vendor_with_signing_off_says_so_in_the_view_and_the_battery(
+    make_app: AppFactory, slug: str
+) -> None:
+    app, _ = await make_app(vendor_plugins=list(VENDORS), vendors={slug: {"signing": False}})
+    emu = app.state.emulator
+    d = Delivery("dlv_1", 1, slug, "t", "ev", "e", "s", "http://127.0.0.1:1/", b"{}", {}, 0.0, 0.0)
+    detail = emu.dispatcher.signature(d, "http://cxemu.test").model_dump()["detail"]
+    assert "signing is off" in detail
+    assert PROFILES[slug](emu, "http://127.0.0.1:1/").signs() == detail
 
 
 async def test_the_signature_of_an_unknown_delivery_is_404(client: httpx.AsyncClient) -> None:

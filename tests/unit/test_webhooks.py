@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from emulator.core.chaos import ChaosConfig
 from emulator.core.runtime import Emulator
 from emulator.core.store import Outbound
-from emulator.core.webhooks import Delivery, DeliveryFilter, WebhookPolicy
+from emulator.core.webhooks import Delivery, DeliveryFilter, WebhookPolicy, compact_json
 from emulator.pytest_plugin import ReceivedRequest, WebhookSink
 from tests.conftest import AppFactory, EmulatorFactory
 from tests.support import echo_vendor
@@ -527,6 +527,21 @@ async def test_the_log_keeps_its_size_by_dropping_settled_deliveries_around_pend
 
     kept = emu.dispatcher.deliveries()
     assert len(kept) == 3
-    assert stuck in kept
+    assert kept[0] is stuck  # kept where it was: the log lists deliveries in the order they were made
     assert stuck.status == "pending"
     assert [json.loads(d.body)["n"] for d in kept if d is not stuck] == [5, 6]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"eventType": "MESSAGE", "payload": {"text": 'héllo ✓ \u2028 "q"', "n": 3, "at": 1.5e-7, "ok": True}},
+        [1, -2.0, 1e300, None, False, {"": []}, [{}]],
+        {"nan": float("nan"), "inf": float("inf"), "big": 10**30, "ctl": "\x00\x1f\x7f"},
+        "a whole body that is a string",
+        17,
+    ],
+    ids=["8x8-like", "list", "non-finite-and-control", "string", "number"],
+)
+def test_webhook_bodies_are_json_dumps_compact_byte_for_byte(payload: Any) -> None:
+    assert compact_json(payload) == json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,432 @@
+"""A Redis-backed server's runtime, durable in Redis: pending deliveries, the delivery log, pending jobs, the
+outbox (issue 16 phase 2; docs/scaling.md).
+
+The in-process kernel still runs everything (`core.clock` timers and virtual time, `core.webhooks` ordering,
+retry ladders and chaos); this module writes down what it does, so another process can go on with a tenant: a
+restart of the server, or the worker that takes a tenant over from one that died. Per tenant name, under its
+hash tag (`core.rediskeys`):
+
+    cxemu:{<tenant>}:rt:dlv      hash: pending delivery id -> its snapshot form (`SnapshotDelivery` JSON)
+    cxemu:{<tenant>}:rt:flight   hash: delivery id -> the attempt started and not settled yet ({n, at})
+    cxemu:{<tenant>}:rt:log      list: settled deliveries (snapshot form), oldest first, capped at the log size
+    cxemu:{<tenant>}:rt:jobs     hash: job seq -> {due, vendor, kind, args} (due on the tenant's timeline)
+    cxemu:{<tenant>}:rt:clock    string: where the tenant's timeline stood at the last write (virtual clock)
+    cxemu:{<tenant>}:rt:seq      string: the tenant's last delivery number
+    cxemu:{<tenant>}:outbox      list: what committed units of work must still turn into deliveries
+
+Writes. The hooks (`DeliveryLog`, `JobLog`, the outbox) only mark what changed; one task writes everything a tick
+marked in one pipelined round trip, each delivery serialised once however often it changed. `flush()` waits
+until everything marked so far is written: a vendor request awaits it before its response goes out, and an
+attempt awaits it (`started`) before its HTTP request does, so a worker killed mid-attempt leaves the attempt in
+`flight`. Redis down: the marks stay for the next write, the request answers 503 (`StateUnavailable`), an
+attempt is not sent (recorded as such and retried by the ladder).
+
+The outbox. A unit of work's webhooks are worked out while it commits (`outbox`, the vendor's `outbound`
+translation, which draws the event ids, so the counters committed include them) and written by the same commit
+script as its state; once the commit hooks have queued them as deliveries and those are written, the entry is
+removed in the same round trip. An entry left behind (the worker died in between) is replayed by `adopt`,
+skipping webhooks whose event id already has a delivery to the same URL: at least once, no double.
+
+`adopt(tenant)` loads all that into this process: the timeline, the jobs (scheduled again at their due times,
+in their order), the settled log, the pending deliveries (one whose attempt was started and never settled gets
+that attempt recorded as lost, so it is re-sent as a retry with the same event id, after the deliveries before
+it on its key), then the outbox. `drop(tenant)` forgets the tenant here without writing anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from emulator.core.clock import Scheduler, Timer, VirtualClock
+from emulator.core.delivery import Attempt, Delivery, SnapshotDelivery
+from emulator.core.rediskeys import tenant_key
+from emulator.core.redisstore import UNAVAILABLE, StateUnavailable
+from emulator.core.store import Outbound, Store, Tx
+from emulator.core.webhooks import WebhookDispatcher
+
+LOG = logging.getLogger(__name__)
+
+LOST = "outcome unknown: the cxemu process sending it stopped during the attempt; sent again as a retry"
+"""The error of the attempt `adopt` records on a delivery whose attempt was started and never settled."""
+NOT_SENT = "not sent: the state store (Redis) did not answer, so the attempt could not be recorded first"
+DROPPED = "not sent: another cxemu process owns this tenant now"
+
+Translate = Callable[[Tx[Any], Any], Iterable[Outbound]]
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def keys(tenant: str) -> dict[str, str]:
+    """The runtime keys of a tenant, by part."""
+    return {
+        part: tenant_key(tenant, *(("outbox",) if part == "outbox" else ("rt", part)))
+        for part in ("dlv", "flight", "log", "jobs", "clock", "seq", "outbox")
+    }
+
+
+@dataclass
+class _Batch:
+    """What the hooks marked since the last write."""
+
+    dropped: set[str] = field(default_factory=set)
+    """Keys deleted first (a tenant's runtime keys after a reset; its jobs when `adopt` numbers them again)."""
+    deliveries: dict[str, Delivery] = field(default_factory=dict)
+    flights: dict[str, tuple[Delivery, int, float]] = field(default_factory=dict)
+    jobs: dict[tuple[str, int], Timer | None] = field(default_factory=dict)
+    cleared: list[tuple[str, str]] = field(default_factory=list)
+    """(tenant, outbox entry) to remove once the rest is written."""
+    clocks: set[str] = field(default_factory=set)
+    seqs: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.dropped or self.deliveries or self.flights or self.jobs or self.cleared or self.clocks)
+
+    def merge(self, later: _Batch) -> None:
+        """Put a batch that could not be written back in front of what was marked since (`self` is the later)."""
+        self.dropped |= later.dropped
+        self.deliveries = {**later.deliveries, **self.deliveries}
+        self.flights = {**later.flights, **self.flights}
+        self.jobs = {**later.jobs, **self.jobs}
+        self.cleared = [*later.cleared, *self.cleared]
+        self.clocks |= later.clocks
+        self.seqs |= later.seqs
+
+    def forget(self, tenant: str) -> None:
+        self.deliveries = {k: d for k, d in self.deliveries.items() if d.tenant != tenant}
+        self.flights = {k: f for k, f in self.flights.items() if f[0].tenant != tenant}
+        self.jobs = {k: t for k, t in self.jobs.items() if k[0] != tenant}
+        self.cleared = [c for c in self.cleared if c[0] != tenant]
+        self.clocks.discard(tenant)
+        self.seqs.discard(tenant)
+
+
+class RedisRuntime:
+    """Pending deliveries, the delivery log, jobs and the outbox of a Redis-backed server; see the module."""
+
+    def __init__(
+        self, url: str, scheduler: Scheduler, dispatcher: WebhookDispatcher, store: Store, *, log_size: int
+    ) -> None:
+        self.url = url
+        self.scheduler = scheduler
+        self.dispatcher = dispatcher
+        self.store = store
+        self.log_size = log_size
+        self._client: aioredis.Redis | None = None
+        self._batch = _Batch()
+        self._next: asyncio.Future[None] | None = None
+        """Resolves once what is marked now is written (made by the first mark after a write started)."""
+        self._writing: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._seqs: dict[str, int] = {}
+        """Each adopted tenant's last delivery number."""
+        self._muted: set[str] = set()
+        """Tenants this process dropped: nothing of theirs is written until they are adopted again."""
+        self.writes = 0
+        """Round trips written (tests, logs)."""
+
+    # -- marks (the hooks) --------------------------------------------------------------------------
+
+    def number(self, tenant: str) -> tuple[int, str]:
+        """`DeliveryLog.number`: the tenant's next delivery number and the delivery's id, `dlv_<tenant>_<n>` (the
+        tenant as 12 hex digits of its BLAKE2b hash: the ids of a process's tenants never clash)."""
+        seq = self._seqs.get(tenant, 0) + 1
+        self._seqs[tenant] = seq
+        if tenant not in self._muted:
+            self._batch.seqs.add(tenant)
+        return seq, f"dlv_{_tag(tenant)}_{seq:07d}"
+
+    def changed(self, d: Delivery) -> None:
+        """`DeliveryLog.changed`: the delivery is written (pending) or moved to the log (settled)."""
+        if d.tenant not in self._muted:
+            self._batch.deliveries[d.id] = d
+            self._mark(d.tenant)
+            if d.seq > self._seqs.get(d.tenant, 0):  # a restored delivery: new numbers go on after it
+                self._seqs[d.tenant] = d.seq
+                self._batch.seqs.add(d.tenant)
+
+    async def started(self, d: Delivery, n: int, at: float) -> str | None:
+        """`DeliveryLog.started`: the attempt is recorded before its request goes out."""
+        if d.tenant in self._muted:
+            return DROPPED
+        self._batch.flights[d.id] = (d, n, at)
+        self._mark(d.tenant)
+        try:
+            await self.flush()
+        except StateUnavailable:
+            return NOT_SENT
+        return None
+
+    def scheduled(self, timer: Timer) -> None:
+        """`JobLog.scheduled`."""
+        if timer.tenant is not None and timer.tenant not in self._muted:
+            self._batch.jobs[(timer.tenant, timer.seq)] = timer
+            self._mark(timer.tenant)
+
+    def gone(self, timer: Timer) -> None:
+        """`JobLog.gone`: fired or cancelled."""
+        if timer.tenant is not None and timer.tenant not in self._muted:
+            self._batch.jobs[(timer.tenant, timer.seq)] = None
+            self._mark(timer.tenant)
+
+    def outbox(self, tx: Tx[Any], translate: Translate | None) -> str | None:
+        """`Store.outbox`: the unit's webhooks, worked out now (the vendor's translation draws event ids, so the
+        commit keeps the counters that include them) and kept on the `Tx` for the commit hooks; the entry the
+        commit writes, or None when the unit sends nothing."""
+        per_event = [list(translate(tx, event)) if translate is not None else [] for event in tx.events]
+        sent = [o for outs in per_event for o in outs] + tx.outbound
+        entry = _dumps({"vendor": tx.vendor, "out": [asdict(o) for o in sent]}) if sent else None
+        tx.outboxed = (entry, per_event)
+        return entry
+
+    def cleared(self, tenant: str, entry: str) -> None:
+        """The commit hooks queued the entry's webhooks: it goes once they are written."""
+        if tenant not in self._muted:
+            self._batch.cleared.append((tenant, entry))
+            self._mark(tenant)
+
+    def _mark(self, tenant: str) -> None:
+        self._batch.clocks.add(tenant)
+        if self._next is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop (a tool building an Emulator): the next flush writes it
+                return
+            self._next = loop.create_future()
+            if self._task is None:
+                self._task = loop.create_task(self._write_all())
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def _redis(self) -> aioredis.Redis:
+        if self._client is None:
+            self._client = aioredis.Redis.from_url(self.url, decode_responses=True)
+        return self._client
+
+    async def flush(self) -> None:
+        """Wait until everything marked so far is written; `StateUnavailable` when Redis did not take it (the
+        marks stay, for the next write)."""
+        if self._next is None and self._batch:
+            self._mark(next(iter(self._batch.clocks), ""))
+        waiting = self._next or self._writing
+        if waiting is not None:
+            await asyncio.shield(waiting)
+
+    async def _write_all(self) -> None:
+        try:
+            while self._next is not None:
+                done, self._next = self._next, None
+                batch, self._batch = self._batch, _Batch()
+                self._writing = done
+                try:
+                    await self._write(batch)
+                except (RedisError, OSError) as exc:
+                    LOG.warning("runtime state not written to Redis (kept for the next write): %s", exc)
+                    self._batch.merge(batch)
+                    done.set_exception(StateUnavailable(UNAVAILABLE))
+                    done.exception()  # retrieved: whoever awaits it still gets it
+                else:
+                    self.writes += 1
+                    done.set_result(None)
+                finally:
+                    self._writing = None
+        finally:
+            self._task = None
+
+    async def _write(self, batch: _Batch) -> None:
+        pipe = self._redis().pipeline(transaction=False)
+        if batch.dropped:
+            pipe.delete(*sorted(batch.dropped))
+        for d in batch.deliveries.values():
+            k = keys(d.tenant)
+            if d.status == "pending":
+                pipe.hset(k["dlv"], d.id, _dumps(d.persist()))
+            else:
+                pipe.hdel(k["dlv"], d.id)
+                pipe.rpush(k["log"], _dumps(d.persist()))
+                pipe.ltrim(k["log"], -self.log_size, -1)
+            pipe.hdel(k["flight"], d.id)  # its attempt settled (a later one is written just below)
+        for d, n, at in batch.flights.values():
+            pipe.hset(keys(d.tenant)["flight"], d.id, _dumps({"n": n, "at": at}))
+        for (tenant, seq), timer in batch.jobs.items():
+            if timer is None:
+                pipe.hdel(keys(tenant)["jobs"], str(seq))
+            else:
+                assert timer.job is not None
+                job = {"due": timer.when, "vendor": timer.vendor, "kind": timer.job["kind"], "args": timer.job["args"]}
+                pipe.hset(keys(tenant)["jobs"], str(seq), _dumps({**job, "seq": seq}))
+        if self.scheduler.clock.virtual:
+            for tenant in sorted(batch.clocks):
+                if tenant:
+                    pipe.set(keys(tenant)["clock"], repr(self.scheduler.now(tenant)))
+        for tenant in sorted(batch.seqs):
+            pipe.set(keys(tenant)["seq"], self._seqs.get(tenant, 0))
+        for tenant, entry in batch.cleared:
+            pipe.lrem(keys(tenant)["outbox"], 1, entry)
+        await pipe.execute()
+
+    async def close(self) -> None:
+        """Write what is marked (logged if Redis does not take it) and let go of the connection."""
+        try:
+            await self.flush()
+        except StateUnavailable:
+            LOG.error("runtime state of the last moments not written to Redis (it did not answer)")
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -- adopt, drop, reset -------------------------------------------------------------------------
+
+    async def adopt(self, tenant: str) -> dict[str, int]:
+        """Load the tenant's runtime from Redis into this process and go on with it (module docstring); how many
+        jobs, pending and settled deliveries, lost attempts and replayed webhooks it found."""
+        k = keys(tenant)
+        self._muted.add(tenant)  # what this process still runs of the tenant gives way to what Redis holds
+        self.scheduler.cancel_tagged(None, tenant)
+        self.dispatcher.reset(None, tenant)
+        pipe = self._redis().pipeline(transaction=False)
+        pipe.hgetall(k["dlv"])
+        pipe.hgetall(k["flight"])
+        pipe.lrange(k["log"], 0, -1)
+        pipe.hgetall(k["jobs"])
+        pipe.get(k["clock"])
+        pipe.get(k["seq"])
+        pipe.lrange(k["outbox"], 0, -1)
+        try:
+            pending, flights, log, jobs, clock, seq, outbox = await pipe.execute()
+        except RedisError as exc:
+            raise StateUnavailable(UNAVAILABLE) from exc
+        self._muted.discard(tenant)
+        line = self.scheduler.clock_of(tenant)
+        if clock and isinstance(line, VirtualClock):
+            line.set(max(line.now(), float(clock)))
+        found = {"jobs": 0, "pending": 0, "settled": 0, "lost": 0, "replayed": 0}
+        # jobs: scheduled again at their due times, in their order, under this process's numbers
+        restored = sorted(
+            (job for raw in jobs.values() if (job := _parsed(tenant, "a job", raw, _job)) is not None),
+            key=lambda j: (j["due"], j["seq"]),
+        )
+        self._batch.forget(tenant)
+        self._batch.dropped.add(k["jobs"])  # the old numbers go; `scheduled` writes the new ones after
+        self._mark(tenant)
+        self.scheduler.restore([{**j, "tenant": tenant} for j in restored])
+        found["jobs"] = len(restored)
+        # the settled log, then the pending deliveries (written again: lost attempts, no flight left)
+        settled = [
+            d for raw in log if (d := _parsed(tenant, "a logged delivery", raw, SnapshotDelivery.model_validate_json))
+        ]
+        self.dispatcher.restore_log(settled)
+        found["settled"] = len(settled)
+        numbered = [int(seq) if seq and seq.isdigit() else 0, *(d.seq for d in settled)]
+        entries: list[dict[str, Any]] = []
+        for raw in pending.values():
+            snap = _parsed(tenant, "a pending delivery", raw, SnapshotDelivery.model_validate_json)
+            if snap is None:
+                continue
+            entry = snap.model_dump()
+            started = (
+                _parsed(tenant, "a started attempt", flights.get(snap.id), _flight) if snap.id in flights else None
+            )
+            if started is not None and not any(a["n"] == started["n"] for a in entry["attempts"]):
+                entry["attempts"].append(
+                    asdict(Attempt(n=started["n"], at=started["at"], url=snap.url, headers={}, error=LOST))
+                )
+                found["lost"] += 1
+            entries.append(entry)
+        entries.sort(key=lambda e: e["seq"])
+        self._seqs[tenant] = max(numbered + [e["seq"] for e in entries])  # numbers go on, never repeat
+        self.dispatcher.restore({"pending": entries})
+        found["pending"] = len(entries)
+        # the outbox: webhooks a unit of work committed and no delivery was written for
+        known = {(d.vendor, d.event_id, d.url) for d in self.dispatcher.deliveries() if d.tenant == tenant}
+        for raw in outbox:
+            self._batch.cleared.append((tenant, raw))  # removed once its deliveries are written
+            entry_data = _parsed(tenant, "an outbox entry", raw, json.loads)
+            if isinstance(entry_data, dict):
+                vendor = str(entry_data.get("vendor"))
+                for out in entry_data.get("out", []):
+                    try:
+                        outbound = Outbound(**out)
+                    except TypeError:
+                        LOG.warning("tenant %r: an outbox webhook cannot be read; left out", tenant)
+                        continue
+                    if (vendor, outbound.event_id, outbound.url) not in known:
+                        self.dispatcher.submit(vendor, tenant, outbound)
+                        known.add((vendor, outbound.event_id, outbound.url))
+                        found["replayed"] += 1
+        await self.flush()
+        if found["lost"] or found["replayed"] or found["pending"] or found["jobs"]:
+            LOG.info("tenant %r adopted: %s", tenant, found)
+        return found
+
+    def drop(self, tenant: str) -> None:
+        """Forget the tenant here, writing nothing: its timers cancelled, its deliveries stopped (an attempt in
+        flight ends unrecorded), its cached state gone."""
+        self._muted.add(tenant)
+        self._batch.forget(tenant)
+        self._seqs.pop(tenant, None)
+        self.scheduler.cancel_tagged(None, tenant)
+        self.scheduler.forget(tenant)
+        self.dispatcher.reset(None, tenant)
+        self.store.forget(tenant)
+
+    def reset(self, tenants: Iterable[str], vendor: str | None) -> None:
+        """After a reset of `vendor` (every vendor when None) for `tenants`: their runtime keys are written again
+        from what is left here (nothing when every vendor was reset)."""
+        for tenant in tenants:
+            self._batch.forget(tenant)
+            self._batch.dropped.update(keys(tenant).values())
+            self._mark(tenant)
+            if vendor is None:  # the tenant starts again: so do its delivery numbers
+                self._seqs.pop(tenant, None)
+                continue
+            self._batch.seqs.add(tenant)
+            for timer in self.scheduler.pending([tenant]):
+                if timer.job is not None:
+                    self._batch.jobs[(tenant, timer.seq)] = timer
+            for d in self.dispatcher.deliveries():
+                if d.tenant == tenant:
+                    self._batch.deliveries[d.id] = d
+
+
+@functools.lru_cache(maxsize=4096)
+def _tag(tenant: str) -> str:
+    return hashlib.blake2b(tenant.encode(), digest_size=6).hexdigest()
+
+
+def _parsed(tenant: str, what: str, raw: Any, parse: Callable[[Any], Any]) -> Any:
+    """`parse(raw)`, or None with a warning: a corrupt entry is left out, never stops the tenant."""
+    try:
+        return parse(raw)
+    except (ValueError, TypeError, KeyError, ValidationError) as exc:
+        LOG.warning("tenant %r: %s in Redis cannot be read and is left out: %s", tenant, what, exc)
+        return None
+
+
+def _job(raw: str) -> dict[str, Any]:
+    job = json.loads(raw)
+    due, seq, kind, vendor, args = job["due"], job["seq"], job["kind"], job["vendor"], job["args"]
+    if not (isinstance(due, int | float) and isinstance(seq, int) and isinstance(kind, str) and isinstance(args, dict)):
+        raise ValueError(f"not a job: {raw[:80]!r}")
+    return {"due": float(due), "seq": seq, "kind": kind, "vendor": str(vendor), "args": args}
+
+
+def _flight(raw: str) -> dict[str, Any]:
+    got = json.loads(raw)
+    n, at = got["n"], got["at"]
+    if not (isinstance(n, int) and isinstance(at, int | float)):
+        raise ValueError(f"not an attempt: {raw[:80]!r}")
+    return {"n": n, "at": float(at)}

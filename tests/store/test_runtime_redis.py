@@ -1,0 +1,235 @@
+"""The runtime of a Redis-backed server in Redis (`core.redisruntime`), on a real `redis-server`: a request answers
+after what it caused is written, `adopt` takes a tenant on from what another process left (jobs, pending
+deliveries, the log, the outbox) and `drop` forgets it here without writing, a corrupt entry is left out, and Redis
+going away mid-run answers 503 in the vendor's shape with nothing half-written."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from emulator.core.rediskeys import tenant_key
+from emulator.core.runtime import Emulator
+from emulator.core.store import Outbound
+from emulator.scenarios.receiver import WebhookSink
+from tests.conftest import AppFactory
+from tests.support.redis_server import RedisServer
+
+ACME = {"x-echo-tenant": "acme"}
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[WebhookSink]:
+    receiver = WebhookSink()
+    yield receiver
+    receiver.release()
+    receiver.close()
+
+
+def raw(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True)
+
+
+def runtime_keys(url: str, tenant: str = "acme") -> dict[str, Any]:
+    """Every runtime key of the tenant as Redis holds it."""
+    r = raw(url)
+    try:
+        out: dict[str, Any] = {}
+        for key in sorted(r.keys(tenant_key(tenant, "*"))):
+            kind = r.type(key)
+            if kind == "hash":
+                out[key] = r.hgetall(key)
+            elif kind == "list":
+                out[key] = r.lrange(key, 0, -1)
+            elif kind == "string":
+                out[key] = r.get(key)
+        return {k: v for k, v in out.items() if ":v:" not in k}  # the vendor state is the store's
+    finally:
+        r.close()
+
+
+async def item(client: httpx.AsyncClient, text: str) -> str:
+    r = await client.post("/echo/v1/items", json={"text": text}, headers=ACME)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def flush(emu: Emulator) -> None:
+    """Wait until what the emulator's runtime marked is in Redis."""
+    assert emu.runtime is not None
+    await emu.runtime.flush()
+
+
+def emulator_of(app: Any) -> Emulator:
+    emu: Emulator = app.state.emulator
+    return emu
+
+
+async def test_a_request_answers_once_the_deliveries_it_caused_are_in_redis(
+    make_app: AppFactory, redis_url: str, sink: WebhookSink
+) -> None:
+    sink.respond_with(200, held=True)  # its attempt stays in flight
+    _, client = await make_app(state=redis_url)
+    assert (await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)).status_code == 204
+    await item(client, "first")
+    stored = runtime_keys(redis_url)  # read as soon as the answer came: nothing waited for
+    pending = [json.loads(v) for v in stored[tenant_key("acme", "rt", "dlv")].values()]
+    assert [(d["event"], d["status"], d["body_text"]) for d in pending] == [
+        ("created", "pending", json.dumps(json.loads(pending[0]["body_text"]), separators=(",", ":")))
+    ]
+    assert stored.get(tenant_key("acme", "outbox"), []) == []  # turned into a delivery, so cleared
+    assert pending[0]["id"].startswith("dlv_")
+    assert pending[0]["id"].endswith("_0000001")  # numbered per tenant
+
+
+async def test_a_tenant_adopted_elsewhere_goes_on_and_a_dropped_one_writes_nothing(
+    make_app: AppFactory, redis_url: str, sink: WebhookSink
+) -> None:
+    sink.respond_with(503)  # the receiver fails: deliveries wait for retries
+    app, client = await make_app(state=redis_url)
+    emu = emulator_of(app)
+    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    first = await item(client, "one")
+    await item(client, "two")
+    r = await client.post(f"/echo/v1/items/{first}/ping", json={"delay": 30}, headers=ACME)
+    assert r.status_code == 202
+    await emu.dispatcher.wait(lambda d: len(d.attempts) > 0, count=2, settled=False, timeout=30)
+    await flush(emu)
+    jobs = emu.scheduler.snapshot()
+    pending = sorted((d.persist() for d in emu.dispatcher.deliveries()), key=lambda d: d["seq"])
+    before = runtime_keys(redis_url)
+
+    emu.drop("acme")  # another process owns it now
+    assert emu.scheduler.snapshot() == []
+    assert emu.dispatcher.deliveries() == []
+    assert not emu.store.exists("echo", "acme")
+    await flush(emu)
+    assert runtime_keys(redis_url) == before  # nothing written
+
+    other, _ = await make_app(state=redis_url)  # a new process adopts every stored tenant at start
+    adopted = emulator_of(other)
+    assert adopted.scheduler.snapshot() == jobs
+    assert sorted((d.persist() for d in adopted.dispatcher.deliveries()), key=lambda d: d["seq"]) == pending
+    for _ in range(2):  # the first one can take it back (twice: nothing doubles)
+        found = await emu.adopt("acme")
+        assert (found["jobs"], found["pending"]) == (1, 2)
+        assert emu.scheduler.snapshot() == jobs
+        assert len(emu.dispatcher.deliveries()) == 2
+
+
+async def test_a_system_clock_job_fires_in_the_process_that_adopts_it(
+    make_app: AppFactory, redis_url: str, sink: WebhookSink
+) -> None:
+    app, client = await make_app(state=redis_url, clock="system")
+    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    first = await item(client, "one")
+    r = await client.post(f"/echo/v1/items/{first}/ping", json={"delay": 0.5}, headers=ACME)
+    assert r.status_code == 202
+    emulator_of(app).drop("acme")  # this process lets go before the job is due: it never fires here
+    other, _ = await make_app(state=redis_url, clock="system")
+    adopted = emulator_of(other)
+    pinged = await adopted.dispatcher.wait(lambda d: d.event_type == "pinged", count=1, timeout=30)
+    assert [d.status for d in pinged] == ["delivered"]
+    assert not [d for d in emulator_of(app).dispatcher.deliveries() if d.event_type == "pinged"]
+
+
+async def test_an_outbox_left_by_a_process_that_died_after_its_commit_is_replayed_once(
+    make_app: AppFactory, redis_url: str, sink: WebhookSink
+) -> None:
+    app, client = await make_app(state=redis_url)
+    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    await item(client, "sent")
+    emu = emulator_of(app)
+    sent = (await emu.dispatcher.wait(lambda d: True, count=1, timeout=30))[0]
+    await flush(emu)
+    left = {"url": sink.url_for(), "payload": {"left": True}, "event_type": "created", "subject": "x", "profile": {}}
+    r = raw(redis_url)
+    outbox = tenant_key("acme", "outbox")
+    again = {**left, "payload": json.loads(sent.body), "subject": sent.subject, "event_id": sent.event_id}
+    r.rpush(outbox, json.dumps({"vendor": "echo", "out": [{**left, "event_id": "ev-left"}, again]}))
+    r.close()
+
+    other, _ = await make_app(state=redis_url)
+    adopted = emulator_of(other)
+    done = await adopted.dispatcher.wait(lambda d: d.event_id == "ev-left", count=1, timeout=30)
+    assert [d.status for d in done] == ["delivered"]
+    assert [d.event_id for d in adopted.dispatcher.deliveries()].count(sent.event_id) == 1  # not sent twice
+    await flush(adopted)
+    assert runtime_keys(redis_url).get(outbox, []) == []
+
+
+async def test_a_corrupt_runtime_entry_is_left_out_and_the_rest_goes_on(
+    make_app: AppFactory, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, client = await make_app(state=redis_url)
+    first = await item(client, "one")
+    await client.post(f"/echo/v1/items/{first}/ping", json={"delay": 30}, headers=ACME)
+    jobs = emulator_of(app).scheduler.snapshot()
+    r = raw(redis_url)
+    r.hset(tenant_key("acme", "rt", "jobs"), "77", json.dumps({"due": "soon"}))
+    r.hset(tenant_key("acme", "rt", "dlv"), "dlv_x", "{")
+    r.rpush(tenant_key("acme", "rt", "log"), json.dumps({"id": 3}))
+    r.close()
+    other, _ = await make_app(state=redis_url)
+    assert emulator_of(other).scheduler.snapshot() == jobs
+    said = caplog.text
+    for what in ("a job", "a pending delivery", "a logged delivery"):
+        assert f"{what} in Redis cannot be read and is left out" in said
+
+
+async def test_redis_gone_mid_run_answers_503_and_half_writes_nothing(
+    make_app: AppFactory, tmp_path: Path, sink: WebhookSink
+) -> None:
+    server = RedisServer(tmp_path, aof=True)
+    try:
+        app, client = await make_app(state=server.url)
+        await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+        await item(client, "before")
+        emu = emulator_of(app)
+        await emu.dispatcher.wait(lambda d: True, count=1, timeout=30)
+        await flush(emu)
+        before = runtime_keys(server.url)
+        server.stop()
+        r = await client.post("/echo/v1/items", json={"text": "while down"}, headers=ACME)
+        assert r.status_code == 503, r.text
+        assert r.json()["code"] == "unavailable"
+        server.start()  # the same data (append-only file)
+        assert runtime_keys(server.url) == before
+        r = await client.post("/echo/v1/items", json={"text": "after"}, headers=ACME)
+        assert r.status_code == 201, r.text  # back to work
+        await emu.dispatcher.wait(lambda d: d.status == "delivered", count=2, timeout=30)
+        texts = [json.loads(q.body)["text"] for q in sink.requests]
+        assert texts == ["before", "after"]
+    finally:
+        server.stop()
+
+
+async def test_a_unit_of_work_that_fails_leaves_nothing_to_send(
+    make_app: AppFactory, redis_url: str, sink: WebhookSink
+) -> None:
+    app, client = await make_app(state=redis_url)
+    await item(client, "kept")
+    emu = emulator_of(app)
+
+    async def failing() -> None:
+        async with emu.store.tenant("echo", "acme") as tx:
+            tx.state.webhook_url = sink.url_for()  # kept, as in memory (the state the body left)
+            tx.emit("item.created", "it-x", {"text": "never"})
+            tx.send(Outbound(sink.url_for(), {"never": True}, "created", "it-x", "ev-never"))
+            raise RuntimeError("the handler failed")
+
+    with pytest.raises(RuntimeError, match="the handler failed"):
+        await failing()
+    await flush(emu)
+    stored = runtime_keys(redis_url)
+    assert stored.get(tenant_key("acme", "outbox"), []) == []
+    assert stored.get(tenant_key("acme", "rt", "dlv"), {}) == {}
+    assert emu.dispatcher.deliveries() == []
+    other, _ = await make_app(state=redis_url)  # nothing to replay either
+    assert emulator_of(other).dispatcher.deliveries() == []
