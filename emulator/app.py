@@ -26,6 +26,7 @@ from starlette.types import Scope
 
 from emulator.core import console, control, guard, sink
 from emulator.core.errors import ConfigError, EmulatorError
+from emulator.core.fleet_control import FleetControl, Forwarded
 from emulator.core.limits import BodyLimit
 from emulator.core.plugin import VendorPlugin, default_render_error, is_wrapped, vendor_route
 from emulator.core.routing import PrefixIndex, PrefixRoutes
@@ -159,14 +160,15 @@ def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin]
     ]
     control_routes = control.control_routes(emulator, control_contract, more)
     recorder = Middleware(control.ControlEntries, emu=emulator)  # inside the guard: calls it let through
-    routes.append(Mount("/_emulator", routes=control_routes, middleware=[*guard.guard(emulator), recorder]))
+    fleet = [] if emulator.fleet is None else [Middleware(FleetControl, fleet=emulator.fleet)]  # to the owner
+    routes.append(Mount("/_emulator", routes=control_routes, middleware=[*guard.guard(emulator), *fleet, recorder]))
     routes.append(Route("/", ui.root, methods=["GET"]))
     console.attach(emulator)
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error(emulator)},
-        middleware=[_body_limit(emulator)],
+        middleware=[_body_limit(emulator), *([] if emulator.fleet is None else [Middleware(Forwarded)])],
     )
     app.state.emulator = emulator
     app.state.scenarios = scenarios

@@ -26,6 +26,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from emulator import __version__
+from emulator.core import supervise
 from emulator.core.contracts import to_yaml
 from emulator.core.errors import ConfigError
 from emulator.core.settings import Settings, check_state_file, shown_state
@@ -104,7 +105,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--state", help="memory (default) or redis://host:port/db: where tenant state lives (CXEMU_STATE)"
     )
-    serve.add_argument("--workers", help="worker processes (default 1; more need phase 2 of issue 16; CXEMU_WORKERS)")
+    serve.add_argument(
+        "--workers", help="worker processes on the port (default 1; more need --state redis://; CXEMU_WORKERS)"
+    )
+    serve.add_argument(
+        "--advertise",
+        metavar="HOST:PORT",
+        help="where other replicas reach this one for forwarded requests (default: a private listener on "
+        "127.0.0.1; set: worker i listens on PORT+i on 0.0.0.0; CXEMU_ADVERTISE)",
+    )
+    serve.add_argument("--lease-ttl", help="seconds a worker's lease on a tenant lasts (default 5; CXEMU_LEASE_TTL)")
+    serve.add_argument("--worker-fd", type=int, help=argparse.SUPPRESS)  # a worker of `--workers N`: the port's socket
+    serve.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     serve.add_argument(
         "--state-save-interval",
         help="seconds between saves of the state file (default 5, 0 = off; CXEMU_STATE_SAVE_INTERVAL)",
@@ -170,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, f"{args.command}_command", "") is None:
             return _missing_command(_subcommands(parser)[args.command])
         if args.command == "serve":
-            return _serve(args)
+            return _serve(args, list(sys.argv[1:] if argv is None else argv))
         if args.command == "contracts":
             return _export(Path(args.out), check=args.check)
         if args.command == "scenario":
@@ -195,7 +207,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         for name in ("host", "port", "seed", "clock", "config", "auth", "webhook_url", "state_file", "log_level")
     }
     overrides.update(state_save_interval=args.state_save_interval, state_reset=args.state_reset)
-    overrides.update(state=args.state, workers=args.workers)
+    overrides.update(state=args.state, workers=args.workers, advertise=args.advertise, lease_ttl=args.lease_ttl)
     overrides["webhook_log"] = args.webhook_log
     overrides["max_body_bytes"] = args.max_body_bytes
     overrides["allow_private_targets"] = args.allow_private_targets
@@ -214,7 +226,7 @@ def _tune_gc() -> None:
     gc.set_threshold(20_000, 20, 50)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, argv: list[str]) -> int:
     import uvicorn
 
     from emulator.app import create_app
@@ -223,19 +235,36 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     check_state_file(settings.state_file)
+    if args.scenarios and settings.workers > 1:  # every worker would set the world up and run its steps
+        raise ConfigError(
+            "--scenario: not with --workers above 1; load it into the running fleet with "
+            "POST /_emulator/scenarios?tenant=<tenant> (the tenant's owner runs it)"
+        )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
-    app.state.emulator.load_state()  # a state file that cannot be restored stops the start here, in one line
+    emulator = app.state.emulator
+    supervisor = settings.workers > 1 and args.worker_fd is None
+    if supervisor:
+        supervise.check_redis(settings.state)  # the workers load the state; the parent only checks Redis answers
+    else:
+        emulator.load_state()  # a state file that cannot be restored stops the start here, in one line
     if args.scenarios:
         from emulator.scenarios.service import attach
 
         attach(app, _load_for_serve(app, args.scenarios))
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = _listen(settings.host, settings.port, family)
+    if args.worker_fd is not None:
+        sock = socket.socket(fileno=args.worker_fd)
+    else:
+        sock = _listen(settings.host, settings.port, family)
     port = sock.getsockname()[1]
+    private: list[socket.socket] = []
+    if emulator.fleet is not None and not supervisor:  # forwards from other workers arrive here
+        address, listener = supervise.private_listener(settings.advertise, args.worker_index, _listen)
+        emulator.fleet.address = address
+        private.append(listener)
     shown = f"[{settings.host}]" if family == socket.AF_INET6 else settings.host
     url = f"http://{shown}:{port}"
-    emulator = app.state.emulator
     sink_url = sink.listening(emulator, settings.host, port)
     rows = [
         *((p.title, ", ".join(p.base_paths)) for p in emulator.plugins.values()),
@@ -246,11 +275,15 @@ def _serve(args: argparse.Namespace) -> int:
     lines = [
         f"cxemu {__version__} on {url}  (seed {settings.seed}, {settings.clock} clock, {settings.auth} auth"
         f"{', admin token set' if settings.admin_token is not None else ''}"
-        f"{'' if settings.state == 'memory' else ', state ' + shown_state(settings.state)})",
+        f"{'' if settings.state == 'memory' else ', state ' + shown_state(settings.state)}"
+        f"{f', {settings.workers} workers' if settings.workers > 1 else ''})",
         *(f"  {name:<{width}}{value}" for name, value in rows),
     ]
-    _warn_open(settings)
-    print("\n".join(lines), flush=True)
+    if args.worker_fd is None:
+        _warn_open(settings)
+        print("\n".join(lines), flush=True)
+    if supervisor:
+        return supervise.run(sock, settings.workers, argv)
     config = uvicorn.Config(
         app,
         log_level=settings.log_level,
@@ -277,7 +310,7 @@ def _serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
     _tune_gc()
-    server.run(sockets=[sock])
+    server.run(sockets=[sock, *private])
     if emulator.save_error is not None:
         print(f"cxemu: error: {emulator.save_error}", file=sys.stderr)
         return 1

@@ -125,13 +125,16 @@ class Answer(NamedTuple):
     status: int
     excerpt: bytes
     keep_alive: bool
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    """The answer's headers, only from a client made with `headers=True` (a fleet's forwarding, `core.fleet`)."""
 
 
 class _Conn(asyncio.Protocol):
     """One connection; answers one request at a time. Framing is llhttp's (`httptools`, as uvicorn uses)."""
 
-    def __init__(self, excerpt: int) -> None:
+    def __init__(self, excerpt: int, heads: bool = False) -> None:
         self.excerpt = excerpt
+        self.heads: list[tuple[bytes, bytes]] | None = [] if heads else None
         self.transport: asyncio.Transport | None = None
         self.waiter: asyncio.Future[Answer] | None = None
         self.closed = False
@@ -146,6 +149,13 @@ class _Conn(asyncio.Protocol):
         self._keep = False
         self._framed = False  # Content-Length or chunked: the end is known without the server closing
         self._body = bytearray()
+        if self.heads is not None:
+            self.heads = []
+
+    def _answer(self, keep: bool) -> Answer:
+        if self.heads is None:
+            return Answer(self._status, bytes(self._body), keep)
+        return Answer(self._status, bytes(self._body), keep, tuple(self.heads))
 
     # -- protocol ---------------------------------------------------------------------------------------
 
@@ -185,7 +195,7 @@ class _Conn(asyncio.Protocol):
         if not self._first:
             waiter.set_exception(_Closed("connection closed before any answer"))
         elif self._status >= 200 and not self._framed:  # read until close: the server's close ends the body
-            waiter.set_result(Answer(self._status, bytes(self._body), False))
+            waiter.set_result(self._answer(False))
         else:
             waiter.set_exception(HttpError("connection closed in the middle of the answer"))
 
@@ -194,6 +204,8 @@ class _Conn(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         if name.lower() in (b"content-length", b"transfer-encoding"):
             self._framed = True
+        if self.heads is not None:
+            self.heads.append((name, value))
 
     def on_headers_complete(self) -> None:
         self._status = self._parser.get_status_code()
@@ -206,7 +218,7 @@ class _Conn(asyncio.Protocol):
         self._body += body[: max(room, 0)]
         if len(body) > room and self.waiter is not None and not self.waiter.done():
             # more than the excerpt: keep what was read and stop (never read a huge answer whole)
-            self.waiter.set_result(Answer(self._status, bytes(self._body), False))
+            self.waiter.set_result(self._answer(False))
             self.close()
 
     def on_message_complete(self) -> None:
@@ -214,7 +226,7 @@ class _Conn(asyncio.Protocol):
             self._status, self._framed = 0, False
             return
         if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(Answer(self._status, bytes(self._body), self._keep))
+            self.waiter.set_result(self._answer(self._keep))
 
     def _malformed(self, exc: httptools.HttpParserError) -> HttpError:
         if not self._status:
@@ -251,8 +263,10 @@ class HttpClient:
         user_agent: str = "cxemu",
         verify_tls: bool = True,
         guard: Guard | None = None,
+        headers: bool = False,
     ) -> None:
         self.limit = limit
+        self.headers = headers
         self.verify_tls = verify_tls
         self.excerpt = excerpt
         self.user_agent = user_agent
@@ -326,7 +340,7 @@ class HttpClient:
 
     async def _dial(self, address: str, t: _Target, tls: ssl.SSLContext | None) -> _Conn:
         _, conn = await asyncio.get_running_loop().create_connection(
-            lambda: _Conn(self.excerpt), address, t.port, ssl=tls, server_hostname=t.host if tls else None
+            lambda: _Conn(self.excerpt, self.headers), address, t.port, ssl=tls, server_hostname=t.host if tls else None
         )
         return conn
 
@@ -360,6 +374,39 @@ class HttpClient:
                 self._slots.release(None)
         finally:
             self._per_target.release(origin)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        target: str,
+        body: bytes,
+        headers: list[tuple[str, str]],
+        timeout: float,
+        *,
+        host: str | None = None,
+        length: bool = True,
+    ) -> Answer:
+        """Any method to the origin of `url` (this server's own: not guarded), `target` (a path and query as the
+        client sent it) in the request line, `host` (else the URL's) as `Host`, and without `Content-Length` when
+        `length` is false and there is no body (a fleet's forwarding, `core.fleet`)."""
+        if self._closed:
+            raise HttpError("the client is closed")
+        t = self._target(url)
+        lines = [f"{method} {target} HTTP/1.1\r\nHost: {host or t.host_header}\r\n"]
+        if body or length:
+            lines.append(f"Content-Length: {len(body)}\r\n")
+        for k, v in headers:
+            if k.lower() not in _OWN_HEADERS:
+                lines.append(f"{k}: {v}\r\n")
+        lines.append("\r\n")
+        request = "".join(lines).encode("latin-1") + body
+        origin = (t.scheme, t.host, t.port)
+        await self._slots.acquire(None)
+        try:
+            return await self._send(t, request, timeout, (*origin, False))
+        finally:
+            self._slots.release(None)
 
     async def _send(self, t: _Target, request: bytes, timeout: float, key: tuple[str, str, int, bool]) -> Answer:
         """One request on a pooled or new connection (once more on a new one if a reused one was closed)."""

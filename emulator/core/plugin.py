@@ -47,14 +47,16 @@ from emulator.core.api import WRAPPED, Endpoint, route
 from emulator.core.clock import JobHandler, wall_monotonic
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
+from emulator.core.fleet_control import FleetUnavailable
 from emulator.core.ids import TenantIds
 from emulator.core.journal import JournalEntry, journal_entry
 from emulator.core.redact import redact_entry
 from emulator.core.retention import Retained
-from emulator.core.store import Outbound, Tx
+from emulator.core.store import Misrouted, Outbound, Tx
 from emulator.core.webhooks import WebhookPolicy
 
 if TYPE_CHECKING:
+    from emulator.core.fleet import Fleet
     from emulator.core.runtime import Emulator
 
 LOG = logging.getLogger(__name__)
@@ -197,14 +199,34 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
     now_of = emulator.scheduler.now
     slug = plugin.slug
 
-    refresh = emulator.store.refresh if emulator.store.shared else None  # reads see other workers' commits
+    fleet = emulator.fleet  # a fleet of workers: each tenant served by its owner (core.fleet)
+    refresh = emulator.store.refresh if emulator.store.shared and fleet is None else None  # other workers' commits
     flush = emulator.runtime.flush if emulator.runtime is not None else None  # durable before the response
+
+    async def again(request: Request) -> Response:
+        """The handler once more, for a tenant this worker has just claimed (its errors rendered, but a
+        `Misrouted` for yet another tenant goes back to `routed`)."""
+        try:
+            response = await fn(request)
+            if flush is not None:
+                await flush()
+            return response
+        except Misrouted:
+            raise
+        except EmulatorError as exc:
+            return render(exc, request)
+        except ClientDisconnect:
+            return Response(status_code=499)
+        except Exception:
+            LOG.exception("%s %s failed", request.method, request.url.path)
+            return render(EmulatorError("Internal error.", status_code=500, code="internal_error"), request)
 
     async def endpoint(request: Request) -> Response:
         started = wall_monotonic()
         scope = request.scope
         call, token = feed.open("request", f"{scope['method']} {scope['path']}", slug, "integration")
         status = 499  # cancelled: the client went away
+        here = True
         try:
             try:
                 if refresh is not None:
@@ -212,6 +234,11 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
                 response = await fn(request)
                 if flush is not None:
                     await flush()
+            except Misrouted as exc:  # raised at the first store access, before any effect
+                if fleet is None:
+                    response = render(exc, request)
+                else:
+                    response, here = await routed(fleet, request, exc.tenant, partial(again, request), render)
             except EmulatorError as exc:
                 response = render(exc, request)
             except ClientDisconnect:  # gone (or timed out by the server) before its body arrived: journaled
@@ -222,26 +249,44 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
             status = response.status_code
             return response
         finally:
-            tenant = scope.get("cxemu.tenant")
-            at = now_of(tenant)
-            entry = record(
-                at,
-                slug,
-                tenant,
-                scope["method"],
-                scope["path"],
-                scope.get("query_string", b""),
-                scope["headers"],
-                getattr(request, "_body", b""),
-                status,
-                (wall_monotonic() - started) * 1000,
-            )
-            feed.close(call, token, tenant, at, entry, data)
+            if here:
+                tenant = scope.get("cxemu.tenant")
+                at = now_of(tenant)
+                entry = record(
+                    at,
+                    slug,
+                    tenant,
+                    scope["method"],
+                    scope["path"],
+                    scope.get("query_string", b""),
+                    scope["headers"],
+                    getattr(request, "_body", b""),
+                    status,
+                    (wall_monotonic() - started) * 1000,
+                )
+                feed.close(call, token, tenant, at, entry, data)
+            else:  # served by the tenant's owner, which journals it
+                token.var.reset(token)
 
     endpoint.__name__ = getattr(fn, "__name__", "endpoint")
     endpoint.__doc__ = fn.__doc__
     setattr(endpoint, WRAPPED, True)
     return endpoint
+
+
+async def routed(
+    fleet: Fleet, request: Request, tenant: str, here: Callable[[], Awaitable[Response]], render: ErrorRenderer
+) -> tuple[Response, bool]:
+    """A vendor request for a tenant this worker did not own: served here once claimed, or by its owner. A
+    handler may reach a second tenant (a credential resolved through another): routed again, a few times."""
+    for _ in range(3):
+        try:
+            return await fleet.serve(request, tenant, here)
+        except Misrouted as exc:
+            tenant = exc.tenant
+        except FleetUnavailable as exc:
+            return render(EmulatorError(str(exc), status_code=503, code="unavailable"), request), True
+    return render(Misrouted(tenant), request), True
 
 
 class VendorRoute(Route):

@@ -288,7 +288,7 @@ class RedisStore(Store):
             lock = self._locks[key] = asyncio.Lock()
         return lock
 
-    def _owned(self, tenant: str) -> bool:
+    def _owns(self, tenant: str) -> bool:
         """Whether this worker owns the tenant (`Store.authoritative`): its cache is then what Redis holds."""
         authoritative = self.authoritative
         return authoritative is not None and authoritative(tenant)
@@ -477,8 +477,10 @@ class RedisStore(Store):
         when its version is current (one round trip)."""
         key = (vendor, tenant)
         slot = cast(RedisSlot | None, self._slots.get(key))
-        if slot is not None and slot.remote >= 0 and self._owned(tenant):
-            return slot
+        if self.authoritative is not None:  # a fleet: the owner's cache is the tenant's state (core.fleet)
+            self._owned(tenant)  # Misrouted when another worker owns it
+            if slot is not None and slot.remote >= 0:
+                return slot
         try:
             known = slot.remote if slot is not None else -1
             got = await self._script(0, self._keys(vendor, tenant), [known])
@@ -529,13 +531,13 @@ class RedisStore(Store):
             return
         if main or len(rest) > 2 * len(written):
             main += ["n", repr(tx.clock.now()) if self.clock.virtual else ""]
-        fence = self.fence(tx.tenant) if self.fence is not None else None
+        fence = None if self.fence is None else (self.fence(tx.tenant) or "-")  # a fleet: no lease held, no commit
         keys = self._commit_keys.get((vendor, tx.tenant))
         if keys is None:
             keys = [*self._keys(vendor, tx.tenant), tenant_key(tx.tenant, OWNER), tenant_key(tx.tenant, OUTBOX)]
             self._commit_keys[(vendor, tx.tenant)] = keys
         args = [slot.remote, fence or "", outbox or "", len(written), len(main) // 2, *main, *rest]
-        owned = self._owned(tx.tenant)
+        owned = self._owns(tx.tenant)
         named = member(vendor, tx.tenant)
         try:
             try:
@@ -668,6 +670,26 @@ class RedisStore(Store):
             raise StateUnavailable(UNAVAILABLE) from exc
         self._slots = cached
         self.writes += 1
+
+    def peek(self, vendor: str, tenant: str) -> BaseModel | None:
+        if self.authoritative is not None:
+            self._owned(tenant)
+        return super().peek(vendor, tenant)
+
+    def view(self, vendor: str, tenant: str) -> BaseModel:
+        if self.authoritative is not None:
+            self._owned(tenant)
+        return super().view(vendor, tenant)
+
+    def provisioned(self, vendor: str, tenant: str) -> bool:
+        if self.authoritative is not None:
+            self._owned(tenant)
+        return super().provisioned(vendor, tenant)
+
+    def known(self, vendor: str) -> list[str]:
+        if self.authoritative is None:
+            return super().known(vendor)
+        return sorted({t for v, t in self._stored() | set(self._slots) if v == vendor})
 
 
 _counters = json.JSONEncoder(sort_keys=True).encode

@@ -36,6 +36,7 @@ from emulator.core.store import Slot, Store, Tx, open_store
 from emulator.core.webhooks import WebhookDispatcher, WebhookPolicy
 
 if TYPE_CHECKING:
+    from emulator.core.fleet import Fleet
     from emulator.core.redisruntime import RedisRuntime
 
 LOG = logging.getLogger(__name__)
@@ -109,6 +110,14 @@ class Emulator:
         self._loaded: _Prepared | None = None
         self._timelines: dict[str, float] | None = None
         """Where the tenants of a shared store stood at their last commit (read by `load_state`)."""
+        self.fleet: Fleet | None = None
+        """With a shared store: this worker's membership of the fleet, its tenant leases and forwarding
+        (`core.fleet`); every tenant is served by the one worker that owns it."""
+        if self.store.shared:
+            from emulator.core.fleet import Fleet  # imports redis-py: only with a shared store
+
+            self.fleet = Fleet(self, settings.state, settings.lease_ttl, settings.advertise)
+            self.adopt_all = False  # each worker adopts the tenants it claims
 
     # -- plugins --------------------------------------------------------------------------------------
 
@@ -277,6 +286,11 @@ class Emulator:
         if self._timelines:  # a shared store's tenants go on from where their time stood
             self.scheduler.restore_timelines(self._timelines)
             self._timelines = {}
+        if self.fleet is not None:
+            await self.fleet.start()
+            for tenant in sorted({t for _, t in self.store.tenants()}):  # nobody's: claimed, so their timers go on
+                if not await self.fleet.claim_free(tenant):
+                    self.store.forget(tenant)  # another live worker's: served there
         if self.runtime is not None and self.adopt_all:  # one server on Redis: every stored tenant goes on
             for tenant in sorted({t for _, t in self.store.tenants()}):
                 await self.runtime.adopt(tenant)
@@ -301,7 +315,9 @@ class Emulator:
             LOG.warning("%d webhook deliveries were still pending at shutdown", left)
         await self.dispatcher.close()
         if self.runtime is not None:
-            await self.runtime.close()
+            await self.runtime.close()  # what is marked is written before the leases go
+        if self.fleet is not None:
+            await self.fleet.stop()
         await self.store.close()
 
     # -- reset, snapshot, restore ---------------------------------------------------------------------

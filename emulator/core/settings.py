@@ -108,7 +108,17 @@ class Settings(BaseModel):
         description="where tenant state lives: `memory` (in the process) or `redis://host:port/db` "
         "(also `rediss://`, `unix://`; Redis or Valkey; needs `cxemu[redis]`)",
     )
-    workers: int = Field(1, ge=1, le=64, description="worker processes on the port (more than 1: not yet, issue 16)")
+    workers: int = Field(
+        1, ge=1, le=64, description="worker processes on the port; more than 1 needs `state` on Redis (docs/scaling.md)"
+    )
+    advertise: str | None = Field(
+        None,
+        description="HOST:PORT other replicas reach this worker at for forwarded requests (default: a private "
+        "listener on 127.0.0.1; set, the private listener binds PORT on 0.0.0.0)",
+    )
+    lease_ttl: float = Field(
+        5.0, ge=0.5, le=300, description="seconds a worker's lease on a tenant lasts without renewal (Redis only)"
+    )
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     journal_size: int = Field(10_000, ge=0, description="inbound requests kept in the journal")
     # -- input limits (README "Limits"; core/limits.py, core/httpguard.py) --
@@ -205,9 +215,19 @@ class Settings(BaseModel):
     @field_validator("workers")
     @classmethod
     def _workers(cls, value: int, info: ValidationInfo) -> int:
-        if value > 1:
-            raise ValueError(check_workers(value, info.data.get("state", "memory")))
+        problem = check_workers(value, info.data.get("state", "memory")) if value > 1 else None
+        if problem is not None:
+            raise ValueError(problem)
         return value
+
+    @field_validator("advertise")
+    @classmethod
+    def _advertise(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if info.data.get("state", "memory") == "memory":
+            raise ValueError("is for workers sharing a state on Redis (--state redis://host:port/db)")
+        return check_advertise(value)
 
     @field_validator("webhook_url")
     @classmethod
@@ -377,17 +397,26 @@ def shown_state(value: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def check_workers(workers: int, state: str) -> str:
-    """Why `workers` > 1 is refused: what is not shared between worker processes yet (issue 16, phase 2)."""
+def check_workers(workers: int, state: str) -> str | None:
+    """Why `workers` > 1 is refused (with the memory backend), or None."""
     if state == "memory":
         return (
             f"{workers} workers need a shared state: the memory backend lives in one process "
             "(use --state redis://host:port/db, and see docs/scaling.md)"
         )
-    return (
-        f"{workers} workers need phase 2 of issue 16: timers, webhook deliveries and the journal still live in "
-        "one process (docs/scaling.md); run one worker per Redis database for now"
-    )
+    return None
+
+
+def check_advertise(value: str) -> str:
+    """`HOST:PORT` (IPv6 in brackets), the port 1-65535: where other replicas reach a worker."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"must be HOST:PORT with a port 1-65535, got {value!r}")
+    if host.startswith("[") != host.endswith("]") or (":" in host and not host.startswith("[")):
+        raise ValueError(f"an IPv6 address goes in brackets ([::1]:9000), got {value!r}")
+    if any(c in host for c in "/?#@ ") or host in ("0.0.0.0", "[::]"):
+        raise ValueError(f"must name an address other replicas can reach, got {value!r}")
+    return value
 
 
 def check_state_file(path: Path | None) -> None:

@@ -113,6 +113,18 @@ class StateConflict(EmulatorError):
     code = "conflict"
 
 
+class Misrouted(EmulatorError):
+    """A tenant this worker does not own was asked for (a fleet of workers, `core.fleet`): raised at the first store
+    access, before any effect, so the request can go to the tenant's owner (or be served here once claimed)."""
+
+    status_code = 421
+    code = "misdirected"
+
+    def __init__(self, tenant: str) -> None:
+        super().__init__(f"tenant {tenant!r} is served by another cxemu worker; try again")
+        self.tenant = tenant
+
+
 def open_store(state: str, seed: int, clock: Clock, *, clock_of: Callable[[str], Clock] | None = None) -> Store:
     """The backend the `state` setting names: `memory`, or a Redis URL (redis-py imported only then)."""
     if state == "memory":
@@ -148,18 +160,23 @@ class Store:
     """The unit of work this backend hands out (set below the class: the memory backend's `UnitOfWork`)."""
     shared = False
     """Whether the state lives outside this process (then `load` reads it at start and `close` lets go)."""
-    # Set on the instance by the fleet and the durable runtime when several workers share the state (issue 16,
-    # docs/scaling.md); a shared backend honours them, the memory backend never reads them.
-    fence: Callable[[str], str | None] | None = None
-    """Tenant name -> the owner lease this worker holds on it (`"<worker>:<token>"`), or None. When it gives a
-    value, a commit is refused (`StateConflict`, nothing kept) unless the tenant's lease still holds that value."""
-    authoritative: Callable[[str], bool] | None = None
-    """Tenant name -> whether this worker owns the tenant: its cached state is then what the backend holds, so a
-    unit of work reads nothing before it runs (and no other worker needs telling of its commits)."""
     outbox: Callable[[Tx[Any]], str | None] | None = None
     """Set by a Redis-backed server (`core.redisruntime`): called while a unit of work with events or webhooks
     commits, before its state is serialised (it may draw ids); the text it returns is appended to the tenant's
     outbox in the same atomic commit as the state."""
+    fence: Callable[[str], str | None] | None = None
+    """Set by a fleet (`core.fleet`): a tenant name -> the lease this worker holds on it (`<worker>:<token>`), or
+    None. A shared backend commits a unit of work only while that lease is still the tenant's owner."""
+    authoritative: Callable[[str], bool] | None = None
+    """Set by a fleet: whether this worker owns the tenant. Then its cache is the tenant's state (no read before a
+    unit of work), and access to a tenant it does not own (a unit of work, `peek`, `view`, `provisioned`) raises
+    `Misrouted` (a shared backend checks; the memory backend never has a fleet, so its reads pay nothing)."""
+
+    def _owned(self, tenant: str) -> None:
+        """`Misrouted` when a fleet is on and another worker owns (or may claim) the tenant."""
+        owns = self.authoritative
+        if owns is not None and not owns(tenant):
+            raise Misrouted(tenant)
 
     def load(self) -> dict[str, float]:
         """Read what a shared backend already holds, before the server starts (needs no event loop); returns
@@ -189,10 +206,17 @@ class Store:
     # -- access ---------------------------------------------------------------------------------------
 
     def exists(self, vendor: str, tenant: str) -> bool:
+        """Whether the tenant has state. In a fleet, for a tenant another worker owns, what this worker's cache
+        says (vendors guess a credential's tenant with it; the access that follows is checked)."""
         return (vendor, tenant) in self._slots
 
     def tenants(self, vendor: str | None = None) -> list[tuple[str, str]]:
         return sorted(k for k in self._slots if vendor is None or k[0] == vendor)
+
+    def known(self, vendor: str) -> list[str]:
+        """Every tenant name of `vendor` with state anywhere: `tenants` here; in a fleet also those only other
+        workers hold (read from the shared index: for resolving a credential derived from a tenant's name)."""
+        return [t for _, t in self.tenants(vendor)]
 
     def _slot(self, vendor: str, tenant: str, create: bool) -> Slot:
         slot = self._slots.get((vendor, tenant))

@@ -37,7 +37,7 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     ("args", "env", "fragments"),
     [
         (["--workers", "2"], {}, ["--workers: 2 workers need a shared state", "--state redis://"]),
-        (["--workers", "3", "--state", "redis://127.0.0.1:1/0"], {}, ["--workers: 3 workers need phase 2"]),
+        (["--workers", "3", "--state", "redis://127.0.0.1:1/0"], {}, ["state redis://127.0.0.1:1/0: Redis did not"]),
         ([], {"CXEMU_WORKERS": "2"}, ["CXEMU_WORKERS: 2 workers"]),
         (["--workers", "0"], {}, ["--workers: ", "greater than or equal to 1"]),
         (["--state", "mysql://db/0"], {}, ["--state: must be `memory` or a URL redis://host:port/db"]),

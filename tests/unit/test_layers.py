@@ -62,6 +62,8 @@ LOCAL_IMPORTS_ALLOWED: frozenset[tuple[str, str]] = frozenset(
         # the Redis backend imports redis-py, an optional extra: loaded only when `--state redis://` asks for it
         ("emulator/core/store.py", "emulator.core.redisstore"),
         ("emulator/core/runtime.py", "emulator.core.redisruntime"),
+        # and the fleet of workers on it (`core.fleet`), made by the kernel only with such a store
+        ("emulator/core/runtime.py", "emulator.core.fleet"),
     }
 )
 

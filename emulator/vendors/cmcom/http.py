@@ -133,7 +133,7 @@ class Gate:
         """The tenant whose name derives `key` (looked for among the tenants once, then remembered)."""
         tenant = self.derived.get(key)
         if tenant is None:
-            tenant = next((t for _, t in self.emu.store.tenants(SLUG) if product_token(t) == key), None)
+            tenant = next((t for t in self.emu.store.known(SLUG) if product_token(t) == key), None)
             if tenant is not None:
                 self.derived[key] = tenant
         return tenant

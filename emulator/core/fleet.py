@@ -1,0 +1,370 @@
+"""Tenant-owning workers (`--state redis://`, `--workers N`, replicas): who serves which tenant (docs/scaling.md).
+
+Every tenant name is owned by exactly one live worker at a time: a lease in Redis, `cxemu:{<tenant>}:owner` =
+`<worker id>:<fencing token>` with a time to live (`lease_ttl`), the token from `INCR cxemu:{<tenant>}:fence`.
+The owner serves the tenant's requests and runs its units of work, timers and deliveries with the in-process
+kernel, exactly as one server does; its cache is the tenant's state (`Store.authoritative`: no read before a
+unit of work), and each commit checks the lease is still its own (`Store.fence`), so a worker that lost a
+tenant can never write it.
+
+Any worker accepts any request. A store access for a tenant this worker does not own raises `Misrouted` before
+any effect (`Store`); `plugin.vendor_endpoint` (vendor requests) and `core.fleet_control.FleetControl`
+(tenant-scoped control-plane requests) then call `Fleet.serve`: a tenant nobody owns (or whose owner died: its
+lease lapses within the ttl) is claimed here, its state read from Redis (`Emulator.adopt`) and the request
+served; a tenant a live worker owns is forwarded to that worker's advertised address (`x-cxemu-forwarded:
+<worker id>`), its answer returned verbatim. A forwarded request reaching a worker that no longer owns the
+tenant gets 421 (with `x-cxemu-misrouted`), and the forwarder resolves the owner once more.
+
+Membership: `cxemu:workers` (hash: worker id -> JSON with the advertised address, pid and last beat, wall clock).
+Every `lease_ttl / 3` a worker beats and renews the leases it holds (one pipeline); a lease found in other hands
+is dropped here (`Emulator.drop`: the tenant's slots, timers and deliveries forgotten, Redis untouched). A
+worker whose beat is older than the ttl counts as gone. A clean stop releases every lease and the entry.
+
+Fleet-wide control requests (no tenant) that the pytest plugin and scenario runs use are fanned out to every
+live worker and their answers merged (`core.fleet_control.FANNED`); the others show what the worker that answers
+holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, cast
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from emulator.core.errors import ConfigError
+from emulator.core.fleet_control import FORWARDED, FORWARDED_BY, MISROUTED, FleetUnavailable, misrouted
+from emulator.core.httpclient import HttpClient, HttpError
+from emulator.core.rediskeys import PREFIX, tenant_key
+from emulator.core.settings import shown_state
+from emulator.core.store import Misrouted
+
+if TYPE_CHECKING:
+    from emulator.core.runtime import Emulator
+
+LOG = logging.getLogger(__name__)
+
+__all__ = ["WORKERS", "Fleet", "FleetUnavailable", "Misrouted", "lease_worker", "new_worker_id"]
+
+WORKERS = f"{PREFIX}:workers"
+"""Hash: worker id -> `{"address", "pid", "beat"}` (JSON) of every worker of the fleet."""
+HOP = frozenset(
+    b"connection keep-alive proxy-connection transfer-encoding te trailer upgrade content-length host date "
+    b"server".split()
+)
+"""Headers that belong to one connection (or that the answering server writes itself): never passed on."""
+FORWARD_SLACK = 90.0
+"""Seconds a forwarded request may take past the request timeout (long polls: `deliveries?wait=`)."""
+
+# KEYS: owner, fence; ARGV: worker id, ttl ms. Returns {1, lease} when claimed, else {0, owner's lease, its pttl}.
+_CLAIM = """
+local cur = redis.call('GET', KEYS[1])
+if cur then return {0, cur, redis.call('PTTL', KEYS[1])} end
+local lease = ARGV[1] .. ':' .. redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], lease, 'PX', ARGV[2])
+return {1, lease, tonumber(ARGV[2])}
+"""
+
+# KEYS: owner; ARGV: the lease held, ttl ms. 1 when still held (and extended), else 0.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_ids = itertools.count(1)
+
+
+def new_worker_id() -> str:
+    """`<host>-<pid>-<n>`: unique in the fleet while the process lives (never in any body)."""
+    return f"{socket.gethostname().replace(':', '-')}-{os.getpid()}-{next(_ids)}"
+
+
+def lease_worker(lease: str) -> str:
+    return lease.rpartition(":")[0]
+
+
+class Fleet:
+    """This worker's membership, leases and forwarding; see the module docstring."""
+
+    def __init__(self, emu: Emulator, url: str, ttl: float, advertise: str | None = None) -> None:
+        self.emu = emu
+        self.url = url
+        self.ttl = ttl
+        self.id = new_worker_id()
+        self.address = advertise
+        """`host:port` other workers forward to: `--advertise`, else the private listener (`listening`)."""
+        self.owned: dict[str, str] = {}
+        """Tenant name -> the lease this worker holds on it."""
+        self.owners: dict[str, tuple[str, str]] = {}
+        """Tenant name -> (worker, address) last seen owning it elsewhere (forwards need no Redis read)."""
+        self._claims: dict[str, asyncio.Future[None]] = {}
+        self.unreachable: set[str] = set()
+        """Workers a forward could not reach: taken for dead (their leases lapse within the ttl)."""
+        self._client: aioredis.Redis | None = None
+        self._scripts: dict[str, Any] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.http = HttpClient(limit=512, per_target=512, excerpt=256 * 1024 * 1024, headers=True)
+        self.timeout = emu.settings.request_timeout + FORWARD_SLACK
+        store = emu.store
+        store.fence = self.owned.get
+        store.authoritative = self.owned.__contains__
+
+    # -- Redis ------------------------------------------------------------------------------------
+
+    def redis(self) -> aioredis.Redis:
+        client = self._client
+        if client is None:
+            wait = max(5.0, self.ttl)  # no fleet operation waits on Redis for ever (a restarted Redis, a cut link)
+            client = self._client = aioredis.Redis.from_url(
+                self.url, decode_responses=True, socket_timeout=wait, socket_connect_timeout=wait
+            )
+            for name, text in (("claim", _CLAIM), ("renew", _RENEW), ("release", _RELEASE)):
+                self._scripts[name] = client.register_script(text)
+        return client
+
+    def _entry(self) -> str:
+        return json.dumps({"address": self.address, "pid": os.getpid(), "beat": time.time()})
+
+    # -- membership -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Join the fleet and start beating (a `ConfigError` of one line when Redis cannot be reached)."""
+        try:
+            await self.redis().hset(WORKERS, self.id, self._entry())
+        except RedisError as exc:
+            raise ConfigError(f"state {shown_state(self.url)}: Redis did not answer ({exc})") from None
+        self._task = asyncio.create_task(self._beat(), name="cxemu-fleet-beat")
+
+    async def stop(self) -> None:
+        """Leave: stop beating, release every lease held, remove this worker's entry (best effort)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait([self._task], timeout=self.ttl)
+            self._task = None
+        try:
+            async with asyncio.timeout(max(5.0, self.ttl)):
+                client = self.redis()
+                pipe = client.pipeline(transaction=False)
+                for tenant, lease in sorted(self.owned.items()):
+                    await self._scripts["release"](keys=[tenant_key(tenant, "owner")], args=[lease], client=pipe)
+                pipe.hdel(WORKERS, self.id)
+                await pipe.execute()
+        except (RedisError, TimeoutError) as exc:
+            LOG.warning("fleet: could not release this worker's leases (%s); they lapse in %gs", exc, self.ttl)
+        self.owned.clear()
+        await self.http.close()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _beat(self) -> None:
+        while True:
+            try:
+                await self.renew()
+            except RedisError as exc:
+                LOG.warning("fleet: heartbeat failed (%s)", exc)
+            await asyncio.sleep(self.ttl / 3)
+
+    async def renew(self) -> list[str]:
+        """Beat and extend every lease held (one pipeline); drop the tenants whose lease another worker holds
+        now. Returns those tenants."""
+        held = sorted(self.owned.items())
+        pipe = self.redis().pipeline(transaction=False)
+        pipe.hset(WORKERS, self.id, self._entry())
+        ms = int(self.ttl * 1000)
+        for tenant, lease in held:
+            await self._scripts["renew"](keys=[tenant_key(tenant, "owner")], args=[lease, ms], client=pipe)
+        done = await pipe.execute()
+        lost = [tenant for (tenant, lease), kept in zip(held, done[1:], strict=True) if not kept]
+        for tenant in lost:
+            if self.owned.get(tenant) == dict(held)[tenant]:
+                LOG.warning("fleet: lost the lease on tenant %r to another worker", tenant)
+                self.lose(tenant)
+        return lost
+
+    def lose(self, tenant: str) -> None:
+        """Stop serving a tenant here (its lease is gone): forget it locally, Redis untouched."""
+        self.owned.pop(tenant, None)
+        self.emu.drop(tenant)
+
+    async def workers(self) -> dict[str, dict[str, Any]]:
+        """The live workers (beat within the ttl), by id."""
+        raw = cast(dict[str, str], await self.redis().hgetall(WORKERS))
+        now = time.time()
+        out: dict[str, dict[str, Any]] = {}
+        for worker, text in raw.items():
+            try:
+                entry = json.loads(text)
+            except ValueError:
+                continue
+            beat = float(entry.get("beat", 0))
+            if now - beat <= self.ttl:
+                out[worker] = entry
+            elif now - beat > 10 * self.ttl:  # long dead (killed, never removed itself): tidy the registry
+                await self.redis().hdel(WORKERS, worker)
+        return out
+
+    # -- leases -----------------------------------------------------------------------------------
+
+    async def route(self, tenant: str) -> str | None:
+        """Where the tenant is served: None when here (claimed and adopted now if it was free), else the live
+        owner's address. Waits up to about one ttl for a dead owner's lease to lapse; `FleetUnavailable` past
+        that."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2 * self.ttl + 1
+        while True:
+            if tenant in self.owned:
+                return None
+            pending = self._claims.get(tenant)
+            if pending is not None:
+                await asyncio.shield(pending)
+                continue
+            known = self.owners.get(tenant)
+            if known is not None:
+                return known[1]
+            try:
+                got = await self._scripts["claim"](
+                    keys=[tenant_key(tenant, "owner"), tenant_key(tenant, "fence")],
+                    args=[self.id, int(self.ttl * 1000)],
+                    client=self.redis(),
+                )
+            except RedisError as exc:
+                raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
+            claimed, lease, pttl = int(got[0]), str(got[1]), int(got[2])
+            if claimed or lease_worker(lease) == self.id:
+                await self._adopt(tenant, lease)
+                return None
+            worker = lease_worker(lease)
+            entry = None if worker in self.unreachable else (await self.workers()).get(worker)
+            if entry is not None and entry.get("address"):
+                self.owners[tenant] = (worker, str(entry["address"]))
+                return str(entry["address"])
+            # the owner is gone (or cannot be reached): its lease lapses within the ttl
+            left = deadline - loop.time()
+            if left <= 0:
+                raise FleetUnavailable(f"tenant {tenant!r}: its owner is gone and its lease did not lapse")
+            await asyncio.sleep(min(max(pttl, 10) / 1000, left))  # until the lease lapses (its expiry is known)
+
+    async def claim_free(self, tenant: str) -> bool:
+        """Claim and adopt the tenant if nobody owns it (at start: its timers and deliveries go on); whether this
+        worker owns it now."""
+        try:
+            got = await self._scripts["claim"](
+                keys=[tenant_key(tenant, "owner"), tenant_key(tenant, "fence")],
+                args=[self.id, int(self.ttl * 1000)],
+                client=self.redis(),
+            )
+        except RedisError as exc:
+            raise ConfigError(f"state {shown_state(self.url)}: Redis did not answer ({exc})") from None
+        if int(got[0]) or lease_worker(str(got[1])) == self.id:
+            await self._adopt(tenant, str(got[1]))
+            return True
+        return False
+
+    async def _adopt(self, tenant: str, lease: str) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._claims[tenant] = done
+        try:
+            await self.emu.adopt(tenant)
+            self.owned[tenant] = lease
+            self.owners.pop(tenant, None)
+        except BaseException:
+            with contextlib.suppress(RedisError):
+                await self._scripts["release"](keys=[tenant_key(tenant, "owner")], args=[lease], client=self.redis())
+            raise
+        finally:
+            del self._claims[tenant]
+            done.set_result(None)
+
+    # -- forwarding -------------------------------------------------------------------------------
+
+    async def serve(
+        self, request: Request, tenant: str, here: Callable[[], Awaitable[Response]]
+    ) -> tuple[Response, bool]:
+        """Serve a request for `tenant` here (`here()`, after claiming it if free) or at its owner; returns the
+        answer and whether it was served here. A forwarded request for a tenant owned elsewhere gets 421."""
+        forwarded = request.scope.get(FORWARDED_BY) is not None
+        if forwarded and tenant not in self.owned and await self._free_or_owner(tenant) is not None:
+            return misrouted(tenant), True
+        for attempt in range(3):
+            address = await self.route(tenant)
+            if address is None:
+                return await here(), True
+            try:
+                answer = await self.forward(request, address)
+            except HttpError as exc:
+                LOG.info("fleet: forwarding tenant %r to %s failed (%s); taking it for gone", tenant, address, exc)
+                known = self.owners.pop(tenant, None)
+                if known is not None:
+                    if len(self.unreachable) > 1000:
+                        self.unreachable.clear()
+                    self.unreachable.add(known[0])
+                continue
+            if answer.status_code == 421 and any(k == MISROUTED.encode() for k, _ in answer.raw_headers):
+                self.owners.pop(tenant, None)  # the owner changed meanwhile: resolve it once more
+                if attempt < 2:
+                    continue
+            return answer, False
+        raise FleetUnavailable(f"tenant {tenant!r}: its owner could not be reached")
+
+    async def _free_or_owner(self, tenant: str) -> str | None:
+        """For a forwarded request: None when the tenant is (now) this worker's, else its owner's worker id."""
+        try:
+            lease = cast(str | None, await self.redis().get(tenant_key(tenant, "owner")))
+        except RedisError as exc:
+            raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
+        if lease is not None and lease_worker(lease) != self.id:
+            return lease_worker(lease)
+        return None
+
+    async def forward(self, request: Request, address: str) -> Response:
+        """Send the request as received to `address`; its answer, verbatim."""
+        scope = request.scope
+        body = await request.body()
+        target = scope.get("raw_path") or scope["path"].encode()
+        query = scope.get("query_string", b"")
+        path = target.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+        raw = scope["headers"]
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw if k not in HOP]
+        headers.append((FORWARDED, self.id))
+        host = next((v.decode("latin-1") for k, v in raw if k == b"host"), None)
+        length = any(k == b"content-length" for k, _ in raw)
+        method = "GET" if scope["method"] == "HEAD" else scope["method"]  # a HEAD answer's length has no body
+        answer = await self.http.request(
+            method, f"http://{address}/", path, body, headers, self.timeout, host=host, length=length
+        )
+        response = Response(answer.excerpt, status_code=answer.status)
+        kept = [(k.lower(), v) for k, v in answer.headers if k.lower() not in HOP]
+        response.raw_headers = [*kept, (b"content-length", str(len(answer.excerpt)).encode())]
+        return response
+
+    async def fan_out(self, request: Request) -> list[Response]:
+        """The request sent to every other live worker (answers of those that answered)."""
+        try:
+            others = [e["address"] for w, e in (await self.workers()).items() if w != self.id and e.get("address")]
+        except RedisError as exc:
+            raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
+        got = await asyncio.gather(*(self.forward(request, a) for a in others), return_exceptions=True)
+        out: list[Response] = []
+        for address, answer in zip(others, got, strict=True):
+            if isinstance(answer, BaseException):
+                LOG.warning("fleet: worker at %s did not answer a fleet-wide request (%s)", address, answer)
+            else:
+                out.append(answer)
+        return out

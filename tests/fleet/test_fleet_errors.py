@@ -1,0 +1,106 @@
+"""What goes wrong around a fleet, and what the user then sees: bad fleet options stop the start with one line; a
+tenant whose owner cannot be reached, or a Redis that stops answering, gets a 503 in the control plane's shape
+(never a 500, never a hang), and the server goes on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from tests.fleet.conftest import Fleet, serve_fleet, workers
+from tests.support.procs import ROOT
+from tests.support.redis_server import RedisServer, binary, free_port
+
+pytestmark = pytest.mark.server
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "emulator", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--state", "redis://127.0.0.1:1/0", "--advertise", "nope"], "--advertise: must be HOST:PORT"),
+        (["--state", "redis://127.0.0.1:1/0", "--advertise", "10.0.0.1:70000"], "a port 1-65535"),
+        (["--state", "redis://127.0.0.1:1/0", "--advertise", "::1:9000"], "IPv6 address goes in brackets"),
+        (["--state", "redis://127.0.0.1:1/0", "--advertise", "0.0.0.0:9000"], "an address other replicas can reach"),
+        (["--advertise", "10.0.0.1:9000"], "--advertise: is for workers sharing a state on Redis"),
+        (["--state", "redis://127.0.0.1:1/0", "--lease-ttl", "0.1"], "--lease-ttl: "),
+        (["--workers", "2"], "--workers: 2 workers need a shared state"),
+        (
+            ["--state", "redis://127.0.0.1:1/0", "--workers", "2", "--scenario", "scenarios"],
+            "--scenario: not with --workers above 1",
+        ),
+        (["--state", "redis://127.0.0.1:1/0", "--workers", "2"], "state redis://127.0.0.1:1/0: Redis did not answer"),
+    ],
+    ids=[
+        "advertise-shape",
+        "advertise-port",
+        "advertise-v6",
+        "advertise-any",
+        "advertise-memory",
+        "ttl",
+        "memory",
+        "scenario",
+        "redis-down",
+    ],
+)
+def test_bad_fleet_options_stop_the_start_with_one_line(args: list[str], fragment: str) -> None:
+    result = run("serve", "--port", "0", *args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("cxemu: error: "), result.stderr
+    assert fragment in lines[0], lines[0]
+    assert " on http://" not in result.stdout
+
+
+def test_a_tenant_whose_owner_cannot_be_reached_gets_a_503_once_its_lease_outlives_the_wait(
+    fleet: Fleet, redis_url: str
+) -> None:
+    _, (a, _b) = fleet
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:  # a worker that registered, claimed a tenant for a minute and vanished without a trace
+        entry = {"address": f"127.0.0.1:{free_port()}", "pid": 1, "beat": time.time() + 60}
+        client.hset("cxemu:workers", "ghost-1-1", json.dumps(entry))
+        client.set("cxemu:{haunted}:owner", "ghost-1-1:7", px=60_000)
+    finally:
+        client.close()
+    with httpx.Client(timeout=60) as http:
+        r = http.get(f"{a.url}/_emulator/clock", params={"tenant": "haunted"})
+        assert r.status_code == 503, r.text
+        assert r.json()["error"] == "unavailable"
+        assert "haunted" in r.json()["message"]
+        assert http.get(f"{a.url}/_emulator/clock", params={"tenant": "alive"}).status_code == 200  # others go on
+
+
+@pytest.mark.skipif(binary() is None, reason="redis-server is not installed")
+def test_when_redis_stops_a_new_tenant_gets_a_503_and_the_fleet_recovers_when_it_is_back(tmp_path: Path) -> None:
+    (tmp_path / "redis").mkdir()
+    own = RedisServer(tmp_path / "redis", aof=True)
+    server = serve_fleet(tmp_path, own.url, name="outage")
+    try:
+        a, _ = workers(own.url, 2)
+        with httpx.Client(timeout=60) as http:
+            assert http.get(f"{a.url}/_emulator/clock", params={"tenant": "before"}).status_code == 200
+            own.stop()
+            r = http.get(f"{a.url}/_emulator/clock", params={"tenant": "during"})
+            assert r.status_code == 503, r.text
+            assert r.json()["error"] == "unavailable"
+            own.start()
+            r = http.get(f"{a.url}/_emulator/clock", params={"tenant": "after"})
+            assert r.status_code == 200, r.text
+    finally:
+        status = server.terminate()
+        own.stop()
+    assert status == 0, server.stderr()
