@@ -249,7 +249,9 @@ class Fleet:
             claimed, lease, pttl = int(got[0]), str(got[1]), int(got[2])
             if claimed or lease_worker(lease) == self.id:
                 await self._adopt(tenant, lease)
-                return None
+                if tenant in self.owned:
+                    return None
+                continue  # another request's adoption of it failed here meanwhile: claim again
             worker = lease_worker(lease)
             entry = None if worker in self.unreachable else (await self.workers()).get(worker)
             if entry is not None and entry.get("address"):
@@ -274,10 +276,18 @@ class Fleet:
             raise ConfigError(f"state {shown_state(self.url)}: Redis did not answer ({exc})") from None
         if int(got[0]) or lease_worker(str(got[1])) == self.id:
             await self._adopt(tenant, str(got[1]))
-            return True
+            return tenant in self.owned
         return False
 
     async def _adopt(self, tenant: str, lease: str) -> None:
+        """Adopt a tenant this worker has just claimed, once: requests that claimed it at the same moment (each got
+        this worker's lease back from the claim script) wait for the one adoption."""
+        pending = self._claims.get(tenant)
+        if pending is not None:
+            await asyncio.shield(pending)
+            return
+        if tenant in self.owned:
+            return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._claims[tenant] = done
         try:

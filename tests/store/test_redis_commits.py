@@ -334,11 +334,14 @@ async def test_a_fenced_commit_is_refused_once_the_lease_holds_another_value_and
             await added()
         assert len(committed) == 1  # the refused unit's events never left
         assert not r.hexists(collection_key(TRACKED, "t", "entities"), "9")
-        held["t"] = None  # a fence of None checks nothing
+        held["t"] = None  # a fleet's worker that holds no lease on the tenant commits nothing either
+        with pytest.raises(Fenced):
+            await titled("no lease")
+        held["t"] = "w2:2"  # this worker took the tenant (back) over
         async with store.tenant(TRACKED, "t") as tx:
             assert 9 not in tx.state.entities  # the refused unit's state was read afresh, not kept
-            tx.state.title = "unfenced"
-        assert json.loads(r.hget(vendor_key(TRACKED, "t"), "s") or "")["title"] == "unfenced"
+            tx.state.title = "owned again"
+        assert json.loads(r.hget(vendor_key(TRACKED, "t"), "s") or "")["title"] == "owned again"
 
 
 def commands(r: redis.Redis) -> dict[str, int]:

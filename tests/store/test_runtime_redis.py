@@ -49,7 +49,8 @@ def runtime_keys(url: str, tenant: str = "acme") -> dict[str, Any]:
                 out[key] = r.lrange(key, 0, -1)
             elif kind == "string":
                 out[key] = r.get(key)
-        return {k: v for k, v in out.items() if ":v:" not in k}  # the vendor state is the store's
+        # the vendor state is the store's, the lease and its fencing counter the fleet's
+        return {k: v for k, v in out.items() if ":v:" not in k and not k.endswith((":owner", ":fence"))}
     finally:
         r.close()
 
@@ -69,6 +70,17 @@ async def flush(emu: Emulator) -> None:
 def emulator_of(app: Any) -> Emulator:
     emu: Emulator = app.state.emulator
     return emu
+
+
+def hand_over(emu: Emulator, url: str, tenant: str = "acme") -> None:
+    """This process lets go of the tenant as a worker that loses it does (its lease gone, the tenant dropped here
+    without writing), so the next process on the same Redis claims and adopts it at start."""
+    assert emu.fleet is not None  # a Redis-backed server is a fleet of one
+    emu.fleet.owned.pop(tenant, None)
+    r = raw(url)
+    r.delete(tenant_key(tenant, "owner"))
+    r.close()
+    emu.drop(tenant)
 
 
 async def test_a_request_answers_once_the_deliveries_it_caused_are_in_redis(
@@ -105,7 +117,7 @@ async def test_a_tenant_adopted_elsewhere_goes_on_and_a_dropped_one_writes_nothi
     pending = sorted((d.persist() for d in emu.dispatcher.deliveries()), key=lambda d: d["seq"])
     before = runtime_keys(redis_url)
 
-    emu.drop("acme")  # another process owns it now
+    hand_over(emu, redis_url)  # another process owns it now
     assert emu.scheduler.snapshot() == []
     assert emu.dispatcher.deliveries() == []
     assert not emu.store.exists("echo", "acme")
@@ -131,7 +143,7 @@ async def test_a_system_clock_job_fires_in_the_process_that_adopts_it(
     first = await item(client, "one")
     r = await client.post(f"/echo/v1/items/{first}/ping", json={"delay": 0.5}, headers=ACME)
     assert r.status_code == 202
-    emulator_of(app).drop("acme")  # this process lets go before the job is due: it never fires here
+    hand_over(emulator_of(app), redis_url)  # this process lets go before the job is due: it never fires here
     other, _ = await make_app(state=redis_url, clock="system")
     adopted = emulator_of(other)
     pinged = await adopted.dispatcher.wait(lambda d: d.event_type == "pinged", count=1, timeout=30)
@@ -155,6 +167,7 @@ async def test_an_outbox_left_by_a_process_that_died_after_its_commit_is_replaye
     r.rpush(outbox, json.dumps({"vendor": "echo", "out": [{**left, "event_id": "ev-left"}, again]}))
     r.close()
 
+    hand_over(emu, redis_url)  # this process "died" after its commit
     other, _ = await make_app(state=redis_url)
     adopted = emulator_of(other)
     done = await adopted.dispatcher.wait(lambda d: d.event_id == "ev-left", count=1, timeout=30)
@@ -176,6 +189,7 @@ async def test_a_corrupt_runtime_entry_is_left_out_and_the_rest_goes_on(
     r.hset(tenant_key("acme", "rt", "dlv"), "dlv_x", "{")
     r.rpush(tenant_key("acme", "rt", "log"), json.dumps({"id": 3}))
     r.close()
+    hand_over(emulator_of(app), redis_url)
     other, _ = await make_app(state=redis_url)
     assert emulator_of(other).scheduler.snapshot() == jobs
     said = caplog.text
