@@ -3,13 +3,16 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     CXEMU_HOST=0.0.0.0 CXEMU_PORT=8080 CXEMU_STATE_FILE=/data/state.json
 
+# `--build-arg EXTRAS=redis` adds the `cxemu[redis]` extra (`--state redis://`; compose.yaml builds it so).
+ARG EXTRAS=
+
 WORKDIR /app
 
 # Dependencies in their own layer: it is rebuilt only when pyproject.toml changes, not on every code change.
 # (A stub package lets pip resolve and install them before the source is copied.)
 COPY pyproject.toml README.md ./
 RUN mkdir emulator && touch emulator/__init__.py \
-    && pip install . \
+    && pip install ".${EXTRAS:+[$EXTRAS]}" \
     && pip uninstall --yes cxemu \
     && rm -rf emulator build *.egg-info
 
