@@ -1,12 +1,15 @@
 """kill -9 a Redis-backed cxemu during a burst of 8x8 messages with webhooks, then restart it; N rounds (issue 16).
 
-    .venv/bin/python bench/killtest.py [--rounds 20] [--messages 1000] [--conversations 20]
+    .venv/bin/python bench/killtest.py [--rounds 20] [--messages 1000] [--conversations 20] [--workers 2]
 
 Each round (`tests/support/killburst.py`, which says what is checked): an empty `redis-server` (Debian's package) in a
 temporary folder, a `cxemu serve --state redis://` child, `--messages` user messages over `--conversations`
 conversations whose webhooks post to a real receiver; SIGKILL once a share of them (between 10 % and 90 %, a
 different point each round, the same points every run) were answered; a new server on the same Redis; the rest of
-the messages. A line per round, then the totals; exit status 1 if any round found a problem.
+the messages. With `--workers N` (N > 1) the server is `cxemu serve --workers N --lease-ttl 1`, and the worker
+that owns the tenant is the one killed: another takes the tenant over, the parent starts the killed one again, and
+the messages go on through the same port. A line per round, then the totals; exit status 1 if any round found a
+problem.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--conversations", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=1, help="1: kill and restart the server; more: kill a worker")
     args = parser.parse_args()
     if binary() is None:
         print(SKIP_REASON, file=sys.stderr)
@@ -46,7 +50,12 @@ def main() -> int:
                 kill_after = max(1, int(args.messages * share))
                 started = time.monotonic()
                 result = run_round(
-                    server.url, folder, messages=args.messages, conversations=args.conversations, kill_after=kill_after
+                    server.url,
+                    folder,
+                    messages=args.messages,
+                    conversations=args.conversations,
+                    kill_after=kill_after,
+                    workers=args.workers,
                 )
                 took = time.monotonic() - started
                 print(f"round {n + 1:2d}: kill after {kill_after:4d}: {result.line()} ({took:.1f} s)", flush=True)

@@ -45,7 +45,7 @@ from starlette.responses import Response
 
 from emulator.core.errors import ConfigError
 from emulator.core.fleet_control import FORWARDED, FORWARDED_BY, MISROUTED, FleetUnavailable, misrouted
-from emulator.core.httpclient import HttpClient, HttpError
+from emulator.core.httpclient import ConnectFailed, HttpClient, HttpError
 from emulator.core.rediskeys import PREFIX, tenant_key
 from emulator.core.settings import shown_state
 from emulator.core.store import Misrouted
@@ -318,7 +318,7 @@ class Fleet:
                 return await here(), True
             try:
                 answer = await self.forward(request, address)
-            except HttpError as exc:
+            except ConnectFailed as exc:  # never sent: the owner is gone, the request can go to the next one
                 LOG.info("fleet: forwarding tenant %r to %s failed (%s); taking it for gone", tenant, address, exc)
                 known = self.owners.pop(tenant, None)
                 if known is not None:
@@ -326,6 +326,12 @@ class Fleet:
                         self.unreachable.clear()
                     self.unreachable.add(known[0])
                 continue
+            except HttpError as exc:  # sent, and the owner failed before answering: it may have applied it
+                self.owners.pop(tenant, None)
+                raise FleetUnavailable(
+                    f"tenant {tenant!r}: its owner failed while serving this request ({exc}); it may or may not "
+                    "have been applied"
+                ) from None
             if answer.status_code == 421 and any(k == MISROUTED.encode() for k, _ in answer.raw_headers):
                 self.owners.pop(tenant, None)  # the owner changed meanwhile: resolve it once more
                 if attempt < 2:

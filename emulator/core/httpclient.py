@@ -54,6 +54,10 @@ class _Closed(HttpError):
     """The connection closed before any byte of the answer (safe to retry on a fresh connection)."""
 
 
+class ConnectFailed(HttpError):
+    """No connection to the target could be made: the request was never sent (safe to send elsewhere)."""
+
+
 class RefusedTarget(HttpError):
     """The outbound guard refused every address of the target (`core.outbound.Refused`'s text)."""
 
@@ -313,7 +317,7 @@ class HttpClient:
         except Refused as exc:
             raise RefusedTarget(str(exc)) from None
         except OSError as exc:
-            raise HttpError(f"cannot connect to {t.host}:{t.port}: {exc.strerror or exc}") from None
+            raise ConnectFailed(f"cannot connect to {t.host}:{t.port}: {exc.strerror or exc}") from None
         try:
             conn = await self._open(addresses, t, tls)
         except ssl.SSLCertVerificationError as exc:
@@ -322,7 +326,7 @@ class HttpClient:
                 "(webhook_tls_verify: false accepts self-signed certificates)"
             ) from None
         except OSError as exc:
-            raise HttpError(f"cannot connect to {t.host}:{t.port}: {exc.strerror or exc}") from None
+            raise ConnectFailed(f"cannot connect to {t.host}:{t.port}: {exc.strerror or exc}") from None
         self._conns.add(conn)
         conn.lost.add_done_callback(lambda _: self._conns.discard(conn))
         return conn

@@ -25,3 +25,13 @@ def test_kill_9_mid_burst_loses_no_event_and_keeps_order(
     assert result.acked >= kill_after
     assert result.deliveries >= result.acked  # each message answered 202 has its MESSAGE webhook
     assert result.duplicates <= result.lost_attempts + result.unknown + 8  # duplicates only around the kill
+
+
+def test_kill_9_of_the_owning_worker_of_a_fleet_mid_burst_loses_no_event_and_keeps_order(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    redis_server.flush()
+    result = run_round(redis_server.url, tmp_path, messages=200, conversations=8, kill_after=60, workers=2)
+    assert result.problems == [], result.line()
+    assert result.acked >= 60
+    assert result.deliveries >= result.acked

@@ -20,6 +20,9 @@ new server's log is settled, the round checks:
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -27,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
+from emulator.core.rediskeys import tenant_key
 from emulator.scenarios.receiver import WebhookSink
 from tests.support.procs import ServerProcess
 
@@ -57,17 +62,34 @@ class RoundResult:
         )
 
 
-def serve(folder: Path, url: str, name: str) -> ServerProcess:
+def serve(folder: Path, url: str, name: str, workers: int = 1) -> ServerProcess:
+    fleet = ("--workers", str(workers), "--lease-ttl", "1") if workers > 1 else ()
     return ServerProcess(
-        "--port", "0", "--clock", "virtual", "--state", url, "--log-level", "warning", log=folder / f"{name}.log"
+        "--port", "0", "--clock", "virtual", "--state", url, "--log-level", "warning", *fleet,
+        log=folder / f"{name}.log",
     )  # fmt: skip
+
+
+def kill_owner(url: str) -> int:
+    """SIGKILL the fleet worker that owns the tenant (its lease in Redis names it, the registry its pid)."""
+    client = redis.Redis.from_url(url, decode_responses=True)
+    try:
+        lease = str(client.get(tenant_key(TENANT, "owner")))
+        worker = lease.rpartition(":")[0]
+        pid = int(json.loads(str(client.hget("cxemu:workers", worker)))["pid"])
+    finally:
+        client.close()
+    os.kill(pid, signal.SIGKILL)
+    return pid
 
 
 class _Burst:
     """The message senders: a thread per conversation, stopping at the kill and going on against the new server."""
 
-    def __init__(self, cids: list[str], per_conversation: int, kill_after: int) -> None:
+    def __init__(self, cids: list[str], per_conversation: int, kill_after: int, fleet: bool = False) -> None:
         self.cids = cids
+        self.fleet = fleet
+        """A fleet: the server stays up while one worker dies; an error answer then has an unknown fate."""
         self.per = per_conversation
         self.kill_after = kill_after
         self.acked: dict[str, list[str]] = {cid: [] for cid in cids}
@@ -96,6 +118,9 @@ class _Burst:
                     self.next[cid] += 1
                     return
                 self.next[cid] += 1
+                if self.fleet and r.status_code >= 500:  # forwarded to the worker killed under it: fate unknown
+                    self.unknown[cid].append(text)
+                    return
                 if r.status_code != 202:
                     self.failures.append(f"{text}: {r.status_code} {r.text[:120]}")
                     continue
@@ -106,11 +131,14 @@ class _Burst:
                         self.reached.set()
 
 
-def run_round(redis_url: str, folder: Path, *, messages: int, conversations: int, kill_after: int) -> RoundResult:
-    """One round (module docstring); Redis must be empty."""
+def run_round(
+    redis_url: str, folder: Path, *, messages: int, conversations: int, kill_after: int, workers: int = 1
+) -> RoundResult:
+    """One round (module docstring); Redis must be empty. With `workers` above 1, `cxemu serve --workers N`: the
+    worker owning the tenant is killed, the others take it over and its parent starts it again."""
     sink = WebhookSink()
     per = messages // conversations
-    first = serve(folder, redis_url, "first")
+    first = serve(folder, redis_url, "first", workers)
     second: ServerProcess | None = None
     try:
         with httpx.Client(base_url=first.url, headers=KEY, timeout=60) as http:
@@ -122,15 +150,22 @@ def run_round(redis_url: str, folder: Path, *, messages: int, conversations: int
                 r = http.post(f"{P8}/conversations", json={"channelId": "1", "user": {"name": "Kim"}})
                 assert r.status_code == 202, r.text
                 cids.append(str(r.json()["conversationId"]))
-        burst = _Burst(cids, per, kill_after)
+        burst = _Burst(cids, per, kill_after, fleet=workers > 1)
         sender = threading.Thread(target=burst.run, args=(first.url,))
         sender.start()
         burst.reached.wait(600)
-        first.kill()  # SIGKILL, mid-burst
-        sender.join()
-        second = serve(folder, redis_url, "second")
-        burst.run(second.url)
-        with httpx.Client(base_url=second.url, headers=KEY, timeout=120) as http:
+        if workers > 1:
+            kill_owner(redis_url)  # SIGKILL one worker, mid-burst; the fleet stays up
+            sender.join()
+            burst.run(first.url)
+            base = first.url
+        else:
+            first.kill()  # SIGKILL, mid-burst
+            sender.join()
+            second = serve(folder, redis_url, "second")
+            burst.run(second.url)
+            base = second.url
+        with httpx.Client(base_url=base, headers=KEY, timeout=120) as http:
             return _check(http, sink, burst, messages=per * conversations)
     finally:
         first.kill()
