@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from emulator.app import control_contract
 from emulator.core import sink
 from emulator.core.clock import VirtualClock
 from emulator.pytest_plugin import WebhookSink
+from emulator.scenarios.receiver import _Quiet
 from emulator.vendors import cmcom, eightbyeight
 from tests.conftest import AppFactory
 
@@ -356,3 +358,20 @@ async def test_other_targets_stay_behind_the_allow_list(make_app: AppFactory, ta
     one = (await client.get(f"/_emulator/deliveries/{created['id']}")).json()
     assert one["attempts"][0]["error"] == "host '127.0.0.1' is not in the webhook allow-list"
     assert await received(client) == []
+
+
+def test_a_sender_dropping_its_connection_is_not_reported_but_other_errors_are(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = _Quiet(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    try:
+        for exc in (ConnectionResetError(104, "Connection reset by peer"), ValueError("a handler bug")):
+            try:
+                raise exc
+            except Exception:
+                server.handle_error(None, ("127.0.0.1", 1))
+    finally:
+        server.server_close()
+    err = capsys.readouterr().err
+    assert "ConnectionResetError" not in err  # a killed server's dropped connection is no receiver error
+    assert "ValueError: a handler bug" in err
