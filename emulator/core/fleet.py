@@ -99,6 +99,11 @@ def lease_worker(lease: str) -> str:
     return lease.rpartition(":")[0]
 
 
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+"""Methods a forward may send to the next owner after the first failed mid-request (as a proxy such as nginx
+retries only these once a request was sent: sending a POST twice could apply it twice)."""
+
+
 class Fleet:
     """This worker's membership, leases and forwarding; see the module docstring."""
 
@@ -239,14 +244,9 @@ class Fleet:
             if known is not None:
                 return known[1]
             try:
-                got = await self._scripts["claim"](
-                    keys=[tenant_key(tenant, "owner"), tenant_key(tenant, "fence")],
-                    args=[self.id, int(self.ttl * 1000)],
-                    client=self.redis(),
-                )
+                claimed, lease, pttl = await self._claim(tenant)
             except RedisError as exc:
                 raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
-            claimed, lease, pttl = int(got[0]), str(got[1]), int(got[2])
             if claimed or lease_worker(lease) == self.id:
                 await self._adopt(tenant, lease)
                 if tenant in self.owned:
@@ -267,17 +267,22 @@ class Fleet:
         """Claim and adopt the tenant if nobody owns it (at start: its timers and deliveries go on); whether this
         worker owns it now."""
         try:
-            got = await self._scripts["claim"](
-                keys=[tenant_key(tenant, "owner"), tenant_key(tenant, "fence")],
-                args=[self.id, int(self.ttl * 1000)],
-                client=self.redis(),
-            )
+            claimed, lease, _ = await self._claim(tenant)
         except RedisError as exc:
             raise ConfigError(f"state {shown_state(self.url)}: Redis did not answer ({exc})") from None
-        if int(got[0]) or lease_worker(str(got[1])) == self.id:
-            await self._adopt(tenant, str(got[1]))
+        if claimed or lease_worker(lease) == self.id:
+            await self._adopt(tenant, lease)
             return tenant in self.owned
         return False
+
+    async def _claim(self, tenant: str) -> tuple[bool, str, int]:
+        """The claim script: whether this worker took the tenant now, the lease that holds it, and its ms left."""
+        got = await self._scripts["claim"](
+            keys=[tenant_key(tenant, "owner"), tenant_key(tenant, "fence")],
+            args=[self.id, int(self.ttl * 1000)],
+            client=self.redis(),
+        )
+        return bool(int(got[0])), str(got[1]), int(got[2])
 
     async def _adopt(self, tenant: str, lease: str) -> None:
         """Adopt a tenant this worker has just claimed, once: requests that claimed it at the same moment (each got
@@ -318,7 +323,14 @@ class Fleet:
                 return await here(), True
             try:
                 answer = await self.forward(request, address)
-            except ConnectFailed as exc:  # never sent: the owner is gone, the request can go to the next one
+            except HttpError as exc:
+                if not isinstance(exc, ConnectFailed) and request.method not in IDEMPOTENT:
+                    # sent, and the owner failed before answering: it may have applied it, so it is not sent twice
+                    self.owners.pop(tenant, None)
+                    raise FleetUnavailable(
+                        f"tenant {tenant!r}: its owner failed while serving this request ({exc}); it may or may "
+                        "not have been applied"
+                    ) from None
                 LOG.info("fleet: forwarding tenant %r to %s failed (%s); taking it for gone", tenant, address, exc)
                 known = self.owners.pop(tenant, None)
                 if known is not None:
@@ -326,12 +338,6 @@ class Fleet:
                         self.unreachable.clear()
                     self.unreachable.add(known[0])
                 continue
-            except HttpError as exc:  # sent, and the owner failed before answering: it may have applied it
-                self.owners.pop(tenant, None)
-                raise FleetUnavailable(
-                    f"tenant {tenant!r}: its owner failed while serving this request ({exc}); it may or may not "
-                    "have been applied"
-                ) from None
             if answer.status_code == 421 and any(k == MISROUTED.encode() for k, _ in answer.raw_headers):
                 self.owners.pop(tenant, None)  # the owner changed meanwhile: resolve it once more
                 if attempt < 2:

@@ -31,7 +31,7 @@ import asyncio
 import re
 import ssl
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple, cast
 from urllib.parse import urlsplit
@@ -44,6 +44,15 @@ _MAX_HEAD = 64 * 1024
 _UNSAFE = re.compile(r"[\x00-\x20\x7f]")  # would break the request line written from the URL
 _OWN_HEADERS = ("host", "content-length")
 """Headers the client writes itself; a caller's own of these names are left out."""
+
+
+def _encoded(lines: list[str], headers: Iterable[tuple[str, str]], body: bytes) -> bytes:
+    """A request: its first `lines`, the caller's headers (but those the client writes itself), the body."""
+    for k, v in headers:
+        if k.lower() not in _OWN_HEADERS:
+            lines.append(f"{k}: {v}\r\n")
+    lines.append("\r\n")
+    return "".join(lines).encode("latin-1") + body
 
 
 class HttpError(Exception):
@@ -362,12 +371,7 @@ class HttpClient:
         if self._closed:
             raise HttpError("the client is closed")
         t = self._target(url)
-        lines = [t.head, f"Content-Length: {len(body)}\r\n"]
-        for k, v in headers.items():
-            if k.lower() not in _OWN_HEADERS:
-                lines.append(f"{k}: {v}\r\n")
-        lines.append("\r\n")
-        request = "".join(lines).encode("latin-1") + body
+        request = _encoded([t.head, f"Content-Length: {len(body)}\r\n"], headers.items(), body)
         origin = (t.scheme, t.host, t.port)
         await self._per_target.acquire(origin)
         try:
@@ -400,11 +404,7 @@ class HttpClient:
         lines = [f"{method} {target} HTTP/1.1\r\nHost: {host or t.host_header}\r\n"]
         if body or length:
             lines.append(f"Content-Length: {len(body)}\r\n")
-        for k, v in headers:
-            if k.lower() not in _OWN_HEADERS:
-                lines.append(f"{k}: {v}\r\n")
-        lines.append("\r\n")
-        request = "".join(lines).encode("latin-1") + body
+        request = _encoded(lines, headers, body)
         origin = (t.scheme, t.host, t.port)
         await self._slots.acquire(None)
         try:
@@ -431,6 +431,8 @@ class HttpClient:
             except _Closed:
                 self._release(key, conn, False)
                 if reused and attempt == 0:
+                    for stale in self._idle.pop(key, ()):  # the peer closed one: its other idle ones likely too
+                        stale.close()
                     continue
                 raise
             except BaseException:
