@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.core.store import Misrouted
+from emulator.core.web import error
 
 if TYPE_CHECKING:
     from emulator.core.fleet import Fleet
@@ -31,13 +32,13 @@ class FleetUnavailable(Exception):
 
 
 def misrouted(tenant: str) -> Response:
-    return JSONResponse(
-        {"error": Misrouted.code, "message": Misrouted(tenant).message}, status_code=421, headers={MISROUTED: "1"}
-    )
+    response = error(421, Misrouted.code, Misrouted(tenant).message)
+    response.headers[MISROUTED] = "1"
+    return response
 
 
 def unavailable(message: str) -> Response:
-    return JSONResponse({"error": "unavailable", "message": message}, status_code=503)
+    return error(503, "unavailable", message)
 
 
 # -- the control plane ----------------------------------------------------------------------------------

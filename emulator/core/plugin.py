@@ -203,10 +203,12 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
     refresh = emulator.store.refresh if emulator.store.shared and fleet is None else None  # other workers' commits
     flush = emulator.runtime.flush if emulator.runtime is not None else None  # durable before the response
 
-    async def again(request: Request) -> Response:
-        """The handler once more, for a tenant this worker has just claimed (its errors rendered, but a
-        `Misrouted` for yet another tenant goes back to `routed`)."""
+    async def answer(request: Request) -> Response:
+        """The handler's response, written down first (`flush`); every error rendered in the vendor's envelope
+        but `Misrouted`, which `endpoint` routes (also when the handler runs again for a tenant just claimed)."""
         try:
+            if refresh is not None:
+                await refresh()
             response = await fn(request)
             if flush is not None:
                 await flush()
@@ -215,7 +217,7 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
             raise
         except EmulatorError as exc:
             return render(exc, request)
-        except ClientDisconnect:
+        except ClientDisconnect:  # gone (or timed out by the server) before its body arrived: journaled
             return Response(status_code=499)
         except Exception:
             LOG.exception("%s %s failed", request.method, request.url.path)
@@ -229,23 +231,12 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
         here = True
         try:
             try:
-                if refresh is not None:
-                    await refresh()
-                response = await fn(request)
-                if flush is not None:
-                    await flush()
+                response = await answer(request)
             except Misrouted as exc:  # raised at the first store access, before any effect
                 if fleet is None:
                     response = render(exc, request)
                 else:
-                    response, here = await routed(fleet, request, exc.tenant, partial(again, request), render)
-            except EmulatorError as exc:
-                response = render(exc, request)
-            except ClientDisconnect:  # gone (or timed out by the server) before its body arrived: journaled
-                response = Response(status_code=499)
-            except Exception:
-                LOG.exception("%s %s failed", request.method, request.url.path)
-                response = render(EmulatorError("Internal error.", status_code=500, code="internal_error"), request)
+                    response, here = await routed(fleet, request, exc.tenant, partial(answer, request), render)
             status = response.status_code
             return response
         finally:
