@@ -122,7 +122,7 @@ class FleetControl:
             return
         request = Request(scope, receive)
         body = await request.body()
-        replay = _replay(body)
+        replay = _replay(body, receive)
         tenant = control_tenant(scope, body)
         forwarded = scope.get(FORWARDED_BY) is not None
         if tenant is not None:
@@ -161,17 +161,19 @@ def _waits(scope: Scope) -> bool:
     return any(k == "wait" for k, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1")))
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The request's body, read once already, then the connection's own messages: a streamed answer (Starlette
+    listens for the client going away while it streams) ends only when the client really goes."""
     sent = False
 
-    async def receive() -> Message:
+    async def replay() -> Message:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
+        return await receive()
 
-    return receive
+    return replay
 
 
 async def _capture(app: ASGIApp, scope: Scope, receive: Receive) -> Response:

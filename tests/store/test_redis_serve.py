@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from emulator.core.bigwork import SLICE_ITEMS
 from tests.support.procs import ServerProcess
 from tests.support.redis_server import RedisServer
 
@@ -137,3 +138,20 @@ def test_two_servers_on_one_redis_read_each_others_commits(tmp_path: Path, redis
         if two is not None:
             assert two.terminate() == 0, two.stderr()
         assert one.terminate() == 0, one.stderr()
+
+
+def test_a_snapshot_that_takes_many_turns_of_the_loop_is_sent_whole(tmp_path: Path, redis_url: str) -> None:
+    """`GET /_emulator/state` is streamed and yields to the loop every `SLICE_ITEMS` tenants; on a Redis-backed
+    server (a fleet of one) the answer is complete JSON however many turns it took, not cut at the first one."""
+    server = serve(tmp_path, redis_url, "snapshot")
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            count = SLICE_ITEMS + 20
+            for n in range(count):
+                r = http.post("/_emulator/tenants", json={"tenant": f"t{n:04}", "vendors": ["samespace"]})
+                assert r.status_code == 201, r.text
+            r = http.get("/_emulator/state")
+            assert r.status_code == 200
+            assert len(r.json()["store"]["samespace"]) == count
+    finally:
+        assert server.terminate() == 0, server.stderr()
