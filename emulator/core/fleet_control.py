@@ -4,8 +4,10 @@ client (the app imports it on every path)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
@@ -13,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emulator.core.bigwork import parse_snapshot
 from emulator.core.store import Misrouted
 from emulator.core.web import error
 
@@ -136,6 +139,9 @@ class FleetControl:
             else:
                 await response(scope, replay, send)
             return
+        if not forwarded and scope["method"] == "GET" and scope["path"] == STATE:
+            await self._state(request, scope, replay, send)
+            return
         merge = FANNED.get((scope["method"], scope["path"]))
         if merge is None or forwarded or _waits(scope):
             await self.app(scope, replay, send)
@@ -147,6 +153,89 @@ class FleetControl:
             await unavailable(str(exc))(scope, replay, send)
             return
         await _merged(mine, others, merge)(scope, replay, send)
+
+    async def _state(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
+        """`GET /_emulator/state` of the fleet: every other live worker's snapshot (of the tenants it owns), read
+        whole, joined to this worker's as it streams (`core.bigwork`); a worker that does not answer makes it a
+        503 (a snapshot missing its tenants would restore as if they never were)."""
+        try:
+            others = await every_worker(self.fleet, request)
+        except FleetUnavailable as exc:
+            await unavailable(str(exc))(scope, receive, send)
+            return
+        parts: list[dict[str, Any]] = []
+        for address, answer in others:
+            if isinstance(answer, BaseException):
+                await unavailable(f"the worker at {address} did not answer ({answer})")(scope, receive, send)
+                return
+            if 400 <= answer.status_code < 500:  # refused there as it will be here (secrets=true without the token)
+                await self.app(scope, receive, send)
+                return
+            try:
+                part = await parse_snapshot(bytes(answer.body)) if answer.status_code == 200 else None
+            except ValueError:
+                part = None
+            if not isinstance(part, dict):
+                message = f"the worker at {address} did not give its snapshot (status {answer.status_code})"
+                await unavailable(message)(scope, receive, send)
+                return
+            parts.append(part)
+        scope[JOINED] = partial(join_snapshots, parts)
+        await self.app(scope, receive, send)
+
+
+async def every_worker(fleet: Fleet, request: Request) -> list[tuple[str, Response | BaseException]]:
+    """The request sent to every other live worker: each one's address and answer (or why it gave none)."""
+    from redis.exceptions import RedisError  # a fleet runs with the Redis extra; the app imports this module always
+
+    try:
+        others = sorted(e["address"] for w, e in (await fleet.workers()).items() if w != fleet.id and e.get("address"))
+    except RedisError as exc:
+        raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
+    got = await asyncio.gather(*(fleet.forward(request, a) for a in others), return_exceptions=True)
+    return list(zip(others, got, strict=True))
+
+
+STATE = "/_emulator/state"
+JOINED = "cxemu.joined"
+"""The scope key of `GET /state`'s join of the other workers' snapshots (`core.bigwork.snapshot_stream`)."""
+
+
+def join_snapshots(
+    parts: list[dict[str, Any]], frame: dict[str, Any], entries: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    """Other workers' snapshots joined to this one's `frame` and `entries` (in place) as one server's snapshot
+    of the same tenants reads: tenants by (vendor, name), timelines by name (the furthest wins: a worker that
+    does not own a tenant can only lag behind its owner), jobs by (due, tenant, vendor) keeping each worker's
+    order within, pending deliveries by (seq, tenant) (numbers are per tenant with Redis), the clock and
+    `next_seq` the largest."""
+    timelines: dict[str, float] = dict(frame.get("timelines") or {})
+    jobs: list[dict[str, Any]] = list(frame.get("jobs") or [])
+    deliveries: dict[str, Any] = dict(frame.get("deliveries") or {})
+    pending: list[dict[str, Any]] = list(deliveries.get("pending") or [])
+    for part in parts:
+        for vendor, tenants in (part.get("store") or {}).items():
+            for tenant, entry in tenants.items():
+                entries.setdefault((vendor, tenant), entry)
+        for tenant, now in (part.get("timelines") or {}).items():
+            timelines[tenant] = max(now, timelines.get(tenant, now))
+        jobs.extend(part.get("jobs") or [])
+        theirs = part.get("deliveries") or {}
+        pending.extend(theirs.get("pending") or [])
+        if "next_seq" in theirs:
+            deliveries["next_seq"] = max(deliveries.get("next_seq", 1), theirs["next_seq"])
+        clock, other = frame.get("clock") or {}, part.get("clock") or {}
+        if clock.get("mode") == other.get("mode") == "virtual":
+            clock["now"] = max(clock["now"], other["now"])
+        if part.get("epoch", 0) > frame.get("epoch", 0):
+            frame["epoch"] = part["epoch"]
+    ordered = sorted(entries.items())
+    entries.clear()
+    entries.update(ordered)
+    frame["timelines"] = dict(sorted(timelines.items()))
+    frame["jobs"] = sorted(jobs, key=lambda j: (j["due"], j.get("tenant") or "", j.get("vendor") or ""))
+    pending.sort(key=lambda d: (d["seq"], d["tenant"]))
+    frame["deliveries"] = {**deliveries, "pending": pending}
 
 
 _NOTHING = Response(status_code=204)

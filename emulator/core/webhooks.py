@@ -745,7 +745,7 @@ class WebhookDispatcher:
 
     def snapshot(self) -> dict[str, Any]:
         pending = [d.persist() for q in self._queues.values() for d in q.items if d.status == "pending"]
-        pending.sort(key=lambda x: x["seq"])
+        pending.sort(key=lambda x: (x["seq"], x["tenant"]))  # with Redis, numbers are per tenant (`redisruntime`)
         return {"next_seq": self._next_seq, "pending": pending}
 
     def restore(self, data: Mapping[str, Any]) -> None:

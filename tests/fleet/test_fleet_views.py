@@ -1,0 +1,84 @@
+"""What a fleet shows of itself: `GET /_emulator/state` holds every worker's tenants (their state, jobs, pending
+deliveries and timelines) as one server's snapshot of the same inputs does, byte for byte, whichever worker
+answers; `POST /_emulator/state` through one worker restores the whole fleet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from emulator.scenarios.receiver import WebhookSink
+from tests.fleet.conftest import serve_fleet, workers
+from tests.fleet.test_fleet_serve import CONVERSATION, P8, owner, post, texts
+from tests.support.procs import ServerProcess
+
+pytestmark = pytest.mark.server
+
+SEED = "23"
+TENANTS = ("north", "south")
+HELD = {"delay": 1.0, "delay_seconds": 600}
+"""Every delivery held back 600 s on its tenant's timeline: pending (never attempted) while the clock stands."""
+
+
+def run_inputs(bases: list[str], sink: WebhookSink) -> None:
+    """The same serial inputs for two tenants; the first request of tenant n goes to `bases[n % len(bases)]`
+    (each tenant claimed by a different worker of a fleet), the rest alternate between the bases."""
+    for n, tenant in enumerate(TENANTS):
+        base = bases[n % len(bases)]
+        with httpx.Client(base_url=base, headers={"x-api-key": tenant}, timeout=60) as http:
+            r = http.put("/_emulator/chaos", params={"tenant": tenant}, json=HELD)
+            assert r.status_code == 200, r.text
+            hook = {"name": "v", "uri": sink.url_for(f"/{tenant}"), "version": "Chat Gateway v1.0"}
+            assert http.put(f"{P8}/webhooks/1", json=hook).status_code == 200
+    for n, tenant in enumerate(TENANTS):
+        with httpx.Client(headers={"x-api-key": tenant}, timeout=60) as http:
+            r = http.post(f"{bases[n % len(bases)]}{P8}/conversations", json=CONVERSATION)
+            assert r.status_code == 202, r.text
+            cid = r.json()["conversationId"]
+            for k in range(3):
+                assert post(http, bases[(n + k) % len(bases)], cid, f"{tenant} {k}").status_code == 202
+            assert texts(http, bases[(n + 1) % len(bases)], cid) == [f"{tenant} {k}" for k in range(3)]
+    with httpx.Client(timeout=60) as http:  # one tenant's time moves on (not far enough to release a delivery)
+        r = http.post(f"{bases[-1]}/_emulator/clock/advance", params={"tenant": TENANTS[0], "seconds": 7})
+        assert r.status_code == 200, r.text
+
+
+def snapshot(base: str) -> bytes:
+    r = httpx.get(f"{base}/_emulator/state", timeout=60)
+    assert r.status_code == 200, r.text
+    return r.content
+
+
+def test_the_fleets_snapshot_holds_every_workers_tenants_as_one_servers_does(
+    tmp_path: Path, redis_url: str, webhook_sink: WebhookSink
+) -> None:
+    one_url = redis_url.rpartition("/")[0] + "/1"  # the single server on its own database
+    single = ServerProcess(
+        "--port", "0", "--clock", "virtual", "--seed", SEED, "--state", one_url, "--log-level", "warning",
+        log=tmp_path / "single.log",
+    )  # fmt: skip
+    try:
+        run_inputs([single.url], webhook_sink)
+        alone = snapshot(single.url)
+    finally:
+        assert single.terminate() == 0, single.stderr()
+    fleet = serve_fleet(tmp_path, redis_url, "--seed", SEED)
+    try:
+        a, b = workers(redis_url, 2)
+        run_inputs([a.url, b.url], webhook_sink)
+        assert [owner(redis_url, t) for t in TENANTS] == [a.id, b.id]  # spread over both workers
+        through_a, through_b = snapshot(a.url), snapshot(b.url)
+    finally:
+        assert fleet.terminate() == 0, fleet.stderr()
+    data: dict[str, Any] = httpx.Response(200, content=alone).json()
+    assert {t for tenants in data["store"].values() for t in tenants} == set(TENANTS)
+    assert {d["tenant"] for d in data["deliveries"]["pending"]} == set(TENANTS)  # held back: still pending
+    assert set(data["timelines"]) >= set(TENANTS)
+    assert data["timelines"][TENANTS[0]] > data["timelines"][TENANTS[1]]
+    assert {j["tenant"] for j in data["jobs"]} == set(TENANTS)  # timers on both
+    assert through_a == alone
+    assert through_b == alone
+    assert webhook_sink.matching() == []  # nothing was released meanwhile
