@@ -16,6 +16,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.core.bigwork import parse_snapshot
+from emulator.core.clock import VirtualClock
+from emulator.core.errors import ConfigError, EmulatorError
 from emulator.core.store import Misrouted
 from emulator.core.web import error
 
@@ -139,9 +141,13 @@ class FleetControl:
             else:
                 await response(scope, replay, send)
             return
-        if not forwarded and scope["method"] == "GET" and scope["path"] == STATE:
-            await self._state(request, scope, replay, send)
-            return
+        if scope["path"] == STATE and scope["method"] in ("GET", "POST"):
+            if scope["method"] == "GET" and not forwarded:
+                await self._state(request, scope, replay, send)
+                return
+            if scope["method"] == "POST":
+                await (self._reload(body, scope, replay, send) if forwarded else self._restore(scope, replay, send))
+                return
         merge = FANNED.get((scope["method"], scope["path"]))
         if merge is None or forwarded or _waits(scope):
             await self.app(scope, replay, send)
@@ -183,6 +189,64 @@ class FleetControl:
         scope[JOINED] = partial(join_snapshots, parts)
         await self.app(scope, receive, send)
 
+    async def _restore(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`POST /_emulator/state` in a fleet: restored here (the state of every tenant in Redis, and their
+        runtime: jobs, pending deliveries, timelines); then each tenant it names that another worker owns is
+        forgotten here, one that nobody owns is claimed, and every other worker takes the tenants it owns afresh
+        from Redis (a worker that cannot be told makes it a 503: Redis holds the snapshot, that worker's
+        tenants are read afresh at their next commit, which is refused once with a 409)."""
+        answer = await _capture(self.app, scope, receive)
+        if answer.status_code != 200:
+            await answer(scope, receive, send)
+            return
+        emu, fleet = self.fleet.emu, self.fleet
+        try:
+            if emu.runtime is not None:
+                await emu.runtime.flush()  # what the restore wrote of the runtime is in Redis before anyone reads it
+            named = {t for _, t in emu.store.tenants()} | set(emu.scheduler.tenants())
+            for tenant in sorted((named | {d.tenant for d in emu.dispatcher.deliveries()}) - set(fleet.owned)):
+                emu.drop(tenant)
+                await fleet.claim_free(tenant)
+        except (ConfigError, EmulatorError) as exc:
+            await unavailable(f"restored in Redis, but this worker could not take its tenants on ({exc})")(
+                scope, receive, send
+            )
+            return
+        clock = emu.clock.now() if emu.clock.virtual else None
+        message = json.dumps({RELOAD: True, "now": clock}).encode()
+        reload = Request({**scope, "query_string": b""}, _replay(message, _gone))
+        try:
+            others = await every_worker(fleet, reload)
+        except FleetUnavailable as exc:
+            others = [("the fleet's Redis", exc)]
+        failed = [a for a, r in others if isinstance(r, BaseException) or r.status_code != 200]
+        if failed:
+            text = f"restored in Redis, but the workers at {', '.join(failed)} did not take their tenants afresh"
+            await unavailable(text)(scope, receive, send)
+            return
+        await answer(scope, receive, send)
+
+    async def _reload(self, body: bytes, scope: Scope, receive: Receive, send: Send) -> None:
+        """A forwarded `POST /_emulator/state` from the worker that restored a snapshot: the tenants owned here are
+        taken afresh from Redis, and a virtual clock moves on to the restorer's (never back)."""
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            data = None
+        if not (isinstance(data, dict) and data.get(RELOAD) is True):
+            await self.app(scope, receive, send)  # a snapshot sent on by hand: restored as it says
+            return
+        emu = self.fleet.emu
+        now = data.get("now")
+        if isinstance(emu.clock, VirtualClock) and isinstance(now, int | float):
+            emu.clock.set(max(emu.clock.now(), float(now)))
+        try:
+            count = await self.fleet.reload()
+        except (ConfigError, EmulatorError) as exc:
+            await unavailable(f"could not take its tenants afresh ({exc})")(scope, receive, send)
+            return
+        await JSONResponse({"reloaded": count})(scope, receive, send)
+
 
 async def every_worker(fleet: Fleet, request: Request) -> list[tuple[str, Response | BaseException]]:
     """The request sent to every other live worker: each one's address and answer (or why it gave none)."""
@@ -194,6 +258,14 @@ async def every_worker(fleet: Fleet, request: Request) -> list[tuple[str, Respon
         raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
     got = await asyncio.gather(*(fleet.forward(request, a) for a in others), return_exceptions=True)
     return list(zip(others, got, strict=True))
+
+
+RELOAD = "cxemu.reload"
+"""The body of the forwarded `POST /_emulator/state` a restoring worker sends every other worker."""
+
+
+async def _gone() -> Message:
+    return {"type": "http.disconnect"}
 
 
 STATE = "/_emulator/state"

@@ -433,6 +433,7 @@ class Emulator:
     def _apply(self, prepared: _Prepared) -> None:
         data, section = prepared.data, prepared.section
         seed = int(data.get("seed", self.store.seed))
+        stored = {t for v in self.plugins for t in self.store.known(v)} if self.runtime is not None else set()
         self.store.replace(prepared.slots)
         self.store.epoch = int(data.get("epoch", 0)) + (1 if prepared.unclean else 0)
         if seed != self.store.seed:
@@ -443,7 +444,7 @@ class Emulator:
         if isinstance(self.clock, VirtualClock) and clock.get("mode") == "virtual":
             self.clock.set(max(self.clock.now(), float(clock["now"])))
         if self.runtime is not None:  # what Redis holds of the tenants' runtime goes; the snapshot's is written
-            gone = {t for _, t in self.store.tenants()} | set(self.scheduler.tenants())
+            gone = stored | {t for _, t in self.store.tenants()} | set(self.scheduler.tenants())  # a fleet: all
             self.runtime.reset(sorted(gone | {d.tenant for d in self.dispatcher.deliveries()}), None)
         self.scheduler.cancel_tagged()
         self.retainer.reset()

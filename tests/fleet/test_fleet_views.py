@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from emulator.scenarios.receiver import WebhookSink
-from tests.fleet.conftest import serve_fleet, workers
+from tests.fleet.conftest import Fleet, serve_fleet, workers
 from tests.fleet.test_fleet_serve import CONVERSATION, P8, owner, post, texts
 from tests.support.procs import ServerProcess
 
@@ -82,3 +82,37 @@ def test_the_fleets_snapshot_holds_every_workers_tenants_as_one_servers_does(
     assert through_a == alone
     assert through_b == alone
     assert webhook_sink.matching() == []  # nothing was released meanwhile
+
+
+def test_a_snapshot_restored_through_one_worker_is_the_whole_fleets_state(
+    fleet: Fleet, redis_url: str, webhook_sink: WebhookSink
+) -> None:
+    _, (a, b) = fleet
+    run_inputs([a.url, b.url], webhook_sink)
+    taken = snapshot(a.url)
+    data = httpx.Response(200, content=taken).json()
+    cids = {t: next(iter(data["store"]["eightbyeight"][t]["state"]["conversations"])) for t in TENANTS}
+    clients = {t: httpx.Client(headers={"x-api-key": t}, timeout=60) for t in (*TENANTS, "later")}
+    try:
+        for n, tenant in enumerate(TENANTS):  # after the snapshot: one more message each, a third tenant
+            assert post(clients[tenant], (b, a)[n].url, cids[tenant], "after").status_code == 202
+        r = clients["later"].post(f"{a.url}{P8}/conversations", json=CONVERSATION)
+        assert r.status_code == 202, r.text
+        assert owner(redis_url, "later") == a.id
+        r = httpx.post(f"{b.url}/_emulator/state", content=taken, headers={"content-type": "application/json"})
+        assert r.status_code == 200, r.text
+        assert r.json()["tenants"] == len(TENANTS)
+        assert [owner(redis_url, t) for t in TENANTS] == [a.id, b.id]  # each tenant stays with its owner
+        now = snapshot(a.url)
+        assert now == taken
+        assert snapshot(b.url) == taken
+        for n, tenant in enumerate(TENANTS):  # each owner serves the restored state at once (no 409 first)
+            for worker in (a, b):
+                assert texts(clients[tenant], worker.url, cids[tenant]) == [f"{tenant} {k}" for k in range(3)]
+            said = post(clients[tenant], (a, b)[n].url, cids[tenant], "again")
+            assert said.status_code == 202, said.text
+        r = httpx.get(f"{b.url}/_emulator/tenants")
+        assert sorted(x["tenant"] for x in r.json()["tenants"]) == sorted(TENANTS)  # the later tenant is gone
+    finally:
+        for client in clients.values():
+            client.close()
