@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,9 +17,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.core.bigwork import parse_snapshot
 from emulator.core.clock import VirtualClock
+from emulator.core.control_models import MAX_WAIT
 from emulator.core.errors import ConfigError, EmulatorError
+from emulator.core.httpclient import HttpError
 from emulator.core.store import Misrouted
-from emulator.core.web import error
+from emulator.core.web import error, q_bool, q_float, q_int
 
 if TYPE_CHECKING:
     from emulator.core.fleet import Fleet
@@ -149,6 +151,9 @@ class FleetControl:
                 await (self._reload(body, scope, replay, send) if forwarded else self._restore(scope, replay, send))
                 return
         merge = FANNED.get((scope["method"], scope["path"]))
+        if merge is not None and not forwarded and _waits(scope) and scope["path"] == DELIVERIES:
+            await self._wait_deliveries(scope, replay, send)
+            return
         if merge is None or forwarded or _waits(scope):
             await self.app(scope, replay, send)
             return
@@ -188,6 +193,65 @@ class FleetControl:
             parts.append(part)
         scope[JOINED] = partial(join_snapshots, parts)
         await self.app(scope, receive, send)
+
+    async def _wait_deliveries(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`GET /_emulator/deliveries?wait=` without a tenant in a fleet: the matches of every worker, waited for
+        as one server waits (until `count` of them have settled, or exist with `settled=false`, or the wait is
+        over). Each round asks every worker what it has now, then waits until any one of them has one more
+        (each worker's own long poll, `count` one past what it had); the first to answer ends the round."""
+        params = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        loop = asyncio.get_running_loop()
+        now = _query(scope, params, wait=None)
+        mine = await _capture(self.app, now, receive)
+        if mine.status_code != 200:  # bad input: answered as one server answers it
+            await mine(scope, receive, send)
+            return
+        asked = Request(scope)  # read as the endpoint reads it (it took it: the values are good)
+        wait = q_float(asked, "wait", 0.0, 0.0, MAX_WAIT)
+        count = q_int(asked, "count", 1, 1, 100_000) or 1
+        settled = q_bool(asked, "settled", True)
+        deadline = loop.time() + wait
+        while True:
+            try:
+                others = await every_worker(self.fleet, Request(now, _replay(b"", _gone)))
+            except FleetUnavailable as exc:
+                await unavailable(str(exc))(scope, receive, send)
+                return
+            lists: list[tuple[str | None, list[dict[str, Any]]]] = [(None, _deliveries(mine))]
+            for address, answer in others:
+                if isinstance(answer, BaseException) or answer.status_code != 200:
+                    continue  # a worker gone meanwhile: its tenants are another's soon
+                lists.append((address, _deliveries(answer)))
+            done = {a: [d for d in ds if not settled or d.get("status") != "pending"] for a, ds in lists}
+            found = _concat("deliveries", key=lambda d: d.get("created_at", 0))(
+                {"deliveries": []}, [{"deliveries": ds} for ds in done.values()]
+            )["deliveries"]
+            left = deadline - loop.time()
+            if len(found) >= count or left <= 0:
+                await JSONResponse({"deliveries": found})(scope, receive, send)
+                return
+            rounds = [
+                asyncio.ensure_future(self._one_more(_query(scope, params, wait=left, count=len(ds) + 1), address))
+                for address, ds in done.items()
+            ]
+            try:
+                await asyncio.wait(rounds, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in rounds:
+                    task.cancel()
+                await asyncio.gather(*rounds, return_exceptions=True)
+            mine = await _capture(self.app, now, receive)
+
+    async def _one_more(self, scope: Scope, address: str | None) -> None:
+        """The long poll `scope` asks for (one more match than the worker had) at the worker at `address` (None:
+        this one), until it answers."""
+        if address is None:
+            await _capture(self.app, scope, _replay(b"", _gone))
+        else:
+            try:
+                await self.fleet.forward(Request(scope, _replay(b"", _gone)), address)
+            except HttpError:  # gone: the round ends with another worker's answer (this one's, at the latest)
+                await asyncio.get_running_loop().create_future()
 
     async def _restore(self, scope: Scope, receive: Receive, send: Send) -> None:
         """`POST /_emulator/state` in a fleet: restored here (the state of every tenant in Redis, and their
@@ -258,6 +322,25 @@ async def every_worker(fleet: Fleet, request: Request) -> list[tuple[str, Respon
         raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
     got = await asyncio.gather(*(fleet.forward(request, a) for a in others), return_exceptions=True)
     return list(zip(others, got, strict=True))
+
+
+DELIVERIES = "/_emulator/deliveries"
+
+
+def _query(scope: Scope, params: list[tuple[str, str]], **values: Any) -> Scope:
+    """The scope with query parameters set (`None`: taken out)."""
+    kept = [(k, v) for k, v in params if k not in values]
+    kept += [(k, str(v)) for k, v in values.items() if v is not None]
+    return {**scope, "query_string": urlencode(kept).encode("latin-1")}
+
+
+def _deliveries(answer: Response) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(bytes(answer.body))
+    except ValueError:
+        return []
+    found = data.get("deliveries") if isinstance(data, dict) else None
+    return [d for d in found if isinstance(d, dict)] if isinstance(found, list) else []
 
 
 RELOAD = "cxemu.reload"

@@ -4,12 +4,14 @@ answers; `POST /_emulator/state` through one worker restores the whole fleet."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from emulator.pytest_plugin import CxemuHandle, CxemuServer
 from emulator.scenarios.receiver import WebhookSink
 from tests.fleet.conftest import Fleet, serve_fleet, workers
 from tests.fleet.test_fleet_serve import CONVERSATION, P8, owner, post, texts
@@ -116,3 +118,37 @@ def test_a_snapshot_restored_through_one_worker_is_the_whole_fleets_state(
     finally:
         for client in clients.values():
             client.close()
+
+
+def test_a_wait_for_deliveries_sees_every_workers_and_the_plugins_waits_reach_the_owner(
+    fleet: Fleet, redis_url: str, webhook_sink: WebhookSink
+) -> None:
+    _, (a, b) = fleet
+    for n, tenant in enumerate(TENANTS):  # north on worker a, south on worker b
+        with httpx.Client(base_url=(a, b)[n].url, headers={"x-api-key": tenant}, timeout=60) as http:
+            hook = {"name": "w", "uri": webhook_sink.url_for(f"/{tenant}"), "version": "Chat Gateway v1.0"}
+            assert http.put(f"{P8}/webhooks/1", json=hook).status_code == 200
+    assert [owner(redis_url, t) for t in TENANTS] == [a.id, b.id]
+    with ThreadPoolExecutor(1) as pool:  # the long poll through worker a, while both tenants' webhooks go out
+        params = {"event": "CONVERSATION_UPDATE", "wait": 60, "count": 2}
+        waiting = pool.submit(httpx.get, f"{a.url}/_emulator/deliveries", params=params, timeout=90)
+        for n, tenant in enumerate(TENANTS):
+            with httpx.Client(base_url=(b, a)[n].url, headers={"x-api-key": tenant}, timeout=60) as http:
+                r = http.post(f"{P8}/conversations", json=CONVERSATION)
+                assert r.status_code == 202, r.text
+                for k in range(2):
+                    assert post(http, (a, b)[k].url, r.json()["conversationId"], f"{tenant} {k}").status_code == 202
+        r = waiting.result()
+    assert r.status_code == 200, r.text
+    got = r.json()["deliveries"]
+    assert sorted(d["tenant"] for d in got) == sorted(TENANTS)
+    assert all(d["status"] == "delivered" for d in got)
+    for n, tenant in enumerate(TENANTS):  # the pytest plugin's wait, through the worker that does not own it
+        handle = CxemuHandle(CxemuServer(url=(b, a)[n].url), tenant)
+        try:
+            found = handle.wait_for_deliveries(count=2, timeout=30, event="MESSAGE")
+        finally:
+            handle.http.close()
+        assert {d["tenant"] for d in found} == {tenant}
+    r = httpx.get(f"{b.url}/_emulator/deliveries", params={"wait": 0.5, "count": 1000, "settled": "nope"})
+    assert r.status_code == 400, r.text  # bad input: refused as one server refuses it
