@@ -20,6 +20,7 @@ from emulator.core.clock import VirtualClock
 from emulator.core.control_models import MAX_WAIT
 from emulator.core.errors import ConfigError, EmulatorError
 from emulator.core.httpclient import HttpError
+from emulator.core.rediskeys import tenant_key
 from emulator.core.store import Misrouted
 from emulator.core.web import error, q_bool, q_float, q_int
 
@@ -166,10 +167,12 @@ class FleetControl:
         await _merged(mine, others, merge)(scope, replay, send)
 
     async def _state(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
-        """`GET /_emulator/state` of the fleet: every other live worker's snapshot (of the tenants it owns), read
-        whole, joined to this worker's as it streams (`core.bigwork`); a worker that does not answer makes it a
-        503 (a snapshot missing its tenants would restore as if they never were)."""
+        """`GET /_emulator/state` of the fleet: stored tenants nobody owns claimed here first, then every other
+        live worker's snapshot (of the tenants it owns), read whole, joined to this worker's as it streams
+        (`core.bigwork`); a worker that does not answer makes it a 503 (a snapshot missing its tenants would
+        restore as if they never were)."""
         try:
+            await self._claim_orphans()
             others = await every_worker(self.fleet, request)
         except FleetUnavailable as exc:
             await unavailable(str(exc))(scope, receive, send)
@@ -193,6 +196,29 @@ class FleetControl:
             parts.append(part)
         scope[JOINED] = partial(join_snapshots, parts)
         await self.app(scope, receive, send)
+
+    async def _claim_orphans(self) -> None:
+        """Claim every stored tenant nobody holds a lease on (its owner died and nothing came for it since), so
+        the snapshot holds it: one pipelined read of the leases, then a claim (and adoption) of each free one."""
+        from redis.exceptions import RedisError  # a fleet runs with the Redis extra; the app imports this module
+
+        fleet, emu = self.fleet, self.fleet.emu
+        names = sorted({t for vendor in emu.plugins for t in emu.store.known(vendor)} - set(fleet.owned))
+        if not names:
+            return
+        pipe = fleet.redis().pipeline(transaction=False)
+        for tenant in names:
+            pipe.get(tenant_key(tenant, "owner"))
+        try:
+            leases = await pipe.execute()
+        except RedisError as exc:
+            raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
+        for tenant, lease in zip(names, leases, strict=True):
+            if lease is None:
+                try:
+                    await fleet.claim_free(tenant)
+                except ConfigError as exc:
+                    raise FleetUnavailable(str(exc)) from exc
 
     async def _wait_deliveries(self, scope: Scope, receive: Receive, send: Send) -> None:
         """`GET /_emulator/deliveries?wait=` without a tenant in a fleet: the matches of every worker, waited for

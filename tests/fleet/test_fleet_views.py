@@ -4,17 +4,20 @@ answers; `POST /_emulator/state` through one worker restores the whole fleet."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from emulator.pytest_plugin import CxemuHandle, CxemuServer
 from emulator.scenarios.receiver import WebhookSink
 from tests.fleet.conftest import Fleet, serve_fleet, workers
 from tests.fleet.test_fleet_serve import CONVERSATION, P8, owner, post, texts
+from tests.fleet.test_replicas import replica
 from tests.support.procs import ServerProcess
 
 pytestmark = pytest.mark.server
@@ -152,3 +155,33 @@ def test_a_wait_for_deliveries_sees_every_workers_and_the_plugins_waits_reach_th
         assert {d["tenant"] for d in found} == {tenant}
     r = httpx.get(f"{b.url}/_emulator/deliveries", params={"wait": 0.5, "count": 1000, "settled": "nope"})
     assert r.status_code == 400, r.text  # bad input: refused as one server refuses it
+
+
+def test_a_dead_replicas_tenants_are_in_the_snapshot_once_its_leases_lapse(tmp_path: Path, redis_url: str) -> None:
+    east, west = replica(tmp_path, redis_url, "east"), replica(tmp_path, redis_url, "west")
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.config_set("notify-keyspace-events", "Kgx")  # a lease lapsing is an event to wait on
+    lapsed = client.pubsub(ignore_subscribe_messages=True)
+    try:
+        lapsed.subscribe("__keyspace@0__:cxemu:{orphan}:owner")
+        with httpx.Client(headers={"x-api-key": "orphan"}, timeout=60) as http:
+            r = http.post(f"{west.url}{P8}/conversations", json=CONVERSATION)
+            assert r.status_code == 202, r.text
+            assert post(http, west.url, r.json()["conversationId"], "kept").status_code == 202
+        west.kill()  # kill -9: its lease on the tenant lapses, nobody takes it over (no request comes for it)
+        deadline = time.monotonic() + 30
+        while (got := lapsed.get_message(timeout=deadline - time.monotonic())) is None or got["data"] != "expired":
+            assert time.monotonic() < deadline, "the dead replica's lease did not lapse"
+        while (r := httpx.get(f"{east.url}/_emulator/state", timeout=60)).status_code == 503:
+            assert "did not answer" in r.json()["message"]  # the dead one still looks alive (its last beat)
+            assert time.monotonic() < deadline, r.text
+        assert r.status_code == 200, r.text
+        state = r.json()["store"]["eightbyeight"]["orphan"]["state"]
+        [conversation] = state["conversations"].values()
+        assert [m["text"] for m in conversation["messages"] if m["author_type"] == "user"] == ["kept"]
+        assert owner(redis_url, "orphan") is not None  # claimed by the replica that answered
+    finally:
+        lapsed.close()
+        client.close()
+        west.kill()
+        assert east.terminate() == 0, east.stderr()
