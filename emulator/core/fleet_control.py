@@ -228,14 +228,18 @@ class FleetControl:
         params = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         loop = asyncio.get_running_loop()
         now = _query(scope, params, wait=None)
+        asked = Request(scope)  # read as the endpoint reads it
+        try:
+            wait = q_float(asked, "wait", 0.0, 0.0, MAX_WAIT)
+            count = q_int(asked, "count", 1, 1, 100_000) or 1
+            settled = q_bool(asked, "settled", True)
+        except ValueError:
+            await self.app(scope, receive, send)  # bad input: refused as one server refuses it
+            return
         mine = await _capture(self.app, now, receive)
-        if mine.status_code != 200:  # bad input: answered as one server answers it
+        if mine.status_code != 200:  # bad input in the filters: answered as one server answers it
             await mine(scope, receive, send)
             return
-        asked = Request(scope)  # read as the endpoint reads it (it took it: the values are good)
-        wait = q_float(asked, "wait", 0.0, 0.0, MAX_WAIT)
-        count = q_int(asked, "count", 1, 1, 100_000) or 1
-        settled = q_bool(asked, "settled", True)
         deadline = loop.time() + wait
         while True:
             try:

@@ -153,8 +153,10 @@ def test_a_wait_for_deliveries_sees_every_workers_and_the_plugins_waits_reach_th
         finally:
             handle.http.close()
         assert {d["tenant"] for d in found} == {tenant}
-    r = httpx.get(f"{b.url}/_emulator/deliveries", params={"wait": 0.5, "count": 1000, "settled": "nope"})
-    assert r.status_code == 400, r.text  # bad input: refused as one server refuses it
+    for bad in ({"settled": "nope"}, {"wait": "soon"}, {"wait": -1}, {"count": 0}, {"status": "lost"}):
+        r = httpx.get(f"{b.url}/_emulator/deliveries", params={"wait": 0.5, "count": 1000, **bad})
+        assert r.status_code == 400, r.text  # bad input: refused as one server refuses it
+        assert r.json()["error"] == "invalid_request", r.text
 
 
 def test_a_dead_replicas_tenants_are_in_the_snapshot_once_its_leases_lapse(tmp_path: Path, redis_url: str) -> None:
