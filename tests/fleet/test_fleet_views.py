@@ -104,6 +104,13 @@ def test_a_snapshot_restored_through_one_worker_is_the_whole_fleets_state(
         r = clients["later"].post(f"{a.url}{P8}/conversations", json=CONVERSATION)
         assert r.status_code == 202, r.text
         assert owner(redis_url, "later") == a.id
+        for bad in (b"{", b'{"version": 99}', b"[]"):  # refused as one server refuses it, nothing changed
+            r = httpx.post(f"{b.url}/_emulator/state", content=bad, headers={"content-type": "application/json"})
+            assert r.status_code == 400, r.text
+        r = httpx.get(f"{a.url}/_emulator/state", params={"secrets": "maybe"})
+        assert r.status_code == 400, r.text
+        r = httpx.get(f"{b.url}/_emulator/tenants")
+        assert sorted(x["tenant"] for x in r.json()["tenants"]) == sorted([*TENANTS, "later"])  # nothing changed
         r = httpx.post(f"{b.url}/_emulator/state", content=taken, headers={"content-type": "application/json"})
         assert r.status_code == 200, r.text
         assert r.json()["tenants"] == len(TENANTS)
