@@ -452,6 +452,10 @@ class Emulator:
         self.dispatcher.reset()
         self.scheduler.restore(list(data.get("jobs", [])))
         self.dispatcher.restore(data.get("deliveries", {}))
+        if self.fleet is not None and self.runtime is not None:  # other workers' tenants: written, never run here
+            named = {t for _, t in self.store.tenants()} | set(self.scheduler.tenants())
+            named |= {d.tenant for d in self.dispatcher.deliveries()}
+            self.runtime.hold(sorted(t for t in named if t not in self.fleet.owned))
         if section is None:
             return
         self.dispatcher.restore_log(section.log)

@@ -194,3 +194,27 @@ def test_a_dead_replicas_tenants_are_in_the_snapshot_once_its_leases_lapse(tmp_p
         client.close()
         west.kill()
         assert east.terminate() == 0, east.stderr()
+
+
+def test_deliveries_due_in_a_restored_snapshot_go_out_once_from_their_tenants_owner(
+    fleet: Fleet, redis_url: str, webhook_sink: WebhookSink
+) -> None:
+    _, (a, b) = fleet
+    run_inputs([a.url, b.url], webhook_sink)
+    data = httpx.get(f"{a.url}/_emulator/state", timeout=60).json()
+    pending = data["deliveries"]["pending"]
+    for d in pending:  # due at once when restored (they were held back 600 s)
+        d["next_attempt_at"] = d["created_at"]
+    r = httpx.post(f"{a.url}/_emulator/state", json=data, timeout=60)  # through north's owner: south is b's
+    assert r.status_code == 200, r.text
+    ids = sorted(d["event_id"] for d in pending)
+    logged: list[dict[str, Any]] = []
+    with httpx.Client(timeout=90) as http:
+        for tenant in TENANTS:  # each owner's deliveries settle (a wait with a tenant goes to its owner)
+            count = sum(d["tenant"] == tenant for d in pending)
+            r = http.get(f"{b.url}/_emulator/deliveries", params={"tenant": tenant, "wait": 60, "count": count})
+            assert r.status_code == 200, r.text
+            logged += r.json()["deliveries"]
+    assert sorted(d["event_id"] for d in logged) == ids
+    assert all(d["status"] == "delivered" and len(d["attempts"]) == 1 for d in logged), logged
+    assert len(webhook_sink.matching()) == len(ids)  # nothing sent twice (none by the worker that restored)
