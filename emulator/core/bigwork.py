@@ -90,14 +90,20 @@ def collector_paused() -> Iterator[None]:
 # -- GET /state ---------------------------------------------------------------------------------------------------
 
 
-async def snapshot_stream(emu: Emulator, *, redacted: bool, slicer: Slicer | None = None) -> AsyncIterator[bytes]:
-    """The snapshot's JSON, a chunk at a time (see the module docstring)."""
+Joined = Callable[[dict[str, Any], dict[tuple[str, str], dict[str, Any]]], None]
+"""Adds other workers' snapshots to this one's frame and entries, in place (a fleet: `core.fleet_control`)."""
+
+
+async def snapshot_stream(
+    emu: Emulator, *, redacted: bool, slicer: Slicer | None = None, join: Joined | None = None
+) -> AsyncIterator[bytes]:
+    """The snapshot's JSON, a chunk at a time (see the module docstring); `join` adds the rest of a fleet's."""
     with collector_paused():
-        async for chunk in _snapshot(emu, redacted, slicer or Slicer()):
+        async for chunk in _snapshot(emu, redacted, slicer or Slicer(), join):
             yield chunk
 
 
-async def _snapshot(emu: Emulator, redacted: bool, slicer: Slicer) -> AsyncIterator[bytes]:
+async def _snapshot(emu: Emulator, redacted: bool, slicer: Slicer, join: Joined | None) -> AsyncIterator[bytes]:
     store = emu.store
     taken: dict[tuple[str, str], tuple[Slot, int, dict[str, Any]]] = {}
     for key in store.tenants():
@@ -114,6 +120,8 @@ async def _snapshot(emu: Emulator, redacted: bool, slicer: Slicer) -> AsyncItera
         entries[key] = before[2] if same and before is not None else store.entry(slot)
     frame = emu.snapshot_frame(None)
     del taken
+    if join is not None:
+        join(frame, entries)
     if redacted:
         frame["redacted"] = True
     mask = _masker(emu) if redacted else None

@@ -528,12 +528,12 @@ class Scheduler:
     # -- persistence --------------------------------------------------------------------------------
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """Persistent jobs still pending, with their due time (on their tenant's timeline)."""
-        return [
-            {"due": t.when, "vendor": t.vendor, "tenant": t.tenant, **t.job}
-            for t in self.pending()
-            if t.job is not None
-        ]
+        """Persistent jobs still pending, with their due time (on their tenant's timeline), by due time, then
+        tenant and vendor, then scheduling order: jobs of different tenants due at one instant are listed the
+        same way by one server and by a fleet whose workers each schedule some of the tenants."""
+        jobs = [t for t in self.pending() if t.job is not None]
+        jobs.sort(key=lambda t: (t.when, t.tenant or "", t.vendor or ""))  # stable: scheduling order within
+        return [{"due": t.when, "vendor": t.vendor, "tenant": t.tenant, **(t.job or {})} for t in jobs]
 
     def restore(self, jobs: list[dict[str, Any]]) -> None:
         """Re-schedule jobs from `snapshot()` (unknown kinds are dropped with a warning)."""

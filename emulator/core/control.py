@@ -78,6 +78,7 @@ from emulator.core.control_models import (
 )
 from emulator.core.delivery import DeliveriesOut, DeliveryOut
 from emulator.core.feed import KINDS_PATTERN, Match, TooManyStreams, parse_kinds
+from emulator.core.fleet_control import JOINED
 from emulator.core.guard import caller
 from emulator.core.journal import BODY_BYTES
 from emulator.core.plugin import BehaviourSpec, VendorPlugin, merge_behaviour
@@ -188,7 +189,8 @@ async def get_state(emu: Emulator, request: Request) -> Response:
     shown = _secrets(emu, request)
     if isinstance(shown, Response):
         return shown
-    return StreamingResponse(snapshot_stream(emu, redacted=not shown), media_type="application/json")
+    join = request.scope.get(JOINED)  # a fleet: the other workers' snapshots (`core.fleet_control`)
+    return StreamingResponse(snapshot_stream(emu, redacted=not shown, join=join), media_type="application/json")
 
 
 @API.op(

@@ -307,6 +307,21 @@ class Fleet:
             del self._claims[tenant]
             done.set_result(None)
 
+    async def reload(self) -> int:
+        """Take every tenant this worker owns afresh from Redis (after another worker restored a snapshot there):
+        each is forgotten here and adopted again, requests for it waiting meanwhile as for a claim. How many."""
+        held = sorted(self.owned.items())
+        for tenant, _ in held:
+            del self.owned[tenant]
+            self.emu.drop(tenant)
+        stored = {t for vendor in self.emu.plugins for t in self.emu.store.known(vendor)}
+        for tenant, lease in held:
+            if tenant in stored:
+                await self._adopt(tenant, lease)
+            else:  # not in the snapshot: gone, as on one server (its lease too)
+                await self._scripts["release"](keys=[tenant_key(tenant, "owner")], args=[lease], client=self.redis())
+        return len(held)
+
     # -- forwarding -------------------------------------------------------------------------------
 
     async def serve(

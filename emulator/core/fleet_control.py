@@ -4,17 +4,25 @@ client (the app imports it on every path)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emulator.core.bigwork import parse_snapshot
+from emulator.core.clock import VirtualClock
+from emulator.core.control_models import MAX_WAIT
+from emulator.core.errors import ConfigError, EmulatorError
+from emulator.core.httpclient import HttpError
+from emulator.core.rediskeys import tenant_key
 from emulator.core.store import Misrouted
-from emulator.core.web import error
+from emulator.core.web import error, q_bool, q_float, q_int
 
 if TYPE_CHECKING:
     from emulator.core.fleet import Fleet
@@ -148,7 +156,17 @@ class FleetControl:
             else:
                 await response(scope, replay, send)
             return
+        if scope["path"] == STATE and scope["method"] in ("GET", "POST"):
+            if scope["method"] == "GET" and not forwarded:
+                await self._state(request, scope, replay, send)
+                return
+            if scope["method"] == "POST":
+                await (self._reload(body, scope, replay, send) if forwarded else self._restore(scope, replay, send))
+                return
         merge = FANNED.get((scope["method"], scope["path"]))
+        if merge is not None and not forwarded and _waits(scope) and scope["path"] == DELIVERIES:
+            await self._wait_deliveries(scope, replay, send)
+            return
         if merge is None or forwarded or _waits(scope):
             await self.app(scope, replay, send)
             return
@@ -159,6 +177,262 @@ class FleetControl:
             await unavailable(str(exc))(scope, replay, send)
             return
         await _merged(mine, others, merge)(scope, replay, send)
+
+    async def _state(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
+        """`GET /_emulator/state` of the fleet: stored tenants nobody owns claimed here first, then every other
+        live worker's snapshot (of the tenants it owns), read whole, joined to this worker's as it streams
+        (`core.bigwork`); a worker that does not answer makes it a 503 (a snapshot missing its tenants would
+        restore as if they never were)."""
+        try:
+            await self._claim_orphans()
+            others = await every_worker(self.fleet, request)
+        except FleetUnavailable as exc:
+            await unavailable(str(exc))(scope, receive, send)
+            return
+        parts: list[dict[str, Any]] = []
+        for address, answer in others:
+            if isinstance(answer, BaseException):
+                await unavailable(f"the worker at {address} did not answer ({answer})")(scope, receive, send)
+                return
+            if 400 <= answer.status_code < 500:  # refused there as it will be here (secrets=true without the token)
+                await self.app(scope, receive, send)
+                return
+            try:
+                part = await parse_snapshot(bytes(answer.body)) if answer.status_code == 200 else None
+            except ValueError:
+                part = None
+            if not isinstance(part, dict):
+                message = f"the worker at {address} did not give its snapshot (status {answer.status_code})"
+                await unavailable(message)(scope, receive, send)
+                return
+            parts.append(part)
+        scope[JOINED] = partial(join_snapshots, parts)
+        await self.app(scope, receive, send)
+
+    async def _claim_orphans(self) -> None:
+        """Claim every stored tenant nobody holds a lease on (its owner died and nothing came for it since), so
+        the snapshot holds it: one pipelined read of the leases, then a claim (and adoption) of each free one."""
+        from redis.exceptions import RedisError  # a fleet runs with the Redis extra; the app imports this module
+
+        fleet, emu = self.fleet, self.fleet.emu
+        names = sorted({t for vendor in emu.plugins for t in emu.store.known(vendor)} - set(fleet.owned))
+        if not names:
+            return
+        pipe = fleet.redis().pipeline(transaction=False)
+        for tenant in names:
+            pipe.get(tenant_key(tenant, "owner"))
+        try:
+            leases = await pipe.execute()
+        except RedisError as exc:
+            raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
+        for tenant, lease in zip(names, leases, strict=True):
+            if lease is None:
+                try:
+                    await fleet.claim_free(tenant)
+                except ConfigError as exc:
+                    raise FleetUnavailable(str(exc)) from exc
+
+    async def _wait_deliveries(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`GET /_emulator/deliveries?wait=` without a tenant in a fleet: the matches of every worker, waited for
+        as one server waits (until `count` of them have settled, or exist with `settled=false`, or the wait is
+        over). Each round asks every worker what it has now, then waits until any one of them has one more
+        (each worker's own long poll, `count` one past what it had); the first to answer ends the round."""
+        params = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        loop = asyncio.get_running_loop()
+        now = _query(scope, params, wait=None)
+        asked = Request(scope)  # read as the endpoint reads it
+        try:
+            wait = q_float(asked, "wait", 0.0, 0.0, MAX_WAIT)
+            count = q_int(asked, "count", 1, 1, 100_000) or 1
+            settled = q_bool(asked, "settled", True)
+        except ValueError:
+            await self.app(scope, receive, send)  # bad input: refused as one server refuses it
+            return
+        mine = await _capture(self.app, now, receive)
+        if mine.status_code != 200:  # bad input in the filters: answered as one server answers it
+            await mine(scope, receive, send)
+            return
+        deadline = loop.time() + wait
+        while True:
+            try:
+                others = await every_worker(self.fleet, Request(now, _replay(b"", _gone)))
+            except FleetUnavailable as exc:
+                await unavailable(str(exc))(scope, receive, send)
+                return
+            lists: list[tuple[str | None, list[dict[str, Any]]]] = [(None, _deliveries(mine))]
+            for address, answer in others:
+                if isinstance(answer, BaseException) or answer.status_code != 200:
+                    continue  # a worker gone meanwhile: its tenants are another's soon
+                lists.append((address, _deliveries(answer)))
+            done = {a: [d for d in ds if not settled or d.get("status") != "pending"] for a, ds in lists}
+            found = concat("deliveries", key=lambda d: d.get("created_at", 0))(
+                {"deliveries": []}, [{"deliveries": ds} for ds in done.values()]
+            )["deliveries"]
+            left = deadline - loop.time()
+            if len(found) >= count or left <= 0:
+                await JSONResponse({"deliveries": found})(scope, receive, send)
+                return
+            rounds = [
+                asyncio.ensure_future(self._one_more(_query(scope, params, wait=left, count=len(ds) + 1), address))
+                for address, ds in done.items()
+            ]
+            try:
+                await asyncio.wait(rounds, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in rounds:
+                    task.cancel()
+                await asyncio.gather(*rounds, return_exceptions=True)
+            mine = await _capture(self.app, now, receive)
+
+    async def _one_more(self, scope: Scope, address: str | None) -> None:
+        """The long poll `scope` asks for (one more match than the worker had) at the worker at `address` (None:
+        this one), until it answers."""
+        if address is None:
+            await _capture(self.app, scope, _replay(b"", _gone))
+        else:
+            try:
+                await self.fleet.forward(Request(scope, _replay(b"", _gone)), address)
+            except HttpError:  # gone: the round ends with another worker's answer (this one's, at the latest)
+                await asyncio.get_running_loop().create_future()
+
+    async def _restore(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`POST /_emulator/state` in a fleet: restored here (the state of every tenant in Redis, and their
+        runtime: jobs, pending deliveries, timelines); then each tenant it names that another worker owns is
+        forgotten here, one that nobody owns is claimed, and every other worker takes the tenants it owns afresh
+        from Redis (a worker that cannot be told makes it a 503: Redis holds the snapshot, that worker's
+        tenants are read afresh at their next commit, which is refused once with a 409)."""
+        answer = await _capture(self.app, scope, receive)
+        if answer.status_code != 200:
+            await answer(scope, receive, send)
+            return
+        emu, fleet = self.fleet.emu, self.fleet
+        try:
+            if emu.runtime is not None:
+                await emu.runtime.flush()  # what the restore wrote of the runtime is in Redis before anyone reads it
+            named = {t for _, t in emu.store.tenants()} | set(emu.scheduler.tenants())
+            for tenant in sorted((named | {d.tenant for d in emu.dispatcher.deliveries()}) - set(fleet.owned)):
+                emu.drop(tenant)
+                await fleet.claim_free(tenant)
+        except (ConfigError, EmulatorError) as exc:
+            await unavailable(f"restored in Redis, but this worker could not take its tenants on ({exc})")(
+                scope, receive, send
+            )
+            return
+        clock = emu.clock.now() if emu.clock.virtual else None
+        message = json.dumps({RELOAD: True, "now": clock}).encode()
+        reload = Request({**scope, "query_string": b""}, _replay(message, _gone))
+        try:
+            others = await every_worker(fleet, reload)
+        except FleetUnavailable as exc:
+            others = [("the fleet's Redis", exc)]
+        failed = [a for a, r in others if isinstance(r, BaseException) or r.status_code != 200]
+        if failed:
+            text = f"restored in Redis, but the workers at {', '.join(failed)} did not take their tenants afresh"
+            await unavailable(text)(scope, receive, send)
+            return
+        await answer(scope, receive, send)
+
+    async def _reload(self, body: bytes, scope: Scope, receive: Receive, send: Send) -> None:
+        """A forwarded `POST /_emulator/state` from the worker that restored a snapshot: the tenants owned here are
+        taken afresh from Redis, and a virtual clock moves on to the restorer's (never back)."""
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            data = None
+        if not (isinstance(data, dict) and data.get(RELOAD) is True):
+            await self.app(scope, receive, send)  # a snapshot sent on by hand: restored as it says
+            return
+        emu = self.fleet.emu
+        now = data.get("now")
+        if isinstance(emu.clock, VirtualClock) and isinstance(now, int | float):
+            emu.clock.set(max(emu.clock.now(), float(now)))
+        try:
+            count = await self.fleet.reload()
+        except (ConfigError, EmulatorError) as exc:
+            await unavailable(f"could not take its tenants afresh ({exc})")(scope, receive, send)
+            return
+        await JSONResponse({"reloaded": count})(scope, receive, send)
+
+
+async def every_worker(fleet: Fleet, request: Request) -> list[tuple[str, Response | BaseException]]:
+    """The request sent to every other live worker: each one's address and answer (or why it gave none)."""
+    from redis.exceptions import RedisError  # a fleet runs with the Redis extra; the app imports this module always
+
+    try:
+        others = sorted(e["address"] for w, e in (await fleet.workers()).items() if w != fleet.id and e.get("address"))
+    except RedisError as exc:
+        raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
+    got = await asyncio.gather(*(fleet.forward(request, a) for a in others), return_exceptions=True)
+    return list(zip(others, got, strict=True))
+
+
+DELIVERIES = "/_emulator/deliveries"
+
+
+def _query(scope: Scope, params: list[tuple[str, str]], **values: Any) -> Scope:
+    """The scope with query parameters set (`None`: taken out)."""
+    kept = [(k, v) for k, v in params if k not in values]
+    kept += [(k, str(v)) for k, v in values.items() if v is not None]
+    return {**scope, "query_string": urlencode(kept).encode("latin-1")}
+
+
+def _deliveries(answer: Response) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(bytes(answer.body))
+    except ValueError:
+        return []
+    found = data.get("deliveries") if isinstance(data, dict) else None
+    return [d for d in found if isinstance(d, dict)] if isinstance(found, list) else []
+
+
+RELOAD = "cxemu.reload"
+"""The body of the forwarded `POST /_emulator/state` a restoring worker sends every other worker."""
+
+
+async def _gone() -> Message:
+    return {"type": "http.disconnect"}
+
+
+STATE = "/_emulator/state"
+JOINED = "cxemu.joined"
+"""The scope key of `GET /state`'s join of the other workers' snapshots (`core.bigwork.snapshot_stream`)."""
+
+
+def join_snapshots(
+    parts: list[dict[str, Any]], frame: dict[str, Any], entries: dict[tuple[str, str], dict[str, Any]]
+) -> None:
+    """Other workers' snapshots joined to this one's `frame` and `entries` (in place) as one server's snapshot
+    of the same tenants reads: tenants by (vendor, name), timelines by name (the furthest wins: a worker that
+    does not own a tenant can only lag behind its owner), jobs by (due, tenant, vendor) keeping each worker's
+    order within, pending deliveries by (seq, tenant) (numbers are per tenant with Redis), the clock and
+    `next_seq` the largest."""
+    timelines: dict[str, float] = dict(frame.get("timelines") or {})
+    jobs: list[dict[str, Any]] = list(frame.get("jobs") or [])
+    deliveries: dict[str, Any] = dict(frame.get("deliveries") or {})
+    pending: list[dict[str, Any]] = list(deliveries.get("pending") or [])
+    for part in parts:
+        for vendor, tenants in (part.get("store") or {}).items():
+            for tenant, entry in tenants.items():
+                entries.setdefault((vendor, tenant), entry)
+        for tenant, now in (part.get("timelines") or {}).items():
+            timelines[tenant] = max(now, timelines.get(tenant, now))
+        jobs.extend(part.get("jobs") or [])
+        theirs = part.get("deliveries") or {}
+        pending.extend(theirs.get("pending") or [])
+        if "next_seq" in theirs:
+            deliveries["next_seq"] = max(deliveries.get("next_seq", 1), theirs["next_seq"])
+        clock, other = frame.get("clock") or {}, part.get("clock") or {}
+        if clock.get("mode") == other.get("mode") == "virtual":
+            clock["now"] = max(clock["now"], other["now"])
+        if part.get("epoch", 0) > frame.get("epoch", 0):
+            frame["epoch"] = part["epoch"]
+    ordered = sorted(entries.items())
+    entries.clear()
+    entries.update(ordered)
+    frame["timelines"] = dict(sorted(timelines.items()))
+    frame["jobs"] = sorted(jobs, key=lambda j: (j["due"], j.get("tenant") or "", j.get("vendor") or ""))
+    pending.sort(key=lambda d: (d["seq"], d["tenant"]))
+    frame["deliveries"] = {**deliveries, "pending": pending}
 
 
 _NOTHING = Response(status_code=204)

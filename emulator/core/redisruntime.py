@@ -383,6 +383,12 @@ class RedisRuntime:
         self.dispatcher.reset(None, tenant)
         self.store.forget(tenant)
 
+    def hold(self, tenants: Iterable[str]) -> None:
+        """What this process runs of the tenants does nothing more from now on (an attempt is not sent, nothing new
+        is marked); what was marked already is still written. A fleet's restore, for the tenants other workers
+        own: written here, then handed over (`core.fleet_control`); `drop` or `adopt` follows."""
+        self._muted.update(tenants)
+
     def reset(self, tenants: Iterable[str], vendor: str | None) -> None:
         """After a reset of `vendor` (every vendor when None) for `tenants`: their runtime keys are written again
         from what is left here (nothing when every vendor was reset)."""

@@ -433,6 +433,7 @@ class Emulator:
     def _apply(self, prepared: _Prepared) -> None:
         data, section = prepared.data, prepared.section
         seed = int(data.get("seed", self.store.seed))
+        stored = {t for v in self.plugins for t in self.store.known(v)} if self.runtime is not None else set()
         self.store.replace(prepared.slots)
         self.store.epoch = int(data.get("epoch", 0)) + (1 if prepared.unclean else 0)
         if seed != self.store.seed:
@@ -443,7 +444,7 @@ class Emulator:
         if isinstance(self.clock, VirtualClock) and clock.get("mode") == "virtual":
             self.clock.set(max(self.clock.now(), float(clock["now"])))
         if self.runtime is not None:  # what Redis holds of the tenants' runtime goes; the snapshot's is written
-            gone = {t for _, t in self.store.tenants()} | set(self.scheduler.tenants())
+            gone = stored | {t for _, t in self.store.tenants()} | set(self.scheduler.tenants())  # a fleet: all
             self.runtime.reset(sorted(gone | {d.tenant for d in self.dispatcher.deliveries()}), None)
         self.scheduler.cancel_tagged()
         self.retainer.reset()
@@ -451,6 +452,10 @@ class Emulator:
         self.dispatcher.reset()
         self.scheduler.restore(list(data.get("jobs", [])))
         self.dispatcher.restore(data.get("deliveries", {}))
+        if self.fleet is not None and self.runtime is not None:  # other workers' tenants: written, never run here
+            named = {t for _, t in self.store.tenants()} | set(self.scheduler.tenants())
+            named |= {d.tenant for d in self.dispatcher.deliveries()}
+            self.runtime.hold(sorted(t for t in named if t not in self.fleet.owned))
         if section is None:
             return
         self.dispatcher.restore_log(section.log)

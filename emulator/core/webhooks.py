@@ -745,14 +745,15 @@ class WebhookDispatcher:
 
     def snapshot(self) -> dict[str, Any]:
         pending = [d.persist() for q in self._queues.values() for d in q.items if d.status == "pending"]
-        pending.sort(key=lambda x: x["seq"])
+        pending.sort(key=lambda x: (x["seq"], x["tenant"]))  # with Redis, numbers are per tenant (`redisruntime`)
         return {"next_seq": self._next_seq, "pending": pending}
 
     def restore(self, data: Mapping[str, Any]) -> None:
         saved = SnapshotDeliveries.model_validate(data)
         for entry in saved.pending:
             self._enqueue(Delivery.restored(entry))
-        self._next_seq = max([saved.next_seq, self._next_seq, *(e.seq + 1 for e in saved.pending)])
+        if self.durable is None:  # with Redis, numbers are per tenant (`durable.number`): this one is unused
+            self._next_seq = max([saved.next_seq, self._next_seq, *(e.seq + 1 for e in saved.pending)])
 
     def settled(self) -> list[Delivery]:
         """The settled deliveries of the log (pending ones are in `snapshot`), oldest first. A settled delivery no
@@ -769,7 +770,8 @@ class WebhookDispatcher:
             d = Delivery.restored(entry)
             d.status = entry.status
             self._log[d.id] = d
-            self._next_seq = max(self._next_seq, d.seq + 1)
+            if self.durable is None:
+                self._next_seq = max(self._next_seq, d.seq + 1)
         ordered = sorted(self._log.values(), key=lambda d: d.seq)
         settled = [d for d in ordered if d.status != "pending"]
         drop = {d.id for d in settled[: max(0, len(ordered) - self.log_size)]}
