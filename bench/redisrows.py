@@ -199,10 +199,11 @@ def table(summary: Sequence[dict[str, Any]]) -> list[str]:
         mem_cpu = memory["cpu_us_per_request"] if memory else None
         ratio = f"{s['cpu_us_per_request'] / mem_cpu:.2f}x" if mem_cpu else "n/a"
         redis = s.get("cpu_us_parts", {}).get("redis")
+        sustained = s.get("sustained_per_s")
         out.append(
             f"| {row} | {conns} | {s['rps']:,.0f} | {s['cpu_us_per_request']:.0f} "
             f"| {'' if redis is None else format(redis, '.0f')} | {'' if mem_cpu is None else format(mem_cpu, '.0f')} "
-            f"| {ratio} | {s.get('sustained_per_s', 0) or 0:,.0f} |"
+            f"| {ratio} | {'' if sustained is None else format(sustained, ',.0f')} |"
         )
     for (row, conns), s in lines.items():
         other = lines.get((W1, conns))
