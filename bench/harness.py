@@ -26,7 +26,7 @@ REPO = BENCH.parent
 RESULTS = BENCH / "results"
 SERVER_CPU = "0"
 LOAD_CPU = "1"
-NOT_CXEMU = ("receiver", "bare", "wiremock")
+NOT_CXEMU = ("receiver", "bare", "wiremock", "redis")
 """Servers of a run that are not cxemu (the receiver, the bare reference, the WireMock peer)."""
 HOST = "127.0.0.1"
 SIGNING_MODULE = REPO / "emulator" / "vendors" / "eightbyeight" / "signing.py"
@@ -140,6 +140,32 @@ def cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def parents() -> dict[int, int]:
+    """Every process's parent pid, from /proc."""
+    out: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as fh:
+                    out[int(entry.name)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return out
+
+
+def family(pid: int, parent_of: dict[int, int]) -> list[int]:
+    """`pid` and every process descending from it, given each process's parent."""
+    children: dict[int, list[int]] = {}
+    for child, parent in parent_of.items():
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += children.get(p, [])
+    return found
 
 
 def cpu_times() -> dict[str, list[int]]:

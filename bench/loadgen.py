@@ -8,7 +8,8 @@ Every connection is keep-alive and sends its next request as soon as the previou
 like wrk. It prints one line ``BENCHJSON {...}`` with the same fields as bench/report.lua, plus the CPU
 seconds the client itself used: a client near 100 % of its core is the bottleneck, not the server.
 With ``--paths-file`` (one path per line) the requests rotate over those paths on URL's host (the
-same method, headers and body), e.g. one message per conversation in turn.
+same method, headers and body), e.g. one message per conversation in turn; a line ``<path><TAB>name: value``
+also sets that header for its request (it replaces a ``-H`` of the same name), e.g. each tenant's own key.
 Only http:// URLs are supported (the benchmark only talks to 127.0.0.1). Responses must carry
 ``content-length`` or be chunked.
 """
@@ -94,6 +95,12 @@ class ResponseReader(asyncio.Protocol):
         self.waiter.set_result((status, total))
 
 
+def with_header(headers: list[str], header: str) -> list[str]:
+    """`headers` ("name: value" each) with `header` added, replacing any of the same name (case-insensitive)."""
+    name = header.split(":", 1)[0].strip().lower()
+    return [h for h in headers if h.split(":", 1)[0].strip().lower() != name] + [header.strip()]
+
+
 def _request_bytes(method: str, url: str, body: bytes, headers: list[str]) -> tuple[str, int, bytes]:
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
@@ -168,7 +175,11 @@ async def run(
     raws = [raw]
     if paths:
         base = urlsplit(url)
-        raws = [_request_bytes(method, f"http://{base.netloc}{p}", body, headers)[2] for p in paths]
+        raws = []
+        for line in paths:
+            path, _, header = line.partition("\t")
+            own = with_header(headers, header) if header else headers
+            raws.append(_request_bytes(method, f"http://{base.netloc}{path}", body, own)[2])
     totals = Totals()
     budget = [count if count > 0 else 1 << 62]
     started = time.perf_counter()
@@ -212,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = None
     if args.paths_file:
         with open(args.paths_file) as fh:
-            paths = [line.strip() for line in fh if line.strip()]
+            paths = [line.rstrip("\r\n").strip(" ") for line in fh if line.strip()]
     if args.duration <= 0 and args.count <= 0:
         ap.error("give --duration or --count")
     if args.duration <= 0 and args.count > 0:

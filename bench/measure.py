@@ -27,9 +27,11 @@ from harness import (
     cpu_seconds,
     cpu_times,
     expect,
+    family,
     fill,
     log,
     own_cpu_seconds,
+    parents,
     request,
     steal_pct,
     wait_quiet,
@@ -70,10 +72,26 @@ class Row:
     (WireMock's webhook stub: one webhook per request to /hook/<the run's x-bench-run header>)."""
     body: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    extra: tuple[Proc, ...] = ()
+    """Other processes whose CPU counts as the server's (the Redis rows: redis-server, the other replica); with
+    them, the server's descendants count too (the workers of `--workers N`)."""
+    tenants: int = 1
+    """8x8-webhook: the conversations are spread over this many fresh tenants (a fleet's workers each own some)."""
+    send: Proc | None = None
+    """Where the load goes when not to `server` (the Redis forwarding row: the replica that does not own the
+    tenant); the tenants are set up through `server`, which then owns them."""
 
     @property
     def webhook(self) -> bool:
         return self.kind != "plain"
+
+    def cpu_parts(self) -> dict[str, float]:
+        """CPU seconds so far of the server ("server"), and with `extra` processes, of each of them (by name), each
+        with its live descendants (the workers of `--workers N`; one that exits takes its time along)."""
+        if not self.extra:
+            return {"server": cpu_seconds(self.server.pid)}
+        tree = parents()
+        return {p.name: sum(cpu_seconds(q) for q in family(p.pid, tree)) for p in (self.server, *self.extra)}
 
 
 @dataclass
@@ -107,6 +125,8 @@ class Measurement:
     sustained_per_s: float | None = None
     server_failed: int | None = None
     server_pending: int | None = None
+    cpu_us_parts: dict[str, float] | None = None
+    """Rows with `extra` processes (the Redis rows): CPU µs per request of each (the server's under its name)."""
 
 
 def noise_pct(other_server_cpu_pct: float, steal: dict[str, float]) -> float:
@@ -211,11 +231,11 @@ class Bench:
         status, body = request(port, "PUT", "/echo/v1/webhook", json.dumps({"url": self.receiver.url(tenant)}), tenant)
         expect(status, body, 204, f"PUT webhook for {tenant}")
 
-    def setup_conversations(self, port: int, key: str) -> list[str]:
-        """A fresh 8x8 tenant `key` with `--conversations` conversations, their webhooks delivered to
-        /hook/<key>-setup (so they are not counted in the run)."""
+    def setup_conversations(self, port: int, key: str, count: int | None = None) -> list[str]:
+        """A fresh 8x8 tenant `key` with `count` (default `--conversations`) conversations, their webhooks
+        delivered to /hook/<key>-setup (so they are not counted in the run)."""
         point_webhook(port, key, self.receiver.url(f"{key}-setup"))
-        ids = create_conversations(port, key, self.args.conversations, self.procs.pin)
+        ids = create_conversations(port, key, count or self.args.conversations, self.procs.pin)
         expected = HOOKS_PER_CONVERSATION * len(ids)
         got, _ = self.receiver.wait_for(f"{key}-setup", expected, time.time(), self.args.drain_cap)
         if got != expected:
@@ -248,11 +268,20 @@ class Bench:
         spec = LoadSpec(port, row.method, row.path, dict(row.headers), row.body)
         ids: list[str] = []
         before = 0
+        keys = [tag] if row.tenants == 1 else [f"{tag}-t{i}" for i in range(row.tenants)]
+        owned: dict[str, list[str]] = {}
+        befores: dict[str, int] = {}
         if row.kind == "8x8-webhook":
             # a fresh tenant: 256 conversations, their own webhook path; requests rotate over the conversations
-            ids = self.setup_conversations(port, tag)
-            spec = LoadSpec(port, row.method, f"{P8}/conversations/{ids[0]}/messages", api_key(tag), row.body)
-            spec.paths_file = write_paths(self.workdir, tag, ids)
+            # (with `tenants`, the conversations are spread over that many tenants, each request with its key)
+            per = max(1, a.conversations // len(keys))
+            owned = {k: self.setup_conversations(port, k, per) for k in keys}
+            ids = owned[keys[0]]
+            to = row.send.port if row.send is not None else port
+            spec = LoadSpec(to, row.method, f"{P8}/conversations/{ids[0]}/messages", api_key(tag), row.body)
+            keyed = [(cid, k) for i in range(per) for k in keys for cid in owned[k][i : i + 1]]
+            tenant_keys = [k for _, k in keyed] if len(keys) > 1 else []
+            spec.paths_file = write_paths(self.workdir, tag, [c for c, _ in keyed], tenant_keys)
         elif row.kind == "cm-webhook":
             # a fresh tenant (product token = its name, a GUID) whose warm-up reports go to their own path
             cm_provision(port, cm_token(tag), self.receiver.url(f"{tag}-setup", ok200=True))
@@ -267,10 +296,12 @@ class Bench:
             self.register_hook(port, tag)
         elif row.kind == "8x8-webhook":
             w = self.load.run(spec, conns, a.warmup)  # its webhooks go to the setup path too
-            before = message_total(port, tag, ids)
-            expected = HOOKS_PER_CONVERSATION * len(ids) + before
-            self.receiver.wait_for(f"{tag}-setup", expected, time.time(), a.drain_cap)
-            point_webhook(port, tag, self.receiver.url(tag))
+            for k in keys:
+                befores[k] = message_total(port, k, owned[k])
+                expected = HOOKS_PER_CONVERSATION * len(owned[k]) + befores[k]
+                self.receiver.wait_for(f"{k}-setup", expected, time.time(), a.drain_cap)
+            for k in keys:
+                point_webhook(port, k, self.receiver.url(tag))
         elif row.kind == "wm-webhook":  # the warm-up's webhooks go to their own path and are drained first
             spec.headers = {RUN_HEADER: f"{tag}-setup"}
             w = self.load.run(spec, conns, a.warmup)
@@ -284,12 +315,16 @@ class Bench:
         else:
             w = self.load.run(spec, conns, a.warmup)
         time.sleep(0.5)
-        pids = (row.server.pid, self.receiver.proc.pid)
-        ticks0, ours0, t0 = cpu_times(), own_cpu_seconds(pids), time.monotonic()
-        cpu0 = cpu_seconds(row.server.pid)
+        pids = (self.receiver.proc.pid,)
+        ticks0, t0 = cpu_times(), time.monotonic()
+        parts0 = row.cpu_parts()
+        cpu0 = sum(parts0.values())
+        ours0 = own_cpu_seconds(pids) + cpu0
         r = self.load.run(spec, conns, a.duration)
         t_end, elapsed = time.time(), time.monotonic() - t0
-        cpu1, ours1, ticks1 = cpu_seconds(row.server.pid), own_cpu_seconds(pids), cpu_times()
+        parts1 = row.cpu_parts()
+        cpu1 = sum(parts1.values())
+        ours1, ticks1 = own_cpu_seconds(pids) + cpu1, cpu_times()
         other = max(0.0, busy_seconds(ticks0, ticks1) - (ours1 - ours0))
         cpus = (f"cpu{SERVER_CPU}",) if self.procs.pin else None
         other_server = max(0.0, busy_seconds(ticks0, ticks1, cpus) - (cpu1 - cpu0)) if self.procs.pin else other
@@ -302,6 +337,9 @@ class Bench:
             other_server_cpu_pct=round(100 * other_server / elapsed, 1), steal_pct=steal_pct(ticks0, ticks1),
             warmup_rps=round(w["rps"], 1), attempt=attempt, quiet_wait_s=round(quiet_wait, 1), load=r,
         )  # fmt: skip
+        if row.extra:
+            done = max(1, r["requests"])
+            m.cpu_us_parts = {k: round((parts1[k] - parts0.get(k, 0.0)) / done * 1e6, 1) for k in parts1}
         if row.webhook:
             echo = row.kind == "echo-webhook"
             if echo:
@@ -310,6 +348,8 @@ class Bench:
                 sent = int(r["requests"])
             elif row.kind == "cm-webhook":
                 sent = REPORTS_PER_MESSAGE * (cm_sent(port, cm_token(tag)) - before)
+            elif row.kind == "8x8-webhook":
+                sent = sum(message_total(port, k, owned[k]) - befores[k] for k in keys)
             else:
                 sent = message_total(port, tag, ids) - before
             got, drain = self.receiver.wait_for(tag, sent, t_end, a.drain_cap)
@@ -317,8 +357,8 @@ class Bench:
             m.drain_s = round(drain, 2)
             m.sustained_per_s = round(got / (m.duration_s + drain), 1)
             if row.kind != "wm-webhook":
-                m.server_failed = deliveries_count(port, tag, "failed")
-                m.server_pending = deliveries_count(port, tag, "pending")
+                m.server_failed = sum(deliveries_count(port, k, "failed") for k in keys)
+                m.server_pending = sum(deliveries_count(port, k, "pending") for k in keys)
         extra = ""
         if row.webhook:
             extra = (

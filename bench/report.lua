@@ -4,6 +4,8 @@
 --   BENCH_PATHS   optional file with one path per line: requests rotate over those paths (e.g. one message per
 --                 conversation in turn); the requests are formatted once per thread in init(), so request() only
 --                 hands out a prebuilt string. Without it wrk sends the command-line URL (static request).
+--                 A line "<path><TAB>name: value" also sets that header for its request (replacing a -H of the
+--                 same name; give it in lower case as -H does), e.g. each tenant's own key.
 -- Headers are passed with wrk -H. No response() callback: it would make wrk itself slower.
 local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY")
@@ -28,8 +30,18 @@ if paths_file ~= nil and paths_file ~= "" then
   end
   init = function(args)
     prebuilt = {}
-    for i, p in ipairs(paths) do
-      prebuilt[i] = wrk.format(nil, p)
+    for i, line in ipairs(paths) do
+      local p, name, value = string.match(line, "^([^\t]*)\t%s*([^:]+):%s*(.-)%s*$")
+      if p == nil then
+        prebuilt[i] = wrk.format(nil, line)
+      else
+        local headers = {}
+        for k, v in pairs(wrk.headers) do
+          headers[k] = v
+        end
+        headers[string.lower(name)] = value
+        prebuilt[i] = wrk.format(nil, p, headers)
+      end
     end
     count = #prebuilt
     -- threads start half a round apart so they do not hit the same conversation together

@@ -11,6 +11,7 @@ from typing import Any
 
 from harness import LOAD_CPU, SERVER_CPU, UNSATURATED_PCT
 from measure import Drain, Measurement, Row, noise_pct
+from redisrows import table as redis_table
 
 TARGETS = {
     "get_ratio": 0.75,
@@ -74,6 +75,9 @@ def summarize(
                 "cpu_ratio": round(_median(cpu_ratios), 4) if cpu_ratios else None,
                 "reference": row.reference,
             }
+            parts = [m.cpu_us_parts for m in ms if m.cpu_us_parts]
+            if parts:  # the Redis rows: each process's share
+                line["cpu_us_parts"] = {k: round(_median([p.get(k, 0.0) for p in parts]), 1) for k in parts[0]}
             if row.webhook:
                 line.update(
                     hooks_sent=sum(m.hooks_sent or 0 for m in ms),
@@ -289,6 +293,7 @@ def render(result: dict[str, Any]) -> str:
             "processes were), so that row's req/s and ratio understate the server"
         )
     out += peer_table(result)
+    out += redis_table(result["summary"])
     drains = result["drains"]
     if drains:
         out += [

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import redisrows
 import wiremock
 from harness import (
     BENCH,
@@ -86,7 +87,7 @@ def start_servers(procs: Procs, wanted: set[str], workdir: Path, wiremock_jar: P
     signed = {"8x8-get", "8x8-post-message", "8x8-signed-drain"}
     wants = {
         "8x8": bool(wanted & signed),
-        "8x8-unsigned": "8x8-post-message-unsigned" in wanted,
+        "8x8-unsigned": bool(wanted & {"8x8-post-message-unsigned", redisrows.TENANTS_MEMORY}),
         "cxemu": bool(wanted & set(ECHO_ROWS)),
     }
     wants.update(
@@ -114,8 +115,11 @@ def start_servers(procs: Procs, wanted: set[str], workdir: Path, wiremock_jar: P
         port = free_port()
         cmd = wiremock.command(wiremock_jar, port, wiremock.write_root(workdir, servers["receiver"].port))
         servers["wiremock"] = procs.start("wiremock", cmd, SERVER_CPU, port=port)
+    servers.update(redisrows.start(procs, wanted, workdir, default_hook))  # the Redis rows' (run.py --redis)
     ready = {"receiver": "/stats", "bare": "/", "wiremock": wiremock.GET_PATH}
     for proc in servers.values():
+        if proc.name == "redis":  # answered PING already
+            continue
         path = ready.get(proc.name, "/_emulator/health")
         wait_ready(proc, path)
     return servers
@@ -226,6 +230,7 @@ def sanity(servers: dict[str, Proc], receiver: Receiver, bench: Bench) -> dict[s
     proc = servers.get("wiremock")
     if proc is not None:
         out["wiremock"] = wiremock.sanity(proc.port, receiver)
+    out.update(redisrows.sanity(servers, receiver))
     return out
 
 
@@ -276,4 +281,5 @@ def build_rows(servers: dict[str, Proc], checks: dict[str, Any], wanted: set[str
         rows.append(
             Row("wiremock-post-webhook", wm, "POST", wiremock.HOOK_PATH, "bare-post", "wm-webhook", wiremock.POST_BODY)
         )
+    rows += redisrows.build(servers, checks, wanted)
     return [r for r in rows if r.name in wanted]

@@ -28,6 +28,11 @@ generator is wrk when it is installed (`apt-get install -y wrk`), otherwise benc
                                warmed until its rate settles; skipped with the reason when java or npm is missing
                                (or with --no-wiremock); see wiremock.py
   cxemu-get, cxemu-post-webhook   (--with-echo) the test-only echo vendor, for comparison with older runs
+  8x8-get@redis, 8x8-post-message-unsigned@redis, 8x8-post-message-unsigned@redis-hop, 8x8-post-tenants@redis-w1,
+  8x8-post-tenants@redis-w2
+                               (--redis) the Redis backend (issue 16): CPU per request of cxemu + redis-server
+                               against the memory rows, the forwarding hop, one and two workers; skipped with the
+                               reason when redis-server or the `redis` extra is missing; see redisrows.py
 
 With `--listener` every cxemu server also has a live `/_emulator/events` stream open and read for the whole run
 (`listener.py`: what a reader of every entry costs; `--listener display`: what a dashboard page's display-mode
@@ -67,6 +72,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redisrows
 import wiremock
 from dashboard import dashboards
 from harness import LOAD_CPU, RESULTS, SIGNING_MODULE, LoadGen, Procs, Receiver, log, status_kb
@@ -122,6 +128,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--quiet-wait", type=float, help="max s to wait for a quiet machine (default 10; --quick 2)")
     ap.add_argument("--only", help=f"comma-separated rows to run (default all): {', '.join(ALL_ROWS + ECHO_ROWS)}")
     ap.add_argument("--with-echo", action="store_true", help="add the echo vendor rows " + ", ".join(ECHO_ROWS))
+    ap.add_argument(
+        "--redis",
+        action="store_true",
+        help="add the Redis backend's rows (a redis-server is started; needs it and the `redis` extra): "
+        + ", ".join(redisrows.ROWS),
+    )
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--no-wiremock", action="store_true", help="skip the WireMock rows " + ", ".join(wiremock.ROWS))
     ap.add_argument(
@@ -175,10 +187,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ap.error("--duration, --reps, --mem-conversations and --connections must be positive")
     if args.conversations < 1 or args.drain_seconds <= 0 or args.mem_calls < 4:
         ap.error("--conversations, --drain-seconds and --mem-calls must be positive")
-    known = set(ALL_ROWS + ECHO_ROWS)
+    known = set(ALL_ROWS + ECHO_ROWS + redisrows.ROWS)
     args.wanted = {x.strip() for x in args.only.split(",") if x.strip()} if args.only else set(ALL_ROWS)
     if args.with_echo and not args.only:
         args.wanted |= set(ECHO_ROWS)
+    if args.redis:  # with the memory rows they are compared with
+        args.wanted |= {*redisrows.ROWS, *redisrows.MEMORY_ROW.values(), "bare-get", "bare-post"}
     if args.no_signed:
         args.wanted -= {"8x8-post-message", "8x8-signed-drain"}
     if args.no_wiremock:
@@ -198,6 +212,19 @@ def peer_setup(args: argparse.Namespace) -> dict[str, Any]:
         args.wanted -= set(wiremock.ROWS)
         return {"skipped": why}
     return {"jar": path, "version": wiremock.VERSION, "java": wiremock.java_version()}
+
+
+def redis_setup(args: argparse.Namespace) -> dict[str, Any]:
+    """What the result records of the Redis rows: the rows asked for, or why they are skipped."""
+    asked = sorted(args.wanted & (set(redisrows.ROWS) - {redisrows.TENANTS_MEMORY}))
+    if not asked:
+        return {"skipped": "not requested (--redis or --only)"}
+    why = redisrows.skip_reason()
+    if why is not None:
+        log(f"bench: Redis rows SKIPPED: {why}")
+        args.wanted -= set(redisrows.ROWS) - {redisrows.TENANTS_MEMORY}
+        return {"skipped": why, "rows": asked}
+    return {"rows": asked}
 
 
 def pick_generator(choice: str) -> str:
@@ -257,6 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     why = "" if generator == "wrk" else " (FALLBACK: wrk is not installed)" if args.generator == "auto" else ""
     log(f"bench: load generator = {load.version}{why}")
     peer = peer_setup(args)
+    redis_info = redis_setup(args)
     workdir = Path(tempfile.mkdtemp(prefix="cxemu-bench-"))
     try:
         with terminate_on_signal(procs), contextlib.ExitStack() as watching:
@@ -355,6 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "signing": signing,
         "listener": listened,
         "wiremock": peer,
+        "redis": redis_info,
         "peak_rss_kb": peak,
         "verdicts": verdicts(summary, memory, drain, signing),
         "runs": [asdict(m) for m in runs],

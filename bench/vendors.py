@@ -110,9 +110,16 @@ def message_total(port: int, key: str, ids: Sequence[str]) -> int:
     return total
 
 
-def write_paths(workdir: Path, name: str, ids: Sequence[str]) -> Path:
+def write_paths(workdir: Path, name: str, ids: Sequence[str], keys: Sequence[str] = ()) -> Path:
+    """The paths file of a webhook run: one message path per conversation; with `keys` (one per id) each line also
+    carries its tenant's `x-api-key` (after a tab: bench/report.lua and bench/loadgen.py send it)."""
     path = workdir / f"{name}.paths"
-    path.write_text("".join(f"{P8}/conversations/{cid}/messages\n" for cid in ids))
+    if keys:
+        pairs = zip(ids, keys, strict=True)
+        lines = [f"{P8}/conversations/{cid}/messages\t{API_KEY_HEADER}: {key}\n" for cid, key in pairs]
+    else:
+        lines = [f"{P8}/conversations/{cid}/messages\n" for cid in ids]
+    path.write_text("".join(lines))
     return path
 
 

@@ -5,7 +5,8 @@ redis-py's asyncio client costs the worker about 300 k instructions for one `GET
 more than the whole memory backend's request. This client is one connection with hiredis's C packer and parser
 behind an `asyncio.Protocol`: a call writes its command and waits for its reply, replies come back in order, so
 calls from many tasks pipeline on the one connection. It speaks only what the store's hot path needs (`call`,
-`evalsha`); everything else (pipelines of the change stream, start-up, reset, restore) stays on redis-py.
+`evalsha`, and `pipeline`: many commands in one write, for a batch of writes); everything else (the change stream,
+start-up, reset, restore) stays on redis-py.
 
 Failures are redis-py's exceptions, so the store handles both clients alike: `ConnectionError` when Redis cannot
 be reached or the connection drops (every call in flight fails; the next call connects again), `ResponseError`
@@ -18,6 +19,7 @@ import asyncio
 import hashlib
 import ssl
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, cast
 
 import hiredis
@@ -62,6 +64,15 @@ class _Protocol(asyncio.Protocol):
         self._transport.write(hiredis.pack_command(args))
         return waiter
 
+    def call_many(self, commands: Sequence[tuple[Any, ...]]) -> list[asyncio.Future[Any]]:
+        if self.closed or self._transport is None:
+            raise ConnectionError("the connection to Redis is closed")
+        loop = asyncio.get_running_loop()
+        waiters = [loop.create_future() for _ in commands]
+        self._waiting.extend(waiters)
+        self._transport.write(b"".join(hiredis.pack_command(args) for args in commands))
+        return waiters
+
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
@@ -81,6 +92,20 @@ class LeanRedis:
         if proto is None or proto.closed:
             proto = await self._connect()
         return await proto.call(args)
+
+    async def pipeline(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Send the commands in one write and return their replies in order. Every reply is read first; then the
+        first error reply is raised (`ResponseError`), as redis-py's pipeline does (the others were applied)."""
+        if not commands:
+            return []
+        proto = self._proto
+        if proto is None or proto.closed:
+            proto = await self._connect()
+        replies = await asyncio.gather(*proto.call_many(commands), return_exceptions=True)
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        return replies
 
     async def evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         """Run a script by its digest, sending its text only when Redis does not know it yet (after a restart)."""

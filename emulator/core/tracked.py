@@ -16,7 +16,13 @@ no entity.
 
 A `TrackedDict` also keeps each key's position (insertion order, as a dict keeps it), because a Redis hash keeps
 no order and a reloaded state must list its entities in the order the cached one does (the snapshot, the vendors'
-listings). The memory backend never uses this module.
+listings). The memory backend never builds a `TrackedDict`.
+
+Code that runs after a commit and only reads (the vendors' `on_event` reactions: "runs inside the commit; only
+schedules") reads entities with `look(collection, key)`, which marks nothing: otherwise each entity such a hook reads
+is serialised again by the tenant's next commit only to find it unchanged (for an 8x8 message, its conversation:
+~150 k instructions, docs/scaling.md). A hook that changes an entity reaches it the ordinary way (`[]`, `get`), so
+the change is marked and committed. `look` is a plain `dict.get` on either backend.
 """
 
 from __future__ import annotations
@@ -27,6 +33,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter
+
+
+def look(entities: dict[Any, Any], key: Any, default: Any = None) -> Any:
+    """`entities.get(key, default)` for code that only reads the entity: a `TrackedDict` does not mark the key, so
+    the next commit does not serialise the entity again. Never change what it returns (module docstring)."""
+    return dict.get(entities, key, default)
 
 
 class TrackedDict(dict[Any, Any]):

@@ -1,5 +1,5 @@
 """The lean client of the Redis backend's hot path (`core.resp`) against a real redis-server: replies in order to
-concurrent callers, error replies, a script Redis forgot, a dropped connection and a Redis that is down."""
+concurrent callers, pipelines, error replies, a script Redis forgot, a dropped connection and a Redis that is down."""
 
 from __future__ import annotations
 
@@ -38,6 +38,21 @@ async def test_an_error_reply_raises_and_the_next_call_goes_on(redis_url: str) -
         with pytest.raises(ResponseError, match="WRONGTYPE"):
             await lean.call("HGET", "s", "f")
         assert await lean.call("GET", "s") == "text"
+    finally:
+        lean.close()
+
+
+async def test_a_pipeline_sends_many_commands_at_once_and_answers_each_in_order(redis_url: str) -> None:
+    lean = LeanRedis(redis_url)
+    try:
+        assert await lean.pipeline([]) == []
+        commands = [("HSET", "h", f"f{n}", n) for n in range(300)] + [("HLEN", "h"), ("HGET", "h", "f7")]
+        replies, alone = await asyncio.gather(lean.pipeline(commands), lean.call("RPUSH", "l", "x"))
+        assert replies == [1] * 300 + [300, "7"]
+        assert alone == 1  # a call between pipelines gets its own reply, not one of the pipeline's
+        with pytest.raises(ResponseError, match="WRONGTYPE"):  # the first error reply raises ...
+            await lean.pipeline([("SET", "s", "a"), ("HGET", "s", "f"), ("SET", "t", "b")])
+        assert await lean.pipeline([("GET", "s"), ("GET", "t")]) == ["a", "b"]  # ... after the others were applied
     finally:
         lean.close()
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from emulator.core.events import DomainEvent
 from emulator.core.runtime import Emulator
+from emulator.core.tracked import look
 from emulator.vendors.cmcom import constants as c
 from emulator.vendors.cmcom import router as rt
 from emulator.vendors.cmcom import state as st
@@ -55,7 +56,7 @@ def first_name(name: str) -> str:
 
 def fill(template: str, state: st.CmComState, chat: st.Chat) -> str:
     user = first_name(chat.client_name or "there")
-    agent = state.agents.get(chat.agent or "")
+    agent = look(state.agents, chat.agent or "")
     name = first_name(agent.name) if agent else "your agent"
     return template.replace("{user}", user).replace("{agent}", name).replace("{team}", chat.team or c.GENERIC_INBOX)
 
@@ -78,7 +79,7 @@ def react(emu: Emulator, event: DomainEvent) -> None:
             chat_id = data.get("chatId", event.subject)
             later(rule.after, END_USER_SAY, chat=chat_id, text=rule.reply)
     if kind == "message.sent":
-        sent = state.sent.get(event.subject)
+        sent = look(state.sent, event.subject)  # reads only: marks nothing for the Redis commit (core.tracked)
         if sent is None:
             return
         reports = [(behaviour.accepted_after, c.Status.ACCEPTED)]
@@ -91,7 +92,7 @@ def react(emu: Emulator, event: DomainEvent) -> None:
         for delay, statuses in status_batches(reports):
             later(delay, STATUS, msg=sent.id, statuses=statuses)
         return
-    chat = state.chats.get(event.subject)
+    chat = look(state.chats, event.subject)
     if chat is None:
         return
     seen = len(chat.transcript)

@@ -26,6 +26,7 @@ from typing import Any
 from emulator.core.events import DomainEvent
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
+from emulator.core.tracked import look
 from emulator.vendors.eightbyeight import assignment as asg
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.config import AgentBehaviour, ReplyRule
@@ -75,7 +76,7 @@ def on_event(emu: Emulator, event: DomainEvent) -> None:
     if state is None:
         return
     behaviour = state.behaviour
-    conv = state.conversations.get(event.subject)
+    conv = look(state.conversations, event.subject)  # reads only: marks nothing for the Redis commit (core.tracked)
     sched = emu.scheduler
 
     def later(delay: float, kind: str, **args: Any) -> None:
@@ -91,14 +92,14 @@ def on_event(emu: Emulator, event: DomainEvent) -> None:
     if kind == "conversation.queued" and behaviour.queue_timeout:
         later(behaviour.queue_timeout, QUEUE_TIMEOUT, interaction=interaction, queue=event.data["queueId"])
     if kind == "conversation.queued" and behaviour.auto:
-        queue = state.queues.get(event.data["queueId"])
+        queue = look(state.queues, event.data["queueId"])
         closed = queue is not None and not queue_open(state, queue, emu.scheduler.now(event.tenant))
         at_once = closed and queue is not None and queue.out_of_hours != "queue"
         later(0.0 if at_once else behaviour.join_delay, OFFER, interaction=interaction)
     elif kind == "member.joined" and event.data["memberType"] == "agent" and behaviour.auto:
         agent = event.data["id"]
         if behaviour.greeting:
-            greeting = fill(behaviour.greeting, conv, state.agents.get(agent))
+            greeting = fill(behaviour.greeting, conv, look(state.agents, agent))
             later(0.0, TYPE, interaction=interaction, agent=agent, text=greeting, then=None)
         if behaviour.leave_after_idle:
             later(
@@ -111,7 +112,7 @@ def on_event(emu: Emulator, event: DomainEvent) -> None:
         agent_id = conv.agent_id
         if rule is not None:
             then = f"transfer:{rule.transfer_to}" if rule.transfer_to else ("leave" if rule.leave else None)
-            text = fill(rule.reply, conv, state.agents.get(agent_id)) if rule.reply else None
+            text = fill(rule.reply, conv, look(state.agents, agent_id)) if rule.reply else None
             later(behaviour.reply_delay, TYPE, interaction=interaction, agent=agent_id, text=text, then=then)
         if behaviour.leave_after_idle:
             seen = _user_messages(conv)
@@ -139,11 +140,11 @@ def on_agent_freed(emu: Emulator, event: DomainEvent) -> None:
     state = _state(emu, event.tenant)
     if state is None or not state.behaviour.auto:
         return
-    agent = state.agents.get(event.data["id"])
+    agent = look(state.agents, event.data["id"])
     if agent is None:
         return
     for conv_id in state.waiting:
-        conv = state.conversations.get(conv_id)
+        conv = look(state.conversations, conv_id)
         if conv is not None and conv.queue_id in agent.queues and conv.interaction is not None:
             args = {"conv": conv_id, "interaction": conv.interaction.id}
             emu.scheduler.schedule_job(state.behaviour.join_delay, OFFER, args, vendor=SLUG, tenant=event.tenant)

@@ -12,6 +12,7 @@ from typing import Any
 
 from emulator.core.events import DomainEvent
 from emulator.core.store import Outbound, Tx
+from emulator.core.tracked import look
 from emulator.vendors.eightbyeight.constants import LEGACY_NOTIFICATION_VERSION, NOTIFICATION_VERSION
 from emulator.vendors.eightbyeight.state import EVENT_ID, EightByEightState, Webhook
 
@@ -85,20 +86,21 @@ def payloads(event: DomainEvent, *, legacy: bool) -> list[Payload]:
 def _targets(state: EightByEightState, event: DomainEvent) -> list[Webhook]:
     if event.kind == "webhook.verify":
         return [Webhook(id="verify", name="verify", uri=event.data["uri"], version=event.data["version"])]
-    conv = state.conversations.get(event.subject)
+    # reads only (look: marks nothing, so a Redis commit does not serialise these again; core.tracked)
+    conv = look(state.conversations, event.subject)
     if conv is None:
         return []
     hooks: list[Webhook] = []
-    channel = state.channels.get(conv.channelId)
+    channel = look(state.channels, conv.channelId)
     post = conv.post_agent
     if post is not None and (post.active or post.ended_at == event.at):
-        hook = state.webhooks.get(post.webhook_id)
+        hook = look(state.webhooks, post.webhook_id)
         if hook is not None:
             hooks.append(hook)
         if not post.notify_channel:
             return hooks
     if channel is not None:
-        hook = state.webhooks.get(channel.webHookId)
+        hook = look(state.webhooks, channel.webHookId)
         if hook is not None and hook not in hooks:
             hooks.append(hook)
     return hooks

@@ -24,6 +24,7 @@ from typing import Any
 from emulator.core.clock import JobHandler
 from emulator.core.events import DomainEvent
 from emulator.core.runtime import Emulator
+from emulator.core.tracked import look
 from emulator.vendors.sangoma import di, voice
 from emulator.vendors.sangoma.config import ReplyRule
 from emulator.vendors.sangoma.constants import SLUG, CallState, ConversationStatus
@@ -48,8 +49,8 @@ def pick_rule(rules: list[ReplyRule], default: str | None, text: str) -> ReplyRu
 
 
 def fill(template: str, state: SangomaState, conv: Conversation | None, agent_id: int | None) -> str:
-    contact = state.contacts.get(conv.contact_id) if conv is not None else None
-    agent = state.agents.get(agent_id) if agent_id is not None else None
+    contact = look(state.contacts, conv.contact_id) if conv is not None else None
+    agent = look(state.agents, agent_id) if agent_id is not None else None
     customer = (contact.name.split(" ")[0] if contact and contact.name else "") or "there"
     return template.replace("{customer}", customer).replace(
         "{agent}", agent.display_name.split(" ")[0] if agent else "your agent"
@@ -76,7 +77,8 @@ def react(emu: Emulator, event: DomainEvent) -> None:
         return
     conv_data = payload.get("conversation", payload)
     display = conv_data.get("id") if isinstance(conv_data, dict) else None
-    conv = state.conversations.get(display) if isinstance(display, int) and event.subject.startswith("conv") else None
+    # reads only (look: marks nothing for the Redis commit, core.tracked)
+    conv = look(state.conversations, display) if isinstance(display, int) and event.subject.startswith("conv") else None
     if conv is None:
         return
     behaviour = state.behaviour
@@ -110,7 +112,7 @@ def react(emu: Emulator, event: DomainEvent) -> None:
 
 
 def _react_call(state: SangomaState, event: DomainEvent, later: Any) -> None:
-    call = state.calls.get(str(event.data.get("id")))
+    call = look(state.calls, str(event.data.get("id")))
     if call is None:
         return
     callee = voice.callee_for(state, call.destination)
