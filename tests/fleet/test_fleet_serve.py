@@ -163,9 +163,10 @@ def test_a_killed_owners_tenant_is_taken_over_by_the_other_worker_with_its_state
         assert post(http, a.url, cid, "before the kill").status_code == 202
         doomed, survivor = (a, b) if owner(redis_url, "orphan") == a.id else (b, a)
         os.kill(doomed.pid, signal.SIGKILL)
-        # the survivor waits for the dead owner's lease to lapse (ttl 1 s), claims the tenant and serves its state
+        # the dead owner's lease lapses (ttl 1 s): the survivor claims the tenant (or its sweeper, or the restarted
+        # worker's, did first and the survivor forwards) and serves its state
         assert texts(http, survivor.url, cid) == ["before the kill"]
-        assert owner(redis_url, "orphan") == survivor.id
+        assert owner(redis_url, "orphan") not in {None, doomed.id}
         assert post(http, survivor.url, cid, "after the kill").status_code == 202
         assert texts(http, survivor.url, cid) == ["before the kill", "after the kill"]
     # the parent started a new worker in place of the killed one; it forwards to the new owner
