@@ -162,9 +162,15 @@ class Fleet:
         """Tenants this worker's sweeper claimed (logs, tests)."""
         self.http = HttpClient(limit=512, per_target=512, excerpt=256 * 1024 * 1024, headers=True)
         self.timeout = emu.settings.request_timeout + FORWARD_SLACK
+        self.adopting: dict[str, str] = {}
+        """Tenant name -> the lease just claimed, while the tenant is being adopted (its runtime writes hold it)."""
         store = emu.store
         store.fence = self.owned.get
         store.authoritative = self.owned.__contains__
+        store.fenced = self.refused
+        if emu.runtime is not None:  # the runtime's writes are fenced as the commits are
+            emu.runtime.fence = self.lease
+            emu.runtime.fenced = self.lose
 
     # -- Redis ------------------------------------------------------------------------------------
 
@@ -249,7 +255,26 @@ class Fleet:
     def lose(self, tenant: str) -> None:
         """Stop serving a tenant here (its lease is gone): forget it locally, Redis untouched."""
         self.owned.pop(tenant, None)
+        self.adopting.pop(tenant, None)
         self.emu.drop(tenant)
+
+    def refused(self, tenant: str) -> None:
+        """A commit of the tenant was refused by its fence: another worker took it over; dropped here once the unit
+        of work has let go of it."""
+        lease = self.owned.get(tenant)
+        if lease is not None:
+            LOG.warning(
+                "fleet: a commit of tenant %r was refused (another worker holds its lease); dropped here", tenant
+            )
+            asyncio.get_running_loop().call_soon(self._refused, tenant, lease)
+
+    def _refused(self, tenant: str, lease: str) -> None:
+        if self.owned.get(tenant) == lease:
+            self.lose(tenant)
+
+    def lease(self, tenant: str) -> str | None:
+        """The lease this worker holds on the tenant (also while adopting it), else None."""
+        return self.owned.get(tenant) or self.adopting.get(tenant)
 
     async def workers(self) -> dict[str, dict[str, Any]]:
         """The live workers (beat within the ttl), by id."""
@@ -404,11 +429,14 @@ class Fleet:
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._claims[tenant] = done
+        self.adopting[tenant] = lease
         try:
             await self.emu.adopt(tenant)
-            self.owned[tenant] = lease
-            self.owners.pop(tenant, None)
+            if self.adopting.pop(tenant, None) == lease:  # not refused meanwhile (another worker took it)
+                self.owned[tenant] = lease
+                self.owners.pop(tenant, None)
         except BaseException:
+            self.adopting.pop(tenant, None)
             with contextlib.suppress(RedisError):
                 await self._scripts["release"](keys=[tenant_key(tenant, "owner")], args=[lease], client=self.redis())
             raise
