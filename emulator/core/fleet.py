@@ -147,6 +147,8 @@ class Fleet:
         self.owners: dict[str, tuple[str, str]] = {}
         """Tenant name -> (worker, address) last seen owning it elsewhere (forwards need no Redis read)."""
         self._claims: dict[str, asyncio.Future[None]] = {}
+        self._serving: dict[str, int] = {}
+        """Tenant name -> requests being served here for it now."""
         self.unreachable: set[str] = set()
         """Workers a forward could not reach: taken for dead (their leases lapse within the ttl)."""
         self._client: aioredis.Redis | None = None
@@ -447,17 +449,28 @@ class Fleet:
     # -- forwarding -------------------------------------------------------------------------------
 
     async def serve(
-        self, request: Request, tenant: str, here: Callable[[], Awaitable[Response]]
+        self, request: Request, tenant: str, here: Callable[[], Awaitable[Response]], *, let_go: bool = False
     ) -> tuple[Response, bool]:
         """Serve a request for `tenant` here (`here()`, after claiming it if free) or at its owner; returns the
-        answer and whether it was served here. A forwarded request for a tenant owned elsewhere gets 421."""
+        answer and whether it was served here. A forwarded request for a tenant owned elsewhere gets 421.
+        `let_go` (vendor requests, whose `here()` is the whole handler): a lease claimed for this request is
+        released after it when the tenant holds nothing here (a credential that names no tenant)."""
         forwarded = request.scope.get(FORWARDED_BY) is not None
         if forwarded and tenant not in self.owned and await self._free_or_owner(tenant) is not None:
             return misrouted(tenant), True
         for attempt in range(3):
+            held = tenant in self.owned
             address = await self.route(tenant)
             if address is None:
-                return await here(), True
+                self._serving[tenant] = self._serving.get(tenant, 0) + 1
+                try:
+                    return await here(), True
+                finally:
+                    left = self._serving.pop(tenant) - 1
+                    if left:
+                        self._serving[tenant] = left
+                    elif let_go and not held:  # claimed for this request: kept only if the tenant has anything
+                        await self._let_go_if_empty(tenant)
             try:
                 answer = await self.forward(request, address)
             except HttpError as exc:
@@ -481,6 +494,29 @@ class Fleet:
                     continue
             return answer, False
         raise FleetUnavailable(f"tenant {tenant!r}: its owner could not be reached")
+
+    def empty(self, tenant: str) -> bool:
+        """Whether this worker holds nothing of the tenant: no state of any vendor, no timer, no delivery, and (on
+        the virtual clock) its time never moved."""
+        emu = self.emu
+        if any(emu.store.exists(slug, tenant) for slug in emu.plugins) or emu.scheduler.pending_count([tenant]):
+            return False
+        if emu.scheduler.clock.virtual and emu.scheduler.now(tenant) != emu.scheduler.start:
+            return False
+        return not any(d.tenant == tenant for d in emu.dispatcher.deliveries())
+
+    async def _let_go_if_empty(self, tenant: str) -> None:
+        """Release the lease a request claimed for a name that holds nothing (a credential naming no tenant, a
+        control request about an unknown one), so it is not renewed for this worker's whole life."""
+        lease = self.owned.get(tenant)
+        if lease is None or tenant in self._claims or not self.empty(tenant):
+            return
+        del self.owned[tenant]
+        self.emu.drop(tenant)
+        try:
+            await self._scripts["release"](keys=[tenant_key(tenant, "owner")], args=[lease], client=self.redis())
+        except RedisError as exc:  # no longer renewed: it lapses within the ttl
+            LOG.info("fleet: could not release the lease on empty tenant %r (%s); it lapses", tenant, exc)
 
     async def _free_or_owner(self, tenant: str) -> str | None:
         """For a forwarded request: None when the tenant is (now) this worker's, else its owner's worker id."""

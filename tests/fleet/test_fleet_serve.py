@@ -190,3 +190,14 @@ def test_a_clean_stop_releases_every_lease_and_leaves_the_registry(tmp_path: Pat
         assert client.hlen("cxemu:workers") == 0
     finally:
         client.close()
+
+
+def test_a_request_that_leaves_its_tenant_empty_leaves_no_lease_behind(fleet: Fleet, redis_url: str) -> None:
+    _, (a, b) = fleet
+    with httpx.Client(timeout=60) as http:
+        r = http.get(f"{a.url}{P8}/conversations/CONV-nope", headers={"x-api-key": "nobody"})
+        assert r.status_code == 404, r.text
+        assert owner(redis_url, "nobody") is None  # claimed for the request, released after it: nothing to own
+        r = http.post(f"{b.url}{P8}/conversations", json=CONVERSATION, headers={"x-api-key": "somebody"})
+        assert r.status_code == 202, r.text
+        assert owner(redis_url, "somebody") in {a.id, b.id}  # a tenant with state keeps its owner
