@@ -366,9 +366,7 @@ class RedisRuntime:
         done = await pipe.execute()
         for (tenant, lease), written in zip(leases.items(), done, strict=True):
             if not written and lease != "-" and self.fenced is not None:
-                LOG.warning(
-                    "tenant %r: runtime write refused (another worker holds its lease); dropped here", tenant
-                )
+                LOG.warning("tenant %r: runtime write refused (another worker holds its lease); dropped here", tenant)
                 self.fenced(tenant)
 
     async def close(self) -> None:
