@@ -344,6 +344,8 @@ class Fleet:
         self._passed = set(free) - set(ours)
         claimed: list[str] = []
         for tenant in ours:
+            if not self.emu.started:  # stopping: nothing more is taken on
+                break
             try:
                 got, lease, _ = await self._claim(tenant)
                 if got or lease_worker(lease) == self.id:
