@@ -21,7 +21,7 @@ is dropped here (`Emulator.drop`: the tenant's slots, timers and deliveries forg
 worker whose beat is older than the ttl counts as gone. A clean stop releases every lease and the entry, and
 counts a hand-off (`cxemu:handoffs`).
 
-The sweeper (`sweep`, about every `lease_ttl / 3`, each worker at its own period): when the registry shows a
+The sweeper (`sweep`, after every beat, from what the beat's pipeline read): when the registry shows a
 gone worker, or the hand-off counter moved (a clean stop, a lease that lapsed under its holder), or every
 `BACKSTOP` rounds regardless, a worker reads the tenant index (`cxemu:tenants`) and each tenant's lease, and
 claims the free ones it is the preferred live worker for (highest BLAKE2b of worker id and tenant name among the
@@ -156,6 +156,8 @@ class Fleet:
         self._task: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._rounds = 0
+        self._seen: tuple[dict[str, str], str | None] | None = None
+        """The registry and the hand-off counter as the last beat read them."""
         self._handoffs: str | None = None
         """The hand-off counter as this worker's sweeper last saw it."""
         self._passed: set[str] = set()
@@ -199,7 +201,6 @@ class Fleet:
         except RedisError as exc:
             raise ConfigError(f"state {shown_state(self.url)}: Redis did not answer ({exc})") from None
         self._task = asyncio.create_task(self._beat(), name="cxemu-fleet-beat")
-        self._sweeper = asyncio.create_task(self._sweep(), name="cxemu-fleet-sweep")
 
     async def stop(self) -> None:
         """Leave: stop beating and sweeping, release every lease held, remove this worker's entry, and count a
@@ -233,6 +234,9 @@ class Fleet:
                 await self.renew()
             except RedisError as exc:
                 LOG.warning("fleet: heartbeat failed (%s)", exc)
+            else:  # the sweep runs beside the beats (adopting many tenants must not delay the renewals)
+                if self._seen is not None and (self._sweeper is None or self._sweeper.done()):
+                    self._sweeper = asyncio.create_task(self._sweep(self._seen), name="cxemu-fleet-sweep")
             await asyncio.sleep(self.ttl / 3)
 
     async def renew(self) -> list[str]:
@@ -244,8 +248,11 @@ class Fleet:
         ms = int(self.ttl * 1000)
         for tenant, lease in held:
             await self._scripts["renew"](keys=[tenant_key(tenant, "owner")], args=[lease, ms], client=pipe)
+        pipe.hgetall(WORKERS)  # for the sweeper: no round trip of its own
+        pipe.get(HANDOFFS)
         done = await pipe.execute()
-        lost = [tenant for (tenant, lease), kept in zip(held, done[1:], strict=True) if not kept]
+        self._seen = (cast(dict[str, str], done[-2]), cast(str | None, done[-1]))
+        lost = [tenant for (tenant, lease), kept in zip(held, done[1:-2], strict=True) if not kept]
         for tenant in lost:
             if self.owned.get(tenant) == dict(held)[tenant]:
                 LOG.warning("fleet: lost the lease on tenant %r (it lapsed, or another worker took it)", tenant)
@@ -297,29 +304,27 @@ class Fleet:
 
     # -- the sweeper ------------------------------------------------------------------------------
 
-    async def _sweep(self) -> None:
-        # each worker's own period, 0.8-1.2 x ttl/3 by its id: the workers' rounds drift apart, never in step
-        spread = int.from_bytes(hashlib.blake2b(self.id.encode(), digest_size=2).digest()) / 65535
-        while True:
-            await asyncio.sleep(self.ttl / 3 * (0.8 + 0.4 * spread))
-            try:
-                await self.sweep()
-            except (RedisError, OSError) as exc:
-                LOG.warning("fleet: sweep failed (%s)", exc)
+    async def _sweep(self, seen: tuple[dict[str, str], str | None]) -> None:
+        try:
+            await self.sweep(seen=seen)
+        except (RedisError, OSError) as exc:
+            LOG.warning("fleet: sweep failed (%s)", exc)
 
-    async def sweep(self, *, force: bool = False) -> list[str]:
+    async def sweep(self, *, force: bool = False, seen: tuple[dict[str, str], str | None] | None = None) -> list[str]:
         """One round of the sweeper (module docstring): claim and adopt the free tenants this worker should take;
-        returns them. Reads only the registry and the hand-off counter when no worker is gone and nothing was
-        handed off (`force` sweeps regardless)."""
+        returns them. `seen`: the registry and the hand-off counter as a beat read them (else read now); nothing
+        more is read when no worker is gone and nothing was handed off (`force` sweeps regardless)."""
         client = self.redis()
-        pipe = client.pipeline(transaction=False)
-        pipe.hgetall(WORKERS)
-        pipe.get(HANDOFFS)
-        raw, handoffs = await pipe.execute()
+        if seen is None:
+            pipe = client.pipeline(transaction=False)
+            pipe.hgetall(WORKERS)
+            pipe.get(HANDOFFS)
+            seen = cast(tuple[dict[str, str], str | None], tuple(await pipe.execute()))
+        raw, handoffs = seen
         now = time.time()
         live: set[str] = {self.id}
         gone: dict[str, str] = {}
-        for worker, text in cast(dict[str, str], raw).items():
+        for worker, text in raw.items():
             try:
                 beat = float(json.loads(text).get("beat", 0))
             except (ValueError, TypeError, AttributeError):
