@@ -235,11 +235,6 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
 
     settings = _settings(args)
     check_state_file(settings.state_file)
-    if args.scenarios and settings.workers > 1:  # every worker would set the world up and run its steps
-        raise ConfigError(
-            "--scenario: not with --workers above 1; load it into the running fleet with "
-            "POST /_emulator/scenarios?tenant=<tenant> (the tenant's owner runs it)"
-        )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
     emulator = app.state.emulator

@@ -525,6 +525,14 @@ class Fleet:
         except RedisError as exc:  # no longer renewed: it lapses within the ttl
             LOG.info("fleet: could not release the lease on empty tenant %r (%s); it lapses", tenant, exc)
 
+    async def number(self, tenant: str, name: str) -> int:
+        """The next number of the tenant's counter `name`, fleet-wide (numbers a fleet's scenario runs: whichever
+        worker owns the tenant, an id is never handed out twice)."""
+        try:
+            return int(await self.redis().incr(tenant_key(tenant, name)))
+        except RedisError as exc:
+            raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
+
     async def _free_or_owner(self, tenant: str) -> str | None:
         """For a forwarded request: None when the tenant is (now) this worker's, else its owner's worker id."""
         try:

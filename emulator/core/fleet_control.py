@@ -5,7 +5,7 @@ client (the app imports it on every path)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
@@ -47,7 +47,15 @@ FANNED: dict[tuple[str, str], Callable[[dict[str, Any], list[dict[str, Any]]], d
 """Fleet-wide control requests (no tenant) sent to every live worker, and how their answers merge."""
 
 
-def _concat(field: str, key: Callable[[dict[str, Any]], Any] | None = None) -> Any:
+TenantFinder = Callable[[Scope, bytes], Awaitable[str | None]]
+FINDERS: list[TenantFinder] = []
+"""More ways to tell the tenant of a control request (`control_tenant` knows the core's): the scenario endpoints
+register theirs (a scenario file names its tenant; a scenario's id in a fleet carries it)."""
+
+
+def concat(field: str, key: Callable[[dict[str, Any]], Any] | None = None) -> Any:
+    """A merge of fleet-wide answers: the list in `field` of every answer, each item once, sorted by `key`."""
+
     def merge(mine: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
         items = [*mine.get(field, [])]
         seen = {json.dumps(i, sort_keys=True) for i in items}
@@ -76,12 +84,12 @@ def _steps(mine: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]
 
 FANNED.update(
     {
-        ("POST", "/_emulator/reset"): _concat("reset", key=lambda r: (r.get("vendor", ""), r.get("tenant", ""))),
+        ("POST", "/_emulator/reset"): concat("reset", key=lambda r: (r.get("vendor", ""), r.get("tenant", ""))),
         ("POST", "/_emulator/clock/advance"): _steps,
         ("POST", "/_emulator/clock/run-until-idle"): _steps,
-        ("GET", "/_emulator/requests"): _concat("requests", key=lambda r: r.get("at", 0)),
-        ("GET", "/_emulator/deliveries"): _concat("deliveries", key=lambda d: d.get("created_at", 0)),
-        ("GET", "/_emulator/tenants"): _concat("tenants", key=lambda r: (r.get("vendor", ""), r.get("tenant", ""))),
+        ("GET", "/_emulator/requests"): concat("requests", key=lambda r: r.get("at", 0)),
+        ("GET", "/_emulator/deliveries"): concat("deliveries", key=lambda d: d.get("created_at", 0)),
+        ("GET", "/_emulator/tenants"): concat("tenants", key=lambda r: (r.get("vendor", ""), r.get("tenant", ""))),
     }
 )
 
@@ -124,6 +132,10 @@ class FleetControl:
         body = await request.body()
         replay = _replay(body, receive)
         tenant = control_tenant(scope, body)
+        for find in FINDERS:
+            if tenant is not None:
+                break
+            tenant = await find(scope, body)
         forwarded = scope.get(FORWARDED_BY) is not None
         if tenant is not None:
             try:

@@ -18,18 +18,20 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, Strict
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
 
 from emulator import __version__
 from emulator.core.api import Api
 from emulator.core.contracts import Body, Param, Reply
 from emulator.core.control_models import MAX_ID, MAX_WAIT
+from emulator.core.fleet_control import FANNED, FINDERS, concat
 from emulator.core.types import AS_INT, AS_STR, JsonStr
 from emulator.core.web import ErrorOut, RequestModel, error, guarded, q_float, q_int
 from emulator.scenarios.errors import LoadError, ScenarioError
 from emulator.scenarios.export import export_tenant
 from emulator.scenarios.hooks import ScenarioHooks
-from emulator.scenarios.loader import load_text
-from emulator.scenarios.service import ScenarioManager
+from emulator.scenarios.loader import default_tenant, load_text, parse_yaml
+from emulator.scenarios.service import ScenarioManager, fleet_tenant
 
 API: Api[ScenarioManager] = Api("scenarios", __version__, "", mount="/_emulator", tags=["control"], wrap=guarded)
 SCENARIO_ID = Param("scenario_id", "path", required=True, description="a scenario id from POST /scenarios")
@@ -274,3 +276,40 @@ async def unload_scenario(manager: ScenarioManager, request: Request) -> Respons
     if run is None:
         return error(404, "unknown_scenario", f"no scenario {request.path_params['scenario_id']!r}")
     return JSONResponse(run.result.to_json())
+
+
+# -- in a fleet ---------------------------------------------------------------------------------------------------
+
+TENANT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _file_tenant(body: bytes) -> str | None:
+    """The tenant a scenario file runs in (its `tenant`, else one made from its `name`); None when the file does
+    not say (it is then loaded where it lands, and refused there with the loader's own words if it is bad)."""
+    try:
+        data, _ = parse_yaml(body.decode("utf-8"), "request body")
+    except (LoadError, UnicodeDecodeError, ValueError):  # the loader reports it, where the request is served
+        return None
+    if not isinstance(data, dict):
+        return None
+    tenant, name = data.get("tenant"), data.get("name")
+    if isinstance(tenant, str) and TENANT_NAME.fullmatch(tenant):
+        return tenant
+    if tenant is None and isinstance(name, str) and name:
+        return default_tenant(name)
+    return None
+
+
+async def scenario_tenant(scope: Scope, body: bytes) -> str | None:
+    """In a fleet, which tenant a scenario request is about (`?tenant=` is found before this): a loaded file's
+    tenant, or the one a run's id carries; the request is served by that tenant's owner."""
+    path: str = scope["path"]
+    if path == "/_emulator/scenarios" and scope["method"] == "POST":
+        return await asyncio.to_thread(_file_tenant, body) if len(body) > 65536 else _file_tenant(body)
+    if path.startswith("/_emulator/scenarios/"):
+        return fleet_tenant(path.rpartition("/")[2])
+    return None
+
+
+FINDERS.append(scenario_tenant)
+FANNED[("GET", "/_emulator/scenarios")] = concat("scenarios", key=lambda r: (r.get("started_at", 0), r.get("id", "")))

@@ -242,6 +242,11 @@ def load_file(path: Path, plugins: Mapping[str, VendorPlugin]) -> LoadedScenario
     return load_text(text, source, plugins)
 
 
+def run_tenant(loaded: LoadedScenario) -> str:
+    """The tenant a scenario runs in when not told another: the file's, else one made from its name."""
+    return loaded.model.tenant or default_tenant(loaded.model.name)
+
+
 def default_tenant(name: str) -> str:
     """A tenant name made from a scenario's name: `Queue -> agent` -> `queue-agent`."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:48]

@@ -39,7 +39,7 @@ from emulator.core.webhooks import DeliveryFilter
 from emulator.scenarios.behaviour import vendor_steps
 from emulator.scenarios.errors import ScenarioError
 from emulator.scenarios.hooks import ActionBase, ScenarioContext
-from emulator.scenarios.loader import LoadedScenario, default_tenant
+from emulator.scenarios.loader import LoadedScenario, run_tenant
 from emulator.scenarios.match import compact, get_path, subset_mismatches
 from emulator.scenarios.results import ActorError, ActorStat, NearMiss, ScenarioResult, StepResult
 from emulator.scenarios.schema import (
@@ -100,7 +100,7 @@ class ScenarioRun:
         self.kinds = vendor_steps(loaded.hooks, loaded.behaviour)
         model = loaded.model
         self.vendor = model.vendor
-        self.tenant = tenant or model.tenant or default_tenant(model.name)
+        self.tenant = tenant or run_tenant(loaded)
         self.rules: list[Any] = loaded.actors
         self.steps: list[BaseModel] = loaded.steps
         self.variables: dict[str, Any] = {

@@ -14,15 +14,24 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from emulator.core.events import DomainEvent
+from emulator.core.fleet_control import FleetUnavailable
 from emulator.core.runtime import Emulator
 from emulator.scenarios.errors import ScenarioError
-from emulator.scenarios.loader import LoadedScenario
+from emulator.scenarios.loader import LoadedScenario, run_tenant
 from emulator.scenarios.receiver import WebhookSink
 from emulator.scenarios.runner import ScenarioRun
 
 RECEIVER_PATH = "/webhook"
+FLEET_ID_MARK = "@"
+"""Joins a fleet's run number to its tenant in a run id (no tenant name holds it)."""
 STOPPED_KEPT = 100
 """Stopped runs (replaced by a later scenario for their tenant) kept for `GET /scenarios/{id}`; older ones go."""
+
+
+def fleet_tenant(run_id: str) -> str | None:
+    """The tenant in a fleet's run id (`scn_0001@acme`); None for a one-server id."""
+    _, mark, tenant = run_id.partition(FLEET_ID_MARK)
+    return tenant if mark and tenant else None
 
 
 class ScenarioManager:
@@ -59,8 +68,7 @@ class ScenarioManager:
         """Set up the scenario's world and actors, then run its steps (in the background unless told).
 
         Raises ScenarioError when the setup fails (the run is then not kept)."""
-        self._seq += 1
-        run_id = f"scn_{self._seq:04d}"
+        run_id = await self._run_id(tenant or run_tenant(loaded))
         url = webhook_url or self.emu.settings.webhook_url or self.receiver_url()
         run = ScenarioRun(
             loaded, self.emu, app, run_id=run_id, tenant=tenant, variables={"webhook_url": url, **(variables or {})}
@@ -81,6 +89,19 @@ class ScenarioManager:
             run.start_background()
         return run
 
+    async def _run_id(self, tenant: str) -> str:
+        """`scn_0001`, numbered by this server; in a fleet `scn_0001@<tenant>`, numbered per tenant in Redis: the
+        run lives on the tenant's owner, and the control plane sends a request for it there (`fleet_tenant`)."""
+        fleet = self.emu.fleet
+        if fleet is None:
+            self._seq += 1
+            return f"scn_{self._seq:04d}"
+        try:
+            number = await fleet.number(tenant, "scenarios")
+        except FleetUnavailable as exc:
+            raise ScenarioError(str(exc)) from None
+        return f"scn_{number:04d}{FLEET_ID_MARK}{tenant}"
+
     def get(self, run_id: str) -> ScenarioRun | None:
         return self.runs.get(run_id)
 
@@ -96,10 +117,13 @@ class ScenarioManager:
 
     async def started(self, app: Any) -> None:
         """Called by the app's lifespan once the emulator has started: load the scenarios given to `on_start`."""
+        fleet = self.emu.fleet
         for loaded, announce in self._startup:
             try:
+                if fleet is not None and await fleet.route(run_tenant(loaded)) is not None:
+                    continue  # every worker is given the file: the tenant's owner loads it
                 run = await self.start(loaded, app)
-            except ScenarioError as exc:
+            except (ScenarioError, FleetUnavailable) as exc:
                 announce(f"scenario {loaded.source}: {exc}")
                 continue
             announce(

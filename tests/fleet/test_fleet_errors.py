@@ -37,10 +37,6 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         (["--advertise", "10.0.0.1:9000"], "--advertise: is for workers sharing a state on Redis"),
         (["--state", "redis://127.0.0.1:1/0", "--lease-ttl", "0.1"], "--lease-ttl: "),
         (["--workers", "2"], "--workers: 2 workers need a shared state"),
-        (
-            ["--state", "redis://127.0.0.1:1/0", "--workers", "2", "--scenario", "scenarios"],
-            "--scenario: not with --workers above 1",
-        ),
         (["--state", "redis://127.0.0.1:1/0", "--workers", "2"], "state redis://127.0.0.1:1/0: Redis did not answer"),
     ],
     ids=[
@@ -51,7 +47,6 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         "advertise-memory",
         "ttl",
         "memory",
-        "scenario",
         "redis-down",
     ],
 )

@@ -112,11 +112,15 @@ def page(browser: Any) -> Iterator[Any]:
     assert not errors, "the page reported errors:\n" + "\n".join(errors)
 
 
-def shot(page: Any, name: str, path: Path | None = None) -> Path:
-    """A full-page PNG of `page` in `ARTEFACTS/<name>.png` (or at `path`)."""
+def shot(page: Any, name: str, path: Path | None = None, *, full_page: bool | None = None) -> Path:
+    """A PNG of `page` in `ARTEFACTS/<name>.png` (or at `path`): the full page unless `full_page` says otherwise
+    (or a `path` is given). A screenshot is an artefact, not a check: it gets a generous timeout of its own, as
+    rendering a page of thousands of rows on a busy machine can take longer than any interaction."""
     target = path or ARTEFACTS / f"{name}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(target), full_page=path is None)
+    page.screenshot(
+        path=str(target), full_page=path is None if full_page is None else full_page, timeout=4 * TIMEOUT_MS
+    )
     return target
 
 
