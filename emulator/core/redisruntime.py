@@ -52,7 +52,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from pydantic import ValidationError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from emulator.core.clock import Scheduler, Timer, VirtualClock
 from emulator.core.delivery import Attempt, Delivery, SnapshotDelivery
@@ -129,6 +129,7 @@ while i <= n do
 end
 return 1
 """
+_WRITE_SHA = hashlib.sha1(_WRITE.encode()).hexdigest()  # Redis names a script by its SHA-1
 
 
 def _dumps(data: Any) -> str:
@@ -213,7 +214,6 @@ class RedisRuntime:
         unchecked."""
         self.fenced: Callable[[str], None] | None = None
         """A fleet's: told of a tenant whose write was refused because another worker holds its lease now."""
-        self._script: Any = None
 
     # -- marks (the hooks) --------------------------------------------------------------------------
 
@@ -291,7 +291,6 @@ class RedisRuntime:
     def _redis(self) -> aioredis.Redis:
         if self._client is None:
             self._client = aioredis.Redis.from_url(self.url, decode_responses=True)
-            self._script = self._client.register_script(_WRITE)
         return self._client
 
     async def flush(self) -> None:
@@ -358,12 +357,22 @@ class RedisRuntime:
         if not ops:
             return
         client = self._redis()
-        pipe = client.pipeline(transaction=False)
         fence = self.fence
         leases = {t: "" if fence is None else (fence(t) or "-") for t in ops}
-        for tenant, args in ops.items():
-            await self._script(keys=_script_keys(tenant), args=[leases[tenant], self.log_size, *args], client=pipe)
-        done = await pipe.execute()
+
+        async def run() -> list[Any]:
+            # EVALSHA itself: a pipeline of `Script`s asks SCRIPT EXISTS first, a round trip each time
+            pipe = client.pipeline(transaction=False)
+            for tenant, args in ops.items():
+                pipe.execute_command("EVALSHA", _WRITE_SHA, 1 + len(PARTS), *_script_keys(tenant), leases[tenant],
+                                     self.log_size, *args)  # fmt: skip
+            return await pipe.execute()
+
+        try:
+            done = await run()
+        except NoScriptError:  # a Redis that never saw it (or was restarted): every EVALSHA failed, none ran
+            await client.script_load(_WRITE)
+            done = await run()
         for (tenant, lease), written in zip(leases.items(), done, strict=True):
             if not written and lease != "-" and self.fenced is not None:
                 LOG.warning("tenant %r: runtime write refused (another worker holds its lease); dropped here", tenant)
