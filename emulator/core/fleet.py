@@ -18,7 +18,17 @@ tenant gets 421 (with `x-cxemu-misrouted`), and the forwarder resolves the owner
 Membership: `cxemu:workers` (hash: worker id -> JSON with the advertised address, pid and last beat, wall clock).
 Every `lease_ttl / 3` a worker beats and renews the leases it holds (one pipeline); a lease found in other hands
 is dropped here (`Emulator.drop`: the tenant's slots, timers and deliveries forgotten, Redis untouched). A
-worker whose beat is older than the ttl counts as gone. A clean stop releases every lease and the entry.
+worker whose beat is older than the ttl counts as gone. A clean stop releases every lease and the entry, and
+counts a hand-off (`cxemu:handoffs`).
+
+The sweeper (`sweep`, after every beat, from what the beat's pipeline read): when the registry shows a
+gone worker, or the hand-off counter moved (a clean stop, a lease that lapsed under its holder), or every
+`BACKSTOP` rounds regardless, a worker reads the tenant index (`cxemu:tenants`) and each tenant's lease, and
+claims the free ones it is the preferred live worker for (highest BLAKE2b of worker id and tenant name among the
+live workers: rendezvous hashing, so a dead worker's tenants spread over the live ones and no two sweepers rush
+at one tenant); a tenant still free at its next round is claimed by any sweeper (its preferred worker may be gone
+too). The claim script decides every race, so a tenant is adopted once. Adopted, its timers and pending
+deliveries go on with no request. A gone worker's entry is removed once no lease of it is left.
 
 Fleet-wide control requests (no tenant) that the pytest plugin and scenario runs use are fanned out to every
 live worker and their answers merged (`core.fleet_control.FANNED`); the others show what the worker that answers
@@ -29,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import logging
@@ -46,7 +57,7 @@ from starlette.responses import Response
 from emulator.core.errors import ConfigError
 from emulator.core.fleet_control import FORWARDED, FORWARDED_BY, MISROUTED, FleetUnavailable, misrouted
 from emulator.core.httpclient import ConnectFailed, HttpClient, HttpError
-from emulator.core.rediskeys import PREFIX, tenant_key
+from emulator.core.rediskeys import INDEX, PREFIX, tenant_key, unmember
 from emulator.core.settings import shown_state
 from emulator.core.store import Misrouted
 
@@ -55,10 +66,15 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ["WORKERS", "Fleet", "FleetUnavailable", "Misrouted", "lease_worker", "new_worker_id"]
+__all__ = ["WORKERS", "Fleet", "FleetUnavailable", "Misrouted", "lease_worker", "new_worker_id", "preferred"]
 
 WORKERS = f"{PREFIX}:workers"
 """Hash: worker id -> `{"address", "pid", "beat"}` (JSON) of every worker of the fleet."""
+HANDOFFS = f"{PREFIX}:handoffs"
+"""Counter: `INCR`ed when tenants may have been left free without their worker dying (a clean stop, a lease that
+lapsed under a live worker); sweepers sweep when it moves."""
+BACKSTOP = 30
+"""Sweep rounds (each about `lease_ttl / 3`) between sweeps of the whole index when nothing asked for one."""
 HOP = frozenset(
     b"connection keep-alive proxy-connection transfer-encoding te trailer upgrade content-length host date "
     b"server".split()
@@ -87,6 +103,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# KEYS: the registry; ARGV: a gone worker's id, its entry as read. Removed only if unchanged (it did not come back).
+_FORGET = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
+"""
+
 _ids = itertools.count(1)
 
 
@@ -97,6 +119,12 @@ def new_worker_id() -> str:
 
 def lease_worker(lease: str) -> str:
     return lease.rpartition(":")[0]
+
+
+def preferred(tenant: str, workers: set[str]) -> str:
+    """The worker a free tenant goes to first: the highest BLAKE2b of (worker id, tenant name) among `workers`
+    (rendezvous hashing: spread evenly, and each tenant moves only when its own preferred worker comes or goes)."""
+    return max(workers, key=lambda w: hashlib.blake2b(f"{w}\0{tenant}".encode(), digest_size=8).digest())
 
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -119,16 +147,34 @@ class Fleet:
         self.owners: dict[str, tuple[str, str]] = {}
         """Tenant name -> (worker, address) last seen owning it elsewhere (forwards need no Redis read)."""
         self._claims: dict[str, asyncio.Future[None]] = {}
+        self._serving: dict[str, int] = {}
+        """Tenant name -> requests being served here for it now."""
         self.unreachable: set[str] = set()
         """Workers a forward could not reach: taken for dead (their leases lapse within the ttl)."""
         self._client: aioredis.Redis | None = None
         self._scripts: dict[str, Any] = {}
         self._task: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._rounds = 0
+        self._seen: tuple[dict[str, str], str | None] | None = None
+        """The registry and the hand-off counter as the last beat read them."""
+        self._handoffs: str | None = None
+        """The hand-off counter as this worker's sweeper last saw it."""
+        self._passed: set[str] = set()
+        """Free tenants the last sweep left to their preferred worker: any sweeper claims them at the next."""
+        self.swept = 0
+        """Tenants this worker's sweeper claimed (logs, tests)."""
         self.http = HttpClient(limit=512, per_target=512, excerpt=256 * 1024 * 1024, headers=True)
         self.timeout = emu.settings.request_timeout + FORWARD_SLACK
+        self.adopting: dict[str, str] = {}
+        """Tenant name -> the lease just claimed, while the tenant is being adopted (its runtime writes hold it)."""
         store = emu.store
         store.fence = self.owned.get
         store.authoritative = self.owned.__contains__
+        store.fenced = self.refused
+        if emu.runtime is not None:  # the runtime's writes are fenced as the commits are
+            emu.runtime.fence = self.lease
+            emu.runtime.fenced = self.lose
 
     # -- Redis ------------------------------------------------------------------------------------
 
@@ -139,7 +185,7 @@ class Fleet:
             client = self._client = aioredis.Redis.from_url(
                 self.url, decode_responses=True, socket_timeout=wait, socket_connect_timeout=wait
             )
-            for name, text in (("claim", _CLAIM), ("renew", _RENEW), ("release", _RELEASE)):
+            for name, text in (("claim", _CLAIM), ("renew", _RENEW), ("release", _RELEASE), ("forget", _FORGET)):
                 self._scripts[name] = client.register_script(text)
         return client
 
@@ -157,11 +203,13 @@ class Fleet:
         self._task = asyncio.create_task(self._beat(), name="cxemu-fleet-beat")
 
     async def stop(self) -> None:
-        """Leave: stop beating, release every lease held, remove this worker's entry (best effort)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait([self._task], timeout=self.ttl)
-            self._task = None
+        """Leave: stop beating and sweeping, release every lease held, remove this worker's entry, and count a
+        hand-off when it held leases, so the other workers' sweepers claim its tenants (best effort)."""
+        for task in (self._task, self._sweeper):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait([task], timeout=self.ttl)
+        self._task = self._sweeper = None
         try:
             async with asyncio.timeout(max(5.0, self.ttl)):
                 client = self.redis()
@@ -169,6 +217,8 @@ class Fleet:
                 for tenant, lease in sorted(self.owned.items()):
                     await self._scripts["release"](keys=[tenant_key(tenant, "owner")], args=[lease], client=pipe)
                 pipe.hdel(WORKERS, self.id)
+                if self.owned:
+                    pipe.incr(HANDOFFS)
                 await pipe.execute()
         except (RedisError, TimeoutError) as exc:
             LOG.warning("fleet: could not release this worker's leases (%s); they lapse in %gs", exc, self.ttl)
@@ -184,6 +234,9 @@ class Fleet:
                 await self.renew()
             except RedisError as exc:
                 LOG.warning("fleet: heartbeat failed (%s)", exc)
+            else:  # the sweep runs beside the beats (adopting many tenants must not delay the renewals)
+                if self._seen is not None and (self._sweeper is None or self._sweeper.done()):
+                    self._sweeper = asyncio.create_task(self._sweep(self._seen), name="cxemu-fleet-sweep")
             await asyncio.sleep(self.ttl / 3)
 
     async def renew(self) -> list[str]:
@@ -195,18 +248,42 @@ class Fleet:
         ms = int(self.ttl * 1000)
         for tenant, lease in held:
             await self._scripts["renew"](keys=[tenant_key(tenant, "owner")], args=[lease, ms], client=pipe)
+        pipe.hgetall(WORKERS)  # for the sweeper: no round trip of its own
+        pipe.get(HANDOFFS)
         done = await pipe.execute()
-        lost = [tenant for (tenant, lease), kept in zip(held, done[1:], strict=True) if not kept]
+        self._seen = (cast(dict[str, str], done[-2]), cast(str | None, done[-1]))
+        lost = [tenant for (tenant, lease), kept in zip(held, done[1:-2], strict=True) if not kept]
         for tenant in lost:
             if self.owned.get(tenant) == dict(held)[tenant]:
-                LOG.warning("fleet: lost the lease on tenant %r to another worker", tenant)
+                LOG.warning("fleet: lost the lease on tenant %r (it lapsed, or another worker took it)", tenant)
                 self.lose(tenant)
+        if lost:  # a lapsed lease may have left a tenant free: the sweepers look
+            await self.redis().incr(HANDOFFS)
         return lost
 
     def lose(self, tenant: str) -> None:
         """Stop serving a tenant here (its lease is gone): forget it locally, Redis untouched."""
         self.owned.pop(tenant, None)
+        self.adopting.pop(tenant, None)
         self.emu.drop(tenant)
+
+    def refused(self, tenant: str) -> None:
+        """A commit of the tenant was refused by its fence: another worker took it over; dropped here once the unit
+        of work has let go of it."""
+        lease = self.owned.get(tenant)
+        if lease is not None:
+            LOG.warning(
+                "fleet: a commit of tenant %r was refused (another worker holds its lease); dropped here", tenant
+            )
+            asyncio.get_running_loop().call_soon(self._refused, tenant, lease)
+
+    def _refused(self, tenant: str, lease: str) -> None:
+        if self.owned.get(tenant) == lease:
+            self.lose(tenant)
+
+    def lease(self, tenant: str) -> str | None:
+        """The lease this worker holds on the tenant (also while adopting it), else None."""
+        return self.owned.get(tenant) or self.adopting.get(tenant)
 
     async def workers(self) -> dict[str, dict[str, Any]]:
         """The live workers (beat within the ttl), by id."""
@@ -224,6 +301,72 @@ class Fleet:
             elif now - beat > 10 * self.ttl:  # long dead (killed, never removed itself): tidy the registry
                 await self.redis().hdel(WORKERS, worker)
         return out
+
+    # -- the sweeper ------------------------------------------------------------------------------
+
+    async def _sweep(self, seen: tuple[dict[str, str], str | None]) -> None:
+        try:
+            await self.sweep(seen=seen)
+        except (RedisError, OSError) as exc:
+            LOG.warning("fleet: sweep failed (%s)", exc)
+
+    async def sweep(self, *, force: bool = False, seen: tuple[dict[str, str], str | None] | None = None) -> list[str]:
+        """One round of the sweeper (module docstring): claim and adopt the free tenants this worker should take;
+        returns them. `seen`: the registry and the hand-off counter as a beat read them (else read now); nothing
+        more is read when no worker is gone and nothing was handed off (`force` sweeps regardless)."""
+        client = self.redis()
+        if seen is None:
+            pipe = client.pipeline(transaction=False)
+            pipe.hgetall(WORKERS)
+            pipe.get(HANDOFFS)
+            seen = cast(tuple[dict[str, str], str | None], tuple(await pipe.execute()))
+        raw, handoffs = seen
+        now = time.time()
+        live: set[str] = {self.id}
+        gone: dict[str, str] = {}
+        for worker, text in raw.items():
+            try:
+                beat = float(json.loads(text).get("beat", 0))
+            except (ValueError, TypeError, AttributeError):
+                continue
+            if now - beat <= self.ttl:
+                live.add(worker)
+            elif worker != self.id:
+                gone[worker] = text
+        self._rounds += 1
+        moved = handoffs != self._handoffs
+        self._handoffs = handoffs
+        if not (force or gone or moved or self._passed or self._rounds % BACKSTOP == 0):
+            return []
+        names = sorted({unmember(m)[1] for m in cast(set[str], await client.smembers(INDEX))} - self.owned.keys())
+        pipe = client.pipeline(transaction=False)
+        for tenant in names:
+            pipe.get(tenant_key(tenant, "owner"))
+        leases = cast(list[str | None], await pipe.execute()) if names else []
+        free = [tenant for tenant, lease in zip(names, leases, strict=True) if lease is None]
+        held = {lease_worker(lease) for lease in leases if lease is not None}
+        ours = [t for t in free if t in self._passed or preferred(t, live) == self.id]
+        self._passed = set(free) - set(ours)
+        claimed: list[str] = []
+        for tenant in ours:
+            if not self.emu.started:  # stopping: nothing more is taken on
+                break
+            try:
+                got, lease, _ = await self._claim(tenant)
+                if got or lease_worker(lease) == self.id:
+                    await self._adopt(tenant, lease)
+            except Exception as exc:  # one tenant that cannot be adopted (Redis, a corrupt state) stops no other
+                LOG.warning("fleet: sweep could not take tenant %r over (%s)", tenant, exc)
+                continue
+            if tenant in self.owned:
+                claimed.append(tenant)
+        for worker, text in gone.items():  # nothing of it left to take over: out of the registry
+            if worker not in held:
+                await self._scripts["forget"](keys=[WORKERS], args=[worker, text], client=client)
+        if claimed:
+            self.swept += len(claimed)
+            LOG.info("fleet: took over %d tenant(s) left free: %s", len(claimed), ", ".join(map(repr, claimed[:10])))
+        return claimed
 
     # -- leases -----------------------------------------------------------------------------------
 
@@ -295,11 +438,14 @@ class Fleet:
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._claims[tenant] = done
+        self.adopting[tenant] = lease
         try:
             await self.emu.adopt(tenant)
-            self.owned[tenant] = lease
-            self.owners.pop(tenant, None)
+            if self.adopting.pop(tenant, None) == lease:  # not refused meanwhile (another worker took it)
+                self.owned[tenant] = lease
+                self.owners.pop(tenant, None)
         except BaseException:
+            self.adopting.pop(tenant, None)
             with contextlib.suppress(RedisError):
                 await self._scripts["release"](keys=[tenant_key(tenant, "owner")], args=[lease], client=self.redis())
             raise
@@ -325,17 +471,28 @@ class Fleet:
     # -- forwarding -------------------------------------------------------------------------------
 
     async def serve(
-        self, request: Request, tenant: str, here: Callable[[], Awaitable[Response]]
+        self, request: Request, tenant: str, here: Callable[[], Awaitable[Response]], *, let_go: bool = False
     ) -> tuple[Response, bool]:
         """Serve a request for `tenant` here (`here()`, after claiming it if free) or at its owner; returns the
-        answer and whether it was served here. A forwarded request for a tenant owned elsewhere gets 421."""
+        answer and whether it was served here. A forwarded request for a tenant owned elsewhere gets 421.
+        `let_go` (vendor requests, whose `here()` is the whole handler): a lease claimed for this request is
+        released after it when the tenant holds nothing here (a credential that names no tenant)."""
         forwarded = request.scope.get(FORWARDED_BY) is not None
         if forwarded and tenant not in self.owned and await self._free_or_owner(tenant) is not None:
             return misrouted(tenant), True
         for attempt in range(3):
+            held = tenant in self.owned
             address = await self.route(tenant)
             if address is None:
-                return await here(), True
+                self._serving[tenant] = self._serving.get(tenant, 0) + 1
+                try:
+                    return await here(), True
+                finally:
+                    left = self._serving.pop(tenant) - 1
+                    if left:
+                        self._serving[tenant] = left
+                    elif let_go and not held:  # claimed for this request: kept only if the tenant has anything
+                        await self._let_go_if_empty(tenant)
             try:
                 answer = await self.forward(request, address)
             except HttpError as exc:
@@ -359,6 +516,29 @@ class Fleet:
                     continue
             return answer, False
         raise FleetUnavailable(f"tenant {tenant!r}: its owner could not be reached")
+
+    def empty(self, tenant: str) -> bool:
+        """Whether this worker holds nothing of the tenant: no state of any vendor, no timer, no delivery, and (on
+        the virtual clock) its time never moved."""
+        emu = self.emu
+        if any(emu.store.exists(slug, tenant) for slug in emu.plugins) or emu.scheduler.pending_count([tenant]):
+            return False
+        if emu.scheduler.clock.virtual and emu.scheduler.now(tenant) != emu.scheduler.start:
+            return False
+        return not any(d.tenant == tenant for d in emu.dispatcher.deliveries())
+
+    async def _let_go_if_empty(self, tenant: str) -> None:
+        """Release the lease a request claimed for a name that holds nothing (a credential naming no tenant, a
+        control request about an unknown one), so it is not renewed for this worker's whole life."""
+        lease = self.owned.get(tenant)
+        if lease is None or tenant in self._claims or not self.empty(tenant):
+            return
+        del self.owned[tenant]
+        self.emu.drop(tenant)
+        try:
+            await self._scripts["release"](keys=[tenant_key(tenant, "owner")], args=[lease], client=self.redis())
+        except RedisError as exc:  # no longer renewed: it lapses within the ttl
+            LOG.info("fleet: could not release the lease on empty tenant %r (%s); it lapses", tenant, exc)
 
     async def number(self, tenant: str, name: str) -> int:
         """The next number of the tenant's counter `name`, fleet-wide (numbers a fleet's scenario runs: whichever

@@ -272,7 +272,7 @@ async def routed(
     handler may reach a second tenant (a credential resolved through another): routed again, a few times."""
     for _ in range(3):
         try:
-            return await fleet.serve(request, tenant, here)
+            return await fleet.serve(request, tenant, here, let_go=True)
         except Misrouted as exc:
             tenant = exc.tenant
         except FleetUnavailable as exc:

@@ -21,6 +21,12 @@ attempt awaits it (`started`) before its HTTP request does, so a worker killed m
 `flight`. Redis down: the marks stay for the next write, the request answers 503 (`StateUnavailable`), an
 attempt is not sent (recorded as such and retried by the ladder).
 
+Fenced. Each tenant's part of a write is one script (`_WRITE`) that first checks the owner lease of a fleet
+(`core.fleet`) holds the lease this worker holds (`fence`), as the state commit does: a worker that stalled
+past its lease's ttl while another took the tenant over writes none of its deliveries, attempts, log or jobs.
+A refused tenant is dropped here (`fenced`: `Emulator.drop`, so its deliveries stop going out). A tenant this
+worker holds no lease on is written only while nobody holds one (a reset of a free tenant).
+
 The outbox. A unit of work's webhooks are worked out while it commits (`outbox`, the vendor's `outbound`
 translation, which draws the event ids, so the counters committed include them) and written by the same commit
 script as its state; once the commit hooks have queued them as deliveries and those are written, the entry is
@@ -46,7 +52,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from pydantic import ValidationError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from emulator.core.clock import Scheduler, Timer, VirtualClock
 from emulator.core.delivery import Attempt, Delivery, SnapshotDelivery
@@ -64,6 +70,67 @@ DROPPED = "not sent: another cxemu process owns this tenant now"
 
 Translate = Callable[[Tx[Any], Any], Iterable[Outbound]]
 
+PARTS = ("dlv", "flight", "log", "jobs", "clock", "seq", "outbox")
+"""A tenant's runtime keys, in the order of `_WRITE`'s KEYS (after the owner lease)."""
+
+# KEYS: the owner lease, then the tenant's PARTS. ARGV: [1] the lease this worker holds ('' no fleet: unchecked;
+# '-' none: written only while nobody holds one), [2] the log's cap, then ops, each a letter and its arguments:
+# X part (DEL the part's key, KEYS[part]), P id json (pending), S id json (settled: to the log), F id json
+# (attempt started), J seq json (job), K seq (job gone), C now (clock), N n (delivery number), R entry (outbox
+# entry cleared). Returns 1 when written, 0 (nothing written) when the lease is not as said.
+_WRITE = """
+local lease = ARGV[1]
+if lease ~= '' then
+  local cur = redis.call('GET', KEYS[1])
+  if lease == '-' then
+    if cur then return 0 end
+  elseif cur ~= lease then
+    return 0
+  end
+end
+local size = tonumber(ARGV[2])
+local i, n = 3, #ARGV
+while i <= n do
+  local op, a = ARGV[i], ARGV[i + 1]
+  if op == 'P' then
+    redis.call('HSET', KEYS[2], a, ARGV[i + 2])
+    redis.call('HDEL', KEYS[3], a)
+    i = i + 3
+  elseif op == 'S' then
+    redis.call('HDEL', KEYS[2], a)
+    redis.call('HDEL', KEYS[3], a)
+    redis.call('RPUSH', KEYS[4], ARGV[i + 2])
+    redis.call('LTRIM', KEYS[4], -size, -1)
+    i = i + 3
+  elseif op == 'F' then
+    redis.call('HSET', KEYS[3], a, ARGV[i + 2])
+    i = i + 3
+  elseif op == 'J' then
+    redis.call('HSET', KEYS[5], a, ARGV[i + 2])
+    i = i + 3
+  elseif op == 'K' then
+    redis.call('HDEL', KEYS[5], a)
+    i = i + 2
+  elseif op == 'C' then
+    redis.call('SET', KEYS[6], a)
+    i = i + 2
+  elseif op == 'N' then
+    redis.call('SET', KEYS[7], a)
+    i = i + 2
+  elseif op == 'R' then
+    redis.call('LREM', KEYS[8], 1, a)
+    i = i + 2
+  elseif op == 'X' then
+    redis.call('DEL', KEYS[tonumber(a)])
+    i = i + 2
+  else
+    return redis.error_reply('cxemu runtime write: unknown op ' .. tostring(op))
+  end
+end
+return 1
+"""
+_WRITE_SHA = hashlib.sha1(_WRITE.encode()).hexdigest()  # Redis names a script by its SHA-1
+
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
@@ -72,18 +139,22 @@ def _dumps(data: Any) -> str:
 @functools.lru_cache(maxsize=4096)
 def keys(tenant: str) -> dict[str, str]:
     """The runtime keys of a tenant, by part."""
-    return {
-        part: tenant_key(tenant, *(("outbox",) if part == "outbox" else ("rt", part)))
-        for part in ("dlv", "flight", "log", "jobs", "clock", "seq", "outbox")
-    }
+    return {part: tenant_key(tenant, *(("outbox",) if part == "outbox" else ("rt", part))) for part in PARTS}
+
+
+@functools.lru_cache(maxsize=4096)
+def _script_keys(tenant: str) -> list[str]:
+    k = keys(tenant)
+    return [tenant_key(tenant, "owner"), *(k[part] for part in PARTS)]
 
 
 @dataclass
 class _Batch:
     """What the hooks marked since the last write."""
 
-    dropped: set[str] = field(default_factory=set)
-    """Keys deleted first (a tenant's runtime keys after a reset; its jobs when `adopt` numbers them again)."""
+    dropped: set[tuple[str, str]] = field(default_factory=set)
+    """(tenant, part) of keys deleted first (a tenant's runtime keys after a reset; its jobs when `adopt` numbers
+    them again)."""
     deliveries: dict[str, Delivery] = field(default_factory=dict)
     flights: dict[str, tuple[Delivery, int, float]] = field(default_factory=dict)
     jobs: dict[tuple[str, int], Timer | None] = field(default_factory=dict)
@@ -106,6 +177,7 @@ class _Batch:
         self.seqs |= later.seqs
 
     def forget(self, tenant: str) -> None:
+        self.dropped = {d for d in self.dropped if d[0] != tenant}
         self.deliveries = {k: d for k, d in self.deliveries.items() if d.tenant != tenant}
         self.flights = {k: f for k, f in self.flights.items() if f[0].tenant != tenant}
         self.jobs = {k: t for k, t in self.jobs.items() if k[0] != tenant}
@@ -137,6 +209,11 @@ class RedisRuntime:
         """Tenants this process dropped: nothing of theirs is written until they are adopted again."""
         self.writes = 0
         """Round trips written (tests, logs)."""
+        self.fence: Callable[[str], str | None] | None = None
+        """A fleet's: the lease this worker holds on a tenant (None: none). Unset (one server), writes are
+        unchecked."""
+        self.fenced: Callable[[str], None] | None = None
+        """A fleet's: told of a tenant whose write was refused because another worker holds its lease now."""
 
     # -- marks (the hooks) --------------------------------------------------------------------------
 
@@ -168,7 +245,7 @@ class RedisRuntime:
             await self.flush()
         except StateUnavailable:
             return NOT_SENT
-        return None
+        return DROPPED if d.tenant in self._muted else None  # refused: another worker owns the tenant now
 
     def scheduled(self, timer: Timer) -> None:
         """`JobLog.scheduled`."""
@@ -249,36 +326,59 @@ class RedisRuntime:
             self._task = None
 
     async def _write(self, batch: _Batch) -> None:
-        pipe = self._redis().pipeline(transaction=False)
-        if batch.dropped:
-            pipe.delete(*sorted(batch.dropped))
+        ops: dict[str, list[Any]] = {}
+
+        def of(tenant: str) -> list[Any]:
+            got = ops.get(tenant)
+            if got is None:
+                got = ops[tenant] = []
+            return got
+
+        for tenant, part in sorted(batch.dropped):
+            of(tenant).extend(("X", PARTS.index(part) + 2))
         for d in batch.deliveries.values():
-            k = keys(d.tenant)
-            if d.status == "pending":
-                pipe.hset(k["dlv"], d.id, _dumps(d.persist()))
-            else:
-                pipe.hdel(k["dlv"], d.id)
-                pipe.rpush(k["log"], _dumps(d.persist()))
-                pipe.ltrim(k["log"], -self.log_size, -1)
-            pipe.hdel(k["flight"], d.id)  # its attempt settled (a later one is written just below)
+            # pending: (re)written; settled: to the log; either way its attempt settled (a later one follows)
+            of(d.tenant).extend(("P" if d.status == "pending" else "S", d.id, _dumps(d.persist())))
         for d, n, at in batch.flights.values():
-            pipe.hset(keys(d.tenant)["flight"], d.id, _dumps({"n": n, "at": at}))
+            of(d.tenant).extend(("F", d.id, _dumps({"n": n, "at": at})))
         for (tenant, seq), timer in batch.jobs.items():
             if timer is None:
-                pipe.hdel(keys(tenant)["jobs"], str(seq))
+                of(tenant).extend(("K", seq))
             else:
                 assert timer.job is not None
                 job = {"due": timer.when, "vendor": timer.vendor, "kind": timer.job["kind"], "args": timer.job["args"]}
-                pipe.hset(keys(tenant)["jobs"], str(seq), _dumps({**job, "seq": seq}))
+                of(tenant).extend(("J", seq, _dumps({**job, "seq": seq})))
         if self.scheduler.clock.virtual:
             for tenant in sorted(batch.clocks):
                 if tenant:
-                    pipe.set(keys(tenant)["clock"], repr(self.scheduler.now(tenant)))
+                    of(tenant).extend(("C", repr(self.scheduler.now(tenant))))
         for tenant in sorted(batch.seqs):
-            pipe.set(keys(tenant)["seq"], self._seqs.get(tenant, 0))
+            of(tenant).extend(("N", self._seqs.get(tenant, 0)))
         for tenant, entry in batch.cleared:
-            pipe.lrem(keys(tenant)["outbox"], 1, entry)
-        await pipe.execute()
+            of(tenant).extend(("R", entry))
+        if not ops:
+            return
+        client = self._redis()
+        fence = self.fence
+        leases = {t: "" if fence is None else (fence(t) or "-") for t in ops}
+
+        async def run() -> list[Any]:
+            # EVALSHA itself: a pipeline of `Script`s asks SCRIPT EXISTS first, a round trip each time
+            pipe = client.pipeline(transaction=False)
+            for tenant, args in ops.items():
+                pipe.execute_command("EVALSHA", _WRITE_SHA, 1 + len(PARTS), *_script_keys(tenant), leases[tenant],
+                                     self.log_size, *args)  # fmt: skip
+            return await pipe.execute()
+
+        try:
+            done = await run()
+        except NoScriptError:  # a Redis that never saw it (or was restarted): every EVALSHA failed, none ran
+            await client.script_load(_WRITE)
+            done = await run()
+        for (tenant, lease), written in zip(leases.items(), done, strict=True):
+            if not written and lease != "-" and self.fenced is not None:
+                LOG.warning("tenant %r: runtime write refused (another worker holds its lease); dropped here", tenant)
+                self.fenced(tenant)
 
     async def close(self) -> None:
         """Write what is marked (logged if Redis does not take it) and let go of the connection."""
@@ -322,7 +422,7 @@ class RedisRuntime:
             key=lambda j: (j["due"], j["seq"]),
         )
         self._batch.forget(tenant)
-        self._batch.dropped.add(k["jobs"])  # the old numbers go; `scheduled` writes the new ones after
+        self._batch.dropped.add((tenant, "jobs"))  # the old numbers go; `scheduled` writes the new ones after
         self._mark(tenant)
         self.scheduler.restore([{**j, "tenant": tenant} for j in restored])
         found["jobs"] = len(restored)
@@ -369,7 +469,8 @@ class RedisRuntime:
                         self.dispatcher.submit(vendor, tenant, outbound)
                         known.add((vendor, outbound.event_id, outbound.url))
                         found["replayed"] += 1
-        await self.flush()
+        # no await from the restore on: the caller (a fleet's claim) marks the tenant owned before any timer of it
+        # fires or anything of it is written (the marks go out in the next write, under its lease)
         if found["lost"] or found["replayed"] or found["pending"] or found["jobs"]:
             LOG.info("tenant %r adopted: %s", tenant, found)
         return found
@@ -396,7 +497,7 @@ class RedisRuntime:
         from what is left here (nothing when every vendor was reset)."""
         for tenant in tenants:
             self._batch.forget(tenant)
-            self._batch.dropped.update(keys(tenant).values())
+            self._batch.dropped.update((tenant, part) for part in PARTS)
             self._mark(tenant)
             if vendor is None:  # the tenant starts again: so do its delivery numbers
                 self._seqs.pop(tenant, None)

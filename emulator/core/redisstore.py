@@ -563,6 +563,8 @@ class RedisStore(Store):
             raise StateUnavailable(UNAVAILABLE) from exc
         if version < 0:
             slot.remote = -1
+            if version == -2 and self.fenced is not None:
+                self.fenced(tx.tenant)
             raise Fenced(FENCED) if version == -2 else StateConflict(CONFLICT)
         slot.remote, slot.saved = version, (s, c, slot.provisioned)
         for saved_entities, (sets, dels) in zip(slot.entities, written, strict=True):

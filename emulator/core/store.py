@@ -167,6 +167,8 @@ class Store:
     fence: Callable[[str], str | None] | None = None
     """Set by a fleet (`core.fleet`): a tenant name -> the lease this worker holds on it (`<worker>:<token>`), or
     None. A shared backend commits a unit of work only while that lease is still the tenant's owner."""
+    fenced: Callable[[str], None] | None = None
+    """Set by a fleet: told of a tenant whose commit `fence` refused (another worker holds its lease now)."""
     authoritative: Callable[[str], bool] | None = None
     """Set by a fleet: whether this worker owns the tenant. Then its cache is the tenant's state (no read before a
     unit of work), and access to a tenant it does not own (a unit of work, `peek`, `view`, `provisioned`) raises

@@ -4,6 +4,8 @@ from Redis; a worker whose lease another took can neither commit nor serve the t
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 import redis
 
 from emulator.app import create_app
-from emulator.core.fleet import WORKERS, lease_worker
+from emulator.core.fleet import WORKERS, lease_worker, preferred
 from emulator.core.runtime import Emulator
 from emulator.core.settings import Settings
 from emulator.core.store import Misrouted, StateConflict
@@ -119,3 +121,65 @@ async def test_a_worker_whose_lease_another_took_can_neither_commit_nor_serve_th
     state = echo_vendor.store(b).peek("acme")
     assert isinstance(state, EchoState)
     assert list(state.items) == ["first", "second"]
+
+
+async def test_a_dead_workers_tenants_are_swept_up_spread_over_the_live_workers_each_adopted_once(
+    make_worker: Make, redis_url: str
+) -> None:
+    a, b, c = [await make_worker(f"10.0.0.{n}:900{n}") for n in (1, 2, 3)]
+    assert a.fleet is not None
+    assert b.fleet is not None
+    assert c.fleet is not None
+    names = [f"t{n}" for n in range(24)]
+    for tenant in names:
+        assert await c.fleet.route(tenant) is None
+        await add_item(c, tenant, "before")
+    assert await a.fleet.sweep(force=True) == []  # nothing is free: nothing to take
+    for task in (c.fleet._task, c.fleet._sweeper):  # c dies: it beats no more ...
+        assert task is not None
+        task.cancel()
+    client = sync(redis_url)
+    try:
+        entry = json.loads(str(client.hget(WORKERS, c.fleet.id)))
+        client.hset(WORKERS, c.fleet.id, json.dumps({**entry, "beat": entry["beat"] - 60}))
+        client.delete(*(f"cxemu:{{{t}}}:owner" for t in names))  # ... and its leases lapse
+        first = await asyncio.gather(a.fleet.sweep(), b.fleet.sweep())  # both at once: the claim script decides
+        live = {a.fleet.id, b.fleet.id}
+        for worker, got in zip((a, b), first, strict=True):
+            assert worker.fleet is not None
+            assert got == sorted(t for t in names if preferred(t, live) == worker.fleet.id)  # its own share, at once
+        assert first[0]
+        assert first[1]
+        assert await a.fleet.sweep() == []
+        assert await b.fleet.sweep() == []
+        assert set(a.fleet.owned) | set(b.fleet.owned) == set(names)
+        assert not set(a.fleet.owned) & set(b.fleet.owned)
+        assert {lease_worker(str(client.get(f"cxemu:{{{t}}}:owner"))) for t in names} == live
+        assert not client.hexists(WORKERS, c.fleet.id)  # nothing of the dead worker is left: out of the registry
+    finally:
+        client.close()
+    for tenant in names:  # each with its state, served by its new owner
+        owner = a if tenant in a.fleet.owned else b
+        state = echo_vendor.store(owner).peek(tenant)
+        assert isinstance(state, EchoState)
+        assert list(state.items) == ["before"]
+
+
+async def test_a_cleanly_stopped_workers_tenant_is_swept_up_and_one_its_preferred_worker_leaves_free_is_taken_next(
+    make_worker: Make,
+) -> None:
+    a, b, c = [await make_worker(f"10.0.0.{n}:900{n}") for n in (1, 2, 3)]
+    assert a.fleet is not None
+    assert b.fleet is not None
+    assert c.fleet is not None
+    live = {a.fleet.id, b.fleet.id}
+    tenant = next(t for n in range(100) if preferred(t := f"n{n}", live) == b.fleet.id)
+    assert await c.fleet.route(tenant) is None
+    await add_item(c, tenant, "kept")
+    await a.fleet.sweep()  # a's sweeper has seen the fleet as it is
+    await c.fleet.stop()  # a clean stop: the lease released, a hand-off counted
+    assert await a.fleet.sweep() == []  # free, and b's to take: a leaves it ...
+    assert await a.fleet.sweep() == [tenant]  # ... but b did not take it by a's next round: a does
+    state = echo_vendor.store(a).peek(tenant)
+    assert isinstance(state, EchoState)
+    assert list(state.items) == ["kept"]
