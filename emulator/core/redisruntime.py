@@ -206,6 +206,9 @@ class RedisRuntime:
         self._seqs: dict[str, int] = {}
         """Each adopted tenant's last delivery number."""
         self._muted: set[str] = set()
+        self._unfenced: set[str] = set()
+        """Tenants whose marks are written whoever holds their lease: a fleet's restore writes every tenant's
+        runtime, other workers' too (`hold`), as it writes their state; `drop` or `adopt` ends it."""
         """Tenants this process dropped: nothing of theirs is written until they are adopted again."""
         self.writes = 0
         """Round trips written (tests, logs)."""
@@ -360,7 +363,7 @@ class RedisRuntime:
             return
         client = self._redis()
         fence = self.fence
-        leases = {t: "" if fence is None else (fence(t) or "-") for t in ops}
+        leases = {t: "" if fence is None or t in self._unfenced else (fence(t) or "-") for t in ops}
 
         async def run() -> list[Any]:
             # EVALSHA itself: a pipeline of `Script`s asks SCRIPT EXISTS first, a round trip each time
@@ -397,6 +400,7 @@ class RedisRuntime:
         jobs, pending and settled deliveries, lost attempts and replayed webhooks it found."""
         k = keys(tenant)
         self._muted.add(tenant)  # what this process still runs of the tenant gives way to what Redis holds
+        self._unfenced.discard(tenant)
         self.scheduler.cancel_tagged(None, tenant)
         self.dispatcher.reset(None, tenant)
         pipe = self._redis().pipeline(transaction=False)
@@ -479,6 +483,7 @@ class RedisRuntime:
         """Forget the tenant here, writing nothing: its timers cancelled, its deliveries stopped (an attempt in
         flight ends unrecorded), its cached state gone."""
         self._muted.add(tenant)
+        self._unfenced.discard(tenant)
         self._batch.forget(tenant)
         self._seqs.pop(tenant, None)
         self.scheduler.cancel_tagged(None, tenant)
@@ -489,8 +494,10 @@ class RedisRuntime:
     def hold(self, tenants: Iterable[str]) -> None:
         """What this process runs of the tenants does nothing more from now on (an attempt is not sent, nothing new
         is marked); what was marked already is still written. A fleet's restore, for the tenants other workers
-        own: written here, then handed over (`core.fleet_control`); `drop` or `adopt` follows."""
+        own: written here (whoever holds their lease: a restore writes every tenant, as one server's does), then
+        handed over (`core.fleet_control`); `drop` or `adopt` follows."""
         self._muted.update(tenants)
+        self._unfenced.update(tenants)
 
     def reset(self, tenants: Iterable[str], vendor: str | None) -> None:
         """After a reset of `vendor` (every vendor when None) for `tenants`: their runtime keys are written again
