@@ -126,6 +126,9 @@ async def _snapshot(emu: Emulator, redacted: bool, slicer: Slicer) -> AsyncItera
                     break
                 async with live[taken.order[busy]].lock:  # a unit of work in flight: it ends, then look again
                     continue
+            if rounds == 0:  # the order the JSON is written in, made now (not at the instant, when the loop waits)
+                await asyncio.sleep(0)
+                taken.sort()
             took, waiting = 0, None
             for at in todo:
                 slot = store.slot(*taken.order[at])
@@ -139,7 +142,10 @@ async def _snapshot(emu: Emulator, redacted: bool, slicer: Slicer) -> AsyncItera
                 async with waiting:
                     pass
         frame = emu.snapshot_frame(None)
-        keys, entries = sorted(taken.order), taken.entries
+        order, keys, entries = taken.order, taken.sorted_keys(), taken.entries
+    if keys is None:  # tenants came or went since the first round: sorted again, after a turn of the loop
+        await asyncio.sleep(0)
+        keys = sorted(order)
     if redacted:
         frame["redacted"] = True
     mask = _masker(emu) if redacted else None
@@ -163,6 +169,7 @@ class _Taken:
         self.entries: dict[tuple[str, str], dict[str, Any]] = {}
         self.moved: set[int] = set()
         """Ids of the slots whose `version` moved since the last `changes` (filled by the store)."""
+        self._sorted: tuple[list[tuple[str, str]], list[tuple[str, str]]] | None = None
 
     def __enter__(self) -> _Taken:
         watch(self.moved)
@@ -188,11 +195,21 @@ class _Taken:
                 for gone in self.entries.keys() - live.keys():
                     del self.entries[gone]
             self.order = order
+        if not self.at:  # nothing taken yet (the first round): every tenant
+            self.moved.clear()
+            return list(range(len(order)))
         todo = set(itertools.compress(range(len(order)), map(operator.is_not, live.values(), self.slots)))
         moved = list(self.moved)
         self.moved.clear()
         todo.update(at for ident in moved if (at := self.at.get(ident)) is not None)
         return sorted(todo)
+
+    def sort(self) -> None:
+        self._sorted = (self.order, sorted(self.order))
+
+    def sorted_keys(self) -> list[tuple[str, str]] | None:
+        """`order` sorted, if `sort` saw the same tenants."""
+        return self._sorted[1] if self._sorted is not None and self._sorted[0] is self.order else None
 
     def take(self, store: Store, at: int, slot: Slot) -> None:
         old = self.slots[at]
