@@ -7,14 +7,19 @@ turn (`time.thread_time`): the longest such gap is the longest stretch of work t
 serve anything else. Unlike a client's latency it does not grow when other processes take the CPU (on a loaded
 machine a 4 ms slice can take 100 ms of wall time), and the worker threads' CPU (signing) is not in it.
 
-`GET /loopgap/v1/gaps` answers `{"turns", "max_ms", "p99_ms", "over_20ms", "over_50ms"}` since the last read (or the
-start) and starts counting again.
+`GET /loopgap/v1/gaps` answers `{"turns", "max_ms", "p99_ms", "over_20ms", "over_50ms", "stalled_in"}` since the
+last read (or the start) and starts counting again. `stalled_in`: where the loop's thread was, sampled every 2 ms by
+another thread while the loop had not turned for 20 ms (wall), the innermost frames first, most seen first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import sys
+import threading
 import time
+import traceback
 from typing import Any
 
 from pydantic import BaseModel
@@ -27,6 +32,18 @@ from emulator.core.runtime import Emulator
 
 GAPS: list[float] = []
 TASK: list[asyncio.Task[None]] = []
+BEAT = [time.monotonic()]
+SEEN: collections.Counter[str] = collections.Counter()
+
+
+def _watch(loop_thread: int) -> None:
+    while True:
+        time.sleep(0.002)
+        if time.monotonic() - BEAT[0] > 0.02:
+            frame = sys._current_frames().get(loop_thread)
+            if frame is not None:
+                stack = traceback.extract_stack(frame)[-6:]
+                SEEN[" < ".join(f"{f.name} ({f.filename.rsplit('/', 1)[-1]}:{f.lineno})" for f in reversed(stack))] += 1
 
 
 class _State(BaseModel):
@@ -38,12 +55,14 @@ async def _tick() -> None:
     while True:
         await asyncio.sleep(0.001)
         now = time.thread_time()
+        BEAT[0] = time.monotonic()
         GAPS.append(now - last)
         last = now
 
 
 async def _start(emu: Emulator) -> None:
     TASK.append(asyncio.get_running_loop().create_task(_tick()))
+    threading.Thread(target=_watch, args=(threading.get_ident(),), name="loopgap", daemon=True).start()
 
 
 def _summary(gaps: list[float]) -> dict[str, Any]:
@@ -63,7 +82,9 @@ def _summary(gaps: list[float]) -> dict[str, Any]:
 async def gaps(request: Request) -> Response:
     taken = GAPS[:]
     del GAPS[: len(taken)]
-    return JSONResponse(_summary(taken))
+    seen = SEEN.most_common(8)
+    SEEN.clear()
+    return JSONResponse({**_summary(taken), "stalled_in": [f"{n * 2} ms: {where}" for where, n in seen]})
 
 
 def _routes(emu: Emulator) -> list[BaseRoute]:

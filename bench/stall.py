@@ -1,6 +1,6 @@
 """Does big control-plane work stall the server? (issue 19 part 5; a benchmark mode, not a test.)
 
-    .venv/bin/python bench/stall.py [--tenants 40000] [--scenario-mb 10] [--no-pin]
+    .venv/bin/python bench/stall.py [--tenants 40000] [--scenario-mb 10] [--no-pin] [--where]
 
 One cxemu (every built-in vendor, `max_body_bytes` raised to 512 MiB so the big bodies are let in) pinned to CPU 0.
 It gets one tenant of each vendor with some history through the vendors' APIs, then `--tenants` tenants in all:
@@ -155,6 +155,7 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=40_000)
     parser.add_argument("--scenario-mb", type=float, default=10.0)
     parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument("--where", action="store_true", help="print where the server's loop was while it stalled")
     args = parser.parse_args()
     port = free_port()
     procs = Procs(pin=not args.no_pin)
@@ -190,6 +191,9 @@ def main() -> int:
             print(f"{name:<28} {status:>6} {row['mb']:>7} {row['seconds']:>7} {row['checks']:>7} "
                   f"{row.get('p50_ms', '-'):>7} {row.get('max_ms', '-'):>7} {loop.get('max_ms', '-'):>9}"
                   f" {loop.get('p99_ms', '-'):>9} {loop.get('over_20ms', '-'):>6}", flush=True)  # fmt: skip
+            if args.where:
+                for where in loop.get("stalled_in", []):
+                    print(f"    {where}", flush=True)
         results["idle"] = probe.during(0, time.monotonic())
         probe.stopping.set()
         probe.join()

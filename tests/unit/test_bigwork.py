@@ -304,3 +304,20 @@ async def test_a_unit_of_work_in_flight_on_a_tenant_not_yet_taken_is_wholly_in(
     assert entry["state"]["callback_url"] == "http://half.done/"
     assert entry["state"]["default_callee"]["rings"] == 5
     assert body == JSONResponse(emu.snapshot()).body
+
+
+async def test_a_body_decoded_and_looked_through_in_slices_reads_as_json_reads_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Slices of a few bytes: a character split across two slices decodes whole, an escape split across two is
+    still found, and a body ending inside a character is not UTF-8."""
+    monkeypatch.setattr(bigwork, "DECODE_BYTES", 7)
+    monkeypatch.setattr(bigwork, "SCAN_CHARS", 5)
+    text = '{"store": {"v": {"é": {"x": "Zoë ☃ 😀"}, "t": {"y": "a\\u00e9b"}}}, "n": 1}'
+    assert await parse_snapshot(text.encode()) == json.loads(text)
+    for pad in range(6):  # the lone surrogate's escape at every place relative to the slices
+        lone = '{"store": {"v": {"t": {"s": "' + "x" * pad + '\\ud800"}}}}'
+        with pytest.raises(ValueError, match="not valid JSON"):
+            await parse_snapshot(lone.encode())
+    with pytest.raises(ValueError, match="not UTF-8"):
+        await parse_snapshot(b'{"store": {"v": "' + b"x" * 10 + b"\xe2\x98")
