@@ -1,13 +1,16 @@
 """Does big control-plane work stall the server? (issue 19 part 5; a benchmark mode, not a test.)
 
-    .venv/bin/python bench/stall.py [--tenants 40000] [--scenario-mb 10] [--no-pin]
+    .venv/bin/python bench/stall.py [--tenants 40000] [--scenario-mb 10] [--no-pin] [--where]
 
 One cxemu (every built-in vendor, `max_body_bytes` raised to 512 MiB so the big bodies are let in) pinned to CPU 0.
 It gets one tenant of each vendor with some history through the vendors' APIs, then `--tenants` tenants in all:
 copies of those four (10,000 of each by default) restored with `POST /_emulator/state`. A probe thread sends
 `GET /_emulator/health` one after another on its own keep-alive connection for the whole run; for each big
 operation the table shows how long it took and the health checks *started* while it ran: how many, their p50 and
-their worst latency. The operations:
+their worst latency, and, measured inside the server (`bench/loopgap.py`, a bench-only plugin), the longest CPU time
+its event loop's thread worked without a turn of the loop while the operation ran (`loop max`; `loop p99`, and how
+many turns came more than 20 ms of CPU apart): what the health checks' latency would be on an idle machine, and a
+figure other processes' load does not move. The operations:
 
 * `POST /_emulator/state`: the restore of the `--tenants` snapshot;
 * `GET /_emulator/state`: the snapshot of all of them (its size too);
@@ -33,6 +36,8 @@ from harness import HOST, LOAD_CPU, RESULTS, SERVER_CPU, Procs, clean_env, expec
 from vendors import P8, cxemu_cmd
 
 HEALTH = "/_emulator/health"
+LOOPGAP = "bench.loopgap:PLUGIN"
+GAPS = "/loopgap/v1/gaps"
 
 
 class Probe(threading.Thread):
@@ -150,13 +155,14 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=40_000)
     parser.add_argument("--scenario-mb", type=float, default=10.0)
     parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument("--where", action="store_true", help="print where the server's loop was while it stalled")
     args = parser.parse_args()
     port = free_port()
     procs = Procs(pin=not args.no_pin)
     results: dict[str, Any] = {"tenants": args.tenants}
     try:
         env = clean_env({"CXEMU_MAX_BODY_BYTES": str(512 * 1024 * 1024)})
-        server = procs.start("stall", cxemu_cmd(port), SERVER_CPU, port=port, env=env)
+        server = procs.start("stall", cxemu_cmd(port, plugin=LOOPGAP), SERVER_CPU, port=port, env=env)
         wait_ready(server, HEALTH)
         if not args.no_pin:
             os.sched_setaffinity(0, {int(LOAD_CPU)})
@@ -171,15 +177,23 @@ def main() -> int:
             ("GET /_emulator/state", "GET", "/_emulator/state", None),
             ("POST /_emulator/scenarios", "POST", "/_emulator/scenarios", scenario),
         ]
-        print(f"{'operation':<28} {'status':>6} {'MB':>7} {'took s':>7} {'checks':>7} {'p50 ms':>7} {'max ms':>7}")
+        print(f"{'operation':<28} {'status':>6} {'MB':>7} {'took s':>7} {'checks':>7} {'p50 ms':>7} {'max ms':>7}"
+              f" {'loop max':>9} {'loop p99':>9} {'>20ms':>6}")  # fmt: skip
         for name, method, path, body in ops:
+            request(port, "GET", GAPS)  # counting starts now
             status, data, start, end = timed(port, method, path, body)
+            loop = expect(*request(port, "GET", GAPS), 200, "loop gaps")
             time.sleep(0.2)
             row = {"status": status, "mb": round(len(body or data) / 1e6, 1), "seconds": round(end - start, 2)}
             row.update(probe.during(start, end))
+            row["loop"] = loop
             results[name] = row
             print(f"{name:<28} {status:>6} {row['mb']:>7} {row['seconds']:>7} {row['checks']:>7} "
-                  f"{row.get('p50_ms', '-'):>7} {row.get('max_ms', '-'):>7}", flush=True)  # fmt: skip
+                  f"{row.get('p50_ms', '-'):>7} {row.get('max_ms', '-'):>7} {loop.get('max_ms', '-'):>9}"
+                  f" {loop.get('p99_ms', '-'):>9} {loop.get('over_20ms', '-'):>6}", flush=True)  # fmt: skip
+            if args.where:
+                for where in loop.get("stalled_in", []):
+                    print(f"    {where}", flush=True)
         results["idle"] = probe.during(0, time.monotonic())
         probe.stopping.set()
         probe.join()

@@ -38,6 +38,7 @@ import heapq
 import inspect
 import itertools
 import logging
+import operator
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -103,6 +104,10 @@ def iso(ts: float, *, millis: bool = False) -> str:
     if millis:
         return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_VIRTUAL_NOW = operator.attrgetter("clock._now")
+"""A timeline's `VirtualClock.now()`, read without calling it."""
 
 
 wall_monotonic: Callable[[], float] = time.monotonic
@@ -250,7 +255,9 @@ class Scheduler:
         """Where each tenant's timeline stands (virtual clock; empty on the system clock), by name."""
         if not self.clock.virtual:
             return {}
-        return {t: self._timelines[t].clock.now() for t in sorted(self._timelines)}
+        names = sorted(self._timelines)
+        # one C-level pass (no Python call per tenant): a snapshot reads 40,000 of them at one instant (core.bigwork)
+        return dict(zip(names, map(_VIRTUAL_NOW, map(self._timelines.__getitem__, names)), strict=True))
 
     def restore_timelines(self, nows: Mapping[str, float]) -> None:
         """Replace every tenant's timeline with the given times (virtual clock only; the timers are restored

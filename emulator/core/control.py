@@ -45,7 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator import __version__
 from emulator.core.api import Api
-from emulator.core.bigwork import Slicer, collector_paused, parse_snapshot, snapshot_stream
+from emulator.core.bigwork import Slicer, collector_paused, parse_snapshot, read_body, snapshot_stream
 from emulator.core.chaos import ChaosConfig, TenantChaos
 from emulator.core.clock import IdleResult, SchedulerRunaway, Timer, iso
 from emulator.core.contracts import Body, Param, Reply
@@ -204,8 +204,8 @@ async def get_state(emu: Emulator, request: Request) -> Response:
 async def put_state(emu: Emulator, request: Request) -> Response:
     """Body: a snapshot from `GET /state` (with its secrets: a redacted one is refused). Replaces the whole
     state."""
-    body = await request.body()
-    if not body.strip():
+    body = await read_body(request.stream())
+    if not body or body.isspace():
         raise ValueError("a JSON body is required")
     with collector_paused():  # the whole of it: reading, checking and validating make millions of objects
         raw = await parse_snapshot(body)
@@ -221,7 +221,7 @@ async def put_state(emu: Emulator, request: Request) -> Response:
             await emu.restore_sliced(data)
         except (KeyError, TypeError, ValidationError) as exc:
             return error(400, "invalid_snapshot", f"the snapshot cannot be restored: {exc}")
-    return reply(RestoredOut(restored=True, tenants=len(emu.store.tenants())))
+    return reply(RestoredOut(restored=True, tenants=len(emu.store.live())))  # (`tenants()` sorts them)
 
 
 async def _redacted(emu: Emulator, raw: Any) -> bool:

@@ -33,7 +33,7 @@ commits every unit of work there with a version check; see docs/scaling.md. Vend
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast
@@ -51,14 +51,39 @@ StateFactory = Callable[[str, TenantIds], BaseModel]
 """Builds a tenant's state; ids drawn from the given `TenantIds` count in the new slot."""
 
 
+_WATCHERS: list[set[int]] = []
+"""Sets told the id of every slot whose `version` moves (`watch`)."""
+
+
+def watch(moved: set[int]) -> None:
+    """From now on, add to `moved` the id of each slot whose `version` moves, until `unwatch(moved)`: a snapshot
+    built in slices (`core.bigwork`) learns which tenants changed meanwhile without looking at every one."""
+    _WATCHERS.append(moved)
+
+
+def unwatch(moved: set[int]) -> None:
+    _WATCHERS[:] = [w for w in _WATCHERS if w is not moved]
+
+
 @dataclass
 class Slot:
     state: BaseModel
     counters: dict[str, int] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     provisioned: bool = False
-    version: int = 0
-    """Moves on when a unit of work on the slot ends (a snapshot built in slices sees which tenants changed)."""
+    _version: int = field(default=0, repr=False)
+
+    @property
+    def version(self) -> int:
+        """Moves on when a unit of work on the slot ends, or its flag or (shared backends) its cache changes; the
+        sets `watch` was given hear of it (a snapshot built in slices sees which tenants changed)."""
+        return self._version
+
+    @version.setter
+    def version(self, value: int) -> None:
+        self._version = value
+        for moved in _WATCHERS:
+            moved.add(id(self))
 
 
 @dataclass
@@ -241,6 +266,12 @@ class Store:
         """A tenant's slot, if it has state (never creates one)."""
         return self._slots.get((vendor, tenant))
 
+    def live(self) -> Mapping[tuple[str, str], Slot]:
+        """Every slot by (vendor, tenant), as held now: read-only, and only until the next await (a restore puts
+        another mapping in its place). A slot that changed has moved its `version` on or been replaced, which is
+        how a snapshot built in slices (`core.bigwork`) finds what changed without looking into the states."""
+        return self._slots
+
     def provisioned(self, vendor: str, tenant: str) -> bool:
         """Whether the tenant was provisioned (`mark_provisioned`); False for a tenant without state."""
         slot = self._slots.get((vendor, tenant))
@@ -383,7 +414,9 @@ class UnitOfWork(Generic[S]):
                 for hook in self.store._commit_hooks:
                     hook(tx)
         finally:
-            slot.version += 1
+            slot._version += 1  # `slot.version += 1` without the property's calls (the hot path)
+            for moved in _WATCHERS:
+                moved.add(id(slot))
             slot.lock.release()
 
 

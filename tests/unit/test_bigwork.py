@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from starlette.responses import JSONResponse
 
+from emulator.core import bigwork
 from emulator.core.bigwork import Slicer, parse_snapshot, snapshot_stream
 from emulator.core.redact import redact_snapshot
 from emulator.core.runtime import Emulator
@@ -188,3 +190,134 @@ async def test_parse_snapshot_reads_what_json_reads() -> None:
     assert await parse_snapshot(text.encode()) == json.loads(text)
     assert await parse_snapshot(b' {"store": {}} ') == {"store": {}}
     assert await parse_snapshot(b'"just a string"') == "just a string"
+
+
+# -- the snapshot is one instant's state: a unit of work is wholly in it or wholly out ------------------------------
+
+
+class Noting(Slicer):
+    """Sets `underway` once the snapshot has given the loop `after` turns."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__(seconds=3600, items=16)  # a turn every 16 tenants exactly
+        self.after, self.underway = after, asyncio.Event()
+
+    async def tick(self) -> None:
+        await super().tick()
+        if self.turns >= self.after:
+            self.underway.set()
+
+
+async def collect(stream: AsyncIterator[bytes]) -> bytes:
+    return b"".join([chunk async for chunk in stream])
+
+
+def first_of(emu: Emulator, vendor: str) -> str:
+    return next(tenant for v, tenant in emu.store.tenants() if v == vendor)
+
+
+async def test_tenants_made_and_reset_while_the_snapshot_is_built_are_in_it_and_out_of_it(
+    app: tuple[Emulator, httpx.AsyncClient],
+) -> None:
+    emu, client = app
+    slicer = Noting(after=2)
+    task = asyncio.create_task(collect(snapshot_stream(emu, redacted=False, slicer=slicer)))
+    await slicer.underway.wait()
+    gone = first_of(emu, "samespace")
+    assert (await client.post("/_emulator/reset", params={"vendor": "samespace", "tenant": gone})).status_code == 200
+    made = await client.post("/_emulator/tenants", json={"tenant": "late", "vendors": ["cmcom"]})
+    assert made.status_code == 201, made.text
+    assert not task.done()
+    body = await task
+    assert body == JSONResponse(emu.snapshot()).body
+    store = json.loads(body)["store"]
+    assert gone not in store["samespace"]
+    assert store["cmcom"]["late"]["provisioned"] is True
+
+
+async def test_a_commit_after_the_snapshots_instant_is_not_in_it(
+    app: tuple[Emulator, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the first chunk is out, the snapshot's instant has passed: a conversation made then, in a tenant the
+    stream has not written yet, is not in it, nor is anything else the request changed."""
+    emu, client = app
+    monkeypatch.setattr(bigwork, "CHUNK_BYTES", 1024)
+    stream = snapshot_stream(emu, redacted=False, slicer=Slicer(items=16))
+    first = await anext(stream)
+    instant = JSONResponse(emu.snapshot()).body
+    assert b'"acme"' not in first  # the 8x8 tenants come after CM.com's
+    made = await client.post(
+        f"{P8}/conversations", json={"channelId": "1", "user": {"name": "U"}}, headers={"x-api-key": "acme"}
+    )
+    assert made.status_code == 202
+    body = first + await collect(stream)
+    assert body == instant
+    conversations = json.loads(body)["store"]["eightbyeight"]["acme"]["state"]["conversations"]
+    assert made.json()["conversationId"] not in conversations
+    assert body != JSONResponse(emu.snapshot()).body
+
+
+async def test_a_unit_of_work_in_flight_when_the_snapshot_ends_is_wholly_out(
+    app: tuple[Emulator, httpx.AsyncClient],
+) -> None:
+    """A tenant taken before a unit of work began on it, and the unit still open when the snapshot's instant
+    comes: the snapshot has the tenant as it was before the unit, none of what the unit did so far."""
+    emu, _ = app
+    tenant = first_of(emu, "samespace")
+    slot = emu.store.slot("samespace", tenant)
+    assert slot is not None
+    before = emu.store.entry(slot)
+    at = list(emu.store.live()).index(("samespace", tenant))  # the store's order is the order the snapshot takes them
+    slicer = Noting(after=at // 16 + 1)  # the tenant is taken
+    task = asyncio.create_task(collect(snapshot_stream(emu, redacted=False, slicer=slicer)))
+    await slicer.underway.wait()
+    async with emu.store.tenant("samespace", tenant) as tx:
+        tx.ids.new("probe")
+        tx.state.callback_url = "http://half.done/"
+        body = await task  # the snapshot does not wait for this unit
+    after = emu.store.entry(slot)
+    assert after != before
+    assert json.loads(body)["store"]["samespace"][tenant] == before
+
+
+async def test_a_unit_of_work_in_flight_on_a_tenant_not_yet_taken_is_wholly_in(
+    app: tuple[Emulator, httpx.AsyncClient],
+) -> None:
+    """A unit of work open since before the snapshot began: the snapshot waits for it to end and has all it did."""
+    emu, client = app
+    tenant = first_of(emu, "samespace")
+    slicer = Noting(after=len(emu.store.tenants()) // 16)  # the first pass is over
+    unit = emu.store.tenant("samespace", tenant)
+    tx = await unit.__aenter__()
+    try:
+        tx.ids.new("probe")
+        tx.state.callback_url = "http://half.done/"
+        task = asyncio.create_task(collect(snapshot_stream(emu, redacted=False, slicer=slicer)))
+        await slicer.underway.wait()
+        assert (await client.get("/_emulator/health")).status_code == 200  # the loop turns: the snapshot waits
+        assert not task.done()
+        tx.state.default_callee = tx.state.default_callee.model_copy(update={"rings": 5})
+    finally:
+        await unit.__aexit__(None, None, None)
+    body = await task
+    entry = json.loads(body)["store"]["samespace"][tenant]
+    assert entry["state"]["callback_url"] == "http://half.done/"
+    assert entry["state"]["default_callee"]["rings"] == 5
+    assert body == JSONResponse(emu.snapshot()).body
+
+
+async def test_a_body_decoded_and_looked_through_in_slices_reads_as_json_reads_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Slices of a few bytes: a character split across two slices decodes whole, an escape split across two is
+    still found, and a body ending inside a character is not UTF-8."""
+    monkeypatch.setattr(bigwork, "DECODE_BYTES", 7)
+    monkeypatch.setattr(bigwork, "SCAN_CHARS", 5)
+    text = '{"store": {"v": {"é": {"x": "Zoë ☃ 😀"}, "t": {"y": "a\\u00e9b"}}}, "n": 1}'
+    assert await parse_snapshot(text.encode()) == json.loads(text)
+    for pad in range(6):  # the lone surrogate's escape at every place relative to the slices
+        lone = '{"store": {"v": {"t": {"s": "' + "x" * pad + '\\ud800"}}}}'
+        with pytest.raises(ValueError, match="not valid JSON"):
+            await parse_snapshot(lone.encode())
+    with pytest.raises(ValueError, match="not UTF-8"):
+        await parse_snapshot(b'{"store": {"v": "' + b"x" * 10 + b"\xe2\x98")
