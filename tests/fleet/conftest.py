@@ -67,6 +67,16 @@ def serve_fleet(tmp_path: Path, url: str, *more: str, name: str = "fleet") -> Se
     )  # fmt: skip
 
 
+def serve_single(tmp_path: Path, url: str, seed: str) -> ServerProcess:
+    """One Redis-backed `cxemu serve` on database 1 of the fleet's Redis: what a fleet's answers are compared with
+    (the same seed and inputs give the same bytes)."""
+    one_url = url.rpartition("/")[0] + "/1"
+    return ServerProcess(
+        "--port", "0", "--clock", "virtual", "--seed", seed, "--state", one_url, "--log-level", "warning",
+        log=tmp_path / "single.log",
+    )  # fmt: skip
+
+
 @pytest.fixture
 def fleet(tmp_path: Path, redis_url: str) -> Iterator[Fleet]:
     """`cxemu serve --workers 2` on the emptied Redis, and its two workers."""

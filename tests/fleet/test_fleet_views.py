@@ -15,10 +15,9 @@ import redis
 
 from emulator.pytest_plugin import CxemuHandle, CxemuServer
 from emulator.scenarios.receiver import WebhookSink
-from tests.fleet.conftest import Fleet, serve_fleet, workers
+from tests.fleet.conftest import Fleet, serve_fleet, serve_single, workers
 from tests.fleet.test_fleet_serve import CONVERSATION, P8, owner, post, texts
 from tests.fleet.test_replicas import replica
-from tests.support.procs import ServerProcess
 
 pytestmark = pytest.mark.server
 
@@ -60,11 +59,7 @@ def snapshot(base: str) -> bytes:
 def test_the_fleets_snapshot_holds_every_workers_tenants_as_one_servers_does(
     tmp_path: Path, redis_url: str, webhook_sink: WebhookSink
 ) -> None:
-    one_url = redis_url.rpartition("/")[0] + "/1"  # the single server on its own database
-    single = ServerProcess(
-        "--port", "0", "--clock", "virtual", "--seed", SEED, "--state", one_url, "--log-level", "warning",
-        log=tmp_path / "single.log",
-    )  # fmt: skip
+    single = serve_single(tmp_path, redis_url, SEED)  # on its own database
     try:
         run_inputs([single.url], webhook_sink)
         alone = snapshot(single.url)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from emulator.scenarios.receiver import ReceivedRequest, WebhookSink
-from tests.fleet.conftest import TTL, serve_fleet, workers
+from tests.fleet.conftest import TTL, serve_fleet, serve_single, workers
 from tests.fleet.test_fleet_serve import CONVERSATION, P8, owner, post, texts
 from tests.support.procs import ServerProcess
 
@@ -107,11 +107,7 @@ def received(sink: WebhookSink, path: str, count: int) -> list[tuple[bytes, dict
 def test_the_same_seed_and_inputs_give_the_same_webhooks_and_journal_with_one_server_and_two_workers(
     tmp_path: Path, redis_url: str, webhook_sink: WebhookSink
 ) -> None:
-    one_url = redis_url.rpartition("/")[0] + "/1"  # the single server on its own database
-    single = ServerProcess(
-        "--port", "0", "--clock", "virtual", "--seed", SEED, "--state", one_url, "--log-level", "warning",
-        log=tmp_path / "single.log",
-    )  # fmt: skip
+    single = serve_single(tmp_path, redis_url, SEED)  # on its own database
     try:
         alone = run_inputs([single.url], webhook_sink, "/one")
         one = received(webhook_sink, "/one", 5)
