@@ -705,6 +705,11 @@ async def journal(emu: Emulator, request: Request) -> Response:
     after = q_int(request, "after", None, 0, MAX_ID)
     before = q_int(request, "before", None, 0, MAX_ID)
     limit = q_int(request, "limit", 100, 1, 1000) or 100
+    if emu.fleet_feed is not None:  # a fleet: every worker's entries, fleet-wide ids (`core.fleetfeed`)
+        page = await emu.fleet_feed.journal(match, after, before, limit)
+        body = f'{{"entries":[{",".join(r.json for r in page["entries"])}],"oldest":{json.dumps(page["oldest"])}'
+        body += f',"newest":{json.dumps(page["newest"])}}}'
+        return Response(body, media_type="application/json")
     feed = emu.feed
     entries = feed.query(match, after=after, before=before, limit=limit)
     return JSONResponse({"entries": [e.to_json() for e in entries], "oldest": feed.oldest, "newest": feed.newest})
@@ -766,6 +771,19 @@ async def events(emu: Emulator, request: Request) -> Response:
     idle = q_float(request, "timeout", 0.0, 0.0, 3600.0)
     latest = q_int(request, "latest", None, 1, 1000)
     interval = q_float(request, "interval", 0.0, 0.05, 60.0)
+    fleet = emu.fleet_feed
+    if fleet is not None:  # a fleet: the fleet's stream, every worker's entries (`core.fleetfeed`)
+        try:
+            emu.feed.room()
+        except TooManyStreams as exc:
+            return error(503, "too_many_listeners", str(exc))
+        if latest is not None or interval:
+            frames = fleet.display(match, after, latest or DISPLAY_LATEST, interval or DISPLAY_INTERVAL, limit, idle)
+        else:
+            frames = fleet.stream(match, after, limit, idle)
+        return EventSourceResponse(
+            frames, ping=heartbeat, ping_message_factory=_ping, sep="\n", send_timeout=STALLED_READER
+        )
     if latest is not None or interval:
         return _display_stream(
             emu, match, after, latest or DISPLAY_LATEST, interval or DISPLAY_INTERVAL, heartbeat, limit, idle

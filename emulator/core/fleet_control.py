@@ -101,7 +101,14 @@ FANNED.update(
     }
 )
 
-_LOCAL = ("/_emulator/events", "/_emulator/ui", "/_emulator/sink", "/_emulator/health", "/_emulator/openapi.json")
+_LOCAL = (
+    "/_emulator/events",
+    "/_emulator/journal",
+    "/_emulator/ui",
+    "/_emulator/sink",
+    "/_emulator/health",
+    "/_emulator/openapi.json",
+)
 """Control paths always served by the worker that gets them (streams, pages, the sink, this worker's health)."""
 
 

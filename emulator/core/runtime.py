@@ -37,6 +37,7 @@ from emulator.core.webhooks import WebhookDispatcher, WebhookPolicy
 
 if TYPE_CHECKING:
     from emulator.core.fleet import Fleet
+    from emulator.core.fleetfeed import FleetFeed
     from emulator.core.redisruntime import RedisRuntime
 
 LOG = logging.getLogger(__name__)
@@ -110,6 +111,9 @@ class Emulator:
         self._loaded: _Prepared | None = None
         self._timelines: dict[str, float] | None = None
         """Where the tenants of a shared store stood at their last commit (read by `load_state`)."""
+        self.fleet_feed: FleetFeed | None = None
+        """In a fleet: this worker's feed mirrored into the fleet's one stream, which `/journal` and `/events`
+        read (`core.fleetfeed`)."""
         self.fleet: Fleet | None = None
         """With a shared store: this worker's membership of the fleet, its tenant leases and forwarding
         (`core.fleet`); every tenant is served by the one worker that owns it."""
@@ -118,6 +122,11 @@ class Emulator:
 
             self.fleet = Fleet(self, settings.state, settings.lease_ttl, settings.advertise)
             self.adopt_all = False  # each worker adopts the tenants it claims
+            if settings.feed_size:
+                from emulator.core.fleetfeed import FleetFeed
+
+                self.fleet_feed = FleetFeed(self.feed, settings.state)
+                self.fleet_feed.install()
 
     # -- plugins --------------------------------------------------------------------------------------
 
@@ -316,6 +325,8 @@ class Emulator:
         await self.dispatcher.close()
         if self.runtime is not None:
             await self.runtime.close()  # what is marked is written before the leases go
+        if self.fleet_feed is not None:
+            await self.fleet_feed.close()
         if self.fleet is not None:
             await self.fleet.stop()
         await self.store.close()

@@ -1,0 +1,315 @@
+"""One feed for a fleet (`--state redis://`): every worker's feed entries in one Redis stream, with fleet-wide ids.
+
+Each worker keeps its own `core.feed.Feed` (local ids, what its requests, timers and deliveries record), and
+mirrors every entry it appends into the capped stream `cxemu:feed` (`install` replaces `Feed._append` on the
+instance: the memory backend's feed is untouched). Entries appended during one turn of the loop go in one script
+call, one batch at a time per worker: `INCRBY cxemu:feed:n <batch>` gives the batch its fleet ids and each entry
+is `XADD`ed under `<id>-0` (`MAXLEN ~ feed_size`) with its JSON assembled around its id and cause (a cause in the
+same batch named by its index, an older one by the fleet id this worker remembers for it), beside the fields the
+filters test (kind, vendor, tenant, subject, type). A worker's entries keep their order; a `cause` names an
+earlier id of the stream (or null when the worker no longer remembers it).
+
+In a fleet `GET /_emulator/events` reads the stream (`stream`: `XRANGE` for what follows `Last-Event-ID`, then
+`XREAD BLOCK` on a connection of its own; a `gap` frame when the id asked for is below the stream's first) and
+`GET /_emulator/journal` pages it (`journal`: `XRANGE`/`XREVRANGE`), so any worker shows every worker's entries.
+Display mode (`display`) reads what came since its last look every `interval`, as one server's does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+from redis.exceptions import RedisError
+
+from emulator.core.feed import _ENCODE, Entry, Feed, Match
+from emulator.core.rediskeys import PREFIX
+from emulator.core.resp import LeanRedis, Script
+
+LOG = logging.getLogger(__name__)
+
+STREAM: Final = f"{PREFIX}:feed"
+"""The fleet's feed: a stream, entry ids `<fleet id>-0`, fields `j` (the entry's JSON), `k`, `v`, `t`, `s`, `y`."""
+COUNTER: Final = f"{PREFIX}:feed:n"
+"""The newest fleet id given."""
+BATCH: Final = 500
+"""Most entries one script call mirrors."""
+CHUNK: Final = 1000
+"""Stream entries read per `XRANGE`/`XREVRANGE` while paging with a filter."""
+_FIELDS: Final = 8
+
+# KEYS: stream, counter; ARGV: maxlen, n, then per entry: mid, tail, cause, kind, vendor, tenant, subject, type.
+# A cause is '' (none), '@<index in the batch, from 1>' or a fleet id. Returns the batch's last fleet id.
+_MIRROR = """
+local n = tonumber(ARGV[2])
+local last = redis.call('INCRBY', KEYS[2], n)
+local base = last - n
+for i = 1, n do
+  local o = 2 + (i - 1) * 8
+  local id = string.format('%d', base + i)
+  local c = ARGV[o + 3]
+  local cause = 'null'
+  if c ~= '' then
+    if string.sub(c, 1, 1) == '@' then cause = string.format('%d', base + tonumber(string.sub(c, 2))) else cause = c end
+  end
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], id .. '-0', 'j', '{"id":' .. id .. ARGV[o + 1] .. cause ..
+    ARGV[o + 2], 'k', ARGV[o + 4], 'v', ARGV[o + 5], 't', ARGV[o + 6], 's', ARGV[o + 7], 'y', ARGV[o + 8])
+end
+return last
+"""
+_SCRIPT: Final = Script(_MIRROR)
+_HEAD: Final = ("kind", "type", "vendor", "tenant", "subject", "party", "at")
+
+
+class Row:
+    """A stream entry: its fleet id, JSON and the fields a `Match` tests."""
+
+    __slots__ = ("id", "json", "kind", "subject", "tenant", "type", "vendor")
+
+    def __init__(self, sid: str, fields: list[str]) -> None:
+        f = dict(zip(fields[::2], fields[1::2], strict=False))
+        self.id = int(sid.partition("-")[0])
+        self.json = f.get("j", "{}")
+        self.kind = f.get("k", "")
+        self.vendor = f.get("v") or None
+        self.tenant = f.get("t") or None
+        self.subject = f.get("s") or None
+        self.type = f.get("y") or None
+
+    def frame(self) -> bytes:
+        return f"id: {self.id}\nevent: {self.kind}\ndata: {self.json}\n\n".encode()
+
+
+def _rows(reply: Any) -> list[Row]:
+    return [Row(sid, fields) for sid, fields in reply or ()]
+
+
+class FleetFeed:
+    """This worker's mirror of its feed into the fleet's stream, and the readers of that stream."""
+
+    def __init__(self, feed: Feed, url: str) -> None:
+        self.feed = feed
+        self.url = url
+        self.size = feed.size
+        self._redis = LeanRedis(url)
+        self._pending: list[Entry] = []
+        self._task: asyncio.Task[None] | None = None
+        self._fleet_ids: OrderedDict[int, int] = OrderedDict()
+        """Local id -> fleet id of the newest mirrored entries (causes name them), at most `size`."""
+
+    def install(self) -> None:
+        """Mirror every entry the feed appends from now on (this instance only)."""
+        append = self.feed._append
+        pending = self._pending
+
+        def mirrored(entry: Entry) -> None:
+            append(entry)
+            pending.append(entry)
+            if self._task is None:
+                self._task = asyncio.get_running_loop().create_task(self._flush(), name="cxemu-fleet-feed")
+
+        self.feed._append = mirrored  # type: ignore[method-assign]  # the fleet's instance only
+
+    async def _flush(self) -> None:
+        try:
+            await asyncio.sleep(0)  # what the rest of this turn of the loop appends goes in the same call
+            while self._pending:
+                batch = self._pending[:BATCH]
+                del self._pending[:BATCH]
+                await self._mirror(batch)
+        finally:
+            self._task = None
+            if self._pending:  # appended while the last call was cancelled or failing: not left waiting
+                with contextlib.suppress(RuntimeError):
+                    self._task = asyncio.get_running_loop().create_task(self._flush(), name="cxemu-fleet-feed")
+
+    async def _mirror(self, batch: list[Entry]) -> None:
+        args: list[Any] = [self.size, len(batch)]
+        index = {e.id: i for i, e in enumerate(batch, 1)}
+        known = self._fleet_ids
+        for e in batch:
+            d = e.to_json()
+            head = _ENCODE({k: d[k] for k in _HEAD})[1:-1]
+            cause = e.cause
+            ref = "" if cause is None else f"@{index[cause]}" if cause in index else str(known.get(cause, ""))
+            args += (
+                f',{head},"cause":',
+                f',"data":{_ENCODE(d["data"])}}}',
+                ref,
+                e.kind,
+                e.vendor or "",
+                e.tenant or "",
+                e.subject or "",
+                e.type or "",
+            )
+        try:
+            last = int(await self._redis.evalsha(_SCRIPT, [STREAM, COUNTER], args))
+        except (RedisError, OSError) as exc:
+            LOG.warning("fleet feed: %d entries not mirrored (%s)", len(batch), exc)
+            return
+        base = last - len(batch)
+        for i, e in enumerate(batch, 1):
+            known[e.id] = base + i
+        while len(known) > max(self.size, 1):
+            known.popitem(last=False)
+
+    async def close(self) -> None:
+        """Mirror what is pending (best effort), then close the connection."""
+        task = self._task
+        if task is not None:
+            await asyncio.wait([task], timeout=5.0)
+        self._redis.close()
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    async def bounds(self, redis: LeanRedis) -> tuple[int | None, int | None, int]:
+        """The oldest and newest fleet ids kept (None when none), and the newest given."""
+        first = _rows(await redis.call("XRANGE", STREAM, "-", "+", "COUNT", 1))
+        last = _rows(await redis.call("XREVRANGE", STREAM, "+", "-", "COUNT", 1))
+        given = int(await redis.call("GET", COUNTER) or 0)
+        return (first[0].id if first else None), (last[0].id if last else None), given
+
+    @staticmethod
+    def lost(after: int, oldest: int | None, given: int) -> int:
+        """How many ids after `after` are no longer kept (ids are contiguous: each batch takes a range)."""
+        below = (oldest - 1) if oldest is not None else given
+        return max(0, below - after)
+
+    async def journal(self, match: Match, after: int | None, before: int | None, limit: int) -> dict[str, Any]:
+        """`GET /journal` over the fleet's stream: as `Feed.query`, the entries as JSON text."""
+        test = match.compiled() or _all
+        redis = self._redis
+        out: list[Row] = []
+        if after is not None:
+            start = f"({after}-0"
+            end = f"({before}-0" if before is not None else "+"
+            while len(out) < limit:
+                rows = _rows(await redis.call("XRANGE", STREAM, start, end, "COUNT", CHUNK))
+                out += [r for r in rows if test(r)]  # type: ignore[arg-type]  # a Row has the fields tested
+                if len(rows) < CHUNK:
+                    break
+                start = f"({rows[-1].id}-0"
+            out = out[:limit]
+        else:
+            start = f"({before}-0" if before is not None else "+"
+            while len(out) < limit:
+                rows = _rows(await redis.call("XREVRANGE", STREAM, start, "-", "COUNT", CHUNK))
+                out += [r for r in rows if test(r)]  # type: ignore[arg-type]
+                if len(rows) < CHUNK:
+                    break
+                start = f"({rows[-1].id}-0"
+            out = out[:limit]
+            out.reverse()
+        oldest, newest, _ = await self.bounds(redis)
+        return {"entries": out, "oldest": oldest, "newest": newest}
+
+    def stream(self, match: Match, after: int | None, limit: int | None, idle: float) -> AsyncIterator[bytes]:
+        """`GET /events` over the fleet's stream (frames, as one server's): what is kept after `after` (a gap
+        frame first when some is no longer kept), then what comes, read on a connection of this stream's own."""
+        test = match.compiled() or _all
+        feed = self.feed
+
+        async def frames() -> AsyncIterator[bytes]:
+            feed.open_display()  # counted against the cap of streams (`event_listeners`)
+            redis = LeanRedis(self.url)
+            try:
+                oldest, _, given = await self.bounds(redis)  # the point is set once the first comment is out
+                point = given if after is None else after
+                yield b": cxemu event stream\n\n"
+                lost = self.lost(point, oldest, given) if after is not None else 0
+                if lost:
+                    yield _gap(point, lost, oldest)
+                sent = 0
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + idle
+                while limit is None or sent < limit:
+                    call = redis.call("XREAD", "COUNT", CHUNK, "BLOCK", 0, "STREAMS", STREAM, f"{point}-0")
+                    try:
+                        reply = await (asyncio.wait_for(call, deadline - loop.time()) if idle else call)
+                    except TimeoutError:
+                        return
+                    rows = _rows(reply[0][1]) if reply else []
+                    if not rows:
+                        continue
+                    point = rows[-1].id
+                    hits = [r for r in rows if test(r)]  # type: ignore[arg-type]
+                    if limit is not None:
+                        hits = hits[: limit - sent]
+                    if hits:
+                        sent += len(hits)
+                        deadline = loop.time() + idle
+                        yield b"".join(r.frame() for r in hits)
+            finally:
+                redis.close()
+                feed.close_display()
+
+        return frames()
+
+    def display(
+        self, match: Match, after: int | None, latest: int, interval: float, limit: int | None, idle: float
+    ) -> AsyncIterator[bytes]:
+        """`GET /events` in display mode over the fleet's stream: every `interval`, what came since the last
+        look (`gap`, one `skipped` frame for the matching entries passed over, the newest `latest`)."""
+        test = match.compiled() or _all
+        feed = self.feed
+
+        async def frames() -> AsyncIterator[bytes]:
+            feed.open_display()
+            redis = LeanRedis(self.url)
+            try:
+                _, _, given = await self.bounds(redis)
+                point = given if after is None else after
+                yield b": cxemu event stream (display mode)\n\n"
+                sent = 0
+                quiet = 0.0
+                while True:
+                    keep = latest if limit is None else min(latest, limit - sent)
+                    rows: list[Row] = []
+                    start = f"({point}-0"
+                    while True:
+                        chunk = _rows(await redis.call("XRANGE", STREAM, start, "+", "COUNT", CHUNK))
+                        rows += chunk
+                        if len(chunk) < CHUNK:
+                            break
+                        start = f"({chunk[-1].id}-0"
+                    out: list[bytes] = []
+                    if rows:
+                        first_kept = rows[0].id
+                        lost = max(0, first_kept - 1 - point)
+                        if lost:
+                            out.append(_gap(point, lost, first_kept))
+                        hits = [r for r in rows if test(r)]  # type: ignore[arg-type]
+                        shown, passed = hits[-keep:] if keep else [], hits[: max(0, len(hits) - keep)]
+                        if passed:
+                            skip = {"after": passed[0].id - 1, "before": passed[-1].id + 1, "count": len(passed)}
+                            skipped = json.dumps(skip, separators=(",", ":"))
+                            out.append(f"event: skipped\ndata: {skipped}\n\n".encode())
+                        out += [r.frame() for r in shown]
+                        point = rows[-1].id
+                        sent += len(shown)
+                    if out:
+                        quiet = 0.0
+                        yield b"".join(out)
+                    if (limit is not None and sent >= limit) or (idle and quiet >= idle):
+                        return
+                    await asyncio.sleep(interval)
+                    quiet += interval
+            finally:
+                redis.close()
+                feed.close_display()
+
+        return frames()
+
+
+def _all(_: Any) -> bool:
+    return True
+
+
+def _gap(after: int, lost: int, oldest: int | None) -> bytes:
+    gap = json.dumps({"after": after, "lost": lost, "oldest": oldest}, separators=(",", ":"))
+    return f"event: gap\ndata: {gap}\n\n".encode()

@@ -1,0 +1,163 @@
+"""One feed for the fleet: `GET /_emulator/events` and `GET /_emulator/journal` through any worker show every
+worker's entries (requests, events, deliveries, attempts), with fleet-wide ids a stream resumes from."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from emulator.scenarios.receiver import WebhookSink
+from tests.fleet.conftest import Fleet
+from tests.fleet.test_fleet_serve import CONVERSATION, P8, owner, post
+
+pytestmark = pytest.mark.server
+
+TENANTS = ("north", "south")
+STREAM_TIMEOUT = httpx.Timeout(30, read=60)
+KINDS = ("delivery", "attempt")
+DISPLAY = {"after": 0, "kind": "request", "latest": 2, "interval": 0.05, "limit": 2}
+BAD: list[tuple[str, dict[str, str], dict[str, str]]] = [
+    ("events", {}, {"last-event-id": "x"}),
+    ("events", {"after": "-1"}, {}),
+    ("events", {"kind": "nope"}, {}),
+    ("journal", {"kind": "event,"}, {}),
+    ("journal", {"limit": "0"}, {}),
+    ("journal", {"after": "many"}, {}),
+    ("journal", {"before": "1", "tenant": "north", "kind": "x"}, {}),
+]
+
+
+def frames(lines: Iterator[str]) -> Iterator[tuple[str, str | None, str]]:
+    """(event, id, data) of each server-sent-events frame (comments skipped)."""
+    kind, fid, data = "message", None, []
+    for line in lines:
+        if line == "":
+            if data:
+                yield kind, fid, "\n".join(data)
+            kind, fid, data = "message", None, []
+        elif line.startswith(":"):
+            continue
+        else:
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "event":
+                kind = value
+            elif field == "id":
+                fid = value
+            elif field == "data":
+                data.append(value)
+
+
+def entries_until(lines: Iterator[str], newest: int) -> list[dict[str, Any]]:
+    """The stream's entries up to and including id `newest` (`data` parsed), checking each frame's id and kind."""
+    got: list[dict[str, Any]] = []
+    for kind, fid, data in frames(lines):
+        entry = json.loads(data)
+        assert fid == str(entry["id"]), data
+        assert kind == entry["kind"], data
+        got.append(entry)
+        if entry["id"] >= newest:
+            return got
+    raise AssertionError(f"the stream ended before id {newest}: {[e['id'] for e in got]}")
+
+
+def journal(base: str, **params: Any) -> dict[str, Any]:
+    r = httpx.get(f"{base}/_emulator/journal", params={"limit": 1000, **params}, timeout=60)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_a_stream_through_one_worker_shows_every_workers_entries_and_resumes(
+    fleet: Fleet, redis_url: str, webhook_sink: WebhookSink
+) -> None:
+    _, (a, b) = fleet
+    with httpx.stream("GET", f"{a.url}/_emulator/events", timeout=STREAM_TIMEOUT) as live:
+        assert live.status_code == 200
+        lines = live.iter_lines()
+        assert next(lines).startswith(": cxemu event stream")  # the stream's point is set: live from here
+        for n, tenant in enumerate(TENANTS):  # north claimed by worker a, south by worker b
+            with httpx.Client(base_url=(a, b)[n].url, headers={"x-api-key": tenant}, timeout=60) as http:
+                hook = {"name": "f", "uri": webhook_sink.url_for(f"/{tenant}"), "version": "Chat Gateway v1.0"}
+                assert http.put(f"{P8}/webhooks/1", json=hook).status_code == 200
+                r = http.post(f"{P8}/conversations", json=CONVERSATION)
+                assert r.status_code == 202, r.text
+                assert post(http, (a, b)[n].url, r.json()["conversationId"], f"hello {tenant}").status_code == 202
+        assert [owner(redis_url, t) for t in TENANTS] == [a.id, b.id]
+        for tenant in TENANTS:
+            webhook_sink.wait_for(path=f"/{tenant}", count=2, timeout=60)
+        page = journal(b.url)
+        newest = page["newest"]
+        assert page["entries"][-1]["id"] == newest
+        streamed = entries_until(lines, newest)
+    # the stream (through a) and the journal (through b) hold the same entries, every worker's, in one order
+    assert streamed == [e for e in page["entries"] if e["id"] >= streamed[0]["id"]]
+    assert journal(a.url, before=newest + 1) == page
+    ids = [e["id"] for e in streamed]
+    assert ids == sorted(set(ids))  # strictly increasing
+    by_id = {e["id"]: e for e in page["entries"]}
+    for e in page["entries"]:
+        if e["cause"] is not None:  # a cause names an earlier entry of the same feed, of the same tenant
+            assert e["cause"] < e["id"], e
+            assert by_id[e["cause"]]["tenant"] == e["tenant"], e
+    for tenant in TENANTS:
+        mine = [e for e in streamed if e["tenant"] == tenant]
+        assert {"request", "event", "delivery", "attempt"} <= {e["kind"] for e in mine}, tenant
+        requests = [e["type"] for e in mine if e["kind"] == "request"]
+        assert requests[-2] == f"POST {P8}/conversations"
+        assert requests[-1].startswith(f"POST {P8}/conversations/")
+        attempts = [e for e in mine if e["kind"] == "attempt"]
+        assert all(by_id[x["cause"]]["kind"] == "delivery" for x in attempts)
+
+    # resuming after any id gives what followed it, without a gap or a repeat
+    middle = streamed[len(streamed) // 2]["id"]
+    rest = [e for e in page["entries"] if e["id"] > middle]
+    with httpx.stream(
+        "GET", f"{b.url}/_emulator/events", headers={"last-event-id": str(middle)}, timeout=STREAM_TIMEOUT
+    ) as again:
+        assert entries_until(again.iter_lines(), newest) == rest
+    r = httpx.get(f"{a.url}/_emulator/events", params={"after": middle, "limit": 3}, timeout=60)
+    assert [json.loads(d) for _, _, d in frames(iter(r.text.split("\n")))] == rest[:3]
+
+    # paging and filters through either worker
+    south = journal(a.url, tenant="south", before=newest + 1)["entries"]
+    assert south == [e for e in page["entries"] if e["tenant"] == "south"]
+    assert journal(b.url, after=middle, limit=2)["entries"] == rest[:2]
+    older = journal(a.url, before=middle, limit=2)["entries"]
+    assert older == [e for e in page["entries"] if e["id"] < middle][-2:]
+    kinds = journal(b.url, kind="delivery,attempt", tenant="north", before=newest + 1)["entries"]
+    assert kinds
+    assert kinds == [e for e in by_id.values() if e["tenant"] == "north" and e["kind"] in KINDS]
+
+    # bad input is refused as one server refuses it
+    for path, params, headers in BAD:
+        r = httpx.get(f"{(a, b)[len(params) % 2].url}/_emulator/{path}", params=params, headers=headers, timeout=60)
+        assert r.status_code == 400, (path, params, r.text)
+        assert set(r.json()) >= {"error", "message"}
+    assert journal(a.url, before=newest + 1) == page  # nothing changed
+
+    # display mode (the dashboard's): the newest `latest` matching entries, one skipped frame for the others
+    requests = journal(a.url, kind="request")["entries"]
+    r = httpx.get(f"{b.url}/_emulator/events", params=DISPLAY, timeout=60)
+    skipped = {"after": requests[0]["id"] - 1, "before": requests[-3]["id"] + 1, "count": len(requests) - 2}
+    assert list(frames(iter(r.text.split("\n")))) == [
+        ("skipped", None, json.dumps(skipped, separators=(",", ":"))),
+        *(("request", str(e["id"]), json.dumps(e, separators=(",", ":"))) for e in requests[-2:]),
+    ]
+
+    # resuming from below the oldest entry kept: a gap frame says how many are gone
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.xtrim("cxemu:feed", minid=middle, approximate=False)
+    finally:
+        client.close()
+    r = httpx.get(f"{a.url}/_emulator/events", params={"after": 0, "limit": 1}, timeout=60)
+    gap = {"after": 0, "lost": middle - 1, "oldest": middle}
+    assert list(frames(iter(r.text.split("\n")))) == [
+        ("gap", None, json.dumps(gap, separators=(",", ":"))),
+        (by_id[middle]["kind"], str(middle), json.dumps(by_id[middle], separators=(",", ":"))),
+    ]
