@@ -64,6 +64,7 @@ LOCAL_IMPORTS_ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("emulator/core/runtime.py", "emulator.core.redisruntime"),
         # and the fleet of workers on it (`core.fleet`), made by the kernel only with such a store
         ("emulator/core/runtime.py", "emulator.core.fleet"),
+        ("emulator/core/runtime.py", "emulator.core.fleetfeed"),  # its feed mirror (hiredis's lean client)
     }
 )
 
