@@ -93,9 +93,10 @@ class LeanRedis:
             proto = await self._connect()
         return await proto.call(args)
 
-    async def pipeline(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+    async def pipeline(self, commands: Sequence[tuple[Any, ...]], *, raise_on_error: bool = True) -> list[Any]:
         """Send the commands in one write and return their replies in order. Every reply is read first; then the
-        first error reply is raised (`ResponseError`), as redis-py's pipeline does (the others were applied)."""
+        first error reply is raised (`ResponseError`), as redis-py's pipeline does (the others were applied), or
+        with `raise_on_error=False` each error reply is returned in its place. A dropped connection raises."""
         if not commands:
             return []
         proto = self._proto
@@ -103,7 +104,7 @@ class LeanRedis:
             proto = await self._connect()
         replies = await asyncio.gather(*proto.call_many(commands), return_exceptions=True)
         for reply in replies:
-            if isinstance(reply, BaseException):
+            if isinstance(reply, BaseException) and (raise_on_error or not isinstance(reply, ResponseError)):
                 raise reply
         return replies
 

@@ -53,6 +53,10 @@ async def test_a_pipeline_sends_many_commands_at_once_and_answers_each_in_order(
         with pytest.raises(ResponseError, match="WRONGTYPE"):  # the first error reply raises ...
             await lean.pipeline([("SET", "s", "a"), ("HGET", "s", "f"), ("SET", "t", "b")])
         assert await lean.pipeline([("GET", "s"), ("GET", "t")]) == ["a", "b"]  # ... after the others were applied
+        got = await lean.pipeline([("SET", "u", "c"), ("HGET", "s", "f"), ("GET", "u")], raise_on_error=False)
+        assert got[0::2] == ["OK", "c"]  # or each error reply comes back in its place
+        assert isinstance(got[1], ResponseError)
+        assert "WRONGTYPE" in str(got[1])
     finally:
         lean.close()
 

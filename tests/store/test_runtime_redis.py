@@ -197,6 +197,29 @@ async def test_a_corrupt_runtime_entry_is_left_out_and_the_rest_goes_on(
         assert f"{what} in Redis cannot be read and is left out" in said
 
 
+async def test_a_redis_that_forgot_the_write_script_still_takes_each_write_once(
+    make_app: AppFactory, redis_url: str, sink: WebhookSink
+) -> None:
+    app, client = await make_app(state=redis_url)
+    emu = emulator_of(app)
+    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    await item(client, "before")
+    await emu.dispatcher.wait(lambda d: d.status == "delivered", count=1, timeout=30)
+    await flush(emu)
+    r = raw(redis_url)
+    try:
+        r.script_flush()  # as after a restart of Redis: every script it had is gone
+        await item(client, "after")
+        await emu.dispatcher.wait(lambda d: d.status == "delivered", count=2, timeout=30)
+        await flush(emu)
+        logged = [json.loads(d) for d in r.lrange(tenant_key("acme", "rt", "log"), 0, -1)]
+    finally:
+        r.close()
+    # each settled delivery in the log once: the write refused for want of its script ran once, when sent again
+    assert [json.loads(d["body_text"])["text"] for d in logged] == ["before", "after"]
+    assert runtime_keys(redis_url).get(tenant_key("acme", "rt", "dlv"), {}) == {}
+
+
 async def test_redis_gone_mid_run_answers_503_and_half_writes_nothing(
     make_app: AppFactory, tmp_path: Path, sink: WebhookSink
 ) -> None:
