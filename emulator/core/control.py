@@ -78,7 +78,7 @@ from emulator.core.control_models import (
 )
 from emulator.core.delivery import DeliveriesOut, DeliveryOut
 from emulator.core.feed import KINDS_PATTERN, Match, TooManyStreams, parse_kinds
-from emulator.core.fleet_control import JOINED
+from emulator.core.fleet_control import JOINED, FleetUnavailable
 from emulator.core.guard import caller
 from emulator.core.journal import BODY_BYTES
 from emulator.core.plugin import BehaviourSpec, VendorPlugin, merge_behaviour
@@ -706,7 +706,10 @@ async def journal(emu: Emulator, request: Request) -> Response:
     before = q_int(request, "before", None, 0, MAX_ID)
     limit = q_int(request, "limit", 100, 1, 1000) or 100
     if emu.fleet_feed is not None:  # a fleet: every worker's entries, fleet-wide ids (`core.fleetfeed`)
-        page = await emu.fleet_feed.journal(match, after, before, limit)
+        try:
+            page = await emu.fleet_feed.journal(match, after, before, limit)
+        except FleetUnavailable as exc:
+            return error(503, "unavailable", str(exc))
         body = f'{{"entries":[{",".join(r.json for r in page["entries"])}],"oldest":{json.dumps(page["oldest"])}'
         body += f',"newest":{json.dumps(page["newest"])}}}'
         return Response(body, media_type="application/json")

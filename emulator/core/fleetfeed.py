@@ -28,6 +28,7 @@ from typing import Any, Final
 from redis.exceptions import RedisError
 
 from emulator.core.feed import _ENCODE, Entry, Feed, Match
+from emulator.core.fleet_control import FleetUnavailable
 from emulator.core.rediskeys import PREFIX
 from emulator.core.resp import LeanRedis, Script
 
@@ -181,7 +182,14 @@ class FleetFeed:
         return max(0, below - after)
 
     async def journal(self, match: Match, after: int | None, before: int | None, limit: int) -> dict[str, Any]:
-        """`GET /journal` over the fleet's stream: as `Feed.query`, the entries as JSON text."""
+        """`GET /journal` over the fleet's stream: as `Feed.query`, the entries as JSON text. `FleetUnavailable`
+        when Redis does not answer (a 503, never a 500)."""
+        try:
+            return await self._journal(match, after, before, limit)
+        except (RedisError, OSError) as exc:
+            raise FleetUnavailable(f"the fleet's feed (Redis) did not answer ({exc})") from exc
+
+    async def _journal(self, match: Match, after: int | None, before: int | None, limit: int) -> dict[str, Any]:
         test = match.compiled() or _all
         redis = self._redis
         out: list[Row] = []

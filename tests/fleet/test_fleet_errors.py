@@ -92,6 +92,8 @@ def test_when_redis_stops_a_new_tenant_gets_a_503_and_the_fleet_recovers_when_it
             r = http.get(f"{a.url}/_emulator/clock", params={"tenant": "during"})
             assert r.status_code == 503, r.text
             assert r.json()["error"] == "unavailable"
+            r = http.get(f"{a.url}/_emulator/journal")  # the fleet's feed is in Redis too: 503, never a 500
+            assert (r.status_code, r.json()["error"]) == (503, "unavailable"), r.text
             own.start()
             r = http.get(f"{a.url}/_emulator/clock", params={"tenant": "after"})
             assert r.status_code == 200, r.text
