@@ -579,15 +579,20 @@ class Fleet:
         response.raw_headers = [*kept, (b"content-length", str(len(answer.excerpt)).encode())]
         return response
 
-    async def fan_out(self, request: Request) -> list[Response]:
-        """The request sent to every other live worker (answers of those that answered)."""
+    async def ask_every_worker(self, request: Request) -> list[tuple[str, Response | BaseException]]:
+        """The request sent to every other live worker: each one's address and answer (or why it gave none)."""
         try:
-            others = [e["address"] for w, e in (await self.workers()).items() if w != self.id and e.get("address")]
+            workers = await self.workers()
         except RedisError as exc:
             raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
+        others = sorted(e["address"] for w, e in workers.items() if w != self.id and e.get("address"))
         got = await asyncio.gather(*(self.forward(request, a) for a in others), return_exceptions=True)
+        return list(zip(others, got, strict=True))
+
+    async def fan_out(self, request: Request) -> list[Response]:
+        """The request sent to every other live worker (answers of those that answered)."""
         out: list[Response] = []
-        for address, answer in zip(others, got, strict=True):
+        for address, answer in await self.ask_every_worker(request):
             if isinstance(answer, BaseException):
                 LOG.warning("fleet: worker at %s did not answer a fleet-wide request (%s)", address, answer)
             else:

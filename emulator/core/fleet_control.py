@@ -192,7 +192,7 @@ class FleetControl:
         restore as if they never were)."""
         try:
             await self._claim_orphans()
-            others = await every_worker(self.fleet, request)
+            others = await self.fleet.ask_every_worker(request)
         except FleetUnavailable as exc:
             await unavailable(str(exc))(scope, receive, send)
             return
@@ -262,7 +262,7 @@ class FleetControl:
         deadline = loop.time() + wait
         while True:
             try:
-                others = await every_worker(self.fleet, Request(now, _replay(b"", _gone)))
+                others = await self.fleet.ask_every_worker(Request(now, _replay(b"", _gone)))
             except FleetUnavailable as exc:
                 await unavailable(str(exc))(scope, receive, send)
                 return
@@ -329,7 +329,7 @@ class FleetControl:
         message = json.dumps({RELOAD: True, "now": clock}).encode()
         reload = Request({**scope, "query_string": b""}, _replay(message, _gone))
         try:
-            others = await every_worker(fleet, reload)
+            others = await fleet.ask_every_worker(reload)
         except FleetUnavailable as exc:
             others = [("the fleet's Redis", exc)]
         failed = [a for a, r in others if isinstance(r, BaseException) or r.status_code != 200]
@@ -359,18 +359,6 @@ class FleetControl:
             await unavailable(f"could not take its tenants afresh ({exc})")(scope, receive, send)
             return
         await JSONResponse({"reloaded": count})(scope, receive, send)
-
-
-async def every_worker(fleet: Fleet, request: Request) -> list[tuple[str, Response | BaseException]]:
-    """The request sent to every other live worker: each one's address and answer (or why it gave none)."""
-    from redis.exceptions import RedisError  # a fleet runs with the Redis extra; the app imports this module always
-
-    try:
-        others = sorted(e["address"] for w, e in (await fleet.workers()).items() if w != fleet.id and e.get("address"))
-    except RedisError as exc:
-        raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
-    got = await asyncio.gather(*(fleet.forward(request, a) for a in others), return_exceptions=True)
-    return list(zip(others, got, strict=True))
 
 
 DELIVERIES = "/_emulator/deliveries"
