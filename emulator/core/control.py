@@ -578,7 +578,11 @@ async def get_chaos(emu: Emulator, request: Request) -> Response:
     "/chaos",
     "setChaos",
     "Set delivery faults: global, or a tenant's own (`tenant`) with an expiry",
-    {200: Reply("chaos (a tenant's: with `expires_at`)", TenantChaosOut), 400: ERR[400]},
+    {
+        200: Reply("chaos (a tenant's: with `expires_at`)", TenantChaosOut),
+        400: ERR[400],
+        503: Reply("a fleet's Redis did not answer (the faults were not changed)", ErrorOut),
+    },
     body=Body(TenantChaosIn),
     params=[CHAOS_TENANT],
 )
@@ -592,6 +596,11 @@ async def put_chaos(emu: Emulator, request: Request) -> Response:
         if isinstance(raw, dict) and "expires_in" in raw:
             raise ValueError("expires_in: only a tenant's own faults expire (add ?tenant=)")
         chaos = ChaosConfig.model_validate(raw)
+        if emu.fleet is not None:  # kept in Redis: every worker's deliveries, workers started later too
+            try:
+                await emu.fleet.share_chaos(chaos)
+            except FleetUnavailable as exc:
+                return error(503, "unavailable", str(exc))
         emu.dispatcher.set_chaos(chaos)
         return reply(chaos)
     body = TenantChaosIn.model_validate(raw)

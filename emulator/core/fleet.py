@@ -54,6 +54,7 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator.core.chaos import ChaosConfig
 from emulator.core.errors import ConfigError
 from emulator.core.fleet_control import FORWARDED, FORWARDED_BY, MISROUTED, FleetUnavailable, misrouted
 from emulator.core.httpclient import ConnectFailed, HttpClient, HttpError
@@ -66,13 +67,17 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ["WORKERS", "Fleet", "FleetUnavailable", "Misrouted", "lease_worker", "new_worker_id", "preferred"]
+__all__ = ["CHAOS", "WORKERS", "Fleet", "FleetUnavailable", "Misrouted", "lease_worker", "new_worker_id", "preferred"]
 
 WORKERS = f"{PREFIX}:workers"
 """Hash: worker id -> `{"address", "pid", "beat"}` (JSON) of every worker of the fleet."""
 HANDOFFS = f"{PREFIX}:handoffs"
 """Counter: `INCR`ed when tenants may have been left free without their worker dying (a clean stop, a lease that
 lapsed under a live worker); sweepers sweep when it moves."""
+CHAOS = f"{PREFIX}:chaos"
+"""Hash: `chaos` = the global delivery faults last set through the control plane (`ChaosConfig` JSON), `version` =
+how many times they were set. Every worker applies them at start and whenever a beat sees a newer version, so a
+worker started later (or one a fan-out missed) faults deliveries as the others do."""
 BACKSTOP = 30
 """Sweep rounds (each about `lease_ttl / 3`) between sweeps of the whole index when nothing asked for one."""
 HOP = frozenset(
@@ -164,6 +169,8 @@ class Fleet:
         """Free tenants the last sweep left to their preferred worker: any sweeper claims them at the next."""
         self.swept = 0
         """Tenants this worker's sweeper claimed (logs, tests)."""
+        self._chaos_version = 0
+        """The version of the fleet's global faults (`CHAOS`) this worker applied last."""
         self.http = HttpClient(limit=512, per_target=512, excerpt=256 * 1024 * 1024, headers=True)
         self.timeout = emu.settings.request_timeout + FORWARD_SLACK
         self.adopting: dict[str, str] = {}
@@ -197,9 +204,13 @@ class Fleet:
     async def start(self) -> None:
         """Join the fleet and start beating (a `ConfigError` of one line when Redis cannot be reached)."""
         try:
-            await self.redis().hset(WORKERS, self.id, self._entry())
+            pipe = self.redis().pipeline(transaction=False)
+            pipe.hset(WORKERS, self.id, self._entry())
+            pipe.hgetall(CHAOS)
+            _, chaos = await pipe.execute()
         except RedisError as exc:
             raise ConfigError(f"state {shown_state(self.url)}: Redis did not answer ({exc})") from None
+        self._apply_chaos(chaos)
         self._task = asyncio.create_task(self._beat(), name="cxemu-fleet-beat")
 
     async def stop(self) -> None:
@@ -245,14 +256,16 @@ class Fleet:
         held = sorted(self.owned.items())
         pipe = self.redis().pipeline(transaction=False)
         pipe.hset(WORKERS, self.id, self._entry())
+        pipe.hgetall(CHAOS)  # the fleet's global faults, should a fan-out have missed this worker
         ms = int(self.ttl * 1000)
         for tenant, lease in held:
             await self._scripts["renew"](keys=[tenant_key(tenant, "owner")], args=[lease, ms], client=pipe)
         pipe.hgetall(WORKERS)  # for the sweeper: no round trip of its own
         pipe.get(HANDOFFS)
         done = await pipe.execute()
+        self._apply_chaos(done[1])
         self._seen = (cast(dict[str, str], done[-2]), cast(str | None, done[-1]))
-        lost = [tenant for (tenant, lease), kept in zip(held, done[1:-2], strict=True) if not kept]
+        lost = [tenant for (tenant, lease), kept in zip(held, done[2:-2], strict=True) if not kept]
         for tenant in lost:
             if self.owned.get(tenant) == dict(held)[tenant]:
                 LOG.warning("fleet: lost the lease on tenant %r (it lapsed, or another worker took it)", tenant)
@@ -260,6 +273,33 @@ class Fleet:
         if lost:  # a lapsed lease may have left a tenant free: the sweepers look
             await self.redis().incr(HANDOFFS)
         return lost
+
+    async def share_chaos(self, config: ChaosConfig) -> None:
+        """Keep the global faults in Redis (a new version), for every worker: those fanned out to now, those a
+        beat tells later, and those started later. `FleetUnavailable` when Redis does not answer."""
+        text = config.model_dump_json()
+        pipe = self.redis().pipeline(transaction=True)
+        pipe.hincrby(CHAOS, "version", 1)
+        pipe.hset(CHAOS, "chaos", text)
+        try:
+            version, _ = await pipe.execute()
+        except RedisError as exc:
+            raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
+        self._chaos_version = max(self._chaos_version, int(version))
+
+    def _apply_chaos(self, stored: dict[str, str]) -> None:
+        """Apply the fleet's global faults when Redis holds a newer version than this worker applied (none stored:
+        the configuration's `chaos` stays in force)."""
+        try:
+            version = int(stored.get("version", 0))
+            if version <= self._chaos_version:
+                return
+            config = ChaosConfig.model_validate_json(stored["chaos"])
+        except (KeyError, ValueError) as exc:
+            LOG.warning("fleet: %s holds no valid faults (%s); ignored", CHAOS, exc)
+            return
+        self._chaos_version = version
+        self.emu.dispatcher.set_chaos(config)
 
     def lose(self, tenant: str) -> None:
         """Stop serving a tenant here (its lease is gone): forget it locally, Redis untouched."""

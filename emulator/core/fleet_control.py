@@ -90,6 +90,19 @@ def _steps(mine: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]
     return out
 
 
+def _chaos(mine: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
+    """`GET /chaos` of a fleet: the global faults (every worker holds the same) and each owner's tenants' own."""
+    tenants = dict(mine.get("tenants") or {})
+    for other in others:
+        tenants.update(other.get("tenants") or {})
+    return {**mine, "tenants": dict(sorted(tenants.items()))}
+
+
+def _same(mine: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
+    """A fleet-wide change every worker answers alike (global chaos): this worker's answer."""
+    return mine
+
+
 FANNED.update(
     {
         ("POST", "/_emulator/reset"): concat("reset", key=lambda r: (r.get("vendor", ""), r.get("tenant", ""))),
@@ -98,6 +111,8 @@ FANNED.update(
         ("GET", "/_emulator/requests"): concat("requests", key=lambda r: r.get("at", 0)),
         ("GET", "/_emulator/deliveries"): concat("deliveries", key=lambda d: d.get("created_at", 0)),
         ("GET", "/_emulator/tenants"): concat("tenants", key=lambda r: (r.get("vendor", ""), r.get("tenant", ""))),
+        ("GET", "/_emulator/chaos"): _chaos,
+        ("PUT", "/_emulator/chaos"): _same,
     }
 )
 
