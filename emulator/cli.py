@@ -231,7 +231,7 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
 
     from emulator.app import create_app
     from emulator.core import sink
-    from emulator.core.httpguard import ServerLimits, guarded_protocol
+    from emulator.core.httpguard import protocol_for
 
     settings = _settings(args)
     check_state_file(settings.state_file)
@@ -285,14 +285,7 @@ def _serve(args: argparse.Namespace, argv: list[str]) -> int:
         access_log=settings.log_level == "debug",
         lifespan="on",
         timeout_graceful_shutdown=max(1, int(settings.drain_timeout) + 1),
-        http=guarded_protocol(
-            ServerLimits(
-                max_header_bytes=settings.max_header_bytes,
-                max_headers=settings.max_headers,
-                request_timeout=settings.request_timeout,
-                idle_timeout=settings.idle_timeout,
-            )
-        ),
+        http=protocol_for(settings),
     )
     server = uvicorn.Server(config)
 

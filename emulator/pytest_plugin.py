@@ -87,6 +87,7 @@ class ServerThread:
 
         from emulator.app import create_app
         from emulator.core import sink
+        from emulator.core.httpguard import protocol_for
         from emulator.core.settings import Settings
 
         self.settings = Settings.load({}, {"host": "127.0.0.1", "port": 0, **settings_overrides})
@@ -95,7 +96,13 @@ class ServerThread:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(1024)
         self.url = sink.listening(self.app.state.emulator, "127.0.0.1", self.sock.getsockname()[1])
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            http=protocol_for(self.settings),  # the limits `cxemu serve` has (431, 408, idle connections closed)
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 

@@ -1,6 +1,7 @@
 """The HTTP server's own limits: request heads bounded in bytes and headers, slow and idle peers dropped.
 
-`guarded_protocol(limits)` is the uvicorn HTTP protocol `cxemu serve` runs (uvicorn's httptools protocol with
+`guarded_protocol(limits)` (`protocol_for(settings)`) is the uvicorn HTTP protocol `cxemu serve` and the pytest
+plugin's server run (uvicorn's httptools protocol with
 what it lacks added). What uvicorn offers and what this adds:
 
 - a huge request head (a 1 MB header): httptools buffers it whole (uvicorn's `h11_max_incomplete_event_size`
@@ -23,9 +24,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+if TYPE_CHECKING:
+    from emulator.core.settings import Settings
 
 REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
@@ -143,6 +147,18 @@ class GuardedHttpTools(HttpToolsProtocol):
                 b"connection: close\r\n\r\n%s" % (status, reason, len(reason), reason)
             )
         self.transport.close()
+
+
+def protocol_for(settings: Settings) -> type[GuardedHttpTools]:
+    """The protocol class of a cxemu server with these settings (`cxemu serve` and the pytest plugin's server)."""
+    return guarded_protocol(
+        ServerLimits(
+            max_header_bytes=settings.max_header_bytes,
+            max_headers=settings.max_headers,
+            request_timeout=settings.request_timeout,
+            idle_timeout=settings.idle_timeout,
+        )
+    )
 
 
 def guarded_protocol(limits: ServerLimits) -> type[GuardedHttpTools]:

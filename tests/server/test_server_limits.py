@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from emulator.pytest_plugin import ServerThread
 from tests.support.procs import ServerProcess
 
 pytestmark = pytest.mark.server
@@ -40,7 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     assert "Traceback" not in proc.stderr()  # a client timed out or refused is not a server error
 
 
-def connect(server: ServerProcess) -> socket.socket:
+def connect(server: ServerProcess | ServerThread) -> socket.socket:
     parts = urlsplit(server.url)
     sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=BOUND)
     return sock
@@ -63,7 +64,7 @@ def read_all(sock: socket.socket) -> bytes:
         got += chunk
 
 
-def exchange(server: ServerProcess, request: bytes) -> bytes:
+def exchange(server: ServerProcess | ServerThread, request: bytes) -> bytes:
     """Send `request` from a thread (stopping quietly if the server closes first) and read the answer."""
     with connect(server) as sock:
 
@@ -155,3 +156,18 @@ def test_requests_under_the_limits_keep_their_connection(server: ServerProcess) 
             got = client.post(CONV, json={"channelId": "1", "user": {"name": "Ada"}})
             assert got.status_code == 202, got.text
         assert client.get("/_emulator/health").status_code == 200
+
+
+def test_the_pytest_plugins_server_has_the_same_limits() -> None:
+    """The server the pytest plugin starts in-process runs the protocol `cxemu serve` runs, with its settings."""
+    server = ServerThread({"clock": "virtual", "idle_timeout": 1, "max_headers": 50})
+    server.start()
+    try:
+        answer = exchange(server, head(CONV, "x-big: " + "a" * 1024 * 1024, "content-length: 0"))
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:300]
+        answer = exchange(server, head("/_emulator/health", *(f"x-{i}: 1" for i in range(60)), method="GET"))
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:300]
+        with connect(server) as sock:
+            assert read_all(sock) == b""  # idle: closed by the server after `idle_timeout`
+    finally:
+        server.stop()
