@@ -3,6 +3,7 @@ it as a user runs it, with each worker's private address and pid read from the f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import redis
 
 from tests.store.conftest import redis_server, redis_url
 from tests.support.procs import ServerProcess
+from tests.support.redis_server import RedisServer
 
 __all__ = ["redis_server", "redis_url"]
 
@@ -75,6 +77,21 @@ def serve_single(tmp_path: Path, url: str, seed: str) -> ServerProcess:
         "--port", "0", "--clock", "virtual", "--seed", seed, "--state", one_url, "--log-level", "warning",
         log=tmp_path / "single.log",
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def fleet_on_own_redis(tmp_path: Path, name: str) -> Iterator[tuple[RedisServer, list[Worker]]]:
+    """A two-worker fleet on a Redis of its own (with its append-only file, so a test may stop and start it): the
+    Redis and the workers. The fleet must stop cleanly (exit status 0) after the test."""
+    (tmp_path / "redis").mkdir()
+    own = RedisServer(tmp_path / "redis", aof=True)
+    server = serve_fleet(tmp_path, own.url, name=name)
+    try:
+        yield own, workers(own.url, 2)
+    finally:
+        status = server.terminate()
+        own.stop()
+    assert status == 0, server.stderr()
 
 
 @pytest.fixture

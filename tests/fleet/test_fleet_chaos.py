@@ -12,9 +12,8 @@ import httpx
 import pytest
 
 from emulator.scenarios.receiver import WebhookSink
-from tests.fleet.conftest import Fleet, Worker, serve_fleet, workers
+from tests.fleet.conftest import Fleet, Worker, fleet_on_own_redis, workers
 from tests.fleet.test_fleet_serve import CONVERSATION, P8, owner, post
-from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.server
 
@@ -82,25 +81,16 @@ def test_a_worker_started_later_applies_the_fleets_faults(
 
 
 def test_global_faults_with_redis_gone_get_a_503_and_stay_as_they_were(tmp_path: Path) -> None:
-    (tmp_path / "redis").mkdir()
-    own = RedisServer(tmp_path / "redis", aof=True)
-    server = serve_fleet(tmp_path, own.url, name="chaos-outage")
-    try:
-        a, b = workers(own.url, 2)
-        with httpx.Client(timeout=60) as http:
-            assert http.put(f"{a.url}/_emulator/chaos", json=DUPLICATE).status_code == 200
-            own.stop()
-            r = http.put(f"{a.url}/_emulator/chaos", json={"drop_first": 1.0})
-            assert r.status_code == 503, r.text
-            assert r.json()["error"] == "unavailable"
-            own.start()
-            for worker in (a, b):
-                shown = http.get(f"{worker.url}/_emulator/chaos").json()
-                assert (shown["duplicate"], shown["drop_first"]) == (1.0, 0.0), shown
-    finally:
-        status = server.terminate()
+    with fleet_on_own_redis(tmp_path, "chaos-outage") as (own, (a, b)), httpx.Client(timeout=60) as http:
+        assert http.put(f"{a.url}/_emulator/chaos", json=DUPLICATE).status_code == 200
         own.stop()
-    assert status == 0, server.stderr()
+        r = http.put(f"{a.url}/_emulator/chaos", json={"drop_first": 1.0})
+        assert r.status_code == 503, r.text
+        assert r.json()["error"] == "unavailable"
+        own.start()
+        for worker in (a, b):
+            shown = http.get(f"{worker.url}/_emulator/chaos").json()
+            assert (shown["duplicate"], shown["drop_first"]) == (1.0, 0.0), shown
 
 
 def test_bad_faults_are_refused_by_every_worker_and_change_nothing(fleet: Fleet) -> None:

@@ -14,9 +14,9 @@ import httpx
 import pytest
 import redis
 
-from tests.fleet.conftest import Fleet, serve_fleet, workers
+from tests.fleet.conftest import Fleet, fleet_on_own_redis
 from tests.support.procs import ROOT
-from tests.support.redis_server import RedisServer, binary, free_port
+from tests.support.redis_server import binary, free_port
 
 pytestmark = pytest.mark.server
 
@@ -81,23 +81,14 @@ def test_a_tenant_whose_owner_cannot_be_reached_gets_a_503_once_its_lease_outliv
 
 @pytest.mark.skipif(binary() is None, reason="redis-server is not installed")
 def test_when_redis_stops_a_new_tenant_gets_a_503_and_the_fleet_recovers_when_it_is_back(tmp_path: Path) -> None:
-    (tmp_path / "redis").mkdir()
-    own = RedisServer(tmp_path / "redis", aof=True)
-    server = serve_fleet(tmp_path, own.url, name="outage")
-    try:
-        a, _ = workers(own.url, 2)
-        with httpx.Client(timeout=60) as http:
-            assert http.get(f"{a.url}/_emulator/clock", params={"tenant": "before"}).status_code == 200
-            own.stop()
-            r = http.get(f"{a.url}/_emulator/clock", params={"tenant": "during"})
-            assert r.status_code == 503, r.text
-            assert r.json()["error"] == "unavailable"
-            r = http.get(f"{a.url}/_emulator/journal")  # the fleet's feed is in Redis too: 503, never a 500
-            assert (r.status_code, r.json()["error"]) == (503, "unavailable"), r.text
-            own.start()
-            r = http.get(f"{a.url}/_emulator/clock", params={"tenant": "after"})
-            assert r.status_code == 200, r.text
-    finally:
-        status = server.terminate()
+    with fleet_on_own_redis(tmp_path, "outage") as (own, (a, _)), httpx.Client(timeout=60) as http:
+        assert http.get(f"{a.url}/_emulator/clock", params={"tenant": "before"}).status_code == 200
         own.stop()
-    assert status == 0, server.stderr()
+        r = http.get(f"{a.url}/_emulator/clock", params={"tenant": "during"})
+        assert r.status_code == 503, r.text
+        assert r.json()["error"] == "unavailable"
+        r = http.get(f"{a.url}/_emulator/journal")  # the fleet's feed is in Redis too: 503, never a 500
+        assert (r.status_code, r.json()["error"]) == (503, "unavailable"), r.text
+        own.start()
+        r = http.get(f"{a.url}/_emulator/clock", params={"tenant": "after"})
+        assert r.status_code == 200, r.text
