@@ -201,7 +201,7 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
 
     fleet = emulator.fleet  # a fleet of workers: each tenant served by its owner (core.fleet)
     refresh = emulator.store.refresh if emulator.store.shared and fleet is None else None  # other workers' commits
-    flush = emulator.runtime.flush if emulator.runtime is not None else None  # durable before the response
+    flush = emulator.runtime.answered if emulator.runtime is not None else None  # durable before the response
 
     async def answer(request: Request) -> Response:
         """The handler's response, written down first (`flush`); every error rendered in the vendor's envelope

@@ -78,6 +78,11 @@ DROPPED = "not sent: another cxemu process owns this tenant now"
 
 Translate = Callable[[Tx[Any], Any], Iterable[Outbound]]
 
+LINGER = 0.05
+"""Seconds a delivery's change waits for a write to ride with (an attempt's start, a job, a flush) before it is
+written alone: a message costs one runtime write (its attempt's, carrying its delivery, the removal of its outbox
+entry and the previous message's settle), not three (docs/scaling.md, "Measured (phase 3)")."""
+
 PARTS = ("dlv", "flight", "log", "jobs", "clock", "seq", "outbox")
 """A tenant's runtime keys, in the order of `_WRITE`'s KEYS (after the owner lease)."""
 
@@ -214,6 +219,10 @@ class RedisRuntime:
         """Resolves once what is marked now is written (made by the first mark after a write started)."""
         self._writing: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._due = False
+        """Whether what is marked now is to be written at once (a mark that needs its write, or a flush), else it
+        lingers (`LINGER`) for a write to ride with."""
+        self._linger: asyncio.TimerHandle | None = None
         self._seqs: dict[str, int] = {}
         """Each adopted tenant's last delivery number."""
         self._muted: set[str] = set()
@@ -241,10 +250,12 @@ class RedisRuntime:
         return seq, f"dlv_{_tag(tenant)}_{seq:07d}"
 
     def changed(self, d: Delivery) -> None:
-        """`DeliveryLog.changed`: the delivery is written (pending) or moved to the log (settled)."""
+        """`DeliveryLog.changed`: the delivery is written (pending) or moved to the log (settled), with the next
+        write or `LINGER` from now (a new one is in its unit of work's outbox entry until then; a settled one's
+        attempt is in `flight`, so a kill before the write makes it a retry, at least once)."""
         if d.tenant not in self._muted:
             self._batch.deliveries[d.id] = d
-            self._mark(d.tenant)
+            self._soon(d.tenant)
             if d.seq > self._seqs.get(d.tenant, 0):  # a restored delivery: new numbers go on after it
                 self._seqs[d.tenant] = d.seq
                 self._batch.seqs.add(d.tenant)
@@ -286,21 +297,50 @@ class RedisRuntime:
         return entry
 
     def cleared(self, tenant: str, entry: str) -> None:
-        """The commit hooks queued the entry's webhooks: it goes once they are written."""
+        """The commit hooks queued the entry's webhooks: it goes in the write of their deliveries (the same batch,
+        so the same script, after them)."""
         if tenant not in self._muted:
             self._batch.cleared.append((tenant, entry))
-            self._mark(tenant)
+            self._soon(tenant)
 
     def _mark(self, tenant: str) -> None:
+        """A mark that is written at once (an attempt about to start, a job, a reset)."""
         self._batch.clocks.add(tenant)
-        if self._next is None:
+        if self._next is None or not self._due:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # no loop (a tool building an Emulator): the next flush writes it
                 return
+            if self._next is None:
+                self._next = loop.create_future()
+            self._go(loop)
+
+    def _soon(self, tenant: str) -> None:
+        """A mark that rides with the next write, or is written `LINGER` from now: what a delivery does needs no
+        round trip of its own (the request that made it is answered once its commit wrote the outbox entry)."""
+        self._batch.clocks.add(tenant)
+        if self._next is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
             self._next = loop.create_future()
-            if self._task is None:
-                self._task = loop.create_task(self._write_all())
+            if self._task is None:  # else the writer sets the timer when it is done
+                self._linger = loop.call_later(LINGER, self._lingered)
+
+    def _lingered(self) -> None:
+        self._linger = None
+        if self._next is not None and not self._due:
+            self._go(asyncio.get_running_loop())
+
+    def _go(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Write what is marked now: the writer starts (or goes on once its write is done)."""
+        self._due = True
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        if self._task is None:
+            self._task = loop.create_task(self._write_all())
 
     # -- writing ------------------------------------------------------------------------------------
 
@@ -312,16 +352,25 @@ class RedisRuntime:
     async def flush(self) -> None:
         """Wait until everything marked so far is written; `StateUnavailable` when Redis did not take it (the
         marks stay, for the next write)."""
-        if self._next is None and self._batch:
+        if not self._due and (self._next is not None or self._batch):  # what lingers goes now
             self._mark(next(iter(self._batch.clocks), ""))
         waiting = self._next or self._writing
         if waiting is not None:
             await asyncio.shield(waiting)
 
+    async def answered(self) -> None:
+        """Wait until what must be in Redis before a request is answered is written: the marks written at once
+        (its jobs); not what lingers (its deliveries and their outbox entry's removal: the entry its commit wrote
+        holds them). `StateUnavailable` as `flush`."""
+        waiting = self._next if self._due else self._writing
+        if waiting is not None:
+            await asyncio.shield(waiting)
+
     async def _write_all(self) -> None:
         try:
-            while self._next is not None:
+            while self._next is not None and self._due:
                 done, self._next = self._next, None
+                self._due = False
                 batch, self._batch = self._batch, _Batch()
                 self._writing = done
                 try:
@@ -338,6 +387,8 @@ class RedisRuntime:
                     self._writing = None
         finally:
             self._task = None
+            if self._next is not None and not self._due and self._linger is None:  # marked meanwhile: lingers
+                self._linger = asyncio.get_running_loop().call_later(LINGER, self._lingered)
 
     async def _write(self, batch: _Batch) -> None:
         ops: dict[str, list[Any]] = {}
@@ -411,6 +462,9 @@ class RedisRuntime:
             await self.flush()
         except StateUnavailable:
             LOG.error("runtime state of the last moments not written to Redis (it did not answer)")
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
         if self._lean is not None:
             self._lean.close()
             self._lean = None

@@ -538,12 +538,12 @@ class RedisStore(Store):
             self._commit_keys[(vendor, tx.tenant)] = keys
         args = [slot.remote, fence or "", outbox or "", len(written), len(main) // 2, *main, *rest]
         owned = self._owns(tx.tenant)
-        named = member(vendor, tx.tenant)
         try:
             try:
                 if owned and saved is not None:  # the owner's path: nobody else reads the change stream
                     version, entry = int(await self._script(1, keys, args)), None
                 else:
+                    named = member(vendor, tx.tenant)  # percent-encoding: only where it is sent
                     pipe = self._client().pipeline(transaction=False)
                     if saved is None:  # a new tenant: named in the index first, so a listing never misses a stored one
                         pipe.sadd(INDEX, named)

@@ -1,7 +1,9 @@
 """The runtime of a Redis-backed server in Redis (`core.redisruntime`), on a real `redis-server`: a request answers
-after what it caused is written, `adopt` takes a tenant on from what another process left (jobs, pending
-deliveries, the log, the outbox) and `drop` forgets it here without writing, a corrupt entry is left out, and Redis
-going away mid-run answers 503 in the vendor's shape with nothing half-written."""
+once its commit wrote what it caused (its webhooks in the outbox entry, until the attempt's write turns them into
+deliveries; a process killed or fenced in between leaves them to the next owner, which sends them once), `adopt`
+takes a tenant on from what another process left (jobs, pending deliveries, the log, the outbox) and `drop` forgets
+it here without writing, a corrupt entry is left out, and Redis going away mid-run answers 503 in the vendor's shape
+with nothing half-written."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import httpx
 import pytest
 import redis
 
+from emulator.core import redisruntime
 from emulator.core.rediskeys import tenant_key
 from emulator.core.runtime import Emulator
 from emulator.core.store import Outbound
@@ -83,21 +86,100 @@ def hand_over(emu: Emulator, url: str, tenant: str = "acme") -> None:
     emu.drop(tenant)
 
 
-async def test_a_request_answers_once_the_deliveries_it_caused_are_in_redis(
+@pytest.fixture
+def lingering(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a delivery marks waits for a write to ride with, however slow the machine (never written alone)."""
+    monkeypatch.setattr(redisruntime, "LINGER", 3600.0)
+
+
+def webhooks_in(stored: dict[str, Any], tenant: str = "acme") -> list[str]:
+    """The item texts of the tenant's webhooks Redis holds, in the outbox or as pending deliveries."""
+    entries = [json.loads(e) for e in stored.get(tenant_key(tenant, "outbox"), [])]
+    pending = [json.loads(v) for v in stored.get(tenant_key(tenant, "rt", "dlv"), {}).values()]
+    return [o["payload"]["text"] for e in entries for o in e["out"]] + [
+        json.loads(d["body_text"])["text"] for d in pending
+    ]
+
+
+@pytest.mark.usefixtures("lingering")
+async def test_a_request_answers_once_its_commit_holds_its_webhooks_and_the_attempt_writes_them(
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
     sink.respond_with(200, held=True)  # its attempt stays in flight
-    _, client = await make_app(state=redis_url)
+    app, client = await make_app(state=redis_url)
+    emu = emulator_of(app)
+    assert emu.runtime is not None
     assert (await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)).status_code == 204
+    await flush(emu)
+    writes = emu.runtime.writes
     await item(client, "first")
-    stored = runtime_keys(redis_url)  # read as soon as the answer came: nothing waited for
+    # read as soon as the answer came: the webhook is in Redis once, in the outbox entry the commit wrote (or as
+    # its delivery, when the attempt's write came first)
+    assert webhooks_in(runtime_keys(redis_url)) == ["first"]
+    await sink.async_wait_for(count=1, timeout=30)  # the attempt went out, so it was written first
+    stored = runtime_keys(redis_url)
     pending = [json.loads(v) for v in stored[tenant_key("acme", "rt", "dlv")].values()]
     assert [(d["event"], d["status"], d["body_text"]) for d in pending] == [
         ("created", "pending", json.dumps(json.loads(pending[0]["body_text"]), separators=(",", ":")))
     ]
     assert stored.get(tenant_key("acme", "outbox"), []) == []  # turned into a delivery, so cleared
+    assert list(stored[tenant_key("acme", "rt", "flight")]) == [pending[0]["id"]]
     assert pending[0]["id"].startswith("dlv_")
     assert pending[0]["id"].endswith("_0000001")  # numbered per tenant
+    assert emu.runtime.writes == writes + 1  # one runtime write for the request: its attempt's, carrying the rest
+
+
+@pytest.mark.usefixtures("lingering")
+async def test_a_process_killed_between_a_commit_and_its_runtime_write_sends_the_webhook_once(
+    make_app: AppFactory, redis_url: str, sink: WebhookSink
+) -> None:
+    app, client = await make_app(state=redis_url)
+    emu = emulator_of(app)
+    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    await client.put("/_emulator/chaos", json={"delay": 1, "delay_seconds": 3600})  # no attempt starts here
+    await item(client, "kept")
+    stored = runtime_keys(redis_url)
+    assert tenant_key("acme", "rt", "dlv") not in stored  # no runtime write yet: only the commit's outbox entry
+    assert webhooks_in(stored) == ["kept"]
+
+    hand_over(emu, redis_url)  # killed now: what it had marked is never written
+    assert runtime_keys(redis_url) == stored
+    other, _ = await make_app(state=redis_url)  # adopts the tenant at start, without the chaos
+    adopted = emulator_of(other)
+    [done] = await adopted.dispatcher.wait(lambda d: True, count=1, timeout=30)
+    assert (done.status, done.id.endswith("_0000001")) == ("delivered", True)
+    [received] = await sink.async_wait_for(count=1, timeout=30)
+    assert received.json["text"] == "kept"
+    await flush(adopted)
+    stored = runtime_keys(redis_url)
+    assert stored.get(tenant_key("acme", "outbox"), []) == []
+    assert [json.loads(d)["event_id"] for d in stored[tenant_key("acme", "rt", "log")]] == [done.event_id]
+    assert len(sink.requests) == 1
+
+
+@pytest.mark.usefixtures("lingering")
+async def test_an_owner_whose_lease_went_before_its_runtime_write_writes_nothing_and_the_next_sends_once(
+    make_app: AppFactory, redis_url: str, sink: WebhookSink
+) -> None:
+    app, client = await make_app(state=redis_url)
+    emu = emulator_of(app)
+    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    await client.put("/_emulator/chaos", json={"delay": 1, "delay_seconds": 3600})
+    await item(client, "fenced")
+    stored = runtime_keys(redis_url)
+    r = raw(redis_url)
+    r.set(tenant_key("acme", "owner"), "another-worker:99")  # another worker took the tenant over meanwhile
+    await flush(emu)  # its delivery's write (and the entry's removal) refused: the tenant is dropped here
+    assert emu.dispatcher.deliveries() == []
+    assert runtime_keys(redis_url) == stored  # the outbox entry still holds the webhook
+    await emu.stop()
+    r.delete(tenant_key("acme", "owner"))  # the other worker is gone before it wrote anything
+    r.close()
+    other, _ = await make_app(state=redis_url)
+    [done] = await emulator_of(other).dispatcher.wait(lambda d: True, count=1, timeout=30)
+    assert done.status == "delivered"
+    [received] = await sink.async_wait_for(count=1, timeout=30)
+    assert received.json["text"] == "fenced"
 
 
 async def test_a_tenant_adopted_elsewhere_goes_on_and_a_dropped_one_writes_nothing(
