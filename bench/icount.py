@@ -171,7 +171,7 @@ def server(
         # under valgrind (~50x slower) a fleet-of-one worker can miss its lease renewals for longer than the default
         # 5 s, then its commits are refused: the Redis backends run with a lease no count outlasts; and a delivery's
         # change lingers 50x its 0.05 s for a write to ride with (bench/owner.py), as the server runs 50x slower
-        env = {**os.environ, "CXEMU_LEASE_TTL": "300", "CXEMU_BENCH_LINGER": "2.5"}
+        env = {**os.environ, "CXEMU_LEASE_TTL": "300", "ICOUNT_LINGER": "2.5"}
         proc = subprocess.Popen([*vg, *cmd], cwd=tree, stdout=sink, stderr=subprocess.STDOUT, env=env)
     try:
         wait_open(rport, proc, log, "/stats")

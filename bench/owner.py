@@ -6,7 +6,7 @@ A fleet of workers (`--workers N`) gives each tenant one owner, which serves it 
 `authoritative` says so, and its `fence` names the lease the commit script checks. This runs one server in that
 state for every tenant, so `bench/icount.py --backend redis-owner` can count what the owner's path costs
 before the fleet itself exists: the first commit of each tenant sets its lease (`cxemu:{<tenant>}:owner`) to this
-worker's, as a claim would. `CXEMU_BENCH_LINGER` (seconds) replaces `core.redisruntime.LINGER`: bench/icount.py
+worker's, as a claim would. `ICOUNT_LINGER` (seconds) replaces `core.redisruntime.LINGER`: bench/icount.py
 sets it 50 times longer, as valgrind makes everything else slower (a delivery's change then rides with the next
 write as it does at full speed, instead of going alone). Not for anything but measuring.
 """
@@ -46,8 +46,8 @@ def _owner(self: RedisStore, *args: Any, **kwargs: Any) -> None:
 
 RedisStore.__init__ = _owner  # type: ignore[method-assign]
 
-if "CXEMU_BENCH_LINGER" in os.environ:  # a tree without LINGER ignores it
-    redisruntime.LINGER = float(os.environ["CXEMU_BENCH_LINGER"])
+if "ICOUNT_LINGER" in os.environ:  # a tree without LINGER ignores it
+    redisruntime.LINGER = float(os.environ["ICOUNT_LINGER"])
 
 if __name__ == "__main__":
     sys.exit(main())

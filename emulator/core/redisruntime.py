@@ -14,13 +14,17 @@ hash tag (`core.rediskeys`):
     cxemu:{<tenant>}:rt:seq      string: the tenant's last delivery number
     cxemu:{<tenant>}:outbox      list: what committed units of work must still turn into deliveries
 
-Writes. The hooks (`DeliveryLog`, `JobLog`, the outbox) only mark what changed; one task writes everything a tick
-marked in one pipelined round trip over the lean client (`core.resp`), each delivery serialised once however often
-it changed. `flush()` waits until everything marked so far is written: a vendor request awaits it before its
-response goes out, and an attempt awaits it (`started`) before its HTTP request does, so a worker killed
-mid-attempt leaves the attempt in `flight`. Redis down: the marks stay for the next write, the request answers 503
-(`StateUnavailable`), an attempt is not sent (recorded as such and retried by the ladder). A Redis that does not
-know `_WRITE` (restarted) answers NOSCRIPT to those scripts, which did not run: they are sent again whole (`EVAL`).
+Writes. The hooks (`DeliveryLog`, `JobLog`, the outbox) only mark what changed; one task writes everything marked
+in one pipelined round trip over the lean client (`core.resp`), each delivery serialised once however often it
+changed. An attempt about to start, a job scheduled or gone and a reset are written at once; what a delivery does
+(made, settled, retried) and an outbox entry's removal ride with the next write, or go `LINGER` later: a message's
+delivery, its entry's removal and the previous message's settle go in its attempt's write. `flush()` waits until
+everything marked so far is written; an attempt awaits it (`started`) before its HTTP request goes out, so a worker
+killed mid-attempt leaves the attempt in `flight`. A vendor request awaits `answered()` before its response goes
+out: what must be written at once (its jobs); its webhooks are in the outbox entry its commit wrote. Redis down: the
+marks stay for the next write, a request waiting for a write answers 503 (`StateUnavailable`), an attempt is not sent
+(recorded as such and retried by the ladder). A Redis that does not know `_WRITE` (restarted) answers NOSCRIPT to
+those scripts, which did not run: they are sent again whole (`EVAL`).
 
 Fenced. Each tenant's part of a write is one script (`_WRITE`) that first checks the owner lease of a fleet
 (`core.fleet`) holds the lease this worker holds (`fence`), as the state commit does: a worker that stalled

@@ -136,7 +136,8 @@ async def test_a_process_killed_between_a_commit_and_its_runtime_write_sends_the
     app, client = await make_app(state=redis_url)
     emu = emulator_of(app)
     await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
-    await client.put("/_emulator/chaos", json={"delay": 1, "delay_seconds": 3600})  # no attempt starts here
+    held = {"delay": 1, "delay_seconds": 3600}  # the tenant's own faults (this process's): no attempt starts here
+    assert (await client.put("/_emulator/chaos?tenant=acme", json=held)).status_code == 200
     await item(client, "kept")
     stored = runtime_keys(redis_url)
     assert tenant_key("acme", "rt", "dlv") not in stored  # no runtime write yet: only the commit's outbox entry
@@ -164,7 +165,8 @@ async def test_an_owner_whose_lease_went_before_its_runtime_write_writes_nothing
     app, client = await make_app(state=redis_url)
     emu = emulator_of(app)
     await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
-    await client.put("/_emulator/chaos", json={"delay": 1, "delay_seconds": 3600})
+    held = {"delay": 1, "delay_seconds": 3600}
+    assert (await client.put("/_emulator/chaos?tenant=acme", json=held)).status_code == 200
     await item(client, "fenced")
     stored = runtime_keys(redis_url)
     r = raw(redis_url)
