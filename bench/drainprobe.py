@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (
     BENCH,
-    CLK_TCK,
     LOAD_CPU,
     SERVER_CPU,
     LoadSpec,
@@ -63,10 +62,9 @@ def threads(pid: int) -> dict[str, tuple[float, int, int]]:
         try:
             stat = Path(f"{base}/stat").read_text()
             status = Path(f"{base}/status").read_text()
+            cpu = int(Path(f"{base}/schedstat").read_text().split()[0]) / 1e9  # ns on a CPU (stat: 10 ms ticks)
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
         comm = stat[stat.index("(") + 1 : stat.rindex(")")]
         name = "loop" if tid == str(pid) else "offload" if "offload" in comm else "other"
         vol = int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", status, re.M).group(1))  # type: ignore[union-attr]

@@ -36,6 +36,10 @@ class Offload:
         """The worker waits for jobs: a new job must wake it (otherwise it takes the job on its next round)."""
 
     async def run(self, fn: Callable[[A], T], arg: A) -> T:
+        return await self.submit(fn, arg)
+
+    def submit(self, fn: Callable[[A], T], arg: A) -> asyncio.Future[T]:
+        """`fn(arg)` queued for the worker; the future has its result (`run` without a coroutine of its own)."""
         loop = asyncio.get_running_loop()
         if self._stopped or not self._running or self._loop is not loop:
             self._start(loop)
@@ -44,7 +48,7 @@ class Offload:
         if self._sleeping:
             with self._wake:
                 self._wake.notify()
-        return await future
+        return future
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop

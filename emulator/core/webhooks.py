@@ -126,6 +126,13 @@ _COMPACT_C = (
 _STATUS = attrgetter("status")
 
 
+def _with_hook(job: tuple[dict[str, str], HeaderHook, AttemptContext]) -> dict[str, str]:
+    """`headers` with the hook's own added (in the worker thread; the loop does not touch `headers` meanwhile)."""
+    headers, hook, ctx = job
+    headers.update(hook(ctx))
+    return headers
+
+
 def _tries(d: Delivery) -> int:
     """How many attempts `d` has had (a duplicate-chaos copy is not one)."""
     attempts = d.attempts
@@ -532,7 +539,9 @@ class WebhookDispatcher:
             return None
         policy = self.policy(d.vendor)
         try:
-            headers = await self._headers(d, n, now, policy)
+            headers = self._headers(d, n, now, policy)
+            if not isinstance(headers, dict):  # signed in the worker thread
+                headers = await headers
         except Exception as exc:  # a broken header/signing hook fails this attempt; the ladder retries it
             LOG.warning("webhook header hook of %s failed for %s", d.vendor, d.id, exc_info=True)
             d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=f"header hook failed: {exc!r}"))
@@ -557,7 +566,11 @@ class WebhookDispatcher:
         dup.chaos = "duplicate"
         d.attempts.append(dup)
 
-    async def _headers(self, d: Delivery, n: int, now: float, policy: WebhookPolicy) -> dict[str, str]:
+    def _headers(
+        self, d: Delivery, n: int, now: float, policy: WebhookPolicy
+    ) -> dict[str, str] | asyncio.Future[dict[str, str]]:
+        """The attempt's headers, or, for a policy that signs in the worker thread, the future of them (a plain
+        function and a future: no coroutine of its own on every attempt)."""
         if d.headers_as_was is not None:
             return dict(d.headers_as_was)
         headers = {"content-type": policy.content_type, "user-agent": self.user_agent}
@@ -575,10 +588,8 @@ class WebhookDispatcher:
                 profile=d.profile,
             )
             if policy.sign_in_thread:
-                extra = await self._offload.run(policy.headers, ctx)
-            else:
-                extra = policy.headers(ctx)
-            headers.update(extra)
+                return self._offload.submit(_with_hook, (headers, policy.headers, ctx))
+            headers.update(policy.headers(ctx))
         return headers
 
     async def _post(
