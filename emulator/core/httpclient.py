@@ -468,7 +468,7 @@ class HttpClient:
         requests leave the heap from its top as new ones come, or all at once when it holds many."""
         heap = self._deadlines
         if loop is not self._loop:  # the first request, or a client used again on another loop (tests)
-            if self._timer is not None:
+            if self._timer is not None and self._loop is not None and not self._loop.is_closed():
                 self._timer.cancel()
             self._loop, self._timer, heap[:] = loop, None, []
         while heap and heap[0][2].done():
