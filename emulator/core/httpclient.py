@@ -17,7 +17,7 @@ client several times more (shared/peers-bench). This one does just what delivery
   the body are read: once more arrives the answer is taken as it is and the connection closed, so a huge
   answer is never read whole. A malformed answer, or one cut short, fails that request and closes its
   connection; bytes after a whole answer keep the answer but the connection is not reused;
-- one timeout per request on the loop's timer (no extra task);
+- a timeout per request, all served by one timer on the loop (no task or timer handle per request);
 - a request on a reused connection that the server had already closed (no byte of answer arrived) is sent
   once more on a fresh connection, as other clients do;
 - https through the default SSL context (certificates and host names verified), or, with
@@ -28,11 +28,13 @@ client several times more (shared/peers-bench). This one does just what delivery
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import ssl
 from collections import deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from heapq import heapify, heappop, heappush
 from typing import NamedTuple, cast
 from urllib.parse import urlsplit
 
@@ -44,13 +46,13 @@ _MAX_HEAD = 64 * 1024
 _UNSAFE = re.compile(r"[\x00-\x20\x7f]")  # would break the request line written from the URL
 _OWN_HEADERS = ("host", "content-length")
 """Headers the client writes itself; a caller's own of these names are left out."""
+_TIMER_SLACK = 0.001
+"""A deadline this close is due when the timer fires (the loop's timers may fire up to a millisecond early)."""
 
 
 def _encoded(lines: list[str], headers: Iterable[tuple[str, str]], body: bytes) -> bytes:
     """A request: its first `lines`, the caller's headers (but those the client writes itself), the body."""
-    for k, v in headers:
-        if k.lower() not in _OWN_HEADERS:
-            lines.append(f"{k}: {v}\r\n")
+    lines += [f"{k}: {v}\r\n" for k, v in headers if k.lower() not in _OWN_HEADERS]
     lines.append("\r\n")
     return "".join(lines).encode("latin-1") + body
 
@@ -83,10 +85,17 @@ class KeyedLimit:
         self._held: dict[Hashable, int] = {}
         self._waiters: dict[Hashable, deque[asyncio.Future[None]]] = {}
 
-    async def acquire(self, key: Hashable) -> None:
+    def take(self, key: Hashable) -> bool:
+        """A free slot for `key` now, if there is one and nobody waits for one (no coroutine: the fast path of
+        `acquire`, for callers that await `acquire` only when this says no)."""
         held = self._held.get(key, 0)
         if held < self.limit and key not in self._waiters:
             self._held[key] = held + 1
+            return True
+        return False
+
+    async def acquire(self, key: Hashable) -> None:
+        if self.take(key):
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         queue = self._waiters.setdefault(key, deque())
@@ -251,12 +260,12 @@ class _Conn(asyncio.Protocol):
 
     # -- requests ---------------------------------------------------------------------------------------
 
-    def send(self, request: bytes) -> asyncio.Future[Answer]:
+    def send(self, request: bytes, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Answer]:
         assert self.transport is not None
         self._reset()
-        self.waiter = asyncio.get_running_loop().create_future()
+        self.waiter = waiter = loop.create_future()
         self.transport.write(request)
-        return self.waiter
+        return waiter
 
     def close(self) -> None:
         self.closed = True
@@ -293,6 +302,13 @@ class HttpClient:
         self._ssl: ssl.SSLContext | None = None
         self._closed = False
         self._conns: set[_Conn] = set()
+        self._deadlines: list[tuple[float, int, asyncio.Future[Answer], float]] = []
+        """Requests in flight by deadline (a heap; answered ones leave lazily): one timer on the loop serves them
+        all (`_watch`), where a timer per request cost a timer handle made and cancelled on every request."""
+        self._order = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _target(self, url: str) -> _Target:
         target = self._targets.get(url)
@@ -373,9 +389,11 @@ class HttpClient:
         t = self._target(url)
         request = _encoded([t.head, f"Content-Length: {len(body)}\r\n"], headers.items(), body)
         origin = (t.scheme, t.host, t.port)
-        await self._per_target.acquire(origin)
+        if not self._per_target.take(origin):
+            await self._per_target.acquire(origin)
         try:
-            await self._slots.acquire(None)
+            if not self._slots.take(None):
+                await self._slots.acquire(None)
             try:
                 return await self._send(t, request, timeout, (*origin, guarded))
             finally:
@@ -424,8 +442,8 @@ class HttpClient:
                 conn, reused = None, False
             if conn is None:
                 conn = await asyncio.wait_for(self._connect(t, key[3]), max(0.001, deadline - loop.time()))
-            waiter = conn.send(request)
-            timer = loop.call_at(deadline, _expire, waiter, timeout)
+            waiter = conn.send(request, loop)
+            self._watch(loop, deadline, waiter, timeout)
             try:
                 answer = await waiter
             except _Closed:
@@ -438,16 +456,56 @@ class HttpClient:
             except BaseException:
                 self._release(key, conn, False)
                 raise
-            finally:
-                timer.cancel()
             self._release(key, conn, answer.keep_alive)
             return answer
         raise HttpError("unreachable")  # pragma: no cover
+
+    def _watch(
+        self, loop: asyncio.AbstractEventLoop, deadline: float, waiter: asyncio.Future[Answer], timeout: float
+    ) -> None:
+        """Fail `waiter` with a timeout at `deadline` unless answered by then. One timer for all requests, set for
+        the earliest deadline (requests are mostly watched in deadline order, so it is seldom moved); answered
+        requests leave the heap from its top as new ones come, or all at once when it holds many."""
+        heap = self._deadlines
+        if loop is not self._loop:  # the first request, or a client used again on another loop (tests)
+            if self._timer is not None and self._loop is not None and not self._loop.is_closed():
+                self._timer.cancel()
+            self._loop, self._timer, heap[:] = loop, None, []
+        while heap and heap[0][2].done():
+            heappop(heap)
+        if len(heap) > 2 * self.limit + 64:  # a request that waits long on top: drop the answered ones behind it
+            heap[:] = [entry for entry in heap if not entry[2].done()]
+            heapify(heap)
+        heappush(heap, (deadline, next(self._order), waiter, timeout))
+        if self._timer is None or deadline < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer, self._timer_at = loop.call_at(deadline, self._expire), deadline
+
+    def _expire(self) -> None:
+        """The timer: time out every unanswered request whose deadline came, and set the timer for the next one."""
+        self._timer = None
+        loop, heap = self._loop, self._deadlines
+        if loop is None:
+            return
+        now = loop.time() + _TIMER_SLACK
+        while heap:
+            deadline, _, waiter, timeout = heap[0]
+            if not waiter.done():
+                if deadline > now:
+                    self._timer, self._timer_at = loop.call_at(deadline, self._expire), deadline
+                    return
+                waiter.set_exception(HttpError(f"timed out after {timeout:g}s"))
+            heappop(heap)
 
     async def close(self) -> None:
         """Close every connection and wait (briefly) until the transports are really gone."""
         self._closed = True
         self._idle.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._deadlines.clear()
         conns = list(self._conns)
         for conn in conns:
             conn.close()
@@ -461,8 +519,3 @@ def _ssl_context(verify: bool) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
-
-
-def _expire(waiter: asyncio.Future[Answer], timeout: float) -> None:
-    if not waiter.done():
-        waiter.set_exception(HttpError(f"timed out after {timeout:g}s"))

@@ -16,11 +16,13 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_Job = tuple[Callable[[], Any], asyncio.Future[Any]]
+A = TypeVar("A")
+
+_Job = tuple[Callable[[Any], Any], Any, asyncio.Future[Any]]
 
 
 class Offload:
-    """A single lazily started daemon thread; `await offload.run(fn)` returns `fn()`'s result."""
+    """A single lazily started daemon thread; `await offload.run(fn, arg)` returns `fn(arg)`'s result."""
 
     def __init__(self) -> None:
         self._jobs: deque[_Job] = deque()
@@ -33,16 +35,20 @@ class Offload:
         self._sleeping = False
         """The worker waits for jobs: a new job must wake it (otherwise it takes the job on its next round)."""
 
-    async def run(self, fn: Callable[[], T]) -> T:
+    async def run(self, fn: Callable[[A], T], arg: A) -> T:
+        return await self.submit(fn, arg)
+
+    def submit(self, fn: Callable[[A], T], arg: A) -> asyncio.Future[T]:
+        """`fn(arg)` queued for the worker; the future has its result (`run` without a coroutine of its own)."""
         loop = asyncio.get_running_loop()
         if self._stopped or not self._running or self._loop is not loop:
             self._start(loop)
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.append((fn, future))  # a deque's append is atomic: no lock while the worker is busy
+        self._jobs.append((fn, arg, future))  # a deque's append is atomic: no lock while the worker is busy
         if self._sleeping:
             with self._wake:
                 self._wake.notify()
-        return await future
+        return future
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -73,9 +79,9 @@ class Offload:
             while self._jobs:
                 batch.append(self._jobs.popleft())
             results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-            for fn, future in batch:
+            for fn, arg, future in batch:
                 try:
-                    results.append((future, fn(), None))
+                    results.append((future, fn(arg), None))
                 except BaseException as exc:  # handed to the awaiting coroutine
                     results.append((future, None, exc))
             try:

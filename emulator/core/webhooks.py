@@ -126,6 +126,21 @@ _COMPACT_C = (
 _STATUS = attrgetter("status")
 
 
+def _with_hook(job: tuple[dict[str, str], HeaderHook, AttemptContext]) -> dict[str, str]:
+    """`headers` with the hook's own added (in the worker thread; the loop does not touch `headers` meanwhile)."""
+    headers, hook, ctx = job
+    headers.update(hook(ctx))
+    return headers
+
+
+def _tries(d: Delivery) -> int:
+    """How many attempts `d` has had (a duplicate-chaos copy is not one)."""
+    attempts = d.attempts
+    if not attempts:
+        return 0
+    return sum(1 for a in attempts if a.chaos != "duplicate")
+
+
 def compact_json(payload: Any) -> bytes:
     if _COMPACT_C is None or isinstance(payload, str):  # pragma: no cover - CPython has the C accelerator
         return _COMPACT(payload).encode()
@@ -465,7 +480,7 @@ class WebhookDispatcher:
                         await self._duplicate(d)
                 else:
                     ladder = self.policy(d.vendor).ladder(d)
-                    failed_attempts = len([a for a in d.attempts if a.chaos != "duplicate"])
+                    failed_attempts = _tries(d)
                     if ok is None or failed_attempts > len(ladder):
                         d.status = "failed"
                         queue.items.remove(d)
@@ -512,7 +527,7 @@ class WebhookDispatcher:
     async def _attempt(self, d: Delivery) -> bool | None:
         """One attempt: True when it succeeded, False when it failed (retried by the ladder), None when the
         outbound policy refused the target (the delivery fails for good)."""
-        n = len([a for a in d.attempts if a.chaos != "duplicate"])
+        n = _tries(d)
         now = self.scheduler.now(d.tenant)
         fault = chaos.dropped(d, n, now)
         if fault is not None:
@@ -522,8 +537,11 @@ class WebhookDispatcher:
         if error is not None:
             d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=error))
             return None
+        policy = self.policy(d.vendor)
         try:
-            headers = await self._headers(d, n, now)
+            headers = self._headers(d, n, now, policy)
+            if not isinstance(headers, dict):  # signed in the worker thread
+                headers = await headers
         except Exception as exc:  # a broken header/signing hook fails this attempt; the ladder retries it
             LOG.warning("webhook header hook of %s failed for %s", d.vendor, d.id, exc_info=True)
             d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=f"header hook failed: {exc!r}"))
@@ -535,23 +553,26 @@ class WebhookDispatcher:
         if self.durable is not None and (why := await self.durable.started(d, n, now)) is not None:
             d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=why))  # not sent: retried
             return False
-        attempt, refused = await self._post(d, n, now, headers)
+        attempt, refused = await self._post(d, n, now, headers, policy.timeout)
         d.attempts.append(attempt)
         if refused:
             return None
-        return attempt.status is not None and attempt.status in self.policy(d.vendor).success_statuses
+        return attempt.status is not None and attempt.status in policy.success_statuses
 
     async def _duplicate(self, d: Delivery) -> None:
         """Duplicate chaos, after a success: the same request once more."""
         first = next(a for a in reversed(d.attempts) if a.chaos is None)
-        dup, _ = await self._post(d, first.n, first.at, first.headers)
+        dup, _ = await self._post(d, first.n, first.at, first.headers, self.policy(d.vendor).timeout)
         dup.chaos = "duplicate"
         d.attempts.append(dup)
 
-    async def _headers(self, d: Delivery, n: int, now: float) -> dict[str, str]:
+    def _headers(
+        self, d: Delivery, n: int, now: float, policy: WebhookPolicy
+    ) -> dict[str, str] | asyncio.Future[dict[str, str]]:
+        """The attempt's headers, or, for a policy that signs in the worker thread, the future of them (a plain
+        function and a future: no coroutine of its own on every attempt)."""
         if d.headers_as_was is not None:
             return dict(d.headers_as_was)
-        policy = self.policy(d.vendor)
         headers = {"content-type": policy.content_type, "user-agent": self.user_agent}
         if policy.headers is not None:
             ctx = AttemptContext(
@@ -567,21 +588,30 @@ class WebhookDispatcher:
                 profile=d.profile,
             )
             if policy.sign_in_thread:
-                hook = policy.headers
-                extra = await self._offload.run(lambda: hook(ctx))
-            else:
-                extra = policy.headers(ctx)
-            headers.update(extra)
+                return self._offload.submit(_with_hook, (headers, policy.headers, ctx))
+            headers.update(policy.headers(ctx))
         return headers
 
-    async def _post(self, d: Delivery, n: int, now: float, headers: dict[str, str]) -> tuple[Attempt, bool]:
-        """Send one request; the attempt, and whether the outbound guard refused the target."""
+    async def _post(
+        self, d: Delivery, n: int, now: float, headers: dict[str, str], timeout: float
+    ) -> tuple[Attempt, bool]:
+        """Send one request (in process for a local function, else over the network within the tenant's share of
+        the pool); the attempt, and whether the outbound guard refused the target."""
         attempt = Attempt(n=n, at=now, url=d.url, headers=headers)
-        timeout = self.policy(d.vendor).timeout
         started = wall_monotonic()
         refused = False
         try:
-            answer = await self._send(d, headers, timeout)
+            route = self._route(d.url)
+            if route.post is not None:
+                answer = await route.post(d.url, d.body, headers, timeout)
+            else:
+                owner = (d.vendor, d.tenant)
+                if not self._per_tenant.take(owner):
+                    await self._per_tenant.acquire(owner)
+                try:
+                    answer = await self._client().post(d.url, d.body, headers, timeout, guarded=not route.local)
+                finally:
+                    self._per_tenant.release(owner)
             attempt.status = answer.status
             attempt.response_excerpt = answer.excerpt.decode(errors="replace")
         except TimeoutError:
@@ -594,18 +624,6 @@ class WebhookDispatcher:
             attempt.error = f"{type(exc).__name__}: {exc}"
         attempt.latency_ms = round((wall_monotonic() - started) * 1000, 3)
         return attempt, refused
-
-    async def _send(self, d: Delivery, headers: dict[str, str], timeout: float) -> Answer:
-        """In process for a local function, else over the network within the tenant's share of the pool."""
-        route = self._route(d.url)
-        if route.post is not None:
-            return await route.post(d.url, d.body, headers, timeout)
-        owner = (d.vendor, d.tenant)
-        await self._per_tenant.acquire(owner)
-        try:
-            return await self._client().post(d.url, d.body, headers, timeout, guarded=not route.local)
-        finally:
-            self._per_tenant.release(owner)
 
     def _client(self) -> HttpClient:
         if self._http is None:

@@ -158,6 +158,40 @@ async def test_a_receiver_that_never_answers_times_out(
     assert len(connections) == 2
 
 
+async def test_requests_in_flight_together_each_time_out_at_their_own_deadline(
+    client: HttpClient, serve: Callable[[Handler], Awaitable[str]]
+) -> None:
+    """One timer serves every request's timeout: a shorter timeout watched after a longer one still fires first,
+    answered requests are never failed by it, and the longer one still times out."""
+
+    async def hang_or_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                request = await read_request(reader)
+            except asyncio.IncompleteReadError:
+                break
+            if b"POST /hang" in request:
+                await reader.read()  # no answer; returns once the client has closed the connection
+                break
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+        writer.close()
+
+    url = await serve(hang_or_answer)
+    hang = url.replace("/hook", "/hang")
+    long = asyncio.create_task(client.post(hang, b"{}", {}, 3.0))
+    short = asyncio.create_task(client.post(hang, b"{}", {}, 0.3))
+    answered = [await client.post(url, b"{}", {}, 0.2) for _ in range(3)]  # watched, answered, then forgotten
+    assert [a.status for a in answered] == [200, 200, 200]
+    done, _ = await asyncio.wait({long, short}, return_when=asyncio.FIRST_COMPLETED)
+    assert done == {short}
+    with pytest.raises(HttpError, match=r"timed out after 0.3s"):
+        await short
+    with pytest.raises(HttpError, match=r"timed out after 3s"):
+        await long
+    assert (await client.post(url, b"{}", {}, 5)).status == 200
+
+
 @pytest.mark.parametrize(
     ("answer", "message"),
     [

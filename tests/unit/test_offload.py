@@ -19,7 +19,7 @@ async def test_jobs_run_off_the_loop_in_order_and_return_their_results() -> None
         ran.append(i)
         return i * i, threading.get_ident()
 
-    results = await asyncio.gather(*(offload.run(lambda i=i: job(i)) for i in range(50)))
+    results = await asyncio.gather(*(offload.run(job, i) for i in range(50)))
     offload.stop()
     assert [r[0] for r in results] == [i * i for i in range(50)]
     assert ran == list(range(50))
@@ -29,10 +29,10 @@ async def test_jobs_run_off_the_loop_in_order_and_return_their_results() -> None
 async def test_an_error_reaches_the_caller_and_the_worker_goes_on() -> None:
     offload = Offload()
 
-    def boom() -> int:
-        raise ValueError("bad key")
+    def boom(key: str) -> int:
+        raise ValueError(f"bad key {key}")
 
-    with pytest.raises(ValueError, match="bad key"):
-        await offload.run(boom)
-    assert await offload.run(lambda: 7) == 7
+    with pytest.raises(ValueError, match="bad key k1"):
+        await offload.run(boom, "k1")
+    assert await offload.run(len, "seven") == 5
     offload.stop()
