@@ -23,8 +23,8 @@
 
 Each operation is declared once on `API` (`core.api`), next to its handler: the routes and the contract
 (`app.control_contract`, with the scenario operations and each built-in vendor's `vendor_api`) come from the same
-declarations. With an admin token
-(`--admin-token`), `core.guard` decides who may call each route before it runs (`guard.POLICY`).
+declarations. With an admin token (`--admin-token`), `core.guard` decides who may call each route before it runs
+(`guard.POLICY`).
 """
 
 from __future__ import annotations

@@ -225,9 +225,11 @@ class CustomerStartOut(BaseModel):
     conversation_id: int | None = Field(description="the conversation its first message created")
 
 
-def _acting(model: type[BaseModel], act: Act) -> Callable[[Emulator, Request], Awaitable[Response]]:
-    """A handler validating the body as `model` and calling `act` in the tenant's unit of work; a refusal is
-    `rejected`."""
+def _acting(
+    model: type[BaseModel], act: Act, *, strict: bool = False
+) -> Callable[[Emulator, Request], Awaitable[Response]]:
+    """A handler validating the body as `model` (`strictly` too for a lax config model) and calling `act` in the
+    tenant's unit of work; a refusal is `rejected`."""
 
     async def endpoint(emu: Emulator, request: Request) -> Response:
         tenant = request.path_params["tenant"]
@@ -235,7 +237,7 @@ def _acting(model: type[BaseModel], act: Act) -> Callable[[Emulator, Request], A
             return _unknown(tenant)
         data = await json_body(request)
         body = model.model_validate(data)
-        if model is CalleeBehaviour:  # a config model, lax for the config file
+        if strict:
             strictly(data, body)
         try:
             async with emu.store.of(SLUG, SangomaState).tenant(tenant) as tx:
@@ -344,7 +346,7 @@ API.op(
     {200: Reply("the callee's behaviour", CalleeBehaviour), 400: CONTROL_ERRORS[400], 404: CONTROL_ERRORS[404]},
     params=[TENANT_PATH, NUMBER],
     body=Body(CalleeBehaviour),
-)(_acting(CalleeBehaviour, callee))
+)(_acting(CalleeBehaviour, callee, strict=True))
 API.op(
     "PUT",
     f"{BASE}/agents/{{name}}",
