@@ -6,7 +6,7 @@ mounts the control plane with the scenario endpoints and the dashboard (`emulato
 behind `core.guard` when an admin token is set), answers `GET /` (`ui.root`: a browser goes to the dashboard) and
 puts every route behind the body size limit (`core.limits.BodyLimit`, its 413 in the vendor's envelope or
 the control plane's). `control_contract()` is the control plane's OpenAPI document: the operations of
-`core.control`, `scenarios.control`, `core.sink` and `verify.control`.
+`core.control`, `scenarios.control`, `core.sink`, `verify.control` and the built-in vendors' `/vendors/<slug>`.
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ from emulator.verify import control as verify_control
 
 
 def control_contract() -> dict[str, Any]:
-    """The control plane's OpenAPI 3.1 document (`contracts/control-plane.openapi.yaml`)."""
-    return control.API.openapi(scenario_control.API, sink.API, verify_control.API)
+    """The control plane's OpenAPI 3.1 document (`contracts/control-plane.openapi.yaml`), with the built-in
+    vendors' behaviour and act-by-hand operations (`control.vendor_api`)."""
+    vendors = [api for api in map(control.vendor_api, VENDORS) if api is not None]
+    return control.API.openapi(scenario_control.API, sink.API, verify_control.API, *vendors)
 
 
 def load_plugins(settings: Settings) -> list[VendorPlugin]:

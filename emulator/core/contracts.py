@@ -8,15 +8,25 @@ fails when the checked-in files drift, and schemathesis runs each one against th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
+from pydantic.json_schema import (
+    CoreModeRef,
+    DefsRef,
+    GenerateJsonSchema,
+    JsonSchemaMode,
+    models_json_schema,
+)
 
 REF = "#/components/schemas/{model}"
+MODE_TITLES = {"validation": "Input", "serialization": "Output"}
+"""What pydantic appends to a schema's name when a model's input and output schemas differ."""
+VENDOR_MODULE = re.compile(r"emulator\.vendors\.(\w+)\.")
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,17 @@ class _Generator(GenerateJsonSchema):
 
     def field_title_should_be_set(self, schema: Any) -> bool:
         return False
+
+    def get_defs_ref(self, core_mode_ref: CoreModeRef) -> DefsRef:
+        """When two models share a name (8x8's and Sangoma's `AgentAction` in the control plane's document), the
+        vendor's slug tells them apart (`eightbyeight_AgentAction`) before pydantic's module path would."""
+        key = super().get_defs_ref(core_mode_ref)
+        choices = self._prioritized_defsref_choices[key]
+        vendor = VENDOR_MODULE.match(core_mode_ref[0])
+        if vendor is not None:
+            named = DefsRef(f"{vendor[1]}_{choices[0]}")
+            choices[2:2] = [named, DefsRef(f"{named}-{MODE_TITLES[core_mode_ref[1]]}")]
+        return key
 
 
 def _schemas(models: Iterable[tuple[type[BaseModel], JsonSchemaMode]]) -> tuple[dict[Any, Any], dict[str, Any]]:

@@ -17,13 +17,14 @@
 | `/scenarios`, `/scenarios/{id}` | scenario files loaded into the server: in `emulator.scenarios.control` |
 | `GET /openapi.json`, `GET /contracts/{slug}` | this contract; a vendor's contract |
 | `PUT /vendors/{slug}/tenants/{tenant}/behaviour` | a vendor's behaviour knobs (plugins declaring `behaviour`) |
-| `/vendors/{slug}/...` | each vendor's act-by-hand routes (agents, customers, callees) |
+| `/vendors/{slug}/...` | each vendor's act-by-hand routes (agents, customers, callees): its `control` `Api` |
 
 [1] with an admin token set, credentials are redacted (`core.redact`) unless the admin asks (`secrets=true`).
 
 Each operation is declared once on `API` (`core.api`), next to its handler: the routes and the contract
-(`app.control_contract`, with the scenario operations) come from the same declarations. With an admin token
-(`--admin-token`), `core.guard` decides who may call each route before it runs (`guard.POLICY`).
+(`app.control_contract`, with the scenario operations and each built-in vendor's `vendor_api`) come from the same
+declarations. With an admin token (`--admin-token`), `core.guard` decides who may call each route before it runs
+(`guard.POLICY`).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ from emulator.core.feed import KINDS_PATTERN, Match, TooManyStreams, parse_kinds
 from emulator.core.fleet_control import JOINED, FleetUnavailable
 from emulator.core.guard import caller
 from emulator.core.journal import BODY_BYTES
-from emulator.core.plugin import BehaviourSpec, VendorPlugin, merge_behaviour
+from emulator.core.plugin import TENANT_PATH, VendorPlugin, control_api, merge_behaviour
 from emulator.core.redact import is_redacted, redact_entry
 from emulator.core.runtime import Emulator
 from emulator.core.signatures import SignatureOut
@@ -914,21 +915,40 @@ def _resume_point(request: Request) -> int | None:
     return int(header)
 
 
-def behaviour_route(emu: Emulator, plugin: VendorPlugin, spec: BehaviourSpec) -> Route:
-    """`PUT /vendors/<slug>/tenants/{tenant}/behaviour` (outside the contract, like all `/vendors/` routes)."""
+def vendor_api(plugin: VendorPlugin) -> Api[Emulator] | None:
+    """A vendor's operations under `/vendors/<slug>`: the kernel's `PUT /tenants/{tenant}/behaviour` (for a plugin
+    declaring `behaviour`), then its act-by-hand ones (`VendorPlugin.control`); None when it has neither."""
+    if plugin.behaviour is None and plugin.control is None:
+        return None
+    api = control_api(plugin.slug, plugin.title)
+    if plugin.behaviour is not None:
+        spec = plugin.behaviour
 
-    @guarded
-    async def put_behaviour(request: Request) -> Response:
-        """Body: some fields of the vendor's behaviour model; the others stay. 200 with the whole behaviour."""
-        tenant = request.path_params["tenant"]
-        if not emu.knows(plugin.slug, tenant):
-            return error(404, "unknown_tenant", f"no {plugin.slug} tenant {tenant!r}")
-        changes = await json_object(request)
-        async with emu.store.tenant(plugin.slug, tenant) as tx:
-            merged = merge_behaviour(spec, tx.state, changes)
-        return reply(merged)
+        @api.op(
+            "PUT",
+            "/tenants/{tenant}/behaviour",
+            f"{plugin.slug}PutBehaviour",
+            f"Change some of a {plugin.title} tenant's behaviour knobs",
+            {200: Reply("the whole behaviour", spec.model), 400: ERR[400], 404: Reply("no such tenant", ErrorOut)},
+            params=[TENANT_PATH],
+            body=Body(spec.model),
+            description="Fields not named stay; the result is validated as a whole (a 400 leaves it as it was).",
+        )
+        async def put_behaviour(emu: Emulator, request: Request) -> Response:
+            """Body: some fields of the vendor's behaviour model; the others stay. 200 with the whole behaviour."""
+            tenant = request.path_params["tenant"]
+            if not emu.knows(plugin.slug, tenant):
+                return error(404, "unknown_tenant", f"no {plugin.slug} tenant {tenant!r}")
+            changes = await json_object(request)
+            async with emu.store.tenant(plugin.slug, tenant) as tx:
+                merged = merge_behaviour(spec, tx.state, changes, strict=True)
+            return reply(merged)
 
-    return Route(f"/vendors/{plugin.slug}/tenants/{{tenant}}/behaviour", put_behaviour, methods=["PUT"])
+    if plugin.control is not None:
+        if plugin.control.mount != api.mount:
+            raise ValueError(f"{plugin.slug}: its control Api must be mounted at {api.mount}")
+        api.declared.extend(plugin.control.declared)
+    return api
 
 
 # -- the feed's `control` entries ----------------------------------------------------------------------------
@@ -1037,8 +1057,9 @@ Contract = Callable[[], dict[str, Any]]
 
 def control_routes(emu: Emulator, contract: Contract, more: Sequence[BaseRoute] = ()) -> list[BaseRoute]:
     """All `/_emulator` routes (mounted by `create_app`): the declared operations, then `more` (the scenario
-    endpoints), `/openapi.json` serving `contract()`, the vendors' contracts, the kernel's behaviour routes
-    and the vendors' act-by-hand routes (mounted last: a mount takes every path under it)."""
+    endpoints), `/openapi.json` serving `contract()`, the vendors' contracts, then each vendor's `vendor_api`
+    (the kernel's behaviour route and its act-by-hand ones) mounted at `/vendors/<slug>` (last: a mount takes
+    every path under it)."""
 
     async def openapi(request: Request) -> Response:
         """This control plane's OpenAPI document."""
@@ -1056,8 +1077,8 @@ def control_routes(emu: Emulator, contract: Contract, more: Sequence[BaseRoute] 
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/contracts/{slug}", vendor_contract, methods=["GET"]),
     ]
-    routes += [behaviour_route(emu, p, p.behaviour) for p in emu.plugins.values() if p.behaviour is not None]
     for plugin in emu.plugins.values():
-        if plugin.control_routes is not None:
-            routes.append(Mount(f"/vendors/{plugin.slug}", routes=plugin.control_routes(emu)))
+        api = vendor_api(plugin)
+        if api is not None:
+            routes.append(Mount(f"/vendors/{plugin.slug}", routes=api.routes(emu)))
     return routes

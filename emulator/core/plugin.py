@@ -3,8 +3,8 @@
 A vendor package (`emulator/vendors/<slug>/`) exposes one `PLUGIN` built from this class. The kernel
 mounts its routes at the vendor's real paths, builds its per-tenant state from `new_state`, delivers its
 webhooks with its `WebhookPolicy`, renders its errors with `render_error`, runs its persistent jobs
-(actor actions on the clock), adds its hand-driven actor routes under `/_emulator/vendors/<slug>/`,
-and exports its OpenAPI contract.
+(actor actions on the clock), serves its hand-driven actor routes under `/_emulator/vendors/<slug>/` (declared
+on an `Api`, `control`: they are in the control plane's contract), and exports its OpenAPI contract.
 
 Vendor handlers are wrapped by `vendor_endpoint`: it journals the request, turns `EmulatorError` (and
 anything unexpected) into the vendor's own error envelope, and never lets an exception escape as a bare
@@ -37,14 +37,16 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from emulator.core.api import WRAPPED, Endpoint, route
+from emulator import __version__
+from emulator.core.api import WRAPPED, Api, Endpoint, route
 from emulator.core.clock import JobHandler, wall_monotonic
+from emulator.core.contracts import Param, Reply
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
 from emulator.core.fleet_control import FleetUnavailable
@@ -53,6 +55,7 @@ from emulator.core.journal import JournalEntry, journal_entry
 from emulator.core.redact import redact_entry
 from emulator.core.retention import Retained
 from emulator.core.store import Misrouted, Outbound, Tx
+from emulator.core.web import ErrorOut, guarded
 from emulator.core.webhooks import WebhookPolicy
 
 if TYPE_CHECKING:
@@ -62,16 +65,21 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 
 __all__ = [
+    "CONTROL_ERRORS",
+    "TENANT_PATH",
     "WRAPPED",
     "BehaviourSpec",
     "Endpoint",
     "Identify",
+    "RejectedOut",
     "ScenarioSupport",
     "Secrets",
     "Subject",
     "VendorPlugin",
+    "control_api",
     "route",
     "set_tenant",
+    "strictly",
 ]
 
 ErrorRenderer = Callable[[EmulatorError, Request], Response]
@@ -124,6 +132,83 @@ class Subject:
     """A few more facts worth a column (agent, queue, channel), as text."""
 
 
+def control_api(slug: str, title: str) -> Api[Emulator]:
+    """The `Api` a vendor declares its act-by-hand operations on (`VendorPlugin.control`): mounted at
+    `/_emulator/vendors/<slug>`, tagged with the slug, every handler `guarded` (bad input is a 400 in the control
+    plane's envelope, never a 500)."""
+    return Api(
+        f"{title} by hand",
+        __version__,
+        f"Act by hand in {title} and see its tenants' state.",
+        mount=f"/_emulator/vendors/{slug}",
+        tags=[slug],
+        wrap=guarded,
+    )
+
+
+TENANT_PATH = Param("tenant", "path", required=True, description="a tenant with state or configured")
+"""The tenant every act-by-hand path names (`/tenants/{tenant}/...`; fleet routing and the guard read it)."""
+
+
+class RejectedOut(BaseModel):
+    """An act-by-hand action the tenant's state does not allow (or a vendor API error it ran into)."""
+
+    error: str = Field(description="`rejected`")
+    message: str = Field(description="why, as the person who acted would be told")
+    detail: dict[str, Any] = Field(description="the vendor API's own error body, or the reason's code")
+
+
+CONTROL_ERRORS = {
+    400: Reply("bad input (`invalid_request`), or an action its input cannot make (`rejected`)", ErrorOut),
+    404: Reply("no such tenant (`unknown_tenant`), or a refusal naming what is missing (`rejected`)", ErrorOut),
+    409: Reply("not possible in the state the tenant is in", RejectedOut),
+}
+"""The error replies of act-by-hand operations (all in the control plane's `{"error", "message"}` envelope)."""
+
+
+def strictly(given: Any, model: BaseModel) -> None:
+    """Refuse (a `ValueError`, a 400 behind `guarded`) a JSON body that `model` took only by coercion, which its
+    schema does not allow: `false` for a number, `1` for a boolean, `"5"` for a number. The vendors' config models
+    are lax (a config file's values); a control-plane body built on one is checked with this after its own
+    validation (whose errors come first), before it changes anything. A whole number for an integer passes."""
+    where = _coerced(given, model.model_dump(mode="json"), "")
+    if where is not None:
+        path, kind = where
+        raise ValueError(f"{path}: Input should be a valid {kind}" if path else f"Input should be a valid {kind}")
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    return "null" if value is None else type(value).__name__
+
+
+def _coerced(given: Any, kept: Any, path: str) -> tuple[str, str] | None:
+    """The first place (its path, the kind of JSON value it should be) where `given` (a body) and `kept` (what
+    the model made of it, as JSON) are values of different kinds."""
+    kind = _json_kind(kept)
+    if _json_kind(given) != kind:
+        return path, kind
+    pairs: list[tuple[Any, Any, str]] = []
+    if isinstance(given, list):
+        pairs = [(g, k, str(n)) for n, (g, k) in enumerate(zip(given, kept, strict=False))]
+    elif isinstance(given, dict):
+        pairs = [(g, kept[key], str(key)) for key, g in given.items() if key in kept]
+    for g, k, step in pairs:
+        found = _coerced(g, k, f"{path}.{step}" if path else step)
+        if found is not None:
+            return found
+    return None
+
+
 Identify = Callable[["Emulator", Request], "str | None"]
 """The existing tenant whose vendor credential a control-plane request carries, or None (never creates one)."""
 
@@ -155,8 +240,9 @@ class VendorPlugin:
     """Webhooks a committed event causes (called inside the unit of work, with the tenant's state)."""
     on_event: Callable[[Emulator, DomainEvent], None] | None = None
     """Called for every committed event of this vendor (actors react here by scheduling jobs)."""
-    control_routes: Callable[[Emulator], list[BaseRoute]] | None = None
-    """Act-by-hand routes, mounted under `/_emulator/vendors/<slug>`."""
+    control: Api[Emulator] | None = None
+    """Act-by-hand operations, declared on an `Api` mounted at `/_emulator/vendors/<slug>`: the kernel serves them
+    there (with its behaviour route) and a built-in vendor's are in the control plane's contract."""
     contract: Callable[[], dict[str, Any]] | None = None
     """The vendor's OpenAPI 3.1 document (paths + webhooks)."""
     credentials: Credentials | None = None
@@ -337,11 +423,16 @@ def set_tenant(request: Request, tenant: str) -> None:
     request.scope["cxemu.tenant"] = tenant
 
 
-def merge_behaviour(spec: BehaviourSpec, state: BaseModel, changes: Mapping[str, Any]) -> BaseModel:
-    """Put `changes` over the tenant's behaviour (fields not named stay), validated as a whole; raises
-    `ValidationError` and leaves the state as it was when the result is not valid."""
+def merge_behaviour(
+    spec: BehaviourSpec, state: BaseModel, changes: Mapping[str, Any], *, strict: bool = False
+) -> BaseModel:
+    """Put `changes` over the tenant's behaviour (fields not named stay), validated as a whole (`strictly` as
+    well when `strict`: a control-plane body); raises `ValidationError` and leaves the state as it was when the
+    result is not valid."""
     current: BaseModel = getattr(state, spec.attr)
     merged = spec.model.model_validate({**current.model_dump(), **changes})
+    if strict:
+        strictly(changes, merged)
     setattr(state, spec.attr, merged)
     if spec.on_change is not None:
         spec.on_change(state)

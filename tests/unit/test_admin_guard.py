@@ -33,9 +33,11 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 MOUNT = "/_emulator"
 
 
-def _contract_routes() -> list[tuple[str, str]]:
+def _contract_routes(*, vendors: bool) -> list[tuple[str, str]]:
+    """(method, path under /_emulator) of the contract's operations: the vendors' (`/vendors/...`) or the others."""
     doc = control_contract()
-    return [(m.upper(), p.removeprefix(MOUNT)) for p, ops in doc["paths"].items() for m in ops]
+    routes = [(m.upper(), p.removeprefix(MOUNT)) for p, ops in doc["paths"].items() for m in ops]
+    return [(m, p) for m, p in routes if p.startswith("/vendors/") == vendors]
 
 
 def _vendor_routes() -> list[tuple[str, str, str]]:
@@ -54,7 +56,7 @@ def _vendor_routes() -> list[tuple[str, str, str]]:
     return [(v, m, p) for v, m, p in out if m != "HEAD"]
 
 
-CONTRACT = _contract_routes()
+CONTRACT = _contract_routes(vendors=False)
 VENDOR_ROUTES = _vendor_routes()
 
 
@@ -63,6 +65,11 @@ def test_every_contract_route_is_classified() -> None:
     missing = [f"{m} {p}" for m, p in CONTRACT if (m, p) not in POLICY]
     assert missing == []
     assert {(m, p) for m, p in POLICY if m != "*" and p not in ("/openapi.json", "/contracts/{slug}")} == set(CONTRACT)
+
+
+def test_every_vendor_route_is_in_the_contract() -> None:
+    """The act-by-hand and behaviour routes the built-in vendors serve are the contract's `/vendors/` operations."""
+    assert sorted(_contract_routes(vendors=True)) == sorted((m, p) for _vendor, m, p in VENDOR_ROUTES)
 
 
 def test_vendor_routes_are_tenant_paths() -> None:

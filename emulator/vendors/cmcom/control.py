@@ -1,5 +1,6 @@
 """The control plane's routes to act by hand as an end user or a Customer Contact agent (`hands.py` does the
-acting, `views.py` builds the bodies), and to look at the router: `/_emulator/vendors/cmcom/...`.
+acting, `views.py` builds the bodies), and to look at the router: `/_emulator/vendors/cmcom/...`, declared on `API`
+(the kernel mounts it and puts it in the control plane's contract).
 
 | method and path | what it does |
 |---|---|
@@ -23,13 +24,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Strict, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, Strict, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
+from emulator.core.contracts import Body, Param, Reply
 from emulator.core.errors import EmulatorError
 from emulator.core.outbound import check_http_url
+from emulator.core.plugin import CONTROL_ERRORS, TENANT_PATH, control_api
 from emulator.core.runtime import Emulator
 from emulator.core.types import AS_STR
 from emulator.core.web import error, first_error, json_body
@@ -83,99 +85,201 @@ def credentials(emu: Emulator, tx: st.S) -> dict[str, Any]:
     return views.credentials(tx.state, token)
 
 
-def control_routes(emu: Emulator) -> list[BaseRoute]:
-    store = st.store(emu)
+API = control_api(SLUG, "CM.com")
+CHAT_ID = Param("chat_id", "path", required=True, description="a chat's id (a GUID)")
+NUMBER = Param(
+    "number",
+    "path",
+    {"type": "string", "pattern": r"^(\+|00)?[0-9]{6,15}$"},
+    required=True,
+    description="the end user's phone number: +316..., 00316... or 316...",
+)
+VIEW = {"type": "object", "description": "the account: BotRouterAccountId, number, channels, webhooks, teams, agents"}
 
-    def known(tenant: str) -> Response | None:
-        if not emu.knows(SLUG, tenant):
-            return error(404, "unknown_tenant", f"no CM.com tenant {tenant!r}")
-        return None
 
-    async def parse(request: Request, model: type[BaseModel]) -> Any:
-        try:
-            return model.model_validate(await json_body(request))
-        except ValidationError as exc:
-            return error(400, "invalid_request", first_error(exc))
-        except ValueError as exc:
-            return error(400, "invalid_request", str(exc))
+class WebhooksOut(BaseModel):
+    bot: str | None
+    status: str | None
+    customerContact: str | None
+    notifications: str | None = Field(description="the bot webhook when not set")
+    mo: str | None
 
-    async def tenant_view(request: Request) -> Response:
-        """The account's world."""
-        tenant = request.path_params["tenant"]
-        if missing := known(tenant):
-            return missing
-        async with store.tenant(tenant) as tx:
-            return JSONResponse(summary(tx.state))
 
-    async def webhooks(request: Request) -> Response:
-        """Body: WebhooksIn. Where the account's webhooks go from now on."""
-        tenant = request.path_params["tenant"]
-        if missing := known(tenant):
-            return missing
-        body = await parse(request, WebhooksIn)
-        if isinstance(body, Response):
-            return body
-        async with store.tenant(tenant) as tx:
-            for name in body.model_fields_set:
-                setattr(tx.state, WEBHOOK_FIELDS[name], getattr(body, name))
-            return JSONResponse(summary(tx.state)["webhooks"])
+class AgentRef(BaseModel):
+    id: str
+    name: str
 
-    async def chats(request: Request) -> Response:
-        """Every chat's routing state."""
-        tenant = request.path_params["tenant"]
-        if missing := known(tenant):
-            return missing
-        async with store.tenant(tenant) as tx:
-            return JSONResponse({"chats": [chat_view(ch, tx.state) for ch in tx.state.chats.values()]})
 
-    async def chat(request: Request) -> Response:
-        """One chat's routing state, transcript and mutation history."""
-        tenant = request.path_params["tenant"]
-        if missing := known(tenant):
-            return missing
-        async with store.tenant(tenant) as tx:
-            found = tx.state.chats.get(guid_key(request.path_params["chat_id"]))
-            if found is None:
-                return error(404, "unknown_chat", f"no chat {request.path_params['chat_id']!r}")
-            return JSONResponse(chat_view(found, tx.state, full=True))
+class Position(BaseModel):
+    flowId: str
+    stepId: str
 
-    async def act(request: Request, model: type[BaseModel], do: Callable[[st.S, Any], st.Chat | Response]) -> Response:
-        """Parse the body into `model`, `do` it in the tenant's unit of work, answer the chat's routing state."""
-        tenant = request.path_params["tenant"]
-        if missing := known(tenant):
-            return missing
-        body = await parse(request, model)
-        if isinstance(body, Response):
-            return body
-        try:
-            async with store.tenant(tenant) as tx:
-                done = do(tx, body)
-                return done if isinstance(done, Response) else JSONResponse(chat_view(done, tx.state))
-        except EmulatorError as exc:
-            return _rejected(exc)
 
-    async def end_user(request: Request) -> Response:
-        """Body: an EndUserMessage. The end user's message reaches the router (MO) at once."""
-        number = request.path_params["number"]
-        return await act(request, EndUserMessage, lambda tx, body: end_user_send(tx, number, body))
+class ChatOut(BaseModel):
+    """A chat's routing state (`views.chat_view`); one chat's view adds its transcript and mutations."""
 
-    async def agent(request: Request) -> Response:
-        """Body: an AgentAction, done at once as in Customer Contact."""
+    chatId: str
+    accountId: str
+    channel: str
+    client: str
+    host: str
+    clientName: str | None
+    components: list[str]
+    customerContact: str = Field(description="`dormant` while the CmBot holds the chat, else `active`")
+    context: dict[str, str]
+    position: Position | None = Field(description="the CmBot's flow and step")
+    team: str | None
+    agent: AgentRef | None
+    transcript: list[dict[str, Any]] | None = None
+    mutations: list[dict[str, Any]] | None = None
 
-        def do(tx: st.S, body: AgentAction) -> st.Chat | Response:
-            found = tx.state.chats.get(guid_key(request.path_params["chat_id"]))
-            if found is None:
-                return error(404, "unknown_chat", f"no chat {request.path_params['chat_id']!r}")
-            agent_act(tx, found, body)
-            return found
 
-        return await act(request, AgentAction, do)
+class ChatsOut(BaseModel):
+    chats: list[ChatOut]
 
-    return [
-        Route("/tenants/{tenant}", tenant_view, methods=["GET"]),
-        Route("/tenants/{tenant}/webhooks", webhooks, methods=["PUT"]),
-        Route("/tenants/{tenant}/chats", chats, methods=["GET"]),
-        Route("/tenants/{tenant}/chats/{chat_id}", chat, methods=["GET"]),
-        Route("/tenants/{tenant}/end-users/{number}/messages", end_user, methods=["POST"]),
-        Route("/tenants/{tenant}/chats/{chat_id}/agent", agent, methods=["POST"]),
-    ]
+
+def _known(emu: Emulator, tenant: str) -> Response | None:
+    if not emu.knows(SLUG, tenant):
+        return error(404, "unknown_tenant", f"no CM.com tenant {tenant!r}")
+    return None
+
+
+async def _parse(request: Request, model: type[BaseModel]) -> Any:
+    try:
+        return model.model_validate(await json_body(request))
+    except ValidationError as exc:
+        return error(400, "invalid_request", first_error(exc))
+    except ValueError as exc:
+        return error(400, "invalid_request", str(exc))
+
+
+@API.op(
+    "GET",
+    "/tenants/{tenant}",
+    "cmcomTenant",
+    "A CM.com account's world",
+    {200: Reply("the account", schema=VIEW), 404: CONTROL_ERRORS[404]},
+    params=[TENANT_PATH],
+)
+async def tenant_view(emu: Emulator, request: Request) -> Response:
+    """The account's world."""
+    tenant = request.path_params["tenant"]
+    if missing := _known(emu, tenant):
+        return missing
+    async with st.store(emu).tenant(tenant) as tx:
+        return JSONResponse(summary(tx.state))
+
+
+@API.op(
+    "PUT",
+    "/tenants/{tenant}/webhooks",
+    "cmcomPutWebhooks",
+    "Where a CM.com account's webhooks go",
+    {200: Reply("the webhooks", WebhooksOut), 400: CONTROL_ERRORS[400], 404: CONTROL_ERRORS[404]},
+    params=[TENANT_PATH],
+    body=Body(WebhooksIn),
+)
+async def webhooks(emu: Emulator, request: Request) -> Response:
+    """Body: WebhooksIn. Where the account's webhooks go from now on."""
+    tenant = request.path_params["tenant"]
+    if missing := _known(emu, tenant):
+        return missing
+    body = await _parse(request, WebhooksIn)
+    if isinstance(body, Response):
+        return body
+    async with st.store(emu).tenant(tenant) as tx:
+        for name in body.model_fields_set:
+            setattr(tx.state, WEBHOOK_FIELDS[name], getattr(body, name))
+        return JSONResponse(summary(tx.state)["webhooks"])
+
+
+@API.op(
+    "GET",
+    "/tenants/{tenant}/chats",
+    "cmcomChats",
+    "Every chat's routing state",
+    {200: Reply("the chats", ChatsOut), 404: CONTROL_ERRORS[404]},
+    params=[TENANT_PATH],
+)
+async def chats(emu: Emulator, request: Request) -> Response:
+    """Every chat's routing state."""
+    tenant = request.path_params["tenant"]
+    if missing := _known(emu, tenant):
+        return missing
+    async with st.store(emu).tenant(tenant) as tx:
+        return JSONResponse({"chats": [chat_view(ch, tx.state) for ch in tx.state.chats.values()]})
+
+
+@API.op(
+    "GET",
+    "/tenants/{tenant}/chats/{chat_id}",
+    "cmcomChat",
+    "One chat's routing state, transcript and mutation history",
+    {200: Reply("the chat", ChatOut), 404: CONTROL_ERRORS[404]},
+    params=[TENANT_PATH, CHAT_ID],
+)
+async def chat(emu: Emulator, request: Request) -> Response:
+    """One chat's routing state, transcript and mutation history."""
+    tenant = request.path_params["tenant"]
+    if missing := _known(emu, tenant):
+        return missing
+    async with st.store(emu).tenant(tenant) as tx:
+        found = tx.state.chats.get(guid_key(request.path_params["chat_id"]))
+        if found is None:
+            return error(404, "unknown_chat", f"no chat {request.path_params['chat_id']!r}")
+        return JSONResponse(chat_view(found, tx.state, full=True))
+
+
+async def _act(
+    emu: Emulator, request: Request, model: type[BaseModel], do: Callable[[st.S, Any], st.Chat | Response]
+) -> Response:
+    """Parse the body into `model`, `do` it in the tenant's unit of work, answer the chat's routing state."""
+    tenant = request.path_params["tenant"]
+    if missing := _known(emu, tenant):
+        return missing
+    body = await _parse(request, model)
+    if isinstance(body, Response):
+        return body
+    try:
+        async with st.store(emu).tenant(tenant) as tx:
+            done = do(tx, body)
+            return done if isinstance(done, Response) else JSONResponse(chat_view(done, tx.state))
+    except EmulatorError as exc:
+        return _rejected(exc)
+
+
+@API.op(
+    "POST",
+    "/tenants/{tenant}/end-users/{number}/messages",
+    "cmcomEndUserMessage",
+    "An end user sends a message (MO) to the account",
+    {200: Reply("the chat", ChatOut), **CONTROL_ERRORS},
+    params=[TENANT_PATH, NUMBER],
+    body=Body(EndUserMessage),
+)
+async def end_user(emu: Emulator, request: Request) -> Response:
+    """Body: an EndUserMessage. The end user's message reaches the router (MO) at once."""
+    number = request.path_params["number"]
+    return await _act(emu, request, EndUserMessage, lambda tx, body: end_user_send(tx, number, body))
+
+
+@API.op(
+    "POST",
+    "/tenants/{tenant}/chats/{chat_id}/agent",
+    "cmcomAgentAction",
+    "A Customer Contact agent acts in a chat",
+    {200: Reply("the chat", ChatOut), **CONTROL_ERRORS},
+    params=[TENANT_PATH, CHAT_ID],
+    body=Body(AgentAction),
+)
+async def agent(emu: Emulator, request: Request) -> Response:
+    """Body: an AgentAction, done at once as in Customer Contact."""
+
+    def do(tx: st.S, body: AgentAction) -> st.Chat | Response:
+        found = tx.state.chats.get(guid_key(request.path_params["chat_id"]))
+        if found is None:
+            return error(404, "unknown_chat", f"no chat {request.path_params['chat_id']!r}")
+        agent_act(tx, found, body)
+        return found
+
+    return await _act(emu, request, AgentAction, do)

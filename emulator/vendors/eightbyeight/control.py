@@ -1,4 +1,5 @@
-"""Act by hand as an 8x8 agent, and steer the simulated ones: `/_emulator/vendors/eightbyeight/...`.
+"""Act by hand as an 8x8 agent, and steer the simulated ones: `/_emulator/vendors/eightbyeight/...`, declared
+on `API` (the kernel mounts it and puts it in the control plane's contract).
 
 | method and path | what it does |
 |---|---|
@@ -23,13 +24,14 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, Strict
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
+from emulator.core.contracts import Body, Param, Reply
 from emulator.core.errors import EmulatorError
+from emulator.core.plugin import CONTROL_ERRORS, TENANT_PATH, control_api, strictly
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
 from emulator.core.types import AS_STR
-from emulator.core.web import error, guarded, json_body
+from emulator.core.web import error, json_body
 from emulator.vendors.eightbyeight import hands
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.companion import tenant_secret
@@ -110,85 +112,133 @@ def credentials(emu: Emulator, tx: Tx[st.EightByEightState]) -> dict[str, Any]:
     }
 
 
-def control_routes(emu: Emulator) -> list[BaseRoute]:
-    store = emu.store.of(SLUG, st.EightByEightState)
+API = control_api(SLUG, "8x8")
+CONVERSATION_ID = Param("conversation_id", "path", required=True, description="a conversation id")
+VIEW = {"type": "object", "description": "ids, queues, agents, webhooks, channels, behaviour, waiting, schedules"}
 
-    def known(tenant: str) -> Response | None:
-        """404 unless the tenant exists or is configured (a configured one is built on first use)."""
-        if not emu.knows(SLUG, tenant):
-            return error(404, "unknown_tenant", f"no 8x8 tenant {tenant!r}")
-        return None
 
-    async def tenant_view(request: Request) -> Response:
-        """The tenant's world."""
-        tenant = request.path_params["tenant"]
-        missing = known(tenant)
-        if missing:
-            return missing
-        async with store.tenant(tenant) as tx:
-            return JSONResponse(_summary(tx.state))
+class ActOut(BaseModel):
+    """The conversation after an action."""
 
-    async def act(request: Request, do: Callable[[Tx[st.EightByEightState], st.Conversation], None]) -> Response:
-        """`do` on the path's conversation; a refusal in the `rejected` shape with 8x8's problem as `detail`."""
-        tenant = request.path_params["tenant"]
-        missing = known(tenant)
-        if missing:
-            return missing
-        try:
-            async with store.tenant(tenant) as tx:
-                conv = st.get_conversation(tx.state, request.path_params["conversation_id"])
-                do(tx, conv)
-                out = {"conversation": conv.id, "state": str(conv.state), "agentId": conv.agent_id}
-        except EmulatorError as exc:
-            detail = problem_body(exc) if isinstance(exc, EightByEightError) else {"message": exc.message}
-            return JSONResponse(
-                {"error": "rejected", "message": _reason(exc), "detail": detail}, status_code=exc.status_code
-            )
-        return JSONResponse(out)
+    conversation: str
+    state: str
+    agentId: str | None
 
-    @guarded
-    async def schedules(request: Request) -> Response:
-        """Body: `{"schedules": [...]}`. Replaces the tenant's schedules at once; answers them."""
-        tenant = request.path_params["tenant"]
-        missing = known(tenant)
-        if missing:
-            return missing
-        body = SchedulesBody.model_validate(await json_body(request))
-        async with store.tenant(tenant) as tx:
-            replace_schedules(tx.state, body.schedules)
-            return JSONResponse({"schedules": [s.model_dump() for s in tx.state.schedules.values()]})
 
-    @guarded
-    async def agent(request: Request) -> Response:
-        """Body: an AgentAction. Acts at once, as a real agent would in 8x8's agent console."""
-        body = AgentAction.model_validate(await json_body(request))
+class SchedulesOut(BaseModel):
+    schedules: list[ScheduleConfig]
 
-        def do(tx: Tx[st.EightByEightState], conv: st.Conversation) -> None:
-            hands.agent_act(
-                tx, conv, body.action, agent_id=body.agentId, text=body.text, cards=body.cards, queue_id=body.queueId
-            )
 
-        return await act(request, do)
+def _known(emu: Emulator, tenant: str) -> Response | None:
+    """404 unless the tenant exists or is configured (a configured one is built on first use)."""
+    if not emu.knows(SLUG, tenant):
+        return error(404, "unknown_tenant", f"no 8x8 tenant {tenant!r}")
+    return None
 
-    @guarded
-    async def customer(request: Request) -> Response:
-        """Body: a CustomerAction. The customer writes or leaves, as the integration's chat would post it."""
-        body = CustomerAction.model_validate(await json_body(request))
-        if body.action == "say" and body.text is None:
-            return error(400, "invalid_request", "say needs text")
-        echo = bool(emu.vendor_config(SLUG).echo_messages)
 
-        def do(tx: Tx[st.EightByEightState], conv: st.Conversation) -> None:
-            hands.customer_act(tx, conv, body.action, text=body.text, echo=echo)
+@API.op(
+    "GET",
+    "/tenants/{tenant}",
+    "eightbyeightTenant",
+    "An 8x8 tenant's world",
+    {200: Reply("the tenant", schema=VIEW), 404: CONTROL_ERRORS[404]},
+    params=[TENANT_PATH],
+)
+async def tenant_view(emu: Emulator, request: Request) -> Response:
+    """The tenant's world."""
+    tenant = request.path_params["tenant"]
+    missing = _known(emu, tenant)
+    if missing:
+        return missing
+    async with emu.store.of(SLUG, st.EightByEightState).tenant(tenant) as tx:
+        return JSONResponse(_summary(tx.state))
 
-        return await act(request, do)
 
-    return [
-        Route("/tenants/{tenant}", tenant_view, methods=["GET"]),
-        Route("/tenants/{tenant}/schedules", schedules, methods=["PUT"]),
-        Route("/tenants/{tenant}/conversations/{conversation_id}/agent", agent, methods=["POST"]),
-        Route("/tenants/{tenant}/conversations/{conversation_id}/customer", customer, methods=["POST"]),
-    ]
+async def _act(
+    emu: Emulator, request: Request, do: Callable[[Tx[st.EightByEightState], st.Conversation], None]
+) -> Response:
+    """`do` on the path's conversation; a refusal in the `rejected` shape with 8x8's problem as `detail`."""
+    tenant = request.path_params["tenant"]
+    missing = _known(emu, tenant)
+    if missing:
+        return missing
+    try:
+        async with emu.store.of(SLUG, st.EightByEightState).tenant(tenant) as tx:
+            conv = st.get_conversation(tx.state, request.path_params["conversation_id"])
+            do(tx, conv)
+            out = {"conversation": conv.id, "state": str(conv.state), "agentId": conv.agent_id}
+    except EmulatorError as exc:
+        detail = problem_body(exc) if isinstance(exc, EightByEightError) else {"message": exc.message}
+        return JSONResponse(
+            {"error": "rejected", "message": _reason(exc), "detail": detail}, status_code=exc.status_code
+        )
+    return JSONResponse(out)
+
+
+@API.op(
+    "PUT",
+    "/tenants/{tenant}/schedules",
+    "eightbyeightPutSchedules",
+    "Replace an 8x8 tenant's schedules",
+    {200: Reply("the schedules, ids given", SchedulesOut), 400: CONTROL_ERRORS[400], 404: CONTROL_ERRORS[404]},
+    params=[TENANT_PATH],
+    body=Body(SchedulesBody),
+)
+async def schedules(emu: Emulator, request: Request) -> Response:
+    """Body: `{"schedules": [...]}`. Replaces the tenant's schedules at once; answers them."""
+    tenant = request.path_params["tenant"]
+    missing = _known(emu, tenant)
+    if missing:
+        return missing
+    data = await json_body(request)
+    body = SchedulesBody.model_validate(data)
+    strictly(data, body)
+    async with emu.store.of(SLUG, st.EightByEightState).tenant(tenant) as tx:
+        replace_schedules(tx.state, body.schedules)
+        return JSONResponse({"schedules": [s.model_dump() for s in tx.state.schedules.values()]})
+
+
+@API.op(
+    "POST",
+    "/tenants/{tenant}/conversations/{conversation_id}/agent",
+    "eightbyeightAgentAction",
+    "An 8x8 agent acts in a conversation",
+    {200: Reply("the conversation", ActOut), **CONTROL_ERRORS},
+    params=[TENANT_PATH, CONVERSATION_ID],
+    body=Body(AgentAction),
+)
+async def agent(emu: Emulator, request: Request) -> Response:
+    """Body: an AgentAction. Acts at once, as a real agent would in 8x8's agent console."""
+    body = AgentAction.model_validate(await json_body(request))
+
+    def do(tx: Tx[st.EightByEightState], conv: st.Conversation) -> None:
+        hands.agent_act(
+            tx, conv, body.action, agent_id=body.agentId, text=body.text, cards=body.cards, queue_id=body.queueId
+        )
+
+    return await _act(emu, request, do)
+
+
+@API.op(
+    "POST",
+    "/tenants/{tenant}/conversations/{conversation_id}/customer",
+    "eightbyeightCustomerAction",
+    "The customer of an 8x8 conversation writes or leaves",
+    {200: Reply("the conversation", ActOut), **CONTROL_ERRORS},
+    params=[TENANT_PATH, CONVERSATION_ID],
+    body=Body(CustomerAction),
+)
+async def customer(emu: Emulator, request: Request) -> Response:
+    """Body: a CustomerAction. The customer writes or leaves, as the integration's chat would post it."""
+    body = CustomerAction.model_validate(await json_body(request))
+    if body.action == "say" and body.text is None:
+        return error(400, "invalid_request", "say needs text")
+    echo = bool(emu.vendor_config(SLUG).echo_messages)
+
+    def do(tx: Tx[st.EightByEightState], conv: st.Conversation) -> None:
+        hands.customer_act(tx, conv, body.action, text=body.text, echo=echo)
+
+    return await _act(emu, request, do)
 
 
 def _reason(exc: EmulatorError) -> str:

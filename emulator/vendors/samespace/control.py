@@ -1,5 +1,6 @@
 """The control plane's routes to act by hand on Samespace calls and steer the simulated phones (`hands.py` does
-the acting, `views.py` builds the bodies): `/_emulator/vendors/samespace/...`.
+the acting, `views.py` builds the bodies): `/_emulator/vendors/samespace/...`, declared on `API` (the kernel mounts
+it and puts it in the control plane's contract).
 
 | method and path | what it does |
 |---|---|
@@ -28,25 +29,26 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
-from emulator.core.api import Endpoint
+from emulator.core.contracts import Body, Param, Reply
 from emulator.core.errors import EmulatorError
 from emulator.core.ids import fmt_hex
+from emulator.core.plugin import CONTROL_ERRORS, TENANT_PATH, control_api, strictly
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
-from emulator.core.web import error, guarded, json_body
+from emulator.core.web import error, json_body
 from emulator.vendors.samespace import errors, views
 from emulator.vendors.samespace import state as st
 from emulator.vendors.samespace.config import CalleeBehaviour, HttpUrl
 from emulator.vendors.samespace.constants import SLUG
 from emulator.vendors.samespace.hands import answer, hang_up, press, set_number
+from emulator.vendors.samespace.models import CallInfo
 from emulator.vendors.samespace.views import brief, call_info, summary
 
-CloudHandler = Callable[[Request, str], Awaitable[Response]]
+CloudHandler = Callable[[Emulator, Request, str], Awaitable[Response]]
 
 
 class DigitsBody(BaseModel):
@@ -77,90 +79,175 @@ def credentials(emu: Emulator, tx: Tx[st.SamespaceState]) -> dict[str, Any]:
     return views.credentials(tx.state)
 
 
-def control_routes(emu: Emulator) -> list[BaseRoute]:
-    store = st.store(emu)
+API = control_api(SLUG, "Samespace")
+NUMBER = Param("number", "path", required=True, description="a phone number the flows call")
+CALL_ID = Param("call_id", "path", required=True, description="a call id")
+VIEW = {"type": "object", "description": "token, behaviour, callback URL, overrides, numbers, call ids, unreachable"}
 
-    def cloud(fn: CloudHandler) -> Endpoint:
-        """A handler of the path's cloud: 404 `unknown_tenant` for a cloud with neither state nor config, bad
-        input a 400 (`guarded`), an action the call does not allow `rejected`."""
 
-        @guarded
-        async def endpoint(request: Request) -> Response:
-            tenant = request.path_params["tenant"]
-            if not emu.knows(SLUG, tenant):
-                return error(404, "unknown_tenant", f"no Samespace cloud {tenant!r}")
-            try:
-                return await fn(request, tenant)
-            except EmulatorError as exc:
-                return rejected(exc)
+class CallBriefOut(BaseModel):
+    call_id: str
+    number: str
+    status: str
+    current_step: str | None = Field(description="the step the call is at")
 
-        endpoint.__name__ = fn.__name__
-        endpoint.__doc__ = fn.__doc__
-        return endpoint
 
-    @cloud
-    async def tenant_view(request: Request, tenant: str) -> Response:
-        """The cloud's settings, numbers and call ids."""
-        async with store.tenant(tenant) as tx:
-            return JSONResponse(summary(tx.state))
+class DigitsOut(CallBriefOut):
+    typed_ahead: str = Field(description="keys kept for the next digits step")
 
-    @cloud
-    async def settings(request: Request, tenant: str) -> Response:
-        """Body: SettingsBody (callback_url, http_overrides)."""
-        body = SettingsBody.model_validate(await json_body(request))
-        async with store.tenant(tenant) as tx:
-            if "callback_url" in body.model_fields_set:
-                tx.state.callback_url = body.callback_url
-            if body.http_overrides is not None:
-                tx.state.http_overrides = dict(body.http_overrides)
-                st.forget_unreachable(tx.state)
-            return JSONResponse(summary(tx.state))
 
-    @cloud
-    async def number(request: Request, tenant: str) -> Response:
-        """Body: CalleeBehaviour."""
-        behaviour = CalleeBehaviour.model_validate(await json_body(request))
-        await set_number(emu, tenant, request.path_params["number"], behaviour)
-        return JSONResponse(behaviour.model_dump())
+class CallsOut(BaseModel):
+    calls: list[CallBriefOut] = Field(description="every call of the cloud, newest last")
 
-    @cloud
-    async def calls(request: Request, tenant: str) -> Response:
-        """Every call of the cloud."""
-        async with store.tenant(tenant) as tx:
-            return JSONResponse({"calls": [brief(c) for c in tx.state.calls.values()]})
 
-    @cloud
-    async def call_view(request: Request, tenant: str) -> Response:
-        """One call's metadata."""
-        async with store.tenant(tenant) as tx:
-            return JSONResponse(call_info(tenant, st.get_call(tx.state, request.path_params["call_id"])))
+def _cloud(fn: CloudHandler) -> Callable[[Emulator, Request], Awaitable[Response]]:
+    """A handler of the path's cloud: 404 `unknown_tenant` for a cloud with neither state nor config, an action
+    the call does not allow `rejected` (bad input is a 400: the `Api` guards every handler)."""
 
-    @cloud
-    async def pick_up(request: Request, tenant: str) -> Response:
-        """The ringing callee answers now, as a person at the phone would."""
-        return JSONResponse(brief(await answer(emu, tenant, request.path_params["call_id"])))
+    async def endpoint(emu: Emulator, request: Request) -> Response:
+        tenant = request.path_params["tenant"]
+        if not emu.knows(SLUG, tenant):
+            return error(404, "unknown_tenant", f"no Samespace cloud {tenant!r}")
+        try:
+            return await fn(emu, request, tenant)
+        except EmulatorError as exc:
+            return rejected(exc)
 
-    @cloud
-    async def digits(request: Request, tenant: str) -> Response:
-        """Body: {"digits": "1"}. Keys pressed on the callee's phone now; `typed_ahead` in the answer shows the
-        keys kept for the next digits step."""
-        body = DigitsBody.model_validate(await json_body(request))
-        call = await press(emu, tenant, request.path_params["call_id"], body.digits)
-        return JSONResponse({**brief(call), "typed_ahead": call.typed})
+    endpoint.__name__ = fn.__name__
+    endpoint.__doc__ = fn.__doc__
+    return endpoint
 
-    @cloud
-    async def hangup(request: Request, tenant: str) -> Response:
-        """The callee hangs up now."""
-        return JSONResponse(brief(await hang_up(emu, tenant, request.path_params["call_id"])))
 
-    base = "/tenants/{tenant}"
-    return [
-        Route(base, tenant_view, methods=["GET"]),
-        Route(f"{base}/settings", settings, methods=["PUT"]),
-        Route(f"{base}/numbers/{{number}}", number, methods=["PUT"]),
-        Route(f"{base}/calls", calls, methods=["GET"]),
-        Route(f"{base}/calls/{{call_id}}", call_view, methods=["GET"]),
-        Route(f"{base}/calls/{{call_id}}/answer", pick_up, methods=["POST"]),
-        Route(f"{base}/calls/{{call_id}}/digits", digits, methods=["POST"]),
-        Route(f"{base}/calls/{{call_id}}/hangup", hangup, methods=["POST"]),
-    ]
+BASE = "/tenants/{tenant}"
+
+
+@API.op(
+    "GET",
+    BASE,
+    "samespaceTenant",
+    "A Samespace cloud's settings, numbers and call ids",
+    {200: Reply("the cloud", schema=VIEW), 404: CONTROL_ERRORS[404]},
+    params=[TENANT_PATH],
+)
+@_cloud
+async def tenant_view(emu: Emulator, request: Request, tenant: str) -> Response:
+    """The cloud's settings, numbers and call ids."""
+    async with st.store(emu).tenant(tenant) as tx:
+        return JSONResponse(summary(tx.state))
+
+
+@API.op(
+    "PUT",
+    f"{BASE}/settings",
+    "samespacePutSettings",
+    "A Samespace cloud's callback URL and http overrides",
+    {200: Reply("the cloud", schema=VIEW), 400: CONTROL_ERRORS[400], 404: CONTROL_ERRORS[404]},
+    params=[TENANT_PATH],
+    body=Body(SettingsBody),
+)
+@_cloud
+async def settings(emu: Emulator, request: Request, tenant: str) -> Response:
+    """Body: SettingsBody (callback_url, http_overrides)."""
+    body = SettingsBody.model_validate(await json_body(request))
+    async with st.store(emu).tenant(tenant) as tx:
+        if "callback_url" in body.model_fields_set:
+            tx.state.callback_url = body.callback_url
+        if body.http_overrides is not None:
+            tx.state.http_overrides = dict(body.http_overrides)
+            st.forget_unreachable(tx.state)
+        return JSONResponse(summary(tx.state))
+
+
+@API.op(
+    "PUT",
+    f"{BASE}/numbers/{{number}}",
+    "samespacePutNumber",
+    "How the phone at a number behaves on calls placed from now on",
+    {200: Reply("the number's behaviour", CalleeBehaviour), 400: CONTROL_ERRORS[400], 404: CONTROL_ERRORS[404]},
+    params=[TENANT_PATH, NUMBER],
+    body=Body(CalleeBehaviour),
+)
+@_cloud
+async def number(emu: Emulator, request: Request, tenant: str) -> Response:
+    """Body: CalleeBehaviour."""
+    data = await json_body(request)
+    behaviour = CalleeBehaviour.model_validate(data)
+    strictly(data, behaviour)
+    await set_number(emu, tenant, request.path_params["number"], behaviour)
+    return JSONResponse(behaviour.model_dump())
+
+
+@API.op(
+    "GET",
+    f"{BASE}/calls",
+    "samespaceCalls",
+    "Every call of a Samespace cloud",
+    {200: Reply("the calls", CallsOut), 404: CONTROL_ERRORS[404]},
+    params=[TENANT_PATH],
+)
+@_cloud
+async def calls(emu: Emulator, request: Request, tenant: str) -> Response:
+    """Every call of the cloud."""
+    async with st.store(emu).tenant(tenant) as tx:
+        return JSONResponse({"calls": [brief(c) for c in tx.state.calls.values()]})
+
+
+@API.op(
+    "GET",
+    f"{BASE}/calls/{{call_id}}",
+    "samespaceCall",
+    "One call's full metadata (as the API's, without auth)",
+    {200: Reply("the call", CallInfo), 404: CONTROL_ERRORS[404]},
+    params=[TENANT_PATH, CALL_ID],
+)
+@_cloud
+async def call_view(emu: Emulator, request: Request, tenant: str) -> Response:
+    """One call's metadata."""
+    async with st.store(emu).tenant(tenant) as tx:
+        return JSONResponse(call_info(tenant, st.get_call(tx.state, request.path_params["call_id"])))
+
+
+@API.op(
+    "POST",
+    f"{BASE}/calls/{{call_id}}/answer",
+    "samespaceAnswer",
+    "The ringing callee answers now",
+    {200: Reply("the call", CallBriefOut), **CONTROL_ERRORS},
+    params=[TENANT_PATH, CALL_ID],
+)
+@_cloud
+async def pick_up(emu: Emulator, request: Request, tenant: str) -> Response:
+    """The ringing callee answers now, as a person at the phone would."""
+    return JSONResponse(brief(await answer(emu, tenant, request.path_params["call_id"])))
+
+
+@API.op(
+    "POST",
+    f"{BASE}/calls/{{call_id}}/digits",
+    "samespaceDigits",
+    "The callee keys in digits (or types ahead)",
+    {200: Reply("the call", DigitsOut), **CONTROL_ERRORS},
+    params=[TENANT_PATH, CALL_ID],
+    body=Body(DigitsBody),
+)
+@_cloud
+async def digits(emu: Emulator, request: Request, tenant: str) -> Response:
+    """Body: {"digits": "1"}. Keys pressed on the callee's phone now; `typed_ahead` in the answer shows the
+    keys kept for the next digits step."""
+    body = DigitsBody.model_validate(await json_body(request))
+    call = await press(emu, tenant, request.path_params["call_id"], body.digits)
+    return JSONResponse({**brief(call), "typed_ahead": call.typed})
+
+
+@API.op(
+    "POST",
+    f"{BASE}/calls/{{call_id}}/hangup",
+    "samespaceHangUp",
+    "The callee hangs up now",
+    {200: Reply("the call", CallBriefOut), **CONTROL_ERRORS},
+    params=[TENANT_PATH, CALL_ID],
+)
+@_cloud
+async def hangup(emu: Emulator, request: Request, tenant: str) -> Response:
+    """The callee hangs up now."""
+    return JSONResponse(brief(await hang_up(emu, tenant, request.path_params["call_id"])))

@@ -1,5 +1,6 @@
 """Act by hand as a Sangoma customer, agent or callee, and see calls and conversations:
-`/_emulator/vendors/sangoma/...`.
+`/_emulator/vendors/sangoma/...`, declared on `API` (the kernel mounts it and puts it in the control plane's
+contract).
 
 | method and path | what it does |
 |---|---|
@@ -22,25 +23,24 @@ Agent actions: assign, typing, stop_typing, say, note (a private note), resolve,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
-from emulator.core.api import Endpoint
+from emulator.core.contracts import Body, Param, Reply
 from emulator.core.errors import EmulatorError
-from emulator.core.plugin import merge_behaviour
+from emulator.core.plugin import CONTROL_ERRORS, TENANT_PATH, control_api, merge_behaviour, strictly
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
 from emulator.core.types import AS_BOOL, AS_INT, AS_STR
-from emulator.core.web import error, guarded, json_body, json_object, reply
+from emulator.core.web import error, json_body, json_object, reply
 from emulator.vendors.sangoma import di, hands
 from emulator.vendors.sangoma.auth import new_secret
-from emulator.vendors.sangoma.config import CUSTOMERS, CalleeBehaviour
+from emulator.vendors.sangoma.config import CUSTOMERS, CalleeBehaviour, CustomerBehaviour
 from emulator.vendors.sangoma.constants import API_PREFIX, DI, SLUG, TOKEN_PATH
 from emulator.vendors.sangoma.errors import SangomaError
 from emulator.vendors.sangoma.state import Conversation, SangomaState, agent_by_name
@@ -166,95 +166,229 @@ def _unknown(tenant: str) -> Response:
 Params = Mapping[str, str]
 Act = Callable[[Tx[SangomaState], Params, Any], Any]
 
+API = control_api(SLUG, "Sangoma CX")
+NUMBER = Param("number", "path", required=True, description="a dialled number")
+AGENT_NAME = Param("name", "path", required=True, description="a CX agent's name")
+CONVERSATION_ID = Param("conversation_id", "path", required=True, description="a conversation's display id")
+CALL_ID = Param("call_id", "path", required=True, description="a call id")
+VIEW = {"type": "object", "description": "agents, queues, inboxes, bots, webhooks, calls, conversations, behaviour"}
 
-def control_routes(emu: Emulator) -> list[BaseRoute]:
-    store = emu.store.of(SLUG, SangomaState)
 
-    def handler(model: type[BaseModel], act: Act) -> Endpoint:
-        @guarded
-        async def endpoint(request: Request) -> Response:
-            tenant = request.path_params["tenant"]
-            if not emu.knows(SLUG, tenant):
-                return _unknown(tenant)
-            body = model.model_validate(await json_body(request))
-            try:
-                async with store.tenant(tenant) as tx:
-                    out = act(tx, request.path_params, body)
-            except EmulatorError as exc:
-                return _rejected(exc)
-            return JSONResponse(out)
+class MessageOut(BaseModel):
+    id: int
+    type: str = Field(description="incoming, outgoing, activity...")
+    sender_type: str | None
+    content: str
 
-        endpoint.__doc__ = act.__doc__
-        return endpoint
 
-    async def tenant_view(request: Request) -> Response:
-        """The tenant's world, calls and conversations."""
+class ConversationOut(BaseModel):
+    """A conversation as the control plane shows it (`conversation_summary`)."""
+
+    id: int = Field(description="the display id")
+    db_id: int
+    inbox_id: int
+    contact_id: int
+    status: str
+    priority: str | None
+    assignee: str | None
+    widget: bool
+    customer_idle: bool
+    messages: list[MessageOut]
+
+
+class CallOut(BaseModel):
+    id: str
+    kind: str
+    destination: str
+    state: str
+    agent: str | None
+    queue: str | None
+    created_at: float
+    updated_at: float
+    history: list[dict[str, Any]]
+
+
+class AgentOut(BaseModel):
+    id: int
+    name: str
+    display_name: str
+    email: str
+    logged_in: bool
+    chats: list[int]
+    call: str | None
+
+
+class CustomerStartOut(BaseModel):
+    contact_id: int
+    source_id: str
+    inbox_id: int
+    conversation_id: int | None = Field(description="the conversation its first message created")
+
+
+def _acting(
+    model: type[BaseModel], act: Act, *, strict: bool = False
+) -> Callable[[Emulator, Request], Awaitable[Response]]:
+    """A handler validating the body as `model` (`strictly` too for a lax config model) and calling `act` in the
+    tenant's unit of work; a refusal is `rejected`."""
+
+    async def endpoint(emu: Emulator, request: Request) -> Response:
         tenant = request.path_params["tenant"]
         if not emu.knows(SLUG, tenant):
             return _unknown(tenant)
-        async with store.tenant(tenant) as tx:
-            return JSONResponse(summary(tx.state))
-
-    @guarded
-    async def customer_behaviour(request: Request) -> Response:
-        """Change how simulated widget customers answer (fields of `CustomerBehaviour`; the others stay)."""
-        changes = await json_object(request)
-        tenant = request.path_params["tenant"]
-        if not emu.knows(SLUG, tenant):
-            return _unknown(tenant)
-        async with store.tenant(tenant) as tx:
-            merged = merge_behaviour(CUSTOMERS, tx.state, changes)
-        return reply(merged)
-
-    def callee(tx: Tx[SangomaState], params: Params, body: CalleeBehaviour) -> Any:
-        """Set what the person at a number does."""
-        tx.state.callees[params["number"]] = body
-        return body.model_dump()
-
-    def login(tx: Tx[SangomaState], params: Params, body: AgentLogin) -> Any:
-        """Log a CX agent in or out."""
-        agent = agent_by_name(tx.state, params["name"])
-        if agent is None:
-            raise hands.HandError(f"no agent {params['name']!r}", status_code=404, code="not_found")
-        agent.logged_in = body.logged_in
-        return asdict(agent)
-
-    def customer_start(tx: Tx[SangomaState], params: Params, body: CustomerStart) -> Any:
-        """A visitor opens the web widget and maybe writes."""
-        return hands.start_customer(tx, body.inbox_id, body.name, body.email, body.text, body.referer)
-
-    def conv_of(tx: Tx[SangomaState], params: Params) -> Conversation:
+        data = await json_body(request)
+        body = model.model_validate(data)
+        if strict:
+            strictly(data, body)
         try:
-            return di.get_conversation(tx.state, int(params["conversation_id"]))
-        except ValueError:
-            raise hands.HandError("conversation ids are numbers", status_code=404, code="not_found") from None
+            async with emu.store.of(SLUG, SangomaState).tenant(tenant) as tx:
+                out = act(tx, request.path_params, body)
+        except EmulatorError as exc:
+            return _rejected(exc)
+        return JSONResponse(out)
 
-    def customer(tx: Tx[SangomaState], params: Params, body: CustomerAction) -> Any:
-        """The widget customer says something, goes idle, or comes back."""
-        conv = conv_of(tx, params)
-        hands.customer_act(tx, conv, body.action, body.text)
-        return conversation_summary(tx.state, conv.display_id)
+    endpoint.__name__ = act.__name__
+    endpoint.__doc__ = act.__doc__
+    return endpoint
 
-    def agent(tx: Tx[SangomaState], params: Params, body: AgentAction) -> Any:
-        """A CX agent acts in the conversation."""
-        conv = conv_of(tx, params)
-        hands.agent_act(tx, conv, body.action, body.agent, body.text)
-        return conversation_summary(tx.state, conv.display_id)
 
-    def call(tx: Tx[SangomaState], params: Params, body: CallAction) -> Any:
-        """The callee or an agent acts on a call."""
-        return hands.call_act(tx, params["call_id"], body.action, body.agent)
+BASE = "/tenants/{tenant}"
 
-    base = "/tenants/{tenant}"
-    return [
-        Route(base, tenant_view, methods=["GET"]),
-        Route(f"{base}/customer-behaviour", customer_behaviour, methods=["PUT"]),
-        Route(f"{base}/callees/{{number}}", handler(CalleeBehaviour, callee), methods=["PUT"]),
-        Route(f"{base}/agents/{{name}}", handler(AgentLogin, login), methods=["PUT"]),
-        Route(f"{base}/customers", handler(CustomerStart, customer_start), methods=["POST"]),
-        Route(
-            f"{base}/conversations/{{conversation_id}}/customer", handler(CustomerAction, customer), methods=["POST"]
-        ),
-        Route(f"{base}/conversations/{{conversation_id}}/agent", handler(AgentAction, agent), methods=["POST"]),
-        Route(f"{base}/calls/{{call_id}}", handler(CallAction, call), methods=["POST"]),
-    ]
+
+@API.op(
+    "GET",
+    BASE,
+    "sangomaTenant",
+    "A Sangoma tenant's world, calls and conversations",
+    {200: Reply("the tenant", schema=VIEW), 404: CONTROL_ERRORS[404]},
+    params=[TENANT_PATH],
+)
+async def tenant_view(emu: Emulator, request: Request) -> Response:
+    """The tenant's world, calls and conversations."""
+    tenant = request.path_params["tenant"]
+    if not emu.knows(SLUG, tenant):
+        return _unknown(tenant)
+    async with emu.store.of(SLUG, SangomaState).tenant(tenant) as tx:
+        return JSONResponse(summary(tx.state))
+
+
+@API.op(
+    "PUT",
+    f"{BASE}/customer-behaviour",
+    "sangomaPutCustomerBehaviour",
+    "Change how simulated widget customers answer",
+    {200: Reply("the whole customer behaviour", CustomerBehaviour), 400: CONTROL_ERRORS[400], 404: CONTROL_ERRORS[404]},
+    params=[TENANT_PATH],
+    body=Body(CustomerBehaviour),
+    description="Fields not named stay; the result is validated as a whole (a 400 leaves it as it was).",
+)
+async def customer_behaviour(emu: Emulator, request: Request) -> Response:
+    """Change how simulated widget customers answer (fields of `CustomerBehaviour`; the others stay)."""
+    changes = await json_object(request)
+    tenant = request.path_params["tenant"]
+    if not emu.knows(SLUG, tenant):
+        return _unknown(tenant)
+    async with emu.store.of(SLUG, SangomaState).tenant(tenant) as tx:
+        merged = merge_behaviour(CUSTOMERS, tx.state, changes, strict=True)
+    return reply(merged)
+
+
+def callee(tx: Tx[SangomaState], params: Params, body: CalleeBehaviour) -> Any:
+    """Set what the person at a number does."""
+    tx.state.callees[params["number"]] = body
+    return body.model_dump()
+
+
+def login(tx: Tx[SangomaState], params: Params, body: AgentLogin) -> Any:
+    """Log a CX agent in or out."""
+    agent = agent_by_name(tx.state, params["name"])
+    if agent is None:
+        raise hands.HandError(f"no agent {params['name']!r}", status_code=404, code="not_found")
+    agent.logged_in = body.logged_in
+    return asdict(agent)
+
+
+def customer_start(tx: Tx[SangomaState], params: Params, body: CustomerStart) -> Any:
+    """A visitor opens the web widget and maybe writes."""
+    return hands.start_customer(tx, body.inbox_id, body.name, body.email, body.text, body.referer)
+
+
+def conv_of(tx: Tx[SangomaState], params: Params) -> Conversation:
+    try:
+        return di.get_conversation(tx.state, int(params["conversation_id"]))
+    except ValueError:
+        raise hands.HandError("conversation ids are numbers", status_code=404, code="not_found") from None
+
+
+def customer(tx: Tx[SangomaState], params: Params, body: CustomerAction) -> Any:
+    """The widget customer says something, goes idle, or comes back."""
+    conv = conv_of(tx, params)
+    hands.customer_act(tx, conv, body.action, body.text)
+    return conversation_summary(tx.state, conv.display_id)
+
+
+def agent(tx: Tx[SangomaState], params: Params, body: AgentAction) -> Any:
+    """A CX agent acts in the conversation."""
+    conv = conv_of(tx, params)
+    hands.agent_act(tx, conv, body.action, body.agent, body.text)
+    return conversation_summary(tx.state, conv.display_id)
+
+
+def call(tx: Tx[SangomaState], params: Params, body: CallAction) -> Any:
+    """The callee or an agent acts on a call."""
+    return hands.call_act(tx, params["call_id"], body.action, body.agent)
+
+
+API.op(
+    "PUT",
+    f"{BASE}/callees/{{number}}",
+    "sangomaPutCallee",
+    "What the person at a number does when called",
+    {200: Reply("the callee's behaviour", CalleeBehaviour), 400: CONTROL_ERRORS[400], 404: CONTROL_ERRORS[404]},
+    params=[TENANT_PATH, NUMBER],
+    body=Body(CalleeBehaviour),
+)(_acting(CalleeBehaviour, callee, strict=True))
+API.op(
+    "PUT",
+    f"{BASE}/agents/{{name}}",
+    "sangomaPutAgent",
+    "Log a CX agent in or out",
+    {200: Reply("the agent", AgentOut), **CONTROL_ERRORS},
+    params=[TENANT_PATH, AGENT_NAME],
+    body=Body(AgentLogin),
+)(_acting(AgentLogin, login))
+API.op(
+    "POST",
+    f"{BASE}/customers",
+    "sangomaCustomerStart",
+    "A visitor opens the web widget (and maybe writes)",
+    {200: Reply("the visitor", CustomerStartOut), **CONTROL_ERRORS},
+    params=[TENANT_PATH],
+    body=Body(CustomerStart),
+)(_acting(CustomerStart, customer_start))
+API.op(
+    "POST",
+    f"{BASE}/conversations/{{conversation_id}}/customer",
+    "sangomaCustomerAction",
+    "The widget customer says something, goes idle, or comes back",
+    {200: Reply("the conversation", ConversationOut), **CONTROL_ERRORS},
+    params=[TENANT_PATH, CONVERSATION_ID],
+    body=Body(CustomerAction),
+)(_acting(CustomerAction, customer))
+API.op(
+    "POST",
+    f"{BASE}/conversations/{{conversation_id}}/agent",
+    "sangomaAgentAction",
+    "A CX agent acts in a conversation",
+    {200: Reply("the conversation", ConversationOut), **CONTROL_ERRORS},
+    params=[TENANT_PATH, CONVERSATION_ID],
+    body=Body(AgentAction),
+)(_acting(AgentAction, agent))
+API.op(
+    "POST",
+    f"{BASE}/calls/{{call_id}}",
+    "sangomaCallAction",
+    "The callee or an agent acts on a call",
+    {200: Reply("the call", CallOut), **CONTROL_ERRORS},
+    params=[TENANT_PATH, CALL_ID],
+    body=Body(CallAction),
+)(_acting(CallAction, call))
