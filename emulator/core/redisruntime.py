@@ -184,6 +184,18 @@ class _Batch:
         self.clocks |= later.clocks
         self.seqs |= later.seqs
 
+    def part(self, tenants: set[str]) -> _Batch:
+        """What the batch holds of the tenants (a write that failed for them alone keeps only that)."""
+        return _Batch(
+            dropped={d for d in self.dropped if d[0] in tenants},
+            deliveries={k: d for k, d in self.deliveries.items() if d.tenant in tenants},
+            flights={k: f for k, f in self.flights.items() if f[0].tenant in tenants},
+            jobs={k: t for k, t in self.jobs.items() if k[0] in tenants},
+            cleared=[c for c in self.cleared if c[0] in tenants],
+            clocks=self.clocks & tenants,
+            seqs=self.seqs & tenants,
+        )
+
     def forget(self, tenant: str) -> None:
         self.dropped = {d for d in self.dropped if d[0] != tenant}
         self.deliveries = {k: d for k, d in self.deliveries.items() if d.tenant != tenant}
@@ -192,6 +204,16 @@ class _Batch:
         self.cleared = [c for c in self.cleared if c[0] != tenant]
         self.clocks.discard(tenant)
         self.seqs.discard(tenant)
+
+
+class PartlyUnwritten(StateUnavailable):
+    """A write Redis took for some tenants and refused for others (an error reply to their scripts): only theirs is
+    kept for the next write. A request or attempt of another tenant goes on (`unwritten`)."""
+
+    def __init__(self, unwritten: frozenset[str], reason: str) -> None:
+        super().__init__(UNAVAILABLE)
+        self.unwritten = unwritten
+        self.reason = reason
 
 
 class RedisRuntime:
@@ -257,6 +279,9 @@ class RedisRuntime:
         self._mark(d.tenant)
         try:
             await self.flush()
+        except PartlyUnwritten as exc:
+            if d.tenant in exc.unwritten:
+                return NOT_SENT
         except StateUnavailable:
             return NOT_SENT
         return DROPPED if d.tenant in self._muted else None  # refused: another worker owns the tenant now
@@ -326,6 +351,15 @@ class RedisRuntime:
                 self._writing = done
                 try:
                     await self._write(batch)
+                except PartlyUnwritten as exc:  # the other tenants' parts are written: kept only what failed
+                    LOG.warning(
+                        "runtime state of tenant(s) %s not written to Redis (kept for the next write): %s",
+                        ", ".join(map(repr, sorted(exc.unwritten))),
+                        exc.reason,
+                    )
+                    self._batch.merge(batch.part(set(exc.unwritten)))
+                    done.set_exception(exc)
+                    done.exception()
                 except (RedisError, OSError) as exc:
                     LOG.warning("runtime state not written to Redis (kept for the next write): %s", exc)
                     self._batch.merge(batch)
@@ -383,13 +417,15 @@ class RedisRuntime:
         if again:  # a Redis that never saw the script (or was restarted): those EVALSHAs did not run; EVAL sends it
             for i, reply in zip(again, await self._send([("EVAL", _WRITE, *calls[i][1:]) for i in again]), strict=True):
                 done[i] = reply
-        for reply in done:
-            if isinstance(reply, Exception):
-                raise reply  # the whole batch is kept for the next write, as when Redis does not answer
+        failed = {tenant: reply for tenant, reply in zip(leases, done, strict=True) if isinstance(reply, Exception)}
         for (tenant, lease), written in zip(leases.items(), done, strict=True):
+            if tenant in failed:
+                continue
             if not written and lease != "-" and self.fenced is not None:
                 LOG.warning("tenant %r: runtime write refused (another worker holds its lease); dropped here", tenant)
                 self.fenced(tenant)
+        if failed:  # an error reply (OOM, BUSY, a key of the wrong type) ran nothing of that tenant's script
+            raise PartlyUnwritten(frozenset(failed), str(next(iter(failed.values()))))
 
     async def _send(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """The replies to the commands, sent in one write, in order, an error reply (`ResponseError`) in its place;
