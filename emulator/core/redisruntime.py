@@ -21,6 +21,8 @@ response goes out, and an attempt awaits it (`started`) before its HTTP request 
 mid-attempt leaves the attempt in `flight`. Redis down: the marks stay for the next write, the request answers 503
 (`StateUnavailable`), an attempt is not sent (recorded as such and retried by the ladder). A Redis that does not
 know `_WRITE` (restarted) answers NOSCRIPT to those scripts, which did not run: they are sent again whole (`EVAL`).
+Any other error reply (OOM, BUSY, a key of the wrong type) keeps that tenant's part alone for the next write
+(`PartlyUnwritten`): the other tenants' scripts ran, and their requests and attempts go on.
 
 Fenced. Each tenant's part of a write is one script (`_WRITE`) that first checks the owner lease of a fleet
 (`core.fleet`) holds the lease this worker holds (`fence`), as the state commit does: a worker that stalled
@@ -239,9 +241,10 @@ class RedisRuntime:
         self._seqs: dict[str, int] = {}
         """Each adopted tenant's last delivery number."""
         self._muted: set[str] = set()
-        self._unfenced: set[str] = set()
+        self._held: set[str] = set()
         """Tenants whose marks are written whoever holds their lease: a fleet's restore writes every tenant's
-        runtime, other workers' too (`hold`), as it writes their state; `drop` or `adopt` ends it."""
+        runtime, other workers' too (`hold`), as it writes their state; `drop` or `adopt` ends it (the restore
+        does, once its write is done or failed: `core.fleet_control`)."""
         """Tenants this process dropped: nothing of theirs is written until they are adopted again."""
         self.writes = 0
         """Round trips written (tests, logs)."""
@@ -407,7 +410,7 @@ class RedisRuntime:
         if not ops:
             return
         fence = self.fence
-        leases = {t: "" if fence is None or t in self._unfenced else (fence(t) or "-") for t in ops}
+        leases = {t: "" if fence is None or t in self._held else (fence(t) or "-") for t in ops}
         calls = [
             (_WRITE_SHA, 1 + len(PARTS), *_script_keys(tenant), leases[tenant], self.log_size, *args)
             for tenant, args in ops.items()
@@ -461,7 +464,7 @@ class RedisRuntime:
         jobs, pending and settled deliveries, lost attempts and replayed webhooks it found."""
         k = keys(tenant)
         self._muted.add(tenant)  # what this process still runs of the tenant gives way to what Redis holds
-        self._unfenced.discard(tenant)
+        self._held.discard(tenant)
         self.scheduler.cancel_tagged(None, tenant)
         self.dispatcher.reset(None, tenant)
         pipe = self._redis().pipeline(transaction=False)
@@ -544,7 +547,7 @@ class RedisRuntime:
         """Forget the tenant here, writing nothing: its timers cancelled, its deliveries stopped (an attempt in
         flight ends unrecorded), its cached state gone."""
         self._muted.add(tenant)
-        self._unfenced.discard(tenant)
+        self._held.discard(tenant)
         self._batch.forget(tenant)
         self._seqs.pop(tenant, None)
         self.scheduler.cancel_tagged(None, tenant)
@@ -554,11 +557,17 @@ class RedisRuntime:
 
     def hold(self, tenants: Iterable[str]) -> None:
         """What this process runs of the tenants does nothing more from now on (an attempt is not sent, nothing new
-        is marked); what was marked already is still written. A fleet's restore, for the tenants other workers
-        own: written here (whoever holds their lease: a restore writes every tenant, as one server's does), then
-        handed over (`core.fleet_control`); `drop` or `adopt` follows."""
+        is marked); what was marked already is still written. A fleet's restore, for the tenants this worker does
+        not hold a lease on: written here (whoever holds their lease: a restore writes every tenant, as one
+        server's does), then handed over (`core.fleet_control`), and `drop` or `adopt` ends it: the restore's
+        unchecked writes never outlive it (a write that failed is not kept for later, when the owners have read
+        the tenant afresh)."""
         self._muted.update(tenants)
-        self._unfenced.update(tenants)
+        self._held.update(tenants)
+
+    def held(self) -> list[str]:
+        """The tenants `hold` holds now."""
+        return sorted(self._held)
 
     def reset(self, tenants: Iterable[str], vendor: str | None) -> None:
         """After a reset of `vendor` (every vendor when None) for `tenants`: their runtime keys are written again

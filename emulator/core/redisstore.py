@@ -742,6 +742,17 @@ class RedisStore(Store):
         self._slots = cached
         self.writes += 1
 
+    def leases(self, tenants: Iterable[str]) -> dict[str, str | None]:
+        """The owner lease of each tenant name as Redis holds it now (None: nobody holds it); one round trip."""
+        names = list(tenants)
+        try:
+            pipe = self._sync.pipeline(transaction=False)
+            for tenant in names:
+                pipe.get(tenant_key(tenant, OWNER))
+            return dict(zip(names, pipe.execute() if names else [], strict=True))
+        except RedisError as exc:
+            raise StateUnavailable(UNAVAILABLE) from exc
+
     def peek(self, vendor: str, tenant: str) -> BaseModel | None:
         if self.authoritative is not None:
             self._owned(tenant)

@@ -6,6 +6,7 @@ tenant that its fence refuses leaves no name in the tenant index."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -21,13 +22,14 @@ __all__ = ["make_worker"]
 SLUG = echo_vendor.SLUG
 
 
-async def taken_over(a: Emulator, b: Emulator, redis_url: str, tenant: str = "acme") -> None:
-    """`a` owns the tenant, with one item; its lease lapses (a stalled past the ttl) and `b` takes the tenant over,
-    adding an item of its own. `a` still thinks it owns it."""
+async def taken_over(a: Emulator, b: Emulator, redis_url: str, tenant: str = "acme", *, fresh: bool = True) -> None:
+    """`a` owns the tenant, with one item (`fresh`: claimed and added here); its lease lapses (a stalled past the
+    ttl) and `b` takes the tenant over, adding an item of its own (`fresh`). `a` still thinks it owns it."""
     assert a.fleet is not None
     assert b.fleet is not None
-    assert await a.fleet.route(tenant) is None
-    await add_item(a, tenant, "first")
+    if fresh:
+        assert await a.fleet.route(tenant) is None
+        await add_item(a, tenant, "first")
     assert a.runtime is not None
     await a.runtime.flush()  # what a marked is written while its lease holds
     client = sync(redis_url)
@@ -36,7 +38,8 @@ async def taken_over(a: Emulator, b: Emulator, redis_url: str, tenant: str = "ac
     finally:
         client.close()
     assert await b.fleet.route(tenant) is None
-    await add_item(b, tenant, "second")
+    if fresh:
+        await add_item(b, tenant, "second")
     assert tenant in a.fleet.owned
 
 
@@ -132,3 +135,31 @@ async def test_a_refused_commit_of_a_new_tenant_leaves_no_name_in_the_index(make
     finally:
         client.close()
     assert a.store.known(SLUG) == ["fresh"]
+
+
+def jobs(emu: Emulator) -> list[Any]:
+    return [job["args"] for job in emu.scheduler.snapshot()]
+
+
+async def test_a_restore_through_a_worker_whose_lease_another_took_reaches_the_new_owner(
+    make_worker: Make, redis_url: str
+) -> None:
+    a, b = await make_worker("10.0.0.1:9001"), await make_worker("10.0.0.2:9002")
+    assert a.fleet is not None
+    assert b.fleet is not None
+    assert await a.fleet.route("acme") is None
+    await add_item(a, "acme", "first")
+    a.scheduler.schedule_job(30, "echo.ping", {"item": "first"}, vendor=SLUG, tenant="acme")
+    assert a.runtime is not None
+    await a.runtime.flush()
+    snapshot = a.snapshot()
+    assert jobs(a) == [{"item": "first"}]
+    await taken_over(a, b, redis_url, fresh=False)  # b takes acme over: a's lease is gone, a still thinks it owns it
+    b.scheduler.schedule_job(60, "echo.ping", {"item": "second"}, vendor=SLUG, tenant="acme")
+    assert b.runtime is not None
+    await b.runtime.flush()
+    a.restore(snapshot)  # through a: every tenant's state and runtime as the snapshot says, whoever owns it
+    await a.runtime.flush()
+    assert await b.fleet.reload() == 1  # as the restoring worker tells every other one: acme taken afresh
+    assert items(b) == ["first"]
+    assert jobs(b) == [{"item": "first"}]  # the snapshot's runtime, not what b had scheduled since
