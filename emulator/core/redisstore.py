@@ -697,13 +697,13 @@ class RedisStore(Store):
             raise StateUnavailable(UNAVAILABLE) from exc
         for key in doomed:
             self._slots.pop(key, None)
-        lost = {t for _, t in refused}
         if self.fenced is not None and self.fence is not None:
-            for name in sorted(lost):
-                if self.fence(name) is not None:
+            for name in sorted({t for _, t in refused}):
+                if self.fence(name) is not None:  # it thought it held the tenant: another worker does
                     self.fenced(name)
         self.writes += 1
-        return [key for key in doomed if key not in set(refused)]
+        kept = set(refused)
+        return [key for key in doomed if key not in kept]
 
     def replace(self, slots: dict[tuple[str, str], Slot]) -> None:
         """Put the slots of a snapshot in place of every tenant, in Redis and here."""
