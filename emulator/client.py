@@ -46,7 +46,8 @@ class ClientError(Exception):
 
 @dataclass(frozen=True)
 class Frame:
-    """One server-sent event: `kind` is the journal entry's kind (or `gap`), `entry` its JSON."""
+    """One server-sent event: `kind` is the journal entry's kind (or `gap`; or, a fleet's last frame when its Redis
+    stopped answering, `unavailable`: `{"after", "message"}`), `entry` its JSON."""
 
     id: int | None
     kind: str

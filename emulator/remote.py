@@ -269,6 +269,9 @@ def _tail(client: Client, args: argparse.Namespace) -> int:
         if frame.kind == "gap":
             print(f"cxemu: {json.dumps(frame.entry)} (entries lost before these)", flush=True)
             continue
+        if frame.kind == "unavailable":  # a fleet's Redis stopped answering: `follow` resumes once it does
+            print(f"cxemu: {frame.entry.get('message', 'the stream is unavailable')}", flush=True)
+            continue
         _print(json.dumps(frame.entry, ensure_ascii=False) if args.json else entry_line(frame.entry))
         shown += 1
         if args.count is not None and shown >= args.count:

@@ -790,10 +790,14 @@ async def events(emu: Emulator, request: Request) -> Response:
             emu.feed.room()
         except TooManyStreams as exc:
             return error(503, "too_many_listeners", str(exc))
-        if latest is not None or interval:
-            frames = fleet.display(match, after, latest or DISPLAY_LATEST, interval or DISPLAY_INTERVAL, limit, idle)
-        else:
-            frames = fleet.stream(match, after, limit, idle)
+        try:
+            if latest is not None or interval:
+                shown = latest or DISPLAY_LATEST
+                frames = await fleet.display(match, after, shown, interval or DISPLAY_INTERVAL, limit, idle)
+            else:
+                frames = await fleet.stream(match, after, limit, idle)
+        except FleetUnavailable as exc:
+            return error(503, "unavailable", str(exc))
         return EventSourceResponse(
             frames, ping=heartbeat, ping_message_factory=_ping, sep="\n", send_timeout=STALLED_READER
         )

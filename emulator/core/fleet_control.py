@@ -233,7 +233,8 @@ class FleetControl:
 
     async def _claim_orphans(self) -> None:
         """Claim every stored tenant nobody holds a lease on (its owner died and nothing came for it since), so
-        the snapshot holds it: one pipelined read of the leases, then a claim (and adoption) of each free one."""
+        the snapshot holds it: one pipelined read of the leases, then a claim (and adoption) of each free one. One
+        this worker's sweeper is adopting is waited for (before, it was left out of the snapshot)."""
         from redis.exceptions import RedisError  # a fleet runs with the Redis extra; the app imports this module
 
         fleet, emu = self.fleet, self.fleet.emu
@@ -248,7 +249,8 @@ class FleetControl:
         except RedisError as exc:
             raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
         for tenant, lease in zip(names, leases, strict=True):
-            if lease is None:
+            # free, or claimed by this worker and still being adopted (its sweeper took it a moment ago): waited for
+            if lease is None or lease.rpartition(":")[0] == fleet.id:
                 try:
                     await fleet.claim_free(tenant)
                 except ConfigError as exc:
@@ -340,6 +342,12 @@ class FleetControl:
                 scope, receive, send
             )
             return
+        finally:  # nothing of a tenant it does not hold is written later (a write that failed is not kept)
+            for tenant in emu.runtime.held() if emu.runtime is not None else []:
+                if tenant in fleet.owned:  # its lease was another's when the restore read it: this worker's is gone
+                    fleet.lose(tenant)
+                else:
+                    emu.drop(tenant)
         clock = emu.clock.now() if emu.clock.virtual else None
         message = json.dumps({RELOAD: True, "now": clock}).encode()
         reload = Request({**scope, "query_string": b""}, _replay(message, _gone))

@@ -169,11 +169,13 @@ class FleetFeed:
     # -- reading ----------------------------------------------------------------------------------
 
     async def bounds(self, redis: LeanRedis) -> tuple[int | None, int | None, int]:
-        """The oldest and newest fleet ids kept (None when none), and the newest given."""
-        first = _rows(await redis.call("XRANGE", STREAM, "-", "+", "COUNT", 1))
-        last = _rows(await redis.call("XREVRANGE", STREAM, "+", "-", "COUNT", 1))
-        given = int(await redis.call("GET", COUNTER) or 0)
-        return (first[0].id if first else None), (last[0].id if last else None), given
+        """The oldest and newest fleet ids kept (None when none), and the newest given. The counter is read first
+        (in the same write): an entry mirrored in between is then kept past it, never counted as lost."""
+        given, first, last = await redis.pipeline(
+            [("GET", COUNTER), ("XRANGE", STREAM, "-", "+", "COUNT", 1), ("XREVRANGE", STREAM, "+", "-", "COUNT", 1)]
+        )
+        first, last = _rows(first), _rows(last)
+        return (first[0].id if first else None), (last[0].id if last else None), int(given or 0)
 
     @staticmethod
     def lost(after: int, oldest: int | None, given: int) -> int:
@@ -216,18 +218,28 @@ class FleetFeed:
         oldest, newest, _ = await self.bounds(redis)
         return {"entries": out, "oldest": oldest, "newest": newest}
 
-    def stream(self, match: Match, after: int | None, limit: int | None, idle: float) -> AsyncIterator[bytes]:
+    async def _bounds(self) -> tuple[int | None, int | None, int]:
+        """`bounds` on the shared connection, before a stream's answer starts: `FleetUnavailable` (a 503 in the
+        control plane's shape) when Redis does not answer."""
+        try:
+            return await self.bounds(self._redis)
+        except (RedisError, OSError) as exc:
+            raise FleetUnavailable(f"the fleet's feed (Redis) did not answer ({exc})") from exc
+
+    async def stream(self, match: Match, after: int | None, limit: int | None, idle: float) -> AsyncIterator[bytes]:
         """`GET /events` over the fleet's stream (frames, as one server's): what is kept after `after` (a gap
-        frame first when some is no longer kept), then what comes, read on a connection of this stream's own."""
+        frame first when some is no longer kept), then what comes, read on a connection of this stream's own.
+        `FleetUnavailable` when Redis does not answer at the start; when it stops answering later, the stream
+        ends with an `unavailable` frame (`_unavailable`: the reader resumes after its last id)."""
         test = match.compiled() or _all
         feed = self.feed
+        oldest, _, given = await self._bounds()  # the point is set before the answer starts
 
         async def frames() -> AsyncIterator[bytes]:
             feed.open_display()  # counted against the cap of streams (`event_listeners`)
             redis = LeanRedis(self.url)
+            point = given if after is None else after
             try:
-                oldest, _, given = await self.bounds(redis)  # the point is set once the first comment is out
-                point = given if after is None else after
                 yield b": cxemu event stream\n\n"
                 lost = self.lost(point, oldest, given) if after is not None else 0
                 if lost:
@@ -240,6 +252,9 @@ class FleetFeed:
                     try:
                         reply = await (asyncio.wait_for(call, deadline - loop.time()) if idle else call)
                     except TimeoutError:
+                        return
+                    except (RedisError, OSError) as exc:
+                        yield _unavailable(point, exc)
                         return
                     rows = _rows(reply[0][1]) if reply else []
                     if not rows:
@@ -258,20 +273,21 @@ class FleetFeed:
 
         return frames()
 
-    def display(
+    async def display(
         self, match: Match, after: int | None, latest: int, interval: float, limit: int | None, idle: float
     ) -> AsyncIterator[bytes]:
         """`GET /events` in display mode over the fleet's stream: every `interval`, what came since the last
-        look (`gap`, one `skipped` frame for the matching entries passed over, the newest `latest`)."""
+        look (`gap`, one `skipped` frame for the matching entries passed over, the newest `latest`). Redis not
+        answering: as `stream`."""
         test = match.compiled() or _all
         feed = self.feed
+        _, _, given = await self._bounds()
 
         async def frames() -> AsyncIterator[bytes]:
             feed.open_display()
             redis = LeanRedis(self.url)
+            point = given if after is None else after
             try:
-                _, _, given = await self.bounds(redis)
-                point = given if after is None else after
                 yield b": cxemu event stream (display mode)\n\n"
                 sent = 0
                 quiet = 0.0
@@ -279,12 +295,16 @@ class FleetFeed:
                     keep = latest if limit is None else min(latest, limit - sent)
                     rows: list[Row] = []
                     start = f"({point}-0"
-                    while True:
-                        chunk = _rows(await redis.call("XRANGE", STREAM, start, "+", "COUNT", CHUNK))
-                        rows += chunk
-                        if len(chunk) < CHUNK:
-                            break
-                        start = f"({chunk[-1].id}-0"
+                    try:
+                        while True:
+                            chunk = _rows(await redis.call("XRANGE", STREAM, start, "+", "COUNT", CHUNK))
+                            rows += chunk
+                            if len(chunk) < CHUNK:
+                                break
+                            start = f"({chunk[-1].id}-0"
+                    except (RedisError, OSError) as exc:
+                        yield _unavailable(point, exc)
+                        return
                     out: list[bytes] = []
                     if rows:
                         first_kept = rows[0].id
@@ -316,6 +336,15 @@ class FleetFeed:
 
 def _all(_: Any) -> bool:
     return True
+
+
+def _unavailable(after: int, exc: BaseException) -> bytes:
+    """The last frame of a stream whose Redis stopped answering (no `id:`): `after` is the point it had reached,
+    where a reader resumes (`Last-Event-ID`/`after`; the dashboard and `cxemu tail` reconnect by themselves, and get
+    a 503 until Redis answers again)."""
+    message = f"the fleet's feed (Redis) did not answer ({exc}); resume after {after} once it does"
+    body = json.dumps({"after": after, "message": message}, separators=(",", ":"))
+    return f"event: unavailable\ndata: {body}\n\n".encode()
 
 
 def _gap(after: int, lost: int, oldest: int | None) -> bytes:

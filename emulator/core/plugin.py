@@ -297,7 +297,12 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
                 await refresh()
             response = await fn(request)
             if flush is not None:
-                await flush()
+                try:
+                    await flush()
+                except EmulatorError as exc:  # only other tenants' parts failed (`PartlyUnwritten`): this one's went
+                    unwritten = getattr(exc, "unwritten", None)
+                    if unwritten is None or request.scope.get("cxemu.tenant") in unwritten:
+                        raise
             return response
         except Misrouted:
             raise

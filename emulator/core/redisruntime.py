@@ -25,6 +25,8 @@ out: what must be written at once (its jobs); its webhooks are in the outbox ent
 marks stay for the next write, a request waiting for a write answers 503 (`StateUnavailable`), an attempt is not sent
 (recorded as such and retried by the ladder). A Redis that does not know `_WRITE` (restarted) answers NOSCRIPT to
 those scripts, which did not run: they are sent again whole (`EVAL`).
+Any other error reply (OOM, BUSY, a key of the wrong type) keeps that tenant's part alone for the next write
+(`PartlyUnwritten`): the other tenants' scripts ran, and their requests and attempts go on.
 
 Fenced. Each tenant's part of a write is one script (`_WRITE`) that first checks the owner lease of a fleet
 (`core.fleet`) holds the lease this worker holds (`fence`), as the state commit does: a worker that stalled
@@ -193,6 +195,18 @@ class _Batch:
         self.clocks |= later.clocks
         self.seqs |= later.seqs
 
+    def part(self, tenants: set[str]) -> _Batch:
+        """What the batch holds of the tenants (a write that failed for them alone keeps only that)."""
+        return _Batch(
+            dropped={d for d in self.dropped if d[0] in tenants},
+            deliveries={k: d for k, d in self.deliveries.items() if d.tenant in tenants},
+            flights={k: f for k, f in self.flights.items() if f[0].tenant in tenants},
+            jobs={k: t for k, t in self.jobs.items() if k[0] in tenants},
+            cleared=[c for c in self.cleared if c[0] in tenants],
+            clocks=self.clocks & tenants,
+            seqs=self.seqs & tenants,
+        )
+
     def forget(self, tenant: str) -> None:
         self.dropped = {d for d in self.dropped if d[0] != tenant}
         self.deliveries = {k: d for k, d in self.deliveries.items() if d.tenant != tenant}
@@ -201,6 +215,16 @@ class _Batch:
         self.cleared = [c for c in self.cleared if c[0] != tenant]
         self.clocks.discard(tenant)
         self.seqs.discard(tenant)
+
+
+class PartlyUnwritten(StateUnavailable):
+    """A write Redis took for some tenants and refused for others (an error reply to their scripts): only theirs is
+    kept for the next write. A request or attempt of another tenant goes on (`unwritten`)."""
+
+    def __init__(self, unwritten: frozenset[str], reason: str) -> None:
+        super().__init__(UNAVAILABLE)
+        self.unwritten = unwritten
+        self.reason = reason
 
 
 class RedisRuntime:
@@ -230,9 +254,10 @@ class RedisRuntime:
         self._seqs: dict[str, int] = {}
         """Each adopted tenant's last delivery number."""
         self._muted: set[str] = set()
-        self._unfenced: set[str] = set()
+        self._held: set[str] = set()
         """Tenants whose marks are written whoever holds their lease: a fleet's restore writes every tenant's
-        runtime, other workers' too (`hold`), as it writes their state; `drop` or `adopt` ends it."""
+        runtime, other workers' too (`hold`), as it writes their state; `drop` or `adopt` ends it (the restore
+        does, once its write is done or failed: `core.fleet_control`)."""
         """Tenants this process dropped: nothing of theirs is written until they are adopted again."""
         self.writes = 0
         """Round trips written (tests, logs)."""
@@ -272,6 +297,9 @@ class RedisRuntime:
         self._mark(d.tenant)
         try:
             await self.flush()
+        except PartlyUnwritten as exc:
+            if d.tenant in exc.unwritten:
+                return NOT_SENT
         except StateUnavailable:
             return NOT_SENT
         return DROPPED if d.tenant in self._muted else None  # refused: another worker owns the tenant now
@@ -379,6 +407,15 @@ class RedisRuntime:
                 self._writing = done
                 try:
                     await self._write(batch)
+                except PartlyUnwritten as exc:  # the other tenants' parts are written: kept only what failed
+                    LOG.warning(
+                        "runtime state of tenant(s) %s not written to Redis (kept for the next write): %s",
+                        ", ".join(map(repr, sorted(exc.unwritten))),
+                        exc.reason,
+                    )
+                    self._batch.merge(batch.part(set(exc.unwritten)))
+                    done.set_exception(exc)
+                    done.exception()
                 except (RedisError, OSError) as exc:
                     LOG.warning("runtime state not written to Redis (kept for the next write): %s", exc)
                     self._batch.merge(batch)
@@ -428,7 +465,7 @@ class RedisRuntime:
         if not ops:
             return
         fence = self.fence
-        leases = {t: "" if fence is None or t in self._unfenced else (fence(t) or "-") for t in ops}
+        leases = {t: "" if fence is None or t in self._held else (fence(t) or "-") for t in ops}
         calls = [
             (_WRITE_SHA, 1 + len(PARTS), *_script_keys(tenant), leases[tenant], self.log_size, *args)
             for tenant, args in ops.items()
@@ -438,13 +475,15 @@ class RedisRuntime:
         if again:  # a Redis that never saw the script (or was restarted): those EVALSHAs did not run; EVAL sends it
             for i, reply in zip(again, await self._send([("EVAL", _WRITE, *calls[i][1:]) for i in again]), strict=True):
                 done[i] = reply
-        for reply in done:
-            if isinstance(reply, Exception):
-                raise reply  # the whole batch is kept for the next write, as when Redis does not answer
+        failed = {tenant: reply for tenant, reply in zip(leases, done, strict=True) if isinstance(reply, Exception)}
         for (tenant, lease), written in zip(leases.items(), done, strict=True):
+            if tenant in failed:
+                continue
             if not written and lease != "-" and self.fenced is not None:
                 LOG.warning("tenant %r: runtime write refused (another worker holds its lease); dropped here", tenant)
                 self.fenced(tenant)
+        if failed:  # an error reply (OOM, BUSY, a key of the wrong type) ran nothing of that tenant's script
+            raise PartlyUnwritten(frozenset(failed), str(next(iter(failed.values()))))
 
     async def _send(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """The replies to the commands, sent in one write, in order, an error reply (`ResponseError`) in its place;
@@ -483,7 +522,7 @@ class RedisRuntime:
         jobs, pending and settled deliveries, lost attempts and replayed webhooks it found."""
         k = keys(tenant)
         self._muted.add(tenant)  # what this process still runs of the tenant gives way to what Redis holds
-        self._unfenced.discard(tenant)
+        self._held.discard(tenant)
         self.scheduler.cancel_tagged(None, tenant)
         self.dispatcher.reset(None, tenant)
         pipe = self._redis().pipeline(transaction=False)
@@ -566,7 +605,7 @@ class RedisRuntime:
         """Forget the tenant here, writing nothing: its timers cancelled, its deliveries stopped (an attempt in
         flight ends unrecorded), its cached state gone."""
         self._muted.add(tenant)
-        self._unfenced.discard(tenant)
+        self._held.discard(tenant)
         self._batch.forget(tenant)
         self._seqs.pop(tenant, None)
         self.scheduler.cancel_tagged(None, tenant)
@@ -576,11 +615,17 @@ class RedisRuntime:
 
     def hold(self, tenants: Iterable[str]) -> None:
         """What this process runs of the tenants does nothing more from now on (an attempt is not sent, nothing new
-        is marked); what was marked already is still written. A fleet's restore, for the tenants other workers
-        own: written here (whoever holds their lease: a restore writes every tenant, as one server's does), then
-        handed over (`core.fleet_control`); `drop` or `adopt` follows."""
+        is marked); what was marked already is still written. A fleet's restore, for the tenants this worker does
+        not hold a lease on: written here (whoever holds their lease: a restore writes every tenant, as one
+        server's does), then handed over (`core.fleet_control`), and `drop` or `adopt` ends it: the restore's
+        unchecked writes never outlive it (a write that failed is not kept for later, when the owners have read
+        the tenant afresh)."""
         self._muted.update(tenants)
-        self._unfenced.update(tenants)
+        self._held.update(tenants)
+
+    def held(self) -> list[str]:
+        """The tenants `hold` holds now."""
+        return sorted(self._held)
 
     def reset(self, tenants: Iterable[str], vendor: str | None) -> None:
         """After a reset of `vendor` (every vendor when None) for `tenants`: their runtime keys are written again

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -66,6 +67,8 @@ except ModuleNotFoundError as missing:  # pragma: no cover - the extra installs 
     if missing.name != "hiredis":
         raise
     LeanRedis = None  # type: ignore[assignment,misc]
+
+LOG = logging.getLogger(__name__)
 
 CHANGES = f"{PREFIX}:changes"
 """A capped stream naming each tenant as it changes (field `t`: its tag), for the other workers' caches."""
@@ -162,15 +165,33 @@ return v
 """
 )
 
-# The tenant goes, its version stays (and moves on), so no cache anywhere takes a later tenant for the old one.
-_DROP = """
-if redis.call('HEXISTS', KEYS[1], 's') == 0 then return 0 end
-redis.call('HDEL', KEYS[1], 's', 'c', 'p', 'n')
-for k = 2, #KEYS do redis.call('DEL', KEYS[k]) end
-return redis.call('HINCRBY', KEYS[1], 'v', 1)
+# A fleet's fence of a reset (ARGV[1] of _DROP): '' unchecked (no fleet, or a restore, which writes every tenant);
+# else the owner lease (the last KEY) must be absent (nobody holds the tenant) or this value (this worker's lease;
+# '-': it holds none). Returns -2, writing nothing, when another worker holds it.
+_DROP_FENCE = """
+local lease = ARGV[1]
+if lease ~= '' then
+  local cur = redis.call('GET', KEYS[#KEYS])
+  if cur and cur ~= lease then return -2 end
+end
 """
 
+# The tenant goes, its version stays (and moves on), so no cache anywhere takes a later tenant for the old one.
+# KEYS: the tenant's hash, its collections, the owner lease. Returns 0 (no tenant), -2 (fenced) or the version.
+_DROP = (
+    _DROP_FENCE
+    + """
+if redis.call('HEXISTS', KEYS[1], 's') == 0 then return 0 end
+redis.call('HDEL', KEYS[1], 's', 'c', 'p', 'n')
+for k = 2, #KEYS - 1 do redis.call('DEL', KEYS[k]) end
+return redis.call('HINCRBY', KEYS[1], 'v', 1)
+"""
+)
+
+# KEYS: the tenant's hash, the owner lease; ARGV[1] the fence as `_COMMIT`'s ('': none; else the lease must be it).
+# Returns -1 (no tenant), -2 (fenced: nothing written) or the version.
 _FLAG = """
+if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then return -2 end
 if redis.call('HEXISTS', KEYS[1], 's') == 0 then return -1 end
 redis.call('HSET', KEYS[1], 'p', '1')
 return redis.call('HINCRBY', KEYS[1], 'v', 1)
@@ -548,10 +569,12 @@ class RedisStore(Store):
                     if saved is None:  # a new tenant: named in the index first, so a listing never misses a stored one
                         pipe.sadd(INDEX, named)
                     await self._commit_script(keys=keys, args=args, client=pipe)
+                    if saved is None:  # and again after: a refused commit's `_unlist` never leaves a stored one out
+                        pipe.sadd(INDEX, named)
                     if not owned:
                         pipe.xadd(CHANGES, {"t": named}, maxlen=CHANGES_KEPT, approximate=True)
                     done = await pipe.execute()
-                    version, entry = (int(done[-2]), done[-1]) if not owned else (int(done[-1]), None)
+                    version, entry = int(done[1 if saved is None else 0]), (None if owned else done[-1])
             except BaseException:
                 slot.remote = -1  # cancelled or failed: the commit may or may not have landed; read it again next time
                 raise
@@ -563,6 +586,8 @@ class RedisStore(Store):
             raise StateUnavailable(UNAVAILABLE) from exc
         if version < 0:
             slot.remote = -1
+            if saved is None:  # a new tenant nothing was stored for: out of the index again
+                await self._unlist(vendor, tx.tenant)
             if version == -2 and self.fenced is not None:
                 self.fenced(tx.tenant)
             raise Fenced(FENCED) if version == -2 else StateConflict(CONFLICT)
@@ -571,6 +596,20 @@ class RedisStore(Store):
             saved_entities.update(sets)
             for name in dels:
                 saved_entities.pop(name, None)
+
+    async def _unlist(self, vendor: str, tenant: str) -> None:
+        """Take a tenant out of the index when Redis holds no state of it (a refused commit of a new tenant named it
+        there first). Never leaves a stored tenant out: the check follows the removal, and a commit that creates
+        a tenant names it again after its script (`_persist`). Best effort: an entry left is an empty name."""
+        named = member(vendor, tenant)
+        try:
+            pipe = self._client().pipeline(transaction=False)
+            pipe.srem(INDEX, named)
+            pipe.hexists(vendor_key(vendor, tenant), "s")
+            if (await pipe.execute())[1]:
+                await self._client().sadd(INDEX, named)
+        except RedisError as exc:
+            LOG.warning("tenant %r: its index entry could not be checked after a refused commit (%s)", tenant, exc)
 
     def mark_provisioned(self, vendor: str, tenant: str) -> None:
         slot = cast(RedisSlot | None, self._slots.get((vendor, tenant)))
@@ -581,15 +620,21 @@ class RedisStore(Store):
             slot.version += 1
             self.writes += 1
             return
+        fence = None if self.fence is None else (self.fence(tenant) or "-")  # a fleet: only the owner flags it
         try:
             pipe = self._sync.pipeline(transaction=False)
-            self._flag(keys=[vendor_key(vendor, tenant)], client=pipe)
+            self._flag(keys=[vendor_key(vendor, tenant), tenant_key(tenant, OWNER)], args=[fence or ""], client=pipe)
             pipe.xadd(CHANGES, {"t": member(vendor, tenant)}, maxlen=CHANGES_KEPT, approximate=True)
             flagged, entry = pipe.execute()
             version = int(flagged)
             self._own.add(entry)
         except RedisError as exc:
             raise StateUnavailable(UNAVAILABLE) from exc
+        if version == -2:
+            slot.remote = -1
+            if self.fenced is not None:
+                self.fenced(tenant)
+            raise Fenced(FENCED)
         if version < 0:
             raise NotFound(f"no tenant {tenant!r} for vendor {vendor!r}")
         slot.provisioned = True
@@ -608,33 +653,57 @@ class RedisStore(Store):
         except RedisError as exc:
             raise StateUnavailable(UNAVAILABLE) from exc
 
-    def _drop_all(self, keys: list[tuple[str, str]]) -> None:
+    def _drop_all(self, keys: list[tuple[str, str]], fenced: bool = False) -> list[tuple[str, str]]:
+        """Drop the tenants in Redis; the ones another worker's lease kept (`fenced`: a fleet's reset, each one
+        dropped only when nobody or this worker holds it; see `reset`)."""
+        refused: list[tuple[str, str]] = []
         for start in range(0, len(keys), CHUNK):
+            chunk = keys[start : start + CHUNK]
             pipe = self._sync.pipeline(transaction=False)
-            for key in keys[start : start + CHUNK]:
+            for key in chunk:
+                lease = "" if not fenced or self.fence is None else (self.fence(key[1]) or "-")
+                owner = tenant_key(key[1], OWNER)
                 if key[0] in self._types:
-                    self._drop(keys=self._keys(*key), client=pipe)
+                    self._drop(keys=[*self._keys(*key), owner], args=[lease], client=pipe)
                 else:  # a vendor this server does not serve: its collections are unknown here, its hash goes
-                    self._drop(keys=[vendor_key(*key)], client=pipe)
+                    self._drop(keys=[vendor_key(*key), owner], args=[lease], client=pipe)
                 pipe.srem(INDEX, member(*key))
                 pipe.xadd(CHANGES, {"t": member(*key)}, maxlen=CHANGES_KEPT, approximate=True)
-            pipe.execute()
+            dropped = pipe.execute()[::3]
+            refused += [key for key, got in zip(chunk, dropped, strict=True) if int(got) == -2]
+        if refused:  # kept by another worker's lease: listed again where stored
+            pipe = self._sync.pipeline(transaction=False)
+            for key in refused:
+                pipe.hexists(vendor_key(*key), "s")
+            stored = [member(*key) for key, got in zip(refused, pipe.execute(), strict=True) if got]
+            if stored:
+                self._sync.sadd(INDEX, *stored)
+        return refused
 
     def reset(self, vendor: str | None = None, tenant: str | None = None) -> list[tuple[str, str]]:
-        """Drop the matching tenants in Redis (each version moves on) and here."""
+        """Drop the matching tenants in Redis (each version moves on) and here. In a fleet (`Store.fence` set) a
+        tenant is dropped only by the worker holding its lease, or by any while nobody holds it: another worker's
+        tenant is that worker's to reset (a fleet-wide reset reaches every worker), and a worker whose lease
+        another took (stalled past its ttl) resets nothing of it; such tenants are not in the answer, and one this
+        worker thought it held is let go (`Store.fenced`)."""
 
         def match(k: tuple[str, str]) -> bool:
             return (vendor is None or k[0] == vendor) and (tenant is None or k[1] == tenant)
 
         doomed = sorted(k for k in self._stored() | set(self._slots) if match(k))
         try:
-            self._drop_all(doomed)
+            refused = self._drop_all(doomed, fenced=True)
         except RedisError as exc:
             raise StateUnavailable(UNAVAILABLE) from exc
         for key in doomed:
             self._slots.pop(key, None)
+        if self.fenced is not None and self.fence is not None:
+            for name in sorted({t for _, t in refused}):
+                if self.fence(name) is not None:  # it thought it held the tenant: another worker does
+                    self.fenced(name)
         self.writes += 1
-        return doomed
+        kept = set(refused)
+        return [key for key in doomed if key not in kept]
 
     def replace(self, slots: dict[tuple[str, str], Slot]) -> None:
         """Put the slots of a snapshot in place of every tenant, in Redis and here."""
@@ -672,6 +741,17 @@ class RedisStore(Store):
             raise StateUnavailable(UNAVAILABLE) from exc
         self._slots = cached
         self.writes += 1
+
+    def leases(self, tenants: Iterable[str]) -> dict[str, str | None]:
+        """The owner lease of each tenant name as Redis holds it now (None: nobody holds it); one round trip."""
+        names = list(tenants)
+        try:
+            pipe = self._sync.pipeline(transaction=False)
+            for tenant in names:
+                pipe.get(tenant_key(tenant, OWNER))
+            return dict(zip(names, pipe.execute() if names else [], strict=True))
+        except RedisError as exc:
+            raise StateUnavailable(UNAVAILABLE) from exc
 
     def peek(self, vendor: str, tenant: str) -> BaseModel | None:
         if self.authoritative is not None:

@@ -463,10 +463,12 @@ class Emulator:
         self.dispatcher.reset()
         self.scheduler.restore(list(data.get("jobs", [])))
         self.dispatcher.restore(data.get("deliveries", {}))
-        if self.fleet is not None and self.runtime is not None:  # other workers' tenants: written, never run here
-            named = {t for _, t in self.store.tenants()} | set(self.scheduler.tenants())
+        if self.fleet is not None and self.runtime is not None:  # tenants this worker does not hold: written, not run
+            named = {t for _, t in self.store.tenants()} | set(self.scheduler.tenants()) | gone
             named |= {d.tenant for d in self.dispatcher.deliveries()}
-            self.runtime.hold(sorted(t for t in named if t not in self.fleet.owned))
+            leases: dict[str, str | None] = getattr(self.store, "leases", dict.fromkeys)(sorted(named))
+            owned = self.fleet.owned  # one whose lease another took meanwhile (stalled past its ttl) is held too
+            self.runtime.hold(sorted(t for t, lease in leases.items() if lease is None or owned.get(t) != lease))
         if section is None:
             return
         self.dispatcher.restore_log(section.log)

@@ -14,11 +14,15 @@ import httpx
 import pytest
 import redis
 
+from tests.cli.test_tail import Tail, tails
 from tests.fleet.conftest import Fleet, fleet_on_own_redis
+from tests.fleet.test_fleet_feed import frames
 from tests.support.procs import ROOT
 from tests.support.redis_server import binary, free_port
 
 pytestmark = pytest.mark.server
+
+__all__ = ["tails"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -92,3 +96,46 @@ def test_when_redis_stops_a_new_tenant_gets_a_503_and_the_fleet_recovers_when_it
         own.start()
         r = http.get(f"{a.url}/_emulator/clock", params={"tenant": "after"})
         assert r.status_code == 200, r.text
+
+
+@pytest.mark.skipif(binary() is None, reason="redis-server is not installed")
+def test_a_fleet_stream_says_when_redis_stops_and_resumes_after_its_last_id_once_it_is_back(
+    tmp_path: Path, tails: list[Tail]
+) -> None:
+    timeout = httpx.Timeout(30, read=60)
+    with fleet_on_own_redis(tmp_path, "stream-outage") as (own, (a, b)), httpx.Client(timeout=60) as http:
+        tail = Tail("--url", a.url, "--kind", "control", "--after", "0")  # `cxemu tail` on worker a
+        tails.append(tail)
+        moved = http.post(f"{b.url}/_emulator/clock/advance", params={"tenant": "before"}, json={"seconds": 1})
+        assert moved.status_code == 200, moved.text
+        assert "POST /_emulator/clock/advance" in tail.line(timeout=60)  # tail is following now
+        seen = []
+        for mode in ({}, {"latest": "5", "interval": "0.05"}):  # the live stream and the display mode
+            with httpx.stream("GET", f"{a.url}/_emulator/events", params=mode, timeout=timeout) as live:
+                assert live.status_code == 200
+                lines = live.iter_lines()
+                assert next(lines).startswith(": cxemu event stream")
+                own.stop()
+                seen.append(list(frames(lines)))  # until the stream ends
+            own.start()
+        for got in seen:
+            assert [kind for kind, _, _ in got] == ["unavailable"], got
+            said = json.loads(got[0][2])
+            assert "did not answer" in said["message"]
+            assert isinstance(said["after"], int)
+        point = json.loads(seen[0][0][2])["after"]
+        own.stop()
+        r = http.get(f"{a.url}/_emulator/events", headers={"last-event-id": str(point)})
+        assert (r.status_code, r.json()["error"]) == (503, "unavailable"), r.text  # not a stream that breaks
+        own.start()
+        moved = http.post(f"{b.url}/_emulator/clock/advance", params={"tenant": "after"}, json={"seconds": 1})
+        assert moved.status_code == 200, moved.text  # a control entry, recorded through the other worker
+        r = http.get(f"{a.url}/_emulator/events", params={"after": point, "kind": "control", "limit": 1})
+        assert r.status_code == 200, r.text
+        resumed = list(frames(iter(r.text.splitlines())))
+        assert [kind for kind, _, _ in resumed] == ["control"], resumed
+        assert int(str(resumed[0][1])) > point
+        printed = [tail.line(timeout=60)]  # tail said so, reconnected by itself, and shows what came since
+        while "POST /_emulator/clock/advance" not in printed[-1]:
+            printed.append(tail.line(timeout=60))
+        assert printed[0].startswith("cxemu: the fleet's feed (Redis) did not answer"), printed

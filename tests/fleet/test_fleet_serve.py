@@ -201,3 +201,34 @@ def test_a_request_that_leaves_its_tenant_empty_leaves_no_lease_behind(fleet: Fl
         r = http.post(f"{b.url}{P8}/conversations", json=CONVERSATION, headers={"x-api-key": "somebody"})
         assert r.status_code == 202, r.text
         assert owner(redis_url, "somebody") in {a.id, b.id}  # a tenant with state keeps its owner
+
+
+def test_a_reset_through_one_worker_resets_every_workers_tenants_and_each_starts_afresh(
+    fleet: Fleet, redis_url: str
+) -> None:
+    _, (a, b) = fleet
+    for tenant, worker in (("reset-a", a), ("reset-b", b)):  # a tenant owned by each worker
+        with httpx.Client(headers={"x-api-key": tenant}, timeout=60) as http:
+            r = http.post(f"{worker.url}{P8}/conversations", json=CONVERSATION)
+            assert r.status_code == 202, r.text
+        assert owner(redis_url, tenant) == worker.id
+    r = httpx.post(f"{a.url}/_emulator/reset", timeout=60)  # each worker resets its own (fenced) tenants
+    assert r.status_code == 200, r.text
+    assert r.json()["reset"] == [
+        {"vendor": "eightbyeight", "tenant": "reset-a"},
+        {"vendor": "eightbyeight", "tenant": "reset-b"},
+    ]
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        assert client.smembers("cxemu:tenants") == set()
+    finally:
+        client.close()
+    assert httpx.get(f"{b.url}/_emulator/state", timeout=60).json()["store"] == {}
+    with httpx.Client(headers={"x-api-key": "reset-b"}, timeout=60) as http:  # through the other worker: afresh
+        r = http.post(f"{a.url}{P8}/conversations", json=CONVERSATION)
+        assert r.status_code == 202, r.text
+        fresh = r.json()["conversationId"]
+    state = httpx.get(f"{b.url}/_emulator/state", timeout=60).json()["store"]
+    assert list(state) == ["eightbyeight"]
+    assert list(state["eightbyeight"]) == ["reset-b"]
+    assert list(state["eightbyeight"]["reset-b"]["state"]["conversations"]) == [fresh]  # the old one is gone

@@ -7,6 +7,7 @@ with nothing half-written."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import redis
 
 from emulator.core import redisruntime
 from emulator.core.rediskeys import tenant_key
+from emulator.core.redisstore import StateUnavailable
 from emulator.core.runtime import Emulator
 from emulator.core.store import Outbound
 from emulator.scenarios.receiver import WebhookSink
@@ -354,3 +356,34 @@ async def test_a_unit_of_work_that_fails_leaves_nothing_to_send(
     assert emu.dispatcher.deliveries() == []
     other, _ = await make_app(state=redis_url)  # nothing to replay either
     assert emulator_of(other).dispatcher.deliveries() == []
+
+
+async def test_a_write_redis_refuses_for_one_tenant_keeps_only_that_tenants_part(
+    make_app: AppFactory, redis_url: str, sink: WebhookSink
+) -> None:
+    app, client = await make_app(state=redis_url)
+    emu = emulator_of(app)
+    bad = {"x-echo-tenant": "bad"}
+    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    r = await client.post("/echo/v1/items", json={"text": "ping me"}, headers=bad)
+    assert r.status_code == 201, r.text
+    jobs = tenant_key("bad", "rt", "jobs")
+    r_ = raw(redis_url)
+    try:
+        r_.set(jobs, "not a hash")  # every write of bad's jobs gets an error reply (WRONGTYPE) from now on
+        r = await client.post(f"/echo/v1/items/{r.json()['id']}/ping", json={"delay": 30}, headers=bad)
+        assert r.status_code == 503, r.text  # its job could not be written down
+        # acme's request and webhook are written in the same round trips as bad's failing part: they go on
+        await item(client, "sent")
+        await emu.dispatcher.wait(lambda d: d.tenant == "acme" and d.status == "delivered", count=1, timeout=30)
+        r_.delete(jobs)  # Redis takes bad's writes again: what was kept of it is written by the next write
+        with contextlib.suppress(StateUnavailable):
+            await flush(emu)  # (a write sent before the key was fixed fails once more)
+        await flush(emu)
+        logged = [json.loads(d) for d in r_.lrange(tenant_key("acme", "rt", "log"), 0, -1)]
+        kept = [json.loads(j)["kind"] for j in r_.hgetall(jobs).values()]
+    finally:
+        r_.close()
+    assert [json.loads(d["body_text"])["text"] for d in logged] == ["sent"]  # once: acme's part was not written again
+    assert kept == ["echo.ping"]
+    assert [json.loads(q.body)["text"] for q in sink.requests] == ["sent"]
