@@ -111,8 +111,7 @@ async def read_json(
     raw = await read_body(request)
     if optional and not raw.strip():
         return model()
-    ctype = request.headers.get("content-type", "")
-    media = ctype.split(";", 1)[0].strip().lower()
+    media = (header(request, b"content-type") or "").split(";", 1)[0].strip().lower()
     if raw and media and media != "application/json" and not media.endswith("+json"):
         raise errors.unsupported_media_type(media)
     try:
