@@ -43,6 +43,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import CoroutineType
 from typing import Any, Protocol
 
 LOG = logging.getLogger(__name__)
@@ -404,7 +405,9 @@ class Scheduler:
             except Exception:
                 LOG.exception("timer callback failed")
                 return
-            if inspect.isawaitable(result):
+            if type(result) is CoroutineType:  # a job handler's coroutine runs as the task itself
+                self.spawn(result, tenant=line.tenant)
+            elif result is not None and inspect.isawaitable(result):
                 self.spawn(_await(result), tenant=line.tenant)
 
     async def _run_virtual(self, line: Timeline, timer: Timer) -> None:

@@ -683,24 +683,39 @@ def timer_entries(feed: Feed) -> Callable[[Timer], contextlib.AbstractContextMan
     """The scheduler's `firing` hook: a `timer` entry for each persistent job that fires (what it does, its
     arguments, when it was due), the cause of what it does."""
 
-    @contextlib.contextmanager
-    def firing(timer: Timer) -> Iterator[None]:
+    def firing(timer: Timer) -> contextlib.AbstractContextManager[None]:
         job = timer.job
         if job is None:
-            yield
-            return
+            return _NOT_A_JOB
         what = str(job["kind"])
         args = job["args"]
         data = {"what": what, "args": args, "due": timer.when}
         subject = next((v for k, v in args.items() if k in SUBJECT_ARGS and isinstance(v, str)), None)
         entry = feed.record("timer", what, timer.vendor, timer.tenant, subject, "cxemu", timer.when, data, cause=None)
-        token = _CAUSE.set(entry)
-        try:
-            yield
-        finally:
-            _CAUSE.reset(token)
+        return _Caused(entry)
 
     return firing
+
+
+class _Caused:
+    """`with _Caused(entry):` what is recorded inside (and in tasks started inside) is caused by `entry` (a class,
+    not a generator-based manager: a job fires it on every CM status report and 8x8 agent step)."""
+
+    __slots__ = ("entry", "token")
+
+    def __init__(self, entry: Entry) -> None:
+        self.entry = entry
+        self.token: Token[Entry | None] | None = None
+
+    def __enter__(self) -> None:
+        self.token = _CAUSE.set(self.entry)
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.token is not None
+        _CAUSE.reset(self.token)
+
+
+_NOT_A_JOB = contextlib.nullcontext()
 
 
 SUBJECT_ARGS = frozenset({"conv", "conversation", "chat", "call", "subject", "conversation_id", "chat_id", "call_id"})

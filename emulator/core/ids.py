@@ -42,6 +42,9 @@ def derive_bytes(seed: int, *parts: str, size: int = 16) -> bytes:
     return hashlib.blake2b(material, digest_size=size).digest()
 
 
+_blake2b = hashlib.blake2b
+
+
 def derive_int(seed: int, *parts: str) -> int:
     return int.from_bytes(derive_bytes(seed, *parts, size=8), "big")
 
@@ -135,7 +138,10 @@ class TenantIds:
     def new(self, kind: str, fmt: IdFormat = fmt_b64url22) -> str:
         """The next id of `kind` for this tenant."""
         n = self._next(kind)
-        return fmt(derive_bytes(self.seed, self.vendor, self.tenant, kind, str(n)), n)
+        # derive_bytes(self.seed, self.vendor, self.tenant, kind, str(n)), the same bytes with one f-string (every
+        # message, event and delivery draws ids: no argument tuple, str() calls or join per draw)
+        material = f"{self.seed}\x1f{self.vendor}\x1f{self.tenant}\x1f{kind}\x1f{n}".encode()
+        return fmt(_blake2b(material, digest_size=16).digest(), n)
 
     def random(self, kind: str) -> random.Random:
         """A fresh PRNG for the next draw of `kind` (e.g. an agent's reply delay)."""

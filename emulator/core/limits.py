@@ -55,13 +55,10 @@ class BodyLimit:
         self.reject = reject
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        """The app's own awaitable for a request without a body to check (no coroutine of this layer's on the
-        hot path), else the checked call."""
+        """The app's own awaitable for a request without a body to check, or whose `Content-Length` is within
+        `max_body` (no coroutine of this layer's on the hot path), else the checked call."""
         if scope["type"] != "http" or scope["method"] in BODILESS:
             return self.app(scope, receive, send)
-        return self._checked(scope, receive, send)
-
-    async def _checked(self, scope: Scope, receive: Receive, send: Send) -> None:
         length: bytes | None = None
         chunked = False
         for name, value in scope["headers"]:
@@ -70,15 +67,12 @@ class BodyLimit:
             elif name == b"transfer-encoding":
                 chunked = True
         if chunked:
-            await self._counted(scope, receive, send, self._limit(scope))
-        elif length is not None and length.isdigit() and (len(length) > 18 or int(length) > self.max_body):
+            return self._counted(scope, receive, send, self._limit(scope))
+        if length is not None and length.isdigit() and (len(length) > 18 or int(length) > self.max_body):
             limit = self._limit(scope)
             if len(length) > 18 or int(length) > limit:
-                await self._refuse(scope, receive, send, limit)
-                return
-            await self.app(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+                return self._refuse(scope, receive, send, limit)
+        return self.app(scope, receive, send)
 
     def _limit(self, scope: Scope) -> int:
         """`max_upload` for a multipart body, else `max_body` (looked up only for a body that may be over)."""

@@ -289,6 +289,17 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
     refresh = emulator.store.refresh if emulator.store.shared and fleet is None else None  # other workers' commits
     flush = emulator.runtime.answered if emulator.runtime is not None else None  # durable before the response
 
+    def failed(exc: Exception, request: Request) -> Response:
+        """A handler's error in the vendor's envelope (`Misrouted` is raised on, for `endpoint` to route)."""
+        if isinstance(exc, Misrouted):
+            raise exc
+        if isinstance(exc, EmulatorError):
+            return render(exc, request)
+        if isinstance(exc, ClientDisconnect):  # gone (or timed out by the server) before its body arrived: journaled
+            return Response(status_code=499)
+        LOG.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return render(EmulatorError("Internal error.", status_code=500, code="internal_error"), request)
+
     async def answer(request: Request) -> Response:
         """The handler's response, written down first (`flush`); every error rendered in the vendor's envelope
         but `Misrouted`, which `endpoint` routes (also when the handler runs again for a tenant just claimed)."""
@@ -304,15 +315,11 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
                     if unwritten is None or request.scope.get("cxemu.tenant") in unwritten:
                         raise
             return response
-        except Misrouted:
-            raise
-        except EmulatorError as exc:
-            return render(exc, request)
-        except ClientDisconnect:  # gone (or timed out by the server) before its body arrived: journaled
-            return Response(status_code=499)
-        except Exception:
-            LOG.exception("%s %s failed", request.method, request.url.path)
-            return render(EmulatorError("Internal error.", status_code=500, code="internal_error"), request)
+        except Exception as exc:
+            return failed(exc, request)
+
+    direct = refresh is None and flush is None
+    """Nothing to do around the handler (the memory backend): `endpoint` awaits it itself (one coroutine less)."""
 
     async def endpoint(request: Request) -> Response:
         started = wall_monotonic()
@@ -322,7 +329,13 @@ def vendor_endpoint(emulator: Emulator, plugin: VendorPlugin, fn: Endpoint) -> E
         here = True
         try:
             try:
-                response = await answer(request)
+                if direct:
+                    try:
+                        response = await fn(request)
+                    except Exception as exc:
+                        response = failed(exc, request)
+                else:
+                    response = await answer(request)
             except Misrouted as exc:  # raised at the first store access, before any effect
                 if fleet is None:
                     response = render(exc, request)

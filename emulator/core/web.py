@@ -11,8 +11,10 @@
 | `json_body(request)`, `json_object(request)` | the request body parsed; `json_object` insists on an object |
 | `q_int`, `q_float`, `q_bool` | a query parameter, range-checked (`ValueError` naming it) |
 | `reply(model, status)` | a pydantic model serialised straight to a JSON response (no dict in between) |
+| `EmptyResponse(status)` | Starlette's `Response(status_code=status)` without its generic header building |
 | `JsonResponse` | Starlette's `JSONResponse` with its encoder made once (the vendors' reply helpers use it) |
 | `header(request, name)` | one request header (lower-case bytes name), read without building Starlette's `Headers` |
+| `read_body(request)` | `await request.body()` without Starlette's async generator per request (vendor hot paths) |
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from emulator.core.errors import ConfigError
@@ -48,6 +50,18 @@ def _encode(content: Any) -> str:
     if _C_ENCODER is None:  # pragma: no cover - CPython always has the C accelerator
         return _DUMPS.encode(content)
     return "".join(_C_ENCODER(content, 0))
+
+
+class EmptyResponse(Response):
+    """`Response(status_code=status)`, byte for byte: no body, and `content-length: 0` unless the status has no
+    body (1xx, 204, 304), set directly instead of through Starlette's generic header building (8x8 answers every
+    message 202 and many changes 204)."""
+
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = b""
+        self.raw_headers = [] if status_code < 200 or status_code in (204, 304) else [(b"content-length", b"0")]
 
 
 class JsonResponse(JSONResponse):
@@ -93,6 +107,34 @@ def header(request: Request, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+async def read_body(request: Request) -> bytes:
+    """`await request.body()`, the same bytes and the same `ClientDisconnect`, read straight from `receive`:
+    Starlette's `body()` runs an async generator (which the event loop registers) inside `aclosing` for every
+    request. The body is kept on the request as Starlette keeps it (the journal reads it there)."""
+    body: bytes | None = getattr(request, "_body", None)
+    if body is not None:
+        return body
+    if request._stream_consumed:
+        raise RuntimeError("Stream consumed")
+    receive = request.receive
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        elif kind == "http.disconnect":
+            request._is_disconnected = True
+            raise ClientDisconnect()
+    request._stream_consumed = True
+    body = request._body = b"".join(chunks)
+    return body
 
 
 class RequestModel(BaseModel):
@@ -211,7 +253,7 @@ def parse_json(raw: bytes | str) -> Any:
 
 async def json_body(request: Request, *, optional: bool = False) -> Any:
     """The body as JSON; an empty body is `{}` when `optional`, else a `ValueError`."""
-    raw = await request.body()
+    raw = await read_body(request)
     if not raw.strip():
         if optional:
             return {}

@@ -118,6 +118,20 @@ def test_uuid_ids_are_version_4_with_the_rfc_variant() -> None:
     assert len(set(values)) == 200
 
 
+@pytest.mark.parametrize("epoch", [0, 3])
+def test_every_id_is_derived_from_seed_vendor_tenant_kind_and_number(epoch: int) -> None:
+    """The ids a state holds stay what they were: `new` hashes exactly what `derive_bytes` hashes (its own
+    faster path must not drift), epochs numbered from their own base."""
+    gen = TenantIds(2**40 + 5, "eightbyeight", "t\x1fé", {}, epoch)
+    for n in range(1, 4):
+        number = epoch * 1_000_000 + n
+        raw = derive_bytes(2**40 + 5, "eightbyeight", "t\x1fé", "message", str(number))
+        assert gen.new("message", fmt_uuid) == fmt_uuid(raw, number)
+        assert gen.new("event") == fmt_b64url22(
+            derive_bytes(2**40 + 5, "eightbyeight", "t\x1fé", "event", str(number)), 0
+        )
+
+
 def test_b64url22_ids_are_the_16_derived_bytes_without_padding() -> None:
     gen = ids()
     value = gen.new("msg", fmt_b64url22)

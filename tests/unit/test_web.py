@@ -6,10 +6,20 @@ import json
 
 import pytest
 from pydantic import BaseModel, Field, ValidationError
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 
-from emulator.core.web import JsonResponse, first_error, json_object, parse_json, q_bool, q_int, reply
+from emulator.core.web import (
+    EmptyResponse,
+    JsonResponse,
+    first_error,
+    json_object,
+    parse_json,
+    q_bool,
+    q_int,
+    read_body,
+    reply,
+)
 
 
 class _Inner(BaseModel):
@@ -96,3 +106,46 @@ def test_json_response_refuses_what_json_dumps_refuses(content: object) -> None:
     with pytest.raises((ValueError, TypeError)) as theirs:
         json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     assert (type(ours.value), str(ours.value)) == (type(theirs.value), str(theirs.value))
+
+
+@pytest.mark.parametrize("status", [101, 200, 201, 202, 204, 304, 404])
+def test_empty_response_is_starlettes_byte_for_byte(status: int) -> None:
+    ours, theirs = EmptyResponse(status), Response(status_code=status)
+    assert (ours.body, ours.raw_headers, ours.status_code, ours.background, ours.media_type) == (
+        theirs.body, theirs.raw_headers, theirs.status_code, theirs.background, theirs.media_type,
+    )  # fmt: skip
+    ours.headers["connection"] = "close"  # each response has its own header list (the 413 path adds to it)
+    assert EmptyResponse(status).raw_headers == theirs.raw_headers
+
+
+def _streamed(messages: list[dict[str, object]]) -> Request:
+    pending = list(messages)
+
+    async def receive() -> dict[str, object]:
+        return pending.pop(0)
+
+    return Request({"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b""}, receive)
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [[b""], [b'{"a":1}'], [b'{"a"', b"", b":1}"], [b"", b"x" * 70_000]],
+    ids=["empty", "one-message", "three-messages", "large"],
+)
+async def test_read_body_is_starlettes_body(chunks: list[bytes]) -> None:
+    def messages() -> list[dict[str, object]]:
+        return [{"type": "http.request", "body": c, "more_body": n < len(chunks) - 1} for n, c in enumerate(chunks)]
+
+    ours, theirs = _streamed(messages()), _streamed(messages())
+    assert await read_body(ours) == await theirs.body() == b"".join(chunks)
+    assert await read_body(ours) == await ours.body() == await theirs.body()  # kept on the request, as Starlette does
+    assert [c async for c in ours.stream()] == [c async for c in theirs.stream()]
+
+
+async def test_read_body_raises_client_disconnect_as_starlette_does() -> None:
+    gone = [{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}]
+    ours, theirs = _streamed(list(gone)), _streamed(list(gone))
+    with pytest.raises(ClientDisconnect):
+        await read_body(ours)
+    with pytest.raises(ClientDisconnect):
+        await theirs.body()

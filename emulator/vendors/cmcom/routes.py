@@ -28,7 +28,7 @@ from emulator import __version__
 from emulator.core.api import Api, Handler
 from emulator.core.contracts import Body, Param, Reply
 from emulator.core.runtime import Emulator
-from emulator.core.web import JsonResponse
+from emulator.core.web import JsonResponse, read_body
 from emulator.vendors.cmcom import constants as c
 from emulator.vendors.cmcom import errors
 from emulator.vendors.cmcom import models as m
@@ -100,7 +100,7 @@ async def send_messages(gate: Gate, request: Request) -> Response:
     """Business Messaging: send one or more messages; through BMProxy (an `account_id` in the path) as the
     partner bot, refused per message while it is disabled."""
     account_id: str | None = request.path_params.get("account_id")
-    token, msgs = read_envelope(await request.body())
+    token, msgs = read_envelope(await read_body(request))
     tenant = gate.send_tenant(request, token)
     check_msg_array(msgs)
     drafts: list[Draft] = [d for msg in msgs for d in judge(msg)]

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -23,7 +23,7 @@ from emulator.core.errors import EmulatorError
 from emulator.core.plugin import set_tenant
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx, VendorStore
-from emulator.core.web import JsonResponse, header, parse_json
+from emulator.core.web import JsonResponse, header, parse_json, read_body
 from emulator.vendors.eightbyeight import errors
 from emulator.vendors.eightbyeight.companion import CompanionError, fallback
 from emulator.vendors.eightbyeight.config import EightByEightConfig
@@ -108,11 +108,10 @@ async def read_json(
     context: dict[str, Any] | None = None,
 ) -> M:
     """Parse and validate a JSON body into `model`, failing with the endpoint's 400 envelope."""
-    raw = await request.body()
+    raw = await read_body(request)
     if optional and not raw.strip():
         return model()
-    ctype = request.headers.get("content-type", "")
-    media = ctype.split(";", 1)[0].strip().lower()
+    media = (header(request, b"content-type") or "").split(";", 1)[0].strip().lower()
     if raw and media and media != "application/json" and not media.endswith("+json"):
         raise errors.unsupported_media_type(media)
     try:
@@ -165,13 +164,14 @@ class Ctx:
         unit of work: `async with ctx.session(request, Model) as (tx, body)`."""
         return Session(self, request, model, newer, style, optional, context)
 
-    async def body(self, request: Request, tenant: str, session: Session[M]) -> M:
+    def body(self, request: Request, tenant: str, session: Session[M]) -> Awaitable[M]:
+        """The body in the endpoint's 400 shape (`read_json`'s awaitable itself: no coroutine of this layer's)."""
         if session.newer:
-            return await read_json(
+            return read_json(
                 request, session.model, style="newer", conversation_id=cid(request),
                 tenant=self.tenant_id_of(tenant), optional=session.optional,
             )  # fmt: skip
-        return await read_json(
+        return read_json(
             request, session.model, style=session.style, optional=session.optional, context=session.context
         )
 
@@ -235,27 +235,38 @@ class Unit:
         self.ctx, self.request, self.tenant = ctx, request, tenant
         self._cm: AbstractAsyncContextManager[Tx[EightByEightState]] | None = None
 
-    async def __aenter__(self) -> Tx[EightByEightState]:
-        cm = self._cm = self.ctx.store.tenant(self.tenant or self.ctx.authenticate(self.request))
-        tx = await cm.__aenter__()
-        try:
-            self.ctx.gate.check_tenant_header(self.request, tx.state.tenant_id, tx.state.customer_id)
-        except BaseException as exc:
-            await cm.__aexit__(type(exc), exc, exc.__traceback__)  # the unit is discarded; the error goes on
-            raise
-        return tx
+    # the store's own awaitables are handed on (no coroutine of this layer's per request)
+    def __aenter__(self) -> Awaitable[Tx[EightByEightState]]:
+        return _open(self, self.tenant or self.ctx.authenticate(self.request))
 
-    async def __aexit__(
+    def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
+    ) -> Awaitable[bool | None]:
         assert self._cm is not None
-        return await self._cm.__aexit__(kind, exc, tb)
+        return self._cm.__aexit__(kind, exc, tb)
 
 
-class Session(Generic[M]):
-    """`async with ctx.session(request, Model) as (tx, body)`: authenticate, read the body, open the unit."""
+def _open(unit: Unit, tenant: str) -> Awaitable[Tx[EightByEightState]]:
+    """`unit`'s unit of work on `tenant` entered, then `X-8x8-Tenant` checked against the tenant's state."""
+    cm = unit._cm = unit.ctx.store.tenant(tenant)
+    return _checked(unit, cm)
 
-    __slots__ = ("context", "ctx", "model", "newer", "optional", "request", "style", "unit")
+
+async def _checked(unit: Unit, cm: AbstractAsyncContextManager[Tx[EightByEightState]]) -> Tx[EightByEightState]:
+    tx = await cm.__aenter__()
+    try:
+        unit.ctx.gate.check_tenant_header(unit.request, tx.state.tenant_id, tx.state.customer_id)
+    except BaseException as exc:
+        await cm.__aexit__(type(exc), exc, exc.__traceback__)  # the unit is discarded; the error goes on
+        raise
+    return tx
+
+
+class Session(Unit, Generic[M]):
+    """`async with ctx.session(request, Model) as (tx, body)`: authenticate, read the body, open the unit (a
+    `Unit` itself: one object and one coroutine per request fewer than a session holding a unit)."""
+
+    __slots__ = ("context", "model", "newer", "optional", "style")
 
     def __init__(
         self,
@@ -267,18 +278,11 @@ class Session(Generic[M]):
         optional: bool,
         context: dict[str, Any] | None,
     ) -> None:
-        self.ctx, self.request, self.model = ctx, request, model
+        super().__init__(ctx, request, None)
+        self.model = model
         self.newer, self.style, self.optional, self.context = newer, style, optional, context
-        self.unit: Unit | None = None
 
-    async def __aenter__(self) -> tuple[Tx[EightByEightState], M]:
-        tenant = self.ctx.authenticate(self.request)
+    async def __aenter__(self) -> tuple[Tx[EightByEightState], M]:  # type: ignore[override]
+        tenant = self.tenant = self.ctx.authenticate(self.request)
         body = await self.ctx.body(self.request, tenant, self)
-        self.unit = Unit(self.ctx, self.request, tenant)
-        return await self.unit.__aenter__(), body
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
-        assert self.unit is not None
-        return await self.unit.__aexit__(kind, exc, tb)
+        return await _open(self, tenant), body

@@ -19,6 +19,7 @@ from emulator.core.api import bind
 from emulator.core.contracts import Body, Reply
 from emulator.core.limits import BodyTooLarge
 from emulator.core.runtime import Emulator
+from emulator.core.web import EmptyResponse
 from emulator.vendors.eightbyeight import analytics, errors, schedules  # (analytics imports oauth)
 from emulator.vendors.eightbyeight import assignment as asg
 from emulator.vendors.eightbyeight import channels as chan
@@ -116,7 +117,7 @@ async def create_webhook(ctx: Ctx, request: Request) -> Response:
 async def verify_webhook(ctx: Ctx, request: Request) -> Response:
     async with ctx.session(request, m.WebhookVerifyRequest) as (tx, body):
         chan.verify_webhook(tx, body.uri, body.version)
-    return Response(status_code=204)
+    return EmptyResponse(204)
 
 
 @API.op(
@@ -149,7 +150,7 @@ async def put_webhook(ctx: Ctx, request: Request) -> Response:
 async def delete_webhook(ctx: Ctx, request: Request) -> Response:
     async with ctx.unit(request) as tx:
         chan.delete_webhook(tx, request.path_params["webhookId"])
-    return Response(status_code=204)
+    return EmptyResponse(204)
 
 
 @API.op(
@@ -219,7 +220,7 @@ async def put_channel(ctx: Ctx, request: Request) -> Response:
 async def delete_channel(ctx: Ctx, request: Request) -> Response:
     async with ctx.unit(request) as tx:
         chan.delete_channel(tx, request.path_params["channelId"])
-    return Response(status_code=204)
+    return EmptyResponse(204)
 
 
 # -- conversations (§1.3, §1.4, §1.7) ----------------------------------------------------------------------
@@ -331,7 +332,7 @@ async def typing(ctx: Ctx, request: Request) -> Response:
         conv = st.get_conversation(tx.state, cid(request), newer=True)
         who = conv.bot_participant if body.authorType == "bot" else conv.user_participant
         st.client_activity(tx, conv, "typing", {"users": [{"type": str(body.authorType), "id": who}]})
-    return Response(status_code=204)
+    return EmptyResponse(204)
 
 
 @API.op(
@@ -343,7 +344,7 @@ async def thinking(ctx: Ctx, request: Request) -> Response:
     async with ctx.session(request, m.ThinkingRequest, newer=True, optional=True) as (tx, body):
         conv = st.get_conversation(tx.state, cid(request), newer=True)
         st.client_activity(tx, conv, "thinking", {"maxThinkingTimeSeconds": body.maxThinkingTimeSeconds})
-    return Response(status_code=204)
+    return EmptyResponse(204)
 
 
 @API.op(
@@ -355,7 +356,7 @@ async def read_receipt(ctx: Ctx, request: Request) -> Response:
     async with ctx.session(request, m.ReadReceiptRequest, newer=True) as (tx, body):
         conv = st.get_conversation(tx.state, cid(request), newer=True)
         st.read_receipt(tx, conv, str(body.authorType), body.readAt)
-    return Response(status_code=204)
+    return EmptyResponse(204)
 
 
 # -- participants ------------------------------------------------------------------------------------------
@@ -383,7 +384,7 @@ async def user_participant(ctx: Ctx, request: Request) -> Response:
         conv = st.get_conversation(tx.state, cid(request))
         if body.removed:
             asg.user_leave(tx, conv)
-    return Response(status_code=204)
+    return EmptyResponse(204)
 
 
 # -- messages ----------------------------------------------------------------------------------------------
@@ -408,7 +409,7 @@ async def list_messages(ctx: Ctx, request: Request) -> Response:
 async def send_message(ctx: Ctx, request: Request) -> Response:
     async with ctx.session(request, m.SendMessageRequest, style="send_message") as (tx, body):
         st.post_message(tx, st.get_conversation(tx.state, cid(request)), body, echo=ctx.echo)
-    return Response(status_code=202)
+    return EmptyResponse(202)
 
 
 @API.op(
@@ -520,7 +521,7 @@ async def _card_action(ctx: Ctx, request: Request, kind: str) -> Response:
         conv = st.get_conversation(tx.state, cid(request), newer=True)
         data = {"name": body.name} if body.name else {}
         st.card_action(tx, conv, request.path_params["cardId"], kind, data)
-    return Response(status_code=204)
+    return EmptyResponse(204)
 
 
 CARD_NOT_FOUND = problem("no such conversation or card (§1.8, newer shape)", EntityNotFoundProblem)

@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from emulator.core.plugin import set_tenant
 from emulator.core.runtime import Emulator
-from emulator.core.web import parse_json
+from emulator.core.web import parse_json, read_body
 from emulator.vendors.samespace import errors
 from emulator.vendors.samespace.config import SamespaceConfig
 from emulator.vendors.samespace.constants import SLUG
@@ -28,7 +28,7 @@ render_error = errors.render_error
 
 async def read_object(request: Request) -> dict[str, Any]:
     try:
-        data = parse_json(await request.body())
+        data = parse_json(await read_body(request))
     except ValueError:
         raise errors.bad_request(errors.INVALID_JSON) from None
     if not isinstance(data, dict):

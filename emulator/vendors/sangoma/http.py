@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.core.errors import EmulatorError
-from emulator.core.web import JsonResponse, parse_json
+from emulator.core.web import JsonResponse, parse_json, read_body
 from emulator.vendors.sangoma import constants as c
 from emulator.vendors.sangoma import errors
 
@@ -77,7 +77,7 @@ def validation_error(exc: ValidationError, raw: dict[str, Any]) -> errors.Sangom
 
 async def read_json(request: Request, model: type[M]) -> M:
     """Parse and validate a JSON object body into `model` (DRF-style 400/415 on failure)."""
-    raw = await request.body()
+    raw = await read_body(request)
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if raw.strip() and media and media != "application/json" and not media.endswith("+json"):
         raise errors.unsupported_media(media)
