@@ -82,7 +82,7 @@ from emulator.core.feed import KINDS_PATTERN, Match, TooManyStreams, parse_kinds
 from emulator.core.fleet_control import JOINED, FleetUnavailable
 from emulator.core.guard import caller
 from emulator.core.journal import BODY_BYTES
-from emulator.core.plugin import TENANT_PATH, VendorPlugin, control_api, merge_behaviour
+from emulator.core.plugin import TENANT_PATH, VendorPlugin, control_api, merge_behaviour, tenant_noun
 from emulator.core.redact import is_redacted, redact_entry
 from emulator.core.runtime import Emulator
 from emulator.core.signatures import SignatureOut
@@ -924,7 +924,7 @@ def vendor_api(plugin: VendorPlugin) -> Api[Emulator] | None:
     declaring `behaviour`), then its act-by-hand ones (`VendorPlugin.control`); None when it has neither."""
     if plugin.behaviour is None and plugin.control is None:
         return None
-    api = control_api(plugin.slug, plugin.title)
+    api = control_api(plugin.slug, plugin.title, tenant_noun(plugin))  # an unknown tenant in the vendor's words
     if plugin.behaviour is not None:
         spec = plugin.behaviour
 
@@ -940,11 +940,8 @@ def vendor_api(plugin: VendorPlugin) -> Api[Emulator] | None:
         )
         async def put_behaviour(emu: Emulator, request: Request) -> Response:
             """Body: some fields of the vendor's behaviour model; the others stay. 200 with the whole behaviour."""
-            tenant = request.path_params["tenant"]
-            if not emu.knows(plugin.slug, tenant):
-                return error(404, "unknown_tenant", f"no {plugin.slug} tenant {tenant!r}")
             changes = await json_object(request)
-            async with emu.store.tenant(plugin.slug, tenant) as tx:
+            async with emu.store.tenant(plugin.slug, request.path_params["tenant"]) as tx:
                 merged = merge_behaviour(spec, tx.state, changes, strict=True)
             return reply(merged)
 

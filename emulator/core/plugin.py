@@ -32,7 +32,7 @@ fields).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -44,9 +44,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from emulator import __version__
-from emulator.core.api import WRAPPED, Api, Endpoint, route
+from emulator.core.api import WRAPPED, Api, Endpoint, Handler, route
 from emulator.core.clock import JobHandler, wall_monotonic
-from emulator.core.contracts import Param, Reply
+from emulator.core.contracts import Body, Param, Reply
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
 from emulator.core.fleet_control import FleetUnavailable
@@ -55,7 +55,7 @@ from emulator.core.journal import JournalEntry, journal_entry
 from emulator.core.redact import redact_entry
 from emulator.core.retention import Retained
 from emulator.core.store import Misrouted, Outbound, Tx
-from emulator.core.web import ErrorOut, guarded
+from emulator.core.web import ErrorOut, error, guarded
 from emulator.core.webhooks import WebhookPolicy
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ __all__ = [
     "TENANT_PATH",
     "WRAPPED",
     "BehaviourSpec",
+    "ControlApi",
     "Endpoint",
     "Identify",
     "RejectedOut",
@@ -80,6 +81,8 @@ __all__ = [
     "route",
     "set_tenant",
     "strictly",
+    "tenant_noun",
+    "unknown_tenant",
 ]
 
 ErrorRenderer = Callable[[EmulatorError, Request], Response]
@@ -132,18 +135,97 @@ class Subject:
     """A few more facts worth a column (agent, queue, channel), as text."""
 
 
-def control_api(slug: str, title: str) -> Api[Emulator]:
+BodyCheck = Callable[[Request], Awaitable[object]]
+"""Reads and checks a request's body (raising `ValueError` or `ValidationError`, a 400 behind `guarded`)."""
+
+
+class ControlApi(Api["Emulator"]):
+    """The `Api` of a vendor's act-by-hand operations (`control_api`). Every operation whose path names a
+    `{tenant}` answers 404 `unknown_tenant` ("no <tenant noun> 'x'", in the vendor's words) for a tenant with
+    neither state nor config before its handler runs, so no handler checks it; an operation declared with
+    `body_first` has that check of its body made before the tenant's (the order those routes always had)."""
+
+    def __init__(self, slug: str, title: str, tenant_noun: str) -> None:
+        super().__init__(
+            f"{title} by hand",
+            __version__,
+            f"Act by hand in {title} and see its tenants' state.",
+            mount=f"/_emulator/vendors/{slug}",
+            tags=[slug],
+            wrap=guarded,
+        )
+        self.slug = slug
+        self.tenant_noun = tenant_noun
+        """What the vendor calls a tenant: "8x8 tenant", "Samespace cloud"."""
+
+    def unknown_tenant(self, tenant: str) -> Response:
+        """The 404 for a tenant the emulator does not know."""
+        return unknown_tenant(self.tenant_noun, tenant)
+
+    def op(
+        self,
+        method: str,
+        path: str,
+        operation_id: str,
+        summary: str,
+        responses: Mapping[int, Reply],
+        *,
+        params: Sequence[Param] = (),
+        body: Body | None = None,
+        security: Sequence[Mapping[str, Sequence[str]]] | None = None,
+        description: str = "",
+        tags: Sequence[str] | None = None,
+        body_first: BodyCheck | None = None,
+    ) -> Callable[[Handler[Emulator]], Handler[Emulator]]:
+        """`Api.op`, the handler behind the tenant check when `path` names a `{tenant}` (after `body_first`)."""
+        declare = super().op(
+            method,
+            path,
+            operation_id,
+            summary,
+            responses,
+            params=params,
+            body=body,
+            security=security,
+            description=description,
+            tags=tags,
+        )
+        if "{tenant}" not in path:
+            return declare
+
+        def register(handler: Handler[Emulator]) -> Handler[Emulator]:
+            async def checked(emu: Emulator, request: Request) -> Response:
+                if body_first is not None:
+                    await body_first(request)
+                tenant = request.path_params["tenant"]
+                if not emu.knows(self.slug, tenant):
+                    return self.unknown_tenant(tenant)
+                return await handler(emu, request)
+
+            checked.__name__ = handler.__name__
+            checked.__doc__ = handler.__doc__
+            declare(checked)
+            return handler
+
+        return register
+
+
+def unknown_tenant(noun: str, tenant: str) -> Response:
+    """404 `unknown_tenant` in the control plane's envelope: "no 8x8 tenant 'x'" (`noun` from `tenant_noun`)."""
+    return error(404, "unknown_tenant", f"no {noun} {tenant!r}")
+
+
+def tenant_noun(plugin: VendorPlugin) -> str:
+    """What a vendor calls a tenant, as its act-by-hand `ControlApi` says ("<slug> tenant" without one)."""
+    return plugin.control.tenant_noun if plugin.control is not None else f"{plugin.slug} tenant"
+
+
+def control_api(slug: str, title: str, tenant_noun: str | None = None) -> ControlApi:
     """The `Api` a vendor declares its act-by-hand operations on (`VendorPlugin.control`): mounted at
     `/_emulator/vendors/<slug>`, tagged with the slug, every handler `guarded` (bad input is a 400 in the control
-    plane's envelope, never a 500)."""
-    return Api(
-        f"{title} by hand",
-        __version__,
-        f"Act by hand in {title} and see its tenants' state.",
-        mount=f"/_emulator/vendors/{slug}",
-        tags=[slug],
-        wrap=guarded,
-    )
+    plane's envelope, never a 500) and behind the check of its path's tenant (`ControlApi`); `tenant_noun` is
+    what the vendor calls a tenant (default "<title> tenant")."""
+    return ControlApi(slug, title, tenant_noun or f"{title} tenant")
 
 
 TENANT_PATH = Param("tenant", "path", required=True, description="a tenant with state or configured")
@@ -240,7 +322,7 @@ class VendorPlugin:
     """Webhooks a committed event causes (called inside the unit of work, with the tenant's state)."""
     on_event: Callable[[Emulator, DomainEvent], None] | None = None
     """Called for every committed event of this vendor (actors react here by scheduling jobs)."""
-    control: Api[Emulator] | None = None
+    control: ControlApi | None = None
     """Act-by-hand operations, declared on an `Api` mounted at `/_emulator/vendors/<slug>`: the kernel serves them
     there (with its behaviour route) and a built-in vendor's are in the control plane's contract."""
     contract: Callable[[], dict[str, Any]] | None = None

@@ -25,6 +25,7 @@ from emulator.core.api import Api
 from emulator.core.contracts import Body, Param, Reply
 from emulator.core.control_models import MAX_ID, MAX_WAIT
 from emulator.core.fleet_control import FANNED, FINDERS, concat
+from emulator.core.plugin import tenant_noun, unknown_tenant
 from emulator.core.types import AS_INT, AS_STR, JsonStr
 from emulator.core.web import ErrorOut, RequestModel, error, guarded, q_float, q_int
 from emulator.scenarios.errors import LoadError, ScenarioError
@@ -223,11 +224,12 @@ async def export_scenario(manager: ScenarioManager, request: Request) -> Respons
         raise ValueError("vendor and tenant are required")
     after = q_int(request, "after", None, 0, MAX_ID)
     emu = manager.emu
-    hooks = getattr(emu.plugins.get(vendor), "scenario", None)
-    if not isinstance(hooks, ScenarioHooks):
+    plugin = emu.plugins.get(vendor)
+    hooks = getattr(plugin, "scenario", None)
+    if plugin is None or not isinstance(hooks, ScenarioHooks):
         return error(404, "unknown_vendor", f"no vendor {vendor!r} with scenario support is served here")
     if not emu.knows(vendor, tenant):
-        return error(404, "unknown_tenant", f"no {vendor} tenant {tenant!r}")
+        return unknown_tenant(tenant_noun(plugin), tenant)
     text = export_tenant(emu, hooks, vendor, tenant, after)
     name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{vendor}-{tenant}") + ".yaml"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}

@@ -185,7 +185,10 @@ def test_export_errors(http: httpx.Client) -> None:
         return http.get("/_emulator/scenarios/export", params=params)
 
     missing = get(vendor="eightbyeight", tenant="nobody-here")
-    assert (missing.status_code, missing.json()["error"]) == (404, "unknown_tenant")
+    assert (missing.status_code, missing.json()) == (
+        404,
+        {"error": "unknown_tenant", "message": "no 8x8 tenant 'nobody-here'"},
+    )
     vendorless = get(vendor="nope", tenant="x")
     assert (vendorless.status_code, vendorless.json()["error"]) == (404, "unknown_vendor")
     for bad in ({"tenant": "x"}, {"vendor": "cmcom"}, {"vendor": "cmcom", "tenant": "x", "after": "-1"},

@@ -111,3 +111,55 @@ async def test_a_wrong_method_on_a_vendor_route_is_a_405_listing_the_allowed_one
     assert r.status_code == 405
     assert set(r.headers["allow"].split(", ")) == {"GET", "HEAD"}
     assert r.json()["error"] == "method_not_allowed"
+
+
+BODY_FIRST = {
+    ("eightbyeight", "post", "/tenants/{tenant}/conversations/{conversation_id}/agent"): (400, 400),
+    ("eightbyeight", "post", "/tenants/{tenant}/conversations/{conversation_id}/customer"): (400, 400),
+    ("sangoma", "put", "/tenants/{tenant}/customer-behaviour"): (400, 400),
+}
+"""The act-by-hand routes that look at their body before the tenant: (status for a body that is not JSON, status for
+JSON of the wrong kind) for an unknown tenant. Every other route names the unknown tenant first (404, 404)."""
+FILLED = {
+    "conversation_id": "1",
+    "name": "ann",
+    "call_id": "c1",
+    "chat_id": "2a9c1b5e-7d1f-4a6b-9c1d-0e2f3a4b5c6d",
+    "number": "+31612345678",
+}
+
+
+def _vendor_ops() -> list[tuple[str, str, str]]:
+    """Every vendor act-by-hand operation naming a tenant: (vendor, method, path under the vendor)."""
+    found = []
+    for path, ops in control_contract()["paths"].items():
+        if path.startswith(f"{V}/") and "{tenant}" in path:
+            vendor, rest = path[len(V) + 1 :].split("/", 1)
+            found += [(vendor, method, "/" + rest) for method in ops if method in {"get", "put", "post"}]
+    return found
+
+
+async def test_an_unknown_tenant_with_a_bad_body_is_answered_in_each_routes_order(client: httpx.AsyncClient) -> None:
+    """Which comes first for an unknown tenant and a bad body (the order each route had when the check moved into
+    the control `Api`): the 404 naming the tenant in the vendor's words, or the body's 400."""
+    nouns = {"eightbyeight": "8x8 tenant", "cmcom": "CM.com tenant", "sangoma": "Sangoma tenant"}
+    ops = _vendor_ops()
+    assert {(v, m, p) for v, m, p in ops} >= set(BODY_FIRST)
+    assert len(ops) > 20
+    seen = {}
+    for vendor, method, path in ops:
+        url = V + f"/{vendor}" + path.format(tenant="nobody", **FILLED)
+        statuses = []
+        for bad in (b"{", b"[1]"):
+            r = await client.request(method, url, content=bad if method != "get" else None)
+            statuses.append(r.status_code)
+            if r.status_code == 404:
+                noun = nouns.get(vendor, "Samespace cloud")
+                assert r.json() == {"error": "unknown_tenant", "message": f"no {noun} 'nobody'"}, (vendor, path)
+            else:
+                assert r.json()["error"] == "invalid_request", (vendor, path)
+        seen[(vendor, method, path)] = tuple(statuses)
+    assert seen == {op: BODY_FIRST.get(op, (404, 404)) for op in ops}
+    # Sangoma's customer behaviour reads a JSON object first, but checks its knobs only once the tenant is known
+    r = await client.put(f"{V}/sangoma/tenants/nobody/customer-behaviour", json={"reply_delay": "soon"})
+    assert (r.status_code, r.json()["error"]) == (404, "unknown_tenant")

@@ -138,12 +138,6 @@ class ChatsOut(BaseModel):
     chats: list[ChatOut]
 
 
-def _known(emu: Emulator, tenant: str) -> Response | None:
-    if not emu.knows(SLUG, tenant):
-        return error(404, "unknown_tenant", f"no CM.com tenant {tenant!r}")
-    return None
-
-
 async def _parse(request: Request, model: type[BaseModel]) -> Any:
     try:
         return model.model_validate(await json_body(request))
@@ -164,8 +158,6 @@ async def _parse(request: Request, model: type[BaseModel]) -> Any:
 async def tenant_view(emu: Emulator, request: Request) -> Response:
     """The account's world."""
     tenant = request.path_params["tenant"]
-    if missing := _known(emu, tenant):
-        return missing
     async with st.store(emu).tenant(tenant) as tx:
         return JSONResponse(summary(tx.state))
 
@@ -182,8 +174,6 @@ async def tenant_view(emu: Emulator, request: Request) -> Response:
 async def webhooks(emu: Emulator, request: Request) -> Response:
     """Body: WebhooksIn. Where the account's webhooks go from now on."""
     tenant = request.path_params["tenant"]
-    if missing := _known(emu, tenant):
-        return missing
     body = await _parse(request, WebhooksIn)
     if isinstance(body, Response):
         return body
@@ -204,8 +194,6 @@ async def webhooks(emu: Emulator, request: Request) -> Response:
 async def chats(emu: Emulator, request: Request) -> Response:
     """Every chat's routing state."""
     tenant = request.path_params["tenant"]
-    if missing := _known(emu, tenant):
-        return missing
     async with st.store(emu).tenant(tenant) as tx:
         return JSONResponse({"chats": [chat_view(ch, tx.state) for ch in tx.state.chats.values()]})
 
@@ -221,8 +209,6 @@ async def chats(emu: Emulator, request: Request) -> Response:
 async def chat(emu: Emulator, request: Request) -> Response:
     """One chat's routing state, transcript and mutation history."""
     tenant = request.path_params["tenant"]
-    if missing := _known(emu, tenant):
-        return missing
     async with st.store(emu).tenant(tenant) as tx:
         found = tx.state.chats.get(guid_key(request.path_params["chat_id"]))
         if found is None:
@@ -235,8 +221,6 @@ async def _act(
 ) -> Response:
     """Parse the body into `model`, `do` it in the tenant's unit of work, answer the chat's routing state."""
     tenant = request.path_params["tenant"]
-    if missing := _known(emu, tenant):
-        return missing
     body = await _parse(request, model)
     if isinstance(body, Response):
         return body

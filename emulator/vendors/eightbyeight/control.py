@@ -31,7 +31,7 @@ from emulator.core.plugin import CONTROL_ERRORS, TENANT_PATH, control_api, stric
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
 from emulator.core.types import AS_STR
-from emulator.core.web import error, json_body
+from emulator.core.web import json_body
 from emulator.vendors.eightbyeight import hands
 from emulator.vendors.eightbyeight import state as st
 from emulator.vendors.eightbyeight.companion import tenant_secret
@@ -129,13 +129,6 @@ class SchedulesOut(BaseModel):
     schedules: list[ScheduleConfig]
 
 
-def _known(emu: Emulator, tenant: str) -> Response | None:
-    """404 unless the tenant exists or is configured (a configured one is built on first use)."""
-    if not emu.knows(SLUG, tenant):
-        return error(404, "unknown_tenant", f"no 8x8 tenant {tenant!r}")
-    return None
-
-
 @API.op(
     "GET",
     "/tenants/{tenant}",
@@ -147,9 +140,6 @@ def _known(emu: Emulator, tenant: str) -> Response | None:
 async def tenant_view(emu: Emulator, request: Request) -> Response:
     """The tenant's world."""
     tenant = request.path_params["tenant"]
-    missing = _known(emu, tenant)
-    if missing:
-        return missing
     async with emu.store.of(SLUG, st.EightByEightState).tenant(tenant) as tx:
         return JSONResponse(_summary(tx.state))
 
@@ -159,9 +149,6 @@ async def _act(
 ) -> Response:
     """`do` on the path's conversation; a refusal in the `rejected` shape with 8x8's problem as `detail`."""
     tenant = request.path_params["tenant"]
-    missing = _known(emu, tenant)
-    if missing:
-        return missing
     try:
         async with emu.store.of(SLUG, st.EightByEightState).tenant(tenant) as tx:
             conv = st.get_conversation(tx.state, request.path_params["conversation_id"])
@@ -187,15 +174,25 @@ async def _act(
 async def schedules(emu: Emulator, request: Request) -> Response:
     """Body: `{"schedules": [...]}`. Replaces the tenant's schedules at once; answers them."""
     tenant = request.path_params["tenant"]
-    missing = _known(emu, tenant)
-    if missing:
-        return missing
     data = await json_body(request)
     body = SchedulesBody.model_validate(data)
     strictly(data, body)
     async with emu.store.of(SLUG, st.EightByEightState).tenant(tenant) as tx:
         replace_schedules(tx.state, body.schedules)
         return JSONResponse({"schedules": [s.model_dump() for s in tx.state.schedules.values()]})
+
+
+async def _agent_action(request: Request) -> AgentAction:
+    """The body of an agent action (checked before the tenant: a bad one is a 400 for any tenant)."""
+    return AgentAction.model_validate(await json_body(request))
+
+
+async def _customer_action(request: Request) -> CustomerAction:
+    """The body of a customer action (checked before the tenant: a bad one is a 400 for any tenant)."""
+    body = CustomerAction.model_validate(await json_body(request))
+    if body.action == "say" and body.text is None:
+        raise ValueError("say needs text")
+    return body
 
 
 @API.op(
@@ -206,10 +203,11 @@ async def schedules(emu: Emulator, request: Request) -> Response:
     {200: Reply("the conversation", ActOut), **CONTROL_ERRORS},
     params=[TENANT_PATH, CONVERSATION_ID],
     body=Body(AgentAction),
+    body_first=_agent_action,
 )
 async def agent(emu: Emulator, request: Request) -> Response:
     """Body: an AgentAction. Acts at once, as a real agent would in 8x8's agent console."""
-    body = AgentAction.model_validate(await json_body(request))
+    body = await _agent_action(request)
 
     def do(tx: Tx[st.EightByEightState], conv: st.Conversation) -> None:
         hands.agent_act(
@@ -227,12 +225,11 @@ async def agent(emu: Emulator, request: Request) -> Response:
     {200: Reply("the conversation", ActOut), **CONTROL_ERRORS},
     params=[TENANT_PATH, CONVERSATION_ID],
     body=Body(CustomerAction),
+    body_first=_customer_action,
 )
 async def customer(emu: Emulator, request: Request) -> Response:
     """Body: a CustomerAction. The customer writes or leaves, as the integration's chat would post it."""
-    body = CustomerAction.model_validate(await json_body(request))
-    if body.action == "say" and body.text is None:
-        return error(400, "invalid_request", "say needs text")
+    body = await _customer_action(request)
     echo = bool(emu.vendor_config(SLUG).echo_messages)
 
     def do(tx: Tx[st.EightByEightState], conv: st.Conversation) -> None:

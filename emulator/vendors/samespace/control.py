@@ -39,7 +39,7 @@ from emulator.core.ids import fmt_hex
 from emulator.core.plugin import CONTROL_ERRORS, TENANT_PATH, control_api, strictly
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
-from emulator.core.web import error, json_body
+from emulator.core.web import json_body
 from emulator.vendors.samespace import errors, views
 from emulator.vendors.samespace import state as st
 from emulator.vendors.samespace.config import CalleeBehaviour, HttpUrl
@@ -79,7 +79,7 @@ def credentials(emu: Emulator, tx: Tx[st.SamespaceState]) -> dict[str, Any]:
     return views.credentials(tx.state)
 
 
-API = control_api(SLUG, "Samespace")
+API = control_api(SLUG, "Samespace", "Samespace cloud")
 NUMBER = Param("number", "path", required=True, description="a phone number the flows call")
 CALL_ID = Param("call_id", "path", required=True, description="a call id")
 VIEW = {"type": "object", "description": "token, behaviour, callback URL, overrides, numbers, call ids, unreachable"}
@@ -101,15 +101,12 @@ class CallsOut(BaseModel):
 
 
 def _cloud(fn: CloudHandler) -> Callable[[Emulator, Request], Awaitable[Response]]:
-    """A handler of the path's cloud: 404 `unknown_tenant` for a cloud with neither state nor config, an action
-    the call does not allow `rejected` (bad input is a 400: the `Api` guards every handler)."""
+    """A handler of the path's cloud (known: the `Api` answers 404 `unknown_tenant` for a cloud with neither state
+    nor config), an action the call does not allow `rejected` (bad input is a 400: the `Api` guards every handler)."""
 
     async def endpoint(emu: Emulator, request: Request) -> Response:
-        tenant = request.path_params["tenant"]
-        if not emu.knows(SLUG, tenant):
-            return error(404, "unknown_tenant", f"no Samespace cloud {tenant!r}")
         try:
-            return await fn(emu, request, tenant)
+            return await fn(emu, request, request.path_params["tenant"])
         except EmulatorError as exc:
             return rejected(exc)
 

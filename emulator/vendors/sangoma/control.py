@@ -37,7 +37,7 @@ from emulator.core.plugin import CONTROL_ERRORS, TENANT_PATH, control_api, merge
 from emulator.core.runtime import Emulator
 from emulator.core.store import Tx
 from emulator.core.types import AS_BOOL, AS_INT, AS_STR
-from emulator.core.web import error, json_body, json_object, reply
+from emulator.core.web import json_body, json_object, reply
 from emulator.vendors.sangoma import di, hands
 from emulator.vendors.sangoma.auth import new_secret
 from emulator.vendors.sangoma.config import CUSTOMERS, CalleeBehaviour, CustomerBehaviour
@@ -159,14 +159,10 @@ def _rejected(exc: EmulatorError) -> Response:
     return JSONResponse({"error": "rejected", "message": exc.message, "detail": detail}, status_code=exc.status_code)
 
 
-def _unknown(tenant: str) -> Response:
-    return error(404, "unknown_tenant", f"no Sangoma tenant {tenant!r}")
-
-
 Params = Mapping[str, str]
 Act = Callable[[Tx[SangomaState], Params, Any], Any]
 
-API = control_api(SLUG, "Sangoma CX")
+API = control_api(SLUG, "Sangoma CX", "Sangoma tenant")
 NUMBER = Param("number", "path", required=True, description="a dialled number")
 AGENT_NAME = Param("name", "path", required=True, description="a CX agent's name")
 CONVERSATION_ID = Param("conversation_id", "path", required=True, description="a conversation's display id")
@@ -233,8 +229,6 @@ def _acting(
 
     async def endpoint(emu: Emulator, request: Request) -> Response:
         tenant = request.path_params["tenant"]
-        if not emu.knows(SLUG, tenant):
-            return _unknown(tenant)
         data = await json_body(request)
         body = model.model_validate(data)
         if strict:
@@ -265,8 +259,6 @@ BASE = "/tenants/{tenant}"
 async def tenant_view(emu: Emulator, request: Request) -> Response:
     """The tenant's world, calls and conversations."""
     tenant = request.path_params["tenant"]
-    if not emu.knows(SLUG, tenant):
-        return _unknown(tenant)
     async with emu.store.of(SLUG, SangomaState).tenant(tenant) as tx:
         return JSONResponse(summary(tx.state))
 
@@ -280,13 +272,12 @@ async def tenant_view(emu: Emulator, request: Request) -> Response:
     params=[TENANT_PATH],
     body=Body(CustomerBehaviour),
     description="Fields not named stay; the result is validated as a whole (a 400 leaves it as it was).",
+    body_first=json_object,
 )
 async def customer_behaviour(emu: Emulator, request: Request) -> Response:
     """Change how simulated widget customers answer (fields of `CustomerBehaviour`; the others stay)."""
     changes = await json_object(request)
     tenant = request.path_params["tenant"]
-    if not emu.knows(SLUG, tenant):
-        return _unknown(tenant)
     async with emu.store.of(SLUG, SangomaState).tenant(tenant) as tx:
         merged = merge_behaviour(CUSTOMERS, tx.state, changes, strict=True)
     return reply(merged)
