@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Scope
 
 from emulator.core import console, control, guard, sink
+from emulator.core.contracts import too_large_reply
 from emulator.core.errors import ConfigError, EmulatorError
 from emulator.core.fleet_control import FleetControl, Forwarded
 from emulator.core.limits import BodyLimit
@@ -32,6 +33,7 @@ from emulator.core.plugin import VendorPlugin, default_render_error, is_wrapped,
 from emulator.core.routing import PrefixIndex, PrefixRoutes
 from emulator.core.runtime import Emulator
 from emulator.core.settings import Settings
+from emulator.core.web import ErrorOut
 from emulator.scenarios import control as scenario_control
 from emulator.scenarios.service import ScenarioManager
 from emulator.ui import app as ui
@@ -43,7 +45,9 @@ def control_contract() -> dict[str, Any]:
     """The control plane's OpenAPI 3.1 document (`contracts/control-plane.openapi.yaml`), with the built-in
     vendors' behaviour and act-by-hand operations (`control.vendor_api`)."""
     vendors = [api for api in map(control.vendor_api, VENDORS) if api is not None]
-    return control.API.openapi(scenario_control.API, sink.API, verify_control.API, *vendors)
+    return control.API.openapi(
+        scenario_control.API, sink.API, verify_control.API, *vendors, too_large=lambda op: too_large_reply(ErrorOut)
+    )
 
 
 def load_plugins(settings: Settings) -> list[VendorPlugin]:

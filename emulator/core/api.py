@@ -34,7 +34,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import Receive, Scope, Send
 
-from emulator.core.contracts import Body, Operation, Param, Reply, WebhookSpec, build_openapi
+from emulator.core.contracts import Body, Operation, Param, Reply, TooLarge, WebhookSpec, build_openapi
 
 C = TypeVar("C")
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -175,8 +175,10 @@ class Api(Generic[C]):
         *more: Api[Any],
         webhooks: Sequence[WebhookSpec] = (),
         security_schemes: Mapping[str, Mapping[str, Any]] | None = None,
+        too_large: TooLarge | None = None,
     ) -> dict[str, Any]:
-        """The OpenAPI 3.1 document of this API's operations, then those of `more`."""
+        """The OpenAPI 3.1 document of this API's operations, then those of `more` (`build_openapi`: with the 413
+        `too_large` says for each operation whose body the server reads)."""
         operations = [op for api in (self, *more) for op in api.operations]
         return build_openapi(
             title=self.title,
@@ -185,6 +187,7 @@ class Api(Generic[C]):
             operations=operations,
             webhooks=webhooks,
             security_schemes=security_schemes,
+            too_large=too_large,
         )
 
 

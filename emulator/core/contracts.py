@@ -8,8 +8,9 @@ fails when the checked-in files drift, and schemathesis runs each one against th
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -23,7 +24,11 @@ from pydantic.json_schema import (
     models_json_schema,
 )
 
+from emulator.core.httpguard import REASONS
+from emulator.core.limits import BODILESS
+
 REF = "#/components/schemas/{model}"
+RESPONSE_REF = "#/components/responses/{name}"
 MODE_TITLES = {"validation": "Input", "serialization": "Output"}
 """What pydantic appends to a schema's name when a model's input and output schemas differ."""
 VENDOR_MODULE = re.compile(r"emulator\.vendors\.(\w+)\.")
@@ -78,6 +83,44 @@ class WebhookSpec:
     headers: Sequence[Param] = ()
 
 
+def _closes() -> dict[str, Any]:
+    """The `Connection: close` header of the server's refusals (a new one each time: no YAML aliases)."""
+    return {"Connection": {"description": "the server closes the connection after it", "schema": {"const": "close"}}}
+
+
+def _server_reply(status: int, why: str) -> dict[str, Any]:
+    reason = REASONS[status].decode()
+    return {
+        "description": f"{why}: the HTTP server's own answer (`core/httpguard.py`), the same for any path",
+        "headers": _closes(),
+        "content": {"text/plain": {"schema": {"type": "string", "const": reason}}},
+    }
+
+
+SERVER_REPLIES = {
+    408: (
+        "RequestTimeout",
+        _server_reply(408, "the request had not fully arrived `request_timeout` s after its first byte"),
+    ),
+    431: (
+        "RequestHeaderFieldsTooLarge",
+        _server_reply(431, "the request head is over `max_header_bytes` or `max_headers`"),
+    ),
+}
+"""What the server answers itself before any route sees the request: declared on every operation of every document
+(a `$ref` to `components/responses`), since any request may get them."""
+
+TooLarge = Callable[["Operation"], "Reply"]
+"""The 413 an API answers for an operation's body over the limit (`core.limits`), in the API's own error shape
+(`too_large_reply`); not asked of a method whose body the server never reads (`limits.BODILESS`)."""
+
+
+def too_large_reply(model: type[BaseModel], media_type: str = "application/json") -> Reply:
+    """A 413 in an API's error shape, `model` (`core.limits` renders it with the vendor's `render_error`)."""
+    why = "the body is over `max_body_bytes` (`max_upload_bytes` for multipart/form-data); the connection is closed"
+    return Reply(why, model, media_type=media_type, headers=_closes())
+
+
 class _Generator(GenerateJsonSchema):
     """Pydantic's generator, without the `title` noise on every property."""
 
@@ -113,12 +156,21 @@ def build_openapi(
     webhooks: Sequence[WebhookSpec] = (),
     security_schemes: Mapping[str, Mapping[str, Any]] | None = None,
     servers: Sequence[str] = ("http://localhost:8080",),
+    too_large: TooLarge | None = None,
 ) -> dict[str, Any]:
-    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = []
+    """The document; every operation also gets the server's own 408 and 431 (`SERVER_REPLIES`) and, when it has a
+    method whose body the server reads, `too_large(op)` as its 413 (unless it declares one itself)."""
+    replies: list[dict[int, Reply]] = []
     for op in operations:
+        own = dict(op.responses)
+        if too_large is not None and op.method not in BODILESS:  # the server never reads their bodies
+            own.setdefault(413, too_large(op))
+        replies.append(own)
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = []
+    for op, own in zip(operations, replies, strict=True):
         if op.body is not None and op.body.model is not None:
             wanted.append((op.body.model, "validation"))
-        wanted.extend((r.model, "serialization") for r in op.responses.values() if r.model is not None)
+        wanted.extend((r.model, "serialization") for r in own.values() if r.model is not None)
     wanted.extend((w.model, "serialization") for w in webhooks)
     refs, defs = _schemas(wanted)
 
@@ -126,7 +178,7 @@ def build_openapi(
         return dict(refs[(model, mode)])
 
     paths: dict[str, dict[str, Any]] = {}
-    for op in operations:
+    for op, own in zip(operations, replies, strict=True):
         entry: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary}
         if op.description:
             entry["description"] = op.description
@@ -137,16 +189,20 @@ def build_openapi(
         if op.body is not None:
             schema = ref(op.body.model, "validation") if op.body.model is not None else dict(op.body.schema or {})
             entry["requestBody"] = {"required": op.body.required, "content": {op.body.media_type: {"schema": schema}}}
-        responses: dict[str, Any] = {}
-        for status, reply in sorted(op.responses.items()):
+        responses: dict[int, Any] = {
+            status: {"$ref": RESPONSE_REF.format(name=name)}
+            for status, (name, _) in SERVER_REPLIES.items()
+            if status not in own
+        }
+        for status, reply in own.items():
             out: dict[str, Any] = {"description": reply.description}
             if reply.headers:
                 out["headers"] = {k: dict(v) for k, v in reply.headers.items()}
             if reply.model is not None or reply.schema is not None:
                 schema = ref(reply.model, "serialization") if reply.model is not None else dict(reply.schema or {})
                 out["content"] = {reply.media_type: {"schema": schema}}
-            responses[str(status)] = out
-        entry["responses"] = responses
+            responses[status] = out
+        entry["responses"] = {str(status): responses[status] for status in sorted(responses)}
         if op.security is not None:
             entry["security"] = [{k: list(v) for k, v in s.items()} for s in op.security]
         paths.setdefault(op.path, {})[op.method.lower()] = entry
@@ -175,6 +231,8 @@ def build_openapi(
     if hooks:
         doc["webhooks"] = hooks
     components: dict[str, Any] = {}
+    if operations:
+        components["responses"] = {name: copy.deepcopy(reply) for name, reply in SERVER_REPLIES.values()}
     if defs:
         components["schemas"] = dict(sorted(defs.items()))
     if security_schemes:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from emulator.core.contracts import SERVER_REPLIES
 from emulator.pytest_plugin import ServerThread
 from tests.support.procs import ServerProcess
 
@@ -91,10 +92,25 @@ def test_a_100_mb_body_is_refused_before_the_client_has_sent_it(server: ServerPr
     assert b'"errors"' in rest  # 8x8's envelope
 
 
+def as_declared(answer: bytes, status: int) -> None:
+    """`answer` is the server's own `status` exactly as every contract declares it (`contracts.SERVER_REPLIES`):
+    the status, the media type, `Connection: close` and the body."""
+    _, reply = SERVER_REPLIES[status]
+    head_part, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head_part.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    assert status_line.split(" ")[1] == str(status), answer[:300]
+    [media_type] = reply["content"]
+    assert headers["content-type"].split(";")[0] == media_type
+    assert headers["connection"] == reply["headers"]["Connection"]["schema"]["const"]
+    assert body.decode() == reply["content"][media_type]["schema"]["const"]
+
+
 def test_ten_thousand_headers_are_a_431(server: ServerProcess) -> None:
     many = [f"x-h{i}: v" for i in range(10_000)]
     answer = exchange(server, head(CONV, *many, "content-length: 0"))
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:300]
+    as_declared(answer, 431)
 
 
 def test_more_headers_than_max_headers_are_a_431_even_when_small(server: ServerProcess) -> None:
@@ -119,6 +135,7 @@ def test_a_body_that_stops_arriving_is_a_408(server: ServerProcess) -> None:
         sock.sendall(head(CONV, "content-type: application/json", "content-length: 100") + b'{"channelId"')
         answer = read_all(sock)
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:300]
+    as_declared(answer, 408)
 
 
 def test_slow_loris_connections_are_all_closed(server: ServerProcess) -> None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.core.contracts import WebhookSpec
+from emulator.core.contracts import Operation, Reply, WebhookSpec, too_large_reply
 from emulator.vendors.cmcom import constants as c
 from emulator.vendors.cmcom import models as m
 from emulator.vendors.cmcom.events import MO, MO_CC, MO_PLAIN, STATUS_REPORT
+from emulator.vendors.cmcom.http import is_control
 from emulator.vendors.cmcom.routes import API
 
 WEBHOOKS = (
@@ -24,5 +25,12 @@ WEBHOOKS = (
 )
 
 
+def too_large(op: Operation) -> Reply:
+    """A body over the limit, answered as `http.render_error` answers any error of the operation's API."""
+    if is_control(op.path):
+        return too_large_reply(m.ProblemDetails, c.PROBLEM_JSON)
+    return too_large_reply(m.SendResponse)
+
+
 def contract() -> dict[str, Any]:
-    return API.openapi(webhooks=WEBHOOKS)
+    return API.openapi(webhooks=WEBHOOKS, too_large=too_large)

@@ -38,8 +38,10 @@ from emulator.vendors.cmcom.constants import SLUG
 from emulator.vendors.cmcom.numbers import guid_key, is_guid, product_token
 
 
-def _is_control(request: Request) -> bool:
-    return request.url.path.startswith("/conversational/control")
+def is_control(path: str) -> bool:
+    """Whether a path is the router control API's, whose errors are problem+json (the others' are Business
+    Messaging's `{"details", "errorCode", "messages"}`)."""
+    return path.startswith("/conversational/control")
 
 
 def render_error(exc: EmulatorError, request: Request) -> Response:
@@ -47,7 +49,7 @@ def render_error(exc: EmulatorError, request: Request) -> Response:
         return JsonResponse(errors.problem_body(exc), status_code=exc.status_code, media_type=c.PROBLEM_JSON)
     if isinstance(exc, errors.SendError):
         return JsonResponse(errors.send_body(exc), status_code=exc.status_code)
-    if _is_control(request):
+    if is_control(request.url.path):
         title = c.NOT_FOUND_TITLE if exc.status_code == 404 else exc.message
         err = errors.RouterError(exc.status_code, title, type_=c.NOT_FOUND_TYPE, detail=exc.message)
         return JsonResponse(errors.problem_body(err), status_code=exc.status_code, media_type=c.PROBLEM_JSON)

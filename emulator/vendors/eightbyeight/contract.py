@@ -14,11 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from emulator.core.contracts import REF, Param, WebhookSpec
+from emulator.core.contracts import REF, RESPONSE_REF, Param, WebhookSpec, too_large_reply
 from emulator.vendors.eightbyeight import models as m
 from emulator.vendors.eightbyeight import models_webhooks as p
 from emulator.vendors.eightbyeight.constants import (
     API_KEY_HEADER,
+    PROBLEM_JSON,
     WEBHOOK_CUSTOMER_HEADER,
     WEBHOOK_EVENT_ID_HEADER,
     WEBHOOK_RETRY_HEADER,
@@ -26,6 +27,7 @@ from emulator.vendors.eightbyeight.constants import (
     WEBHOOK_TENANT_HEADER,
     WEBHOOK_TRANSMISSION_TIME_HEADER,
 )
+from emulator.vendors.eightbyeight.models_replies import GenericProblem
 from emulator.vendors.eightbyeight.oauth import BEARER_SECURITY, CLIENT_SECURITY
 from emulator.vendors.eightbyeight.operations import SECURITY_SCHEME, ref
 from emulator.vendors.eightbyeight.routes import API
@@ -120,6 +122,7 @@ def contract() -> dict[str, Any]:
     hooks = [WebhookSpec(name, model, _summary(model), WEBHOOK_HEADERS) for name, model in p.WEBHOOK_EVENTS.items()]
     doc = API.openapi(
         webhooks=hooks,
+        too_large=lambda op: too_large_reply(GenericProblem, PROBLEM_JSON),  # every API's, companions' too
         security_schemes={
             SECURITY_SCHEME: {"type": "apiKey", "name": API_KEY_HEADER, "in": "header"},
             CLIENT_SECURITY: {"type": "http", "scheme": "basic", "description": "OAuth client id and secret"},
@@ -133,7 +136,9 @@ def contract() -> dict[str, Any]:
     for name, rules in COMPONENT_RULES.items():
         schemas[name].update(rules)
     prefix = REF.format(model="")
-    missing = sorted({r for r in _refs(doc) if r.removeprefix(prefix) not in schemas})
+    defined = {prefix + name for name in schemas}
+    defined |= {RESPONSE_REF.format(name=name) for name in doc["components"]["responses"]}
+    missing = sorted(set(_refs(doc)) - defined)
     if missing:
-        raise RuntimeError(f"the 8x8 contract refers to undefined schemas: {missing}")
+        raise RuntimeError(f"the 8x8 contract refers to undefined components: {missing}")
     return doc

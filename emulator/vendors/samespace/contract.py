@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.core.contracts import WebhookSpec
+from emulator.core.contracts import WebhookSpec, too_large_reply
 from emulator.vendors.samespace.constants import EVENTS
-from emulator.vendors.samespace.models import CallEvent
+from emulator.vendors.samespace.models import CallEvent, ErrorBody
 from emulator.vendors.samespace.routes import API
 
 WEBHOOKS = tuple(
@@ -20,4 +20,4 @@ WEBHOOKS = tuple(
 
 
 def contract() -> dict[str, Any]:
-    return API.openapi(webhooks=WEBHOOKS)
+    return API.openapi(webhooks=WEBHOOKS, too_large=lambda op: too_large_reply(ErrorBody))

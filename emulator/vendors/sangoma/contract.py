@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.core.contracts import Param, WebhookSpec
+from emulator.core.contracts import Param, WebhookSpec, too_large_reply
 from emulator.vendors.sangoma import models as m
 from emulator.vendors.sangoma.constants import (
     DELIVERY_HEADER,
@@ -45,6 +45,7 @@ def contract() -> dict[str, Any]:
     ]
     doc = API.openapi(
         webhooks=hooks,
+        too_large=lambda op: too_large_reply(m.Detail),
         security_schemes={
             "oauth2": {
                 "type": "oauth2",
