@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from emulator.core.clock import wall_monotonic
-from emulator.core.redact import redact_snapshot
+from emulator.core.redact import redact_delivery, redact_snapshot
 from emulator.core.store import unwatch, watch
 from emulator.core.web import not_json, parse_json
 
@@ -158,6 +158,10 @@ async def _snapshot(emu: Emulator, redacted: bool, slicer: Slicer, join: Joined 
         keys = list(entries)
     if redacted:
         frame["redacted"] = True
+        for d in frame.get("deliveries", {}).get(
+            "pending", ()
+        ):  # their receiver URLs, and Sangoma's webhook secret in `profile`
+            redact_delivery(d, emu.plugins.get(d["vendor"]))
     mask = _masker(emu) if redacted else None
     async for chunk in _chunks(_pieces(frame, keys, entries, mask), slicer):
         yield chunk

@@ -77,13 +77,13 @@ from emulator.core.control_models import (
     TimerOut,
     VendorOut,
 )
-from emulator.core.delivery import DeliveriesOut, DeliveryOut
+from emulator.core.delivery import DeliveriesOut, Delivery, DeliveryOut
 from emulator.core.feed import KINDS_PATTERN, Match, TooManyStreams, parse_kinds
 from emulator.core.fleet_control import JOINED, FleetUnavailable
 from emulator.core.guard import caller
 from emulator.core.journal import BODY_BYTES
 from emulator.core.plugin import TENANT_PATH, VendorPlugin, control_api, merge_behaviour, tenant_noun
-from emulator.core.redact import is_redacted, redact_entry
+from emulator.core.redact import is_redacted, redact_delivery, redact_entry, redact_url
 from emulator.core.runtime import Emulator
 from emulator.core.signatures import SignatureOut
 from emulator.core.sink import PREFIX as SINK_PREFIX
@@ -422,7 +422,11 @@ async def requests_(emu: Emulator, request: Request) -> Response:
     "/deliveries",
     "listDeliveries",
     "The webhook delivery log (long-poll with `wait`)",
-    {200: Reply("deliveries", DeliveriesOut), 400: ERR[400]},
+    {
+        200: Reply("deliveries", DeliveriesOut),
+        400: ERR[400],
+        403: Reply("secrets=true without the admin token", ErrorOut),
+    },
     params=[
         VENDOR,
         TENANT,
@@ -434,12 +438,17 @@ async def requests_(emu: Emulator, request: Request) -> Response:
         q("count", "matches to wait for", {"type": "integer", "minimum": 1, "maximum": 100_000}),
         q("settled", "wait until matches are no longer pending", {"type": "boolean"}),
         q("body", "include bodies", {"type": "boolean"}),
+        SECRETS,
     ],
 )
 async def deliveries(emu: Emulator, request: Request) -> Response:
     """Query `vendor`, `tenant`, `event`, `subject`, `status`, `event_id` filter; `wait` (seconds, max 60)
     long-polls until `count` (default 1) matching deliveries have finished (or `settled=false`: exist);
-    `body=false` leaves bodies out."""
+    `body=false` leaves bodies out; `secrets` as `GET /requests` (receiver URLs' user info and query values, the
+    credentials in headers and bodies redacted)."""
+    shown = _secrets(emu, request)
+    if isinstance(shown, Response):
+        return shown
     p = request.query_params
     status = p.get("status")
     if status is not None and status not in ("pending", "delivered", "failed"):
@@ -460,7 +469,13 @@ async def deliveries(emu: Emulator, request: Request) -> Response:
         found = await emu.dispatcher.wait(match, count=count, timeout=wait, settled=settled)
     else:
         found = emu.dispatcher.deliveries(match)
-    return JSONResponse({"deliveries": [d.to_json(with_body=with_body) for d in found]})
+    return JSONResponse({"deliveries": [_delivery_json(emu, d, shown, with_body=with_body) for d in found]})
+
+
+def _delivery_json(emu: Emulator, d: Delivery, shown: bool, *, with_body: bool = True) -> dict[str, Any]:
+    """A delivery's log entry, its credentials redacted unless `shown` (`_secrets`)."""
+    out = d.to_json(with_body=with_body)
+    return out if shown else redact_delivery(out, emu.plugins.get(d.vendor))
 
 
 @API.op(
@@ -468,15 +483,23 @@ async def deliveries(emu: Emulator, request: Request) -> Response:
     "/deliveries/{delivery_id}",
     "getDelivery",
     "One delivery and its attempts",
-    {200: Reply("delivery", DeliveryOut), 404: ERR[404]},
-    params=[DELIVERY_ID],
+    {
+        200: Reply("delivery", DeliveryOut),
+        400: ERR[400],
+        403: Reply("secrets=true without the admin token", ErrorOut),
+        404: ERR[404],
+    },
+    params=[DELIVERY_ID, SECRETS],
 )
 async def delivery(emu: Emulator, request: Request) -> Response:
-    """One delivery with all its attempts."""
+    """One delivery with all its attempts (`secrets` as `GET /deliveries`)."""
+    shown = _secrets(emu, request)
+    if isinstance(shown, Response):
+        return shown
     d = emu.dispatcher.get(request.path_params["delivery_id"])
     if d is None:
         return error(404, "unknown_delivery", f"no delivery {request.path_params['delivery_id']!r}")
-    return JSONResponse(d.to_json())
+    return JSONResponse(_delivery_json(emu, d, shown))
 
 
 @API.op(
@@ -512,7 +535,8 @@ async def redeliver(emu: Emulator, request: Request) -> Response:
         return error(409, "nothing_sent", str(exc))
     if d is None:
         return error(404, "unknown_delivery", f"no delivery {delivery_id!r}")
-    return JSONResponse(d.to_json(), status_code=202)
+    shown = emu.settings.admin_token is None  # as `GET /deliveries/{id}` shows it by default
+    return JSONResponse(_delivery_json(emu, d, shown), status_code=202)
 
 
 @API.op(
@@ -1000,7 +1024,8 @@ class ControlEntries:
         finally:
             query = scope.get("query_string", b"").decode("latin-1")
             source = (method, path, query, bytes(body), size, status or 499)
-            feed.close(call, token, tenant, self.emu.scheduler.now(tenant), source, _control_data)
+            build = _control_data if self.emu.settings.admin_token is None else _redacted_control_data
+            feed.close(call, token, tenant, self.emu.scheduler.now(tenant), source, build)
 
 
 HANDS = (
@@ -1049,6 +1074,16 @@ def _control_data(source: tuple[str, str, str, bytes, int, int]) -> dict[str, An
         "truncated": size > len(body),
         "status": status,
     }
+
+
+def _redacted_control_data(source: tuple[str, str, str, bytes, int, int]) -> dict[str, Any]:
+    """`_control_data` with an admin token set: a redelivery's receiver URL masked as the deliveries' views mask
+    it (`redact_url`)."""
+    out = _control_data(source)
+    body = out["body"]
+    if out["path"].endswith("/redeliver") and isinstance(body, dict) and isinstance(body.get("url"), str):
+        out["body"] = {**body, "url": redact_url(body["url"])}
+    return out
 
 
 # -- routes -----------------------------------------------------------------------------------------------

@@ -637,19 +637,28 @@ def _attempt_data(source: tuple[Delivery, Attempt, str, float | None]) -> dict[s
     }
 
 
+Redactor = Callable[[str, dict[str, Any]], dict[str, Any]]
+"""Masks the credentials of a `delivery` or `attempt` entry's data (url, headers) of a vendor's delivery."""
+
+
 class DeliveryEntries:
     """The dispatcher's delivery and attempt listeners: a `delivery` entry per new delivery (caused by what is
     the context's cause: its event, or the call that redelivered it) and an `attempt` entry per attempt,
     caused by its delivery's entry (remembered while the delivery is pending)."""
 
-    def __init__(self, feed: Feed, kept: int = 100_000) -> None:
+    def __init__(self, feed: Feed, kept: int = 100_000, *, redact: Redactor | None = None) -> None:
         self.feed = feed
         self._kept = kept
         self._by_id: dict[str, Entry] = {}
+        self._delivery_data: Callable[[Delivery], dict[str, Any]] = _delivery_data
+        self._attempt_data: Callable[[tuple[Delivery, Attempt, str, float | None]], dict[str, Any]] = _attempt_data
+        if redact is not None:  # an admin token: the entries' credentials masked, as `/requests` masks them
+            self._delivery_data = lambda d: redact(d.vendor, _delivery_data(d))
+            self._attempt_data = lambda source: redact(source[0].vendor, _attempt_data(source))
 
     def delivery(self, d: Delivery) -> None:
         entry = self.feed.record(
-            "delivery", d.event_type, d.vendor, d.tenant, d.subject, "integration", d.created_at, d, _delivery_data
+            "delivery", d.event_type, d.vendor, d.tenant, d.subject, "integration", d.created_at, d, self._delivery_data
         )
         by_id = self._by_id
         if len(by_id) >= self._kept:  # deliveries forgotten while pending (a reset): the oldest go
@@ -674,7 +683,7 @@ class DeliveryEntries:
             "integration",
             a.at,
             (d, a, outcome, next_at),
-            _attempt_data,
+            self._attempt_data,
             cause=cause,
         )
 

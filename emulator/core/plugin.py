@@ -116,6 +116,9 @@ class Secrets:
     """Request headers carrying a credential (`Authorization` is redacted for every vendor)."""
     fields: tuple[str, ...] = ()
     """Keys of JSON bodies (at any depth), form fields and query parameters carrying a credential."""
+    delivery: tuple[str, ...] = ()
+    """Keys of a webhook delivery's `profile` (`Outbound.profile`) carrying a credential: a snapshot's pending
+    deliveries hold them."""
 
 
 @dataclass(frozen=True)
@@ -345,7 +348,7 @@ class VendorPlugin:
     credential_params: tuple[str, ...] = ()
     """Query parameters that carry `identify`'s credential; the guard takes them out of the query."""
     secrets: Secrets = Secrets()
-    """What `GET /_emulator/state` and `/_emulator/requests` redact (`core.redact`)."""
+    """What `GET /_emulator/state`, `/_emulator/requests` and the deliveries' views redact (`core.redact`)."""
     subjects: Callable[[Any], list[Subject]] | None = None
     """A tenant's conversations, chats and calls, from its state (the dashboard's lists; reads only)."""
     retained: tuple[Retained, ...] = ()

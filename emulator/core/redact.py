@@ -1,9 +1,15 @@
-"""Secrets out of the control plane's views: `GET /_emulator/state` and `GET /_emulator/requests`.
+"""Secrets out of the control plane's views: `GET /_emulator/state`, `GET /_emulator/requests` and the webhook
+deliveries (`GET /_emulator/deliveries`, the journal's `delivery` and `attempt` entries).
 
 Each vendor declares its secrets (`VendorPlugin.secrets`, a `plugin.Secrets`): state fields as dotted paths,
 request headers, and body/form/query field names. `Authorization` is redacted for every vendor (bearer
 tokens, HTTP Basic). A redacted value becomes `MASK`; an empty or null one stays as it is (there is no secret
 to hide, and the view still says there is none).
+
+A delivery's receiver URL is the integration's own: its user info (`https://user:password@host/`) and every
+query value (`?token=...`: cxemu cannot tell which of a receiver's parameters is a credential) are masked; the
+headers cxemu sent are masked as a request's are, its body's declared fields too, and in a snapshot the declared
+keys of its `profile` (`Secrets.delivery`: Sangoma's webhook secret, which signs it).
 
 A redacted snapshot says so (`"redacted": true`) and `POST /_emulator/state` refuses it (`is_redacted`), as
 it refuses one whose secret fields hold `MASK`: restoring it would put placeholders where credentials were.
@@ -14,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from emulator.core.plugin import Secrets, VendorPlugin
@@ -105,12 +112,67 @@ def _body(node: Any, fields: frozenset[str]) -> Any:
     return node
 
 
+def _secret_headers(plugin: VendorPlugin | None) -> frozenset[str]:
+    return ALWAYS_HEADERS | {h.lower() for h in (plugin.secrets.headers if plugin is not None else ())}
+
+
+def _headers(headers: Mapping[str, str], secret: frozenset[str]) -> dict[str, str]:
+    return {k: (MASK if k.lower() in secret else v) for k, v in headers.items()}
+
+
 def redact_entry(entry: dict[str, Any], plugin: VendorPlugin | None) -> dict[str, Any]:
     """A journal entry (`JournalEntry.to_json()`) with its credentials masked: headers, query, body."""
-    secrets = plugin.secrets if plugin is not None else None
-    headers = ALWAYS_HEADERS | {h.lower() for h in (secrets.headers if secrets else ())}
-    fields = frozenset(secrets.fields if secrets else ())
-    entry["headers"] = {k: (MASK if k.lower() in headers else v) for k, v in entry["headers"].items()}
+    fields = frozenset(plugin.secrets.fields if plugin is not None else ())
+    entry["headers"] = _headers(entry["headers"], _secret_headers(plugin))
     entry["query"] = _form(entry["query"], fields)
     entry["body"] = _body(entry["body"], fields)
     return entry
+
+
+def redact_url(url: str) -> str:
+    """A receiver URL with its user info and query values masked (`https://[redacted]@host/p?token=[redacted]`);
+    one that does not split is masked whole."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{MASK}@{netloc.rpartition('@')[2]}"
+    query = "&".join(_query_item(item) for item in parts.query.split("&")) if parts.query else ""
+    if netloc == parts.netloc and query == parts.query:
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _query_item(item: str) -> str:
+    """`name=[redacted]`; a bare item (`?abc123`, maybe a token itself) masked whole; an empty value kept."""
+    name, eq, value = item.partition("=")
+    if not eq:
+        return MASK if name else name
+    return f"{name}={MASK}" if value else item
+
+
+def redact_attempt(attempt: dict[str, Any], plugin: VendorPlugin | None) -> dict[str, Any]:
+    """A delivery attempt's JSON (its `url` and the `headers` sent) with its credentials masked, in place."""
+    attempt["url"] = redact_url(attempt["url"])
+    if "headers" in attempt:
+        attempt["headers"] = _headers(attempt["headers"], _secret_headers(plugin))
+    return attempt
+
+
+def redact_delivery(delivery: dict[str, Any], plugin: VendorPlugin | None) -> dict[str, Any]:
+    """A delivery's JSON (`Delivery.to_json()`, `persist()`, or the journal's `delivery` entry) with its
+    credentials masked, in place: its URL and its attempts' (`redact_attempt`), the headers it sends as they were,
+    its body's declared fields, and its profile's declared keys."""
+    delivery["url"] = redact_url(delivery["url"])
+    for attempt in delivery.get("attempts", ()):
+        redact_attempt(attempt, plugin)
+    if delivery.get("headers_as_was") is not None:
+        delivery["headers_as_was"] = _headers(delivery["headers_as_was"], _secret_headers(plugin))
+    secrets = plugin.secrets if plugin is not None else None
+    if secrets is not None and "body" in delivery:
+        delivery["body"] = _body(delivery["body"], frozenset(secrets.fields))
+    if secrets is not None and isinstance(delivery.get("profile"), dict):
+        delivery["profile"] = _body(delivery["profile"], frozenset(secrets.delivery))
+    return delivery

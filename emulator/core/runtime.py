@@ -28,6 +28,7 @@ from emulator.core.ids import EPOCH_SPAN, TenantIds
 from emulator.core.journal import Journal, JournalEntry
 from emulator.core.outbound import Guard
 from emulator.core.plugin import VendorPlugin
+from emulator.core.redact import redact_attempt
 from emulator.core.retention import Retainer
 from emulator.core.settings import Settings, vendor_config_error
 from emulator.core.sink import PREFIX as SINK_PREFIX
@@ -74,7 +75,8 @@ class Emulator:
             verify_tls=settings.webhook_tls_verify,
         )
         self.dispatcher.set_chaos(settings.chaos)
-        deliveries = DeliveryEntries(self.feed)
+        redact = None if settings.admin_token is None else self._redact_delivery_entry
+        deliveries = DeliveryEntries(self.feed, redact=redact)
         self.dispatcher.delivery_listeners.append(deliveries.delivery)
         self.dispatcher.attempt_listeners.append(deliveries.attempt)
         self.scheduler.firing = timer_entries(self.feed)
@@ -176,6 +178,10 @@ class Emulator:
     def vendor_config(self, slug: str) -> Any:
         """The validated `vendors.<slug>` section of the config (the vendor's config model, or a dict)."""
         return self._vendor_config[slug]
+
+    def _redact_delivery_entry(self, vendor: str, data: dict[str, Any]) -> dict[str, Any]:
+        """A `delivery` or `attempt` entry's data (its url, the headers sent) with the vendor's credentials masked."""
+        return redact_attempt(data, self.plugins.get(vendor))
 
     def knows(self, slug: str, tenant: str) -> bool:
         """Whether a vendor's tenant has state or is configured (`vendors.<slug>.tenants`; a configured tenant

@@ -19,11 +19,14 @@ import pytest
 from starlette.routing import Mount, Route
 
 from emulator.app import control_contract, create_app
+from emulator.core.delivery import Delivery
 from emulator.core.guard import POLICY, Access, access_of
+from emulator.core.redact import MASK, redact_delivery
 from emulator.core.settings import Settings
 from emulator.vendors.cmcom.constants import GATEWAY_PATH
 from emulator.vendors.eightbyeight.constants import API_PREFIX as EBE
 from emulator.vendors.samespace.constants import CALL_PATH, FLOW_PATH
+from emulator.vendors.sangoma import PLUGIN as SANGOMA
 from emulator.vendors.sangoma.constants import DI as SANGOMA_DI
 from emulator.vendors.sangoma.constants import TOKEN_PATH
 from tests.support.echo_vendor import PLUGIN as ECHO
@@ -362,3 +365,52 @@ async def test_reads_with_fresh_credentials_create_no_tenant() -> None:
         assert fresh.status_code == built.status_code == 200
         assert store.tenants() == [("eightbyeight", "k2")]
     await app.state.emulator.stop()
+
+
+async def test_deliveries_hide_a_receivers_credentials_unless_the_admin_asks(world: World) -> None:
+    """A receiver URL's user info and query values (cxemu cannot tell which is a token) are masked in the delivery
+    log, a delivery, a redelivery's answer, the journal's delivery and attempt entries and a snapshot's pending
+    deliveries, as `/requests` masks credentials; the admin sees them with `secrets=true`."""
+    c = world.client
+    url = "http://ada:hunter2@127.0.0.1:8080/_emulator/sink/eightbyeight/alpha?token=sekrit&lang=en"
+    masked = "http://[redacted]@127.0.0.1:8080/_emulator/sink/eightbyeight/alpha?token=[redacted]&lang=[redacted]"
+    r = await c.post(f"{MOUNT}/deliveries/{world.delivery}/redeliver", json={"url": url}, headers=ADMIN)
+    assert r.status_code == 202, r.text
+    assert r.json()["url"] == masked
+    again = r.json()["id"]
+    snap = (await c.get(f"{MOUNT}/state", headers=ADMIN)).json()
+    [pending] = [d for d in snap["deliveries"]["pending"] if d["id"] == again]
+    assert pending["url"] == masked
+    await c.post(f"{MOUNT}/clock/run-until-idle", json={}, headers=ADMIN)
+    listed = await c.get(f"{MOUNT}/deliveries", params={"tenant": "alpha"}, headers=ADMIN)
+    one = await c.get(f"{MOUNT}/deliveries/{again}", headers=ADMIN)
+    journal = await c.get(f"{MOUNT}/journal", params={"limit": 1000}, headers=ADMIN)
+    for view in (listed, one, journal):
+        assert view.status_code == 200, view.text
+        assert "hunter2" not in view.text
+        assert "sekrit" not in view.text
+    sent = one.json()
+    assert sent["url"] == masked
+    assert sent["attempts"]
+    assert {a["url"] for a in sent["attempts"]} == {masked}
+    entries = [
+        e for e in journal.json()["entries"] if e["kind"] in ("delivery", "attempt") and "lang=" in e["data"]["url"]
+    ]
+    assert {e["kind"] for e in entries} == {"delivery", "attempt"}
+    assert {e["data"]["url"] for e in entries} == {masked}
+    full = await c.get(f"{MOUNT}/deliveries/{again}", params={"secrets": "true"}, headers=ADMIN)
+    assert full.json()["url"] == url
+    assert url in (await c.get(f"{MOUNT}/deliveries", params={"secrets": "true"}, headers=ADMIN)).text
+    own = world.creds["alpha"]["eightbyeight"]["headers"]
+    r = await c.get(f"{MOUNT}/deliveries", params={"tenant": "alpha", "secrets": "true"}, headers=own)
+    assert r.status_code == 403
+
+
+def test_a_snapshots_pending_delivery_loses_the_webhook_secret_that_signs_it() -> None:
+    """Sangoma signs with the receiver's secret, kept in the delivery's profile for its retries: a redacted snapshot
+    masks it (`Secrets.delivery`), as it masks the same secret in the tenant's state."""
+    d = Delivery("dlv_1", 1, "sangoma", "alpha", "e1", "message_created", "1", "https://h/x?k=v", b"{}", {}, 0.0, 0.0)
+    d.profile = {"secret": "whsec-123", "role": "account", "conversation": 1}
+    out = redact_delivery(d.persist(), SANGOMA)
+    assert out["profile"] == {"secret": MASK, "role": "account", "conversation": 1}
+    assert out["url"] == f"https://h/x?k={MASK}"

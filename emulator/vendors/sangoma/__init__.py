@@ -54,6 +54,7 @@ PLUGIN: VendorPlugin = VendorPlugin(
         ),
         fields=("client_secret", "access_token", "api_access_token"),
         headers=("api_access_token",),
+        delivery=("secret",),
     ),
     retained=state.RETAINED,
 )
