@@ -40,7 +40,7 @@ from emulator.vendors.cmcom import views
 from emulator.vendors.cmcom.constants import SLUG
 from emulator.vendors.cmcom.errors import RouterError, problem_body
 from emulator.vendors.cmcom.hands import AgentAction, EndUserMessage, In, agent_act, end_user_send
-from emulator.vendors.cmcom.numbers import guid_key, product_token
+from emulator.vendors.cmcom.numbers import NUMBER_PATTERN, exact_number, guid_key, product_token
 from emulator.vendors.cmcom.views import chat_view, summary
 
 
@@ -90,7 +90,7 @@ CHAT_ID = Param("chat_id", "path", required=True, description="a chat's id (a GU
 NUMBER = Param(
     "number",
     "path",
-    {"type": "string", "pattern": r"^(\+|00)?[0-9]{6,15}$"},
+    {"type": "string", "pattern": NUMBER_PATTERN},
     required=True,
     description="the end user's phone number: +316..., 00316... or 316...",
 )
@@ -244,7 +244,13 @@ async def _act(
 async def end_user(emu: Emulator, request: Request) -> Response:
     """Body: an EndUserMessage. The end user's message reaches the router (MO) at once."""
     number = request.path_params["number"]
-    return await _act(emu, request, EndUserMessage, lambda tx, body: end_user_send(tx, number, body))
+
+    def send(tx: st.S, body: EndUserMessage) -> st.Chat:
+        if not exact_number(number):  # as the contract's pattern says (`end_user_send` takes blanks around it)
+            raise EmulatorError(f"{number!r} is not a phone number", status_code=400, code="invalid_request")
+        return end_user_send(tx, number, body)
+
+    return await _act(emu, request, EndUserMessage, send)
 
 
 @API.op(

@@ -32,6 +32,18 @@ GSM7 = frozenset(
 )
 
 
+NUMBER_PATTERN = r"^(\+|00)?[0-9]{6,15}$"
+"""An end user's number as the control plane takes it (its contract's pattern): `+316...`, `00316...` or `316...`,
+nothing around it."""
+_EXACT = re.compile(NUMBER_PATTERN[1:-1])
+
+
+def exact_number(number: str) -> bool:
+    """Whether `number` is a phone number as `NUMBER_PATTERN` says (`digits` also takes one with blanks around it,
+    as a config file or the send API may write it)."""
+    return _EXACT.fullmatch(number) is not None
+
+
 def digits(number: str) -> str | None:
     """The bare digits of a phone number written `+316...`, `00316...` or `316...`; None if not a number."""
     match = _NUMBER.match(number.strip())

@@ -66,6 +66,9 @@ async def test_the_chat_id_algorithm_is_configurable(make_cm: CmFactory) -> None
             "send one of media, location or button",
         ),
         (f"{CONTROL}/{TENANT}/end-users/hello/messages", {"text": "x"}, 400, "'hello' is not a phone number"),
+        # as the contract's pattern says: nothing around the number (it once was stripped, then taken)
+        (f"{CONTROL}/{TENANT}/end-users/%2031612345678/messages", {"text": "x"}, 400, "' 31612345678' is not a"),
+        (f"{CONTROL}/{TENANT}/end-users/+31612345678%09/messages", {"text": "x"}, 400, "'+31612345678\\t' is not a"),
         (
             f"{CONTROL}/{TENANT}/end-users/+31612345678/messages",
             b'{"location": {"latitude": NaN, "longitude": 4.77}}',  # NaN would make the MO invalid JSON
@@ -117,6 +120,8 @@ async def test_the_chat_id_algorithm_is_configurable(make_cm: CmFactory) -> None
         "unknown-channel",
         "two-kinds",
         "not-a-number",
+        "number-after-a-blank",
+        "number-before-a-tab",
         "latitude-nan",
         "longitude-out-of-range",
         "bad-action",
