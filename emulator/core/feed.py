@@ -185,9 +185,10 @@ class TooManyStreams(Exception):
 
 
 class Match:
-    """A filter over entries: each field None (or empty) matches everything."""
+    """A filter over entries: each field None (or empty) matches everything. Called on an entry, or `compiled`
+    (the same test, once per stream): both are the test `_compile` builds once, with the filter."""
 
-    __slots__ = ("kinds", "subject", "tenant", "type", "vendor")
+    __slots__ = ("_test", "kinds", "subject", "tenant", "type", "vendor")
 
     def __init__(
         self,
@@ -202,19 +203,18 @@ class Match:
         self.subject = subject
         self.kinds = frozenset([kinds] if isinstance(kinds, str) else kinds) if kinds else None
         self.type = type_
+        self._test = self._compile()
 
     def __call__(self, e: Entry) -> bool:
-        return (
-            (self.vendor is None or e.vendor == self.vendor)
-            and (self.tenant is None or e.tenant == self.tenant)
-            and (self.subject is None or e.subject == self.subject)
-            and (self.kinds is None or e.kind in self.kinds)
-            and (self.type is None or e.type == self.type)
-        )
+        test = self._test
+        return test is None or test(e)
 
     def compiled(self) -> Callable[[Entry], bool] | None:
         """The filter as the cheapest test of an entry: None when it matches everything, a test of the one
         field it names, or of each it names (built once per stream, run once per entry a stream looks at)."""
+        return self._test
+
+    def _compile(self) -> Callable[[Entry], bool] | None:
         tests: list[Callable[[Entry], bool]] = []
         for name in ("subject", "tenant", "vendor", "type"):  # the most selective first
             want = getattr(self, name)
