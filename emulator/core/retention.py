@@ -22,7 +22,7 @@ stays the same however long the sandbox runs. A tenant that does nothing keeps w
 |---|---|
 | `Limits(count, age)` | one kind's bounds (a vendor's default; the `retention` settings override it) |
 | `Retained(kind, limits, ended, evict)` | a vendor's hook for a kind: `ended(state)` lists, `evict(state, ids)` drops |
-| `Ended(id, at, refs)` | an ended entity: its id, when it ended (tenant time), what pins it (subjects, job args) |
+| `Ended(id, at, refs)` | an ended entity: its id, when it ended (tenant time), what pins it (or a function for it) |
 | `Retainer(emu)` | the sweeps: `register`, `after(tx)` (commit hook), `sweep(vendor, tenant, state, now)`, `reset` |
 """
 
@@ -52,7 +52,10 @@ class Limits:
 class Ended(NamedTuple):
     id: Any
     at: float
-    refs: tuple[str, ...]
+    refs: tuple[str, ...] | Callable[[], Iterable[str]]
+    """What pins it; a function for refs that cost a pass over other state to find (CM's messages of a chat): it is
+    called only by a sweep that has something to evict, so a sweep that keeps everything costs a pass over the
+    kind's entities alone."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ class Retainer:
                 continue
             if pinned is None:
                 pinned = self._pinned(vendor, tenant)
-            doomed = [e.id for e in ended if not pinned.intersection(e.refs)][:over]
+            doomed = [e.id for e in ended if not pinned.intersection(_refs(e))][:over]
             if doomed:
                 hook.evict(state, doomed)
                 gone += len(doomed)
@@ -156,6 +159,11 @@ class Retainer:
         """Forget the marks of the matching tenants (a reset hook; None matches every one)."""
         for key in [k for k in self.marks if (vendor is None or k[0] == vendor) and (tenant is None or k[1] == tenant)]:
             del self.marks[key]
+
+
+def _refs(e: Ended) -> Iterable[str]:
+    refs = e.refs
+    return refs() if callable(refs) else refs
 
 
 def _pending(vendor: str, tenant: str) -> Callable[[Delivery], bool]:

@@ -8,12 +8,14 @@ import base64
 import gc
 import tracemalloc
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 
 from emulator.core.errors import ConfigError
+from emulator.core.retention import Ended, Limits, Retained, Retainer
 from emulator.core.runtime import Emulator
 from emulator.core.settings import Settings
 from emulator.vendors import VENDORS
@@ -221,6 +223,32 @@ async def test_a_pending_webhook_keeps_an_ended_call(cxemu: Callable[..., Awaita
     ][:3]
     await ended_samespace(client, "acme")
     assert (await get_samespace(client, "acme", first)).status_code == 200
+
+
+async def test_what_pins_is_looked_for_only_when_something_is_to_go(cxemu: Callable[..., Awaitable[Cxemu]]) -> None:
+    """Refs given as a function (CM's: a pass over every message kept) are looked for only by a sweep that evicts,
+    so a sweep that keeps everything costs a pass over the ended entities alone; then they still pin."""
+    emu, _ = await cxemu()
+    looked: list[int] = []
+    evicted: list[int] = []
+
+    def refs(i: int) -> tuple[str, ...]:
+        looked.append(i)
+        return (f"thing-{i}",)
+
+    def ended(state: Any) -> list[Ended]:
+        return [Ended(i, float(i), partial(refs, i)) for i in range(3)]
+
+    retainer = Retainer(emu)
+    retainer.hooks["v"] = [Retained("things", Limits(3, None), ended, lambda _s, ids: evicted.extend(ids))]
+    assert retainer.sweep("v", "t", Settings(), 10.0) == 0
+    assert (looked, evicted) == ([], [])
+    retainer.hooks["v"] = [Retained("things", Limits(1, None), ended, lambda _s, ids: evicted.extend(ids))]
+    emu.scheduler.register_job("wpath-noop", lambda *_: None)
+    emu.scheduler.schedule_job(5.0, "wpath-noop", {"thing": "thing-0"}, vendor="v", tenant="t")
+    assert retainer.sweep("v", "t", Settings(), 10.0) == 2
+    assert sorted(looked) == [0, 1, 2]
+    assert evicted == [1, 2]  # the oldest, 0, is pinned by the job that names it
 
 
 async def test_eviction_is_deterministic(make_app: AppFactory) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -312,13 +313,21 @@ def advance_status(tx: S, message_id: str, status: c.Status) -> None:
 
 
 def ended_chats(state: CmComState) -> list[Ended]:
-    messages: dict[str, list[str]] = {}
-    for sent in state.sent.values():
-        messages.setdefault(sent.chat_id, []).append(sent.id)
+    """The ended chats; what pins each (its id and its messages' ids, which a status report still due names) is
+    found only when a sweep has something to evict: `state.sent` keeps every message of a kept chat, so a pass over
+    it on every sweep cost CPU per request that grew with the sandbox's age (bench/README, 2026-12-07 wpath)."""
+    by_chat: dict[str, list[str]] | None = None
+
+    def refs(chat_id: str) -> tuple[str, ...]:
+        nonlocal by_chat
+        if by_chat is None:  # once per sweep, for all its chats
+            by_chat = {}
+            for sent in state.sent.values():
+                by_chat.setdefault(sent.chat_id, []).append(sent.id)
+        return (chat_id, *by_chat.get(chat_id, ()))
+
     return [
-        Ended(
-            chat.id, chat.transcript[-1].at if chat.transcript else chat.created, (chat.id, *messages.get(chat.id, ()))
-        )
+        Ended(chat.id, chat.transcript[-1].at if chat.transcript else chat.created, partial(refs, chat.id))
         for chat in state.chats.values()
         if chat.agent is None and chat.team is None
     ]
