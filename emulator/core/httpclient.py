@@ -139,6 +139,10 @@ class _Target:
     host_header: str
     head: str
     """The request line and Host header, the same for every POST to this URL."""
+    origin: tuple[str, str, int]
+    """(scheme, host, port): the key of the per-target limit."""
+    pools: tuple[tuple[str, str, int, bool], tuple[str, str, int, bool]]
+    """The idle pools' keys: (*origin, False) for this server's own URL, (*origin, True) for a guarded one."""
 
 
 class Answer(NamedTuple):
@@ -160,7 +164,9 @@ class _Conn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.waiter: asyncio.Future[Answer] | None = None
         self.closed = False
-        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.loop = asyncio.get_running_loop()
+        """The loop it runs on (a `post` on an idle connection takes it from here: one `getpid` fewer)."""
+        self.lost: asyncio.Future[None] = self.loop.create_future()
         self._parser = httptools.HttpResponseParser(self)  # ready for the next answer once one is complete
         self._reset()
 
@@ -325,8 +331,16 @@ class HttpClient:
             default = (parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)
             host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
             header = host if default else f"{host}:{port}"
+            origin = (parts.scheme, parts.hostname, port)
             target = _Target(
-                parts.scheme, parts.hostname, port, path, header, f"POST {path} HTTP/1.1\r\nHost: {header}\r\n"
+                parts.scheme,
+                parts.hostname,
+                port,
+                path,
+                header,
+                f"POST {path} HTTP/1.1\r\nHost: {header}\r\n",
+                origin,
+                ((*origin, False), (*origin, True)),
             )
             if len(self._targets) > 10_000:
                 self._targets.clear()
@@ -388,18 +402,39 @@ class HttpClient:
             raise HttpError("the client is closed")
         t = self._target(url)
         request = _encoded([t.head, f"Content-Length: {len(body)}\r\n"], headers.items(), body)
-        origin = (t.scheme, t.host, t.port)
-        if not self._per_target.take(origin):
-            await self._per_target.acquire(origin)
+        origin, key = t.origin, t.pools[guarded]
+        per_target, slots = self._per_target, self._slots
+        if not per_target.take(origin):
+            await per_target.acquire(origin)
         try:
-            if not self._slots.take(None):
-                await self._slots.acquire(None)
+            if not slots.take(None):
+                await slots.acquire(None)
             try:
-                return await self._send(t, request, timeout, (*origin, guarded))
+                idle = self._idle.get(key)
+                if not idle or idle[-1].closed:
+                    return await self._send(t, request, timeout, key)
+                # The common case, without `_send`'s coroutine: an idle keep-alive connection, sent on at once.
+                conn = idle.pop()
+                loop = conn.loop
+                deadline = loop.time() + timeout
+                waiter = conn.send(request, loop)
+                self._watch(loop, deadline, waiter, timeout)
+                try:
+                    answer = await waiter
+                except _Closed:  # the peer had closed it: once more on a fresh connection, as `_send` does
+                    self._release(key, conn, False)
+                    for stale in self._idle.pop(key, ()):
+                        stale.close()
+                    return await self._send(t, request, timeout, key, deadline, retried=True)
+                except BaseException:
+                    self._release(key, conn, False)
+                    raise
+                self._release(key, conn, answer.keep_alive)
+                return answer
             finally:
-                self._slots.release(None)
+                slots.release(None)
         finally:
-            self._per_target.release(origin)
+            per_target.release(origin)
 
     async def request(
         self,
@@ -423,18 +458,28 @@ class HttpClient:
         if body or length:
             lines.append(f"Content-Length: {len(body)}\r\n")
         request = _encoded(lines, headers, body)
-        origin = (t.scheme, t.host, t.port)
         await self._slots.acquire(None)
         try:
-            return await self._send(t, request, timeout, (*origin, False))
+            return await self._send(t, request, timeout, t.pools[False])
         finally:
             self._slots.release(None)
 
-    async def _send(self, t: _Target, request: bytes, timeout: float, key: tuple[str, str, int, bool]) -> Answer:
-        """One request on a pooled or new connection (once more on a new one if a reused one was closed)."""
+    async def _send(
+        self,
+        t: _Target,
+        request: bytes,
+        timeout: float,
+        key: tuple[str, str, int, bool],
+        deadline: float | None = None,
+        *,
+        retried: bool = False,
+    ) -> Answer:
+        """One request on a pooled or new connection (once more on a new one if a reused one was closed; `retried`:
+        that once more, after `post` found its idle connection closed, by the same `deadline`)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        for attempt in (0, 1):
+        if deadline is None:
+            deadline = loop.time() + timeout
+        for attempt in (1,) if retried else (0, 1):
             idle = self._idle.get(key)
             reused = bool(idle)
             conn = idle.pop() if idle else None

@@ -529,13 +529,13 @@ class WebhookDispatcher:
         outbound policy refused the target (the delivery fails for good)."""
         n = _tries(d)
         now = self.scheduler.now(d.tenant)
-        fault = chaos.dropped(d, n, now)
-        if fault is not None:
+        faults = d.chaos  # most deliveries have none: the chaos checks are skipped then
+        if faults and (fault := chaos.dropped(d, n, now)) is not None:
             d.attempts.append(fault)
             return False
-        error = self._route(d.url).verdict
-        if error is not None:
-            d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=error))
+        route = self._route(d.url)
+        if route.verdict is not None:
+            d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=route.verdict))
             return None
         policy = self.policy(d.vendor)
         try:
@@ -546,14 +546,13 @@ class WebhookDispatcher:
             LOG.warning("webhook header hook of %s failed for %s", d.vendor, d.id, exc_info=True)
             d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=f"header hook failed: {exc!r}"))
             return False
-        fault = chaos.timed_out(d, n, now, headers)
-        if fault is not None:
+        if faults and (fault := chaos.timed_out(d, n, now, headers)) is not None:
             d.attempts.append(fault)
             return False
         if self.durable is not None and (why := await self.durable.started(d, n, now)) is not None:
             d.attempts.append(Attempt(n=n, at=now, url=d.url, headers={}, error=why))  # not sent: retried
             return False
-        attempt, refused = await self._post(d, n, now, headers, policy.timeout)
+        attempt, refused = await self._post(d, n, now, headers, policy.timeout, route)
         d.attempts.append(attempt)
         if refused:
             return None
@@ -562,7 +561,8 @@ class WebhookDispatcher:
     async def _duplicate(self, d: Delivery) -> None:
         """Duplicate chaos, after a success: the same request once more."""
         first = next(a for a in reversed(d.attempts) if a.chaos is None)
-        dup, _ = await self._post(d, first.n, first.at, first.headers, self.policy(d.vendor).timeout)
+        timeout = self.policy(d.vendor).timeout
+        dup, _ = await self._post(d, first.n, first.at, first.headers, timeout, self._route(d.url))
         dup.chaos = "duplicate"
         d.attempts.append(dup)
 
@@ -593,15 +593,15 @@ class WebhookDispatcher:
         return headers
 
     async def _post(
-        self, d: Delivery, n: int, now: float, headers: dict[str, str], timeout: float
+        self, d: Delivery, n: int, now: float, headers: dict[str, str], timeout: float, route: _Route
     ) -> tuple[Attempt, bool]:
         """Send one request (in process for a local function, else over the network within the tenant's share of
-        the pool); the attempt, and whether the outbound guard refused the target."""
+        the pool) the way `route` (`_route(d.url)`) says; the attempt, and whether the outbound guard refused the
+        target."""
         attempt = Attempt(n=n, at=now, url=d.url, headers=headers)
         started = wall_monotonic()
         refused = False
         try:
-            route = self._route(d.url)
             if route.post is not None:
                 answer = await route.post(d.url, d.body, headers, timeout)
             else:
@@ -609,7 +609,8 @@ class WebhookDispatcher:
                 if not self._per_tenant.take(owner):
                     await self._per_tenant.acquire(owner)
                 try:
-                    answer = await self._client().post(d.url, d.body, headers, timeout, guarded=not route.local)
+                    client = self._http or self._client()
+                    answer = await client.post(d.url, d.body, headers, timeout, guarded=not route.local)
                 finally:
                     self._per_tenant.release(owner)
             attempt.status = answer.status

@@ -158,6 +158,37 @@ async def test_a_receiver_that_never_answers_times_out(
     assert len(connections) == 2
 
 
+async def test_a_request_on_a_reused_connection_still_times_out(
+    client: HttpClient, serve: Callable[[Handler], Awaitable[str]]
+) -> None:
+    """A post on an idle keep-alive connection (sent without `_send`) has the same timeout: the second request on
+    one connection gets no answer, fails at its deadline, and that connection is closed, never reused."""
+    connections: list[int] = []
+    hung_up = asyncio.Event()
+
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        first = len(connections) == 1
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        if first:
+            await read_request(reader)  # the second request on this connection: no answer
+            await reader.read()  # returns once the client has closed the connection
+            hung_up.set()
+        else:
+            await reader.read()
+        writer.close()
+
+    url = await serve(answer_once)
+    assert (await client.post(url, b"1", {}, 5)).status == 200
+    with pytest.raises(HttpError, match=r"timed out after 0.2s"):
+        await client.post(url, b"2", {}, 0.2)
+    await asyncio.wait_for(hung_up.wait(), 10)
+    assert (await client.post(url, b"3", {}, 5)).status == 200
+    assert len(connections) == 2
+
+
 async def test_requests_in_flight_together_each_time_out_at_their_own_deadline(
     client: HttpClient, serve: Callable[[Handler], Awaitable[str]]
 ) -> None:
