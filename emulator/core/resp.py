@@ -93,6 +93,15 @@ class LeanRedis:
             proto = await self._connect()
         return await proto.call(args)
 
+    def send(self, *args: Any) -> asyncio.Future[Any] | None:
+        """Write one command now and return the future of its reply, without a task or an await: for a caller that
+        takes the reply in a callback (the fleet feed's mirror). None when not connected (use `call`, which
+        connects)."""
+        proto = self._proto
+        if proto is None or proto.closed:
+            return None
+        return proto.call(args)
+
     async def pipeline(self, commands: Sequence[tuple[Any, ...]], *, raise_on_error: bool = True) -> list[Any]:
         """Send the commands in one write and return their replies in order. Every reply is read first; then the
         first error reply is raised (`ResponseError`), as redis-py's pipeline does (the others were applied), or
