@@ -27,7 +27,8 @@ from typing import Any, Final
 
 from redis.exceptions import RedisError, ResponseError
 
-from emulator.core.feed import _ENCODE, Entry, Feed, Match, _text
+from emulator.core.fastjson import dumps as _json
+from emulator.core.feed import Entry, Feed, Match, _text
 from emulator.core.fleet_control import FleetUnavailable
 from emulator.core.rediskeys import PREFIX
 from emulator.core.resp import LeanRedis, Script
@@ -65,33 +66,6 @@ return last
 """
 _SCRIPT: Final = Script(_MIRROR)
 _HEAD: Final = ("kind", "type", "vendor", "tenant", "subject", "party", "at")
-
-try:  # in the `redis` extra: encodes an entry ~5-8x faster than `json` (bench/README.md, "The fleet feed's mirror")
-    import orjson
-except ModuleNotFoundError:  # pragma: no cover - the extra installs it; without it `json` encodes the same entries
-    orjson = None  # type: ignore[assignment]
-
-
-def _dumps_json(value: Any) -> bytes:
-    """`_ENCODE` (the local feed's encoder) as UTF-8; a lone surrogate, which strict JSON never lets in, replaced."""
-    return _ENCODE(value).encode(errors="replace")
-
-
-if orjson is not None:
-    _dumps_orjson = orjson.dumps
-    _OPTIONS: Final = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-    """What `json` writes through `default` (dates, dataclasses) goes there too (`_text`), as `_ENCODE` has it."""
-
-    def _dumps(value: Any) -> bytes:
-        """An entry's part as JSON that reads back as `_ENCODE`'s does (same keys, order, values). What orjson
-        refuses (an integer past 64 bits, nesting past 255 levels) goes through `json`."""
-        try:
-            return _dumps_orjson(value, default=_text, option=_OPTIONS)
-        except TypeError:  # orjson.JSONEncodeError
-            return _dumps_json(value)
-
-else:  # pragma: no cover
-    _dumps = _dumps_json
 
 
 class Row:
@@ -172,15 +146,15 @@ class FleetFeed:
         args: list[Any] = [self.size, len(batch)]
         index = {e.id: i for i, e in enumerate(batch, 1)}
         known = self._fleet_ids
-        dumps = _dumps
+        dumps, text = _json, _text
         for e in batch:
             d = e.to_json()
-            head = dumps({k: d[k] for k in _HEAD})
+            head = dumps({k: d[k] for k in _HEAD}, text)
             cause = e.cause
             ref = "" if cause is None else f"@{index[cause]}" if cause in index else str(known.get(cause, ""))
             args += (
                 b"," + head[1:-1] + b',"cause":',
-                b',"data":' + dumps(d["data"]) + b"}",
+                b',"data":' + dumps(d["data"], text) + b"}",
                 ref,
                 e.kind,
                 e.vendor or "",

@@ -63,6 +63,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from emulator.core.clock import Scheduler, Timer, VirtualClock
 from emulator.core.delivery import Attempt, Delivery, SnapshotDelivery
+from emulator.core.fastjson import dumps_text as _dumps
 from emulator.core.rediskeys import tenant_key
 from emulator.core.redisstore import UNAVAILABLE, StateUnavailable
 from emulator.core.store import Outbound, Store, Tx
@@ -149,10 +150,6 @@ end
 return 1
 """
 _WRITE_SHA = hashlib.sha1(_WRITE.encode()).hexdigest()  # Redis names a script by its SHA-1
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 @functools.lru_cache(maxsize=4096)
