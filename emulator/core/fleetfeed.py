@@ -195,10 +195,10 @@ class FleetFeed:
         """A batch not mirrored: the local feed keeps it; requests never wait on the mirror."""
         LOG.warning("fleet feed: %d entries not mirrored (%s)", len(batch), exc or type(exc).__name__)
 
-    async def close(self) -> None:
-        """Mirror what is pending (best effort, 5 s at most), then close the connection."""
+    async def flushed(self, timeout: float = 5.0) -> None:
+        """Wait until every entry appended so far is mirrored or dropped (`timeout` seconds at most)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + 5.0
+        deadline = loop.time() + timeout
         while self._pending or self._inflight is not None:
             if self._inflight is None:
                 self._send()
@@ -206,6 +206,10 @@ class FleetFeed:
             if call is None or loop.time() >= deadline:
                 break
             await asyncio.wait([call], timeout=deadline - loop.time())
+
+    async def close(self) -> None:
+        """Mirror what is pending (best effort, 5 s at most), then close the connection."""
+        await self.flushed()
         self._redis.close()
 
     # -- reading ----------------------------------------------------------------------------------

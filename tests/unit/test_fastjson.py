@@ -15,8 +15,8 @@ from emulator.core.feed import _ENCODE, _text
 
 VALUES: list[Any] = [
     {"kind": "request", "at": 1733561944.123456, "cause": None, "ok": True, "n": -3, "f": 1e16, "small": 1e-7},
-    {"text": "héllo \u2028 \"quoted\" \\ \n\t\u0001 ✓ 😀", "empty": "", "list": [1, 2.5, [], {}], "zero": -0.0},
-    {1: "int key", 2.5: "float key", True: "bool key", None: "none key"},  # as `json` turns keys into text
+    {"text": 'héllo \u2028 "quoted" \\ \n\t\u0001 ✓ 😀', "empty": "", "list": [1, 2.5, [], {}], "zero": -0.0},
+    {1: "int key", 2.5: "float key", False: "bool key", None: "none key"},  # as `json` turns keys into text
     {"big": 2**80, "neg": -(2**70)},  # past 64 bits: orjson refuses, `json` writes it
     {"deep": json.loads("[" * 300 + "]" * 300)},  # past orjson's 255 levels
     {"tuple": (1, "a"), "nested": {"a": {"b": {"c": [None, False]}}}},
