@@ -257,9 +257,10 @@ def request(
 class Client:
     """One keep-alive connection for a burst of small requests (GETs are retried once on a new connection)."""
 
-    def __init__(self, port: int, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, port: int, headers: dict[str, str] | None = None, timeout: float = 10.0) -> None:
         self.port = port
         self.headers = headers or {}
+        self.timeout = timeout
         self.conn: http.client.HTTPConnection | None = None
 
     def __enter__(self) -> Client:
@@ -279,7 +280,7 @@ class Client:
             headers["content-type"] = "application/json"
         for attempt in range(2):
             if self.conn is None:
-                self.conn = http.client.HTTPConnection(HOST, self.port, timeout=10.0)
+                self.conn = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout)
             try:
                 self.conn.request(method, path, body=body.encode() if body is not None else None, headers=headers)
                 resp = self.conn.getresponse()
