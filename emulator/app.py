@@ -5,7 +5,9 @@ owns their lifespan, wraps every vendor route in `vendor_endpoint` (unless the v
 mounts the control plane with the scenario endpoints and the dashboard (`emulator.ui`, at `/_emulator/ui`; all
 behind `core.guard` when an admin token is set), answers `GET /` (`ui.root`: a browser goes to the dashboard) and
 puts every route behind the body size limit (`core.limits.BodyLimit`, its 413 in the vendor's envelope or
-the control plane's). `control_contract()` is the control plane's OpenAPI document: the operations of
+the control plane's). The app is an `App`: a request for a vendor route goes from the body limit straight to the
+route's method handler, without Starlette's two exception layers and router (their behaviour kept, see `App`).
+`control_contract()` is the control plane's OpenAPI document: the operations of
 `core.control`, `scenarios.control`, `core.sink`, `verify.control` and the built-in vendors' `/vendors/<slug>`.
 """
 
@@ -20,16 +22,17 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import Scope
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http import h11_impl, httptools_impl
 
 from emulator.core import console, control, guard, sink
 from emulator.core.contracts import too_large_reply
 from emulator.core.errors import ConfigError, EmulatorError
 from emulator.core.fleet_control import FleetControl, Forwarded
 from emulator.core.limits import BodyLimit
-from emulator.core.plugin import VendorPlugin, default_render_error, is_wrapped, vendor_route
+from emulator.core.plugin import VendorPlugin, VendorRoute, default_render_error, is_wrapped, vendor_route
 from emulator.core.routing import PrefixIndex, PrefixRoutes
 from emulator.core.runtime import Emulator
 from emulator.core.settings import Settings
@@ -130,6 +133,87 @@ def _by_base_path(plugin: VendorPlugin, routes: list[BaseRoute]) -> list[BaseRou
     return [PrefixRoutes(p, rs) for p, rs in grouped.items() if rs] + rest
 
 
+CYCLES = (httptools_impl.RequestResponseCycle, h11_impl.RequestResponseCycle)
+"""uvicorn's per-request objects: their bound `send` carries the server's own `response_started` flag."""
+
+
+class App(Starlette):
+    """Starlette, with a direct path for the requests that carry the load: a request served by uvicorn that
+    `index` matches fully to a `VendorRoute` with a handler for its method goes through the `front` middleware
+    (the body limit, and `Forwarded` in a fleet) straight to `VendorRoute.handle`. Starlette's own path would
+    add `ServerErrorMiddleware` and `ExceptionMiddleware` (a coroutine each, a second `Request`, closures, and
+    two wrappers around every `send`) and the router's two coroutines: the handler answers every error itself
+    (`vendor_endpoint`), so those layers had nothing to do but wrap.
+
+    Their behaviour is kept for an error that still escapes (`_failed`), reading whether the response has
+    started from uvicorn's own flag instead of wrapping `send`; with any other server (httpx's `ASGITransport`
+    in tests), and for every other request (the control plane, unknown paths, a 405, websockets, the
+    lifespan), Starlette's whole stack runs as before."""
+
+    def __init__(
+        self,
+        *,
+        index: PrefixIndex,
+        front: list[Middleware],
+        on_http_error: Callable[[Request, Exception], Awaitable[Response]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(middleware=front, exception_handlers={HTTPException: on_http_error}, **kwargs)
+        self._index = index
+        self._on_http_error = on_http_error
+        fast: ASGIApp = _vendor_route
+        for cls, args, options in reversed(front):
+            fast = cls(fast, *args, **options)
+        self._fast = fast
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        if scope["type"] == "http":
+            cycle = getattr(send, "__self__", None)
+            if type(cycle) in CYCLES:
+                match, child = self._index.matches(scope)
+                if match is Match.FULL and isinstance(child["cxemu.route"], VendorRoute):
+                    scope["router"] = self.router  # what Starlette's router would have set
+                    scope["route"] = self._index
+                    scope.update(child)
+                    try:
+                        await self._fast(scope, receive, send)
+                    except Exception as exc:
+                        await self._failed(scope, receive, send, exc, cycle)
+                    return
+        await self.middleware_stack(scope, receive, send)
+
+    async def _failed(self, scope: Scope, receive: Receive, send: Send, exc: Exception, cycle: Any) -> None:
+        """What `ExceptionMiddleware` and then `ServerErrorMiddleware` do with an exception (the app has no
+        debug and no 500 handler): an `HTTPException` answered by `on_http_error` unless the response has
+        started; anything else a plain `500 Internal Server Error` if nothing was sent yet, and raised on for
+        uvicorn to log."""
+        if isinstance(exc, HTTPException):
+            if cycle.response_started:
+                err = RuntimeError("Caught handled exception, but response already started.")
+                err.__cause__ = exc
+                exc = err
+            else:
+                try:
+                    response = await self._on_http_error(Request(scope, receive, send), exc)
+                    await response(scope, receive, send)
+                    exc.__traceback__ = None
+                    return
+                except Exception as failed:
+                    exc = failed
+        if not cycle.response_started:
+            await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
+        raise exc
+
+
+def _vendor_route(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+    """The matched `VendorRoute`'s own coroutine (no frame of this layer's)."""
+    route: VendorRoute = scope["cxemu.route"]
+    return route.handle(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin] | None = None) -> Starlette:
     """Build the ASGI app. `plugins` replaces the built-in vendors (tests use it)."""
     settings = settings or Settings()
@@ -157,7 +241,8 @@ def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin]
                 grouped.append(r)
             else:
                 plain.append(r)
-    routes: list[BaseRoute] = [PrefixIndex(grouped), *plain]
+    index = PrefixIndex(grouped)
+    routes: list[BaseRoute] = [index, *plain]
     more = [
         *sink.routes(emulator),
         *scenario_control.API.routes(scenarios),
@@ -170,11 +255,12 @@ def create_app(settings: Settings | None = None, plugins: Iterable[VendorPlugin]
     routes.append(Mount("/_emulator", routes=control_routes, middleware=[*guard.guard(emulator), *fleet, recorder]))
     routes.append(Route("/", ui.root, methods=["GET"]))
     console.attach(emulator)
-    app = Starlette(
+    app = App(
+        index=index,
+        front=[_body_limit(emulator), *([] if emulator.fleet is None else [Middleware(Forwarded)])],
+        on_http_error=_http_error(emulator),
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: _http_error(emulator)},
-        middleware=[_body_limit(emulator), *([] if emulator.fleet is None else [Middleware(Forwarded)])],
     )
     app.state.emulator = emulator
     app.state.scenarios = scenarios
