@@ -18,14 +18,24 @@ The 431 and 408 answers carry `Connection: close` and the connection is closed a
 request of the same connection is still being answered (pipelining), the connection is closed without one,
 so no answer is interleaved with another. The request clock is armed only when a request spans more than one
 read, so a request that arrives in one piece (every bench request) costs no timer.
+
+A response goes out in one write: uvicorn writes a response's head and its body separately (two system calls and,
+on loopback, two segments the kernel delivers on the sender's core). The protocol's transport, for itself and its
+requests, is a `OneWrite`, which passes writes straight through except while a whole response is being sent
+(`holding`, called by `plugin.VendorRoute`: a plain `Response` without a background task): those writes are joined
+and written once. Every write and close of the connection goes through it, so the order of what is written never
+changes; the bytes are the same.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from starlette.responses import Response
+from starlette.types import Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 if TYPE_CHECKING:
@@ -40,6 +50,54 @@ class ServerLimits:
     max_headers: int = 100
     request_timeout: float = 30.0
     idle_timeout: float = 5.0
+
+
+class OneWrite:
+    """A connection's transport as its protocol and requests see it: `write` is the transport's own, except between
+    `hold()` and `release()`, when writes are kept and then written at once (see the module docstring). Anything
+    else is the transport's."""
+
+    __slots__ = ("_held", "is_closing", "transport", "write")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self.write: Callable[[bytes], None] = transport.write
+        self.is_closing = transport.is_closing
+        self._held: list[bytes] | None = None
+
+    def hold(self) -> None:
+        if self._held is None:
+            held: list[bytes] = []
+            self._held = held
+            self.write = held.append
+
+    def release(self) -> None:
+        """Write what was held, in one piece (not to a connection already gone), and write straight through again."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            transport = self.transport
+            self.write = transport.write
+            if held and not transport.is_closing():
+                transport.write(held[0] if len(held) == 1 else b"".join(held))
+
+    def close(self) -> None:
+        self.release()
+        self.transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+def holding(send: Send, response: Response) -> OneWrite | None:
+    """The connection's `OneWrite`, holding, when `response` is sent in one go (a plain `Response`, no background
+    task) on a cxemu connection (`send` is its request's); else None. The caller sends it, then `release()`s."""
+    if response.background is None and type(response).__call__ is Response.__call__:
+        out = getattr(getattr(send, "__self__", None), "transport", None)
+        if type(out) is OneWrite:
+            out.hold()
+            return out
+    return None
 
 
 class _Refused(Exception):
@@ -67,6 +125,7 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = OneWrite(transport)  # type: ignore[assignment]  # the transport's interface, delegated
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
 
     def connection_lost(self, exc: Exception | None) -> None:
