@@ -78,6 +78,7 @@ from emulator.core.control_models import (
     VendorOut,
 )
 from emulator.core.delivery import DeliveriesOut, Delivery, DeliveryOut
+from emulator.core.errors import EmulatorError
 from emulator.core.feed import KINDS_PATTERN, Match, TooManyStreams, parse_kinds
 from emulator.core.fleet_control import JOINED, FleetUnavailable
 from emulator.core.guard import caller
@@ -146,7 +147,15 @@ async def health(emu: Emulator, request: Request) -> Response:
     "/reset",
     "reset",
     "Reset tenants (all when no filter)",
-    {200: Reply("what was reset", ResetOut), 404: ERR[404]},
+    {
+        200: Reply("what was reset", ResetOut),
+        404: ERR[404],
+        503: Reply(
+            "a fleet: some tenants' worker did not answer and still holds them (`unreached`); the rest was reset "
+            "(`reset`)",
+            ErrorOut,
+        ),
+    },
     params=[VENDOR, TENANT],
 )
 async def reset(emu: Emulator, request: Request) -> Response:
@@ -606,7 +615,7 @@ async def get_chaos(emu: Emulator, request: Request) -> Response:
     {
         200: Reply("chaos (a tenant's: with `expires_at`)", TenantChaosOut),
         400: ERR[400],
-        503: Reply("a fleet's Redis did not answer (the faults were not changed)", ErrorOut),
+        503: Reply("Redis (a fleet's, a Redis-backed server's) did not take it: the faults were not changed", ErrorOut),
     },
     body=Body(TenantChaosIn),
     params=[CHAOS_TENANT],
@@ -632,7 +641,38 @@ async def put_chaos(emu: Emulator, request: Request) -> Response:
     if body.tenant not in (None, tenant):
         raise ValueError(f"tenant: the body names {body.tenant!r}, the query {tenant!r}")
     config = ChaosConfig(**body.model_dump(exclude={"expires_in"}))
-    return reply(_tenant_chaos(emu.dispatcher.set_tenant_chaos(tenant, config, body.expires_in)))
+    before = emu.dispatcher.tenant_chaos.get(tenant)
+    entry = emu.dispatcher.set_tenant_chaos(tenant, config, body.expires_in)
+    refused = await _keep_tenant_chaos(emu, tenant, before)
+    return refused or reply(_tenant_chaos(entry))
+
+
+async def _keep_tenant_chaos(emu: Emulator, tenant: str, before: TenantChaos | None) -> Response | None:
+    """With Redis: the tenant's own faults, as the dispatcher now holds them, written before the answer under the
+    tenant's hash tag (`RedisRuntime.chaos_changed`, fenced by the owner's lease), so a worker that takes the
+    tenant over applies them. When Redis does not take the write (or another worker owns the tenant now) the
+    faults are put back as they were and the answer is a 503: nothing changed."""
+    runtime = emu.runtime
+    if runtime is None:
+        return None
+    runtime.chaos_changed(tenant)
+    try:
+        await runtime.flush()
+    except EmulatorError as exc:
+        unwritten = getattr(exc, "unwritten", None)  # `PartlyUnwritten`: only those tenants' parts failed
+        if unwritten is None or tenant in unwritten:
+            _put_back(emu, tenant, before)
+            return error(503, "unavailable", f"the tenant's faults were not changed: {exc.message}")
+    if emu.fleet is not None and tenant not in emu.fleet.owned:  # refused by the fence: let go here
+        return error(503, "unavailable", f"tenant {tenant!r} is served by another worker now; try again")
+    return None
+
+
+def _put_back(emu: Emulator, tenant: str, before: TenantChaos | None) -> None:
+    if before is None:
+        emu.dispatcher.tenant_chaos.pop(tenant, None)
+    else:
+        emu.dispatcher.tenant_chaos[tenant] = before
 
 
 @API.op(
@@ -640,7 +680,12 @@ async def put_chaos(emu: Emulator, request: Request) -> Response:
     "/chaos",
     "clearTenantChaos",
     "Clear a tenant's own delivery faults",
-    {200: Reply("chaos in force now", ChaosOut), 400: ERR[400], 404: ERR[404]},
+    {
+        200: Reply("chaos in force now", ChaosOut),
+        400: ERR[400],
+        404: ERR[404],
+        503: Reply("Redis (a fleet's, a Redis-backed server's) did not take it: the faults were not changed", ErrorOut),
+    },
     params=[CHAOS_TENANT_REQUIRED],
 )
 async def delete_chaos(emu: Emulator, request: Request) -> Response:
@@ -649,9 +694,11 @@ async def delete_chaos(emu: Emulator, request: Request) -> Response:
     tenant = _chaos_tenant(request)
     if tenant is None:
         raise ValueError("tenant: required (turn the global faults off with PUT /chaos {})")
+    before = emu.dispatcher.tenant_chaos.get(tenant)
     if not emu.dispatcher.clear_tenant_chaos(tenant):
         return error(404, "unknown_chaos", f"tenant {tenant!r} has no faults of its own")
-    return reply(_chaos(emu))
+    refused = await _keep_tenant_chaos(emu, tenant, before)
+    return refused or reply(_chaos(emu))
 
 
 @API.op("GET", "/tenants", "listTenants", "Tenants with state", {200: Reply("tenants", TenantsOut)})

@@ -48,15 +48,24 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlencode
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from emulator.core.chaos import ChaosConfig
 from emulator.core.errors import ConfigError
-from emulator.core.fleet_control import FORWARDED, FORWARDED_BY, MISROUTED, FleetUnavailable, misrouted
+from emulator.core.fleet_control import (
+    FORWARDED,
+    FORWARDED_BY,
+    MISROUTED,
+    FleetUnavailable,
+    _gone,
+    _replay,
+    misrouted,
+)
 from emulator.core.httpclient import ConnectFailed, HttpClient, HttpError
 from emulator.core.rediskeys import INDEX, PREFIX, tenant_key, unmember
 from emulator.core.settings import shown_state
@@ -85,6 +94,9 @@ HOP = frozenset(
     b"server".split()
 )
 """Headers that belong to one connection (or that the answering server writes itself): never passed on."""
+LAPSE = 0.05
+"""Seconds waited past a lease's expiry before a lease still there is taken as renewed (Redis expires a key by its
+own clock, read once per command)."""
 FORWARD_SLACK = 90.0
 """Seconds a forwarded request may take past the request timeout (long polls: `deliveries?wait=`)."""
 
@@ -558,10 +570,12 @@ class Fleet:
         raise FleetUnavailable(f"tenant {tenant!r}: its owner could not be reached")
 
     def empty(self, tenant: str) -> bool:
-        """Whether this worker holds nothing of the tenant: no state of any vendor, no timer, no delivery, and (on
-        the virtual clock) its time never moved."""
+        """Whether this worker holds nothing of the tenant: no state of any vendor, no timer, no delivery, no faults
+        of its own, and (on the virtual clock) its time never moved."""
         emu = self.emu
         if any(emu.store.exists(slug, tenant) for slug in emu.plugins) or emu.scheduler.pending_count([tenant]):
+            return False
+        if tenant in emu.dispatcher.tenant_chaos:
             return False
         if emu.scheduler.clock.virtual and emu.scheduler.now(tenant) != emu.scheduler.start:
             return False
@@ -621,13 +635,85 @@ class Fleet:
 
     async def ask_every_worker(self, request: Request) -> list[tuple[str, Response | BaseException]]:
         """The request sent to every other live worker: each one's address and answer (or why it gave none)."""
+        return [(address, answer) for _, address, answer in await self.ask_workers(request)]
+
+    async def ask_workers(self, request: Request) -> list[tuple[str, str, Response | BaseException]]:
+        """The request sent to every other live worker: each one's id, address and answer (or why it gave none)."""
         try:
             workers = await self.workers()
         except RedisError as exc:
             raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
-        others = sorted(e["address"] for w, e in workers.items() if w != self.id and e.get("address"))
-        got = await asyncio.gather(*(self.forward(request, a) for a in others), return_exceptions=True)
-        return list(zip(others, got, strict=True))
+        others = sorted((e["address"], w) for w, e in workers.items() if w != self.id and e.get("address"))
+        got = await asyncio.gather(*(self.forward(request, a) for a, _ in others), return_exceptions=True)
+        return [(w, a, answer) for (a, w), answer in zip(others, got, strict=True)]
+
+    async def reset_left(
+        self, request: Request, vendor: str | None, answered: set[str]
+    ) -> tuple[list[dict[str, str]], list[str]]:
+        """After a fleet-wide reset that every worker in `answered` (this one included) did for its own tenants: the
+        stored tenants (of `vendor`, or all) still there whose lease a worker that did not answer holds (killed within
+        its ttl, or cut off), or nobody. Each is reset by its owner once its lease is free or held by a worker that
+        answered: one that lapses (a dead holder renews nothing, so at most about one ttl) is taken over here
+        (`serve`: claimed, adopted, reset, its lease let go when nothing is left) or by whichever worker got it. One
+        whose lease is renewed meanwhile (its holder lives but did not answer) is not reset. Returns what was reset
+        (`{vendor, tenant}`) and the tenants not reached."""
+        client = self.redis()
+        try:
+            members = cast(set[str], await client.smembers(INDEX))
+        except RedisError as exc:
+            raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
+        names = sorted({t for v, t in map(unmember, members) if vendor is None or v == vendor})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2 * self.ttl + 1
+        done: list[dict[str, str]] = []
+        missed: list[str] = []
+        for tenant in names:
+            seen: str | None = None
+            while True:  # until its lease is free or an answering worker's (else: renewed by one that did not answer)
+                try:
+                    pipe = client.pipeline(transaction=False)
+                    pipe.get(tenant_key(tenant, "owner"))
+                    pipe.pttl(tenant_key(tenant, "owner"))
+                    lease, pttl = await pipe.execute()
+                except RedisError as exc:
+                    raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
+                if lease is None or lease_worker(lease) in answered:
+                    break
+                if lease == seen or loop.time() + max(int(pttl), 0) / 1000 > deadline:
+                    break
+                seen = lease  # still there past its expiry (a margin for Redis's clock): its holder renewed it
+                await asyncio.sleep(max(int(pttl), 0) / 1000 + LAPSE)  # until it lapses (a dead holder renews nothing)
+            if lease is not None and lease_worker(lease) not in answered:
+                missed.append(tenant)
+                continue
+            if lease is not None and seen is None:
+                continue  # an answering worker's from the start: it reset the tenant (or made it after its reset)
+            try:
+                done += await self._reset_one(request, vendor, tenant)
+            except FleetUnavailable as exc:
+                LOG.warning("fleet: tenant %r was not reset (%s)", tenant, exc)
+                missed.append(tenant)
+        return done, missed
+
+    async def _reset_one(self, request: Request, vendor: str | None, tenant: str) -> list[dict[str, str]]:
+        """A reset of one tenant (`POST /_emulator/reset?tenant=`) at its owner, or here after claiming it if free;
+        what it reset."""
+        query = urlencode([*([("vendor", vendor)] if vendor is not None else []), ("tenant", tenant)])
+        scope = {**request.scope, "query_string": query.encode("latin-1")}
+        asked = Request(scope, _replay(b"", _gone))
+
+        async def here() -> Response:
+            dropped = self.emu.reset(vendor, tenant)
+            return JSONResponse({"reset": [{"vendor": v, "tenant": t} for v, t in dropped]})
+
+        answer, _ = await self.serve(asked, tenant, here, let_go=True)
+        if answer.status_code != 200:
+            raise FleetUnavailable(f"tenant {tenant!r}: its reset answered {answer.status_code}")
+        try:
+            got = json.loads(bytes(answer.body)).get("reset", [])
+        except (ValueError, AttributeError):
+            return []
+        return [r for r in got if isinstance(r, dict)] if isinstance(got, list) else []
 
     async def fan_out(self, request: Request) -> list[Response]:
         """The request sent to every other live worker (answers of those that answered)."""

@@ -5,7 +5,9 @@ client (the app imports it on every path)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,8 @@ from emulator.core.web import error, q_bool, q_float, q_int
 
 if TYPE_CHECKING:
     from emulator.core.fleet import Fleet
+
+LOG = logging.getLogger(__name__)
 
 FORWARDED = "x-cxemu-forwarded"
 """Header of a request one worker forwards to another: the forwarder's id (it is served, never forwarded again)."""
@@ -185,6 +189,9 @@ class FleetControl:
             if scope["method"] == "POST":
                 await (self._reload(body, scope, replay, send) if forwarded else self._restore(scope, replay, send))
                 return
+        if scope["path"] == RESET and scope["method"] == "POST" and not forwarded:
+            await self._reset(request, scope, replay, send)
+            return
         merge = FANNED.get((scope["method"], scope["path"]))
         if merge is not None and not forwarded and _waits(scope) and scope["path"] == DELIVERIES:
             await self._wait_deliveries(scope, replay, send)
@@ -199,6 +206,47 @@ class FleetControl:
             await unavailable(str(exc))(scope, replay, send)
             return
         await _merged(mine, others, merge)(scope, replay, send)
+
+    async def _reset(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
+        """`POST /_emulator/reset` without a tenant in a fleet: reset here (this worker's tenants and the stored ones
+        nobody holds), sent to every other live worker (each resets its own), and then the tenants left behind by
+        a worker that did not answer (killed a moment ago: its leases are still held; or cut off) are reset by
+        whoever owns them once those leases lapse, this worker taking them over if free (`Fleet.reset_left`: at most
+        about two ttls). A tenant whose lease is still renewed by a worker that did not answer cannot be reset: the
+        answer is then a 503 naming them (`unreached`) and what was reset (`reset`); a reset may be sent again."""
+        mine = await _capture(self.app, scope, receive)
+        if mine.status_code != 200:  # bad input: refused as one server refuses it
+            await mine(scope, receive, send)
+            return
+        fleet = self.fleet
+        vendor = Request(scope).query_params.get("vendor") or None
+        try:
+            asked = await fleet.ask_workers(request)
+            answered = {fleet.id}
+            others: list[dict[str, Any]] = []
+            for worker, address, answer in asked:
+                if isinstance(answer, BaseException) or answer.status_code != 200:
+                    why = answer if isinstance(answer, BaseException) else f"status {answer.status_code}"
+                    LOG.warning("fleet: the worker at %s did not answer a fleet-wide reset (%s)", address, why)
+                    continue
+                answered.add(worker)
+                with contextlib.suppress(ValueError):
+                    others.append(json.loads(bytes(answer.body)))
+            done, missed = await fleet.reset_left(request, vendor, answered)
+        except FleetUnavailable as exc:
+            await unavailable(str(exc))(scope, receive, send)
+            return
+        merged = FANNED[("POST", RESET)](json.loads(bytes(mine.body)), [*others, {"reset": done}])
+        if missed:
+            shown = ", ".join(map(repr, missed[:20])) + (f" and {len(missed) - 20} more" if len(missed) > 20 else "")
+            message = (
+                f"not reset: tenant(s) {shown}, whose worker did not answer and still holds them; the others were "
+                "reset (`reset`); send the reset again"
+            )
+            body = {"error": "unavailable", "message": message, "reset": merged["reset"], "unreached": missed}
+            await JSONResponse(body, status_code=503)(scope, receive, send)
+            return
+        await JSONResponse(merged)(scope, receive, send)
 
     async def _state(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
         """`GET /_emulator/state` of the fleet: stored tenants nobody owns claimed here first, then every other
@@ -385,6 +433,7 @@ class FleetControl:
 
 
 DELIVERIES = "/_emulator/deliveries"
+RESET = "/_emulator/reset"
 
 
 def _query(scope: Scope, params: list[tuple[str, str]], **values: Any) -> Scope:

@@ -13,6 +13,7 @@ hash tag (`core.rediskeys`):
     cxemu:{<tenant>}:rt:clock    string: where the tenant's timeline stood at the last write (virtual clock)
     cxemu:{<tenant>}:rt:seq      string: the tenant's last delivery number
     cxemu:{<tenant>}:outbox      list: what committed units of work must still turn into deliveries
+    cxemu:{<tenant>}:rt:chaos    string: the tenant's own delivery faults ({config, expires_at}), when it has any
 
 Writes. The hooks (`DeliveryLog`, `JobLog`, the outbox) only mark what changed; one task writes everything marked
 in one pipelined round trip over the lean client (`core.resp`), each delivery serialised once however often it
@@ -40,10 +41,11 @@ script as its state; once the commit hooks have queued them as deliveries and th
 removed in the same round trip. An entry left behind (the worker died in between) is replayed by `adopt`,
 skipping webhooks whose event id already has a delivery to the same URL: at least once, no double.
 
-`adopt(tenant)` loads all that into this process: the timeline, the jobs (scheduled again at their due times,
-in their order), the settled log, the pending deliveries (one whose attempt was started and never settled gets
-that attempt recorded as lost, so it is re-sent as a retry with the same event id, after the deliveries before
-it on its key), then the outbox. `drop(tenant)` forgets the tenant here without writing anything.
+`adopt(tenant)` loads all that into this process: the timeline, the tenant's own delivery faults (`PUT
+/_emulator/chaos?tenant=`), the jobs (scheduled again at their due times, in their order), the settled log, the
+pending deliveries (one whose attempt was started and never settled gets that attempt recorded as lost, so it is
+re-sent as a retry with the same event id, after the deliveries before it on its key), then the outbox.
+`drop(tenant)` forgets the tenant here without writing anything.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ import redis.asyncio as aioredis
 from pydantic import ValidationError
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from emulator.core.chaos import ChaosConfig, TenantChaos
 from emulator.core.clock import Scheduler, Timer, VirtualClock
 from emulator.core.delivery import Attempt, Delivery, SnapshotDelivery
 from emulator.core.fastjson import dumps_text as _dumps
@@ -90,14 +93,18 @@ LINGER = 0.05
 written alone: a message costs one runtime write (its attempt's, carrying its delivery, the removal of its outbox
 entry and the previous message's settle), not three (docs/scaling.md, "Measured (phase 3)")."""
 
-PARTS = ("dlv", "flight", "log", "jobs", "clock", "seq", "outbox")
+PARTS = ("dlv", "flight", "log", "jobs", "clock", "seq", "outbox", "chaos")
 """A tenant's runtime keys, in the order of `_WRITE`'s KEYS (after the owner lease)."""
 
 # KEYS: the owner lease, then the tenant's PARTS. ARGV: [1] the lease this worker holds ('' no fleet: unchecked;
 # '-' none: written only while nobody holds one), [2] the log's cap, then ops, each a letter and its arguments:
 # X part (DEL the part's key, KEYS[part]), P id json (pending), S id json (settled: to the log), F id json
 # (attempt started), J seq json (job), K seq (job gone), C now (clock), N n (delivery number), R entry (outbox
-# entry cleared). Returns 1 when written, 0 (nothing written) when the lease is not as said.
+# entry cleared), H json (the tenant's own delivery faults). Returns 1 when written, 0 (nothing written) when the
+# lease is not as said. Before the first write it checks every op is known and every key it writes as a hash or a
+# list holds that type or nothing (an X before it deletes the key): Redis does not undo a script's earlier writes
+# when a later command fails (a settled delivery out of `dlv` and not in the log), so such a key (someone else's)
+# is an error reply with nothing written.
 _WRITE = """
 local lease = ARGV[1]
 if lease ~= '' then
@@ -110,6 +117,31 @@ if lease ~= '' then
 end
 local size = tonumber(ARGV[2])
 local i, n = 3, #ARGV
+local steps = {P = 3, S = 3, F = 3, J = 3, K = 2, C = 2, N = 2, R = 2, X = 2, H = 2}
+local writes = {P = {2, 3}, S = {2, 3, 4}, F = {3}, J = {5}, K = {5}, R = {8}}
+local kinds = {[2] = 'hash', [3] = 'hash', [4] = 'list', [5] = 'hash', [8] = 'list'}
+local seen = {}
+while i <= n do
+  local op = ARGV[i]
+  local step = steps[op]
+  if not step then return redis.error_reply('cxemu runtime write: unknown op ' .. tostring(op)) end
+  if op == 'X' then
+    seen[tonumber(ARGV[i + 1])] = true
+  elseif writes[op] then
+    for _, k in ipairs(writes[op]) do
+      if not seen[k] then
+        seen[k] = true
+        local got = redis.call('TYPE', KEYS[k])['ok']
+        if got ~= 'none' and got ~= kinds[k] then
+          return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' holds a ' .. got .. ', not a ' .. kinds[k] ..
+            ': nothing written')
+        end
+      end
+    end
+  end
+  i = i + step
+end
+i = 3
 while i <= n do
   local op, a = ARGV[i], ARGV[i + 1]
   if op == 'P' then
@@ -143,8 +175,9 @@ while i <= n do
   elseif op == 'X' then
     redis.call('DEL', KEYS[tonumber(a)])
     i = i + 2
-  else
-    return redis.error_reply('cxemu runtime write: unknown op ' .. tostring(op))
+  elseif op == 'H' then
+    redis.call('SET', KEYS[9], a)
+    i = i + 2
   end
 end
 return 1
@@ -178,9 +211,13 @@ class _Batch:
     """(tenant, outbox entry) to remove once the rest is written."""
     clocks: set[str] = field(default_factory=set)
     seqs: set[str] = field(default_factory=set)
+    chaos: set[str] = field(default_factory=set)
+    """Tenants whose own delivery faults changed (written as the dispatcher holds them then: set, or deleted)."""
 
     def __bool__(self) -> bool:
-        return bool(self.dropped or self.deliveries or self.flights or self.jobs or self.cleared or self.clocks)
+        return bool(
+            self.dropped or self.deliveries or self.flights or self.jobs or self.cleared or self.clocks or self.chaos
+        )
 
     def merge(self, later: _Batch) -> None:
         """Put a batch that could not be written back in front of what was marked since (`self` is the later)."""
@@ -191,6 +228,7 @@ class _Batch:
         self.cleared = [*later.cleared, *self.cleared]
         self.clocks |= later.clocks
         self.seqs |= later.seqs
+        self.chaos |= later.chaos
 
     def part(self, tenants: set[str]) -> _Batch:
         """What the batch holds of the tenants (a write that failed for them alone keeps only that)."""
@@ -202,6 +240,7 @@ class _Batch:
             cleared=[c for c in self.cleared if c[0] in tenants],
             clocks=self.clocks & tenants,
             seqs=self.seqs & tenants,
+            chaos=self.chaos & tenants,
         )
 
     def forget(self, tenant: str) -> None:
@@ -212,6 +251,7 @@ class _Batch:
         self.cleared = [c for c in self.cleared if c[0] != tenant]
         self.clocks.discard(tenant)
         self.seqs.discard(tenant)
+        self.chaos.discard(tenant)
 
 
 class PartlyUnwritten(StateUnavailable):
@@ -312,6 +352,14 @@ class RedisRuntime:
         if timer.tenant is not None and timer.tenant not in self._muted:
             self._batch.jobs[(timer.tenant, timer.seq)] = None
             self._mark(timer.tenant)
+
+    def chaos_changed(self, tenant: str) -> None:
+        """The tenant's own delivery faults were set or cleared (`PUT`/`DELETE /_emulator/chaos?tenant=`): written at
+        once (the control request awaits `flush`), fenced as every write of the tenant, so the worker that takes the
+        tenant over (`adopt`) applies them too."""
+        if tenant not in self._muted:
+            self._batch.chaos.add(tenant)
+            self._mark(tenant)
 
     def outbox(self, tx: Tx[Any], translate: Translate | None) -> str | None:
         """`Store.outbox`: the unit's webhooks, worked out now (the vendor's translation draws event ids, so the
@@ -457,6 +505,12 @@ class RedisRuntime:
                     of(tenant).extend(("C", repr(self.scheduler.now(tenant))))
         for tenant in sorted(batch.seqs):
             of(tenant).extend(("N", self._seqs.get(tenant, 0)))
+        for tenant in sorted(batch.chaos):
+            own = self.dispatcher.tenant_chaos.get(tenant)
+            if own is None:
+                of(tenant).extend(("X", PARTS.index("chaos") + 2))
+            else:
+                of(tenant).extend(("H", _dumps({"config": own.config.model_dump(), "expires_at": own.expires_at})))
         for tenant, entry in batch.cleared:
             of(tenant).extend(("R", entry))
         if not ops:
@@ -530,8 +584,9 @@ class RedisRuntime:
         pipe.get(k["clock"])
         pipe.get(k["seq"])
         pipe.lrange(k["outbox"], 0, -1)
+        pipe.get(k["chaos"])
         try:
-            pending, flights, log, jobs, clock, seq, outbox = await pipe.execute()
+            pending, flights, log, jobs, clock, seq, outbox, chaos = await pipe.execute()
         except RedisError as exc:
             raise StateUnavailable(UNAVAILABLE) from exc
         self._muted.discard(tenant)
@@ -539,6 +594,9 @@ class RedisRuntime:
         if clock and isinstance(line, VirtualClock):
             line.set(max(line.now(), float(clock)))
         found = {"jobs": 0, "pending": 0, "settled": 0, "lost": 0, "replayed": 0}
+        own = _parsed(tenant, "its own delivery faults", chaos, _chaos) if chaos else None
+        if own is not None:  # before any delivery of it is submitted (the outbox's replay, below)
+            self.dispatcher.tenant_chaos[tenant] = own
         # jobs: scheduled again at their due times, in their order, under this process's numbers
         restored = sorted(
             (job for raw in jobs.values() if (job := _parsed(tenant, "a job", raw, _job)) is not None),
@@ -635,6 +693,7 @@ class RedisRuntime:
                 self._seqs.pop(tenant, None)
                 continue
             self._batch.seqs.add(tenant)
+            self._batch.chaos.add(tenant)  # a vendor's reset keeps the tenant's own faults (`dispatcher.reset`)
             for timer in self.scheduler.pending([tenant]):
                 if timer.job is not None:
                     self._batch.jobs[(tenant, timer.seq)] = timer
@@ -668,6 +727,14 @@ def _job(raw: str) -> dict[str, Any]:
     if not (isinstance(due, int | float) and isinstance(seq, int) and isinstance(kind, str) and isinstance(args, dict)):
         raise ValueError(f"not a job: {raw[:80]!r}")
     return {"due": float(due), "seq": seq, "kind": kind, "vendor": str(vendor), "args": args}
+
+
+def _chaos(raw: str) -> TenantChaos:
+    got = json.loads(raw)
+    expires = got["expires_at"]
+    if not (expires is None or isinstance(expires, int | float)):
+        raise ValueError(f"not an expiry: {expires!r}")
+    return TenantChaos(ChaosConfig.model_validate(got["config"]), None if expires is None else float(expires))
 
 
 def _flight(raw: str) -> dict[str, Any]:

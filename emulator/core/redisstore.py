@@ -87,6 +87,16 @@ fleet's; a commit checks it when `Store.fence` says what this worker holds)."""
 OUTBOX = "outbox"
 """The part of the tenant's key of the list a commit appends its `Store.outbox` entry to."""
 
+# A helper of the scripts that write more than one key: the error reply for a key that holds another type than the
+# one it is written as (nil when it holds that type or nothing), asked before the first write (`TYPE`).
+_TYPED = """
+local function typed(key, want)
+  local got = redis.call('TYPE', key)['ok']
+  if got == 'none' or got == want then return nil end
+  return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. got .. ', not a ' .. want .. ': nothing written')
+end
+"""
+
 # Every script's KEYS: [1] the tenant's hash, then one hash per entity collection of the vendor's state (field: the
 # entity's key, value: "<position> <entity JSON>"); _COMMIT adds the owner lease and the outbox after them.
 
@@ -118,14 +128,31 @@ return out
 # ('': none; else the owner lease must hold it), [3] an outbox entry ('': none), [4] m, then the count of the
 # tenant's hash fields to set and their pairs, then per collection: the count of entities to set and their pairs, the
 # count to delete and their keys. Returns the version after (moved on only if something was written), -1 if the
-# version moved meanwhile, -2 if the lease does not hold the fence; nothing is written then.
+# version moved meanwhile, -2 if the lease does not hold the fence; nothing is written then. A key it would write
+# that holds another type (someone else's key) is an error reply before anything is written: Redis does not undo
+# a script's earlier writes when a later command fails, so the types are checked first.
 _COMMIT = (
     _SLICED
+    + _TYPED
     + """
 local m = tonumber(ARGV[4])
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return -1 end
 if ARGV[2] ~= '' and redis.call('GET', KEYS[m + 2]) ~= ARGV[2] then return -2 end
+local j = 5 + 1 + 2 * tonumber(ARGV[5])
+for k = 2, m + 1 do
+  local sets = tonumber(ARGV[j])
+  local dels = tonumber(ARGV[j + 1 + 2 * sets])
+  if sets + dels > 0 then
+    local bad = typed(KEYS[k], 'hash')
+    if bad then return bad end
+  end
+  j = j + 2 + 2 * sets + dels
+end
+if ARGV[3] ~= '' then
+  local bad = typed(KEYS[m + 3], 'list')
+  if bad then return bad end
+end
 local wrote = false
 local i = 5
 for k = 1, m + 1 do

@@ -344,7 +344,7 @@ class Emulator:
         run the `reset_hooks`."""
         if self.runtime is not None:
             named = {t for _, t in self.store.tenants(vendor)} | set(self.scheduler.tenants())
-            named |= {d.tenant for d in self.dispatcher.deliveries()}
+            named |= {d.tenant for d in self.dispatcher.deliveries()} | set(self.dispatcher.tenant_chaos)
             doomed = sorted(named if tenant is None else named & {tenant})
         dropped = self.store.reset(vendor, tenant)
         self.scheduler.cancel_tagged(vendor, tenant)
@@ -462,6 +462,7 @@ class Emulator:
             self.clock.set(max(self.clock.now(), float(clock["now"])))
         if self.runtime is not None:  # what Redis holds of the tenants' runtime goes; the snapshot's is written
             gone = stored | {t for _, t in self.store.tenants()} | set(self.scheduler.tenants())  # a fleet: all
+            gone |= set(self.dispatcher.tenant_chaos)  # a tenant's own faults go too, in Redis as here
             self.runtime.reset(sorted(gone | {d.tenant for d in self.dispatcher.deliveries()}), None)
         self.scheduler.cancel_tagged()
         self.retainer.reset()

@@ -1,6 +1,7 @@
 """Delivery faults (`/_emulator/chaos`) in a fleet: the global faults set through any worker fault every worker's
 deliveries, a worker started later (a killed one's replacement) takes them from Redis, `GET /chaos` through any
-worker shows every tenant's own faults, and a Redis that does not answer gets a 503 with the faults unchanged."""
+worker shows every tenant's own faults, a tenant's own faults go with it to the worker that takes it over (and a
+reset clears them there and in Redis), and a Redis that does not answer gets a 503 with the faults unchanged."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from emulator.scenarios.receiver import WebhookSink
 from tests.fleet.conftest import Fleet, Worker, fleet_on_own_redis, workers
@@ -105,3 +107,30 @@ def test_bad_faults_are_refused_by_every_worker_and_change_nothing(fleet: Fleet)
         for worker in (a, b):
             shown = http.get(f"{worker.url}/_emulator/chaos").json()
             assert (shown["duplicate"], shown["tenants"]) == (0.0, {}), shown
+
+
+def test_a_tenants_own_faults_go_with_it_to_the_worker_that_takes_it_over_and_a_reset_clears_them(
+    fleet: Fleet, redis_url: str, webhook_sink: WebhookSink
+) -> None:
+    _, (a, b) = fleet
+    stored = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        with httpx.Client(timeout=60) as http:
+            cid = claim(http, b, "moved", webhook_sink)
+            assert owner(redis_url, "moved") == b.id
+            r = http.put(f"{a.url}/_emulator/chaos", params={"tenant": "moved"}, json=DUPLICATE)  # routed to b
+            assert r.status_code == 200, r.text
+            assert stored.exists("cxemu:{moved}:rt:chaos")  # kept under the tenant's hash tag, by its owner
+            os.kill(b.pid, signal.SIGKILL)  # its lease lapses; another worker takes the tenant over
+            # once its replacement runs, b is gone for sure (a message forwarded to it while it dies could fail
+            # mid-request: a 503, as a POST is never sent twice)
+            workers(redis_url, 2, gone=frozenset({b.id}))
+            message_twice(http, a, "moved", cid, webhook_sink)  # the new owner's deliveries get the faults
+            assert owner(redis_url, "moved") not in (None, b.id)
+            assert http.get(f"{a.url}/_emulator/chaos").json()["tenants"]["moved"]["duplicate"] == 1.0
+            r = http.post(f"{a.url}/_emulator/reset")
+            assert r.status_code == 200, r.text
+            assert http.get(f"{a.url}/_emulator/chaos").json()["tenants"] == {}
+            assert not stored.exists("cxemu:{moved}:rt:chaos")  # gone in Redis too: not back at the next takeover
+    finally:
+        stored.close()

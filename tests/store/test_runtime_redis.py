@@ -147,8 +147,12 @@ async def test_a_process_killed_between_a_commit_and_its_runtime_write_sends_the
 
     hand_over(emu, redis_url)  # killed now: what it had marked is never written
     assert runtime_keys(redis_url) == stored
-    other, _ = await make_app(state=redis_url)  # adopts the tenant at start, without the chaos
+    other, other_client = await make_app(state=redis_url)  # adopts the tenant at start, with its own faults
     adopted = emulator_of(other)
+    assert (await other_client.get("/_emulator/chaos")).json()["tenants"]["acme"]["delay"] == 1
+    assert adopted.dispatcher.deliveries()[0].status == "pending"  # the replayed webhook is held back as before
+    r = await other_client.post("/_emulator/clock/advance?tenant=acme", json={"seconds": 3600})
+    assert r.status_code == 200, r.text
     [done] = await adopted.dispatcher.wait(lambda d: True, count=1, timeout=30)
     assert (done.status, done.id.endswith("_0000001")) == ("delivered", True)
     [received] = await sink.async_wait_for(count=1, timeout=30)
