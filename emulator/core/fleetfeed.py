@@ -43,11 +43,21 @@ BATCH: Final = 500
 """Most entries one script call mirrors."""
 CHUNK: Final = 1000
 """Stream entries read per `XRANGE`/`XREVRANGE` while paging with a filter."""
+LOOK: Final = 5000
+"""Milliseconds an idle stream's `XREAD` blocks before it looks whether the fleet's ids started again (a Redis
+wiped while the stream waited: its connection stays, and ids below the stream's point would never reach it)."""
 _FIELDS: Final = 8
 
 # KEYS: stream, counter; ARGV: maxlen, n, then per entry: mid, tail, cause, kind, vendor, tenant, subject, type.
-# A cause is '' (none), '@<index in the batch, from 1>' or a fleet id. Returns the batch's last fleet id.
+# A cause is '' (none), '@<index in the batch, from 1>' or a fleet id; one not below the batch's first id is null
+# (the worker remembered it from before a Redis that restarted empty: that id names another entry now). Returns
+# the batch's last fleet id. A stream key of another type is an error reply before the counter moves (Redis does
+# not undo a script's earlier writes: ids would be taken for entries never written).
 _MIRROR = """
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t ~= 'none' and t ~= 'stream' then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. t .. ', not a stream: nothing written')
+end
 local n = tonumber(ARGV[2])
 local last = redis.call('INCRBY', KEYS[2], n)
 local base = last - n
@@ -57,7 +67,11 @@ for i = 1, n do
   local c = ARGV[o + 3]
   local cause = 'null'
   if c ~= '' then
-    if string.sub(c, 1, 1) == '@' then cause = string.format('%d', base + tonumber(string.sub(c, 2))) else cause = c end
+    if string.sub(c, 1, 1) == '@' then
+      cause = string.format('%d', base + tonumber(string.sub(c, 2)))
+    elseif tonumber(c) <= base then
+      cause = c
+    end
   end
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], id .. '-0', 'j', '{"id":' .. id .. ARGV[o + 1] .. cause ..
     ARGV[o + 2], 'k', ARGV[o + 4], 'v', ARGV[o + 5], 't', ARGV[o + 6], 's', ARGV[o + 7], 'y', ARGV[o + 8])
@@ -287,6 +301,9 @@ class FleetFeed:
             point = given if after is None else after
             try:
                 yield b": cxemu event stream\n\n"
+                if point > given:  # the fleet's ids started again (its Redis restarted empty): from the new ones
+                    yield _restarted(point, oldest)
+                    point = 0
                 lost = self.lost(point, oldest, given) if after is not None else 0
                 if lost:
                     yield _gap(point, lost, oldest)
@@ -294,9 +311,13 @@ class FleetFeed:
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + idle
                 while limit is None or sent < limit:
-                    call = redis.call("XREAD", "COUNT", CHUNK, "BLOCK", 0, "STREAMS", STREAM, f"{point}-0")
+                    call = redis.call("XREAD", "COUNT", CHUNK, "BLOCK", LOOK, "STREAMS", STREAM, f"{point}-0")
                     try:
                         reply = await (asyncio.wait_for(call, deadline - loop.time()) if idle else call)
+                        if not reply and point and int(await redis.call("GET", COUNTER) or 0) < point:
+                            yield _restarted(point, None)  # wiped while this stream waited
+                            point = 0
+                            continue
                     except TimeoutError:
                         return
                     except (RedisError, OSError) as exc:
@@ -327,7 +348,7 @@ class FleetFeed:
         answering: as `stream`."""
         test = match.compiled() or _all
         feed = self.feed
-        _, _, given = await self._bounds()
+        oldest, _, given = await self._bounds()
 
         async def frames() -> AsyncIterator[bytes]:
             feed.open_display()
@@ -335,6 +356,10 @@ class FleetFeed:
             point = given if after is None else after
             try:
                 yield b": cxemu event stream (display mode)\n\n"
+                out: list[bytes] = []
+                if point > given:  # the fleet's ids started again (its Redis restarted empty): from the new ones
+                    out.append(_restarted(point, oldest))
+                    point = 0
                 sent = 0
                 quiet = 0.0
                 while True:
@@ -348,10 +373,13 @@ class FleetFeed:
                             if len(chunk) < CHUNK:
                                 break
                             start = f"({chunk[-1].id}-0"
+                        if not rows and point and int(await redis.call("GET", COUNTER) or 0) < point:
+                            out.append(_restarted(point, None))  # wiped since the last look
+                            point = 0
+                            continue
                     except (RedisError, OSError) as exc:
                         yield _unavailable(point, exc)
                         return
-                    out: list[bytes] = []
                     if rows:
                         first_kept = rows[0].id
                         lost = max(0, first_kept - 1 - point)
@@ -369,6 +397,7 @@ class FleetFeed:
                     if out:
                         quiet = 0.0
                         yield b"".join(out)
+                        out = []
                     if (limit is not None and sent >= limit) or (idle and quiet >= idle):
                         return
                     await asyncio.sleep(interval)
@@ -391,6 +420,14 @@ def _unavailable(after: int, exc: BaseException) -> bytes:
     message = f"the fleet's feed (Redis) did not answer ({exc}); resume after {after} once it does"
     body = json.dumps({"after": after, "message": message}, separators=(",", ":"))
     return f"event: unavailable\ndata: {body}\n\n".encode()
+
+
+def _restarted(after: int, oldest: int | None) -> bytes:
+    """The `gap` frame of a stream whose point is past every id the fleet's feed has given: its Redis restarted
+    empty (or was wiped), so ids started again. `lost` is unknown (null); `restarted` says the stream goes on from
+    the new ids, the first kept one next (a reader that skips ids at or below its last must start afresh)."""
+    gap = json.dumps({"after": after, "lost": None, "oldest": oldest, "restarted": True}, separators=(",", ":"))
+    return f"event: gap\ndata: {gap}\n\n".encode()
 
 
 def _gap(after: int, lost: int, oldest: int | None) -> bytes:

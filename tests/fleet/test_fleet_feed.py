@@ -1,21 +1,29 @@
 """One feed for the fleet: `GET /_emulator/events` and `GET /_emulator/journal` through any worker show every
-worker's entries (requests, events, deliveries, attempts), with fleet-wide ids a stream resumes from."""
+worker's entries (requests, events, deliveries, attempts), with fleet-wide ids a stream resumes from; resumed past
+the ids of a Redis that restarted empty, a stream says so (a `gap` frame, `restarted`) and goes on from the new ids."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis
 
+from emulator.core import fleetfeed
+from emulator.core.feed import Match
 from emulator.scenarios.receiver import WebhookSink
-from tests.fleet.conftest import Fleet
+from tests.conftest import AppFactory
+from tests.fleet.conftest import Fleet, fleet_on_own_redis
 from tests.fleet.test_fleet_serve import CONVERSATION, P8, owner, post
 
 pytestmark = pytest.mark.server
+
+ACME = {"x-echo-tenant": "acme"}
 
 TENANTS = ("north", "south")
 STREAM_TIMEOUT = httpx.Timeout(30, read=60)
@@ -161,3 +169,76 @@ def test_a_stream_through_one_worker_shows_every_workers_entries_and_resumes(
         ("gap", None, json.dumps(gap, separators=(",", ":"))),
         (by_id[middle]["kind"], str(middle), json.dumps(by_id[middle], separators=(",", ":"))),
     ]
+
+
+def test_a_stream_resumed_past_the_ids_of_a_redis_that_restarted_empty_says_so_and_goes_on(tmp_path: Path) -> None:
+    hook = {"name": "f", "uri": "http://127.0.0.1:9/hook", "version": "Chat Gateway v1.0"}
+    with fleet_on_own_redis(tmp_path, "feed-restart") as (own, (a, b)), httpx.Client(timeout=60) as http:
+        for _ in range(5):
+            r = http.put(f"{a.url}{P8}/webhooks/1", json=hook, headers={"x-api-key": "before"})
+            assert r.status_code == 200, r.text
+        r = http.get(f"{a.url}/_emulator/events", params={"after": 0, "limit": 5})  # once the five are mirrored
+        old = max(int(fid) for _, fid, _ in frames(iter(r.text.split("\n"))) if fid is not None)
+        assert old >= 5
+        own.stop()  # Redis restarts empty: the feed's ids start again from 1
+        for stale in ("appendonlydir", "appendonly.aof"):
+            path = own.folder / stale
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        own.start()
+        for _ in range(10):  # the first request after the restart may find a connection that broke: a 503
+            if http.put(f"{b.url}{P8}/webhooks/1", json=hook, headers={"x-api-key": "after"}).status_code == 200:
+                break
+        else:
+            raise AssertionError("no worker served a request after Redis restarted")
+        # resumed with the id it had reached: told that the ids started again, then the new ids from the first
+        r = http.get(
+            f"{a.url}/_emulator/events", params={"limit": 1, "timeout": 20}, headers={"last-event-id": str(old)}
+        )
+        got = list(frames(iter(r.text.split("\n"))))
+        assert got[0][:2] == ("gap", None), got
+        assert json.loads(got[0][2]) == {"after": old, "lost": None, "oldest": 1, "restarted": True}
+        assert [(kind, fid) for kind, fid, _ in got[1:]] == [("request", "1")], got
+        # display mode (the dashboard's) as well: the frame first, then what the new ids hold
+        params = {"after": old, "latest": 1, "interval": 0.05, "limit": 1, "timeout": 20}
+        shown = list(frames(iter(http.get(f"{b.url}/_emulator/events", params=params).text.split("\n"))))
+        assert shown[0][0] == "gap", shown
+        assert json.loads(shown[0][2])["restarted"] is True
+        assert shown[-1][0] == "request", shown
+        assert int(str(shown[-1][1])) < old
+
+
+async def test_a_stream_waiting_while_its_redis_is_wiped_says_so_and_goes_on(
+    make_app: AppFactory, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fleetfeed, "LOOK", 50)  # how long an idle stream's read blocks before it looks (ms)
+    app, client = await make_app(state=redis_url)
+    feed = app.state.emulator.fleet_feed
+    assert feed is not None
+    for text in ("one", "two", "three"):
+        assert (await client.post("/echo/v1/items", json={"text": text}, headers=ACME)).status_code == 201
+    stream = await feed.stream(Match(), 0, None, 0.0)  # the stream's frames, as `/events` sends them
+    seen = 0
+    async for chunk in stream:  # the entries mirrored so far, up to the third request's
+        seen += chunk.count(b"event: request\n")
+        if seen == 3:
+            break
+    wiped = redis.Redis.from_url(redis_url)
+    try:
+        wiped.flushall()  # ids start again, while the stream waits past the old ones
+    finally:
+        wiped.close()
+    fresh = {"x-echo-tenant": "fresh"}
+    assert (await client.post("/echo/v1/items", json={"text": "new"}, headers=fresh)).status_code == 201
+    rest = b""
+    async for chunk in stream:
+        rest += chunk
+        if b'"tenant":"fresh"' in chunk:
+            break
+    await stream.aclose()  # type: ignore[attr-defined]
+    got = list(frames(iter(rest.decode().split("\n"))))
+    assert got[0][:2] == ("gap", None), got
+    assert json.loads(got[0][2])["restarted"] is True
+    assert got[1][1] == "1", got  # then the new ids, from the first

@@ -66,7 +66,8 @@
   // and `latest` / `interval` to change the defaults. Callbacks:
   //   onBatch(entries, skipped)  entries (id order, each once) and the ranges passed over before them, each
   //                              {after, before, count}: `GET /_emulator/journal?after=&before=` lists them
-  //   onGap(gap)                 the journal had already dropped entries ({after, lost, oldest})
+  //   onGap(gap)                 the journal had already dropped entries ({after, lost, oldest}; `restarted`: a
+  //                              fleet's ids started again, its Redis restarted empty, and `lost` is null)
   // Every reconnect (and `resume()` after `pause()`) starts after the last id received: nothing twice, and what
   // came meanwhile arrives as the newest entries plus one skipped range.
   function live(query, onBatch, onGap) {
@@ -124,7 +125,9 @@
         later();
       });
       source.addEventListener("gap", function (frame) {
-        if (onGap) onGap(JSON.parse(frame.data));
+        const gap = JSON.parse(frame.data);
+        if (gap.restarted) last = 0; // a fleet's ids started again (its Redis restarted empty): take the new ones
+        if (onGap) onGap(gap);
       });
       source.onopen = function () {
         mark("live");
