@@ -117,30 +117,38 @@ if lease ~= '' then
 end
 local size = tonumber(ARGV[2])
 local i, n = 3, #ARGV
-local steps = {P = 3, S = 3, F = 3, J = 3, K = 2, C = 2, N = 2, R = 2, X = 2, H = 2}
-local writes = {P = {2, 3}, S = {2, 3, 4}, F = {3}, J = {5}, K = {5}, R = {8}}
-local kinds = {[2] = 'hash', [3] = 'hash', [4] = 'list', [5] = 'hash', [8] = 'list'}
-local seen = {}
-while i <= n do
-  local op = ARGV[i]
-  local step = steps[op]
-  if not step then return redis.error_reply('cxemu runtime write: unknown op ' .. tostring(op)) end
-  if op == 'X' then
-    seen[tonumber(ARGV[i + 1])] = true
-  elseif writes[op] then
-    for _, k in ipairs(writes[op]) do
-      if not seen[k] then
-        seen[k] = true
-        local got = redis.call('TYPE', KEYS[k])['ok']
-        if got ~= 'none' and got ~= kinds[k] then
-          return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' holds a ' .. got .. ', not a ' .. kinds[k] ..
-            ': nothing written')
-        end
-      end
-    end
+local seen, bad = {}, nil
+local function need(k, want)
+  if seen[k] then return end
+  seen[k] = true
+  local got = redis.call('TYPE', KEYS[k])['ok']
+  if got ~= 'none' and got ~= want then
+    bad = 'WRONGTYPE ' .. KEYS[k] .. ' holds a ' .. got .. ', not a ' .. want .. ': nothing written'
   end
-  i = i + step
 end
+while i <= n and not bad do
+  local op = ARGV[i]
+  if op == 'P' then
+    need(2, 'hash'); need(3, 'hash'); i = i + 3
+  elseif op == 'S' then
+    need(2, 'hash'); need(3, 'hash'); need(4, 'list'); i = i + 3
+  elseif op == 'F' then
+    need(3, 'hash'); i = i + 3
+  elseif op == 'J' then
+    need(5, 'hash'); i = i + 3
+  elseif op == 'K' then
+    need(5, 'hash'); i = i + 2
+  elseif op == 'R' then
+    need(8, 'list'); i = i + 2
+  elseif op == 'X' then
+    seen[tonumber(ARGV[i + 1])] = true; i = i + 2
+  elseif op == 'C' or op == 'N' or op == 'H' then
+    i = i + 2
+  else
+    return redis.error_reply('cxemu runtime write: unknown op ' .. tostring(op))
+  end
+end
+if bad then return redis.error_reply(bad) end
 i = 3
 while i <= n do
   local op, a = ARGV[i], ARGV[i + 1]
