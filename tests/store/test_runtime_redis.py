@@ -183,7 +183,9 @@ async def test_an_owner_whose_lease_went_before_its_runtime_write_writes_nothing
     await emu.stop()
     r.delete(tenant_key("acme", "owner"))  # the other worker is gone before it wrote anything
     r.close()
-    other, _ = await make_app(state=redis_url)
+    other, other_client = await make_app(state=redis_url)  # adopts the tenant with its own faults (held back)
+    r = await other_client.post("/_emulator/clock/advance?tenant=acme", json={"seconds": 3600})
+    assert r.status_code == 200, r.text
     [done] = await emulator_of(other).dispatcher.wait(lambda d: True, count=1, timeout=30)
     assert done.status == "delivered"
     [received] = await sink.async_wait_for(count=1, timeout=30)
