@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--base", default="main", help="the git revision to compare this tree with")
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
-    r: redis.Redis[Any] = redis.Redis.from_url(args.redis)
+    r = redis.Redis.from_url(args.redis)
     r.flushall()
     sources = {args.base: load(args.base), "this tree": load(None)}
     body = json.dumps({"x": "y" * 900})
@@ -67,7 +67,7 @@ def main() -> None:
     def commit(sha: str) -> None:
         for i in range(1000):
             v = int(r.hget(commit_keys[0], "v") or 0)
-            args_ = [v, "w:1", body, 1, 2, "s", body[:300], "c", "{}", 1, f"k{i % 50}", f"{i} {body}", 0]
+            args_: list[Any] = [v, "w:1", body, 1, 2, "s", body[:300], "c", "{}", 1, f"k{i % 50}", f"{i} {body}", 0]
             r.evalsha(sha, len(commit_keys), *commit_keys, *args_)
             r.ltrim(commit_keys[3], -10, -1)
 
