@@ -669,7 +669,7 @@ class Fleet:
         missed: list[str] = []
         for tenant in names:
             seen: str | None = None
-            while True:  # until its lease is free or an answering worker's (else: renewed by one that did not answer)
+            while True:  # until its lease is free, taken anew (by a live worker), or renewed by one that did not answer
                 try:
                     pipe = client.pipeline(transaction=False)
                     pipe.get(tenant_key(tenant, "owner"))
@@ -677,18 +677,17 @@ class Fleet:
                     lease, pttl = await pipe.execute()
                 except RedisError as exc:
                     raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
-                if lease is None or lease_worker(lease) in answered:
+                if lease is None or lease_worker(lease) in answered or (seen is not None and lease != seen):
                     break
                 if lease == seen or loop.time() + max(int(pttl), 0) / 1000 > deadline:
-                    break
-                seen = lease  # still there past its expiry (a margin for Redis's clock): its holder renewed it
+                    break  # still there past its expiry (a margin for Redis's clock): renewed; or it outlives the wait
+                seen = lease
                 await asyncio.sleep(max(int(pttl), 0) / 1000 + LAPSE)  # until it lapses (a dead holder renews nothing)
-            if lease is not None and lease_worker(lease) not in answered:
-                missed.append(tenant)
-                continue
-            if lease is not None and seen is None:
-                continue  # an answering worker's from the start: it reset the tenant (or made it after its reset)
-            try:
+            if lease is not None and (seen is None or lease == seen):
+                if lease_worker(lease) not in answered:  # renewed by a worker that did not answer, or held too long
+                    missed.append(tenant)
+                continue  # else an answering worker's from the start: reset there (or made after its reset)
+            try:  # free now, or claimed after the lapse by a live worker (a restarted one that missed the fan-out)
                 done += await self._reset_one(request, vendor, tenant)
             except FleetUnavailable as exc:
                 LOG.warning("fleet: tenant %r was not reset (%s)", tenant, exc)
