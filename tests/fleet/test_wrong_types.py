@@ -5,7 +5,6 @@ settled delivery and the fleet feed's mirror each leave Redis as it was, and go 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -111,13 +110,11 @@ async def test_the_fleet_feeds_mirror_into_a_stream_key_of_another_type_takes_no
         r_.set("cxemu:feed", "not a stream")
         before = r_.get("cxemu:feed:n")
         assert (await client.post("/echo/v1/items", json={"text": "x"}, headers=ACME)).status_code == 201
-        while feed._task is not None:  # the mirror of the request's entries: refused (logged)
-            await asyncio.wait([feed._task])
+        await feed.flushed()  # the mirror of the request's entries: refused (logged)
         assert r_.get("cxemu:feed:n") == before  # no id taken for entries never written
         r_.delete("cxemu:feed")
         assert (await client.post("/echo/v1/items", json={"text": "y"}, headers=ACME)).status_code == 201
-        while feed._task is not None:
-            await asyncio.wait([feed._task])
+        await feed.flushed()
         given = int(r_.get("cxemu:feed:n") or 0)
         assert given >= 1
         assert [int(i.partition("-")[0]) for i, _ in r_.xrange("cxemu:feed")] == list(range(1, given + 1))
