@@ -9,8 +9,8 @@ commands (`tail`, `clock`, `act`, `trigger`, `redeliver`; `emulator.cli`).
   `redeliver`, `signature`, `load_scenario`, `scenario`, `unload_scenario`, `act`.
 - `follow(...)`: the unified journal as server-sent events (`GET /_emulator/events`), as `Frame`s. A dropped
   connection is resumed with `Last-Event-ID` (the server replays what came after it: no gap, no duplicate);
-  a `gap` frame says entries were lost before the replay (with `"restarted": true`, a fleet's ids started again
-  because its Redis restarted empty: what follows has the new, lower ids).
+  a `gap` frame says entries were lost before the replay (with `"restarted": true`, ids started again because the
+  server restarted without a state file, or a fleet's Redis restarted empty: what follows has the new, lower ids).
 - `entry_line(entry)` and `attempt_line(delivery, attempt)`: one console line per journal entry or delivery
   attempt, in the format of the server's own webhook line (`core.console`):
   `2026-01-01T00:00:00.200Z eightbyeight/demo QUEUED c0a8… -> http://… [200] (1.4 ms)`.

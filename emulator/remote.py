@@ -266,8 +266,9 @@ def _tail(client: Client, args: argparse.Namespace) -> int:
         params["kind"] = ",".join(kinds)
     shown = 0
     for frame in client.follow(params, after=args.after):
-        if frame.kind == "gap":
-            print(f"cxemu: {json.dumps(frame.entry)} (entries lost before these)", flush=True)
+        if frame.kind == "gap":  # `restarted`: the server's ids started again (`follow` takes the new ones)
+            why = "ids started again: cxemu restarted" if frame.entry.get("restarted") else "entries lost before these"
+            print(f"cxemu: {json.dumps(frame.entry)} ({why})", flush=True)
             continue
         if frame.kind == "unavailable":  # a fleet's Redis stopped answering: `follow` resumes once it does
             print(f"cxemu: {frame.entry.get('message', 'the stream is unavailable')}", flush=True)

@@ -79,7 +79,7 @@ from emulator.core.control_models import (
 )
 from emulator.core.delivery import DeliveriesOut, Delivery, DeliveryOut
 from emulator.core.errors import EmulatorError
-from emulator.core.feed import KINDS_PATTERN, Match, TooManyStreams, parse_kinds
+from emulator.core.feed import KINDS_PATTERN, Match, TooManyStreams, parse_kinds, restarted_gap
 from emulator.core.fleet_control import JOINED, FleetUnavailable
 from emulator.core.guard import caller
 from emulator.core.journal import BODY_BYTES
@@ -840,7 +840,9 @@ async def events(emu: Emulator, request: Request) -> Response:
     """The feed as server-sent events: each frame `id:`, `event: <kind>`, `data: <entry JSON>` (`/journal`'s
     entries). Filters as `/journal`. Resume with the `Last-Event-ID` header or `after`: the entries after it
     still kept are sent first, then live ones, none missed or repeated; when some after it are no longer kept,
-    an `event: gap` frame first says how many (`{"after", "lost", "oldest"}`). A `: ping` comment every
+    an `event: gap` frame first says how many (`{"after", "lost", "oldest"}`); resumed past every id given (the
+    server restarted without a state file since), the gap frame says `"restarted": true` and `"lost": null`, and the
+    stream goes on from the new ids (what is kept, then live), as a fleet's does. A `: ping` comment every
     `heartbeat` seconds; `limit` ends the stream after that many entries, `timeout` after that many idle
     seconds. Streams are capped in number (503 past it); one that falls a buffer behind is dropped (its
     stream ends with a comment saying so).
@@ -877,8 +879,10 @@ async def events(emu: Emulator, request: Request) -> Response:
             emu, match, after, latest or DISPLAY_LATEST, interval or DISPLAY_INTERVAL, heartbeat, limit, idle
         )
     feed = emu.feed
+    restarted = after is not None and feed.restarted(after)  # an id of the process before a restart
+    point = 0 if restarted else after
     try:
-        listener, backlog, lost = feed.listen(match, after)
+        listener, backlog, lost = feed.listen(match, point)
     except TooManyStreams as exc:
         return error(503, "too_many_listeners", str(exc))
     oldest = feed.oldest
@@ -886,8 +890,10 @@ async def events(emu: Emulator, request: Request) -> Response:
     async def stream() -> AsyncIterator[bytes]:
         try:
             yield b": cxemu event stream\n\n"
+            if restarted and after is not None:
+                yield restarted_gap(after, oldest)
             if lost:
-                gap = json.dumps({"after": after, "lost": lost, "oldest": oldest}, separators=(",", ":"))
+                gap = json.dumps({"after": point, "lost": lost, "oldest": oldest}, separators=(",", ":"))
                 yield f"event: gap\ndata: {gap}\n\n".encode()
             kept = backlog[:limit] if limit is not None else backlog
             for start in range(0, len(kept), WRITE_FRAMES):
@@ -928,8 +934,9 @@ def _display_stream(
     entries after its point were evicted meanwhile (as on resume), ONE `event: skipped` frame without an `id:`
     (`{"after", "before", "count"}`: the matching entries it passed over are exactly the `count` kept ones
     between the two exclusive bounds, `GET /journal?after=&before=` with the same filters lists them), then the
-    entries' frames. Resuming (`Last-Event-ID`, `after`) starts with such a write for what came after the point;
-    the entries a reader got plus the ranges it was told it skipped are every matching entry, each once."""
+    entries' frames. Resuming (`Last-Event-ID`, `after`) starts with such a write for what came after the point
+    (past every id given: a restarted `gap` frame first, then the write from the new ids, as `events` does); the
+    entries a reader got plus the ranges it was told it skipped are every matching entry, each once."""
     feed = emu.feed
     try:
         feed.room()
@@ -942,6 +949,9 @@ def _display_stream(
         try:
             yield b": cxemu event stream (display mode)\n\n"
             point = feed.last_id if after is None else after
+            if feed.restarted(point):  # an id of the process before a restart: from the new ids
+                yield restarted_gap(point, feed.oldest)
+                point = 0
             sent = 0
             quiet = 0.0
             while True:

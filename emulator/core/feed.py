@@ -14,11 +14,12 @@ journal and the delivery log stay the detailed views of two of its kinds.
 | `action` | `Feed.action`/`act`: a simulated party acting (a scenario's, a vendor's agent) | its party | what made it |
 
 Ids and causes. Ids are given in append order and never reused (`skip` leaves a range out: a new id epoch,
-`core.durable`; `restart_after` continues after a restore). What a request or a control call causes is
-held, unnumbered, until the call completes (`open`/`close`): the call's own entry is then appended, and
-what it held right after it, so a `cause` always names a smaller id and the stream never has to go back.
-The cause of what is recorded is the context's (`_CAUSE`, a context variable: tasks spawned while it is
-set, such as a delivery's pump, copy it) unless the caller names one.
+`core.durable`; `restart_after` continues after a restore). Without a state file a restarted server gives ids from
+1 again: a reader resuming past them is told so (`restarted`, `restarted_gap`) and goes on from the new ones. What
+a request or a control call causes is held, unnumbered, until the call completes (`open`/`close`): the call's own
+entry is then appended, and what it held right after it, so a `cause` always names a smaller id and the stream
+never has to go back. The cause of what is recorded is the context's (`_CAUSE`, a context variable: tasks spawned
+while it is set, such as a delivery's pump, copy it) unless the caller names one.
 
 Cost. An entry keeps what it was made from (the journal entry, the event, the delivery) and builds its
 JSON (`to_json`) and its server-sent-events frame (`frame`) on the first read, once for every reader.
@@ -601,6 +602,21 @@ class Feed:
         self._entries.clear()
         self._ids = itertools.count(last_id + 1)
         self._last = self._gone = last_id
+
+    def restarted(self, after: int) -> bool:
+        """Whether a reader resuming after `after` holds an id this feed never gave: one of an earlier process (a
+        server restarted without a state file gives ids from 1 again). It is told so (`restarted_gap`) and goes
+        on from the new ids, as a fleet's reader is when its Redis restarted empty (`core.fleetfeed`): waiting
+        for ids above its point would silently pass over every entry below it."""
+        return after > self._last
+
+
+def restarted_gap(after: int, oldest: int | None) -> bytes:
+    """The `gap` frame of a stream resumed past every id the feed has given (`Feed.restarted`): what came before
+    the restart is gone and how much is unknown (`lost` null); `restarted` says the stream goes on from the new,
+    lower ids (a reader that skips ids at or below its last must start afresh: `live.js`, `Client.follow`)."""
+    gap = json.dumps({"after": after, "lost": None, "oldest": oldest, "restarted": True}, separators=(",", ":"))
+    return f"event: gap\ndata: {gap}\n\n".encode()
 
 
 CAUSE = _CAUSE

@@ -66,8 +66,9 @@
   // and `latest` / `interval` to change the defaults. Callbacks:
   //   onBatch(entries, skipped)  entries (id order, each once) and the ranges passed over before them, each
   //                              {after, before, count}: `GET /_emulator/journal?after=&before=` lists them
-  //   onGap(gap)                 the journal had already dropped entries ({after, lost, oldest}; `restarted`: a
-  //                              fleet's ids started again, its Redis restarted empty, and `lost` is null)
+  //   onGap(gap)                 the journal had already dropped entries ({after, lost, oldest}; `restarted`: ids
+  //                              started again, the server restarted without a state file or a fleet's Redis
+  //                              restarted empty, and `lost` is null)
   // Every reconnect (and `resume()` after `pause()`) starts after the last id received: nothing twice, and what
   // came meanwhile arrives as the newest entries plus one skipped range.
   function live(query, onBatch, onGap) {
@@ -126,7 +127,7 @@
       });
       source.addEventListener("gap", function (frame) {
         const gap = JSON.parse(frame.data);
-        if (gap.restarted) last = 0; // a fleet's ids started again (its Redis restarted empty): take the new ones
+        if (gap.restarted) last = 0; // ids started again (a restart without state, a fleet's empty Redis): take them
         if (onGap) onGap(gap);
       });
       source.onopen = function () {

@@ -251,7 +251,8 @@
         offerSkipped();
         arrows();
       }, function (gap) {
-        say(note, "the journal had already dropped " + (gap.lost || gap.count || "some") + " entries", true);
+        say(note, gap.restarted ? "cxemu restarted since: its journal started again (new ids)"
+          : "the journal had already dropped " + (gap.lost || gap.count || "some") + " entries", true);
       });
     });
   }
@@ -382,7 +383,8 @@
           more.hidden = false;
         }
       }, function (gap) {
-        say(note, "the journal had already dropped " + (gap.lost || gap.count || "some") + " entries", true);
+        say(note, gap.restarted ? "cxemu restarted since: its journal started again (new ids)"
+          : "the journal had already dropped " + (gap.lost || gap.count || "some") + " entries", true);
       });
       pause.hidden = false;
       pause.addEventListener("click", function () {
