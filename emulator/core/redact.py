@@ -7,7 +7,8 @@ tokens, HTTP Basic). A redacted value becomes `MASK`; an empty or null one stays
 to hide, and the view still says there is none).
 
 A delivery's receiver URL is the integration's own: its user info (`https://user:password@host/`) and every
-query value (`?token=...`: cxemu cannot tell which of a receiver's parameters is a credential) are masked; the
+query value (`?token=...`: cxemu cannot tell which of a receiver's parameters is a credential) are masked, in a
+request's body too (the request that registered the receiver: every URL in a `/requests` body, `_urls`); the
 headers cxemu sent are masked as a request's are, its body's declared fields too, and in a snapshot the declared
 keys of its `profile` (`Secrets.delivery`: Sangoma's webhook secret, which signs it).
 
@@ -121,12 +122,27 @@ def _headers(headers: Mapping[str, str], secret: frozenset[str]) -> dict[str, st
 
 
 def redact_entry(entry: dict[str, Any], plugin: VendorPlugin | None) -> dict[str, Any]:
-    """A journal entry (`JournalEntry.to_json()`) with its credentials masked: headers, query, body."""
+    """A journal entry (`JournalEntry.to_json()`) with its credentials masked: headers, query, body (its declared
+    fields, and every URL in it as a delivery's URL is masked: `_urls`)."""
     fields = frozenset(plugin.secrets.fields if plugin is not None else ())
     entry["headers"] = _headers(entry["headers"], _secret_headers(plugin))
     entry["query"] = _form(entry["query"], fields)
-    entry["body"] = _body(entry["body"], fields)
+    entry["body"] = _urls(_body(entry["body"], fields))
     return entry
+
+
+def _urls(node: Any) -> Any:
+    """A request's JSON body with every http(s) URL in it masked by `redact_url` (user info, query values): a body
+    that registers a receiver (8x8's `uri`, Sangoma's `webhook_url`, Samespace's `publish.url`) carries the
+    credentials the deliveries' views hide, and which string is a receiver is the vendor's business, so every URL
+    is treated alike. Only the view is masked: the journal keeps the request as it came (a state file's journal)."""
+    if isinstance(node, dict):
+        return {k: _urls(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_urls(v) for v in node]
+    if isinstance(node, str) and node[:8].lower().startswith(("http://", "https://")):
+        return redact_url(node)
+    return node
 
 
 def redact_url(url: str) -> str:

@@ -10,6 +10,7 @@ say 400 or 404 for the matrix's minimal inputs.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -404,6 +405,34 @@ async def test_deliveries_hide_a_receivers_credentials_unless_the_admin_asks(wor
     own = world.creds["alpha"]["eightbyeight"]["headers"]
     r = await c.get(f"{MOUNT}/deliveries", params={"tenant": "alpha", "secrets": "true"}, headers=own)
     assert r.status_code == 403
+
+
+async def test_a_receiver_url_in_a_request_body_is_masked_as_the_deliveries_mask_it(world: World) -> None:
+    """The request that registers a receiver (8x8's webhook `uri`) carries the credentials `/deliveries` hides: the
+    request journal (`/requests`, the journal's `request` entries) masks every URL in a body the same way unless
+    the admin asks (`secrets=true`); the state keeps the URL as it came, so the admin's snapshot restores it."""
+    c = world.client
+    url = "http://ada:hunter2@127.0.0.1:8080/_emulator/sink/eightbyeight/alpha?token=sekrit&lang=en"
+    masked = "http://[redacted]@127.0.0.1:8080/_emulator/sink/eightbyeight/alpha?token=[redacted]&lang=[redacted]"
+    own = world.creds["alpha"]["eightbyeight"]["headers"]
+    hook = {"name": "creds", "uri": url, "version": "Chat Gateway v1.0"}
+    assert (await c.put(f"{EBE}/webhooks/1", json=hook, headers=own)).status_code == 200
+    requests = await c.get(f"{MOUNT}/requests", params={"tenant": "alpha", "path": f"{EBE}/webhooks"}, headers=ADMIN)
+    journal = await c.get(f"{MOUNT}/journal", params={"kind": "request", "limit": 1000}, headers=ADMIN)
+    for view in (requests, journal):
+        assert view.status_code == 200, view.text
+        assert "hunter2" not in view.text
+        assert "sekrit" not in view.text
+    [put] = [e for e in requests.json()["requests"] if e["method"] == "PUT"]
+    assert put["body"]["uri"] == masked
+    [entry] = [e for e in journal.json()["entries"] if e["type"] == f"PUT {EBE}/webhooks/1"]
+    assert entry["data"]["body"]["uri"] == masked
+    full = await c.get(f"{MOUNT}/requests", params={"tenant": "alpha", "secrets": "true"}, headers=ADMIN)
+    assert url in {e["body"]["uri"] for e in full.json()["requests"] if e["method"] == "PUT"}
+    snapshot = await c.get(f"{MOUNT}/state", params={"secrets": "true"}, headers=ADMIN)
+    assert (await c.post(f"{MOUNT}/state", content=snapshot.content, headers=ADMIN)).status_code == 200
+    hooks = (await c.get(f"{EBE}/webhooks", headers=own)).json()
+    assert url in json.dumps(hooks)
 
 
 def test_a_snapshots_pending_delivery_loses_the_webhook_secret_that_signs_it() -> None:
