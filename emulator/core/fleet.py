@@ -32,7 +32,8 @@ deliveries go on with no request. A gone worker's entry is removed once no lease
 
 Fleet-wide control requests (no tenant) that the pytest plugin and scenario runs use are fanned out to every
 live worker and their answers merged (`core.fleet_control.FANNED`); the others show what the worker that answers
-holds.
+holds. A worker that stops beating before it answers (frozen: SIGSTOP, a stalled host) is given up as not answering
+once its beat is older than the ttl (`_ask`), not after the forward timeout.
 """
 
 from __future__ import annotations
@@ -99,6 +100,11 @@ LAPSE = 0.05
 own clock, read once per command)."""
 FORWARD_SLACK = 90.0
 """Seconds a forwarded request may take past the request timeout (long polls: `deliveries?wait=`)."""
+
+
+class StoppedBeating(HttpError):
+    """A worker asked in a fan-out stopped beating before it answered (`Fleet._ask`): taken for gone."""
+
 
 # KEYS: owner, fence; ARGV: worker id, ttl ms. Returns {1, lease} when claimed, else {0, owner's lease, its pttl}.
 _CLAIM = """
@@ -644,8 +650,44 @@ class Fleet:
         except RedisError as exc:
             raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
         others = sorted((e["address"], w) for w, e in workers.items() if w != self.id and e.get("address"))
-        got = await asyncio.gather(*(self.forward(request, a) for a, _ in others), return_exceptions=True)
+        got = await asyncio.gather(*(self._ask(request, w, a) for a, w in others), return_exceptions=True)
         return [(w, a, answer) for (a, w), answer in zip(others, got, strict=True)]
+
+    async def _ask(self, request: Request, worker: str, address: str) -> Response:
+        """`forward` to another worker of a fan-out, given up once that worker has stopped beating: a frozen one
+        (SIGSTOP, a stalled host or VM) still accepts the connection (its kernel does) but answers nothing, and
+        the forward alone would wait `request_timeout` + `FORWARD_SLACK` (two minutes by default) before the reset,
+        snapshot or merge goes on. Every `ttl / 2` without an answer its beat is read (one `HGET`); older than the
+        ttl (three missed beats: its leases lapse too), it is taken for gone, as `workers()` would at the next
+        look: `StoppedBeating`. A worker that beats is waited for as long as its answer takes (a big snapshot)."""
+        answer = asyncio.ensure_future(self.forward(request, address))
+        try:
+            while True:
+                done, _ = await asyncio.wait([answer], timeout=self.ttl / 2)
+                if done:
+                    return answer.result()
+                silent = await self._silent_for(worker)
+                if silent is not None and silent > self.ttl:
+                    raise StoppedBeating(f"worker {worker} at {address} has not beaten for {silent:.1f}s (frozen?)")
+        finally:
+            if not answer.done():
+                answer.cancel()
+                await asyncio.gather(answer, return_exceptions=True)
+
+    async def _silent_for(self, worker: str) -> float | None:
+        """Seconds since the worker's last beat (infinite when it left the registry), None when Redis does not say
+        (then its answer is waited for, as before)."""
+        try:
+            text = await self.redis().hget(WORKERS, worker)
+        except RedisError:
+            return None
+        if text is None:
+            return float("inf")
+        try:
+            beat = float(json.loads(text).get("beat", 0))
+        except (ValueError, TypeError, AttributeError):
+            return None
+        return time.time() - beat
 
     async def reset_left(
         self, request: Request, vendor: str | None, answered: set[str]
