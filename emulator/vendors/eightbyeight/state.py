@@ -6,7 +6,8 @@ the unit of work (`tx.emit`) and never do I/O. `events.py` turns those events in
 
 Conversation states move along `TRANSITIONS` (created -> active -> idle -> active ...); the assignment
 moves queue|script -> agent -> queue (transfer) independently, by the transitions in `assignment.py` (agents, post-agent
-assignment, the end of an interaction).
+assignment, the end of an interaction). In open auth a new tenant's first channel and queue ids bind to its default
+ones (`binding.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from emulator.core.runtime import Emulator
 from emulator.core.sink import default_target
 from emulator.core.store import Tx
 from emulator.vendors.eightbyeight import errors, views
+from emulator.vendors.eightbyeight.binding import Binding, bind, channel_for, queue_for
 from emulator.vendors.eightbyeight.config import (
     DEFAULT_QUEUES,
     DEFAULT_WEBHOOK_URI,
@@ -318,90 +320,6 @@ def get_attachment(state: EightByEightState, conv: Conversation, attachment_id: 
     return att
 
 
-# -- open auth: a new tenant takes the ids of its first request [inf] ---------------------------------------
-# A tenant open auth created (never a configured or provisioned one) has no channel or queue ids of its own
-# yet: the first unknown `channelId` it presents names its default channel, the first unknown queue id of an
-# assignment its default queue, so a client with the ids of 8x8's pages (or of its real tenant) works with no
-# config. The entity is renamed, with every reference to it, so every view shows the bound id; later unknown
-# ids are 8x8's errors. Binding happens in the tenant's unit of work, after every check of the request.
-
-
-@dataclass(slots=True)
-class Binding:
-    """A rename the request will make once all its checks have passed."""
-
-    old: str
-    new: str
-
-
-def _channel_for(
-    state: EightByEightState, channel_id: str | None, current: str | None = None
-) -> tuple[Channel, Binding | None]:
-    """The channel a request names (`channel_id`) or, naming none, the conversation's `current` one."""
-    channel = state.channels.get(channel_id or current or "")
-    if channel is not None:
-        return channel, None
-    if channel_id and state.channel_open and state.channels:
-        default = next(iter(state.channels.values()))
-        return default, Binding(default.id, channel_id)
-    raise errors.general_error(errors.CODE_INVALID_CHANNEL, errors.INVALID_CHANNEL.format(channel_id=channel_id))
-
-
-def _queue_for(
-    state: EightByEightState, assignment_type: str, assignment_id: str | None, channel: Channel
-) -> tuple[str | None, Binding | None]:
-    """The queue a conversation goes to, or None for a script assignment. Ids are matched after trimming
-    spaces, as the seed sends `"id":" 123"` (eightbyeight.md §1.4)."""
-    if assignment_type != "queue":
-        return None, None
-    if assignment_id is None:
-        return channel.queue_id, None
-    queue_id = assignment_id.strip()
-    if queue_id in state.queues:
-        return queue_id, None
-    if state.queue_open and queue_id and state.queues:
-        return queue_id, Binding(next(iter(state.queues)), queue_id)
-    raise errors.invalid_queue(assignment_id)
-
-
-def _bind(state: EightByEightState, channel: Binding | None, queue: Binding | None) -> None:
-    if channel is not None:
-        bind_channel(state, channel.old, channel.new)
-    if queue is not None:
-        bind_queue(state, queue.old, queue.new)
-
-
-def _renamed(entries: dict[str, Any], old: str, new: str) -> dict[str, Any]:
-    return {(new if key == old else key): value for key, value in entries.items()}
-
-
-def bind_channel(state: EightByEightState, old: str, new: str) -> None:
-    """The channel `old` is `new` from now on (see above)."""
-    state.channels[old].id = new
-    state.channels = _renamed(state.channels, old, new)
-    for conv in state.conversations.values():
-        if conv.channelId == old:
-            conv.channelId = new
-    state.channel_open = False
-
-
-def bind_queue(state: EightByEightState, old: str, new: str) -> None:
-    """The queue `old` is `new` from now on, for its agents, channels and conversations (see above)."""
-    state.queues[old].id = new
-    state.queues = _renamed(state.queues, old, new)
-    for agent in state.agents.values():
-        agent.queues = [new if q == old else q for q in agent.queues]
-    for channel in state.channels.values():
-        if channel.queue_id == old:
-            channel.queue_id = new
-    for conv in state.conversations.values():
-        if conv.queue_id == old:
-            conv.queue_id = new
-        if conv.assignment_type == "queue" and conv.assignment_id == old:
-            conv.assignment_id = new
-    state.queue_open = False
-
-
 def create_conversation(
     tx: S,
     channel_id: str,
@@ -412,11 +330,11 @@ def create_conversation(
 ) -> Conversation:
     """POST /conversations: state `created`; the interaction starts asynchronously (actors.activate)."""
     state = tx.state
-    channel, channel_binding = _channel_for(state, channel_id)
-    queue_id, queue_binding = _queue_for(state, assignment_type, assignment_id, channel)
+    channel, channel_binding = channel_for(state, channel_id)
+    queue_id, queue_binding = queue_for(state, assignment_type, assignment_id, channel)
     for msg in history:
         _check_attachments(None, msg)
-    _bind(state, channel_binding, queue_binding)
+    bind(state, channel_binding, queue_binding)
     now = tx.now()
     conv = Conversation(
         id=tx.ids.new("conversation", CONVERSATION_ID),
@@ -475,13 +393,13 @@ def update_conversation(
 ) -> Conversation:
     """PUT (replace=True) / PATCH: change user and/or assignment; a new queue while queued re-queues."""
     state = tx.state
-    channel, channel_binding = _channel_for(state, channel_id, conv.channelId)
+    channel, channel_binding = channel_for(state, channel_id, conv.channelId)
     new_queue: str | None = None
     queue_binding: Binding | None = None
     if assignment_type is not None:
-        new_queue, queue_binding = _queue_for(state, assignment_type, assignment_id, channel)
+        new_queue, queue_binding = queue_for(state, assignment_type, assignment_id, channel)
     # all checks passed: mutate
-    _bind(state, channel_binding, queue_binding)
+    bind(state, channel_binding, queue_binding)
     if channel_id is not None:
         conv.channelId = channel_id
     if user is not None:
