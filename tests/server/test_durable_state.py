@@ -32,7 +32,7 @@ def serve(tmp_path: Path, state_file: Path, name: str, *extra: str) -> ServerPro
     )  # fmt: skip
 
 
-def saved_when(path: Path, ready: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
+def saved_when(path: Path, ready: Callable[[dict[str, Any]], bool], timeout: float = 120.0) -> dict[str, Any]:
     """Wait until the state file's content passes `ready` (it is rewritten by the server's periodic saves)."""
     deadline = time.monotonic() + timeout
     seen: dict[str, Any] = {}
@@ -67,7 +67,7 @@ def test_after_kill_9_no_id_is_issued_again_and_nothing_delivered_is_sent_again_
     state_file = tmp_path / "state.json"
     first = serve(tmp_path, state_file, "first", "--state-save-interval", "0.05")
     try:
-        with httpx.Client(base_url=first.url, timeout=10) as http:
+        with httpx.Client(base_url=first.url, timeout=60) as http:
             assert http.put("/echo/v1/webhook", json={"url": webhook_sink.url_for()}, headers=ACME).status_code == 204
             assert [create(http, "one"), create(http, "two")] == ["it-1", "it-2"]
             webhook_sink.wait_for({"event": "created"}, count=2)
@@ -110,7 +110,7 @@ def test_after_kill_9_no_id_is_issued_again_and_nothing_delivered_is_sent_again_
 
     second = serve(tmp_path, state_file, "second")
     try:
-        with httpx.Client(base_url=second.url, timeout=10) as http:
+        with httpx.Client(base_url=second.url, timeout=60) as http:
             assert http.get("/_emulator/state").json()["epoch"] == 1
             assert http.get("/echo/v1/items/it-4", headers=ACME).status_code == 404  # lost with the crash
             new_items = [create(http, "five"), create(http, "six")]
@@ -149,7 +149,7 @@ def test_after_kill_9_no_id_is_issued_again_and_nothing_delivered_is_sent_again_
     assert (clean["durable"]["running"], clean["epoch"]) == (False, 1)
     third = serve(tmp_path, state_file, "third")
     try:
-        with httpx.Client(base_url=third.url, timeout=10) as http:
+        with httpx.Client(base_url=third.url, timeout=60) as http:
             assert create(http, "seven") == f"it-{EPOCH_SPAN + 6}"
         assert third.terminate() == 0, third.stderr()
     finally:
@@ -160,14 +160,14 @@ def test_the_journal_survives_a_restart(tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
     first = serve(tmp_path, state_file, "first")
     try:
-        with httpx.Client(base_url=first.url, timeout=10) as http:
+        with httpx.Client(base_url=first.url, timeout=60) as http:
             create(http, "kept")
         assert first.terminate() == 0, first.stderr()
     finally:
         first.kill()
     second = serve(tmp_path, state_file, "second")
     try:
-        with httpx.Client(base_url=second.url, timeout=10) as http:
+        with httpx.Client(base_url=second.url, timeout=60) as http:
             journal = http.get("/_emulator/requests", params={"path": "/echo/v1/items"}).json()["requests"]
             assert [(e["method"], e["body"], e["status"]) for e in journal] == [("POST", {"text": "kept"}, 201)]
         assert second.terminate() == 0, second.stderr()
@@ -202,7 +202,7 @@ def test_a_corrupt_state_file_stops_the_start_with_one_line_and_exit_2(
     state_file = tmp_path / "state.json"
     first = serve(tmp_path, state_file, "first")
     try:
-        with httpx.Client(base_url=first.url, timeout=10) as http:
+        with httpx.Client(base_url=first.url, timeout=60) as http:
             create(http, "x" * 150)
         assert first.terminate() == 0, first.stderr()
     finally:
@@ -224,7 +224,7 @@ def test_state_reset_starts_empty_over_a_corrupt_file_and_replaces_it(tmp_path: 
     state_file.write_text('{"version": 1, "store": {"echo": ', encoding="utf-8")
     server = serve(tmp_path, state_file, "reset", "--state-reset")
     try:
-        with httpx.Client(base_url=server.url, timeout=10) as http:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
             assert http.get("/_emulator/tenants").json()["tenants"] == []
             replaced = json.loads(state_file.read_text(encoding="utf-8"))  # saved at start
             assert (replaced["store"], replaced["durable"]["running"]) == ({}, True)
@@ -246,7 +246,7 @@ def test_the_state_file_is_owner_only(tmp_path: Path) -> None:
     for path in (fresh, older):
         server = serve(tmp_path, path, path.stem)
         try:
-            assert httpx.get(f"{server.url}/_emulator/health", timeout=10).status_code == 200  # started
+            assert httpx.get(f"{server.url}/_emulator/health", timeout=60).status_code == 200  # started
             assert stat.S_IMODE(path.stat().st_mode) == 0o600  # saved at start, holding every tenant's secrets
             assert server.terminate() == 0, server.stderr()
         finally:

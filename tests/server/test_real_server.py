@@ -23,7 +23,7 @@ pytestmark = pytest.mark.server
 def echo(cxemu: CxemuHandle) -> Iterator[httpx.Client]:
     """An HTTP client of the echo API, authenticated as the test's tenant with the credentials cxemu hands out."""
     creds = cxemu.credentials("echo")
-    with httpx.Client(base_url=cxemu.url, headers={creds["header"]: creds["tenant"]}, timeout=10) as client:
+    with httpx.Client(base_url=cxemu.url, headers={creds["header"]: creds["tenant"]}, timeout=60) as client:
         yield client
 
 
@@ -196,7 +196,7 @@ def test_a_server_keeps_items_jobs_and_pending_webhooks_across_sigterm_and_resta
     first = serve(tmp_path, state_file, "first")
     try:
         assert first.banner.startswith("cxemu 0.1.0 on http://127.0.0.1:")
-        with httpx.Client(base_url=first.url, timeout=10) as http:
+        with httpx.Client(base_url=first.url, timeout=60) as http:
             assert http.get("/_emulator/health").status_code == 200
             assert http.put("/echo/v1/webhook", json={"url": webhook_sink.url_for()}, headers=acme).status_code == 204
             for text in ("one", "two"):
@@ -220,7 +220,7 @@ def test_a_server_keeps_items_jobs_and_pending_webhooks_across_sigterm_and_resta
     webhook_sink.clear()
     second = serve(tmp_path, state_file, "second")
     try:
-        with httpx.Client(base_url=second.url, timeout=10) as http:
+        with httpx.Client(base_url=second.url, timeout=60) as http:
             restored = http.get("/_emulator/state").json()
             assert persisted(restored) == (store, jobs, pending)
             assert restored["clock"] == saved["clock"]

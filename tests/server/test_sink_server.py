@@ -75,7 +75,7 @@ def test_no_webhook_log_silences_the_console_line(tmp_path: Path) -> None:
 
 def test_the_pytest_plugin_server_has_its_sink_at_its_own_url(cxemu: CxemuHandle) -> None:
     key = cxemu.credentials("eightbyeight")["apiKey"]
-    with httpx.Client(base_url=cxemu.url, headers={"x-api-key": key}, timeout=10) as http:
+    with httpx.Client(base_url=cxemu.url, headers={"x-api-key": key}, timeout=60) as http:
         [hook] = http.get("/chat-gateway/v1/webhooks").json()["_embedded"]["webhooks"]
         assert hook["uri"] == f"{cxemu.url}/_emulator/sink/eightbyeight/{quote(cxemu.tenant, safe='')}"
         assert http.post("/chat-gateway/v1/conversations", json=CONVERSATION).status_code == 202

@@ -1,4 +1,8 @@
-"""`python -m emulator serve` as a child process, the way a user starts it."""
+"""`python -m emulator serve` as a child process, the way a user starts it; `run_child` for a child run to its end.
+
+Every wait here is on an event (a line printed, output, an exit) with a deadline that only catches a hang: on a
+shared CI machine under a load of 20 and more a child runs ten times slower than on a quiet one, and a deadline
+sized for the quiet machine fails a test that was making progress."""
 
 from __future__ import annotations
 
@@ -15,12 +19,16 @@ from typing import IO
 
 ROOT = Path(__file__).resolve().parents[2]
 BANNER = re.compile(r"^cxemu \S+ on (http://\S+)  \(")
+START_TIMEOUT = 120.0
+"""Seconds a server has to print its URL: about a second on a quiet machine, ten times more under a load of 20."""
+QUIET = 170.0
+"""Seconds a child (`run_child`) may print nothing before it is taken for hung."""
 
 
 class ServerProcess:
     """A cxemu child in its own process group; `url` is read from the first line it prints."""
 
-    def __init__(self, *args: str, log: Path, start_timeout: float = 30.0) -> None:
+    def __init__(self, *args: str, log: Path, start_timeout: float = START_TIMEOUT) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CXEMU_")}
         self.log = log
         self._stderr: IO[bytes] = log.open("wb")
@@ -60,7 +68,7 @@ class ServerProcess:
     def stderr(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
-    def terminate(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0) -> int:
+    def terminate(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 60.0) -> int:
         """Stop it as a process manager (SIGTERM) or a user at the terminal (SIGINT) would; returns the exit status."""
         self.proc.send_signal(sig)
         try:
@@ -77,3 +85,52 @@ class ServerProcess:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self._stderr.close()
+
+
+def run_child(
+    args: list[str], *, cwd: Path, env: dict[str, str], quiet: float = QUIET
+) -> subprocess.CompletedProcess[str]:
+    """Run `args` to its end and return what it printed, however long a loaded machine makes it take: the child
+    (its whole process group) is killed only when it prints nothing for `quiet` seconds, taken for hung (an
+    `AssertionError` with what it printed so far). Where `subprocess.run(timeout=...)` bounds the whole run, this
+    bounds the silence: a pytest child prints a character per test, a `node --test` child a line per test, so a
+    slow run that makes progress goes on and a hung one fails after `quiet` seconds. Python children write
+    unbuffered (`PYTHONUNBUFFERED`), so what they print arrives as they print it."""
+    proc = subprocess.Popen(
+        args,
+        cwd=cwd,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    got: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
+    try:
+        with selectors.DefaultSelector() as selector:
+            for stream in (proc.stdout, proc.stderr):
+                selector.register(stream, selectors.EVENT_READ)
+            while selector.get_map():
+                ready = selector.select(quiet)
+                if not ready:
+                    so_far = b"".join(got[out_fd] + got[err_fd]).decode(errors="replace")
+                    raise AssertionError(f"{args[:4]} printed nothing for {quiet:g}s (hung?); so far:\n{so_far}")
+                for key, _ in ready:
+                    chunk = os.read(key.fd, 65536)
+                    if chunk:
+                        got[key.fd].append(chunk)
+                    else:
+                        selector.unregister(key.fileobj)
+        status = proc.wait(quiet)
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+    out, err = (b"".join(got[fd]).decode(errors="replace") for fd in (out_fd, err_fd))
+    return subprocess.CompletedProcess(args, status, out, err)
