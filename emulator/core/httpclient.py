@@ -155,6 +155,20 @@ class Answer(NamedTuple):
     """The answer's headers, only from a client made with `headers=True` (a fleet's forwarding, `core.fleet`)."""
 
 
+class Flight:
+    """One request on a connection `HttpClient.reserve` took from the pool (`send` fills in the rest)."""
+
+    __slots__ = ("conn", "deadline", "key", "request", "target", "timeout", "waiter")
+
+    def __init__(self, conn: _Conn, target: _Target, key: tuple[str, str, int, bool]) -> None:
+        self.conn = conn
+        self.target = target
+        self.key = key
+        self.request = b""
+        self.deadline = self.timeout = 0.0
+        self.waiter: asyncio.Future[Answer] | None = None
+
+
 class _Conn(asyncio.Protocol):
     """One connection; answers one request at a time. Framing is llhttp's (`httptools`, as uvicorn uses)."""
 
@@ -393,48 +407,102 @@ class HttpClient:
         else:
             conn.close()
 
+    def reserve(self, url: str, *, guarded: bool = True) -> Flight | None:
+        """`post`'s common case in plain functions, part one: with a free slot (in all and for the target) and an
+        idle keep-alive connection to a URL posted to before, both are taken for one request and returned as a
+        `Flight`; None (nothing taken) otherwise: `post` must send it. Then `send` it (or `unreserve` it), await
+        its waiter and hand the answer to `landed`, or what it raised to `recover`. A caller that awaits the
+        answer in its own frame spares `post`'s coroutine (the webhook dispatcher's attempts)."""
+        t = self._targets.get(url)
+        if t is None or self._closed:
+            return None
+        key = t.pools[guarded]
+        idle = self._idle.get(key)
+        if not idle or idle[-1].closed:
+            return None
+        origin = t.origin
+        if not self._per_target.take(origin):
+            return None
+        if not self._slots.take(None):
+            self._per_target.release(origin)
+            return None
+        return Flight(idle.pop(), t, key)
+
+    def send(self, flight: Flight, body: bytes, headers: dict[str, str], timeout: float) -> asyncio.Future[Answer]:
+        """Send the request on a reserved flight; its answer's future (a request that cannot be encoded raises
+        before anything is written: `unreserve` the flight then)."""
+        t = flight.target
+        flight.request = request = _encoded([t.head, f"Content-Length: {len(body)}\r\n"], headers.items(), body)
+        conn = flight.conn
+        loop = conn.loop
+        flight.deadline = deadline = loop.time() + timeout
+        flight.timeout = timeout
+        flight.waiter = waiter = conn.send(request, loop)
+        self._watch(loop, deadline, waiter, timeout)
+        return waiter
+
+    def unreserve(self, flight: Flight) -> None:
+        """A reserved flight that was not sent: its connection back to the pool, its slots freed."""
+        self._release(flight.key, flight.conn, True)
+        self._slots.release(None)
+        self._per_target.release(flight.target.origin)
+
+    def landed(self, flight: Flight, answer: Answer) -> None:
+        """`flight` was answered: its connection back to the pool (if the answer lets it be reused), its slots
+        freed."""
+        self._release(flight.key, flight.conn, answer.keep_alive)
+        self._slots.release(None)
+        self._per_target.release(flight.target.origin)
+
+    async def recover(self, flight: Flight, exc: BaseException) -> Answer:
+        """`flight`'s waiter raised `exc`: its connection is closed and, when the peer had closed it before any
+        byte of the answer, the request goes once more on a fresh connection by the same deadline (as `post`
+        does); otherwise `exc` is raised again. The slots are freed either way."""
+        try:
+            self._release(flight.key, flight.conn, False)
+            if not isinstance(exc, _Closed):
+                raise exc
+            for stale in self._idle.pop(flight.key, ()):
+                stale.close()
+            return await self._send(
+                flight.target, flight.request, flight.timeout, flight.key, flight.deadline, retried=True
+            )
+        finally:
+            self._slots.release(None)
+            self._per_target.release(flight.target.origin)
+
     async def post(
         self, url: str, body: bytes, headers: dict[str, str], timeout: float, *, guarded: bool = True
     ) -> Answer:
         """POST `body`; raises `HttpError` (including on timeout, `RefusedTarget` when the guard refuses the
         target) when no answer could be had. `guarded=False`: this server's own URL, not checked."""
+        flight = self.reserve(url, guarded=guarded)
+        if flight is not None:  # the common case: an idle keep-alive connection, sent on at once
+            try:
+                waiter = self.send(flight, body, headers, timeout)
+            except BaseException:
+                self.unreserve(flight)
+                raise
+            try:
+                answer = await waiter
+            except BaseException as exc:
+                return await self.recover(flight, exc)
+            self.landed(flight, answer)
+            return answer
         if self._closed:
             raise HttpError("the client is closed")
         t = self._target(url)
         request = _encoded([t.head, f"Content-Length: {len(body)}\r\n"], headers.items(), body)
         origin, key = t.origin, t.pools[guarded]
-        per_target, slots = self._per_target, self._slots
-        if not per_target.take(origin):
-            await per_target.acquire(origin)
+        await self._per_target.acquire(origin)
         try:
-            if not slots.take(None):
-                await slots.acquire(None)
+            await self._slots.acquire(None)
             try:
-                idle = self._idle.get(key)
-                if not idle or idle[-1].closed:
-                    return await self._send(t, request, timeout, key)
-                # The common case, without `_send`'s coroutine: an idle keep-alive connection, sent on at once.
-                conn = idle.pop()
-                loop = conn.loop
-                deadline = loop.time() + timeout
-                waiter = conn.send(request, loop)
-                self._watch(loop, deadline, waiter, timeout)
-                try:
-                    answer = await waiter
-                except _Closed:  # the peer had closed it: once more on a fresh connection, as `_send` does
-                    self._release(key, conn, False)
-                    for stale in self._idle.pop(key, ()):
-                        stale.close()
-                    return await self._send(t, request, timeout, key, deadline, retried=True)
-                except BaseException:
-                    self._release(key, conn, False)
-                    raise
-                self._release(key, conn, answer.keep_alive)
-                return answer
+                return await self._send(t, request, timeout, key)
             finally:
-                slots.release(None)
+                self._slots.release(None)
         finally:
-            per_target.release(origin)
+            self._per_target.release(origin)
 
     async def request(
         self,

@@ -55,7 +55,7 @@ from emulator.core.clock import Scheduler, Timer, wall_monotonic
 from emulator.core.delivery import Attempt as Attempt
 from emulator.core.delivery import Delivery as Delivery
 from emulator.core.delivery import SnapshotDeliveries, SnapshotDelivery
-from emulator.core.httpclient import Answer, HttpClient, HttpError, KeyedLimit, RefusedTarget
+from emulator.core.httpclient import Answer, Flight, HttpClient, HttpError, KeyedLimit, RefusedTarget
 from emulator.core.offload import Offload
 from emulator.core.outbound import Guard, Refused
 from emulator.core.signatures import NOT_SIGNED, SignatureCheck, SignatureOut
@@ -203,6 +203,19 @@ class _Route(NamedTuple):
     verdict: str | None
     post: Poster | None
     local: bool
+
+
+class _Flight(NamedTuple):
+    """An attempt `_launch` sent: the client's flight, and what `_landed`/`_recover` record it with."""
+
+    client: HttpClient
+    http: Flight
+    waiter: asyncio.Future[Answer]
+    delivery: Delivery
+    attempt: Attempt
+    owner: tuple[str, str]
+    started: float
+    policy: WebhookPolicy
 
 
 @dataclass
@@ -469,7 +482,16 @@ class WebhookDispatcher:
                     )
                     return
                 tried = len(d.attempts)
-                ok = await self._attempt(d)
+                flight = self._launch(d)
+                if flight is None:
+                    ok = await self._attempt(d)
+                else:  # the common case, awaited here: no coroutine per attempt below the pump
+                    try:
+                        answer = await flight.waiter
+                    except BaseException as exc:
+                        ok = await self._recover(flight, exc)
+                    else:
+                        ok = self._landed(flight, answer)
                 if d not in queue.items:
                     continue  # forgotten by a reset while in flight: the head is now another delivery
                 if ok:
@@ -592,6 +614,87 @@ class WebhookDispatcher:
             headers.update(policy.headers(ctx))
         return headers
 
+    def _launch(self, d: Delivery) -> _Flight | None:
+        """`_attempt`'s common case as a plain function: a delivery without chaos faults or a durable log, to a
+        network target the policy allows, with headers built on the loop, a free slot of its tenant and an idle
+        connection of the client: its request is sent now and the flight returned (the pump awaits its answer
+        and hands it to `_landed` or `_recover`). None (nothing taken, nothing sent): `_attempt` does it."""
+        client = self._http
+        if client is None or d.chaos or self.durable is not None:
+            return None
+        route = self._route(d.url)
+        if route.verdict is not None or route.post is not None:
+            return None
+        policy = self.policy(d.vendor)
+        if policy.sign_in_thread:
+            return None
+        owner = (d.vendor, d.tenant)
+        if not self._per_tenant.take(owner):
+            return None
+        http = client.reserve(d.url, guarded=not route.local)
+        if http is None:
+            self._per_tenant.release(owner)
+            return None
+        n = _tries(d)
+        now = self.scheduler.now(d.tenant)
+        started = wall_monotonic()
+        try:
+            headers = self._headers(d, n, now, policy)
+            assert isinstance(headers, dict)  # (`sign_in_thread` is off)
+            waiter = client.send(http, d.body, headers, policy.timeout)
+        except Exception:  # a broken hook, a header that cannot be sent: nothing went out, `_attempt` records why
+            client.unreserve(http)
+            self._per_tenant.release(owner)
+            return None
+        return _Flight(
+            client, http, waiter, d, Attempt(n=n, at=now, url=d.url, headers=headers), owner, started, policy
+        )
+
+    def _landed(self, f: _Flight, answer: Answer) -> bool:
+        """The answer to a launched attempt: recorded; whether the policy counts it a success."""
+        f.client.landed(f.http, answer)
+        self._per_tenant.release(f.owner)
+        attempt = f.attempt
+        attempt.status = status = answer.status
+        attempt.response_excerpt = answer.excerpt.decode(errors="replace")
+        attempt.latency_ms = round((wall_monotonic() - f.started) * 1000, 3)
+        f.delivery.attempts.append(attempt)
+        return status in f.policy.success_statuses
+
+    async def _recover(self, f: _Flight, exc: BaseException) -> bool | None:
+        """A launched attempt whose answer raised `exc`: as `_post` records a failed request (a connection the
+        peer had closed is tried once more on a fresh one); cancelled, it frees what it held and is cancelled."""
+        attempt = f.attempt
+        refused = False
+        try:
+            answer = await f.client.recover(f.http, exc)
+        except Exception as failed:
+            refused = self._failed_request(attempt, failed, f.http.timeout)
+        else:
+            attempt.status = answer.status
+            attempt.response_excerpt = answer.excerpt.decode(errors="replace")
+        finally:
+            self._per_tenant.release(f.owner)
+        attempt.latency_ms = round((wall_monotonic() - f.started) * 1000, 3)
+        f.delivery.attempts.append(attempt)
+        if refused:
+            return None
+        return attempt.status is not None and attempt.status in f.policy.success_statuses
+
+    @staticmethod
+    def _failed_request(attempt: Attempt, exc: Exception, timeout: float) -> bool:
+        """Record why a request got no answer on `attempt`; whether the outbound guard refused its target."""
+        if isinstance(exc, TimeoutError):
+            attempt.error = f"timed out after {timeout:g}s"
+        elif isinstance(exc, RefusedTarget):
+            attempt.error = str(exc)
+            return True
+        elif isinstance(exc, HttpError):
+            attempt.error = str(exc)
+        else:  # never let one receiver take the worker down
+            attempt.error = f"{type(exc).__name__}: {exc}"
+        return False
+
     async def _post(
         self, d: Delivery, n: int, now: float, headers: dict[str, str], timeout: float, route: _Route
     ) -> tuple[Attempt, bool]:
@@ -615,14 +718,8 @@ class WebhookDispatcher:
                     self._per_tenant.release(owner)
             attempt.status = answer.status
             attempt.response_excerpt = answer.excerpt.decode(errors="replace")
-        except TimeoutError:
-            attempt.error = f"timed out after {timeout:g}s"
-        except RefusedTarget as exc:
-            attempt.error, refused = str(exc), True
-        except HttpError as exc:
-            attempt.error = str(exc)
-        except Exception as exc:  # never let one receiver take the worker down
-            attempt.error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            refused = self._failed_request(attempt, exc, timeout)
         attempt.latency_ms = round((wall_monotonic() - started) * 1000, 3)
         return attempt, refused
 

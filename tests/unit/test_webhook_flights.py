@@ -1,0 +1,243 @@
+"""A delivery attempt on a reused keep-alive connection (the dispatcher's common case, sent by `_launch` and awaited
+in the pump itself): recorded, timed out, retried, reset and cancelled as any other attempt, against real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from emulator.core.runtime import Emulator
+from emulator.core.store import Outbound
+from emulator.core.webhooks import AttemptContext, Delivery, DeliveryFilter, WebhookPolicy
+from tests.conftest import EmulatorFactory
+from tests.support import echo_vendor
+
+SLUG = echo_vendor.SLUG
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class Receiver:
+    """A raw HTTP receiver: the bodies it got, by connection (one list per connection, in arrival order)."""
+
+    def __init__(self) -> None:
+        self.connections: list[list[bytes]] = []
+        self.got = asyncio.Event()
+
+    async def request(self, reader: asyncio.StreamReader, conn: list[bytes]) -> bytes | None:
+        """The next request's body on one connection (None once the client has closed it)."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return None
+        length = next(int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
+        body = await reader.readexactly(length)
+        conn.append(body)
+        self.got.set()
+        return body
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
+    servers: list[asyncio.Server] = []
+
+    async def start(handler: Handler) -> str:
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        servers.append(server)
+        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
+
+    yield start
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+def submit(emu: Emulator, url: str, n: int, subject: str = "it-1") -> Delivery:
+    outbound = Outbound(url, {"n": n}, "created", subject, f"evt-{subject}-{n}")
+    return emu.dispatcher.submit(SLUG, "a", outbound)
+
+
+async def settled(emu: Emulator, d: Delivery) -> Delivery:
+    (done,) = await emu.dispatcher.wait(DeliveryFilter(event_id=d.event_id), timeout=10)
+    return done
+
+
+def nothing_held(emu: Emulator) -> bool:
+    """No tenant slot, global slot or target slot is still taken (a flight gave back what it took)."""
+    http = emu.dispatcher._http
+    return not len(emu.dispatcher._per_tenant) and (http is None or not (len(http._slots) or len(http._per_target)))
+
+
+async def test_attempts_on_a_reused_connection_are_recorded_in_order_on_one_connection(
+    emu: Emulator, serve: Callable[[Handler], Awaitable[str]]
+) -> None:
+    receiver = Receiver()
+
+    async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn: list[bytes] = []
+        receiver.connections.append(conn)
+        while await receiver.request(reader, conn) is not None:
+            writer.write(OK)
+        writer.close()
+
+    url = await serve(keep_alive)
+    sent = [submit(emu, url, n) for n in range(6)]
+    done = [await settled(emu, d) for d in sent]
+
+    assert receiver.connections == [[b'{"n":%d}' % n for n in range(6)]]  # one connection, in submission order
+    for d in done:
+        (attempt,) = d.attempts
+        assert (d.status, attempt.n, attempt.status, attempt.response_excerpt, attempt.error) == (
+            "delivered",
+            0,
+            200,
+            "ok",
+            None,
+        )
+        assert attempt.headers["x-echo-event-id"] == d.event_id
+        assert attempt.latency_ms >= 0
+    await emu.scheduler.settle()
+    assert nothing_held(emu)
+
+
+async def test_no_answer_on_a_reused_connection_times_out_and_the_ladder_retries_on_a_fresh_one(
+    make_emulator: EmulatorFactory, serve: Callable[[Handler], Awaitable[str]]
+) -> None:
+    emu = await make_emulator(webhooks={SLUG: {"timeout": 0.5}})
+    receiver = Receiver()
+    hung_up = asyncio.Event()
+
+    async def silent_second(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn: list[bytes] = []
+        receiver.connections.append(conn)
+        first = len(receiver.connections) == 1
+        while await receiver.request(reader, conn) is not None:
+            if first and len(conn) == 2:  # no answer to the second request on the first connection
+                await reader.read()  # returns once the client has closed it
+                hung_up.set()
+                break
+            writer.write(OK)
+        writer.close()
+
+    url = await serve(silent_second)
+    assert (await settled(emu, submit(emu, url, 1))).status == "delivered"
+    second = submit(emu, url, 2)
+    (waiting,) = await emu.dispatcher.wait(lambda d: d is second and bool(d.attempts), settled=False, timeout=10)
+    assert waiting.status == "pending"
+    assert [(a.n, a.status, a.error) for a in waiting.attempts] == [(0, None, "timed out after 0.5s")]
+    await asyncio.wait_for(hung_up.wait(), 10)  # the connection that timed out is closed, never reused
+    assert nothing_held(emu)
+
+    await emu.scheduler.advance(1.0)  # the echo ladder's first step
+    done = await settled(emu, second)
+    assert [(a.n, a.status) for a in done.attempts] == [(0, None), (1, 200)]
+    assert receiver.connections == [[b'{"n":1}', b'{"n":2}'], [b'{"n":2}']]
+
+
+async def test_a_receiver_that_hangs_up_after_each_answer_gets_each_delivery_once(
+    emu: Emulator, serve: Callable[[Handler], Awaitable[str]]
+) -> None:
+    """It says keep-alive, then closes: a request that meets the closed connection goes once more on a fresh
+    one within the same attempt (whether the close was seen before it was sent or after)."""
+    receiver = Receiver()
+
+    async def one_per_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn: list[bytes] = []
+        receiver.connections.append(conn)
+        if await receiver.request(reader, conn) is not None:
+            writer.write(OK)
+            await writer.drain()
+        writer.close()
+
+    url = await serve(one_per_connection)
+    done = [await settled(emu, submit(emu, url, n)) for n in range(5)]
+    assert [(d.status, [(a.n, a.status) for a in d.attempts]) for d in done] == [("delivered", [(0, 200)])] * 5
+    assert [b for conn in receiver.connections for b in conn] == [b'{"n":%d}' % n for n in range(5)]
+    await emu.scheduler.settle()
+    assert nothing_held(emu)
+
+
+async def holding_receiver(serve: Callable[[Handler], Awaitable[str]]) -> tuple[str, Receiver, asyncio.Event]:
+    """A receiver that answers the first request of its first connection and holds every later one until the
+    event is set."""
+    receiver = Receiver()
+    release = asyncio.Event()
+
+    async def hold_later(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn: list[bytes] = []
+        receiver.connections.append(conn)
+        while await receiver.request(reader, conn) is not None:
+            if len(receiver.connections) > 1 or len(conn) > 1:
+                await release.wait()
+            writer.write(OK)
+        writer.close()
+
+    return await serve(hold_later), receiver, release
+
+
+async def test_reset_with_an_attempt_in_flight_on_a_reused_connection_does_not_lose_the_next_delivery(
+    emu: Emulator, serve: Callable[[Handler], Awaitable[str]]
+) -> None:
+    url, receiver, release = await holding_receiver(serve)
+    await settled(emu, submit(emu, url, 1))
+    receiver.got.clear()
+    submit(emu, url, 2)
+    await asyncio.wait_for(receiver.got.wait(), 10)  # in flight on the reused connection
+
+    emu.reset(SLUG, "a")
+    after_reset = submit(emu, url, 3)  # same key, queued while the forgotten one is in flight
+    release.set()
+
+    done = await settled(emu, after_reset)
+    assert [(a.n, a.status) for a in done.attempts] == [(0, 200)]
+    assert [d.id for d in emu.dispatcher.deliveries()] == [after_reset.id]
+    assert [b for conn in receiver.connections for b in conn] == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
+    await emu.scheduler.settle()
+    assert nothing_held(emu)
+
+
+async def test_closing_with_an_attempt_in_flight_on_a_reused_connection_keeps_it_pending(
+    emu: Emulator, serve: Callable[[Handler], Awaitable[str]]
+) -> None:
+    url, receiver, release = await holding_receiver(serve)
+    await settled(emu, submit(emu, url, 1))
+    receiver.got.clear()
+    second = submit(emu, url, 2)
+    await asyncio.wait_for(receiver.got.wait(), 10)
+
+    await emu.dispatcher.close()
+    release.set()
+    assert (second.status, second.attempts) == ("pending", [])  # cancelled mid-attempt: not an attempt
+    assert [p["event_id"] for p in emu.dispatcher.snapshot()["pending"]] == [second.event_id]
+    assert not len(emu.dispatcher._per_tenant)
+
+
+async def test_a_header_that_cannot_be_sent_fails_its_attempt_and_the_next_delivery_goes_out(
+    emu: Emulator, serve: Callable[[Handler], Awaitable[str]]
+) -> None:
+    receiver = Receiver()
+
+    async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn: list[bytes] = []
+        receiver.connections.append(conn)
+        while await receiver.request(reader, conn) is not None:
+            writer.write(OK)
+        writer.close()
+
+    def headers(ctx: AttemptContext) -> dict[str, str]:
+        return {"x-note": "\u20ac" if ctx.body == b'{"n":2}' else "plain"}  # a euro sign: not latin-1
+
+    emu.dispatcher.register(SLUG, WebhookPolicy(retry_ladder=(), headers=headers))
+    url = await serve(keep_alive)
+    first, second, third = [await settled(emu, submit(emu, url, n)) for n in (1, 2, 3)]
+
+    assert (first.status, third.status) == ("delivered", "delivered")
+    (failed,) = second.attempts
+    assert second.status == "failed"
+    assert (failed.error or "").startswith("UnicodeEncodeError")
+    assert receiver.connections == [[b'{"n":1}', b'{"n":3}']]
+    await emu.scheduler.settle()
+    assert nothing_held(emu)
