@@ -17,6 +17,7 @@ whatever else the machine is doing; comparing two trees (`--tree`, each with its
 Rows (the same requests as `bench/run.py`; each server is started with the same config as there):
 
   bare-get                     the reference: GET /echo/v1/items/it-1 on bench/bare_app.py (uvicorn, no cxemu)
+  bare-post                    the POST reference: POST /echo/v1/items (a small JSON body, 201) on the same app
   8x8-get                      GET /chat-gateway/v1/conversations/{id}
   8x8-post-message-unsigned    POST …/messages: 202 + one unsigned MESSAGE webhook to the receiver
   8x8-post-message             the same, RS256-signed (the signature dominates)
@@ -75,8 +76,17 @@ from vendors import (
     vendor_config,
 )
 
-ROWS = ("bare-get", "8x8-get", "8x8-post-message-unsigned", "8x8-post-message", "sangoma-get", "cmcom-post-message")
+ROWS = (
+    "bare-get",
+    "bare-post",
+    "8x8-get",
+    "8x8-post-message-unsigned",
+    "8x8-post-message",
+    "sangoma-get",
+    "cmcom-post-message",
+)
 CONVERSATIONS = 64
+BARE_BODY = '{"text":"hello"}'
 SLOW = 120.0
 """Seconds a request may take under callgrind (~50x slower; far more on a machine loaded past its cores, where a
 server's first requests, loading code, passed the harness's usual 10 s)."""
@@ -321,6 +331,11 @@ def run_row(
         with server(tree, work, None, bare=True) as s, Client(s.port, timeout=SLOW) as c:
             yield s, lambda i: ok(c.call("GET", "/echo/v1/items/it-1"), 200), 0, lambda s: (
                 LoadSpec(s.port, "GET", "/echo/v1/items/it-1"), None,
+            )  # fmt: skip
+    elif row == "bare-post":
+        with server(tree, work, None, bare=True) as s, Client(s.port, timeout=SLOW) as c:
+            yield s, lambda i: ok(c.call("POST", "/echo/v1/items", BARE_BODY), 201), 0, lambda s: (
+                LoadSpec(s.port, "POST", "/echo/v1/items", {"content-type": "application/json"}, BARE_BODY), None,
             )  # fmt: skip
     elif row.startswith("8x8"):
         signing = row == "8x8-post-message"

@@ -250,6 +250,8 @@ class WebhookDispatcher:
         self.chaos = ChaosConfig()
         """The global delivery faults."""
         self.tenant_chaos: dict[str, TenantChaos] = {}
+        self._calm: ChaosConfig | None = None
+        """The last config seen with no fault in force (`ChaosConfig.active` is worked out again on every call)."""
         """Tenants' own faults (in place of the global ones while in force; `chaos.in_force`)."""
         self.guard = guard or Guard()
         """The outbound policy (also what Samespace `http` steps use)."""
@@ -334,7 +336,11 @@ class WebhookDispatcher:
             if self.tenant_chaos
             else self.chaos
         )
-        chaos.decide(config, self.seed, delivery)
+        if config is not self._calm:  # (a config with no fault in force is remembered: it is frozen)
+            if config.active:
+                chaos.decide(config, self.seed, delivery)
+            else:
+                self._calm = config
         if self._admitted(delivery):
             self._enqueue(delivery)
         return delivery
@@ -413,20 +419,8 @@ class WebhookDispatcher:
         else:  # numbered per tenant: the same whichever process serves it
             seq, name = self.durable.number(tenant)
         now = self.scheduler.now(tenant)
-        d = Delivery(
-            id=name,
-            seq=seq,
-            vendor=vendor,
-            tenant=tenant,
-            event_id=event_id,
-            event_type=event_type,
-            subject=subject,
-            url=url,
-            body=body,
-            profile={},
-            created_at=now,
-            not_before=now,
-        )
+        # (positional: a call with twelve keywords costs twice as much, on every delivery)
+        d = Delivery(name, seq, vendor, tenant, event_id, event_type, subject, url, body, {}, now, now)
         for listener in self.delivery_listeners:
             listener(d)
         return d
@@ -441,9 +435,10 @@ class WebhookDispatcher:
         self._pending_total += 1
         owner = (d.vendor, d.tenant)
         self._pending_by[owner] = self._pending_by.get(owner, 0) + 1
-        queue = self._queues.get(d.key)
+        key = d.key
+        queue = self._queues.get(key)
         if queue is None:
-            queue = self._queues[d.key] = _KeyQueue()
+            queue = self._queues[key] = _KeyQueue()
         if "reorder" in d.chaos and queue.items and d.not_before < queue.items[-1].not_before:
             # reorder chaos: keep the queue sorted by when each item may go (only then may events swap;
             # otherwise a newer event would overtake one that waits for its retry)
@@ -453,7 +448,8 @@ class WebhookDispatcher:
             queue.items.append(d)
         if self.durable is not None:
             self.durable.changed(d)
-        self._kick(d.key)
+        if not queue.running:  # (a running pump takes it in turn)
+            self._kick(key)
 
     def _kick(self, key: tuple[str, str, str, str]) -> None:
         queue = self._queues.get(key)
@@ -476,13 +472,14 @@ class WebhookDispatcher:
                 if d.status != "pending":
                     self._dequeued(queue.items.popleft())
                     continue
-                if d.not_before > self.scheduler.now(d.tenant):
+                now = self.scheduler.now(d.tenant)
+                if d.not_before > now:
                     queue.wake = self.scheduler.call_at(
                         d.not_before, lambda: self._kick(key), vendor=d.vendor, tenant=d.tenant
                     )
                     return
                 tried = len(d.attempts)
-                flight = self._launch(d)
+                flight = self._launch(d, now)
                 if flight is None:
                     ok = await self._attempt(d)
                 else:  # the common case, awaited here: no coroutine per attempt below the pump
@@ -597,24 +594,16 @@ class WebhookDispatcher:
             return dict(d.headers_as_was)
         headers = {"content-type": policy.content_type, "user-agent": self.user_agent}
         if policy.headers is not None:
+            # (positional: keywords cost a named tuple twice as much, on every attempt)
             ctx = AttemptContext(
-                vendor=d.vendor,
-                tenant=d.tenant,
-                event_id=d.event_id,
-                event_type=d.event_type,
-                subject=d.subject,
-                url=d.url,
-                body=d.body,
-                attempt=n,
-                transmission_time=now,
-                profile=d.profile,
+                d.vendor, d.tenant, d.event_id, d.event_type, d.subject, d.url, d.body, n, now, d.profile
             )
             if policy.sign_in_thread:
                 return self._offload.submit(_with_hook, (headers, policy.headers, ctx))
             headers.update(policy.headers(ctx))
         return headers
 
-    def _launch(self, d: Delivery) -> _Flight | None:
+    def _launch(self, d: Delivery, now: float) -> _Flight | None:
         """`_attempt`'s common case as a plain function: a delivery without chaos faults or a durable log, to a
         network target the policy allows, with headers built on the loop, a free slot of its tenant and an idle
         connection of the client: its request is sent now and the flight returned (the pump awaits its answer
@@ -636,7 +625,6 @@ class WebhookDispatcher:
             self._per_tenant.release(owner)
             return None
         n = _tries(d)
-        now = self.scheduler.now(d.tenant)
         started = wall_monotonic()
         try:
             headers = self._headers(d, n, now, policy)
@@ -646,9 +634,7 @@ class WebhookDispatcher:
             client.unreserve(http)
             self._per_tenant.release(owner)
             return None
-        return _Flight(
-            client, http, waiter, d, Attempt(n=n, at=now, url=d.url, headers=headers), owner, started, policy
-        )
+        return _Flight(client, http, waiter, d, Attempt(n, now, d.url, headers), owner, started, policy)
 
     def _landed(self, f: _Flight, answer: Answer) -> bool:
         """The answer to a launched attempt: recorded; whether the policy counts it a success."""
@@ -656,7 +642,8 @@ class WebhookDispatcher:
         self._per_tenant.release(f.owner)
         attempt = f.attempt
         attempt.status = status = answer.status
-        attempt.response_excerpt = answer.excerpt.decode(errors="replace")
+        if answer.excerpt:
+            attempt.response_excerpt = answer.excerpt.decode(errors="replace")
         attempt.latency_ms = round((wall_monotonic() - f.started) * 1000, 3)
         f.delivery.attempts.append(attempt)
         return status in f.policy.success_statuses

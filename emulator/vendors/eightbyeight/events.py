@@ -25,21 +25,26 @@ def _envelope(event_type: str, event: DomainEvent) -> dict[str, Any]:
     return {"eventType": event_type, "conversationId": event.subject, "timestamp": round(event.at * 1000)}
 
 
+def _with_data(event_type: str, event: DomainEvent, data: Any) -> dict[str, Any]:
+    """`_envelope` and its `data`, in one dict (the same keys in the same order: the same bytes)."""
+    return {"eventType": event_type, "conversationId": event.subject, "timestamp": round(event.at * 1000), "data": data}
+
+
 def v1_payloads(event: DomainEvent) -> list[Payload]:
     """Chat Gateway v1 bodies for one domain event (§1.6)."""
     kind, data = event.kind, event.data
     if kind in _CONVERSATION_UPDATES:
-        return [("CONVERSATION_UPDATE", _envelope("CONVERSATION_UPDATE", event) | {"data": data})]
+        return [("CONVERSATION_UPDATE", _with_data("CONVERSATION_UPDATE", event, data))]
     if kind == "conversation.queued":
-        return [("QUEUED", _envelope("QUEUED", event) | {"data": data})]
+        return [("QUEUED", _with_data("QUEUED", event, data))]
     if kind in ("member.joined", "member.left"):
         change = "joined" if kind == "member.joined" else "left"
         body = {"memberType": data["memberType"], "change": change, "id": data["id"]}
-        return [("MEMBERS_CHANGED", _envelope("MEMBERS_CHANGED", event) | {"data": body})]
+        return [("MEMBERS_CHANGED", _with_data("MEMBERS_CHANGED", event, body))]
     if kind == "message.created" and data["deliver"]:
-        return [("MESSAGE", _envelope("MESSAGE", event) | {"data": data["message"]})]
+        return [("MESSAGE", _with_data("MESSAGE", event, data["message"]))]
     if kind == "activity":
-        return [("ACTIVITY", _envelope("ACTIVITY", event) | {"data": data})]
+        return [("ACTIVITY", _with_data("ACTIVITY", event, data))]
     if kind == "conversation.transferred":
         return [("TRANSFER", _envelope("TRANSFER", event))]  # §1.6: TRANSFER has no data
     if kind == "webhook.verify":
@@ -71,7 +76,7 @@ def legacy_payloads(event: DomainEvent) -> list[Payload]:
         body = {"agentId": data["message"]["sender"]["id"], "agentName": data.get("agentName", "")}
         return [("TEXT", _flat("TEXT", "AGENT", event) | body | {"message": data["message"]["text"]})]
     if kind == "activity":
-        return [("ACTIVITY", _envelope("ACTIVITY", event) | {"data": data})]
+        return [("ACTIVITY", _with_data("ACTIVITY", event, data))]
     if kind == "webhook.verify":
         return [
             ("WEB_HOOK_VERIFY", {"notificationVersion": LEGACY_NOTIFICATION_VERSION, "eventType": "WEB_HOOK_VERIFY"})
