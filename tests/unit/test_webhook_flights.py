@@ -7,10 +7,20 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from emulator.core.clock import Scheduler, VirtualClock
 from emulator.core.runtime import Emulator
 from emulator.core.store import Outbound
-from emulator.core.webhooks import AttemptContext, Delivery, DeliveryFilter, WebhookPolicy
+from emulator.core.webhooks import (
+    TRIM_SKIP_LIMIT,
+    AttemptContext,
+    Delivery,
+    DeliveryFilter,
+    WebhookDispatcher,
+    WebhookPolicy,
+)
 from tests.conftest import EmulatorFactory
 from tests.support import echo_vendor
 
@@ -241,3 +251,39 @@ async def test_a_header_that_cannot_be_sent_fails_its_attempt_and_the_next_deliv
     assert receiver.connections == [[b'{"n":1}', b'{"n":3}']]
     await emu.scheduler.settle()
     assert nothing_held(emu)
+
+
+# -- the log's size under a backlog --------------------------------------------------------------------------
+
+
+def reference_trim(log: list[tuple[str, bool]], size: int) -> None:
+    """The rule `_trim` keeps, looked up afresh every time: the oldest leaves when it is settled, else the first
+    settled one among the `TRIM_SKIP_LIMIT` after it, else the oldest anyway."""
+    while len(log) > size:
+        if not log[0][1]:
+            del log[0]
+            continue
+        behind = next((i for i in range(1, min(len(log), TRIM_SKIP_LIMIT + 1)) if not log[i][1]), None)
+        del log[0 if behind is None else behind]
+
+
+@settings(max_examples=150, deadline=None)
+@example(pending=[True] * TRIM_SKIP_LIMIT + [False, True], size=TRIM_SKIP_LIMIT + 1)  # settled just in reach
+@example(pending=[True] * TRIM_SKIP_LIMIT + [False, True], size=TRIM_SKIP_LIMIT)  # one too far, then in reach
+@example(pending=[True] * 200 + [False] + [True] * 150 + [False] * 3, size=80)
+@given(
+    pending=st.lists(st.booleans() | st.just(True), min_size=1, max_size=400),
+    size=st.integers(min_value=1, max_value=90),
+)
+def test_the_log_drops_what_the_rule_says_however_deep_the_pending_backlog(pending: list[bool], size: int) -> None:
+    """Deliveries whose status does not change while they are in the log (pending ones are stuck, a backlog as
+    deep as the log or deeper): after each new one, the log holds what the rule leaves, in order."""
+    dispatcher = WebhookDispatcher(Scheduler(VirtualClock()), seed=1, log_size=size)
+    model: list[tuple[str, bool]] = []
+    for seq, stuck in enumerate(pending, 1):
+        d = Delivery(f"dlv_{seq:07d}", seq, SLUG, "a", f"evt-{seq}", "created", "s", "http://x/", b"{}", {}, 0.0, 0.0)
+        d.status = "pending" if stuck else "delivered"
+        dispatcher._remember(d)
+        model.append((d.id, stuck))
+        reference_trim(model, size)
+        assert [d.id for d in dispatcher.deliveries()] == [i for i, _ in model]
