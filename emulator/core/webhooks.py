@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
 from operator import attrgetter
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from emulator.core import chaos
@@ -480,7 +480,10 @@ class WebhookDispatcher:
                     return
                 tried = len(d.attempts)
                 flight = self._launch(d, now)
-                if flight is None:
+                if flight is False:  # its tenant's share of the pool is in use: a slot is awaited here
+                    await self._per_tenant.acquire((d.vendor, d.tenant))
+                    flight = self._launch(d, now, held=True)
+                if flight is None or flight is False:
                     ok = await self._attempt(d)
                 else:  # the common case, awaited here: no coroutine per attempt below the pump
                     try:
@@ -603,23 +606,29 @@ class WebhookDispatcher:
             headers.update(policy.headers(ctx))
         return headers
 
-    def _launch(self, d: Delivery, now: float) -> _Flight | None:
+    def _launch(self, d: Delivery, now: float, *, held: bool = False) -> _Flight | Literal[False] | None:
         """`_attempt`'s common case as a plain function: a delivery without chaos faults or a durable log, to a
-        network target the policy allows, with headers built on the loop, a free slot of its tenant and an idle
-        connection of the client: its request is sent now and the flight returned (the pump awaits its answer
-        and hands it to `_landed` or `_recover`). None (nothing taken, nothing sent): `_attempt` does it."""
+        network target the policy allows, with headers built on the loop, a free slot of its tenant (`held`: the
+        caller took it) and an idle connection of the client: its request is sent now and the flight returned
+        (the pump awaits its answer and hands it to `_landed` or `_recover`). False: all that but the tenant's
+        slot (nothing taken). None (nothing taken, a `held` slot given back, nothing sent): `_attempt` does it."""
         client = self._http
-        if client is None or d.chaos or self.durable is not None:
-            return None
         route = self._route(d.url)
-        if route.verdict is not None or route.post is not None:
-            return None
         policy = self.policy(d.vendor)
-        if policy.sign_in_thread:
-            return None
         owner = (d.vendor, d.tenant)
-        if not self._per_tenant.take(owner):
+        if (
+            client is None
+            or d.chaos
+            or self.durable is not None
+            or route.verdict is not None
+            or route.post is not None
+            or policy.sign_in_thread
+        ):  # (these may change while a `held` slot was awaited: a local prefix added, say)
+            if held:
+                self._per_tenant.release(owner)
             return None
+        if not held and not self._per_tenant.take(owner):
+            return False
         http = client.reserve(d.url, guarded=not route.local)
         if http is None:
             self._per_tenant.release(owner)

@@ -225,6 +225,27 @@ async def test_closing_with_an_attempt_in_flight_on_a_reused_connection_keeps_it
     assert not len(emu.dispatcher._per_tenant)
 
 
+async def test_deliveries_waiting_for_their_tenants_slot_go_out_in_turn_on_the_pooled_connection(
+    make_emulator: EmulatorFactory, serve: Callable[[Handler], Awaitable[str]]
+) -> None:
+    """One request in flight per tenant: the pumps of other subjects wait for the slot (in the pump itself), and
+    each goes out once it is handed on, in the order they asked, on the connection the last one gave back."""
+    emu = await make_emulator(webhook_concurrency_per_tenant=1)
+    url, receiver, release = await holding_receiver(serve)
+    await settled(emu, submit(emu, url, 0, subject="warm"))
+    receiver.got.clear()
+    first = submit(emu, url, 1, subject="s1")
+    await asyncio.wait_for(receiver.got.wait(), 10)  # holds the tenant's one slot
+    waiting = [submit(emu, url, n, subject=f"s{n}") for n in (2, 3, 4)]
+    release.set()
+
+    done = [await settled(emu, d) for d in (first, *waiting)]
+    assert [[(a.n, a.status) for a in d.attempts] for d in done] == [[(0, 200)]] * 4
+    assert receiver.connections == [[b'{"n":%d}' % n for n in range(5)]]
+    await emu.scheduler.settle()
+    assert nothing_held(emu)
+
+
 async def test_a_header_that_cannot_be_sent_fails_its_attempt_and_the_next_delivery_goes_out(
     emu: Emulator, serve: Callable[[Handler], Awaitable[str]]
 ) -> None:
