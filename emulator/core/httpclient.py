@@ -155,20 +155,6 @@ class Answer(NamedTuple):
     """The answer's headers, only from a client made with `headers=True` (a fleet's forwarding, `core.fleet`)."""
 
 
-class Flight:
-    """One request on a connection `HttpClient.reserve` took from the pool (`send` fills in the rest)."""
-
-    __slots__ = ("conn", "deadline", "key", "request", "target", "timeout", "waiter")
-
-    def __init__(self, conn: _Conn, target: _Target, key: tuple[str, str, int, bool]) -> None:
-        self.conn = conn
-        self.target = target
-        self.key = key
-        self.request = b""
-        self.deadline = self.timeout = 0.0
-        self.waiter: asyncio.Future[Answer] | None = None
-
-
 class _Conn(asyncio.Protocol):
     """One connection; answers one request at a time. Framing is llhttp's (`httptools`, as uvicorn uses)."""
 
@@ -181,6 +167,12 @@ class _Conn(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         """The loop it runs on (a `post` on an idle connection takes it from here: one `getpid` fewer)."""
         self.lost: asyncio.Future[None] = self.loop.create_future()
+        self.key: tuple[str, str, int, bool] = ("", "", 0, False)
+        """Its pool (`HttpClient._idle`'s key), set once connected."""
+        self.target: _Target | None = None
+        self.request = b""
+        self.deadline = self.timeout = 0.0
+        """The request a caller reserved it for (`HttpClient.reserve`, `send`): to send once more, and by when."""
         self._parser = httptools.HttpResponseParser(self)  # ready for the next answer once one is complete
         self._reset()
 
@@ -293,6 +285,11 @@ class _Conn(asyncio.Protocol):
             self.transport.close()
 
 
+Flight = _Conn
+"""A connection `HttpClient.reserve` took from the pool for one request: it carries the request (`send`) until
+its answer is given back (`landed`, `recover`), so nothing is made per request for the reservation."""
+
+
 class HttpClient:
     """Pooled keep-alive POSTs; see the module docstring."""
 
@@ -382,6 +379,7 @@ class HttpClient:
             raise ConnectFailed(f"cannot connect to {t.host}:{t.port}: {exc.strerror or exc}") from None
         self._conns.add(conn)
         conn.lost.add_done_callback(lambda _: self._conns.discard(conn))
+        conn.key = t.pools[guarded]
         return conn
 
     async def _open(self, addresses: list[str], t: _Target, tls: ssl.SSLContext | None) -> _Conn:
@@ -409,10 +407,10 @@ class HttpClient:
 
     def reserve(self, url: str, *, guarded: bool = True) -> Flight | None:
         """`post`'s common case in plain functions, part one: with a free slot (in all and for the target) and an
-        idle keep-alive connection to a URL posted to before, both are taken for one request and returned as a
-        `Flight`; None (nothing taken) otherwise: `post` must send it. Then `send` it (or `unreserve` it), await
-        its waiter and hand the answer to `landed`, or what it raised to `recover`. A caller that awaits the
-        answer in its own frame spares `post`'s coroutine (the webhook dispatcher's attempts)."""
+        idle keep-alive connection to a URL posted to before, both are taken for one request and the connection
+        returned (a `Flight`); None (nothing taken) otherwise: `post` must send it. Then `send` it (or `unreserve`
+        it), await its waiter and hand the answer to `landed`, or what it raised to `recover`. A caller that
+        awaits the answer in its own frame spares `post`'s coroutine (the webhook dispatcher's attempts)."""
         t = self._targets.get(url)
         if t is None or self._closed:
             return None
@@ -426,50 +424,53 @@ class HttpClient:
         if not self._slots.take(None):
             self._per_target.release(origin)
             return None
-        return Flight(idle.pop(), t, key)
+        conn = idle.pop()
+        conn.target = t
+        return conn
 
     def send(self, flight: Flight, body: bytes, headers: dict[str, str], timeout: float) -> asyncio.Future[Answer]:
         """Send the request on a reserved flight; its answer's future (a request that cannot be encoded raises
         before anything is written: `unreserve` the flight then)."""
         t = flight.target
+        assert t is not None  # (reserved)
         flight.request = request = _encoded([t.head, f"Content-Length: {len(body)}\r\n"], headers.items(), body)
-        conn = flight.conn
-        loop = conn.loop
+        loop = flight.loop
         flight.deadline = deadline = loop.time() + timeout
         flight.timeout = timeout
-        flight.waiter = waiter = conn.send(request, loop)
+        waiter = flight.send(request, loop)
         self._watch(loop, deadline, waiter, timeout)
         return waiter
 
     def unreserve(self, flight: Flight) -> None:
         """A reserved flight that was not sent: its connection back to the pool, its slots freed."""
-        self._release(flight.key, flight.conn, True)
+        self._release(flight.key, flight, True)
         self._slots.release(None)
-        self._per_target.release(flight.target.origin)
+        self._per_target.release(flight.target.origin)  # type: ignore[union-attr]  # (reserved)
 
     def landed(self, flight: Flight, answer: Answer) -> None:
         """`flight` was answered: its connection back to the pool (if the answer lets it be reused), its slots
         freed."""
-        self._release(flight.key, flight.conn, answer.keep_alive)
+        flight.request = b""  # (an idle connection keeps no body)
+        self._release(flight.key, flight, answer.keep_alive)
         self._slots.release(None)
-        self._per_target.release(flight.target.origin)
+        self._per_target.release(flight.target.origin)  # type: ignore[union-attr]  # (reserved)
 
     async def recover(self, flight: Flight, exc: BaseException) -> Answer:
         """`flight`'s waiter raised `exc`: its connection is closed and, when the peer had closed it before any
         byte of the answer, the request goes once more on a fresh connection by the same deadline (as `post`
         does); otherwise `exc` is raised again. The slots are freed either way."""
+        t = flight.target
+        assert t is not None  # (reserved)
         try:
-            self._release(flight.key, flight.conn, False)
+            self._release(flight.key, flight, False)
             if not isinstance(exc, _Closed):
                 raise exc
             for stale in self._idle.pop(flight.key, ()):
                 stale.close()
-            return await self._send(
-                flight.target, flight.request, flight.timeout, flight.key, flight.deadline, retried=True
-            )
+            return await self._send(t, flight.request, flight.timeout, flight.key, flight.deadline, retried=True)
         finally:
             self._slots.release(None)
-            self._per_target.release(flight.target.origin)
+            self._per_target.release(t.origin)
 
     async def post(
         self, url: str, body: bytes, headers: dict[str, str], timeout: float, *, guarded: bool = True

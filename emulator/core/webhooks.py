@@ -205,17 +205,9 @@ class _Route(NamedTuple):
     local: bool
 
 
-class _Flight(NamedTuple):
-    """An attempt `_launch` sent: the client's flight, and what `_landed`/`_recover` record it with."""
-
-    client: HttpClient
-    http: Flight
-    waiter: asyncio.Future[Answer]
-    delivery: Delivery
-    attempt: Attempt
-    owner: tuple[str, str]
-    started: float
-    policy: WebhookPolicy
+_Launched = tuple[Flight, "asyncio.Future[Answer]", Attempt, float, "WebhookPolicy"]
+"""An attempt `_launch` sent: the client's flight, its answer's future, the attempt to record, when it started,
+the policy (a plain tuple: one per attempt)."""
 
 
 @dataclass
@@ -487,11 +479,11 @@ class WebhookDispatcher:
                     ok = await self._attempt(d)
                 else:  # the common case, awaited here: no coroutine per attempt below the pump
                     try:
-                        answer = await flight.waiter
+                        answer = await flight[1]
                     except BaseException as exc:
-                        ok = await self._recover(flight, exc)
+                        ok = await self._recover(d, flight, exc)
                     else:
-                        ok = self._landed(flight, answer)
+                        ok = self._landed(d, flight, answer)
                 if d not in queue.items:
                     continue  # forgotten by a reset while in flight: the head is now another delivery
                 if ok:
@@ -606,7 +598,7 @@ class WebhookDispatcher:
             headers.update(policy.headers(ctx))
         return headers
 
-    def _launch(self, d: Delivery, now: float, *, held: bool = False) -> _Flight | Literal[False] | None:
+    def _launch(self, d: Delivery, now: float, *, held: bool = False) -> _Launched | Literal[False] | None:
         """`_attempt`'s common case as a plain function: a delivery without chaos faults or a durable log, to a
         network target the policy allows, with headers built on the loop, a free slot of its tenant (`held`: the
         caller took it) and an idle connection of the client: its request is sent now and the flight returned
@@ -643,39 +635,39 @@ class WebhookDispatcher:
             client.unreserve(http)
             self._per_tenant.release(owner)
             return None
-        return _Flight(client, http, waiter, d, Attempt(n, now, d.url, headers), owner, started, policy)
+        return http, waiter, Attempt(n, now, d.url, headers), started, policy
 
-    def _landed(self, f: _Flight, answer: Answer) -> bool:
+    def _landed(self, d: Delivery, flight: _Launched, answer: Answer) -> bool:
         """The answer to a launched attempt: recorded; whether the policy counts it a success."""
-        f.client.landed(f.http, answer)
-        self._per_tenant.release(f.owner)
-        attempt = f.attempt
+        http, _, attempt, started, policy = flight
+        self._http.landed(http, answer)  # type: ignore[union-attr]  # (open while a pump runs: `close` cancels them first)
+        self._per_tenant.release((d.vendor, d.tenant))
         attempt.status = status = answer.status
         if answer.excerpt:
             attempt.response_excerpt = answer.excerpt.decode(errors="replace")
-        attempt.latency_ms = round((wall_monotonic() - f.started) * 1000, 3)
-        f.delivery.attempts.append(attempt)
-        return status in f.policy.success_statuses
+        attempt.latency_ms = round((wall_monotonic() - started) * 1000, 3)
+        d.attempts.append(attempt)
+        return status in policy.success_statuses
 
-    async def _recover(self, f: _Flight, exc: BaseException) -> bool | None:
+    async def _recover(self, d: Delivery, flight: _Launched, exc: BaseException) -> bool | None:
         """A launched attempt whose answer raised `exc`: as `_post` records a failed request (a connection the
         peer had closed is tried once more on a fresh one); cancelled, it frees what it held and is cancelled."""
-        attempt = f.attempt
+        http, _, attempt, started, policy = flight
         refused = False
         try:
-            answer = await f.client.recover(f.http, exc)
+            answer = await self._http.recover(http, exc)  # type: ignore[union-attr]  # (as in `_landed`)
         except Exception as failed:
-            refused = self._failed_request(attempt, failed, f.http.timeout)
+            refused = self._failed_request(attempt, failed, http.timeout)
         else:
             attempt.status = answer.status
             attempt.response_excerpt = answer.excerpt.decode(errors="replace")
         finally:
-            self._per_tenant.release(f.owner)
-        attempt.latency_ms = round((wall_monotonic() - f.started) * 1000, 3)
-        f.delivery.attempts.append(attempt)
+            self._per_tenant.release((d.vendor, d.tenant))
+        attempt.latency_ms = round((wall_monotonic() - started) * 1000, 3)
+        d.attempts.append(attempt)
         if refused:
             return None
-        return attempt.status is not None and attempt.status in f.policy.success_statuses
+        return attempt.status is not None and attempt.status in policy.success_statuses
 
     @staticmethod
     def _failed_request(attempt: Attempt, exc: Exception, timeout: float) -> bool:
