@@ -19,24 +19,34 @@ request of the same connection is still being answered (pipelining), the connect
 so no answer is interleaved with another. The request clock is armed only when a request spans more than one
 read, so a request that arrives in one piece (every bench request) costs no timer.
 
-A response goes out in one write: uvicorn writes a response's head and its body separately (two system calls and,
-on loopback, two segments the kernel delivers on the sender's core). The protocol's transport, for itself and its
-requests, is a `OneWrite`, which passes writes straight through except while a whole response is being sent
-(`holding`, called by `plugin.VendorRoute`: a plain `Response` without a background task): those writes are joined
-and written once. Every write and close of the connection goes through it, so the order of what is written never
-changes; the bytes are the same.
+A plain response goes out in one write, without uvicorn's `send` (`sent`, called by `plugin.VendorRoute`): uvicorn
+writes a response's head and body separately (two system calls and, on loopback, two segments the kernel delivers on
+the sender's core), after two `send` coroutines, two message dicts and two regular-expression searches per header.
+`sent` writes the same bytes once and leaves the request's cycle as uvicorn's `send` would have left it; anything
+out of the ordinary (see `sent`) is left to uvicorn's own `send`.
+
+uvicorn's `ProxyHeadersMiddleware` (on by default, as `cxemu serve` keeps it) only changes a request that carries
+`X-Forwarded-For` or `X-Forwarded-Proto`: the protocol calls it for those requests and the app directly for the
+others (`Forwarding`), the behaviour the same and no coroutine or trust check of its own per request.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
-from starlette.types import Send
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from starlette.types import Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+from uvicorn.protocols.http.httptools_impl import (
+    HEADER_RE,
+    HEADER_VALUE_RE,
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 if TYPE_CHECKING:
     from emulator.core.settings import Settings
@@ -52,52 +62,144 @@ class ServerLimits:
     idle_timeout: float = 5.0
 
 
-class OneWrite:
-    """A connection's transport as its protocol and requests see it: `write` is the transport's own, except between
-    `hold()` and `release()`, when writes are kept and then written at once (see the module docstring). Anything
-    else is the transport's."""
-
-    __slots__ = ("_held", "is_closing", "transport", "write")
-
-    def __init__(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
-        self.write: Callable[[bytes], None] = transport.write
-        self.is_closing = transport.is_closing
-        self._held: list[bytes] | None = None
-
-    def hold(self) -> None:
-        if self._held is None:
-            held: list[bytes] = []
-            self._held = held
-            self.write = held.append
-
-    def release(self) -> None:
-        """Write what was held, in one piece (not to a connection already gone), and write straight through again."""
-        held = self._held
-        if held is not None:
-            self._held = None
-            transport = self.transport
-            self.write = transport.write
-            if held and not transport.is_closing():
-                transport.write(held[0] if len(held) == 1 else b"".join(held))
-
-    def close(self) -> None:
-        self.release()
-        self.transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.transport, name)
+HEAD_NAMES = {b"content-length", b"transfer-encoding", b"connection"}
+"""Response header names uvicorn's `send` acts on (beyond writing them)."""
 
 
-def holding(send: Send, response: Response) -> OneWrite | None:
-    """The connection's `OneWrite`, holding, when `response` is sent in one go (a plain `Response`, no background
-    task) on a cxemu connection (`send` is its request's); else None. The caller sends it, then `release()`s."""
-    if response.background is None and type(response).__call__ is Response.__call__:
-        out = getattr(getattr(send, "__self__", None), "transport", None)
-        if type(out) is OneWrite:
-            out.hold()
-            return out
-    return None
+class _Checked:
+    """What `sent` has already found valid, as uvicorn's `send` checks headers: the server's default headers
+    (`date`, `server`: the same list for a second, so joined once), and header names and values met before (a
+    few dozen: the vendors' media types and names; a value of digits needs no check). Shared by the servers of a
+    process (threads in tests): entries are only added, each after its own check."""
+
+    __slots__ = ("defaults", "joined", "names", "values")
+
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        self.defaults: list[tuple[bytes, bytes]] | None = None
+        self.joined = b""
+        self.names: set[bytes] = set()
+        self.values: set[bytes] = set()
+
+    def default_head(self, defaults: list[tuple[bytes, bytes]]) -> bytes | None:
+        """The default headers as uvicorn writes them, or None when one is not plain (checked, lower-case, not
+        one `send` acts on)."""
+        if defaults is self.defaults:
+            return self.joined
+        parts: list[bytes] = []
+        for name, value in defaults:
+            if name in HEAD_NAMES or not self.name(name) or not self.value(value):
+                return None
+            parts += (name, b": ", value, b"\r\n")
+        self.defaults, self.joined = defaults, b"".join(parts)
+        return self.joined
+
+    def name(self, name: bytes) -> bool:
+        """Whether `name` is valid and lower-case (uvicorn writes names lower-cased)."""
+        if name in self.names:
+            return True
+        if HEADER_RE.search(name) or name.lower() != name:
+            return False
+        if len(self.names) < self.LIMIT:
+            self.names.add(name)
+        return True
+
+    def value(self, value: bytes) -> bool:
+        if value in self.values or value.isdigit():
+            return True
+        if HEADER_VALUE_RE.search(value):
+            return False
+        if len(self.values) < self.LIMIT:
+            self.values.add(value)
+        return True
+
+
+_CHECKED = _Checked()
+_PLAIN = Response.__call__
+
+
+def sent(send: Send, response: Response) -> bool:
+    """Write `response` as uvicorn's `send` writes its two messages and leave the request's cycle in the state that
+    `send` leaves it in, with one write; True when done. False, with nothing done, unless `response` is a plain
+    `Response` (no background task) sent on an httptools connection (uvicorn's cycle is `send`'s object) that has
+    not started answering, is not paused or gone, keeps no access log, and the response has a valid status,
+    plain headers (valid, lower-case, no `transfer-encoding` or `connection`) and a `content-length` equal to its
+    body's (or none for an empty 204/304): the caller then sends it through `send`, which does the rest (and
+    raises for what it refuses)."""
+    if response.background is not None or type(response).__call__ is not _PLAIN:
+        return False
+    cycle = getattr(send, "__self__", None)
+    if (
+        type(cycle) is not RequestResponseCycle
+        or cycle.response_started
+        or cycle.disconnected
+        or cycle.access_log
+        or cycle.flow.write_paused
+    ):
+        return False
+    status = response.status_code
+    line = STATUS_LINE.get(status)
+    defaults = _CHECKED.default_head(cycle.default_headers)
+    if line is None or defaults is None:
+        return False
+    body = response.body
+    parts = [line, defaults]
+    length: bytes | None = None
+    checked = _CHECKED
+    for name, value in response.raw_headers:
+        if name == b"content-length":
+            if length is None:
+                length = value
+        elif name in HEAD_NAMES or not checked.name(name):
+            return False
+        if not checked.value(value):
+            return False
+        parts += (name, b": ", value, b"\r\n")
+    if length is None:
+        if body or status not in (204, 304):
+            return False
+    elif not length.isdigit() or int(length) != len(body):
+        return False
+    keep = cycle.keep_alive
+    if not keep:
+        parts.append(b"connection: close\r\n")
+    parts.append(b"\r\n")
+    if cycle.scope["method"] != "HEAD":
+        parts.append(body)
+    cycle.response_started = True
+    cycle.waiting_for_100_continue = False
+    cycle.chunked_encoding = None if length is None else False
+    cycle.expected_content_length = 0
+    transport = cycle.transport
+    transport.write(b"".join(parts))
+    cycle.response_complete = True
+    cycle.message_event.set()
+    if not keep:
+        transport.close()
+    cycle.on_response()
+    return True
+
+
+class Forwarding:
+    """uvicorn's `ProxyHeadersMiddleware` (`full`) for a request that carries `X-Forwarded-For` or
+    `X-Forwarded-Proto`, the app it wraps called directly for any other HTTP request: the middleware changes
+    nothing without those headers (whether the peer is trusted or not), so it is not run."""
+
+    __slots__ = ("app", "full")
+
+    def __init__(self, full: ProxyHeadersMiddleware) -> None:
+        self.full = full
+        self.app = full.app
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] == "http":
+            for name, _ in scope["headers"]:
+                if name == b"x-forwarded-for" or name == b"x-forwarded-proto":
+                    break
+            else:
+                return self.app(scope, receive, send)
+        return self.full(scope, receive, send)
 
 
 class _Refused(Exception):
@@ -112,6 +214,8 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if type(self.app) is ProxyHeadersMiddleware:
+            self.app = Forwarding(self.app)  # type: ignore[assignment]  # an ASGI app all the same
         self.timeout_keep_alive = self.limits.idle_timeout  # type: ignore[assignment]
         self._in_head = True
         """No request is being received, or only its head so far."""
@@ -125,7 +229,6 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.transport = OneWrite(transport)  # type: ignore[assignment]  # the transport's interface, delegated
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -50,7 +50,7 @@ from emulator.core.contracts import Body, Param, Reply
 from emulator.core.errors import EmulatorError
 from emulator.core.events import DomainEvent
 from emulator.core.fleet_control import FleetUnavailable
-from emulator.core.httpguard import holding
+from emulator.core.httpguard import sent
 from emulator.core.ids import TenantIds
 from emulator.core.journal import JournalEntry, journal_entry
 from emulator.core.redact import redact_entry
@@ -475,7 +475,7 @@ class VendorRoute(Route):
     (in the vendor's envelope), so a request goes straight to its method's handler and the response is sent,
     without the exception wrapper and closures Starlette builds around an endpoint on every request. `HEAD` is
     served by `GET`; any other method gets Starlette's 405 with `Allow`. `endpoint` (what Starlette shows) is
-    the route's own endpoint, wrapped too. A plain response's head and body leave in one write (`httpguard.holding`)."""
+    the route's own endpoint, wrapped too. A plain response is written in one piece by `httpguard.sent`."""
 
     def __init__(self, path: str, endpoint: Endpoint, table: Mapping[str, Endpoint], name: str | None) -> None:
         super().__init__(path, endpoint, methods=list(table), name=name)
@@ -489,14 +489,8 @@ class VendorRoute(Route):
             await super().handle(scope, receive, send)
             return
         response = await fn(Request(scope, receive, send))
-        out = holding(send, response)  # head and body in one write
-        if out is None:
+        if not sent(send, response):  # a plain response: written at once, without uvicorn's `send`
             await response(scope, receive, send)
-            return
-        try:
-            await response(scope, receive, send)
-        finally:
-            out.release()
 
 
 def vendor_route(emulator: Emulator, plugin: VendorPlugin, r: Route) -> Route:

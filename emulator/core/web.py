@@ -64,6 +64,18 @@ class EmptyResponse(Response):
         self.raw_headers = [] if status_code < 200 or status_code in (204, 304) else [(b"content-length", b"0")]
 
 
+_MEDIA: dict[str, bytes] = {}
+"""Media types as header values, encoded once (the same bytes object every time: `httpguard.sent` finds it checked
+by its cached hash)."""
+
+
+def _media(kind: str) -> bytes:
+    value = kind.encode("latin-1")
+    if len(_MEDIA) < 64:
+        _MEDIA[kind] = value
+    return value
+
+
 class JsonResponse(JSONResponse):
     """Starlette's `JSONResponse`, byte for byte, with one encoder made once (`json.dumps` with these options
     builds a new encoder for every response; vendors' reply helpers are on every request). Without extra
@@ -93,7 +105,10 @@ class JsonResponse(JSONResponse):
         self.media_type = kind
         self.background = None
         self.body = body = "".join(_C_ENCODER(content, 0)).encode()  # `render`, inline
-        self.raw_headers = [(b"content-length", str(len(body)).encode()), (b"content-type", kind.encode("latin-1"))]
+        media = _MEDIA.get(kind)
+        if media is None:
+            media = _media(kind)
+        self.raw_headers = [(b"content-length", str(len(body)).encode()), (b"content-type", media)]
 
     def render(self, content: Any) -> bytes:
         return _encode(content).encode("utf-8")

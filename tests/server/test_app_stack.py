@@ -40,6 +40,12 @@ async def fine(request: Request) -> Response:
     return Response(b"fine", media_type="text/plain")
 
 
+async def client(request: Request) -> Response:
+    """Who the server says sent the request, and over what (uvicorn's proxy headers may change both)."""
+    peer = request.client.host if request.client is not None else "-"
+    return Response(f"{peer} {request.url.scheme}".encode(), media_type="text/plain")
+
+
 PLUGIN = VendorPlugin(
     slug="stack",
     title="Stack (test vendor)",
@@ -49,6 +55,7 @@ PLUGIN = VendorPlugin(
         Route("/stack/v1/missing-file", missing_file, methods=["GET"]),
         Route("/stack/v1/bad-header", bad_header, methods=["GET"]),
         Route("/stack/v1/fine", fine, methods=["GET"]),
+        Route("/stack/v1/client", client, methods=["GET"]),
     ],
     base_paths=("/stack/v1",),
 )
@@ -116,3 +123,23 @@ def test_unknown_paths_and_wrong_methods_under_a_vendor_still_get_starlettes_pat
         allow = re.search(rb"\r\nallow: ([^\r]*)\r\n", answer)
         assert allow is not None
         assert sorted(allow[1].split(b", ")) == [b"GET", b"HEAD"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "seen"),
+    [
+        ((), b"127.0.0.1 http"),
+        (("x-forwarded-for: 203.0.113.7, 127.0.0.1",), b"203.0.113.7 http"),  # the nearest hop not trusted
+        (("x-forwarded-for: 203.0.113.7",), b"203.0.113.7 http"),
+        (("x-forwarded-proto: https",), b"127.0.0.1 https"),
+        (("X-Forwarded-Proto: https", "X-Forwarded-For: 198.51.100.2"), b"198.51.100.2 https"),
+    ],
+    ids=["none", "trusted-chain", "for", "proto", "both"],
+)
+def test_uvicorns_proxy_headers_still_apply_from_a_trusted_peer(
+    server: ServerThread, lines: tuple[str, ...], seen: bytes
+) -> None:
+    request = "\r\n".join(["GET /stack/v1/client HTTP/1.1", "host: cxemu", *lines, "connection: close", "", ""])
+    answer = exchange(server, request.encode())
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert answer.endswith(b"\r\n\r\n" + seen)
