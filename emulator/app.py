@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -31,7 +31,7 @@ from emulator.core import console, control, guard, sink
 from emulator.core.contracts import too_large_reply
 from emulator.core.errors import ConfigError, EmulatorError
 from emulator.core.fleet_control import FleetControl, Forwarded
-from emulator.core.limits import BodyLimit
+from emulator.core.limits import BODILESS, BodyLimit
 from emulator.core.plugin import VendorPlugin, VendorRoute, default_render_error, is_wrapped, vendor_route
 from emulator.core.routing import PrefixIndex, PrefixRoutes
 from emulator.core.runtime import Emulator
@@ -165,6 +165,8 @@ class App(Starlette):
         for cls, args, options in reversed(front):
             fast = cls(fast, *args, **options)
         self._fast = fast
+        self._bodiless_direct = all(cast(Any, m.cls) is BodyLimit for m in front)
+        """A GET, HEAD or OPTIONS goes straight to its route: the body limit lets those through untouched."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
@@ -179,7 +181,10 @@ class App(Starlette):
                     scope["route"] = self._index
                     scope.update(child)
                     try:
-                        await self._fast(scope, receive, send)
+                        if self._bodiless_direct and scope["method"] in BODILESS:
+                            await child["cxemu.route"].handle(scope, receive, send)
+                        else:
+                            await self._fast(scope, receive, send)
                     except Exception as exc:
                         await self._failed(scope, receive, send, exc, cycle)
                     return

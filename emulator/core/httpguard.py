@@ -35,10 +35,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.httptools_impl import (
     HEADER_RE,
@@ -144,7 +144,7 @@ def sent(send: Send, response: Response) -> bool:
     if line is None or defaults is None:
         return False
     body = response.body
-    parts = [line, defaults]
+    parts: list[bytes | memoryview] = [line, defaults]
     length: bytes | None = None
     checked = _CHECKED
     for name, value in response.raw_headers:
@@ -189,8 +189,8 @@ class Forwarding:
     __slots__ = ("app", "full")
 
     def __init__(self, full: ProxyHeadersMiddleware) -> None:
-        self.full = full
-        self.app = full.app
+        self.full: ASGIApp = cast("ASGIApp", full)  # uvicorn's ASGI types, Starlette's the same
+        self.app: ASGIApp = cast("ASGIApp", full.app)
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] == "http":
@@ -215,7 +215,7 @@ class GuardedHttpTools(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if type(self.app) is ProxyHeadersMiddleware:
-            self.app = Forwarding(self.app)  # type: ignore[assignment]  # an ASGI app all the same
+            self.app = Forwarding(self.app)
         self.timeout_keep_alive = self.limits.idle_timeout  # type: ignore[assignment]
         self._in_head = True
         """No request is being received, or only its head so far."""

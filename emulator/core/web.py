@@ -12,7 +12,8 @@
 | `q_int`, `q_float`, `q_bool` | a query parameter, range-checked (`ValueError` naming it) |
 | `reply(model, status)` | a pydantic model serialised straight to a JSON response (no dict in between) |
 | `EmptyResponse(status)` | Starlette's `Response(status_code=status)` without its generic header building |
-| `JsonResponse` | Starlette's `JSONResponse` with its encoder made once (the vendors' reply helpers use it) |
+| `JsonResponse` | Starlette's `JSONResponse`, byte for byte, its body from `json_bytes` (the vendors' replies use it) |
+| `json_bytes(content)` | `JsonResponse`'s body: `json.dumps`'s bytes, by orjson where they are the same |
 | `header(request, name)` | one request header (lower-case bytes name), read without building Starlette's `Headers` |
 | `read_body(request)` | `await request.body()` without Starlette's async generator per request (vendor hot paths) |
 """
@@ -32,6 +33,11 @@ from starlette.responses import JSONResponse, Response
 
 from emulator.core.errors import ConfigError
 
+try:
+    import orjson
+except ModuleNotFoundError:  # pragma: no cover - a dependency; `json` writes the same bytes without it
+    orjson = None  # type: ignore[assignment]
+
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -50,6 +56,48 @@ def _encode(content: Any) -> str:
     if _C_ENCODER is None:  # pragma: no cover - CPython always has the C accelerator
         return _DUMPS.encode(content)
     return "".join(_C_ENCODER(content, 0))
+
+
+def _short_exponent(out: bytes) -> bool:
+    """Whether `out` may hold a float written with a one-digit negative exponent (orjson `1e-7`, json `1e-07`): `e-`,
+    one digit, then the end of a number in compact JSON (`,`, `]`, `}` or the end)."""
+    at = out.find(b"e-")
+    while at >= 0:
+        if out[at + 2 : at + 3].isdigit() and out[at + 3 : at + 4] in _NUMBER_ENDS:
+            return True
+        at = out.find(b"e-", at + 2)
+    return False
+
+
+_NUMBER_ENDS = (b",", b"]", b"}", b"")
+
+
+if orjson is not None:
+    _ORJSON = orjson.dumps
+    _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+    def json_bytes(content: Any) -> bytes:
+        """`_encode(content)` as UTF-8, byte for byte (what Starlette's `JSONResponse` renders with these options),
+        written by orjson when its bytes are certainly the same. orjson writes strings, integers, booleans, lists and
+        dicts as `json` does, and floats in the same shortest form except below 1e-4 (`0.00001` for `1e-05`, `1e-7`
+        for `1e-07`), and `null` for NaN and infinities, which `json` refuses. Output holding `null`, `.0000` or a
+        one-digit negative exponent (also by chance, inside a string) and anything orjson refuses (non-string keys,
+        integers past 64 bits, deep nesting, a lone surrogate, a dataclass or date) are written by `json`, which
+        raises what it raised before for what it cannot write. orjson writes a UUID or a plain `Enum`, which `json`
+        refuses: no body holds one (it would have been a 500)."""
+        try:
+            out = _ORJSON(content, option=_ORJSON_OPTIONS)
+        except TypeError:  # orjson.JSONEncodeError
+            return _encode(content).encode()
+        if b"null" in out or b".0000" in out or (b"e-" in out and _short_exponent(out)):
+            return _encode(content).encode()
+        return out
+
+else:  # pragma: no cover - orjson is a dependency
+
+    def json_bytes(content: Any) -> bytes:
+        """`_encode(content)` as UTF-8."""
+        return _encode(content).encode()
 
 
 class EmptyResponse(Response):
@@ -77,8 +125,9 @@ def _media(kind: str) -> bytes:
 
 
 class JsonResponse(JSONResponse):
-    """Starlette's `JSONResponse`, byte for byte, with one encoder made once (`json.dumps` with these options
-    builds a new encoder for every response; vendors' reply helpers are on every request). Without extra
+    """Starlette's `JSONResponse`, byte for byte, its body written by `json_bytes` (`json.dumps` with these options
+    builds a new encoder for every response and costs several times what orjson does; vendors' reply helpers are on
+    every request). Without extra
     headers its two headers are set directly (`content-length`, then `content-type`, as Starlette's
     `init_headers` writes them) instead of through Starlette's generic header building."""
 
@@ -97,21 +146,20 @@ class JsonResponse(JSONResponse):
             or status_code < 200  # 1xx, 204 and 304 go without content-length: Starlette's own path
             or status_code in (204, 304)
             or kind.startswith("text/")
-            or _C_ENCODER is None
         ):
             super().__init__(content, status_code, headers, media_type, background)
             return
         self.status_code = status_code
         self.media_type = kind
         self.background = None
-        self.body = body = "".join(_C_ENCODER(content, 0)).encode()  # `render`, inline
+        self.body = body = json_bytes(content)  # `render`, inline
         media = _MEDIA.get(kind)
         if media is None:
             media = _media(kind)
         self.raw_headers = [(b"content-length", str(len(body)).encode()), (b"content-type", media)]
 
     def render(self, content: Any) -> bytes:
-        return _encode(content).encode("utf-8")
+        return json_bytes(content)
 
 
 def header(request: Request, name: bytes) -> str | None:
