@@ -78,7 +78,7 @@ def test_the_default_memory_path_never_imports_redis() -> None:
         "from emulator.core.settings import Settings\n"
         "app = create_app(Settings.load({}, {}))\n"
         "app.state.emulator.load_state()\n"
-        "extra = ('redis', 'hiredis', 'orjson', 'emulator.core.fastjson')  # the `redis` extra and what needs it\n"
+        "extra = ('redis', 'hiredis', 'emulator.core.fastjson')  # the `redis` extra and what needs it (orjson: core)\n"
         "print(sorted(m for m in sys.modules if m in extra or m.startswith('redis.')))\n"
     )
     result = run(code=code)
