@@ -66,6 +66,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 from emulator.core.chaos import ChaosConfig, TenantChaos
 from emulator.core.clock import Scheduler, Timer, VirtualClock
 from emulator.core.delivery import Attempt, Delivery, SnapshotDelivery
+from emulator.core.fastjson import dumps as _dumps_bytes
 from emulator.core.fastjson import dumps_text as _dumps
 from emulator.core.rediskeys import tenant_key
 from emulator.core.redisstore import UNAVAILABLE, StateUnavailable
@@ -496,10 +497,11 @@ class RedisRuntime:
         for tenant, part in sorted(batch.dropped):
             of(tenant).extend(("X", PARTS.index(part) + 2))
         for d in batch.deliveries.values():
-            # pending: (re)written; settled: to the log; either way its attempt settled (a later one follows)
-            of(d.tenant).extend(("P" if d.status == "pending" else "S", d.id, _dumps(d.persist())))
+            # pending: (re)written; settled: to the log; either way its attempt settled (a later one follows). Records
+            # go as UTF-8 bytes, as the lean client sends them (no text decoded only to be encoded again)
+            of(d.tenant).extend(("P" if d.status == "pending" else "S", d.id, _dumps_bytes(d.persist())))
         for d, n, at in batch.flights.values():
-            of(d.tenant).extend(("F", d.id, _dumps({"n": n, "at": at})))
+            of(d.tenant).extend(("F", d.id, _dumps_bytes({"n": n, "at": at})))
         for (tenant, seq), timer in batch.jobs.items():
             if timer is None:
                 of(tenant).extend(("K", seq))

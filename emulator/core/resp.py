@@ -111,6 +111,13 @@ class LeanRedis:
         proto = self._proto
         if proto is None or proto.closed:
             proto = await self._connect()
+        if len(commands) == 1:  # one tenant's write, the usual case: its reply alone, no `gather`
+            try:
+                return [await proto.call(commands[0])]
+            except ResponseError as exc:
+                if raise_on_error:
+                    raise
+                return [exc]
         replies = await asyncio.gather(*proto.call_many(commands), return_exceptions=True)
         for reply in replies:
             if isinstance(reply, BaseException) and (raise_on_error or not isinstance(reply, ResponseError)):
@@ -119,8 +126,11 @@ class LeanRedis:
 
     async def evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         """Run a script by its digest, sending its text only when Redis does not know it yet (after a restart)."""
+        proto = self._proto
+        if proto is None or proto.closed:
+            proto = await self._connect()
         try:
-            return await self.call("EVALSHA", script.sha, len(keys), *keys, *args)
+            return await proto.call(("EVALSHA", script.sha, len(keys), *keys, *args))
         except ResponseError as exc:
             if not str(exc).startswith("NOSCRIPT"):
                 raise

@@ -71,6 +71,10 @@ class TrackedDict(dict[Any, Any]):
         marks, self._marks = self._marks, set()
         return marks
 
+    def untouched(self) -> bool:
+        """Whether `take()` would return nothing (no key marked since the last `take`)."""
+        return not self._all and not self._marks
+
     def mark_all(self) -> None:
         self._all = True
 
@@ -190,7 +194,9 @@ class Collection:
     adapter: TypeAdapter[Any]
 
     def dump(self, entity: Any) -> bytes:
-        return self.adapter.dump_json(entity, by_alias=True)
+        # the adapter's serializer itself: what `adapter.dump_json(entity, by_alias=True)` calls, without its Python
+        # wrapper (a dozen keyword arguments passed on) on every entity a commit writes
+        return self.adapter.serializer.to_json(entity, by_alias=True)
 
 
 def collections_of(state_type: type[BaseModel]) -> tuple[Collection, ...]:

@@ -61,6 +61,20 @@ async def test_a_pipeline_sends_many_commands_at_once_and_answers_each_in_order(
         lean.close()
 
 
+async def test_a_pipeline_of_one_command_answers_as_a_longer_one(redis_url: str) -> None:
+    lean = LeanRedis(redis_url)  # one command is awaited alone (no `gather`): the same replies and errors
+    try:
+        assert await lean.pipeline([("SET", "s", "a")]) == ["OK"]
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await lean.pipeline([("HGET", "s", "f")])
+        (got,) = await lean.pipeline([("HGET", "s", "f")], raise_on_error=False)
+        assert isinstance(got, ResponseError)
+        assert "WRONGTYPE" in str(got)
+        assert await lean.pipeline([(b"GET", b"s")]) == ["a"]
+    finally:
+        lean.close()
+
+
 async def test_a_script_redis_does_not_know_is_sent_whole_then_known(redis_url: str) -> None:
     lean = LeanRedis(redis_url)
     script = Script("return {KEYS[1], ARGV[1]}")
