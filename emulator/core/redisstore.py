@@ -59,7 +59,7 @@ from emulator.core.ids import TenantIds
 from emulator.core.rediskeys import INDEX, PREFIX, encoded, member, tenant_key, unmember, vendor_key
 from emulator.core.settings import shown_state
 from emulator.core.store import Slot, StateConflict, StateFactory, Store, Tx, UnitOfWork
-from emulator.core.tracked import Collection, TrackedDict, collections_of
+from emulator.core.tracked import Collection, Seen, TrackedDict, collections_of
 
 try:  # in the `redis` extra, as `core.fastjson` uses it
     import orjson as _orjson
@@ -253,6 +253,8 @@ class RedisSlot(Slot):
     """State JSON (without its collections), counters JSON and flag as committed last (None: not in Redis yet)."""
     entities: list[dict[str, bytes]] = field(default_factory=list)
     """Per collection of the vendor's state: each entity as Redis holds it ("<position> <JSON>"), by its key."""
+    seen: dict[tuple[int, str], Seen] = field(default_factory=dict)
+    """Per (collection, entity) with a `FROZEN_ITEMS` list: its items as last serialised (`Collection.dump`)."""
     tracks: list[TrackedDict | None] = field(default_factory=list)
     """Per collection: the `TrackedDict` this store put in the state (another object there: the vendor replaced
     the whole collection, which is then written whole)."""
@@ -521,6 +523,7 @@ class RedisStore(Store):
             return read
         slot.state, slot.counters, slot.provisioned = read.state, read.counters, read.provisioned
         slot.remote, slot.saved, slot.entities, slot.tracks = read.remote, read.saved, read.entities, read.tracks
+        slot.seen = {}
         slot.version += 1
         return slot
 
@@ -879,13 +882,18 @@ def _changes(slot: RedisSlot, n: int, col: Collection) -> tuple[list[tuple[str, 
             continue  # no key of the collection's type is equal to it: it reached no entity
         name = str(key)
         if dict.__contains__(track, key):
-            text = b"%d " % track.position(key) + col.dump(track.peek(key))
+            entity = track.peek(key)
+            body = col.dump(entity) if col.frozen is None else col.dump(entity, slot.seen.setdefault((n, name), []))
+            text = b"%d " % track.position(key) + body
             if saved.get(name) != text:
                 sets.append((name, text))
         else:
             track.forget(key)
             if name in saved:
                 dels.append(name)
+    if col.frozen is not None:
+        for name in dels:
+            slot.seen.pop((n, name), None)
     return sets, dels
 
 

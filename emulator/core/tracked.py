@@ -29,10 +29,19 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, get_args, get_origin
+from typing import Any, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, TypeAdapter
+from pydantic_core import SchemaSerializer
+
+FROZEN_ITEMS = "cxemu.frozen_items"
+"""Metadata of a list field of a dataclass entity (`field(default_factory=list, metadata={FROZEN_ITEMS: True})`): its
+items are never changed in place (vendor code puts a new object in the list for an item that changes), so a commit
+serialises only the items it has not serialised before (by identity) and reuses the JSON of the others. An 8x8
+conversation's messages: a message is appended and serialised once, not again with every message after it
+(docs/scaling.md). An item changed in place instead would keep its old JSON in Redis: never do that to such a list."""
 
 
 def look(entities: dict[Any, Any], key: Any, default: Any = None) -> Any:
@@ -183,6 +192,20 @@ class TrackedDict(dict[Any, Any]):
         dict.clear(self)
 
 
+Seen = list[tuple[Any, bytes]]
+"""The items of an entity's `FROZEN_ITEMS` list as last serialised: each item object and its JSON, in list order."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FrozenItems:
+    """The `FROZEN_ITEMS` list of a collection's entities: the field, its JSON name and its items' serializer."""
+
+    field: str
+    name: bytes
+    """`"<field>":`, as it goes in the entity's JSON."""
+    items: SchemaSerializer = dataclasses.field(repr=False)
+
+
 @dataclasses.dataclass(frozen=True)
 class Collection:
     """A top-level entity collection of a vendor's state: its field, its name in the JSON, how to write one entity."""
@@ -192,11 +215,31 @@ class Collection:
     key: type[str] | type[int]
     """The type of the collection's keys (a Redis field name is `str(key)`; `key(name)` is the key back)."""
     adapter: TypeAdapter[Any]
+    frozen: FrozenItems | None = None
+    """The entities' list whose items are never changed in place (`FROZEN_ITEMS`), if they have one."""
 
-    def dump(self, entity: Any) -> bytes:
+    def dump(self, entity: Any, seen: Seen | None = None) -> bytes:
+        """The entity's JSON. With `seen` (what the last dump of this entity kept; updated here) the items of its
+        `FROZEN_ITEMS` list that are the same objects as then reuse their JSON: the list goes last in the object, the
+        rest is what pydantic writes (the same values read back)."""
         # the adapter's serializer itself: what `adapter.dump_json(entity, by_alias=True)` calls, without its Python
         # wrapper (a dozen keyword arguments passed on) on every entity a commit writes
-        return self.adapter.serializer.to_json(entity, by_alias=True)
+        serializer = self.adapter.serializer
+        frozen = self.frozen
+        if frozen is None or seen is None:
+            return serializer.to_json(entity, by_alias=True)
+        head = serializer.to_json(entity, by_alias=True, exclude={frozen.field})
+        items = getattr(entity, frozen.field)
+        texts: list[bytes] = []
+        kept: Seen = []
+        before = len(seen)
+        for n, item in enumerate(items):
+            text = seen[n][1] if n < before and seen[n][0] is item else frozen.items.to_json(item, by_alias=True)
+            texts.append(text)
+            kept.append((item, text))
+        seen[:] = kept
+        tail = frozen.name + b"[" + b",".join(texts) + b"]}"
+        return head[:-1] + (b"," + tail if len(head) > 2 else tail)
 
 
 def collections_of(state_type: type[BaseModel]) -> tuple[Collection, ...]:
@@ -213,5 +256,20 @@ def collections_of(state_type: type[BaseModel]) -> tuple[Collection, ...]:
         if not (dataclasses.is_dataclass(value) or (isinstance(value, type) and issubclass(value, BaseModel))):
             continue
         alias = info.serialization_alias or info.alias or name
-        found.append(Collection(name, alias, key, TypeAdapter(value)))
+        found.append(Collection(name, alias, key, TypeAdapter(value), _frozen_items(value)))
     return tuple(found)
+
+
+def _frozen_items(entity: Any) -> FrozenItems | None:
+    """The `FROZEN_ITEMS` list of a dataclass entity type, if it has one (the first)."""
+    if not (isinstance(entity, type) and dataclasses.is_dataclass(entity)):
+        return None
+    for f in dataclasses.fields(entity):
+        if f.metadata.get(FROZEN_ITEMS):
+            hint = get_type_hints(entity)[f.name]
+            if get_origin(hint) is not list:
+                raise TypeError(f"{entity.__name__}.{f.name}: {FROZEN_ITEMS} is for a list field")
+            (item,) = get_args(hint)
+            name = json.dumps(f.name).encode() + b":"
+            return FrozenItems(f.name, name, TypeAdapter(item).serializer)
+    return None

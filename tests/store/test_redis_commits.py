@@ -26,6 +26,9 @@ from emulator.core.ids import TenantIds
 from emulator.core.rediskeys import tenant_key, vendor_key
 from emulator.core.redisstore import OUTBOX, OWNER, Fenced, StateUnavailable, collection_key
 from emulator.core.store import StateConflict, Store, Tx, open_store
+from emulator.core.tracked import FROZEN_ITEMS
+from emulator.vendors.eightbyeight import state as ebe
+from emulator.vendors.eightbyeight.constants import SLUG as SLUG_8X8
 from tests.store.conftest import SLUG, registered
 from tests.support.echo_vendor import EchoState, Item
 from tests.support.redis_server import RedisServer
@@ -35,10 +38,22 @@ TRACKED = "tracked"
 
 
 @dataclasses.dataclass(slots=True)
+class Line:
+    text: str
+    seen: bool = False
+
+
+@dataclasses.dataclass(slots=True)
 class Entity:
     id: int
     tags: list[str] = dataclasses.field(default_factory=list)
     note: str | None = None
+
+
+@dataclasses.dataclass(slots=True)
+class Log:
+    id: int
+    lines: list[Line] = dataclasses.field(default_factory=list, metadata={FROZEN_ITEMS: True})
 
 
 class Note(BaseModel):
@@ -51,6 +66,7 @@ class TrackedState(BaseModel):
     entities: dict[int, Entity] = Field(default_factory=dict)
     notes: dict[str, Note] = Field(default_factory=dict)
     order: list[int] = Field(default_factory=list)
+    logs: dict[int, Log] = Field(default_factory=dict)
 
 
 def new_tracked(tenant: str, ids: TenantIds) -> TrackedState:
@@ -350,6 +366,67 @@ def commands(r: redis.Redis) -> dict[str, int]:
     stats: dict[str, Any] = r.info("commandstats")  # type: ignore[assignment]
     own = ("cmdstat_info", "cmdstat_config|resetstat")
     return {k.removeprefix("cmdstat_"): v["calls"] for k, v in stats.items() if k not in own}
+
+
+async def test_a_list_of_frozen_items_is_written_whatever_units_do_to_it_by_replacing_items(
+    stores: Callable[..., Store],
+) -> None:
+    store = stores()  # each item's JSON is kept by identity (`FROZEN_ITEMS`): new, replaced, moved and gone items
+    steps: list[Callable[[list[Line]], None]] = [
+        lambda lines: lines.extend([Line("a"), Line("b")]),
+        lambda lines: lines.append(Line("c")),
+        lambda lines: lines.__setitem__(1, dataclasses.replace(lines[1], seen=True)),
+        lambda lines: lines.pop(0),
+        lambda lines: lines.insert(0, Line("first")),
+        lambda lines: lines.reverse(),
+        lambda lines: lines.append(lines[0]),  # the same object twice
+        lambda lines: lines.clear(),
+        lambda lines: lines.append(Line("again")),
+    ]
+    for step in steps:
+        async with store.tenant(TRACKED, "t") as tx:
+            step(tx.state.logs.setdefault(1, Log(1)).lines)
+            expected = [dataclasses.astuple(line) for line in tx.state.logs[1].lines]
+        assert [dataclasses.astuple(line) for line in tracked(stores()).logs[1].lines] == expected
+    async with store.tenant(TRACKED, "t") as tx:
+        tx.state.logs[2] = Log(2, [Line("x")])
+        del tx.state.logs[1]
+    assert [(k, [line.text for line in e.lines]) for k, e in tracked(stores()).logs.items()] == [(2, ["x"])]
+
+
+async def test_an_8x8_card_action_is_written_to_redis(redis_url: str) -> None:
+    made: list[Store] = []
+
+    def ebe_store() -> Store:  # a conversation's messages are `FROZEN_ITEMS`: a card action replaces its message
+        store = open_store(redis_url, 7, VirtualClock())
+        store.register(
+            SLUG_8X8,
+            ebe.EightByEightState,
+            lambda t, ids: ebe.EightByEightState(tenant=t, tenant_id=t, customer_id="c"),
+        )
+        store.load()
+        made.append(store)
+        return store
+
+    try:
+        store = ebe_store()
+        card = ebe.Card("k1", "application/vnd.microsoft.card.adaptive")
+        async with store.tenant(SLUG_8X8, "t") as tx:
+            conv = ebe.Conversation(id="c1", channelId="1", created=1.0, user_participant="u", bot_participant="b")
+            conv.messages.append(
+                ebe.Message(id="m1", text="pick", at=2.0, author_id="b", author_type="bot", cards=[card])
+            )
+            tx.state.conversations["c1"] = conv
+        for kind in ("Action.Submit", "Action.Execute"):
+            async with store.tenant(SLUG_8X8, "t") as tx:
+                ebe.card_action(tx, tx.state.conversations["c1"], "k1", kind, {})
+        state = ebe_store().peek(SLUG_8X8, "t")
+        assert isinstance(state, ebe.EightByEightState)
+        (got,) = state.conversations["c1"].messages[0].cards
+        assert (got.actionSubmitted, got.actionExecuted) == (True, True)  # a card changed in place would not be
+    finally:
+        for store in made:
+            await store.close()
 
 
 async def test_an_owners_units_of_work_read_nothing_from_redis_and_its_commits_are_one_script(

@@ -13,7 +13,7 @@ ones (`binding.py`).
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -23,6 +23,7 @@ from emulator.core.retention import Ended, Limits, Retained
 from emulator.core.runtime import Emulator
 from emulator.core.sink import default_target
 from emulator.core.store import Tx
+from emulator.core.tracked import FROZEN_ITEMS
 from emulator.vendors.eightbyeight import errors, views
 from emulator.vendors.eightbyeight.binding import Binding, bind, channel_for, queue_for
 from emulator.vendors.eightbyeight.config import (
@@ -164,7 +165,7 @@ class Conversation:
     user: dict[str, Any] = field(default_factory=dict)
     interactions: list[Interaction] = field(default_factory=list)
     participants: list[Participant] = field(default_factory=list)
-    messages: list[Message] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list, metadata={FROZEN_ITEMS: True})  # changed: replaced
     attachments: dict[str, Attachment] = field(default_factory=dict)
     post_agent: PostAgent | None = None
     read_at: dict[str, int] = field(default_factory=dict)
@@ -493,13 +494,15 @@ def read_receipt(tx: S, conv: Conversation, author_type: str, read_at: int) -> N
 
 
 def card_action(tx: S, conv: Conversation, card_id: str, kind: str, data: dict[str, Any]) -> Card:
-    for msg in conv.messages:
-        for card in msg.cards:
+    for n, msg in enumerate(conv.messages):
+        for k, card in enumerate(msg.cards):
             if card.id == card_id:
                 if kind == "Action.Submit":
-                    card.actionSubmitted = True
+                    card = replace(card, actionSubmitted=True)
                 else:
-                    card.actionExecuted = True
+                    card = replace(card, actionExecuted=True)
+                # a new message in its place, never a change in place: a conversation's messages are FROZEN_ITEMS
+                conv.messages[n] = replace(msg, cards=[*msg.cards[:k], card, *msg.cards[k + 1 :]])
                 tx.emit(
                     "client.activity", conv.id, {"name": "adaptiveCard/action", "value": {"type": kind, "data": data}}
                 )
