@@ -788,6 +788,8 @@ async def journal(emu: Emulator, request: Request) -> Response:
     limit = q_int(request, "limit", 100, 1, 1000) or 100
     if emu.fleet_feed is not None:  # a fleet: every worker's entries, fleet-wide ids (`core.fleetfeed`)
         try:
+            if emu.fleet is not None:  # every worker mirrors what it holds first
+                await emu.fleet.mirror_feed(request, watch=False)
             page = await emu.fleet_feed.journal(match, after, before, limit)
         except FleetUnavailable as exc:
             return error(503, "unavailable", str(exc))
@@ -864,6 +866,8 @@ async def events(emu: Emulator, request: Request) -> Response:
         except TooManyStreams as exc:
             return error(503, "too_many_listeners", str(exc))
         try:
+            if emu.fleet is not None:  # every worker mirrors what it holds, then each entry as it comes
+                await emu.fleet.mirror_feed(request, watch=True)
             if latest is not None or interval:
                 shown = latest or DISPLAY_LATEST
                 frames = await fleet.display(match, after, shown, interval or DISPLAY_INTERVAL, limit, idle)

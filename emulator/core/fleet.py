@@ -33,7 +33,9 @@ deliveries go on with no request. A gone worker's entry is removed once no lease
 Fleet-wide control requests (no tenant) that the pytest plugin and scenario runs use are fanned out to every
 live worker and their answers merged (`core.fleet_control.FANNED`); the others show what the worker that answers
 holds. A worker that stops beating before it answers (frozen: SIGSTOP, a stalled host) is given up as not answering
-once its beat is older than the ttl (`_ask`), not after the forward timeout.
+once its beat is older than the ttl (`_ask`), not after the forward timeout. A read of the fleet's feed first has
+every live worker mirror what it holds (`mirror_feed`); the beat keeps every worker mirroring entries as they come
+while a stream of it is open anywhere (`core.fleetfeed.WATCH`).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from starlette.responses import JSONResponse, Response
 from emulator.core.chaos import ChaosConfig
 from emulator.core.errors import ConfigError
 from emulator.core.fleet_control import (
+    FEED_ASK,
     FORWARDED,
     FORWARDED_BY,
     MISROUTED,
@@ -67,6 +70,7 @@ from emulator.core.fleet_control import (
     _replay,
     misrouted,
 )
+from emulator.core.fleetfeed import WATCH
 from emulator.core.httpclient import ConnectFailed, HttpClient, HttpError
 from emulator.core.rediskeys import INDEX, PREFIX, tenant_key, unmember
 from emulator.core.settings import shown_state
@@ -276,6 +280,12 @@ class Fleet:
         pipe.hset(WORKERS, self.id, self._entry())
         pipe.hgetall(CHAOS)  # the fleet's global faults, should a fan-out have missed this worker
         ms = int(self.ttl * 1000)
+        feed = self.emu.fleet_feed
+        watching = feed is not None and feed.readers > 0
+        if watching:  # a stream of the fleet's feed is open here: every worker mirrors entries as they come
+            pipe.set(WATCH, self.id, px=ms)
+        if feed is not None:
+            pipe.pttl(WATCH)
         for tenant, lease in held:
             await self._scripts["renew"](keys=[tenant_key(tenant, "owner")], args=[lease, ms], client=pipe)
         pipe.hgetall(WORKERS)  # for the sweeper: no round trip of its own
@@ -283,7 +293,11 @@ class Fleet:
         done = await pipe.execute()
         self._apply_chaos(done[1])
         self._seen = (cast(dict[str, str], done[-2]), cast(str | None, done[-1]))
-        lost = [tenant for (tenant, lease), kept in zip(held, done[2:-2], strict=True) if not kept]
+        first = 2 + watching
+        if feed is not None:
+            feed.beat(int(done[first]))
+            first += 1
+        lost = [tenant for (tenant, lease), kept in zip(held, done[first:-2], strict=True) if not kept]
         for tenant in lost:
             if self.owned.get(tenant) == dict(held)[tenant]:
                 LOG.warning("fleet: lost the lease on tenant %r (it lapsed, or another worker took it)", tenant)
@@ -618,8 +632,9 @@ class Fleet:
             return lease_worker(lease)
         return None
 
-    async def forward(self, request: Request, address: str) -> Response:
-        """Send the request as received to `address`; its answer, verbatim."""
+    async def forward(self, request: Request, address: str, timeout: float | None = None) -> Response:
+        """Send the request as received to `address` (within `timeout` seconds, default the request timeout and
+        `FORWARD_SLACK`); its answer, verbatim."""
         scope = request.scope
         body = await request.body()
         target = scope.get("raw_path") or scope["path"].encode()
@@ -632,12 +647,42 @@ class Fleet:
         length = any(k == b"content-length" for k, _ in raw)
         method = "GET" if scope["method"] == "HEAD" else scope["method"]  # a HEAD answer's length has no body
         answer = await self.http.request(
-            method, f"http://{address}/", path, body, headers, self.timeout, host=host, length=length
+            method, f"http://{address}/", path, body, headers, timeout or self.timeout, host=host, length=length
         )
         response = Response(answer.excerpt, status_code=answer.status)
         kept = [(k.lower(), v) for k, v in answer.headers if k.lower() not in HOP]
         response.raw_headers = [*kept, (b"content-length", str(len(answer.excerpt)).encode())]
         return response
+
+    async def mirror_feed(self, request: Request, watch: bool) -> None:
+        """Before a read of the fleet's feed (`request`: `GET /_emulator/journal`, or `/events` with `watch`): this
+        worker and every other live worker hand the mirror what they hold past their watermarks and wait until it
+        is mirrored (`core.fleetfeed`), so the read finds every worker's entries in the stream; with `watch`, every
+        worker also mirrors each entry as it comes, for a ttl that the beats extend while `WATCH` lives (set here
+        now, renewed by this worker's beat while its stream is open). The request is forwarded to the others as it
+        came (a forwarded read of the feed means just that: `FleetControl`), at most `FEED_ASK` seconds: one that
+        does not answer in time goes on, and a watching one catches up at its next beat. `FleetUnavailable` when
+        Redis does not answer."""
+        feed = self.emu.fleet_feed
+        assert feed is not None
+        try:
+            if watch:
+                await self.redis().set(WATCH, self.id, px=int(self.ttl * 1000))
+            workers = await self.workers()
+        except RedisError as exc:
+            raise FleetUnavailable(f"the fleet's Redis did not answer ({exc})") from exc
+        ask = max(FEED_ASK, self.ttl)
+        others = sorted(e["address"] for w, e in workers.items() if w != self.id and e.get("address"))
+        got = await asyncio.gather(
+            feed.mirror(self.ttl if watch else None, ask),
+            *(self.forward(request, address, ask) for address in others),
+            return_exceptions=True,
+        )
+        for address, answer in zip(["here", *others], got, strict=True):
+            if isinstance(answer, BaseException):
+                LOG.warning("fleet: the worker at %s did not mirror its feed entries (%s)", address, answer)
+            elif isinstance(answer, Response) and answer.status_code != 200:
+                LOG.warning("fleet: the worker at %s did not mirror its feed entries (%d)", address, answer.status_code)
 
     async def ask_every_worker(self, request: Request) -> list[tuple[str, Response | BaseException]]:
         """The request sent to every other live worker: each one's address and answer (or why it gave none)."""

@@ -159,6 +159,9 @@ class FleetControl:
         self.fleet = fleet
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in FEED_READS and scope.get(FORWARDED_BY) is not None:
+            await self._mirror(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["path"].startswith(_LOCAL):
             await self.app(scope, receive, send)
             return
@@ -206,6 +209,19 @@ class FleetControl:
             await unavailable(str(exc))(scope, replay, send)
             return
         await _merged(mine, others, merge)(scope, replay, send)
+
+    async def _mirror(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A read of the fleet's feed forwarded by the worker serving it (`Fleet.mirror_feed`): this worker hands the
+        mirror what it holds past its watermark and answers once that is in Redis (`{"mirrored": <entries>}`); for a
+        stream (`/events`) it also mirrors each entry as it comes, for the lease ttl (its beat extends that while
+        the stream is open)."""
+        fleet = self.fleet
+        feed = fleet.emu.fleet_feed
+        count = 0
+        if feed is not None:  # (none with `feed_size` 0: nothing to mirror)
+            watch = fleet.ttl if scope["path"] == EVENTS else None
+            count = await feed.mirror(watch, max(FEED_ASK, fleet.ttl))
+        await JSONResponse({"mirrored": count})(scope, receive, send)
 
     async def _reset(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
         """`POST /_emulator/reset` without a tenant in a fleet: reset here (this worker's tenants and the stored ones
@@ -433,6 +449,13 @@ class FleetControl:
 
 
 DELIVERIES = "/_emulator/deliveries"
+EVENTS = "/_emulator/events"
+FEED_READS = frozenset({"/_emulator/journal", EVENTS})
+"""Reads of the fleet's feed: served by the worker that gets them; forwarded (`Fleet.mirror_feed`), a request to
+mirror what the receiving worker holds."""
+FEED_ASK = 5.0
+"""Seconds (at least; the lease ttl when longer) a read of the fleet's feed waits for each worker to mirror what
+it holds (`Fleet.mirror_feed`)."""
 RESET = "/_emulator/reset"
 
 

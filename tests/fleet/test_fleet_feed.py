@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,14 @@ def entries_until(lines: Iterator[str], newest: int) -> list[dict[str, Any]]:
         if entry["id"] >= newest:
             return got
     raise AssertionError(f"the stream ended before id {newest}: {[e['id'] for e in got]}")
+
+
+def within(lines: Iterator[str], seconds: float) -> Iterator[str]:
+    """The stream's lines until `seconds` have passed (a stream with a short `heartbeat` sends one every so often)."""
+    deadline = time.monotonic() + seconds
+    for line in lines:
+        assert time.monotonic() < deadline, f"nothing expected came within {seconds:g} s"
+        yield line
 
 
 def journal(base: str, **params: Any) -> dict[str, Any]:
@@ -171,6 +180,75 @@ def test_a_stream_through_one_worker_shows_every_workers_entries_and_resumes(
     ]
 
 
+def test_a_fleet_nobody_watches_mirrors_nothing_and_a_reader_then_gets_every_workers_entries_then_live_ones(
+    fleet: Fleet, redis_url: str, webhook_sink: WebhookSink
+) -> None:
+    _, (a, b) = fleet
+    conversations = {}
+    for n, tenant in enumerate(TENANTS):  # north claimed by worker a, south by worker b; no stream open anywhere
+        with httpx.Client(base_url=(a, b)[n].url, headers={"x-api-key": tenant}, timeout=60) as http:
+            hook = {"name": "f", "uri": webhook_sink.url_for(f"/{tenant}"), "version": "Chat Gateway v1.0"}
+            assert http.put(f"{P8}/webhooks/1", json=hook).status_code == 200
+            r = http.post(f"{P8}/conversations", json=CONVERSATION)
+            assert r.status_code == 202, r.text
+            conversations[tenant] = r.json()["conversationId"]
+            assert post(http, (a, b)[n].url, conversations[tenant], f"hello {tenant}").status_code == 202
+    assert [owner(redis_url, t) for t in TENANTS] == [a.id, b.id]
+    for tenant in TENANTS:
+        webhook_sink.wait_for(path=f"/{tenant}", count=2, timeout=60)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        assert client.xlen("cxemu:feed") == 0  # nobody read the feed: no worker mirrored anything
+        assert client.get("cxemu:feed:n") is None
+        client.config_set("notify-keyspace-events", "Kh$")  # each renewal of the stream's watch key is an event
+        renewals = client.pubsub(ignore_subscribe_messages=True)
+        renewals.subscribe("__keyspace@0__:cxemu:feed:watch")
+        with httpx.stream(
+            "GET", f"{b.url}/_emulator/events", params={"after": 0, "heartbeat": 1}, timeout=STREAM_TIMEOUT
+        ) as live:  # through b: every worker mirrors what it holds before the first frame
+            assert live.status_code == 200
+            lines = live.iter_lines()
+            page = journal(a.url)  # through a: the same entries, every worker's
+            newest = page["newest"]
+            streamed = entries_until(lines, newest)
+            assert streamed == page["entries"]
+            assert [e["id"] for e in streamed] == list(range(1, newest + 1))  # contiguous fleet ids from the first
+            by_id = {e["id"]: e for e in streamed}
+            for tenant in TENANTS:  # each worker's entries in the order it recorded them, causes resolved
+                mine = [e for e in streamed if e["tenant"] == tenant]
+                assert {"request", "event", "delivery", "attempt"} <= {e["kind"] for e in mine}, tenant
+                requests = [e["type"] for e in mine if e["kind"] == "request"]
+                assert requests[-2:] == [
+                    f"POST {P8}/conversations",
+                    f"POST {P8}/conversations/{conversations[tenant]}/messages",
+                ]
+                for e in mine:
+                    if e["cause"] is not None:
+                        assert e["cause"] < e["id"], e
+                        assert by_id[e["cause"]]["tenant"] == tenant, e
+                attempts = [e for e in mine if e["kind"] == "attempt"]
+                assert attempts
+                assert all(by_id[x["cause"]]["kind"] == "delivery" for x in attempts)
+            # the stream stays open past the watch the fan-out gave each worker (one lease ttl): b renews the key
+            # in its beats, and a, reading it in its own, goes on mirroring what it records as it comes
+            deadline, seen = time.monotonic() + 60, 0
+            while seen < 6:  # six renewals: two ttls at a beat every ttl / 3
+                assert time.monotonic() < deadline, f"{seen} renewals of the watch key within 60 s"
+                message = renewals.get_message(timeout=deadline - time.monotonic())
+                seen += message is not None and message["data"] == "set"
+            with httpx.Client(base_url=a.url, headers={"x-api-key": "north"}, timeout=60) as http:
+                assert post(http, a.url, conversations["north"], "still there?").status_code == 202
+            for kind, _, data in frames(within(lines, 30)):
+                entry = json.loads(data)
+                if kind == "request" and entry["tenant"] == "north":
+                    assert entry["id"] > newest
+                    assert entry["data"]["body"]["text"] == "still there?", entry
+                    break
+        renewals.close()
+    finally:
+        client.close()
+
+
 def test_a_stream_resumed_past_the_ids_of_a_redis_that_restarted_empty_says_so_and_goes_on(tmp_path: Path) -> None:
     hook = {"name": "f", "uri": "http://127.0.0.1:9/hook", "version": "Chat Gateway v1.0"}
     with fleet_on_own_redis(tmp_path, "feed-restart") as (own, (a, b)), httpx.Client(timeout=60) as http:
@@ -221,6 +299,7 @@ async def test_a_stream_waiting_while_its_redis_is_wiped_says_so_and_goes_on(
     assert feed is not None
     for text in ("one", "two", "three"):
         assert (await client.post("/echo/v1/items", json={"text": text}, headers=ACME)).status_code == 201
+    await feed.mirror(watch=60)  # as `/events` has every worker do first: what it holds, then each entry as it comes
     stream = await feed.stream(Match(), 0, None, 0.0)  # the stream's frames, as `/events` sends them
     seen = 0
     async for chunk in stream:  # the entries mirrored so far, up to the third request's
@@ -244,3 +323,35 @@ async def test_a_stream_waiting_while_its_redis_is_wiped_says_so_and_goes_on(
     assert got[0][:2] == ("gap", None), got
     assert json.loads(got[0][2])["restarted"] is True
     assert got[1][1] == "1", got  # then the new ids, from the first
+
+
+async def test_entries_a_worker_evicted_before_anyone_read_them_are_a_gap_in_the_fleets_stream(
+    make_app: AppFactory, redis_url: str
+) -> None:
+    app, client = await make_app(state=redis_url, feed_size=4)
+    feed = app.state.emulator.feed
+    assert (await client.post("/echo/v1/items", json={"text": "one"}, headers=ACME)).status_code == 201
+    read = (await client.get("/_emulator/journal")).json()  # a read: what the worker holds is mirrored first
+    mirrored = read["newest"]
+    assert [e["id"] for e in read["entries"]] == list(range(1, mirrored + 1))
+    for n in range(6):  # nobody reads: the local feed keeps the last four entries only
+        assert (await client.post("/echo/v1/items", json={"text": f"n{n}"}, headers=ACME)).status_code == 201
+    last = feed.last_id
+    lost = last - mirrored - 4
+    assert lost > 0
+    r = await client.get("/_emulator/events", params={"after": 0, "limit": mirrored + 4})
+    assert r.status_code == 200, r.text
+    got = list(frames(iter(r.text.split("\n"))))
+    assert [json.loads(d) for _, _, d in got[:mirrored]] == read["entries"]
+    gap = {"after": mirrored, "lost": lost, "oldest": mirrored + lost + 1}  # their ids, taken and never written
+    assert got[mirrored] == ("gap", None, json.dumps(gap, separators=(",", ":")))
+    assert [int(str(fid)) for _, fid, _ in got[mirrored + 1 :]] == list(range(mirrored + lost + 1, last + 1))
+    kept = [(e.kind, e.type, e.tenant) for e in feed.entries()]  # what the local feed kept, in its order
+    assert [(e["kind"], e["type"], e["tenant"]) for e in map(json.loads, (d for _, _, d in got[-4:]))] == kept
+    # display mode (the dashboard's) says the same with one gap frame
+    shown = await client.get(
+        "/_emulator/events", params={"after": 0, "latest": 100, "interval": 0.05, "limit": 100, "timeout": 0.2}
+    )
+    said = list(frames(iter(shown.text.split("\n"))))
+    assert [k for k, _, _ in said].count("gap") == 1
+    assert json.loads(next(d for k, _, d in said if k == "gap"))["lost"] == lost

@@ -1,7 +1,8 @@
 """The fleet feed's mirror (`core.fleetfeed`) on a real `redis-server`: what one worker's feed appends reaches the
 fleet's stream once each, in order, with contiguous fleet ids and its causes named by fleet id, and reads back as
-the entry the local feed holds; a Redis that forgot the script, or stopped for a while, loses nothing more than
-what was appended while it was down."""
+the entry the local feed holds; a Redis that forgot the script, or stopped for a while, loses nothing the local feed
+still keeps; nothing is mirrored while nobody watches, and a catch-up hands over what the local feed kept (a hole
+of fleet ids for what it evicted meanwhile)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ async def test_entries_reach_the_stream_once_each_in_order_with_fleet_ids_and_ca
     feed = Feed(100)
     mirror = FleetFeed(feed, redis_url)
     mirror.install()
+    mirror.watch(60)  # as while a stream is open: every entry mirrored as it is appended
     try:
         data = {"text": "héllo ✓", "big": 2**70, "n": 1.5, "nested": [{"a": None}], "raw": b"\xff"}
         first = feed.record("event", "MESSAGE", "eightbyeight", "acme", "c1", "cxemu", 1.0, data)
@@ -68,6 +70,7 @@ async def test_a_redis_that_forgot_the_script_still_gets_each_entry_once(redis_u
     feed = Feed(100)
     mirror = FleetFeed(feed, redis_url)
     mirror.install()
+    mirror.watch(60)  # as while a stream is open: every entry mirrored as it is appended
     try:
         feed.record("event", "A", "v", "t", None, "cxemu", 1.0, {"n": 1})
         await mirror.flushed()
@@ -82,13 +85,14 @@ async def test_a_redis_that_forgot_the_script_still_gets_each_entry_once(redis_u
 
 
 @pytest.mark.usefixtures("redis_server")  # skips where redis-server is absent
-async def test_entries_appended_while_redis_is_down_are_dropped_and_the_next_go_on(
+async def test_entries_appended_while_redis_is_down_are_mirrored_in_order_once_it_is_back(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     own = RedisServer(tmp_path, aof=True)
     feed = Feed(100)
     mirror = FleetFeed(feed, own.url)
     mirror.install()
+    mirror.watch(60)
     try:
         feed.record("event", "before", "v", "t", None, "cxemu", 1.0, {})
         await mirror.flushed()
@@ -97,20 +101,67 @@ async def test_entries_appended_while_redis_is_down_are_dropped_and_the_next_go_
             feed.record("event", "down", "v", "t", None, "cxemu", 2.0, {})
             await mirror.flushed()
         assert "1 entries not mirrored" in caplog.text
+        assert not mirror.live  # the mirror stopped at the failed batch (its watermark before it)
         own.start()
         feed.record("event", "after", "v", "t", None, "cxemu", 3.0, {})
+        mirror.beat(5000)  # a beat that sees a stream open: what the local feed kept since goes first
         await mirror.flushed()
-        assert [(e["id"], e["type"]) for e in stored(own.url)] == [(1, "before"), (2, "after")]
-        assert [e.type for e in feed.entries()] == ["before", "down", "after"]  # the local feed keeps every one
+        assert [(e["id"], e["type"]) for e in stored(own.url)] == [(1, "before"), (2, "down"), (3, "after")]
+        assert [e.type for e in feed.entries()] == ["before", "down", "after"]
     finally:
         await mirror.close()
         own.stop()
+
+
+async def test_nothing_is_mirrored_unwatched_and_a_catch_up_hands_over_what_is_kept_after_a_hole(
+    redis_url: str,
+) -> None:
+    feed = Feed(3)
+    mirror = FleetFeed(feed, redis_url)
+    mirror.install()
+    try:
+        first = feed.record("event", "e1", "v", "t", None, "cxemu", 1.0, {})
+        assert mirror.catch_up() == 1
+        await mirror.flushed()
+        for n in range(2, 7):  # nobody watches: five entries, of which the local feed keeps the last three
+            feed.record("event", f"e{n}", "v", "t", None, "cxemu", float(n), {}, cause=first)
+        await asyncio.sleep(0)  # (a turn of the loop: a send would have been scheduled by now)
+        assert [e["type"] for e in stored(redis_url)] == ["e1"]
+        assert mirror.catch_up() == 3
+        await mirror.flushed()
+        got = stored(redis_url)
+        # e2 and e3 were evicted before anyone read them: their two ids are taken and left unwritten (a hole)
+        assert [(e["id"], e["type"], e["cause"]) for e in got] == [
+            (1, "e1", None),
+            *((n, f"e{n}", 1) for n in (4, 5, 6)),
+        ]
+        with redis.Redis.from_url(redis_url) as r:
+            assert int(r.get("cxemu:feed:n") or 0) == 6
+        assert mirror.catch_up() == 0  # nothing new
+
+        mirror.beat(1000)  # a stream is open somewhere: mirrored as they come
+        assert mirror.live
+        feed.record("event", "e7", "v", "t", None, "cxemu", 7.0, {})
+        await mirror.flushed()
+        assert stored(redis_url)[-1]["type"] == "e7"
+        mirror.beat(-2)  # no stream any more, and this worker's watch (1 s) is not over: still mirrored
+        assert mirror.live
+        mirror.unwatch()
+        feed.record("event", "e8", "v", "t", None, "cxemu", 8.0, {})
+        await asyncio.sleep(0)
+        assert stored(redis_url)[-1]["type"] == "e7"
+        assert mirror.catch_up() == 1
+        await mirror.flushed()
+        assert [e["id"] for e in stored(redis_url)][-2:] == [7, 8]
+    finally:
+        await mirror.close()
 
 
 async def test_closing_mirrors_what_is_pending_first(redis_url: str) -> None:
     feed = Feed(100)
     mirror = FleetFeed(feed, redis_url)
     mirror.install()
+    mirror.watch(60)  # as while a stream is open: every entry mirrored as it is appended
     for n in range(3):
         feed.record("event", f"e{n}", "v", "t", None, "cxemu", float(n), {})
     await mirror.close()  # before the end of this turn of the loop: nothing was sent yet
