@@ -4,37 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
 from emulator.core.httpclient import HttpClient, HttpError
 from emulator.pytest_plugin import WebhookSink
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-async def read_request(reader: asyncio.StreamReader) -> bytes:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = next(
-        (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0
-    )
-    return head + await reader.readexactly(length)
+from tests.support.rawhttp import Serve, read_request, receivers
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
-    servers: list[asyncio.Server] = []
-
-    async def start(handler: Handler) -> str:
-        server = await asyncio.start_server(handler, "127.0.0.1", 0)
-        servers.append(server)
-        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
-
-    yield start
-    for server in servers:
-        server.close()
-        await server.wait_closed()
+async def serve() -> AsyncIterator[Serve]:
+    async for start in receivers():
+        yield start
 
 
 @pytest.fixture
@@ -45,7 +27,7 @@ async def client() -> AsyncIterator[HttpClient]:
 
 
 async def test_keeps_one_connection_alive_across_posts(
-    client: HttpClient, webhook_sink: WebhookSink, serve: Callable[[Handler], Awaitable[str]]
+    client: HttpClient, webhook_sink: WebhookSink, serve: Serve
 ) -> None:
     for i in range(20):
         answer = await client.post(webhook_sink.url_for("/hook"), f'{{"n":{i}}}'.encode(), {"x-a": "1"}, 5)
@@ -87,7 +69,7 @@ async def test_keeps_one_connection_alive_across_posts(
 )
 async def test_answer_framing(
     client: HttpClient,
-    serve: Callable[[Handler], Awaitable[str]],
+    serve: Serve,
     answer: bytes,
     status: int,
     excerpt: bytes,
@@ -107,7 +89,7 @@ async def test_answer_framing(
 
 
 async def test_a_reused_connection_the_server_closed_is_retried_on_a_fresh_one(
-    client: HttpClient, serve: Callable[[Handler], Awaitable[str]]
+    client: HttpClient, serve: Serve
 ) -> None:
     seen: list[bytes] = []
 
@@ -132,9 +114,7 @@ async def test_refused_connection_is_an_error(client: HttpClient) -> None:
         await client.post(f"http://127.0.0.1:{port}/", b"{}", {}, 5)
 
 
-async def test_a_receiver_that_never_answers_times_out(
-    client: HttpClient, serve: Callable[[Handler], Awaitable[str]]
-) -> None:
+async def test_a_receiver_that_never_answers_times_out(client: HttpClient, serve: Serve) -> None:
     hung_up = asyncio.Event()
     connections: list[int] = []
 
@@ -158,9 +138,7 @@ async def test_a_receiver_that_never_answers_times_out(
     assert len(connections) == 2
 
 
-async def test_a_request_on_a_reused_connection_still_times_out(
-    client: HttpClient, serve: Callable[[Handler], Awaitable[str]]
-) -> None:
+async def test_a_request_on_a_reused_connection_still_times_out(client: HttpClient, serve: Serve) -> None:
     """A post on an idle keep-alive connection (sent without `_send`) has the same timeout: the second request on
     one connection gets no answer, fails at its deadline, and that connection is closed, never reused."""
     connections: list[int] = []
@@ -190,7 +168,7 @@ async def test_a_request_on_a_reused_connection_still_times_out(
 
 
 async def test_requests_in_flight_together_each_time_out_at_their_own_deadline(
-    client: HttpClient, serve: Callable[[Handler], Awaitable[str]]
+    client: HttpClient, serve: Serve
 ) -> None:
     """One timer serves every request's timeout: a shorter timeout watched after a longer one still fires first,
     answered requests are never failed by it, and the longer one still times out."""
@@ -232,9 +210,7 @@ async def test_requests_in_flight_together_each_time_out_at_their_own_deadline(
     ],
     ids=["not-http", "bad-length", "cut-short"],
 )
-async def test_broken_answers_are_errors(
-    client: HttpClient, serve: Callable[[Handler], Awaitable[str]], answer: bytes, message: str
-) -> None:
+async def test_broken_answers_are_errors(client: HttpClient, serve: Serve, answer: bytes, message: str) -> None:
     async def broken(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         writer.write(answer)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -19,33 +19,13 @@ from emulator.core.store import Outbound
 from emulator.pytest_plugin import WebhookSink
 from tests.conftest import EmulatorFactory
 from tests.support import echo_vendor
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-Serve = Callable[[Handler], Awaitable[str]]
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-
-async def read_request(reader: asyncio.StreamReader) -> bytes:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = next(
-        (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), 0
-    )
-    return head + await reader.readexactly(length)
+from tests.support.rawhttp import OK, Handler, Serve, read_request, receivers
 
 
 @pytest.fixture
 async def serve() -> AsyncIterator[Serve]:
-    servers: list[asyncio.Server] = []
-
-    async def start(handler: Handler) -> str:
-        server = await asyncio.start_server(handler, "127.0.0.1", 0)
-        servers.append(server)
-        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
-
-    yield start
-    for server in servers:
-        server.close()
-        await server.wait_closed()
+    async for start in receivers():
+        yield start
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ in the pump itself): recorded, timed out, retried, reset and cancelled as any ot
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from hypothesis import example, given, settings
@@ -23,11 +23,9 @@ from emulator.core.webhooks import (
 )
 from tests.conftest import EmulatorFactory
 from tests.support import echo_vendor
+from tests.support.rawhttp import OK, Serve, receivers
 
 SLUG = echo_vendor.SLUG
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 class Receiver:
@@ -36,6 +34,14 @@ class Receiver:
     def __init__(self) -> None:
         self.connections: list[list[bytes]] = []
         self.got = asyncio.Event()
+
+    async def keep_alive(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A handler that answers every request of its connection 200 and keeps the connection open."""
+        conn: list[bytes] = []
+        self.connections.append(conn)
+        while await self.request(reader, conn) is not None:
+            writer.write(OK)
+        writer.close()
 
     async def request(self, reader: asyncio.StreamReader, conn: list[bytes]) -> bytes | None:
         """The next request's body on one connection (None once the client has closed it)."""
@@ -51,18 +57,9 @@ class Receiver:
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
-    servers: list[asyncio.Server] = []
-
-    async def start(handler: Handler) -> str:
-        server = await asyncio.start_server(handler, "127.0.0.1", 0)
-        servers.append(server)
-        return f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
-
-    yield start
-    for server in servers:
-        server.close()
-        await server.wait_closed()
+async def serve() -> AsyncIterator[Serve]:
+    async for start in receivers():
+        yield start
 
 
 def submit(emu: Emulator, url: str, n: int, subject: str = "it-1") -> Delivery:
@@ -82,18 +79,11 @@ def nothing_held(emu: Emulator) -> bool:
 
 
 async def test_attempts_on_a_reused_connection_are_recorded_in_order_on_one_connection(
-    emu: Emulator, serve: Callable[[Handler], Awaitable[str]]
+    emu: Emulator, serve: Serve
 ) -> None:
     receiver = Receiver()
 
-    async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn: list[bytes] = []
-        receiver.connections.append(conn)
-        while await receiver.request(reader, conn) is not None:
-            writer.write(OK)
-        writer.close()
-
-    url = await serve(keep_alive)
+    url = await serve(receiver.keep_alive)
     sent = [submit(emu, url, n) for n in range(6)]
     done = [await settled(emu, d) for d in sent]
 
@@ -114,7 +104,7 @@ async def test_attempts_on_a_reused_connection_are_recorded_in_order_on_one_conn
 
 
 async def test_no_answer_on_a_reused_connection_times_out_and_the_ladder_retries_on_a_fresh_one(
-    make_emulator: EmulatorFactory, serve: Callable[[Handler], Awaitable[str]]
+    make_emulator: EmulatorFactory, serve: Serve
 ) -> None:
     emu = await make_emulator(webhooks={SLUG: {"timeout": 0.5}})
     receiver = Receiver()
@@ -147,9 +137,7 @@ async def test_no_answer_on_a_reused_connection_times_out_and_the_ladder_retries
     assert receiver.connections == [[b'{"n":1}', b'{"n":2}'], [b'{"n":2}']]
 
 
-async def test_a_receiver_that_hangs_up_after_each_answer_gets_each_delivery_once(
-    emu: Emulator, serve: Callable[[Handler], Awaitable[str]]
-) -> None:
+async def test_a_receiver_that_hangs_up_after_each_answer_gets_each_delivery_once(emu: Emulator, serve: Serve) -> None:
     """It says keep-alive, then closes: a request that meets the closed connection goes once more on a fresh
     one within the same attempt (whether the close was seen before it was sent or after)."""
     receiver = Receiver()
@@ -170,7 +158,7 @@ async def test_a_receiver_that_hangs_up_after_each_answer_gets_each_delivery_onc
     assert nothing_held(emu)
 
 
-async def holding_receiver(serve: Callable[[Handler], Awaitable[str]]) -> tuple[str, Receiver, asyncio.Event]:
+async def holding_receiver(serve: Serve) -> tuple[str, Receiver, asyncio.Event]:
     """A receiver that answers the first request of its first connection and holds every later one until the
     event is set."""
     receiver = Receiver()
@@ -189,7 +177,7 @@ async def holding_receiver(serve: Callable[[Handler], Awaitable[str]]) -> tuple[
 
 
 async def test_reset_with_an_attempt_in_flight_on_a_reused_connection_does_not_lose_the_next_delivery(
-    emu: Emulator, serve: Callable[[Handler], Awaitable[str]]
+    emu: Emulator, serve: Serve
 ) -> None:
     url, receiver, release = await holding_receiver(serve)
     await settled(emu, submit(emu, url, 1))
@@ -210,7 +198,7 @@ async def test_reset_with_an_attempt_in_flight_on_a_reused_connection_does_not_l
 
 
 async def test_closing_with_an_attempt_in_flight_on_a_reused_connection_keeps_it_pending(
-    emu: Emulator, serve: Callable[[Handler], Awaitable[str]]
+    emu: Emulator, serve: Serve
 ) -> None:
     url, receiver, release = await holding_receiver(serve)
     await settled(emu, submit(emu, url, 1))
@@ -226,7 +214,7 @@ async def test_closing_with_an_attempt_in_flight_on_a_reused_connection_keeps_it
 
 
 async def test_deliveries_waiting_for_their_tenants_slot_go_out_in_turn_on_the_pooled_connection(
-    make_emulator: EmulatorFactory, serve: Callable[[Handler], Awaitable[str]]
+    make_emulator: EmulatorFactory, serve: Serve
 ) -> None:
     """One request in flight per tenant: the pumps of other subjects wait for the slot (in the pump itself), and
     each goes out once it is handed on, in the order they asked, on the connection the last one gave back."""
@@ -247,22 +235,15 @@ async def test_deliveries_waiting_for_their_tenants_slot_go_out_in_turn_on_the_p
 
 
 async def test_a_header_that_cannot_be_sent_fails_its_attempt_and_the_next_delivery_goes_out(
-    emu: Emulator, serve: Callable[[Handler], Awaitable[str]]
+    emu: Emulator, serve: Serve
 ) -> None:
     receiver = Receiver()
-
-    async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn: list[bytes] = []
-        receiver.connections.append(conn)
-        while await receiver.request(reader, conn) is not None:
-            writer.write(OK)
-        writer.close()
 
     def headers(ctx: AttemptContext) -> dict[str, str]:
         return {"x-note": "\u20ac" if ctx.body == b'{"n":2}' else "plain"}  # a euro sign: not latin-1
 
     emu.dispatcher.register(SLUG, WebhookPolicy(retry_ladder=(), headers=headers))
-    url = await serve(keep_alive)
+    url = await serve(receiver.keep_alive)
     first, second, third = [await settled(emu, submit(emu, url, n)) for n in (1, 2, 3)]
 
     assert (first.status, third.status) == ("delivered", "delivered")
