@@ -177,7 +177,7 @@ class WebhookSink:
         match: JsonMatch | None = None,
         *,
         count: int = 1,
-        timeout: float = 5.0,
+        timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
         path: str | None = None,
     ) -> list[ReceivedRequest]:

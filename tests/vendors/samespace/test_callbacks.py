@@ -21,7 +21,7 @@ async def test_every_transition_is_posted_to_the_callback_url(make_ss: SsFactory
     flow = (call_step(next_step=1), {"id": 1, "type": "play", "text": "Hello there"})
     call_id = await ss.start(*flow)
     await ss.idle()
-    hooks = webhook_sink.wait_for({"call_id": call_id}, count=8, timeout=5)
+    hooks = webhook_sink.wait_for({"call_id": call_id}, count=8)
     names = [h.json["event"] for h in hooks]
     assert names == [
         "call.initiated",
