@@ -69,7 +69,9 @@ class Row:
     kind: str = "plain"
     """plain (no webhook), echo-webhook (echo vendor, fresh tenant per run), 8x8-webhook (256 conversations),
     cm-webhook (CM.com, fresh tenant per run, REPORTS_PER_MESSAGE status reports per request), wm-webhook
-    (WireMock's webhook stub: one webhook per request to /hook/<the run's x-bench-run header>)."""
+    (WireMock's webhook stub: one webhook per request to /hook/<the run's x-bench-run header>), bare-webhook (the
+    floor: bench/bare_app.py's `/floor/...` routes, `hooks` webhooks per request to /hook/<x-bench-run> or, with
+    two, /hook200/<x-bench-run>; the app counts the requests of each run)."""
     body: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     extra: tuple[Proc, ...] = ()
@@ -77,6 +79,8 @@ class Row:
     them, the server's descendants count too (the workers of `--workers N`)."""
     tenants: int = 1
     """8x8-webhook: the conversations are spread over this many fresh tenants (a fleet's workers each own some)."""
+    hooks: int = 1
+    """bare-webhook: webhooks per request."""
     send: Proc | None = None
     """Where the load goes when not to `server` (the Redis forwarding row: the replica that does not own the
     tenant); the tenants are set up through `server`, which then owns them."""
@@ -188,6 +192,11 @@ def probe_count(port: int, tenant: str) -> int:
     status, body = request(port, "POST", "/echo/v1/items", ITEM_BODY, tenant)
     item = expect(status, body, 201, "probe POST")
     return int(str(item["id"]).removeprefix("it-"))
+
+
+def floor_sent(port: int, run: str) -> int:
+    """bench/bare_app.py's own count of the floor requests of `run` it answered (each fires the row's hooks)."""
+    return int(expect(*request(port, "GET", f"/floor/sent/{run}"), 200, "floor count")["sent"])
 
 
 def deliveries_count(port: int, tenant: str, status: str) -> int:
@@ -307,6 +316,12 @@ class Bench:
             w = self.load.run(spec, conns, a.warmup)
             self.receiver.wait_for(f"{tag}-setup", int(w["requests"]), time.time(), a.drain_cap)
             spec.headers = {RUN_HEADER: tag}
+        elif row.kind == "bare-webhook":  # as wm-webhook, with the app's own count of what it answered
+            spec.headers = {RUN_HEADER: f"{tag}-setup"}
+            w = self.load.run(spec, conns, a.warmup)
+            expected = row.hooks * floor_sent(port, f"{tag}-setup")
+            self.receiver.wait_for(f"{tag}-setup", expected, time.time(), a.drain_cap)
+            spec.headers = {RUN_HEADER: tag}
         elif row.kind == "cm-webhook":
             w = self.load.run(spec, conns, a.warmup)
             before = cm_sent(port, cm_token(tag))
@@ -346,6 +361,8 @@ class Bench:
                 sent = probe_count(port, tag)
             elif row.kind == "wm-webhook":  # WireMock keeps no count: the requests wrk saw completed
                 sent = int(r["requests"])
+            elif row.kind == "bare-webhook":
+                sent = row.hooks * floor_sent(port, tag)
             elif row.kind == "cm-webhook":
                 sent = REPORTS_PER_MESSAGE * (cm_sent(port, cm_token(tag)) - before)
             elif row.kind == "8x8-webhook":
@@ -356,7 +373,7 @@ class Bench:
             m.hooks_sent, m.hooks_received, m.hooks_lost = sent, got, max(0, sent - got)
             m.drain_s = round(drain, 2)
             m.sustained_per_s = round(got / (m.duration_s + drain), 1)
-            if row.kind != "wm-webhook":
+            if row.kind not in ("wm-webhook", "bare-webhook"):
                 m.server_failed = sum(deliveries_count(port, k, "failed") for k in keys)
                 m.server_pending = sum(deliveries_count(port, k, "pending") for k in keys)
         extra = ""

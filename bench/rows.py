@@ -29,7 +29,7 @@ from harness import (
     request,
     wait_ready,
 )
-from measure import Bench, Row
+from measure import Bench, Row, floor_sent
 from vendors import (
     CM_ACCEPTED,
     CM_PATH,
@@ -56,11 +56,14 @@ from vendors import (
     sangoma_token,
     vendor_config,
 )
+from wiremock import RUN_HEADER
 
 ALL_ROWS = (
     "bare-get",
     "8x8-get",
     "bare-post",
+    "bare-post-webhook",
+    "bare-post-2webhooks",
     "8x8-post-message",
     "8x8-post-message-unsigned",
     "8x8-signed-drain",
@@ -70,6 +73,13 @@ ALL_ROWS = (
     *wiremock.ROWS,
 )
 ECHO_ROWS = ("cxemu-get", "cxemu-post-webhook")
+FLOOR_ROWS = ("bare-post-webhook", "bare-post-2webhooks")
+"""The floor under the webhook rows: bench/bare_app.py's `/floor/...` routes, cxemu's webhook client, no cxemu."""
+FLOOR_MESSAGE_PATH = "/floor/v1/conversations/c1/messages"
+FLOOR_CM_PATH = "/floor/v1.0/message"
+FLOOR_ROWS_HOOKS = {"bare-post-webhook": 1, "bare-post-2webhooks": 2}
+FLOOR_HOOK_BYTES = {"bare-post-webhook": 211, "bare-post-2webhooks": 2 * 205}
+"""What one request's webhooks weigh (bodies): 8x8's MESSAGE (unsigned row), CM.com's two status reports."""
 
 
 def start_servers(procs: Procs, wanted: set[str], workdir: Path, wiremock_jar: Path | None = None) -> dict[str, Proc]:
@@ -83,7 +93,8 @@ def start_servers(procs: Procs, wanted: set[str], workdir: Path, wiremock_jar: P
     bare = [sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(BENCH), "--host", HOST]
     bare += ["--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log"]
     bare += ["--log-level", "warning"]
-    servers["bare"] = procs.start("bare", bare, SERVER_CPU, port=port, env=clean_env())
+    base = {"BARE_WEBHOOK_BASE": f"http://{HOST}:{servers['receiver'].port}"}  # the floor rows' webhooks
+    servers["bare"] = procs.start("bare", bare, SERVER_CPU, port=port, env=clean_env(base))
     signed = {"8x8-get", "8x8-post-message", "8x8-signed-drain"}
     wants = {
         "8x8": bool(wanted & signed),
@@ -125,12 +136,32 @@ def start_servers(procs: Procs, wanted: set[str], workdir: Path, wiremock_jar: P
     return servers
 
 
+def floor_sanity(port: int, receiver: Receiver, row: str, path: str, body: str, status: int) -> dict[str, Any]:
+    """One request of a floor row: answered as its cxemu row is, its webhooks (and no more) at the receiver."""
+    run = f"sanity-{row}"
+    hooks = FLOOR_ROWS_HOOKS[row]
+    expect(*request(port, "POST", path, body, headers={RUN_HEADER: run}), status, f"{row} POST")
+    receiver.wait_for(run, hooks, time.time(), 30.0)
+    time.sleep(0.5)  # nothing more may come
+    got = receiver.entry(run)
+    sent = floor_sent(port, run)
+    found = {"received": got.get("count", 0), "bytes": got.get("bytes", 0), "sent": sent}
+    if found != {"received": hooks, "bytes": FLOOR_HOOK_BYTES[row], "sent": 1}:
+        raise RuntimeError(f"{row}: expected {hooks} webhook(s) of {FLOOR_HOOK_BYTES[row]} bytes; got {found}")
+    return found
+
+
 def sanity(servers: dict[str, Proc], receiver: Receiver, bench: Bench) -> dict[str, Any]:
     """Every endpoint answers as expected and each kind of webhook arrives, before anything is timed."""
     out: dict[str, Any] = {}
     bare = servers["bare"].port
     out["bare_get"] = expect(*request(bare, "GET", "/echo/v1/items/it-1", None, "bench"), 200, "bare GET")
     out["bare_post"] = expect(*request(bare, "POST", "/echo/v1/items", ITEM_BODY, "bench"), 201, "bare POST")
+    for row, path, body, status in (
+        ("bare-post-webhook", FLOOR_MESSAGE_PATH, MESSAGE_BODY, 202),
+        ("bare-post-2webhooks", FLOOR_CM_PATH, cm_body(cm_token(CM_SANITY_TENANT)), 200),
+    ):
+        out[row] = floor_sanity(bare, receiver, row, path, body, status)
     out["bare_modules"] = loaded_modules(servers["bare"].pid)
     proc = servers.get("cxemu")
     if proc is not None:
@@ -248,6 +279,10 @@ def build_rows(servers: dict[str, Proc], checks: dict[str, Any], wanted: set[str
         rows[-1].headers = dict(checks["sangoma_get_headers"])
     rows.append(Row("bare-post", servers["bare"], "POST", "/echo/v1/items", None, body=ITEM_BODY))
     rows[-1].headers = {TENANT_HEADER: "bench"}
+    bare = servers["bare"]
+    rows.append(Row("bare-post-webhook", bare, "POST", FLOOR_MESSAGE_PATH, "bare-post", "bare-webhook", MESSAGE_BODY))
+    rows.append(Row("bare-post-2webhooks", bare, "POST", FLOOR_CM_PATH, "bare-post", "bare-webhook"))
+    rows[-1].body, rows[-1].hooks = cm_body(cm_token(CM_SANITY_TENANT)), 2
     if "cxemu" in servers:
         rows.append(
             Row(
