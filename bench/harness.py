@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -338,12 +338,25 @@ class Receiver:
         entry = self.entry(name)
         return int(entry.get("count", 0)), float(entry.get("last", 0.0))
 
-    def wait_for(self, name: str, expected: int, t_end: float, cap: float, stall: float = 3.0) -> tuple[int, float]:
-        """Until `expected` hooks arrived, no progress for `stall` s, or `cap` s. Returns (received, drain s)."""
+    def wait_for(
+        self,
+        name: str,
+        expected: int,
+        t_end: float,
+        cap: float,
+        stall: float = 3.0,
+        busy: Callable[[], bool] | None = None,
+    ) -> tuple[int, float]:
+        """Until `expected` hooks arrived, no progress for `stall` s (while `busy`, when given, says the server has
+        none of them pending any more), or `cap` s. Returns (received, drain s)."""
         got, last = self.stats(name)
         progress_at = time.monotonic()
         deadline = progress_at + cap
-        while got < expected and time.monotonic() < deadline and time.monotonic() - progress_at < stall:
+        while got < expected and time.monotonic() < deadline:
+            if time.monotonic() - progress_at >= stall:
+                if busy is None or not busy():
+                    break
+                progress_at = time.monotonic()  # still pending on the server: a slow delivery, not a lost one
             time.sleep(0.1)
             now_got, last = self.stats(name)
             if now_got != got:

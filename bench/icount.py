@@ -18,6 +18,9 @@ Rows (the same requests as `bench/run.py`; each server is started with the same 
 
   bare-get                     the reference: GET /echo/v1/items/it-1 on bench/bare_app.py (uvicorn, no cxemu)
   bare-post                    the POST reference: POST /echo/v1/items (a small JSON body, 201) on the same app
+  bare-post-webhook            the floor under the 8x8 webhook row: the same app's 202 + one 8x8-shaped webhook
+                               through cxemu's webhook client (bench/bare_app.py), no cxemu
+  bare-post-2webhooks          the floor under the CM.com row: CM's 200 + two status-report-shaped webhooks
   8x8-get                      GET /chat-gateway/v1/conversations/{id}
   8x8-post-message-unsigned    POST …/messages: 202 + one unsigned MESSAGE webhook to the receiver
   8x8-post-message             the same, RS256-signed (the signature dominates)
@@ -65,6 +68,8 @@ from vendors import (
     CM_PATH,
     CM_SANITY_TENANT,
     CONVERSATION_BODY,
+    FLOOR_CM_PATH,
+    FLOOR_MESSAGE_PATH,
     MESSAGE_BODY,
     P8,
     SANGOMA_INBOXES,
@@ -75,16 +80,24 @@ from vendors import (
     sangoma_token,
     vendor_config,
 )
+from wiremock import RUN_HEADER
 
 ROWS = (
     "bare-get",
     "bare-post",
+    "bare-post-webhook",
+    "bare-post-2webhooks",
     "8x8-get",
     "8x8-post-message-unsigned",
     "8x8-post-message",
     "sangoma-get",
     "cmcom-post-message",
 )
+FLOOR = {
+    "bare-post-webhook": (FLOOR_MESSAGE_PATH, MESSAGE_BODY, 1, 202),
+    "bare-post-2webhooks": (FLOOR_CM_PATH, cm_body(cm_token(CM_SANITY_TENANT)), 2, 200),
+}
+"""The floor rows: path, body, webhooks per request, the answer's status (bench/bare_app.py)."""
 CONVERSATIONS = 64
 BARE_BODY = '{"text":"hello"}'
 SLOW = 120.0
@@ -185,6 +198,7 @@ def server(
         # 5 s, then its commits are refused: the Redis backends run with a lease no count outlasts; and a delivery's
         # change lingers 50x its 0.05 s for a write to ride with (bench/owner.py), as the server runs 50x slower
         env = {**os.environ, "CXEMU_LEASE_TTL": "300", "ICOUNT_LINGER": "2.5"}
+        env["BARE_WEBHOOK_BASE"] = f"http://{HOST}:{rport}"  # the floor rows' webhooks (to /hook/ic, /hook200/ic)
         proc = subprocess.Popen([*vg, *cmd], cwd=tree, stdout=sink, stderr=subprocess.STDOUT, env=env)
     try:
         wait_open(rport, proc, log, "/stats")
@@ -217,7 +231,10 @@ def wait_open(port: int, proc: subprocess.Popen[bytes], log: Path, path: str, li
 
 def hooks(s: Server) -> int:
     status, body = request(s.receiver_port, "GET", "/stats")
-    return int(json.loads(body).get("/hook200/ic", {}).get("count", 0)) if status == 200 else 0
+    if status != 200:
+        return 0
+    paths = json.loads(body)
+    return sum(int(paths.get(p, {}).get("count", 0)) for p in ("/hook200/ic", "/hook/ic"))
 
 
 def settle(s: Server, want: int) -> None:
@@ -336,6 +353,13 @@ def run_row(
         with server(tree, work, None, bare=True) as s, Client(s.port, timeout=SLOW) as c:
             yield s, lambda i: ok(c.call("POST", "/echo/v1/items", BARE_BODY), 201), 0, lambda s: (
                 LoadSpec(s.port, "POST", "/echo/v1/items", {"content-type": "application/json"}, BARE_BODY), None,
+            )  # fmt: skip
+    elif row in FLOOR:
+        path, body, each, status = FLOOR[row]
+        run = {RUN_HEADER: "ic"}
+        with server(tree, work, None, bare=True) as s, Client(s.port, run, timeout=SLOW) as c:
+            yield s, lambda i: ok(c.call("POST", path, body), status), each, lambda s: (
+                LoadSpec(s.port, "POST", path, run, body), None,
             )  # fmt: skip
     elif row.startswith("8x8"):
         signing = row == "8x8-post-message"

@@ -209,6 +209,8 @@ PEER_PAIRS = (
     ("8x8-post-message-unsigned", "wiremock-post-webhook", "sustained_per_s"),
     ("8x8-post-message", "wiremock-post-webhook", "sustained_per_s"),
     ("cmcom-post-message", "wiremock-post-webhook", "sustained_per_s"),
+    ("bare-post-webhook", "wiremock-post-webhook", "sustained_per_s"),
+    ("bare-post-2webhooks", "wiremock-post-webhook", "sustained_per_s"),
 )
 """cxemu row, WireMock row, and the figure compared (webhook rows: webhooks delivered per second, sustained)."""
 
@@ -242,6 +244,51 @@ def peer_table(result: dict[str, Any]) -> list[str]:
         "|---:|---|---:|---|---:|---|---:|",
     ]
     return head + lines
+
+
+FLOOR_PAIRS = (
+    ("8x8-post-message-unsigned", "bare-post-webhook", 1),
+    ("cmcom-post-message", "bare-post-2webhooks", 2),
+)
+"""cxemu's webhook row, its floor (bench/bare_app.py: the same requests and webhooks without cxemu), webhooks per
+request."""
+
+
+def floor_table(result: dict[str, Any]) -> list[str]:
+    """cxemu's webhook rows against their floors (same run, medians): what cxemu adds over uvicorn + Starlette + its
+    own webhook client, and, with the WireMock row, the CPU per request 2x WireMock's webhooks/s would allow."""
+    by = {(s["row"], s["conns"]): s for s in result["summary"]}
+    lines = []
+    for conns in result["connections"]:
+        peer = by.get(("wiremock-post-webhook", conns))
+        for mine, floor, hooks in FLOOR_PAIRS:
+            a, b = by.get((mine, conns)), by.get((floor, conns))
+            if a is None or b is None or not b.get("sustained_per_s") or not b.get("cpu_us_per_request"):
+                continue
+            budget, vs_peer = "", ""
+            if peer and peer.get("sustained_per_s"):
+                budget = f"{1e6 * hooks / (2 * peer['sustained_per_s']):,.0f}"
+                vs_peer = f"{b['sustained_per_s'] / peer['sustained_per_s']:.2f}x"
+            lines.append(
+                f"| {conns} | {mine} | {a['sustained_per_s']:,.0f} | {a['cpu_us_per_request']:,.0f} | {floor} "
+                f"| {b['sustained_per_s']:,.0f} | {b['cpu_us_per_request']:,.0f} "
+                f"| {a['sustained_per_s'] / b['sustained_per_s']:.2f} "
+                f"| {a['cpu_us_per_request'] / b['cpu_us_per_request']:.2f} "
+                f"| {a['cpu_us_per_request'] - b['cpu_us_per_request']:+,.0f} | {vs_peer} | {budget} |"
+            )
+    if not lines:
+        return []
+    return [
+        "",
+        "The floor (bench/bare_app.py: the same requests answered by a bare Starlette route that fires the same"
+        " webhooks through cxemu's webhook client, nothing else of cxemu); same run, medians; budget = server CPU"
+        " per request that 2x wiremock-post-webhook's webhooks/s would allow on one core:",
+        "",
+        "| conns | cxemu row | webhooks/s | CPU µs/req | floor row | webhooks/s | CPU µs/req | cxemu ÷ floor "
+        "(webhooks/s) | cxemu ÷ floor (CPU) | cxemu - floor µs | floor ÷ WireMock | 2x WireMock budget µs/req |",
+        "|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        *lines,
+    ]
 
 
 def render(result: dict[str, Any]) -> str:
@@ -293,6 +340,7 @@ def render(result: dict[str, Any]) -> str:
             "processes were), so that row's req/s and ratio understate the server"
         )
     out += peer_table(result)
+    out += floor_table(result)
     out += redis_table(result["summary"])
     drains = result["drains"]
     if drains:

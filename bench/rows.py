@@ -35,6 +35,10 @@ from vendors import (
     CM_PATH,
     CM_SANITY_TENANT,
     CONVERSATION_BODY,
+    FLOOR_CM_PATH,
+    FLOOR_HOOK_BYTES,
+    FLOOR_HOOKS,
+    FLOOR_MESSAGE_PATH,
     FLOW_BODY,
     HOOKS_PER_CONVERSATION,
     MESSAGE_BODY,
@@ -73,13 +77,6 @@ ALL_ROWS = (
     *wiremock.ROWS,
 )
 ECHO_ROWS = ("cxemu-get", "cxemu-post-webhook")
-FLOOR_ROWS = ("bare-post-webhook", "bare-post-2webhooks")
-"""The floor under the webhook rows: bench/bare_app.py's `/floor/...` routes, cxemu's webhook client, no cxemu."""
-FLOOR_MESSAGE_PATH = "/floor/v1/conversations/c1/messages"
-FLOOR_CM_PATH = "/floor/v1.0/message"
-FLOOR_ROWS_HOOKS = {"bare-post-webhook": 1, "bare-post-2webhooks": 2}
-FLOOR_HOOK_BYTES = {"bare-post-webhook": 211, "bare-post-2webhooks": 2 * 205}
-"""What one request's webhooks weigh (bodies): 8x8's MESSAGE (unsigned row), CM.com's two status reports."""
 
 
 def start_servers(procs: Procs, wanted: set[str], workdir: Path, wiremock_jar: Path | None = None) -> dict[str, Proc]:
@@ -139,7 +136,7 @@ def start_servers(procs: Procs, wanted: set[str], workdir: Path, wiremock_jar: P
 def floor_sanity(port: int, receiver: Receiver, row: str, path: str, body: str, status: int) -> dict[str, Any]:
     """One request of a floor row: answered as its cxemu row is, its webhooks (and no more) at the receiver."""
     run = f"sanity-{row}"
-    hooks = FLOOR_ROWS_HOOKS[row]
+    hooks = FLOOR_HOOKS[row]
     expect(*request(port, "POST", path, body, headers={RUN_HEADER: run}), status, f"{row} POST")
     receiver.wait_for(run, hooks, time.time(), 30.0)
     time.sleep(0.5)  # nothing more may come

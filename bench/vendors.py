@@ -27,6 +27,13 @@ WEBHOOK_VERSION = "Chat Gateway v1.0"
 HOOKS_PER_CONVERSATION = 3
 """Webhooks one new conversation fires with agents off: CONVERSATION_UPDATE (created, active) and QUEUED."""
 
+# The floor under the webhook rows: bench/bare_app.py's `/floor/...` routes, cxemu's webhook client, no cxemu
+FLOOR_MESSAGE_PATH = "/floor/v1/conversations/c1/messages"
+FLOOR_CM_PATH = "/floor/v1.0/message"
+FLOOR_HOOKS = {"bare-post-webhook": 1, "bare-post-2webhooks": 2}
+FLOOR_HOOK_BYTES = {"bare-post-webhook": 211, "bare-post-2webhooks": 2 * 205}
+"""What one request's webhooks weigh (bodies): 8x8's MESSAGE (unsigned row), CM.com's two status reports."""
+
 # Sangoma CX: OAuth client credentials, then Digital Interactions (Chatwoot) with a bearer token
 SANGOMA_TOKEN_PATH = "/oauth/token"
 SANGOMA_INBOXES = "/cx/api/v1/digital-interactions/inboxes/"
