@@ -10,6 +10,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,8 @@ class Bench:
         self.runs_left = 0
         """Measurements still to do (set by the caller); the time they need is kept free of retries and waits."""
         self.drains_left = 0
+        self.around: Callable[[Row, int], AbstractContextManager[object]] = lambda _row, _conns: nullcontext()
+        """Entered around each measured run's load only (not its set-up or warm-up): bench/rowprof.py's py-spy."""
         self.fire_rate_guess = 1500.0
         """Message requests/s while deliveries are held back; sets the hold of the next drain (updated per run)."""
 
@@ -346,7 +349,8 @@ class Bench:
         parts0 = row.cpu_parts()
         cpu0 = sum(parts0.values())
         ours0 = own_cpu_seconds(pids) + cpu0
-        r = self.load.run(spec, conns, a.duration)
+        with self.around(row, conns):
+            r = self.load.run(spec, conns, a.duration)
         t_end, elapsed = time.time(), time.monotonic() - t0
         parts1 = row.cpu_parts()
         cpu1 = sum(parts1.values())
