@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import linecache
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness import LOAD_CPU, LoadGen, Procs, Receiver, log
+from harness import BENCH, LOAD_CPU, REPO, LoadGen, Procs, Receiver, log
 from measure import Bench, Row
 from rows import build_rows, sanity, start_servers
 from run import parse_args
@@ -33,7 +35,7 @@ AREAS = (
     ("emulator/core/webhooks.py", "cxemu's dispatcher (webhooks.py)"),
     ("emulator/vendors/", "the vendor's handler (emulator/vendors)"),
     ("emulator/", "the rest of cxemu (store, unit of work, feed, journal, clock, app layers)"),
-    ("bench/bare_app.py", "the floor's own route (bare_app.py)"),
+    ("bare_app.py", "the floor's own route (bare_app.py)"),
     ("uvicorn/", "uvicorn"),
     ("starlette/", "Starlette"),
     ("asyncio/runners.py", "the event loop in C (uvloop: epoll, reads, callbacks' glue)"),
@@ -42,8 +44,40 @@ AREAS = (
 )
 
 
+WRITES = (
+    ("emulator/core/httpclient.py", "the webhook's socket write (kernel: loopback TCP)"),
+    (
+        "",
+        "the answer's socket write (kernel: loopback TCP)",
+    ),
+)
+"""A leaf frame on a `transport.write(` line: the time is the kernel's send (on loopback it also runs the peer's
+receive path on this core), whoever calls it (uvicorn's `send`, cxemu's one-write `sent`, the webhook client)."""
+
+
+ROOTS = (
+    sysconfig.get_paths()["purelib"],
+    sysconfig.get_paths()["platlib"],
+    sysconfig.get_paths()["stdlib"],
+    REPO,
+    BENCH,
+)
+"""Where py-spy's shortened paths (`uvicorn/...`, `emulator/...`, `bare_app.py`) are found."""
+
+
+def source_line(path: str, line: int) -> str:
+    for root in ("", *ROOTS):
+        text = linecache.getline(os.path.join(root, path), line)
+        if text:
+            return text
+    return ""
+
+
 def area(frame: str) -> str:
-    where = frame.rsplit("(", 1)[-1]
+    where = frame.rsplit("(", 1)[-1].rstrip(")")
+    path, _, line = where.rpartition(":")
+    if line.isdigit() and "transport.write(" in source_line(path, int(line)):
+        return next(name for part, name in WRITES if part in path)
     for part, name in AREAS:
         if part in where:
             return name
@@ -68,6 +102,16 @@ def shares(raw: Path) -> tuple[int, Counter[str], Counter[str]]:
     return total, areas, leaves
 
 
+def report(title: str, raw: Path, top: int) -> None:
+    total, areas, leaves = shares(raw)
+    log(f"\n{title}; {total:,} samples")
+    for name, n in areas.most_common():
+        log(f"  {100 * n / max(1, total):5.1f} %  {name}")
+    log("  leaf frames:")
+    for frame, n in leaves.most_common(top):
+        log(f"  {100 * n / max(1, total):5.1f} %  {frame}")
+
+
 @contextlib.contextmanager
 def spy(py_spy: str, pid: int, out: Path, seconds: float, rate: int) -> Iterator[None]:
     cmd = ["taskset", "-c", LOAD_CPU, py_spy, "record", "-p", str(pid), "-r", str(rate), "-f", "raw", "-o", str(out)]
@@ -83,13 +127,20 @@ def spy(py_spy: str, pid: int, out: Path, seconds: float, rate: int) -> Iterator
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", required=True, help="comma-separated rows of bench/run.py (webhook rows or plain)")
+    ap.add_argument("--rows", default="", help="comma-separated rows of bench/run.py (webhook rows or plain)")
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--rate", type=int, default=250, help="py-spy samples per second (default 250)")
     ap.add_argument("--top", type=int, default=15, help="leaf frames listed per row (default 15)")
     ap.add_argument("--keep", type=Path, help="keep the raw py-spy files in this directory")
+    ap.add_argument("--read", type=Path, nargs="+", metavar="RAW", help="measure nothing: the shares of these files")
     a = ap.parse_args(argv)
+    if a.read:
+        for raw in a.read:
+            report(raw.stem, raw, a.top)
+        return 0
+    if not a.rows:
+        ap.error("--rows (or --read)")
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
         print("rowprof: py-spy is not installed (.venv/bin/pip install py-spy)", file=sys.stderr)
@@ -118,13 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         bench.runs_left = len(rows)
         for row in rows:
             m = bench.measure(row, a.conns, 1)
-            total, areas, leaves = shares(files[row.name])
-            log(f"\n{row.name} (c={a.conns}): {m.cpu_us_per_request:.0f} µs server CPU per request; {total:,} samples")
-            for name, n in areas.most_common():
-                log(f"  {100 * n / max(1, total):5.1f} %  {name}")
-            log("  leaf frames:")
-            for frame, n in leaves.most_common(a.top):
-                log(f"  {100 * n / max(1, total):5.1f} %  {frame}")
+            report(
+                f"{row.name} (c={a.conns}): {m.cpu_us_per_request:.0f} µs server CPU per request",
+                files[row.name],
+                a.top,
+            )
     finally:
         procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)

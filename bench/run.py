@@ -8,6 +8,9 @@ Servers run pinned to CPU 0 (`taskset -c 0`); the load generator and the webhook
 generator is wrk when it is installed (`apt-get install -y wrk`), otherwise bench/loadgen.py (asyncio). Rows:
 
   bare-get / bare-post         bench/bare_app.py under uvicorn: the reference every ratio is taken against
+  bare-post-webhook            the floor under 8x8-post-message-unsigned: the same bare app answers 202 and fires one
+                               8x8-shaped webhook through cxemu's own webhook client (httpclient.py), nothing else
+  bare-post-2webhooks          the floor under cmcom-post-message: CM's 200, then two status-report-shaped webhooks
   8x8-get                      GET /chat-gateway/v1/conversations/{id} (x-api-key): a plain stateful read
   8x8-post-message             POST …/conversations/{id}/messages: 202 + one RS256-signed MESSAGE webhook (echo)
                                per request to the local receiver; the requests rotate over 256 conversations
