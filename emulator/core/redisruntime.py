@@ -64,12 +64,12 @@ from pydantic import ValidationError
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from emulator.core.chaos import ChaosConfig, TenantChaos
-from emulator.core.clock import Scheduler, Timer, VirtualClock
+from emulator.core.clock import Scheduler, Timer, VirtualClock, wall_monotonic
 from emulator.core.delivery import Attempt, Delivery, SnapshotDelivery
 from emulator.core.fastjson import dumps as _dumps_bytes
 from emulator.core.fastjson import dumps_text as _dumps
 from emulator.core.rediskeys import tenant_key
-from emulator.core.redisstore import UNAVAILABLE, StateUnavailable
+from emulator.core.redisstore import UNAVAILABLE, Drawn, RedisStore, StateUnavailable
 from emulator.core.store import Outbound, Store, Tx
 from emulator.core.webhooks import WebhookDispatcher
 
@@ -263,6 +263,19 @@ class _Batch:
         self.chaos.discard(tenant)
 
 
+@dataclass
+class _Claim:
+    """Delivery numbers drawn before they are used: the next deliveries of `tenant` take them, in order."""
+
+    tenant: str
+    next: int
+    end: int
+    flown: frozenset[int] = frozenset()
+    """The numbers whose first attempt the commit recorded as started (none: an adopted outbox's)."""
+    at: float = 0.0
+    """When the commit happened, on the monotonic clock (`started` trusts its record for `LINGER` after it)."""
+
+
 class PartlyUnwritten(StateUnavailable):
     """A write Redis took for some tenants and refused for others (an error reply to their scripts): only theirs is
     kept for the next write. A request or attempt of another tenant goes on (`unwritten`)."""
@@ -312,12 +325,34 @@ class RedisRuntime:
         unchecked."""
         self.fenced: Callable[[str], None] | None = None
         """A fleet's: told of a tenant whose write was refused because another worker holds its lease now."""
+        self._drawn: Drawn | None = None
+        """The numbers `outbox` drew for the unit of work committing now (the store takes them: `drawn`)."""
+        self._claim: _Claim | None = None
+        """Numbers the deliveries being made now take (`number`): a commit's, while its hooks run."""
+        self._early: dict[str, tuple[str, float]] = {}
+        """Deliveries whose first attempt the commit recorded as started (id -> tenant, the commit's monotonic time)
+        and that has not started yet: it starts without a write (`started`) within `LINGER` of the commit (by then
+        the delivery's own record would be written), unless a write carried the delivery first (its record deletes
+        the commit's flight: `_write`)."""
+        self._flying: dict[str, tuple[Delivery, float]] = {}
+        """Deliveries whose first attempt went out on the commit's record (id -> delivery, when it started), not
+        written settled yet: a write that carries the delivery pending records the attempt again (`_write`)."""
+        if isinstance(store, RedisStore):
+            store.numbering = self
 
     # -- marks (the hooks) --------------------------------------------------------------------------
 
     def number(self, tenant: str) -> tuple[int, str]:
         """`DeliveryLog.number`: the tenant's next delivery number and the delivery's id, `dlv_<tenant>_<n>` (the
         tenant as 12 hex digits of its BLAKE2b hash: the ids of a process's tenants never clash)."""
+        claim = self._claim
+        if claim is not None and claim.tenant == tenant and claim.next < claim.end:  # drawn before the commit
+            seq = claim.next
+            claim.next += 1
+            name = f"dlv_{_tag(tenant)}_{seq:07d}"
+            if seq in claim.flown and tenant not in self._muted:
+                self._early[name] = (tenant, claim.at)
+            return seq, name
         seq = self._seqs.get(tenant, 0) + 1
         self._seqs[tenant] = seq
         if tenant not in self._muted:
@@ -336,9 +371,15 @@ class RedisRuntime:
                 self._batch.seqs.add(d.tenant)
 
     async def started(self, d: Delivery, n: int, at: float) -> str | None:
-        """`DeliveryLog.started`: the attempt is recorded before its request goes out."""
+        """`DeliveryLog.started`: the attempt is recorded before its request goes out; the first attempt of a
+        delivery its commit recorded (`outbox`) goes at once (the commit checked the lease)."""
         if d.tenant in self._muted:
             return DROPPED
+        if n == 0 and self._early:
+            early = self._early.pop(d.id, None)
+            if early is not None and wall_monotonic() - early[1] <= LINGER:
+                self._flying[d.id] = (d, at)
+                return None
         self._batch.flights[d.id] = (d, n, at)
         self._mark(d.tenant)
         try:
@@ -376,11 +417,61 @@ class RedisRuntime:
         commit writes, or None when the unit sends nothing."""
         per_event = [list(translate(tx, event)) if translate is not None else [] for event in tx.events]
         sent = [o for outs in per_event for o in outs] + tx.outbound
+        if not sent:
+            tx.outboxed = (None, per_event)
+            return None
+        tenant = tx.tenant
         # vars(o), not asdict(o): the same JSON without a deep copy of each payload (a plain JSON tree, see
         # core.webhooks) that was the costliest step of a Redis-backed commit
-        entry = _dumps({"vendor": tx.vendor, "out": [vars(o) for o in sent]}) if sent else None
+        out = [vars(o) for o in sent]
+        if tenant in self._muted:  # being adopted or dropped here: numbered as they are made, as before
+            entry = _dumps({"vendor": tx.vendor, "out": out})
+        else:  # the deliveries' numbers, drawn now: the commit records as started the first attempt of each one
+            # that will start at once (nothing ahead of it on its key, no delivery faults that may hold it back)
+            first = self._seqs.get(tenant, 0) + 1
+            count = len(sent)
+            self._seqs[tenant] = last = first + count - 1
+            dispatcher = self.dispatcher
+            calm = not dispatcher.chaos.active and tenant not in dispatcher.tenant_chaos
+            flown: list[int] = []
+            if calm:
+                vendor = tx.vendor
+                ahead: set[tuple[str, str]] = set()
+                for seq, o in enumerate(sent, first):
+                    key = (o.url, o.subject)
+                    if key not in ahead and not dispatcher.queued(o.url, vendor, tenant, o.subject):
+                        flown.append(seq)
+                    ahead.add(key)
+            args: list[Any] = [len(flown)]
+            if flown:
+                flight = _dumps_bytes({"n": 0, "at": self.scheduler.now(tenant)})
+                tag = _tag(tenant)
+                for seq in flown:
+                    args += (f"dlv_{tag}_{seq:07d}", flight)
+            args.append(last)
+            self._drawn = Drawn(tx, tenant, first, count, frozenset(flown), args)
+            entry = _dumps({"vendor": tx.vendor, "out": out, "seq": first})
         tx.outboxed = (entry, per_event)
         return entry
+
+    def drawn(self, tx: Tx[Any]) -> Drawn | None:
+        """`Numbering.drawn`: the numbers `outbox` drew for the unit (its commit writes their first attempts)."""
+        drawn, self._drawn = self._drawn, None
+        return drawn if drawn is not None and drawn.tx is tx else None
+
+    def refused(self, drawn: Drawn) -> None:
+        """`Numbering.refused`: the commit wrote nothing; its numbers are free again unless more were drawn since
+        (a gap then: numbers never repeat)."""
+        if self._seqs.get(drawn.tenant) == drawn.first + drawn.count - 1:
+            self._seqs[drawn.tenant] = drawn.first - 1
+
+    def hand_out(self, drawn: Drawn | None) -> None:
+        """`Numbering.hand_out`: while the commit hooks run, the tenant's deliveries take the drawn numbers, in the
+        order of the outbox entry's webhooks (the order `Emulator._commit` makes them in)."""
+        if drawn is None:
+            self._claim = None
+            return
+        self._claim = _Claim(drawn.tenant, drawn.first, drawn.first + drawn.count, drawn.flown, wall_monotonic())
 
     def cleared(self, tenant: str, entry: str) -> None:
         """The commit hooks queued the entry's webhooks: it goes in the write of their deliveries (the same batch,
@@ -496,10 +587,22 @@ class RedisRuntime:
 
         for tenant, part in sorted(batch.dropped):
             of(tenant).extend(("X", PARTS.index(part) + 2))
+        early, flying = self._early, self._flying
         for d in batch.deliveries.values():
             # pending: (re)written; settled: to the log; either way its attempt settled (a later one follows). Records
             # go as UTF-8 bytes, as the lean client sends them (no text decoded only to be encoded again)
-            of(d.tenant).extend(("P" if d.status == "pending" else "S", d.id, _dumps_bytes(d.persist())))
+            pending = d.status == "pending"
+            ops_of = of(d.tenant)
+            ops_of.extend(("P" if pending else "S", d.id, _dumps_bytes(d.persist())))
+            if early or flying:  # a delivery whose first attempt its commit recorded as started
+                name = d.id
+                if early.pop(name, None) is not None:
+                    pass  # not started yet: its record deletes the commit's flight, so its attempt writes its own
+                elif (went := flying.get(name)) is not None:
+                    if pending and not d.attempts:  # the attempt is still out: recorded again after the record
+                        ops_of.extend(("F", name, _dumps_bytes({"n": 0, "at": went[1]})))
+                    else:
+                        del flying[name]
         for d, n, at in batch.flights.values():
             of(d.tenant).extend(("F", d.id, _dumps_bytes({"n": n, "at": at})))
         for (tenant, seq), timer in batch.jobs.items():
@@ -613,6 +716,7 @@ class RedisRuntime:
             key=lambda j: (j["due"], j["seq"]),
         )
         self._batch.forget(tenant)
+        self._unflown(tenant)
         self._batch.dropped.add((tenant, "jobs"))  # the old numbers go; `scheduled` writes the new ones after
         self._mark(tenant)
         self.scheduler.restore([{**j, "tenant": tenant} for j in restored])
@@ -640,26 +744,56 @@ class RedisRuntime:
                 found["lost"] += 1
             entries.append(entry)
         entries.sort(key=lambda e: e["seq"])
-        self._seqs[tenant] = max(numbered + [e["seq"] for e in entries])  # numbers go on, never repeat
-        self.dispatcher.restore({"pending": entries})
-        found["pending"] = len(entries)
-        # the outbox: webhooks a unit of work committed and no delivery was written for
-        known = {(d.vendor, d.event_id, d.url) for d in self.dispatcher.deliveries() if d.tenant == tenant}
+        boxed: list[tuple[str, Any]] = []
         for raw in outbox:
             self._batch.cleared.append((tenant, raw))  # removed once its deliveries are written
             entry_data = _parsed(tenant, "an outbox entry", raw, json.loads)
             if isinstance(entry_data, dict):
-                vendor = str(entry_data.get("vendor"))
-                for out in entry_data.get("out", []):
-                    try:
-                        outbound = Outbound(**out)
-                    except TypeError:
-                        LOG.warning("tenant %r: an outbox webhook cannot be read; left out", tenant)
-                        continue
-                    if (vendor, outbound.event_id, outbound.url) not in known:
-                        self.dispatcher.submit(vendor, tenant, outbound)
-                        known.add((vendor, outbound.event_id, outbound.url))
-                        found["replayed"] += 1
+                boxed.append((str(entry_data.get("vendor")), entry_data))
+                first, out = entry_data.get("seq"), entry_data.get("out")
+                if isinstance(first, int) and isinstance(out, list):  # the numbers its commit drew
+                    numbered.append(first + len(out) - 1)
+        self._seqs[tenant] = max(numbered + [e["seq"] for e in entries])  # numbers go on, never repeat
+        self.dispatcher.restore({"pending": entries})
+        found["pending"] = len(entries)
+        # the outbox: webhooks a unit of work committed and no delivery was written for. A delivery its commit
+        # numbered and recorded as started (`rt:flight`) and that has no record of its own went out, or was about
+        # to, when the process stopped: that attempt is recorded as lost and it is sent again as a retry, under its
+        # number, in order on its key; an entry without numbers (or a webhook whose flight is gone) is replayed
+        mine = [d for d in self.dispatcher.deliveries() if d.tenant == tenant]
+        known = {(d.vendor, d.event_id, d.url) for d in mine}
+        ids = {d.id for d in mine}
+        tag = _tag(tenant)
+        for vendor, entry_data in boxed:
+            first = entry_data.get("seq")
+            for i, out in enumerate(entry_data.get("out", [])):
+                try:
+                    outbound = Outbound(**out)
+                except TypeError:
+                    LOG.warning("tenant %r: an outbox webhook cannot be read; left out", tenant)
+                    continue
+                name = f"dlv_{tag}_{first + i:07d}" if isinstance(first, int) else None
+                if name is not None and name in ids:
+                    continue  # its record was written: restored above (or settled)
+                started = (
+                    _parsed(tenant, "a started attempt", flights[name], _flight)
+                    if name is not None and name in flights
+                    else None
+                )
+                if started is None and (vendor, outbound.event_id, outbound.url) in known:
+                    continue
+                if name is not None:  # under the number its commit drew for it
+                    self._claim = _Claim(tenant, first + i, first + i + 1)
+                try:
+                    d = self.dispatcher.submit(vendor, tenant, outbound)
+                finally:
+                    self._claim = None
+                if started is not None and d.status == "pending":  # (not dropped by the pending caps)
+                    d.created_at = min(d.created_at, started["at"])  # the pump takes it after this: a retry
+                    d.attempts.append(Attempt(n=started["n"], at=started["at"], url=d.url, headers={}, error=LOST))
+                    found["lost"] += 1
+                known.add((vendor, outbound.event_id, outbound.url))
+                found["replayed"] += 1
         # no await from the restore on: the caller (a fleet's claim) marks the tenant owned before any timer of it
         # fires or anything of it is written (the marks go out in the next write, under its lease)
         if found["lost"] or found["replayed"] or found["pending"] or found["jobs"]:
@@ -672,11 +806,20 @@ class RedisRuntime:
         self._muted.add(tenant)
         self._held.discard(tenant)
         self._batch.forget(tenant)
+        self._unflown(tenant)
         self._seqs.pop(tenant, None)
         self.scheduler.cancel_tagged(None, tenant)
         self.scheduler.forget(tenant)
         self.dispatcher.reset(None, tenant)
         self.store.forget(tenant)
+
+    def _unflown(self, tenant: str) -> None:
+        """Forget which of the tenant's deliveries went out on their commit's record (`started`): they are gone here
+        (dropped, reset, adopted again)."""
+        if self._early:
+            self._early = {k: v for k, v in self._early.items() if v[0] != tenant}
+        if self._flying:
+            self._flying = {k: v for k, v in self._flying.items() if v[0].tenant != tenant}
 
     def hold(self, tenants: Iterable[str]) -> None:
         """What this process runs of the tenants does nothing more from now on (an attempt is not sent, nothing new
@@ -697,6 +840,7 @@ class RedisRuntime:
         from what is left here (nothing when every vendor was reset)."""
         for tenant in tenants:
             self._batch.forget(tenant)
+            self._unflown(tenant)
             self._batch.dropped.update((tenant, part) for part in PARTS)
             self._mark(tenant)
             if vendor is None:  # the tenant starts again: so do its delivery numbers

@@ -46,7 +46,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import redis
 import redis.asyncio as aioredis
@@ -91,6 +91,9 @@ OWNER = "owner"
 fleet's; a commit checks it when `Store.fence` says what this worker holds)."""
 OUTBOX = "outbox"
 """The part of the tenant's key of the list a commit appends its `Store.outbox` entry to."""
+COMMIT_PARTS = ((OWNER,), (OUTBOX,), ("rt", "flight"), ("rt", "seq"))
+"""The tenant's keys `_COMMIT` takes after its state's: the lease, the outbox, and the durable runtime's attempts
+started and last delivery number (`core.redisruntime`, which names them the same)."""
 
 # A helper of the scripts that write more than one key: the error reply for a key that holds another type than the
 # one it is written as (nil when it holds that type or nothing), asked before the first write (`TYPE`).
@@ -129,13 +132,16 @@ for k = 2, #KEYS do out[#out + 1] = redis.call('HGETALL', KEYS[k]) end
 return out
 """
 
-# KEYS: the tenant's hash, its m collections, the owner lease, the outbox. ARGV: [1] the version read, [2] the fence
-# ('': none; else the owner lease must hold it), [3] an outbox entry ('': none), [4] m, then the count of the
-# tenant's hash fields to set and their pairs, then per collection: the count of entities to set and their pairs, the
-# count to delete and their keys. Returns the version after (moved on only if something was written), -1 if the
-# version moved meanwhile, -2 if the lease does not hold the fence; nothing is written then. A key it would write
-# that holds another type (someone else's key) is an error reply before anything is written: Redis does not undo
-# a script's earlier writes when a later command fails, so the types are checked first.
+# KEYS: the tenant's hash, its m collections, the owner lease, the outbox, the runtime's `rt:flight` and `rt:seq`
+# (`core.redisruntime`). ARGV: [1] the version read, [2] the fence ('': none; else the owner lease must hold it), [3]
+# an outbox entry ('': none), [4] m, then the count of the tenant's hash fields to set and their pairs, then per
+# collection: the count of entities to set and their pairs, the count to delete and their keys, then (optional) the
+# count f of the outbox entry's deliveries whose first attempt the commit records as started, their (delivery id,
+# `{n, at}`) pairs for `rt:flight`, and the last delivery number drawn (`rt:seq` moves up to it, never down). Returns
+# the version after (moved on only if the state was written), -1 if the version moved meanwhile, -2 if the lease
+# does not hold the fence; nothing is written then. A key it would write that holds another type (someone else's
+# key) is an error reply before anything is written: Redis does not undo a script's earlier writes when a later
+# command fails, so the types are checked first.
 _COMMIT = (
     _SLICED
     + _TYPED
@@ -158,6 +164,16 @@ if ARGV[3] ~= '' then
   local bad = typed(KEYS[m + 3], 'list')
   if bad then return bad end
 end
+local f = tonumber(ARGV[j] or '0')
+local last = tonumber(ARGV[j + 1 + 2 * f] or '')
+if f > 0 then
+  local bad = typed(KEYS[m + 4], 'hash')
+  if bad then return bad end
+end
+if last then
+  local bad = typed(KEYS[m + 5], 'string')
+  if bad then return bad end
+end
 local wrote = false
 local i = 5
 for k = 1, m + 1 do
@@ -171,6 +187,8 @@ for k = 1, m + 1 do
   end
 end
 if ARGV[3] ~= '' then redis.call('RPUSH', KEYS[m + 3], ARGV[3]) end
+if f > 0 then sliced('HSET', KEYS[m + 4], j + 1, 2 * f) end
+if last and last > (tonumber(redis.call('GET', KEYS[m + 5]) or '0') or 0) then redis.call('SET', KEYS[m + 5], last) end
 if wrote then
   v = v + 1
   redis.call('HSET', KEYS[1], 'v', v)
@@ -232,6 +250,35 @@ return redis.call('HINCRBY', KEYS[1], 'v', 1)
 _LEAN_SCRIPTS = (Script(_LOAD), Script(_COMMIT)) if LeanRedis is not None else None
 
 
+@dataclass(eq=False)
+class Drawn:
+    """The delivery numbers a unit of work's webhooks get, drawn before its commit (`Numbering.drawn`): the commit
+    records each one's first attempt as started (`rt:flight`), and the commit hooks hand them out in order as the
+    deliveries are made (`Numbering.hand_out`), so that attempt goes out without a runtime write of its own."""
+
+    tx: Tx[Any]
+    tenant: str
+    first: int
+    count: int
+    flown: frozenset[int]
+    """The numbers whose first attempt the commit records as started (those that start at once)."""
+    args: list[Any]
+    """`_COMMIT`'s trailing ARGV: how many it records, their (delivery id, `{n, at}`) pairs, the last number."""
+
+
+class Numbering(Protocol):
+    """The durable runtime's side of a commit with webhooks (`core.redisruntime.RedisRuntime`)."""
+
+    def drawn(self, tx: Tx[Any]) -> Drawn | None:
+        """The numbers the unit's outbox entry was built with (None: none drawn)."""
+
+    def refused(self, drawn: Drawn) -> None:
+        """The commit was refused (nothing written): the numbers are put back when nothing was drawn since."""
+
+    def hand_out(self, drawn: Drawn | None) -> None:
+        """The commit hooks run: the next deliveries of the tenant take these numbers (None: the hooks are done)."""
+
+
 class StateUnavailable(EmulatorError):
     """Redis could not be reached during a unit of work: nothing of the unit was kept."""
 
@@ -291,6 +338,8 @@ class RedisStore(Store):
         """Entries of `CHANGES` this worker wrote and has not read back yet (its cache already has them)."""
         self._pending: set[tuple[str, str]] = set()
         """Tenants changed elsewhere that a refresh left alone (a unit of work held them): the next one reads them."""
+        self.numbering: Numbering | None = None
+        """The durable runtime's (`core.redisruntime`): a commit with webhooks also records their first attempts."""
 
     def register(self, vendor: str, state_type: type[BaseModel], factory: StateFactory) -> None:
         super().register(vendor, state_type, factory)
@@ -559,9 +608,12 @@ class RedisStore(Store):
             return made
         return self._take(key, got)
 
-    async def _persist(self, slot: RedisSlot, tx: Tx[Any], outbox: str | None = None) -> None:
+    async def _persist(
+        self, slot: RedisSlot, tx: Tx[Any], outbox: str | None = None, drawn: Drawn | None = None
+    ) -> None:
         """Commit what the unit changed (the state document if it differs, the entities it touched) and the outbox
-        entry, if any; `StateConflict` if Redis moved on meanwhile or (`Fenced`) this worker's lease is gone."""
+        entry, if any, with its deliveries' first attempts recorded as started (`drawn`); `StateConflict` if Redis
+        moved on meanwhile or (`Fenced`) this worker's lease is gone."""
         vendor = tx.vendor
         state = slot.state
         # `state.model_dump_json(by_alias=True, exclude=...)` without its Python wrapper (on every commit)
@@ -598,9 +650,12 @@ class RedisStore(Store):
         fence = None if self.fence is None else (self.fence(tx.tenant) or "-")  # a fleet: no lease held, no commit
         keys = self._commit_keys.get((vendor, tx.tenant))
         if keys is None:
-            keys = [*self._keys(vendor, tx.tenant), tenant_key(tx.tenant, OWNER), tenant_key(tx.tenant, OUTBOX)]
-            self._commit_keys[(vendor, tx.tenant)] = keys
+            tenant = tx.tenant
+            keys = [*self._keys(vendor, tenant), *(tenant_key(tenant, *part) for part in COMMIT_PARTS)]
+            self._commit_keys[(vendor, tenant)] = keys
         args = [slot.remote, fence or "", outbox or "", len(written), len(main) // 2, *main, *rest]
+        if drawn is not None:
+            args += drawn.args
         owned = self._owns(tx.tenant)
         try:
             try:
@@ -936,10 +991,25 @@ class RedisUnitOfWork(UnitOfWork[Any]):
                 return
             produced = tx.events or tx.outbound
             outbox = store.outbox(tx) if produced and store.outbox is not None else None
-            await store._persist(slot, tx, outbox)
+            numbering = store.numbering
+            drawn = numbering.drawn(tx) if outbox is not None and numbering is not None else None
+            try:
+                await store._persist(slot, tx, outbox, drawn)
+            except StateConflict:  # refused: nothing written, so the numbers are free again
+                if numbering is not None and drawn is not None:
+                    numbering.refused(drawn)
+                raise
             if produced:
-                for hook in store._commit_hooks:
-                    hook(tx)
+                if numbering is None or drawn is None:
+                    for hook in store._commit_hooks:
+                        hook(tx)
+                    return
+                numbering.hand_out(drawn)  # the hooks' deliveries take the numbers whose first attempts it wrote
+                try:
+                    for hook in store._commit_hooks:
+                        hook(tx)
+                finally:
+                    numbering.hand_out(None)
         except BaseException:
             if kind is None:
                 tx.ids.rollback()

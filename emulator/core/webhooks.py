@@ -820,6 +820,11 @@ class WebhookDispatcher:
     def pending_count(self) -> int:
         return sum(len(q.items) for q in self._queues.values())
 
+    def queued(self, url: str, vendor: str, tenant: str, subject: str) -> bool:
+        """Whether a delivery made now on this ordering key would wait behind another (`core.redisruntime`)."""
+        queue = self._queues.get((url, vendor, tenant, subject))
+        return queue is not None and bool(queue.items)
+
     # -- reset, persistence, shutdown -----------------------------------------------------------------
 
     def reset(self, vendor: str | None = None, tenant: str | None = None) -> None:

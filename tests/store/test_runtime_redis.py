@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from emulator.core import redisruntime
-from emulator.core.rediskeys import tenant_key
+from emulator.core.rediskeys import tenant_key, vendor_key
 from emulator.core.redisstore import StateUnavailable
 from emulator.core.runtime import Emulator
 from emulator.core.store import Outbound
@@ -103,8 +103,18 @@ def webhooks_in(stored: dict[str, Any], tenant: str = "acme") -> list[str]:
     ]
 
 
+def flights_in(stored: dict[str, Any], tenant: str = "acme") -> dict[str, dict[str, Any]]:
+    """The attempts Redis holds as started and not settled, by delivery id."""
+    return {k: json.loads(v) for k, v in stored.get(tenant_key(tenant, "rt", "flight"), {}).items()}
+
+
+def attempts_of(d: Any) -> list[tuple[int, int | None, bool]]:
+    """Each attempt of a delivery as (n, status, recorded as lost)."""
+    return [(a.n, a.status, a.error == redisruntime.LOST) for a in d.attempts]
+
+
 @pytest.mark.usefixtures("lingering")
-async def test_a_request_answers_once_its_commit_holds_its_webhooks_and_the_attempt_writes_them(
+async def test_a_request_answers_once_its_commit_holds_its_webhook_and_records_its_first_attempt(
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
     sink.respond_with(200, held=True)  # its attempt stays in flight
@@ -115,20 +125,127 @@ async def test_a_request_answers_once_its_commit_holds_its_webhooks_and_the_atte
     await flush(emu)
     writes = emu.runtime.writes
     await item(client, "first")
-    # read as soon as the answer came: the webhook is in Redis once, in the outbox entry the commit wrote (or as
-    # its delivery, when the attempt's write came first)
-    assert webhooks_in(runtime_keys(redis_url)) == ["first"]
-    await sink.async_wait_for(count=1, timeout=30)  # the attempt went out, so it was written first
+    # read as soon as the answer came: the commit wrote the webhook (its outbox entry, numbered) and its first
+    # attempt as started, so that attempt needs no runtime write of its own
+    stored = runtime_keys(redis_url)
+    assert webhooks_in(stored) == ["first"]
+    [entry] = [json.loads(e) for e in stored[tenant_key("acme", "outbox")]]
+    assert entry["seq"] == 1  # numbered per tenant
+    [(name, started)] = flights_in(stored).items()
+    assert name.startswith("dlv_")
+    assert name.endswith("_0000001")
+    assert started["n"] == 0
+    assert stored[tenant_key("acme", "rt", "seq")] == "1"
+    await sink.async_wait_for(count=1, timeout=30)  # the attempt went out on the commit's record
+    assert emu.runtime.writes == writes  # no runtime write before it
+    assert runtime_keys(redis_url) == stored
+    await flush(emu)  # what lingered: the delivery's own record (its attempt still out), the entry cleared
     stored = runtime_keys(redis_url)
     pending = [json.loads(v) for v in stored[tenant_key("acme", "rt", "dlv")].values()]
-    assert [(d["event"], d["status"], d["body_text"]) for d in pending] == [
-        ("created", "pending", json.dumps(json.loads(pending[0]["body_text"]), separators=(",", ":")))
+    assert [(d["id"], d["status"], d["attempts"]) for d in pending] == [(name, "pending", [])]
+    assert stored.get(tenant_key("acme", "outbox"), []) == []
+    assert flights_in(stored) == {name: started}  # recorded again after the delivery's record: still out
+    assert emu.runtime.writes == writes + 1
+
+
+@pytest.mark.usefixtures("lingering")
+async def test_a_process_killed_while_its_first_attempt_is_out_leaves_it_lost_and_the_next_sends_it_again(
+    make_app: AppFactory, redis_url: str, sink: WebhookSink
+) -> None:
+    sink.respond_with(200, held=True)  # the first attempt is out when the process is killed
+    app, client = await make_app(state=redis_url)
+    emu = emulator_of(app)
+    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    await item(client, "cut")
+    [cut] = await sink.async_wait_for(count=1, timeout=30)
+    stored = runtime_keys(redis_url)
+    assert webhooks_in(stored) == ["cut"]  # nothing but the commit's writes
+    [name] = flights_in(stored)
+
+    hand_over(emu, redis_url)  # killed now: what it had marked is never written
+    sink.release()  # the cut attempt's answer reaches nobody
+    assert runtime_keys(redis_url) == stored
+    other, _ = await make_app(state=redis_url)
+    adopted = emulator_of(other)
+    [done] = await adopted.dispatcher.wait(lambda d: True, count=1, timeout=30)
+    assert (done.id, done.status) == (name, "delivered")
+    assert attempts_of(done) == [(0, None, True), (1, 200, False)]  # the cut attempt logged, then a retry
+    received = await sink.async_wait_for(count=2, timeout=30)
+    assert [(q.headers["x-echo-event-id"], q.headers["x-echo-attempt"]) for q in received] == [
+        (done.event_id, "0"),
+        (done.event_id, "1"),
     ]
-    assert stored.get(tenant_key("acme", "outbox"), []) == []  # turned into a delivery, so cleared
-    assert list(stored[tenant_key("acme", "rt", "flight")]) == [pending[0]["id"]]
-    assert pending[0]["id"].startswith("dlv_")
-    assert pending[0]["id"].endswith("_0000001")  # numbered per tenant
-    assert emu.runtime.writes == writes + 1  # one runtime write for the request: its attempt's, carrying the rest
+    assert cut.json["text"] == "cut"
+    await flush(adopted)
+    stored = runtime_keys(redis_url)
+    assert (stored.get(tenant_key("acme", "outbox"), []), flights_in(stored)) == ([], {})
+    assert [json.loads(d)["id"] for d in stored[tenant_key("acme", "rt", "log")]] == [name]
+
+
+async def test_a_process_killed_between_its_commit_and_the_first_attempt_leaves_it_lost_and_the_next_sends_it_once(
+    make_app: AppFactory, redis_url: str, sink: WebhookSink
+) -> None:
+    app, client = await make_app(state=redis_url)
+    emu = emulator_of(app)
+    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    emu.store._commit_hooks.clear()  # the process stops as its commit is answered: no delivery is made here
+    await item(client, "never sent here")
+    stored = runtime_keys(redis_url)
+    assert webhooks_in(stored) == ["never sent here"]
+    [(name, started)] = flights_in(stored).items()  # recorded by the commit as started
+    assert tenant_key("acme", "rt", "dlv") not in stored
+
+    hand_over(emu, redis_url)
+    other, _ = await make_app(state=redis_url)
+    adopted = emulator_of(other)
+    [done] = await adopted.dispatcher.wait(lambda d: True, count=1, timeout=30)
+    assert (done.id, done.status, done.created_at) == (name, "delivered", started["at"])
+    assert attempts_of(done) == [(0, None, True), (1, 200, False)]  # at least once: it may have gone out
+    [received] = await sink.async_wait_for(count=1, timeout=30)
+    assert (received.json["text"], received.headers["x-echo-event-id"]) == ("never sent here", done.event_id)
+    await flush(adopted)
+    stored = runtime_keys(redis_url)
+    assert (stored.get(tenant_key("acme", "outbox"), []), flights_in(stored)) == ([], {})
+    assert len(sink.requests) == 1
+
+
+async def test_a_commit_refused_by_the_fence_records_and_sends_nothing(
+    make_app: AppFactory, redis_url: str, sink: WebhookSink
+) -> None:
+    app, client = await make_app(state=redis_url)
+    emu = emulator_of(app)
+    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    await item(client, "before")
+    await emu.dispatcher.wait(lambda d: True, count=1, timeout=30)
+    await flush(emu)
+    before = runtime_keys(redis_url)
+    r = raw(redis_url)
+    r.set(tenant_key("acme", "owner"), "another-worker:99")  # another worker took the tenant over meanwhile
+    r.close()
+    answer = await client.post("/echo/v1/items", json={"text": "fenced"}, headers=ACME)
+    assert answer.status_code == 409, answer.text
+    assert runtime_keys(redis_url) == before  # no outbox entry, no attempt recorded, no number taken
+    assert [json.loads(d.body)["text"] for d in emu.dispatcher.deliveries()] in (["before"], [])  # none made
+    assert [q.json["text"] for q in sink.requests] == ["before"]
+
+
+async def test_a_commit_refused_for_a_moved_version_gives_its_delivery_numbers_to_the_next(
+    make_app: AppFactory, redis_url: str, sink: WebhookSink
+) -> None:
+    app, client = await make_app(state=redis_url)
+    emu = emulator_of(app)
+    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    await item(client, "one")
+    r = raw(redis_url)
+    r.hincrby(vendor_key("echo", "acme"), "v", 1)  # another process committed the tenant meanwhile
+    r.close()
+    answer = await client.post("/echo/v1/items", json={"text": "refused"}, headers=ACME)
+    assert answer.status_code == 409, answer.text
+    await item(client, "two")
+    done = await emu.dispatcher.wait(lambda d: True, count=2, timeout=30)
+    assert sorted((d.id[-8:], json.loads(d.body)["text"]) for d in done) == [("_0000001", "one"), ("_0000002", "two")]
+    await flush(emu)
+    assert flights_in(runtime_keys(redis_url)) == {}
 
 
 @pytest.mark.usefixtures("lingering")
