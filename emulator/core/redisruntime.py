@@ -18,11 +18,11 @@ hash tag (`core.rediskeys`):
 Writes. The hooks (`DeliveryLog`, `JobLog`, the outbox) only mark what changed; one task writes everything marked
 in one pipelined round trip over the lean client (`core.resp`), each delivery serialised once however often it
 changed. An attempt about to start, a job scheduled or gone and a reset are written at once; what a delivery does
-(made, settled, retried) and an outbox entry's removal ride with the next write, or go `LINGER` later: a message's
-delivery, its entry's removal and the previous message's settle go in its attempt's write. `flush()` waits until
-everything marked so far is written; an attempt awaits it (`started`) before its HTTP request goes out, so a worker
-killed mid-attempt leaves the attempt in `flight`. A vendor request awaits `answered()` before its response goes
-out: what must be written at once (its jobs); its webhooks are in the outbox entry its commit wrote. Redis down: the
+(made, settled, retried) and an outbox entry's removal ride with the next write, or go `LINGER` later. `flush()`
+waits until everything marked so far is written; an attempt awaits it (`started`) before its HTTP request goes out,
+so a worker killed mid-attempt leaves the attempt in `flight`, except the first attempt of a delivery its commit
+made (below). A vendor request awaits `answered()` before its response goes out: what must be written at once (its
+jobs); its webhooks are in the outbox entry its commit wrote. Redis down: the
 marks stay for the next write, a request waiting for a write answers 503 (`StateUnavailable`), an attempt is not sent
 (recorded as such and retried by the ladder). A Redis that does not know `_WRITE` (restarted) answers NOSCRIPT to
 those scripts, which did not run: they are sent again whole (`EVAL`).
@@ -41,10 +41,21 @@ script as its state; once the commit hooks have queued them as deliveries and th
 removed in the same round trip. An entry left behind (the worker died in between) is replayed by `adopt`,
 skipping webhooks whose event id already has a delivery to the same URL: at least once, no double.
 
+The first attempt on the commit's record. `outbox` also draws the deliveries' numbers (`rt:seq`; the entry names
+the first), and the commit script records as started (`flight`, attempt 0) the first attempt of each delivery that
+will start at once (nothing ahead of it on its ordering key, no delivery faults in force). The commit hooks make the
+deliveries under those numbers (`hand_out`, `number`), and such a first attempt goes out without a write of its own
+(`started`) if it starts within `LINGER` of the commit: the commit checked the lease, as the write would have. What
+the delivery does next rides with later writes as before; a write that carries it pending while that attempt is
+out records the attempt again after it (`_write`), and one that carries it before its attempt started deletes the
+commit's record, so that attempt then writes its own. A refused commit writes nothing (its numbers are put back).
+
 `adopt(tenant)` loads all that into this process: the timeline, the tenant's own delivery faults (`PUT
 /_emulator/chaos?tenant=`), the jobs (scheduled again at their due times, in their order), the settled log, the
 pending deliveries (one whose attempt was started and never settled gets that attempt recorded as lost, so it is
-re-sent as a retry with the same event id, after the deliveries before it on its key), then the outbox.
+re-sent as a retry with the same event id, after the deliveries before it on its key), then the outbox (a webhook
+whose delivery has its commit's `flight` record and no record of its own: made under its number with that attempt
+recorded as lost, so it too is re-sent as a retry, in order on its key).
 `drop(tenant)` forgets the tenant here without writing anything.
 """
 
@@ -91,8 +102,10 @@ Translate = Callable[[Tx[Any], Any], Iterable[Outbound]]
 
 LINGER = 0.05
 """Seconds a delivery's change waits for a write to ride with (an attempt's start, a job, a flush) before it is
-written alone: a message costs one runtime write (its attempt's, carrying its delivery, the removal of its outbox
-entry and the previous message's settle), not three (docs/scaling.md, "Measured (phase 3)")."""
+written alone: a message whose first attempt goes out on its commit's record costs no runtime write of its own (its
+delivery, the removal of its outbox entry and its settle ride with a write shared by the messages of those
+`LINGER` seconds); docs/scaling.md, "Measured (phase 3)". Also how long after its commit such a first attempt may
+start without a write (`started`)."""
 
 PARTS = ("dlv", "flight", "log", "jobs", "clock", "seq", "outbox", "chaos")
 """A tenant's runtime keys, in the order of `_WRITE`'s KEYS (after the owner lease)."""
@@ -100,7 +113,8 @@ PARTS = ("dlv", "flight", "log", "jobs", "clock", "seq", "outbox", "chaos")
 # KEYS: the owner lease, then the tenant's PARTS. ARGV: [1] the lease this worker holds ('' no fleet: unchecked;
 # '-' none: written only while nobody holds one), [2] the log's cap, then ops, each a letter and its arguments:
 # X part (DEL the part's key, KEYS[part]), P id json (pending), S id json (settled: to the log), F id json
-# (attempt started), J seq json (job), K seq (job gone), C now (clock), N n (delivery number), R entry (outbox
+# (attempt started), J seq json (job), K seq (job gone), C now (clock), N n (delivery number: moves up to it, never
+# down, as a commit's drawn numbers may have moved it past this write's), R entry (outbox
 # entry cleared), H json (the tenant's own delivery faults). Returns 1 when written, 0 (nothing written) when the
 # lease is not as said. Before the first write it checks every op is known and every key it writes as a hash or a
 # list holds that type or nothing (an X before it deletes the key): Redis does not undo a script's earlier writes
@@ -143,7 +157,9 @@ while i <= n and not bad do
     need(8, 'list'); i = i + 2
   elseif op == 'X' then
     seen[tonumber(ARGV[i + 1])] = true; i = i + 2
-  elseif op == 'C' or op == 'N' or op == 'H' then
+  elseif op == 'N' then
+    need(7, 'string'); i = i + 2
+  elseif op == 'C' or op == 'H' then
     i = i + 2
   else
     return redis.error_reply('cxemu runtime write: unknown op ' .. tostring(op))
@@ -176,7 +192,7 @@ while i <= n do
     redis.call('SET', KEYS[6], a)
     i = i + 2
   elseif op == 'N' then
-    redis.call('SET', KEYS[7], a)
+    if tonumber(a) > (tonumber(redis.call('GET', KEYS[7]) or '0') or 0) then redis.call('SET', KEYS[7], a) end
     i = i + 2
   elseif op == 'R' then
     redis.call('LREM', KEYS[8], 1, a)
