@@ -35,7 +35,9 @@ round trips.
 A fleet of workers (docs/scaling.md, phase 2) sets three hooks on the store: `authoritative` (this worker owns the
 tenant: its units of work read nothing first, its commits tell no other worker, `refresh` does nothing), `fence`
 (the commit also checks the tenant's owner lease, else `Fenced`) and `outbox` (an entry the commit script appends);
-`load_tenant` reads a tenant it claims. The scripts a unit of work runs alone go over a lean client (`core.resp`).
+`load_tenant` reads a tenant it claims. The durable runtime (`core.redisruntime`) sets `numbering`: the same commit
+records the first attempts of the entry's deliveries as started, under numbers drawn before it and handed out while
+its hooks make the deliveries. The scripts a unit of work runs alone go over a lean client (`core.resp`).
 """
 
 from __future__ import annotations
