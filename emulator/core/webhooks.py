@@ -41,11 +41,10 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain
 from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
-from operator import attrgetter
 from typing import Any, Literal, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
@@ -121,9 +120,6 @@ _COMPACT_C = (
     else c_make_encoder(None, _COMPACT_ENCODER.default, c_encode_basestring, None, ":", ",", False, False, True)
 )
 """`_COMPACT`'s C encoder, made once (`JSONEncoder.encode` builds one on every call), as `core.web` does."""
-
-
-_STATUS = attrgetter("status")
 
 
 def _with_hook(job: tuple[dict[str, str], HeaderHook, AttemptContext]) -> dict[str, str]:
@@ -263,9 +259,10 @@ class WebhookDispatcher:
         self._http: HttpClient | None = None
         self._offload = Offload()
         self._queues: dict[tuple[str, str, str, str], _KeyQueue] = {}
+        self._head: OrderedDict[str, Delivery] = OrderedDict()
+        """The log's oldest deliveries, seen pending by `_trim` (kept apart, so it never walks past them again)."""
         self._log: OrderedDict[str, Delivery] = OrderedDict()
-        self._head_pending = 0
-        """How many of the log's oldest deliveries `_trim` last saw pending (0: not known)."""
+        """The rest of the log, after `_head`: readers see the two as one, in the order deliveries were made."""
         self._next_seq = 1
         self._changed: asyncio.Event | None = None
         self._closing = False
@@ -342,7 +339,7 @@ class WebhookDispatcher:
         delivery), to `url` instead of its own when given. Re-signed now (fresh headers per attempt), or with
         `as_was` the headers of its last sent attempt, signature and timestamp included (`NothingSent` when
         none was)."""
-        old = self._log.get(delivery_id)
+        old = self.get(delivery_id)
         if old is None:
             return None
         headers = None
@@ -751,36 +748,38 @@ class WebhookDispatcher:
     def _remember(self, d: Delivery) -> None:
         log = self._log
         log[d.id] = d
-        if len(log) > self.log_size:
+        if len(log) + len(self._head) > self.log_size:
             self._trim()
         self._notify()
+
+    def _logged(self) -> Iterator[Delivery]:
+        """The log, oldest first."""
+        head = self._head
+        return chain(head.values(), self._log.values()) if head else iter(self._log.values())
 
     def _trim(self) -> None:
         """Back to `log_size`, settled deliveries first: the oldest leaves when it is settled, else the first
         settled one among the `TRIM_SKIP_LIMIT` after it, else the oldest anyway (a pending delivery that leaves
-        the log is still sent). Nothing is moved: the log stays in the order deliveries were made. How many of
-        the oldest were seen pending is remembered (`_head_pending`), so a log full of pending deliveries (a
-        backlog as deep as the log) is looked at once per `TRIM_SKIP_LIMIT` deliveries, not on every one."""
-        log = self._log
-        while len(log) > self.log_size:
-            known = self._head_pending
-            if not known:
-                if next(iter(log.values())).status != "pending":
-                    log.popitem(last=False)
-                    continue
-                known = 1
-            if known > TRIM_SKIP_LIMIT:
-                log.popitem(last=False)
-                self._head_pending = known - 1
+        the log is still sent). Nothing is moved as readers see it: the log stays in the order deliveries were made.
+        The pending deliveries looked past are moved from the front of `_log` to the back of `_head` (which readers
+        see first), so each is looked at once, whatever the depth of the backlog behind a pending oldest (a
+        delivery waiting for its tenant's slot while newer ones settle), and the settled one found leaves from the
+        front of `_log`: no walk from the log's start. One looked past may settle in `_head`: it leaves once it is
+        the oldest, or with the oldest once more than `TRIM_SKIP_LIMIT` wait there."""
+        head, log, size = self._head, self._log, self.log_size
+        while len(head) + len(log) > size:
+            if head and (len(head) > TRIM_SKIP_LIMIT or next(iter(head.values())).status != "pending"):
+                head.popitem(last=False)
                 continue
-            ahead = list(map(_STATUS, islice(log.values(), known, TRIM_SKIP_LIMIT + 1)))  # in C: no frame per item
-            if ahead.count("pending") == len(ahead):
-                log.popitem(last=False)
-                self._head_pending = known + len(ahead) - 1
-            else:
-                at = known + next(i for i, status in enumerate(ahead) if status != "pending")
-                del log[next(islice(log, at, None))]
-                self._head_pending = at
+            reach = TRIM_SKIP_LIMIT + 1 - len(head)  # the oldest (when `head` is empty) and those after it in reach
+            while reach and log:
+                key, d = log.popitem(last=False)
+                if d.status != "pending":
+                    break  # (it leaves)
+                head[key] = d
+                reach -= 1
+            else:  # no settled one in reach: the oldest leaves anyway
+                head.popitem(last=False)
 
     def _notify(self) -> None:
         self.changes += 1
@@ -789,10 +788,11 @@ class WebhookDispatcher:
             self._changed = None
 
     def get(self, delivery_id: str) -> Delivery | None:
-        return self._log.get(delivery_id)
+        d = self._log.get(delivery_id)
+        return d if d is not None else self._head.get(delivery_id)
 
     def deliveries(self, match: Callable[[Delivery], bool] = DeliveryFilter()) -> list[Delivery]:
-        return [d for d in self._log.values() if match(d)]
+        return [d for d in self._logged() if match(d)]
 
     async def wait(
         self,
@@ -806,7 +806,7 @@ class WebhookDispatcher:
         pending); returns what matched at the deadline otherwise."""
         deadline = wall_monotonic() + timeout
         while True:
-            found = [d for d in self._log.values() if match(d) and (not settled or d.status != "pending")]
+            found = [d for d in self._logged() if match(d) and (not settled or d.status != "pending")]
             remaining = deadline - wall_monotonic()
             if len(found) >= count or remaining <= 0:
                 return found
@@ -841,12 +841,12 @@ class WebhookDispatcher:
             if not queue.items and queue.wake is not None:
                 self.scheduler.cancel(queue.wake)
                 queue.wake = None
-        for d in list(self._log.values()):
-            if hit(d):
-                if d.status == "pending":
-                    d.status = "failed"
-                del self._log[d.id]
-        self._head_pending = 0
+        for part in (self._head, self._log):
+            for d in list(part.values()):
+                if hit(d):
+                    if d.status == "pending":
+                        d.status = "failed"
+                    del part[d.id]
         if vendor is None:  # the tenant's timeline starts again: its own faults go with it
             for name in [t for t in self.tenant_chaos if tenant is None or t == tenant]:
                 del self.tenant_chaos[name]
@@ -868,7 +868,7 @@ class WebhookDispatcher:
         """The settled deliveries of the log (pending ones are in `snapshot`), oldest first. A settled delivery no
         longer changes (a duplicate-chaos copy is the one attempt it may still get), so the state file's saver
         turns them into JSON (`persist()`) off the event loop."""
-        return [d for d in self._log.values() if d.status != "pending"]
+        return [d for d in self._logged() if d.status != "pending"]
 
     def restore_log(self, saved: Iterable[SnapshotDelivery]) -> None:
         """Put settled deliveries (their `persist()` form, validated) back in the log, in order with the pending
@@ -881,11 +881,11 @@ class WebhookDispatcher:
             self._log[d.id] = d
             if self.durable is None:
                 self._next_seq = max(self._next_seq, d.seq + 1)
-        ordered = sorted(self._log.values(), key=lambda d: d.seq)
+        ordered = sorted(self._logged(), key=lambda d: d.seq)
         settled = [d for d in ordered if d.status != "pending"]
         drop = {d.id for d in settled[: max(0, len(ordered) - self.log_size)]}
         self._log = OrderedDict((d.id, d) for d in ordered if d.id not in drop)
-        self._head_pending = 0
+        self._head = OrderedDict()
 
     def mark_uncertain(self, at: float, why: str) -> int:
         """Record on every pending delivery an attempt whose outcome is unknown (`why`), so the next one is sent
