@@ -255,6 +255,99 @@ async def test_a_header_that_cannot_be_sent_fails_its_attempt_and_the_next_deliv
     assert nothing_held(emu)
 
 
+async def test_a_500_on_a_reused_connection_is_retried_by_the_ladder_and_the_deliveries_behind_it_wait(
+    emu: Emulator, serve: Serve
+) -> None:
+    """FIFO per key across a failed attempt: what was queued behind it goes out only after its retry succeeds, each
+    attempt told to the listeners once, in order."""
+    receiver = Receiver()
+    told: list[tuple[str, int, int | None, str]] = []
+    emu.dispatcher.attempt_listeners.append(lambda d, a: told.append((d.event_id, a.n, a.status, d.status)))
+
+    async def fail_n2_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn: list[bytes] = []
+        receiver.connections.append(conn)
+        while (body := await receiver.request(reader, conn)) is not None:
+            once = body == b'{"n":2}' and sum(b == body for c in receiver.connections for b in c) == 1
+            writer.write(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 4\r\n\r\nnope" if once else OK)
+        writer.close()
+
+    url = await serve(fail_n2_once)
+    await settled(emu, submit(emu, url, 1))
+    sent = [submit(emu, url, n) for n in (2, 3, 4)]
+    (failed,) = await emu.dispatcher.wait(lambda d: d is sent[0] and bool(d.attempts), settled=False, timeout=10)
+    await emu.scheduler.settle()
+    assert [(a.n, a.status, a.response_excerpt) for a in failed.attempts] == [(0, 500, "nope")]
+    assert [d.status for d in sent] == ["pending"] * 3  # 3 and 4 wait behind the retry
+    assert receiver.connections == [[b'{"n":1}', b'{"n":2}']]
+
+    await emu.scheduler.advance(1.0)  # the echo ladder's first step
+    done = [await settled(emu, d) for d in sent]
+    assert [[(a.n, a.status) for a in d.attempts] for d in done] == [[(0, 500), (1, 200)], [(0, 200)], [(0, 200)]]
+    assert receiver.connections == [[b'{"n":%d}' % n for n in (1, 2, 2, 3, 4)]]
+    assert told == [
+        ("evt-it-1-1", 0, 200, "delivered"),
+        ("evt-it-1-2", 0, 500, "pending"),
+        ("evt-it-1-2", 1, 200, "delivered"),
+        ("evt-it-1-3", 0, 200, "delivered"),
+        ("evt-it-1-4", 0, 200, "delivered"),
+    ]
+    await emu.scheduler.settle()
+    assert nothing_held(emu)
+
+
+async def test_an_attempt_in_flight_on_a_reused_connection_is_tracked_work_of_its_tenant(
+    emu: Emulator, serve: Serve
+) -> None:
+    """`settle`, `is_busy`, `drain` and the virtual clock's `advance` wait for an attempt whose answer is awaited
+    (as for a task of the tenant's), and only for its own tenant."""
+    url, receiver, release = await holding_receiver(serve)
+    await settled(emu, submit(emu, url, 1))
+    receiver.got.clear()
+    second = submit(emu, url, 2)
+    await asyncio.wait_for(receiver.got.wait(), 10)  # in flight, its answer held
+
+    assert emu.scheduler.is_busy(["a"])
+    assert not emu.scheduler.is_busy(["b"])
+    settle = asyncio.ensure_future(emu.scheduler.settle(["a"]))
+    drain = asyncio.ensure_future(emu.dispatcher.drain(10))
+    advance = asyncio.ensure_future(emu.scheduler.advance(0.5, tenants=["a"]))
+    await emu.scheduler.settle(["b"])  # another tenant's: nothing to wait for
+    await asyncio.sleep(0)  # one turn of the loop: the three are waiting (held: none of them can end)
+    assert [settle.done(), drain.done(), advance.done()] == [False, False, False]
+
+    release.set()
+    await settle
+    assert second.status == "delivered"  # settled before `settle` returned: no wait on the log needed
+    assert await drain == 0
+    assert (await advance).timers_run == 0
+    assert not emu.scheduler.is_busy(["a"])
+    assert nothing_held(emu)
+
+
+async def test_the_answer_to_a_delivery_forgotten_by_a_reset_is_not_told(emu: Emulator, serve: Serve) -> None:
+    """A reset while its attempt is in flight: the answer frees what the attempt held, but no attempt entry is told
+    for the forgotten delivery, and the key's next delivery goes out on the same connection."""
+    url, receiver, release = await holding_receiver(serve)
+    told: list[str] = []
+    emu.dispatcher.attempt_listeners.append(lambda d, a: told.append(d.event_id))
+    await settled(emu, submit(emu, url, 1))
+    receiver.got.clear()
+    forgotten = submit(emu, url, 2)
+    await asyncio.wait_for(receiver.got.wait(), 10)
+
+    emu.reset(SLUG, "a")
+    release.set()
+    await emu.scheduler.settle()
+    assert forgotten.status == "failed"  # (a reset fails what it forgets)
+    assert told == ["evt-it-1-1"]
+    assert nothing_held(emu)
+    after = await settled(emu, submit(emu, url, 3))
+    assert [(a.n, a.status) for a in after.attempts] == [(0, 200)]
+    assert told == ["evt-it-1-1", "evt-it-1-3"]
+    assert receiver.connections == [[b'{"n":1}', b'{"n":2}', b'{"n":3}']]
+
+
 # -- the log's size under a backlog --------------------------------------------------------------------------
 
 
