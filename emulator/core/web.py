@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
 from typing import Any, TypeVar
@@ -71,6 +72,8 @@ def _short_exponent(out: bytes) -> bool:
 
 _NUMBER_ENDS = (b",", b"]", b"}", b"")
 
+
+_ORJSON_LOADS = None if orjson is None else orjson.loads
 
 if orjson is not None:
     _ORJSON = orjson.dumps
@@ -285,13 +288,38 @@ def not_json(data: Any) -> str | None:
     return None
 
 
+_LONG_DIGITS = re.compile(rb"\d{19}").search
+"""Finds a run of 19 digits: an integer that may be past 64 bits, which orjson reads as a float (`json` as an int)."""
+_OPENERS = 500
+"""Bodies with more `[` and `{` than this are parsed by `json` only: it runs out of recursion (`nested too deeply`)
+near 1,000 levels, orjson only past 1,024, so orjson never sees a body `json` might refuse for its depth (a body of
+at most twice this many bytes cannot hold more: it is not counted)."""
+
+
 def parse_json(raw: bytes | str) -> Any:
     """Parse strict JSON (RFC 8259: UTF-8, no `NaN`/`Infinity`, every `\\u` escape a whole character); a
     `ValueError` says why not (arrays or objects nested thousands deep included).
 
     What this accepts can always be written back as strict JSON, so a body it let in can never break a
     control-plane view or put non-JSON into a webhook. Strings are only scanned for lone surrogates when the
-    text holds a `\\u` escape (or, for `str` input, is not plain ASCII)."""
+    text holds a `\\u` escape (or, for `str` input, is not plain ASCII).
+
+    Bytes are read by orjson first (every vendor request body, a fifth of `json`'s cost), which gives the same
+    values wherever it accepts a text: the same keys in the same order (a repeated key's last value), the same
+    strings and the same floats (correctly rounded). Everything it refuses goes to `json` below, which answers as
+    it always did: a byte order mark, `NaN`/`Infinity` and numbers out of range, a lone surrogate (orjson refuses
+    what this refuses too), invalid UTF-8, bad syntax. Left to `json` beforehand: a run of 19 digits (orjson reads
+    an integer past 64 bits as a float) and more than `_OPENERS` brackets (the depth each refuses differs)."""
+    if (
+        type(raw) is bytes
+        and _ORJSON_LOADS is not None
+        and (len(raw) < 19 or _LONG_DIGITS(raw) is None)
+        and (len(raw) <= 2 * _OPENERS or raw.count(b"[") + raw.count(b"{") <= _OPENERS)
+    ):
+        try:
+            return _ORJSON_LOADS(raw)
+        except ValueError:  # orjson.JSONDecodeError: `json` says why (or accepts it: a byte order mark)
+            pass
     try:
         if isinstance(raw, str):
             text, escaped = raw, "\\u" in raw or not raw.isascii()
