@@ -74,13 +74,6 @@ class Gate:
         self.config: EightByEightConfig = emu.vendor_config(SLUG)
         self.keys = {key: name for name, t in self.config.tenants.items() for key in t.api_keys}
 
-    def tenant(self, request: Request) -> str:
-        tenant = self.lookup(header(request, API_KEY))
-        if tenant is None:
-            raise errors.unauthorized()
-        set_tenant(request, tenant)
-        return tenant
-
     def lookup(self, key: str | None) -> str | None:
         """The tenant of an API key: a configured key's tenant; any other key is its own tenant in `open` auth,
         and in `strict` auth when provisioned (`POST /_emulator/tenants`) or set up by a scenario."""
@@ -90,11 +83,6 @@ class Gate:
         if tenant is None and (self.emu.settings.auth == "open" or self.store.provisioned(key)):
             tenant = key
         return tenant
-
-    def check_tenant_header(self, request: Request, tenant_id: str, customer_id: str) -> None:
-        wanted = header(request, TENANT)
-        if wanted is not None and wanted != tenant_id:
-            raise errors.tenant_mismatch(customer_id)
 
 
 async def read_json(
@@ -140,11 +128,27 @@ class Ctx:
 
     def authenticate(self, request: Request) -> str:
         """The tenant of the key, `X-8x8-Tenant` checked before any body is read (as 8x8 does)."""
-        tenant = self.gate.tenant(request)
-        known = self.store.peek(tenant)
-        if known is not None:
-            self.gate.check_tenant_header(request, known.tenant_id, known.customer_id)
-        return tenant
+        return self.credentials(request)[0]
+
+    def credentials(self, request: Request) -> tuple[str, str | None]:
+        """`authenticate`, with the `X-8x8-Tenant` value sent (None when none was): the key and that header found
+        in one pass over the headers (every write request asks for both, and for the header again once its unit
+        of work is open)."""
+        key = wanted = None
+        for name, value in request.scope["headers"]:
+            if name == API_KEY:
+                if key is None:
+                    key = value.decode("latin-1")
+            elif name == TENANT and wanted is None:
+                wanted = value.decode("latin-1")
+        tenant = self.gate.lookup(key)
+        if tenant is None:
+            raise errors.unauthorized()
+        set_tenant(request, tenant)
+        known = self.store.peek(tenant)  # also in a fleet: the first store access routes a tenant owned elsewhere
+        if known is not None and wanted is not None and wanted != known.tenant_id:
+            raise errors.tenant_mismatch(known.customer_id)
+        return tenant, wanted
 
     def unit(self, request: Request, tenant: str | None = None) -> Unit:
         """The tenant's unit of work for a request that changes state (authenticated unless `tenant` is given)."""
@@ -210,7 +214,7 @@ class Ctx:
 
 
 def identify(emu: Emulator, request: Request) -> str | None:
-    """The tenant whose `x-api-key` a control-plane request carries (`core.guard`), as `Gate.tenant` finds it,
+    """The tenant whose `x-api-key` a control-plane request carries (`core.guard`), as `Ctx.credentials` finds it,
     if that tenant exists or is configured (never created here)."""
     tenant = Gate(emu, emu.store.of(SLUG, EightByEightState)).lookup(request.headers.get(API_KEY_HEADER))
     return tenant if tenant is not None and emu.knows(SLUG, tenant) else None
@@ -237,7 +241,9 @@ class Unit:
 
     # the store's own awaitables are handed on (no coroutine of this layer's per request)
     def __aenter__(self) -> Awaitable[Tx[EightByEightState]]:
-        return _open(self, self.tenant or self.ctx.authenticate(self.request))
+        if self.tenant:
+            return _open(self, self.tenant, header(self.request, TENANT))
+        return _open(self, *self.ctx.credentials(self.request))
 
     def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -246,16 +252,20 @@ class Unit:
         return self._cm.__aexit__(kind, exc, tb)
 
 
-def _open(unit: Unit, tenant: str) -> Awaitable[Tx[EightByEightState]]:
-    """`unit`'s unit of work on `tenant` entered, then `X-8x8-Tenant` checked against the tenant's state."""
+def _open(unit: Unit, tenant: str, wanted: str | None) -> Awaitable[Tx[EightByEightState]]:
+    """`unit`'s unit of work on `tenant` entered, then the `X-8x8-Tenant` sent (`wanted`) checked against the
+    tenant's state; without that header there is nothing to check (the store's own awaitable is handed on)."""
     cm = unit._cm = unit.ctx.store.tenant(tenant)
-    return _checked(unit, cm)
+    if wanted is None:
+        return cm.__aenter__()
+    return _checked(cm, wanted)
 
 
-async def _checked(unit: Unit, cm: AbstractAsyncContextManager[Tx[EightByEightState]]) -> Tx[EightByEightState]:
+async def _checked(cm: AbstractAsyncContextManager[Tx[EightByEightState]], wanted: str) -> Tx[EightByEightState]:
     tx = await cm.__aenter__()
     try:
-        unit.ctx.gate.check_tenant_header(unit.request, tx.state.tenant_id, tx.state.customer_id)
+        if wanted != tx.state.tenant_id:
+            raise errors.tenant_mismatch(tx.state.customer_id)
     except BaseException as exc:
         await cm.__aexit__(type(exc), exc, exc.__traceback__)  # the unit is discarded; the error goes on
         raise
@@ -283,6 +293,7 @@ class Session(Unit, Generic[M]):
         self.newer, self.style, self.optional, self.context = newer, style, optional, context
 
     async def __aenter__(self) -> tuple[Tx[EightByEightState], M]:  # type: ignore[override]
-        tenant = self.tenant = self.ctx.authenticate(self.request)
+        tenant, wanted = self.ctx.credentials(self.request)
+        self.tenant = tenant
         body = await self.ctx.body(self.request, tenant, self)
-        return await _open(self, tenant), body
+        return await _open(self, tenant, wanted), body
