@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import random
 import re
 import string
 import uuid
@@ -130,6 +131,25 @@ def test_every_id_is_derived_from_seed_vendor_tenant_kind_and_number(epoch: int)
         assert gen.new("event") == fmt_b64url22(
             derive_bytes(2**40 + 5, "eightbyeight", "t\x1fé", "event", str(number)), 0
         )
+
+
+def reference_uuid(raw: bytes) -> str:
+    """The version-4 shape as first written: the bytes changed, then in hex."""
+    b = bytearray(raw)
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(b)))
+
+
+def test_uuid_and_b64url22_ids_are_their_reference_forms_for_any_bytes() -> None:
+    """Ids already handed out (in states, snapshots, webhook bodies) stay what they were: each format's faster form
+    writes what its reference does, for every value of the bytes it changes and seeded random others."""
+    rng = random.Random(11)  # noqa: S311 - seeded test data, not a secret
+    samples = [bytes(rng.getrandbits(8) for _ in range(16)) for _ in range(2000)]
+    samples += [bytes([v] * 16) for v in range(256)]
+    for raw in samples:
+        assert fmt_uuid(raw, 1) == reference_uuid(raw)
+        assert fmt_b64url22(raw, 1) == base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def test_b64url22_ids_are_the_16_derived_bytes_without_padding() -> None:
