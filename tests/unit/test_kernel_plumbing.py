@@ -196,3 +196,22 @@ def test_merge_behaviour_calls_on_change_only_when_the_merge_succeeds() -> None:
     with pytest.raises(ValidationError):
         merge_behaviour(spec, state, {"ping_delay": -1})
     assert (len(seen), state.behaviour.ping_delay) == (1, 3)
+
+
+def test_a_domain_event_is_a_frozen_dataclass_built_by_position_or_keyword() -> None:
+    """`DomainEvent`'s own `__init__` (the slots' setters) builds what the generated one built: the same fields, a
+    new `data` dict when none is given, equality, `replace`, and no assignment afterwards."""
+    from emulator.core.events import DomainEvent
+
+    by_position = DomainEvent("echo", "t1", "item.created", "it-1", 5.0, {"n": 1})
+    by_keyword = DomainEvent(vendor="echo", tenant="t1", kind="item.created", subject="it-1", at=5.0, data={"n": 1})
+    assert by_position == by_keyword
+    assert by_position.to_json() == {
+        "vendor": "echo", "tenant": "t1", "kind": "item.created", "subject": "it-1", "at": 5.0, "data": {"n": 1},
+    }  # fmt: skip
+    bare, other = DomainEvent("echo", "t1", "k", "s", 1.0), DomainEvent("echo", "t1", "k", "s", 1.0)
+    assert bare.data == {}
+    assert bare.data is not other.data
+    assert dataclasses.replace(by_position, kind="item.deleted").kind == "item.deleted"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        by_position.kind = "changed"  # type: ignore[misc]
