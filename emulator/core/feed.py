@@ -332,8 +332,10 @@ class Feed:
         entry = Entry(kind, type_, vendor, tenant, subject, party, at, source, build)
         ref = _CAUSE.get() if cause is False else cause
         entry._cause_ref = ref
-        holder = None if ref is None or ref.id else _open_holder(ref)
-        if holder is None:
+        holder = ref  # `_open_holder(ref)`, inline: an event's cause is its request, a delivery's its event
+        while holder is not None and not holder.id and holder._held is None:
+            holder = holder._holder
+        if holder is None or holder.id:
             self._append(entry)
         else:
             entry._holder = holder
@@ -361,7 +363,8 @@ class Feed:
                 if e.subject is not None and e.tenant == tenant:
                     entry.subject = e.subject
                     break
-        holder = _open_holder(entry._cause_ref)
+        ref = entry._cause_ref  # a vendor request's is None (it has no cause), a scenario step's its step
+        holder = None if ref is None else _open_holder(ref)
         if holder is not None:
             entry._holder = holder
             holder._held.append(entry)  # type: ignore[union-attr]  # an open holder has a list

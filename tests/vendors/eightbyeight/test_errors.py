@@ -25,6 +25,7 @@ from emulator.core.runtime import Emulator
 from emulator.vendors import eightbyeight
 from emulator.vendors.eightbyeight.constants import API_PREFIX, CARD_ACTION_PREFIX
 from emulator.vendors.eightbyeight.delivery import signer_for
+from emulator.vendors.eightbyeight.state import EightByEightState
 from tests.conftest import make_settings
 
 P = API_PREFIX
@@ -443,6 +444,21 @@ async def test_tenant_header_mismatch_on_upload(env: Env) -> None:
 async def test_matching_tenant_header_is_accepted(env: Env, method: str, path: str, body: Any, status: int) -> None:
     resp = await env.call(method, path, body, headers={"X-8x8-Tenant": TENANT_ID})
     assert resp.status_code == status, resp.text
+
+
+async def test_tenant_header_on_a_new_keys_first_write_is_checked_once_its_tenant_exists(env: Env) -> None:
+    """A key never seen before has no state when the key is read: its `X-8x8-Tenant` is checked once the unit of
+    work has built the tenant (a mismatch is a 403 and nothing is written; the tenant's own id, or no header, go
+    through)."""
+    body = {"channelId": "1", "user": {"name": "B"}}
+    refused = await env.call("POST", f"{P}/conversations", body, key="k-new", headers={"X-8x8-Tenant": "t-other"})
+    assert refused.status_code == 403, refused.text
+    assert "X-8x8-Tenant" in refused.json()["errors"][0]
+    assert env.emu.store.of("eightbyeight", EightByEightState).view("k-new").conversations == {}
+    first = await env.call("POST", f"{P}/conversations", body, key="k-new", headers={"X-8x8-Tenant": "k-new"})
+    assert first.status_code == 202, first.text
+    second = await env.call("POST", f"{P}/conversations", body, key="k-newer")
+    assert second.status_code == 202, second.text
 
 
 # -- 404: unknown ids -----------------------------------------------------------------------------------------
