@@ -117,8 +117,8 @@ def outbound(tx: Tx[EightByEightState], event: DomainEvent) -> list[Outbound]:
     out: list[Outbound] = []
     profile = {"tenant_id": state.tenant_id, "customer_id": state.customer_id}
     for hook in _targets(state, event):
-        legacy = hook.version == LEGACY_NOTIFICATION_VERSION
-        for event_type, body in payloads(event, legacy=legacy):
+        bodies = legacy_payloads(event) if hook.version == LEGACY_NOTIFICATION_VERSION else v1_payloads(event)
+        for event_type, body in bodies:
             event_id = tx.ids.new("event", EVENT_ID)
             out.append(Outbound(hook.uri, body, event_type, event.subject, event_id, profile))
     return out

@@ -108,8 +108,9 @@ async def read_json(
         raise errors.malformed_json(style=style, conversation_id=conversation_id, tenant=tenant) from None
     if not isinstance(data, dict):
         raise errors.malformed_json(style=style, conversation_id=conversation_id, tenant=tenant)
-    try:
-        return model.model_validate(data, context=context)
+    try:  # `model.model_validate`, without its frame and keywords (the validator it calls, called itself)
+        validate = model.__pydantic_validator__.validate_python
+        return validate(data) if context is None else validate(data, context=context)  # type: ignore[no-any-return]
     except ValidationError as exc:
         raise errors.from_validation_error(exc, style=style, conversation_id=conversation_id, tenant=tenant) from None
 

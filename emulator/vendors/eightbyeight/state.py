@@ -444,15 +444,15 @@ def _message(tx: S, conv: Conversation, req: SendMessageRequest, at: float) -> M
     external = None
     if req.externalProvider is not None:
         external = {"name": str(req.externalProvider.name), "externalMessageId": req.externalProvider.externalMessageId}
-    return Message(
-        id=tx.ids.new("message", MESSAGE_ID),
-        text=req.text or "",
-        at=at,
-        author_id=author,
-        author_type=author_type,
-        attachments=[a.id for a in req.attachments or [] if a.id],
-        cards=cards_of(tx, req.cards),
-        external=external,
+    return Message(  # by position (every message): id, text, at, author_id, author_type, attachments, cards, external
+        tx.ids.new("message", MESSAGE_ID),
+        req.text or "",
+        at,
+        author,
+        author_type,
+        [a.id for a in req.attachments or [] if a.id],
+        cards_of(tx, req.cards),
+        external,
     )
 
 
