@@ -296,9 +296,40 @@ near 1,000 levels, orjson only past 1,024, so orjson never sees a body `json` mi
 at most twice this many bytes cannot hold more: it is not counted)."""
 
 
+MAX_DEPTH = 256
+"""Arrays and objects nested deeper than this are refused (`nested too deeply`). A fixed bound, not Python's
+recursion limit: how deep a parser or an encoder can go depends on how deep the stack already is where it runs, so
+without it the same body could be accepted on one call and refused on another, or accepted and then fail to encode
+in a control-plane view built deeper in the stack. No vendor body comes near it."""
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether parsed JSON nests arrays or objects more than `limit` levels deep (walked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if type(item) is dict else item
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if type(child) is dict or type(child) is list)
+    return False
+
+
+def _too_deep(raw: bytes | str, data: Any) -> bool:
+    """`data`, parsed from `raw`, nests past `MAX_DEPTH` (a text shorter than two characters a level, or with fewer
+    brackets than the bound, cannot: only such a text's values are walked)."""
+    if len(raw) <= 2 * MAX_DEPTH or not (type(data) is dict or type(data) is list):
+        return False
+    openers = raw.count(b"[") + raw.count(b"{") if isinstance(raw, bytes) else raw.count("[") + raw.count("{")
+    return openers > MAX_DEPTH and _deeper_than(data, MAX_DEPTH)
+
+
+_TOO_DEEP = "the body is not valid JSON (nested too deeply)"
+
+
 def parse_json(raw: bytes | str) -> Any:
     """Parse strict JSON (RFC 8259: UTF-8, no `NaN`/`Infinity`, every `\\u` escape a whole character); a
-    `ValueError` says why not (arrays or objects nested thousands deep included).
+    `ValueError` says why not (arrays or objects nested deeper than `MAX_DEPTH` included).
 
     What this accepts can always be written back as strict JSON, so a body it let in can never break a
     control-plane view or put non-JSON into a webhook. Strings are only scanned for lone surrogates when the
@@ -317,9 +348,13 @@ def parse_json(raw: bytes | str) -> Any:
         and (len(raw) <= 2 * _OPENERS or raw.count(b"[") + raw.count(b"{") <= _OPENERS)
     ):
         try:
-            return _ORJSON_LOADS(raw)
+            data = _ORJSON_LOADS(raw)
         except ValueError:  # orjson.JSONDecodeError: `json` says why (or accepts it: a byte order mark)
             pass
+        else:
+            if _too_deep(raw, data):
+                raise ValueError(_TOO_DEEP)
+            return data
     try:
         if isinstance(raw, str):
             text, escaped = raw, "\\u" in raw or not raw.isascii()
@@ -335,7 +370,9 @@ def parse_json(raw: bytes | str) -> Any:
     except ValueError:
         raise ValueError("the body is not valid JSON") from None
     except RecursionError:
-        raise ValueError("the body is not valid JSON (nested too deeply)") from None
+        raise ValueError(_TOO_DEEP) from None
+    if _too_deep(raw, data):
+        raise ValueError(_TOO_DEEP)
     problem = not_json(data) if escaped else None
     if problem is not None:
         raise ValueError(f"the body is not valid JSON ({problem})")

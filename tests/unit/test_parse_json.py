@@ -152,3 +152,50 @@ def test_orjson_reads_the_common_body_and_json_what_it_refuses(monkeypatch: pyte
     assert parse_json(b"\xef\xbb\xbf[1]") == [1]  # refused by orjson, read by json
     assert parse_json(b"[12345678901234567890]") == [12345678901234567890]  # never offered to orjson
     assert read == [b'{"authorType":"user","text":"hi"}', b"\xef\xbb\xbf[1]"]
+
+
+# -- how deep a body may nest: a fixed bound, wherever the parser runs -----------------------------------------
+
+
+def nested(depth: int, kind: str) -> str:
+    if kind == "array":
+        return "[" * depth + "]" * depth
+    return '{"a":' * (depth - 1) + "{}" + "}" * (depth - 1)
+
+
+def at_stack_depth(frames: int, fn: Any) -> Any:
+    """`fn()` called `frames` Python frames deeper than here (as a view or a request built deep in a stack)."""
+    return fn() if frames == 0 else at_stack_depth(frames - 1, fn)
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+@pytest.mark.parametrize("as_bytes", [True, False], ids=["bytes", "str"])
+def test_nesting_up_to_the_bound_is_read_and_one_level_more_is_refused(kind: str, as_bytes: bool) -> None:
+    ok, deep = nested(web.MAX_DEPTH, kind), nested(web.MAX_DEPTH + 1, kind)
+    value = parse_json(ok.encode() if as_bytes else ok)
+    assert json.dumps(value, separators=(",", ":")) == ok
+    with pytest.raises(ValueError, match=r"^the body is not valid JSON \(nested too deeply\)$"):
+        parse_json(deep.encode() if as_bytes else deep)
+    assert outcome(deep.encode() if as_bytes else deep) == reference(deep.encode() if as_bytes else deep)
+
+
+def test_many_brackets_that_do_not_nest_deep_are_read() -> None:
+    body = "[" + ",".join(['{"a":[[1],{}]}'] * 400) + "]"  # 1,201 brackets, 4 levels
+    assert parse_json(body.encode()) == json.loads(body)
+    assert parse_json(body) == json.loads(body)
+
+
+@pytest.mark.parametrize("depth", [web.MAX_DEPTH + 1, 700, 900])
+def test_the_same_deep_body_gets_the_same_answer_however_deep_the_stack_is(depth: int) -> None:
+    """Python's recursion limit (1,000 frames here) counts the frames already on the stack: a parser bounded by it
+    alone read a body 900 deep at the top of a stack and refused it 600 frames down."""
+    body = nested(depth, "array").encode()
+    answers = set()
+    for frames in (0, 300, 600):
+        try:
+            at_stack_depth(frames, lambda: parse_json(body))
+        except ValueError as exc:
+            answers.add(str(exc))
+        else:
+            answers.add("accepted")
+    assert answers == {"the body is not valid JSON (nested too deeply)"}
