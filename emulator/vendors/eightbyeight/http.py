@@ -132,9 +132,17 @@ class Ctx:
         return self.credentials(request)[0]
 
     def credentials(self, request: Request) -> tuple[str, str | None]:
-        """`authenticate`, with the `X-8x8-Tenant` value sent (None when none was): the key and that header found
-        in one pass over the headers (every write request asks for both, and for the header again once its unit
-        of work is open)."""
+        """`authenticate`, with the `X-8x8-Tenant` value sent (None when none was), checked against a tenant that
+        exists (every write request asks for both, and for the header again once its unit of work is open)."""
+        tenant, wanted = self.caller(request)
+        known = self.store.peek(tenant)  # also in a fleet: the first store access routes a tenant owned elsewhere
+        if known is not None and wanted is not None and wanted != known.tenant_id:
+            raise errors.tenant_mismatch(known.customer_id)
+        return tenant, wanted
+
+    def caller(self, request: Request) -> tuple[str, str | None]:
+        """The tenant of the request's key (401 without one; set on the request) and the `X-8x8-Tenant` value
+        sent (None when none was), found in one pass over the headers."""
         key = wanted = None
         for name, value in request.scope["headers"]:
             if name == API_KEY:
@@ -146,9 +154,6 @@ class Ctx:
         if tenant is None:
             raise errors.unauthorized()
         set_tenant(request, tenant)
-        known = self.store.peek(tenant)  # also in a fleet: the first store access routes a tenant owned elsewhere
-        if known is not None and wanted is not None and wanted != known.tenant_id:
-            raise errors.tenant_mismatch(known.customer_id)
         return tenant, wanted
 
     def unit(self, request: Request, tenant: str | None = None) -> Unit:
@@ -195,19 +200,8 @@ class Ctx:
         return self.view(request)
 
     def view(self, request: Request) -> EightByEightState:
-        """`read` without a coroutine (the GET of a conversation, the hottest read). The key and
-        `X-8x8-Tenant` are found in one pass over the headers."""
-        key = wanted = None
-        for name, value in request.scope["headers"]:
-            if name == API_KEY:
-                if key is None:
-                    key = value.decode("latin-1")
-            elif name == TENANT and wanted is None:
-                wanted = value.decode("latin-1")
-        tenant = self.gate.lookup(key)
-        if tenant is None:
-            raise errors.unauthorized()
-        set_tenant(request, tenant)
+        """`read` without a coroutine (the GET of a conversation, the hottest read)."""
+        tenant, wanted = self.caller(request)
         state = self.store.view(tenant)
         if wanted is not None and wanted != state.tenant_id:
             raise errors.tenant_mismatch(state.customer_id)
