@@ -155,8 +155,14 @@ async def session(
     tenant = gate.tenant(request, scope)
     body = await read_json(request, model)
     async with gate.store.tenant(tenant, create=False) as tx:
-        gate.check_domain(tx.state, body.tenant_domain)
-        yield tx, body
+        state = tx.state
+        bound = state.tenant_domain, state.tenant_domain_open
+        gate.check_domain(state, body.tenant_domain)
+        try:
+            yield tx, body
+        except BaseException:
+            state.tenant_domain, state.tenant_domain_open = bound  # a request that fails binds no domain
+            raise
 
 
 # -- OAuth ------------------------------------------------------------------------------------------------------

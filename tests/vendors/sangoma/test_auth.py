@@ -320,6 +320,20 @@ async def test_a_bad_tenant_domain_is_refused_as_before_and_binds_nothing(
     assert await _call_as(env, token, DOMAIN) == (200, {})  # still unbound until now
 
 
+async def test_a_request_that_fails_after_the_domain_check_binds_nothing(make_sng: SngFactory) -> None:
+    """The domain is bound by the first request that succeeds: one answered 404 (an unknown queue) leaves the
+    tenant as it was, so its next request may still name its own."""
+    env = await make_sng(vendors={}, token=False)
+    token = await env.get_token(auth=basic("zz-client", "pw"))
+    before = (await env.http.get("/_emulator/state")).json()["store"]["sangoma"]
+    body = {"tenant_domain": "typo.example.com", "queue_name": "no-such-queue", "destination": "1"}
+    missing = await env.call("POST", f"{API}/queues/call/", body, token=token)
+    assert missing.status_code == 404
+    assert (await env.http.get("/_emulator/state")).json()["store"]["sangoma"] == before
+    assert await _call_as(env, token, DOMAIN) == (200, {})
+    assert env.emu.store.peek("sangoma", "zz-client").tenant_domain == DOMAIN  # type: ignore[union-attr]
+
+
 async def test_the_bound_domain_survives_snapshot_and_restore(make_sng: SngFactory) -> None:
     env = await make_sng(vendors={}, token=False)
     token = await env.get_token(auth=basic("zz-client", "pw"))
