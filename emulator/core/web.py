@@ -290,12 +290,6 @@ def not_json(data: Any) -> str | None:
 
 _LONG_DIGITS = re.compile(rb"\d{19}").search
 """Finds a run of 19 digits: an integer that may be past 64 bits, which orjson reads as a float (`json` as an int)."""
-_OPENERS = 500
-"""Bodies with more `[` and `{` than this are parsed by `json` only: it runs out of recursion (`nested too deeply`)
-near 1,000 levels, orjson only past 1,024, so orjson never sees a body `json` might refuse for its depth (a body of
-at most twice this many bytes cannot hold more: it is not counted)."""
-
-
 MAX_DEPTH = 256
 """Arrays and objects nested deeper than this are refused (`nested too deeply`). A fixed bound, not Python's
 recursion limit: how deep a parser or an encoder can go depends on how deep the stack already is where it runs, so
@@ -340,13 +334,9 @@ def parse_json(raw: bytes | str) -> Any:
     strings and the same floats (correctly rounded). Everything it refuses goes to `json` below, which answers as
     it always did: a byte order mark, `NaN`/`Infinity` and numbers out of range, a lone surrogate (orjson refuses
     what this refuses too), invalid UTF-8, bad syntax. Left to `json` beforehand: a run of 19 digits (orjson reads
-    an integer past 64 bits as a float) and more than `_OPENERS` brackets (the depth each refuses differs)."""
-    if (
-        type(raw) is bytes
-        and _ORJSON_LOADS is not None
-        and (len(raw) < 19 or _LONG_DIGITS(raw) is None)
-        and (len(raw) <= 2 * _OPENERS or raw.count(b"[") + raw.count(b"{") <= _OPENERS)
-    ):
+    an integer past 64 bits as a float). Nesting needs no such care: `MAX_DEPTH`, checked after either parser, is
+    below the depth at which either refuses, so the two agree on it."""
+    if type(raw) is bytes and _ORJSON_LOADS is not None and (len(raw) < 19 or _LONG_DIGITS(raw) is None):
         try:
             data = _ORJSON_LOADS(raw)
         except ValueError:  # orjson.JSONDecodeError: `json` says why (or accepts it: a byte order mark)
