@@ -40,7 +40,7 @@ import itertools
 import logging
 import operator
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import CoroutineType
@@ -552,6 +552,48 @@ class Scheduler:
                 LOG.warning("dropping job of unknown kind %s", job["kind"])
                 continue
             self._job_timer(float(job["due"]), job["kind"], dict(job["args"]), job["vendor"], job["tenant"])
+
+
+def inline(coro: Coroutine[Any, Any, None]) -> Awaitable[None] | None:
+    """Run a job's coroutine now, up to where it first waits: None when it finished without waiting (a unit of work
+    on an unlocked tenant in memory never waits), else the rest of it, for the scheduler to run as tracked work (the
+    future it waits on is handed to that task). A job handler returns this in place of its coroutine, so a job that
+    does not wait costs no task; one that may use `asyncio.timeout` (which needs a task) must not. Raises what the
+    coroutine raised before it first waited."""
+    try:
+        waited = coro.send(None)
+    except StopIteration:
+        return None
+    return _Rest(coro, waited)
+
+
+class _Rest:
+    """The rest of a coroutine `inline` ran until it first waited (on `waited`): the task that awaits this is handed
+    each future the coroutine waits on and hands back what it gets, as if it had run the coroutine from the start."""
+
+    __slots__ = ("coro", "waited")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waited: Any) -> None:
+        self.coro, self.waited = coro, waited
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, waited = self.coro, self.waited
+        while True:
+            try:
+                got = yield waited
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # the awaited future's error or a cancellation: the coroutine's to handle
+                try:
+                    waited = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waited = coro.send(got)
+                except StopIteration:
+                    return
 
 
 def _nothing(timer: Timer) -> contextlib.AbstractContextManager[None]:

@@ -16,9 +16,10 @@ Every job re-checks the chat when it runs, so a job made stale by something in b
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
+from emulator.core.clock import inline
 from emulator.core.events import DomainEvent
 from emulator.core.runtime import Emulator
 from emulator.core.tracked import look
@@ -37,6 +38,8 @@ BOT_ANSWER = f"{SLUG}.bot.answer"
 END_USER_SAY = f"{SLUG}.end_user.say"
 # Messages that reach an end user (their chat is the subject, or `chatId` for API sends).
 TO_END_USER = ("message.sent", "agent.message", "bot.message")
+STATUSES: dict[str, c.Status] = {str(status): status for status in c.Status}
+"""A job's status (its text) as the enum member, found without `Status(...)`'s lookup (an `EnumType` call)."""
 
 
 def pick_rule(behaviour: Behaviour, text: str) -> AgentRule | None:
@@ -61,8 +64,16 @@ def fill(template: str, state: st.CmComState, chat: st.Chat) -> str:
     return template.replace("{user}", user).replace("{agent}", name).replace("{team}", chat.team or c.GENERIC_INBOX)
 
 
+_REACTS_TO = frozenset((*TO_END_USER, "mo.received", "mo.plain", "router.position", "chat.handed_over", "agent.joined"))
+"""The event kinds anyone reacts to: the others (a status report, a chat created, a mutation) schedule nothing, so
+`react` returns before it reads anything (a sent message's two reports are two of its three events)."""
+
+
 def react(emu: Emulator, event: DomainEvent) -> None:
     """Schedule what the simulated people do next (runs inside the commit; only schedules)."""
+    kind = event.kind
+    if kind not in _REACTS_TO:
+        return
     state = st.store(emu).peek(event.tenant)
     if state is None:
         return
@@ -71,8 +82,8 @@ def react(emu: Emulator, event: DomainEvent) -> None:
     def later(delay: float, kind: str, **args: Any) -> None:
         emu.scheduler.schedule_job(delay, kind, args, vendor=SLUG, tenant=event.tenant)
 
-    kind, data = event.kind, event.data
-    if kind in TO_END_USER:
+    data = event.data
+    if kind in TO_END_USER and behaviour.end_user_rules:
         text = str(data.get("text") or "")
         rule = next((r for r in behaviour.end_user_rules if re.search(r.match, text, flags=re.IGNORECASE)), None)
         if rule is not None:
@@ -122,11 +133,14 @@ def status_batches(reports: list[tuple[float, c.Status]]) -> list[tuple[float, l
 def jobs(emu: Emulator) -> dict[str, Any]:
     store = st.store(emu)
 
-    async def status(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
+    async def reports(tenant: str, args: Mapping[str, Any]) -> None:
         statuses = args["statuses"] if "statuses" in args else [args["status"]]  # one report per job before
         async with store.tenant(tenant, create=False) as tx:
             for status in statuses:
-                st.advance_status(tx, str(args["msg"]), c.Status(status))
+                st.advance_status(tx, str(args["msg"]), STATUSES.get(status) or c.Status(status))
+
+    def status(vendor: str, tenant: str, args: Mapping[str, Any]) -> Awaitable[None] | None:
+        return inline(reports(tenant, args))  # a message's reports wait for nothing: no task per message
 
     async def pickup(vendor: str, tenant: str, args: Mapping[str, Any]) -> None:
         async with store.tenant(tenant, create=False) as tx:
