@@ -70,6 +70,12 @@ def _targets(state: CmComState, event: DomainEvent) -> list[tuple[str, str]]:
 
 def outbound(tx: Tx[CmComState], event: DomainEvent) -> list[Outbound]:
     """The webhook requests one committed domain event causes."""
+    if event.kind == "status.report":  # (two per sent message: what `_targets` and `payloads` make of one, directly)
+        url = tx.state.status_webhook
+        if not url:
+            return []
+        body = status_report(event.data)
+        return [Outbound(url, body, STATUS_REPORT, event.subject, tx.ids.new("event", EVENT_ID))]
     targets = _targets(tx.state, event)
     if not targets:
         return []

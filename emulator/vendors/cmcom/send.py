@@ -17,6 +17,7 @@ from emulator.vendors.cmcom import errors
 from emulator.vendors.cmcom.numbers import channel_name, digits, valid_sender
 
 GROUPINGS = ("customGrouping", "customGrouping2", "customGrouping3")
+STRING_FIELDS = ("reference", "validity", "appKey", *GROUPINGS)
 
 
 @dataclass(slots=True)
@@ -78,10 +79,12 @@ def _text_of(body: Any, rich: Any) -> str:
 
 def _field_problem(msg: dict[str, Any]) -> tuple[str, str] | None:
     """The first field of a message with a wrong type or value: (field, reason)."""
-    for name in ("reference", "validity", "appKey", *GROUPINGS):
-        if name in msg and msg[name] is not None and not isinstance(msg[name], str):
+    get = msg.get
+    for name in STRING_FIELDS:
+        value = get(name)
+        if value is not None and not isinstance(value, str):
             return name, "must be a string"
-    body = msg.get("body")
+    body = get("body")
     if body is not None and not isinstance(body, dict):
         return "body", "must be an object"
     if isinstance(body, dict):
@@ -123,36 +126,50 @@ def _field_problem(msg: dict[str, Any]) -> tuple[str, str] | None:
 
 def judge(msg: dict[str, Any]) -> list[Draft]:
     """One Draft per recipient of one `msg` entry (a single rejected Draft when it has no usable `to`)."""
-    reference = msg.get("reference") if isinstance(msg.get("reference"), str) else None
-    raw_to = msg.get("to")
+    get = msg.get
+    reference = get("reference")
+    if not isinstance(reference, str):
+        reference = None
+    raw_to = get("to")
     recipients: list[Any] = raw_to if isinstance(raw_to, list) else []
-    sender = msg.get("from")
-    rich = msg.get("richContent") if isinstance(msg.get("richContent"), dict) else None
-    text = _text_of(msg.get("body"), rich)
-    groupings = [msg.get(g) if isinstance(msg.get(g), str) else "" for g in GROUPINGS]
-    channels = msg.get("allowedChannels")
+    sender = get("from")
+    rich = get("richContent")
+    if not isinstance(rich, dict):
+        rich = None
+    text = _text_of(get("body"), rich)
+    groupings = [g if isinstance(g := get(name), str) else "" for name in GROUPINGS]
+    channels = get("allowedChannels")
     allowed = None
     if isinstance(channels, list):
         allowed = [n for n in (channel_name(ch) for ch in channels if isinstance(ch, str)) if n is not None] or None
-    maximum = msg.get("maximumNumberOfMessageParts")
+    maximum = get("maximumNumberOfMessageParts")
+    if not (isinstance(maximum, int) and not isinstance(maximum, bool) and 1 <= maximum <= 8):
+        maximum = 8
+    plain_sender = sender if isinstance(sender, str) else ""
+    # what every recipient's draft is refused for, worked out once (in this order: from, a field, the body)
+    common: list[tuple[c.Code, str]] = []
+    if not isinstance(sender, str) or not valid_sender(sender.strip()):
+        common.append((c.Code.INVALID_FROM, c.INVALID_FROM.format(sender=plain_sender)))
+    problem = _field_problem(msg)
+    if problem is not None:
+        common.append((c.Code.INVALID_FIELD, c.INVALID_FIELD.format(field=problem[0], reason=problem[1])))
+    if not text and not rich:
+        common.append((c.Code.INVALID_BODY, c.EMPTY_BODY))
 
     def draft(to: str | None) -> Draft:
-        d = Draft(to=to, reference=reference, sender=sender if isinstance(sender, str) else "", text=text, rich=rich,
-                  allowed=allowed, groupings=[str(g) for g in groupings])  # fmt: skip
-        if isinstance(maximum, int) and not isinstance(maximum, bool) and 1 <= maximum <= 8:
-            d.maximum_parts = maximum
+        d = Draft(to, reference, plain_sender, "", text, rich, allowed, list(groupings), maximum)
+        if common:
+            d.reject(*common[0])
         return d
 
     if not recipients:
         single = draft(None)
-        _check_common(single, msg, sender)
         single.reject(c.Code.INVALID_TO, c.NO_RECIPIENTS)
         return [single]
     out: list[Draft] = []
     for entry in recipients:
         number = entry.get("number") if isinstance(entry, dict) else None
         d = draft(number if isinstance(number, str) else None)
-        _check_common(d, msg, sender)
         if not isinstance(number, str):
             d.reject(c.Code.INVALID_TO, c.INVALID_TO)
         else:
@@ -163,13 +180,3 @@ def judge(msg: dict[str, Any]) -> list[Draft]:
                 d.number = bare
         out.append(d)
     return out
-
-
-def _check_common(d: Draft, msg: dict[str, Any], sender: Any) -> None:
-    if not isinstance(sender, str) or not valid_sender(sender.strip()):
-        d.reject(c.Code.INVALID_FROM, c.INVALID_FROM.format(sender=sender if isinstance(sender, str) else ""))
-    problem = _field_problem(msg)
-    if problem is not None:
-        d.reject(c.Code.INVALID_FIELD, c.INVALID_FIELD.format(field=problem[0], reason=problem[1]))
-    if not d.text and not d.rich:
-        d.reject(c.Code.INVALID_BODY, c.EMPTY_BODY)
