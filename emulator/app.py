@@ -126,6 +126,9 @@ def _by_base_path(plugin: VendorPlugin, routes: list[BaseRoute]) -> list[BaseRou
     rest: list[BaseRoute] = []
     for r in routes:
         prefix = next((p for p in prefixes if isinstance(r, Route) and r.path.startswith(p + "/")), None)
+        if prefix is None and isinstance(r, Route) and r.path in plugin.base_paths and r.path.count("/") > 1:
+            prefix = r.path.rsplit("/", 1)[0]  # a base path that is a route itself (CM's gateway): under its parent
+            grouped.setdefault(prefix, [])
         if prefix is None or not isinstance(r, Route):
             rest.append(r)
         else:
