@@ -100,8 +100,9 @@ def react(emu: Emulator, event: DomainEvent) -> None:
         reports.append((behaviour.delivered_after, final))
         if final == c.Status.DELIVERED and behaviour.read_after is not None and sent.channel in c.READ_RECEIPT_CHANNELS:
             reports.append((behaviour.read_after, c.Status.READ))
+        schedule = emu.scheduler.schedule_job
         for delay, statuses in status_batches(reports):
-            later(delay, STATUS, msg=sent.id, statuses=statuses)
+            schedule(delay, STATUS, {"msg": sent.id, "statuses": statuses}, vendor=SLUG, tenant=event.tenant)
         return
     chat = look(state.chats, event.subject)
     if chat is None:

@@ -87,11 +87,12 @@ class Gate:
         return token if self.open else None
 
     def send_tenant(self, request: Request, token: str | None) -> str:
-        if not token or not token.strip():
+        key = token.strip() if token else ""
+        if not key:
             raise errors.no_account()
-        if not is_guid(token.strip()):
+        if not is_guid(key):
             raise errors.SendError(c.Code.TOKEN_INCORRECT, c.TOKEN_INCORRECT.format(token=token))
-        tenant = self.lookup(token.strip())
+        tenant = self.lookup(key)
         if tenant is None:
             raise errors.no_account()
         set_tenant(request, tenant)

@@ -239,7 +239,7 @@ def _account_rules(state: CmComState, d: Draft) -> str | None:
     if d.number in state.blacklist:
         d.reject(c.Code.BLACKLISTED, c.BLACKLISTED.format(number=d.to))
         return None
-    if any(re.search(p, d.text, flags=re.IGNORECASE) for p in state.spam_patterns):
+    if state.spam_patterns and any(re.search(p, d.text, flags=re.IGNORECASE) for p in state.spam_patterns):
         d.reject(c.Code.SPAM, c.SPAM)
         return None
     channel = pick_channel(state, d)
