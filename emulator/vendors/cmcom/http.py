@@ -22,13 +22,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.core.errors import EmulatorError
 from emulator.core.plugin import set_tenant
 from emulator.core.runtime import Emulator
-from emulator.core.web import JsonResponse
+from emulator.core.web import JsonResponse, json_bytes
 from emulator.core.web import json_object as web_json_object
 from emulator.vendors.cmcom import constants as c
 from emulator.vendors.cmcom import errors
@@ -57,6 +58,26 @@ def render_error(exc: EmulatorError, request: Request) -> Response:
     details = c.INTERNAL if exc.status_code >= 500 else exc.message
     body = {"details": details, "errorCode": int(code), "messages": []}
     return JsonResponse(body, status_code=exc.status_code)
+
+
+class SendAnswer(Response):
+    """`JsonResponse(body, status_code=status)` for the send API's answer (`views.send_response`), byte for byte: its
+    values are strings, integers and nulls only (no float, whose text orjson may write otherwise), so orjson's bytes
+    are `json`'s; `JsonResponse` would hand every answer to `json` for its `null`s (`reference` and
+    `messageDetails` are null unless set). What orjson refuses (a lone surrogate) goes to `json_bytes` as before."""
+
+    def __init__(self, body: dict[str, Any], status_code: int) -> None:
+        try:
+            content = orjson.dumps(body)
+        except TypeError:  # orjson.JSONEncodeError
+            content = json_bytes(body)
+        self.status_code = status_code
+        self.background = None
+        self.body = content
+        self.raw_headers = [(b"content-length", str(len(content)).encode()), (b"content-type", _JSON)]
+
+
+_JSON = b"application/json"
 
 
 class Gate:

@@ -28,13 +28,13 @@ from emulator import __version__
 from emulator.core.api import Api, Handler
 from emulator.core.contracts import Body, Param, Reply
 from emulator.core.runtime import Emulator
-from emulator.core.web import JsonResponse, read_body
+from emulator.core.web import read_body
 from emulator.vendors.cmcom import constants as c
 from emulator.vendors.cmcom import errors
 from emulator.vendors.cmcom import models as m
 from emulator.vendors.cmcom import router as rt
 from emulator.vendors.cmcom import state as st
-from emulator.vendors.cmcom.http import Gate, json_object, read_chat_id, required_str
+from emulator.vendors.cmcom.http import Gate, SendAnswer, json_object, read_chat_id, required_str
 from emulator.vendors.cmcom.numbers import guid_key
 from emulator.vendors.cmcom.send import Draft, check_msg_array, judge, read_envelope
 from emulator.vendors.cmcom.views import send_response
@@ -114,7 +114,7 @@ async def send_messages(gate: Gate, request: Request) -> Response:
             raise errors.SendError(c.Code.BALANCE_INSUFFICIENT, c.BALANCE)
         st.send(tx, drafts, via="gateway" if account_id is None else state.partner)
     status, body = send_response(drafts)
-    return JsonResponse(body, status_code=status)
+    return SendAnswer(body, status)
 
 
 async def _control_body(gate: Gate, request: Request) -> tuple[str, str, dict[str, Any], str]:

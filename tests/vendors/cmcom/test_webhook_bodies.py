@@ -1,7 +1,8 @@
 """CM.com's webhook bodies (`delivery.body_bytes`, the policy's serializer): the bytes the kernel's `compact_json`
 writes (`json.dumps` compact, not ASCII-escaped), and what it raises, for every status report and MO body CM builds
 and for seeded random documents: strings of every kind (GUIDs whose `...e-` is no exponent), floats over the whole
-range (orjson writes those below 1e-4 differently), integers past 64 bits, NaN, and what orjson refuses."""
+range (orjson writes those below 1e-4 differently), integers past 64 bits, NaN, and what orjson refuses. The send
+API's answer (`http.SendAnswer`) is the `JsonResponse` it replaced, byte for byte."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from typing import Any
 
 import pytest
 
+from emulator.core.web import JsonResponse
 from emulator.core.webhooks import compact_json
 from emulator.vendors.cmcom import constants as c
 from emulator.vendors.cmcom.delivery import body_bytes
-from emulator.vendors.cmcom.views import status_report
+from emulator.vendors.cmcom.http import SendAnswer
+from emulator.vendors.cmcom.send import Draft
+from emulator.vendors.cmcom.views import send_response, status_report
 
 TEXTS = [
     "",
@@ -120,3 +124,24 @@ class Point:
 )
 def test_what_orjson_refuses_or_writes_otherwise_goes_to_compact_json(payload: Any) -> None:
     assert outcome(body_bytes, payload) == outcome(compact_json, payload)
+
+
+def a_draft(rng: random.Random) -> Draft:
+    d = Draft(to=rng.choice([None, "0031612345678", a_string(rng)]), reference=rng.choice([None, a_string(rng)]))
+    d.parts = rng.randint(0, 8)
+    if rng.random() < 0.4:
+        d.reject(rng.choice(list(c.Code)), a_string(rng))
+    return d
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_send_answer_is_the_json_response_it_replaced(seed: int) -> None:
+    """`http.SendAnswer` (orjson) against `JsonResponse` (the answer before): status, headers and body bytes, for
+    answers with every kind of recipient, reference, rejection and text."""
+    rng = random.Random(seed)  # noqa: S311 - seeded test data, not a secret
+    for _ in range(1_000):
+        status, body = send_response([a_draft(rng) for _ in range(rng.randint(1, 4))])
+        old, new = JsonResponse(body, status_code=status), SendAnswer(body, status)
+        assert (new.status_code, new.raw_headers, new.body) == (old.status_code, old.raw_headers, old.body)
+    lone = {"details": "x", "errorCode": 0, "messages": [{"reference": "\ud800"}]}
+    assert outcome(lambda b: SendAnswer(b, 200).body, lone) == outcome(lambda b: JsonResponse(b).body, lone)
