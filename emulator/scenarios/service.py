@@ -46,6 +46,8 @@ class ScenarioManager:
         emu.bus.subscribe(self._on_event)
 
     def _on_event(self, event: DomainEvent) -> None:
+        if not self.runs:  # no scenario has run: every event of a server without one (no copy of an empty list)
+            return
         for run in list(self.runs.values()):
             if run.active and run.vendor == event.vendor and run.tenant == event.tenant:
                 run.react(event)

@@ -44,7 +44,9 @@ QUEUE_TIMEOUT = f"{SLUG}.queue_timeout"
 
 
 def _state(emu: Emulator, tenant: str) -> st.EightByEightState | None:
-    return emu.store.of(SLUG, st.EightByEightState).peek(tenant)
+    """`emu.store.of(SLUG, EightByEightState).peek(tenant)`, without the typed view's two calls (every event)."""
+    state = emu.store.peek(SLUG, tenant)
+    return state if isinstance(state, st.EightByEightState) else None
 
 
 def _user_messages(conv: st.Conversation) -> int:
@@ -76,13 +78,17 @@ def on_event(emu: Emulator, event: DomainEvent) -> None:
     if state is None:
         return
     behaviour = state.behaviour
+    kind = event.kind
+    if kind == "message.created":  # every message: nothing to schedule unless one of its two branches below holds
+        sender = event.data["message"]["sender"]["type"]
+        if sender != "bot" and (sender != "user" or not behaviour.auto):
+            return
     conv = look(state.conversations, event.subject)  # reads only: marks nothing for the Redis commit (core.tracked)
     sched = emu.scheduler
 
     def later(delay: float, kind: str, **args: Any) -> None:
         sched.schedule_job(delay, kind, {"conv": event.subject, **args}, vendor=SLUG, tenant=event.tenant)
 
-    kind = event.kind
     if kind == "conversation.created":
         later(behaviour.interaction_delay, ACTIVATE)
         return
@@ -151,9 +157,18 @@ def on_agent_freed(emu: Emulator, event: DomainEvent) -> None:
             return
 
 
+_REACTS_TO = frozenset(
+    {"conversation.created", "conversation.queued", "member.joined", "message.created", "conversation.post_agent"}
+)
+"""The kinds `on_event` schedules something for (`on_agent_freed`'s is `member.left`): other events cost one test."""
+
+
 def react(emu: Emulator, event: DomainEvent) -> None:
-    on_event(emu, event)
-    on_agent_freed(emu, event)
+    kind = event.kind
+    if kind in _REACTS_TO:
+        on_event(emu, event)
+    elif kind == "member.left":
+        on_agent_freed(emu, event)
 
 
 # -- jobs -------------------------------------------------------------------------------------------------
