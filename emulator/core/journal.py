@@ -15,9 +15,8 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import MISSING, dataclass, fields
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 from emulator.core.web import parse_json
 
@@ -29,8 +28,10 @@ MAX_HEADERS = 100
 """Request headers an entry keeps."""
 
 
-@dataclass(slots=True)
-class JournalEntry:
+class JournalEntry(NamedTuple):
+    """One request as the journal keeps it. A named tuple: recording one (`Journal.record`, every vendor request)
+    is `tuple.__new__` in C, where a dataclass's `__init__` is a Python call storing twelve fields."""
+
     seq: int
     at: float
     vendor: str
@@ -89,13 +90,15 @@ class JournalEntry:
     @classmethod
     def restored(cls, saved: Mapping[str, Any]) -> JournalEntry:
         """An entry back from `persist()` (a missing or mistyped field raises KeyError/TypeError/ValueError)."""
-        kw = {
-            f.name: _from_text(saved[f.name], str(f.type))
-            for f in fields(cls)
-            if f.name in saved or (f.default is MISSING and f.name != "size")
-        }
+        kw = {name: _from_text(saved[name], _TYPES[name]) for name in cls._fields if name in saved or name != "size"}
         kw.setdefault("size", len(kw["body"]))  # entries saved before the journal kept excerpts were whole
         return cls(**kw)
+
+
+_TYPES: dict[str, str] = {
+    name: str(getattr(kind, "__forward_arg__", kind)) for name, kind in JournalEntry.__annotations__.items()
+}
+"""Each field's type as text, as declared (`NamedTuple` keeps a text annotation as a `ForwardRef`)."""
 
 
 def _from_text(value: Any, annotation: str) -> Any:
@@ -147,9 +150,10 @@ class Journal:
         `journal_entry` does, inline (one call less per request)."""
         if len(headers) > MAX_HEADERS or sum(map(len, chain.from_iterable(headers))) > HEADER_BYTES:
             headers = _excerpt(headers)
-        entry = JournalEntry(
-            next(self._seq), at, vendor, tenant, method, path, query, headers, body[:BODY_BYTES], len(body), status,
-            latency_ms,
+        entry: JournalEntry = _NEW(
+            JournalEntry,
+            (next(self._seq), at, vendor, tenant, method, path, query, headers, body[:BODY_BYTES], len(body), status,
+             latency_ms),
         )  # fmt: skip
         self._entries.append(entry)
         return entry
@@ -228,6 +232,10 @@ def journal_entry(
     return JournalEntry(
         seq, at, vendor, tenant, method, path, query, headers, body[:BODY_BYTES], len(body), status, latency_ms
     )
+
+
+_NEW: Any = tuple.__new__
+"""Builds a `JournalEntry` from its fields' tuple without the named tuple's Python `__new__`."""
 
 
 def _excerpt(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

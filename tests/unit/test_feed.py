@@ -620,3 +620,44 @@ async def test_a_hand_action_is_a_control_entry_on_the_lane_of_who_acts(make_app
     caused = [e for e in await journal(client, after=started["id"]) if e["cause"] == started["id"]]
     assert caused
     assert started["subject"] == caused[0]["subject"]
+
+
+# -- a call's entries appended inline (nobody listening) or one by one (listened to, mirrored): the same feed --------
+
+
+def _calls(feed: Feed) -> list[dict[str, Any]]:
+    """Nested calls, each holding events (one without a subject, one naming the tenant's), past the feed's size."""
+    for n in range(7):
+        call, token = feed.open("request", f"POST /x/{n}", "echo", "integration")
+        feed.record("event", "a.made", "echo", "t", None, "cxemu", float(n))
+        event = feed.record("event", "a.sent", "echo", "t", f"s{n}", "cxemu", float(n), {"n": n})
+        feed.record("delivery", "hook", "echo", "t", f"s{n}", "integration", float(n), cause=event)
+        inner, inner_token = feed.open("control", "POST /inner", None, "integration")
+        feed.record("action", "said", "echo", "t", f"s{n}", "agent", float(n))
+        feed.close(inner, inner_token, None, float(n), {"inner": n}, lambda d: d)
+        feed.close(call, token, "t", float(n) + 0.5, {"n": n}, lambda d: d)
+    return [e.to_json() for e in feed.entries()]
+
+
+def test_a_calls_entries_get_the_same_ids_causes_and_evictions_with_or_without_a_listener() -> None:
+    quiet, heard, mirrored = Feed(size=20), Feed(size=20), Feed(size=20)
+    listener, _, _ = heard.listen()
+    seen: list[int] = []
+    plain = mirrored._append
+
+    def mirror(entry: Entry) -> None:  # what `core.fleetfeed` puts in place of `_append`
+        plain(entry)
+        seen.append(entry.id)
+
+    mirrored._append = mirror  # type: ignore[method-assign]
+    expected = _calls(heard)
+    assert _calls(quiet) == expected == _calls(mirrored)
+    assert [e["id"] for e in expected] == list(range(23, 43))  # 42 appended, the newest 20 kept
+    assert (quiet.oldest, quiet.last_id, quiet.lost_after(0)) == (23, 42, 22)
+    assert seen == list(range(1, 43))
+    request = next(e for e in reversed(expected) if e["kind"] == "request")
+    assert request["subject"] == "s6"
+    assert request["cause"] is None
+    held = [e for e in expected if e["id"] > request["id"]]
+    assert {e["cause"] for e in held if e["kind"] == "event"} == {request["id"]}
+    assert listener.dropped is False
