@@ -283,7 +283,7 @@ class Session(Unit, Generic[M]):
         optional: bool,
         context: dict[str, Any] | None,
     ) -> None:
-        super().__init__(ctx, request, None)
+        self.ctx, self.request, self.tenant, self._cm = ctx, request, None, None  # `Unit.__init__`, without `super()`
         self.model = model
         self.newer, self.style, self.optional, self.context = newer, style, optional, context
 
