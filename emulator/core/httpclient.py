@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -46,8 +46,15 @@ _MAX_HEAD = 64 * 1024
 _UNSAFE = re.compile(r"[\x00-\x20\x7f]")  # would break the request line written from the URL
 _OWN_HEADERS = ("host", "content-length")
 """Headers the client writes itself; a caller's own of these names are left out."""
+_FRAMING = frozenset((b"content-length", b"transfer-encoding", b"Content-Length", b"Transfer-Encoding"))
+"""The headers that frame an answer's body (the usual spellings found without lowering the name)."""
 _TIMER_SLACK = 0.001
 """A deadline this close is due when the timer fires (the loop's timers may fire up to a millisecond early)."""
+
+
+_OWN = frozenset(_OWN_HEADERS).__contains__
+_new_tuple: Any = tuple.__new__
+"""A named tuple made without its generated `__new__` (a Python frame: the fields are all given here)."""
 
 
 def _encoded(lines: list[str], headers: Iterable[tuple[str, str]], body: bytes) -> bytes:
@@ -55,6 +62,19 @@ def _encoded(lines: list[str], headers: Iterable[tuple[str, str]], body: bytes) 
     lines += [f"{k}: {v}\r\n" for k, v in headers if k.lower() not in _OWN_HEADERS]
     lines.append("\r\n")
     return "".join(lines).encode("latin-1") + body
+
+
+def _post_request(head: str, headers: dict[str, str], body: bytes) -> bytes:
+    """`_encoded([head, "Content-Length: ..."], headers.items(), body)`, byte for byte, joined in C: the usual
+    headers (string names and values, none of the client's own) need no line of Python each; any other goes through
+    `_encoded` (the same bytes, or the same error)."""
+    try:
+        if headers and not any(map(_OWN, map(str.lower, headers))):
+            lines = "\r\n".join(map(": ".join, headers.items()))
+            return f"{head}Content-Length: {len(body)}\r\n{lines}\r\n\r\n".encode("latin-1") + body
+    except TypeError:  # a name or value that is not a string
+        pass
+    return _encoded([head, f"Content-Length: {len(body)}\r\n"], headers.items(), body)
 
 
 class HttpError(Exception):
@@ -182,14 +202,14 @@ class _Conn(asyncio.Protocol):
         self._status = 0
         self._keep = False
         self._framed = False  # Content-Length or chunked: the end is known without the server closing
-        self._body = bytearray()
+        self._body = b""  # (bytes: most answers have no body, and `_answer` then copies nothing)
         if self.heads is not None:
             self.heads = []
 
     def _answer(self, keep: bool) -> Answer:
-        if self.heads is None:
-            return Answer(self._status, bytes(self._body), keep)
-        return Answer(self._status, bytes(self._body), keep, tuple(self.heads))
+        heads = () if self.heads is None else tuple(self.heads)
+        answer: Answer = _new_tuple(Answer, (self._status, self._body, keep, heads))
+        return answer
 
     # -- protocol ---------------------------------------------------------------------------------------
 
@@ -203,7 +223,7 @@ class _Conn(asyncio.Protocol):
             self.close()  # bytes nobody asked for: the connection is out of step, never reuse it
             return
         if not self._first:
-            self._first = data[:80]
+            self._first = data  # (its first 80 bytes make an error's text: sliced only then)
         if not self._status:
             self._head_bytes += len(data)
         try:
@@ -236,7 +256,7 @@ class _Conn(asyncio.Protocol):
     # -- parser callbacks (httptools) -------------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() in (b"content-length", b"transfer-encoding"):
+        if name in _FRAMING or (len(name) in (14, 17) and name.lower() in _FRAMING):
             self._framed = True
         if self.heads is not None:
             self.heads.append((name, value))
@@ -259,12 +279,14 @@ class _Conn(asyncio.Protocol):
         if self._status < 200:  # 100 Continue and friends: the real answer follows on the same parser
             self._status, self._framed = 0, False
             return
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(self._answer(self._keep))
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            heads = () if self.heads is None else tuple(self.heads)  # (`_answer`, inline)
+            waiter.set_result(_new_tuple(Answer, (self._status, self._body, self._keep, heads)))
 
     def _malformed(self, exc: httptools.HttpParserError) -> HttpError:
         if not self._status:
-            line = self._first.split(b"\r\n", 1)[0]
+            line = self._first[:80].split(b"\r\n", 1)[0]
             if not line.startswith(b"HTTP/"):
                 return HttpError(f"not an HTTP answer: {line!r}")
         reason = str(exc)
@@ -274,7 +296,10 @@ class _Conn(asyncio.Protocol):
 
     def send(self, request: bytes, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Answer]:
         assert self.transport is not None
-        self._reset()
+        # (`_reset`, inline: once per request)
+        self._first, self._head_bytes, self._status, self._keep, self._framed, self._body = b"", 0, 0, False, False, b""
+        if self.heads is not None:
+            self.heads = []
         self.waiter = waiter = loop.create_future()
         self.transport.write(request)
         return waiter
@@ -419,11 +444,18 @@ class HttpClient:
         if not idle or idle[-1].closed:
             return None
         origin = t.origin
-        if not self._per_target.take(origin):
+        # (`KeyedLimit.take` of the target's and the global limit, inline: no call of either per request)
+        per_target, slots = self._per_target, self._slots
+        held, taken = per_target._held, slots._held
+        target_held, slots_held = held.get(origin, 0), taken.get(None, 0)
+        if (
+            target_held >= per_target.limit
+            or origin in per_target._waiters
+            or slots_held >= slots.limit
+            or slots._waiters
+        ):
             return None
-        if not self._slots.take(None):
-            self._per_target.release(origin)
-            return None
+        held[origin], taken[None] = target_held + 1, slots_held + 1
         conn = idle.pop()
         conn.target = t
         return conn
@@ -433,12 +465,19 @@ class HttpClient:
         before anything is written: `unreserve` the flight then)."""
         t = flight.target
         assert t is not None  # (reserved)
-        flight.request = request = _encoded([t.head, f"Content-Length: {len(body)}\r\n"], headers.items(), body)
+        flight.request = request = _post_request(t.head, headers, body)
         loop = flight.loop
         flight.deadline = deadline = loop.time() + timeout
         flight.timeout = timeout
         waiter = flight.send(request, loop)
-        self._watch(loop, deadline, waiter, timeout)
+        heap = self._deadlines
+        if loop is self._loop and self._timer is not None and deadline >= self._timer_at and len(heap) < 2 * self.limit:
+            # (`_watch`'s common case, inline: the timer is set for an earlier deadline, the heap is short)
+            while heap and heap[0][2].done():
+                heappop(heap)
+            heappush(heap, (deadline, next(self._order), waiter, timeout))
+        else:
+            self._watch(loop, deadline, waiter, timeout)
         return waiter
 
     def unreserve(self, flight: Flight) -> None:
@@ -451,9 +490,31 @@ class HttpClient:
         """`flight` was answered: its connection back to the pool (if the answer lets it be reused), its slots
         freed."""
         flight.request = b""  # (an idle connection keeps no body)
-        self._release(flight.key, flight, answer.keep_alive)
-        self._slots.release(None)
-        self._per_target.release(flight.target.origin)  # type: ignore[union-attr]  # (reserved)
+        if answer.keep_alive and not flight.closed and not self._closed:  # (`_release`, inline: kept alive)
+            idle = self._idle.get(flight.key)
+            if idle is None:
+                idle = self._idle[flight.key] = []
+            idle.append(flight)
+        else:
+            flight.close()
+        origin = flight.target.origin  # type: ignore[union-attr]  # (reserved)
+        slots, per_target = self._slots, self._per_target
+        if slots._waiters or per_target._waiters:
+            slots.release(None)
+            per_target.release(origin)
+            return
+        # (`KeyedLimit.release` of both, inline: nobody waits, so the counts only go down)
+        held, taken = per_target._held, slots._held
+        left = held[origin] - 1
+        if left:
+            held[origin] = left
+        else:
+            del held[origin]
+        left = taken[None] - 1
+        if left:
+            taken[None] = left
+        else:
+            del taken[None]
 
     async def recover(self, flight: Flight, exc: BaseException) -> Answer:
         """`flight`'s waiter raised `exc`: its connection is closed and, when the peer had closed it before any
@@ -493,7 +554,7 @@ class HttpClient:
         if self._closed:
             raise HttpError("the client is closed")
         t = self._target(url)
-        request = _encoded([t.head, f"Content-Length: {len(body)}\r\n"], headers.items(), body)
+        request = _post_request(t.head, headers, body)
         origin, key = t.origin, t.pools[guarded]
         await self._per_target.acquire(origin)
         try:
