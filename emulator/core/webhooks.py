@@ -42,7 +42,7 @@ import json
 import logging
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
 from typing import Any, Literal, NamedTuple, Protocol
@@ -109,6 +109,8 @@ class DeliveryLog(Protocol):
 AttemptListener = Callable[["Delivery", "Attempt"], None]
 """Told of an attempt once the delivery's next step is decided (status, `not_before` of the retry)."""
 
+
+_new_tuple: Any = tuple.__new__
 
 _COMPACT_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)
 _COMPACT = _COMPACT_ENCODER.encode
@@ -206,11 +208,18 @@ _Launched = tuple[Flight, "asyncio.Future[Answer]", Attempt, float, "WebhookPoli
 the policy (a plain tuple: one per attempt)."""
 
 
-@dataclass
 class _KeyQueue:
-    items: deque[Delivery] = field(default_factory=deque)
-    running: bool = False
-    wake: Timer | None = None
+    """One ordering key's deliveries, oldest first (a plain class with slots: one is made per key that gets work,
+    i.e. per CM message)."""
+
+    __slots__ = ("items", "running", "task", "wake")
+
+    def __init__(self) -> None:
+        self.items: deque[Delivery] = deque()
+        self.running = False
+        self.wake: Timer | None = None
+        self.task: asyncio.Task[None] | None = None
+        """Its pump while one runs (the pump leaves `_pumps` itself as it ends: no done callback per task)."""
 
 
 class WebhookDispatcher:
@@ -315,7 +324,7 @@ class WebhookDispatcher:
 
     def submit(self, vendor: str, tenant: str, outbound: Outbound) -> Delivery:
         """Queue one webhook; returns at once. Never raises for a bad target: the delivery fails instead."""
-        body = self.policy(vendor).serialize(outbound.payload)
+        body = (self.policies.get(vendor) or self.policy(vendor)).serialize(outbound.payload)
         delivery = self._new(
             vendor, tenant, outbound.event_id, outbound.event_type, outbound.subject, outbound.url, body
         )
@@ -330,7 +339,10 @@ class WebhookDispatcher:
                 chaos.decide(config, self.seed, delivery)
             else:
                 self._calm = config
-        if self._admitted(delivery):
+        if (  # (`_admitted`'s common case, inline)
+            self._pending_total < self.pending_limit
+            and self._pending_by.get((vendor, tenant), 0) < self.pending_per_tenant
+        ) or self._admitted(delivery):
             self._enqueue(delivery)
         return delivery
 
@@ -420,11 +432,19 @@ class WebhookDispatcher:
         return seq
 
     def _enqueue(self, d: Delivery) -> None:
-        self._remember(d)
+        log = self._log  # (`_remember`, inline)
+        log[d.id] = d
+        if len(log) + len(self._head) > self.log_size:
+            self._trim()
+        self.changes += 1
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
         self._pending_total += 1
-        owner = (d.vendor, d.tenant)
+        vendor, tenant = d.vendor, d.tenant
+        owner = (vendor, tenant)
         self._pending_by[owner] = self._pending_by.get(owner, 0) + 1
-        key = d.key
+        key = (d.url, vendor, tenant, d.subject)  # (`d.key`)
         queue = self._queues.get(key)
         if queue is None:
             queue = self._queues[key] = _KeyQueue()
@@ -438,19 +458,23 @@ class WebhookDispatcher:
         if self.durable is not None:
             self.durable.changed(d)
         if not queue.running:  # (a running pump takes it in turn)
-            self._kick(key)
+            self._start(key, queue)
 
     def _kick(self, key: tuple[str, str, str, str]) -> None:
         queue = self._queues.get(key)
-        if self._closing or queue is None or queue.running or not queue.items:
+        if queue is not None:
+            self._start(key, queue)
+
+    def _start(self, key: tuple[str, str, str, str], queue: _KeyQueue) -> None:
+        """A pump for the key's queue, unless one runs, the queue is empty or the dispatcher closes."""
+        if self._closing or queue.running or not queue.items:
             return
         if queue.wake is not None:
             self.scheduler.cancel(queue.wake)
             queue.wake = None
         queue.running = True
-        task = self.scheduler.spawn(self._pump(key, queue), tenant=key[2])
+        queue.task = task = self.scheduler.spawn(self._pump(key, queue), tenant=key[2])
         self._pumps.add(task)
-        task.add_done_callback(self._pumps.discard)
 
     # -- the worker -----------------------------------------------------------------------------------
 
@@ -479,13 +503,27 @@ class WebhookDispatcher:
                         answer = await flight[1]
                     except BaseException as exc:
                         ok = await self._recover(d, flight, exc)
-                    else:
-                        ok = self._landed(d, flight, answer)
-                if d not in queue.items:
+                    else:  # answered: recorded here (no call per attempt)
+                        http, _, attempt, started, policy = flight
+                        self._http.landed(http, answer)  # type: ignore[union-attr]  # (open while a pump runs: `close` cancels them first)
+                        self._per_tenant.release((d.vendor, d.tenant))
+                        attempt.status = status = answer.status
+                        if answer.excerpt:
+                            attempt.response_excerpt = answer.excerpt.decode(errors="replace")
+                        attempt.latency_ms = round((wall_monotonic() - started) * 1000, 3)
+                        d.attempts.append(attempt)
+                        ok = status in policy.success_statuses
+                items = queue.items
+                if items and items[0] is d:
+                    pass
+                elif d not in items:
                     continue  # forgotten by a reset while in flight: the head is now another delivery
                 if ok:
                     d.status = "delivered"
-                    queue.items.remove(d)
+                    if items[0] is d:
+                        items.popleft()
+                    else:
+                        items.remove(d)
                     self._dequeued(d)
                     if "duplicate" in d.chaos:
                         await self._duplicate(d)
@@ -501,11 +539,27 @@ class WebhookDispatcher:
                         d.not_before = self.scheduler.now(d.tenant) + ladder[failed_attempts - 1]
                 if self.durable is not None:
                     self.durable.changed(d)
-                self._notify()
-                if self.attempt_listeners:
+                self.changes += 1  # (`_notify`, inline)
+                if self._changed is not None:
+                    self._changed.set()
+                    self._changed = None
+                listeners = self.attempt_listeners
+                if not listeners:
+                    pass
+                elif len(d.attempts) == tried + 1:  # (`_tell`'s common case, inline: one attempt to tell)
+                    attempt = d.attempts[tried]
+                    for listener in listeners:
+                        try:
+                            listener(d, attempt)
+                        except Exception:  # a listener never breaks delivery
+                            LOG.exception("attempt listener failed for %s", d.id)
+                else:
                     self._tell(d, tried)
         finally:
             queue.running = False
+            if queue.task is not None:
+                self._pumps.discard(queue.task)
+                queue.task = None
             if not queue.items and queue.wake is None and self._queues.get(key) is queue:
                 del self._queues[key]
 
@@ -586,9 +640,10 @@ class WebhookDispatcher:
             return dict(d.headers_as_was)
         headers = {"content-type": policy.content_type, "user-agent": self.user_agent}
         if policy.headers is not None:
-            # (positional: keywords cost a named tuple twice as much, on every attempt)
-            ctx = AttemptContext(
-                d.vendor, d.tenant, d.event_id, d.event_type, d.subject, d.url, d.body, n, now, d.profile
+            # (the named tuple made without its generated `__new__`, a Python frame, on every attempt)
+            ctx: AttemptContext = _new_tuple(
+                AttemptContext,
+                (d.vendor, d.tenant, d.event_id, d.event_type, d.subject, d.url, d.body, n, now, d.profile),
             )
             if policy.sign_in_thread:
                 return self._offload.submit(_with_hook, (headers, policy.headers, ctx))
@@ -599,11 +654,12 @@ class WebhookDispatcher:
         """`_attempt`'s common case as a plain function: a delivery without chaos faults or a durable log, to a
         network target the policy allows, with headers built on the loop, a free slot of its tenant (`held`: the
         caller took it) and an idle connection of the client: its request is sent now and the flight returned
-        (the pump awaits its answer and hands it to `_landed` or `_recover`). False: all that but the tenant's
-        slot (nothing taken). None (nothing taken, a `held` slot given back, nothing sent): `_attempt` does it."""
+        (the pump awaits its answer and records it, or hands what it raised to `_recover`). False: all that but
+        the tenant's slot (nothing taken). None (nothing taken, a `held` slot given back, nothing sent): `_attempt`
+        does it."""
         client = self._http
-        route = self._route(d.url)
-        policy = self.policy(d.vendor)
+        route = self._routes.get(d.url) or self._route(d.url)
+        policy = self.policies.get(d.vendor) or self.policy(d.vendor)
         owner = (d.vendor, d.tenant)
         if (
             client is None
@@ -622,11 +678,24 @@ class WebhookDispatcher:
         if http is None:
             self._per_tenant.release(owner)
             return None
-        n = _tries(d)
+        n = len(d.attempts)  # (`_tries`: without chaos no attempt is a duplicate's)
         started = wall_monotonic()
         try:
-            headers = self._headers(d, n, now, policy)
-            assert isinstance(headers, dict)  # (`sign_in_thread` is off)
+            hook = policy.headers
+            if d.headers_as_was is None and hook is not None:  # (`_headers`' common case, inline)
+                headers = {"content-type": policy.content_type, "user-agent": self.user_agent}
+                headers.update(
+                    hook(
+                        _new_tuple(
+                            AttemptContext,
+                            (d.vendor, d.tenant, d.event_id, d.event_type, d.subject, d.url, d.body, n, now, d.profile),
+                        )
+                    )
+                )
+            else:
+                built = self._headers(d, n, now, policy)
+                assert isinstance(built, dict)  # (`sign_in_thread` is off)
+                headers = built
             waiter = client.send(http, d.body, headers, policy.timeout)
         except Exception:  # a broken hook, a header that cannot be sent: nothing went out, `_attempt` records why
             client.unreserve(http)
@@ -634,25 +703,13 @@ class WebhookDispatcher:
             return None
         return http, waiter, Attempt(n, now, d.url, headers), started, policy
 
-    def _landed(self, d: Delivery, flight: _Launched, answer: Answer) -> bool:
-        """The answer to a launched attempt: recorded; whether the policy counts it a success."""
-        http, _, attempt, started, policy = flight
-        self._http.landed(http, answer)  # type: ignore[union-attr]  # (open while a pump runs: `close` cancels them first)
-        self._per_tenant.release((d.vendor, d.tenant))
-        attempt.status = status = answer.status
-        if answer.excerpt:
-            attempt.response_excerpt = answer.excerpt.decode(errors="replace")
-        attempt.latency_ms = round((wall_monotonic() - started) * 1000, 3)
-        d.attempts.append(attempt)
-        return status in policy.success_statuses
-
     async def _recover(self, d: Delivery, flight: _Launched, exc: BaseException) -> bool | None:
         """A launched attempt whose answer raised `exc`: as `_post` records a failed request (a connection the
         peer had closed is tried once more on a fresh one); cancelled, it frees what it held and is cancelled."""
         http, _, attempt, started, policy = flight
         refused = False
         try:
-            answer = await self._http.recover(http, exc)  # type: ignore[union-attr]  # (as in `_landed`)
+            answer = await self._http.recover(http, exc)  # type: ignore[union-attr]  # (open while a pump runs: `close` cancels them first)
         except Exception as failed:
             refused = self._failed_request(attempt, failed, http.timeout)
         else:
