@@ -469,7 +469,13 @@ class HttpClient:
         loop = flight.loop
         flight.deadline = deadline = loop.time() + timeout
         flight.timeout = timeout
-        waiter = flight.send(request, loop)
+        # (`_Conn.send`, inline)
+        flight._first, flight._head_bytes, flight._status, flight._keep, flight._framed = b"", 0, 0, False, False
+        flight._body = b""
+        if flight.heads is not None:
+            flight.heads = []
+        flight.waiter = waiter = loop.create_future()
+        flight.transport.write(request)  # type: ignore[union-attr]  # (connected: it was idle in the pool)
         heap = self._deadlines
         if loop is self._loop and self._timer is not None and deadline >= self._timer_at and len(heap) < 2 * self.limit:
             # (`_watch`'s common case, inline: the timer is set for an earlier deadline, the heap is short)

@@ -415,16 +415,23 @@ class WebhookDispatcher:
         self, vendor: str, tenant: str, event_id: str, event_type: str, subject: str, url: str, body: bytes
     ) -> Delivery:
         if self.durable is None:
-            seq = self._take_seq()
+            seq = self._next_seq  # (`_take_seq`, inline)
+            self._next_seq = seq + 1
             name = f"dlv_{seq:07d}"
         else:  # numbered per tenant: the same whichever process serves it
             seq, name = self.durable.number(tenant)
-        now = self.scheduler.now(tenant)
+        now = self._now(tenant)
         # (positional: a call with twelve keywords costs twice as much, on every delivery)
         d = Delivery(name, seq, vendor, tenant, event_id, event_type, subject, url, body, {}, now, now)
         for listener in self.delivery_listeners:
             listener(d)
         return d
+
+    def _now(self, tenant: str) -> float:
+        """`scheduler.now(tenant)`: on a clock that is not virtual every timeline reads the scheduler's own clock,
+        read here without the scheduler's call (on every delivery and attempt)."""
+        clock = self.scheduler.clock
+        return self.scheduler.now(tenant) if clock.virtual else clock.now()
 
     def _take_seq(self) -> int:
         seq = self._next_seq
@@ -485,7 +492,8 @@ class WebhookDispatcher:
                 if d.status != "pending":
                     self._dequeued(queue.items.popleft())
                     continue
-                now = self.scheduler.now(d.tenant)
+                clock = self.scheduler.clock  # (`_now`, inline: once per attempt)
+                now = self.scheduler.now(d.tenant) if clock.virtual else clock.now()
                 if d.not_before > now:
                     queue.wake = self.scheduler.call_at(
                         d.not_before, lambda: self._kick(key), vendor=d.vendor, tenant=d.tenant
@@ -505,8 +513,17 @@ class WebhookDispatcher:
                         ok = await self._recover(d, flight, exc)
                     else:  # answered: recorded here (no call per attempt)
                         http, _, attempt, started, policy = flight
-                        self._http.landed(http, answer)  # type: ignore[union-attr]  # (open while a pump runs: `close` cancels them first)
-                        self._per_tenant.release((d.vendor, d.tenant))
+                        self._http.landed(http, answer)  # type: ignore[union-attr]  # (open while a pump runs)
+                        owner = (d.vendor, d.tenant)
+                        limit = self._per_tenant
+                        if limit._waiters:
+                            limit.release(owner)
+                        else:  # (`KeyedLimit.release` when nobody waits, inline)
+                            left = limit._held[owner] - 1
+                            if left:
+                                limit._held[owner] = left
+                            else:
+                                del limit._held[owner]
                         attempt.status = status = answer.status
                         if answer.excerpt:
                             attempt.response_excerpt = answer.excerpt.decode(errors="replace")
@@ -524,7 +541,13 @@ class WebhookDispatcher:
                         items.popleft()
                     else:
                         items.remove(d)
-                    self._dequeued(d)
+                    self._pending_total -= 1  # (`_dequeued`, inline)
+                    owner = (d.vendor, d.tenant)
+                    left = self._pending_by[owner] - 1
+                    if left:
+                        self._pending_by[owner] = left
+                    else:
+                        del self._pending_by[owner]
                     if "duplicate" in d.chaos:
                         await self._duplicate(d)
                 else:
@@ -672,8 +695,12 @@ class WebhookDispatcher:
             if held:
                 self._per_tenant.release(owner)
             return None
-        if not held and not self._per_tenant.take(owner):
-            return False
+        if not held:  # (`KeyedLimit.take`, inline)
+            limit = self._per_tenant
+            taken = limit._held.get(owner, 0)
+            if taken >= limit.limit or owner in limit._waiters:
+                return False
+            limit._held[owner] = taken + 1
         http = client.reserve(d.url, guarded=not route.local)
         if http is None:
             self._per_tenant.release(owner)
