@@ -223,7 +223,7 @@ class _Conn(asyncio.Protocol):
             self.close()  # bytes nobody asked for: the connection is out of step, never reuse it
             return
         if not self._first:
-            self._first = data  # (its first 80 bytes make an error's text: sliced only then)
+            self._first = data[:80]
         if not self._status:
             self._head_bytes += len(data)
         try:
@@ -286,7 +286,7 @@ class _Conn(asyncio.Protocol):
 
     def _malformed(self, exc: httptools.HttpParserError) -> HttpError:
         if not self._status:
-            line = self._first[:80].split(b"\r\n", 1)[0]
+            line = self._first.split(b"\r\n", 1)[0]
             if not line.startswith(b"HTTP/"):
                 return HttpError(f"not an HTTP answer: {line!r}")
         reason = str(exc)
