@@ -332,6 +332,9 @@ class RedisStore(Store):
         self._collections: dict[str, tuple[Collection, ...]] = {}
         """Per vendor: the entity collections of its state, each stored as its own hash (`core.tracked`)."""
         self._exclude: dict[str, set[str] | None] = {}
+        self._items: dict[str, tuple[int | None, ...]] = {}
+        """Per vendor, per collection: the index among the tenant's hashes (`_keys`, less the first) of the hash
+        holding its entities' `FROZEN_ITEMS` lists, one field per item (None: the collection has no such list)."""
         self._commit_keys: dict[tuple[str, str], list[str]] = {}
         """The KEYS of a tenant's `_COMMIT`, worked out once."""
         self._seen = "0-0"
@@ -348,12 +351,19 @@ class RedisStore(Store):
         found = collections_of(state_type)
         self._collections[vendor] = found
         self._exclude[vendor] = {c.field for c in found} or None
+        frozen = [n for n, c in enumerate(found) if c.frozen is not None]
+        self._items[vendor] = tuple(len(found) + frozen.index(n) if n in frozen else None for n in range(len(found)))
 
     def _keys(self, vendor: str, tenant: str) -> list[str]:
-        """The tenant's hash, then one hash per collection of the vendor's state (the KEYS of every script)."""
-        return [vendor_key(vendor, tenant)] + [
-            collection_key(vendor, tenant, c.field) for c in self._collections[vendor]
-        ]
+        """The tenant's hash, then one hash per collection of the vendor's state, then one per collection with a
+        `FROZEN_ITEMS` list holding its items (`items_key`): the KEYS of every script, which write each of these
+        hashes alike."""
+        cols = self._collections[vendor]
+        return (
+            [vendor_key(vendor, tenant)]
+            + [collection_key(vendor, tenant, c.field) for c in cols]
+            + [items_key(vendor, tenant, c.field) for c in cols if c.frozen is not None]
+        )
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -474,21 +484,35 @@ class RedisStore(Store):
         """A slot from what `_LOAD` answered: the state document with each collection put back in its order."""
         vendor = key[0]
         data = json.loads(got[1])
-        entities: list[dict[str, bytes]] = []
+        cols = self._collections[vendor]
+        hashes: list[list[str]] = got[5:]
+        if len(hashes) != len(cols) + sum(1 for n in self._items[vendor] if n is not None):
+            raise ValueError(f"{len(hashes)} collection hashes where this version has others")
+        entities: list[dict[str, bytes]] = [
+            {flat[n]: flat[n + 1].encode() for n in range(0, len(flat), 2)} for flat in hashes
+        ]
         orders: list[list[int] | None] = []
-        for col, flat in zip(self._collections[vendor], got[5:], strict=True):
+        for c, (col, at) in enumerate(zip(cols, self._items[vendor], strict=True)):
+            flat = hashes[c]
             if col.alias in data:  # stored whole in the document (phase 1): the next commit writes it out
-                entities.append({})
+                entities[c] = {}
                 orders.append(None)
                 continue
+            items = hashes[at] if at is not None else []
+            held = {items[n]: items[n + 1] for n in range(0, len(items), 2)}
             rows = []
             for n in range(0, len(flat), 2):
                 position, _, text = flat[n + 1].partition(" ")
-                rows.append((int(position), flat[n], text))
-            rows.sort()
-            data[col.alias] = {name: json.loads(text) for _, name, text in rows}
+                place, _, count = position.partition("+")
+                entity = json.loads(text)
+                if count:  # its FROZEN_ITEMS list is in the items hash, one field per item
+                    assert col.frozen is not None
+                    name = flat[n]
+                    entity[col.frozen.field] = [json.loads(held[f"{name}{SEP}{i}"]) for i in range(int(count))]
+                rows.append((int(place), flat[n], entity))
+            rows.sort(key=lambda row: row[0])
+            data[col.alias] = {name: entity for _, name, entity in rows}
             orders.append([row[0] for row in rows])
-            entities.append({flat[n]: flat[n + 1].encode() for n in range(0, len(flat), 2)})
         state = self._types[vendor].model_validate(data)
         tracks: list[TrackedDict | None] = []
         for col, order in zip(self._collections[vendor], orders, strict=True):
@@ -507,7 +531,7 @@ class RedisStore(Store):
 
     def _tracked(self, vendor: str, slot: RedisSlot) -> RedisSlot:
         """A slot not in Redis yet (or about to be replaced whole) with every collection tracked and marked."""
-        slot.entities = [{} for _ in self._collections[vendor]]
+        slot.entities = [{} for _ in range(len(self._keys(vendor, "")) - 1)]
         slot.tracks = [
             _install(slot.state, col, TrackedDict(getattr(slot.state, col.field))) for col in self._collections[vendor]
         ]
@@ -630,16 +654,14 @@ class RedisStore(Store):
         if saved is None or saved[2] != slot.provisioned:
             main += ["p", "1" if slot.provisioned else "0"]
         rest: list[Any] = []
-        written: list[tuple[list[tuple[str, bytes]], list[str]]] = []
-        tracks, state_fields = slot.tracks, state.__dict__
+        tracks, state_fields, at = slot.tracks, state.__dict__, self._items[vendor]
+        written: list[tuple[list[tuple[str, bytes]], list[str]]] = [_NOTHING] * len(slot.entities)
         for n, col in enumerate(self._collections[vendor]):
             track = tracks[n]
             if track is not None and track.untouched() and state_fields[col.field] is track:
-                written.append(_NOTHING)  # nothing reached it since the last commit (most units reach one or two)
-                rest += (0, 0)
-                continue
-            sets, dels = _changes(slot, n, col)
-            written.append((sets, dels))
+                continue  # nothing reached it since the last commit (most units reach one or two)
+            _changes(slot, n, col, at[n], written)
+        for sets, dels in written:
             rest.append(len(sets))
             for pair in sets:
                 rest += pair
@@ -823,12 +845,14 @@ class RedisStore(Store):
                     c = _counters(slot.counters)
                     slot.provisioned = slots[key].provisioned
                     args: list[Any] = [s, c, "1" if slot.provisioned else "0", ""]
+                    written: list[tuple[list[tuple[str, bytes]], list[str]]] = [_NOTHING] * len(slot.entities)
                     for n, col in enumerate(self._collections[key[0]]):
-                        sets, _ = _changes(slot, n, col)
+                        _changes(slot, n, col, self._items[key[0]][n], written)
+                    for saved_entities, (sets, _) in zip(slot.entities, written, strict=True):
                         args.append(len(sets))
                         for pair in sets:
                             args += pair
-                        slot.entities[n].update(sets)
+                        saved_entities.update(sets)
                     slot.saved = (s, c, slot.provisioned)
                     pipe.sadd(INDEX, member(*key))
                     self._put(keys=self._keys(*key), args=args, client=pipe)
@@ -894,6 +918,27 @@ def collection_key(vendor: str, tenant: str, field: str) -> str:
     return tenant_key(tenant, "v", encoded(vendor), "c", encoded(field))
 
 
+def items_key(vendor: str, tenant: str, field: str) -> str:
+    """The hash holding the `FROZEN_ITEMS` lists of one collection's entities: field `<entity key><SEP><n>`, the
+    JSON of the list's item n (the entity's own field in its collection hash then reads "<position>+<count> <JSON
+    without the list>")."""
+    return tenant_key(tenant, "v", encoded(vendor), "i", encoded(field))
+
+
+SEP = "\x00"
+"""Between an entity's key and an item's position in a field of an items hash (`items_key`). An entity whose key
+holds it keeps its list in its own JSON ("<position> <JSON>"), so a field name never reads two ways."""
+
+
+def _count(value: bytes | None) -> int:
+    """How many items of its `FROZEN_ITEMS` list an entity's saved field says the items hash holds (0: none there)."""
+    if value is None:
+        return 0
+    place = value[: value.index(b" ")]
+    plus = place.find(b"+")
+    return 0 if plus < 0 else int(place[plus + 1 :])
+
+
 def _install(state: BaseModel, col: Collection, track: TrackedDict) -> TrackedDict:
     """Put `track` in the state in place of the collection's dict (as pydantic keeps a field: in `__dict__`)."""
     state.__dict__[col.field] = track
@@ -919,9 +964,17 @@ _NOTHING: tuple[list[tuple[str, bytes]], list[str]] = ([], [])
 """What `_changes` finds in a collection nothing reached (shared: never changed)."""
 
 
-def _changes(slot: RedisSlot, n: int, col: Collection) -> tuple[list[tuple[str, bytes]], list[str]]:
-    """The entities of collection `n` to write (those marked whose text differs from Redis's) and the keys to delete
-    (marked and gone); takes the marks."""
+def _changes(
+    slot: RedisSlot,
+    n: int,
+    col: Collection,
+    at: int | None,
+    written: list[tuple[list[tuple[str, bytes]], list[str]]],
+) -> None:
+    """Put in `written[n]` the entities of collection `n` to write (those marked whose text differs from Redis's) and
+    the keys to delete (marked and gone), and in `written[at]` (its items hash, if any) the items of their
+    `FROZEN_ITEMS` lists to write (new objects whose JSON differs from Redis's: an appended message is one field, not
+    its whole conversation again) and to delete (past a list's new end, or the entity gone); takes the marks."""
     state = slot.state
     current = state.__dict__[col.field]
     track = slot.tracks[n]
@@ -932,6 +985,9 @@ def _changes(slot: RedisSlot, n: int, col: Collection) -> tuple[list[tuple[str, 
         present = {str(k) for k in dict.__iter__(track)}
         dels = [name for name in saved if name not in present]
     sets: list[tuple[str, bytes]] = []
+    isets: list[tuple[str, bytes]] = []
+    idels: list[str] = []
+    held = slot.entities[at] if at is not None else None
     for marked in track.take():
         try:
             key = col.key(marked)  # a key of another type may find the same entity (True is 1, "5" is not 5)
@@ -940,10 +996,23 @@ def _changes(slot: RedisSlot, n: int, col: Collection) -> tuple[list[tuple[str, 
         name = str(key)
         if dict.__contains__(track, key):
             entity = track.peek(key)
-            body = col.dump(entity) if col.frozen is None else col.dump(entity, slot.seen.setdefault((n, name), []))
-            text = b"%d " % track.position(key) + body
-            if saved.get(name) != text:
+            if held is None or SEP in name:
+                body = col.dump(entity) if col.frozen is None else col.dump(entity, slot.seen.setdefault((n, name), []))
+                text = b"%d " % track.position(key) + body
+                before = saved.get(name)
+                if before != text:
+                    sets.append((name, text))
+                continue
+            head, items, fresh = col.split(entity, slot.seen.setdefault((n, name), []))
+            text = b"%d+%d " % (track.position(key), len(items)) + head
+            before = saved.get(name)
+            if before != text:
                 sets.append((name, text))
+            for i in fresh:  # the others are the objects the last commit wrote there (or a load read)
+                item = f"{name}{SEP}{i}"
+                if held.get(item) != items[i]:
+                    isets.append((item, items[i]))
+            idels += [f"{name}{SEP}{i}" for i in range(len(items), _count(before))]
         else:
             track.forget(key)
             if name in saved:
@@ -951,7 +1020,11 @@ def _changes(slot: RedisSlot, n: int, col: Collection) -> tuple[list[tuple[str, 
     if col.frozen is not None:
         for name in dels:
             slot.seen.pop((n, name), None)
-    return sets, dels
+            if held is not None:
+                idels += [f"{name}{SEP}{i}" for i in range(_count(saved.get(name)))]
+    written[n] = (sets, dels)
+    if at is not None:
+        written[at] = (isets, idels)
 
 
 class RedisUnitOfWork(UnitOfWork[Any]):

@@ -241,6 +241,39 @@ class Collection:
         tail = frozen.name + b"[" + b",".join(texts) + b"]}"
         return head[:-1] + (b"," + tail if len(head) > 2 else tail)
 
+    def split(self, entity: Any, seen: Seen) -> tuple[bytes, list[bytes], list[int]]:
+        """The entity's JSON without its `FROZEN_ITEMS` list (its head), each item's JSON, and the positions whose item
+        is not the object `seen` held there (their JSON is new; the others' is reused). `seen` is updated. The
+        collection must have a `FROZEN_ITEMS` list. `join(head, items)` gives back what `dump` writes."""
+        frozen = self.frozen
+        assert frozen is not None
+        head = self.adapter.serializer.to_json(entity, by_alias=True, exclude={frozen.field})
+        items = getattr(entity, frozen.field)
+        before = len(seen)
+        texts: list[bytes] = []
+        fresh: list[int] = []
+        write = frozen.items.to_json
+        for n, item in enumerate(items):
+            if n < before and seen[n][0] is item:
+                texts.append(seen[n][1])
+                continue
+            text = write(item, by_alias=True)
+            texts.append(text)
+            fresh.append(n)
+            if n < before:
+                seen[n] = (item, text)
+            else:
+                seen.append((item, text))
+        del seen[len(items) :]
+        return head, texts, fresh
+
+    def join(self, head: bytes, items: list[bytes]) -> bytes:
+        """The entity's JSON from its head and its items' JSON (`split`): what `dump` writes."""
+        frozen = self.frozen
+        assert frozen is not None
+        tail = frozen.name + b"[" + b",".join(items) + b"]}"
+        return head[:-1] + (b"," + tail if len(head) > 2 else tail)
+
 
 def collections_of(state_type: type[BaseModel]) -> tuple[Collection, ...]:
     """The fields of `state_type` that are `dict[K, V]` with V a dataclass or a pydantic model: each stored as its own

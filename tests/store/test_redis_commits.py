@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from emulator.core.clock import VirtualClock
 from emulator.core.ids import TenantIds
 from emulator.core.rediskeys import tenant_key, vendor_key
-from emulator.core.redisstore import OUTBOX, OWNER, Fenced, StateUnavailable, collection_key
+from emulator.core.redisstore import OUTBOX, OWNER, Fenced, StateUnavailable, collection_key, items_key
 from emulator.core.store import StateConflict, Store, Tx, open_store
 from emulator.core.tracked import FROZEN_ITEMS
 from emulator.vendors.eightbyeight import state as ebe
@@ -248,6 +248,11 @@ OPS = st.one_of(
     st.tuples(st.just("copy-then-change"), KEYS, st.text(max_size=3)),  # a copy hands the same entities out
     st.tuples(st.just("note"), st.text(max_size=2), st.text(max_size=3)),
     st.tuples(st.just("title"), st.none(), st.text(max_size=3)),
+    st.tuples(st.just("line"), KEYS, st.text(max_size=3)),  # a FROZEN_ITEMS list: appended, replaced, shortened
+    st.tuples(st.just("reline"), KEYS, st.text(max_size=3)),
+    st.tuples(st.just("unline"), KEYS, st.none()),
+    st.tuples(st.just("del-log"), KEYS, st.none()),
+    st.tuples(st.just("replace-logs"), st.none(), st.none()),
 )
 
 
@@ -288,6 +293,16 @@ def apply(state: TrackedState, op: tuple[str, Any, Any]) -> None:
         state.notes[key or "empty"] = Note(text=text, seen=len(state.notes))
     elif kind == "title":
         state.title = text
+    elif kind == "line":
+        state.logs.setdefault(key, Log(key)).lines.append(Line(text))
+    elif kind == "reline" and key in state.logs and state.logs[key].lines:
+        state.logs[key].lines[-1] = Line(text, seen=True)
+    elif kind == "unline" and key in state.logs and state.logs[key].lines:
+        state.logs[key].lines.pop(0)
+    elif kind == "del-log":
+        state.logs.pop(key, None)
+    elif kind == "replace-logs":
+        state.logs = dict(reversed(list(state.logs.items())))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -392,6 +407,49 @@ async def test_a_list_of_frozen_items_is_written_whatever_units_do_to_it_by_repl
         tx.state.logs[2] = Log(2, [Line("x")])
         del tx.state.logs[1]
     assert [(k, [line.text for line in e.lines]) for k, e in tracked(stores()).logs.items()] == [(2, ["x"])]
+
+
+async def test_an_appended_frozen_item_is_one_field_of_the_items_hash_not_its_entity_written_again(
+    stores: Callable[..., Store], redis_url: str
+) -> None:
+    store = stores()
+    async with store.tenant(TRACKED, "t") as tx:
+        tx.state.logs[1] = Log(1, [Line("a"), Line("b")])
+    entities, items = collection_key(TRACKED, "t", "logs"), items_key(TRACKED, "t", "logs")
+    with client(redis_url) as r:
+        assert r.hgetall(entities) == {"1": '0+2 {"id":1}'}
+        assert r.hgetall(items) == {"1\x000": '{"text":"a","seen":false}', "1\x001": '{"text":"b","seen":false}'}
+        r.hset(items, "1\x000", '{"text":"only a fresh read sees this","seen":false}')  # the next commit leaves it
+        async with store.tenant(TRACKED, "t") as tx:
+            tx.state.logs[1].lines.append(Line("c"))
+        assert r.hgetall(entities) == {"1": '0+3 {"id":1}'}
+        assert r.hget(items, "1\x000") == '{"text":"only a fresh read sees this","seen":false}'
+        assert r.hget(items, "1\x002") == '{"text":"c","seen":false}'
+        async with store.tenant(TRACKED, "t") as tx:
+            del tx.state.logs[1].lines[1:]
+        assert r.hgetall(entities) == {"1": '0+1 {"id":1}'}
+        assert list(r.hgetall(items)) == ["1\x000"]
+        async with store.tenant(TRACKED, "t") as tx:
+            tx.state.logs[2] = Log(2, [Line("x")])
+            del tx.state.logs[1]
+        assert r.hgetall(entities) == {"2": '1+1 {"id":2}'}
+        assert r.hgetall(items) == {"2\x000": '{"text":"x","seen":false}'}
+
+
+async def test_an_entity_stored_with_its_frozen_items_inline_is_read_and_its_next_commit_splits_them(
+    stores: Callable[..., Store], redis_url: str
+) -> None:
+    with client(redis_url) as r:  # as commits before the items hash wrote it
+        r.hset(vendor_key(TRACKED, "t"), mapping={"v": 4, "s": '{"title":"t","order":[]}', "c": "{}", "p": "0"})
+        r.hset(collection_key(TRACKED, "t", "logs"), "5", '0 {"id":5,"lines":[{"text":"old","seen":true}]}')
+        r.sadd("cxemu:tenants", f"{TRACKED}:t")
+        store = stores()
+        assert tracked(store).logs == {5: Log(5, [Line("old", True)])}
+        async with store.tenant(TRACKED, "t") as tx:
+            tx.state.logs[5].lines.append(Line("new"))
+        assert r.hgetall(collection_key(TRACKED, "t", "logs")) == {"5": '0+2 {"id":5}'}
+        assert len(r.hgetall(items_key(TRACKED, "t", "logs"))) == 2
+    assert tracked(stores()).logs == {5: Log(5, [Line("old", True), Line("new")])}
 
 
 async def test_an_8x8_card_action_is_written_to_redis(redis_url: str) -> None:
