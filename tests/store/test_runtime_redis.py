@@ -77,6 +77,17 @@ def emulator_of(app: Any) -> Emulator:
     return emu
 
 
+async def served(
+    make_app: AppFactory, url: str, sink: WebhookSink | None = None, **options: Any
+) -> tuple[Emulator, httpx.AsyncClient]:
+    """A server on the Redis at `url` (its emulator and a client), its echo tenant's webhooks to `sink` if given."""
+    app, client = await make_app(state=url, **options)
+    if sink is not None:
+        r = await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+        assert r.status_code == 204, r.text
+    return emulator_of(app), client
+
+
 def hand_over(emu: Emulator, url: str, tenant: str = "acme") -> None:
     """This process lets go of the tenant as a worker that loses it does (its lease gone, the tenant dropped here
     without writing), so the next process on the same Redis claims and adopts it at start."""
@@ -118,10 +129,8 @@ async def test_a_request_answers_once_its_commit_holds_its_webhook_and_records_i
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
     sink.respond_with(200, held=True)  # its attempt stays in flight
-    app, client = await make_app(state=redis_url)
-    emu = emulator_of(app)
+    emu, client = await served(make_app, redis_url, sink)
     assert emu.runtime is not None
-    assert (await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)).status_code == 204
     await flush(emu)
     writes = emu.runtime.writes
     await item(client, "first")
@@ -153,9 +162,7 @@ async def test_a_process_killed_while_its_first_attempt_is_out_leaves_it_lost_an
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
     sink.respond_with(200, held=True)  # the first attempt is out when the process is killed
-    app, client = await make_app(state=redis_url)
-    emu = emulator_of(app)
-    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    emu, client = await served(make_app, redis_url, sink)
     await item(client, "cut")
     [cut] = await sink.async_wait_for(count=1, timeout=30)
     stored = runtime_keys(redis_url)
@@ -185,9 +192,7 @@ async def test_a_process_killed_while_its_first_attempt_is_out_leaves_it_lost_an
 async def test_a_process_killed_between_its_commit_and_the_first_attempt_leaves_it_lost_and_the_next_sends_it_once(
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
-    app, client = await make_app(state=redis_url)
-    emu = emulator_of(app)
-    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    emu, client = await served(make_app, redis_url, sink)
     emu.store._commit_hooks.clear()  # the process stops as its commit is answered: no delivery is made here
     await item(client, "never sent here")
     stored = runtime_keys(redis_url)
@@ -212,9 +217,7 @@ async def test_a_process_killed_between_its_commit_and_the_first_attempt_leaves_
 async def test_a_commit_refused_by_the_fence_records_and_sends_nothing(
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
-    app, client = await make_app(state=redis_url)
-    emu = emulator_of(app)
-    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    emu, client = await served(make_app, redis_url, sink)
     await item(client, "before")
     await emu.dispatcher.wait(lambda d: True, count=1, timeout=30)
     await flush(emu)
@@ -232,9 +235,7 @@ async def test_a_commit_refused_by_the_fence_records_and_sends_nothing(
 async def test_a_commit_refused_for_a_moved_version_gives_its_delivery_numbers_to_the_next(
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
-    app, client = await make_app(state=redis_url)
-    emu = emulator_of(app)
-    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    emu, client = await served(make_app, redis_url, sink)
     await item(client, "one")
     r = raw(redis_url)
     r.hincrby(vendor_key("echo", "acme"), "v", 1)  # another process committed the tenant meanwhile
@@ -252,9 +253,7 @@ async def test_a_commit_refused_for_a_moved_version_gives_its_delivery_numbers_t
 async def test_a_process_killed_between_a_commit_and_its_runtime_write_sends_the_webhook_once(
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
-    app, client = await make_app(state=redis_url)
-    emu = emulator_of(app)
-    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    emu, client = await served(make_app, redis_url, sink)
     held = {"delay": 1, "delay_seconds": 3600}  # the tenant's own faults (this process's): no attempt starts here
     assert (await client.put("/_emulator/chaos?tenant=acme", json=held)).status_code == 200
     await item(client, "kept")
@@ -285,9 +284,7 @@ async def test_a_process_killed_between_a_commit_and_its_runtime_write_sends_the
 async def test_an_owner_whose_lease_went_before_its_runtime_write_writes_nothing_and_the_next_sends_once(
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
-    app, client = await make_app(state=redis_url)
-    emu = emulator_of(app)
-    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    emu, client = await served(make_app, redis_url, sink)
     held = {"delay": 1, "delay_seconds": 3600}
     assert (await client.put("/_emulator/chaos?tenant=acme", json=held)).status_code == 200
     await item(client, "fenced")
@@ -313,9 +310,7 @@ async def test_a_tenant_adopted_elsewhere_goes_on_and_a_dropped_one_writes_nothi
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
     sink.respond_with(503)  # the receiver fails: deliveries wait for retries
-    app, client = await make_app(state=redis_url)
-    emu = emulator_of(app)
-    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    emu, client = await served(make_app, redis_url, sink)
     first = await item(client, "one")
     await item(client, "two")
     r = await client.post(f"/echo/v1/items/{first}/ping", json={"delay": 30}, headers=ACME)
@@ -347,26 +342,23 @@ async def test_a_tenant_adopted_elsewhere_goes_on_and_a_dropped_one_writes_nothi
 async def test_a_system_clock_job_fires_in_the_process_that_adopts_it(
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
-    app, client = await make_app(state=redis_url, clock="system")
-    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    emu, client = await served(make_app, redis_url, sink, clock="system")
     first = await item(client, "one")
     r = await client.post(f"/echo/v1/items/{first}/ping", json={"delay": 0.5}, headers=ACME)
     assert r.status_code == 202
-    hand_over(emulator_of(app), redis_url)  # this process lets go before the job is due: it never fires here
+    hand_over(emu, redis_url)  # this process lets go before the job is due: it never fires here
     other, _ = await make_app(state=redis_url, clock="system")
     adopted = emulator_of(other)
     pinged = await adopted.dispatcher.wait(lambda d: d.event_type == "pinged", count=1, timeout=30)
     assert [d.status for d in pinged] == ["delivered"]
-    assert not [d for d in emulator_of(app).dispatcher.deliveries() if d.event_type == "pinged"]
+    assert not [d for d in emu.dispatcher.deliveries() if d.event_type == "pinged"]
 
 
 async def test_an_outbox_left_by_a_process_that_died_after_its_commit_is_replayed_once(
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
-    app, client = await make_app(state=redis_url)
-    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    emu, client = await served(make_app, redis_url, sink)
     await item(client, "sent")
-    emu = emulator_of(app)
     sent = (await emu.dispatcher.wait(lambda d: True, count=1, timeout=30))[0]
     await flush(emu)
     left = {"url": sink.url_for(), "payload": {"left": True}, "event_type": "created", "subject": "x", "profile": {}}
@@ -389,16 +381,16 @@ async def test_an_outbox_left_by_a_process_that_died_after_its_commit_is_replaye
 async def test_a_corrupt_runtime_entry_is_left_out_and_the_rest_goes_on(
     make_app: AppFactory, redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app, client = await make_app(state=redis_url)
+    emu, client = await served(make_app, redis_url)
     first = await item(client, "one")
     await client.post(f"/echo/v1/items/{first}/ping", json={"delay": 30}, headers=ACME)
-    jobs = emulator_of(app).scheduler.snapshot()
+    jobs = emu.scheduler.snapshot()
     r = raw(redis_url)
     r.hset(tenant_key("acme", "rt", "jobs"), "77", json.dumps({"due": "soon"}))
     r.hset(tenant_key("acme", "rt", "dlv"), "dlv_x", "{")
     r.rpush(tenant_key("acme", "rt", "log"), json.dumps({"id": 3}))
     r.close()
-    hand_over(emulator_of(app), redis_url)
+    hand_over(emu, redis_url)
     other, _ = await make_app(state=redis_url)
     assert emulator_of(other).scheduler.snapshot() == jobs
     said = caplog.text
@@ -409,9 +401,7 @@ async def test_a_corrupt_runtime_entry_is_left_out_and_the_rest_goes_on(
 async def test_a_redis_that_forgot_the_write_script_still_takes_each_write_once(
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
-    app, client = await make_app(state=redis_url)
-    emu = emulator_of(app)
-    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+    emu, client = await served(make_app, redis_url, sink)
     await item(client, "before")
     await emu.dispatcher.wait(lambda d: d.status == "delivered", count=1, timeout=30)
     await flush(emu)
@@ -434,10 +424,8 @@ async def test_redis_gone_mid_run_answers_503_and_half_writes_nothing(
 ) -> None:
     server = RedisServer(tmp_path, aof=True)
     try:
-        app, client = await make_app(state=server.url)
-        await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
+        emu, client = await served(make_app, server.url, sink)
         await item(client, "before")
-        emu = emulator_of(app)
         await emu.dispatcher.wait(lambda d: True, count=1, timeout=30)
         await flush(emu)
         before = runtime_keys(server.url)
@@ -459,9 +447,8 @@ async def test_redis_gone_mid_run_answers_503_and_half_writes_nothing(
 async def test_a_unit_of_work_that_fails_leaves_nothing_to_send(
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
-    app, client = await make_app(state=redis_url)
+    emu, client = await served(make_app, redis_url)
     await item(client, "kept")
-    emu = emulator_of(app)
 
     async def failing() -> None:
         async with emu.store.tenant("echo", "acme") as tx:
@@ -484,10 +471,8 @@ async def test_a_unit_of_work_that_fails_leaves_nothing_to_send(
 async def test_a_write_redis_refuses_for_one_tenant_keeps_only_that_tenants_part(
     make_app: AppFactory, redis_url: str, sink: WebhookSink
 ) -> None:
-    app, client = await make_app(state=redis_url)
-    emu = emulator_of(app)
+    emu, client = await served(make_app, redis_url, sink)
     bad = {"x-echo-tenant": "bad"}
-    await client.put("/echo/v1/webhook", json={"url": sink.url_for()}, headers=ACME)
     r = await client.post("/echo/v1/items", json={"text": "ping me"}, headers=bad)
     assert r.status_code == 201, r.text
     jobs = tenant_key("bad", "rt", "jobs")
