@@ -299,6 +299,9 @@ class RedisSlot(Slot):
     remote: int = 0
     """The tenant's version in Redis that the cache holds (-1: unknown, read it again before use)."""
     saved: tuple[str, str, bool] | None = None
+    timeline: str | None = None
+    """The tenant's hash's `n` as read or committed last (None: unknown): a commit writes it only when it differs
+    (with the system clock it is always "", which no commit needs to write again)."""
     """State JSON (without its collections), counters JSON and flag as committed last (None: not in Redis yet)."""
     entities: list[dict[str, bytes]] = field(default_factory=list)
     """Per collection of the vendor's state: each entity as Redis holds it ("<position> <JSON>"), by its key."""
@@ -525,6 +528,7 @@ class RedisStore(Store):
             provisioned=flag,
             remote=int(got[0]),
             saved=(got[1], got[2], flag),
+            timeline=got[4],
             entities=entities,
             tracks=tracks,
         )
@@ -598,6 +602,7 @@ class RedisStore(Store):
             return read
         slot.state, slot.counters, slot.provisioned = read.state, read.counters, read.provisioned
         slot.remote, slot.saved, slot.entities, slot.tracks = read.remote, read.saved, read.entities, read.tracks
+        slot.timeline = read.timeline
         slot.seen = {}
         slot.version += 1
         return slot
@@ -669,8 +674,11 @@ class RedisStore(Store):
             rest += dels
         if not main and not any(sets or dels for sets, dels in written) and outbox is None:
             return
+        timeline = slot.timeline
         if main or len(rest) > 2 * len(written):
-            main += ["n", repr(tx.clock.now()) if self.clock.virtual else ""]
+            timeline = repr(tx.clock.now()) if self.clock.virtual else ""
+            if timeline != slot.timeline:
+                main += ["n", timeline]
         fence = None if self.fence is None else (self.fence(tx.tenant) or "-")  # a fleet: no lease held, no commit
         keys = self._commit_keys.get((vendor, tx.tenant))
         if keys is None:
@@ -713,7 +721,7 @@ class RedisStore(Store):
             if version == -2 and self.fenced is not None:
                 self.fenced(tx.tenant)
             raise Fenced(FENCED) if version == -2 else StateConflict(CONFLICT)
-        slot.remote, slot.saved = version, (s, c, slot.provisioned)
+        slot.remote, slot.saved, slot.timeline = version, (s, c, slot.provisioned), timeline
         for saved_entities, (sets, dels) in zip(slot.entities, written, strict=True):
             saved_entities.update(sets)
             for name in dels:
@@ -853,7 +861,7 @@ class RedisStore(Store):
                         for pair in sets:
                             args += pair
                         saved_entities.update(sets)
-                    slot.saved = (s, c, slot.provisioned)
+                    slot.saved, slot.timeline = (s, c, slot.provisioned), ""
                     pipe.sadd(INDEX, member(*key))
                     self._put(keys=self._keys(*key), args=args, client=pipe)
                     pipe.xadd(CHANGES, {"t": member(*key)}, maxlen=CHANGES_KEPT, approximate=True)
@@ -964,6 +972,14 @@ _NOTHING: tuple[list[tuple[str, bytes]], list[str]] = ([], [])
 """What `_changes` finds in a collection nothing reached (shared: never changed)."""
 
 
+def _seen(slot: RedisSlot, n: int, name: str) -> Seen:
+    """What the slot's last serialisation of entity `name` of collection `n` kept of its `FROZEN_ITEMS` list."""
+    seen = slot.seen.get((n, name))
+    if seen is None:
+        seen = slot.seen[(n, name)] = Seen()
+    return seen
+
+
 def _changes(
     slot: RedisSlot,
     n: int,
@@ -997,13 +1013,13 @@ def _changes(
         if dict.__contains__(track, key):
             entity = track.peek(key)
             if held is None or SEP in name:
-                body = col.dump(entity) if col.frozen is None else col.dump(entity, slot.seen.setdefault((n, name), []))
+                body = col.dump(entity) if col.frozen is None else col.dump(entity, _seen(slot, n, name))
                 text = b"%d " % track.position(key) + body
                 before = saved.get(name)
                 if before != text:
                     sets.append((name, text))
                 continue
-            head, items, fresh = col.split(entity, slot.seen.setdefault((n, name), []))
+            head, items, fresh = col.split(entity, _seen(slot, n, name))
             text = b"%d+%d " % (track.position(key), len(items)) + head
             before = saved.get(name)
             if before != text:
