@@ -79,28 +79,38 @@ if orjson is not None:
     _ORJSON = orjson.dumps
     _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
-    def json_bytes(content: Any) -> bytes:
-        """`_encode(content)` as UTF-8, byte for byte (what Starlette's `JSONResponse` renders with these options),
-        written by orjson when its bytes are certainly the same. orjson writes strings, integers, booleans, lists and
-        dicts as `json` does, and floats in the same shortest form except below 1e-4 (`0.00001` for `1e-05`, `1e-7`
-        for `1e-07`), and `null` for NaN and infinities, which `json` refuses. Output holding `null`, `.0000` or a
-        one-digit negative exponent (also by chance, inside a string) and anything orjson refuses (non-string keys,
-        integers past 64 bits, deep nesting, a lone surrogate, a dataclass or date) are written by `json`, which
-        raises what it raised before for what it cannot write. orjson writes a UUID or a plain `Enum`, which `json`
-        refuses: no body holds one (it would have been a 500)."""
+    def orjson_or(content: Any, written: Callable[[Any], bytes]) -> bytes:
+        """`written(content)`, a compact `json` writing of `content` (`ensure_ascii=False`), byte for byte, written by
+        orjson when its bytes are certainly the same. orjson writes strings, integers, booleans, lists and dicts as
+        `json` does, and floats in the same shortest form except below 1e-4 (`0.00001` for `1e-05`, `1e-7` for
+        `1e-07`), and `null` for NaN and infinities. Output holding `null`, `.0000` or a one-digit negative exponent
+        (also by chance, inside a string) and anything orjson refuses (non-string keys, integers past 64 bits, deep
+        nesting, a lone surrogate, a dataclass or date) go to `written`, which writes or raises what it did before.
+        orjson writes a UUID or a plain `Enum`, which `json` refuses: no body holds one."""
         try:
             out = _ORJSON(content, option=_ORJSON_OPTIONS)
         except TypeError:  # orjson.JSONEncodeError
-            return _encode(content).encode()
+            return written(content)
         if b"null" in out or b".0000" in out or (b"e-" in out and _short_exponent(out)):
-            return _encode(content).encode()
+            return written(content)
         return out
 
 else:  # pragma: no cover - orjson is a dependency
 
-    def json_bytes(content: Any) -> bytes:
-        """`_encode(content)` as UTF-8."""
-        return _encode(content).encode()
+    def orjson_or(content: Any, written: Callable[[Any], bytes]) -> bytes:
+        """`written(content)`."""
+        return written(content)
+
+
+def _encoded(content: Any) -> bytes:
+    return _encode(content).encode()
+
+
+def json_bytes(content: Any) -> bytes:
+    """`_encode(content)` as UTF-8, byte for byte (what Starlette's `JSONResponse` renders with these options), by
+    orjson where its bytes are the same (`orjson_or`); `json` raises what it raised before for what it cannot write
+    (NaN, which orjson writes as `null`, included)."""
+    return orjson_or(content, _encoded)
 
 
 class EmptyResponse(Response):

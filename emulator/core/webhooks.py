@@ -541,13 +541,7 @@ class WebhookDispatcher:
                         items.popleft()
                     else:
                         items.remove(d)
-                    self._pending_total -= 1  # (`_dequeued`, inline)
-                    owner = (d.vendor, d.tenant)
-                    left = self._pending_by[owner] - 1
-                    if left:
-                        self._pending_by[owner] = left
-                    else:
-                        del self._pending_by[owner]
+                    self._dequeued(d)
                     if "duplicate" in d.chaos:
                         await self._duplicate(d)
                 else:

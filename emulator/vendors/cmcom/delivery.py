@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from emulator.core.runtime import Emulator
 from emulator.core.signatures import unsigned
+from emulator.core.web import orjson_or
 from emulator.core.webhooks import Delivery, WebhookPolicy, compact_json
 from emulator.vendors.cmcom.config import CmComConfig
 from emulator.vendors.cmcom.constants import SLUG
@@ -23,37 +22,12 @@ UNSIGNED = unsigned(
 )
 
 
-_ORJSON = orjson.dumps
-_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
-_NUMBER_ENDS = (b",", b"]", b"}", b"")
-
-
-def _short_exponent(out: bytes) -> bool:
-    """Whether `out` may hold a float with a one-digit negative exponent (orjson `1e-7`, json `1e-07`): `e-`, one
-    digit, then the end of a number in compact JSON. (A GUID's `...e-` is not one: a hex digit group follows.)"""
-    at = out.find(b"e-")
-    while at >= 0:
-        if out[at + 2 : at + 3].isdigit() and out[at + 3 : at + 4] in _NUMBER_ENDS:
-            return True
-        at = out.find(b"e-", at + 2)
-    return False
-
-
 def body_bytes(payload: Any) -> bytes:
     """`compact_json(payload)` (the kernel's webhook body: `json.dumps` compact, not ASCII-escaped, NaN allowed), byte
-    for byte, written by orjson when its bytes are certainly the same, as `core.web.json_bytes` decides for responses:
-    orjson writes strings (UTF-8, the same escapes), integers, booleans, lists and dicts as `json` does, floats in the
-    same shortest form except below 1e-4, and `null` for NaN and infinities. Output holding `null`, `.0000` or a
-    one-digit negative exponent (also by chance, inside a string) and anything orjson refuses (non-string keys,
-    integers past 64 bits, deep nesting, a lone surrogate, a dataclass or date) go to `compact_json`, which writes or
-    raises what it did before. A status report (two per message) is all strings: one orjson call instead of json's."""
-    try:
-        out = _ORJSON(payload, option=_OPTIONS)
-    except TypeError:  # orjson.JSONEncodeError
-        return compact_json(payload)
-    if b"null" in out or b".0000" in out or (b"e-" in out and _short_exponent(out)):
-        return compact_json(payload)
-    return out
+    for byte, written by orjson when its bytes are certainly the same (`core.web.orjson_or`: a NaN, which orjson
+    writes as `null`, goes to `compact_json`). A status report (two per message) is all strings: one orjson call
+    instead of json's."""
+    return orjson_or(payload, compact_json)
 
 
 def ladder(interval: float, window: float) -> tuple[float, ...]:
