@@ -165,7 +165,7 @@ class JsonResponse(JSONResponse):
         self.status_code = status_code
         self.media_type = kind
         self.background = None
-        self.body = body = json_bytes(content)  # `render`, inline
+        self.body = body = self.render(content)
         media = _MEDIA.get(kind)
         if media is None:
             media = _media(kind)

@@ -514,16 +514,7 @@ class WebhookDispatcher:
                     else:  # answered: recorded here (no call per attempt)
                         http, _, attempt, started, policy = flight
                         self._http.landed(http, answer)  # type: ignore[union-attr]  # (open while a pump runs)
-                        owner = (d.vendor, d.tenant)
-                        limit = self._per_tenant
-                        if limit._waiters:
-                            limit.release(owner)
-                        else:  # (`KeyedLimit.release` when nobody waits, inline)
-                            left = limit._held[owner] - 1
-                            if left:
-                                limit._held[owner] = left
-                            else:
-                                del limit._held[owner]
+                        self._per_tenant.release((d.vendor, d.tenant))
                         attempt.status = status = answer.status
                         if answer.excerpt:
                             attempt.response_excerpt = answer.excerpt.decode(errors="replace")
@@ -689,12 +680,8 @@ class WebhookDispatcher:
             if held:
                 self._per_tenant.release(owner)
             return None
-        if not held:  # (`KeyedLimit.take`, inline)
-            limit = self._per_tenant
-            taken = limit._held.get(owner, 0)
-            if taken >= limit.limit or owner in limit._waiters:
-                return False
-            limit._held[owner] = taken + 1
+        if not held and not self._per_tenant.take(owner):
+            return False
         http = client.reserve(d.url, guarded=not route.local)
         if http is None:
             self._per_tenant.release(owner)
@@ -702,21 +689,8 @@ class WebhookDispatcher:
         n = len(d.attempts)  # (`_tries`: without chaos no attempt is a duplicate's)
         started = wall_monotonic()
         try:
-            hook = policy.headers
-            if d.headers_as_was is None and hook is not None:  # (`_headers`' common case, inline)
-                headers = {"content-type": policy.content_type, "user-agent": self.user_agent}
-                headers.update(
-                    hook(
-                        _new_tuple(
-                            AttemptContext,
-                            (d.vendor, d.tenant, d.event_id, d.event_type, d.subject, d.url, d.body, n, now, d.profile),
-                        )
-                    )
-                )
-            else:
-                built = self._headers(d, n, now, policy)
-                assert isinstance(built, dict)  # (`sign_in_thread` is off)
-                headers = built
+            headers = self._headers(d, n, now, policy)
+            assert isinstance(headers, dict)  # (`sign_in_thread` is off)
             waiter = client.send(http, d.body, headers, policy.timeout)
         except Exception:  # a broken hook, a header that cannot be sent: nothing went out, `_attempt` records why
             client.unreserve(http)

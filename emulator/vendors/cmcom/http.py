@@ -60,24 +60,17 @@ def render_error(exc: EmulatorError, request: Request) -> Response:
     return JsonResponse(body, status_code=exc.status_code)
 
 
-class SendAnswer(Response):
-    """`JsonResponse(body, status_code=status)` for the send API's answer (`views.send_response`), byte for byte: its
-    values are strings, integers and nulls only (no float, whose text orjson may write otherwise), so orjson's bytes
-    are `json`'s; `JsonResponse` would hand every answer to `json` for its `null`s (`reference` and
-    `messageDetails` are null unless set). What orjson refuses (a lone surrogate) goes to `json_bytes` as before."""
+class SendAnswer(JsonResponse):
+    """`JsonResponse` for the send API's answer (`views.send_response`), byte for byte: its values are strings,
+    integers and nulls only (no float, whose text orjson may write otherwise), so orjson's bytes are `json`'s, where
+    `json_bytes` hands every answer to `json` for its `null`s (`reference` and `messageDetails` are null unless set).
+    What orjson refuses (a lone surrogate) goes to `json_bytes` as before."""
 
-    def __init__(self, body: dict[str, Any], status_code: int) -> None:
+    def render(self, content: Any) -> bytes:
         try:
-            content = orjson.dumps(body)
+            return orjson.dumps(content)
         except TypeError:  # orjson.JSONEncodeError
-            content = json_bytes(body)
-        self.status_code = status_code
-        self.background = None
-        self.body = content
-        self.raw_headers = [(b"content-length", str(len(content)).encode()), (b"content-type", _JSON)]
-
-
-_JSON = b"application/json"
+            return json_bytes(content)
 
 
 class Gate:
