@@ -15,6 +15,8 @@ the loop. Each count takes 2-6 minutes.
   8x8   one delivery per request, subject = one of `--conns` conversations, two requests of each in flight (a
         conversation's next message arrives while its webhook is out, as in the 8x8 row: its pump goes on), the 8x8
         unsigned policy (seven headers)
+  8x8-1 the same with one request of each conversation in flight: each delivery starts its key's pump (most of the
+        8x8 row's deliveries do: a conversation's next message comes after its webhook went out)
   cm    two deliveries per request on the request's own subject (CM's two status reports), CM's policy, 200s
 """
 
@@ -48,7 +50,7 @@ BODY = {
 async def main() -> None:
     sched = Scheduler(SystemClock())
     d = WebhookDispatcher(sched, seed=7, log_size=log_size)
-    if shape == "8x8":
+    if shape.startswith("8x8"):
         from emulator.vendors.eightbyeight.delivery import RETRY_LADDER, UNSIGNED, unsigned_headers
         policy = WebhookPolicy(retry_ladder=RETRY_LADDER, headers=unsigned_headers, signature=UNSIGNED)
         d.register("eightbyeight", policy)
@@ -65,9 +67,10 @@ async def main() -> None:
     done = loop.create_future()
     total = 0
 
-    def request(i: int) -> None:
+    def request(i: int, subject: str | None = None) -> None:
         nonlocal made
-        subject = f"conv-{i % conns}" if shape == "8x8" else f"msg-{i}"
+        if subject is None:
+            subject = f"msg-{i}" if shape == "cm" else f"conv-{i % conns}"
         for k in range(each):
             made += 1
             payload = dict(BODY, eventId=f"evt-{made:08d}", conversationId=subject)
@@ -81,7 +84,7 @@ async def main() -> None:
         if settled % each == 0:
             nxt = settled // each + ahead - 1
             if nxt < total:
-                loop.call_soon(request, nxt)
+                loop.call_soon(request, nxt, dl.subject if shape == "8x8-1" else None)  # 8x8-1: its next message
         if settled == total * each and not done.done():
             done.set_result(None)
 
@@ -145,7 +148,7 @@ def count(tree: Path, shape: str, n: int, conns: int, port: int, log_size: int, 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tree", action="append", type=Path)
-    ap.add_argument("--shape", action="append", choices=["8x8", "cm"])
+    ap.add_argument("--shape", action="append", choices=["8x8", "8x8-1", "cm"])
     ap.add_argument("-n", type=int, default=2000, help="deliveries' requests counted (CM: two deliveries each)")
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--log-size", type=int, default=1000, help="the delivery log's size (full before counting)")
@@ -153,7 +156,7 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, help="a folder to keep the callgrind outputs in (callgrind_annotate)")
     args = ap.parse_args()
     trees = [t.resolve() for t in (args.tree or [Path(".")])]
-    shapes = args.shape or ["8x8", "cm"]
+    shapes = args.shape or ["8x8", "8x8-1", "cm"]
     receiver = subprocess.Popen([sys.executable, str(HERE / "receiver.py"), str(args.port)], stdout=subprocess.PIPE)
     try:
         assert receiver.stdout is not None
@@ -164,7 +167,7 @@ def main() -> int:
                 full = count(tree, shape, args.n, args.conns, args.port, args.log_size, keep)
                 each = 2 if shape == "cm" else 1
                 per = full / (args.n * each)
-                print(f"{shape:4} {tree}: {per / 1000:.1f} k instructions per delivery", flush=True)
+                print(f"{shape:5} {tree}: {per / 1000:.1f} k instructions per delivery", flush=True)
     finally:
         receiver.terminate()
         receiver.wait()
