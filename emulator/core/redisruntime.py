@@ -111,15 +111,25 @@ PARTS = ("dlv", "flight", "log", "jobs", "clock", "seq", "outbox", "chaos")
 """A tenant's runtime keys, in the order of `_WRITE`'s KEYS (after the owner lease)."""
 
 # KEYS: the owner lease, then the tenant's PARTS. ARGV: [1] the lease this worker holds ('' no fleet: unchecked;
-# '-' none: written only while nobody holds one), [2] the log's cap, then ops, each a letter and its arguments:
-# X part (DEL the part's key, KEYS[part]), P id json (pending), S id json (settled: to the log), F id json
-# (attempt started), J seq json (job), K seq (job gone), C now (clock), N n (delivery number: moves up to it, never
-# down, as a commit's drawn numbers may have moved it past this write's), R entry (outbox
-# entry cleared), H json (the tenant's own delivery faults). Returns 1 when written, 0 (nothing written) when the
-# lease is not as said. Before the first write it checks every op is known and every key it writes as a hash or a
-# list holds that type or nothing (an X before it deletes the key): Redis does not undo a script's earlier writes
-# when a later command fails (a settled delivery out of `dlv` and not in the log), so such a key (someone else's)
-# is an error reply with nothing written.
+# '-' none: written only while nobody holds one), [2] the log's cap, then sections, each a count and its items, in
+# the order they are applied:
+#   X  parts whose key is deleted first (their index in KEYS), e.g. a tenant's runtime after a reset
+#   P  (id, json) pending deliveries, written (their `flight` entries go: the attempt settled, a later one follows)
+#   S  (id, json) settled deliveries, out of `dlv` and `flight`, pushed to the log in order (trimmed to the cap once)
+#   F  (id, json) attempts started (`flight`)
+#   J  (seq, json) jobs;  K  seqs of jobs gone
+#   C  the clock ('': unchanged);  N  the last delivery number ('': unchanged; it moves up, never down, as a commit's
+#      drawn numbers may have moved it past this write's)
+#   H  0 the tenant's own faults unchanged, 1 and their JSON: set, 2: deleted
+#   R  outbox entries cleared: a tail (`],"seq":<n>}`, the end of the entry that names its first delivery number
+#      n, unique in the tenant) or, for an entry without numbers, 'e' and its whole text (two items each)
+# Each section is one Redis call (or a few for long ones), not one per delivery: a call inside a script costs about
+# what a small command does (~1.5 us). Entries cleared in the order they were pushed (the usual case) are the head of
+# the outbox: read once and trimmed, not looked for one by one. Returns 1 when written, 0 (nothing written) when the
+# lease is not as said. Before the first write it checks the sections add up and that every key it writes as a hash,
+# a list or a string holds that type or nothing (a key deleted first is not asked): Redis does not undo a script's
+# earlier writes when a later command fails (a settled delivery out of `dlv` and not in the log), so such a key
+# (someone else's) is an error reply with nothing written.
 _WRITE = """
 local lease = ARGV[1]
 if lease ~= '' then
@@ -131,80 +141,103 @@ if lease ~= '' then
   end
 end
 local size = tonumber(ARGV[2])
-local i, n = 3, #ARGV
-local seen, bad = {}, nil
-local function need(k, want)
-  if seen[k] then return end
-  seen[k] = true
-  local got = redis.call('TYPE', KEYS[k])['ok']
+local at = {}
+local i = 3
+for _, width in ipairs({1, 2, 2, 2, 2, 1}) do
+  local n = tonumber(ARGV[i])
+  at[#at + 1] = {i + 1, n}
+  i = i + 1 + width * n
+end
+local clock, last = ARGV[i], ARGV[i + 1]
+local h = tonumber(ARGV[i + 2])
+i = i + 3
+local chaos = nil
+if h == 1 then chaos = ARGV[i]; i = i + 1 end
+local rn = tonumber(ARGV[i])
+local rs = i + 1
+local tails, exact = {}, {}
+i = rs
+for _ = 1, rn do
+  if ARGV[i] == 'e' then exact[#exact + 1] = ARGV[i + 1]; i = i + 2 else tails[#tails + 1] = ARGV[i]; i = i + 1 end
+end
+if i ~= #ARGV + 1 or not size or not h or h < 0 or h > 2 then
+  return redis.error_reply('cxemu runtime write: the sections do not add up')
+end
+local x, p, s, f, j, k = at[1], at[2], at[3], at[4], at[5], at[6]
+local gone = {}
+for a = x[1], x[1] + x[2] - 1 do gone[tonumber(ARGV[a])] = true end
+local function need(key, want)
+  if gone[key] then return nil end
+  gone[key] = true
+  local got = redis.call('TYPE', KEYS[key])['ok']
   if got ~= 'none' and got ~= want then
-    bad = 'WRONGTYPE ' .. KEYS[k] .. ' holds a ' .. got .. ', not a ' .. want .. ': nothing written'
+    return 'WRONGTYPE ' .. KEYS[key] .. ' holds a ' .. got .. ', not a ' .. want .. ': nothing written'
   end
 end
-while i <= n and not bad do
-  local op = ARGV[i]
-  if op == 'P' then
-    need(2, 'hash'); need(3, 'hash'); i = i + 3
-  elseif op == 'S' then
-    need(2, 'hash'); need(3, 'hash'); need(4, 'list'); i = i + 3
-  elseif op == 'F' then
-    need(3, 'hash'); i = i + 3
-  elseif op == 'J' then
-    need(5, 'hash'); i = i + 3
-  elseif op == 'K' then
-    need(5, 'hash'); i = i + 2
-  elseif op == 'R' then
-    need(8, 'list'); i = i + 2
-  elseif op == 'X' then
-    seen[tonumber(ARGV[i + 1])] = true; i = i + 2
-  elseif op == 'N' then
-    need(7, 'string'); i = i + 2
-  elseif op == 'C' or op == 'H' then
-    i = i + 2
-  else
-    return redis.error_reply('cxemu runtime write: unknown op ' .. tostring(op))
-  end
-end
+local bad = nil
+if p[2] + s[2] > 0 then bad = need(2, 'hash') or need(3, 'hash') end
+if not bad and s[2] > 0 then bad = need(4, 'list') end
+if not bad and f[2] > 0 then bad = need(3, 'hash') end
+if not bad and j[2] + k[2] > 0 then bad = need(5, 'hash') end
+if not bad and last ~= '' then bad = need(7, 'string') end
+if not bad and rn > 0 then bad = need(8, 'list') end
 if bad then return redis.error_reply(bad) end
-i = 3
-while i <= n do
-  local op, a = ARGV[i], ARGV[i + 1]
-  if op == 'P' then
-    redis.call('HSET', KEYS[2], a, ARGV[i + 2])
-    redis.call('HDEL', KEYS[3], a)
-    i = i + 3
-  elseif op == 'S' then
-    redis.call('HDEL', KEYS[2], a)
-    redis.call('HDEL', KEYS[3], a)
-    redis.call('RPUSH', KEYS[4], ARGV[i + 2])
-    redis.call('LTRIM', KEYS[4], -size, -1)
-    i = i + 3
-  elseif op == 'F' then
-    redis.call('HSET', KEYS[3], a, ARGV[i + 2])
-    i = i + 3
-  elseif op == 'J' then
-    redis.call('HSET', KEYS[5], a, ARGV[i + 2])
-    i = i + 3
-  elseif op == 'K' then
-    redis.call('HDEL', KEYS[5], a)
-    i = i + 2
-  elseif op == 'C' then
-    redis.call('SET', KEYS[6], a)
-    i = i + 2
-  elseif op == 'N' then
-    if tonumber(a) > (tonumber(redis.call('GET', KEYS[7]) or '0') or 0) then redis.call('SET', KEYS[7], a) end
-    i = i + 2
-  elseif op == 'R' then
-    redis.call('LREM', KEYS[8], 1, a)
-    i = i + 2
-  elseif op == 'X' then
-    redis.call('DEL', KEYS[tonumber(a)])
-    i = i + 2
-  elseif op == 'H' then
-    redis.call('SET', KEYS[9], a)
-    i = i + 2
+local function many(command, key, list)
+  for a = 1, #list, 1000 do
+    redis.call(command, key, unpack(list, a, math.min(a + 999, #list)))
   end
 end
+-- a section's items (width 1), or its pairs whole (width 2, step 1), or the first or second of each pair (step 2)
+local function every(sec, width, step, from)
+  local out = {}
+  for a = sec[1] + from, sec[1] + width * sec[2] - 1, step do out[#out + 1] = ARGV[a] end
+  return out
+end
+for a = x[1], x[1] + x[2] - 1 do redis.call('DEL', KEYS[tonumber(ARGV[a])]) end
+if p[2] > 0 then
+  many('HSET', KEYS[2], every(p, 2, 1, 0))
+  many('HDEL', KEYS[3], every(p, 2, 2, 0))
+end
+if s[2] > 0 then
+  local ids = every(s, 2, 2, 0)
+  many('HDEL', KEYS[2], ids)
+  many('HDEL', KEYS[3], ids)
+  many('RPUSH', KEYS[4], every(s, 2, 2, 1))
+  redis.call('LTRIM', KEYS[4], -size, -1)
+end
+if f[2] > 0 then many('HSET', KEYS[3], every(f, 2, 1, 0)) end
+if j[2] > 0 then many('HSET', KEYS[5], every(j, 2, 1, 0)) end
+if k[2] > 0 then many('HDEL', KEYS[5], every(k, 1, 1, 0)) end
+if clock ~= '' then redis.call('SET', KEYS[6], clock) end
+if last ~= '' and tonumber(last) > (tonumber(redis.call('GET', KEYS[7]) or '0') or 0) then
+  redis.call('SET', KEYS[7], last)
+end
+if h == 1 then redis.call('SET', KEYS[9], chaos) elseif h == 2 then redis.call('DEL', KEYS[9]) end
+if #tails > 0 then
+  local head = redis.call('LRANGE', KEYS[8], 0, #tails - 1)
+  local taken = 0
+  for a = 1, #head do
+    local t = tails[a]
+    if string.sub(head[a], -#t) ~= t then break end
+    taken = a
+  end
+  if taken > 0 then redis.call('LTRIM', KEYS[8], taken, -1) end
+  if taken < #tails then
+    local left = redis.call('LRANGE', KEYS[8], 0, -1)
+    for a = taken + 1, #tails do
+      local t = tails[a]
+      for b = 1, #left do
+        local e = left[b]
+        if e and string.sub(e, -#t) == t then
+          redis.call('LREM', KEYS[8], 1, e)
+          left[b] = false
+          break
+        end
+      end
+    end
+  end
+end
+for _, e in ipairs(exact) do redis.call('LREM', KEYS[8], 1, e) end
 return 1
 """
 _WRITE_SHA = hashlib.sha1(_WRITE.encode()).hexdigest()  # Redis names a script by its SHA-1
@@ -277,6 +310,42 @@ class _Batch:
         self.clocks.discard(tenant)
         self.seqs.discard(tenant)
         self.chaos.discard(tenant)
+
+
+@dataclass(eq=False)
+class _Ops:
+    """One tenant's part of a write: `_WRITE`'s sections (see the script)."""
+
+    x: list[Any] = field(default_factory=list)
+    p: list[Any] = field(default_factory=list)
+    s: list[Any] = field(default_factory=list)
+    f: list[Any] = field(default_factory=list)
+    j: list[Any] = field(default_factory=list)
+    k: list[Any] = field(default_factory=list)
+    clock: str = ""
+    last: int | str = ""
+    h: tuple[Any, ...] = (0,)
+    rn: int = 0
+    r: list[Any] = field(default_factory=list)
+
+    def args(self) -> list[Any]:
+        x, p, s, f, j, k = self.x, self.p, self.s, self.f, self.j, self.k
+        return [
+            len(x), *x, len(p) // 2, *p, len(s) // 2, *s, len(f) // 2, *f, len(j) // 2, *j, len(k), *k,
+            self.clock, self.last, *self.h, self.rn, *self.r,
+        ]  # fmt: skip
+
+
+_TAIL = '],"seq":'
+
+
+def _cleared(entry: str) -> tuple[str, ...]:
+    """How `_WRITE` finds an outbox entry to remove: by its tail (`],"seq":<n>}`: the number of its first delivery,
+    unique in the tenant) when it names its numbers, else by its whole text (`'e'` and the text)."""
+    at = entry.rfind(_TAIL)
+    if at >= 0 and entry.endswith("}") and entry[at + len(_TAIL) : -1].isdigit():
+        return (entry[at:],)
+    return ("e", entry)
 
 
 @dataclass
@@ -446,7 +515,7 @@ class RedisRuntime:
             # that will start at once (nothing ahead of it on its key, no delivery faults that may hold it back)
             first = self._seqs.get(tenant, 0) + 1
             count = len(sent)
-            self._seqs[tenant] = last = first + count - 1
+            self._seqs[tenant] = first + count - 1
             dispatcher = self.dispatcher
             calm = not dispatcher.chaos.active and tenant not in dispatcher.tenant_chaos
             flown: list[int] = []
@@ -464,7 +533,6 @@ class RedisRuntime:
                 tag = _tag(tenant)
                 for seq in flown:
                     args += (f"dlv_{tag}_{seq:07d}", flight)
-            args.append(last)
             self._drawn = Drawn(tx, tenant, first, count, frozenset(flown), args)
             entry = _dumps({"vendor": tx.vendor, "out": out, "seq": first})
         tx.outboxed = (entry, per_event)
@@ -593,61 +661,64 @@ class RedisRuntime:
                 self._linger = asyncio.get_running_loop().call_later(LINGER, self._lingered)
 
     async def _write(self, batch: _Batch) -> None:
-        ops: dict[str, list[Any]] = {}
+        ops: dict[str, _Ops] = {}
 
-        def of(tenant: str) -> list[Any]:
+        def of(tenant: str) -> _Ops:
             got = ops.get(tenant)
             if got is None:
-                got = ops[tenant] = []
+                got = ops[tenant] = _Ops()
             return got
 
         for tenant, part in sorted(batch.dropped):
-            of(tenant).extend(("X", PARTS.index(part) + 2))
+            of(tenant).x.append(PARTS.index(part) + 2)
         early, flying = self._early, self._flying
         for d in batch.deliveries.values():
             # pending: (re)written; settled: to the log; either way its attempt settled (a later one follows). Records
             # go as UTF-8 bytes, as the lean client sends them (no text decoded only to be encoded again)
             pending = d.status == "pending"
             ops_of = of(d.tenant)
-            ops_of.extend(("P" if pending else "S", d.id, _dumps_bytes(d.persist())))
+            (ops_of.p if pending else ops_of.s).extend((d.id, _dumps_bytes(d.persist())))
             if early or flying:  # a delivery whose first attempt its commit recorded as started
                 name = d.id
                 if early.pop(name, None) is not None:
                     pass  # not started yet: its record deletes the commit's flight, so its attempt writes its own
                 elif (went := flying.get(name)) is not None:
                     if pending and not d.attempts:  # the attempt is still out: recorded again after the record
-                        ops_of.extend(("F", name, _dumps_bytes({"n": 0, "at": went[1]})))
+                        ops_of.f.extend((name, _dumps_bytes({"n": 0, "at": went[1]})))
                     else:
                         del flying[name]
         for d, n, at in batch.flights.values():
-            of(d.tenant).extend(("F", d.id, _dumps_bytes({"n": n, "at": at})))
+            of(d.tenant).f.extend((d.id, _dumps_bytes({"n": n, "at": at})))
         for (tenant, seq), timer in batch.jobs.items():
             if timer is None:
-                of(tenant).extend(("K", seq))
+                of(tenant).k.append(seq)
             else:
                 assert timer.job is not None
                 job = {"due": timer.when, "vendor": timer.vendor, "kind": timer.job["kind"], "args": timer.job["args"]}
-                of(tenant).extend(("J", seq, _dumps({**job, "seq": seq})))
+                of(tenant).j.extend((seq, _dumps({**job, "seq": seq})))
         if self.scheduler.clock.virtual:
             for tenant in sorted(batch.clocks):
                 if tenant:
-                    of(tenant).extend(("C", repr(self.scheduler.now(tenant))))
-        for tenant in sorted(batch.seqs):
-            of(tenant).extend(("N", self._seqs.get(tenant, 0)))
+                    of(tenant).clock = repr(self.scheduler.now(tenant))
+        # the entries' delivery numbers go with their removal: the commit that pushed an entry did not write them
+        for tenant in sorted(batch.seqs | {tenant for tenant, _ in batch.cleared}):
+            of(tenant).last = self._seqs.get(tenant, 0)
         for tenant in sorted(batch.chaos):
             own = self.dispatcher.tenant_chaos.get(tenant)
             if own is None:
-                of(tenant).extend(("X", PARTS.index("chaos") + 2))
+                of(tenant).h = (2,)
             else:
-                of(tenant).extend(("H", _dumps({"config": own.config.model_dump(), "expires_at": own.expires_at})))
+                of(tenant).h = (1, _dumps({"config": own.config.model_dump(), "expires_at": own.expires_at}))
         for tenant, entry in batch.cleared:
-            of(tenant).extend(("R", entry))
+            ops_of = of(tenant)
+            ops_of.r.extend(_cleared(entry))
+            ops_of.rn += 1
         if not ops:
             return
         fence = self.fence
         leases = {t: "" if fence is None or t in self._held else (fence(t) or "-") for t in ops}
         calls = [
-            (_WRITE_SHA, 1 + len(PARTS), *_script_keys(tenant), leases[tenant], self.log_size, *args)
+            (_WRITE_SHA, 1 + len(PARTS), *_script_keys(tenant), leases[tenant], self.log_size, *args.args())
             for tenant, args in ops.items()
         ]
         done = await self._send([("EVALSHA", *call) for call in calls])

@@ -93,9 +93,9 @@ OWNER = "owner"
 fleet's; a commit checks it when `Store.fence` says what this worker holds)."""
 OUTBOX = "outbox"
 """The part of the tenant's key of the list a commit appends its `Store.outbox` entry to."""
-COMMIT_PARTS = ((OWNER,), (OUTBOX,), ("rt", "flight"), ("rt", "seq"))
+COMMIT_PARTS = ((OWNER,), (OUTBOX,), ("rt", "flight"))
 """The tenant's keys `_COMMIT` takes after its state's: the lease, the outbox, and the durable runtime's attempts
-started and last delivery number (`core.redisruntime`, which names them the same)."""
+started (`core.redisruntime`, which names them the same)."""
 
 # A helper of the scripts that write more than one key: the error reply for a key that holds another type than the
 # one it is written as (nil when it holds that type or nothing), asked before the first write (`TYPE`).
@@ -108,7 +108,8 @@ end
 """
 
 # Every script's KEYS: [1] the tenant's hash, then one hash per entity collection of the vendor's state (field: the
-# entity's key, value: "<position> <entity JSON>"); _COMMIT adds the owner lease and the outbox after them.
+# entity's key, value: "<position> <entity JSON>"), but _COMMIT's: the tenant's hash, the hashes it writes, then the
+# owner lease, the outbox and the runtime's attempts started.
 
 # A helper of the scripts: HSET or HDEL with ARGV[first..] in slices (Lua's unpack takes a few thousand at most).
 _SLICED = """
@@ -134,16 +135,22 @@ for k = 2, #KEYS do out[#out + 1] = redis.call('HGETALL', KEYS[k]) end
 return out
 """
 
-# KEYS: the tenant's hash, its m collections, the owner lease, the outbox, the runtime's `rt:flight` and `rt:seq`
-# (`core.redisruntime`). ARGV: [1] the version read, [2] the fence ('': none; else the owner lease must hold it), [3]
-# an outbox entry ('': none), [4] m, then the count of the tenant's hash fields to set and their pairs, then per
-# collection: the count of entities to set and their pairs, the count to delete and their keys, then (optional) the
-# count f of the outbox entry's deliveries whose first attempt the commit records as started, their (delivery id,
-# `{n, at}`) pairs for `rt:flight`, and the last delivery number drawn (`rt:seq` moves up to it, never down). Returns
-# the version after (moved on only if the state was written), -1 if the version moved meanwhile, -2 if the lease
-# does not hold the fence; nothing is written then. A key it would write that holds another type (someone else's
-# key) is an error reply before anything is written: Redis does not undo a script's earlier writes when a later
-# command fails, so the types are checked first.
+# KEYS: the tenant's hash, the m hashes of its collections (and items) the commit writes (only those: each key and
+# argument of a call costs Redis), the owner lease, the outbox, the runtime's `rt:flight` (`core.redisruntime`).
+# ARGV: [1] the version read, [2] the fence ('': none; else the owner lease must hold it), [3] an outbox entry ('':
+# none), [4] m, then the count of the tenant's hash fields to set and their pairs, then per hash written: the count
+# of entities to set and their pairs, the count to delete and their keys, then (optional) the
+# count f of the outbox entry's deliveries whose first attempt the commit records as started and their (delivery id,
+# `{n, at}`) pairs for `rt:flight`. Returns the version after (moved on only if the state was written), -1 if the
+# version moved meanwhile, -2 if the lease does not hold the fence; nothing is written then. A key it would write
+# that holds another type (someone else's key) is an error reply before anything is written: Redis does not undo a
+# script's earlier writes when a later command fails, so the types are checked first (`TYPE`), except the outbox's,
+# whose `RPUSH` is the script's first write (it fails, if it does, before any other). The tenant's hash needs no
+# check either: the version's `HGET` answered. Each Redis call inside a script costs about as much as a small
+# command of its own (~1.5 us), so the script makes as few as it can: the version goes in the same `HSET` as the
+# tenant's hash fields, and the delivery numbers the entry names (`"seq"`) are not written here: the runtime's write
+# that removes the entry writes `rt:seq` in the same script (`core.redisruntime`), so at any moment one of the two
+# holds them.
 _COMMIT = (
     _SLICED
     + _TYPED
@@ -152,47 +159,40 @@ local m = tonumber(ARGV[4])
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return -1 end
 if ARGV[2] ~= '' and redis.call('GET', KEYS[m + 2]) ~= ARGV[2] then return -2 end
-local j = 5 + 1 + 2 * tonumber(ARGV[5])
+local main = tonumber(ARGV[5])
+local wrote = main > 0
+local j = 5 + 1 + 2 * main
 for k = 2, m + 1 do
   local sets = tonumber(ARGV[j])
   local dels = tonumber(ARGV[j + 1 + 2 * sets])
   if sets + dels > 0 then
+    wrote = true
     local bad = typed(KEYS[k], 'hash')
     if bad then return bad end
   end
   j = j + 2 + 2 * sets + dels
 end
-if ARGV[3] ~= '' then
-  local bad = typed(KEYS[m + 3], 'list')
-  if bad then return bad end
-end
 local f = tonumber(ARGV[j] or '0')
-local last = tonumber(ARGV[j + 1 + 2 * f] or '')
 if f > 0 then
   local bad = typed(KEYS[m + 4], 'hash')
   if bad then return bad end
 end
-if last then
-  local bad = typed(KEYS[m + 5], 'string')
-  if bad then return bad end
-end
-local wrote = false
-local i = 5
-for k = 1, m + 1 do
-  local n = tonumber(ARGV[i])
-  if n > 0 then sliced('HSET', KEYS[k], i + 1, 2 * n); wrote = true end
-  i = i + 1 + 2 * n
-  if k > 1 then
-    n = tonumber(ARGV[i])
-    if n > 0 then sliced('HDEL', KEYS[k], i + 1, n); wrote = true end
-    i = i + 1 + n
-  end
-end
 if ARGV[3] ~= '' then redis.call('RPUSH', KEYS[m + 3], ARGV[3]) end
 if f > 0 then sliced('HSET', KEYS[m + 4], j + 1, 2 * f) end
-if last and last > (tonumber(redis.call('GET', KEYS[m + 5]) or '0') or 0) then redis.call('SET', KEYS[m + 5], last) end
-if wrote then
-  v = v + 1
+if not wrote then return v end
+local i = 6 + 2 * main
+for k = 2, m + 1 do
+  local n = tonumber(ARGV[i])
+  if n > 0 then sliced('HSET', KEYS[k], i + 1, 2 * n) end
+  i = i + 1 + 2 * n
+  n = tonumber(ARGV[i])
+  if n > 0 then sliced('HDEL', KEYS[k], i + 1, n) end
+  i = i + 1 + n
+end
+v = v + 1
+if main > 0 then
+  redis.call('HSET', KEYS[1], 'v', v, unpack(ARGV, 6, 5 + 2 * main))
+else
   redis.call('HSET', KEYS[1], 'v', v)
 end
 return v
@@ -265,7 +265,7 @@ class Drawn:
     flown: frozenset[int]
     """The numbers whose first attempt the commit records as started (those that start at once)."""
     args: list[Any]
-    """`_COMMIT`'s trailing ARGV: how many it records, their (delivery id, `{n, at}`) pairs, the last number."""
+    """`_COMMIT`'s trailing ARGV: how many it records and their (delivery id, `{n, at}`) pairs."""
 
 
 class Numbering(Protocol):
@@ -666,39 +666,44 @@ class RedisStore(Store):
             if track is not None and track.untouched() and state_fields[col.field] is track:
                 continue  # nothing reached it since the last commit (most units reach one or two)
             _changes(slot, n, col, at[n], written)
-        for sets, dels in written:
-            rest.append(len(sets))
-            for pair in sets:
-                rest += pair
-            rest.append(len(dels))
-            rest += dels
-        if not main and not any(sets or dels for sets, dels in written) and outbox is None:
-            return
-        timeline = slot.timeline
-        if main or len(rest) > 2 * len(written):
-            timeline = repr(tx.clock.now()) if self.clock.virtual else ""
-            if timeline != slot.timeline:
-                main += ["n", timeline]
-        fence = None if self.fence is None else (self.fence(tx.tenant) or "-")  # a fleet: no lease held, no commit
         keys = self._commit_keys.get((vendor, tx.tenant))
         if keys is None:
             tenant = tx.tenant
             keys = [*self._keys(vendor, tenant), *(tenant_key(tenant, *part) for part in COMMIT_PARTS)]
             self._commit_keys[(vendor, tenant)] = keys
-        args = [slot.remote, fence or "", outbox or "", len(written), len(main) // 2, *main, *rest]
+        sent = [keys[0]]  # the tenant's hash, then only the hashes this commit writes (each key and argument costs)
+        for n, (sets, dels) in enumerate(written):
+            if sets or dels:
+                sent.append(keys[n + 1])
+                rest.append(len(sets))
+                for pair in sets:
+                    rest += pair
+                rest.append(len(dels))
+                rest += dels
+        if not main and not rest and outbox is None:
+            return
+        timeline = slot.timeline
+        if main or rest:
+            timeline = repr(tx.clock.now()) if self.clock.virtual else ""
+            if timeline != slot.timeline:
+                main += ["n", timeline]
+        fence = None if self.fence is None else (self.fence(tx.tenant) or "-")  # a fleet: no lease held, no commit
+        m = len(sent) - 1
+        sent += keys[-len(COMMIT_PARTS) :]
+        args = [slot.remote, fence or "", outbox or "", m, len(main) // 2, *main, *rest]
         if drawn is not None:
             args += drawn.args
         owned = self._owns(tx.tenant)
         try:
             try:
                 if owned and saved is not None:  # the owner's path: nobody else reads the change stream
-                    version, entry = int(await self._script(1, keys, args)), None
+                    version, entry = int(await self._script(1, sent, args)), None
                 else:
                     named = member(vendor, tx.tenant)  # percent-encoding: only where it is sent
                     pipe = self._client().pipeline(transaction=False)
                     if saved is None:  # a new tenant: named in the index first, so a listing never misses a stored one
                         pipe.sadd(INDEX, named)
-                    await self._commit_script(keys=keys, args=args, client=pipe)
+                    await self._commit_script(keys=sent, args=args, client=pipe)
                     if saved is None:  # and again after: a refused commit's `_unlist` never leaves a stored one out
                         pipe.sadd(INDEX, named)
                     if not owned:

@@ -144,7 +144,7 @@ async def test_a_request_answers_once_its_commit_holds_its_webhook_and_records_i
     assert name.startswith("dlv_")
     assert name.endswith("_0000001")
     assert started["n"] == 0
-    assert stored[tenant_key("acme", "rt", "seq")] == "1"
+    assert tenant_key("acme", "rt", "seq") not in stored  # the entry names its numbers until its removal writes them
     await sink.async_wait_for(count=1, timeout=30)  # the attempt went out on the commit's record
     assert emu.runtime.writes == writes  # no runtime write before it
     assert runtime_keys(redis_url) == stored
@@ -154,6 +154,7 @@ async def test_a_request_answers_once_its_commit_holds_its_webhook_and_records_i
     assert [(d["id"], d["status"], d["attempts"]) for d in pending] == [(name, "pending", [])]
     assert stored.get(tenant_key("acme", "outbox"), []) == []
     assert flights_in(stored) == {name: started}  # recorded again after the delivery's record: still out
+    assert stored[tenant_key("acme", "rt", "seq")] == "1"  # written with the entry's removal
     assert emu.runtime.writes == writes + 1
 
 
