@@ -8,7 +8,8 @@ bench/receiver.py, sends a warm-up, then `-n` messages over `--conns` connection
 their webhooks. Around the measured messages: `INFO commandstats` (every command, a script's inner ones too, with
 their usec), a zero-threshold `SLOWLOG` (each top-level call's usec; an `EVALSHA` named by its script: `_COMMIT`,
 `_WRITE`, `_LOAD`...), `INFO stats` (bytes Redis read and wrote) and `INFO cpu` (Redis's CPU). Printed per message.
-Wall time inside Redis, so a loaded machine inflates it: compare trees in one run (`--tree` twice).
+Wall time inside Redis, so a loaded machine inflates it: compare trees in one run (`--tree` twice). `--profile FILE`
+runs the server under cProfile (the warm-up and set-up included; read it with `pstats`).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def send(spec: LoadSpec, conns: int, n: int) -> None:
         raise SystemExit(f"loadgen: {got or out.stdout[-400:] + out.stderr[-400:]}")
 
 
-def probe(tree: Path, url: str, n: int, conns: int) -> dict[str, Any]:
+def probe(tree: Path, url: str, n: int, conns: int, profile: Path | None = None) -> dict[str, Any]:
     r = redis.Redis.from_url(url, decode_responses=True)
     r.flushdb()
     names = script_names(tree)
@@ -104,7 +105,8 @@ def probe(tree: Path, url: str, n: int, conns: int) -> dict[str, Any]:
             [sys.executable, str(Path(__file__).parent / "receiver.py"), str(rport)], stdout=subprocess.DEVNULL
         )
         config = vendor_config(Path(tmp), "pr", {"eightbyeight": {"behaviour": {"auto": False}, "signing": False}})
-        cmd = [str(tree / ".venv/bin/python"), str(tree / "bench/owner.py"), "serve", "--host", HOST, "--port"]
+        python = [str(tree / ".venv/bin/python"), *(["-m", "cProfile", "-o", str(profile)] if profile else [])]
+        cmd = [*python, str(tree / "bench/owner.py"), "serve", "--host", HOST, "--port"]
         cmd += [str(port), "--log-level", "warning", "--state", url, "--config", str(config), "--no-webhook-log"]
         env = {**os.environ, "CXEMU_LEASE_TTL": "300"}
         with (Path(tmp) / "server.log").open("wb") as sink:
@@ -176,9 +178,10 @@ def main() -> None:
     ap.add_argument("--tree", action="append", type=Path, help="a cxemu checkout with its .venv (default: this one)")
     ap.add_argument("-n", type=int, default=2000)
     ap.add_argument("--conns", type=int, default=16)
+    ap.add_argument("--profile", type=Path, help="run the server under cProfile, its stats written here (one tree)")
     args = ap.parse_args()
     for tree in args.tree or [Path(__file__).resolve().parent.parent]:
-        got = probe(tree.resolve(), args.redis, args.n, args.conns)
+        got = probe(tree.resolve(), args.redis, args.n, args.conns, args.profile)
         print(f"== {tree}: {args.n} messages over {args.conns} connections, per message")
         print(f"Redis CPU {got['cpu']:.1f} us; bytes in {got['in']:.0f}, out {got['out']:.0f}")
         print("top-level calls (SLOWLOG):   calls   usec  median-usec-per-call")

@@ -32,10 +32,14 @@ class _Protocol(asyncio.Protocol):
         self._reader = hiredis.Reader(encoding="utf-8", replyError=ResponseError)
         self._waiting: deque[asyncio.Future[Any]] = deque()
         self._transport: asyncio.Transport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio.Transport subclasses
+        # the loop the connection lives on, kept: CPython 3.11's `get_running_loop` asks the kernel for the pid on
+        # every call (a `getpid` system call per command otherwise)
+        self._loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
         reader = self._reader
@@ -57,17 +61,17 @@ class _Protocol(asyncio.Protocol):
                 waiter.set_exception(ConnectionError(f"Redis closed the connection ({exc or 'end of stream'})"))
 
     def call(self, args: tuple[Any, ...]) -> asyncio.Future[Any]:
-        if self.closed or self._transport is None:
+        if self.closed or self._transport is None or self._loop is None:
             raise ConnectionError("the connection to Redis is closed")
-        waiter = asyncio.get_running_loop().create_future()
+        waiter = self._loop.create_future()
         self._waiting.append(waiter)
         self._transport.write(hiredis.pack_command(args))
         return waiter
 
     def call_many(self, commands: Sequence[tuple[Any, ...]]) -> list[asyncio.Future[Any]]:
-        if self.closed or self._transport is None:
+        if self.closed or self._transport is None or self._loop is None:
             raise ConnectionError("the connection to Redis is closed")
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         waiters = [loop.create_future() for _ in commands]
         self._waiting.extend(waiters)
         self._transport.write(b"".join(hiredis.pack_command(args) for args in commands))
