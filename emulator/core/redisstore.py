@@ -506,12 +506,18 @@ class RedisStore(Store):
             rows = []
             for n in range(0, len(flat), 2):
                 position, _, text = flat[n + 1].partition(" ")
-                place, _, count = position.partition("+")
+                place, plus, count = position.partition("+")
                 entity = json.loads(text)
-                if count:  # its FROZEN_ITEMS list is in the items hash, one field per item
+                if plus:  # its FROZEN_ITEMS list is in the items hash, one field per item, from 0 on
                     assert col.frozen is not None
                     name = flat[n]
-                    entity[col.frozen.field] = [json.loads(held[f"{name}{SEP}{i}"]) for i in range(int(count))]
+                    if count:  # "+<count>": as written before branch rcost
+                        found = [held[f"{name}{SEP}{i}"] for i in range(int(count))]
+                    else:
+                        found = []
+                        while (one := held.get(f"{name}{SEP}{len(found)}")) is not None:
+                            found.append(one)
+                    entity[col.frozen.field] = [json.loads(t) for t in found]
                 rows.append((int(place), flat[n], entity))
             rows.sort(key=lambda row: row[0])
             data[col.alias] = {name: entity for _, name, entity in rows}
@@ -933,8 +939,9 @@ def collection_key(vendor: str, tenant: str, field: str) -> str:
 
 def items_key(vendor: str, tenant: str, field: str) -> str:
     """The hash holding the `FROZEN_ITEMS` lists of one collection's entities: field `<entity key><SEP><n>`, the
-    JSON of the list's item n (the entity's own field in its collection hash then reads "<position>+<count> <JSON
-    without the list>")."""
+    JSON of the list's item n, from 0 on without a gap (the entity's own field in its collection hash then reads
+    "<position>+ <JSON without the list>", so appending an item leaves it alone; "<position>+<count> <JSON>", as
+    written before branch rcost, is read too)."""
     return tenant_key(tenant, "v", encoded(vendor), "i", encoded(field))
 
 
@@ -943,13 +950,13 @@ SEP = "\x00"
 holds it keeps its list in its own JSON ("<position> <JSON>"), so a field name never reads two ways."""
 
 
-def _count(value: bytes | None) -> int:
-    """How many items of its `FROZEN_ITEMS` list an entity's saved field says the items hash holds (0: none there)."""
-    if value is None:
-        return 0
-    place = value[: value.index(b" ")]
-    plus = place.find(b"+")
-    return 0 if plus < 0 else int(place[plus + 1 :])
+def _past(held: dict[str, bytes], name: str, start: int) -> list[str]:
+    """The fields of entity `name`'s items in the items hash (as `held` mirrors it) from position `start` on."""
+    gone = []
+    while (item := f"{name}{SEP}{start}") in held:
+        gone.append(item)
+        start += 1
+    return gone
 
 
 def _install(state: BaseModel, col: Collection, track: TrackedDict) -> TrackedDict:
@@ -1025,7 +1032,7 @@ def _changes(
                     sets.append((name, text))
                 continue
             head, items, fresh = col.split(entity, _seen(slot, n, name))
-            text = b"%d+%d " % (track.position(key), len(items)) + head
+            text = b"%d+ " % track.position(key) + head  # no count: an appended item leaves the entity's field alone
             before = saved.get(name)
             if before != text:
                 sets.append((name, text))
@@ -1033,7 +1040,8 @@ def _changes(
                 item = f"{name}{SEP}{i}"
                 if held.get(item) != items[i]:
                     isets.append((item, items[i]))
-            idels += [f"{name}{SEP}{i}" for i in range(len(items), _count(before))]
+            if f"{name}{SEP}{len(items)}" in held:  # the list got shorter
+                idels += _past(held, name, len(items))
         else:
             track.forget(key)
             if name in saved:
@@ -1042,7 +1050,7 @@ def _changes(
         for name in dels:
             slot.seen.pop((n, name), None)
             if held is not None:
-                idels += [f"{name}{SEP}{i}" for i in range(_count(saved.get(name)))]
+                idels += _past(held, name, 0)
     written[n] = (sets, dels)
     if at is not None:
         written[at] = (isets, idels)

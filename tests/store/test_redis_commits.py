@@ -417,22 +417,24 @@ async def test_an_appended_frozen_item_is_one_field_of_the_items_hash_not_its_en
         tx.state.logs[1] = Log(1, [Line("a"), Line("b")])
     entities, items = collection_key(TRACKED, "t", "logs"), items_key(TRACKED, "t", "logs")
     with client(redis_url) as r:
-        assert r.hgetall(entities) == {"1": '0+2 {"id":1}'}
+        assert r.hgetall(entities) == {"1": '0+ {"id":1}'}
         assert r.hgetall(items) == {"1\x000": '{"text":"a","seen":false}', "1\x001": '{"text":"b","seen":false}'}
         r.hset(items, "1\x000", '{"text":"only a fresh read sees this","seen":false}')  # the next commit leaves it
+        r.hset(entities, "1", '0+ {"id":1,"changed":"behind its back"}')  # an append leaves the entity's field too
         async with store.tenant(TRACKED, "t") as tx:
             tx.state.logs[1].lines.append(Line("c"))
-        assert r.hgetall(entities) == {"1": '0+3 {"id":1}'}
+        assert r.hgetall(entities) == {"1": '0+ {"id":1,"changed":"behind its back"}'}
+        r.hset(entities, "1", '0+ {"id":1}')
         assert r.hget(items, "1\x000") == '{"text":"only a fresh read sees this","seen":false}'
         assert r.hget(items, "1\x002") == '{"text":"c","seen":false}'
         async with store.tenant(TRACKED, "t") as tx:
             del tx.state.logs[1].lines[1:]
-        assert r.hgetall(entities) == {"1": '0+1 {"id":1}'}
+        assert r.hgetall(entities) == {"1": '0+ {"id":1}'}
         assert list(r.hgetall(items)) == ["1\x000"]
         async with store.tenant(TRACKED, "t") as tx:
             tx.state.logs[2] = Log(2, [Line("x")])
             del tx.state.logs[1]
-        assert r.hgetall(entities) == {"2": '1+1 {"id":2}'}
+        assert r.hgetall(entities) == {"2": '1+ {"id":2}'}
         assert r.hgetall(items) == {"2\x000": '{"text":"x","seen":false}'}
 
 
@@ -447,9 +449,28 @@ async def test_an_entity_stored_with_its_frozen_items_inline_is_read_and_its_nex
         assert tracked(store).logs == {5: Log(5, [Line("old", True)])}
         async with store.tenant(TRACKED, "t") as tx:
             tx.state.logs[5].lines.append(Line("new"))
-        assert r.hgetall(collection_key(TRACKED, "t", "logs")) == {"5": '0+2 {"id":5}'}
+        assert r.hgetall(collection_key(TRACKED, "t", "logs")) == {"5": '0+ {"id":5}'}
         assert len(r.hgetall(items_key(TRACKED, "t", "logs"))) == 2
     assert tracked(stores()).logs == {5: Log(5, [Line("old", True), Line("new")])}
+
+
+async def test_an_entity_stored_with_its_items_counted_is_read_and_its_next_commit_drops_the_count(
+    stores: Callable[..., Store], redis_url: str
+) -> None:
+    with client(redis_url) as r:  # as branch pipe wrote it: "<position>+<count>"
+        r.hset(vendor_key(TRACKED, "t"), mapping={"v": 4, "s": '{"title":"t","order":[]}', "c": "{}", "p": "0"})
+        r.hset(collection_key(TRACKED, "t", "logs"), "5", '0+2 {"id":5}')
+        r.hset(
+            items_key(TRACKED, "t", "logs"), mapping={"5\x000": '{"text":"a","seen":true}', "5\x001": '{"text":"b"}'}
+        )
+        r.sadd("cxemu:tenants", f"{TRACKED}:t")
+        store = stores()
+        assert tracked(store).logs == {5: Log(5, [Line("a", True), Line("b")])}
+        async with store.tenant(TRACKED, "t") as tx:
+            del tx.state.logs[5].lines[0]
+        assert r.hgetall(collection_key(TRACKED, "t", "logs")) == {"5": '0+ {"id":5}'}
+        assert r.hgetall(items_key(TRACKED, "t", "logs")) == {"5\x000": '{"text":"b","seen":false}'}
+    assert tracked(stores()).logs == {5: Log(5, [Line("b")])}
 
 
 async def test_an_8x8_card_action_is_written_to_redis(redis_url: str) -> None:
