@@ -141,31 +141,36 @@ if lease ~= '' then
   end
 end
 local size = tonumber(ARGV[2])
-local at = {}
-local i = 3
-for _, width in ipairs({1, 2, 2, 2, 2, 1}) do
-  local n = tonumber(ARGV[i])
-  at[#at + 1] = {i + 1, n}
-  i = i + 1 + width * n
-end
+-- where each section's items start, and how many there are (no table per section: a write is often one delivery)
+local xn = tonumber(ARGV[3])
+local xi = 4
+local pn = tonumber(ARGV[xi + xn])
+local pi = xi + xn + 1
+local sn = tonumber(ARGV[pi + 2 * pn])
+local si = pi + 2 * pn + 1
+local fn = tonumber(ARGV[si + 2 * sn])
+local fi = si + 2 * sn + 1
+local jn = tonumber(ARGV[fi + 2 * fn])
+local ji = fi + 2 * fn + 1
+local kn = tonumber(ARGV[ji + 2 * jn])
+local ki = ji + 2 * jn + 1
+local i = ki + kn
 local clock, last = ARGV[i], ARGV[i + 1]
 local h = tonumber(ARGV[i + 2])
 i = i + 3
 local chaos = nil
 if h == 1 then chaos = ARGV[i]; i = i + 1 end
 local rn = tonumber(ARGV[i])
-local rs = i + 1
+i = i + 1
 local tails, exact = {}, {}
-i = rs
 for _ = 1, rn do
   if ARGV[i] == 'e' then exact[#exact + 1] = ARGV[i + 1]; i = i + 2 else tails[#tails + 1] = ARGV[i]; i = i + 1 end
 end
 if i ~= #ARGV + 1 or not size or not h or h < 0 or h > 2 then
   return redis.error_reply('cxemu runtime write: the sections do not add up')
 end
-local x, p, s, f, j, k = at[1], at[2], at[3], at[4], at[5], at[6]
 local gone = {}
-for a = x[1], x[1] + x[2] - 1 do gone[tonumber(ARGV[a])] = true end
+for a = xi, xi + xn - 1 do gone[tonumber(ARGV[a])] = true end
 local function need(key, want)
   if gone[key] then return nil end
   gone[key] = true
@@ -175,39 +180,46 @@ local function need(key, want)
   end
 end
 local bad = nil
-if p[2] + s[2] > 0 then bad = need(2, 'hash') or need(3, 'hash') end
-if not bad and s[2] > 0 then bad = need(4, 'list') end
-if not bad and f[2] > 0 then bad = need(3, 'hash') end
-if not bad and j[2] + k[2] > 0 then bad = need(5, 'hash') end
+if pn + sn > 0 then bad = need(2, 'hash') or need(3, 'hash') end
+if not bad and sn > 0 then bad = need(4, 'list') end
+if not bad and fn > 0 then bad = need(3, 'hash') end
+if not bad and jn + kn > 0 then bad = need(5, 'hash') end
 if not bad and last ~= '' then bad = need(7, 'string') end
 if not bad and rn > 0 then bad = need(8, 'list') end
 if bad then return redis.error_reply(bad) end
-local function many(command, key, list)
-  for a = 1, #list, 1000 do
-    redis.call(command, key, unpack(list, a, math.min(a + 999, #list)))
+-- a command over ARGV[first .. first + count - 1], in slices (Lua's unpack takes a few thousand at most)
+local function sliced(command, key, first, count)
+  local stop = first + count - 1
+  while first <= stop do
+    local upto = math.min(first + 999, stop)
+    redis.call(command, key, unpack(ARGV, first, upto))
+    first = upto + 1
   end
 end
--- a section's items (width 1), or its pairs whole (width 2, step 1), or the first or second of each pair (step 2)
-local function every(sec, width, step, from)
-  local out = {}
-  for a = sec[1] + from, sec[1] + width * sec[2] - 1, step do out[#out + 1] = ARGV[a] end
-  return out
+-- the first (from = 0) or second (from = 1) item of each of a section's n pairs, and a command over such a list
+local function halves(first, n, from)
+  local list = {}
+  for a = first + from, first + 2 * n - 1, 2 do list[#list + 1] = ARGV[a] end
+  return list
 end
-for a = x[1], x[1] + x[2] - 1 do redis.call('DEL', KEYS[tonumber(ARGV[a])]) end
-if p[2] > 0 then
-  many('HSET', KEYS[2], every(p, 2, 1, 0))
-  many('HDEL', KEYS[3], every(p, 2, 2, 0))
+local function many(command, key, list)
+  for a = 1, #list, 1000 do redis.call(command, key, unpack(list, a, math.min(a + 999, #list))) end
 end
-if s[2] > 0 then
-  local ids = every(s, 2, 2, 0)
+for a = xi, xi + xn - 1 do redis.call('DEL', KEYS[tonumber(ARGV[a])]) end
+if pn > 0 then
+  sliced('HSET', KEYS[2], pi, 2 * pn)
+  many('HDEL', KEYS[3], halves(pi, pn, 0))
+end
+if sn > 0 then
+  local ids = halves(si, sn, 0)
   many('HDEL', KEYS[2], ids)
   many('HDEL', KEYS[3], ids)
-  many('RPUSH', KEYS[4], every(s, 2, 2, 1))
+  many('RPUSH', KEYS[4], halves(si, sn, 1))
   redis.call('LTRIM', KEYS[4], -size, -1)
 end
-if f[2] > 0 then many('HSET', KEYS[3], every(f, 2, 1, 0)) end
-if j[2] > 0 then many('HSET', KEYS[5], every(j, 2, 1, 0)) end
-if k[2] > 0 then many('HDEL', KEYS[5], every(k, 1, 1, 0)) end
+if fn > 0 then sliced('HSET', KEYS[3], fi, 2 * fn) end
+if jn > 0 then sliced('HSET', KEYS[5], ji, 2 * jn) end
+if kn > 0 then sliced('HDEL', KEYS[5], ki, kn) end
 if clock ~= '' then redis.call('SET', KEYS[6], clock) end
 if last ~= '' and tonumber(last) > (tonumber(redis.call('GET', KEYS[7]) or '0') or 0) then
   redis.call('SET', KEYS[7], last)
