@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http import h11_impl, httptools_impl
 
@@ -33,7 +33,7 @@ from emulator.core.errors import ConfigError, EmulatorError
 from emulator.core.fleet_control import FleetControl, Forwarded
 from emulator.core.limits import BODILESS, BodyLimit
 from emulator.core.plugin import VendorPlugin, VendorRoute, default_render_error, is_wrapped, vendor_route
-from emulator.core.routing import PrefixIndex, PrefixRoutes
+from emulator.core.routing import FULL, PrefixIndex, PrefixRoutes
 from emulator.core.runtime import Emulator
 from emulator.core.settings import Settings
 from emulator.core.web import ErrorOut
@@ -179,7 +179,7 @@ class App(Starlette):
             cycle = getattr(send, "__self__", None)
             if type(cycle) in CYCLES:
                 match, child = self._index.matches(scope)
-                if match is Match.FULL and isinstance(child["cxemu.route"], VendorRoute):
+                if match is FULL and isinstance(child["cxemu.route"], VendorRoute):
                     scope["router"] = self.router  # what Starlette's router would have set
                     scope["route"] = self._index
                     scope.update(child)

@@ -21,6 +21,10 @@ from typing import Any
 from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.types import Receive, Scope, Send
 
+FULL, PARTIAL, NONE = Match.FULL, Match.PARTIAL, Match.NONE
+"""Starlette's `Match` members, read once: in Python 3.11 every `Match.FULL` goes through `EnumType`'s
+`__getattr__` hook (about 1,000 instructions; a global read is a few), and every vendor request matches here."""
+
 
 @dataclass(slots=True)
 class _Node:
@@ -74,7 +78,7 @@ class PrefixRoutes(BaseRoute):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
-            return Match.NONE, {}
+            return NONE, {}
         root = scope.get("root_path", "")
         path: str = scope["path"]
         return self.match(scope, path[len(root) :] if root and path.startswith(root) else path)
@@ -83,7 +87,7 @@ class PrefixRoutes(BaseRoute):
         """`matches` for a path with the root path already taken off (`PrefixIndex` works it out once)."""
         found = self._find(path)
         if found is None:
-            return Match.NONE, {}
+            return NONE, {}
         route, params = found
         outer = scope.get("path_params")
         child: dict[str, Any] = {
@@ -92,8 +96,8 @@ class PrefixRoutes(BaseRoute):
             "cxemu.route": route,
         }
         if route.methods and scope["method"] not in route.methods:
-            return Match.PARTIAL, child
-        return Match.FULL, child
+            return PARTIAL, child
+        return FULL, child
 
     def handle(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
         route: Route = scope["cxemu.route"]
@@ -125,7 +129,7 @@ class PrefixIndex(BaseRoute):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
-            return Match.NONE, {}
+            return NONE, {}
         root = scope.get("root_path", "")
         path: str = scope["path"]
         if root and path.startswith(root):
@@ -135,11 +139,11 @@ class PrefixIndex(BaseRoute):
         partial: Scope | None = None
         for group in candidates:
             match, child = group.match(scope, path)
-            if match is Match.FULL:
+            if match is FULL:
                 return match, child
-            if match is Match.PARTIAL and partial is None:
+            if match is PARTIAL and partial is None:
                 partial = child
-        return (Match.PARTIAL, partial) if partial is not None else (Match.NONE, {})
+        return (PARTIAL, partial) if partial is not None else (NONE, {})
 
     def handle(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
         route: Route = scope["cxemu.route"]

@@ -27,6 +27,8 @@ MO_CC = "MO.CustomerContact"
 MO_PLAIN = "MO.plain"
 STATUS_REPORT = "StatusReport"
 WEBHOOK_EVENTS = (MO, MO_CC, MO_PLAIN, STATUS_REPORT, c.NOTIFICATION_TYPE, c.RESET_NOTIFICATION_TYPE)
+_SENT_BY = frozenset(("mo.received", "mo.plain", "status.report", "router.mutation", "router.reset"))
+"""The event kinds `_targets` finds webhooks for: every other kind has none."""
 
 
 def payloads(event: DomainEvent) -> list[tuple[str, dict[str, Any]]]:
@@ -76,6 +78,8 @@ def outbound(tx: Tx[CmComState], event: DomainEvent) -> list[Outbound]:
             return []
         body = status_report(event.data)
         return [Outbound(url, body, STATUS_REPORT, event.subject, tx.ids.new("event", EVENT_ID))]
+    if event.kind not in _SENT_BY:  # (a sent message, a chat created: no webhook, no read of the state)
+        return []
     targets = _targets(tx.state, event)
     if not targets:
         return []

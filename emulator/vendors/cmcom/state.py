@@ -222,7 +222,8 @@ def open_chat(tx: S, channel: str, client: str, host: str) -> Chat:
 def pick_channel(state: CmComState, d: Draft) -> str | None:
     """The channel a message goes out on: the first allowed one the account has, preferring one the end user
     already chats on with this sender; with no allowedChannels, any channel of the account [cmcom.md §3.1]."""
-    candidates = [ch for ch in (d.allowed or state.channels) if ch in state.channels]
+    channels = state.channels  # (once: each read of a pydantic field goes through its `__getattr__` hook)
+    candidates = [ch for ch in (d.allowed or channels) if ch in channels]
     if not candidates:
         return None
     host = host_key(d.sender)
@@ -290,20 +291,26 @@ def _rich_data(d: Draft) -> dict[str, Any]:
 
 def advance_status(tx: S, message_id: str, status: c.Status) -> None:
     """A status report for a sent message (the simulated end user's phone or app moved it on)."""
-    sent = tx.state.sent.get(message_id)
+    state = tx.state  # (read once, as its fields: each read of a pydantic field goes through its `__getattr__` hook)
+    sent = state.sent.get(message_id)
     if sent is None:
         return
-    codes = tx.state.status_codes
+    codes = state.status_codes
     code = getattr(codes, status.lower())
     if code is None:
         return  # a status without a configured code (Sent) is not reported
     sent.status = status
-    failed = status == c.Status.FAILED
+    failed = status == _FAILED
     tx.emit("status.report", message_id, {
         "status": str(status), "code": code, "errorCode": codes.failed_error_code if failed else "",
         "errorDescription": c.FAILED_DESCRIPTION if failed else "", "reference": sent.reference,
-        "to": mt(sent.number), "created": sent.created, "operator": tx.state.operator,
+        "to": mt(sent.number), "created": sent.created, "operator": state.operator,
     })  # fmt: skip
+
+
+_FAILED = c.Status.FAILED
+"""Read once: in Python 3.11 `c.Status.FAILED` goes through `EnumType`'s `__getattr__` hook (~1,000 instructions;
+every status report asks)."""
 
 
 # -- retention (core.retention) -----------------------------------------------------------------------------

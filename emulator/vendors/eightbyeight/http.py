@@ -73,6 +73,8 @@ class Gate:
         self.store = store
         self.config: EightByEightConfig = emu.vendor_config(SLUG)
         self.keys = {key: name for name, t in self.config.tenants.items() for key in t.api_keys}
+        self.open = emu.settings.auth == "open"
+        """Open auth, read once (as CM.com's gate does): a read on the settings model costs pydantic's hook."""
 
     def lookup(self, key: str | None) -> str | None:
         """The tenant of an API key: a configured key's tenant; any other key is its own tenant in `open` auth,
@@ -80,7 +82,7 @@ class Gate:
         if not key or not key.strip():
             return None
         tenant = self.keys.get(key)
-        if tenant is None and (self.emu.settings.auth == "open" or self.store.provisioned(key)):
+        if tenant is None and (self.open or self.store.provisioned(key)):
             tenant = key
         return tenant
 
@@ -109,10 +111,20 @@ async def read_json(
     if not isinstance(data, dict):
         raise errors.malformed_json(style=style, conversation_id=conversation_id, tenant=tenant)
     try:  # `model.model_validate`, without its frame and keywords (the validator it calls, called itself)
-        validate = model.__pydantic_validator__.validate_python
+        validate = _VALIDATE.get(model) or _validate_of(model)
         return validate(data) if context is None else validate(data, context=context)  # type: ignore[no-any-return]
     except ValidationError as exc:
         raise errors.from_validation_error(exc, style=style, conversation_id=conversation_id, tenant=tenant) from None
+
+
+_VALIDATE: dict[type[BaseModel], Any] = {}
+"""Each body model's `validate_python`: reading `model.__pydantic_validator__` goes through pydantic's metaclass
+`__getattr__` hook on every request (about 1,000 instructions), a dict keyed by the class does not."""
+
+
+def _validate_of(model: type[BaseModel]) -> Any:
+    validate = _VALIDATE[model] = model.__pydantic_validator__.validate_python
+    return validate
 
 
 class Ctx:

@@ -42,6 +42,7 @@ from emulator.vendors.eightbyeight.constants import (
     ConversationState,
 )
 from emulator.vendors.eightbyeight.models import (
+    AttachmentRef,
     CardPayload,
     ConversationUser,
     SendMessageRequest,
@@ -220,6 +221,9 @@ TRANSITIONS: dict[tuple[ConversationState, str], ConversationState] = {
     (ConversationState.CREATED, "end"): ConversationState.IDLE,
     (ConversationState.IDLE, "requeue"): ConversationState.ACTIVE,
 }
+_IDLE = ConversationState.IDLE
+"""Read once: in Python 3.11 `ConversationState.IDLE` goes through `EnumType`'s `__getattr__` hook (~1,000
+instructions; every message asks)."""
 
 
 def move(conv: Conversation, action: str) -> None:
@@ -426,7 +430,11 @@ def update_conversation(
 def _check_attachments(conv: Conversation | None, msg: SendMessageRequest) -> None:
     if conv is None:
         return
-    for ref in msg.attachments or []:
+    _check_refs(conv, msg.attachments)
+
+
+def _check_refs(conv: Conversation, refs: list[AttachmentRef] | None) -> None:
+    for ref in refs or []:
         if ref.id is None or ref.id not in conv.attachments:
             raise errors.bad_request_send_message(errors.ATTACHMENT_MISSING.format(attachment_id=ref.id))
 
@@ -438,20 +446,29 @@ def cards_of(tx: S, cards: list[CardPayload] | None) -> list[Card]:
     ]
 
 
-def _message(tx: S, conv: Conversation, req: SendMessageRequest, at: float) -> Message:
-    author_type = str(req.authorType)
+def _message(
+    tx: S, conv: Conversation, req: SendMessageRequest, at: float, author_type: str | None = None, refs: Any = False
+) -> Message:
+    """The message `req` posts (`post_message` hands on the author type and attachments it read: each read of a
+    pydantic model's field goes through its `__getattr__` hook, ~400 instructions)."""
+    if author_type is None:
+        author_type = str(req.authorType)
+    if refs is False:
+        refs = req.attachments
     author = conv.bot_participant if author_type == "bot" else conv.user_participant
     external = None
-    if req.externalProvider is not None:
-        external = {"name": str(req.externalProvider.name), "externalMessageId": req.externalProvider.externalMessageId}
+    provider = req.externalProvider
+    if provider is not None:
+        external = {"name": str(provider.name), "externalMessageId": provider.externalMessageId}
+    cards = req.cards
     return Message(  # by position (every message): id, text, at, author_id, author_type, attachments, cards, external
         tx.ids.new("message", MESSAGE_ID),
         req.text or "",
         at,
         author,
         author_type,
-        [a.id for a in req.attachments or [] if a.id],
-        cards_of(tx, req.cards),
+        [a.id for a in refs if a.id] if refs else [],
+        cards_of(tx, cards) if cards else [],
         external,
     )
 
@@ -459,16 +476,19 @@ def _message(tx: S, conv: Conversation, req: SendMessageRequest, at: float) -> M
 def post_message(tx: S, conv: Conversation, req: SendMessageRequest, *, echo: bool) -> Message:
     """POST …/messages by the integration (user or bot). A message on an idle conversation re-queues it
     in its last queue (eightbyeight.md §1.7 row 11)."""
-    if str(req.authorType) == "agent":
+    author_type = str(req.authorType)
+    if author_type == "agent":
         raise errors.invalid_author_type("agent")
-    _check_attachments(conv, req)
-    msg = _message(tx, conv, req, tx.now())
+    refs = req.attachments
+    if refs:
+        _check_refs(conv, refs)
+    msg = _message(tx, conv, req, tx.now(), author_type, refs)
     if msg.author_type == "bot" and not any(p.id == conv.bot_participant for p in conv.participants):
         conv.participants.append(Participant(id=conv.bot_participant, type="bot"))
     conv.messages.append(msg)
     view = views.message_view(conv, msg, echo=True)
     tx.emit("message.created", conv.id, {"message": view, "deliver": echo, "messageId": msg.id})
-    if conv.state == ConversationState.IDLE:
+    if conv.state == _IDLE:
         move(conv, "requeue")
         if conv.queue_id is not None:
             conv.assignment_type, conv.assignment_id = "queue", conv.queue_id
