@@ -219,14 +219,16 @@ def open_chat(tx: S, channel: str, client: str, host: str) -> Chat:
     return chat
 
 
-def pick_channel(state: CmComState, d: Draft) -> str | None:
+def pick_channel(state: CmComState, d: Draft, host: str | None = None) -> str | None:
     """The channel a message goes out on: the first allowed one the account has, preferring one the end user
-    already chats on with this sender; with no allowedChannels, any channel of the account [cmcom.md §3.1]."""
+    already chats on with this sender; with no allowedChannels, any channel of the account [cmcom.md §3.1].
+    (`host`: `host_key(d.sender)`, when the caller has it.)"""
     channels = state.channels  # (once: each read of a pydantic field goes through its `__getattr__` hook)
     candidates = [ch for ch in (d.allowed or channels) if ch in channels]
     if not candidates:
         return None
-    host = host_key(d.sender)
+    if host is None:
+        host = host_key(d.sender)
     for ch in candidates:
         if chat_id(ch, d.number, host, state.chat_algorithm) in state.chats:
             return ch
@@ -235,7 +237,7 @@ def pick_channel(state: CmComState, d: Draft) -> str | None:
     return candidates[0]
 
 
-def _account_rules(state: CmComState, d: Draft) -> str | None:
+def _account_rules(state: CmComState, d: Draft, host: str) -> str | None:
     """Apply the account's rules to a valid draft; returns the channel when it may be sent."""
     if d.number in state.blacklist:
         d.reject(c.Code.BLACKLISTED, c.BLACKLISTED.format(number=d.to))
@@ -243,7 +245,7 @@ def _account_rules(state: CmComState, d: Draft) -> str | None:
     if state.spam_patterns and any(re.search(p, d.text, flags=re.IGNORECASE) for p in state.spam_patterns):
         d.reject(c.Code.SPAM, c.SPAM)
         return None
-    channel = pick_channel(state, d)
+    channel = pick_channel(state, d, host)
     if channel is None:
         d.reject(c.Code.REJECTED, c.NO_CHANNEL.format(channels=", ".join(d.allowed or [])))
         return None
@@ -262,11 +264,12 @@ def send(tx: S, drafts: list[Draft], *, via: str) -> None:
         if d.code:
             d.parts = 0
             continue
-        channel = _account_rules(state, d)
+        host = host_key(d.sender)  # (once: the channel's choice and the chat both ask)
+        channel = _account_rules(state, d, host)
         if channel is None:
             d.parts = 0
             continue
-        chat = open_chat(tx, channel, d.number, host_key(d.sender))
+        chat = open_chat(tx, channel, d.number, host)
         if via != "gateway" and not chat.enabled(via):
             d.reject(c.Code.REJECTED, c.COMPONENT_DISABLED.format(component=via, chat_id=chat.id))
             d.parts = 0
