@@ -12,11 +12,12 @@ from typing import Any
 
 from emulator.core.events import DomainEvent
 from emulator.core.store import Outbound, Tx
-from emulator.core.tracked import look
 from emulator.vendors.eightbyeight.constants import LEGACY_NOTIFICATION_VERSION, NOTIFICATION_VERSION
 from emulator.vendors.eightbyeight.state import EVENT_ID, EightByEightState, Webhook
 
 Payload = tuple[str, dict[str, Any]]
+_LOOK = dict.get
+"""`core.tracked.look` without its frame: `dict.get` itself, which a `TrackedDict` does not override."""
 
 _CONVERSATION_UPDATES = ("conversation.created", "conversation.active", "conversation.updated", "conversation.idle")
 
@@ -91,21 +92,22 @@ def payloads(event: DomainEvent, *, legacy: bool) -> list[Payload]:
 def _targets(state: EightByEightState, event: DomainEvent) -> list[Webhook]:
     if event.kind == "webhook.verify":
         return [Webhook(id="verify", name="verify", uri=event.data["uri"], version=event.data["version"])]
-    # reads only (look: marks nothing, so a Redis commit does not serialise these again; core.tracked)
-    conv = look(state.conversations, event.subject)
+    # reads only (`look`, called as what it is: `dict.get` marks nothing, so a Redis commit does not serialise these
+    # again; core.tracked)
+    conv = _LOOK(state.conversations, event.subject)
     if conv is None:
         return []
     hooks: list[Webhook] = []
-    channel = look(state.channels, conv.channelId)
+    channel = _LOOK(state.channels, conv.channelId)
     post = conv.post_agent
     if post is not None and (post.active or post.ended_at == event.at):
-        hook = look(state.webhooks, post.webhook_id)
+        hook = _LOOK(state.webhooks, post.webhook_id)
         if hook is not None:
             hooks.append(hook)
         if not post.notify_channel:
             return hooks
     if channel is not None:
-        hook = look(state.webhooks, channel.webHookId)
+        hook = _LOOK(state.webhooks, channel.webHookId)
         if hook is not None and hook not in hooks:
             hooks.append(hook)
     return hooks
@@ -114,9 +116,12 @@ def _targets(state: EightByEightState, event: DomainEvent) -> list[Webhook]:
 def outbound(tx: Tx[EightByEightState], event: DomainEvent) -> list[Outbound]:
     """The webhook requests one committed domain event causes."""
     state = tx.state
+    hooks = _targets(state, event)
+    if not hooks:  # (no profile read: each read of a pydantic field goes through its `__getattr__` hook)
+        return []
     out: list[Outbound] = []
     profile = {"tenant_id": state.tenant_id, "customer_id": state.customer_id}
-    for hook in _targets(state, event):
+    for hook in hooks:
         bodies = legacy_payloads(event) if hook.version == LEGACY_NOTIFICATION_VERSION else v1_payloads(event)
         for event_type, body in bodies:
             event_id = tx.ids.new("event", EVENT_ID)
