@@ -742,7 +742,11 @@ def timer_entries(feed: Feed) -> Callable[[Timer], contextlib.AbstractContextMan
         what = str(job["kind"])
         args = job["args"]
         data = {"what": what, "args": args, "due": timer.when}
-        subject = next((v for k, v in args.items() if k in SUBJECT_ARGS and isinstance(v, str)), None)
+        subject = None  # the first argument naming the subject (a loop: no generator per firing)
+        for k, v in args.items():
+            if k in SUBJECT_ARGS and isinstance(v, str):
+                subject = v
+                break
         entry = feed.record("timer", what, timer.vendor, timer.tenant, subject, "cxemu", timer.when, data, cause=None)
         return _Caused(entry)
 
