@@ -150,8 +150,8 @@ def message_view(conv: st.Conversation, msg: st.Message, *, echo: bool) -> dict[
         "sender": {"id": msg.author_id, "type": msg.author_type},
         "text": msg.text,
         "attachments": attachments,
-        "cards": [{"contentType": c.contentType, "content": c.content} for c in msg.cards],
-    }
+        "cards": [{"contentType": c.contentType, "content": c.content} for c in cards] if (cards := msg.cards) else [],
+    }  # (no comprehension for no cards: in 3.11 each runs as a function of its own)
 
 
 # -- the dashboard's list (`VendorPlugin.subjects`) ----------------------------------------------------------------
