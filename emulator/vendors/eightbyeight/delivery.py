@@ -84,13 +84,15 @@ class Signer:
 
 
 def unsigned_headers(ctx: AttemptContext) -> dict[str, str]:
-    return signing.plain_headers(
-        str(ctx.profile.get("tenant_id", ctx.tenant)),
-        str(ctx.profile.get("customer_id", "")),
-        ctx.event_id,
-        ctx.attempt,
-        round(ctx.transmission_time * 1000),
-    )
+    """`signing.plain_headers` of the attempt, built here (one call less on every unsigned attempt)."""
+    profile = ctx.profile
+    return {
+        WEBHOOK_TENANT_HEADER: str(profile.get("tenant_id", ctx.tenant)),
+        WEBHOOK_CUSTOMER_HEADER: str(profile.get("customer_id", "")),
+        WEBHOOK_EVENT_ID_HEADER: ctx.event_id,
+        WEBHOOK_TRANSMISSION_TIME_HEADER: str(round(ctx.transmission_time * 1000)),
+        WEBHOOK_RETRY_HEADER: str(ctx.attempt),
+    }
 
 
 SCHEME = "jws-detached-rs256"

@@ -22,7 +22,7 @@ def events(text: str, at: float) -> list[DomainEvent]:
     message = {"isEcho": True, "sender": {"id": "x7xPKaUgkKew7N3TIea8POD8", "type": "user"}, "text": text,
                "attachments": [], "cards": [{"id": "c", "content": {"n": None}}]}  # fmt: skip
     agent = {"sender": {"id": "ag-1", "type": "agent"}, "text": text, "attachments": [], "cards": []}
-    made = [
+    made: list[tuple[str, dict[str, Any]]] = [
         ("conversation.created", {"state": "ACTIVE", "channelId": text}),
         ("conversation.queued", {"queueId": "q-1", "position": 1}),
         ("member.joined", {"memberType": "agent", "id": "ag-1", "name": text}),
@@ -60,3 +60,17 @@ def test_seeded_random_documents_give_the_same_bytes_or_the_same_error(seed: int
 def test_both_policies_write_bodies_with_it(signing: bool) -> None:
     emu = SimpleNamespace(vendor_config=lambda slug: SimpleNamespace(signing=signing), store=SimpleNamespace(seed=1))
     assert delivery.policy(cast(Any, emu)).serialize is body_bytes
+
+
+@pytest.mark.parametrize("profile", [{"tenant_id": "t-1", "customer_id": "c-1"}, {}], ids=["profile", "none"])
+def test_unsigned_headers_are_the_plain_headers_in_their_order(profile: dict[str, str]) -> None:
+    from emulator.core.webhooks import AttemptContext
+    from emulator.vendors.eightbyeight import signing
+
+    for attempt, at in ((0, 1_767_225_600.2505), (3, 0.0), (1, 1_767_225_600.9995)):
+        ctx = AttemptContext("eightbyeight", "ten", "e-1", "MESSAGE", "s", "http://x", b"{}", attempt, at, profile)
+        want = signing.plain_headers(
+            str(profile.get("tenant_id", "ten")), str(profile.get("customer_id", "")), "e-1", attempt, round(at * 1000)
+        )
+        got = delivery.unsigned_headers(ctx)
+        assert list(got.items()) == list(want.items())
