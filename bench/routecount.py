@@ -10,7 +10,8 @@ webhook; CM.com with both status reports due at once) and driven through uvicorn
 `dispatcher.submit` is stubbed (the webhook is built, not queued or sent): what is left is the route's own path,
 its unit of work, events, journal and feed entries. 200 warm-up requests, then `-n` counted ones inside one
 `functools.reduce` call, which `--toggle-collect=functools_reduce` counts alone; `PYTHONHASHSEED=0`, the collector
-tuned as `cli._tune_gc`. `--check` prints a digest of every answer and every webhook built (compare two trees).
+tuned as `cli._tune_gc`, on uvloop. `--check` prints a digest of every answer, every webhook built and the feed's
+and journal's entries (compare two trees).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -221,7 +224,7 @@ def main() -> int:
         print(f"{args.row}: {total / args.n / 1000:.1f} k instructions per request ({out})")
         return 0
     with tempfile.TemporaryDirectory(prefix="routecount-") as tmp:
-        loop = asyncio.new_event_loop()
+        loop = uvloop.new_event_loop()  # as `cxemu serve` runs (uvicorn's loop "auto")
         asyncio.set_event_loop(loop)
         ctx = loop.run_until_complete(main_async(args, Path(tmp)))
         run = ctx["run"]
