@@ -39,12 +39,12 @@ END_USER_SAY = f"{SLUG}.end_user.say"
 # Messages that reach an end user (their chat is the subject, or `chatId` for API sends).
 TO_END_USER = ("message.sent", "agent.message", "bot.message")
 STATUSES: dict[str, c.Status] = {str(status): status for status in c.Status}
+"""A job's status (its text) as the enum member, found without `Status(...)`'s lookup (an `EnumType` call)."""
 _ACCEPTED, _SENT, _DELIVERED, _FAILED, _READ = (
     c.Status.ACCEPTED, c.Status.SENT, c.Status.DELIVERED, c.Status.FAILED, c.Status.READ
 )  # fmt: skip
 """Read once: in Python 3.11 each `c.Status.X` goes through `EnumType`'s `__getattr__` hook (~1,000 instructions;
 every sent message asks three)."""
-"""A job's status (its text) as the enum member, found without `Status(...)`'s lookup (an `EnumType` call)."""
 
 
 def pick_rule(behaviour: Behaviour, text: str) -> AgentRule | None:
