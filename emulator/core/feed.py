@@ -170,8 +170,6 @@ _ENCODE: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, def
 """`json.dumps` with these arguments, without building an encoder per entry (a fifth of a frame's cost)."""
 
 _CAUSE: ContextVar[Entry | None] = ContextVar("cxemu_feed_cause", default=None)
-_NEW_ENTRY: Final = object.__new__
-"""An `Entry` without its `__init__` (`Feed.record` and `Feed.open` set every slot themselves)."""
 
 
 def _open_holder(cause: Entry | None) -> Entry | None:
@@ -332,19 +330,7 @@ class Feed:
         """Record one entry caused by `cause` (default: the context's); appended now, or held by the open call
         it belongs to until that call completes."""
         ref = _CAUSE.get() if cause is False else cause
-        entry = _NEW_ENTRY(Entry)  # `Entry(...)`, its fields set here: no `__init__` frame (every event, delivery)
-        entry.id = 0
-        entry.kind = kind
-        entry.type = type_
-        entry.vendor = vendor
-        entry.tenant = tenant
-        entry.subject = subject
-        entry.party = party
-        entry.at = at
-        entry.cause = None
-        entry._source = source
-        entry._build = build
-        entry._json = entry._frame = entry._holder = entry._held = None
+        entry = Entry(kind, type_, vendor, tenant, subject, party, at, source, build)
         entry._cause_ref = ref
         holder = ref  # `_open_holder(ref)`, inline: an event's cause is its request, a delivery's its event
         while holder is not None and not holder.id and holder._held is None:
@@ -359,17 +345,7 @@ class Feed:
     def open(self, kind: str, type_: str, vendor: str | None, party: str | None) -> tuple[Entry, Token[Entry | None]]:
         """Start a call (a request, a control call): what it causes is held until `close`; the entry is the
         context's cause meanwhile. `close` must follow, in the same context."""
-        entry = _NEW_ENTRY(Entry)  # `Entry(kind, type_, vendor, None, None, party, 0.0)`, as in `record`
-        entry.id = 0
-        entry.kind = kind
-        entry.type = type_
-        entry.vendor = vendor
-        entry.tenant = entry.subject = entry.cause = None
-        entry.party = party
-        entry.at = 0.0
-        entry._source = None
-        entry._build = _same
-        entry._json = entry._frame = entry._holder = None
+        entry = Entry(kind, type_, vendor, None, None, party, 0.0)
         entry._cause_ref = _CAUSE.get()
         entry._held = []
         return entry, _CAUSE.set(entry)

@@ -80,7 +80,7 @@ from emulator.core.delivery import Attempt, Delivery, SnapshotDelivery
 from emulator.core.fastjson import dumps as _dumps_bytes
 from emulator.core.fastjson import dumps_text as _dumps
 from emulator.core.rediskeys import tenant_key
-from emulator.core.redisstore import UNAVAILABLE, Drawn, RedisStore, StateUnavailable
+from emulator.core.redisstore import SLICED_LUA, UNAVAILABLE, Drawn, RedisStore, StateUnavailable
 from emulator.core.store import Outbound, Store, Tx
 from emulator.core.webhooks import WebhookDispatcher
 
@@ -130,7 +130,9 @@ PARTS = ("dlv", "flight", "log", "jobs", "clock", "seq", "outbox", "chaos")
 # a list or a string holds that type or nothing (a key deleted first is not asked): Redis does not undo a script's
 # earlier writes when a later command fails (a settled delivery out of `dlv` and not in the log), so such a key
 # (someone else's) is an error reply with nothing written.
-_WRITE = """
+_WRITE = (
+    SLICED_LUA
+    + """
 local lease = ARGV[1]
 if lease ~= '' then
   local cur = redis.call('GET', KEYS[1])
@@ -187,15 +189,6 @@ if not bad and jn + kn > 0 then bad = need(5, 'hash') end
 if not bad and last ~= '' then bad = need(7, 'string') end
 if not bad and rn > 0 then bad = need(8, 'list') end
 if bad then return redis.error_reply(bad) end
--- a command over ARGV[first .. first + count - 1], in slices (Lua's unpack takes a few thousand at most)
-local function sliced(command, key, first, count)
-  local stop = first + count - 1
-  while first <= stop do
-    local upto = math.min(first + 999, stop)
-    redis.call(command, key, unpack(ARGV, first, upto))
-    first = upto + 1
-  end
-end
 -- the first (from = 0) or second (from = 1) item of each of a section's n pairs, and a command over such a list
 local function halves(first, n, from)
   local list = {}
@@ -252,6 +245,7 @@ end
 for _, e in ipairs(exact) do redis.call('LREM', KEYS[8], 1, e) end
 return 1
 """
+)
 _WRITE_SHA = hashlib.sha1(_WRITE.encode()).hexdigest()  # Redis names a script by its SHA-1
 
 

@@ -111,8 +111,9 @@ end
 # entity's key, value: "<position> <entity JSON>"), but _COMMIT's: the tenant's hash, the hashes it writes, then the
 # owner lease, the outbox and the runtime's attempts started.
 
-# A helper of the scripts: HSET or HDEL with ARGV[first..] in slices (Lua's unpack takes a few thousand at most).
-_SLICED = """
+# A helper of the scripts (and `core.redisruntime`'s `_WRITE`): a command over ARGV[first..] in slices (Lua's unpack
+# takes a few thousand at most).
+SLICED_LUA = """
 local function sliced(command, key, first, count)
   local last = first + count - 1
   while first <= last do
@@ -152,7 +153,7 @@ return out
 # that removes the entry writes `rt:seq` in the same script (`core.redisruntime`), so at any moment one of the two
 # holds them.
 _COMMIT = (
-    _SLICED
+    SLICED_LUA
     + _TYPED
     + """
 local m = tonumber(ARGV[4])
@@ -202,7 +203,7 @@ return v
 # ARGV: state, counters, provisioned, timeline, then per collection the count of entities and their pairs (restore:
 # whatever was there goes). Returns the new version.
 _PUT = (
-    _SLICED
+    SLICED_LUA
     + """
 local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('HSET', KEYS[1], 's', ARGV[1], 'c', ARGV[2], 'p', ARGV[3], 'n', ARGV[4])
