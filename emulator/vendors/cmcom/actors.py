@@ -40,11 +40,6 @@ END_USER_SAY = f"{SLUG}.end_user.say"
 TO_END_USER = ("message.sent", "agent.message", "bot.message")
 STATUSES: dict[str, c.Status] = {str(status): status for status in c.Status}
 """A job's status (its text) as the enum member, found without `Status(...)`'s lookup (an `EnumType` call)."""
-_ACCEPTED, _SENT, _DELIVERED, _FAILED, _READ = (
-    c.Status.ACCEPTED, c.Status.SENT, c.Status.DELIVERED, c.Status.FAILED, c.Status.READ
-)  # fmt: skip
-"""Read once: in Python 3.11 each `c.Status.X` goes through `EnumType`'s `__getattr__` hook (~1,000 instructions;
-every sent message asks three)."""
 
 
 def pick_rule(behaviour: Behaviour, text: str) -> AgentRule | None:
@@ -98,13 +93,13 @@ def react(emu: Emulator, event: DomainEvent) -> None:
         sent = look(state.sent, event.subject)  # reads only: marks nothing for the Redis commit (core.tracked)
         if sent is None:
             return
-        reports = [(behaviour.accepted_after, _ACCEPTED)]
+        reports = [(behaviour.accepted_after, c.ACCEPTED)]
         if behaviour.sent_after is not None:
-            reports.append((behaviour.sent_after, _SENT))
-        final = _FAILED if sent.number in state.unreachable else _DELIVERED
+            reports.append((behaviour.sent_after, c.SENT))
+        final = c.FAILED if sent.number in state.unreachable else c.DELIVERED
         reports.append((behaviour.delivered_after, final))
-        if final == _DELIVERED and behaviour.read_after is not None and sent.channel in c.READ_RECEIPT_CHANNELS:
-            reports.append((behaviour.read_after, _READ))
+        if final == c.DELIVERED and behaviour.read_after is not None and sent.channel in c.READ_RECEIPT_CHANNELS:
+            reports.append((behaviour.read_after, c.READ))
         schedule = emu.scheduler.schedule_job
         for delay, statuses in status_batches(reports):
             schedule(delay, STATUS, {"msg": sent.id, "statuses": statuses}, vendor=SLUG, tenant=event.tenant)

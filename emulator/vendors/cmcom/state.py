@@ -303,17 +303,12 @@ def advance_status(tx: S, message_id: str, status: c.Status) -> None:
     if code is None:
         return  # a status without a configured code (Sent) is not reported
     sent.status = status
-    failed = status == _FAILED
+    failed = status == c.FAILED
     tx.emit("status.report", message_id, {
         "status": str(status), "code": code, "errorCode": codes.failed_error_code if failed else "",
         "errorDescription": c.FAILED_DESCRIPTION if failed else "", "reference": sent.reference,
         "to": mt(sent.number), "created": sent.created, "operator": state.operator,
     })  # fmt: skip
-
-
-_FAILED = c.Status.FAILED
-"""Read once: in Python 3.11 `c.Status.FAILED` goes through `EnumType`'s `__getattr__` hook (~1,000 instructions;
-every status report asks)."""
 
 
 # -- retention (core.retention) -----------------------------------------------------------------------------

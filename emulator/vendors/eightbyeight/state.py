@@ -337,8 +337,6 @@ def create_conversation(
     state = tx.state
     channel, channel_binding = channel_for(state, channel_id)
     queue_id, queue_binding = queue_for(state, assignment_type, assignment_id, channel)
-    for msg in history:
-        _check_attachments(None, msg)
     bind(state, channel_binding, queue_binding)
     now = tx.now()
     conv = Conversation(
@@ -427,13 +425,7 @@ def update_conversation(
 # -- messages ---------------------------------------------------------------------------------------------
 
 
-def _check_attachments(conv: Conversation | None, msg: SendMessageRequest) -> None:
-    if conv is None:
-        return
-    _check_refs(conv, msg.attachments)
-
-
-def _check_refs(conv: Conversation, refs: list[AttachmentRef] | None) -> None:
+def _check_attachments(conv: Conversation, refs: list[AttachmentRef] | None) -> None:
     for ref in refs or []:
         if ref.id is None or ref.id not in conv.attachments:
             raise errors.bad_request_send_message(errors.ATTACHMENT_MISSING.format(attachment_id=ref.id))
@@ -481,7 +473,7 @@ def post_message(tx: S, conv: Conversation, req: SendMessageRequest, *, echo: bo
         raise errors.invalid_author_type("agent")
     refs = req.attachments
     if refs:
-        _check_refs(conv, refs)
+        _check_attachments(conv, refs)
     msg = _message(tx, conv, req, tx.now(), author_type, refs)
     if msg.author_type == "bot" and not any(p.id == conv.bot_participant for p in conv.participants):
         conv.participants.append(Participant(id=conv.bot_participant, type="bot"))
