@@ -254,6 +254,42 @@ def request(
         conn.close()
 
 
+def wait_listening(
+    port: int, path: str, proc: subprocess.Popen[bytes] | None = None, log: Path | None = None, limit: float = 60.0
+) -> None:
+    """Until `GET path` on `port` answers (any status); fails at once if `proc` exited first, with `log`'s tail."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log is not None else ""
+            raise SystemExit(f"the server exited ({proc.returncode}) before listening:\n{tail}")
+        try:
+            request(port, "GET", path)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listened on {port} within {limit:.0f} s")
+
+
+def received(port: int, *paths: str) -> int:
+    """Webhooks bench/receiver.py on `port` counted on `paths` (0 while it does not answer)."""
+    status, body = request(port, "GET", "/stats")
+    if status != 200:
+        return 0
+    stats = json.loads(body)
+    return sum(int(stats.get(p, {}).get("count", 0)) for p in paths)
+
+
+def settle_count(count: Callable[[], int], want: int, quiet: float) -> int:
+    """Until `count()` reaches `want`, or it did not move for `quiet` s; the last count."""
+    last, since = -1, time.monotonic()
+    while (got := count()) < want and time.monotonic() - since < quiet:
+        if got != last:
+            last, since = got, time.monotonic()
+        time.sleep(0.05)
+    return got
+
+
 class Client:
     """One keep-alive connection for a burst of small requests (GETs are retried once on a new connection)."""
 

@@ -52,7 +52,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,7 +60,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import HOST, REPO, Client, LoadSpec, expect, free_port, loadgen_cmd, request
+from harness import HOST, REPO, Client, LoadSpec, expect, free_port, loadgen_cmd, received, settle_count, wait_listening
 from listener import MODES, Stream
 from vendors import (
     API_KEY_HEADER,
@@ -201,8 +200,8 @@ def server(
         env["BARE_WEBHOOK_BASE"] = f"http://{HOST}:{rport}"  # the floor rows' webhooks (to /hook/ic, /hook200/ic)
         proc = subprocess.Popen([*vg, *cmd], cwd=tree, stdout=sink, stderr=subprocess.STDOUT, env=env)
     try:
-        wait_open(rport, proc, log, "/stats")
-        wait_open(port, proc, log, "/echo/v1/items/it-1" if bare else "/_emulator/health")
+        wait_listening(rport, "/stats", proc, log, 900)
+        wait_listening(port, "/echo/v1/items/it-1" if bare else "/_emulator/health", proc, log, 900)
         yield Server(port, proc.pid, out, hook, rport)
     finally:
         proc.send_signal(signal.SIGINT)
@@ -215,35 +214,13 @@ def server(
         receiver.wait()
 
 
-def wait_open(port: int, proc: subprocess.Popen[bytes], log: Path, path: str, limit: float = 900.0) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:]
-            raise SystemExit(f"the server exited ({proc.returncode}) before listening:\n{tail}")
-        try:
-            request(port, "GET", path)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"nothing listened on {port} within {limit:.0f} s")
-
-
 def hooks(s: Server) -> int:
-    status, body = request(s.receiver_port, "GET", "/stats")
-    if status != 200:
-        return 0
-    paths = json.loads(body)
-    return sum(int(paths.get(p, {}).get("count", 0)) for p in ("/hook200/ic", "/hook/ic"))
+    return received(s.receiver_port, "/hook200/ic", "/hook/ic")
 
 
 def settle(s: Server, want: int) -> None:
     """Until the receiver has `want` webhooks (the server is done with them), or nothing arrived for 30 s."""
-    last, since = -1, time.monotonic()
-    while (got := hooks(s)) < want and time.monotonic() - since < 30:
-        if got != last:
-            last, since = got, time.monotonic()
-        time.sleep(0.1)
+    settle_count(lambda: hooks(s), want, 30)
 
 
 def count(

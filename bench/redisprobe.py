@@ -32,7 +32,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import HOST, Client, LoadSpec, expect, free_port, loadgen_cmd, request
+from harness import HOST, Client, LoadSpec, expect, free_port, loadgen_cmd, received, settle_count, wait_listening
 from vendors import API_KEY_HEADER, CONVERSATION_BODY, MESSAGE_BODY, P8, WEBHOOK_VERSION, vendor_config
 
 CONVERSATIONS = 64
@@ -63,28 +63,8 @@ def script_names(tree: Path) -> dict[str, str]:
     return names
 
 
-def wait_for(port: int, path: str, limit: float = 60.0) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        try:
-            request(port, "GET", path)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listened on {port}")
-
-
 def hooks(rport: int) -> int:
-    status, body = request(rport, "GET", "/stats")
-    return int(json.loads(body).get("/hook200/pr", {}).get("count", 0)) if status == 200 else 0
-
-
-def settle(rport: int, want: int) -> None:
-    last, since = -1, time.monotonic()
-    while (got := hooks(rport)) < want and time.monotonic() - since < 20:
-        if got != last:
-            last, since = got, time.monotonic()
-        time.sleep(0.05)
+    return received(rport, "/hook200/pr")
 
 
 def send(spec: LoadSpec, conns: int, n: int) -> None:
@@ -112,8 +92,8 @@ def probe(tree: Path, url: str, n: int, conns: int, profile: Path | None = None)
         with (Path(tmp) / "server.log").open("wb") as sink:
             server = subprocess.Popen(cmd, cwd=tree, stdout=sink, stderr=subprocess.STDOUT, env=env)
         try:
-            wait_for(rport, "/stats")
-            wait_for(port, "/_emulator/health")
+            wait_listening(rport, "/stats", receiver)
+            wait_listening(port, "/_emulator/health", server, Path(tmp) / "server.log")
             key = {API_KEY_HEADER: "pr"}
             with Client(port, key) as c:
                 hook = json.dumps(
@@ -126,7 +106,7 @@ def probe(tree: Path, url: str, n: int, conns: int, profile: Path | None = None)
             paths.write_text("".join(f"{P8}/conversations/{cid}/messages\n" for cid in ids))
             spec = LoadSpec(port, "POST", f"{P8}/conversations/{ids[0]}/messages", key, MESSAGE_BODY, paths)
             send(spec, conns, max(400, n // 4))
-            settle(rport, 0)
+            settle_count(lambda: hooks(rport), 0, 20)
             time.sleep(0.5)  # what lingers (`LINGER`) is written
             base = hooks(rport)
             r.config_set("slowlog-log-slower-than", 0)
@@ -135,7 +115,7 @@ def probe(tree: Path, url: str, n: int, conns: int, profile: Path | None = None)
             r.config_resetstat()
             cpu0 = r.info("cpu")
             send(spec, conns, n)
-            settle(rport, base + n)
+            settle_count(lambda: hooks(rport), base + n, 20)
             time.sleep(0.5)
             cpu1 = r.info("cpu")
             stats = r.info("stats")
