@@ -11,9 +11,10 @@ signature checks), and decides the check with the strongest oracle the receiver 
 3. `status`: only the status codes, so the checks about side effects can only be advisory.
 
 The oracle is chosen once per run by a calibration delivery (a valid one, on its own subject): the journal when
-the receiver called back within `settle` seconds of its answer, else the probe when given and it counted the event,
-else the status codes. `settle` is also how long the battery watches, once the expected side effects are in, for
-one too many (a side effect that comes later than that is not seen).
+the receiver called back (within `settle` + the vendor's timeout of its answer, or within `settle` of the probe's
+count of the event), else the probe when given and it counted the event, else the status codes. `settle` is
+also how long the battery watches, once the expected side effects are in, for one too many (a side effect that
+comes later than that is not seen).
 
 The lost acknowledgement: the request is written, the battery waits until the answer starts to arrive (or the
 vendor's timeout passes) and drops the connection without reading it, as a vendor whose timeout fired just then;
@@ -312,8 +313,10 @@ class Run:
 
     async def calibrate(self, sample: Sample, mark: Mark, answer: Answer) -> None:
         """Choose the oracle from what the receiver did with one valid delivery: the journal when it called back,
-        else the probe when it counted the event, within `settle` + the vendor's timeout of the answer (a receiver
-        that counts but never calls back costs that wait once per run)."""
+        else the probe when it counted the event, within `settle` + the vendor's timeout of the answer. Once the
+        probe has counted the event the receiver is done with it, so a call back is waited for `settle` seconds
+        more at most (a side effect comes within `settle`); a receiver that neither calls back nor counts costs the
+        whole wait once per run."""
         if not answer.ok or (self.probe is None and not self.profile.calls_back):
             return
         deadline = wall_monotonic() + self.settle + self.timeout
@@ -329,6 +332,7 @@ class Run:
                     self.oracle = "probe"  # counted; a call back, the stronger evidence, may still come
                     if not self.profile.calls_back:
                         return
+                    deadline = min(deadline, wall_monotonic() + self.settle)  # ... within `settle` of the count
                 left = deadline - wall_monotonic()
                 if left <= 0:
                     return
