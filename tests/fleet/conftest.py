@@ -15,7 +15,7 @@ import redis
 
 from tests.store.conftest import redis_server, redis_url
 from tests.support.procs import ServerProcess
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import SKIP_REASON, RedisServer, binary
 
 __all__ = ["redis_server", "redis_url"]
 
@@ -103,3 +103,28 @@ def fleet(tmp_path: Path, redis_url: str) -> Iterator[Fleet]:
     finally:
         status = server.terminate()
         assert status == 0, server.stderr()
+
+
+SharedFleet = tuple[str, ServerProcess, list[Worker]]
+"""A module's fleet: its Redis's URL, `cxemu serve` and its workers."""
+
+
+@pytest.fixture(scope="module")
+def shared_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedFleet]:
+    """`cxemu serve --workers 2` on a Redis of its own (the session's is emptied for each test), once for the tests
+    of a module that only touch tenants of their own and neither stop, kill nor reconfigure the fleet: a fleet
+    costs three processes' start. The fleet must stop cleanly (exit status 0) after the module."""
+    if binary() is None:
+        pytest.skip(SKIP_REASON)
+    folder = tmp_path_factory.mktemp("shared-fleet")
+    (folder / "redis").mkdir()
+    own = RedisServer(folder / "redis")
+    try:
+        server = serve_fleet(folder, own.url, name="shared-fleet")
+        try:
+            yield own.url, server, workers(own.url, 2)
+        finally:
+            status = server.terminate()
+        assert status == 0, server.stderr()
+    finally:
+        own.stop()

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from emulator.scenarios.receiver import WebhookSink
-from tests.fleet.conftest import Fleet, serve_fleet, workers
+from tests.fleet.conftest import Fleet, SharedFleet, serve_fleet, workers
 
 pytestmark = pytest.mark.server
 
@@ -43,9 +43,9 @@ def post(http: httpx.Client, base: str, cid: str, text: str) -> httpx.Response:
 
 
 def test_one_tenants_requests_alternately_through_two_workers_behave_as_one_server(
-    fleet: Fleet, redis_url: str, webhook_sink: WebhookSink
+    shared_fleet: SharedFleet, webhook_sink: WebhookSink
 ) -> None:
-    server, (a, b) = fleet
+    redis_url, server, (a, b) = shared_fleet
     with httpx.Client(headers={"x-api-key": "alternating"}, timeout=60) as http:
         hook = {"name": "fleet", "uri": webhook_sink.url_for("/hook"), "version": "Chat Gateway v1.0"}
         assert http.put(f"{a.url}{P8}/webhooks/1", json=hook).status_code == 200  # the channel's webhook
@@ -68,8 +68,8 @@ def test_one_tenants_requests_alternately_through_two_workers_behave_as_one_serv
     assert [r.json["data"]["text"] for r in got] == said  # one dispatcher, in order
 
 
-def test_concurrent_writes_for_one_tenant_through_both_workers_lose_nothing(fleet: Fleet) -> None:
-    _, (a, b) = fleet
+def test_concurrent_writes_for_one_tenant_through_both_workers_lose_nothing(shared_fleet: SharedFleet) -> None:
+    _, _, (a, b) = shared_fleet
     with httpx.Client(headers={"x-api-key": "racing"}, timeout=60) as http:
         cid = http.post(f"{a.url}{P8}/conversations", json=CONVERSATION).json()["conversationId"]
 
@@ -90,9 +90,9 @@ def sangoma_token(http: httpx.Client, base: str, creds: dict[str, Any]) -> httpx
 
 
 def test_each_vendors_requests_are_served_by_the_tenants_owner_whichever_worker_gets_them(
-    fleet: Fleet, redis_url: str
+    shared_fleet: SharedFleet,
 ) -> None:
-    _, (a, b) = fleet
+    redis_url, _, (a, b) = shared_fleet
     with httpx.Client(timeout=60) as http:
         r = http.post(f"{a.url}/_emulator/tenants", json={"tenant": "every-vendor"})
         assert r.status_code == 201, r.text
@@ -132,8 +132,8 @@ def test_each_vendors_requests_are_served_by_the_tenants_owner_whichever_worker_
         assert not any("x-cxemu-forwarded" in e["headers"] for e in journal["requests"])
 
 
-def test_the_control_plane_through_either_worker_acts_on_the_tenants_owner(fleet: Fleet, redis_url: str) -> None:
-    _, (a, b) = fleet
+def test_the_control_plane_through_either_worker_acts_on_the_tenants_owner(shared_fleet: SharedFleet) -> None:
+    redis_url, _, (a, b) = shared_fleet
     with httpx.Client(timeout=60) as http:
         key = {"x-api-key": "controlled"}
         cid = http.post(f"{a.url}{P8}/conversations", json=CONVERSATION, headers=key).json()["conversationId"]
@@ -192,8 +192,8 @@ def test_a_clean_stop_releases_every_lease_and_leaves_the_registry(tmp_path: Pat
         client.close()
 
 
-def test_a_request_that_leaves_its_tenant_empty_leaves_no_lease_behind(fleet: Fleet, redis_url: str) -> None:
-    _, (a, b) = fleet
+def test_a_request_that_leaves_its_tenant_empty_leaves_no_lease_behind(shared_fleet: SharedFleet) -> None:
+    redis_url, _, (a, b) = shared_fleet
     with httpx.Client(timeout=60) as http:
         r = http.get(f"{a.url}{P8}/conversations/CONV-nope", headers={"x-api-key": "nobody"})
         assert r.status_code == 404, r.text
