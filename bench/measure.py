@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import queueprobe
 from harness import (
     ITEM_BODY,
     SERVER_CPU,
@@ -42,6 +43,8 @@ from vendors import (
     HOOKS_PER_CONVERSATION,
     MESSAGE_BODY,
     P8,
+    QUEUE_PROBE,
+    QUEUE_SAMPLES,
     REPORTS_PER_MESSAGE,
     api_key,
     cm_body,
@@ -148,6 +151,8 @@ class Measurement:
     sustained_per_s: float | None = None
     server_failed: int | None = None
     server_pending: int | None = None
+    queue: dict[str, Any] | None = None
+    """`--queue-probe`, CM's row: the dispatcher's backlog during and after the run (`queueprobe.summary`)."""
     cpu_us_parts: dict[str, float] | None = None
     """Rows with `extra` processes (the Redis rows): CPU µs per request of each (the server's under its name)."""
 
@@ -366,6 +371,10 @@ class Bench:
         parts0 = row.cpu_parts()
         cpu0 = sum(parts0.values())
         ours0 = own_cpu_seconds(pids) + cpu0
+        probed = QUEUE_PROBE["on"] and row.kind == "cm-webhook"
+        if probed:
+            request(port, "GET", QUEUE_SAMPLES)  # (what the warm-up left: read and dropped)
+        t_start = time.time()
         with self.around(row, conns):
             r = self.load.run(spec, conns, a.duration)
         t_end, elapsed = time.time(), time.monotonic() - t0
@@ -406,6 +415,9 @@ class Bench:
             m.hooks_sent, m.hooks_received, m.hooks_lost = sent, got, max(0, sent - got)
             m.drain_s = round(drain, 2)
             m.sustained_per_s = round(got / (m.duration_s + drain), 1)
+            if probed:
+                samples = expect(*request(port, "GET", QUEUE_SAMPLES), 200, "queue samples")["samples"]
+                m.queue = queueprobe.summary(samples, t_start, t_end)
             if row.kind not in ("wm-webhook", "bare-webhook"):
                 m.server_failed = sum(deliveries_count(port, k, "failed") for k in tenants)
                 m.server_pending = sum(deliveries_count(port, k, "pending") for k in tenants)
@@ -415,6 +427,8 @@ class Bench:
                 f" hooks {m.hooks_received}/{m.hooks_sent} lost={m.hooks_lost} drain={m.drain_s}s"
                 f" sustained={m.sustained_per_s:.0f}/s"
             )
+            if m.queue:
+                extra += f"\n    backlog: {json.dumps(m.queue)}"
         log(
             f"  {row.name:<25} c={conns:<3} rep={rep}: {m.rps:8.0f} req/s  p50={m.p50_ms:6.2f}ms"
             f" p99={m.p99_ms:7.2f}ms errors={m.errors} server-cpu={m.server_cpu_pct:.0f}%"

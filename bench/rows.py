@@ -43,6 +43,8 @@ from vendors import (
     HOOKS_PER_CONVERSATION,
     MESSAGE_BODY,
     P8,
+    QUEUE_PROBE,
+    QUEUEPROBE,
     REPORTS_PER_MESSAGE,
     SAMESPACE_SECTION,
     SANGOMA_INBOXES,
@@ -112,7 +114,9 @@ def start_servers(procs: Procs, wanted: set[str], workdir: Path, wiremock_jar: P
         elif name == "cmcom":  # CM counts only 200 as received: its hooks go to /hook200/...
             sanity_hook = f"http://{HOST}:{servers['receiver'].port}/hook200/{CM_SANITY_TENANT}"
             config = vendor_config(workdir, "cmcom", cmcom_section(sanity_hook))
-            cmd = cxemu_cmd(port, config=config, webhook_url=default_hook.replace("/hook/", "/hook200/") + "-cmcom")
+            probe = QUEUEPROBE if QUEUE_PROBE["on"] else ""
+            hook = default_hook.replace("/hook/", "/hook200/") + "-cmcom"
+            cmd = cxemu_cmd(port, config=config, webhook_url=hook, plugin=probe)
         elif name == "samespace":  # no callback URL: call events are not posted
             cmd = cxemu_cmd(port, config=vendor_config(workdir, "samespace", SAMESPACE_SECTION))
         else:

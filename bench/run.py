@@ -84,7 +84,7 @@ from measure import Bench, Drain, Measurement
 from memory import measure_call_memory, measure_memory, signing_run
 from report import RowInfo, combine_drains, combine_signing, render, summarize, verdicts
 from rows import ALL_ROWS, ECHO_ROWS, build_rows, sanity, start_servers
-from vendors import WEBHOOK_LOG
+from vendors import QUEUE_PROBE, WEBHOOK_LOG
 
 # --------------------------------------------------------------------------------------------------- main
 
@@ -167,6 +167,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--webhook-log",
         action="store_true",
         help="run cxemu at log level info with its console line per delivery attempt (default: both off)",
+    )
+    ap.add_argument(
+        "--queue-probe",
+        action="store_true",
+        help="load bench/queueprobe.py into the CM server: each CM run logs its dispatcher's backlog (pending "
+        "deliveries by quarter of the run, the largest, when it emptied after the run)",
     )
     ap.add_argument(
         "--no-signed", action="store_true", help="skip 8x8-post-message, 8x8-signed-drain and the raw signing rate"
@@ -270,6 +276,7 @@ def rerender(path: Path, noise_limit: float) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     WEBHOOK_LOG["on"] = args.webhook_log
+    QUEUE_PROBE["on"] = args.queue_probe
     if args.rerender is not None:
         return rerender(args.rerender, args.noise_limit)
     pin = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2

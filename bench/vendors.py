@@ -228,6 +228,10 @@ def samespace_call(port: int, call_id: str, wait_s: float = 10.0) -> dict[str, A
 # `--webhook-log` (run.py) measures the servers as a person runs them: log level info and a console line per
 # delivery attempt (written to the server's log file); by default both are off, as under load.
 WEBHOOK_LOG = {"on": False}
+QUEUE_PROBE = {"on": False}
+"""`run.py --queue-probe`: the CM server loads `bench/queueprobe.py` and each CM run logs its dispatcher's backlog."""
+QUEUEPROBE = "bench.queueprobe:PLUGIN"
+QUEUE_SAMPLES = "/queueprobe/v1/samples"
 
 
 def cxemu_cmd(port: int, *, config: Path | None = None, webhook_url: str | None = None, plugin: str = "") -> list[str]:
