@@ -60,8 +60,8 @@ async def create_item(request: Request) -> Response:
 
 WEBHOOK_BASE = os.environ.get("BARE_WEBHOOK_BASE", "")
 RUN_HEADER = "x-bench-run"
-CLIENT = HttpClient(limit=256, per_target=128, excerpt=512)
-"""cxemu's dispatcher's client with its defaults (webhooks.py: 256 in flight, half of them to one target)."""
+CLIENT = HttpClient(limit=512, per_target=256, excerpt=512)
+"""cxemu's dispatcher's client with its defaults (webhooks.py: 512 in flight, half of them to one target)."""
 TIMEOUT = 10.0
 SENT: dict[str, int] = {}
 FAILED: dict[str, int] = {}

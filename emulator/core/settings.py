@@ -139,7 +139,7 @@ class Settings(BaseModel):
         5.0, gt=0, le=3600, description="seconds a connection may stay idle before its first or next request"
     )
     delivery_log_size: int = Field(5_000, ge=1, description="webhook deliveries kept in the delivery log")
-    webhook_concurrency: int = Field(256, ge=1, le=10_000, description="webhook requests in flight at once")
+    webhook_concurrency: int = Field(512, ge=1, le=10_000, description="webhook requests in flight at once")
     webhook_allow_hosts: tuple[str, ...] | None = Field(
         None, description="if set, webhooks only go to these host names (for shared demo sandboxes)"
     )

@@ -231,7 +231,7 @@ class WebhookDispatcher:
         *,
         seed: int,
         log_size: int = 5000,
-        max_concurrency: int = 256,
+        max_concurrency: int = 512,
         per_tenant: int | None = None,
         per_target: int | None = None,
         pending_limit: int = 200_000,
@@ -255,9 +255,12 @@ class WebhookDispatcher:
         self.user_agent = user_agent
         self.verify_tls = verify_tls
         self._max_concurrency = max_concurrency
-        # Half the pool, not less: a delivery holds its slot for about two turns of the event loop, and under a
-        # load of 64 requests in flight a turn takes ~15 ms, so one tenant's one receiver needs ~100 slots to
-        # keep up with ~3,000 webhooks a second (bench/README: a quarter, 64, let a backlog build at c=64).
+        # Half the pool, not less: a delivery holds its slot for about two turns of the event loop (sent in one, its
+        # answer read in the next, the pump resumed in the one after), so a tenant whose client keeps 64 requests in
+        # flight, each with two webhooks on one key (CM's status reports), needs ~256 slots to deliver them as fast
+        # as it accepts them: with 128 (a pool of 256) the reports fell behind for the whole run and were sent
+        # after it (bench/README 2026-12-07 `cmdrain`: 5,000-7,700 pending at the end, 128 in flight); a quarter
+        # of 256 let a backlog build for 8x8's one webhook a request.
         share = max(1, max_concurrency // 2)
         self._per_target = per_target or share
         self._per_tenant = KeyedLimit(per_tenant or share)

@@ -75,9 +75,9 @@ async def hanging() -> AsyncIterator[Hanging]:
 async def test_a_hanging_receiver_costs_only_its_own_tenant(
     make_emulator: EmulatorFactory, webhook_sink: WebhookSink, hanging: Hanging
 ) -> None:
-    emu = await make_emulator(webhooks=HANG)  # the default pool: 256 in flight, 128 per tenant and per target
-    noisy = [send(emu, hanging.url, "noisy", f"s{i}") for i in range(300)]  # more than the whole pool
-    await hanging.until_open(128)
+    emu = await make_emulator(webhooks=HANG)  # the default pool: 512 in flight, 256 per tenant and per target
+    noisy = [send(emu, hanging.url, "noisy", f"s{i}") for i in range(600)]  # more than the whole pool
+    await hanging.until_open(256)
 
     quiet = [send(emu, webhook_sink.url_for("/quiet"), "quiet", f"q{i}") for i in range(20)]
     done = await emu.dispatcher.wait(DeliveryFilter(tenant="quiet", status="delivered"), count=20, timeout=20)
@@ -85,24 +85,24 @@ async def test_a_hanging_receiver_costs_only_its_own_tenant(
     assert len(done) == 20  # delivered while every one of the noisy tenant's requests still hangs
     assert {d.status for d in quiet} == {"delivered"}
     assert all(not d.attempts for d in noisy)
-    assert hanging.open == 128  # the noisy tenant holds its share of the pool, no more
+    assert hanging.open == 256  # the noisy tenant holds its share of the pool, no more
 
 
 async def test_a_hanging_receiver_shared_by_many_tenants_holds_only_its_target_share(
     make_emulator: EmulatorFactory, webhook_sink: WebhookSink, hanging: Hanging
 ) -> None:
     emu = await make_emulator(webhooks=HANG)
-    for t in range(10):  # 10 tenants x 30: each under its tenant share, together more than the pool
-        for i in range(30):
+    for t in range(10):  # 10 tenants x 60: each under its tenant share, together more than the pool
+        for i in range(60):
             send(emu, hanging.url, f"t{t}", f"s{i}")
-    await hanging.until_open(128)
+    await hanging.until_open(256)
 
     for i in range(20):
         send(emu, webhook_sink.url_for("/other"), "t0", f"other{i}")  # even one of the hanging tenants gets through
     done = await emu.dispatcher.wait(DeliveryFilter(tenant="t0", status="delivered"), count=20, timeout=20)
 
     assert len(done) == 20
-    assert hanging.open == 128
+    assert hanging.open == 256
 
 
 async def test_the_shares_are_settings(
