@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -375,3 +376,22 @@ async def test_status_reports_are_retried_for_7_days_mo_for_a_month(
     assert defaults.ladder(by_type["MO"]) == (300.0,) * (30 * 288)
     forced = (await make_cm(webhooks={"cmcom": {"retry_ladder": [1]}})).emu.dispatcher.policy("cmcom")
     assert forced.ladder(by_type["StatusReport"]) == forced.ladder(by_type["MO"]) == (1.0,)
+
+
+async def test_a_burst_past_the_tenants_share_of_the_pool_loses_and_reorders_no_report(
+    cm: Cm, webhook_sink: WebhookSink
+) -> None:
+    """300 messages at once, each with Accepted and Delivered due together: more reports than the tenant's share of
+    the webhook pool (256 in flight), so some wait for a slot; every report still arrives, once, Accepted first."""
+    sends = [
+        cm.send(envelope(msg("Hi", "0031600000001", reference=f"m{i}", allowedChannels=["SMS"]))) for i in range(300)
+    ]
+    assert {r.status_code for r in await asyncio.gather(*sends)} == {200}
+    await cm.advance(2)
+    await cm.delivered(600, event="StatusReport")
+
+    seen: dict[str, list[str]] = {}
+    for report in bodies(webhook_sink, STATUS_PATH):
+        seen.setdefault(report["messages"]["msg"]["reference"], []).append(report["messages"]["msg"]["status"]["code"])
+    assert seen == {f"m{i}": ["0", "2"] for i in range(300)}
+    assert cm.emu.dispatcher.pending_count == 0
