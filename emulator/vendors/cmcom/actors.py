@@ -137,8 +137,7 @@ def jobs(emu: Emulator) -> dict[str, Any]:
     async def reports(tenant: str, args: Mapping[str, Any]) -> None:
         statuses = args["statuses"] if "statuses" in args else [args["status"]]  # one report per job before
         async with store.tenant(tenant, create=False) as tx:
-            for status in statuses:
-                st.advance_status(tx, str(args["msg"]), STATUSES.get(status) or c.Status(status))
+            st.advance_status(tx, str(args["msg"]), [STATUSES.get(s) or c.Status(s) for s in statuses])
 
     def status(vendor: str, tenant: str, args: Mapping[str, Any]) -> Awaitable[None] | None:
         return inline(reports(tenant, args))  # a message's reports wait for nothing: no task per message

@@ -224,13 +224,15 @@ def pick_channel(state: CmComState, d: Draft, host: str | None = None) -> str | 
     already chats on with this sender; with no allowedChannels, any channel of the account [cmcom.md §3.1].
     (`host`: `host_key(d.sender)`, when the caller has it.)"""
     channels = state.channels  # (once: each read of a pydantic field goes through its `__getattr__` hook)
-    candidates = [ch for ch in (d.allowed or channels) if ch in channels]
+    # (with no allowedChannels every channel of the account is a candidate: no pass over them asking each of them)
+    candidates = [ch for ch in d.allowed if ch in channels] if d.allowed else list(channels)
     if not candidates:
         return None
     if host is None:
         host = host_key(d.sender)
+    algorithm, chats = state.chat_algorithm, state.chats
     for ch in candidates:
-        if chat_id(ch, d.number, host, state.chat_algorithm) in state.chats:
+        if chat_id(ch, d.number, host, algorithm) in chats:
             return ch
     if d.allowed is None and "SMS" in candidates:
         return "SMS"
@@ -292,23 +294,25 @@ def _rich_data(d: Draft) -> dict[str, Any]:
     return {"richContent": d.rich} if d.rich else {}
 
 
-def advance_status(tx: S, message_id: str, status: c.Status) -> None:
-    """A status report for a sent message (the simulated end user's phone or app moved it on)."""
+def advance_status(tx: S, message_id: str, statuses: list[c.Status]) -> None:
+    """Status reports for a sent message, in the order given (the simulated end user's phone or app moved it on;
+    reports due at one instant come together, `actors.status_batches`)."""
     state = tx.state  # (read once, as its fields: each read of a pydantic field goes through its `__getattr__` hook)
     sent = state.sent.get(message_id)
     if sent is None:
         return
-    codes = state.status_codes
-    code = getattr(codes, status.lower())
-    if code is None:
-        return  # a status without a configured code (Sent) is not reported
-    sent.status = status
-    failed = status == c.FAILED
-    tx.emit("status.report", message_id, {
-        "status": str(status), "code": code, "errorCode": codes.failed_error_code if failed else "",
-        "errorDescription": c.FAILED_DESCRIPTION if failed else "", "reference": sent.reference,
-        "to": mt(sent.number), "created": sent.created, "operator": state.operator,
-    })  # fmt: skip
+    codes, operator, to = state.status_codes, state.operator, mt(sent.number)  # (once for the batch)
+    for status in statuses:
+        code = getattr(codes, status.lower())
+        if code is None:
+            continue  # a status without a configured code (Sent) is not reported
+        sent.status = status
+        failed = status == c.FAILED
+        tx.emit("status.report", message_id, {
+            "status": str(status), "code": code, "errorCode": codes.failed_error_code if failed else "",
+            "errorDescription": c.FAILED_DESCRIPTION if failed else "", "reference": sent.reference,
+            "to": to, "created": sent.created, "operator": operator,
+        })  # fmt: skip
 
 
 # -- retention (core.retention) -----------------------------------------------------------------------------
