@@ -3,6 +3,7 @@
     .venv/bin/python bench/routecount.py --row 8x8 -n 1000                  # runs it (a sanity pass, no valgrind)
     .venv/bin/python bench/routecount.py --row 8x8 -n 1000 --callgrind      # under callgrind: k instructions
     .venv/bin/python bench/routecount.py --row cm -n 1000 --profile         # cProfile of the counted requests
+    .venv/bin/python bench/routecount.py --row cm --profile --sort cumulative --top 90
 
 The app is built as `cxemu serve` builds it (bench/icount.py's configs: 8x8 with agents off and an unsigned
 webhook; CM.com with both status reports due at once) and driven through uvicorn's own `RequestResponseCycle`
@@ -209,7 +210,9 @@ def main() -> int:
     ap.add_argument("--row", choices=("8x8", "cm"), default="8x8")
     ap.add_argument("-n", type=int, default=1000)
     ap.add_argument("--callgrind", action="store_true", help="re-run this under callgrind and print k instr/request")
-    ap.add_argument("--profile", action="store_true", help="cProfile the counted requests (top 40 by tottime)")
+    ap.add_argument("--profile", action="store_true", help="cProfile the counted requests (--top rows by --sort)")
+    ap.add_argument("--sort", default="tottime", help="--profile's order (pstats: tottime, cumulative, ...)")
+    ap.add_argument("--top", type=int, default=40, help="--profile's rows")
     ap.add_argument("--check", action="store_true", help="print a digest of the answers and webhooks built")
     ap.add_argument("--out", type=Path, help="with --callgrind: keep the callgrind output here")
     args = ap.parse_args()
@@ -245,7 +248,7 @@ def main() -> int:
             prof.enable()
             functools.reduce(counted, [WARM], None)
             prof.disable()
-            pstats.Stats(prof).sort_stats("tottime").print_stats(40)
+            pstats.Stats(prof).sort_stats(args.sort).print_stats(args.top)
         else:
             functools.reduce(counted, [WARM], None)
         if args.check:
