@@ -259,7 +259,7 @@ class WebhookDispatcher:
         # answer read in the next, the pump resumed in the one after), so a tenant whose client keeps 64 requests in
         # flight, each with two webhooks on one key (CM's status reports), needs ~256 slots to deliver them as fast
         # as it accepts them: with 128 (a pool of 256) the reports fell behind for the whole run and were sent
-        # after it (bench/README 2026-12-07 `cmdrain`: 5,000-7,700 pending at the end, 128 in flight); a quarter
+        # after it (bench/README 2026-12-07 `cmdrain`: 3,000-7,900 pending at the end, 128 in flight); a quarter
         # of 256 let a backlog build for 8x8's one webhook a request.
         share = max(1, max_concurrency // 2)
         self._per_target = per_target or share
