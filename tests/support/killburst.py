@@ -231,16 +231,42 @@ def _settled_log(http: httpx.Client) -> list[dict[str, Any]]:
     """The new server's delivery log once nothing in it is pending (long-polls, no sleeps; what is still pending
     after ten long polls is reported by the checks)."""
     for _ in range(10):
-        r = http.get("/_emulator/deliveries", params={"tenant": TENANT, "body": "false"})
-        logged: list[dict[str, Any]] = r.json()["deliveries"]
+        logged = _deliveries(http, {"tenant": TENANT, "body": "false"})
         if not any(d["status"] == "pending" for d in logged):
             break
-        r = http.get(
-            "/_emulator/deliveries",
-            params={"tenant": TENANT, "body": "false", "settled": "true", "count": str(len(logged)), "wait": "30"},
+        _deliveries(
+            http, {"tenant": TENANT, "body": "false", "settled": "true", "count": str(len(logged)), "wait": "30"}
         )
-        assert r.status_code == 200, r.text
     return logged
+
+
+UNAVAILABLE_ASKS = 5
+"""How often `_deliveries` asks while the answer is a 503 `unavailable`."""
+
+
+def _deliveries(http: httpx.Client, params: dict[str, str]) -> list[dict[str, Any]]:
+    """`GET /_emulator/deliveries`: the list of a 200. A 503 in the control plane's error shape with the code
+    `unavailable` is what a fleet answers for a tenant whose owner was just killed once the worker asked has
+    waited about twice the lease's ttl for the lease to lapse (`Fleet.route`), or when its forward failed: asked
+    again, a few times (each ask is that wait on the server's side, no sleep here). Any other answer fails the
+    round with its status and text."""
+    for _ in range(UNAVAILABLE_ASKS):
+        r = http.get("/_emulator/deliveries", params=params)
+        if r.status_code != 503 or not _coded(r, "unavailable"):
+            break
+    assert r.status_code == 200, f"GET /_emulator/deliveries {params}: {r.status_code} {r.text[:300]}"
+    found = r.json().get("deliveries")
+    assert isinstance(found, list), r.text[:300]
+    return found
+
+
+def _coded(r: httpx.Response, code: str) -> bool:
+    """Whether the answer is the control plane's error shape (`{"error", "message"}`) with this code."""
+    try:
+        body = r.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("error") == code and isinstance(body.get("message"), str)
 
 
 def _texts(http: httpx.Client, cid: str) -> list[str]:
