@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import socket
@@ -11,10 +13,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
 from emulator.app import control_contract
+from emulator.cli import main
 from emulator.core.clock import DEFAULT_VIRTUAL_START
 from emulator.core.contracts import to_yaml
 from emulator.core.errors import ConfigError
@@ -159,8 +163,12 @@ def test_virtual_start_accepts_iso_and_epoch(tmp_path: Path, source: str, value:
 
 # -- the command ------------------------------------------------------------------------------------------
 #
-# Every run of `python -m emulator` below starts at once when the module's first CLI test needs it (each pays
-# about a second of imports); each test then checks its own run.
+# The runs below are made when the module's first CLI test needs them; each test then checks its own. Those that
+# get as far as building the app (a plugin that does not load, a port in use) and `version` are `python -m
+# emulator` children, started at once: the command as a user runs it, from its entry point to its exit status.
+# The others end in argument parsing, settings or the contracts' export, before anything touches the process's
+# logging or sockets: `cli.main` runs them here, with the child's environment, working folder and streams (a
+# child would pay over a second of CPU on imports for each, twelve at once on a loaded machine: 34-55 s).
 
 
 @dataclass(frozen=True)
@@ -185,6 +193,8 @@ OTHER_RUNS: dict[str, Run] = {
     "check-modified": Run(("contracts", "export", "--check", "--out", "{tmp}/modified")),
     "export": Run(("contracts", "export", "--out", "{tmp}/out")),
 }
+CHILDREN = frozenset({"version", "unknown-plugin", "port-in-use"})
+"""The runs made as `python -m emulator` children; `cli.main` makes the others in this process."""
 MODIFIED_TITLE = "someone else's control plane"
 
 
@@ -209,9 +219,25 @@ class CliRuns:
     def result(self, name: str) -> subprocess.CompletedProcess[str]:
         if name not in self.done:
             proc = self.procs[name]
-            out, err = proc.communicate(timeout=170)  # a hang guard below the suite's 180 s: 12 runs start at once
+            out, err = proc.communicate(timeout=170)  # a hang guard below the suite's 180 s
             self.done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         return self.done[name]
+
+    def run_here(self, name: str, run: Run) -> None:
+        """`cli.main` on the run's arguments as the child would have it: its environment (`clean_env`), the
+        project's root as working folder, its own stdout and stderr, and argparse's exit taken as the status."""
+        argv = [self.fill(a) for a in run.args]
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(mock.patch.dict(os.environ, clean_env(run.env), clear=True))
+            stack.enter_context(contextlib.chdir(ROOT))
+            stack.enter_context(contextlib.redirect_stdout(out))
+            stack.enter_context(contextlib.redirect_stderr(err))
+            try:
+                status = main(argv)
+            except SystemExit as exc:
+                status = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+        self.done[name] = subprocess.CompletedProcess(["cxemu", *argv], status, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
@@ -227,16 +253,19 @@ def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliRuns]:
         runs = CliRuns(tmp, busy.getsockname()[1], {})
         todo = {name: run for name, run, _ in USAGE_ERRORS} | OTHER_RUNS
         try:
-            for name, run in todo.items():
+            for name in sorted(CHILDREN):
                 runs.procs[name] = subprocess.Popen(
-                    [sys.executable, "-m", "emulator", *(runs.fill(a) for a in run.args)],
+                    [sys.executable, "-m", "emulator", *(runs.fill(a) for a in todo[name].args)],
                     cwd=ROOT,
-                    env=clean_env(run.env),
+                    env=clean_env(todo[name].env),
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
                 )
-            for name in todo:
+            for name, run in todo.items():
+                if name not in CHILDREN:
+                    runs.run_here(name, run)
+            for name in CHILDREN:
                 runs.result(name)  # the busy port must stay bound until every run is done
             yield runs
         finally:
