@@ -163,12 +163,13 @@ def test_virtual_start_accepts_iso_and_epoch(tmp_path: Path, source: str, value:
 
 # -- the command ------------------------------------------------------------------------------------------
 #
-# The runs below are made when the module's first CLI test needs them; each test then checks its own. Those that
-# get as far as building the app (a plugin that does not load, a port in use) and `version` are `python -m
-# emulator` children, started at once: the command as a user runs it, from its entry point to its exit status.
-# The others end in argument parsing, settings or the contracts' export, before anything touches the process's
-# logging or sockets: `cli.main` runs them here, with the child's environment, working folder and streams (a
-# child would pay over a second of CPU on imports for each, twelve at once on a loaded machine: 34-55 s).
+# Each run below is made when its test asks for it (`CliRuns.result`): a module split between two xdist workers
+# makes each run once, on the worker that has its test. Those that get as far as building the app (a plugin that
+# does not load, a port in use) and `version` are `python -m emulator` children: the command as a user runs it,
+# from its entry point to its exit status. The others end in argument parsing, settings or the contracts' export,
+# before anything touches the process's logging or sockets: `cli.main` makes them in this process, with the
+# child's environment, working folder and streams (a child pays over a second of CPU on imports: twelve of them,
+# started at once by each worker, were the module's 34-55 s setup on a loaded machine).
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,7 @@ OTHER_RUNS: dict[str, Run] = {
     "check-modified": Run(("contracts", "export", "--check", "--out", "{tmp}/modified")),
     "export": Run(("contracts", "export", "--out", "{tmp}/out")),
 }
+RUNS: dict[str, Run] = {name: run for name, run, _ in USAGE_ERRORS} | OTHER_RUNS
 CHILDREN = frozenset({"version", "unknown-plugin", "port-in-use"})
 """The runs made as `python -m emulator` children; `cli.main` makes the others in this process."""
 MODIFIED_TITLE = "someone else's control plane"
@@ -206,11 +208,10 @@ def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
 
 @dataclass
 class CliRuns:
-    """The runs, started together; `result(name)` waits for one."""
+    """The module's runs, each made once, when first asked for (`result`)."""
 
     tmp: Path
     busy_port: int
-    procs: dict[str, subprocess.Popen[str]]
     done: dict[str, subprocess.CompletedProcess[str]] = field(default_factory=dict)
 
     def fill(self, text: str) -> str:
@@ -218,12 +219,22 @@ class CliRuns:
 
     def result(self, name: str) -> subprocess.CompletedProcess[str]:
         if name not in self.done:
-            proc = self.procs[name]
-            out, err = proc.communicate(timeout=170)  # a hang guard below the suite's 180 s
-            self.done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+            run = RUNS[name]
+            self.done[name] = self._child(run) if name in CHILDREN else self._here(run)
         return self.done[name]
 
-    def run_here(self, name: str, run: Run) -> None:
+    def _child(self, run: Run) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "emulator", *(self.fill(a) for a in run.args)],
+            cwd=ROOT,
+            env=clean_env(run.env),
+            capture_output=True,
+            text=True,
+            timeout=170,  # a hang guard below the suite's 180 s
+            check=False,
+        )
+
+    def _here(self, run: Run) -> subprocess.CompletedProcess[str]:
         """`cli.main` on the run's arguments as the child would have it: its environment (`clean_env`), the
         project's root as working folder, its own stdout and stderr, and argparse's exit taken as the status."""
         argv = [self.fill(a) for a in run.args]
@@ -237,11 +248,13 @@ class CliRuns:
                 status = main(argv)
             except SystemExit as exc:
                 status = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
-        self.done[name] = subprocess.CompletedProcess(["cxemu", *argv], status, out.getvalue(), err.getvalue())
+        return subprocess.CompletedProcess(["cxemu", *argv], status, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
 def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliRuns]:
+    """The runs' folder (a config file that is not YAML, a copy of the contracts with one modified) and a port
+    kept in use until the module's tests are done."""
     tmp = tmp_path_factory.mktemp("cli")
     write(tmp / "bad.yaml", "port: 1\nclock: [virtual\n")
     shutil.copytree(ROOT / "contracts", tmp / "modified")
@@ -250,29 +263,7 @@ def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliRuns]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
-        runs = CliRuns(tmp, busy.getsockname()[1], {})
-        todo = {name: run for name, run, _ in USAGE_ERRORS} | OTHER_RUNS
-        try:
-            for name in sorted(CHILDREN):
-                runs.procs[name] = subprocess.Popen(
-                    [sys.executable, "-m", "emulator", *(runs.fill(a) for a in todo[name].args)],
-                    cwd=ROOT,
-                    env=clean_env(todo[name].env),
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-            for name, run in todo.items():
-                if name not in CHILDREN:
-                    runs.run_here(name, run)
-            for name in CHILDREN:
-                runs.result(name)  # the busy port must stay bound until every run is done
-            yield runs
-        finally:
-            for proc in runs.procs.values():
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.communicate()
+        yield CliRuns(tmp, busy.getsockname()[1])
 
 
 def test_version_prints_the_version(cli_runs: CliRuns) -> None:
