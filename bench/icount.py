@@ -285,6 +285,7 @@ def measure(
     listen: str | None = None,
     backend: Backend = Backend(),
     conns: int = 1,
+    keep: Path | None = None,
 ) -> tuple[float, float | None]:
     backend.flush()
     with (
@@ -303,7 +304,13 @@ def measure(
             if many is not None:
                 many(max(200, n // 4))
             settle(s, 0)
-            return count(s, send, n, each, backend, many)
+            got = count(s, send, n, each, backend, many)
+            if keep is not None:  # the count's callgrind file, for callgrind_annotate (--inclusive=yes)
+                keep.mkdir(parents=True, exist_ok=True)
+                for dump in s.out.parent.glob(s.out.name + "*"):
+                    name = f"{tree.name}-{backend.name}-{row}-c{conns}{dump.name.removeprefix(s.out.name)}.out"
+                    shutil.copyfile(dump, keep / name)
+            return got
         finally:
             if stream is not None:
                 stream.stop()
@@ -412,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         help="send the measured requests over this many connections at once (bench/loadgen.py), as wrk keeps "
         "them in flight, instead of one at a time (default 1)",
     )
+    ap.add_argument("--keep", type=Path, help="copy each count's callgrind file into this directory")
     args = ap.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("icount: valgrind is not installed (apt-get install -y valgrind)", file=sys.stderr)
@@ -432,7 +440,9 @@ def main(argv: list[str] | None = None) -> int:
     for row in [r.strip() for r in args.rows.split(",") if r.strip()]:
         for _ in range(args.reps):
             for i, (tree, listen, backend) in enumerate(runs):
-                got, usec = measure(tree, row, args.n, None if listen == "none" else listen, backend, args.conns)
+                got, usec = measure(
+                    tree, row, args.n, None if listen == "none" else listen, backend, args.conns, args.keep
+                )
                 k = got / 1000
                 results.setdefault((row, i), []).append(k)
                 own = ""

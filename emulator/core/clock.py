@@ -367,6 +367,21 @@ class Scheduler:
         task.add_done_callback(line.done)
         return task
 
+    def enter(self, coro: Coroutine[Any, Any, Any], *, tenant: str | None) -> asyncio.Task[Any]:
+        """`spawn` without its done callback: for work that calls `leave` itself as it ends (in a `finally`) and
+        logs its own failures. The webhook dispatcher starts one per delivery at low concurrency (a key's pump),
+        where a done callback is one more loop handle and Python call each. A task cancelled before its first
+        step never runs its `finally`: whoever cancels it calls `leave` for it."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.timeline(tenant).tasks.add(task)
+        return task
+
+    def leave(self, task: asyncio.Task[Any], tenant: str | None) -> None:
+        """`task` (`enter`) is no longer tracked work of the tenant's timeline."""
+        line = self._shared if tenant is None else self._timelines.get(tenant)
+        if line is not None:
+            line.tasks.discard(task)
+
     @property
     def busy(self) -> bool:
         return self.is_busy()

@@ -219,7 +219,8 @@ class _KeyQueue:
         self.running = False
         self.wake: Timer | None = None
         self.task: asyncio.Task[None] | None = None
-        """Its pump while one runs (the pump leaves `_pumps` itself as it ends: no done callback per task)."""
+        """Its pump while one runs (the pump leaves `_pumps` and its timeline's tracked work itself as it ends: no
+        done callback per task, `Scheduler.enter`)."""
 
 
 class WebhookDispatcher:
@@ -278,7 +279,8 @@ class WebhookDispatcher:
         self._next_seq = 1
         self._changed: asyncio.Event | None = None
         self._closing = False
-        self._pumps: set[asyncio.Task[None]] = set()
+        self._pumps: dict[asyncio.Task[None], str] = {}
+        """The running pumps, each with its tenant (`close` makes those it cancels leave their timelines)."""
         self._local: dict[str, Poster | None] = {}
         self._routes: dict[str, _Route] = {}
         self.attempt_listeners: list[AttemptListener] = []
@@ -483,8 +485,9 @@ class WebhookDispatcher:
             self.scheduler.cancel(queue.wake)
             queue.wake = None
         queue.running = True
-        queue.task = task = self.scheduler.spawn(self._pump(key, queue), tenant=key[2])
-        self._pumps.add(task)
+        tenant = key[2]
+        queue.task = task = self.scheduler.enter(self._pump(key, queue), tenant=tenant)
+        self._pumps[task] = tenant
 
     # -- the worker -----------------------------------------------------------------------------------
 
@@ -566,10 +569,14 @@ class WebhookDispatcher:
                             LOG.exception("attempt listener failed for %s", d.id)
                 else:
                     self._tell(d, tried)
+        except Exception:  # (what `Scheduler.spawn`'s done callback would log; the key stops where it was)
+            LOG.exception("webhook pump failed for %s", key)
         finally:
             queue.running = False
-            if queue.task is not None:
-                self._pumps.discard(queue.task)
+            task = queue.task
+            if task is not None:
+                del self._pumps[task]
+                self.scheduler.leave(task, key[2])
                 queue.task = None
             if not queue.items and queue.wake is None and self._queues.get(key) is queue:
                 del self._queues[key]
@@ -979,6 +986,9 @@ class WebhookDispatcher:
             task.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
+        for task, tenant in list(self._pumps.items()):  # cancelled before their first step: no `finally` ran
+            del self._pumps[task]
+            self.scheduler.leave(task, tenant)
         self._offload.stop()
         if self._http is not None:
             await self._http.close()
