@@ -65,6 +65,8 @@ LOG = logging.getLogger(__name__)
 EXCERPT_BYTES = 512
 ROUTES_KEPT = 4096
 """URLs whose route the dispatcher remembers (forgotten all at once past it)."""
+SPARE_QUEUES = 256
+"""Emptied key queues kept for new keys to take (at low concurrency every delivery starts its key anew)."""
 TRIM_SKIP_LIMIT = 64
 """Deliveries after a pending oldest one looked at for a settled one to drop instead (else the oldest leaves the
 log anyway: it is still sent)."""
@@ -272,6 +274,8 @@ class WebhookDispatcher:
         self._http: HttpClient | None = None
         self._offload = Offload()
         self._queues: dict[tuple[str, str, str, str], _KeyQueue] = {}
+        self._spare: list[_KeyQueue] = []
+        """Key queues a pump emptied and dropped (no items, no wake-up, no task), for new keys to take."""
         self._head: OrderedDict[str, Delivery] = OrderedDict()
         """The log's oldest deliveries, seen pending by `_trim` (kept apart, so it never walks past them again)."""
         self._log: OrderedDict[str, Delivery] = OrderedDict()
@@ -459,7 +463,8 @@ class WebhookDispatcher:
         key = (d.url, vendor, tenant, d.subject)  # (`d.key`)
         queue = self._queues.get(key)
         if queue is None:
-            queue = self._queues[key] = _KeyQueue()
+            spare = self._spare
+            queue = self._queues[key] = spare.pop() if spare else _KeyQueue()
         if "reorder" in d.chaos and queue.items and d.not_before < queue.items[-1].not_before:
             # reorder chaos: keep the queue sorted by when each item may go (only then may events swap;
             # otherwise a newer event would overtake one that waits for its retry)
@@ -580,6 +585,8 @@ class WebhookDispatcher:
                 queue.task = None
             if not queue.items and queue.wake is None and self._queues.get(key) is queue:
                 del self._queues[key]
+                if len(self._spare) < SPARE_QUEUES:
+                    self._spare.append(queue)
 
     def _dequeued(self, d: Delivery) -> None:
         self._pending_total -= 1
