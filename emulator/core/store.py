@@ -96,7 +96,8 @@ class Outbound:
     subject: str
     event_id: str
     profile: dict[str, Any] = field(default_factory=dict)
-    """Vendor data the header/signature hook needs (e.g. 8x8's tenant and customer ids)."""
+    """Vendor data the header/signature hook needs (e.g. 8x8's tenant and customer ids). The delivery keeps this
+    dict itself (not a copy): build it for the webhook, never hand over a dict the state or anything else changes."""
 
 
 class Tx(Generic[S]):

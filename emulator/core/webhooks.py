@@ -337,7 +337,7 @@ class WebhookDispatcher:
         delivery = self._new(
             vendor, tenant, outbound.event_id, outbound.event_type, outbound.subject, outbound.url, body
         )
-        delivery.profile = dict(outbound.profile)
+        delivery.profile = outbound.profile  # (made for this webhook, `Outbound.profile`: no copy per delivery)
         config = (
             chaos.in_force(self.chaos, self.tenant_chaos, tenant, delivery.created_at)
             if self.tenant_chaos

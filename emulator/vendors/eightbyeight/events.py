@@ -94,20 +94,24 @@ def _targets(state: EightByEightState, event: DomainEvent) -> list[Webhook]:
         return [Webhook(id="verify", name="verify", uri=event.data["uri"], version=event.data["version"])]
     # reads only (`look`, called as what it is: `dict.get` marks nothing, so a Redis commit does not serialise these
     # again; core.tracked)
-    conv = _LOOK(state.conversations, event.subject)
+    # the state's fields from its `__dict__` (where pydantic keeps them), read once: each attribute read of a pydantic
+    # model goes through its `__getattr__` hook
+    fields = state.__dict__
+    conv = _LOOK(fields["conversations"], event.subject)
     if conv is None:
         return []
     hooks: list[Webhook] = []
-    channel = _LOOK(state.channels, conv.channelId)
+    webhooks = fields["webhooks"]
+    channel = _LOOK(fields["channels"], conv.channelId)
     post = conv.post_agent
     if post is not None and (post.active or post.ended_at == event.at):
-        hook = _LOOK(state.webhooks, post.webhook_id)
+        hook = _LOOK(webhooks, post.webhook_id)
         if hook is not None:
             hooks.append(hook)
         if not post.notify_channel:
             return hooks
     if channel is not None:
-        hook = _LOOK(state.webhooks, channel.webHookId)
+        hook = _LOOK(webhooks, channel.webHookId)
         if hook is not None and hook not in hooks:
             hooks.append(hook)
     return hooks
@@ -120,7 +124,8 @@ def outbound(tx: Tx[EightByEightState], event: DomainEvent) -> list[Outbound]:
     if not hooks:  # (no profile read: each read of a pydantic field goes through its `__getattr__` hook)
         return []
     out: list[Outbound] = []
-    profile = {"tenant_id": state.tenant_id, "customer_id": state.customer_id}
+    fields = state.__dict__  # (`_targets`)
+    profile = {"tenant_id": fields["tenant_id"], "customer_id": fields["customer_id"]}
     for hook in hooks:
         bodies = legacy_payloads(event) if hook.version == LEGACY_NOTIFICATION_VERSION else v1_payloads(event)
         for event_type, body in bodies:

@@ -290,7 +290,8 @@ class SendMessageRequest(RequestModel):
     @model_validator(mode="after")
     def _text_xor_external_provider(self) -> SendMessageRequest:
         # OAS ExternalProviderPayload: required when text is absent, forbidden together with text.
-        if (self.text is None) == (self.externalProvider is None):
+        fields = self.__dict__  # (read once: each attribute read goes through pydantic's `__getattr__` hook)
+        if (fields["text"] is None) == (fields["externalProvider"] is None):
             raise PydanticCustomError(
                 "text_or_external_provider",
                 "{field}: exactly one of text or externalProvider must be given",

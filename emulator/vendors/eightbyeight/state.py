@@ -441,21 +441,23 @@ def cards_of(tx: S, cards: list[CardPayload] | None) -> list[Card]:
 def _message(
     tx: S, conv: Conversation, req: SendMessageRequest, at: float, author_type: str | None = None, refs: Any = False
 ) -> Message:
-    """The message `req` posts (`post_message` hands on the author type and attachments it read: each read of a
-    pydantic model's field goes through its `__getattr__` hook, ~400 instructions)."""
+    """The message `req` posts (`post_message` hands on the author type and attachments it read). The fields are
+    read from the model's `__dict__` (where pydantic keeps them), read once: each attribute read of a pydantic model
+    goes through its `__getattr__` hook (~400 instructions), a key of its `__dict__` costs a tenth of that."""
+    fields = req.__dict__
     if author_type is None:
-        author_type = str(req.authorType)
+        author_type = str(fields["authorType"])
     if refs is False:
-        refs = req.attachments
+        refs = fields["attachments"]
     author = conv.bot_participant if author_type == "bot" else conv.user_participant
     external = None
-    provider = req.externalProvider
+    provider = fields["externalProvider"]
     if provider is not None:
         external = {"name": str(provider.name), "externalMessageId": provider.externalMessageId}
-    cards = req.cards
+    cards = fields["cards"]
     return Message(  # by position (every message): id, text, at, author_id, author_type, attachments, cards, external
         tx.ids.new("message", MESSAGE_ID),
-        req.text or "",
+        fields["text"] or "",
         at,
         author,
         author_type,
@@ -468,10 +470,11 @@ def _message(
 def post_message(tx: S, conv: Conversation, req: SendMessageRequest, *, echo: bool) -> Message:
     """POST …/messages by the integration (user or bot). A message on an idle conversation re-queues it
     in its last queue (eightbyeight.md §1.7 row 11)."""
-    author_type = str(req.authorType)
+    fields = req.__dict__  # (`_message`: the fields read once, from where pydantic keeps them)
+    author_type = str(fields["authorType"])
     if author_type == "agent":
         raise errors.invalid_author_type("agent")
-    refs = req.attachments
+    refs = fields["attachments"]
     if refs:
         _check_attachments(conv, refs)
     msg = _message(tx, conv, req, tx.now(), author_type, refs)
