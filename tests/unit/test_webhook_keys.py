@@ -12,7 +12,7 @@ import pytest
 
 from emulator.core.runtime import Emulator
 from emulator.core.store import Outbound
-from emulator.core.webhooks import Delivery, DeliveryFilter
+from emulator.core.webhooks import Delivery, DeliveryFilter, WebhookPolicy
 from tests.support import echo_vendor
 from tests.support.rawhttp import OK, Serve, read_request, receivers
 
@@ -126,3 +126,49 @@ async def test_an_attempt_in_flight_is_tracked_work_of_its_tenant_only(emu: Emul
     assert held.status == "delivered"  # settled before `settle` returned
     assert (await advance_a).timers_run == 0
     assert not emu.scheduler.is_busy()
+
+
+async def test_a_key_started_anew_for_each_delivery_keeps_its_order(emu: Emulator, serve: Serve) -> None:
+    # one delivery of each key in flight, the key's next made once it settled: each starts its key again (as the
+    # 8x8 row at c=16 does), in a key queue an earlier key left
+    arrivals = Arrivals()
+    url = await serve(arrivals)
+    for n in range(5):
+        round_ = [submit(emu, url, f"conv-{k}", n) for k in range(8)]
+        assert [(await settled(emu, d)).status for d in round_] == ["delivered"] * 8
+        await emu.scheduler.settle()
+        assert not emu.scheduler.is_busy()
+    for k in range(8):
+        assert [b["n"] for b in arrivals.bodies if b["subject"] == f"conv-{k}"] == list(range(5))
+    assert emu.dispatcher.pending_count == 0
+
+
+async def test_pumps_cancelled_before_their_first_step_leave_no_tracked_work(emu: Emulator, serve: Serve) -> None:
+    url = await serve(Arrivals())
+    made = [submit(emu, url, f"conv-{k}", 0, tenant=f"t{k % 2}") for k in range(4)]
+    assert emu.scheduler.is_busy(["t0"])  # their pumps made, not yet run
+    assert emu.scheduler.is_busy(["t1"])
+
+    await emu.dispatcher.close()
+
+    assert not emu.scheduler.is_busy()
+    assert [d.status for d in made] == ["pending"] * 4  # kept for the snapshot
+
+
+async def test_a_pump_that_fails_is_logged_and_leaves_no_tracked_work(
+    emu: Emulator, serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(d: Delivery) -> tuple[float, ...]:
+        raise RuntimeError("a broken ladder")
+
+    emu.dispatcher.register(SLUG, WebhookPolicy(ladder_for=broken))
+    url = await serve(Arrivals(fail=frozenset({"conv"})))
+    d = submit(emu, url, "conv", 0)
+
+    await emu.scheduler.settle(["a"])  # the pump: the attempt answered 500, then its ladder raised
+
+    assert not emu.scheduler.is_busy()
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == [
+        f"webhook pump failed for ('{url}', '{SLUG}', 'a', 'conv')"
+    ]
+    assert (d.status, [a.status for a in d.attempts]) == ("pending", [500])  # the key stops where it was
