@@ -36,6 +36,9 @@ Backends (`--backend`, repeatable, interleaved like trees; `--redis URL` names t
   redis         `--state URL`: every unit of work checks its tenant's version, commits go to the change stream
   redis-owner   the same as the owner of every tenant in a fleet (bench/owner.py: `authoritative`, `fence`)
 
+`--keep DIR` copies each count's callgrind file there (`<tree>-<backend>-<row>-c<conns>.1.out`), for
+`callgrind_annotate --inclusive=yes` (C functions only: a Python function's cost is inside the eval loop's).
+
 With Redis it also prints Redis's own time per request: the `usec` of the commands the count sent (`INFO
 commandstats`, zeroed with the counters; the commands a script runs are inside its own time, so left out).
 """
