@@ -428,8 +428,19 @@ class RedisRuntime:
         self._flying: dict[str, tuple[Delivery, float]] = {}
         """Deliveries whose first attempt went out on the commit's record (id -> delivery, when it started), not
         written settled yet: a write that carries the delivery pending records the attempt again (`_write`)."""
+        self._gate: tuple[str, asyncio.Future[Any]] | None = None
+        """The tenant and pipelined commit whose hooks run now: the deliveries they make wait for its reply."""
+        self._gates: dict[str, asyncio.Future[Any]] = {}
+        """Deliveries made by the hooks of a pipelined commit, by id -> that commit's reply: their first attempt
+        waits for it, and is dropped if the commit did not land (`started`)."""
+        self._inflight: dict[asyncio.Future[Any], None] = {}
+        """The store's pipelined commits not answered yet (`RedisStore.inflight`): a write waits for those sent
+        before its batch was taken."""
+        self._taken: _Batch | None = None
+        """The batch a write took while it waits for those commits (a tenant lost meanwhile is forgotten in it)."""
         if isinstance(store, RedisStore):
             store.numbering = self
+            self._inflight = store.inflight
 
     # -- marks (the hooks) --------------------------------------------------------------------------
 
@@ -443,17 +454,23 @@ class RedisRuntime:
             name = f"dlv_{_tag(tenant)}_{seq:07d}"
             if seq in claim.flown and tenant not in self._muted:
                 self._early[name] = (tenant, claim.at)
-            return seq, name
-        seq = self._seqs.get(tenant, 0) + 1
-        self._seqs[tenant] = seq
-        if tenant not in self._muted:
-            self._batch.seqs.add(tenant)
-        return seq, f"dlv_{_tag(tenant)}_{seq:07d}"
+        else:
+            seq = self._seqs.get(tenant, 0) + 1
+            self._seqs[tenant] = seq
+            if tenant not in self._muted:
+                self._batch.seqs.add(tenant)
+            name = f"dlv_{_tag(tenant)}_{seq:07d}"
+        gate = self._gate
+        if gate is not None and gate[0] == tenant and not gate[1].done():  # made by an unanswered commit's hooks
+            self._gates[name] = gate[1]
+        return seq, name
 
     def changed(self, d: Delivery) -> None:
         """`DeliveryLog.changed`: the delivery is written (pending) or moved to the log (settled), with the next
         write or `LINGER` from now (a new one is in its unit of work's outbox entry until then; a settled one's
         attempt is in `flight`, so a kill before the write makes it a retry, at least once)."""
+        if d.status != "pending" and self._gates:
+            self._gates.pop(d.id, None)
         if d.tenant not in self._muted:
             self._batch.deliveries[d.id] = d
             self._soon(d.tenant)
@@ -466,6 +483,11 @@ class RedisRuntime:
         delivery its commit recorded (`outbox`) goes at once (the commit checked the lease)."""
         if d.tenant in self._muted:
             return DROPPED
+        if self._gates and (gate := self._gates.pop(d.id, None)) is not None:  # its commit's reply first
+            if not gate.done():
+                await asyncio.wait((gate,))  # not cancelled with this attempt: other waiters share it
+            if not _answered(gate) or d.tenant in self._muted:  # the commit did not land: the webhook never goes
+                return DROPPED
         if n == 0 and self._early:
             early = self._early.pop(d.id, None)
             if early is not None and wall_monotonic() - early[1] <= LINGER:
@@ -562,6 +584,19 @@ class RedisRuntime:
             self._claim = None
             return
         self._claim = _Claim(drawn.tenant, drawn.first, drawn.first + drawn.count, drawn.flown, wall_monotonic())
+
+    def gate(self, tenant: str, reply: asyncio.Future[Any] | None) -> None:
+        """`Numbering.gate`: while the hooks of a pipelined commit run, its deliveries are tied to its reply."""
+        self._gate = None if reply is None else (tenant, reply)
+
+    def lost(self, tenant: str) -> None:
+        """`Numbering.lost`: a pipelined commit of the tenant did not land. Dropped as on a lost lease (a fleet's
+        `lose`, else `drop`): its timers, deliveries (the gated ones never attempted), marks and cached state go;
+        the next request adopts it afresh (under the same lease when Redis only blinked)."""
+        if self.fenced is not None:
+            self.fenced(tenant)
+        else:
+            self.drop(tenant)
 
     def cleared(self, tenant: str, entry: str) -> None:
         """The commit hooks queued the entry's webhooks: it goes in the write of their deliveries (the same batch,
@@ -667,6 +702,12 @@ class RedisRuntime:
                 self._linger = asyncio.get_running_loop().call_later(LINGER, self._lingered)
 
     async def _write(self, batch: _Batch) -> None:
+        if self._inflight:  # what the batch holds may come of those commits' hooks: it lands after them, or not at all
+            self._taken = batch
+            try:
+                await asyncio.wait(list(self._inflight))  # each failed one dropped its tenant (`lost`), in `batch` too
+            finally:
+                self._taken = None
         ops: dict[str, _Ops] = {}
 
         def of(tenant: str) -> _Ops:
@@ -899,6 +940,8 @@ class RedisRuntime:
         self._muted.add(tenant)
         self._held.discard(tenant)
         self._batch.forget(tenant)
+        if self._taken is not None:
+            self._taken.forget(tenant)
         self._unflown(tenant)
         self._seqs.pop(tenant, None)
         self.scheduler.cancel_tagged(None, tenant)
@@ -913,6 +956,9 @@ class RedisRuntime:
             self._early = {k: v for k, v in self._early.items() if v[0] != tenant}
         if self._flying:
             self._flying = {k: v for k, v in self._flying.items() if v[0].tenant != tenant}
+        if self._gates:
+            mine = f"dlv_{_tag(tenant)}_"
+            self._gates = {k: v for k, v in self._gates.items() if not k.startswith(mine)}
 
     def hold(self, tenants: Iterable[str]) -> None:
         """What this process runs of the tenants does nothing more from now on (an attempt is not sent, nothing new
@@ -952,6 +998,16 @@ class RedisRuntime:
 @functools.lru_cache(maxsize=4096)
 def _tag(tenant: str) -> str:
     return hashlib.blake2b(tenant.encode(), digest_size=6).hexdigest()
+
+
+def _answered(reply: asyncio.Future[Any]) -> bool:
+    """Whether a pipelined commit's reply says it landed (a version, not -1/-2, an error or a dropped connection)."""
+    if reply.cancelled() or reply.exception() is not None:
+        return False
+    try:
+        return int(reply.result()) >= 0
+    except (TypeError, ValueError):
+        return False
 
 
 def _noscript(reply: Any) -> bool:

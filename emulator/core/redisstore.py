@@ -43,10 +43,13 @@ its hooks make the deliveries. The scripts a unit of work runs alone go over a l
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from types import TracebackType
 from typing import Any, Protocol, cast
 
@@ -137,28 +140,34 @@ return out
 """
 
 # KEYS: the tenant's hash, the m hashes of its collections (and items) the commit writes (only those: each key and
-# argument of a call costs Redis), the owner lease, the outbox, the runtime's `rt:flight` (`core.redisruntime`).
-# ARGV: [1] the version read, [2] the fence ('': none; else the owner lease must hold it), [3] an outbox entry ('':
-# none), [4] m, then the count of the tenant's hash fields to set and their pairs, then per hash written: the count
-# of entities to set and their pairs, the count to delete and their keys, then (optional) the
-# count f of the outbox entry's deliveries whose first attempt the commit records as started and their (delivery id,
-# `{n, at}`) pairs for `rt:flight`. Returns the version after (moved on only if the state was written), -1 if the
-# version moved meanwhile, -2 if the lease does not hold the fence; nothing is written then. A key it would write
-# that holds another type (someone else's key) is an error reply before anything is written: Redis does not undo a
-# script's earlier writes when a later command fails, so the types are checked first (`TYPE`), except the outbox's,
-# whose `RPUSH` is the script's first write (it fails, if it does, before any other). The tenant's hash needs no
-# check either: the version's `HGET` answered. Each Redis call inside a script costs about as much as a small
-# command of its own (~1.5 us), so the script makes as few as it can: the version goes in the same `HSET` as the
-# tenant's hash fields, and the delivery numbers the entry names (`"seq"`) are not written here: the runtime's write
-# that removes the entry writes `rt:seq` in the same script (`core.redisruntime`), so at any moment one of the two
-# holds them.
+# argument of a call costs Redis), the owner lease, the outbox, the runtime's `rt:flight` (`core.redisruntime`). ARGV:
+# [1] the version read, or for an owner's pipelined commit `<version read>:<token>[:<token before>]`: the commit always
+# moves the version and sets the hash's `w` to its token, and with a token before, `w` must hold it (the commit sent
+# just before this one, still unanswered when this one was sent, must have landed: a chain, so a commit built on one
+# that failed never lands, whatever else moved the version meanwhile), [2] the fence ('': none; else the owner lease
+# must hold it), [3] an outbox entry ('': none), [4] m, then the count of the tenant's hash fields to set and their
+# pairs, then per hash written: the count of entities to set and their pairs, the count to delete and their keys, then
+# (optional) the count f of the outbox entry's deliveries whose first attempt the commit records as started and their
+# (delivery id, `{n, at}`) pairs for `rt:flight`. Returns the version after (moved on only if the state was written), -1
+# if the version moved meanwhile (or the token before is not there), -2 if the lease does not hold the fence; nothing is
+# written then. A key it would write that holds another type (someone else's key) is an error reply before anything is
+# written: Redis does not undo a script's earlier writes when a later command fails, so the types are checked first
+# (`TYPE`), except the outbox's, whose `RPUSH` is the script's first write (it fails, if it does, before any other). The
+# tenant's hash needs no check either: the version's `HMGET` answered. Each Redis call inside a script costs about as
+# much as a small command of its own (~1.5 us), so the script makes as few as it can: the version goes in the same
+# `HSET` as the tenant's hash fields, and the delivery numbers the entry names (`"seq"`) are not written here: the
+# runtime's write that removes the entry writes `rt:seq` in the same script (`core.redisruntime`), so at any moment one
+# of the two holds them.
 _COMMIT = (
     SLICED_LUA
     + _TYPED
     + """
 local m = tonumber(ARGV[4])
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if v ~= tonumber(ARGV[1]) then return -1 end
+local want, tok, prev = string.match(ARGV[1], '^([^:]*):?([^:]*):?([^:]*)$')
+local got = redis.call('HMGET', KEYS[1], 'v', 'w')
+local v = tonumber(got[1] or '0')
+if v ~= tonumber(want) then return -1 end
+if prev ~= '' and got[2] ~= prev then return -1 end
 if ARGV[2] ~= '' and redis.call('GET', KEYS[m + 2]) ~= ARGV[2] then return -2 end
 local main = tonumber(ARGV[5])
 local wrote = main > 0
@@ -180,7 +189,7 @@ if f > 0 then
 end
 if ARGV[3] ~= '' then redis.call('RPUSH', KEYS[m + 3], ARGV[3]) end
 if f > 0 then sliced('HSET', KEYS[m + 4], j + 1, 2 * f) end
-if not wrote then return v end
+if not wrote and tok == '' then return v end
 local i = 6 + 2 * main
 for k = 2, m + 1 do
   local n = tonumber(ARGV[i])
@@ -191,7 +200,13 @@ for k = 2, m + 1 do
   i = i + 1 + n
 end
 v = v + 1
-if main > 0 then
+if tok ~= '' then
+  if main > 0 then
+    redis.call('HSET', KEYS[1], 'v', v, 'w', tok, unpack(ARGV, 6, 5 + 2 * main))
+  else
+    redis.call('HSET', KEYS[1], 'v', v, 'w', tok)
+  end
+elseif main > 0 then
   redis.call('HSET', KEYS[1], 'v', v, unpack(ARGV, 6, 5 + 2 * main))
 else
   redis.call('HSET', KEYS[1], 'v', v)
@@ -281,6 +296,14 @@ class Numbering(Protocol):
     def hand_out(self, drawn: Drawn | None) -> None:
         """The commit hooks run: the next deliveries of the tenant take these numbers (None: the hooks are done)."""
 
+    def gate(self, tenant: str, reply: asyncio.Future[Any] | None) -> None:
+        """The commit hooks of the tenant's unit run before its pipelined commit's reply (`reply`): the deliveries
+        they make are attempted only once it has landed, and dropped if it did not (None: the hooks are done)."""
+
+    def lost(self, tenant: str) -> None:
+        """A pipelined commit of the tenant failed: everything this process holds of it is built on what did not
+        land; forget it here (as on a lost lease), so the next request adopts it afresh."""
+
 
 class StateUnavailable(EmulatorError):
     """Redis could not be reached during a unit of work: nothing of the unit was kept."""
@@ -306,6 +329,9 @@ class RedisSlot(Slot):
     """State JSON (without its collections), counters JSON and flag as committed last (None: not in Redis yet)."""
     entities: list[dict[str, bytes]] = field(default_factory=list)
     """Per collection of the vendor's state: each entity as Redis holds it ("<position> <JSON>"), by its key."""
+    chain: str = ""
+    """The token of this worker's last commit of the slot while its reply is still on its way (the owner's pipelined
+    commits, `RedisStore._pipelined`): the next commit lands only after it (`_COMMIT`'s chain check)."""
     seen: dict[tuple[int, str], Seen] = field(default_factory=dict)
     """Per (collection, entity) with a `FROZEN_ITEMS` list: its items as last serialised (`Collection.dump`)."""
     tracks: list[TrackedDict | None] = field(default_factory=list)
@@ -349,6 +375,12 @@ class RedisStore(Store):
         """Tenants changed elsewhere that a refresh left alone (a unit of work held them): the next one reads them."""
         self.numbering: Numbering | None = None
         """The durable runtime's (`core.redisruntime`): a commit with webhooks also records their first attempts."""
+        self.inflight: dict[asyncio.Future[Any], None] = {}
+        """The owner's pipelined commits sent and not answered yet, in the order sent (the runtime's writes wait
+        for those sent before their batch was taken: `core.redisruntime`)."""
+        self._chain = secrets.token_hex(4)
+        """This store's part of its commits' tokens (`RedisSlot.chain`): no other process's token equals one."""
+        self._tokens = itertools.count(1)
 
     def register(self, vendor: str, state_type: type[BaseModel], factory: StateFactory) -> None:
         super().register(vendor, state_type, factory)
@@ -386,7 +418,7 @@ class RedisStore(Store):
         if _LEAN_SCRIPTS is not None:
             lean = self._lean
             if lean is None:
-                lean = self._lean = LeanRedis(self.url)
+                lean = self._lean = LeanRedis(self.url, _LEAN_SCRIPTS)
             return lean.evalsha(_LEAN_SCRIPTS[n], keys, args)
         self._client()
         return cast(Awaitable[Any], (self._commit_script if n else self._load_script)(keys=keys, args=args))
@@ -610,6 +642,7 @@ class RedisStore(Store):
         slot.state, slot.counters, slot.provisioned = read.state, read.counters, read.provisioned
         slot.remote, slot.saved, slot.entities, slot.tracks = read.remote, read.saved, read.entities, read.tracks
         slot.timeline = read.timeline
+        slot.chain = ""
         slot.seen = {}
         slot.version += 1
         return slot
@@ -648,10 +681,11 @@ class RedisStore(Store):
 
     async def _persist(
         self, slot: RedisSlot, tx: Tx[Any], outbox: str | None = None, drawn: Drawn | None = None
-    ) -> None:
+    ) -> asyncio.Future[Any] | None:
         """Commit what the unit changed (the state document if it differs, the entities it touched) and the outbox
         entry, if any, with its deliveries' first attempts recorded as started (`drawn`); `StateConflict` if Redis
-        moved on meanwhile or (`Fenced`) this worker's lease is gone."""
+        moved on meanwhile or (`Fenced`) this worker's lease is gone. On the owner's path the commit is sent and
+        not waited for (`_pipelined`): its reply's future is returned, for `_outcome`."""
         vendor = tx.vendor
         state = slot.state
         # `state.model_dump_json(by_alias=True, exclude=...)` without its Python wrapper (on every commit)
@@ -688,7 +722,7 @@ class RedisStore(Store):
                 rest.append(len(dels))
                 rest += dels
         if not main and not rest and outbox is None:
-            return
+            return None
         timeline = slot.timeline
         if main or rest:
             timeline = repr(tx.clock.now()) if self.clock.virtual else ""
@@ -701,6 +735,8 @@ class RedisStore(Store):
         if drawn is not None:
             args += drawn.args
         owned = self._owns(tx.tenant)
+        if owned and saved is not None and _LEAN_SCRIPTS is not None:  # the owner's path: pipelined
+            return await self._pipelined(slot, tx, sent, args, (s, c, slot.provisioned), timeline, written)
         try:
             try:
                 if owned and saved is not None:  # the owner's path: nobody else reads the change stream
@@ -738,6 +774,78 @@ class RedisStore(Store):
             saved_entities.update(sets)
             for name in dels:
                 saved_entities.pop(name, None)
+        return None
+
+    async def _pipelined(
+        self,
+        slot: RedisSlot,
+        tx: Tx[Any],
+        sent: list[str],
+        args: list[Any],
+        saved: tuple[str, str, bool],
+        timeline: str | None,
+        written: list[tuple[list[tuple[str, bytes]], list[str]]],
+    ) -> asyncio.Future[Any]:
+        """The owner's commit, pipelined (docs/scaling.md, "Built: pipelined commits"): sent, and the slot set as if
+        it landed (the next unit diffs against what was sent), without waiting for the reply. It moves the version
+        and names its token, and checks the token of the commit sent before it while that one is unanswered (a
+        chain: once one fails every later one does). When the reply is not this commit's version, whoever holds
+        the tenant here forgets it (`_landed`). The reply's future (`_outcome` says what it was)."""
+        lean = self._lean
+        if lean is None:
+            lean = self._lean = LeanRedis(self.url, _LEAN_SCRIPTS or ())
+        assert _LEAN_SCRIPTS is not None
+        try:
+            if not lean.connected():  # the scripts are loaded as it connects: never sent again behind a commit
+                await lean.connect()
+            token = f"{self._chain}.{next(self._tokens)}"
+            before, chain = slot.remote, slot.chain
+            args[0] = f"{before}:{token}:{chain}" if chain else f"{before}:{token}"
+            reply = lean.sent(_LEAN_SCRIPTS[1], sent, args)
+        except RedisError as exc:
+            slot.remote = -1
+            raise StateUnavailable(UNAVAILABLE) from exc
+        slot.remote, slot.saved, slot.timeline, slot.chain = before + 1, saved, timeline, token
+        for saved_entities, (sets, dels) in zip(slot.entities, written, strict=True):
+            saved_entities.update(sets)
+            for name in dels:
+                saved_entities.pop(name, None)
+        self.inflight[reply] = None
+        reply.add_done_callback(partial(self._landed, slot, (tx.vendor, tx.tenant), token, before + 1))
+        return reply
+
+    def _landed(
+        self, slot: RedisSlot, key: tuple[str, str], token: str, version: int, reply: asyncio.Future[Any]
+    ) -> None:
+        """A pipelined commit's reply, at once (before any task that awaits it, and before the runtime's writer
+        that waits for it): landed, or the tenant is lost here (`Numbering.lost`: its units queued behind, its
+        gated deliveries and the runtime's marks of its hooks are forgotten with it)."""
+        self.inflight.pop(reply, None)
+        if _landed_as(reply) == version:
+            if slot.chain == token:
+                slot.chain = ""
+            return
+        if self._slots.get(key) is not slot:  # an older copy (already forgotten here): nothing more to drop
+            return
+        slot.remote, slot.chain = -1, ""
+        LOG.warning("tenant %r: a pipelined commit did not land (%s); forgotten here", key[1], _why(reply))
+        if self.numbering is not None:
+            self.numbering.lost(key[1])
+        else:  # pragma: no cover - a fleet's store always has the runtime
+            self.forget(key[1])
+
+    @staticmethod
+    async def _outcome(reply: asyncio.Future[Any]) -> None:
+        """Wait for a pipelined commit's reply: `StateUnavailable` (Redis did not answer, or an error reply),
+        `Fenced` or `StateConflict` (its own refusal, or one before it that failed: nothing of it was written)."""
+        try:
+            version = int(await asyncio.shield(reply))
+        except RedisError as exc:
+            raise StateUnavailable(UNAVAILABLE) from exc
+        if version == -2:
+            raise Fenced(FENCED)
+        if version < 0:
+            raise StateConflict(CONFLICT)
 
     async def _unlist(self, vendor: str, tenant: str) -> None:
         """Take a tenant out of the index when Redis holds no state of it (a refused commit of a new tenant named it
@@ -921,6 +1029,26 @@ class RedisStore(Store):
 _sorted_json = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
+def _landed_as(reply: asyncio.Future[Any]) -> int | None:
+    """The version a commit's reply says (-1, -2: refused), or None when it failed or was cancelled."""
+    if reply.cancelled() or reply.exception() is not None:
+        return None
+    try:
+        return int(reply.result())
+    except (TypeError, ValueError):
+        return None
+
+
+def _why(reply: asyncio.Future[Any]) -> str:
+    if reply.cancelled():
+        return "cancelled"
+    exc = reply.exception()
+    if exc is not None:
+        return str(exc)
+    got = reply.result()
+    return {-1: "refused: the version moved", -2: "refused: the lease is another worker's"}.get(got, repr(got))
+
+
 def _counters(counters: dict[str, int]) -> str:
     """Id counters as compact JSON, keys sorted: on every commit, so by orjson when it is there (about 30 k
     instructions fewer than `json`, which builds its encoder again on every call); `json` writes what orjson
@@ -1082,15 +1210,21 @@ class RedisUnitOfWork(UnitOfWork[Any]):
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        """Commit, then run the commit hooks and let go of the tenant. The owner's commit is pipelined: the hooks run
+        and the lock goes once it is sent, and its reply is awaited after (the request answers only then); the
+        deliveries its hooks made wait for that reply (`Numbering.gate`)."""
         tx, slot, store = self._tx, cast(RedisSlot | None, self._slot), cast(RedisStore, self.store)
         assert tx is not None
         assert slot is not None
+        reply = None
         try:
             store.writes += 1
             if kind is not None:
                 tx.ids.rollback()
                 try:
-                    await store._persist(slot, tx)  # a failed unit sends nothing: no outbox entry
+                    sent = await store._persist(slot, tx)  # a failed unit sends nothing: no outbox entry
+                    if sent is not None:  # waited for under the lock, as the unit's own exception is what it raises
+                        await store._outcome(sent)
                 except (StateConflict, StateUnavailable):
                     slot.remote = -1  # the unit's own exception is the one to see; the next unit reads afresh
                 return
@@ -1099,22 +1233,25 @@ class RedisUnitOfWork(UnitOfWork[Any]):
             numbering = store.numbering
             drawn = numbering.drawn(tx) if outbox is not None and numbering is not None else None
             try:
-                await store._persist(slot, tx, outbox, drawn)
+                reply = await store._persist(slot, tx, outbox, drawn)
             except StateConflict:  # refused: nothing written, so the numbers are free again
                 if numbering is not None and drawn is not None:
                     numbering.refused(drawn)
                 raise
-            if produced:
-                if numbering is None or drawn is None:
-                    for hook in store._commit_hooks:
-                        hook(tx)
-                    return
+            if produced and numbering is None:
+                for hook in store._commit_hooks:
+                    hook(tx)
+            elif produced and numbering is not None:
+                if reply is not None:
+                    numbering.gate(tx.tenant, reply)
                 numbering.hand_out(drawn)  # the hooks' deliveries take the numbers whose first attempts it wrote
                 try:
                     for hook in store._commit_hooks:
                         hook(tx)
                 finally:
                     numbering.hand_out(None)
+                    if reply is not None:
+                        numbering.gate(tx.tenant, None)
         except BaseException:
             if kind is None:
                 tx.ids.rollback()
@@ -1122,6 +1259,8 @@ class RedisUnitOfWork(UnitOfWork[Any]):
         finally:
             slot.version += 1
             slot.lock.release()
+        if reply is not None:  # the next unit of the tenant may run meanwhile, on what this one sent
+            await store._outcome(reply)
 
 
 RedisStore.unit_type = RedisUnitOfWork

@@ -8,6 +8,11 @@ calls from many tasks pipeline on the one connection. It speaks only what the st
 `evalsha`, and `pipeline`: many commands in one write, for a batch of writes); everything else (the change stream,
 start-up, reset, restore) stays on redis-py.
 
+Pipelined scripts (`sent`): the scripts named at construction are loaded (`SCRIPT LOAD`) when the connection is
+made, so a script sent by digest is never sent again as its text after later commands went out (an owner's
+pipelined commits, `core.redisstore`): a NOSCRIPT reply is that call's failure, and the connection loads the script
+again behind it, for the calls sent after.
+
 Failures are redis-py's exceptions, so the store handles both clients alike: `ConnectionError` when Redis cannot
 be reached or the connection drops (every call in flight fails; the next call connects again), `ResponseError`
 for an error reply. A call cancelled while waiting leaves its reply to be read and dropped, so the order holds.
@@ -85,10 +90,51 @@ class _Protocol(asyncio.Protocol):
 class LeanRedis:
     """One pipelined connection to the Redis at `url` (`redis://`, `rediss://`, `unix://`), made on first use."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, scripts: Sequence[Script] = ()) -> None:
         self._options: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]  # redis-py: unannotated
         self._proto: _Protocol | None = None
         self._connecting: asyncio.Lock | None = None
+        self._scripts = tuple(scripts)
+        """Loaded on every connection as it is made (`sent` never sends their text)."""
+        self._reloading = False
+
+    def connected(self) -> bool:
+        """Whether a connection is open now (`sent` needs one; `connect` makes it)."""
+        return self._proto is not None and not self._proto.closed
+
+    async def connect(self) -> None:
+        """Connect now (with the scripts loaded) unless connected; `ConnectionError` when Redis cannot be reached."""
+        if not self.connected():
+            await self._connect()
+
+    def sent(self, script: Script, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
+        """Write `EVALSHA` of one of the connection's scripts now and return the future of its reply, without an
+        await: calls sent one after another run in Redis in that order. A NOSCRIPT reply (Redis lost its scripts:
+        `SCRIPT FLUSH`) fails this call; the script is loaded again behind it, for the calls sent after. Needs a
+        connection (`connect`); `ConnectionError` when there is none."""
+        proto = self._proto
+        if proto is None or proto.closed:
+            raise ConnectionError("the connection to Redis is closed")
+        reply = proto.call(("EVALSHA", script.sha, len(keys), *keys, *args))
+        reply.add_done_callback(self._noscript)
+        return reply
+
+    def _noscript(self, reply: asyncio.Future[Any]) -> None:
+        if reply.cancelled() or self._reloading:
+            return
+        exc = reply.exception()
+        proto = self._proto
+        if not isinstance(exc, ResponseError) or not str(exc).startswith("NOSCRIPT"):
+            return
+        if proto is not None and not proto.closed and self._scripts:
+            self._reloading = True
+            loads = proto.call_many([("SCRIPT", "LOAD", s.text) for s in self._scripts])
+            loads[-1].add_done_callback(self._reloaded)
+
+    def _reloaded(self, reply: asyncio.Future[Any]) -> None:
+        self._reloading = False
+        if not reply.cancelled():
+            reply.exception()  # retrieved: a failure shows as the next call's
 
     async def call(self, *args: Any) -> Any:
         """Send one command and return its reply (strings decoded as UTF-8, as redis-py's `decode_responses`)."""
@@ -163,6 +209,8 @@ class LeanRedis:
                     await proto.call(("AUTH", user, options["password"]) if user else ("AUTH", options["password"]))
                 if options.get("db"):
                     await proto.call(("SELECT", options["db"]))
+                if self._scripts:  # before any call of this connection can name them (`sent`)
+                    await asyncio.gather(*proto.call_many([("SCRIPT", "LOAD", s.text) for s in self._scripts]))
             except BaseException:
                 proto.close()
                 raise

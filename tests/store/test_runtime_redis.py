@@ -409,6 +409,10 @@ async def test_a_redis_that_forgot_the_write_script_still_takes_each_write_once(
     r = raw(redis_url)
     try:
         r.script_flush()  # as after a restart of Redis: every script it had is gone
+        # the owner's commit is pipelined: one that finds its script gone failed (never sent again behind the
+        # commits sent after it); its connection loads the scripts again, and the next request adopts afresh
+        lost = await client.post("/echo/v1/items", json={"text": "lost"}, headers=ACME)
+        assert lost.status_code == 503, lost.text
         await item(client, "after")
         await emu.dispatcher.wait(lambda d: d.status == "delivered", count=2, timeout=30)
         await flush(emu)
