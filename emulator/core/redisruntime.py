@@ -80,7 +80,7 @@ from emulator.core.delivery import Attempt, Delivery, SnapshotDelivery
 from emulator.core.fastjson import dumps as _dumps_bytes
 from emulator.core.fastjson import dumps_text as _dumps
 from emulator.core.rediskeys import tenant_key
-from emulator.core.redisstore import SLICED_LUA, UNAVAILABLE, Drawn, RedisStore, StateUnavailable
+from emulator.core.redisstore import SLICED_LUA, UNAVAILABLE, Drawn, RedisStore, StateUnavailable, landed_as
 from emulator.core.store import Outbound, Store, Tx
 from emulator.core.webhooks import WebhookDispatcher
 
@@ -486,7 +486,8 @@ class RedisRuntime:
         if self._gates and (gate := self._gates.pop(d.id, None)) is not None:  # its commit's reply first
             if not gate.done():
                 await asyncio.wait((gate,))  # not cancelled with this attempt: other waiters share it
-            if not _answered(gate) or d.tenant in self._muted:  # the commit did not land: the webhook never goes
+            landed = landed_as(gate)
+            if landed is None or landed < 0 or d.tenant in self._muted:  # not landed: the webhook never goes
                 return DROPPED
         if n == 0 and self._early:
             early = self._early.pop(d.id, None)
@@ -998,16 +999,6 @@ class RedisRuntime:
 @functools.lru_cache(maxsize=4096)
 def _tag(tenant: str) -> str:
     return hashlib.blake2b(tenant.encode(), digest_size=6).hexdigest()
-
-
-def _answered(reply: asyncio.Future[Any]) -> bool:
-    """Whether a pipelined commit's reply says it landed (a version, not -1/-2, an error or a dropped connection)."""
-    if reply.cancelled() or reply.exception() is not None:
-        return False
-    try:
-        return int(reply.result()) >= 0
-    except (TypeError, ValueError):
-        return False
 
 
 def _noscript(reply: Any) -> bool:

@@ -821,7 +821,7 @@ class RedisStore(Store):
         that waits for it): landed, or the tenant is lost here (`Numbering.lost`: its units queued behind, its
         gated deliveries and the runtime's marks of its hooks are forgotten with it)."""
         self.inflight.pop(reply, None)
-        if _landed_as(reply) == version:
+        if landed_as(reply) == version:
             if slot.chain == token:
                 slot.chain = ""
             return
@@ -1029,8 +1029,9 @@ class RedisStore(Store):
 _sorted_json = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
-def _landed_as(reply: asyncio.Future[Any]) -> int | None:
-    """The version a commit's reply says (-1, -2: refused), or None when it failed or was cancelled."""
+def landed_as(reply: asyncio.Future[Any]) -> int | None:
+    """The version a pipelined commit's reply says (-1, -2: refused), or None when it failed or was cancelled (the
+    store's `_landed`; the runtime's gate: a delivery goes only when this is a version, >= 0)."""
     if reply.cancelled() or reply.exception() is not None:
         return None
     try:

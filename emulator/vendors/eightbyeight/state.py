@@ -438,17 +438,13 @@ def cards_of(tx: S, cards: list[CardPayload] | None) -> list[Card]:
     ]
 
 
-def _message(
-    tx: S, conv: Conversation, req: SendMessageRequest, at: float, author_type: str | None = None, refs: Any = False
-) -> Message:
-    """The message `req` posts (`post_message` hands on the author type and attachments it read). The fields are
-    read from the model's `__dict__` (where pydantic keeps them), read once: each attribute read of a pydantic model
-    goes through its `__getattr__` hook (~400 instructions), a key of its `__dict__` costs a tenth of that."""
+def _message(tx: S, conv: Conversation, req: SendMessageRequest, at: float) -> Message:
+    """The message `req` posts. The fields are read from the model's `__dict__` (where pydantic keeps them), once:
+    each attribute read of a pydantic model goes through its `__getattr__` hook (~400 instructions), a key of its
+    `__dict__` costs a tenth of that."""
     fields = req.__dict__
-    if author_type is None:
-        author_type = str(fields["authorType"])
-    if refs is False:
-        refs = fields["attachments"]
+    author_type = str(fields["authorType"])
+    refs = fields["attachments"]
     author = conv.bot_participant if author_type == "bot" else conv.user_participant
     external = None
     provider = fields["externalProvider"]
@@ -470,14 +466,13 @@ def _message(
 def post_message(tx: S, conv: Conversation, req: SendMessageRequest, *, echo: bool) -> Message:
     """POST …/messages by the integration (user or bot). A message on an idle conversation re-queues it
     in its last queue (eightbyeight.md §1.7 row 11)."""
-    fields = req.__dict__  # (`_message`: the fields read once, from where pydantic keeps them)
-    author_type = str(fields["authorType"])
-    if author_type == "agent":
+    fields = req.__dict__  # (read from where pydantic keeps them: `_message`)
+    if str(fields["authorType"]) == "agent":
         raise errors.invalid_author_type("agent")
     refs = fields["attachments"]
     if refs:
         _check_attachments(conv, refs)
-    msg = _message(tx, conv, req, tx.now(), author_type, refs)
+    msg = _message(tx, conv, req, tx.now())
     if msg.author_type == "bot" and not any(p.id == conv.bot_participant for p in conv.participants):
         conv.participants.append(Participant(id=conv.bot_participant, type="bot"))
     conv.messages.append(msg)
